@@ -1,0 +1,173 @@
+"""Use cases on one work item: open by hand (ad hoc), attach a deliverable and close, waive."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select, update
+from sqlmodel import Session
+
+from flows.errors import UserError
+from flows.sweep import current_step, item_steps, queue_opening, state_at
+from models.blobs import store_blob
+from models.db import transaction
+from models.store import cancel_pending, insert_missing, log_event, queue_notifications
+from models.tables import OPEN_STATUSES, Deliverable, WorkItem
+from schedules.dates import local_date, vn_date
+from schedules.plan import Plan
+
+
+def get_item(session: Session, plan: Plan, item_id: int) -> WorkItem:
+    item = session.get(WorkItem, item_id)
+    if item is None or item.commune != plan.commune.code:
+        raise UserError(f"no work item {item_id} (không có nhiệm vụ số {item_id})")
+    return item
+
+
+def open_adhoc(
+    plan: Plan,
+    engine: Engine,
+    obligation: str,
+    unit: str,
+    due: date,
+    at: datetime,
+    actor: str = "admin",
+) -> WorkItem:
+    """Open an item by hand (a directive arrived); its period key is its due date."""
+    if obligation not in plan.obligations:
+        raise UserError(f"unknown obligation '{obligation}' (nhiệm vụ không tồn tại)")
+    if unit not in plan.units:
+        raise UserError(f"unknown unit '{unit}' (đơn vị không tồn tại)")
+    today = local_date(at, plan.zone)
+    if due < today:
+        raise UserError(f"due date {vn_date(due)} is in the past (hạn đã qua)")
+    steps = item_steps(plan, obligation, due, at)
+    now = current_step(steps, at)
+    row = dict(
+        commune=plan.commune.code,
+        obligation=obligation,
+        unit=unit,
+        period=due.isoformat(),
+        title=plan.obligations[obligation].title,
+        window_start=today,
+        window_end=due,
+        opens_on=today,
+        due=due,
+        adhoc=True,
+        opened_at=at,
+        **state_at(steps, now),
+    )
+    with transaction(engine) as session:
+        ids = insert_missing(session, WorkItem, [row])
+        if not ids:
+            raise UserError(
+                f"'{obligation}' for {unit} due {vn_date(due)} is already open (đã có nhiệm vụ này)"
+            )
+        log_event(session, ids[0], at, "opened", actor=actor, adhoc=True, due=due.isoformat())
+        queue_opening(plan, session, ids[0], unit, steps[now], at)
+        return session.get(WorkItem, ids[0])
+
+
+def attach(
+    plan: Plan,
+    engine: Engine,
+    data_dir: Path,
+    item_id: int,
+    file: Path,
+    at: datetime,
+    by: str | None = None,
+    note: str | None = None,
+) -> tuple[WorkItem, Deliverable]:
+    """Store the file's bytes (fsynced, by sha256), then record the deliverable and close the
+    item. A later version is kept as a new deliverable without reopening the item."""
+    with transaction(engine) as session:
+        get_item(session, plan, item_id)
+    if by is not None and by not in plan.units:
+        raise UserError(f"unknown unit '{by}' (đơn vị không tồn tại)")
+    try:
+        with open(file, "rb") as stream:
+            blob = store_blob(data_dir / "deliverables", stream)
+    except IsADirectoryError:
+        raise UserError(f"{file} is a folder, not a file") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {file}: {exc.strerror} (không đọc được tệp)") from None
+    except ValueError as exc:
+        raise UserError(f"{file}: {exc} (tệp rỗng hoặc quá lớn)") from None
+    with transaction(engine) as session:
+        item = get_item(session, plan, item_id)
+        version = (
+            session.execute(
+                select(func.max(Deliverable.version)).where(Deliverable.item_id == item_id)
+            ).scalar()
+            or 0
+        ) + 1
+        deliverable = Deliverable(
+            item_id=item_id,
+            version=version,
+            original_name=Path(file).name,
+            size=blob.size,
+            sha256=blob.sha256,
+            stored_path=str(blob.path),
+            submitted_by=by,
+            received_at=at,
+            note=note,
+        )
+        session.add(deliverable)
+        log_event(
+            session,
+            item_id,
+            at,
+            "attached",
+            actor=by or "admin",
+            version=version,
+            sha256=blob.sha256,
+            size=blob.size,
+            name=deliverable.original_name,
+        )
+        if item.status in OPEN_STATUSES:
+            _close(plan, session, item, at, by)
+        session.flush()
+        session.refresh(item)
+        return item, deliverable
+
+
+def _close(plan: Plan, session: Session, item: WorkItem, at: datetime, by: str | None) -> None:
+    on_time = local_date(at, plan.zone) <= item.due
+    closed = session.execute(
+        update(WorkItem)
+        .where(WorkItem.id == item.id, WorkItem.status.in_(OPEN_STATUSES))
+        .values(status="closed", step="closed", closed_at=at, on_time=on_time, next_action_at=None)
+    ).rowcount
+    if closed != 1:
+        return
+    cancel_pending(session, item.id, at)
+    log_event(session, item.id, at, "closed", actor=by or "admin", on_time=on_time)
+    recipients = [
+        plan.units[u].email for u in (item.unit, plan.commune.standing_office) if u in plan.units
+    ]
+    queue_notifications(session, item.id, "closed", "closed", list(dict.fromkeys(recipients)), at)
+
+
+def waive(
+    plan: Plan, engine: Engine, item_id: int, reason: str, at: datetime, actor: str = "admin"
+) -> WorkItem:
+    reason = reason.strip()
+    if not reason:
+        raise UserError("a reason is required to waive an item (cần nêu lý do)")
+    with transaction(engine) as session:
+        item = get_item(session, plan, item_id)
+        if item.status not in OPEN_STATUSES:
+            raise UserError(f"item {item_id} is {item.status}, not open (nhiệm vụ không còn mở)")
+        waived = session.execute(
+            update(WorkItem)
+            .where(WorkItem.id == item_id, WorkItem.status.in_(OPEN_STATUSES))
+            .values(status="waived", step="waived", waived_reason=reason, next_action_at=None)
+        ).rowcount
+        if waived != 1:
+            raise UserError(f"item {item_id} was closed meanwhile (nhiệm vụ vừa được đóng)")
+        cancel_pending(session, item_id, at)
+        log_event(session, item_id, at, "waived", actor=actor, reason=reason)
+        session.flush()
+        session.refresh(item)
+        return item

@@ -1,0 +1,77 @@
+"""Read-only views: the item list and the yearly timeliness report per unit."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Engine, select
+
+from models.db import transaction
+from models.tables import OPEN_STATUSES, WorkItem
+from schedules.dates import local_date
+from schedules.plan import Plan
+
+
+def list_items(
+    plan: Plan, engine: Engine, status: str | None = None, unit: str | None = None
+) -> list[WorkItem]:
+    query = select(WorkItem).where(WorkItem.commune == plan.commune.code)
+    if status is not None:
+        query = query.where(WorkItem.status == status)
+    if unit is not None:
+        query = query.where(WorkItem.unit == unit)
+    with transaction(engine) as session:
+        return list(session.exec(query.order_by(WorkItem.due, WorkItem.id)).scalars())
+
+
+@dataclass
+class UnitYear:
+    unit: str
+    name: str
+    due: int = 0
+    """Items due in the year, waived ones left out."""
+    on_time: int = 0
+    late: int = 0
+    overdue_open: int = 0
+    pending: int = 0
+    """Open and not yet due."""
+    waived: int = 0
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """On-time share of the items whose due date has passed (None when there are none)."""
+        settled = self.on_time + self.late + self.overdue_open
+        return round(self.on_time / settled, 4) if settled else None
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"on_time_rate": self.on_time_rate}
+
+
+def year_report(plan: Plan, engine: Engine, year: int, at: datetime) -> list[UnitYear]:
+    today = local_date(at, plan.zone)
+    rows = {code: UnitYear(code, unit.name) for code, unit in plan.units.items()}
+    query = select(WorkItem).where(
+        WorkItem.commune == plan.commune.code,
+        WorkItem.due >= date(year, 1, 1),
+        WorkItem.due <= date(year, 12, 31),
+    )
+    with transaction(engine) as session:
+        items = session.exec(query).scalars().all()
+    for item in items:
+        row = rows.setdefault(item.unit, UnitYear(item.unit, item.unit))
+        if item.status == "waived":
+            row.waived += 1
+            continue
+        row.due += 1
+        if item.status == "closed":
+            if item.on_time:
+                row.on_time += 1
+            else:
+                row.late += 1
+        elif item.status in OPEN_STATUSES:
+            if item.due < today:
+                row.overdue_open += 1
+            else:
+                row.pending += 1
+    return list(rows.values())

@@ -1,0 +1,222 @@
+"""The sweep: make the database what the plan says it should be at instant t.
+
+Level-triggered: each run recomputes what must exist by t and creates only what is missing, so
+retries, missed runs, catch-up after downtime and two runners racing are all harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Engine, select, update
+from sqlmodel import Session
+
+from models.db import transaction
+from models.store import insert_missing, log_event, queue_notifications
+from models.tables import OPEN_STATUSES, OpeningMark, WorkItem
+from schedules.dates import local_date
+from schedules.occurrences import Occurrence
+from schedules.plan import Plan
+from schedules.timeline import Step, current_step, step_index, timeline
+
+BATCH = 500
+
+
+@dataclass
+class SweepReport:
+    at: datetime
+    opened: list[tuple[int, str, str, str]] = field(default_factory=list)
+    """(item id, obligation, unit, period) of items this sweep opened."""
+    advanced: list[tuple[int, str, str]] = field(default_factory=list)
+    """(item id, step, status) of items this sweep moved to a later step."""
+    queued: int = 0
+    """Outbox rows queued."""
+
+
+def sweep(plan: Plan, engine: Engine, at: datetime) -> SweepReport:
+    """One sweep as of `at` (aware).
+
+    1. open the items whose opening date has come (per obligation, only occurrences not yet
+       looked at, see `OpeningMark`), each with the step it has reached by `at`;
+    2. move every open item whose next action instant has passed to its current step, queueing
+       that step's notifications only: after downtime an item gets one notice, not a burst.
+    """
+    report = SweepReport(at)
+    open_due_items(plan, engine, at, report)
+    advance_items(plan, engine, at, report)
+    return report
+
+
+def open_due_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport) -> None:
+    today = local_date(at, plan.zone)
+    commune = plan.commune
+    with transaction(engine) as session:
+        marks = {
+            m.obligation: m
+            for m in session.exec(
+                select(OpeningMark).where(OpeningMark.commune == commune.code)
+            ).scalars()
+        }
+    for oid in plan.schedules:
+        fingerprint = plan.fingerprint(oid)
+        mark = marks.get(oid)
+        if mark is not None and mark.fingerprint == fingerprint:
+            if mark.opened_through >= today:
+                continue
+            since = mark.opened_through + timedelta(days=1)
+        else:
+            since = max(commune.plan_start, today - timedelta(days=commune.catch_up_days))
+        due_now = [
+            o
+            for o in plan.occurrences(since, today, obligation=oid, by="opens")
+            if o.due.due >= commune.start
+        ]
+        with transaction(engine) as session:
+            _open(plan, session, due_now, at, report)
+            _advance_mark(session, commune.code, oid, fingerprint, today)
+
+
+def _open(
+    plan: Plan, session: Session, occurrences: list[Occurrence], at: datetime, report: SweepReport
+) -> None:
+    for occ in occurrences:
+        ob = plan.obligations[occ.obligation]
+        steps = item_steps(plan, occ.obligation, occ.due.due, at)
+        now = current_step(steps, at)
+        row = dict(
+            commune=plan.commune.code,
+            obligation=occ.obligation,
+            unit=occ.unit,
+            period=occ.period.key,
+            title=ob.title,
+            window_start=occ.period.window_start,
+            window_end=occ.period.window_end,
+            opens_on=occ.opens,
+            due=occ.due.due,
+            adhoc=False,
+            opened_at=at,
+            **state_at(steps, now),
+        )
+        for item_id in insert_missing(session, WorkItem, [row]):
+            report.opened.append((item_id, occ.obligation, occ.unit, occ.period.key))
+            log_event(
+                session,
+                item_id,
+                at,
+                "opened",
+                period=occ.period.key,
+                due=occ.due.due.isoformat(),
+                step=steps[now].name,
+            )
+            report.queued += queue_opening(plan, session, item_id, occ.unit, steps[now], at)
+
+
+def queue_opening(
+    plan: Plan, session: Session, item_id: int, unit: str, now: Step, at: datetime
+) -> int:
+    """The assignment mail to the unit; an item opened already escalated also escalates now."""
+    queued = queue_notifications(session, item_id, "opened", "opened", [plan.units[unit].email], at)
+    if now.kind == "escalation":
+        queued += _queue_step(plan, session, item_id, unit, now, at)
+    return queued
+
+
+def _advance_mark(session: Session, commune: str, oid: str, fingerprint: str, today: date):
+    mark = session.get(OpeningMark, (commune, oid))
+    if mark is None:
+        insert_missing(
+            session,
+            OpeningMark,
+            [dict(commune=commune, obligation=oid, fingerprint=fingerprint, opened_through=today)],
+        )
+    elif mark.fingerprint != fingerprint or mark.opened_through < today:
+        mark.fingerprint, mark.opened_through = fingerprint, today
+
+
+def advance_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport) -> None:
+    """Process, batch by batch, the open items whose next action instant is not after `at`."""
+    last_id = 0
+    while True:
+        with transaction(engine) as session:
+            items = (
+                session.exec(
+                    select(WorkItem)
+                    .where(
+                        WorkItem.commune == plan.commune.code,
+                        WorkItem.next_action_at <= at,
+                        WorkItem.status.in_(OPEN_STATUSES),
+                        WorkItem.id > last_id,
+                    )
+                    .order_by(WorkItem.id)
+                    .limit(BATCH)
+                )
+                .scalars()
+                .all()
+            )
+            for item in items:
+                _advance(plan, session, item, at, report)
+        if len(items) < BATCH:
+            return
+        last_id = items[-1].id
+
+
+def _advance(
+    plan: Plan, session: Session, item: WorkItem, at: datetime, report: SweepReport
+) -> None:
+    steps = item_steps(plan, item.obligation, item.due, item.opened_at)
+    done = step_index(steps, item.step)
+    now = max(current_step(steps, at), done)
+    # Compare-and-set on the step: if another runner moved the item first, leave it to it.
+    changed = session.execute(
+        update(WorkItem)
+        .where(
+            WorkItem.id == item.id, WorkItem.step == item.step, WorkItem.status.in_(OPEN_STATUSES)
+        )
+        .values(**state_at(steps, now))
+    ).rowcount
+    if changed != 1 or now == done:
+        return
+    skipped = [s.name for s in steps[done + 1 : now]]
+    log_event(session, item.id, at, steps[now].kind, step=steps[now].name, skipped=skipped)
+    report.advanced.append((item.id, steps[now].name, steps[now].status))
+    report.queued += _queue_step(plan, session, item.id, item.unit, steps[now], at)
+
+
+def _queue_step(
+    plan: Plan, session: Session, item_id: int, unit: str, step: Step, at: datetime
+) -> int:
+    if unit not in plan.units:
+        log_event(
+            session,
+            item_id,
+            at,
+            "undeliverable",
+            step=step.name,
+            reason=f"unit {unit} is no longer in the config",
+        )
+        return 0
+    if step.kind != "escalation":
+        return queue_notifications(
+            session, item_id, step.name, step.kind, [plan.units[unit].email], at
+        )
+    office = plan.units[plan.commune.standing_office].email
+    recipients = plan.recipients(step.to, unit)
+    return queue_notifications(session, item_id, step.name, step.kind, recipients, at, cc=[office])
+
+
+def item_steps(plan: Plan, obligation: str, due: date, opened_at: datetime) -> list[Step]:
+    return timeline(
+        due, opened_at, plan.policy(obligation), plan.calendar, plan.zone, plan.commune.sweep_time
+    )
+
+
+def state_at(steps: list[Step], index: int) -> dict:
+    step = steps[index]
+    following = steps[index + 1] if index + 1 < len(steps) else None
+    return dict(
+        status=step.status,
+        step=step.name,
+        escalation_level=step.level,
+        next_action_at=following.at if following else None,
+    )

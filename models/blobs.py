@@ -1,0 +1,60 @@
+"""Deliverable bytes, content-addressed by sha256 under the data dir, durable before use."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: str
+    size: int
+    path: Path
+
+
+def store_blob(root: Path, stream: BinaryIO, max_size: int | None = None) -> StoredBlob:
+    """Copy `stream` into `root/<aa>/<sha256>`, hashing as it goes; fsync before returning.
+
+    Raises ValueError when the stream is empty or larger than `max_size` (nothing is kept).
+    Storing the same bytes twice keeps one file.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    fd, tmp_name = tempfile.mkstemp(dir=root, prefix=".incoming-")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if max_size is not None and size > max_size:
+                    raise ValueError(f"file larger than {max_size} bytes")
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if size == 0:
+            raise ValueError("empty file")
+        sha = digest.hexdigest()
+        final = root / sha[:2] / sha
+        final.parent.mkdir(exist_ok=True)
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+        return StoredBlob(sha, size, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

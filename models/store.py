@@ -1,0 +1,83 @@
+"""Small database helpers shared by the use cases: idempotent inserts and the event log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel
+
+from models.tables import Event, Outbox
+
+NAGGING_KINDS = ("opened", "reminder", "due", "overdue", "escalation")
+"""Notification kinds that lose their point once an item is closed or waived."""
+
+
+def insert_missing(
+    session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Insert rows whose unique key is not taken yet; return the ids of those inserted.
+
+    Safe against a concurrent runner inserting the same key: the database decides (ON CONFLICT
+    DO NOTHING), so retries, catch-up and two sweeps racing never make a duplicate.
+    """
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = model.__table__
+    ids: list[int] = []
+    for row in rows:
+        stmt = insert(table).values(**row).on_conflict_do_nothing().returning(table.c.id)
+        inserted = session.execute(stmt).scalar()
+        if inserted is not None:
+            ids.append(inserted)
+    return ids
+
+
+def log_event(
+    session: Session, item_id: int | None, at: datetime, kind: str, actor: str = "engine", **detail
+) -> None:
+    session.add(Event(item_id=item_id, at=at, kind=kind, actor=actor, detail=detail))
+
+
+def queue_notifications(
+    session: Session,
+    item_id: int,
+    step: str,
+    kind: str,
+    recipients: Sequence[str],
+    at: datetime,
+    cc: Sequence[str] = (),
+) -> int:
+    """Queue one outbox row per recipient; a row already queued for the same step stays as is."""
+    rows = [
+        dict(
+            item_id=item_id,
+            step=step,
+            kind=kind,
+            recipient=r,
+            cc=[c for c in cc if c != r],
+            status="pending",
+            created_at=at,
+            send_after=at,
+            attempts=0,
+        )
+        for r in recipients
+    ]
+    return len(insert_missing(session, Outbox, rows))
+
+
+def cancel_pending(session: Session, item_id: int, at: datetime) -> int:
+    """A closed or waived item gets no further reminders, even those queued before."""
+    result = session.execute(
+        update(Outbox)
+        .where(
+            Outbox.item_id == item_id, Outbox.status == "pending", Outbox.kind.in_(NAGGING_KINDS)
+        )
+        .values(status="cancelled", last_error=f"item closed before sending ({at.isoformat()})")
+    )
+    return result.rowcount

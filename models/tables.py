@@ -1,0 +1,118 @@
+"""What is the state: work items, deliverables, the event log, the outbox, the opening marks.
+
+Instants are aware UTC; due dates and windows are civil dates (Asia/Ho_Chi_Minh). Each table
+carries the commune code so that one deployment can later serve many communes.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+OPEN_STATUSES = ("open", "overdue", "escalated")
+STATUSES = OPEN_STATUSES + ("closed", "waived")
+
+
+class WorkItem(SQLModel, table=True):
+    """One obligation owed by one unit for one period."""
+
+    __tablename__ = "work_item"
+    __table_args__ = (
+        UniqueConstraint("commune", "obligation", "unit", "period", name="uq_work_item_key"),
+        Index("ix_work_item_next_action", "next_action_at"),
+        Index("ix_work_item_unit_status", "unit", "status"),
+        Index("ix_work_item_due", "due"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    commune: str = Field(max_length=32)
+    obligation: str = Field(max_length=64)
+    unit: str = Field(max_length=32)
+    period: str = Field(max_length=16)
+    title: str
+    window_start: date
+    window_end: date
+    opens_on: date
+    due: date
+    adhoc: bool = False
+    status: str = Field(max_length=16)
+    step: str = Field(max_length=32, description="Last step of the timeline acted upon")
+    escalation_level: int = 0
+    opened_at: datetime
+    closed_at: datetime | None = None
+    on_time: bool | None = None
+    waived_reason: str | None = None
+    next_action_at: datetime | None = Field(
+        default=None, description="Instant of the next step; NULL once closed, waived or done"
+    )
+
+
+class Deliverable(SQLModel, table=True):
+    """A version of the product handed in for an item; the bytes live under the data dir."""
+
+    __tablename__ = "deliverable"
+    __table_args__ = (UniqueConstraint("item_id", "version", name="uq_deliverable_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="work_item.id", index=True)
+    version: int
+    original_name: str
+    size: int
+    sha256: str = Field(max_length=64)
+    stored_path: str
+    submitted_by: str | None = None
+    received_at: datetime
+    note: str | None = None
+
+
+class Event(SQLModel, table=True):
+    """Append-only log of every transition (opened, reminded, overdue, escalated, closed ...)."""
+
+    __tablename__ = "event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int | None = Field(default=None, foreign_key="work_item.id", index=True)
+    at: datetime
+    kind: str = Field(max_length=32)
+    actor: str = Field(max_length=64, default="engine")
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Outbox(SQLModel, table=True):
+    """A notification to deliver: one row per item, step and recipient, written before sending."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("item_id", "step", "recipient", name="uq_outbox_key"),
+        Index("ix_outbox_status_send_after", "status", "send_after"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="work_item.id", index=True)
+    step: str = Field(max_length=32)
+    kind: str = Field(max_length=16, description="opened|reminder|due|overdue|escalation|closed")
+    recipient: str
+    cc: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    created_at: datetime
+    send_after: datetime
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+
+class OpeningMark(SQLModel, table=True):
+    """How far an obligation's items have been opened: the sweep only looks at occurrences that
+    open after `opened_through`, so its cost follows the work due, not the plan's history.
+    A changed `fingerprint` (the obligation's config changed) makes the sweep look again from
+    the start date."""
+
+    __tablename__ = "opening_mark"
+
+    commune: str = Field(primary_key=True, max_length=32)
+    obligation: str = Field(primary_key=True, max_length=64)
+    fingerprint: str = Field(max_length=32)
+    opened_through: date

@@ -1,0 +1,218 @@
+"""The shape of config/*.yaml: the commune, its units, the calendar overrides and the obligations.
+
+These pydantic models are the single source of the config's rules; `cchc schema` exports them as
+JSON Schema for editors. Cross-file rules (unknown unit codes, duplicate ids, RRULEs that never
+fire, ...) live in `schedules.plan`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+UNIT_CODE = r"^[A-Z][A-Z0-9_]{0,31}$"
+OBLIGATION_ID = r"^[a-z0-9][a-z0-9-]{1,63}$"
+ALL_UNITS = "ALL"
+"""In `lead` or `coordinators`: every unit counted among "Các cơ quan, đơn vị"."""
+
+ESCALATION_ROLES = ("head", "leadership", "standing_office")
+"""Targets of an escalation level besides a unit code: the item's head of unit, the commune's
+leadership (those marked `escalation: true`), the standing office's unit address."""
+
+PeriodKind = Literal["year", "half", "quarter", "cchc", "month", "date"]
+NamedSet = Literal["quarterly-cchc", "annual", "semiannual", "quarterly", "monthly"]
+ObligationKind = Literal[
+    "periodic_report",
+    "consolidated_report",
+    "annual_plan",
+    "review_plan",
+    "self_scoring",
+    "survey",
+    "self_inspection",
+    "training",
+    "annual_task",
+    "one_off",
+    "final_summary",
+    "standing",
+    "ad_hoc",
+]
+Shift = Literal["next_working_day", "none"]
+WorkingDays = Annotated[int, Field(ge=0, le=260)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Person(Strict):
+    name: str = Field(min_length=1)
+    title: str | None = None
+    email: EmailStr
+    phone: str | None = None
+
+
+class Leader(Person):
+    escalation: bool = Field(True, description="Receives escalations of overdue items")
+
+
+class Unit(Strict):
+    code: str = Field(pattern=UNIT_CODE, description="Short code, e.g. VHXH")
+    name: str = Field(min_length=1, description="Vietnamese name of the unit")
+    email: EmailStr
+    head: Person
+    in_all: bool = Field(
+        True, description='Counted in "Các cơ quan, đơn vị" (ALL) when that is the lead'
+    )
+    digest: bool = Field(False, description="One daily digest mail instead of one per item")
+
+
+class EscalationLevel(Strict):
+    after: int = Field(ge=1, le=260, description="Working days after the due date")
+    to: list[str] = Field(min_length=1, description="head | leadership | standing_office | CODE")
+
+
+class Policy(Strict):
+    """Reminder and escalation rules; unset fields fall back to the commune's defaults."""
+
+    open_before_due: WorkingDays | None = Field(
+        None, description="Open the item this many working days before its due date"
+    )
+    reminders: list[Annotated[int, Field(ge=1, le=260)]] | None = Field(
+        None, description="Reminder lead times, in working days before the due date"
+    )
+    due_day_notice: bool | None = Field(None, description="Mail on the due date itself")
+    escalation: list[EscalationLevel] | None = None
+    shift: Shift | None = Field(
+        None, description="Due date on a day off: move to the next working day (BLDS) or keep"
+    )
+
+
+class DueRule(Strict):
+    """How the due date follows from the period; none set means the occurrence date itself."""
+
+    day_of_last_month: int | None = Field(None, ge=1, le=31)
+    working_days_after_window: int | None = Field(
+        None, ge=1, le=260, description="Working days after the data window closes (>= 1)"
+    )
+    on: str | None = Field(None, pattern=r"^\d\d-\d\d$", description="MM-DD in the period's year")
+    year_offset: int = Field(0, ge=-1, le=1, description="With `on`: year relative to the period")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> DueRule:
+        rules = [self.day_of_last_month, self.working_days_after_window, self.on]
+        if sum(r is not None for r in rules) > 1:
+            raise ValueError("give at most one of day_of_last_month, working_days_after_window, on")
+        if self.on is not None:
+            month, day = (int(x) for x in self.on.split("-"))
+            try:
+                date(2028, month, day)  # a leap year: 02-29 is allowed, clamped in other years
+            except ValueError as exc:
+                raise ValueError(f"'on: {self.on}' is not a day of the year") from exc
+        return self
+
+
+class Schedule(Strict):
+    every: NamedSet | None = Field(None, description="A named period set")
+    rrule: str | None = Field(None, description="RFC 5545 RRULE; occurrences are period anchors")
+    once: date | None = Field(None, description="A one-off deadline")
+    period: PeriodKind | None = Field(None, description="With rrule: the period an anchor names")
+    due: DueRule = DueRule()
+    window_from: date | None = Field(None, description="With once: start of the work window")
+    q3_window_from_june: bool = Field(
+        True, description="quarterly-cchc: Q3 data window 15/6-14/9 (else 15/12-14/9)"
+    )
+
+    @model_validator(mode="after")
+    def _one_recurrence(self) -> Schedule:
+        given = [self.every is not None, self.rrule is not None, self.once is not None]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of every, rrule, once")
+        if self.period is not None and self.rrule is None:
+            raise ValueError("period goes with rrule only")
+        if self.window_from is not None and self.once is None:
+            raise ValueError("window_from goes with once only")
+        return self
+
+
+class Obligation(Strict):
+    id: str = Field(pattern=OBLIGATION_ID)
+    title: str = Field(min_length=1)
+    kind: ObligationKind
+    ref: str = Field(min_length=1, description='Where the plan sets it, e.g. "Phụ lục mục II.2"')
+    lead: list[str] = Field(min_length=1, description="Unit codes, or ALL")
+    coordinators: list[str] = []
+    product: str = Field(min_length=1)
+    timing: str = Field(min_length=1, description="The plan's own words for the timing")
+    description: str | None = None
+    schedule: Schedule | None = Field(None, description="None: standing or ad hoc")
+    reported_in: str | None = Field(None, description="Obligation id whose report covers this")
+    consolidates: str | None = Field(None, description="Obligation id whose reports this sums up")
+    start: date | None = None
+    end: date | None = None
+    policy: Policy = Policy()
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> Obligation:
+        if self.kind in ("standing", "ad_hoc"):
+            if self.schedule is not None:
+                raise ValueError(f"a {self.kind} obligation has no schedule")
+        elif self.schedule is None:
+            raise ValueError(f"a {self.kind} obligation needs a schedule")
+        return self
+
+
+class Commune(Strict):
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    name: str
+    plan: str = Field(description='The plan, e.g. "Kế hoạch số 84/KH-UBND ngày 13/10/2025"')
+    plan_short: str = Field(description='Short reference, e.g. "84/KH-UBND"')
+    timezone: str = "Asia/Ho_Chi_Minh"
+    standing_office: str = Field(pattern=UNIT_CODE)
+    contact: Person = Field(description="Whom units call at the standing office")
+    leadership: list[Leader] = Field(min_length=1)
+    plan_start: date
+    plan_end: date
+    start: date = Field(description="The engine opens and nags only items due on or after this")
+    catch_up_days: int = Field(
+        366, ge=1, description="On a config change, look back at most this many days"
+    )
+    sweep_time: time = Field(time(7, 30), description="Local time of the working-day sweep")
+    submit_hint: str = Field(
+        "", description="How to hand in a deliverable, shown in mails until the upload link exists"
+    )
+    defaults: Policy
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _complete_defaults(self) -> Commune:
+        missing = [k for k, v in self.defaults.model_dump().items() if v is None]
+        if missing:
+            raise ValueError(f"defaults must set {', '.join(missing)}")
+        if not self.plan_start <= self.start <= self.plan_end:
+            raise ValueError("start must lie between plan_start and plan_end")
+        return self
+
+
+class YearCalendar(Strict):
+    days_off: list[date] = Field([], description="Extra days off (e.g. a swapped Monday)")
+    working_days: list[date] = Field([], description="Extra working days (ngày làm bù)")
+
+
+class ConfigFile(Strict):
+    """One YAML file of the config folder; the folder's files together make the plan."""
+
+    commune: Commune | None = None
+    units: list[Unit] | None = None
+    calendar: dict[int, YearCalendar] | None = None
+    obligations: list[Obligation] | None = None

@@ -1,0 +1,105 @@
+"""When is what due: the occurrences of a schedule, with data window, opening and due dates.
+
+Pure functions: the calendar and the range come in as arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from dateutil.rrule import rrulestr
+
+from schedules.calendar import WorkingCalendar
+from schedules.config import DueRule, PeriodKind, Schedule
+from schedules.dates import vn_date
+from schedules.periods import NAMED_SETS, ONCE_RULE, Period, clamp_day, period_of
+from schedules.policy import ResolvedPolicy
+
+
+@dataclass(frozen=True)
+class CompiledSchedule:
+    """A schedule as an RRULE with an explicit DTSTART, plus the period kind its anchors name."""
+
+    rule: str
+    dtstart: date
+    period_kind: PeriodKind
+    q3_window_from_june: bool = True
+    window_from: date | None = None
+
+    def anchors(self, first: date, last: date) -> list[date]:
+        """Anchor dates in [first, last]."""
+        rule = rrulestr(self.rule, dtstart=datetime.combine(self.dtstart, time()))
+        lo, hi = datetime.combine(first, time()), datetime.combine(last, time())
+        return [d.date() for d in rule.between(lo, hi, inc=True)]
+
+    def period(self, anchor: date) -> Period:
+        period = period_of(self.period_kind, anchor, q3_window_from_june=self.q3_window_from_june)
+        if self.window_from is not None:
+            return Period(period.key, self.window_from, period.window_end, period.last_month)
+        return period
+
+
+def compile_schedule(schedule: Schedule, plan_start: date) -> CompiledSchedule:
+    if schedule.once is not None:
+        return CompiledSchedule(
+            ONCE_RULE, schedule.once, "date", window_from=schedule.window_from or plan_start
+        )
+    if schedule.every is not None:
+        rule, kind = NAMED_SETS[schedule.every]
+    else:
+        rule, kind = schedule.rrule or "", schedule.period or "date"
+    # An explicit DTSTART at the plan's first day: without one, INTERVAL parity and COUNT would
+    # count from whatever day the rule is evaluated.
+    start = date(plan_start.year, 1, 1)
+    return CompiledSchedule(rule, start, kind, schedule.q3_window_from_june)
+
+
+@dataclass(frozen=True)
+class DueDate:
+    nominal: date
+    due: date
+    basis: str
+    """How the due date was found, in Vietnamese, for `cchc plan` and the mails."""
+
+
+def due_date(
+    rule: DueRule, period: Period, anchor: date, calendar: WorkingCalendar, shift: str
+) -> DueDate:
+    """The due date of `period` by `rule`, moved off days off when `shift` says so (BLDS)."""
+    year, month = period.last_month
+    if rule.day_of_last_month is not None:
+        nominal = clamp_day(year, month, rule.day_of_last_month)
+        basis = f"ngày {rule.day_of_last_month} tháng cuối kỳ"
+    elif rule.working_days_after_window is not None:
+        n = rule.working_days_after_window
+        nominal = calendar.add_working_days(period.window_end, n)
+        basis = f"{n} ngày làm việc sau ngày chốt số liệu {vn_date(period.window_end)}"
+    elif rule.on is not None:
+        m, d = (int(x) for x in rule.on.split("-"))
+        nominal = clamp_day(period.year + rule.year_offset, m, d)
+        basis = f"ngày {d:02d}/{m:02d}" + (" năm trước kỳ" if rule.year_offset < 0 else "")
+        if rule.year_offset > 0:
+            basis += " năm sau kỳ"
+    else:
+        nominal = anchor
+        basis = "ngày đến hạn theo lịch"
+    due = nominal
+    if shift == "next_working_day" and not calendar.is_working_day(nominal):
+        due = calendar.next_working_day(nominal)
+        basis += f"; {vn_date(nominal)} là ngày nghỉ, chuyển sang ngày làm việc tiếp theo"
+    return DueDate(nominal, due, basis)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    obligation: str
+    unit: str
+    period: Period
+    anchor: date
+    opens: date
+    due: DueDate
+
+
+def opening_date(due: date, policy: ResolvedPolicy, calendar: WorkingCalendar) -> date:
+    return calendar.add_working_days(due, -policy.open_before_due)

@@ -1,0 +1,83 @@
+"""Periods: the stable key, data window and last month of the period an occurrence belongs to.
+
+A schedule's RRULE yields *anchors* (one date per period, its end or cut-off); `period_of` turns an
+anchor into the period it names. Keys have exactly these forms: `2027` (year), `2027-H1` (six
+months), `2027-Q1` (quarter), `2027-02` (month), `2027-02-15` (a one-off date).
+"""
+
+from __future__ import annotations
+
+import calendar as _cal
+from dataclasses import dataclass
+from datetime import date
+
+from schedules.config import NamedSet, PeriodKind
+
+NAMED_SETS: dict[NamedSet, tuple[str, PeriodKind]] = {
+    # In CCHC practice the Q2 report IS the 6-month report and the Q4 report IS the annual one:
+    # four reports a year, anchored on the day their data window closes (the 14th).
+    "quarterly-cchc": ("FREQ=YEARLY;BYMONTH=3,6,9,12;BYMONTHDAY=14", "cchc"),
+    "annual": ("FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=31", "year"),
+    "semiannual": ("FREQ=YEARLY;BYMONTH=6,12;BYMONTHDAY=-1", "half"),
+    "quarterly": ("FREQ=YEARLY;BYMONTH=3,6,9,12;BYMONTHDAY=-1", "quarter"),
+    "monthly": ("FREQ=MONTHLY;BYMONTHDAY=-1", "month"),
+}
+ONCE_RULE = "FREQ=DAILY;COUNT=1"
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str
+    window_start: date
+    window_end: date
+    last_month: tuple[int, int]
+    """(year, month) of the period's last month, for "day N of the period's last month"."""
+
+    @property
+    def year(self) -> int:
+        return self.last_month[0]
+
+
+def clamp_day(year: int, month: int, day: int) -> date:
+    """Day `day` of the month, or its last day when the month is shorter."""
+    return date(year, month, min(day, _cal.monthrange(year, month)[1]))
+
+
+def _month_end(year: int, month: int) -> date:
+    return clamp_day(year, month, 31)
+
+
+def period_of(kind: PeriodKind, anchor: date, *, q3_window_from_june: bool = True) -> Period:
+    """The period named by `anchor` (raises ValueError when `anchor` cannot name one)."""
+    y, m = anchor.year, anchor.month
+    if kind == "year":
+        return Period(f"{y}", date(y, 1, 1), date(y, 12, 31), (y, 12))
+    if kind == "half":
+        half = 1 if m <= 6 else 2
+        first = 1 if half == 1 else 7
+        return Period(f"{y}-H{half}", date(y, first, 1), _month_end(y, first + 5), (y, first + 5))
+    if kind == "quarter":
+        q = (m - 1) // 3 + 1
+        first = 3 * q - 2
+        return Period(f"{y}-Q{q}", date(y, first, 1), _month_end(y, first + 2), (y, first + 2))
+    if kind == "month":
+        return Period(f"{y}-{m:02d}", date(y, m, 1), _month_end(y, m), (y, m))
+    if kind == "date":
+        return Period(anchor.isoformat(), anchor, anchor, (y, m))
+    if kind == "cchc":
+        return _cchc_period(anchor, q3_window_from_june)
+    raise ValueError(f"unknown period kind {kind!r}")
+
+
+def _cchc_period(anchor: date, q3_window_from_june: bool) -> Period:
+    """CCHC report periods (ND 09/2019/NĐ-CP): data windows open on 15/12 of the previous year
+    and close on the 14th of the period's last month."""
+    y, m = anchor.year, anchor.month
+    year_open = date(y - 1, 12, 15)
+    keys = {3: f"{y}-Q1", 6: f"{y}-H1", 9: f"{y}-Q3", 12: f"{y}"}
+    if m not in keys:
+        raise ValueError(
+            f"a CCHC report period ends in March, June, September or December, not {m}"
+        )
+    start = date(y, 6, 15) if m == 9 and q3_window_from_june else year_open
+    return Period(keys[m], start, date(y, m, 14), (y, m))

@@ -1,0 +1,397 @@
+"""The plan: every file of the config folder read, merged and checked as a whole.
+
+`load_plan` either returns a `Plan` that every other part can trust, or raises `ConfigInvalid`
+listing each problem as `FILE:LINE: message`. Nothing else reads config files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+from pydantic import ValidationError
+
+from schedules.calendar import WorkingCalendar, YearOverride
+from schedules.config import (
+    ALL_UNITS,
+    ESCALATION_ROLES,
+    Commune,
+    ConfigFile,
+    Obligation,
+    Policy,
+    Unit,
+)
+from schedules.dates import vn_date
+from schedules.occurrences import (
+    CompiledSchedule,
+    Occurrence,
+    compile_schedule,
+    due_date,
+    opening_date,
+)
+from schedules.policy import ResolvedPolicy, resolve_policy
+from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource, read_yaml
+
+# How far a due date may lie from its anchor (an annual plan is due the December before its year).
+_ANCHOR_REACH = timedelta(days=800)
+
+
+@dataclass
+class Plan:
+    folder: Path
+    commune: Commune
+    units: dict[str, Unit]
+    obligations: dict[str, Obligation]
+    calendar: WorkingCalendar
+    schedules: dict[str, CompiledSchedule] = field(default_factory=dict)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.commune.timezone)
+
+    @cached_property
+    def _policies(self) -> dict[str, ResolvedPolicy]:
+        return {
+            oid: resolve_policy(self.commune.defaults, ob.policy)
+            for oid, ob in self.obligations.items()
+        }
+
+    def policy(self, obligation_id: str) -> ResolvedPolicy:
+        """The obligation's policy; the commune's defaults for an id no longer in the config."""
+        found = self._policies.get(obligation_id)
+        return found or resolve_policy(self.commune.defaults, Policy())
+
+    def expand_units(self, codes: list[str]) -> list[str]:
+        """Unit codes with ALL replaced by every unit counted in "Các cơ quan, đơn vị"."""
+        out: list[str] = []
+        for code in codes:
+            expanded = (
+                [u.code for u in self.units.values() if u.in_all] if code == ALL_UNITS else [code]
+            )
+            out += [c for c in expanded if c not in out]
+        return out
+
+    def lead_units(self, obligation_id: str) -> list[str]:
+        return self.expand_units(self.obligations[obligation_id].lead)
+
+    def occurrences(
+        self,
+        first: date,
+        last: date,
+        *,
+        obligation: str | None = None,
+        unit: str | None = None,
+        by: str = "due",
+    ) -> list[Occurrence]:
+        """Occurrences whose `by` date ("due" or "opens") lies in [first, last], in date order."""
+        found: list[Occurrence] = []
+        ids = [obligation] if obligation else list(self.schedules)
+        for oid in ids:
+            compiled = self.schedules.get(oid)
+            if compiled is None:
+                continue
+            ob = self.obligations[oid]
+            policy = self.policy(oid)
+            lo = max(first - _ANCHOR_REACH, self.commune.plan_start)
+            hi = min(last + _ANCHOR_REACH, self.commune.plan_end)
+            units = [u for u in self.lead_units(oid) if unit in (None, u)]
+            for anchor in compiled.anchors(lo, hi) if units else []:
+                period = compiled.period(anchor)
+                due = due_date(ob.schedule.due, period, anchor, self.calendar, policy.shift)
+                if (ob.start and due.due < ob.start) or (ob.end and due.due > ob.end):
+                    continue
+                opens = min(opening_date(due.due, policy, self.calendar), due.due)
+                if not first <= (due.due if by == "due" else opens) <= last:
+                    continue
+                found += [Occurrence(oid, u, period, anchor, opens, due) for u in units]
+        found.sort(key=lambda o: (o.due.due, o.obligation, o.unit))
+        return found
+
+    def fingerprint(self, obligation_id: str) -> str:
+        """Changes whenever anything that decides this obligation's occurrences changes."""
+        payload = {
+            "obligation": self.obligations[obligation_id].model_dump(mode="json"),
+            "units": self.lead_units(obligation_id),
+            "defaults": self.commune.defaults.model_dump(mode="json"),
+            "start": self.commune.start.isoformat(),
+            "calendar": sorted(
+                (y, sorted(map(str, o.days_off)), sorted(map(str, o.working_days)))
+                for y, o in self.calendar.overrides.items()
+            ),
+        }
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def recipients(self, targets: tuple[str, ...] | list[str], unit_code: str) -> list[str]:
+        """E-mail addresses for escalation targets, for an item of `unit_code`."""
+        out: list[str] = []
+        for target in targets:
+            if target == "head":
+                found = [self.units[unit_code].head.email]
+            elif target == "leadership":
+                found = [p.email for p in self.commune.leadership if p.escalation]
+            elif target == "standing_office":
+                found = [self.units[self.commune.standing_office].email]
+            else:
+                found = [self.units[target].email]
+            out += [a for a in found if a not in out]
+        return out
+
+
+def config_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_plan(folder: Path | str) -> Plan:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigInvalid([ConfigIssue(str(folder), 1, "config folder not found")])
+    files = config_files(folder)
+    if not files:
+        raise ConfigInvalid([ConfigIssue(str(folder), 1, "no *.yaml files in the config folder")])
+    issues: list[ConfigIssue] = []
+    parsed: list[tuple[YamlSource, ConfigFile]] = []
+    for path in files:
+        try:
+            source = read_yaml(path)
+        except ConfigInvalid as exc:
+            issues += exc.issues
+            continue
+        if not isinstance(source.data, dict):
+            issues.append(source.issue((), "a config file must be a mapping of top-level keys"))
+            continue
+        try:
+            parsed.append((source, ConfigFile.model_validate(source.data)))
+        except ValidationError as exc:
+            issues += [_pydantic_issue(source, err) for err in exc.errors()]
+    if issues:
+        raise ConfigInvalid(issues)
+    return _PlanBuilder(folder, parsed).build()
+
+
+def _pydantic_issue(source: YamlSource, err: Any) -> ConfigIssue:
+    loc = tuple(err["loc"])
+    where = ".".join(str(p) for p in loc)
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "missing":
+        message = f"missing field '{loc[-1]}' (thiếu trường bắt buộc)"
+    elif err["type"] == "extra_forbidden":
+        message = f"unknown field '{loc[-1]}' (trường không hợp lệ)"
+    return source.issue(loc, f"{where}: {message}" if where else message)
+
+
+class _PlanBuilder:
+    """Merges the files and checks every rule that spans more than one value."""
+
+    def __init__(self, folder: Path, parsed: list[tuple[YamlSource, ConfigFile]]):
+        self.folder = folder
+        self.parsed = parsed
+        self.issues: list[ConfigIssue] = []
+        self.unit_at: dict[str, tuple[YamlSource, tuple[Any, ...]]] = {}
+        self.obligation_at: dict[str, tuple[YamlSource, tuple[Any, ...]]] = {}
+
+    def fail(self, where: tuple[YamlSource, tuple[Any, ...]], message: str) -> None:
+        source, loc = where
+        self.issues.append(source.issue(loc, message))
+
+    def build(self) -> Plan:
+        commune, commune_at = None, None
+        units: dict[str, Unit] = {}
+        obligations: dict[str, Obligation] = {}
+        overrides: dict[int, YearOverride] = {}
+        for source, cfg in self.parsed:
+            if cfg.commune is not None:
+                if commune is not None:
+                    self.fail((source, ("commune",)), f"commune is already set in {commune_at}")
+                commune, commune_at = cfg.commune, source.path.name
+            for i, unit in enumerate(cfg.units or []):
+                where = (source, ("units", i, "code"))
+                if unit.code in units:
+                    self.fail(where, f"duplicate unit code '{unit.code}' (mã đơn vị bị trùng)")
+                units[unit.code] = unit
+                self.unit_at.setdefault(unit.code, where)
+            for i, ob in enumerate(cfg.obligations or []):
+                where = (source, ("obligations", i))
+                if ob.id in obligations:
+                    self.fail(
+                        (source, ("obligations", i, "id")),
+                        f"duplicate obligation id '{ob.id}' (mã nhiệm vụ bị trùng)",
+                    )
+                obligations[ob.id] = ob
+                self.obligation_at.setdefault(ob.id, where)
+            for year, cal in (cfg.calendar or {}).items():
+                if year in overrides:
+                    self.fail((source, ("calendar", year)), f"calendar year {year} is set twice")
+                overrides[year] = self._year_override(source, year, cal)
+        if commune is None:
+            raise ConfigInvalid(
+                self.issues + [ConfigIssue(str(self.folder), 1, "no file sets 'commune'")]
+            )
+        calendar = WorkingCalendar(commune.plan_start.year, commune.plan_end.year, overrides)
+        plan = Plan(self.folder, commune, units, obligations, calendar)
+        self._check_calendar(plan, overrides)
+        self._check_commune(plan, commune_at)
+        for oid, ob in obligations.items():
+            self._check_obligation(plan, oid, ob)
+        if not self.issues:
+            for oid in obligations:
+                self._check_consolidation(plan, oid)
+        if self.issues:
+            raise ConfigInvalid(self.issues)
+        return plan
+
+    def _year_override(self, source: YamlSource, year: int, cal: Any) -> YearOverride:
+        for field_name in ("days_off", "working_days"):
+            for i, day in enumerate(getattr(cal, field_name)):
+                if day.year != year:
+                    self.fail(
+                        (source, ("calendar", year, field_name, i)), f"{day} is not in year {year}"
+                    )
+        return YearOverride(frozenset(cal.days_off), frozenset(cal.working_days))
+
+    def _check_calendar(self, plan: Plan, overrides: dict[int, YearOverride]) -> None:
+        bare = WorkingCalendar(plan.calendar.first_year, plan.calendar.last_year)
+        for source, cfg in self.parsed:
+            for year, cal in (cfg.calendar or {}).items():
+                for i, day in enumerate(cal.working_days):
+                    if bare.is_working_day(day):
+                        self.fail(
+                            (source, ("calendar", year, "working_days", i)),
+                            f"{vn_date(day)} is already a working day (đã là ngày làm việc)",
+                        )
+
+    def _check_commune(self, plan: Plan, commune_file: str | None) -> None:
+        source = next(s for s, c in self.parsed if c.commune is not None)
+        if plan.commune.standing_office not in plan.units:
+            self.fail(
+                (source, ("commune", "standing_office")),
+                f"unknown unit '{plan.commune.standing_office}' as standing office",
+            )
+        self._check_escalation(
+            plan, (source, ("commune", "defaults", "escalation")), plan.commune.defaults
+        )
+
+    def _check_obligation(self, plan: Plan, oid: str, ob: Obligation) -> None:
+        source, loc = self.obligation_at[oid]
+        known = ", ".join(plan.units)
+        for field_name in ("lead", "coordinators"):
+            for i, code in enumerate(getattr(ob, field_name)):
+                if code != ALL_UNITS and code not in plan.units:
+                    self.fail(
+                        (source, loc + (field_name, i)),
+                        f"unknown unit '{code}' (đơn vị không tồn tại); known: {known}, ALL",
+                    )
+        for field_name in ("reported_in", "consolidates"):
+            target = getattr(ob, field_name)
+            if target is not None and target not in plan.obligations:
+                self.fail(
+                    (source, loc + (field_name,)),
+                    f"unknown obligation '{target}' (nhiệm vụ không tồn tại)",
+                )
+            elif target == oid:
+                self.fail(
+                    (source, loc + (field_name,)), f"{field_name} names the obligation itself"
+                )
+        if (
+            ob.reported_in
+            and ob.reported_in in plan.obligations
+            and plan.obligations[ob.reported_in].schedule is None
+        ):
+            self.fail(
+                (source, loc + ("reported_in",)),
+                f"'{ob.reported_in}' has no schedule, so it cannot carry this report",
+            )
+        if ob.start and ob.end and ob.end < ob.start:
+            self.fail((source, loc + ("end",)), "end is before start")
+        self._check_escalation(plan, (source, loc + ("policy", "escalation")), ob.policy)
+        if ob.schedule is not None:
+            self._compile(plan, oid, ob, (source, loc + ("schedule",)))
+
+    def _check_escalation(self, plan: Plan, where, policy) -> None:
+        source, loc = where
+        if policy.escalation is None:
+            return
+        seen: dict[str, int] = {}
+        previous = 0
+        for i, level in enumerate(policy.escalation):
+            if level.after <= previous:
+                self.fail(
+                    (source, loc + (i, "after")),
+                    f"level {i + 1} (after {level.after}) is not later than level {i}",
+                )
+            previous = level.after
+            for target in level.to:
+                if target not in ESCALATION_ROLES and target not in plan.units:
+                    self.fail(
+                        (source, loc + (i, "to")),
+                        f"unknown escalation target '{target}': use "
+                        f"{', '.join(ESCALATION_ROLES)} or a unit code",
+                    )
+                elif target in seen:
+                    self.fail(
+                        (source, loc + (i, "to")),
+                        f"escalation cycles back to '{target}' (already level "
+                        f"{seen[target] + 1}); each level must go higher up the chain",
+                    )
+                seen.setdefault(target, i)
+
+    def _compile(self, plan: Plan, oid: str, ob: Obligation, where) -> None:
+        source, loc = where
+        schedule = ob.schedule
+        compiled = compile_schedule(schedule, plan.commune.plan_start)
+        try:
+            rrulestr(compiled.rule)
+            anchors = compiled.anchors(plan.commune.plan_start, plan.commune.plan_end)
+        except (ValueError, TypeError) as exc:
+            self.fail((source, loc + ("rrule",)), f"bad RRULE '{compiled.rule}': {exc}")
+            return
+        if not anchors:
+            self.fail(
+                (source, loc),
+                f"the schedule never fires between "
+                f"{vn_date(plan.commune.plan_start)} and {vn_date(plan.commune.plan_end)} "
+                "(lịch không bao giờ đến hạn)",
+            )
+            return
+        try:
+            for anchor in anchors:
+                compiled.period(anchor)
+        except ValueError as exc:
+            self.fail((source, loc), str(exc))
+            return
+        policy = plan.policy(oid)
+        if policy.reminders and policy.reminders[0] > policy.open_before_due:
+            self.fail(
+                (source, ob_loc(loc) + ("policy",)),
+                f"a reminder {policy.reminders[0]} working days before the due date comes "
+                f"before the item opens ({policy.open_before_due} working days before)",
+            )
+        plan.schedules[oid] = compiled
+
+    def _check_consolidation(self, plan: Plan, oid: str) -> None:
+        """A consolidated report must fall due after every report it sums up, period by period."""
+        target = plan.obligations[oid].consolidates
+        if not target or oid not in plan.schedules or target not in plan.schedules:
+            return
+        span = (plan.commune.plan_start, plan.commune.plan_end)
+        own = {o.period.key: o.due.due for o in plan.occurrences(*span, obligation=oid)}
+        for occ in plan.occurrences(*span, obligation=target):
+            mine = own.get(occ.period.key)
+            if mine is not None and mine <= occ.due.due:
+                self.fail(
+                    self.obligation_at[oid],
+                    f"period {occ.period.key}: due {vn_date(mine)} is not after the "
+                    f"units' due date {vn_date(occ.due.due)} of '{target}'",
+                )
+                return
+
+
+def ob_loc(schedule_loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    return schedule_loc[:-1]

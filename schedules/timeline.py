@@ -1,0 +1,96 @@
+"""The life of one work item as a list of timed steps: reminders, due day, overdue, escalations.
+
+A sweep at instant t finds the latest step whose instant has passed (`current_step`); the item's
+stored step says how far it already went, and the next step's instant is its `next_action_at`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from schedules.calendar import WorkingCalendar
+from schedules.dates import end_of_day, local_instant
+from schedules.policy import ResolvedPolicy
+
+StepKind = Literal["opened", "reminder", "due", "overdue", "escalation"]
+OPENED = "opened"
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    """Unique within the item: opened, reminder-5, due, overdue, escalation-1, ..."""
+    kind: StepKind
+    at: datetime
+    level: int = 0
+    """Escalation level (1-based) for escalation steps; 0 otherwise."""
+    to: tuple[str, ...] = ()
+    """Escalation targets (head, leadership, standing_office or unit codes)."""
+
+    @property
+    def status(self) -> str:
+        return {"overdue": "overdue", "escalation": "escalated"}.get(self.kind, "open")
+
+
+def timeline(
+    due: date,
+    opened_at: datetime,
+    policy: ResolvedPolicy,
+    calendar: WorkingCalendar,
+    zone: ZoneInfo,
+    morning: time,
+) -> list[Step]:
+    """Every step of an item due on `due` and opened at `opened_at`, in order of their instants
+    (but for `opened`, always first: an item opened late is overdue at once).
+
+    1. `opened` at the opening instant;
+    2. a reminder each configured number of working days before `due` (the sweep's morning),
+       dropped when it would fall before the item was opened;
+    3. `due` on the due date's morning, when the policy wants a due-day notice;
+    4. `overdue` when the due date has ended (midnight, local time): "on time" means by the end
+       of the due date;
+    5. an escalation per level, its delay counted in working days after `due`.
+    """
+    steps = [Step(OPENED, OPENED, opened_at)]
+    before_due = [
+        Step(
+            f"reminder-{n}",
+            "reminder",
+            local_instant(calendar.add_working_days(due, -n), morning, zone),
+        )
+        for n in policy.reminders
+    ]
+    if policy.due_day_notice:
+        before_due.append(Step("due", "due", local_instant(due, morning, zone)))
+    steps += [s for s in before_due if s.at > opened_at]
+    steps.append(Step("overdue", "overdue", end_of_day(due, zone)))
+    steps += [
+        Step(
+            f"escalation-{i}",
+            "escalation",
+            local_instant(calendar.add_working_days(due, level.after), morning, zone),
+            level=i,
+            to=tuple(level.to),
+        )
+        for i, level in enumerate(policy.escalation, start=1)
+    ]
+    return steps
+
+
+def current_step(steps: list[Step], at: datetime) -> int:
+    """Index of the latest step whose instant is not after `at` (0, `opened`, at the least)."""
+    index = 0
+    for i, step in enumerate(steps):
+        if step.at <= at:
+            index = i
+    return index
+
+
+def step_index(steps: list[Step], name: str) -> int:
+    for i, step in enumerate(steps):
+        if step.name == name:
+            return i
+    return 0
