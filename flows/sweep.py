@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select, update
 from sqlmodel import Session
 
 from models.db import transaction
-from models.store import insert_missing, log_event, queue_notifications
+from models.store import insert_missing, log_event, queue_notifications, upsert
 from models.tables import OPEN_STATUSES, OpeningMark, WorkItem
 from schedules.dates import local_date
 from schedules.occurrences import Occurrence
@@ -123,15 +123,11 @@ def queue_opening(
 
 
 def _advance_mark(session: Session, commune: str, oid: str, fingerprint: str, today: date):
-    mark = session.get(OpeningMark, (commune, oid))
-    if mark is None:
-        insert_missing(
-            session,
-            OpeningMark,
-            [dict(commune=commune, obligation=oid, fingerprint=fingerprint, opened_through=today)],
-        )
-    elif mark.fingerprint != fingerprint or mark.opened_through < today:
-        mark.fingerprint, mark.opened_through = fingerprint, today
+    upsert(
+        session,
+        OpeningMark,
+        dict(commune=commune, obligation=oid, fingerprint=fingerprint, opened_through=today),
+    )
 
 
 def advance_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport) -> None:

@@ -26,8 +26,7 @@ def insert_missing(
     """
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = _dialect_insert(session)
     table = model.__table__
     ids: list[int] = []
     for row in rows:
@@ -36,6 +35,20 @@ def insert_missing(
         if inserted is not None:
             ids.append(inserted)
     return ids
+
+
+def upsert(session: Session, model: type[SQLModel], row: dict[str, Any]) -> None:
+    """Insert `row`, or update the row with the same primary key to its values."""
+    table = model.__table__
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = _dialect_insert(session)(table).values(**row)
+    changes = {k: v for k, v in row.items() if k not in keys}
+    session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes))
+
+
+def _dialect_insert(session: Session):
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def log_event(
