@@ -77,6 +77,22 @@ def open_due_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport
             _advance_mark(session, commune.code, oid, fingerprint, today)
 
 
+def open_period(plan: Plan, engine: Engine, obligation: str, period: str,
+                at: datetime) -> SweepReport:
+    """Open the items of one occurrence (every lead unit) if missing: what a scheduled opening
+    run does. Occurrences due before the commune's start date are left alone."""
+    report = SweepReport(at)
+    today = local_date(at, plan.zone)
+    found = [
+        o for o in plan.occurrences(plan.commune.plan_start, plan.commune.plan_end,
+                                    obligation=obligation, by="opens")
+        if o.period.key == period and o.opens <= today and o.due.due >= plan.commune.start
+    ]
+    with transaction(engine) as session:
+        _open(plan, session, found, at, report)
+    return report
+
+
 def _open(
     plan: Plan, session: Session, occurrences: list[Occurrence], at: datetime, report: SweepReport
 ) -> None:
