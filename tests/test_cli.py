@@ -1,0 +1,180 @@
+"""The CLI contract users' scripts rely on, driven as a real command."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def cchc(tmp_path, sqlite_url):
+    env = {
+        **os.environ,
+        "CCHC_DATA_DIR": str(tmp_path / "data"),
+        "CCHC_DATABASE_URL": sqlite_url,
+        "CCHC_CONFIG": str(ROOT / "config"),
+    }
+
+    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [sys.executable, "-m", "cchc.cli", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if ok:
+            assert done.returncode == 0, done.stderr
+        return done
+
+    return run
+
+
+def test_plan_json_fields(cchc):
+    rows = json.loads(
+        cchc("plan", "--from", "2027-01-01", "--to", "2027-12-31", "--format", "json").stdout
+    )
+    fields = {
+        "obligation",
+        "title",
+        "unit",
+        "period",
+        "window_start",
+        "window_end",
+        "opens",
+        "due",
+        "basis",
+    }
+    assert rows and all(fields <= set(r) for r in rows)
+    q1 = [
+        r
+        for r in rows
+        if r["obligation"] == "bao-cao-cchc-dinh-ky"
+        and r["unit"] == "VP"
+        and r["period"] == "2027-Q1"
+    ]
+    assert q1 == [q1[0]] and (q1[0]["window_start"], q1[0]["window_end"], q1[0]["due"]) == (
+        "2026-12-15",
+        "2027-03-14",
+        "2027-03-16",
+    )
+    assert all(r["due"][:4] == "2027" for r in rows)
+
+
+def test_plan_unit_filter_and_csv(cchc):
+    out = cchc(
+        "plan", "--from", "2027-01-01", "--to", "2027-06-30", "--unit", "KT", "--format", "csv"
+    ).stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows and {r["unit"] for r in rows} == {"KT"}
+
+
+def test_table_output_uses_vietnamese_dates(cchc):
+    out = cchc("plan", "--from", "2027-03-01", "--to", "2027-03-31").stdout
+    assert "16/03/2027" in out and "2027-03-16" not in out
+
+
+def test_sweep_items_attach_report(cchc, tmp_path):
+    out = cchc("sweep", "--at", "2027-03-02T07:30").stdout
+    assert "opened" in out
+    items = json.loads(cchc("items", "--format", "json").stdout)
+    fields = {
+        "id",
+        "obligation",
+        "unit",
+        "period",
+        "status",
+        "due",
+        "opened_at",
+        "closed_at",
+        "on_time",
+    }
+    assert items and all(fields <= set(i) for i in items)
+    vp = next(
+        i
+        for i in items
+        if i["unit"] == "VP"
+        and i["period"] == "2027-Q1"
+        and i["obligation"] == "bao-cao-cchc-dinh-ky"
+    )
+    assert vp["opened_at"] == "2027-03-02T07:30:00+07:00" and vp["status"] == "open"
+
+    doc = tmp_path / "bao-cao.pdf"
+    doc.write_bytes(b"%PDF-1.7")
+    out = cchc("attach", str(vp["id"]), str(doc), "--by", "VP", "--at", "2027-03-10T15:00").stdout
+    assert "closed" in out
+    closed = json.loads(cchc("items", "--status", "closed", "--format", "json").stdout)
+    assert [(i["id"], i["on_time"]) for i in closed] == [(vp["id"], True)]
+    assert closed[0]["closed_at"] == "2027-03-10T15:00:00+07:00"
+
+    cchc("sweep", "--at", "2027-03-20T07:30")
+    report = json.loads(
+        cchc("report", "--year", "2027", "--format", "json", "--at", "2027-03-20T07:30").stdout
+    )
+    by_unit = {r["unit"]: r for r in report}
+    vp_row = by_unit["VP"]
+    assert vp_row["on_time"] == 1
+    settled = vp_row["on_time"] + vp_row["late"] + vp_row["overdue_open"]
+    assert vp_row["on_time_rate"] == round(1 / settled, 4)
+    assert by_unit["KT"]["overdue_open"] >= 1 and by_unit["KT"]["on_time_rate"] == 0.0
+    assert "overdue" not in {
+        i["status"]
+        for i in json.loads(
+            cchc("items", "--unit", "VP", "--status", "closed", "--format", "json").stdout
+        )
+    }
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("plan", "--from", "2027-02-30", "--to", "2027-03-01"),
+        ("plan", "--from", "hôm nay", "--to", "2027-03-01"),
+        ("sweep", "--at", "yesterday"),
+        ("attach", "424242", "/etc/hostname"),
+        ("waive", "424242", "--reason", "x"),
+        ("open", "--obligation", "nhiem-vu-dot-xuat", "--unit", "VP", "--due", "2027-13-01"),
+        ("items", "--status", "lost"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_a_message(cchc, args):
+    done = cchc(*args, ok=False)
+    assert done.returncode != 0
+    assert done.stderr.strip()
+    assert "Traceback" not in done.stderr
+
+
+def test_read_only_commands_do_not_import_prefect(tmp_path, sqlite_url):
+    code = (
+        "import sys; from click.testing import CliRunner; from cchc.cli import main\n"
+        "for args in (['check'], ['plan', '--from', '2027-01-01', '--to', '2027-12-31'],\n"
+        "             ['items'], ['report', '--year', '2027']):\n"
+        "    r = CliRunner().invoke(main, args); assert r.exit_code == 0, r.output\n"
+        "assert 'prefect' not in sys.modules, 'prefect imported'\n"
+    )
+    env = {
+        **os.environ,
+        "CCHC_DATA_DIR": str(tmp_path),
+        "CCHC_DATABASE_URL": sqlite_url,
+        "CCHC_CONFIG": str(ROOT / "config"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_schema_export_matches_the_shipped_schema(cchc):
+    exported = json.loads(cchc("schema").stdout)
+    assert exported == json.loads((ROOT / "config" / "schema.json").read_text(encoding="utf-8"))
+    assert {"commune", "units", "calendar", "obligations"} <= set(exported["properties"])

@@ -1,0 +1,266 @@
+"""The life of work items on real databases (a SQLite file and PostgreSQL): open, remind,
+overdue, escalate, close, waive, ad hoc; idempotency, catch-up and racing sweeps."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from flows.errors import UserError
+from flows.lifecycle import attach, open_adhoc, waive
+from flows.sweep import sweep
+from models.db import ensure_schema, make_engine, transaction
+from models.tables import Deliverable, Event, Outbox, WorkItem
+from schedules.dates import parse_instant
+
+REPORT = "bao-cao-cchc-dinh-ky"
+# Q1 2027 for each unit: opens 02/03/2027, reminders 09/03 and 12/03, due 16/03 (Tuesday),
+# overdue from 17/03 00:00, escalation to the head 18/03, to the leadership 23/03.
+
+
+def t(text: str) -> datetime:
+    return parse_instant(text)
+
+
+def snapshot(engine) -> dict[str, int]:
+    with transaction(engine) as s:
+        return {
+            model.__tablename__: s.execute(select(func.count()).select_from(model)).scalar()
+            for model in (WorkItem, Outbox, Event, Deliverable)
+        }
+
+
+def item(engine, obligation=REPORT, unit="VP", period="2027-Q1") -> WorkItem:
+    with transaction(engine) as s:
+        return (
+            s.exec(
+                select(WorkItem).where(
+                    WorkItem.obligation == obligation,
+                    WorkItem.unit == unit,
+                    WorkItem.period == period,
+                )
+            )
+            .scalars()
+            .one()
+        )
+
+
+def outbox_steps(engine, item_id: int) -> list[tuple[str, str]]:
+    with transaction(engine) as s:
+        rows = s.exec(select(Outbox).where(Outbox.item_id == item_id).order_by(Outbox.id))
+        return [(o.step, o.recipient) for o in rows.scalars()]
+
+
+def test_a_quarter_sweep_by_sweep(plan, engine):
+    sweep(plan, engine, t("2027-03-01T07:30"))
+    with transaction(engine) as s:
+        assert not s.exec(select(WorkItem).where(WorkItem.period == "2027-Q1")).first()
+    report = sweep(plan, engine, t("2027-03-02T07:30"))
+    opened = {(o, u, p) for _, o, u, p in report.opened}
+    assert {(REPORT, u, "2027-Q1") for u in plan.lead_units(REPORT)} <= opened
+    vp = item(engine)
+    assert (vp.status, vp.step, vp.due) == ("open", "opened", date(2027, 3, 16))
+    assert (vp.window_start, vp.window_end) == (date(2026, 12, 15), date(2027, 3, 14))
+
+    expected = [
+        ("2027-03-09T07:30", "reminder-5", "open"),
+        ("2027-03-12T07:30", "reminder-2", "open"),
+        ("2027-03-16T07:30", "due", "open"),
+        ("2027-03-17T00:00", "overdue", "overdue"),
+        ("2027-03-18T07:30", "escalation-1", "escalated"),
+        ("2027-03-23T07:30", "escalation-2", "escalated"),
+    ]
+    for at, step, status in expected:
+        sweep(plan, engine, t(at))
+        vp = item(engine)
+        assert (vp.step, vp.status) == (step, status), at
+    assert vp.escalation_level == 2 and vp.next_action_at is None
+
+    units = plan.units
+    leaders = [p.email for p in plan.commune.leadership if p.escalation]
+    assert outbox_steps(engine, vp.id) == [
+        ("opened", units["VP"].email),
+        ("reminder-5", units["VP"].email),
+        ("reminder-2", units["VP"].email),
+        ("due", units["VP"].email),
+        ("overdue", units["VP"].email),
+        ("escalation-1", units["VP"].head.email),
+    ] + [("escalation-2", a) for a in leaders]
+    with transaction(engine) as s:
+        cc = (
+            s.exec(select(Outbox.cc).where(Outbox.item_id == vp.id, Outbox.step == "escalation-1"))
+            .scalars()
+            .one()
+        )
+    assert cc == [units["VHXH"].email]
+
+
+def test_same_sweep_twice_changes_nothing(plan, engine):
+    sweep(plan, engine, t("2027-03-16T07:30"))
+    before = snapshot(engine)
+    again = sweep(plan, engine, t("2027-03-16T07:30"))
+    assert (again.opened, again.advanced, again.queued) == ([], [], 0)
+    assert snapshot(engine) == before
+
+
+def test_catch_up_after_ten_days_sends_one_notice_per_item(plan, engine):
+    sweep(plan, engine, t("2027-03-02T07:30"))
+    vp = item(engine)
+    report = sweep(plan, engine, t("2027-03-19T08:00"))  # 10 working days later, down meanwhile
+    assert (vp.id, "escalation-1", "escalated") in report.advanced
+    steps = [s for s, _ in outbox_steps(engine, vp.id)]
+    assert steps == ["opened", "escalation-1"]
+    with transaction(engine) as s:
+        event = (
+            s.exec(select(Event).where(Event.item_id == vp.id, Event.kind == "escalation"))
+            .scalars()
+            .one()
+        )
+    assert event.detail["skipped"] == ["reminder-5", "reminder-2", "due", "overdue"]
+
+
+def test_first_run_opens_nothing_due_before_the_start_date(plan, engine):
+    report = sweep(plan, engine, t("2026-12-20T07:30"))
+    assert report.opened
+    with transaction(engine) as s:
+        earliest = s.execute(select(func.min(WorkItem.due))).scalar()
+    assert earliest >= plan.commune.start
+
+
+def test_item_opened_late_is_overdue_at_once(plan, engine):
+    sweep(plan, engine, t("2027-03-17T09:00"))
+    vp = item(engine)
+    assert (vp.status, vp.step) == ("overdue", "overdue")
+    assert [s for s, _ in outbox_steps(engine, vp.id)] == ["opened"]
+
+
+def test_attach_closes_on_time_and_late(plan, engine, tmp_path):
+    sweep(plan, engine, t("2027-03-02T07:30"))
+    doc = tmp_path / "bao-cao-quy-1.pdf"
+    doc.write_bytes(b"%PDF-1.7 report")
+    vp = item(engine, unit="VP")
+    closed, deliverable = attach(
+        plan, engine, tmp_path / "data", vp.id, doc, t("2027-03-16T23:59"), by="VP"
+    )
+    assert (closed.status, closed.on_time, closed.next_action_at) == ("closed", True, None)
+    stored = Path(deliverable.stored_path)
+    assert stored.read_bytes() == doc.read_bytes() and stored.name == deliverable.sha256
+
+    kt = item(engine, unit="KT")
+    late, _ = attach(plan, engine, tmp_path / "data", kt.id, doc, t("2027-03-17T00:00"))
+    assert (late.status, late.on_time) == ("closed", False)
+
+    # a later version is kept without reopening; nothing more is sent to a closed item
+    doc.write_bytes(b"%PDF-1.7 corrected")
+    again, v2 = attach(plan, engine, tmp_path / "data", vp.id, doc, t("2027-03-18T10:00"))
+    assert (again.status, again.on_time, v2.version) == ("closed", True, 2)
+    sweep(plan, engine, t("2027-03-25T07:30"))
+    steps = [s for s, _ in outbox_steps(engine, vp.id)]
+    assert steps[-1] == "closed" and "escalation-1" not in steps
+
+
+def test_close_cancels_what_was_queued_but_not_sent(plan, engine, tmp_path):
+    sweep(plan, engine, t("2027-03-09T07:30"))
+    vp = item(engine)
+    doc = tmp_path / "x.pdf"
+    doc.write_bytes(b"%PDF")
+    attach(plan, engine, tmp_path / "data", vp.id, doc, t("2027-03-09T09:00"))
+    with transaction(engine) as s:
+        statuses = dict(
+            s.execute(
+                select(Outbox.step, Outbox.status).where(
+                    Outbox.item_id == vp.id, Outbox.recipient == plan.units["VP"].email
+                )
+            ).all()
+        )
+    assert statuses == {"opened": "cancelled", "closed": "pending"}
+
+
+def test_waive_stops_the_item(plan, engine):
+    sweep(plan, engine, t("2027-03-02T07:30"))
+    vp = item(engine)
+    waived = waive(plan, engine, vp.id, "Đơn vị sáp nhập", t("2027-03-03T10:00"))
+    assert (waived.status, waived.waived_reason, waived.next_action_at) == (
+        "waived",
+        "Đơn vị sáp nhập",
+        None,
+    )
+    sweep(plan, engine, t("2027-03-30T07:30"))
+    assert [s for s, _ in outbox_steps(engine, vp.id)] == ["opened"]
+    with pytest.raises(UserError):
+        waive(plan, engine, vp.id, "again", t("2027-03-30T10:00"))
+    with pytest.raises(UserError):
+        waive(plan, engine, vp.id + 1, "   ", t("2027-03-30T10:00"))
+
+
+def test_ad_hoc_item(plan, engine):
+    at = t("2027-05-10T09:00")
+    adhoc = open_adhoc(plan, engine, "nhiem-vu-dot-xuat", "TTPVHCC", date(2027, 5, 20), at)
+    assert (adhoc.adhoc, adhoc.period, adhoc.status) == (True, "2027-05-20", "open")
+    assert [s for s, _ in outbox_steps(engine, adhoc.id)] == ["opened"]
+    before = snapshot(engine)
+    for args in [
+        ("nhiem-vu-dot-xuat", "TTPVHCC", date(2027, 5, 20)),  # already open
+        ("nhiem-vu-dot-xuat", "NOPE", date(2027, 5, 20)),
+        ("khong-co", "VP", date(2027, 5, 20)),
+        ("nhiem-vu-dot-xuat", "VP", date(2027, 5, 1)),
+    ]:  # in the past
+        with pytest.raises(UserError):
+            open_adhoc(plan, engine, *args, at)
+    assert snapshot(engine) == before
+    sweep(plan, engine, t("2027-05-21T07:30"))
+    assert item(engine, "nhiem-vu-dot-xuat", "TTPVHCC", "2027-05-20").status == "overdue"
+
+
+def test_bad_attachments_change_nothing(plan, engine, tmp_path):
+    sweep(plan, engine, t("2027-03-02T07:30"))
+    vp = item(engine)
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    before = snapshot(engine)
+    for item_id, path in [
+        (999999, empty),
+        (vp.id, empty),
+        (vp.id, tmp_path / "missing.pdf"),
+        (vp.id, tmp_path),
+    ]:
+        with pytest.raises(UserError):
+            attach(plan, engine, tmp_path / "data", item_id, path, t("2027-03-03T10:00"))
+    assert snapshot(engine) == before
+    assert item(engine).status == "open"
+
+
+def test_two_sweeps_racing_make_no_duplicates(plan, pg_url, tmp_path):
+    """Two runners (separate engines, separate connections) sweep the same instant at once."""
+    engines = [make_engine(pg_url) for _ in range(2)]
+    ensure_schema(engines[0])
+    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+    errors: list[BaseException] = []
+
+    def run(engine, at):
+        try:
+            sweep(plan, engine, at)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    try:
+        for at in ("2027-03-02T07:30", "2027-03-12T07:30", "2027-03-18T07:30"):
+            threads = [threading.Thread(target=run, args=(e, t(at))) for e in engines]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+        assert not errors, errors
+        ensure_schema(reference)
+        for at in ("2027-03-02T07:30", "2027-03-12T07:30", "2027-03-18T07:30"):
+            sweep(plan, reference, t(at))
+        raced, alone = snapshot(engines[0]), snapshot(reference)
+        assert raced["work_item"] == alone["work_item"]
+        assert raced == alone
+    finally:
+        for e in engines + [reference]:
+            e.dispose()
