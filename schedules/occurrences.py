@@ -12,7 +12,7 @@ from dateutil.rrule import rrulestr
 
 from schedules.calendar import WorkingCalendar
 from schedules.config import DueRule, PeriodKind, Schedule
-from schedules.dates import vn_date
+from schedules.dates import vn_date, vn_weekday
 from schedules.periods import NAMED_SETS, ONCE_RULE, Period, clamp_day, period_of
 from schedules.policy import ResolvedPolicy
 
@@ -87,7 +87,8 @@ def due_date(
     due = nominal
     if shift == "next_working_day" and not calendar.is_working_day(nominal):
         due = calendar.next_working_day(nominal)
-        basis += f"; {vn_date(nominal)} là ngày nghỉ, chuyển sang ngày làm việc tiếp theo"
+        why = calendar.holiday_name(nominal) or vn_weekday(nominal)
+        basis += f"; {vn_date(nominal)} là ngày nghỉ ({why}), chuyển sang ngày làm việc tiếp theo"
     return DueDate(nominal, due, basis)
 
 

@@ -237,7 +237,7 @@ class _PlanBuilder:
         calendar = WorkingCalendar(commune.plan_start.year, commune.plan_end.year, overrides)
         plan = Plan(self.folder, commune, units, obligations, calendar)
         self._check_calendar(plan, overrides)
-        self._check_commune(plan, commune_at)
+        self._check_commune(plan)
         for oid, ob in obligations.items():
             self._check_obligation(plan, oid, ob)
         if not self.issues:
@@ -267,7 +267,7 @@ class _PlanBuilder:
                             f"{vn_date(day)} is already a working day (đã là ngày làm việc)",
                         )
 
-    def _check_commune(self, plan: Plan, commune_file: str | None) -> None:
+    def _check_commune(self, plan: Plan) -> None:
         source = next(s for s, c in self.parsed if c.commune is not None)
         if plan.commune.standing_office not in plan.units:
             self.fail(
@@ -312,7 +312,7 @@ class _PlanBuilder:
             self.fail((source, loc + ("end",)), "end is before start")
         self._check_escalation(plan, (source, loc + ("policy", "escalation")), ob.policy)
         if ob.schedule is not None:
-            self._compile(plan, oid, ob, (source, loc + ("schedule",)))
+            self._compile(plan, oid, ob, source, loc)
 
     def _check_escalation(self, plan: Plan, where, policy) -> None:
         source, loc = where
@@ -342,19 +342,19 @@ class _PlanBuilder:
                     )
                 seen.setdefault(target, i)
 
-    def _compile(self, plan: Plan, oid: str, ob: Obligation, where) -> None:
-        source, loc = where
+    def _compile(self, plan: Plan, oid: str, ob: Obligation, source: YamlSource, loc) -> None:
+        """Compile the schedule of the obligation at `loc`; check it fires and names periods."""
         schedule = ob.schedule
         compiled = compile_schedule(schedule, plan.commune.plan_start)
         try:
             rrulestr(compiled.rule)
             anchors = compiled.anchors(plan.commune.plan_start, plan.commune.plan_end)
         except (ValueError, TypeError) as exc:
-            self.fail((source, loc + ("rrule",)), f"bad RRULE '{compiled.rule}': {exc}")
+            self.fail((source, loc + ("schedule", "rrule")), f"bad RRULE '{compiled.rule}': {exc}")
             return
         if not anchors:
             self.fail(
-                (source, loc),
+                (source, loc + ("schedule",)),
                 f"the schedule never fires between "
                 f"{vn_date(plan.commune.plan_start)} and {vn_date(plan.commune.plan_end)} "
                 "(lịch không bao giờ đến hạn)",
@@ -364,12 +364,12 @@ class _PlanBuilder:
             for anchor in anchors:
                 compiled.period(anchor)
         except ValueError as exc:
-            self.fail((source, loc), str(exc))
+            self.fail((source, loc + ("schedule",)), str(exc))
             return
         policy = plan.policy(oid)
         if policy.reminders and policy.reminders[0] > policy.open_before_due:
             self.fail(
-                (source, ob_loc(loc) + ("policy",)),
+                (source, loc + ("policy",)),
                 f"a reminder {policy.reminders[0]} working days before the due date comes "
                 f"before the item opens ({policy.open_before_due} working days before)",
             )
@@ -391,7 +391,3 @@ class _PlanBuilder:
                     f"units' due date {vn_date(occ.due.due)} of '{target}'",
                 )
                 return
-
-
-def ob_loc(schedule_loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    return schedule_loc[:-1]
