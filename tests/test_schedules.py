@@ -135,3 +135,21 @@ def test_one_off_and_final_summary(plan):
         date(2026, 1, 1), date(2030, 12, 31), obligation="tong-ket-ke-hoach-2030"
     )
     assert [o.period.key for o in final] == ["2030-11-30"]
+
+
+@pytest.mark.parametrize(
+    ("month_day", "year", "due"),
+    [
+        ("02-06", 2027, date(2027, 2, 11)),  # Tết 2027: 04/02-10/02
+        ("02-17", 2026, date(2026, 2, 23)),  # Tết 2026: 16/02-20/02, then the weekend
+        ("04-30", 2027, date(2027, 5, 4)),  # 30/4, 1/5, weekend, 3/5 nghỉ bù
+        ("09-02", 2026, date(2026, 9, 3)),  # Quốc khánh 1/9-2/9/2026
+        ("08-31", 2026, date(2026, 9, 3)),  # the swapped Monday, then 1/9-2/9
+        ("08-22", 2026, date(2026, 8, 22)),  # the Saturday worked in exchange stays
+    ],
+)
+def test_due_dates_move_past_holidays_and_swapped_days(plan, month_day, year, due):
+    period = period_of("year", date(year, 12, 31))
+    found = due_date(DueRule(on=month_day), period, date(year, 12, 31), plan.calendar,
+                     "next_working_day")
+    assert found.due == due
