@@ -71,10 +71,22 @@ class App:
 
     @cached_property
     def engine(self):
+        """The database for commands that write: its schema is brought up to date first."""
         from models.db import ensure_schema, make_engine
 
         engine = make_engine(self.settings.database_url)
         ensure_schema(engine)
+        return engine
+
+    @cached_property
+    def reader(self):
+        """The database for read-only commands: never created nor migrated by them."""
+        from models.db import current_revision, make_engine, sqlite_path
+
+        path = sqlite_path(self.settings.database_url)
+        engine = None if path and not path.exists() else make_engine(self.settings.database_url)
+        if engine is None or current_revision(engine) is None:
+            fail("the database is not initialised: run `cchc init-db` (chưa khởi tạo CSDL)")
         return engine
 
 
@@ -266,7 +278,7 @@ def items_cmd(app: App, status, unit, fmt) -> None:
     """Work items (all of them without --status)."""
     from flows.reporting import list_items
 
-    rows = [item_row(i) for i in list_items(app.plan, app.engine, status, unit)]
+    rows = [item_row(i) for i in list_items(app.plan, app.reader, status, unit)]
     click.echo(render(rows, fmt, ITEM_COLUMNS, app.plan.zone))
 
 
@@ -342,7 +354,7 @@ def report_cmd(app: App, year, fmt, at) -> None:
     """Per unit: items due in the year, closed on time, late, open overdue, on-time rate."""
     from flows.reporting import year_report
 
-    rows = [r.as_dict() for r in year_report(app.plan, app.engine, year, now_or(at))]
+    rows = [r.as_dict() for r in year_report(app.plan, app.reader, year, now_or(at))]
     columns = REPORT_COLUMNS if fmt == "table" else REPORT_COLUMNS + [Column("waived", "waived")]
     click.echo(render(rows, fmt, columns, app.plan.zone))
 

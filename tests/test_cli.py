@@ -157,7 +157,7 @@ def test_bad_input_exits_non_zero_with_a_message(cchc, args):
 def test_read_only_commands_do_not_import_prefect(tmp_path, sqlite_url):
     code = (
         "import sys; from click.testing import CliRunner; from cchc.cli import main\n"
-        "for args in (['check'], ['plan', '--from', '2027-01-01', '--to', '2027-12-31'],\n"
+        "for args in (['init-db'], ['check'], ['plan', '--from', '2027-01-01', '--to', '2027-12-31'],\n"
         "             ['items'], ['report', '--year', '2027']):\n"
         "    r = CliRunner().invoke(main, args); assert r.exit_code == 0, r.output\n"
         "assert 'prefect' not in sys.modules, 'prefect imported'\n"
@@ -172,6 +172,12 @@ def test_read_only_commands_do_not_import_prefect(tmp_path, sqlite_url):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_read_only_commands_do_not_create_a_database(cchc, tmp_path):
+    done = cchc("items", ok=False)
+    assert done.returncode != 0 and "init-db" in done.stderr
+    assert not (tmp_path / "cchc.db").exists()
 
 
 def test_schema_export_matches_the_shipped_schema(cchc):
