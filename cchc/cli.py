@@ -19,28 +19,21 @@ from schedules.yamlsource import ConfigInvalid
 STATUS_CHOICES = ("open", "overdue", "escalated", "closed", "waived")
 
 
-class DateParam(click.ParamType):
-    name = "DATE"
+class Parsed(click.ParamType):
+    """A value parsed at the edge by one of schedules.dates' parsers, with its own message."""
+
+    def __init__(self, name: str, parse):
+        self.name, self.parse = name, parse
 
     def convert(self, value, param, ctx):
         try:
-            return value if not isinstance(value, str) else parse_date(value)
+            return value if not isinstance(value, str) else self.parse(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 
 
-class InstantParam(click.ParamType):
-    name = "DATETIME"
-
-    def convert(self, value, param, ctx):
-        try:
-            return value if not isinstance(value, str) else parse_instant(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-DATE = DateParam()
-INSTANT = InstantParam()
+DATE = Parsed("DATE", parse_date)
+INSTANT = Parsed("DATETIME", parse_instant)
 at_option = click.option(
     "--at",
     type=INSTANT,
