@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, and_, or_, select, update
 from sqlmodel import Session
 
 from models.db import transaction
-from models.store import insert_missing, log_event, queue_notifications, upsert
-from models.tables import OPEN_STATUSES, OpeningMark, WorkItem
+from models.store import insert_missing, log_event, outbox_rows, upsert
+from models.tables import OPEN_STATUSES, OpeningMark, Outbox, WorkItem
 from schedules.dates import local_date
 from schedules.occurrences import Occurrence
 from schedules.plan import Plan
@@ -77,15 +77,18 @@ def open_due_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport
             _advance_mark(session, commune.code, oid, fingerprint, today)
 
 
-def open_period(plan: Plan, engine: Engine, obligation: str, period: str,
-                at: datetime) -> SweepReport:
+def open_period(
+    plan: Plan, engine: Engine, obligation: str, period: str, at: datetime
+) -> SweepReport:
     """Open the items of one occurrence (every lead unit) if missing: what a scheduled opening
     run does. Occurrences due before the commune's start date are left alone."""
     report = SweepReport(at)
     today = local_date(at, plan.zone)
     found = [
-        o for o in plan.occurrences(plan.commune.plan_start, plan.commune.plan_end,
-                                    obligation=obligation, by="opens")
+        o
+        for o in plan.occurrences(
+            plan.commune.plan_start, plan.commune.plan_end, obligation=obligation, by="opens"
+        )
         if o.period.key == period and o.opens <= today and o.due.due >= plan.commune.start
     ]
     with transaction(engine) as session:
@@ -132,10 +135,10 @@ def queue_opening(
     plan: Plan, session: Session, item_id: int, unit: str, now: Step, at: datetime
 ) -> int:
     """The assignment mail to the unit; an item opened already escalated also escalates now."""
-    queued = queue_notifications(session, item_id, "opened", "opened", [plan.units[unit].email], at)
+    notices = outbox_rows(item_id, "opened", "opened", [plan.units[unit].email], at)
     if now.kind == "escalation":
-        queued += _queue_step(plan, session, item_id, unit, now, at)
-    return queued
+        notices += step_notifications(plan, session, item_id, unit, now, at)
+    return len(insert_missing(session, Outbox, notices))
 
 
 def _advance_mark(session: Session, commune: str, oid: str, fingerprint: str, today: date):
@@ -147,35 +150,41 @@ def _advance_mark(session: Session, commune: str, oid: str, fingerprint: str, to
 
 
 def advance_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport) -> None:
-    """Process, batch by batch, the open items whose next action instant is not after `at`."""
-    last_id = 0
+    """Process, batch by batch, the open items whose next action instant is not after `at`.
+
+    The read follows the index (commune, next_action_at), paged by (next_action_at, id): its
+    cost grows with the items due, not with the history.
+    """
+    cursor: tuple[datetime, int] | None = None
     while True:
-        with transaction(engine) as session:
-            items = (
-                session.exec(
-                    select(WorkItem)
-                    .where(
-                        WorkItem.commune == plan.commune.code,
-                        WorkItem.next_action_at <= at,
-                        WorkItem.status.in_(OPEN_STATUSES),
-                        WorkItem.id > last_id,
-                    )
-                    .order_by(WorkItem.id)
-                    .limit(BATCH)
+        query = select(WorkItem).where(
+            WorkItem.commune == plan.commune.code,
+            WorkItem.next_action_at <= at,
+            WorkItem.status.in_(OPEN_STATUSES),
+        )
+        if cursor is not None:
+            query = query.where(
+                or_(
+                    WorkItem.next_action_at > cursor[0],
+                    and_(WorkItem.next_action_at == cursor[0], WorkItem.id > cursor[1]),
                 )
-                .scalars()
-                .all()
             )
+        query = query.order_by(WorkItem.next_action_at, WorkItem.id).limit(BATCH)
+        with transaction(engine) as session:
+            items = session.exec(query).scalars().all()
+            notices: list[dict] = []
             for item in items:
-                _advance(plan, session, item, at, report)
+                notices += _advance(plan, session, item, at, report)
+            report.queued += len(insert_missing(session, Outbox, notices))
         if len(items) < BATCH:
             return
-        last_id = items[-1].id
+        cursor = (items[-1].next_action_at, items[-1].id)
 
 
 def _advance(
     plan: Plan, session: Session, item: WorkItem, at: datetime, report: SweepReport
-) -> None:
+) -> list[dict]:
+    """Move one item to the step it has reached; return the notifications to queue."""
     steps = item_steps(plan, item.obligation, item.due, item.opened_at)
     done = step_index(steps, item.step)
     now = max(current_step(steps, at), done)
@@ -186,18 +195,21 @@ def _advance(
             WorkItem.id == item.id, WorkItem.step == item.step, WorkItem.status.in_(OPEN_STATUSES)
         )
         .values(**state_at(steps, now))
+        .execution_options(synchronize_session=False)
     ).rowcount
     if changed != 1 or now == done:
-        return
+        return []
     skipped = [s.name for s in steps[done + 1 : now]]
     log_event(session, item.id, at, steps[now].kind, step=steps[now].name, skipped=skipped)
     report.advanced.append((item.id, steps[now].name, steps[now].status))
-    report.queued += _queue_step(plan, session, item.id, item.unit, steps[now], at)
+    return step_notifications(plan, session, item.id, item.unit, steps[now], at)
 
 
-def _queue_step(
+def step_notifications(
     plan: Plan, session: Session, item_id: int, unit: str, step: Step, at: datetime
-) -> int:
+) -> list[dict]:
+    """Outbox rows for a step: the unit hears of its own item; an escalation goes to its
+    targets with the standing office in copy."""
     if unit not in plan.units:
         log_event(
             session,
@@ -207,14 +219,12 @@ def _queue_step(
             step=step.name,
             reason=f"unit {unit} is no longer in the config",
         )
-        return 0
+        return []
     if step.kind != "escalation":
-        return queue_notifications(
-            session, item_id, step.name, step.kind, [plan.units[unit].email], at
-        )
+        return outbox_rows(item_id, step.name, step.kind, [plan.units[unit].email], at)
     office = plan.units[plan.commune.standing_office].email
     recipients = plan.recipients(step.to, unit)
-    return queue_notifications(session, item_id, step.name, step.kind, recipients, at, cc=[office])
+    return outbox_rows(item_id, step.name, step.kind, recipients, at, cc=[office])
 
 
 def item_steps(plan: Plan, obligation: str, due: date, opened_at: datetime) -> list[Step]:

@@ -22,19 +22,20 @@ def insert_missing(
     """Insert rows whose unique key is not taken yet; return the ids of those inserted.
 
     Safe against a concurrent runner inserting the same key: the database decides (ON CONFLICT
-    DO NOTHING), so retries, catch-up and two sweeps racing never make a duplicate.
+    DO NOTHING), so retries, catch-up and two sweeps racing never make a duplicate. One
+    statement per chunk of rows, not one per row.
     """
-    if not rows:
-        return []
     insert = _dialect_insert(session)
     table = model.__table__
     ids: list[int] = []
-    for row in rows:
-        stmt = insert(table).values(**row).on_conflict_do_nothing().returning(table.c.id)
-        inserted = session.execute(stmt).scalar()
-        if inserted is not None:
-            ids.append(inserted)
+    for start in range(0, len(rows), _CHUNK):
+        chunk = list(rows[start : start + _CHUNK])
+        stmt = insert(table).values(chunk).on_conflict_do_nothing().returning(table.c.id)
+        ids += session.execute(stmt).scalars().all()
     return ids
+
+
+_CHUNK = 500
 
 
 def upsert(session: Session, model: type[SQLModel], row: dict[str, Any]) -> None:
@@ -57,17 +58,16 @@ def log_event(
     session.add(Event(item_id=item_id, at=at, kind=kind, actor=actor, detail=detail))
 
 
-def queue_notifications(
-    session: Session,
+def outbox_rows(
     item_id: int,
     step: str,
     kind: str,
     recipients: Sequence[str],
     at: datetime,
     cc: Sequence[str] = (),
-) -> int:
-    """Queue one outbox row per recipient; a row already queued for the same step stays as is."""
-    rows = [
+) -> list[dict[str, Any]]:
+    """One outbox row per recipient of an item's step, due to be sent at once."""
+    return [
         dict(
             item_id=item_id,
             step=step,
@@ -81,7 +81,21 @@ def queue_notifications(
         )
         for r in recipients
     ]
-    return len(insert_missing(session, Outbox, rows))
+
+
+def queue_notifications(
+    session: Session,
+    item_id: int,
+    step: str,
+    kind: str,
+    recipients: Sequence[str],
+    at: datetime,
+    cc: Sequence[str] = (),
+) -> int:
+    """Queue one outbox row per recipient; a row already queued for the same step stays as is."""
+    return len(
+        insert_missing(session, Outbox, outbox_rows(item_id, step, kind, recipients, at, cc))
+    )
 
 
 def cancel_pending(session: Session, item_id: int, at: datetime) -> int:
