@@ -157,8 +157,8 @@ def test_bad_input_exits_non_zero_with_a_message(cchc, args):
 def test_read_only_commands_do_not_import_prefect(tmp_path, sqlite_url):
     code = (
         "import sys; from click.testing import CliRunner; from cchc.cli import main\n"
-        "for args in (['init-db'], ['check'], ['plan', '--from', '2027-01-01', '--to', '2027-12-31'],\n"
-        "             ['items'], ['report', '--year', '2027']):\n"
+        "for args in (['init-db'], ['check'], ['items'], ['report', '--year', '2027'],\n"
+        "             ['plan', '--from', '2027-01-01', '--to', '2027-12-31']):\n"
         "    r = CliRunner().invoke(main, args); assert r.exit_code == 0, r.output\n"
         "assert 'prefect' not in sys.modules, 'prefect imported'\n"
     )
