@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench check clean
+.PHONY: install run test lint bench check clean prefect-server-pg deploy worker
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,37 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Prefect: `make run` starts a local server (SQLite under var/prefect, UI on
+# http://$(PREFECT_HOST):$(PREFECT_PORT)) unless PREFECT_API_URL names one, and stops it on exit.
+PREFECT_HOST ?= 127.0.0.1
+PREFECT_PORT ?= 4200
+PREFECT_LOCAL := http://$(PREFECT_HOST):$(PREFECT_PORT)
+PREFECT_PUBLIC_URL ?= $(PREFECT_LOCAL)
+PREFECT_SERVER_ENV := PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_UI_API_URL=$(PREFECT_PUBLIC_URL)/api
+PREFECT_HEALTHY := $(BIN)/python -c "import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=2)" 2>/dev/null
+WORK_POOL ?= cchc
+PREFECT_DB_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/prefect
+
 run: install
 	$(BIN)/cchc check
 	$(BIN)/cchc init-db
+	@pids=""; trap 'kill $$pids 2>/dev/null' EXIT; \
+	if [ -z "$$PREFECT_API_URL" ]; then \
+	  export PREFECT_API_URL=$(PREFECT_LOCAL)/api; \
+	  if ! $(PREFECT_HEALTHY) "$$PREFECT_API_URL/health"; then \
+	    mkdir -p var/prefect; \
+	    echo "make run: starting a Prefect server, UI $(PREFECT_LOCAL) (log: var/prefect-server.log)"; \
+	    PREFECT_HOME=$(CURDIR)/var/prefect $(PREFECT_SERVER_ENV) $(BIN)/prefect server start \
+	      --host $(PREFECT_HOST) --port $(PREFECT_PORT) > var/prefect-server.log 2>&1 & \
+	    server=$$!; pids="$$pids $$server"; \
+	    for i in $$(seq 240); do \
+	      $(PREFECT_HEALTHY) "$$PREFECT_API_URL/health" && break; \
+	      kill -0 $$server 2>/dev/null || { tail -n 30 var/prefect-server.log; exit 1; }; \
+	      sleep 0.5; \
+	    done; \
+	  fi; \
+	fi; \
+	$(BIN)/cchc serve-intake & pids="$$pids $$!"; \
 	$(BIN)/cchc run
 
 check: install
@@ -32,6 +60,24 @@ test: install lint
 
 bench: install
 	$(BIN)/python bench/sweep.py
+
+# --- Scaled deployment (README "Prefect"): a Prefect server on PostgreSQL, cchc's database on
+# PostgreSQL (CCHC_DATABASE_URL), deployments from the config, one or more process workers.
+
+prefect-server-pg: install  ## Prefect server on PostgreSQL (PREFECT_DB_URL), in the foreground
+	PREFECT_SERVER_DATABASE_CONNECTION_URL=$(PREFECT_DB_URL) $(PREFECT_SERVER_ENV) \
+	  $(BIN)/prefect server start --host $(PREFECT_HOST) --port $(PREFECT_PORT)
+
+deploy: install  ## register the deployments on PREFECT_API_URL (idempotent; prints the diff)
+	@test -n "$$PREFECT_API_URL" || { echo "make deploy: set PREFECT_API_URL"; exit 1; }
+	$(BIN)/cchc check
+	$(BIN)/cchc init-db
+	$(BIN)/cchc deploy --pool $(WORK_POOL)
+
+worker: install  ## a process worker for the pool; start as many as wanted, on any machine
+	@test -n "$$PREFECT_API_URL" || { echo "make worker: set PREFECT_API_URL"; exit 1; }
+	@test -n "$$CCHC_DATABASE_URL" || echo "make worker: CCHC_DATABASE_URL unset: SQLite under var/"
+	$(BIN)/prefect worker start --pool $(WORK_POOL) --type process
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

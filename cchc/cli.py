@@ -98,7 +98,10 @@ def now_or(at: datetime | None) -> datetime:
 @click.pass_context
 def main(ctx: click.Context, config_dir: str | None) -> None:
     """cchc: recurring CCHC duties as work items, reminders and escalations."""
-    ctx.obj = App(Settings.from_env(config_dir))
+    try:
+        ctx.obj = App(Settings.from_env(config_dir))
+    except ValueError as exc:  # an unusable CCHC_* variable
+        fail(f"settings: {exc}")
 
 
 pass_app = click.make_pass_decorator(App)
@@ -131,9 +134,19 @@ def check(app: App) -> None:
     """Validate the config; print FILE:LINE: message for each error. Writes nothing."""
     plan = app.plan
     scheduled = len(plan.schedules)
+    from notifications.preview import check_mail
+
+    problems = check_mail(plan, app.settings.smtp.sender, now_or(None))
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        click.echo(
+            f"mail templates invalid: {len(problems)} error(s) (mẫu thư không hợp lệ)", err=True
+        )
+        sys.exit(1)
     click.echo(
         f"OK: {len(plan.units)} units, {len(plan.obligations)} obligations "
-        f"({scheduled} scheduled) in {plan.folder}"
+        f"({scheduled} scheduled) in {plan.folder}; every mail template renders"
     )
 
 
@@ -209,13 +222,20 @@ def init_db(app: App) -> None:
 
 @main.command("sweep")
 @at_option
+@click.option("--no-mail", is_flag=True, help="Only queue the mails (`cchc send` delivers).")
 @pass_app
-def sweep_cmd(app: App, at) -> None:
-    """One sweep as of --at: open due items, mark overdue, queue reminders and escalations."""
+def sweep_cmd(app: App, at, no_mail) -> None:
+    """One sweep as of --at: open due items, mark overdue, queue reminders and escalations,
+    then deliver the mail due."""
     from flows.sweep import sweep
 
-    report = sweep(app.plan, app.engine, now_or(at))
+    when = now_or(at)
+    report = sweep(app.plan, app.engine, when)
     click.echo(describe_sweep(report))
+    if not no_mail:
+        from notifications.delivery import deliver_pending, describe_delivery
+
+        click.echo(describe_delivery(deliver_pending(app.plan, app.engine, app.settings, when)))
 
 
 def describe_sweep(report) -> str:
@@ -270,9 +290,15 @@ def item_row(item) -> dict:
 def items_cmd(app: App, status, unit, fmt) -> None:
     """Work items (all of them without --status)."""
     from flows.reporting import list_items
+    from notifications.outbox import failed_counts
 
-    rows = [item_row(i) for i in list_items(app.plan, app.reader, status, unit)]
-    click.echo(render(rows, fmt, ITEM_COLUMNS, app.plan.zone))
+    failed = failed_counts(app.plan, app.reader)
+    rows = [
+        item_row(i) | {"mail_failed": failed.get(i.id, 0)}
+        for i in list_items(app.plan, app.reader, status, unit)
+    ]
+    columns = ITEM_COLUMNS + [Column("mail_failed", "Thư lỗi", lambda n: str(n or ""))]
+    click.echo(render(rows, fmt, columns, app.plan.zone))
 
 
 @main.command("attach")
@@ -284,12 +310,28 @@ def items_cmd(app: App, status, unit, fmt) -> None:
 @pass_app
 @user_errors
 def attach_cmd(app: App, item_id, file, by, note, at) -> None:
-    """Attach a deliverable to an item and close it."""
-    from flows.lifecycle import attach
+    """Attach a deliverable to an item and close it (as a `cchc-close` Prefect flow run when a
+    Prefect server is configured: PREFECT_API_URL)."""
+    from flows.engine import prefect_server_configured
 
-    item, deliverable = attach(
-        app.plan, app.engine, app.settings.data_dir, item_id, file, now_or(at), by=by, note=note
-    )
+    if prefect_server_configured():
+        from flows.prefect_flows import close_flow, use_runtime
+
+        use_runtime(app.plan, app.engine, app.settings)
+        item, deliverable = close_flow(item_id, str(file), by=by, note=note, at=now_or(at))
+    else:
+        from flows.lifecycle import attach
+
+        item, deliverable = attach(
+            app.plan,
+            app.engine,
+            app.settings.data_dir,
+            item_id,
+            file,
+            now_or(at),
+            by=by,
+            note=note,
+        )
     verdict = {True: "on time (đúng hạn)", False: "late (quá hạn)", None: ""}[item.on_time]
     click.echo(
         f"item {item.id}: {item.status} {verdict}; deliverable v{deliverable.version} "
@@ -340,25 +382,245 @@ REPORT_COLUMNS = [
 
 @main.command("report")
 @click.option("--year", type=click.IntRange(2000, 2100), required=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv", "xlsx"]), default="table"
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report to FILE (required with --format xlsx).",
+)
+@click.option(
+    "--chart",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the chart of on-time rate per unit and quarter (PNG) to FILE.",
+)
 @at_option
 @pass_app
-def report_cmd(app: App, year, fmt, at) -> None:
-    """Per unit: items due in the year, closed on time, late, open overdue, on-time rate."""
+def report_cmd(app: App, year, fmt, output, chart, at) -> None:
+    """Per unit: items due in the year, closed on time, late, open overdue, on-time rate.
+    `--format xlsx` writes the scorecard workbook (per unit, per quarter, chart)."""
     from flows.reporting import year_report
 
-    rows = [r.as_dict() for r in year_report(app.plan, app.reader, year, now_or(at))]
+    if fmt == "xlsx" and output is None:
+        fail("--format xlsx needs --output FILE")
+    if fmt == "xlsx" or chart is not None:
+        from flows.scorecard import build_scorecard, scorecard_png, scorecard_xlsx
+
+        card = build_scorecard(app.plan, app.reader, year, now_or(at))
+        png = scorecard_png(card)
+        if chart is not None:
+            chart.write_bytes(png)
+        if fmt == "xlsx":
+            output.write_bytes(scorecard_xlsx(card, png))
+            click.echo(f"scorecard {year}: {output}" + (f", chart {chart}" if chart else ""))
+            return
+        rows = card.rows()
+    else:
+        rows = [r.as_dict() for r in year_report(app.plan, app.reader, year, now_or(at))]
     columns = REPORT_COLUMNS if fmt == "table" else REPORT_COLUMNS + [Column("waived", "waived")]
-    click.echo(render(rows, fmt, columns, app.plan.zone))
+    text = render(rows, fmt, columns, app.plan.zone)
+    if output is not None:
+        output.write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
 
 
 @main.command("run")
 @pass_app
+@user_errors
 def run_cmd(app: App) -> None:
-    """The engine: sweeps each working-day morning and at opening instants, until SIGTERM."""
+    """The engine: an APScheduler clock runs each obligation's opening flow at its opening
+    instants and the sweep flow each working-day morning, as Prefect flow runs recorded in the
+    server PREFECT_API_URL names (`make run` starts one). SIGHUP / `cchc reload` re-reads the
+    config; SIGTERM / SIGINT stop."""
+    from cchc.settings import SecretMissing
     from flows.engine import run_engine
 
+    try:
+        app.settings.link_secret()  # the mails carry signed links: no key, no start
+    except SecretMissing as exc:
+        fail(str(exc))
     run_engine(app.plan, app.engine, app.settings)
+
+
+@main.command("deploy")
+@click.option("--pool", default="cchc", show_default=True, help="Prefect process work pool.")
+@click.option(
+    "--prune",
+    type=click.Choice(["pause", "delete"]),
+    default="pause",
+    show_default=True,
+    help="What happens to deployments of obligations no longer in the config.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the difference; change nothing.")
+@pass_app
+@user_errors
+def deploy_cmd(app: App, pool, prune, dry_run) -> None:
+    """Register one Prefect deployment per obligation (its opening instants as an RRule schedule
+    in Asia/Ho_Chi_Minh) and the sweep's, on the server PREFECT_API_URL names; print the diff."""
+    from flows.deploy import deploy
+
+    diff = deploy(app.plan, app.settings, pool=pool, prune=prune, dry_run=dry_run)
+    click.echo("\n".join(diff.lines()))
+
+
+@main.command("reload")
+@pass_app
+@user_errors
+def reload_cmd(app: App) -> None:
+    """Check the config, then make the running engine (`cchc run`) re-read it (SIGHUP). An
+    invalid config is refused here and the engine keeps the one it runs."""
+    from flows.engine import request_reload
+
+    plan = app.plan  # exits with the errors when the config is invalid
+    pid = request_reload(app.settings)
+    click.echo(f"reload requested: engine pid {pid}, config {plan.folder}")
+
+
+@main.command("serve-intake")
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Default 8080.")
+@pass_app
+def serve_intake_cmd(app: App, host, port) -> None:
+    """The intake web app: units hand in deliverables through the signed links of their mails;
+    the standing office accepts or returns them. Links carry CCHC_PUBLIC_URL."""
+    from cchc.settings import DEFAULT_INTAKE_HOST, DEFAULT_INTAKE_PORT, SecretMissing
+
+    try:
+        app.settings.link_secret()
+    except SecretMissing as exc:
+        fail(str(exc))
+    import uvicorn
+
+    from cchc.intake import create_app
+    from cchc.intake.app import log_config
+
+    web = create_app(app.plan, app.engine, app.settings)
+    host = host or DEFAULT_INTAKE_HOST
+    port = port or DEFAULT_INTAKE_PORT
+    click.echo(f"intake on http://{host}:{port} (links: {app.settings.intake.base_url})")
+    uvicorn.run(
+        web, host=host, port=port, log_config=log_config(), log_level="info", server_header=False
+    )
+
+
+@main.command("link")
+@click.argument("item_id", type=int, required=False)
+@click.option("--office", is_flag=True, help="The standing office's review page instead.")
+@at_option
+@pass_app
+@user_errors
+def link_cmd(app: App, item_id, office, at) -> None:
+    """Print the signed intake link of an item (for its unit), or the office's (--office)."""
+    from cchc.settings import SecretMissing
+    from notifications.links import item_link, office_link
+
+    if (item_id is None) == (not office):
+        fail("give ITEM_ID or --office")
+    try:
+        if office:
+            click.echo(office_link(app.settings, app.plan.commune.code, now_or(at)))
+            return
+        from flows.lifecycle import get_item
+        from models.db import transaction
+
+        with transaction(app.reader) as session:
+            item = get_item(session, app.plan, item_id)
+        click.echo(item_link(app.settings, item.id, item.unit, now_or(at)))
+    except SecretMissing as exc:
+        fail(str(exc))
+
+
+OUTBOX_COLUMNS = [
+    Column("id", "ID"),
+    Column("item_id", "Nhiệm vụ"),
+    Column("unit", "Đơn vị"),
+    Column("kind", "Loại"),
+    Column("step", "Bước"),
+    Column("recipient", "Người nhận"),
+    Column("status", "Trạng thái"),
+    Column("attempts", "Lần gửi"),
+    Column("send_after", "Gửi từ"),
+    Column("sent_at", "Đã gửi lúc"),
+    Column("last_error", "Lỗi"),
+]
+
+
+@main.command("outbox")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed", "cancelled"]))
+@click.option("--item", "item_id", type=int, default=None)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_app
+def outbox_cmd(app: App, status, item_id, fmt) -> None:
+    """The outbox: every notification queued, sent, failed or cancelled."""
+    from notifications.outbox import list_outbox
+
+    rows = list_outbox(app.plan, app.reader, status, item_id)
+    click.echo(render(rows, fmt, OUTBOX_COLUMNS, app.plan.zone))
+
+
+@main.command("send")
+@at_option
+@pass_app
+def send_cmd(app: App, at) -> None:
+    """Deliver every pending mail now, waiting for its next retry or not ("retry now")."""
+    from notifications.delivery import deliver_pending, describe_delivery
+
+    report = deliver_pending(app.plan, app.engine, app.settings, now_or(at), force=True)
+    click.echo(describe_delivery(report))
+
+
+@main.command("preview")
+@click.argument("item_id", type=int)
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(
+        ["opened", "reminder", "due", "overdue", "escalation", "closed", "returned", "digest"]
+    ),
+)
+@click.option("--to", "recipient", default=None, help="Render for this address.")
+@click.option("--format", "fmt", type=click.Choice(["text", "html", "eml"]), default="text")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None)
+@at_option
+@pass_app
+@user_errors
+def preview_cmd(app: App, item_id, kind, recipient, fmt, output, at) -> None:
+    """Render an item's mail of --kind to stdout or a file, without sending it."""
+    from notifications.preview import describe_mail, preview_mail
+
+    mail = preview_mail(
+        app.plan, app.reader, item_id, kind, now_or(at), app.settings.smtp.sender, recipient
+    )
+    data = describe_mail(mail, fmt)
+    if output:
+        Path(output).write_bytes(data)
+        click.echo(f"written {output}")
+    else:
+        click.echo(data.decode(errors="replace"), nl=not data.endswith(b"\n"))
+
+
+@main.command("return")
+@click.argument("item_id", type=int)
+@click.option("--reason", required=True, help="Why the deliverable is refused.")
+@click.option("--due", type=DATE, required=True, help="New due date.")
+@at_option
+@pass_app
+@user_errors
+def return_cmd(app: App, item_id, reason, due, at) -> None:
+    """Return a closed item's deliverable for correction: reopen it with a new due date and
+    mail the unit."""
+    from flows.lifecycle import return_deliverable
+
+    item = return_deliverable(app.plan, app.engine, item_id, reason, due, now_or(at))
+    click.echo(
+        f"item {item.id}: returned, open again until {vn_date(item.due)}; "
+        "mail queued (cchc send delivers it now)"
+    )
 
 
 if __name__ == "__main__":

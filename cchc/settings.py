@@ -3,8 +3,115 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+SmtpSecurity = Literal["none", "starttls", "tls"]
+_DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where mail goes. No host (the default): each message is written as an .eml file under
+    `$CCHC_DATA_DIR/outbox/` instead, so a machine with no mail server still works."""
+
+    host: str | None = None
+    port: int = 25
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    security: SmtpSecurity = "none"
+    sender: str | None = None
+    """`From`, e.g. `CCHC Mao Điền <cchc@maodien.example>`; unset: the standing office's address."""
+    timeout: float = 30.0
+    """Seconds for connecting and for each SMTP command."""
+
+    @classmethod
+    def from_env(cls) -> SmtpSettings:
+        """Read CCHC_SMTP_*; raises ValueError naming the variable when a value is unusable."""
+        env = os.environ
+        security = (env.get("CCHC_SMTP_SECURITY") or "none").strip().lower()
+        if security not in _DEFAULT_PORTS:
+            raise ValueError(f"CCHC_SMTP_SECURITY={security!r}: use none, starttls or tls")
+        port = _number("CCHC_SMTP_PORT", int, _DEFAULT_PORTS[security])
+        if not 0 < port < 65536:
+            raise ValueError(f"CCHC_SMTP_PORT={port}: not a port number")
+        timeout = _number("CCHC_SMTP_TIMEOUT", float, 30.0)
+        if timeout <= 0:
+            raise ValueError(f"CCHC_SMTP_TIMEOUT={timeout}: must be more than 0 seconds")
+        return cls(
+            host=env.get("CCHC_SMTP_HOST") or None,
+            port=port,
+            username=env.get("CCHC_SMTP_USERNAME") or None,
+            password=env.get("CCHC_SMTP_PASSWORD") or None,
+            security=security,
+            sender=env.get("CCHC_SMTP_FROM") or None,
+            timeout=timeout,
+        )
+
+
+def _number(name: str, kind: type, default):
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r}: not a number") from None
+
+
+DEFAULT_INTAKE_HOST = "127.0.0.1"
+DEFAULT_INTAKE_PORT = 8080
+SECRET_FILE = "intake-secret"
+"""Under the data dir: the signing secret of the embedded default set-up (no CCHC_SECRET)."""
+
+
+class SecretMissing(ValueError):
+    """CCHC_SECRET is needed: links would leave this machine, or the database is shared."""
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    """The intake web app: where it listens, the URL base its links carry, upload limits."""
+
+    secret: str | None = field(default=None, repr=False)
+    """CCHC_SECRET: signs the links in the mails (HMAC). Unset: see `Settings.link_secret`."""
+    public_url: str | None = None
+    """CCHC_PUBLIC_URL, e.g. `https://cchc.maodien.example` behind a reverse proxy."""
+    max_bytes: int = 20 * 1024 * 1024
+    """CCHC_INTAKE_MAX_BYTES: the largest file accepted (default 20 MB)."""
+    link_days: int = 60
+    """CCHC_LINK_DAYS: how long a link in a mail stays valid."""
+    office_user: str | None = None
+    office_password: str | None = field(default=None, repr=False)
+    """CCHC_OFFICE_USER / CCHC_OFFICE_PASSWORD: basic auth for the standing office's page."""
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{DEFAULT_INTAKE_HOST}:{DEFAULT_INTAKE_PORT}").rstrip(
+            "/"
+        )
+
+    @classmethod
+    def from_env(cls) -> IntakeSettings:
+        env = os.environ
+        max_bytes = _number("CCHC_INTAKE_MAX_BYTES", int, cls.max_bytes)
+        if max_bytes < 1:
+            raise ValueError(f"CCHC_INTAKE_MAX_BYTES={max_bytes}: must be at least 1")
+        link_days = _number("CCHC_LINK_DAYS", int, cls.link_days)
+        if link_days < 1:
+            raise ValueError(f"CCHC_LINK_DAYS={link_days}: must be at least 1")
+        public_url = (env.get("CCHC_PUBLIC_URL") or "").strip() or None
+        if public_url and not public_url.startswith(("http://", "https://")):
+            raise ValueError(f"CCHC_PUBLIC_URL={public_url!r}: must start with http:// or https://")
+        return cls(
+            secret=env.get("CCHC_SECRET") or None,
+            public_url=public_url,
+            max_bytes=max_bytes,
+            link_days=link_days,
+            office_user=env.get("CCHC_OFFICE_USER") or None,
+            office_password=env.get("CCHC_OFFICE_PASSWORD") or None,
+        )
 
 
 @dataclass(frozen=True)
@@ -12,6 +119,46 @@ class Settings:
     config_dir: Path
     data_dir: Path
     database_url: str
+    smtp: SmtpSettings = SmtpSettings()
+    intake: IntakeSettings = IntakeSettings()
+
+    @property
+    def embedded_default(self) -> bool:
+        """The out-of-the-box set-up: the SQLite file in the data dir, links to loopback only."""
+        default_db = f"sqlite:///{(self.data_dir / 'cchc.db').resolve()}"
+        return self.database_url == default_db and self.intake.public_url is None
+
+    def link_secret(self) -> str:
+        """The key that signs links: CCHC_SECRET; in the embedded default set-up only, a random
+        key kept in the data dir (created on first use, mode 0600). Raises SecretMissing
+        otherwise, so the engine and the intake server refuse to start without one."""
+        if self.intake.secret:
+            if len(self.intake.secret) < 16:
+                raise SecretMissing("CCHC_SECRET is too short: use at least 16 characters")
+            return self.intake.secret
+        if not self.embedded_default:
+            raise SecretMissing(
+                "CCHC_SECRET is not set: it is required when CCHC_PUBLIC_URL or "
+                "CCHC_DATABASE_URL is set (thiếu khóa ký CCHC_SECRET)"
+            )
+        path = self.data_dir / SECRET_FILE
+        if not path.exists():
+            import secrets
+
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32))
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(tmp, path)  # atomic: whoever links first wins, the others read theirs
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip()
 
     @classmethod
     def from_env(cls, config_dir: str | None = None) -> Settings:
@@ -21,4 +168,6 @@ class Settings:
             config_dir=Path(config_dir or os.environ.get("CCHC_CONFIG") or "./config"),
             data_dir=data_dir,
             database_url=os.environ.get("CCHC_DATABASE_URL") or default_db,
+            smtp=SmtpSettings.from_env(),
+            intake=IntakeSettings.from_env(),
         )

@@ -1,94 +1,285 @@
-"""`cchc run`: the long-running engine. An APScheduler clock fires the sweep each working-day
-morning and at each opening instant; a catch-up sweep runs at start. The clock only decides
-*when*; what a sweep does lives in flows.sweep."""
+"""`cchc run`: the embedded engine on one machine.
+
+An APScheduler clock fires, as Prefect flow runs recorded in the server that PREFECT_API_URL
+names (`make run` starts one on 127.0.0.1:4200), each obligation's opening flow at its opening
+instants and the sweep each working-day morning. *When* lives in flows.clock (one
+`ClockSchedule` per job, read by an `RRuleTrigger`); *what* lives in flows.prefect_flows over the
+core. A catch-up sweep runs at start. SIGHUP (or `cchc reload`) re-reads the config: an invalid
+config is refused and the running one stays. SIGTERM / SIGINT stop after the current run.
+
+Prefect is imported only when the engine starts, never when this module is imported.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
-from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.base import BaseTrigger
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy import Engine
 
-from schedules.calendar import WorkingCalendar
-from schedules.dates import local_date, local_instant, vn_datetime
-from schedules.plan import Plan
+from cchc.settings import Settings
+from flows.clock import SWEEP, ClockSchedule, RRuleTrigger, plan_schedules
+from flows.errors import UserError
+from schedules.dates import vn_datetime
+from schedules.plan import Plan, load_plan
+from schedules.yamlsource import ConfigInvalid
 
 log = logging.getLogger("cchc.engine")
 
+PID_FILE = "cchc-run.pid"
+"""In the data folder while an engine runs: `cchc reload` signals the pid it holds."""
 
-class WorkingMorningsTrigger(BaseTrigger):
-    """Fires at `at` (local wall time) on every working day, and at each of `extra` instants."""
-
-    def __init__(
-        self, calendar: WorkingCalendar, zone: ZoneInfo, at: time, extra: list[datetime] = ()
-    ):
-        self.calendar, self.zone, self.at = calendar, zone, at
-        self.extra = sorted(extra)
-
-    def get_next_fire_time(self, previous_fire_time, now):
-        start = previous_fire_time + timedelta(microseconds=1) if previous_fire_time else now
-        day = local_date(start, self.zone)
-        while True:
-            candidate = local_instant(day, self.at, self.zone)
-            if candidate >= start and self.calendar.is_working_day(day):
-                break
-            day += timedelta(days=1)
-        later = next((e for e in self.extra if e >= start), None)
-        fire = min(candidate, later) if later else candidate
-        return fire.astimezone(self.zone)
-
-    def __str__(self) -> str:
-        return f"working days at {self.at:%H:%M} ({self.zone.key})"
+MISFIRE_GRACE = 6 * 3600
+"""A fire missed by less than this (machine asleep, a long run before it) still runs once."""
 
 
-def opening_instants(plan: Plan, after: datetime) -> list[datetime]:
-    today = local_date(after, plan.zone)
-    days = {o.opens for o in plan.occurrences(today, plan.commune.plan_end, by="opens")}
-    return sorted(local_instant(d, plan.commune.sweep_time, plan.zone) for d in days)
+@dataclass
+class EngineState:
+    plan: Plan
+    db: Engine
+    settings: Settings
+    stop: bool = False
+    reload: bool = False
+    reloads: list[bool] = field(default_factory=list)
+    """Outcome of each reload (True: applied, False: refused)."""
 
 
-def make_trigger(plan: Plan, now: datetime) -> WorkingMorningsTrigger:
-    return WorkingMorningsTrigger(
-        plan.calendar, plan.zone, plan.commune.sweep_time, opening_instants(plan, now)
-    )
+def job_id(schedule: ClockSchedule) -> str:
+    """Openings sort before the sweep, so at a shared instant the opening runs go first and
+    their tables show the items they opened (the sweep would open them too: level-triggered)."""
+    return SWEEP if schedule.flow == SWEEP else f"open:{schedule.slug}"
 
 
-def run_engine(plan: Plan, engine, settings) -> None:
-    from flows.sweep import sweep
+def fire(flow: str, obligation: str | None = None) -> None:
+    """What every clock job calls (importable, plain arguments): one Prefect flow run as of now.
+    A failed run is recorded as Failed in Prefect and logged here; the clock goes on."""
+    from flows import prefect_flows
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-
-    def sweep_now() -> None:
-        report = sweep(plan, engine, datetime.now(UTC))
-        log.info(
-            "sweep: opened %d, advanced %d, queued %d",
-            len(report.opened),
-            len(report.advanced),
-            report.queued,
-        )
-
-    scheduler = BlockingScheduler(timezone=plan.zone)
     now = datetime.now(UTC)
-    trigger = make_trigger(plan, now)
-    scheduler.add_job(
-        sweep_now, trigger, id="sweep", coalesce=True, max_instances=1, misfire_grace_time=6 * 3600
+    try:
+        if flow == SWEEP:
+            prefect_flows.sweep_flow(at=now)
+        else:
+            prefect_flows.opening_flow(flow)(obligation=obligation, at=now)
+    except Exception as exc:  # noqa: BLE001  (the run's state says the rest)
+        log.error("%s %s failed: %s", flow, obligation or "", exc)
+
+
+def configure(scheduler: BaseScheduler, plan: Plan) -> dict[str, list[str]]:
+    """Make the scheduler's jobs the plan's schedules: add new ones, replace changed ones,
+    remove those no longer in the plan. Returns the job ids by change."""
+    wanted = {job_id(s): s for s in plan_schedules(plan)}
+    current = {job.id: job for job in scheduler.get_jobs()}
+    diff: dict[str, list[str]] = {"added": [], "changed": [], "removed": []}
+    for jid, schedule in wanted.items():
+        trigger = RRuleTrigger.of(schedule)
+        args = (schedule.flow, schedule.parameters.get("obligation"))
+        job = current.get(jid)
+        if job is not None and job.trigger == trigger and tuple(job.args) == args:
+            continue
+        scheduler.add_job(
+            "flows.engine:fire",
+            trigger,
+            args=args,
+            id=jid,
+            name=f"{schedule.flow} {schedule.slug}",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=MISFIRE_GRACE,
+        )
+        diff["changed" if job is not None else "added"].append(jid)
+    for jid in sorted(current.keys() - wanted.keys()):
+        scheduler.remove_job(jid)
+        diff["removed"].append(jid)
+    return diff
+
+
+def next_due(scheduler: BaseScheduler, now: datetime, count: int = 8) -> list[tuple[datetime, str]]:
+    """The next `count` fire instants over all jobs, with their job ids."""
+    found: list[tuple[datetime, str]] = []
+    for job in scheduler.get_jobs():
+        fire_at = None
+        for _ in range(count):
+            fire_at = job.trigger.get_next_fire_time(fire_at, now)
+            if fire_at is None:
+                break
+            found.append((fire_at, job.id))
+    return sorted(found)[:count]
+
+
+def describe_next(plan: Plan, upcoming: list[tuple[datetime, str]]) -> list[str]:
+    lines = []
+    for fire_at, jid in upcoming:
+        what = "sweep (rà soát)" if jid == SWEEP else jid.removeprefix("open:")
+        if jid != SWEEP:
+            periods = _periods_opening(plan, what, fire_at)
+            what += f" · {', '.join(periods)}" if periods else ""
+        lines.append(f"  {vn_datetime(fire_at, plan.zone)}  {what}")
+    return lines
+
+
+def _periods_opening(plan: Plan, obligation: str, fire_at: datetime) -> list[str]:
+    day = fire_at.astimezone(plan.zone).date()
+    found = plan.occurrences(day, day, obligation=obligation, by="opens")
+    return list(dict.fromkeys(o.period.key for o in found if o.due.due >= plan.commune.start))
+
+
+def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
+    """Re-read the config. Invalid: log why, keep the running plan. Valid: swap the plan in and
+    update the jobs."""
+    try:
+        plan = load_plan(state.settings.config_dir)
+    except ConfigInvalid as exc:
+        for issue in exc.issues:
+            log.error("%s", issue)
+        log.error(
+            "config refused: %d error(s); still running the previous config "
+            "(cấu hình không hợp lệ, giữ cấu hình đang chạy)",
+            len(exc.issues),
+        )
+        state.reloads.append(False)
+        return False
+    diff = configure(scheduler, plan)
+    state.plan = plan
+    _pin(state)
+    log.info(
+        "config reloaded: added %s, changed %s, removed %s",
+        diff["added"] or "-",
+        diff["changed"] or "-",
+        diff["removed"] or "-",
     )
+    state.reloads.append(True)
+    return True
 
-    def stop(signum, _frame):
-        log.info("signal %s: stopping", signal.Signals(signum).name)
-        scheduler.shutdown(wait=False)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+def _pin(state: EngineState) -> None:
+    from flows import prefect_flows
+
+    prefect_flows.use_runtime(state.plan, state.db, state.settings)
+
+
+def pid_path(settings: Settings) -> Path:
+    return settings.data_dir / PID_FILE
+
+
+def running_pid(settings: Settings) -> int | None:
+    """The pid of the engine running on this data folder, if one is alive."""
+    path = pid_path(settings)
+    try:
+        pid = int(path.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def request_reload(settings: Settings) -> int:
+    """Ask the running engine to re-read its config (SIGHUP); returns its pid."""
+    pid = running_pid(settings)
+    if pid is None:
+        raise UserError(
+            f"no engine is running on {settings.data_dir} (no live pid in {pid_path(settings)})"
+        )
+    os.kill(pid, signal.SIGHUP)
+    return pid
+
+
+def prefect_server_configured() -> bool:
+    """Whether runs would be recorded in a real Prefect server (PREFECT_API_URL is set). Read
+    from the environment only: answering must not import Prefect."""
+    return bool(os.environ.get("PREFECT_API_URL"))
+
+
+def prefect_location() -> tuple[str | None, str | None]:
+    """(API URL, UI URL) of the configured Prefect server; (None, None) when none is set."""
+    from prefect.settings import get_current_settings
+
+    current = get_current_settings()
+    api = current.api.url
+    if not api:
+        return None, None
+    ui = current.ui_url or api.removesuffix("/").removesuffix("/api")
+    return api, ui
+
+
+def run_engine(plan: Plan, engine: Engine, settings: Settings) -> None:
+    """Run until SIGTERM / SIGINT.
+
+    1. refuse to start when another engine runs on the same data folder; write the pid file;
+    2. pin the plan for the flows, add one job per schedule, say where the UI is and what is due
+       next;
+    3. catch-up sweep (downtime is harmless: the sweep is level-triggered);
+    4. start the clock; on SIGHUP reload, on SIGTERM / SIGINT stop after the current run.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for noisy in ("httpx", "apscheduler"):  # one line per HTTP request / job added
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    other = running_pid(settings)
+    if other is not None and other != os.getpid():
+        raise UserError(f"an engine already runs on {settings.data_dir} (pid {other})")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    pid_file = pid_path(settings)
+    pid_file.write_text(f"{os.getpid()}\n")
+    state = EngineState(plan, engine, settings)
+    try:
+        _run(state)
+    finally:
+        pid_file.unlink(missing_ok=True)
+
+
+def _run(state: EngineState) -> None:
+    api, ui = prefect_location()
+    if api:
+        log.info("Prefect UI: %s (API %s)", ui, api)
+    else:
+        log.warning(
+            "no Prefect server configured (PREFECT_API_URL): runs go to a temporary server and "
+            "are lost at exit; `make run` starts a local one on 127.0.0.1:4200"
+        )
+    _pin(state)
+    scheduler = BackgroundScheduler(
+        timezone=state.plan.zone,
+        # One run at a time: the runs share one database, and at a shared instant the openings
+        # (sorted first) run before the sweep.
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+    )
+    configure(scheduler, state.plan)
+
+    def on_signal(signum, _frame):
+        if signum == signal.SIGHUP:
+            state.reload = True
+        else:
+            state.stop = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    now = datetime.now(UTC)
+    log.info(
+        "engine on %s, config %s; next due:\n%s",
+        state.settings.database_url,
+        Path(state.settings.config_dir).resolve(),
+        "\n".join(describe_next(state.plan, next_due(scheduler, now))),
+    )
     log.info("catch-up sweep at start")
-    sweep_now()
-    upcoming, fire = [], None
-    for _ in range(3):
-        fire = trigger.get_next_fire_time(fire, now)
-        upcoming.append(vn_datetime(fire))
-    log.info("engine running on %s; next sweeps: %s", settings.database_url, ", ".join(upcoming))
+    fire(SWEEP)
     scheduler.start()
+    log.info("engine running (SIGHUP or `cchc reload`: re-read the config; SIGTERM: stop)")
+    while not state.stop:
+        time.sleep(0.25)
+        if state.reload:
+            state.reload = False
+            if reload(scheduler, state):
+                upcoming = next_due(scheduler, datetime.now(UTC))
+                log.info("next due:\n%s", "\n".join(describe_next(state.plan, upcoming)))
+    log.info("stopping: waiting for the current run")
+    scheduler.shutdown(wait=True)
     log.info("engine stopped")

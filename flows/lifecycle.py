@@ -1,4 +1,5 @@
-"""Use cases on one work item: open by hand (ad hoc), attach a deliverable and close, waive."""
+"""Use cases on one work item: open by hand (ad hoc), attach a deliverable and close, waive,
+return a deliverable for correction."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from flows.sweep import current_step, item_steps, queue_opening, state_at
 from models.blobs import store_blob
 from models.db import transaction
 from models.store import cancel_pending, insert_missing, log_event, queue_notifications
-from models.tables import OPEN_STATUSES, Deliverable, WorkItem
+from models.tables import OPEN_STATUSES, Deliverable, Event, Outbox, WorkItem
 from schedules.dates import local_date, vn_date
 from schedules.plan import Plan
 
@@ -171,3 +172,95 @@ def waive(
         session.flush()
         session.refresh(item)
         return item
+
+
+def return_deliverable(
+    plan: Plan,
+    engine: Engine,
+    item_id: int,
+    reason: str,
+    new_due: date,
+    at: datetime,
+    actor: str | None = None,
+) -> WorkItem:
+    """The standing office refuses a deliverable: reopen the item with a new due date.
+
+    1. only a closed item can be returned, with a reason and a due date not in the past (a day
+       off moves to the next working day when the obligation's policy shifts due dates);
+    2. the item's outbox rows so far are renamed (`archive_outbox_steps`), so the new round's
+       reminders, due-day notice, escalations and `closed` mail are queued afresh;
+    3. the item reopens at the step its timeline, recomputed for the new due date, has reached
+       by `at`, with no mail for the steps passed: the `returned` mail says it all;
+    4. a `returned` mail is queued for the unit, copied to the standing office; the event is
+       logged with the reason and both due dates.
+    """
+    reason = " ".join(reason.split())
+    if not reason:
+        raise UserError("a reason is required to return a deliverable (cần nêu lý do trả lại)")
+    if new_due < local_date(at, plan.zone):
+        raise UserError(f"due date {vn_date(new_due)} is in the past (hạn đã qua)")
+    with transaction(engine) as session:
+        item = get_item(session, plan, item_id)
+        if item.status != "closed":
+            raise UserError(
+                f"item {item_id} is {item.status}: only a closed item can be returned "
+                "(chỉ trả lại được nhiệm vụ đã nộp sản phẩm)"
+            )
+        previous_due = item.due  # the ORM update below refreshes `item`
+        if plan.policy(item.obligation).shift == "next_working_day":
+            new_due = plan.calendar.next_working_day(new_due)  # BLDS, as for any due date
+        earlier_returns = session.execute(
+            select(func.count()).where(Event.item_id == item_id, Event.kind == "returned")
+        ).scalar_one()
+        rounds = earlier_returns + 1
+        steps = item_steps(plan, item.obligation, new_due, item.opened_at)
+        now = current_step(steps, at)
+        reopened = session.execute(
+            update(WorkItem)
+            .where(WorkItem.id == item_id, WorkItem.status == "closed")
+            .values(due=new_due, closed_at=None, on_time=None, **state_at(steps, now))
+        ).rowcount
+        if reopened != 1:
+            raise UserError(f"item {item_id} changed meanwhile (nhiệm vụ vừa thay đổi)")
+        archive_outbox_steps(session, item_id, rounds)
+        step = f"returned-{rounds}"
+        log_event(
+            session,
+            item_id,
+            at,
+            "returned",
+            actor=actor or plan.commune.standing_office,
+            step=step,
+            reason=reason,
+            due=new_due.isoformat(),
+            previous_due=previous_due.isoformat(),
+        )
+        if item.unit in plan.units:
+            office = plan.units.get(plan.commune.standing_office)
+            queue_notifications(
+                session,
+                item_id,
+                step,
+                "returned",
+                [str(plan.units[item.unit].email)],
+                at,
+                cc=[str(office.email)] if office else [],
+            )
+        session.flush()
+        session.refresh(item)
+        return item
+
+
+def archive_outbox_steps(session: Session, item_id: int, round_no: int) -> int:
+    """Rename the item's outbox rows `STEP#n` before the item starts a new round (a returned
+    deliverable): the outbox key (item, step, recipient) would otherwise take the new round's
+    `reminder-5`, `due`, ... for mails already sent and silently queue nothing. Rows already
+    renamed keep their name. Returns the number of rows renamed."""
+    earlier = session.execute(
+        select(Outbox.id, Outbox.step).where(Outbox.item_id == item_id, Outbox.step.not_like("%#%"))
+    ).all()
+    for row_id, step in earlier:
+        session.execute(
+            update(Outbox).where(Outbox.id == row_id).values(step=f"{step[:28]}#{round_no}")
+        )
+    return len(earlier)

@@ -44,34 +44,44 @@ class UnitYear:
         settled = self.on_time + self.late + self.overdue_open
         return round(self.on_time / settled, 4) if settled else None
 
+    def count(self, item: WorkItem, today: date) -> None:
+        """Count one item: the single rule of timeliness that every report uses."""
+        if item.status == "waived":
+            self.waived += 1
+            return
+        self.due += 1
+        if item.status == "closed":
+            if item.on_time:
+                self.on_time += 1
+            else:
+                self.late += 1
+        elif item.status in OPEN_STATUSES:
+            if item.due < today:
+                self.overdue_open += 1
+            else:
+                self.pending += 1
+
     def as_dict(self) -> dict:
         return asdict(self) | {"on_time_rate": self.on_time_rate}
 
 
-def year_report(plan: Plan, engine: Engine, year: int, at: datetime) -> list[UnitYear]:
-    today = local_date(at, plan.zone)
-    rows = {code: UnitYear(code, unit.name) for code, unit in plan.units.items()}
+def items_due_in(plan: Plan, engine: Engine, year: int) -> list[WorkItem]:
     query = select(WorkItem).where(
         WorkItem.commune == plan.commune.code,
         WorkItem.due >= date(year, 1, 1),
         WorkItem.due <= date(year, 12, 31),
     )
     with transaction(engine) as session:
-        items = session.exec(query).scalars().all()
+        return list(session.exec(query).scalars())
+
+
+def tally(plan: Plan, items: list[WorkItem], today: date) -> list[UnitYear]:
+    """Per unit of the config (then any unit no longer in it), the counts of `items`."""
+    rows = {code: UnitYear(code, unit.name) for code, unit in plan.units.items()}
     for item in items:
-        row = rows.setdefault(item.unit, UnitYear(item.unit, item.unit))
-        if item.status == "waived":
-            row.waived += 1
-            continue
-        row.due += 1
-        if item.status == "closed":
-            if item.on_time:
-                row.on_time += 1
-            else:
-                row.late += 1
-        elif item.status in OPEN_STATUSES:
-            if item.due < today:
-                row.overdue_open += 1
-            else:
-                row.pending += 1
+        rows.setdefault(item.unit, UnitYear(item.unit, item.unit)).count(item, today)
     return list(rows.values())
+
+
+def year_report(plan: Plan, engine: Engine, year: int, at: datetime) -> list[UnitYear]:
+    return tally(plan, items_due_in(plan, engine, year), local_date(at, plan.zone))

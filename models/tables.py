@@ -22,9 +22,10 @@ class WorkItem(SQLModel, table=True):
     __tablename__ = "work_item"
     __table_args__ = (
         UniqueConstraint("commune", "obligation", "unit", "period", name="uq_work_item_key"),
-        Index("ix_work_item_next_action", "next_action_at"),
-        Index("ix_work_item_unit_status", "unit", "status"),
-        Index("ix_work_item_due", "due"),
+        # The sweep's only read: "open items of this commune whose next action has come".
+        Index("ix_work_item_next_action", "commune", "next_action_at"),
+        Index("ix_work_item_unit_status", "commune", "unit", "status"),
+        Index("ix_work_item_due", "commune", "due"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -50,22 +51,41 @@ class WorkItem(SQLModel, table=True):
     )
 
 
+DELIVERABLE_STATUSES = ("received", "accepted", "returned")
+
+
 class Deliverable(SQLModel, table=True):
-    """A version of the product handed in for an item; the bytes live under the data dir."""
+    """One file of a version of the product handed in for an item (a version may hold several
+    files: its parts); the bytes live under the data dir. The standing office accepts or
+    returns a version as a whole; the first accepted version decides whether the item was on
+    time."""
 
     __tablename__ = "deliverable"
-    __table_args__ = (UniqueConstraint("item_id", "version", name="uq_deliverable_version"),)
+    __table_args__ = (UniqueConstraint("item_id", "version", "part", name="uq_deliverable_part"),)
 
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="work_item.id", index=True)
     version: int
+    part: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     original_name: str
+    """As the sender named it, cleaned; for display only (the bytes are stored by sha256)."""
     size: int
     sha256: str = Field(max_length=64)
     stored_path: str
+    file_type: str | None = Field(default=None, max_length=16)
+    """What its content is (pdf, docx, xlsx, ...), whatever its name says."""
     submitted_by: str | None = None
     received_at: datetime
     note: str | None = None
+    on_time: bool | None = None
+    """Received by the end of the item's due date in force then."""
+    status: str = Field(
+        default="received", max_length=16, sa_column_kwargs={"server_default": "received"}
+    )
+    reviewed_at: datetime | None = None
+    reviewed_by: str | None = None
+    review_note: str | None = None
+    """Why the standing office returned it."""
 
 
 class Event(SQLModel, table=True):
@@ -93,7 +113,9 @@ class Outbox(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="work_item.id", index=True)
     step: str = Field(max_length=32)
-    kind: str = Field(max_length=16, description="opened|reminder|due|overdue|escalation|closed")
+    kind: str = Field(
+        max_length=16, description="opened|reminder|due|overdue|escalation|closed|returned"
+    )
     recipient: str
     cc: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     status: str = Field(default="pending", max_length=16)
@@ -102,6 +124,12 @@ class Outbox(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = None
     sent_at: datetime | None = None
+    claimed_until: datetime | None = Field(
+        default=None, description="A deliverer holds the row until then (lease; see delivery)"
+    )
+    claim_token: str | None = Field(
+        default=None, max_length=32, description="Which deliverer holds the claim"
+    )
 
 
 class OpeningMark(SQLModel, table=True):

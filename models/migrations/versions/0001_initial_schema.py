@@ -50,9 +50,9 @@ def upgrade() -> None:
     sa.UniqueConstraint('commune', 'obligation', 'unit', 'period', name='uq_work_item_key')
     )
     with op.batch_alter_table('work_item', schema=None) as batch_op:
-        batch_op.create_index('ix_work_item_due', ['due'], unique=False)
-        batch_op.create_index('ix_work_item_next_action', ['next_action_at'], unique=False)
-        batch_op.create_index('ix_work_item_unit_status', ['unit', 'status'], unique=False)
+        batch_op.create_index('ix_work_item_due', ['commune', 'due'], unique=False)
+        batch_op.create_index('ix_work_item_next_action', ['commune', 'next_action_at'], unique=False)
+        batch_op.create_index('ix_work_item_unit_status', ['commune', 'unit', 'status'], unique=False)
 
     op.create_table('deliverable',
     sa.Column('id', sa.Integer(), nullable=False),

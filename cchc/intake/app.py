@@ -1,0 +1,544 @@
+"""The intake web app: a unit opens the signed link of its mail, sees the item and hands in its
+files; the standing office lists the items and accepts or returns what was handed in.
+
+Thin routes over the use cases of `flows.review`; every check that guards the data (the link's
+signature, the item's unit, waived items, the files' types and sizes) runs before a byte is
+stored. Pages are Jinja2 templates in Vietnamese, autoescaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import Engine, select
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cchc.intake import filetypes
+from cchc.intake.upload import ReceivedForm, UploadRefused, declared_length, receive_form
+from flows.errors import UserError
+from flows.review import IncomingFile, accept_version, return_version, submit, versions
+from models.db import transaction
+from models.tables import OPEN_STATUSES, STATUSES, Deliverable, WorkItem
+from notifications.links import (
+    LinkInvalid,
+    office_token,
+    verify_item_token,
+    verify_office_token,
+)
+from notifications.views import STATUS_LABELS, item_view, period_label, shorten
+from schedules.dates import local_date, vn_date, vn_datetime
+from schedules.plan import Plan
+
+MAX_FILES = 10
+MAX_FORM_BYTES = 64 * 1024
+"""The office's forms (a reason, a date): anything larger is refused unread."""
+DELIVERABLE_LABELS = {
+    "received": "Đã nhận, chờ xem xét",
+    "accepted": "Đã chấp nhận",
+    "returned": "Bị trả lại",
+}
+HERE = Path(__file__).parent
+
+
+class PageError(Exception):
+    """Answer with an error page: HTTP `status`, a title and a message in Vietnamese."""
+
+    def __init__(self, status: int, title: str, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.title, self.message, self.headers = status, title, message, headers
+
+
+def create_app(
+    plan: Plan,
+    engine: Engine,
+    settings,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """The intake app for one commune. Raises `cchc.settings.SecretMissing` when links may not
+    be signed (so a server without CCHC_SECRET outside the embedded default never starts)."""
+    secret = settings.link_secret()
+    now = clock or (lambda: datetime.now(UTC))
+    intake = settings.intake
+    link_age = timedelta(days=intake.link_days)
+    data_dir = Path(settings.data_dir)
+    incoming = data_dir / "incoming"
+    blob_root = (data_dir / "deliverables").resolve()
+    env = Environment(
+        loader=PackageLoader("cchc.intake", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["vn_date"] = vn_date
+    env.filters["vn_datetime"] = lambda at: vn_datetime(at, plan.zone)
+    env.filters["vn_seconds"] = lambda at: at.astimezone(plan.zone).strftime("%d/%m/%Y %H:%M:%S")
+    env.filters["size"] = _human_size
+    # The path a reverse proxy serves the app under (from CCHC_PUBLIC_URL), for links.
+    prefix = urlsplit(intake.base_url).path.rstrip("/")
+    env.globals.update(
+        prefix=prefix,
+        commune=plan.commune,
+        office_unit=plan.units.get(plan.commune.standing_office),
+        accept_attribute=filetypes.ACCEPT_ATTRIBUTE,
+        accepted_label=filetypes.ACCEPTED_LABEL,
+        max_size=_human_size(intake.max_bytes),
+        max_files=MAX_FILES,
+        deliverable_labels=DELIVERABLE_LABELS,
+        status_labels=STATUS_LABELS,
+    )
+
+    app = FastAPI(title="cchc intake", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    def page(name: str, code: int = 200, headers: dict | None = None, **context) -> HTMLResponse:
+        html = env.get_template(name).render(**context)
+        return HTMLResponse(html, status_code=code, headers=headers)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'",
+        )
+        if not request.url.path.startswith("/static"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(PageError)
+    async def page_error(request: Request, exc: PageError):
+        return page("error.html", exc.status, exc.headers, title=exc.title, message=exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        return page(
+            "error.html",
+            404,
+            title="Không tìm thấy trang",
+            message="Địa chỉ không đúng. Hãy mở lại đường liên kết trong thư của hệ thống.",
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        titles = {404: "Không tìm thấy trang", 405: "Thao tác không được hỗ trợ"}
+        return page(
+            "error.html",
+            exc.status_code,
+            title=titles.get(exc.status_code, "Có lỗi xảy ra"),
+            message="Hãy mở lại đường liên kết trong thư của hệ thống.",
+        )
+
+    # ----- a unit's item page -------------------------------------------------------------
+
+    def unit_item(item_id: int, token: str, at: datetime) -> tuple[WorkItem, str]:
+        """The item the link opens, or PageError 403/404: a link is for one item and unit."""
+        try:
+            linked_id, unit = verify_item_token(secret, token, at, link_age)
+        except LinkInvalid as exc:
+            raise PageError(403, "Đường liên kết không dùng được", exc.message) from None
+        if linked_id != item_id:
+            raise PageError(
+                403,
+                "Đường liên kết không dùng được",
+                "Đường liên kết này dành cho một nhiệm vụ khác. Hãy mở đường liên kết trong "
+                "thư về đúng nhiệm vụ cần nộp.",
+            )
+        with transaction(engine) as session:
+            item = session.get(WorkItem, item_id)
+        if item is None or item.commune != plan.commune.code:
+            raise PageError(404, "Không tìm thấy nhiệm vụ", f"Không có nhiệm vụ số {item_id}.")
+        if item.unit != unit:
+            raise PageError(
+                403,
+                "Đường liên kết không dùng được",
+                "Đường liên kết này không dành cho đơn vị được giao nhiệm vụ.",
+            )
+        return item, unit
+
+    def item_context(item: WorkItem, at: datetime) -> dict:
+        today = local_date(at, plan.zone)
+        found = versions(engine, item.id)
+        return {
+            "item": item,
+            "view": item_view(plan, item, today),
+            "unit": plan.units.get(item.unit),
+            "versions": [
+                _version_view(plan, rows) for _, rows in sorted(found.items(), reverse=True)
+            ],
+            "today": today,
+        }
+
+    @app.get("/", response_class=HTMLResponse)
+    async def home():
+        return page("home.html")
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok"}
+
+    @app.get("/items/{item_id}/{token}", response_class=HTMLResponse)
+    async def item_page(item_id: int, token: str):
+        at = now()
+        item, _unit = await run_in_threadpool(unit_item, item_id, token, at)
+        context = await run_in_threadpool(item_context, item, at)
+        return page("item.html", token=token, **context)
+
+    @app.post("/items/{item_id}/{token}")
+    async def item_upload(item_id: int, token: str, request: Request):
+        at = now()
+        item, unit = await run_in_threadpool(unit_item, item_id, token, at)
+        if item.status == "waived":
+            raise PageError(
+                409,
+                "Không nhận sản phẩm",
+                f"Nhiệm vụ này đã được miễn ({item.waived_reason or 'không nêu lý do'}): hệ "
+                "thống không nhận sản phẩm cho nhiệm vụ đã miễn. Không có tệp nào được lưu.",
+            )
+        try:
+            form = await receive_form(
+                request,
+                incoming,
+                max_file_bytes=intake.max_bytes,
+                max_files=MAX_FILES,
+                max_body=intake.max_bytes * MAX_FILES + MAX_FORM_BYTES,
+            )
+        except UploadRefused as exc:
+            raise PageError(exc.status, "Chưa nộp được", exc.message) from None
+        try:
+            submission = await run_in_threadpool(
+                _hand_in, plan, engine, data_dir, item, unit, form, at, intake.max_bytes
+            )
+        finally:
+            form.discard()
+        target = f"{prefix}/items/{item_id}/{token}/v/{submission.version}"
+        if not submission.created:
+            target += "?lap=1"
+        return RedirectResponse(target, status_code=303)
+
+    @app.get("/items/{item_id}/{token}/v/{version}", response_class=HTMLResponse)
+    async def receipt(item_id: int, token: str, version: int, lap: int = 0):
+        at = now()
+        item, _unit = await run_in_threadpool(unit_item, item_id, token, at)
+        context = await run_in_threadpool(item_context, item, at)
+        shown = next((v for v in context["versions"] if v["version"] == version), None)
+        if shown is None:
+            raise PageError(404, "Không tìm thấy biên nhận", f"Chưa có phiên bản {version}.")
+        return page("receipt.html", token=token, shown=shown, repeated=bool(lap), **context)
+
+    # ----- the standing office ------------------------------------------------------------
+
+    def office_auth(request: Request, token: str | None, at: datetime) -> str:
+        """Who is acting: a valid office token, else basic auth when configured."""
+        if token:
+            try:
+                verify_office_token(secret, token, plan.commune.code, at)
+            except LinkInvalid as exc:
+                raise PageError(403, "Đường liên kết không dùng được", exc.message) from None
+            return "standing_office"
+        user = _basic_user(request, intake.office_user, intake.office_password)
+        if user:
+            return user
+        if intake.office_user and intake.office_password:
+            raise PageError(
+                401,
+                "Cần đăng nhập",
+                "Trang này dành cho cơ quan thường trực về CCHC: hãy đăng nhập.",
+                headers={"WWW-Authenticate": 'Basic realm="cchc", charset="UTF-8"'},
+            )
+        raise PageError(
+            403,
+            "Không có quyền truy cập",
+            "Trang này dành cho cơ quan thường trực về CCHC: hãy mở đường liên kết dành cho "
+            "cơ quan thường trực (lệnh `cchc link --office`).",
+        )
+
+    async def office_form(request: Request, at: datetime) -> tuple[dict, str]:
+        """The fields of an office form; its token must be valid (basic auth alone is not
+        enough to change anything: the token in the form guards against cross-site posts)."""
+        try:
+            length = declared_length(request)
+        except UploadRefused as exc:
+            raise PageError(exc.status, "Yêu cầu không hợp lệ", exc.message) from None
+        if length is None or length > MAX_FORM_BYTES:
+            raise PageError(413, "Yêu cầu quá lớn", "Nội dung gửi lên quá dài.")
+        form = await request.form(max_files=0, max_fields=10)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        token = fields.get("t", "")
+        if not token:
+            raise PageError(403, "Không có quyền", "Thiếu mã xác thực của cơ quan thường trực.")
+        actor = office_auth(request, token, at)
+        return fields, actor
+
+    @app.get("/office", response_class=HTMLResponse)
+    async def office(
+        request: Request,
+        t: str | None = None,
+        unit: str | None = None,
+        status: str | None = None,
+        year: int | None = None,
+    ):
+        at = now()
+        actor = office_auth(request, t, at)
+        token = t or office_token(secret, plan.commune.code, at)
+        today = local_date(at, plan.zone)
+        year = year or today.year
+        unit = unit if unit in plan.units else None
+        status = status if status in (*STATUSES, "review") else None
+        rows = await run_in_threadpool(_office_rows, plan, engine, year, unit, status, today)
+        return page(
+            "office.html",
+            token=token,
+            actor=actor,
+            rows=rows,
+            units=plan.units,
+            unit=unit,
+            status=status,
+            year=year,
+            today=today,
+            default_due=plan.calendar.add_working_days(today, 5).isoformat(),
+            min_due=today.isoformat(),
+        )
+
+    @app.post("/office/items/{item_id}/versions/{version}/{action}")
+    async def office_review(request: Request, item_id: int, version: int, action: str):
+        at = now()
+        if action not in ("accept", "return"):
+            raise PageError(404, "Không tìm thấy trang", "Thao tác không tồn tại.")
+        fields, actor = await office_form(request, at)
+        try:
+            if action == "accept":
+                item = await run_in_threadpool(
+                    accept_version, plan, engine, item_id, version, at, actor
+                )
+                done = f"Đã chấp nhận phiên bản {version} của nhiệm vụ số {item_id}."
+            else:
+                try:
+                    new_due = date.fromisoformat(fields.get("due", ""))
+                except ValueError:
+                    raise UserError("Hạn mới không hợp lệ: hãy chọn một ngày.") from None
+                item = await run_in_threadpool(
+                    return_version,
+                    plan,
+                    engine,
+                    item_id,
+                    version,
+                    fields.get("reason", ""),
+                    new_due,
+                    at,
+                    actor,
+                )
+                done = (
+                    f"Đã trả lại phiên bản {version} của nhiệm vụ số {item_id}; hạn mới "
+                    f"{vn_date(item.due)}. Đơn vị sẽ nhận được thư thông báo."
+                )
+        except UserError as exc:
+            raise PageError(409, "Chưa thực hiện được", str(exc)) from None
+        return page("done.html", message=done, token=fields["t"], item=item)
+
+    @app.get("/office/files/{deliverable_id}")
+    async def office_file(request: Request, deliverable_id: int, t: str | None = None):
+        office_auth(request, t, now())
+        with transaction(engine) as session:
+            row = session.get(Deliverable, deliverable_id)
+            item = session.get(WorkItem, row.item_id) if row else None
+        if row is None or item is None or item.commune != plan.commune.code:
+            raise PageError(404, "Không tìm thấy tệp", f"Không có tệp số {deliverable_id}.")
+        path = Path(row.stored_path).resolve()
+        if not path.is_relative_to(blob_root) or not path.is_file():
+            raise PageError(404, "Không tìm thấy tệp", "Tệp không còn trong kho lưu trữ.")
+        kind = filetypes.TYPES.get(row.file_type or "")
+        name = filetypes.display_name(row.original_name, kind) if kind else row.original_name
+        return FileResponse(
+            path,
+            media_type=kind.mime if kind else "application/octet-stream",
+            filename=name,
+            content_disposition_type="attachment",
+        )
+
+    return app
+
+
+_TOKEN_IN_PATH = re.compile(r"(/items/\d+/)[^/?\s]+")
+_TOKEN_IN_QUERY = re.compile(r"([?&]t=)[^&\s]+")
+
+
+def redact(text: str) -> str:
+    """A URL with its signed tokens cut out: links are credentials, logs are not the place."""
+    return _TOKEN_IN_QUERY.sub(r"\1…", _TOKEN_IN_PATH.sub(r"\1…", text))
+
+
+class RedactTokens(logging.Filter):
+    """For uvicorn's access log (its record args: client, method, path, version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def log_config() -> dict:
+    """uvicorn's logging set-up, with the tokens redacted from the access log."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_tokens"] = {"()": RedactTokens}
+    config["handlers"]["access"]["filters"] = ["redact_tokens"]
+    return config
+
+
+def _hand_in(plan, engine, data_dir, item, unit, form: ReceivedForm, at, max_bytes):
+    """Check every file (name, then content), then hand them in; PageError on any refusal,
+    with nothing stored."""
+    if not form.files:
+        raise PageError(400, "Chưa nộp được", "Chưa chọn tệp nào. Hãy chọn ít nhất một tệp.")
+    incoming = []
+    try:
+        for received in form.files:
+            name = filetypes.clean_name(received.filename)
+            kind = filetypes.sniff(received.path)
+            incoming.append(IncomingFile(name, received.path, kind.kind))
+    except filetypes.Refused as exc:
+        raise PageError(
+            exc.status, "Chưa nộp được", f"{exc.message} Không có tệp nào được lưu."
+        ) from None
+    try:
+        return submit(
+            plan,
+            engine,
+            data_dir,
+            item.id,
+            unit,
+            incoming,
+            at,
+            note=form.fields.get("note"),
+            max_bytes=max_bytes,
+        )
+    except UserError as exc:
+        raise PageError(409, "Chưa nộp được", str(exc)) from None
+
+
+def _version_view(plan: Plan, rows: list[Deliverable]) -> dict:
+    first = rows[0]
+    return {
+        "version": first.version,
+        "received_at": first.received_at,
+        "status": first.status,
+        "status_label": DELIVERABLE_LABELS.get(first.status, first.status),
+        "on_time": first.on_time,
+        "note": first.note,
+        "review_note": first.review_note,
+        "reviewed_at": first.reviewed_at,
+        "files": [
+            {
+                "id": r.id,
+                "name": r.original_name,
+                "size": r.size,
+                "sha256": r.sha256,
+                "type": filetypes.TYPES[r.file_type].label
+                if r.file_type in filetypes.TYPES
+                else "",
+            }
+            for r in rows
+        ],
+    }
+
+
+def _office_rows(plan, engine, year, unit, status, today) -> list[dict]:
+    query = select(WorkItem).where(
+        WorkItem.commune == plan.commune.code,
+        WorkItem.due >= date(year, 1, 1),
+        WorkItem.due <= date(year, 12, 31),
+    )
+    if unit:
+        query = query.where(WorkItem.unit == unit)
+    if status and status != "review":
+        query = query.where(WorkItem.status == status)
+    with transaction(engine) as session:
+        items = list(session.exec(query.order_by(WorkItem.unit, WorkItem.due)).scalars())
+        ids = [i.id for i in items]
+        files = (
+            list(
+                session.exec(
+                    select(Deliverable)
+                    .where(Deliverable.item_id.in_(ids))
+                    .order_by(Deliverable.version, Deliverable.part)
+                ).scalars()
+            )
+            if ids
+            else []
+        )
+    by_item: dict[int, dict[int, list[Deliverable]]] = {}
+    for row in files:
+        by_item.setdefault(row.item_id, {}).setdefault(row.version, []).append(row)
+    out = []
+    for item in items:
+        found = by_item.get(item.id, {})
+        latest = _version_view(plan, found[max(found)]) if found else None
+        awaiting = [
+            _version_view(plan, rows)
+            for v, rows in sorted(found.items())
+            if rows[0].status == "received"
+        ]
+        if status == "review" and not awaiting:
+            continue
+        view = item_view(plan, item, today)
+        out.append(
+            {
+                "item": item,
+                "unit_name": plan.units[item.unit].name if item.unit in plan.units else item.unit,
+                "title": shorten(item.title, 110),
+                "period": period_label(item.period),
+                "countdown": view.countdown if item.status in OPEN_STATUSES else "",
+                "latest": latest,
+                "awaiting": awaiting,
+                "newest_version": max(found) if found else None,
+                "version_count": len(found),
+            }
+        )
+    return out
+
+
+def _basic_user(request: Request, user: str | None, password: str | None) -> str | None:
+    if not (user and password):
+        return None
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        given_user, _, given_password = (
+            base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+        )
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    ok_user = secrets.compare_digest(given_user.encode(), user.encode())
+    ok_password = secrets.compare_digest(given_password.encode(), password.encode())
+    return given_user if ok_user and ok_password else None
+
+
+def _human_size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
+    if n >= 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n} byte"

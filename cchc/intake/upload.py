@@ -1,0 +1,233 @@
+"""Receive a multipart/form-data upload as it streams in: each file part goes straight to a
+temporary file on disk, counted as it arrives, so a request never sits in memory and an
+oversized file is refused as soon as it passes the limit.
+
+1. A declared Content-Length over the request limit is refused before a byte is read.
+2. The body is fed, chunk by chunk, to python-multipart's push parser; file parts are written
+   to `incoming/`, text fields are kept (a few KB at most).
+3. A file part over `max_file_bytes`: its temporary file is deleted at once and the rest of the
+   body is read and dropped (never stored), so the browser gets the answer rather than a reset
+   connection; past `max_body` the reading stops.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
+
+MAX_FIELD_BYTES = 16 * 1024
+MAX_FIELDS = 20
+MAX_HEADER_BYTES = 8 * 1024
+
+
+class UploadRefused(Exception):
+    """The request cannot be taken; `status` for HTTP, `message` for people (Vietnamese)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class ReceivedFile:
+    field: str
+    filename: str
+    """As the browser sent it: not yet checked (see filetypes.clean_name)."""
+    path: Path
+    size: int = 0
+
+
+@dataclass
+class ReceivedForm:
+    fields: dict[str, str] = field(default_factory=dict)
+    files: list[ReceivedFile] = field(default_factory=list)
+
+    def discard(self) -> None:
+        """Delete the temporary files (whatever happens next to their bytes)."""
+        for received in self.files:
+            received.path.unlink(missing_ok=True)
+
+
+def too_large_message(max_file_bytes: int) -> str:
+    return (
+        f"Tệp quá lớn: mỗi tệp tối đa {_size(max_file_bytes)}. Hãy giảm dung lượng (ví dụ nén "
+        "hoặc tách tệp) rồi nộp lại. Không có tệp nào được lưu."
+    )
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.0f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n} byte"
+
+
+def declared_length(request: Request) -> int | None:
+    text = request.headers.get("content-length")
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise UploadRefused(400, "Yêu cầu không hợp lệ (Content-Length sai).") from None
+
+
+class _Parts:
+    """The parser's callbacks: build the form, writing file data to disk as it comes."""
+
+    def __init__(self, incoming: Path, max_file_bytes: int, max_files: int, charset: str):
+        self.incoming = incoming
+        self.max_file_bytes = max_file_bytes
+        self.max_files = max_files
+        self.charset = charset
+        self.form = ReceivedForm()
+        self.refusal: UploadRefused | None = None
+        self._header_name = b""
+        self._header_value = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._name = ""
+        self._data = bytearray()
+        self._file: ReceivedFile | None = None
+        self._out = None
+        self._dropping = False
+
+    def callbacks(self) -> dict:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+        }
+
+    def refuse(self, status: int, message: str) -> None:
+        if self.refusal is None:
+            self.refusal = UploadRefused(status, message)
+        self._close_file(delete=True)
+        self._dropping = True
+
+    def on_part_begin(self) -> None:
+        self._headers, self._name, self._data, self._file = {}, "", bytearray(), None
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+        if len(self._header_value) > MAX_HEADER_BYTES:
+            self.refuse(400, "Yêu cầu không hợp lệ (phần đầu quá dài).")
+
+    def on_header_end(self) -> None:
+        self._headers[self._header_name.strip().lower()] = self._header_value
+        self._header_name, self._header_value = b"", b""
+
+    def on_headers_finished(self) -> None:
+        if self._dropping:
+            return
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._name = _decode(options.get(b"name", b""), self.charset)
+        if b"filename" not in options:
+            if len(self.form.fields) >= MAX_FIELDS:
+                self.refuse(400, "Yêu cầu không hợp lệ (quá nhiều trường).")
+            return
+        filename = _decode(options[b"filename"], self.charset)
+        if not filename:
+            return  # an <input type=file> left empty: browsers send a part with no name
+        if len(self.form.files) >= self.max_files:
+            self.refuse(400, f"Mỗi lần nộp tối đa {self.max_files} tệp.")
+            return
+        fd, name = tempfile.mkstemp(dir=self.incoming, prefix=".upload-")
+        self._file = ReceivedFile(self._name, filename, Path(name))
+        self._out = os.fdopen(fd, "wb")
+        self.form.files.append(self._file)
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._dropping:
+            return
+        if self._out is not None:
+            assert self._file is not None
+            self._file.size += end - start
+            if self._file.size > self.max_file_bytes:
+                self.refuse(413, too_large_message(self.max_file_bytes))
+                return
+            self._out.write(data[start:end])
+        elif self._file is None:
+            self._data += data[start:end]
+            if len(self._data) > MAX_FIELD_BYTES:
+                self.refuse(400, "Nội dung ghi chú quá dài.")
+
+    def on_part_end(self) -> None:
+        if self._dropping:
+            return
+        if self._out is not None:
+            self._close_file(delete=False)
+        elif self._file is None and self._name:
+            self.form.fields[self._name] = _decode(bytes(self._data), self.charset)
+        self._file = None
+
+    def _close_file(self, delete: bool) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        if delete and self._file is not None:
+            self._file.path.unlink(missing_ok=True)
+            self.form.files.remove(self._file)
+            self._file = None
+
+
+def _decode(raw: bytes, charset: str) -> str:
+    try:
+        return raw.decode(charset)
+    except (UnicodeDecodeError, LookupError):
+        return raw.decode("latin-1")
+
+
+async def receive_form(
+    request: Request,
+    incoming: Path,
+    *,
+    max_file_bytes: int,
+    max_files: int,
+    max_body: int,
+) -> ReceivedForm:
+    """The fields and files of a multipart upload (files as temporary files under `incoming`,
+    which the caller must `discard()`), or UploadRefused with nothing left on disk."""
+    content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    if content_type != b"multipart/form-data" or b"boundary" not in params:
+        raise UploadRefused(400, "Yêu cầu không hợp lệ: hãy gửi tệp bằng biểu mẫu nộp sản phẩm.")
+    length = declared_length(request)
+    if length is not None and length > max_body:
+        raise UploadRefused(413, too_large_message(max_file_bytes))
+    charset = params.get(b"charset", b"utf-8").decode("ascii", "replace")
+    incoming.mkdir(parents=True, exist_ok=True)
+    parts = _Parts(incoming, max_file_bytes, max_files, charset)
+    parser = MultipartParser(params[b"boundary"], parts.callbacks())
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > max_body:
+                parts.refuse(413, too_large_message(max_file_bytes))
+                break
+            if parts.refusal is None:
+                parser.write(chunk)
+        if parts.refusal is None:
+            parser.finalize()
+    except ClientDisconnect:
+        parts.refuse(400, "Kết nối bị ngắt khi đang gửi tệp. Hãy nộp lại.")
+    except Exception:  # noqa: BLE001  (python-multipart raises several kinds)
+        parts.refuse(400, "Dữ liệu gửi lên bị hỏng. Hãy nộp lại.")
+    if parts.refusal is not None:
+        parts._close_file(delete=True)
+        parts.form.discard()
+        raise parts.refusal
+    return parts.form

@@ -1,0 +1,331 @@
+"""Use cases of the intake: a unit hands in a version of its product (one or more files), the
+standing office accepts it or returns it.
+
+Timeliness: a version is on time when it is received by the end of the item's due date in force
+then (Asia/Ho_Chi_Minh); the first version the office accepts decides the item's `on_time`.
+Until the office has accepted one, the item's `on_time` is the provisional verdict set when it
+closed. Waived items take no versions and count against no unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from flows.errors import UserError
+from flows.lifecycle import _close, get_item, return_deliverable
+from models.blobs import StoredBlob, store_blob
+from models.db import transaction
+from models.store import log_event, queue_notifications
+from models.tables import OPEN_STATUSES, Deliverable, WorkItem
+from schedules.dates import end_of_day, local_date, vn_date
+from schedules.plan import Plan
+
+MAX_NOTE = 2000
+OFFICE = "standing_office"
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """A file to hand in: its bytes at `path` (read, never moved), the name to show, and the
+    type its content was found to be."""
+
+    name: str
+    path: Path
+    file_type: str | None = None
+
+
+@dataclass
+class Submission:
+    item: WorkItem
+    version: int
+    files: list[Deliverable] = field(default_factory=list)
+    created: bool = True
+    """False when the same files were already received (a double submit): nothing was added."""
+    closed_item: bool = False
+    """This version closed the item."""
+    was_closed: bool = False
+    """The item was already closed: the files are kept as a later version, its result stands."""
+
+
+def received_on_time(plan: Plan, due: date, at: datetime) -> bool:
+    """Received by the end of the due date, local time."""
+    return at < end_of_day(due, plan.zone)
+
+
+def versions(engine: Engine, item_id: int) -> dict[int, list[Deliverable]]:
+    """The item's versions, oldest first, each with its files in order."""
+    with transaction(engine) as session:
+        rows = session.exec(
+            select(Deliverable)
+            .where(Deliverable.item_id == item_id)
+            .order_by(Deliverable.version, Deliverable.part)
+        ).scalars()
+        found: dict[int, list[Deliverable]] = {}
+        for row in rows:
+            found.setdefault(row.version, []).append(row)
+        return found
+
+
+def submit(
+    plan: Plan,
+    engine: Engine,
+    data_dir: Path,
+    item_id: int,
+    unit: str,
+    files: list[IncomingFile],
+    at: datetime,
+    note: str | None = None,
+    max_bytes: int | None = None,
+) -> Submission:
+    """Hand in a version of the product for an item.
+
+    1. refuse when the item is not the unit's, or waived;
+    2. store every file's bytes (by sha256, fsynced): nothing is recorded before they are safe;
+    3. in one transaction: when the item is closed and its newest version (not returned) holds
+       exactly these files, it is a double submit and that version is the answer; otherwise
+       record the next version, mail a receipt to the unit, and close the item if it is open.
+    """
+    if not files:
+        raise UserError("Chưa chọn tệp nào để nộp.")
+    note = (note or "").strip()[:MAX_NOTE] or None
+    with transaction(engine) as session:
+        _check_open_to(session, plan, item_id, unit)
+    blobs = []
+    for incoming in files:
+        try:
+            with open(incoming.path, "rb") as stream:
+                blobs.append(store_blob(data_dir / "deliverables", stream, max_bytes))
+        except ValueError as exc:
+            raise UserError(f"{incoming.name}: {exc} (tệp rỗng hoặc quá lớn)") from None
+    parts: list[tuple[IncomingFile, StoredBlob]] = []
+    seen: set[str] = set()
+    for incoming, blob in zip(files, blobs, strict=True):
+        if blob.sha256 not in seen:  # the same file chosen twice is one part
+            seen.add(blob.sha256)
+            parts.append((incoming, blob))
+    for attempt in range(3):
+        try:
+            return _record(plan, engine, item_id, unit, parts, at, note)
+        except IntegrityError:
+            # Another request took this version number at the same instant (a double click):
+            # look again, it is most likely the same files.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _check_open_to(session: Session, plan: Plan, item_id: int, unit: str) -> WorkItem:
+    item = get_item(session, plan, item_id)
+    if item.unit != unit:
+        raise UserError(
+            f"Nhiệm vụ số {item_id} không phải của đơn vị {unit} (no such item for this unit)."
+        )
+    if item.status == "waived":
+        raise UserError(
+            f"Nhiệm vụ đã được miễn ({item.waived_reason or 'không nêu lý do'}): "
+            "hệ thống không nhận sản phẩm cho nhiệm vụ này."
+        )
+    return item
+
+
+def _record(plan, engine, item_id, unit, parts, at, note) -> Submission:
+    with transaction(engine) as session:
+        item = _check_open_to(session, plan, item_id, unit)
+        latest = _latest_version(session, item_id)
+        same = latest and {d.sha256 for d in latest} == {blob.sha256 for _, blob in parts}
+        # A double submit finds the item closed by the first one; an item reopened since (a
+        # return) takes the same files again as a new version.
+        if same and latest[0].status != "returned" and item.status == "closed":
+            return Submission(item, latest[0].version, latest, created=False)
+        version = (latest[0].version if latest else 0) + 1
+        on_time = received_on_time(plan, item.due, at)
+        rows = [
+            Deliverable(
+                item_id=item_id,
+                version=version,
+                part=n,
+                original_name=incoming.name,
+                size=blob.size,
+                sha256=blob.sha256,
+                stored_path=str(blob.path),
+                file_type=incoming.file_type,
+                submitted_by=unit,
+                received_at=at,
+                note=note,
+                on_time=on_time,
+                status="received",
+            )
+            for n, (incoming, blob) in enumerate(parts, start=1)
+        ]
+        session.add_all(rows)
+        session.flush()
+        log_event(
+            session,
+            item_id,
+            at,
+            "received",
+            actor=unit,
+            version=version,
+            on_time=on_time,
+            files=[
+                {"name": r.original_name, "sha256": r.sha256, "size": r.size, "type": r.file_type}
+                for r in rows
+            ],
+        )
+        was_closed = item.status == "closed"
+        if item.status in OPEN_STATUSES:
+            _close(plan, session, item, at, unit)  # its `closed` mail is the unit's receipt
+        elif unit in plan.units:
+            # A later version of a closed item: its own receipt (the `closed` mail states the
+            # newest version handed in).
+            queue_notifications(
+                session, item_id, f"closed-v{version}", "closed", [plan.units[unit].email], at
+            )
+        session.flush()
+        session.refresh(item)
+        return Submission(
+            item,
+            version,
+            rows,
+            created=True,
+            closed_item=not was_closed and item.status == "closed",
+            was_closed=was_closed,
+        )
+
+
+def _latest_version(session: Session, item_id: int) -> list[Deliverable]:
+    newest = session.execute(
+        select(func.max(Deliverable.version)).where(Deliverable.item_id == item_id)
+    ).scalar()
+    return _version_rows(session, item_id, newest) if newest else []
+
+
+def _version_rows(session: Session, item_id: int, version: int) -> list[Deliverable]:
+    return list(
+        session.exec(
+            select(Deliverable)
+            .where(Deliverable.item_id == item_id, Deliverable.version == version)
+            .order_by(Deliverable.part)
+        ).scalars()
+    )
+
+
+def _reviewable(session: Session, plan: Plan, item_id: int, version: int):
+    item = get_item(session, plan, item_id)
+    rows = _version_rows(session, item_id, version)
+    if not rows:
+        raise UserError(f"Nhiệm vụ số {item_id} không có phiên bản {version}.")
+    if rows[0].status == "accepted":
+        raise UserError(f"Phiên bản {version} đã được chấp nhận trước đó.")
+    if rows[0].status == "returned":
+        raise UserError(f"Phiên bản {version} đã được trả lại trước đó.")
+    if item.status == "waived":
+        raise UserError("Nhiệm vụ đã được miễn: không cần xem xét sản phẩm.")
+    return item, rows
+
+
+def _mark(session: Session, item_id: int, version: int, status: str, at, actor, note=None):
+    """Compare-and-set: only a version still `received` changes; False if someone was first."""
+    changed = session.execute(
+        update(Deliverable)
+        .where(
+            Deliverable.item_id == item_id,
+            Deliverable.version == version,
+            Deliverable.status == "received",
+        )
+        .values(status=status, reviewed_at=at, reviewed_by=actor, review_note=note)
+    ).rowcount
+    return changed > 0
+
+
+def accept_version(
+    plan: Plan, engine: Engine, item_id: int, version: int, at: datetime, actor: str = OFFICE
+) -> WorkItem:
+    """The office accepts a version. The first accepted version decides the item's on_time."""
+    with transaction(engine) as session:
+        item, rows = _reviewable(session, plan, item_id, version)
+        earlier = session.execute(
+            select(func.count())
+            .select_from(Deliverable)
+            .where(Deliverable.item_id == item_id, Deliverable.status == "accepted")
+        ).scalar()
+        if not _mark(session, item_id, version, "accepted", at, actor):
+            raise UserError(f"Phiên bản {version} vừa được xem xét bởi người khác.")
+        on_time = rows[0].on_time
+        if on_time is None:  # attached by hand before versions were judged on receipt
+            on_time = received_on_time(plan, item.due, rows[0].received_at)
+        first = earlier == 0
+        if item.status in OPEN_STATUSES:
+            _close(plan, session, item, at, actor)
+        if first:
+            session.execute(update(WorkItem).where(WorkItem.id == item_id).values(on_time=on_time))
+        log_event(
+            session,
+            item_id,
+            at,
+            "accepted",
+            actor=actor,
+            version=version,
+            decides=first,
+            on_time=on_time,
+        )
+        session.flush()
+        session.refresh(item)
+        return item
+
+
+def return_version(
+    plan: Plan,
+    engine: Engine,
+    item_id: int,
+    version: int,
+    reason: str,
+    new_due: date,
+    at: datetime,
+    actor: str = OFFICE,
+) -> WorkItem:
+    """The office returns the newest version with a reason: the version is marked returned,
+    then `flows.lifecycle.return_deliverable` reopens the item with the new due date (moved to
+    a working day) and mails the unit. Should the reopening be refused, the mark is undone."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise UserError("Cần nêu lý do trả lại.")
+    today = local_date(at, plan.zone)
+    if new_due < today:
+        raise UserError(f"Hạn mới {vn_date(new_due)} đã qua; hãy chọn từ hôm nay trở đi.")
+    new_due = plan.calendar.next_working_day(new_due)
+    with transaction(engine) as session:
+        item, _rows = _reviewable(session, plan, item_id, version)
+        newest = session.execute(
+            select(func.max(Deliverable.version)).where(Deliverable.item_id == item_id)
+        ).scalar()
+        if version != newest:
+            raise UserError(
+                f"Chỉ trả lại được phiên bản mới nhất (phiên bản {newest}); phiên bản {version} "
+                "đã có bản nộp sau."
+            )
+        if item.status != "closed":
+            raise UserError(f"Nhiệm vụ số {item_id} đang mở lại, chưa có bản nộp để trả lại.")
+        if not _mark(session, item_id, version, "returned", at, actor, reason):
+            raise UserError(f"Phiên bản {version} vừa được xem xét bởi người khác.")
+    try:
+        return return_deliverable(plan, engine, item_id, reason, new_due, at, actor=actor)
+    except Exception:
+        with transaction(engine) as session:
+            session.execute(
+                update(Deliverable)
+                .where(
+                    Deliverable.item_id == item_id,
+                    Deliverable.version == version,
+                    Deliverable.status == "returned",
+                    Deliverable.reviewed_at == at,
+                )
+                .values(status="received", reviewed_at=None, reviewed_by=None, review_note=None)
+            )
+        raise

@@ -1,0 +1,342 @@
+"""The yearly on-time scorecard per unit: evidence for the PAR INDEX self-scoring.
+
+`build_scorecard` reads the database once; the builders are pure functions of a `Scorecard`:
+`scorecard_xlsx` (openpyxl workbook, Vietnamese headings, one sheet of raw keys for scripts)
+and `scorecard_png` (matplotlib, Agg backend: on-time rate per unit and per quarter). The year's
+numbers are `flows.reporting.tally`'s, the very numbers `cchc report --format json`
+prints; a quarter is that of an item's due date.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import Engine
+
+from flows.reporting import UnitYear, items_due_in, tally
+from schedules.dates import local_date, vn_date, vn_datetime
+from schedules.plan import Plan
+
+QUARTERS = ("Q1", "Q2", "Q3", "Q4")
+QUARTER_LABELS = {"Q1": "Quý I", "Q2": "Quý II", "Q3": "Quý III", "Q4": "Quý IV"}
+FIELDS = ("unit", "name", "due", "on_time", "late", "overdue_open", "pending", "waived")
+"""The keys of `cchc report --format json`, in its order (then `on_time_rate`)."""
+HEADERS = {
+    "unit": "Mã đơn vị",
+    "name": "Đơn vị",
+    "due": "Đến hạn",
+    "on_time": "Đúng hạn",
+    "late": "Quá hạn (đã nộp)",
+    "overdue_open": "Quá hạn (chưa nộp)",
+    "pending": "Trong hạn",
+    "waived": "Được miễn",
+    "on_time_rate": "Tỷ lệ đúng hạn",
+}
+TOTAL = "Toàn xã"
+CHART_COLOURS = ("#9ecae1", "#5a9fd4", "#2b6cb0", "#123f75", "#c2571a")
+"""Quarters light to dark blue; the whole year in orange."""
+
+
+@dataclass
+class Scorecard:
+    plan_name: str
+    commune: str
+    year: int
+    at: datetime
+    zone: object
+    units: list[UnitYear]
+    quarters: dict[str, dict[str, UnitYear]] = field(default_factory=dict)
+    """unit code → quarter (Q1..Q4) → the same counts for the items due in that quarter."""
+
+    def total(self) -> UnitYear:
+        """The commune as a whole."""
+        return _sum(self.units)
+
+    def total_quarters(self) -> dict[str, UnitYear]:
+        return {q: _sum([per[q] for per in self.quarters.values()]) for q in QUARTERS}
+
+    def with_total(self) -> list[tuple[UnitYear, dict[str, UnitYear]]]:
+        """(year, quarters) for each unit, then for the commune as a whole."""
+        rows = [(row, self.quarters.get(row.unit, {})) for row in self.units]
+        return rows + [(self.total(), self.total_quarters())]
+
+    def rows(self) -> list[dict]:
+        """Per unit, as `cchc report --format json` prints them."""
+        return [row.as_dict() for row in self.units]
+
+
+def _sum(rows: list[UnitYear]) -> UnitYear:
+    total = UnitYear(TOTAL, "Toàn xã")
+    for row in rows:
+        for key in ("due", "on_time", "late", "overdue_open", "pending", "waived"):
+            setattr(total, key, getattr(total, key) + getattr(row, key))
+    return total
+
+
+def quarter_of(day: date) -> str:
+    return QUARTERS[(day.month - 1) // 3]
+
+
+def build_scorecard(plan: Plan, engine: Engine, year: int, at: datetime) -> Scorecard:
+    """The year's counts per unit (as `cchc report` prints them) and per quarter of due date."""
+    items = items_due_in(plan, engine, year)
+    today = local_date(at, plan.zone)
+    units = tally(plan, items, today)
+    quarters = {row.unit: {q: UnitYear(row.unit, row.name) for q in QUARTERS} for row in units}
+    for item in items:
+        quarters[item.unit][quarter_of(item.due)].count(item, today)
+    return Scorecard(
+        plan.commune.plan_short, plan.commune.name, year, at, plan.zone, units, quarters
+    )
+
+
+def _percent(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate:.0%}"
+
+
+def scorecard_png(card: Scorecard) -> bytes:
+    """Grouped bars: for each unit, its on-time rate in each quarter and in the year."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.ticker import PercentFormatter
+
+    groups = card.with_total()
+    codes = [row.unit for row, _ in groups]
+    series = [(QUARTER_LABELS[q], [quarters.get(q) for _, quarters in groups]) for q in QUARTERS]
+    series.append((f"Cả năm {card.year}", [row for row, _ in groups]))
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.35 * len(codes) + 2), 5.2), dpi=110)
+    try:
+        for n, (label, rows) in enumerate(series):
+            xs = [i - 0.4 + width * (n + 0.5) for i in range(len(codes))]
+            rates = [r.on_time_rate if r is not None else None for r in rows]
+            heights = [0.0 if v is None else v * 100 for v in rates]
+            bars = ax.bar(
+                xs, heights, width, label=label, color=CHART_COLOURS[n % len(CHART_COLOURS)]
+            )
+            for bar, rate in zip(bars, rates, strict=True):
+                ax.annotate(
+                    _percent(rate),
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=6.5,
+                    color="#3d454d",
+                )
+        ax.set_xticks(range(len(codes)), codes)
+        ax.set_ylim(0, 112)
+        ax.yaxis.set_major_formatter(PercentFormatter())
+        ax.set_ylabel("Tỷ lệ nhiệm vụ đúng hạn")
+        ax.set_title(
+            f"Tỷ lệ thực hiện đúng hạn nhiệm vụ CCHC theo đơn vị và theo quý, năm {card.year}\n"
+            f"{card.commune} – số liệu đến {vn_datetime(card.at, card.zone)}",
+            fontsize=10,
+        )
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8, ncols=len(series), loc="upper center", bbox_to_anchor=(0.5, -0.08))
+        fig.text(
+            0.01,
+            0.01,
+            "–: không có nhiệm vụ đến hạn; nhiệm vụ được miễn không tính.",
+            fontsize=7,
+            color="#59626b",
+        )
+        fig.tight_layout()
+        out = io.BytesIO()
+        fig.savefig(out, format="png", metadata={"Software": None})
+        return out.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def scorecard_xlsx(card: Scorecard, chart_png: bytes | None = None) -> bytes:
+    """The workbook: the year per unit, the quarters, the chart, and the raw keys."""
+    from openpyxl import Workbook
+    from openpyxl.drawing.image import Image
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    bold = Font(bold=True)
+    head_fill = PatternFill("solid", fgColor="DCE6F2")
+    thin = Side(style="thin", color="B8C0C8")
+    box = Border(left=thin, right=thin, top=thin, bottom=thin)
+    wrap = Alignment(wrap_text=True, vertical="center")
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Tổng hợp năm"
+    ws["A1"] = f"KẾT QUẢ THỰC HIỆN ĐÚNG HẠN NHIỆM VỤ CẢI CÁCH HÀNH CHÍNH NĂM {card.year}"
+    ws["A1"].font = Font(bold=True, size=13)
+    ws["A2"] = f"{card.commune} – {card.plan_name}"
+    ws["A3"] = (
+        f"Số liệu đến {vn_datetime(card.at, card.zone)}. Tỷ lệ đúng hạn = đúng hạn / (đúng hạn "
+        "+ quá hạn đã nộp + quá hạn chưa nộp); nhiệm vụ được miễn không tính; phiên bản đầu "
+        "tiên được chấp nhận quyết định đúng hạn."
+    )
+    ws["A3"].alignment = Alignment(wrap_text=False)
+    keys = [*FIELDS, "on_time_rate"]
+    header_row = 5
+    for col, key in enumerate(keys, start=1):
+        cell = ws.cell(header_row, col, HEADERS[key])
+        cell.font, cell.fill, cell.border, cell.alignment = bold, head_fill, box, wrap
+    rows = [*card.units, card.total()]
+    for n, row in enumerate(rows, start=header_row + 1):
+        data = row.as_dict()
+        for col, key in enumerate(keys, start=1):
+            cell = ws.cell(n, col, data[key])
+            cell.border = box
+            if key == "on_time_rate":
+                cell.number_format = "0.0%"
+            if row is rows[-1]:
+                cell.font = bold
+    widths = {"unit": 12, "name": 44, "on_time_rate": 14}
+    for col, key in enumerate(keys, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = widths.get(key, 12)
+    ws.row_dimensions[header_row].height = 32
+    ws.freeze_panes = ws.cell(header_row + 1, 3)
+
+    wq = wb.create_sheet("Theo quý")
+    wq["A1"] = f"TỶ LỆ ĐÚNG HẠN THEO QUÝ (THEO HẠN NỘP), NĂM {card.year}"
+    wq["A1"].font = Font(bold=True, size=12)
+    heads = ["Mã đơn vị", "Đơn vị"]
+    for q in QUARTERS:
+        heads += [
+            f"{QUARTER_LABELS[q]}: đến hạn",
+            f"{QUARTER_LABELS[q]}: đúng hạn",
+            f"{QUARTER_LABELS[q]}: tỷ lệ",
+        ]
+    for col, text in enumerate(heads, start=1):
+        cell = wq.cell(3, col, text)
+        cell.font, cell.fill, cell.border, cell.alignment = bold, head_fill, box, wrap
+    groups = card.with_total()
+    for n, (row, quarters) in enumerate(groups, start=4):
+        values: list = [row.unit, row.name]
+        for q in QUARTERS:
+            counts = quarters.get(q) or UnitYear(row.unit, row.name)
+            values += [counts.due, counts.on_time, counts.on_time_rate]
+        for col, value in enumerate(values, start=1):
+            cell = wq.cell(n, col, value)
+            cell.border = box
+            if col > 2 and (col - 2) % 3 == 0:
+                cell.number_format = "0.0%"
+            if n == 3 + len(groups):
+                cell.font = bold
+    wq.column_dimensions["A"].width = 12
+    wq.column_dimensions["B"].width = 44
+    for col in range(3, len(heads) + 1):
+        wq.column_dimensions[get_column_letter(col)].width = 11
+    wq.row_dimensions[3].height = 45
+    wq.freeze_panes = "C4"
+
+    if chart_png is not None:
+        wc = wb.create_sheet("Biểu đồ")
+        wc["A1"] = "Biểu đồ tỷ lệ đúng hạn theo đơn vị và theo quý"
+        wc["A1"].font = Font(bold=True, size=12)
+        wc.add_image(Image(io.BytesIO(chart_png)), "A3")
+
+    wd = wb.create_sheet("Dữ liệu")
+    for col, key in enumerate(keys, start=1):
+        wd.cell(1, col, key).font = bold
+    for n, data in enumerate(card.rows(), start=2):
+        for col, key in enumerate(keys, start=1):
+            wd.cell(n, col, data[key])
+
+    wb.properties.title = f"Kết quả đúng hạn CCHC năm {card.year}"
+    wb.properties.creator = "cchc"
+    wb.properties.created = card.at.replace(tzinfo=None)
+    wb.properties.modified = card.at.replace(tzinfo=None)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def scorecard_markdown(card: Scorecard) -> str:
+    """A Vietnamese summary table, for a Prefect markdown artifact or a mail body."""
+    lines = [
+        f"# Kết quả thực hiện đúng hạn nhiệm vụ CCHC năm {card.year}",
+        "",
+        f"{card.commune} – số liệu đến {vn_datetime(card.at, card.zone)} "
+        f"(ngày {vn_date(local_date(card.at, card.zone))}).",
+        "",
+        "| Đơn vị | Đến hạn | Đúng hạn | Quá hạn (đã nộp) | Quá hạn (chưa nộp) | "
+        + " | ".join(QUARTER_LABELS[q] for q in QUARTERS)
+        + " | Cả năm |",
+        "|---|---:|---:|---:|---:|" + "---:|" * (len(QUARTERS) + 1),
+    ]
+    for row, quarters in card.with_total():
+        rates = [_percent(quarters[q].on_time_rate) if q in quarters else "–" for q in QUARTERS]
+        lines.append(
+            f"| {row.name} | {row.due} | {row.on_time} | {row.late} | {row.overdue_open} | "
+            + " | ".join(rates)
+            + f" | {_percent(row.on_time_rate)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# ----- evidence for the self-scoring (PAR INDEX) ------------------------------------------------
+
+XLSX_MIME = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def scorecard_files(card: Scorecard) -> list[tuple[str, str, str, bytes]]:
+    """(file name, MIME main type, subtype, bytes): the workbook and the chart."""
+    png = scorecard_png(card)
+    return [
+        (f"ket-qua-dung-han-cchc-{card.year}.xlsx", *XLSX_MIME, scorecard_xlsx(card, png)),
+        (f"bieu-do-dung-han-cchc-{card.year}.png", "image", "png", png),
+    ]
+
+
+def self_scoring_year(plan: Plan, obligation: str, period: str) -> int | None:
+    """The year a self-scoring item scores (its period's year), or None for other items."""
+    ob = plan.obligations.get(obligation)
+    if ob is None or ob.kind != "self_scoring" or not period[:4].isdigit():
+        return None
+    return int(period[:4])
+
+
+def evidence_for(plan: Plan, engine: Engine):
+    """For the mails: `evidence(obligation, period, at)` gives the scorecard files to attach to
+    a self-scoring item's mail (as of `at`), and nothing for any other item."""
+
+    def evidence(obligation: str, period: str, at: datetime) -> list[tuple[str, str, str, bytes]]:
+        year = self_scoring_year(plan, obligation, period)
+        if year is None:
+            return []
+        return scorecard_files(build_scorecard(plan, engine, year, at))
+
+    return evidence
+
+
+def scorecard_key(plan: Plan, year: int) -> str:
+    return f"cchc-{plan.commune.code}-scorecard-{year}"
+
+
+def publish_scorecard(plan: Plan, engine: Engine, year: int, at: datetime) -> str:
+    """A Prefect markdown artifact (stable key per year): the table and the chart, inline."""
+    import base64
+
+    from prefect.artifacts import create_markdown_artifact
+
+    card = build_scorecard(plan, engine, year, at)
+    png = base64.b64encode(scorecard_png(card)).decode("ascii")
+    markdown = (
+        scorecard_markdown(card)
+        + f"\n![Tỷ lệ đúng hạn theo đơn vị và theo quý, năm {year}](data:image/png;base64,{png})\n"
+        + "\nTài liệu kiểm chứng cho việc tự chấm điểm PAR INDEX: `cchc report --year "
+        + f"{year} --format xlsx --output FILE` (bảng tính) và thư giao việc tự chấm điểm.\n"
+    )
+    key = scorecard_key(plan, year)
+    create_markdown_artifact(
+        markdown=markdown,
+        key=key,
+        description=f"Kết quả thực hiện đúng hạn nhiệm vụ CCHC năm {year}, theo đơn vị và quý",
+    )
+    return key

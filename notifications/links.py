@@ -1,0 +1,130 @@
+"""Signed, expiring links: one per work item and unit for the intake page, one for the standing
+office's review page.
+
+A token is the payload signed with HMAC (itsdangerous, SHA-1 HMAC over a key derived from
+CCHC_SECRET with a per-purpose salt) and the instant it was issued; it expires `link_days` after
+that. Nothing is stored: the mail carries the token, the server checks it. Time is a parameter
+(`at`), as everywhere in cchc.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+ITEM_SALT = "cchc.intake.item"
+OFFICE_SALT = "cchc.intake.office"
+OFFICE_DAYS = 400
+"""An office link lasts a year and a bit: the office keeps it as a bookmark."""
+
+
+class LinkInvalid(Exception):
+    """A token that is forged, damaged, for another item, or expired; `reason` is for the log,
+    `message` for the person holding the link (Vietnamese)."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(reason)
+        self.reason = reason
+        self.message = message
+
+
+class _Signer(TimestampSigner):
+    """A timestamp signer whose "now" is given (issuing and checking at an instant `at`)."""
+
+    def __init__(self, *args, now: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._now = now
+
+    def get_timestamp(self) -> int:
+        return int(self._now) if self._now is not None else super().get_timestamp()
+
+
+def _serializer(secret: str, salt: str, at: datetime) -> URLSafeTimedSerializer:
+    if at.tzinfo is None:
+        raise ValueError("`at` must be an aware instant")
+    return URLSafeTimedSerializer(
+        secret, salt=salt, signer=_Signer, signer_kwargs={"now": at.timestamp()}
+    )
+
+
+def item_token(secret: str, item_id: int, unit: str, at: datetime) -> str:
+    return _serializer(secret, ITEM_SALT, at).dumps({"i": int(item_id), "u": unit})
+
+
+def item_link(settings, item_id: int, unit: str, at: datetime) -> str:
+    """The intake page of one item for one unit, valid `link_days` after `at`.
+
+    Raises `cchc.settings.SecretMissing` when no signing key may be used."""
+    token = item_token(settings.link_secret(), item_id, unit, at)
+    return f"{settings.intake.base_url}/items/{int(item_id)}/{token}"
+
+
+def verify_item_token(
+    secret: str, token: str, at: datetime, max_age: timedelta = timedelta(days=60)
+) -> tuple[int, str]:
+    """(item id, unit code) the token was issued for, or LinkInvalid."""
+    data = _loads(secret, ITEM_SALT, token, at, max_age)
+    try:
+        item_id, unit = int(data["i"]), str(data["u"])
+    except (KeyError, TypeError, ValueError):
+        raise LinkInvalid("malformed payload", _FORGED) from None
+    return item_id, unit
+
+
+def intake_linker(settings):
+    """`link(item_id, unit, at)` for the mails, or None (with a warning) when no signing key
+    may be used: the mails then go out without a link rather than not at all."""
+    from cchc.settings import SecretMissing
+
+    try:
+        settings.link_secret()
+    except SecretMissing as exc:
+        logging.getLogger("cchc.links").warning("mails carry no upload link: %s", exc)
+        return None
+    return lambda item_id, unit, at: item_link(settings, item_id, unit, at)
+
+
+def verify_item_link(settings, token: str, at: datetime) -> tuple[int, str]:
+    """(item id, unit code) of a token from `item_link`, or LinkInvalid."""
+    return verify_item_token(
+        settings.link_secret(), token, at, timedelta(days=settings.intake.link_days)
+    )
+
+
+def office_token(secret: str, commune: str, at: datetime) -> str:
+    return _serializer(secret, OFFICE_SALT, at).dumps({"office": commune})
+
+
+def office_link(settings, commune: str, at: datetime) -> str:
+    token = office_token(settings.link_secret(), commune, at)
+    return f"{settings.intake.base_url}/office?t={token}"
+
+
+def verify_office_token(secret: str, token: str, commune: str, at: datetime) -> None:
+    data = _loads(secret, OFFICE_SALT, token, at, timedelta(days=OFFICE_DAYS))
+    if not isinstance(data, dict) or data.get("office") != commune:
+        raise LinkInvalid("office token of another commune", _FORGED)
+
+
+_FORGED = (
+    "Đường liên kết không hợp lệ (có thể đã bị sửa hoặc chép thiếu). "
+    "Hãy mở lại đường liên kết trong thư của hệ thống."
+)
+_EXPIRED = (
+    "Đường liên kết đã hết hạn. Hãy dùng đường liên kết trong thư nhắc mới nhất, "
+    "hoặc liên hệ cơ quan thường trực về cải cách hành chính."
+)
+
+
+def _loads(secret: str, salt: str, token: str, at: datetime, max_age: timedelta):
+    if not token or len(token) > 1000:
+        raise LinkInvalid("empty or oversized token", _FORGED)
+    try:
+        data = _serializer(secret, salt, at).loads(token, max_age=int(max_age.total_seconds()))
+    except SignatureExpired:
+        raise LinkInvalid("expired", _EXPIRED) from None
+    except BadSignature:
+        raise LinkInvalid("bad signature", _FORGED) from None
+    return data

@@ -1,0 +1,67 @@
+"""Read-only views of the outbox, for `cchc outbox` and `cchc items`."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, func, select
+
+from models.db import transaction
+from models.tables import Outbox, WorkItem
+from notifications.message import message_id
+from schedules.plan import Plan
+
+OUTBOX_STATUSES = ("pending", "sent", "failed", "cancelled")
+
+
+def list_outbox(
+    plan: Plan, engine: Engine, status: str | None = None, item_id: int | None = None
+) -> list[dict]:
+    query = (
+        select(Outbox, WorkItem.unit)
+        .join(WorkItem, WorkItem.id == Outbox.item_id)
+        .where(WorkItem.commune == plan.commune.code)
+    )
+    if status is not None:
+        query = query.where(Outbox.status == status)
+    if item_id is not None:
+        query = query.where(Outbox.item_id == item_id)
+    with transaction(engine) as session:
+        found = session.execute(query.order_by(Outbox.id)).all()
+    digest_to = {str(u.email).lower() for u in plan.units.values() if u.digest}
+
+    def msg_id(row: Outbox) -> str | None:
+        """None for a row that goes out in a digest: its id names the whole digest."""
+        if row.recipient.lower() in digest_to and not row.cc:
+            return None
+        return message_id(plan.commune.code, row.item_id, row.step, row.recipient)
+
+    return [
+        {
+            "id": row.id,
+            "item_id": row.item_id,
+            "unit": unit,
+            "kind": row.kind,
+            "step": row.step,
+            "recipient": row.recipient,
+            "cc": row.cc,
+            "status": row.status,
+            "attempts": row.attempts,
+            "created_at": row.created_at,
+            "send_after": row.send_after,
+            "sent_at": row.sent_at,
+            "last_error": row.last_error,
+            "message_id": msg_id(row),
+        }
+        for row, unit in found
+    ]
+
+
+def failed_counts(plan: Plan, engine: Engine) -> dict[int, int]:
+    """Failed outbox rows per item."""
+    query = (
+        select(Outbox.item_id, func.count())
+        .join(WorkItem, WorkItem.id == Outbox.item_id)
+        .where(WorkItem.commune == plan.commune.code, Outbox.status == "failed")
+        .group_by(Outbox.item_id)
+    )
+    with transaction(engine) as session:
+        return {item_id: n for item_id, n in session.execute(query).all()}

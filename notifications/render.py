@@ -1,0 +1,172 @@
+"""Mail text from Jinja2 templates: the admin's `config/templates/` first, then the package's.
+
+Each kind has three templates: `KIND.subject.j2` (one line), `KIND.txt.j2` (plain text) and
+`KIND.html.j2` (HTML, autoescaped). `StrictUndefined` turns a misspelt variable into an error, and
+`cchc check` renders every template against a sample (`check_templates`), so such an error stops
+at check time, not at a live send.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    meta,
+)
+
+from notifications.message import KIND_PATTERN, KINDS, one_line
+
+PARTS = ("subject", "txt", "html")
+OVERRIDE_FOLDER = "templates"
+"""Inside the config folder."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def _autoescape(name: str | None) -> bool:
+    return bool(name) and name.endswith(".html.j2")
+
+
+def template_name(kind: str, part: str) -> str:
+    return f"{kind}.{part}.j2"
+
+
+class Renderer:
+    """The template set of one config folder."""
+
+    def __init__(self, config_dir: Path):
+        self.override_dir = Path(config_dir) / OVERRIDE_FOLDER
+        self.env = Environment(
+            loader=ChoiceLoader(
+                [
+                    FileSystemLoader(str(self.override_dir)),
+                    PackageLoader("notifications", "templates"),
+                ]
+            ),
+            undefined=StrictUndefined,
+            autoescape=_autoescape,
+            # No stat() per render: `renderer_for` notices an edited override folder instead.
+            auto_reload=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+
+    def render(self, kind: str, context: dict) -> Rendered:
+        if not KIND_PATTERN.fullmatch(kind):
+            raise ValueError(f"bad mail kind {kind!r}")
+        subject, text, html = (
+            self.env.get_template(template_name(kind, part)).render(context) for part in PARTS
+        )
+        return Rendered(one_line(subject), text.strip() + "\n", html)
+
+    def source_path(self, name: str) -> str:
+        """Where a template comes from, for error messages."""
+        override = self.override_dir / name
+        if override.is_file():
+            return str(override)
+        return str(Path(__file__).parent / "templates" / name)
+
+    def undeclared(self, name: str) -> set[str]:
+        """Top-level variables a template (and what it includes) reads, in any branch."""
+        source = self.env.loader.get_source(self.env, name)[0]
+        found = meta.find_undeclared_variables(self.env.parse(source))
+        for ref in meta.find_referenced_templates(self.env.parse(source)):
+            if ref:
+                found |= self.undeclared(ref)
+        return found
+
+
+_renderers: dict[str, Renderer] = {}
+
+
+_signatures: dict[str, tuple] = {}
+
+
+def _override_signature(folder: Path) -> tuple:
+    """Names, sizes and times of the admin's templates: changes when one is edited."""
+    try:
+        return tuple(
+            sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir())
+        )
+    except OSError:
+        return ()
+
+
+def renderer_for(config_dir: Path) -> Renderer:
+    """The renderer of a config folder, built again when its templates/ folder has changed
+    (checked once per call: a delivery run, a check, a preview)."""
+    key = str(Path(config_dir).resolve())
+    signature = _override_signature(Path(config_dir) / OVERRIDE_FOLDER)
+    if key not in _renderers or _signatures.get(key) != signature:
+        _renderers[key] = Renderer(Path(config_dir))
+        _signatures[key] = signature
+    return _renderers[key]
+
+
+@dataclass(frozen=True)
+class TemplateIssue:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+def error_location(renderer: Renderer, exc: Exception, fallback: str) -> tuple[str, int]:
+    """The template file and line an error comes from (Jinja puts template frames in the
+    traceback)."""
+    if isinstance(exc, TemplateSyntaxError) and exc.name:
+        return renderer.source_path(exc.name), exc.lineno or 1
+    path, line = renderer.source_path(fallback), 1
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.endswith(".j2"):
+            path, line = frame.filename, frame.lineno or 1
+    return path, line
+
+
+def check_renders(renderer: Renderer, samples: list[tuple[str, dict]]) -> list[TemplateIssue]:
+    """Render each (kind, context) sample; also flag any variable that no context provides,
+    even in a branch the samples do not take."""
+    issues: list[TemplateIssue] = []
+    known = set().union(*(ctx.keys() for _, ctx in samples)) | set(renderer.env.globals)
+    seen: set[tuple[str, int, str]] = set()
+
+    def add(path: str, line: int, message: str) -> None:
+        if (path, line, message) not in seen:
+            seen.add((path, line, message))
+            issues.append(TemplateIssue(path, line, message))
+
+    for kind in KINDS:
+        for part in PARTS:
+            name = template_name(kind, part)
+            try:
+                unknown = renderer.undeclared(name) - known
+            except TemplateError as exc:
+                add(*error_location(renderer, exc, name), f"template error: {exc}")
+                continue
+            for var in sorted(unknown):
+                add(renderer.source_path(name), 1, f"unknown variable '{var}'")
+    for kind, context in samples:
+        for part in PARTS:
+            name = template_name(kind, part)
+            try:
+                renderer.env.get_template(name).render(context)
+            except TemplateError as exc:
+                add(*error_location(renderer, exc, name), f"{kind} mail: {exc}")
+    return issues

@@ -1,0 +1,218 @@
+"""What a mail says about a work item: plain values for the templates, in Vietnamese.
+
+Pure functions of the plan, the item and the day the mail is written; the templates only lay
+these values out, so an admin who overrides a template cannot get a date or a count wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from models.tables import OPEN_STATUSES, WorkItem
+from schedules.config import ALL_UNITS
+from schedules.dates import vn_date, vn_datetime, vn_weekday
+from schedules.plan import Plan
+
+ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+REPORT_KINDS = ("periodic_report", "consolidated_report")
+"""Obligations whose period is a data window ("thời gian chốt số liệu")."""
+
+KIND_LABELS = {
+    "opened": "Giao nhiệm vụ",
+    "reminder": "Nhắc hạn",
+    "due": "Đến hạn hôm nay",
+    "overdue": "Quá hạn",
+    "escalation": "Quá hạn, báo cáo cấp trên",
+    "closed": "Đã nhận sản phẩm",
+    "returned": "Trả lại để hoàn thiện",
+}
+STATUS_LABELS = {
+    "open": "trong hạn",
+    "overdue": "quá hạn",
+    "escalated": "quá hạn, đã báo cáo cấp trên",
+    "closed": "đã hoàn thành",
+    "waived": "được miễn",
+}
+SHORT_TITLE = 90
+
+
+@dataclass(frozen=True)
+class UnitView:
+    code: str
+    name: str
+    email: str
+    head_name: str
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """One work item as the mails state it."""
+
+    id: int
+    obligation: str
+    title: str
+    short_title: str
+    product: str
+    description: str
+    timing: str
+    ref: str
+    """The plan's reference: "84/KH-UBND, Phụ lục mục II.2"."""
+    kind: str
+    period: str
+    period_label: str
+    window_start: str
+    window_end: str
+    window_label: str
+    """"số liệu từ 15/12/2026 đến 14/03/2027" for reports, else the period's span."""
+    due: str
+    due_iso: str
+    due_weekday: str
+    days_left: int
+    days_late: int
+    """Working days; both 0 on the due date."""
+    due_today: bool
+    is_late: bool
+    countdown: str
+    """"còn 5 ngày làm việc", "hạn là hôm nay", "đã quá hạn 2 ngày làm việc"."""
+    coordinators: str
+    unit: UnitView
+    status: str
+    status_label: str
+    is_open: bool
+    escalation_level: int
+    adhoc: bool
+
+
+def period_label(key: str) -> str:
+    """ "2027-Q1" → "quý I năm 2027", "2027-H1" → "6 tháng đầu năm 2027", "2027" → "năm 2027"."""
+    parts = key.split("-")
+    year = parts[0]
+    if len(parts) == 1:
+        return f"năm {year}"
+    if len(parts) == 3:
+        return f"đợt ngày {vn_date(date.fromisoformat(key))}"
+    part = parts[1]
+    if part.startswith("Q") and part[1:].isdigit():
+        return f"quý {ROMAN.get(int(part[1:]), part[1:])} năm {year}"
+    if part == "H1":
+        return f"6 tháng đầu năm {year}"
+    if part == "H2":
+        return f"6 tháng cuối năm {year}"
+    return f"tháng {part}/{year}"
+
+
+def countdown(plan: Plan, due: date, today: date) -> tuple[int, int, str]:
+    """(working days left, working days late, the phrase) as of `today`."""
+    if today > due:
+        late = plan.calendar.working_days_between(due, today)
+        if late:
+            return 0, late, f"đã quá hạn {late} ngày làm việc"
+        return 0, 0, f"đã quá hạn (hạn là ngày {vn_date(due)})"
+    left = plan.calendar.working_days_between(today, due)
+    if today == due:
+        return 0, 0, "hạn là hôm nay"
+    if left == 0:
+        return 0, 0, f"hạn là ngày {vn_date(due)}"
+    return left, 0, f"còn {left} ngày làm việc"
+
+
+def unit_view(plan: Plan, code: str) -> UnitView:
+    unit = plan.units.get(code)
+    if unit is None:
+        return UnitView(code, code, "", "")
+    return UnitView(code, unit.name, str(unit.email), unit.head.name)
+
+
+def coordinators_label(plan: Plan, codes: list[str]) -> str:
+    names = ["Các cơ quan, đơn vị" if c == ALL_UNITS else unit_view(plan, c).name for c in codes]
+    return "; ".join(names)
+
+
+def shorten(text: str, limit: int = SHORT_TITLE) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + "…"
+
+
+def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
+    ob = plan.obligations.get(item.obligation)
+    kind = ob.kind if ob else "ad_hoc"
+    span = f"từ {vn_date(item.window_start)} đến {vn_date(item.window_end)}"
+    left, late, phrase = countdown(plan, item.due, today)
+    ref = f"{plan.commune.plan_short}, {ob.ref}" if ob else plan.commune.plan_short
+    return ItemView(
+        id=item.id or 0,
+        obligation=item.obligation,
+        title=item.title,
+        short_title=shorten(item.title),
+        product=ob.product if ob else "",
+        description=" ".join((ob.description or "").split()) if ob else "",
+        timing=ob.timing if ob else "",
+        ref=ref,
+        kind=kind,
+        period=item.period,
+        period_label=period_label(item.period),
+        window_start=vn_date(item.window_start),
+        window_end=vn_date(item.window_end),
+        window_label=("số liệu " if kind in REPORT_KINDS else "thời gian ") + span,
+        due=vn_date(item.due),
+        due_iso=item.due.isoformat(),
+        due_weekday=vn_weekday(item.due),
+        days_left=left,
+        days_late=late,
+        due_today=today == item.due,
+        is_late=today > item.due,
+        countdown=phrase,
+        coordinators=coordinators_label(plan, ob.coordinators) if ob else "",
+        unit=unit_view(plan, item.unit),
+        status=item.status,
+        status_label=STATUS_LABELS.get(item.status, item.status),
+        is_open=item.status in OPEN_STATUSES,
+        escalation_level=item.escalation_level,
+        adhoc=item.adhoc,
+    )
+
+
+def people(plan: Plan) -> dict[str, str]:
+    """Display name for each address the config knows (first mention wins)."""
+    names: dict[str, str] = {}
+    for unit in plan.units.values():
+        names.setdefault(str(unit.email).lower(), unit.name)
+    for unit in plan.units.values():
+        head = unit.head
+        names.setdefault(str(head.email).lower(), head.name)
+    for leader in plan.commune.leadership:
+        title = f"{leader.title} " if leader.title and leader.title not in leader.name else ""
+        names.setdefault(str(leader.email).lower(), f"{title}{leader.name}".strip())
+    contact = plan.commune.contact
+    names.setdefault(str(contact.email).lower(), contact.name)
+    return names
+
+
+def common_context(plan: Plan, today: date, at: datetime) -> dict:
+    """What every mail of this commune states: who sends it, how to hand in, whom to call."""
+    commune = plan.commune
+    office = unit_view(plan, commune.standing_office)
+    contact = commune.contact
+    return {
+        "commune": {
+            "code": commune.code,
+            "name": commune.name,
+            "plan": commune.plan,
+            "plan_short": commune.plan_short,
+        },
+        "office": office,
+        "contact": {
+            "name": contact.name,
+            "title": contact.title or "",
+            "email": str(contact.email),
+            "phone": contact.phone or "",
+        },
+        "submit_hint": " ".join(commune.submit_hint.split()),
+        "today": vn_date(today),
+        "today_weekday": vn_weekday(today),
+        "written_at": vn_datetime(at, plan.zone),
+    }

@@ -1,0 +1,296 @@
+"""Helpers of the intake tests: the app under a real uvicorn on a free loopback port, and small
+but real files of every kind the intake takes or refuses."""
+
+from __future__ import annotations
+
+import io
+import socket
+import struct
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import func, select
+
+from cchc.intake import create_app
+from cchc.settings import IntakeSettings, Settings
+from models.db import transaction
+from models.tables import Deliverable, WorkItem
+from notifications.links import item_link, office_link
+from schedules.dates import parse_instant
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "test-secret-0123456789abcdef-intake"
+
+
+@dataclass
+class Clock:
+    at: datetime
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class LiveIntake:
+    """`create_app` served by uvicorn in a thread, on a loopback port of its own."""
+
+    plan: object
+    engine: object
+    data_dir: Path
+    clock: Clock
+    max_bytes: int = 20 * 1024 * 1024
+    office_user: str | None = None
+    office_password: str | None = None
+    settings: Settings = field(init=False)
+    base: str = field(init=False)
+
+    def __enter__(self) -> LiveIntake:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        port = self._sock.getsockname()[1]
+        self.base = f"http://127.0.0.1:{port}"
+        self.settings = Settings(
+            config_dir=ROOT / "config",
+            data_dir=self.data_dir,
+            database_url=str(self.engine.url),
+            intake=IntakeSettings(
+                secret=SECRET,
+                public_url=self.base,
+                max_bytes=self.max_bytes,
+                office_user=self.office_user,
+                office_password=self.office_password,
+            ),
+        )
+        app = create_app(self.plan, self.engine, self.settings, clock=self.clock)
+        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the intake server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+    def link(self, item: WorkItem, at: datetime | None = None) -> str:
+        return item_link(self.settings, item.id, item.unit, at or self.clock.at)
+
+    def office(self, at: datetime | None = None) -> str:
+        return office_link(self.settings, self.plan.commune.code, at or self.clock.at)
+
+
+def t(text: str) -> datetime:
+    return parse_instant(text)
+
+
+def find_item(engine, obligation: str, unit: str, period: str) -> WorkItem:
+    with transaction(engine) as s:
+        return (
+            s.exec(
+                select(WorkItem).where(
+                    WorkItem.obligation == obligation,
+                    WorkItem.unit == unit,
+                    WorkItem.period == period,
+                )
+            )
+            .scalars()
+            .one()
+        )
+
+
+def reload(engine, item_id: int) -> WorkItem:
+    with transaction(engine) as s:
+        return s.get(WorkItem, item_id)
+
+
+def deliverables(engine, item_id: int | None = None) -> list[Deliverable]:
+    query = select(Deliverable).order_by(Deliverable.version, Deliverable.part)
+    if item_id is not None:
+        query = query.where(Deliverable.item_id == item_id)
+    with transaction(engine) as s:
+        return list(s.exec(query).scalars())
+
+
+def deliverable_count(engine) -> int:
+    with transaction(engine) as s:
+        return s.execute(select(func.count()).select_from(Deliverable)).scalar()
+
+
+def stored_files(data_dir: Path) -> list[Path]:
+    """Every file the intake left on disk: stored blobs and leftover temporary uploads."""
+    found = []
+    for sub in ("deliverables", "incoming"):
+        root = data_dir / sub
+        if root.exists():
+            found += [p for p in root.rglob("*") if p.is_file()]
+    return found
+
+
+# ----- files ---------------------------------------------------------------------------------
+
+
+def pdf_bytes(text: str = "Bao cao CCHC quy I") -> bytes:
+    """A small valid one-page PDF."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % n + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(
+        b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    )
+    return out.getvalue()
+
+
+def _zip(entries: list[tuple[str, bytes]], stored_first: bool = False) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n, (name, data) in enumerate(entries):
+            kind = zipfile.ZIP_STORED if stored_first and n == 0 else zipfile.ZIP_DEFLATED
+            archive.writestr(name, data, compress_type=kind)
+    return out.getvalue()
+
+
+def docx_bytes(macro: bool = False) -> bytes:
+    entries = [
+        ("[Content_Types].xml", b'<?xml version="1.0"?><Types/>'),
+        ("_rels/.rels", b'<?xml version="1.0"?><Relationships/>'),
+        ("word/document.xml", b'<?xml version="1.0"?><w:document/>'),
+    ]
+    if macro:
+        entries.append(("word/vbaProject.bin", b"\xd0\xcf\x11\xe0macro"))
+    return _zip(entries)
+
+
+def xlsx_bytes() -> bytes:
+    """A real workbook, written by openpyxl."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active["A1"] = "Số liệu"
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def odf_bytes(kind: str = "text") -> bytes:
+    mimetype = f"application/vnd.oasis.opendocument.{kind}".encode()
+    return _zip(
+        [("mimetype", mimetype), ("content.xml", b"<office:document-content/>")],
+        stored_first=True,
+    )
+
+
+def zip_bytes(*entries: tuple[str, bytes]) -> bytes:
+    return _zip(list(entries) or [("bao-cao.pdf", pdf_bytes())])
+
+
+def ole_bytes(*streams: str, storages: tuple[str, ...] = ()) -> bytes:
+    """A minimal OLE2 compound file (what DOC and XLS are) with the named streams, each 4 KB
+    (regular sectors, no mini stream), and the named empty storages."""
+    sector = 512
+    free, end, fat_mark, nostream = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+    per_stream = 4096 // sector
+    entries = [("Root Entry", 5, end, 0)]
+    first_data = 2
+    for n, name in enumerate(streams):
+        entries.append((name, 2, first_data + n * per_stream, 4096))
+    entries += [(name, 1, end, 0) for name in storages]
+    if len(entries) > 4:
+        raise ValueError("at most 3 streams and storages")
+    fat = [fat_mark, end]
+    for n in range(len(streams)):
+        start = first_data + n * per_stream
+        fat += [start + i + 1 for i in range(per_stream - 1)] + [end]
+    fat += [free] * (sector // 4 - len(fat))
+    header = bytearray(sector)
+    header[0:8] = bytes.fromhex("D0CF11E0A1B11AE1")
+    struct.pack_into("<HHHHH", header, 24, 0x3E, 3, 0xFFFE, 9, 6)
+    struct.pack_into("<I", header, 44, 1)  # FAT sectors
+    struct.pack_into("<I", header, 48, 1)  # first directory sector
+    struct.pack_into("<I", header, 56, 4096)
+    struct.pack_into("<III", header, 60, end, 0, end)
+    struct.pack_into("<I", header, 72, 0)
+    struct.pack_into("<I", header, 76, 0)  # DIFAT[0]: the FAT is sector 0
+    for i in range(1, 109):
+        struct.pack_into("<I", header, 76 + 4 * i, free)
+    directory = bytearray()
+    for n, (name, kind, start, size) in enumerate(entries):
+        raw = bytearray(128)
+        encoded = name.encode("utf-16-le") + b"\0\0"
+        raw[0 : len(encoded)] = encoded
+        struct.pack_into("<HBB", raw, 64, len(encoded), kind, 1)
+        left, right = nostream, nostream
+        child = 1 if n == 0 and len(entries) > 1 else nostream
+        if n >= 1 and n + 1 < len(entries):
+            right = n + 1
+        struct.pack_into("<III", raw, 68, left, right, child)
+        struct.pack_into("<IQ", raw, 116, start, size)
+        directory += raw
+    directory += bytes(sector - len(directory))
+    for n in range(len(entries), 4):
+        struct.pack_into("<III", directory, n * 128 + 68, nostream, nostream, nostream)
+    body = b"".join(struct.pack("<I", v) for v in fat) + bytes(directory)
+    body += b"".join(bytes([65 + n]) * 4096 for n in range(len(streams)))
+    return bytes(header) + body
+
+
+def exe_bytes() -> bytes:
+    """The first bytes of a Windows program (DOS stub, PE header)."""
+    head = bytearray(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00")
+    head += bytes(0x3C - len(head)) + struct.pack("<I", 0x80)
+    head += b"This program cannot be run in DOS mode.\r\r\n$"
+    head += bytes(0x80 - len(head)) + b"PE\x00\x00" + bytes(200)
+    return bytes(head)
+
+
+def elf_bytes() -> bytes:
+    return b"\x7fELF\x02\x01\x01" + bytes(200)
+
+
+def multipart(
+    files: list[tuple[bytes, bytes]], fields: dict[str, str] | None = None
+) -> tuple[bytes, str]:
+    """A multipart/form-data body built by hand: (raw file name bytes, content) per file, so a
+    test can send names no browser would (control characters, raw paths)."""
+    boundary = "cchc-test-boundary-7d9f"
+    out = io.BytesIO()
+    for name, value in (fields or {}).items():
+        out.write(f"--{boundary}\r\n".encode())
+        out.write(f'Content-Disposition: form-data; name="{name}"\r\n\r\n'.encode())
+        out.write(value.encode() + b"\r\n")
+    for raw_name, data in files:
+        out.write(f"--{boundary}\r\n".encode())
+        out.write(b'Content-Disposition: form-data; name="files"; filename="' + raw_name + b'"\r\n')
+        out.write(b"Content-Type: application/octet-stream\r\n\r\n")
+        out.write(data + b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"

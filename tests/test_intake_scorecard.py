@@ -1,0 +1,268 @@
+"""The yearly scorecard: `cchc report --format xlsx` holds the numbers `--format json` prints,
+read back with openpyxl; the chart is a real PNG; quarters add up to the year."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from intake_support import ROOT, pdf_bytes, t
+from openpyxl import load_workbook
+from PIL import Image
+
+from flows.lifecycle import waive
+from flows.reporting import list_items
+from flows.review import IncomingFile, accept_version, submit
+from flows.scorecard import (
+    QUARTERS,
+    build_scorecard,
+    scorecard_markdown,
+    scorecard_png,
+    scorecard_xlsx,
+)
+from flows.sweep import sweep
+from models.db import ensure_schema, make_engine
+
+AT = "2027-12-31T12:00"
+KEYS = ["unit", "name", "due", "on_time", "late", "overdue_open", "pending", "waived"]
+
+
+SWEEPS = ("2027-03-02T07:30", "2027-06-01T07:30", "2027-09-01T07:30", "2027-12-01T07:30")
+
+
+def fill_a_year(plan, engine, tmp_path: Path, sweeps=SWEEPS) -> None:
+    """Open the items of 2027; hand in two of three (every other one late), waive some."""
+    for at in sweeps:
+        sweep(plan, engine, t(at))
+    upload = tmp_path / "upload.pdf"
+    items = [i for i in list_items(plan, engine) if i.due.year == 2027]
+    assert len(items) > 20
+    for n, item in enumerate(items):
+        if n % 7 == 6:
+            waive(plan, engine, item.id, "Không phát sinh", t(f"{item.due}T08:00"))
+            continue
+        if n % 3 == 2:
+            continue  # never handed in
+        upload.write_bytes(pdf_bytes(f"item {item.id}"))
+        late = n % 2 == 1
+        at = t(f"{item.due}T15:00") if not late else t(f"{item.due}T15:00") + timedelta(days=3)
+        submit(
+            plan,
+            engine,
+            tmp_path / "data",
+            item.id,
+            item.unit,
+            [IncomingFile("bao-cao.pdf", upload, "pdf")],
+            at,
+        )
+        if n % 4 == 0:
+            accept_version(plan, engine, item.id, 1, at + timedelta(days=1))
+
+
+@pytest.fixture
+def year_db(plan, sqlite_url, tmp_path):
+    engine = make_engine(sqlite_url)
+    ensure_schema(engine)
+    fill_a_year(plan, engine, tmp_path)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def before_scoring(plan, sqlite_url, tmp_path):
+    """The year up to November: the self-scoring item is not open yet."""
+    engine = make_engine(sqlite_url)
+    ensure_schema(engine)
+    fill_a_year(plan, engine, tmp_path, SWEEPS[:3] + ("2027-11-01T07:30",))
+    yield engine
+    engine.dispose()
+
+
+def cchc(tmp_path, sqlite_url, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "CCHC_DATA_DIR": str(tmp_path / "data"),
+        "CCHC_DATABASE_URL": sqlite_url,
+        "CCHC_CONFIG": str(ROOT / "config"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "cchc.cli", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_the_workbook_holds_the_json_numbers(year_db, sqlite_url, tmp_path):
+    printed = json.loads(
+        cchc(
+            tmp_path, sqlite_url, "report", "--year", "2027", "--format", "json", "--at", AT
+        ).stdout
+    )
+    book, chart = tmp_path / "diem-2027.xlsx", tmp_path / "bieu-do-2027.png"
+    out = cchc(
+        tmp_path, sqlite_url, "report", "--year", "2027", "--format", "xlsx",
+        "--output", str(book), "--chart", str(chart), "--at", AT,
+    ).stdout  # fmt: skip
+    assert str(book) in out
+
+    assert sum(r["on_time"] for r in printed) and sum(r["late"] for r in printed)
+    assert sum(r["waived"] for r in printed) and sum(r["overdue_open"] for r in printed)
+    wb = load_workbook(book)
+    assert wb.sheetnames == ["Tổng hợp năm", "Theo quý", "Biểu đồ", "Dữ liệu"]
+
+    raw = list(wb["Dữ liệu"].iter_rows(values_only=True))
+    assert list(raw[0]) == [*KEYS, "on_time_rate"]
+    assert [dict(zip(raw[0], row, strict=True)) for row in raw[1:]] == printed
+
+    summary = wb["Tổng hợp năm"]
+    rows = list(summary.iter_rows(min_row=6, values_only=True))
+    for row, expected in zip(rows, printed, strict=False):
+        assert list(row) == [expected[k] for k in [*KEYS, "on_time_rate"]]
+    total = rows[len(printed)]
+    assert total[1] == "Toàn xã"
+    for col, key in enumerate(KEYS[2:], start=2):
+        assert total[col] == sum(r[key] for r in printed)
+    assert summary.cell(6, 9).number_format == "0.0%"
+    assert "2027" in summary["A1"].value
+    assert len(wb["Biểu đồ"]._images) == 1
+
+    with Image.open(chart) as png:
+        assert png.format == "PNG" and png.size[0] >= 800
+
+
+def test_quarters_add_up_to_the_year(plan, year_db):
+    card = build_scorecard(plan, year_db, 2027, t(AT))
+    for row in card.units:
+        quarters = card.quarters[row.unit]
+        for key in ("due", "on_time", "late", "overdue_open", "pending", "waived"):
+            assert sum(getattr(quarters[q], key) for q in QUARTERS) == getattr(row, key)
+    assert card.total().due == sum(r.due for r in card.units)
+    markdown = scorecard_markdown(card)
+    assert "| Toàn xã |" in markdown and "Quý IV" in markdown
+    png = scorecard_png(card)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert scorecard_png(card) == png  # the same data draws the same bytes
+    assert scorecard_xlsx(card).startswith(b"PK")
+
+
+def test_xlsx_needs_an_output_file(year_db, sqlite_url, tmp_path):
+    env = {**os.environ, "CCHC_DATABASE_URL": sqlite_url, "CCHC_CONFIG": str(ROOT / "config")}
+    done = subprocess.run(
+        [sys.executable, "-m", "cchc.cli", "report", "--year", "2027", "--format", "xlsx"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "--output" in done.stderr
+
+
+# ----- evidence for the PAR INDEX self-scoring ----------------------------------------------------
+
+SCORING = "tu-cham-diem-par-index"
+SCORING_OPENS = "2027-11-08T07:30"  # 15 working days before 30/11/2027
+
+
+def test_the_self_scoring_mail_attaches_the_scorecard(plan, before_scoring, sqlite_url, tmp_path):
+    year_db = before_scoring
+    from test_mail_support import running_smtp_server
+
+    from cchc.settings import IntakeSettings, Settings, SmtpSettings
+    from notifications.delivery import deliver_pending
+
+    sweep(plan, year_db, t(SCORING_OPENS))
+    [item] = [i for i in list_items(plan, year_db) if i.obligation == SCORING]
+    with running_smtp_server() as smtp:
+        settings = Settings(
+            ROOT / "config",
+            tmp_path / "data",
+            sqlite_url,
+            smtp=SmtpSettings(host="127.0.0.1", port=smtp.port, timeout=5),
+            intake=IntakeSettings(secret="test-secret-0123456789abcdef"),
+        )
+        deliver_pending(plan, year_db, settings, t(SCORING_OPENS), force=True)
+        [mail] = [m for m in smtp.inbox.for_item(item.id) if m.kind == "opened"]
+        others = [m for m in smtp.inbox.messages if m.kind == "opened" and m is not mail]
+    assert mail.rcpt_tos == ["vhxh@maodien.example"]  # the standing office leads it
+    files = {part.get_filename(): part for part in mail.msg.iter_attachments()}
+    assert {"ket-qua-dung-han-cchc-2027.xlsx", "bieu-do-dung-han-cchc-2027.png"} <= set(files)
+    book = tmp_path / "evidence.xlsx"
+    book.write_bytes(files["ket-qua-dung-han-cchc-2027.xlsx"].get_content())
+    raw = list(load_workbook(book)["Dữ liệu"].iter_rows(values_only=True))
+    expected = build_scorecard(plan, year_db, 2027, t(SCORING_OPENS)).rows()
+    assert [dict(zip(raw[0], row, strict=True)) for row in raw[1:]] == expected
+    assert all(
+        not any(p.get_filename().endswith(".xlsx") for p in m.msg.iter_attachments())
+        for m in others
+    )  # other items' mails carry no scorecard
+
+
+@pytest.fixture(scope="module")
+def harness():
+    """A temporary Prefect server for this module, analytics and heartbeat off."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        from prefect.settings import (
+            PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+            PREFECT_SERVER_ANALYTICS_ENABLED,
+            temporary_settings,
+        )
+        from prefect.testing.utilities import prefect_test_harness
+
+        with (
+            temporary_settings({PREFECT_SERVER_ANALYTICS_ENABLED: False}),
+            prefect_test_harness(server_startup_timeout=60),
+            temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+        ):
+            yield
+
+
+@pytest.mark.prefect
+def test_the_self_scoring_flow_publishes_the_scorecard(
+    harness, plan, before_scoring, sqlite_url, tmp_path, monkeypatch
+):
+    year_db = before_scoring
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from cchc.settings import Settings
+    from flows import prefect_flows
+    from flows.scorecard import scorecard_key
+
+    for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CCHC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CCHC_DATABASE_URL", sqlite_url)
+    prefect_flows.use_runtime(plan, year_db, Settings.from_env(str(plan.folder)))
+    try:
+        result = prefect_flows.open_self_scoring(obligation=SCORING, at=t(SCORING_OPENS))
+    finally:
+        prefect_flows.release_runtime()
+    assert result["periods"] == ["2027"] and len(result["opened"]) == 1
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=[scorecard_key(plan, 2027)])
+                )
+            )
+
+    [artifact] = asyncio.run(read())
+    assert artifact.type == "markdown"
+    assert "| Toàn xã |" in artifact.data and "data:image/png;base64," in artifact.data
+    card = build_scorecard(plan, year_db, 2027, t(SCORING_OPENS))
+    assert f"| {card.total().due} |" in artifact.data

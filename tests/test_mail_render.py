@@ -1,0 +1,228 @@
+"""Mail text and headers, without a database: every template renders for a sample, admins'
+overrides are used and checked, HTML is escaped, headers survive Vietnamese and hostile names."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, date, datetime
+from email import policy
+from email.header import decode_header, make_header
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cchc.cli import main
+from models.tables import Outbox, WorkItem
+from notifications.compose import Composer, Facts
+from notifications.message import KINDS, digest_message_id, message_id
+from notifications.preview import check_mail
+from notifications.smtp import eml_bytes
+from notifications.views import countdown, period_label
+from schedules.dates import local_instant
+from schedules.plan import load_plan
+
+AT = datetime(2027, 3, 9, 1, 0, tzinfo=UTC)  # 08:00 in Hanoi, Tuesday 09/03/2027
+
+
+def kt_item(plan, **changes) -> WorkItem:
+    fields = dict(
+        id=42,
+        commune=plan.commune.code,
+        obligation="bao-cao-cchc-dinh-ky",
+        unit="KT",
+        period="2027-Q1",
+        title=plan.obligations["bao-cao-cchc-dinh-ky"].title,
+        window_start=date(2026, 12, 15),
+        window_end=date(2027, 3, 14),
+        opens_on=date(2027, 3, 2),
+        due=date(2027, 3, 16),
+        adhoc=False,
+        status="open",
+        step="reminder-5",
+        escalation_level=0,
+        opened_at=local_instant(date(2027, 3, 2), plan.commune.sweep_time, plan.zone),
+    )
+    return WorkItem(**(fields | changes))
+
+
+def mail_for(plan, item: WorkItem, kind: str = "reminder", step: str = "reminder-5", cc=()):
+    row = Outbox(
+        id=1,
+        item_id=item.id,
+        step=step,
+        kind=kind,
+        recipient=str(plan.units[item.unit].email),
+        cc=list(cc),
+        created_at=AT,
+        send_after=AT,
+    )
+    return Composer(plan).for_row(row, Facts(items={item.id: item}), AT)
+
+
+def parsed(message) -> email.message.EmailMessage:
+    return email.message_from_bytes(eml_bytes(message), policy=policy.default)
+
+
+def raw_header(message, name: str) -> str:
+    raw = email.message_from_bytes(eml_bytes(message), policy=policy.compat32)[name]
+    return str(make_header(decode_header(raw)))
+
+
+def edit(folder: Path, name: str, old: str, new: str) -> None:
+    path = folder / name
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_every_template_renders_against_a_sample(plan):
+    assert check_mail(plan, None, AT) == []
+
+
+def test_reminder_states_what_when_and_whom_to_call(plan):
+    msg = parsed(mail_for(plan, kt_item(plan)).message)
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    for part in (text, html):
+        assert "Báo cáo định kỳ tình hình thực hiện công tác cải cách hành chính" in part
+        assert "quý I năm 2027" in part
+        assert "số liệu từ 15/12/2026 đến 14/03/2027" in part
+        assert "Thứ Ba, ngày 16/03/2027" in part
+        assert "còn 5 ngày làm việc" in part
+        assert "84/KH-UBND, Mục V.1" in part
+        assert "Công chức phụ trách CCHC, Phòng Văn hóa - Xã hội" in part
+        assert "0220 000 0000" in part
+    assert '<meta name="viewport"' in html
+    assert msg["X-CCHC-Kind"] == "reminder" and msg["X-CCHC-Item"] == "42"
+    assert msg["Auto-Submitted"] == "auto-generated"
+
+
+def test_vietnamese_headers_survive_encoding(plan):
+    item = kt_item(plan)
+    mail = mail_for(plan, item)
+    subject = raw_header(mail.message, "Subject")
+    assert subject == (
+        "[CCHC] Nhắc hạn (còn 5 ngày làm việc): Báo cáo định kỳ tình hình thực hiện công tác "
+        "cải cách hành chính - hạn 16/03/2027"
+    )
+    assert parsed(mail.message)["Subject"] == subject
+    assert raw_header(mail.message, "To") == "Phòng Kinh tế <kinhte@maodien.example>"
+    assert raw_header(mail.message, "From").startswith("Nhắc việc CCHC - Ủy ban nhân dân xã")
+    assert all(len(line) <= 78 for line in eml_bytes(mail.message).split(b"\r\n"))
+    assert eml_bytes(mail.message).isascii()
+
+
+def test_message_id_comes_from_the_outbox_key(plan):
+    first = message_id("maodien", 42, "reminder-5", "kinhte@maodien.example")
+    assert first == message_id("maodien", 42, "reminder-5", "KinhTe@maodien.example")
+    assert first != message_id("maodien", 42, "reminder-5", "vhxh@maodien.example")
+    assert first.startswith("<outbox-42-reminder-5-") and first.endswith("@maodien.cchc>")
+    mail = mail_for(plan, kt_item(plan))
+    assert mail.message["Message-ID"] == first
+    assert eml_bytes(mail.message) == eml_bytes(mail_for(plan, kt_item(plan)).message)
+    assert digest_message_id("maodien", [3, 1, 2], "a@b.example") == digest_message_id(
+        "maodien", [1, 2, 3], "a@b.example"
+    )
+
+
+def test_html_is_escaped_and_text_is_not(plan):
+    item = kt_item(plan, title='Báo cáo <script>alert("x")</script> & phụ lục')
+    msg = parsed(mail_for(plan, item).message)
+    html = msg.get_body(("html",)).get_content()
+    text = msg.get_body(("plain",)).get_content()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; phụ lục" in html
+    assert 'Báo cáo <script>alert("x")</script> & phụ lục' in text
+
+
+def test_names_from_config_cannot_inject_headers(config_dir):
+    edit(
+        config_dir,
+        "units.yaml",
+        "name: Phòng Kinh tế\n",
+        'name: "Phòng Kinh tế\\r\\nBcc: spy@evil.example\\nX-Evil: 1"\n',
+    )
+    plan = load_plan(config_dir)
+    item = kt_item(plan, title="Báo cáo\r\nBcc: spy2@evil.example")
+    message = mail_for(plan, item, "escalation", "escalation-1", ["vhxh@maodien.example"]).message
+    msg = parsed(message)
+    assert msg["Bcc"] is None and msg["X-Evil"] is None
+    assert [a.addr_spec for a in msg["Cc"].addresses] == ["vhxh@maodien.example"]
+    assert "\n" not in raw_header(message, "Subject")
+    assert raw_header(message, "Subject").count("Bcc: spy@evil.example") == 1  # as text
+
+
+def test_admin_template_overrides_the_shipped_one(config_dir):
+    (config_dir / "templates").mkdir()
+    (config_dir / "templates" / "reminder.subject.j2").write_text(
+        "Nhắc việc {{ item.unit.name }}: hạn {{ item.due }}", encoding="utf-8"
+    )
+    plan = load_plan(config_dir)
+    mail = mail_for(plan, kt_item(plan))
+    assert raw_header(mail.message, "Subject") == "Nhắc việc Phòng Kinh tế: hạn 16/03/2027"
+    assert check_mail(plan, None, AT) == []
+
+
+def test_unknown_variable_fails_check_not_a_live_send(config_dir):
+    folder = config_dir / "templates"
+    folder.mkdir()
+    (folder / "overdue.txt.j2").write_text(
+        "Kính gửi {{ recipient.name }}\n\n{{ item.titel }}\n", encoding="utf-8"
+    )
+    (folder / "closed.subject.j2").write_text("{{ nguoi_gui }} đã nhận", encoding="utf-8")
+    plan = load_plan(config_dir)
+    problems = [str(p) for p in check_mail(plan, None, AT)]
+    assert any(
+        p.startswith(f"{folder / 'overdue.txt.j2'}:3:") and "titel" in p for p in problems
+    ), problems
+    assert any(
+        p.startswith(f"{folder / 'closed.subject.j2'}:1:") and "nguoi_gui" in p for p in problems
+    ), problems
+    result = CliRunner().invoke(main, ["--config", str(config_dir), "check"])
+    assert result.exit_code == 1
+    assert "overdue.txt.j2:3:" in result.output and "mẫu thư không hợp lệ" in result.output
+
+
+def test_template_syntax_error_names_file_and_line(config_dir):
+    folder = config_dir / "templates"
+    folder.mkdir()
+    (folder / "due.html.j2").write_text("<p>\n{% if item.due_today %}\n<p>", encoding="utf-8")
+    problems = [str(p) for p in check_mail(load_plan(config_dir), None, AT)]
+    assert any(p.startswith(f"{folder / 'due.html.j2'}:") for p in problems), problems
+
+
+def test_a_sender_that_is_not_an_address_fails_check(plan):
+    assert check_mail(plan, "CCHC <không phải địa chỉ>", AT) != []
+    assert check_mail(plan, "CCHC Mao Điền <cchc@maodien.example>", AT) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "label"),
+    [
+        ("2027", "năm 2027"),
+        ("2027-H1", "6 tháng đầu năm 2027"),
+        ("2027-H2", "6 tháng cuối năm 2027"),
+        ("2027-Q1", "quý I năm 2027"),
+        ("2027-Q3", "quý III năm 2027"),
+        ("2027-02", "tháng 02/2027"),
+        ("2027-02-28", "đợt ngày 28/02/2027"),
+    ],
+)
+def test_period_labels(key, label):
+    assert period_label(key) == label
+
+
+def test_working_days_left_and_late(plan):
+    due = date(2027, 3, 16)  # a Tuesday
+    assert countdown(plan, due, date(2027, 3, 9)) == (5, 0, "còn 5 ngày làm việc")
+    assert countdown(plan, due, date(2027, 3, 13)) == (2, 0, "còn 2 ngày làm việc")  # Saturday
+    assert countdown(plan, due, due) == (0, 0, "hạn là hôm nay")
+    assert countdown(plan, due, date(2027, 3, 17)) == (0, 1, "đã quá hạn 1 ngày làm việc")
+    assert countdown(plan, due, date(2027, 3, 20)) == (0, 3, "đã quá hạn 3 ngày làm việc")
+
+
+def test_kinds_match_the_header_contract():
+    assert KINDS == (
+        "opened", "reminder", "due", "overdue", "escalation", "closed", "returned", "digest"
+    )  # fmt: skip
