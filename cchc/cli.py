@@ -320,7 +320,7 @@ def attach_cmd(app: App, item_id, file, by, note, at) -> None:
         use_runtime(app.plan, app.engine, app.settings)
         item, deliverable = close_flow(item_id, str(file), by=by, note=note, at=now_or(at))
     else:
-        from flows.lifecycle import attach
+        from flows.review import attach
 
         item, deliverable = attach(
             app.plan,
@@ -615,8 +615,14 @@ def return_cmd(app: App, item_id, reason, due, at) -> None:
     """Return a closed item's deliverable for correction: reopen it with a new due date and
     mail the unit."""
     from flows.lifecycle import return_deliverable
+    from flows.review import return_version, versions
 
-    item = return_deliverable(app.plan, app.engine, item_id, reason, due, now_or(at))
+    handed_in = versions(app.engine, item_id)
+    if handed_in:  # the newest version is marked returned, as on the office's page
+        item = return_version(app.plan, app.engine, item_id, max(handed_in), reason, due,
+                              now_or(at), actor="admin")
+    else:
+        item = return_deliverable(app.plan, app.engine, item_id, reason, due, now_or(at))
     click.echo(
         f"item {item.id}: returned, open again until {vn_date(item.due)}; "
         "mail queued (cchc send delivers it now)"

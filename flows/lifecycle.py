@@ -4,18 +4,16 @@ return a deliverable for correction."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session
 
 from flows.errors import UserError
 from flows.sweep import current_step, item_steps, queue_opening, state_at
-from models.blobs import store_blob
 from models.db import transaction
 from models.store import cancel_pending, insert_missing, log_event, queue_notifications
-from models.tables import OPEN_STATUSES, Deliverable, Event, Outbox, WorkItem
-from schedules.dates import local_date, vn_date
+from models.tables import OPEN_STATUSES, Event, Outbox, WorkItem
+from schedules.dates import end_of_day, local_date, vn_date
 from schedules.plan import Plan
 
 
@@ -70,71 +68,15 @@ def open_adhoc(
         return session.get(WorkItem, ids[0])
 
 
-def attach(
-    plan: Plan,
-    engine: Engine,
-    data_dir: Path,
-    item_id: int,
-    file: Path,
-    at: datetime,
-    by: str | None = None,
-    note: str | None = None,
-) -> tuple[WorkItem, Deliverable]:
-    """Store the file's bytes (fsynced, by sha256), then record the deliverable and close the
-    item. A later version is kept as a new deliverable without reopening the item."""
-    with transaction(engine) as session:
-        get_item(session, plan, item_id)
-    if by is not None and by not in plan.units:
-        raise UserError(f"unknown unit '{by}' (đơn vị không tồn tại)")
-    try:
-        with open(file, "rb") as stream:
-            blob = store_blob(data_dir / "deliverables", stream)
-    except IsADirectoryError:
-        raise UserError(f"{file} is a folder, not a file") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {file}: {exc.strerror} (không đọc được tệp)") from None
-    except ValueError as exc:
-        raise UserError(f"{file}: {exc} (tệp rỗng hoặc quá lớn)") from None
-    with transaction(engine) as session:
-        item = get_item(session, plan, item_id)
-        version = (
-            session.execute(
-                select(func.max(Deliverable.version)).where(Deliverable.item_id == item_id)
-            ).scalar()
-            or 0
-        ) + 1
-        deliverable = Deliverable(
-            item_id=item_id,
-            version=version,
-            original_name=Path(file).name,
-            size=blob.size,
-            sha256=blob.sha256,
-            stored_path=str(blob.path),
-            submitted_by=by,
-            received_at=at,
-            note=note,
-        )
-        session.add(deliverable)
-        log_event(
-            session,
-            item_id,
-            at,
-            "attached",
-            actor=by or "admin",
-            version=version,
-            sha256=blob.sha256,
-            size=blob.size,
-            name=deliverable.original_name,
-        )
-        if item.status in OPEN_STATUSES:
-            _close(plan, session, item, at, by)
-        session.flush()
-        session.refresh(item)
-        return item, deliverable
+def received_on_time(plan: Plan, due: date, at: datetime) -> bool:
+    """The one rule of timeliness: received by the end of the due date, local time."""
+    return at < end_of_day(due, plan.zone)
 
 
-def _close(plan: Plan, session: Session, item: WorkItem, at: datetime, by: str | None) -> None:
-    on_time = local_date(at, plan.zone) <= item.due
+def close_item(plan: Plan, session: Session, item: WorkItem, at: datetime, by: str | None) -> None:
+    """Close an open item (compare-and-set), cancel what was queued for it and tell the unit and
+    the standing office; does nothing if another request closed it first."""
+    on_time = received_on_time(plan, item.due, at)
     closed = session.execute(
         update(WorkItem)
         .where(WorkItem.id == item.id, WorkItem.status.in_(OPEN_STATUSES))
@@ -200,55 +142,68 @@ def return_deliverable(
     if new_due < local_date(at, plan.zone):
         raise UserError(f"due date {vn_date(new_due)} is in the past (hạn đã qua)")
     with transaction(engine) as session:
-        item = get_item(session, plan, item_id)
-        if item.status != "closed":
-            raise UserError(
-                f"item {item_id} is {item.status}: only a closed item can be returned "
-                "(chỉ trả lại được nhiệm vụ đã nộp sản phẩm)"
-            )
-        previous_due = item.due  # the ORM update below refreshes `item`
-        if plan.policy(item.obligation).shift == "next_working_day":
-            new_due = plan.calendar.next_working_day(new_due)  # BLDS, as for any due date
-        earlier_returns = session.execute(
-            select(func.count()).where(Event.item_id == item_id, Event.kind == "returned")
-        ).scalar_one()
-        rounds = earlier_returns + 1
-        steps = item_steps(plan, item.obligation, new_due, item.opened_at)
-        now = current_step(steps, at)
-        reopened = session.execute(
-            update(WorkItem)
-            .where(WorkItem.id == item_id, WorkItem.status == "closed")
-            .values(due=new_due, closed_at=None, on_time=None, **state_at(steps, now))
-        ).rowcount
-        if reopened != 1:
-            raise UserError(f"item {item_id} changed meanwhile (nhiệm vụ vừa thay đổi)")
-        archive_outbox_steps(session, item_id, rounds)
-        step = f"returned-{rounds}"
-        log_event(
+        return reopen_returned(plan, session, item_id, reason, new_due, at, actor)
+
+
+def reopen_returned(
+    plan: Plan,
+    session: Session,
+    item_id: int,
+    reason: str,
+    new_due: date,
+    at: datetime,
+    actor: str | None = None,
+) -> WorkItem:
+    """Steps 1-4 of `return_deliverable` inside the caller's transaction."""
+    item = get_item(session, plan, item_id)
+    if item.status != "closed":
+        raise UserError(
+            f"item {item_id} is {item.status}: only a closed item can be returned "
+            "(chỉ trả lại được nhiệm vụ đã nộp sản phẩm)"
+        )
+    previous_due = item.due  # the ORM update below refreshes `item`
+    if plan.policy(item.obligation).shift == "next_working_day":
+        new_due = plan.calendar.next_working_day(new_due)  # BLDS, as for any due date
+    earlier_returns = session.execute(
+        select(func.count()).where(Event.item_id == item_id, Event.kind == "returned")
+    ).scalar_one()
+    rounds = earlier_returns + 1
+    steps = item_steps(plan, item.obligation, new_due, item.opened_at)
+    now = current_step(steps, at)
+    reopened = session.execute(
+        update(WorkItem)
+        .where(WorkItem.id == item_id, WorkItem.status == "closed")
+        .values(due=new_due, closed_at=None, on_time=None, **state_at(steps, now))
+    ).rowcount
+    if reopened != 1:
+        raise UserError(f"item {item_id} changed meanwhile (nhiệm vụ vừa thay đổi)")
+    archive_outbox_steps(session, item_id, rounds)
+    step = f"returned-{rounds}"
+    log_event(
+        session,
+        item_id,
+        at,
+        "returned",
+        actor=actor or plan.commune.standing_office,
+        step=step,
+        reason=reason,
+        due=new_due.isoformat(),
+        previous_due=previous_due.isoformat(),
+    )
+    if item.unit in plan.units:
+        office = plan.units.get(plan.commune.standing_office)
+        queue_notifications(
             session,
             item_id,
-            at,
+            step,
             "returned",
-            actor=actor or plan.commune.standing_office,
-            step=step,
-            reason=reason,
-            due=new_due.isoformat(),
-            previous_due=previous_due.isoformat(),
+            [str(plan.units[item.unit].email)],
+            at,
+            cc=[str(office.email)] if office else [],
         )
-        if item.unit in plan.units:
-            office = plan.units.get(plan.commune.standing_office)
-            queue_notifications(
-                session,
-                item_id,
-                step,
-                "returned",
-                [str(plan.units[item.unit].email)],
-                at,
-                cc=[str(office.email)] if office else [],
-            )
-        session.flush()
-        session.refresh(item)
-        return item
+    session.flush()
+    session.refresh(item)
+    return item
 
 
 def archive_outbox_steps(session: Session, item_id: int, round_no: int) -> int:

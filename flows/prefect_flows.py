@@ -418,7 +418,7 @@ def _close_run_name() -> str:
 def attach_deliverable(
     item_id: int, file: str, at: datetime, by: str | None, note: str | None
 ) -> tuple[WorkItem, object]:
-    from flows.lifecycle import attach
+    from flows.review import attach
 
     rt = runtime()
     return attach(

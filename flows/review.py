@@ -18,12 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from flows.errors import UserError
-from flows.lifecycle import _close, get_item, return_deliverable
+from flows.lifecycle import close_item, get_item, received_on_time, reopen_returned
 from models.blobs import StoredBlob, store_blob
 from models.db import transaction
 from models.store import log_event, queue_notifications
 from models.tables import OPEN_STATUSES, Deliverable, WorkItem
-from schedules.dates import end_of_day, local_date, vn_date
+from schedules.dates import local_date, vn_date
 from schedules.plan import Plan
 
 MAX_NOTE = 2000
@@ -51,11 +51,6 @@ class Submission:
     """This version closed the item."""
     was_closed: bool = False
     """The item was already closed: the files are kept as a later version, its result stands."""
-
-
-def received_on_time(plan: Plan, due: date, at: datetime) -> bool:
-    """Received by the end of the due date, local time."""
-    return at < end_of_day(due, plan.zone)
 
 
 def versions(engine: Engine, item_id: int) -> dict[int, list[Deliverable]]:
@@ -103,6 +98,12 @@ def submit(
                 blobs.append(store_blob(data_dir / "deliverables", stream, max_bytes))
         except ValueError as exc:
             raise UserError(f"{incoming.name}: {exc} (tệp rỗng hoặc quá lớn)") from None
+        except IsADirectoryError:
+            raise UserError(f"{incoming.path} is a folder, not a file (không phải tệp)") from None
+        except OSError as exc:
+            raise UserError(
+                f"cannot read {incoming.path}: {exc.strerror} (không đọc được tệp)"
+            ) from None
     parts: list[tuple[IncomingFile, StoredBlob]] = []
     seen: set[str] = set()
     for incoming, blob in zip(files, blobs, strict=True):
@@ -118,6 +119,27 @@ def submit(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def attach(
+    plan: Plan,
+    engine: Engine,
+    data_dir: Path,
+    item_id: int,
+    file: Path,
+    at: datetime,
+    by: str | None = None,
+    note: str | None = None,
+) -> tuple[WorkItem, Deliverable]:
+    """An admin hands in one file for the item's unit (`cchc attach`, the close flow): recorded
+    and closed exactly as an upload, without the intake's content check."""
+    with transaction(engine) as session:
+        unit = by or get_item(session, plan, item_id).unit
+    if unit not in plan.units:
+        raise UserError(f"unknown unit '{unit}' (đơn vị không tồn tại)")
+    file = Path(file)
+    done = submit(plan, engine, data_dir, item_id, unit, [IncomingFile(file.name, file)], at, note)
+    return done.item, done.files[0]
 
 
 def _check_open_to(session: Session, plan: Plan, item_id: int, unit: str) -> WorkItem:
@@ -140,7 +162,10 @@ def _record(plan, engine, item_id, unit, parts, at, note) -> Submission:
         latest = _latest_version(session, item_id)
         same = latest and {d.sha256 for d in latest} == {blob.sha256 for _, blob in parts}
         # A double submit finds the item closed by the first one; an item reopened since (a
-        # return) takes the same files again as a new version.
+        # return) takes the same files again as a new version. The item is read again after
+        # the versions: its first read may predate the first request's commit (PostgreSQL,
+        # read committed), and that request wrote its version and the closing together.
+        session.refresh(item)
         if same and latest[0].status != "returned" and item.status == "closed":
             return Submission(item, latest[0].version, latest, created=False)
         version = (latest[0].version if latest else 0) + 1
@@ -180,7 +205,7 @@ def _record(plan, engine, item_id, unit, parts, at, note) -> Submission:
         )
         was_closed = item.status == "closed"
         if item.status in OPEN_STATUSES:
-            _close(plan, session, item, at, unit)  # its `closed` mail is the unit's receipt
+            close_item(plan, session, item, at, unit)  # its `closed` mail is the unit's receipt
         elif unit in plan.units:
             # A later version of a closed item: its own receipt (the `closed` mail states the
             # newest version handed in).
@@ -262,7 +287,7 @@ def accept_version(
             on_time = received_on_time(plan, item.due, rows[0].received_at)
         first = earlier == 0
         if item.status in OPEN_STATUSES:
-            _close(plan, session, item, at, actor)
+            close_item(plan, session, item, at, actor)
         if first:
             session.execute(update(WorkItem).where(WorkItem.id == item_id).values(on_time=on_time))
         log_event(
@@ -291,8 +316,8 @@ def return_version(
     actor: str = OFFICE,
 ) -> WorkItem:
     """The office returns the newest version with a reason: the version is marked returned,
-    then `flows.lifecycle.return_deliverable` reopens the item with the new due date (moved to
-    a working day) and mails the unit. Should the reopening be refused, the mark is undone."""
+    and in the same transaction the item reopens with the new due date (moved to a working day)
+    and the unit is mailed (`flows.lifecycle.reopen_returned`)."""
     reason = " ".join((reason or "").split())
     if not reason:
         raise UserError("Cần nêu lý do trả lại.")
@@ -314,18 +339,4 @@ def return_version(
             raise UserError(f"Nhiệm vụ số {item_id} đang mở lại, chưa có bản nộp để trả lại.")
         if not _mark(session, item_id, version, "returned", at, actor, reason):
             raise UserError(f"Phiên bản {version} vừa được xem xét bởi người khác.")
-    try:
-        return return_deliverable(plan, engine, item_id, reason, new_due, at, actor=actor)
-    except Exception:
-        with transaction(engine) as session:
-            session.execute(
-                update(Deliverable)
-                .where(
-                    Deliverable.item_id == item_id,
-                    Deliverable.version == version,
-                    Deliverable.status == "returned",
-                    Deliverable.reviewed_at == at,
-                )
-                .values(status="received", reviewed_at=None, reviewed_by=None, review_note=None)
-            )
-        raise
+        return reopen_returned(plan, session, item_id, reason, new_due, at, actor=actor)

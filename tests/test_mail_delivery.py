@@ -20,7 +20,8 @@ from test_mail_support import (
     sweep_and_send,
 )
 
-from flows.lifecycle import attach, return_deliverable
+from flows.lifecycle import return_deliverable
+from flows.review import attach
 from flows.sweep import item_steps, sweep
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import Event, Outbox, WorkItem
