@@ -223,8 +223,10 @@ def step_notifications(
     if step.kind != "escalation":
         return outbox_rows(item_id, step.name, step.kind, [plan.units[unit].email], at)
     office = plan.units[plan.commune.standing_office].email
-    recipients = plan.recipients(step.to, unit)
-    return outbox_rows(item_id, step.name, step.kind, recipients, at, cc=[office])
+    rows = outbox_rows(item_id, step.name, step.kind, plan.recipients(step.to, unit), at)
+    if rows and office not in {r["recipient"] for r in rows}:
+        rows[0]["cc"] = [office]  # one copy for the standing office, not one per leader
+    return rows
 
 
 def item_steps(plan: Plan, obligation: str, due: date, opened_at: datetime) -> list[Step]:

@@ -105,7 +105,7 @@ def test_send_then_return_then_send(cli, tmp_path):
     ).output  # fmt: skip
     assert "open again until 29/03/2027" in out  # Saturday 27/03 moves to Monday (BLDS)
     refused = cli("return", str(item), "--reason", "x", "--due", "2027-03-25", ok=False)
-    assert refused.exit_code == 1 and "only a closed item" in refused.output
+    assert refused.exit_code == 1 and "đã được trả lại" in refused.output  # already returned
     cli("send", "--at", "2027-03-11T10:05")
     kinds = [m["X-CCHC-Kind"] for m in eml_files(cli.data_dir / "outbox")
              if m["X-CCHC-Item"] == str(item)]  # fmt: skip
