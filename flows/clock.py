@@ -94,12 +94,13 @@ def opening_schedule(plan: Plan, obligation: str) -> ClockSchedule | None:
 
 
 def sweep_schedule(plan: Plan) -> ClockSchedule:
-    """Every working-day morning at `commune.sweep_time`, from the commune's start date until a
-    while after the plan ends: Monday to Friday, less the weekdays off (EXDATE: public holidays,
+    """Every working-day morning at `commune.sweep_time`, from the plan's first day (items due
+    after the start date may open before it, and their reminders must go out) until a while
+    after the plan ends: Monday to Friday, less the weekdays off (EXDATE: public holidays,
     swapped Mondays), plus the worked Saturdays (RDATE). Working days come from the plan's one
     `WorkingCalendar`. UNTIL is written as local wall time, which is how Prefect reads it."""
     commune = plan.commune
-    first, last = commune.start, commune.plan_end + AFTER_PLAN
+    first, last = commune.plan_start, commune.plan_end + AFTER_PLAN
     at = commune.sweep_time
     exdates, rdates = [], []
     day = first
