@@ -136,7 +136,10 @@ class RowMaker:
         self.today = local_date(AT, plan.zone)
         self.pairs = [(oid, unit) for oid in plan.schedules for unit in plan.lead_units(oid)]
         columns = WorkItem.__table__.columns
-        self._processors = [columns[c].type.bind_processor(engine.dialect) for c in STATE_COLUMNS]
+        dialect = engine.dialect  # dialect_impl: the strings the ORM writes (SQLite compares text)
+        self._processors = [
+            columns[c].type.dialect_impl(dialect).bind_processor(dialect) for c in STATE_COLUMNS
+        ]
         self._closed_state = functools.cache(self._make_closed_state)
         self._later_state = functools.cache(self._make_later_state)
         self._due_templates = self._make_due_templates()
@@ -149,8 +152,8 @@ class RowMaker:
 
     def open_later(self, index: int) -> tuple:
         """An open item whose next step comes after t."""
-        state = self._later_state(index % (24 * 60))
-        return self._key(index, state[STATE_COLUMNS.index("due")], "s") + state
+        variant = index % (24 * 60)
+        return self._key(index, self._later_due(variant), "s") + self._later_state(variant)
 
     def due(self, serial: int) -> tuple:
         """An open item whose next step's instant has passed at t."""
@@ -189,8 +192,11 @@ class RowMaker:
             next_action_at=None,
         )
 
+    def _later_due(self, variant: int) -> date:
+        return self.today + timedelta(days=1 + variant % 60)
+
     def _make_later_state(self, variant: int) -> tuple:
-        due = self.today + timedelta(days=1 + variant % 60)
+        due = self._later_due(variant)
         return self._state(
             window_start=due - timedelta(days=90),
             window_end=due - timedelta(days=15),

@@ -266,3 +266,15 @@ def test_two_sweeps_racing_make_no_duplicates(plan, pg_url, tmp_path):
     finally:
         for e in engines + [reference]:
             e.dispose()
+
+
+def test_one_sweep_finishes_every_batch(plan, engine, monkeypatch):
+    """Items due at the same instants, in batches smaller than the work: nothing is left over."""
+    import flows.sweep
+
+    monkeypatch.setattr(flows.sweep, "BATCH", 4)
+    sweep(plan, engine, t("2027-03-02T07:30"))
+    first = sweep(plan, engine, t("2027-03-18T07:30"))
+    assert len(first.advanced) > 4
+    again = sweep(plan, engine, t("2027-03-18T07:30"))
+    assert (again.advanced, again.queued) == ([], 0)
