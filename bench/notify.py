@@ -22,21 +22,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import aiosmtplib
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
+
 from cchc.settings import Settings, SmtpSettings  # noqa: E402
-from models.db import ensure_schema, make_engine, normalise_url, transaction  # noqa: E402
+from models.db import ensure_schema, make_engine, transaction  # noqa: E402
 from models.tables import Outbox, WorkItem  # noqa: E402
 from notifications.compose import Composer, load_facts  # noqa: E402
 from notifications.delivery import deliver_pending  # noqa: E402
@@ -71,27 +69,6 @@ def start_sink(port: int) -> subprocess.Popen:
             time.sleep(0.05)
     proc.kill()
     raise SystemExit("aiosmtpd sink did not start")
-
-
-@contextmanager
-def scratch_database(url: str | None, folder: str) -> Iterator[str]:
-    """A new empty database: a SQLite file in `folder`, or a PostgreSQL database created next
-    to the one `url` names (used only to create and drop it)."""
-    if url is None:
-        yield f"sqlite:///{folder}/bench.db"
-        return
-    import psycopg
-
-    admin = make_url(normalise_url(url))
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"cchc_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed(plan, engine, messages: int) -> None:
@@ -171,7 +148,7 @@ def main() -> None:
     try:
         with (
             tempfile.TemporaryDirectory() as tmp,
-            scratch_database(args.database_url, tmp) as url,
+            scratch_database(args.database_url) as url,
         ):
             engine = make_engine(url)
             ensure_schema(engine)

@@ -56,20 +56,17 @@ import functools
 import pstats
 import re
 import statistics
-import tempfile
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from scratch import scratch_database  # bench/scratch.py
 from sqlalchemy import Engine, bindparam, delete, event, insert, text
-from sqlalchemy.engine import make_url
 
 from flows.sweep import SweepReport, item_steps, open_due_items, state_at, sweep
-from models.db import ensure_schema, make_engine, normalise_url
+from models.db import ensure_schema, make_engine
 from models.tables import OPEN_STATUSES, OpeningMark, WorkItem
 from schedules.dates import local_date, local_instant
 from schedules.occurrences import opening_date
@@ -95,31 +92,6 @@ QUERY = (
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-# --- the scratch database ---------------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database(url: str | None) -> Iterator[str]:
-    """A new empty database: a SQLite file in a temp dir, or a PostgreSQL database created next
-    to the one `url` names (which is only used to create and drop it)."""
-    if url is None:
-        with tempfile.TemporaryDirectory(prefix="cchc-bench-") as folder:
-            yield f"sqlite:///{folder}/bench.db"
-        return
-    import psycopg
-
-    admin = make_url(normalise_url(url))
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"cchc_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- synthetic rows -----------------------------------------------------------------------------

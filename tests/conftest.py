@@ -75,3 +75,24 @@ def engine(db_url):
     ensure_schema(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def harness():
+    """A temporary Prefect server for the module that asks for it (about 10 s), analytics and
+    heartbeat off (see ../shared/stack-notes: the heartbeat costs a second per flow call)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        from prefect.settings import (
+            PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+            PREFECT_SERVER_ANALYTICS_ENABLED,
+            temporary_settings,
+        )
+        from prefect.testing.utilities import prefect_test_harness
+
+        with (
+            temporary_settings({PREFECT_SERVER_ANALYTICS_ENABLED: False}),
+            prefect_test_harness(server_startup_timeout=60),
+            temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+        ):
+            yield

@@ -208,26 +208,6 @@ def test_the_self_scoring_mail_attaches_the_scorecard(plan, before_scoring, sqli
     )  # other items' mails carry no scorecard
 
 
-@pytest.fixture(scope="module")
-def harness():
-    """A temporary Prefect server for this module, analytics and heartbeat off."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        from prefect.settings import (
-            PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-            PREFECT_SERVER_ANALYTICS_ENABLED,
-            temporary_settings,
-        )
-        from prefect.testing.utilities import prefect_test_harness
-
-        with (
-            temporary_settings({PREFECT_SERVER_ANALYTICS_ENABLED: False}),
-            prefect_test_harness(server_startup_timeout=60),
-            temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-        ):
-            yield
-
-
 @pytest.mark.prefect
 def test_the_self_scoring_flow_publishes_the_scorecard(
     harness, plan, before_scoring, sqlite_url, tmp_path, monkeypatch

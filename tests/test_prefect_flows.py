@@ -28,26 +28,6 @@ VN_02_12 = parse_instant("2026-12-02T07:30")
 """The first working morning on which the 2026 annual report (due 16/12/2026) opens."""
 
 
-@pytest.fixture(scope="module")
-def harness():
-    """One temporary Prefect server for the module (about 10 s), analytics and heartbeat off."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        from prefect.settings import (
-            PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-            PREFECT_SERVER_ANALYTICS_ENABLED,
-            temporary_settings,
-        )
-        from prefect.testing.utilities import prefect_test_harness
-
-        with (
-            temporary_settings({PREFECT_SERVER_ANALYTICS_ENABLED: False}),
-            prefect_test_harness(server_startup_timeout=60),
-            temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-        ):
-            yield
-
-
 @pytest.fixture
 def pf(harness):
     from flows import prefect_flows
