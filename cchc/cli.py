@@ -16,7 +16,10 @@ from cchc.settings import Settings
 from schedules.dates import parse_date, parse_instant, vn_date, vn_datetime
 from schedules.yamlsource import ConfigInvalid
 
+# Copies of the models' values, so that `check` and `plan` need not import SQLModel; a test
+# keeps them equal.
 STATUS_CHOICES = ("open", "overdue", "escalated", "closed", "waived")
+OUTBOX_STATUSES = ("pending", "sent", "failed", "cancelled")
 
 
 class Parsed(click.ParamType):
@@ -551,7 +554,7 @@ OUTBOX_COLUMNS = [
 
 
 @main.command("outbox")
-@click.option("--status", type=click.Choice(["pending", "sent", "failed", "cancelled"]))
+@click.option("--status", type=click.Choice(OUTBOX_STATUSES))
 @click.option("--item", "item_id", type=int, default=None)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @pass_app

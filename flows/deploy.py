@@ -142,10 +142,6 @@ class DeployDiff:
     next_at: dict[str, datetime | None] = field(default_factory=dict)
     dry_run: bool = False
 
-    @property
-    def writes(self) -> int:
-        return len(self.added) + len(self.changed) + len(self.pruned)
-
     def lines(self) -> list[str]:
         head = "would change" if self.dry_run else "deployments"
         out = [f"Prefect {self.server}, work pool '{self.pool}': {head}"]

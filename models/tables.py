@@ -51,9 +51,6 @@ class WorkItem(SQLModel, table=True):
     )
 
 
-DELIVERABLE_STATUSES = ("received", "accepted", "returned")
-
-
 class Deliverable(SQLModel, table=True):
     """One file of a version of the product handed in for an item (a version may hold several
     files: its parts); the bytes live under the data dir. The standing office accepts or
@@ -80,7 +77,10 @@ class Deliverable(SQLModel, table=True):
     on_time: bool | None = None
     """Received by the end of the item's due date in force then."""
     status: str = Field(
-        default="received", max_length=16, sa_column_kwargs={"server_default": "received"}
+        default="received",
+        max_length=16,
+        sa_column_kwargs={"server_default": "received"},
+        description="received | accepted | returned (by the standing office)",
     )
     reviewed_at: datetime | None = None
     reviewed_by: str | None = None

@@ -381,6 +381,7 @@ def describe_delivery(report: DeliveryReport) -> str:
         f"mail via {report.via}: {report.messages} message(s) for {len(report.sent)} row(s); "
         f"{len(report.retrying)} to retry, {len(report.failed)} failed, "
         f"{len(report.dropped)} cancelled"
+        + (f", {report.lost_claims} settled by another deliverer" if report.lost_claims else "")
     ]
     lines += [f"  sent #{i} {kind} item {item} -> {to}" for i, kind, item, to in report.sent]
     lines += [

@@ -9,8 +9,6 @@ from models.tables import Outbox, WorkItem
 from notifications.message import message_id
 from schedules.plan import Plan
 
-OUTBOX_STATUSES = ("pending", "sent", "failed", "cancelled")
-
 
 def list_outbox(
     plan: Plan, engine: Engine, status: str | None = None, item_id: int | None = None

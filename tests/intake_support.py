@@ -97,21 +97,6 @@ def t(text: str) -> datetime:
     return parse_instant(text)
 
 
-def find_item(engine, obligation: str, unit: str, period: str) -> WorkItem:
-    with transaction(engine) as s:
-        return (
-            s.exec(
-                select(WorkItem).where(
-                    WorkItem.obligation == obligation,
-                    WorkItem.unit == unit,
-                    WorkItem.period == period,
-                )
-            )
-            .scalars()
-            .one()
-        )
-
-
 def reload(engine, item_id: int) -> WorkItem:
     with transaction(engine) as s:
         return s.get(WorkItem, item_id)

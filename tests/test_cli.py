@@ -11,33 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import cli_env, run_cchc
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def cchc(tmp_path, sqlite_url):
-    env = {
-        **os.environ,
-        "CCHC_DATA_DIR": str(tmp_path / "data"),
-        "CCHC_DATABASE_URL": sqlite_url,
-        "CCHC_CONFIG": str(ROOT / "config"),
-    }
-
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run(
-            [sys.executable, "-m", "cchc.cli", *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if ok:
-            assert done.returncode == 0, done.stderr
-        return done
-
-    return run
+    env = cli_env(tmp_path / "data", sqlite_url)
+    return lambda *args, ok=True: run_cchc(env, *args, cwd=tmp_path, ok=ok)
 
 
 def test_plan_json_fields(cchc):
@@ -184,3 +166,10 @@ def test_schema_export_matches_the_shipped_schema(cchc):
     exported = json.loads(cchc("schema").stdout)
     assert exported == json.loads((ROOT / "config" / "schema.json").read_text(encoding="utf-8"))
     assert {"commune", "units", "calendar", "obligations"} <= set(exported["properties"])
+
+
+def test_cli_choices_match_the_models():
+    from cchc import cli
+    from models.tables import STATUSES
+
+    assert cli.STATUS_CHOICES == STATUSES

@@ -7,23 +7,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import socket
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
-from intake_support import ROOT, SECRET, pdf_bytes
+from intake_support import SECRET, pdf_bytes
+from support import CHROMIUM, cli_env, launch_chromium, run_cchc
 from test_mail_support import running_smtp_server
 
 from schedules.dates import local_date
 
-CHROMIUM = Path("/usr/bin/chromium")
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/items/\d+/[A-Za-z0-9_.\-]+")
 
 pytestmark = [
@@ -42,26 +40,16 @@ def free_port() -> int:
 
 @pytest.fixture
 def env(tmp_path, sqlite_url):
-    return {
-        **os.environ,
-        "CCHC_DATA_DIR": str(tmp_path / "data"),
-        "CCHC_DATABASE_URL": sqlite_url,
-        "CCHC_CONFIG": str(ROOT / "config"),
-        "CCHC_SECRET": SECRET,
-        "CCHC_PUBLIC_URL": f"http://127.0.0.1:{free_port()}",
-    }
+    return cli_env(
+        tmp_path / "data",
+        sqlite_url,
+        CCHC_SECRET=SECRET,
+        CCHC_PUBLIC_URL=f"http://127.0.0.1:{free_port()}",
+    )
 
 
 def cchc(env, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "cchc.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_cchc(env, *args).stdout
 
 
 @pytest.fixture
@@ -117,16 +105,7 @@ def test_a_clerk_opens_the_mail_link_and_uploads_a_pdf(plan, env, intake_server,
     upload = tmp_path / "Báo cáo đột xuất.pdf"
     upload.write_bytes(data)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 390, "height": 844}, locale="vi-VN")
             page.goto(link)

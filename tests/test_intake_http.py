@@ -22,7 +22,6 @@ from intake_support import (
     docx_bytes,
     elf_bytes,
     exe_bytes,
-    find_item,
     multipart,
     odf_bytes,
     ole_bytes,
@@ -34,6 +33,7 @@ from intake_support import (
     zip_bytes,
 )
 from sqlalchemy import select
+from support import find_item
 
 from flows.lifecycle import waive
 from flows.sweep import sweep

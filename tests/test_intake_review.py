@@ -10,7 +10,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from intake_support import SECRET, deliverables, find_item, pdf_bytes, reload, t
+from intake_support import SECRET, deliverables, pdf_bytes, reload, t
+from support import find_item, run_cchc
 
 from cchc.settings import IntakeSettings, SecretMissing, Settings
 from flows.errors import UserError
@@ -217,16 +218,7 @@ def test_bad_intake_settings_are_named(name, value, monkeypatch):
 
 
 def run_cli(env: dict, *args: str):
-    import subprocess
-    import sys
-
-    return subprocess.run(
-        [sys.executable, "-m", "cchc.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cchc(env, *args, ok=False)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import pytest
 from intake_support import ROOT, pdf_bytes, t
 from openpyxl import load_workbook
 from PIL import Image
+from support import cli_env, run_cchc
 
 from flows.lifecycle import waive
 from flows.reporting import list_items
@@ -84,22 +85,7 @@ def before_scoring(plan, sqlite_url, tmp_path):
 
 
 def cchc(tmp_path, sqlite_url, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "CCHC_DATA_DIR": str(tmp_path / "data"),
-        "CCHC_DATABASE_URL": sqlite_url,
-        "CCHC_CONFIG": str(ROOT / "config"),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "cchc.cli", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done
+    return run_cchc(cli_env(tmp_path / "data", sqlite_url), *args, cwd=tmp_path)
 
 
 def test_the_workbook_holds_the_json_numbers(year_db, sqlite_url, tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from support import find_item
 
 from flows.errors import UserError
 from flows.lifecycle import open_adhoc, waive
@@ -36,18 +37,7 @@ def snapshot(engine) -> dict[str, int]:
 
 
 def item(engine, obligation=REPORT, unit="VP", period="2027-Q1") -> WorkItem:
-    with transaction(engine) as s:
-        return (
-            s.exec(
-                select(WorkItem).where(
-                    WorkItem.obligation == obligation,
-                    WorkItem.unit == unit,
-                    WorkItem.period == period,
-                )
-            )
-            .scalars()
-            .one()
-        )
+    return find_item(engine, obligation, unit, period)
 
 
 def outbox_steps(engine, item_id: int) -> list[tuple[str, str]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,6 +17,7 @@ from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.base import BaseScheduler
 from click.testing import CliRunner
 from dateutil.rrule import rrulestr
+from support import remove_obligation
 
 import flows.engine
 from cchc.cli import main
@@ -219,7 +219,7 @@ def test_clock_fires_at_cchc_plan_dates_over_a_compressed_span(plan, config_dir,
 
 
 def test_reload_mid_span_drops_a_removed_obligation(plan, config_dir, monkeypatch):
-    _remove_obligation(config_dir, "ke-hoach-ra-soat-vbqppl-hang-nam")
+    remove_obligation(config_dir, "ke-hoach-ra-soat-vbqppl-hang-nam")
     edited = load_plan(config_dir)
     switch = datetime(2027, 6, 1, tzinfo=VN)
     done = []
@@ -240,16 +240,6 @@ def test_reload_mid_span_drops_a_removed_obligation(plan, config_dir, monkeypatc
     assert fires and all(at < switch for at in fires)
 
 
-def _remove_obligation(config_dir, oid: str) -> None:
-    for path in config_dir.glob("*.yaml"):
-        text = path.read_text(encoding="utf-8")
-        block = re.search(rf"^  - id: {re.escape(oid)}\n(?:(?!  - id: ).*\n)*", text, re.M)
-        if block:
-            path.write_text(text[: block.start()] + text[block.end() :], encoding="utf-8")
-            return
-    raise AssertionError(f"{oid} not found in {config_dir}")
-
-
 def test_reload_refuses_an_invalid_config_and_keeps_the_running_one(plan, config_dir):
     scheduler = _SteppedScheduler(timezone=plan.zone, executors={"default": DebugExecutor()})
     configure(scheduler, plan)
@@ -267,7 +257,7 @@ def test_reload_refuses_an_invalid_config_and_keeps_the_running_one(plan, config
         assert {j.id: j.trigger for j in scheduler.get_jobs()} == before
 
         units.write_text(good, encoding="utf-8")
-        _remove_obligation(config_dir, "do-luong-su-hai-long")
+        remove_obligation(config_dir, "do-luong-su-hai-long")
         assert reload(scheduler, state) is True
         assert state.plan is not plan and pinned == [state.plan]
         assert "open:do-luong-su-hai-long" not in {j.id for j in scheduler.get_jobs()}

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import PG_ADMIN_URL, _pg_reachable
+from support import CHROMIUM, launch_chromium, remove_obligation
 
 from flows.artifacts import open_items_key, sweep_summary_key
 from schedules.plan import load_plan
@@ -37,7 +38,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.prefect]
 
 BIN = Path(sys.executable).parent
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
-CHROMIUM = "/usr/bin/chromium"
 
 
 @dataclass
@@ -199,18 +199,6 @@ def scheduled_runs(server: Server, deployment_ids: list) -> dict:
     return found
 
 
-def _remove_obligation(config_dir: Path, oid: str) -> None:
-    import re
-
-    for path in config_dir.glob("*.yaml"):
-        text = path.read_text(encoding="utf-8")
-        block = re.search(rf"^  - id: {re.escape(oid)}\n(?:(?!  - id: ).*\n)*", text, re.M)
-        if block:
-            path.write_text(text[: block.start()] + text[block.end() :], encoding="utf-8")
-            return
-    raise AssertionError(f"{oid} not found")
-
-
 def test_deploy_registers_schedules_matching_cchc_plan(server, config_dir, tmp_path):
     plan = load_plan(config_dir)
     env = cli_env(server, config_dir, tmp_path)
@@ -284,7 +272,7 @@ def test_deploy_registers_schedules_matching_cchc_plan(server, config_dir, tmp_p
     assert again.returncode == 0, again.stderr
     assert "0 added, 0 changed, 0 removed" in again.stdout, again.stdout
 
-    _remove_obligation(config_dir, "kiem-tra-iso-9001")
+    remove_obligation(config_dir, "kiem-tra-iso-9001")
     pruned = cchc("deploy", env=env, cwd=tmp_path)
     assert pruned.returncode == 0, pruned.stderr
     assert f"- {plan.commune.code}-kiem-tra-iso-9001 (paused" in pruned.stdout, pruned.stdout
@@ -444,7 +432,7 @@ def test_cchc_run_records_runs_and_reloads_config(server, config_dir, tmp_path):
         _wait_for(log, "config refused", proc, 30)
 
         units.write_text(good, encoding="utf-8")
-        _remove_obligation(config_dir, "kiem-tra-iso-9001")
+        remove_obligation(config_dir, "kiem-tra-iso-9001")
         applied = cchc("reload", env=env, cwd=tmp_path)
         assert applied.returncode == 0, applied.stderr
         assert f"engine pid {proc.pid}" in applied.stdout
@@ -476,7 +464,7 @@ def test_cchc_run_records_runs_and_reloads_config(server, config_dir, tmp_path):
 
 def test_ui_shows_the_sweep_artifact_in_chromium(server, plan, tmp_path):
     """Headless Chromium from Debian's package; Playwright never downloads a browser here."""
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} missing: apt-get install -y chromium (.ci/run does)")
     sync_api = pytest.importorskip("playwright.sync_api")
     key = open_items_key(plan)
@@ -490,16 +478,7 @@ def test_ui_shows_the_sweep_artifact_in_chromium(server, plan, tmp_path):
     ):
         pytest.fail("no sweep artifact on the server: the tests before this one publish it")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{server.url}/artifacts", wait_until="domcontentloaded")

@@ -126,7 +126,7 @@ def clean_name(raw: str) -> str:
             status=400,
         )
     if len(name) > MAX_NAME:
-        stem, dot, ext = name.rpartition(".")
+        _, dot, ext = name.rpartition(".")
         keep = f"{dot}{ext}" if dot and len(ext) <= 10 else ""
         name = name[: MAX_NAME - len(keep)].rstrip() + keep
     return name

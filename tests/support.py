@@ -1,0 +1,79 @@
+"""Helpers shared by several test modules (real parts only: the database, the config folder,
+Debian's chromium)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from models.db import transaction
+from models.tables import WorkItem
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    # Without the background-networking flags Chromium keeps calling out through this
+    # machine's closed network (see ../shared/stack-notes.md).
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def launch_chromium(playwright):
+    """Debian's chromium through Playwright: never `playwright install`."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+def find_item(engine, obligation: str, unit: str, period: str) -> WorkItem:
+    with transaction(engine) as s:
+        query = select(WorkItem).where(
+            WorkItem.obligation == obligation, WorkItem.unit == unit, WorkItem.period == period
+        )
+        return s.exec(query).scalars().one()
+
+
+def remove_obligation(config_dir: Path, oid: str) -> None:
+    """Delete one obligation's block from the config folder's YAML files."""
+    for path in Path(config_dir).glob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        block = re.search(rf"^  - id: {re.escape(oid)}\n(?:(?!  - id: ).*\n)*", text, re.M)
+        if block:
+            path.write_text(text[: block.start()] + text[block.end() :], encoding="utf-8")
+            return
+    raise AssertionError(f"{oid} not found in {config_dir}")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a `cchc` process on the shipped config and the given database."""
+    return {
+        **os.environ,
+        "CCHC_DATA_DIR": str(data_dir),
+        "CCHC_DATABASE_URL": database_url,
+        "CCHC_CONFIG": str(ROOT / "config"),
+        **extra,
+    }
+
+
+def run_cchc(env: dict, *args: str, cwd=None, ok: bool = True) -> subprocess.CompletedProcess:
+    """Run the real `cchc` command; with `ok`, fail the test on a non-zero exit."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cchc.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if ok:
+        assert done.returncode == 0, done.stderr
+    return done
