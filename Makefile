@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench check clean prefect-server-pg deploy worker
+.PHONY: install run test test-fast lint bench check clean prefect-server-pg deploy worker
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,11 +52,19 @@ run: install
 check: install
 	$(BIN)/cchc check
 
+# ruff (lint and format), then import-linter: the layers of README "How it works" and "the rules
+# never import Prefect or APScheduler" (contracts in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test: install lint
 	$(BIN)/python -m pytest -q
+
+# The inner loop: no Prefect harness, no browser, no server started (about a minute).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not prefect and not slow"
 
 bench: install
 	$(BIN)/python bench/sweep.py

@@ -33,11 +33,12 @@ sys.path.insert(0, str(ROOT))
 
 from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
 
-from cchc.settings import Settings, SmtpSettings  # noqa: E402
+from flows.settings import Settings  # noqa: E402
 from models.db import ensure_schema, make_engine, transaction  # noqa: E402
 from models.tables import Outbox, WorkItem  # noqa: E402
 from notifications.compose import Composer, load_facts  # noqa: E402
 from notifications.delivery import deliver_pending  # noqa: E402
+from notifications.smtp import SmtpSettings  # noqa: E402
 from schedules.dates import local_instant  # noqa: E402
 from schedules.plan import load_plan  # noqa: E402
 

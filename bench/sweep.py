@@ -65,13 +65,13 @@ from pathlib import Path
 from scratch import scratch_database  # bench/scratch.py
 from sqlalchemy import Engine, bindparam, delete, event, insert, text
 
-from flows.sweep import SweepReport, item_steps, open_due_items, state_at, sweep
 from models.db import ensure_schema, make_engine
 from models.tables import OPEN_STATUSES, OpeningMark, WorkItem
 from schedules.dates import local_date, local_instant
 from schedules.occurrences import opening_date
 from schedules.plan import Plan, load_plan
 from schedules.timeline import current_step
+from usecases.sweep import SweepReport, item_steps, open_due_items, state_at, sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = datetime.fromisoformat("2030-06-17T07:30:00+07:00").astimezone(UTC)

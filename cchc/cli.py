@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from cchc.output import Column, render
-from cchc.settings import Settings
+from flows.settings import Settings
 from schedules.dates import parse_date, parse_instant, vn_date, vn_datetime
 from schedules.yamlsource import ConfigInvalid
 
@@ -121,7 +121,7 @@ def user_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from flows.errors import UserError
+        from usecases.errors import UserError
 
         try:
             return func(*args, **kwargs)
@@ -230,15 +230,16 @@ def init_db(app: App) -> None:
 def sweep_cmd(app: App, at, no_mail) -> None:
     """One sweep as of --at: open due items, mark overdue, queue reminders and escalations,
     then deliver the mail due."""
-    from flows.sweep import sweep
+    from usecases.sweep import sweep
 
     when = now_or(at)
     report = sweep(app.plan, app.engine, when)
     click.echo(describe_sweep(report))
     if not no_mail:
-        from notifications.delivery import deliver_pending, describe_delivery
+        from flows.mail import deliver_mail
+        from notifications.delivery import describe_delivery
 
-        click.echo(describe_delivery(deliver_pending(app.plan, app.engine, app.settings, when)))
+        click.echo(describe_delivery(deliver_mail(app.plan, app.engine, app.settings, when)))
 
 
 def describe_sweep(report) -> str:
@@ -292,8 +293,8 @@ def item_row(item) -> dict:
 @pass_app
 def items_cmd(app: App, status, unit, fmt) -> None:
     """Work items (all of them without --status)."""
-    from flows.reporting import list_items
     from notifications.outbox import failed_counts
+    from usecases.reporting import list_items
 
     failed = failed_counts(app.plan, app.reader)
     rows = [
@@ -323,7 +324,7 @@ def attach_cmd(app: App, item_id, file, by, note, at) -> None:
         use_runtime(app.plan, app.engine, app.settings)
         item, deliverable = close_flow(item_id, str(file), by=by, note=note, at=now_or(at))
     else:
-        from flows.review import attach
+        from usecases.review import attach
 
         item, deliverable = attach(
             app.plan,
@@ -350,7 +351,7 @@ def attach_cmd(app: App, item_id, file, by, note, at) -> None:
 @user_errors
 def waive_cmd(app: App, item_id, reason, at) -> None:
     """Waive an open item, with a reason."""
-    from flows.lifecycle import waive
+    from usecases.lifecycle import waive
 
     item = waive(app.plan, app.engine, item_id, reason, now_or(at))
     click.echo(f"item {item.id}: waived ({item.waived_reason})")
@@ -365,7 +366,7 @@ def waive_cmd(app: App, item_id, reason, at) -> None:
 @user_errors
 def open_cmd(app: App, obligation, unit, due, at) -> None:
     """Open an ad hoc item (a directive arrived)."""
-    from flows.lifecycle import open_adhoc
+    from usecases.lifecycle import open_adhoc
 
     item = open_adhoc(app.plan, app.engine, obligation, unit, due, now_or(at))
     click.echo(f"item {item.id}: opened {item.obligation} {item.unit} due {vn_date(item.due)}")
@@ -406,12 +407,12 @@ REPORT_COLUMNS = [
 def report_cmd(app: App, year, fmt, output, chart, at) -> None:
     """Per unit: items due in the year, closed on time, late, open overdue, on-time rate.
     `--format xlsx` writes the scorecard workbook (per unit, per quarter, chart)."""
-    from flows.reporting import year_report
+    from usecases.reporting import year_report
 
     if fmt == "xlsx" and output is None:
         fail("--format xlsx needs --output FILE")
     if fmt == "xlsx" or chart is not None:
-        from flows.scorecard import build_scorecard, scorecard_png, scorecard_xlsx
+        from usecases.scorecard import build_scorecard, scorecard_png, scorecard_xlsx
 
         card = build_scorecard(app.plan, app.reader, year, now_or(at))
         png = scorecard_png(card)
@@ -440,8 +441,8 @@ def run_cmd(app: App) -> None:
     instants and the sweep flow each working-day morning, as Prefect flow runs recorded in the
     server PREFECT_API_URL names (`make run` starts one). SIGHUP / `cchc reload` re-reads the
     config; SIGTERM / SIGINT stop."""
-    from cchc.settings import SecretMissing
     from flows.engine import run_engine
+    from flows.settings import SecretMissing
 
     try:
         app.settings.link_secret()  # the mails carry signed links: no key, no start
@@ -491,7 +492,7 @@ def reload_cmd(app: App) -> None:
 def serve_intake_cmd(app: App, host, port) -> None:
     """The intake web app: units hand in deliverables through the signed links of their mails;
     the standing office accepts or returns them. Links carry CCHC_PUBLIC_URL."""
-    from cchc.settings import DEFAULT_INTAKE_HOST, DEFAULT_INTAKE_PORT, SecretMissing
+    from flows.settings import DEFAULT_INTAKE_HOST, DEFAULT_INTAKE_PORT, SecretMissing
 
     try:
         app.settings.link_secret()
@@ -519,7 +520,7 @@ def serve_intake_cmd(app: App, host, port) -> None:
 @user_errors
 def link_cmd(app: App, item_id, office, at) -> None:
     """Print the signed intake link of an item (for its unit), or the office's (--office)."""
-    from cchc.settings import SecretMissing
+    from flows.settings import SecretMissing
     from notifications.links import item_link, office_link
 
     if (item_id is None) == (not office):
@@ -528,8 +529,8 @@ def link_cmd(app: App, item_id, office, at) -> None:
         if office:
             click.echo(office_link(app.settings, app.plan.commune.code, now_or(at)))
             return
-        from flows.lifecycle import get_item
         from models.db import transaction
+        from usecases.lifecycle import get_item
 
         with transaction(app.reader) as session:
             item = get_item(session, app.plan, item_id)
@@ -571,9 +572,10 @@ def outbox_cmd(app: App, status, item_id, fmt) -> None:
 @pass_app
 def send_cmd(app: App, at) -> None:
     """Deliver every pending mail now, waiting for its next retry or not ("retry now")."""
-    from notifications.delivery import deliver_pending, describe_delivery
+    from flows.mail import deliver_mail
+    from notifications.delivery import describe_delivery
 
-    report = deliver_pending(app.plan, app.engine, app.settings, now_or(at), force=True)
+    report = deliver_mail(app.plan, app.engine, app.settings, now_or(at), force=True)
     click.echo(describe_delivery(report))
 
 
@@ -617,13 +619,14 @@ def preview_cmd(app: App, item_id, kind, recipient, fmt, output, at) -> None:
 def return_cmd(app: App, item_id, reason, due, at) -> None:
     """Return a closed item's deliverable for correction: reopen it with a new due date and
     mail the unit."""
-    from flows.lifecycle import return_deliverable
-    from flows.review import return_version, versions
+    from usecases.lifecycle import return_deliverable
+    from usecases.review import return_version, versions
 
     handed_in = versions(app.engine, item_id)
     if handed_in:  # the newest version is marked returned, as on the office's page
-        item = return_version(app.plan, app.engine, item_id, max(handed_in), reason, due,
-                              now_or(at), actor="admin")
+        item = return_version(
+            app.plan, app.engine, item_id, max(handed_in), reason, due, now_or(at), actor="admin"
+        )
     else:
         item = return_deliverable(app.plan, app.engine, item_id, reason, due, now_or(at))
     click.echo(

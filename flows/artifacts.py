@@ -15,13 +15,17 @@ item, so their number follows units, like the task runs), with the items in the 
 
 from __future__ import annotations
 
+import base64
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from sqlalchemy import Engine
+
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
+from usecases.scorecard import build_scorecard, scorecard_markdown, scorecard_png
 
 MAX_TABLE_ROWS = 2000
 """A table artifact beyond this is cut (the note says so): the UI is no place for a city's list."""
@@ -373,3 +377,28 @@ def emit_mail_failed(plan: Plan, failed: list[tuple], at: datetime) -> None:
     from prefect.events import emit_event
 
     emit_event(**mail_failed_event(plan, failed, at))
+
+
+def scorecard_key(plan: Plan, year: int) -> str:
+    return f"cchc-{plan.commune.code}-scorecard-{year}"
+
+
+def publish_scorecard(plan: Plan, engine: Engine, year: int, at: datetime) -> str:
+    """A Prefect markdown artifact (stable key per year): the table and the chart, inline."""
+    from prefect.artifacts import create_markdown_artifact
+
+    card = build_scorecard(plan, engine, year, at)
+    png = base64.b64encode(scorecard_png(card)).decode("ascii")
+    markdown = (
+        scorecard_markdown(card)
+        + f"\n![Tỷ lệ đúng hạn theo đơn vị và theo quý, năm {year}](data:image/png;base64,{png})\n"
+        + "\nTài liệu kiểm chứng cho việc tự chấm điểm PAR INDEX: `cchc report --year "
+        + f"{year} --format xlsx --output FILE` (bảng tính) và thư giao việc tự chấm điểm.\n"
+    )
+    key = scorecard_key(plan, year)
+    create_markdown_artifact(
+        markdown=markdown,
+        key=key,
+        description=f"Kết quả thực hiện đúng hạn nhiệm vụ CCHC năm {year}, theo đơn vị và quý",
+    )
+    return key

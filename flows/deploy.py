@@ -8,7 +8,7 @@ and a due date). All go into a process work pool that `prefect worker start` ser
 Idempotent: the wanted deployments are compared with those on the server (tagged `cchc` and
 `commune:<code>`); only new or changed ones are written (writing one replaces its future
 scheduled runs), those of obligations gone from the config are paused (or deleted), and the
-difference is returned for printing. The schedules' text comes from flows.clock, like the
+difference is returned for printing. The schedules' text comes from schedules.clock, like the
 embedded engine's triggers.
 """
 
@@ -27,12 +27,12 @@ from prefect.client.schemas.schedules import RRuleSchedule
 from prefect.exceptions import ObjectNotFound
 from prefect.utilities.callables import parameter_schema
 
-from cchc.settings import Settings
 from flows import prefect_flows
-from flows.clock import SWEEP, ClockSchedule, plan_schedules
-from flows.errors import UserError
+from flows.settings import Settings
+from schedules.clock import SWEEP, ClockSchedule, plan_schedules
 from schedules.dates import vn_datetime
 from schedules.plan import Plan
+from usecases.errors import UserError
 
 DEFAULT_POOL = "cchc"
 PRUNE_MODES = ("pause", "delete")

@@ -2,7 +2,7 @@
 
 An APScheduler clock fires, as Prefect flow runs recorded in the server that PREFECT_API_URL
 names (`make run` starts one on 127.0.0.1:4200), each obligation's opening flow at its opening
-instants and the sweep each working-day morning. *When* lives in flows.clock (one
+instants and the sweep each working-day morning. *When* lives in schedules.clock (one
 `ClockSchedule` per job, read by an `RRuleTrigger`); *what* lives in flows.prefect_flows over the
 core. A catch-up sweep runs at start. SIGHUP (or `cchc reload`) re-reads the config: an invalid
 config is refused and the running one stays. SIGTERM / SIGINT stop after the current run.
@@ -25,12 +25,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 
-from cchc.settings import Settings
-from flows.clock import SWEEP, ClockSchedule, RRuleTrigger, plan_schedules
-from flows.errors import UserError
+from flows.settings import Settings
+from flows.trigger import RRuleTrigger
+from schedules.clock import SWEEP, ClockSchedule, plan_schedules
 from schedules.dates import vn_datetime
 from schedules.plan import Plan, load_plan
 from schedules.yamlsource import ConfigInvalid
+from usecases.errors import UserError
 
 log = logging.getLogger("cchc.engine")
 

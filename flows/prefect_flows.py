@@ -1,4 +1,4 @@
-"""cchc's Prefect flows: a thin shell over the core use cases (flows.sweep, flows.lifecycle).
+"""cchc's Prefect flows: a thin shell over the core use cases (usecases.sweep, usecases.lifecycle).
 
 - one opening flow per kind of obligation (`cchc-open-periodic-report`, ...), parameterised by
   obligation and period: opens the period's items (every lead unit), queues their opening mail,
@@ -28,14 +28,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from sqlalchemy import Engine, select
 
-from cchc.settings import Settings
 from flows import artifacts
-from flows.errors import UserError
-from flows.sweep import SweepReport, advance_items, open_due_items, open_period
+from flows.mail import deliver_mail
+from flows.settings import Settings
 from models.db import transaction
 from models.tables import OPEN_STATUSES, WorkItem
 from schedules.dates import local_date
 from schedules.plan import Plan, load_plan
+from usecases.errors import UserError
+from usecases.sweep import SweepReport, advance_items, open_due_items, open_period
 
 FLOW_PREFIX = "cchc-"
 SWEEP_FLOW = "cchc-sweep"
@@ -165,11 +166,9 @@ def publish_opened(obligation: str, periods: list[str], item_ids: list[int], at:
 def publish_scorecard(periods: list[str], at: datetime) -> list[str]:
     """Evidence for the PAR INDEX self-scoring: each period's yearly on-time scorecard per unit
     and quarter (table and chart) as a markdown artifact with a stable key per year."""
-    from flows.scorecard import publish_scorecard as publish
-
     rt = runtime()
     years = sorted({int(p[:4]) for p in periods if p[:4].isdigit()})
-    return [publish(rt.plan, rt.engine, year, at) for year in years]
+    return [artifacts.publish_scorecard(rt.plan, rt.engine, year, at) for year in years]
 
 
 def _opening_run_name() -> str:
@@ -296,19 +295,6 @@ def advance(at: datetime) -> SweepReport:
     return report
 
 
-def deliver_pending_mail(rt: Runtime, at: datetime, force: bool = False):
-    """THE single call site of e-mail delivery (notifications.delivery, built separately):
-    `deliver_pending(plan, engine, settings, at, force) -> DeliveryReport`. Returns None, and
-    the outbox stays pending, where that module is not installed."""
-    try:
-        from notifications.delivery import deliver_pending
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("notifications.delivery", "notifications"):
-            raise
-        return None
-    return deliver_pending(rt.plan, rt.engine, rt.settings, at, force=force)
-
-
 @task(name="deliver", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[10, 60, 300])
 def deliver(at: datetime, force: bool = False) -> dict | None:
     """Send what the outbox holds. Per-message trouble is the outbox's business (a row waits
@@ -316,11 +302,8 @@ def deliver(at: datetime, force: bool = False) -> dict | None:
     set-up) is retried by Prefect and, after the last retry, fails the task and so the sweep
     run: visible in the UI. Permanently failed rows emit `cchc.mail.failed`."""
     rt = runtime()
-    report = deliver_pending_mail(rt, at, force)
-    if report is None:
-        get_run_logger().warning("e-mail delivery is not installed: the outbox stays pending")
-        return None
-    failed = list(getattr(report, "failed", []) or [])
+    report = deliver_mail(rt.plan, rt.engine, rt.settings, at, force)
+    failed = report.failed
     if failed:
         artifacts.emit_mail_failed(rt.plan, failed, at)
     return {"line": artifacts.describe_delivery(report), "failed": len(failed)}
@@ -418,7 +401,7 @@ def _close_run_name() -> str:
 def attach_deliverable(
     item_id: int, file: str, at: datetime, by: str | None, note: str | None
 ) -> tuple[WorkItem, object]:
-    from flows.review import attach
+    from usecases.review import attach
 
     rt = runtime()
     return attach(
@@ -439,7 +422,7 @@ def close_flow(
     at: datetime | None = None,
 ):
     """Attach a deliverable to an item and close it; emits `cchc.item.closed` when this run
-    closed it. Returns the item and the deliverable (as `flows.lifecycle.attach` does)."""
+    closed it. Returns the item and the deliverable (as `usecases.lifecycle.attach` does)."""
     when = instant(at)
     item, deliverable = attach_deliverable(item_id, file, when, by, note)
     closed_now = (
@@ -463,7 +446,7 @@ def _adhoc_run_name() -> str:
     description="Mở việc đột xuất theo văn bản chỉ đạo (chọn đơn vị và hạn).",
 )
 def open_ad_hoc(obligation: str, unit: str, due: date, at: datetime | None = None) -> dict:
-    from flows.lifecycle import open_adhoc
+    from usecases.lifecycle import open_adhoc
 
     rt = runtime()
     when = instant(at)

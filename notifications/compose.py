@@ -15,7 +15,6 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlmodel import Session
 
-from flows.sweep import item_steps
 from models.tables import OPEN_STATUSES, Deliverable, Event, Outbox, WorkItem
 from notifications.ics import CalendarEntry, calendar_bytes
 from notifications.message import (
@@ -37,6 +36,11 @@ from notifications.views import (
 )
 from schedules.dates import local_date, local_instant, vn_date, vn_datetime
 from schedules.plan import Plan
+from usecases.sweep import item_steps
+
+Evidence = Callable[[str, str, datetime], list[tuple[str, str, str, bytes]]]
+"""`evidence(obligation, period, at)`: (file name, MIME type, subtype, bytes) of files to attach
+to an item's opened, reminder and due-day mails (the on-time scorecard for self-scoring)."""
 
 NOTICE_PREFIX = "undelivered-"
 """Step prefix of the notice that tells the standing office a mail could not be delivered."""
@@ -111,12 +115,11 @@ class Composer:
         plan: Plan,
         sender: str | None = None,
         link: Callable[[int, str, datetime], str] | None = None,
-        evidence: Callable[[str, str, datetime], list[tuple[str, str, str, bytes]]] | None = None,
+        evidence: Evidence | None = None,
     ):
         """`link(item_id, unit, at)` makes the signed intake link (notifications.links);
-        without it mails carry no `upload_url`. `evidence(obligation, period, at)` gives files
-        to attach to an item's opened, reminder and due-day mails (flows.scorecard: the on-time
-        scorecard for the self-scoring item)."""
+        without it mails carry no `upload_url`. `evidence` gives the files an item's mails attach
+        (the caller passes `usecases.scorecard.evidence_for`)."""
         self.plan = plan
         self.link = link
         self.evidence = evidence

@@ -26,11 +26,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, or_, select, update
 from sqlmodel import Session
 
-from flows.scorecard import evidence_for
 from models.db import transaction
 from models.store import NAGGING_KINDS, log_event, queue_notifications
 from models.tables import OPEN_STATUSES, Outbox, WorkItem
-from notifications.compose import NOTICE_PREFIX, Composer, Facts, Mail, load_facts, notice_step
+from notifications.compose import (
+    NOTICE_PREFIX,
+    Composer,
+    Evidence,
+    Facts,
+    Mail,
+    load_facts,
+    notice_step,
+)
 from notifications.links import intake_linker
 from notifications.smtp import Outcome, Transport, make_transport
 from schedules.plan import Plan
@@ -80,7 +87,7 @@ def deliver_pending(
     plan: Plan, engine: Engine, settings, at: datetime, force: bool = False, **options
 ) -> DeliveryReport:
     """Deliver the outbox rows due at `at` (every pending row with `force`); see
-    `deliver_pending_async`. `settings` is a `cchc.settings.Settings`. Callable from code that
+    `deliver_pending_async`. `settings` is a `flows.settings.Settings`. Callable from code that
     runs an event loop of its own: the run then gets a thread and a loop of its own."""
 
     def run() -> DeliveryReport:
@@ -104,8 +111,10 @@ async def deliver_pending_async(
     transport: Transport | None = None,
     lease: timedelta = LEASE,
     chunk: int = CHUNK,
+    evidence: Evidence | None = None,
 ) -> DeliveryReport:
-    """One delivery run as of `at`.
+    """One delivery run as of `at`; `evidence` gives the files an item's mails attach (see
+    `Composer`).
 
     1. open the transport (one SMTP connection for the run, or the .eml folder);
     2. claim a chunk of rows: pending, due (`send_after <= at`, or any with `force`), not held
@@ -122,7 +131,7 @@ async def deliver_pending_async(
         plan,
         settings.smtp.sender,
         link=intake_linker(settings),
-        evidence=evidence_for(plan, engine),
+        evidence=evidence,
     )
     transport = transport or make_transport(settings.smtp, settings.data_dir)
     report = DeliveryReport(at, transport.via)

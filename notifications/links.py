@@ -20,6 +20,10 @@ OFFICE_DAYS = 400
 """An office link lasts a year and a bit: the office keeps it as a bookmark."""
 
 
+class SecretMissing(ValueError):
+    """CCHC_SECRET is needed: links would leave this machine, or the database is shared."""
+
+
 class LinkInvalid(Exception):
     """A token that is forged, damaged, for another item, or expired; `reason` is for the log,
     `message` for the person holding the link (Vietnamese)."""
@@ -56,7 +60,7 @@ def item_token(secret: str, item_id: int, unit: str, at: datetime) -> str:
 def item_link(settings, item_id: int, unit: str, at: datetime) -> str:
     """The intake page of one item for one unit, valid `link_days` after `at`.
 
-    Raises `cchc.settings.SecretMissing` when no signing key may be used."""
+    Raises `SecretMissing` when no signing key may be used."""
     token = item_token(settings.link_secret(), item_id, unit, at)
     return f"{settings.intake.base_url}/items/{int(item_id)}/{token}"
 
@@ -76,7 +80,6 @@ def verify_item_token(
 def intake_linker(settings):
     """`link(item_id, unit, at)` for the mails, or None (with a warning) when no signing key
     may be used: the mails then go out without a link rather than not at all."""
-    from cchc.settings import SecretMissing
 
     try:
         settings.link_secret()

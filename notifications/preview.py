@@ -6,7 +6,6 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from flows.errors import UserError
 from models.db import transaction
 from models.tables import Event, Outbox, WorkItem
 from notifications.compose import Composer, Mail, load_facts, sample_contexts
@@ -14,6 +13,7 @@ from notifications.message import KINDS
 from notifications.render import TemplateIssue, check_renders
 from notifications.smtp import eml_bytes
 from schedules.plan import Plan
+from usecases.errors import UserError
 
 
 def check_mail(plan: Plan, sender: str | None, at: datetime) -> list[TemplateIssue | str]:

@@ -11,7 +11,7 @@ import io
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.generator import BytesGenerator
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,12 +19,64 @@ from typing import Literal, Protocol
 
 import aiosmtplib
 
-from cchc.settings import SmtpSettings
 from notifications.message import MAIL_POLICY
 
 log = logging.getLogger("cchc.mail")
 
 Status = Literal["sent", "retry", "failed"]
+SmtpSecurity = Literal["none", "starttls", "tls"]
+_DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where mail goes. No host (the default): each message is written as an .eml file under
+    `$CCHC_DATA_DIR/outbox/` instead, so a machine with no mail server still works."""
+
+    host: str | None = None
+    port: int = 25
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    security: SmtpSecurity = "none"
+    sender: str | None = None
+    """`From`, e.g. `CCHC Mao Điền <cchc@maodien.example>`; unset: the standing office's address."""
+    timeout: float = 30.0
+    """Seconds for connecting and for each SMTP command."""
+
+    @classmethod
+    def from_env(cls) -> SmtpSettings:
+        """Read CCHC_SMTP_*; raises ValueError naming the variable when a value is unusable."""
+        env = os.environ
+        security = (env.get("CCHC_SMTP_SECURITY") or "none").strip().lower()
+        if security not in _DEFAULT_PORTS:
+            raise ValueError(f"CCHC_SMTP_SECURITY={security!r}: use none, starttls or tls")
+        port = env_number("CCHC_SMTP_PORT", int, _DEFAULT_PORTS[security])
+        if not 0 < port < 65536:
+            raise ValueError(f"CCHC_SMTP_PORT={port}: not a port number")
+        timeout = env_number("CCHC_SMTP_TIMEOUT", float, 30.0)
+        if timeout <= 0:
+            raise ValueError(f"CCHC_SMTP_TIMEOUT={timeout}: must be more than 0 seconds")
+        return cls(
+            host=env.get("CCHC_SMTP_HOST") or None,
+            port=port,
+            username=env.get("CCHC_SMTP_USERNAME") or None,
+            password=env.get("CCHC_SMTP_PASSWORD") or None,
+            security=security,
+            sender=env.get("CCHC_SMTP_FROM") or None,
+            timeout=timeout,
+        )
+
+
+def env_number(name: str, kind: type, default):
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r}: not a number") from None
+
+
 CONNECTION_ERRORS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
 """SMTPConnectError is an OSError (ConnectionError); asyncio.TimeoutError is an OSError alias
 since 3.11 (TimeoutError)."""

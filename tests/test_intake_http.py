@@ -35,11 +35,11 @@ from intake_support import (
 from sqlalchemy import select
 from support import find_item
 
-from flows.lifecycle import waive
-from flows.sweep import sweep
 from models.db import transaction
 from models.tables import Event, Outbox
 from notifications.links import item_token
+from usecases.lifecycle import waive
+from usecases.sweep import sweep
 
 REPORT = "bao-cao-cchc-dinh-ky"
 # Q1 2027: opens 02/03/2027, due Tuesday 16/03/2027. The clock stands at 10/03/2027 09:00.

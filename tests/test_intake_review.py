@@ -13,12 +13,7 @@ import pytest
 from intake_support import SECRET, deliverables, pdf_bytes, reload, t
 from support import find_item, run_cchc
 
-from cchc.settings import IntakeSettings, SecretMissing, Settings
-from flows.errors import UserError
-from flows.lifecycle import waive
-from flows.reporting import year_report
-from flows.review import IncomingFile, accept_version, return_version, submit
-from flows.sweep import sweep
+from flows.settings import IntakeSettings, SecretMissing, Settings
 from notifications.links import (
     LinkInvalid,
     item_link,
@@ -28,6 +23,11 @@ from notifications.links import (
     verify_item_token,
     verify_office_token,
 )
+from usecases.errors import UserError
+from usecases.lifecycle import waive
+from usecases.reporting import year_report
+from usecases.review import IncomingFile, accept_version, return_version, submit
+from usecases.sweep import sweep
 
 REPORT = "bao-cao-cchc-dinh-ky"
 
@@ -259,9 +259,9 @@ def test_cchc_link_prints_a_working_link(plan, engine, tmp_path, db_url):
 
 
 def test_the_same_file_after_a_return_by_hand_is_a_new_version(plan, engine, tmp_path, item):
-    """`cchc return` (flows.lifecycle.return_deliverable) reopens the item without marking the
+    """`cchc return` (usecases.lifecycle.return_deliverable) reopens the item without marking the
     version: handing in the same file again still makes a new version and closes the item."""
-    from flows.lifecycle import return_deliverable
+    from usecases.lifecycle import return_deliverable
 
     hand_in(plan, engine, tmp_path, item, "2027-03-15T10:00", "same")
     new_due = date.fromisoformat("2027-03-19")

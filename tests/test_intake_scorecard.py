@@ -16,18 +16,18 @@ from openpyxl import load_workbook
 from PIL import Image
 from support import cli_env, run_cchc
 
-from flows.lifecycle import waive
-from flows.reporting import list_items
-from flows.review import IncomingFile, accept_version, submit
-from flows.scorecard import (
+from models.db import ensure_schema, make_engine
+from usecases.lifecycle import waive
+from usecases.reporting import list_items
+from usecases.review import IncomingFile, accept_version, submit
+from usecases.scorecard import (
     QUARTERS,
     build_scorecard,
     scorecard_markdown,
     scorecard_png,
     scorecard_xlsx,
 )
-from flows.sweep import sweep
-from models.db import ensure_schema, make_engine
+from usecases.sweep import sweep
 
 AT = "2027-12-31T12:00"
 KEYS = ["unit", "name", "due", "on_time", "late", "overdue_open", "pending", "waived"]
@@ -164,8 +164,9 @@ def test_the_self_scoring_mail_attaches_the_scorecard(plan, before_scoring, sqli
     year_db = before_scoring
     from test_mail_support import running_smtp_server
 
-    from cchc.settings import IntakeSettings, Settings, SmtpSettings
-    from notifications.delivery import deliver_pending
+    from flows.mail import deliver_mail
+    from flows.settings import IntakeSettings, Settings
+    from notifications.smtp import SmtpSettings
 
     sweep(plan, year_db, t(SCORING_OPENS))
     [item] = [i for i in list_items(plan, year_db) if i.obligation == SCORING]
@@ -177,7 +178,7 @@ def test_the_self_scoring_mail_attaches_the_scorecard(plan, before_scoring, sqli
             smtp=SmtpSettings(host="127.0.0.1", port=smtp.port, timeout=5),
             intake=IntakeSettings(secret="test-secret-0123456789abcdef"),
         )
-        deliver_pending(plan, year_db, settings, t(SCORING_OPENS), force=True)
+        deliver_mail(plan, year_db, settings, t(SCORING_OPENS), force=True)
         [mail] = [m for m in smtp.inbox.for_item(item.id) if m.kind == "opened"]
         others = [m for m in smtp.inbox.messages if m.kind == "opened" and m is not mail]
     assert mail.rcpt_tos == ["vhxh@maodien.example"]  # the standing office leads it
@@ -204,9 +205,9 @@ def test_the_self_scoring_flow_publishes_the_scorecard(
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from cchc.settings import Settings
     from flows import prefect_flows
-    from flows.scorecard import scorecard_key
+    from flows.artifacts import scorecard_key
+    from flows.settings import Settings
 
     for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
         monkeypatch.delenv(name)

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import func, select
 from support import find_item
 
-from flows.errors import UserError
-from flows.lifecycle import open_adhoc, waive
-from flows.review import attach
-from flows.sweep import sweep
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import Deliverable, Event, Outbox, WorkItem
 from schedules.dates import parse_instant
+from usecases.errors import UserError
+from usecases.lifecycle import open_adhoc, waive
+from usecases.review import attach
+from usecases.sweep import sweep
 
 REPORT = "bao-cao-cchc-dinh-ky"
 # Q1 2027 for each unit: opens 02/03/2027, reminders 09/03 and 12/03, due 16/03 (Tuesday),
@@ -260,9 +260,9 @@ def test_two_sweeps_racing_make_no_duplicates(plan, pg_url, tmp_path):
 
 def test_one_sweep_finishes_every_batch(plan, engine, monkeypatch):
     """Items due at the same instants, in batches smaller than the work: nothing is left over."""
-    import flows.sweep
+    import usecases.sweep
 
-    monkeypatch.setattr(flows.sweep, "BATCH", 4)
+    monkeypatch.setattr(usecases.sweep, "BATCH", 4)
     sweep(plan, engine, t("2027-03-02T07:30"))
     first = sweep(plan, engine, t("2027-03-18T07:30"))
     assert len(first.advanced) > 4

@@ -20,9 +20,6 @@ from test_mail_support import (
     sweep_and_send,
 )
 
-from flows.lifecycle import return_deliverable
-from flows.review import attach
-from flows.sweep import item_steps, sweep
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import Event, Outbox, WorkItem
 from notifications.delivery import LEASE, DeliveryReport, claim, deliver_pending
@@ -30,6 +27,9 @@ from notifications.message import message_id
 from notifications.outbox import failed_counts, list_outbox
 from notifications.smtp import SmtpTransport
 from schedules.plan import load_plan
+from usecases.lifecycle import return_deliverable
+from usecases.review import attach
+from usecases.sweep import item_steps, sweep
 
 OB = "bao-cao-cchc-dinh-ky"
 UNIT = "KT"

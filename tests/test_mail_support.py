@@ -17,10 +17,11 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from cchc.settings import Settings, SmtpSettings
-from flows.sweep import sweep
+from flows.settings import Settings
 from notifications.delivery import DeliveryReport, deliver_pending
+from notifications.smtp import SmtpSettings
 from schedules.dates import local_instant
+from usecases.sweep import sweep
 
 
 @dataclass

@@ -21,16 +21,16 @@ from support import remove_obligation
 
 import flows.engine
 from cchc.cli import main
-from cchc.settings import Settings
-from flows.clock import (
+from flows.engine import EngineState, configure, job_id, next_due, reload
+from flows.settings import Settings
+from flows.trigger import RRuleTrigger
+from schedules.clock import (
     MAX_RULE_LENGTH,
     SWEEP,
-    RRuleTrigger,
     opening_schedule,
     plan_schedules,
     sweep_schedule,
 )
-from flows.engine import EngineState, configure, job_id, next_due, reload
 from schedules.plan import load_plan
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -16,8 +16,8 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from cchc.settings import Settings
 from flows import artifacts
+from flows.settings import Settings
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import Outbox, WorkItem
 from schedules.dates import parse_instant
@@ -151,7 +151,7 @@ def test_opening_run_opens_the_period_and_publishes_its_table(pf, rt, plan, even
 
 
 def test_opening_run_of_the_wrong_kind_fails_visibly(pf, rt):
-    from flows.errors import UserError
+    from usecases.errors import UserError
 
     state = pf.open_annual_plan(obligation="bao-cao-cchc-dinh-ky", at=VN_02_12, return_state=True)
     assert state.is_failed()
@@ -222,11 +222,11 @@ def test_failed_delivery_is_retried_then_fails_the_sweep_after_publishing(
 ):
     calls = []
 
-    def broken(runtime, at, force=False):
+    def broken(plan, engine, settings, at, force=False):
         calls.append(at)
         raise OSError("SMTP server unreachable")
 
-    monkeypatch.setattr(pf, "deliver_pending_mail", broken)
+    monkeypatch.setattr(pf, "deliver_mail", broken)
     monkeypatch.setattr(pf, "deliver", pf.deliver.with_options(retry_delay_seconds=0))
     state = pf.sweep_flow(at=VN_02_12, return_state=True)
     assert state.is_failed()

@@ -379,8 +379,8 @@ def test_worker_runs_deployed_opening_and_sweep_to_completed(server, config_dir,
         assert run.name == f"{latest.obligation} · {latest.period.key}"
     assert sweep.name == "sweep · 2026-12-22 07:30"
 
-    from flows.reporting import list_items
     from models.db import make_engine
+    from usecases.reporting import list_items
 
     engine = make_engine(pg_url)
     items = list_items(plan, engine)

@@ -150,6 +150,7 @@ def test_one_off_and_final_summary(plan):
 )
 def test_due_dates_move_past_holidays_and_swapped_days(plan, month_day, year, due):
     period = period_of("year", date(year, 12, 31))
-    found = due_date(DueRule(on=month_day), period, date(year, 12, 31), plan.calendar,
-                     "next_working_day")
+    found = due_date(
+        DueRule(on=month_day), period, date(year, 12, 31), plan.calendar, "next_working_day"
+    )
     assert found.due == due

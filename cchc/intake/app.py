@@ -1,7 +1,7 @@
 """The intake web app: a unit opens the signed link of its mail, sees the item and hands in its
 files; the standing office lists the items and accepts or returns what was handed in.
 
-Thin routes over the use cases of `flows.review`; every check that guards the data (the link's
+Thin routes over the use cases of `usecases.review`; every check that guards the data (the link's
 signature, the item's unit, waived items, the files' types and sizes) runs before a byte is
 stored. Pages are Jinja2 templates in Vietnamese, autoescaped.
 """
@@ -29,8 +29,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cchc.intake import filetypes
 from cchc.intake.upload import ReceivedForm, UploadRefused, declared_length, receive_form
-from flows.errors import UserError
-from flows.review import IncomingFile, accept_version, return_version, submit, versions
 from models.db import transaction
 from models.tables import OPEN_STATUSES, STATUSES, Deliverable, WorkItem
 from notifications.links import (
@@ -42,6 +40,8 @@ from notifications.links import (
 from notifications.views import STATUS_LABELS, item_view, period_label, shorten
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
+from usecases.errors import UserError
+from usecases.review import IncomingFile, accept_version, return_version, submit, versions
 
 MAX_FILES = 10
 MAX_FORM_BYTES = 64 * 1024
@@ -68,7 +68,7 @@ def create_app(
     settings,
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
-    """The intake app for one commune. Raises `cchc.settings.SecretMissing` when links may not
+    """The intake app for one commune. Raises `flows.settings.SecretMissing` when links may not
     be signed (so a server without CCHC_SECRET outside the embedded default never starts)."""
     secret = settings.link_secret()
     now = clock or (lambda: datetime.now(UTC))

@@ -8,13 +8,13 @@ from datetime import date, datetime
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session
 
-from flows.errors import UserError
-from flows.sweep import current_step, item_steps, queue_opening, state_at
 from models.db import transaction
 from models.store import cancel_pending, insert_missing, log_event, queue_notifications
 from models.tables import OPEN_STATUSES, Event, Outbox, WorkItem
 from schedules.dates import end_of_day, local_date, vn_date
 from schedules.plan import Plan
+from usecases.errors import UserError
+from usecases.sweep import current_step, item_steps, queue_opening, state_at
 
 
 def get_item(session: Session, plan: Plan, item_id: int) -> WorkItem:

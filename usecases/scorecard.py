@@ -3,7 +3,7 @@
 `build_scorecard` reads the database once; the builders are pure functions of a `Scorecard`:
 `scorecard_xlsx` (openpyxl workbook, Vietnamese headings, one sheet of raw keys for scripts)
 and `scorecard_png` (matplotlib, Agg backend: on-time rate per unit and per quarter). The year's
-numbers are `flows.reporting.tally`'s, the very numbers `cchc report --format json`
+numbers are `usecases.reporting.tally`'s, the very numbers `cchc report --format json`
 prints; a quarter is that of an item's due date.
 """
 
@@ -15,9 +15,9 @@ from datetime import date, datetime
 
 from sqlalchemy import Engine
 
-from flows.reporting import UnitYear, items_due_in, tally
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
+from usecases.reporting import UnitYear, items_due_in, tally
 
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
 QUARTER_LABELS = {"Q1": "Quý I", "Q2": "Quý II", "Q3": "Quý III", "Q4": "Quý IV"}
@@ -313,30 +313,3 @@ def evidence_for(plan: Plan, engine: Engine):
         return scorecard_files(build_scorecard(plan, engine, year, at))
 
     return evidence
-
-
-def scorecard_key(plan: Plan, year: int) -> str:
-    return f"cchc-{plan.commune.code}-scorecard-{year}"
-
-
-def publish_scorecard(plan: Plan, engine: Engine, year: int, at: datetime) -> str:
-    """A Prefect markdown artifact (stable key per year): the table and the chart, inline."""
-    import base64
-
-    from prefect.artifacts import create_markdown_artifact
-
-    card = build_scorecard(plan, engine, year, at)
-    png = base64.b64encode(scorecard_png(card)).decode("ascii")
-    markdown = (
-        scorecard_markdown(card)
-        + f"\n![Tỷ lệ đúng hạn theo đơn vị và theo quý, năm {year}](data:image/png;base64,{png})\n"
-        + "\nTài liệu kiểm chứng cho việc tự chấm điểm PAR INDEX: `cchc report --year "
-        + f"{year} --format xlsx --output FILE` (bảng tính) và thư giao việc tự chấm điểm.\n"
-    )
-    key = scorecard_key(plan, year)
-    create_markdown_artifact(
-        markdown=markdown,
-        key=key,
-        description=f"Kết quả thực hiện đúng hạn nhiệm vụ CCHC năm {year}, theo đơn vị và quý",
-    )
-    return key

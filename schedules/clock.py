@@ -1,14 +1,12 @@
-"""The clock: *when* each flow of cchc runs, as RFC 5545 rule text, and the APScheduler trigger
-that reads it.
+"""The clock: *when* each flow of cchc runs, as RFC 5545 rule text (pure; no scheduler here).
 
 One place decides every instant: `plan_schedules` turns the plan into `ClockSchedule`s (plain
 data: a slug, the flow to run, its parameters and the rule text in the commune's zone). The
-embedded engine (`cchc run`) wraps each in an `RRuleTrigger`; `cchc deploy` hands the same text to
-the Prefect server as an RRule schedule. Both read the text the same way: every DTSTART, RDATE,
-EXDATE and UNTIL is a *floating* local wall time in the schedule's zone (Prefect relabels floating
-values with the schedule's timezone; a value written in UTC would be shifted by 7 hours).
-
-No Prefect import here: `cchc run` and `cchc deploy` import this module, read-only commands don't.
+embedded engine (`cchc run`) wraps each in a `flows.trigger.RRuleTrigger`; `cchc deploy` hands
+the same text to the Prefect server as an RRule schedule. Both read the text the same way: every
+DTSTART, RDATE, EXDATE and UNTIL is a *floating* local wall time in the schedule's zone (Prefect
+relabels floating values with the schedule's timezone; a value written in UTC would be shifted by
+7 hours).
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.base import BaseTrigger
 from dateutil.rrule import rrulestr
 
 from schedules.plan import Plan
@@ -50,7 +47,7 @@ class ClockSchedule:
         """The aware instants of the rule in [first, last]."""
         zone = ZoneInfo(self.timezone)
         rule = rrulestr(self.rule, forceset=True)
-        lo, hi = _wall(first, zone), _wall(last, zone)
+        lo, hi = wall_time(first, zone), wall_time(last, zone)
         return [d.replace(tzinfo=zone) for d in rule.between(lo, hi, inc=True)]
 
 
@@ -138,58 +135,8 @@ def _stamp(day: date, at: time) -> str:
     return datetime.combine(day, at).strftime(_STAMP)
 
 
-def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
+def wall_time(instant: datetime, zone: ZoneInfo) -> datetime:
     """Naive wall time of `instant` in `zone` (naive input is taken as already local)."""
     if instant.tzinfo is None:
         return instant
     return instant.astimezone(zone).replace(tzinfo=None)
-
-
-class RRuleTrigger(BaseTrigger):
-    """Fires at the instants of an RFC 5545 rule text (DTSTART/RRULE/RDATE/EXDATE lines) read as
-    wall time in `timezone`. Its state is the two strings, so a job store can persist it."""
-
-    __slots__ = ("rule", "timezone", "_parsed")
-
-    def __init__(self, rule: str, timezone: str):
-        self.rule, self.timezone = rule, timezone
-        self._parsed = None
-        self._rules()  # refuse a bad rule now, not at the first fire
-
-    @classmethod
-    def of(cls, schedule: ClockSchedule) -> RRuleTrigger:
-        return cls(schedule.rule, schedule.timezone)
-
-    def _rules(self):
-        if self._parsed is None:
-            self._parsed = rrulestr(self.rule, forceset=True)
-        return self._parsed
-
-    def get_next_fire_time(self, previous_fire_time, now):
-        zone = ZoneInfo(self.timezone)
-        if previous_fire_time is not None:
-            found = self._rules().after(_wall(previous_fire_time, zone), inc=False)
-        else:
-            found = self._rules().after(_wall(now, zone), inc=True)
-        return found.replace(tzinfo=zone) if found is not None else None
-
-    def __getstate__(self):
-        return {"version": 1, "rule": self.rule, "timezone": self.timezone}
-
-    def __setstate__(self, state):
-        if state.get("version", 1) > 1:
-            raise ValueError(f"RRuleTrigger state version {state['version']} is not supported")
-        self.rule, self.timezone, self._parsed = state["rule"], state["timezone"], None
-
-    def __eq__(self, other):
-        return isinstance(other, RRuleTrigger) and self.__getstate__() == other.__getstate__()
-
-    def __hash__(self):
-        return hash((self.rule, self.timezone))
-
-    def __str__(self) -> str:
-        first = self.rule.splitlines()[0].removeprefix("DTSTART:")
-        return f"rrule from {first} ({self.timezone})"
-
-    def __repr__(self) -> str:
-        return f"<RRuleTrigger rule={self.rule!r} timezone={self.timezone!r}>"

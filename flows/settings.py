@@ -1,73 +1,21 @@
-"""Settings that differ per machine: read from the environment, never from committed YAML."""
+"""Settings that differ per machine: read from the environment, never from committed YAML.
+
+Read at the edge (the CLI, the intake server, a worker's flow run) and passed down; the parts
+below take only what they use (`SmtpSettings` is the mail transport's own)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-SmtpSecurity = Literal["none", "starttls", "tls"]
-_DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """Where mail goes. No host (the default): each message is written as an .eml file under
-    `$CCHC_DATA_DIR/outbox/` instead, so a machine with no mail server still works."""
-
-    host: str | None = None
-    port: int = 25
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    security: SmtpSecurity = "none"
-    sender: str | None = None
-    """`From`, e.g. `CCHC Mao Điền <cchc@maodien.example>`; unset: the standing office's address."""
-    timeout: float = 30.0
-    """Seconds for connecting and for each SMTP command."""
-
-    @classmethod
-    def from_env(cls) -> SmtpSettings:
-        """Read CCHC_SMTP_*; raises ValueError naming the variable when a value is unusable."""
-        env = os.environ
-        security = (env.get("CCHC_SMTP_SECURITY") or "none").strip().lower()
-        if security not in _DEFAULT_PORTS:
-            raise ValueError(f"CCHC_SMTP_SECURITY={security!r}: use none, starttls or tls")
-        port = _number("CCHC_SMTP_PORT", int, _DEFAULT_PORTS[security])
-        if not 0 < port < 65536:
-            raise ValueError(f"CCHC_SMTP_PORT={port}: not a port number")
-        timeout = _number("CCHC_SMTP_TIMEOUT", float, 30.0)
-        if timeout <= 0:
-            raise ValueError(f"CCHC_SMTP_TIMEOUT={timeout}: must be more than 0 seconds")
-        return cls(
-            host=env.get("CCHC_SMTP_HOST") or None,
-            port=port,
-            username=env.get("CCHC_SMTP_USERNAME") or None,
-            password=env.get("CCHC_SMTP_PASSWORD") or None,
-            security=security,
-            sender=env.get("CCHC_SMTP_FROM") or None,
-            timeout=timeout,
-        )
-
-
-def _number(name: str, kind: type, default):
-    text = os.environ.get(name)
-    if not text:
-        return default
-    try:
-        return kind(text)
-    except ValueError:
-        raise ValueError(f"{name}={text!r}: not a number") from None
-
+from notifications.links import SecretMissing
+from notifications.smtp import SmtpSettings, env_number
 
 DEFAULT_INTAKE_HOST = "127.0.0.1"
 DEFAULT_INTAKE_PORT = 8080
 SECRET_FILE = "intake-secret"
 """Under the data dir: the signing secret of the embedded default set-up (no CCHC_SECRET)."""
-
-
-class SecretMissing(ValueError):
-    """CCHC_SECRET is needed: links would leave this machine, or the database is shared."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +43,10 @@ class IntakeSettings:
     @classmethod
     def from_env(cls) -> IntakeSettings:
         env = os.environ
-        max_bytes = _number("CCHC_INTAKE_MAX_BYTES", int, cls.max_bytes)
+        max_bytes = env_number("CCHC_INTAKE_MAX_BYTES", int, cls.max_bytes)
         if max_bytes < 1:
             raise ValueError(f"CCHC_INTAKE_MAX_BYTES={max_bytes}: must be at least 1")
-        link_days = _number("CCHC_LINK_DAYS", int, cls.link_days)
+        link_days = env_number("CCHC_LINK_DAYS", int, cls.link_days)
         if link_days < 1:
             raise ValueError(f"CCHC_LINK_DAYS={link_days}: must be at least 1")
         public_url = (env.get("CCHC_PUBLIC_URL") or "").strip() or None

@@ -17,14 +17,14 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from flows.errors import UserError
-from flows.lifecycle import close_item, get_item, received_on_time, reopen_returned
 from models.blobs import StoredBlob, store_blob
 from models.db import transaction
 from models.store import log_event, queue_notifications
 from models.tables import OPEN_STATUSES, Deliverable, WorkItem
 from schedules.dates import local_date, vn_date
 from schedules.plan import Plan
+from usecases.errors import UserError
+from usecases.lifecycle import close_item, get_item, received_on_time, reopen_returned
 
 MAX_NOTE = 2000
 OFFICE = "standing_office"
@@ -317,7 +317,7 @@ def return_version(
 ) -> WorkItem:
     """The office returns the newest version with a reason: the version is marked returned,
     and in the same transaction the item reopens with the new due date (moved to a working day)
-    and the unit is mailed (`flows.lifecycle.reopen_returned`)."""
+    and the unit is mailed (`usecases.lifecycle.reopen_returned`)."""
     reason = " ".join((reason or "").split())
     if not reason:
         raise UserError("Cần nêu lý do trả lại.")
