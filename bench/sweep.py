@@ -66,12 +66,13 @@ from scratch import scratch_database  # bench/scratch.py
 from sqlalchemy import Engine, bindparam, delete, event, insert, text
 
 from models.db import ensure_schema, make_engine
-from models.tables import OPEN_STATUSES, OpeningMark, WorkItem
+from models.tables import OpeningMark, WorkItem
 from schedules.dates import local_date, local_instant
 from schedules.occurrences import opening_date
 from schedules.plan import Plan, load_plan
-from schedules.timeline import current_step
-from usecases.sweep import SweepReport, item_steps, open_due_items, state_at, sweep
+from schedules.timeline import current_step, state_at
+from schedules.vocabulary import OPEN_STATUSES
+from usecases.sweep import SweepReport, open_due_items, sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = datetime.fromisoformat("2030-06-17T07:30:00+07:00").astimezone(UTC)
@@ -190,7 +191,7 @@ class RowMaker:
             for oid, unit in self.pairs:
                 opens_on = opening_date(due, self.plan.policy(oid), self.plan.calendar)
                 opened_at = self._morning(opens_on)
-                steps = item_steps(self.plan, oid, due, opened_at)
+                steps = self.plan.timeline(oid, due, opened_at)
                 now = current_step(steps, AT)
                 if now == 0 or opened_at > AT:
                     continue

@@ -14,12 +14,8 @@ import click
 from cchc.output import Column, render
 from flows.settings import Settings
 from schedules.dates import parse_date, parse_instant, vn_date, vn_datetime
+from schedules.vocabulary import ItemStatus, MailKind, OutboxStatus
 from schedules.yamlsource import ConfigInvalid
-
-# Copies of the models' values, so that `check` and `plan` need not import SQLModel; a test
-# keeps them equal.
-STATUS_CHOICES = ("open", "overdue", "escalated", "closed", "waived")
-OUTBOX_STATUSES = ("pending", "sent", "failed", "cancelled")
 
 
 class Parsed(click.ParamType):
@@ -287,7 +283,7 @@ def item_row(item) -> dict:
 
 
 @main.command("items")
-@click.option("--status", type=click.Choice(STATUS_CHOICES), default=None)
+@click.option("--status", type=click.Choice([s.value for s in ItemStatus]), default=None)
 @click.option("--unit", default=None)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @pass_app
@@ -316,26 +312,20 @@ def items_cmd(app: App, status, unit, fmt) -> None:
 def attach_cmd(app: App, item_id, file, by, note, at) -> None:
     """Attach a deliverable to an item and close it (as a `cchc-close` Prefect flow run when a
     Prefect server is configured: PREFECT_API_URL)."""
-    from flows.engine import prefect_server_configured
+    from flows.control import prefect_server_configured
 
     if prefect_server_configured():
         from flows.prefect_flows import close_flow, use_runtime
 
         use_runtime(app.plan, app.engine, app.settings)
-        item, deliverable = close_flow(item_id, str(file), by=by, note=note, at=now_or(at))
+        done = close_flow(item_id, str(file), by=by, note=note, at=now_or(at))
     else:
         from usecases.review import attach
 
-        item, deliverable = attach(
-            app.plan,
-            app.engine,
-            app.settings.data_dir,
-            item_id,
-            file,
-            now_or(at),
-            by=by,
-            note=note,
+        done = attach(
+            app.plan, app.engine, app.settings.data_dir, item_id, file, now_or(at), by=by, note=note
         )
+    item, deliverable = done.item, done.files[0]
     verdict = {True: "on time (đúng hạn)", False: "late (quá hạn)", None: ""}[item.on_time]
     click.echo(
         f"item {item.id}: {item.status} {verdict}; deliverable v{deliverable.version} "
@@ -366,10 +356,15 @@ def waive_cmd(app: App, item_id, reason, at) -> None:
 @user_errors
 def open_cmd(app: App, obligation, unit, due, at) -> None:
     """Open an ad hoc item (a directive arrived)."""
-    from usecases.lifecycle import open_adhoc
+    from usecases.lifecycle import open_ad_hoc
 
-    item = open_adhoc(app.plan, app.engine, obligation, unit, due, now_or(at))
-    click.echo(f"item {item.id}: opened {item.obligation} {item.unit} due {vn_date(item.due)}")
+    item = open_ad_hoc(app.plan, app.engine, obligation, unit, due, now_or(at))
+    moved = (
+        f" (hạn {vn_date(item.nominal_due)} là ngày nghỉ)" if item.nominal_due != item.due else ""
+    )
+    click.echo(
+        f"item {item.id}: opened {item.obligation} {item.unit} due {vn_date(item.due)}{moved}"
+    )
 
 
 REPORT_COLUMNS = [
@@ -478,7 +473,7 @@ def deploy_cmd(app: App, pool, prune, dry_run) -> None:
 def reload_cmd(app: App) -> None:
     """Check the config, then make the running engine (`cchc run`) re-read it (SIGHUP). An
     invalid config is refused here and the engine keeps the one it runs."""
-    from flows.engine import request_reload
+    from flows.control import request_reload
 
     plan = app.plan  # exits with the errors when the config is invalid
     pid = request_reload(app.settings)
@@ -555,7 +550,7 @@ OUTBOX_COLUMNS = [
 
 
 @main.command("outbox")
-@click.option("--status", type=click.Choice(OUTBOX_STATUSES))
+@click.option("--status", type=click.Choice([s.value for s in OutboxStatus]))
 @click.option("--item", "item_id", type=int, default=None)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @pass_app
@@ -584,9 +579,7 @@ def send_cmd(app: App, at) -> None:
 @click.option(
     "--kind",
     required=True,
-    type=click.Choice(
-        ["opened", "reminder", "due", "overdue", "escalation", "closed", "returned", "digest"]
-    ),
+    type=click.Choice([k.value for k in MailKind]),
 )
 @click.option("--to", "recipient", default=None, help="Render for this address.")
 @click.option("--format", "fmt", type=click.Choice(["text", "html", "eml"]), default="text")

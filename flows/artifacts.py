@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
+from schedules.vocabulary import parse_step
 from usecases.scorecard import build_scorecard, scorecard_markdown, scorecard_png
 
 MAX_TABLE_ROWS = 2000
@@ -134,11 +135,6 @@ def opened_description(plan: Plan, obligation: str, periods: list[str], count: i
     return f"{title} — kỳ {kys}: mở {count} việc."
 
 
-def step_kind(step: str) -> str:
-    """`reminder-5` -> `reminder`, `escalation-2` -> `escalation`, `overdue` -> `overdue`."""
-    return step.split("-", 1)[0]
-
-
 def sweep_summary_markdown(
     plan: Plan,
     at: datetime,
@@ -156,7 +152,7 @@ def sweep_summary_markdown(
         f"{plan.commune.name} — {plan.commune.plan_short}",
         "",
     ]
-    moved = Counter(step_kind(step) for _, step, _ in advanced)
+    moved = Counter(parse_step(step).kind for _, step, _ in advanced)
     if not opened and not advanced and not queued:
         lines += ["**Không có thay đổi.**", ""]
     else:
@@ -183,7 +179,7 @@ def sweep_summary_markdown(
         ("reminder", "## Nhắc hạn"),
         ("due", "## Đến hạn hôm nay"),
     ):
-        rows = [(i, s) for i, s, _ in advanced if step_kind(s) == kind]
+        rows = [(i, s) for i, s, _ in advanced if parse_step(s).kind == kind]
         if rows:
             lines += [heading, ""]
             lines += [

@@ -120,7 +120,7 @@ def wanted(plan: Plan, settings: Settings, working_dir: Path) -> list[Deployment
                 DeploymentSpec(
                     deployment_name(plan, oid),
                     prefect_flows.ADHOC_FLOW,
-                    "open_ad_hoc",
+                    "open_ad_hoc_flow",
                     {"obligation": oid},
                     f"{ob.title} — chạy thủ công: chọn đơn vị (unit) và hạn (due)",
                     tags,

@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 
+from flows.control import pid_path, running_pid
 from flows.settings import Settings
 from flows.trigger import RRuleTrigger
 from schedules.clock import SWEEP, ClockSchedule, plan_schedules
@@ -34,9 +35,6 @@ from schedules.yamlsource import ConfigInvalid
 from usecases.errors import UserError
 
 log = logging.getLogger("cchc.engine")
-
-PID_FILE = "cchc-run.pid"
-"""In the data folder while an engine runs: `cchc reload` signals the pid it holds."""
 
 MISFIRE_GRACE = 6 * 3600
 """A fire missed by less than this (machine asleep, a long run before it) still runs once."""
@@ -130,8 +128,8 @@ def describe_next(plan: Plan, upcoming: list[tuple[datetime, str]]) -> list[str]
 
 def _periods_opening(plan: Plan, obligation: str, fire_at: datetime) -> list[str]:
     day = fire_at.astimezone(plan.zone).date()
-    found = plan.occurrences(day, day, obligation=obligation, by="opens")
-    return list(dict.fromkeys(o.period.key for o in found if o.due.due >= plan.commune.start))
+    found = plan.acted_on(day, day, obligation=obligation, by="opens")
+    return list(dict.fromkeys(o.period.key for o in found))
 
 
 def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
@@ -166,38 +164,6 @@ def _pin(state: EngineState) -> None:
     from flows import prefect_flows
 
     prefect_flows.use_runtime(state.plan, state.db, state.settings)
-
-
-def pid_path(settings: Settings) -> Path:
-    return settings.data_dir / PID_FILE
-
-
-def running_pid(settings: Settings) -> int | None:
-    """The pid of the engine running on this data folder, if one is alive."""
-    path = pid_path(settings)
-    try:
-        pid = int(path.read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
-
-
-def request_reload(settings: Settings) -> int:
-    """Ask the running engine to re-read its config (SIGHUP); returns its pid."""
-    pid = running_pid(settings)
-    if pid is None:
-        raise UserError(
-            f"no engine is running on {settings.data_dir} (no live pid in {pid_path(settings)})"
-        )
-    os.kill(pid, signal.SIGHUP)
-    return pid
-
-
-def prefect_server_configured() -> bool:
-    """Whether runs would be recorded in a real Prefect server (PREFECT_API_URL is set). Read
-    from the environment only: answering must not import Prefect."""
-    return bool(os.environ.get("PREFECT_API_URL"))
 
 
 def prefect_location() -> tuple[str | None, str | None]:

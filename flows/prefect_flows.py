@@ -32,10 +32,13 @@ from flows import artifacts
 from flows.mail import deliver_mail
 from flows.settings import Settings
 from models.db import transaction
-from models.tables import OPEN_STATUSES, WorkItem
+from models.tables import WorkItem
 from schedules.dates import local_date
 from schedules.plan import Plan, load_plan
+from schedules.vocabulary import OPEN_STATUSES, StepKind, parse_step
 from usecases.errors import UserError
+from usecases.lifecycle import open_ad_hoc
+from usecases.review import Submission, attach
 from usecases.sweep import SweepReport, advance_items, open_due_items, open_period
 
 FLOW_PREFIX = "cchc-"
@@ -104,14 +107,9 @@ def instant(at: datetime | str | None) -> datetime:
 
 def current_periods(plan: Plan, obligation: str, at: datetime) -> list[str]:
     """The periods of `obligation` whose opening day is the latest one on or before `at`'s date
-    (the run's own day when it fires on schedule), among occurrences the engine acts upon."""
+    (the run's own day when it fires on schedule), among occurrences the engine acts on."""
     today = local_date(at, plan.zone)
-    commune = plan.commune
-    found = [
-        o
-        for o in plan.occurrences(commune.plan_start, today, obligation=obligation, by="opens")
-        if o.due.due >= commune.start
-    ]
+    found = plan.acted_on(plan.commune.plan_start, today, obligation=obligation, by="opens")
     if not found:
         return []
     latest = max(o.opens for o in found)
@@ -154,7 +152,7 @@ def open_items(obligation: str, periods: list[str], at: datetime) -> SweepReport
 
 
 @task(name="publish-opened", cache_policy=NO_CACHE)
-def publish_opened(obligation: str, periods: list[str], item_ids: list[int], at: datetime) -> str:
+def opened_pages(obligation: str, periods: list[str], item_ids: list[int], at: datetime) -> str:
     rt = runtime()
     items = _read_items(rt.engine, item_ids)
     key = artifacts.publish_opened(rt.plan, obligation, periods, items)
@@ -163,7 +161,7 @@ def publish_opened(obligation: str, periods: list[str], item_ids: list[int], at:
 
 
 @task(name="publish-scorecard", cache_policy=NO_CACHE)
-def publish_scorecard(periods: list[str], at: datetime) -> list[str]:
+def scorecard_page(periods: list[str], at: datetime) -> list[str]:
     """Evidence for the PAR INDEX self-scoring: each period's yearly on-time scorecard per unit
     and quarter (table and chart) as a markdown artifact with a stable key per year."""
     rt = runtime()
@@ -200,9 +198,9 @@ def _opening_flow(kind: str, description: str):
         periods = [period] if period else current_periods(plan, obligation, when)
         report = open_items(obligation, periods, when)
         ids = [item_id for item_id, *_ in report.opened]
-        publish_opened(obligation, periods, ids, when)
+        opened_pages(obligation, periods, ids, when)
         if kind == "self_scoring":
-            publish_scorecard(periods, when)
+            scorecard_page(periods, when)
         get_run_logger().info(
             "%s %s: opened %d item(s), queued %d mail(s)",
             obligation,
@@ -310,7 +308,7 @@ def deliver(at: datetime, force: bool = False) -> dict | None:
 
 
 @task(name="publish-status", cache_policy=NO_CACHE)
-def publish_status(
+def status_pages(
     at: datetime,
     opened: list[tuple[int, str, str, str]],
     advanced: list[tuple[int, str, str]],
@@ -328,12 +326,12 @@ def publish_status(
     emitted = {
         "opened": artifacts.emit_item_events(plan, "opened", opened_items, at),
         "overdue": artifacts.emit_item_events(
-            plan, "overdue", [i for i in changed if moved[i.id] == "overdue"], at
+            plan, "overdue", [i for i in changed if moved[i.id] == StepKind.OVERDUE], at
         ),
         "escalated": artifacts.emit_item_events(
             plan,
             "escalated",
-            [i for i in changed if artifacts.step_kind(moved[i.id]) == "escalation"],
+            [i for i in changed if parse_step(moved[i.id]).kind == StepKind.ESCALATION],
             at,
         ),
     }
@@ -369,7 +367,7 @@ def sweep_flow(at: datetime | None = None, send: bool = True) -> dict:
         outcome = delivery_state.result() if delivery_state is not None else None
         delivery = outcome["line"] if outcome else None
     queued = opened.queued + advanced.queued
-    counts = publish_status(when, opened.opened, advanced.advanced, queued, delivery)
+    counts = status_pages(when, opened.opened, advanced.advanced, queued, delivery)
     summary = {
         "at": when.isoformat(),
         "opened": len(opened.opened),
@@ -400,9 +398,7 @@ def _close_run_name() -> str:
 @task(name="attach", cache_policy=NO_CACHE)
 def attach_deliverable(
     item_id: int, file: str, at: datetime, by: str | None, note: str | None
-) -> tuple[WorkItem, object]:
-    from usecases.review import attach
-
+) -> Submission:
     rt = runtime()
     return attach(
         rt.plan, rt.engine, rt.settings.data_dir, item_id, Path(file), at, by=by, note=note
@@ -422,17 +418,12 @@ def close_flow(
     at: datetime | None = None,
 ):
     """Attach a deliverable to an item and close it; emits `cchc.item.closed` when this run
-    closed it. Returns the item and the deliverable (as `usecases.lifecycle.attach` does)."""
+    closed it. Returns what `usecases.review.attach` did (a `Submission`)."""
     when = instant(at)
-    item, deliverable = attach_deliverable(item_id, file, when, by, note)
-    closed_now = (
-        item.status == "closed"
-        and item.closed_at is not None
-        and abs((item.closed_at - when).total_seconds()) < 0.001
-    )
-    if closed_now:
-        artifacts.emit_item_events(runtime().plan, "closed", [item], when)
-    return item, deliverable
+    done = attach_deliverable(item_id, file, when, by, note)
+    if done.closed_item:
+        artifacts.emit_item_events(runtime().plan, "closed", [done.item], when)
+    return done
 
 
 def _adhoc_run_name() -> str:
@@ -445,12 +436,10 @@ def _adhoc_run_name() -> str:
     flow_run_name=_adhoc_run_name,
     description="Mở việc đột xuất theo văn bản chỉ đạo (chọn đơn vị và hạn).",
 )
-def open_ad_hoc(obligation: str, unit: str, due: date, at: datetime | None = None) -> dict:
-    from usecases.lifecycle import open_adhoc
-
+def open_ad_hoc_flow(obligation: str, unit: str, due: date, at: datetime | None = None) -> dict:
     rt = runtime()
     when = instant(at)
-    item = open_adhoc(rt.plan, rt.engine, obligation, unit, due, when)
+    item = open_ad_hoc(rt.plan, rt.engine, obligation, unit, due, when)
     artifacts.publish_opened(rt.plan, obligation, [item.period], [item])
     artifacts.emit_item_events(rt.plan, "opened", [item], when)
-    return {"item": item.id, "obligation": obligation, "unit": unit, "due": due.isoformat()}
+    return {"item": item.id, "obligation": obligation, "unit": unit, "due": item.due.isoformat()}

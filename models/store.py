@@ -1,4 +1,5 @@
-"""Small database helpers shared by the use cases: idempotent inserts and the event log."""
+"""Database helpers shared by the use cases: idempotent inserts, the event log, the outbox rows of
+notices, and the compare-and-set of an item's transition."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
-from models.tables import Event, Outbox
-
-NAGGING_KINDS = ("opened", "reminder", "due", "overdue", "escalation")
-"""Notification kinds that lose their point once an item is closed or waived."""
+from models.tables import Event, Outbox, WorkItem
+from schedules.notices import Notice
+from schedules.transitions import ItemEvent, sources
+from schedules.vocabulary import NAGGING_KINDS, OutboxStatus
 
 
 def insert_missing(
@@ -58,44 +59,33 @@ def log_event(
     session.add(Event(item_id=item_id, at=at, kind=kind, actor=actor, detail=detail))
 
 
-def outbox_rows(
-    item_id: int,
-    step: str,
-    kind: str,
-    recipients: Sequence[str],
-    at: datetime,
-    cc: Sequence[str] = (),
-) -> list[dict[str, Any]]:
-    """One outbox row per recipient of an item's step, due to be sent at once."""
-    return [
-        dict(
-            item_id=item_id,
-            step=step,
-            kind=kind,
-            recipient=r,
-            cc=[c for c in cc if c != r],
-            status="pending",
-            created_at=at,
-            send_after=at,
-            attempts=0,
-        )
-        for r in recipients
-    ]
+def outbox_rows(item_id: int, notices: Sequence[Notice], at: datetime) -> list[dict[str, Any]]:
+    """The outbox rows of `notices`: one per recipient, due at once; a notice's copy goes on its
+    first mail only (one copy for the standing office, not one per leader)."""
+    rows = []
+    for notice in notices:
+        for n, recipient in enumerate(notice.to):
+            cc = [c for c in notice.cc if c != recipient] if n == 0 else []
+            rows.append(
+                dict(
+                    item_id=item_id,
+                    step=notice.step,
+                    kind=notice.kind,
+                    recipient=recipient,
+                    cc=cc,
+                    status=OutboxStatus.PENDING,
+                    created_at=at,
+                    send_after=at,
+                    attempts=0,
+                )
+            )
+    return rows
 
 
-def queue_notifications(
-    session: Session,
-    item_id: int,
-    step: str,
-    kind: str,
-    recipients: Sequence[str],
-    at: datetime,
-    cc: Sequence[str] = (),
-) -> int:
-    """Queue one outbox row per recipient; a row already queued for the same step stays as is."""
-    return len(
-        insert_missing(session, Outbox, outbox_rows(item_id, step, kind, recipients, at, cc))
-    )
+def queue_notices(session: Session, item_id: int, notices: Sequence[Notice], at: datetime) -> int:
+    """Queue the outbox rows of `notices`; a row already queued (same item, step and recipient)
+    stays as it is. Returns the number of rows queued."""
+    return len(insert_missing(session, Outbox, outbox_rows(item_id, notices, at)))
 
 
 def cancel_pending(session: Session, item_id: int, at: datetime) -> int:
@@ -103,8 +93,33 @@ def cancel_pending(session: Session, item_id: int, at: datetime) -> int:
     result = session.execute(
         update(Outbox)
         .where(
-            Outbox.item_id == item_id, Outbox.status == "pending", Outbox.kind.in_(NAGGING_KINDS)
+            Outbox.item_id == item_id,
+            Outbox.status == OutboxStatus.PENDING,
+            Outbox.kind.in_(NAGGING_KINDS),
         )
-        .values(status="cancelled", last_error=f"item closed before sending ({at.isoformat()})")
+        .values(
+            status=OutboxStatus.CANCELLED,
+            last_error=f"item closed before sending ({at.isoformat()})",
+        )
     )
     return result.rowcount
+
+
+def transition(
+    session: Session,
+    item_id: int,
+    event: ItemEvent,
+    *,
+    at_step: str | None = None,
+    **values: Any,
+) -> bool:
+    """Compare-and-set on the item's status: apply `values` (with the new `status`) if the item
+    is still in a status from which `event` leads there (`schedules.transitions`), and, with
+    `at_step`, still at that step. False when another request or runner changed it first."""
+    guard = [WorkItem.id == item_id, WorkItem.status.in_(sources(event, values["status"]))]
+    if at_step is not None:
+        guard.append(WorkItem.step == at_step)
+    changed = session.execute(
+        update(WorkItem).where(*guard).values(**values).execution_options(synchronize_session=False)
+    ).rowcount
+    return changed == 1

@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-OPEN_STATUSES = ("open", "overdue", "escalated")
-STATUSES = OPEN_STATUSES + ("closed", "waived")
+from schedules.vocabulary import DeliverableStatus, OutboxStatus
 
 
 class WorkItem(SQLModel, table=True):
@@ -38,6 +37,9 @@ class WorkItem(SQLModel, table=True):
     window_end: date
     opens_on: date
     due: date
+    nominal_due: date | None = Field(
+        default=None, description="The due date before the shift off a day off (None: the same)"
+    )
     adhoc: bool = False
     status: str = Field(max_length=16)
     step: str = Field(max_length=32, description="Last step of the timeline acted upon")
@@ -77,9 +79,9 @@ class Deliverable(SQLModel, table=True):
     on_time: bool | None = None
     """Received by the end of the item's due date in force then."""
     status: str = Field(
-        default="received",
+        default=DeliverableStatus.RECEIVED,
         max_length=16,
-        sa_column_kwargs={"server_default": "received"},
+        sa_column_kwargs={"server_default": DeliverableStatus.RECEIVED.value},
         description="received | accepted | returned (by the standing office)",
     )
     reviewed_at: datetime | None = None
@@ -114,11 +116,11 @@ class Outbox(SQLModel, table=True):
     item_id: int = Field(foreign_key="work_item.id", index=True)
     step: str = Field(max_length=32)
     kind: str = Field(
-        max_length=16, description="opened|reminder|due|overdue|escalation|closed|returned"
+        max_length=16, description="schedules.vocabulary.MailKind (never digest: a digest is rows)"
     )
     recipient: str
     cc: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", max_length=16)
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
     created_at: datetime
     send_after: datetime
     attempts: int = 0

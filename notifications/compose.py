@@ -8,14 +8,14 @@ the templates and builds the message without touching the database.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import select
 from sqlmodel import Session
 
-from models.tables import OPEN_STATUSES, Deliverable, Event, Outbox, WorkItem
+from models.tables import Deliverable, Event, Outbox, WorkItem
 from notifications.ics import CalendarEntry, calendar_bytes
 from notifications.message import (
     Attachment,
@@ -29,6 +29,7 @@ from notifications.render import Renderer, renderer_for
 from notifications.views import (
     KIND_LABELS,
     common_context,
+    file_size,
     item_view,
     people,
     shorten,
@@ -36,22 +37,29 @@ from notifications.views import (
 )
 from schedules.dates import local_date, local_instant, vn_date, vn_datetime
 from schedules.plan import Plan
-from usecases.sweep import item_steps
+from schedules.vocabulary import (
+    OPEN_STATUSES,
+    MailKind,
+    OutboxStatus,
+    StepKind,
+    parse_step,
+)
 
 Evidence = Callable[[str, str, datetime], list[tuple[str, str, str, bytes]]]
 """`evidence(obligation, period, at)`: (file name, MIME type, subtype, bytes) of files to attach
 to an item's opened, reminder and due-day mails (the on-time scorecard for self-scoring)."""
 
-NOTICE_PREFIX = "undelivered-"
-"""Step prefix of the notice that tells the standing office a mail could not be delivered."""
-
 ROLE_LABELS = {"head": "thủ trưởng đơn vị", "leadership": "lãnh đạo Ủy ban nhân dân xã"}
-UPLOAD_KINDS = ("opened", "reminder", "due", "overdue", "returned")
+EVIDENCE_KINDS = (MailKind.OPENED, MailKind.REMINDER, MailKind.DUE)
+"""Mails that carry the item's evidence files (see `Evidence`)."""
+UPLOAD_KINDS = (
+    MailKind.OPENED,
+    MailKind.REMINDER,
+    MailKind.DUE,
+    MailKind.OVERDUE,
+    MailKind.RETURNED,
+)
 """Mails to the unit that carry its signed link to the intake page (`upload_url`)."""
-
-
-def notice_step(step: str) -> str:
-    return (NOTICE_PREFIX + step)[:32]
 
 
 @dataclass
@@ -72,20 +80,22 @@ def load_facts(session: Session, rows: Sequence[Outbox]) -> Facts:
         return facts
     for item in session.execute(select(WorkItem).where(WorkItem.id.in_(item_ids))).scalars():
         facts.items[item.id] = item
-    closed = {r.item_id for r in rows if r.kind == "closed"}
+    closed = {r.item_id for r in rows if r.kind == MailKind.CLOSED}
     if closed:
         query = select(Deliverable).where(Deliverable.item_id.in_(closed))
         for d in session.execute(query.order_by(Deliverable.version)).scalars():
             facts.deliverables[d.item_id] = d
-    returned = {r.item_id for r in rows if r.kind == "returned"}
+    returned = {r.item_id for r in rows if r.kind == MailKind.RETURNED}
     if returned:
         query = select(Event).where(Event.item_id.in_(returned), Event.kind == "returned")
         for event in session.execute(query.order_by(Event.id)).scalars():
             facts.returns[(event.item_id, event.detail.get("step", ""))] = event.detail
             facts.returns[(event.item_id, "")] = event.detail
-    noticed = {r.item_id for r in rows if r.step.startswith(NOTICE_PREFIX)}
+    noticed = {r.item_id for r in rows if parse_step(r.step).undelivered}
     if noticed:
-        query = select(Outbox).where(Outbox.item_id.in_(noticed), Outbox.status == "failed")
+        query = select(Outbox).where(
+            Outbox.item_id.in_(noticed), Outbox.status == OutboxStatus.FAILED
+        )
         for failed in session.execute(query.order_by(Outbox.id)).scalars():
             facts.failures.setdefault((failed.item_id, failed.step), []).append(
                 (failed.recipient, failed.last_error or "")
@@ -146,9 +156,9 @@ class Composer:
             "kind_label": KIND_LABELS.get(kind, kind),
             "step": step,
             "item": item_view(self.plan, item, today),
-            "escalation": self._escalation(step, item) if kind == "escalation" else None,
-            "closed": self._closed(item, facts) if kind == "closed" else None,
-            "returned": self._returned(item, step, facts) if kind == "returned" else None,
+            "escalation": self._escalation(step, item) if kind == MailKind.ESCALATION else None,
+            "closed": self._closed(item, facts) if kind == MailKind.CLOSED else None,
+            "returned": self._returned(item, step, facts) if kind == MailKind.RETURNED else None,
             "upload_url": self.link(item.id, item.unit, at)
             if self.link and kind in UPLOAD_KINDS and item.status in OPEN_STATUSES
             else "",
@@ -164,7 +174,7 @@ class Composer:
         has_calendar: bool = False,
     ) -> dict:
         """Every variable a template may use; the same keys for every kind (see README)."""
-        single = entries[0] if kind != "digest" and entries else {}
+        single = entries[0] if kind != MailKind.DIGEST and entries else {}
         today = local_date(at, self.plan.zone)
         return common_context(self.plan, today, at) | {
             "kind": kind,
@@ -184,7 +194,7 @@ class Composer:
         }
 
     def _escalation(self, step: str, item: WorkItem) -> dict:
-        level = int(step.rsplit("-", 1)[1]) if step.rsplit("-", 1)[-1].isdigit() else 1
+        level = parse_step(step).number or 1
         levels = self.plan.policy(item.obligation).escalation
         targets = levels[level - 1].to if 0 < level <= len(levels) else ()
         office = self.plan.commune.standing_office
@@ -206,7 +216,7 @@ class Composer:
             "verdict": verdict,
             "file": got.original_name if got else "",
             "version": got.version if got else 0,
-            "size": size_label(got.size) if got else "",
+            "size": file_size(got.size) if got else "",
             "sha256": got.sha256 if got else "",
         }
 
@@ -221,9 +231,9 @@ class Composer:
     # -- mails ------------------------------------------------------------------------------
 
     def calendar_entry(self, item: WorkItem) -> CalendarEntry:
-        steps = item_steps(self.plan, item.obligation, item.due, item.opened_at)
-        first = next((s for s in steps if s.kind == "reminder"), None)
-        first = first or next((s for s in steps if s.kind == "due"), None)
+        steps = self.plan.timeline(item.obligation, item.due, item.opened_at)
+        first = next((s for s in steps if s.kind == StepKind.REMINDER), None)
+        first = first or next((s for s in steps if s.kind == StepKind.DUE), None)
         view = item_view(self.plan, item, item.due)
         details = self.renderer.env.get_template("_item.txt.j2").render(
             item=view, commune=common_context(self.plan, item.due, item.opened_at)["commune"]
@@ -240,16 +250,17 @@ class Composer:
     def for_row(self, row: Outbox, facts: Facts, at: datetime) -> Mail:
         """The mail of one outbox row (a notice to the standing office included)."""
         item = facts.items[row.item_id]
-        notice = row.step.startswith(NOTICE_PREFIX)
-        step = row.step[len(NOTICE_PREFIX) :] if notice else row.step
+        name = parse_step(row.step)
+        notice = name.undelivered
+        step = str(replace(name, undelivered=False))
         entries = [self.entry(row.kind, step, item, at, facts)]
         undelivered = facts.failures.get((item.id, step), []) if notice else []
-        calendar = [self.calendar_entry(item)] if row.kind == "opened" and not notice else []
+        calendar = [self.calendar_entry(item)] if row.kind == MailKind.OPENED and not notice else []
         context = self.context(row.kind, row.recipient, at, entries, undelivered, bool(calendar))
         msg_id = message_id(self.plan.commune.code, item.id, row.step, row.recipient)
         extra = (
             [Attachment(*f) for f in self.evidence(item.obligation, item.period, at)]
-            if self.evidence and not notice and row.kind in ("opened", "reminder", "due")
+            if self.evidence and not notice and row.kind in EVIDENCE_KINDS
             else []
         )
         return self._mail(
@@ -261,12 +272,16 @@ class Composer:
         ordered = sorted(rows, key=lambda r: (facts.items[r.item_id].due, r.item_id, r.id))
         entries = [self.entry(r.kind, r.step, facts.items[r.item_id], at, facts) for r in ordered]
         calendar = [
-            self.calendar_entry(facts.items[r.item_id]) for r in ordered if r.kind == "opened"
+            self.calendar_entry(facts.items[r.item_id])
+            for r in ordered
+            if r.kind == MailKind.OPENED
         ]
         recipient = ordered[0].recipient
-        context = self.context("digest", recipient, at, entries, (), bool(calendar))
+        context = self.context(MailKind.DIGEST, recipient, at, entries, (), bool(calendar))
         msg_id = digest_message_id(self.plan.commune.code, [r.id for r in rows], recipient)
-        return self._mail(list(ordered), "digest", recipient, [], context, msg_id, calendar, at)
+        return self._mail(
+            list(ordered), MailKind.DIGEST, recipient, [], context, msg_id, calendar, at
+        )
 
     def _mail(
         self,
@@ -311,22 +326,14 @@ class Composer:
         return Mail(rows, kind, to, cc, message)
 
 
-def size_label(size: int) -> str:
-    if size < 1024:
-        return f"{size} byte"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB".replace(".", ",")
-    return f"{size / 1024 / 1024:.1f} MB".replace(".", ",")
-
-
 # -- samples, for `cchc check` and `cchc preview` ---------------------------------------------
 
 
 def sample_item(plan: Plan, at: datetime) -> WorkItem:
     """An in-memory item like the sweep would open: the first periodic report from the
     commune's start (or any scheduled obligation), for the first lead unit."""
-    first = max(local_date(at, plan.zone), plan.commune.start)
-    found = plan.occurrences(first, first + timedelta(days=800))
+    first = local_date(at, plan.zone)
+    found = plan.acted_on(first, max(first, plan.commune.start) + timedelta(days=800))
     found.sort(key=lambda o: plan.obligations[o.obligation].kind != "periodic_report")
     if found:
         occ = found[0]

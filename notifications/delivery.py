@@ -27,20 +27,14 @@ from sqlalchemy import Engine, or_, select, update
 from sqlmodel import Session
 
 from models.db import transaction
-from models.store import NAGGING_KINDS, log_event, queue_notifications
-from models.tables import OPEN_STATUSES, Outbox, WorkItem
-from notifications.compose import (
-    NOTICE_PREFIX,
-    Composer,
-    Evidence,
-    Facts,
-    Mail,
-    load_facts,
-    notice_step,
-)
+from models.store import log_event, queue_notices
+from models.tables import Outbox, WorkItem
+from notifications.compose import Composer, Evidence, Facts, Mail, load_facts
 from notifications.links import intake_linker
 from notifications.smtp import Outcome, Transport, make_transport
+from schedules.notices import undelivered_notice
 from schedules.plan import Plan
+from schedules.vocabulary import NAGGING_KINDS, OPEN_STATUSES, MailKind, OutboxStatus, parse_step
 
 log = logging.getLogger("cchc.mail")
 
@@ -54,7 +48,8 @@ MAX_REPLIES = 20
 """Temporary (4xx) answers before a row is given up as failed; about 15 hours of retries. A
 server that cannot be reached at all is retried without limit: that is not the recipient's
 fault."""
-SUPERSEDABLE = ("reminder", "due", "overdue")
+SUPERSEDABLE = (MailKind.REMINDER, MailKind.DUE, MailKind.OVERDUE)
+"""Mails that a later step of the same item makes pointless (after downtime)."""
 RECORD_BATCH = 50
 RECORD_DELAY = 0.25
 """Outcomes are committed in groups of at most RECORD_BATCH, or RECORD_DELAY seconds."""
@@ -219,7 +214,7 @@ def claim(
             .join(WorkItem, WorkItem.id == Outbox.item_id)
             .where(
                 WorkItem.commune == plan.commune.code,
-                Outbox.status == "pending",
+                Outbox.status == OutboxStatus.PENDING,
                 Outbox.id > cursor,
                 free,
             )
@@ -231,7 +226,7 @@ def claim(
             return None
         session.execute(
             update(Outbox)
-            .where(Outbox.id.in_(ids), Outbox.status == "pending", free)
+            .where(Outbox.id.in_(ids), Outbox.status == OutboxStatus.PENDING, free)
             .values(claimed_until=now + lease, claim_token=token)
         )
         rows = (
@@ -245,7 +240,7 @@ def claim(
             reason = stale_reason(row, facts.items.get(row.item_id))
             if reason is None:
                 keep.append(row)
-            elif _settle(session, row, token, status="cancelled", last_error=reason):
+            elif _settle(session, row, token, status=OutboxStatus.CANCELLED, last_error=reason):
                 report.dropped.append((row.id, reason))
         return keep, facts, max(ids)
 
@@ -256,39 +251,23 @@ def stale_reason(row: Outbox, item: WorkItem | None) -> str | None:
         return "the item no longer exists"
     if row.kind in NAGGING_KINDS and item.status not in OPEN_STATUSES:
         return f"item {item.status} before sending"
-    if (
-        row.kind in SUPERSEDABLE
-        and not row.step.startswith(NOTICE_PREFIX)
-        and _later(item.step, row.step)
-    ):
-        return f"superseded: the item is at {item.step}"
+    if row.kind in SUPERSEDABLE:
+        step = parse_step(row.step)
+        current, mine = parse_step(item.step).rank, step.rank
+        if not step.undelivered and current and mine and current > mine:
+            return f"superseded: the item is at {item.step}"
     return None
-
-
-def _rank(step: str) -> tuple[int, int] | None:
-    """Order of timeline step names: opened < reminder-5 < reminder-2 < due < overdue <
-    escalation-1 < escalation-2; None for any other name."""
-    name, _, number = step.partition("-")
-    fixed = {"opened": 0, "due": 2, "overdue": 3}
-    if not number and name in fixed:
-        return fixed[name], 0
-    if number.isdigit() and name == "reminder":
-        return 1, -int(number)
-    if number.isdigit() and name == "escalation":
-        return 4, int(number)
-    return None
-
-
-def _later(current: str, step: str) -> bool:
-    a, b = _rank(current), _rank(step)
-    return a is not None and b is not None and a > b
 
 
 def _settle(session: Session, row: Outbox, token: str, **values) -> bool:
     """Compare-and-set: only a row still pending under our claim changes."""
     changed = session.execute(
         update(Outbox)
-        .where(Outbox.id == row.id, Outbox.status == "pending", Outbox.claim_token == token)
+        .where(
+            Outbox.id == row.id,
+            Outbox.status == OutboxStatus.PENDING,
+            Outbox.claim_token == token,
+        )
         .values(claimed_until=None, claim_token=None, **values)
     ).rowcount
     return changed == 1
@@ -345,12 +324,12 @@ class Recorder:
         if status == "retry" and outcome.code is not None and attempts >= MAX_REPLIES:
             status = "failed"
         if status == "sent":
-            values = dict(status="sent", sent_at=at, last_error=outcome.error)
+            values = dict(status=OutboxStatus.SENT, sent_at=at, last_error=outcome.error)
         elif status == "retry":
             retry_at = at + backoff(attempts)
             values = dict(send_after=retry_at, last_error=outcome.error)
         else:
-            values = dict(status="failed", last_error=outcome.error)
+            values = dict(status=OutboxStatus.FAILED, last_error=outcome.error)
         if not _settle(session, row, self.token, attempts=attempts, **values):
             report.lost_claims += 1
             log.warning("mail: outbox row %s changed while it was being sent", row.id)
@@ -365,7 +344,7 @@ class Recorder:
 
     def _tell_office(self, session: Session, row: Outbox, outcome: Outcome) -> None:
         """A refused mail is logged on the item and reported to the standing office by mail
-        (unless it is the office's own address, or already such a notice, that failed)."""
+        (`schedules.notices.undelivered_notice`)."""
         log_event(
             session,
             row.item_id,
@@ -375,14 +354,9 @@ class Recorder:
             recipient=row.recipient,
             error=outcome.error,
         )
-        office = self.plan.units.get(self.plan.commune.standing_office)
-        if office is None or row.step.startswith(NOTICE_PREFIX):
-            return
-        if row.recipient.lower() == str(office.email).lower():
-            return
-        queue_notifications(
-            session, row.item_id, notice_step(row.step), row.kind, [str(office.email)], self.at
-        )
+        notice = undelivered_notice(self.plan, row.step, row.kind, row.recipient)
+        if notice is not None:
+            queue_notices(session, row.item_id, [notice], self.at)
 
 
 def describe_delivery(report: DeliveryReport) -> str:

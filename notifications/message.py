@@ -24,9 +24,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 
 MAIL_POLICY = policy.SMTP
-KINDS = ("opened", "reminder", "due", "overdue", "escalation", "closed", "returned", "digest")
-"""Values of the X-CCHC-Kind header (another kind works once its templates exist)."""
 KIND_PATTERN = re.compile(r"[a-z][a-z_-]{0,31}")
+"""Values of the X-CCHC-Kind header: `schedules.vocabulary.MailKind` (another kind works once
+its templates exist)."""
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 
@@ -176,7 +176,7 @@ def build_message(
         ("Message-ID", msg_id),
         ("Auto-Submitted", "auto-generated"),
         ("Content-Language", "vi"),
-        ("X-CCHC-Kind", kind),
+        ("X-CCHC-Kind", str(kind)),
         ("X-CCHC-Item", ", ".join(str(int(i)) for i in item_ids)),
         ("MIME-Version", "1.0"),
     ]

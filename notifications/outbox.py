@@ -8,6 +8,7 @@ from models.db import transaction
 from models.tables import Outbox, WorkItem
 from notifications.message import message_id
 from schedules.plan import Plan
+from schedules.vocabulary import OutboxStatus
 
 
 def list_outbox(
@@ -58,7 +59,7 @@ def failed_counts(plan: Plan, engine: Engine) -> dict[int, int]:
     query = (
         select(Outbox.item_id, func.count())
         .join(WorkItem, WorkItem.id == Outbox.item_id)
-        .where(WorkItem.commune == plan.commune.code, Outbox.status == "failed")
+        .where(WorkItem.commune == plan.commune.code, Outbox.status == OutboxStatus.FAILED)
         .group_by(Outbox.item_id)
     )
     with transaction(engine) as session:

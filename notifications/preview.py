@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from models.db import transaction
+from models.store import outbox_rows
 from models.tables import Event, Outbox, WorkItem
 from notifications.compose import Composer, Mail, load_facts, sample_contexts
-from notifications.message import KINDS
 from notifications.render import TemplateIssue, check_renders
 from notifications.smtp import eml_bytes
+from schedules.notices import Notice, closed_notices, returned_notices, step_notices
 from schedules.plan import Plan
+from schedules.timeline import Step
+from schedules.vocabulary import NAGGING_KINDS, MailKind, StepKind, format_step, parse_step
 from usecases.errors import UserError
 
 
@@ -26,29 +30,37 @@ def check_mail(plan: Plan, sender: str | None, at: datetime) -> list[TemplateIss
     return list(check_renders(composer.renderer, sample_contexts(composer, at)))
 
 
-def _step_and_recipients(plan: Plan, session, item: WorkItem, kind: str):
-    unit_mail = [str(plan.units[item.unit].email)] if item.unit in plan.units else []
-    office = plan.units.get(plan.commune.standing_office)
-    office_cc = [str(office.email)] if office else []
+def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Notice:
+    """The notice of `kind` the item would get, with the very recipients the engine would pick
+    (`schedules.notices`): the reminder is the last one before the due date, the escalation the
+    item's level (at least the first), the return the latest one."""
     policy = plan.policy(item.obligation)
-    if kind == "reminder":
-        lead = policy.reminders[-1] if policy.reminders else 1
-        return f"reminder-{lead}", unit_mail, []
-    if kind == "escalation":
-        if not policy.escalation:
-            raise UserError(f"'{item.obligation}' has no escalation level (không có cấp báo cáo)")
-        level = min(max(item.escalation_level, 1), len(policy.escalation))
-        targets = plan.recipients(policy.escalation[level - 1].to, item.unit)
-        return f"escalation-{level}", targets, office_cc
-    if kind == "returned":
+    if kind == MailKind.RETURNED:
         found = session.execute(
-            select(Event.detail)
-            .where(Event.item_id == item.id, Event.kind == "returned")
-            .order_by(Event.id.desc())
-        ).first()
-        step = (found[0].get("step") if found else None) or "returned-1"
-        return step, unit_mail, office_cc
-    return kind, unit_mail, []
+            select(func.count()).where(Event.item_id == item.id, Event.kind == "returned")
+        ).scalar_one()
+        notices = returned_notices(plan, item.unit, max(found, 1))
+    elif kind == MailKind.CLOSED:
+        notices = closed_notices(plan, item.unit)
+    else:
+        if kind == MailKind.ESCALATION and not policy.escalation:
+            raise UserError(f"'{item.obligation}' has no escalation level (không có cấp báo cáo)")
+        if kind == MailKind.REMINDER:
+            wanted = format_step(StepKind.REMINDER, policy.reminders[-1] if policy.reminders else 1)
+        elif kind == MailKind.ESCALATION:
+            level = min(max(item.escalation_level, 1), len(policy.escalation))
+            wanted = format_step(StepKind.ESCALATION, level)
+        else:
+            wanted = str(kind)
+        # The item's own timeline, opened long before: every step is in it.
+        steps = plan.timeline(item.obligation, item.due, datetime.min.replace(tzinfo=UTC))
+        step = next((s for s in steps if s.name == wanted), None)
+        if step is None:
+            step = Step(wanted, StepKind(kind), item.opened_at)
+        notices = step_notices(plan, item.unit, step)
+    if not notices:
+        raise UserError(f"nobody to send a {kind} mail to for item {item.id}")
+    return notices[0]
 
 
 def preview_mail(
@@ -62,35 +74,22 @@ def preview_mail(
 ) -> Mail:
     """The mail of `kind` for an item as it would be sent at `at` (for the digest: a digest
     holding this item at its current step). Nothing is written."""
-    if kind not in KINDS:
-        raise UserError(f"unknown kind '{kind}': use {', '.join(KINDS)}")
+    if kind not in MailKind.__members__.values():
+        raise UserError(f"unknown kind '{kind}': use {', '.join(MailKind)}")
     composer = Composer(plan, sender)
     with transaction(engine) as session:
         item = session.get(WorkItem, item_id)
         if item is None or item.commune != plan.commune.code:
             raise UserError(f"no work item {item_id} (không có nhiệm vụ số {item_id})")
-        row_kind = kind
-        if kind == "digest":
-            row_kind = item.step.split("-")[0]
-            if row_kind not in KINDS or row_kind == "digest":
-                row_kind = "opened"
-        step, recipients, cc = _step_and_recipients(plan, session, item, row_kind)
-        if recipient:
-            recipients = [recipient]
-        if not recipients:
-            raise UserError(f"nobody to send a {kind} mail to for item {item_id}")
-        row = Outbox(
-            id=0,
-            item_id=item.id,
-            step=step,
-            kind=row_kind,
-            recipient=recipients[0],
-            cc=[c for c in cc if c != recipients[0]],
-            created_at=at,
-            send_after=at,
-        )
+        row_kind = MailKind(kind)
+        if kind == MailKind.DIGEST:  # a digest holding the item at its current step
+            current = parse_step(item.step).kind
+            row_kind = MailKind(current) if current in NAGGING_KINDS else MailKind.OPENED
+        notice = _preview_notice(plan, session, item, row_kind)
+        [row] = outbox_rows(item.id, [replace(notice, to=(recipient or notice.to[0],))], at)
+        row = Outbox(id=0, **row)
         facts = load_facts(session, [row])
-    if kind == "digest":
+    if kind == MailKind.DIGEST:
         return composer.for_digest([row], facts, at)
     return composer.for_row(row, facts, at)
 

@@ -23,7 +23,8 @@ from jinja2 import (
     meta,
 )
 
-from notifications.message import KIND_PATTERN, KINDS, one_line
+from notifications.message import KIND_PATTERN, one_line
+from schedules.vocabulary import MailKind
 
 PARTS = ("subject", "txt", "html")
 OVERRIDE_FOLDER = "templates"
@@ -152,7 +153,7 @@ def check_renders(renderer: Renderer, samples: list[tuple[str, dict]]) -> list[T
             seen.add((path, line, message))
             issues.append(TemplateIssue(path, line, message))
 
-    for kind in KINDS:
+    for kind in MailKind:
         for part in PARTS:
             name = template_name(kind, part)
             try:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from models.tables import OPEN_STATUSES, WorkItem
+from models.tables import WorkItem
 from schedules.config import ALL_UNITS
 from schedules.dates import vn_date, vn_datetime, vn_weekday
 from schedules.plan import Plan
+from schedules.vocabulary import OPEN_STATUSES
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 REPORT_KINDS = ("periodic_report", "consolidated_report")
@@ -68,6 +69,9 @@ class ItemView:
     due: str
     due_iso: str
     due_weekday: str
+    due_note: str
+    """Why the due date is not the one set: "22/05/2027 là ngày nghỉ (Thứ Bảy), chuyển sang
+    ngày làm việc tiếp theo"; empty when it is."""
     days_left: int
     days_late: int
     """Working days; both 0 on the due date."""
@@ -137,6 +141,28 @@ def shorten(text: str, limit: int = SHORT_TITLE) -> str:
     return cut.rstrip(",;:") + "…"
 
 
+SIZE_UNITS = ("KB", "MB", "GB")
+
+
+def file_size(n: int) -> str:
+    """A file's size as every page, refusal and mail shows it, in Vietnamese style.
+
+    Under 1024 bytes: "123 byte". Else binary units (1 KB = 1024 byte) with one decimal
+    rounded half up and a decimal comma, the ",0" dropped: "12,1 KB", "1,5 MB", "20 MB",
+    "2 KB". A size that rounds to 1024 of a unit moves to the next one ("1 MB", not "1024 KB").
+    """
+    if n < 1024:
+        return f"{n} byte"
+    value = n / 1024
+    for unit in SIZE_UNITS:
+        tenths = int(value * 10 + 0.5)
+        if tenths < 1024 * 10 or unit == SIZE_UNITS[-1]:
+            break
+        value /= 1024
+    whole, tenth = divmod(tenths, 10)
+    return f"{whole},{tenth} {unit}" if tenth else f"{whole} {unit}"
+
+
 def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
     ob = plan.obligations.get(item.obligation)
     kind = ob.kind if ob else "ad_hoc"
@@ -161,6 +187,9 @@ def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
         due=vn_date(item.due),
         due_iso=item.due.isoformat(),
         due_weekday=vn_weekday(item.due),
+        due_note=plan.day_off_note(item.nominal_due)
+        if item.nominal_due and item.nominal_due != item.due
+        else "",
         days_left=left,
         days_late=late,
         due_today=today == item.due,

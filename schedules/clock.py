@@ -53,12 +53,10 @@ class ClockSchedule:
 
 def opening_days(plan: Plan, obligation: str) -> list[date]:
     """The days an obligation's items open: `Occurrence.opens` of every occurrence the engine
-    acts upon (due on or after the commune's start date), each once."""
+    acts on (`Plan.acted_on`), each once."""
     commune = plan.commune
-    found = plan.occurrences(
-        commune.plan_start, commune.plan_end, obligation=obligation, by="opens"
-    )
-    return sorted({o.opens for o in found if o.due.due >= commune.start})
+    found = plan.acted_on(commune.plan_start, commune.plan_end, obligation=obligation, by="opens")
+    return sorted({o.opens for o in found})
 
 
 def opening_schedule(plan: Plan, obligation: str) -> ClockSchedule | None:

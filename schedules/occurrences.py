@@ -12,7 +12,7 @@ from dateutil.rrule import rrulestr
 
 from schedules.calendar import WorkingCalendar
 from schedules.config import DueRule, PeriodKind, Schedule
-from schedules.dates import vn_date, vn_weekday
+from schedules.dates import vn_date
 from schedules.periods import NAMED_SETS, ONCE_RULE, Period, clamp_day, period_of
 from schedules.policy import ResolvedPolicy
 
@@ -63,10 +63,11 @@ class DueDate:
     """How the due date was found, in Vietnamese, for `cchc plan` and the mails."""
 
 
-def due_date(
-    rule: DueRule, period: Period, anchor: date, calendar: WorkingCalendar, shift: str
-) -> DueDate:
-    """The due date of `period` by `rule`, moved off days off when `shift` says so (BLDS)."""
+def nominal_due(
+    rule: DueRule, period: Period, anchor: date, calendar: WorkingCalendar
+) -> tuple[date, str]:
+    """The due date of `period` by `rule`, before any shift off a day off, and how it was found
+    (in Vietnamese). `Plan.effective_due` makes it the due date in force."""
     year, month = period.last_month
     if rule.day_of_last_month is not None:
         nominal = clamp_day(year, month, rule.day_of_last_month)
@@ -84,12 +85,7 @@ def due_date(
     else:
         nominal = anchor
         basis = "ngày đến hạn theo lịch"
-    due = nominal
-    if shift == "next_working_day" and not calendar.is_working_day(nominal):
-        due = calendar.next_working_day(nominal)
-        why = calendar.holiday_name(nominal) or vn_weekday(nominal)
-        basis += f"; {vn_date(nominal)} là ngày nghỉ ({why}), chuyển sang ngày làm việc tiếp theo"
-    return DueDate(nominal, due, basis)
+    return nominal, basis
 
 
 @dataclass(frozen=True)

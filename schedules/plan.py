@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -28,15 +28,17 @@ from schedules.config import (
     Policy,
     Unit,
 )
-from schedules.dates import vn_date
+from schedules.dates import end_of_day, vn_date, vn_weekday
 from schedules.occurrences import (
     CompiledSchedule,
+    DueDate,
     Occurrence,
     compile_schedule,
-    due_date,
+    nominal_due,
     opening_date,
 )
 from schedules.policy import ResolvedPolicy, resolve_policy
+from schedules.timeline import Step, timeline
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource, read_yaml
 
 # How far a due date may lie from its anchor (an annual plan is due the December before its year).
@@ -104,7 +106,9 @@ class Plan:
             units = [u for u in self.lead_units(oid) if unit in (None, u)]
             for anchor in compiled.anchors(lo, hi) if units else []:
                 period = compiled.period(anchor)
-                due = due_date(ob.schedule.due, period, anchor, self.calendar, policy.shift)
+                due = self.effective_due(
+                    oid, *nominal_due(ob.schedule.due, period, anchor, self.calendar)
+                )
                 if (ob.start and due.due < ob.start) or (ob.end and due.due > ob.end):
                     continue
                 opens = min(opening_date(due.due, policy, self.calendar), due.due)
@@ -113,6 +117,54 @@ class Plan:
                 found += [Occurrence(oid, u, period, anchor, opens, due) for u in units]
         found.sort(key=lambda o: (o.due.due, o.obligation, o.unit))
         return found
+
+    def acted_on(
+        self,
+        first: date,
+        last: date,
+        *,
+        obligation: str | None = None,
+        unit: str | None = None,
+        by: str = "due",
+    ) -> list[Occurrence]:
+        """The occurrences the engine acts on (opens, reminds, escalates): `occurrences` due on
+        or after the commune's `start`. Earlier ones belong to the time before cchc ran;
+        `cchc plan` still lists them."""
+        found = self.occurrences(first, last, obligation=obligation, unit=unit, by=by)
+        return [o for o in found if o.due.due >= self.commune.start]
+
+    def effective_due(self, obligation_id: str, nominal: date, basis: str = "") -> DueDate:
+        """The due date in force for a nominal one, for scheduled, ad hoc and returned items
+        alike: moved to the next working day when it falls on a day off and the obligation's
+        policy shifts (the civil code's rule), kept otherwise. `basis` says how the nominal date
+        was found; the shift, if any, is added to it."""
+        due = nominal
+        if self.policy(obligation_id).shift == "next_working_day":
+            due = self.calendar.next_working_day(nominal)
+        if due != nominal:
+            note = self.day_off_note(nominal)
+            basis = f"{basis}; {note}" if basis else note
+        return DueDate(nominal, due, basis)
+
+    def day_off_note(self, nominal: date) -> str:
+        """Why a due date moved off `nominal`, in Vietnamese, as the mails and `cchc plan` say."""
+        why = self.calendar.holiday_name(nominal) or vn_weekday(nominal)
+        return f"{vn_date(nominal)} là ngày nghỉ ({why}), chuyển sang ngày làm việc tiếp theo"
+
+    def timeline(self, obligation_id: str, due: date, opened_at: datetime) -> list[Step]:
+        """The steps of an item of `obligation_id` due on `due` and opened at `opened_at`."""
+        return timeline(
+            due,
+            opened_at,
+            self.policy(obligation_id),
+            self.calendar,
+            self.zone,
+            self.commune.sweep_time,
+        )
+
+    def received_on_time(self, due: date, at: datetime) -> bool:
+        """The one rule of timeliness: received by the end of the due date, local time."""
+        return at < end_of_day(due, self.zone)
 
     def fingerprint(self, obligation_id: str) -> str:
         """Changes whenever anything that decides this obligation's occurrences changes."""

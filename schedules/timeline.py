@@ -1,22 +1,22 @@
 """The life of one work item as a list of timed steps: reminders, due day, overdue, escalations.
 
 A sweep at instant t finds the latest step whose instant has passed (`current_step`); the item's
-stored step says how far it already went, and the next step's instant is its `next_action_at`.
+stored step says how far it already went (`state_at` gives the item's columns at a step), and the
+next step's instant is its `next_action_at`. `Plan.timeline` builds an item's steps from its
+obligation's policy; nothing else does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from schedules.calendar import WorkingCalendar
 from schedules.dates import end_of_day, local_instant
 from schedules.policy import ResolvedPolicy
-
-StepKind = Literal["opened", "reminder", "due", "overdue", "escalation"]
-OPENED = "opened"
+from schedules.vocabulary import ItemStatus, StepKind, format_step
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,11 @@ class Step:
     """Escalation targets (head, leadership, standing_office or unit codes)."""
 
     @property
-    def status(self) -> str:
-        return {"overdue": "overdue", "escalation": "escalated"}.get(self.kind, "open")
+    def status(self) -> ItemStatus:
+        """The item's status once it reached this step."""
+        if self.kind == StepKind.ESCALATION:
+            return ItemStatus.ESCALATED
+        return ItemStatus.OVERDUE if self.kind == StepKind.OVERDUE else ItemStatus.OPEN
 
 
 def timeline(
@@ -54,23 +57,23 @@ def timeline(
        of the due date;
     5. an escalation per level, its delay counted in working days after `due`.
     """
-    steps = [Step(OPENED, OPENED, opened_at)]
+    steps = [Step(StepKind.OPENED, StepKind.OPENED, opened_at)]
     before_due = [
         Step(
-            f"reminder-{n}",
-            "reminder",
+            format_step(StepKind.REMINDER, n),
+            StepKind.REMINDER,
             local_instant(calendar.add_working_days(due, -n), morning, zone),
         )
         for n in policy.reminders
     ]
     if policy.due_day_notice:
-        before_due.append(Step("due", "due", local_instant(due, morning, zone)))
+        before_due.append(Step(StepKind.DUE, StepKind.DUE, local_instant(due, morning, zone)))
     steps += [s for s in before_due if s.at > opened_at]
-    steps.append(Step("overdue", "overdue", end_of_day(due, zone)))
+    steps.append(Step(StepKind.OVERDUE, StepKind.OVERDUE, end_of_day(due, zone)))
     steps += [
         Step(
-            f"escalation-{i}",
-            "escalation",
+            format_step(StepKind.ESCALATION, i),
+            StepKind.ESCALATION,
             local_instant(calendar.add_working_days(due, level.after), morning, zone),
             level=i,
             to=tuple(level.to),
@@ -94,3 +97,16 @@ def step_index(steps: list[Step], name: str) -> int:
         if step.name == name:
             return i
     return 0
+
+
+def state_at(steps: list[Step], index: int) -> dict[str, Any]:
+    """The item's columns once it reached `steps[index]`: status, step, escalation level, and
+    the instant of its next action (None after the last step)."""
+    step = steps[index]
+    following = steps[index + 1] if index + 1 < len(steps) else None
+    return dict(
+        status=step.status,
+        step=step.name,
+        escalation_level=step.level,
+        next_action_at=following.at if following else None,
+    )

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import select
@@ -37,6 +38,13 @@ def find_item(engine, obligation: str, unit: str, period: str) -> WorkItem:
             WorkItem.obligation == obligation, WorkItem.unit == unit, WorkItem.period == period
         )
         return s.exec(query).scalars().one()
+
+
+def with_shift(plan, shift: str):
+    """The plan with the commune's default due-date `shift` replaced (an obligation that sets
+    its own keeps it)."""
+    defaults = plan.commune.defaults.model_copy(update={"shift": shift})
+    return replace(plan, commune=plan.commune.model_copy(update={"defaults": defaults}))
 
 
 def remove_obligation(config_dir: Path, oid: str) -> None:

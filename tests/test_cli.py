@@ -136,13 +136,22 @@ def test_bad_input_exits_non_zero_with_a_message(cchc, args):
     assert "Traceback" not in done.stderr
 
 
-def test_read_only_commands_do_not_import_prefect(tmp_path, sqlite_url):
+def test_read_only_commands_never_import_prefect_nor_apscheduler(tmp_path, sqlite_url):
+    """The read-only commands (README: check, plan, items, report, outbox, preview), and
+    `reload` refused for want of an engine, answer without importing the orchestration's
+    libraries: they only reach the layers below flows/ (import-linter keeps those free of
+    Prefect and APScheduler)."""
     code = (
         "import sys; from click.testing import CliRunner; from cchc.cli import main\n"
-        "for args in (['init-db'], ['check'], ['items'], ['report', '--year', '2027'],\n"
-        "             ['plan', '--from', '2027-01-01', '--to', '2027-12-31']):\n"
-        "    r = CliRunner().invoke(main, args); assert r.exit_code == 0, r.output\n"
-        "assert 'prefect' not in sys.modules, 'prefect imported'\n"
+        "ok = lambda *args: CliRunner().invoke(main, list(args))\n"
+        "for args in (['init-db'], ['sweep', '--at', '2027-03-02T08:00', '--no-mail'],\n"
+        "             ['check'], ['items'], ['report', '--year', '2027'], ['outbox'],\n"
+        "             ['plan', '--from', '2027-01-01', '--to', '2027-12-31'],\n"
+        "             ['preview', '1', '--kind', 'escalation']):\n"
+        "    r = ok(*args); assert r.exit_code == 0, (args, r.output)\n"
+        "r = ok('reload'); assert r.exit_code == 1 and 'no engine is running' in r.output\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'prefect', 'apscheduler'})\n"
+        "assert not loaded, loaded\n"
     )
     env = {
         **os.environ,
@@ -168,8 +177,18 @@ def test_schema_export_matches_the_shipped_schema(cchc):
     assert {"commune", "units", "calendar", "obligations"} <= set(exported["properties"])
 
 
-def test_cli_choices_match_the_models():
+def test_cli_choices_come_from_the_vocabulary():
+    """`--status` of `items` offers every status the item state machine knows, and no other;
+    `--status` of `outbox` every outbox status."""
     from cchc import cli
-    from models.tables import STATUSES
+    from schedules.transitions import TRANSITIONS
+    from schedules.vocabulary import ItemStatus, OutboxStatus
 
-    assert cli.STATUS_CHOICES == STATUSES
+    def choices(command, name: str) -> list[str]:
+        [option] = [p for p in command.params if p.name == name]
+        return list(option.type.choices)
+
+    machine = {s for (s, _), targets in TRANSITIONS.items() for s in {s, *targets}}
+    assert choices(cli.items_cmd, "status") == [s.value for s in ItemStatus]
+    assert set(choices(cli.items_cmd, "status")) == machine
+    assert choices(cli.outbox_cmd, "status") == [s.value for s in OutboxStatus]

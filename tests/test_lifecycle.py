@@ -15,7 +15,7 @@ from models.db import ensure_schema, make_engine, transaction
 from models.tables import Deliverable, Event, Outbox, WorkItem
 from schedules.dates import parse_instant
 from usecases.errors import UserError
-from usecases.lifecycle import open_adhoc, waive
+from usecases.lifecycle import open_ad_hoc, waive
 from usecases.review import attach
 from usecases.sweep import sweep
 
@@ -134,21 +134,22 @@ def test_attach_closes_on_time_and_late(plan, engine, tmp_path):
     doc = tmp_path / "bao-cao-quy-1.pdf"
     doc.write_bytes(b"%PDF-1.7 report")
     vp = item(engine, unit="VP")
-    closed, deliverable = attach(
-        plan, engine, tmp_path / "data", vp.id, doc, t("2027-03-16T23:59"), by="VP"
-    )
+    done = attach(plan, engine, tmp_path / "data", vp.id, doc, t("2027-03-16T23:59"), by="VP")
+    closed, deliverable = done.item, done.files[0]
+    assert done.closed_item and done.created
     assert (closed.status, closed.on_time, closed.next_action_at) == ("closed", True, None)
     stored = Path(deliverable.stored_path)
     assert stored.read_bytes() == doc.read_bytes() and stored.name == deliverable.sha256
 
     kt = item(engine, unit="KT")
-    late, _ = attach(plan, engine, tmp_path / "data", kt.id, doc, t("2027-03-17T00:00"))
+    late = attach(plan, engine, tmp_path / "data", kt.id, doc, t("2027-03-17T00:00")).item
     assert (late.status, late.on_time) == ("closed", False)
 
     # a later version is kept without reopening; nothing more is sent to a closed item
     doc.write_bytes(b"%PDF-1.7 corrected")
-    again, v2 = attach(plan, engine, tmp_path / "data", vp.id, doc, t("2027-03-18T10:00"))
-    assert (again.status, again.on_time, v2.version) == ("closed", True, 2)
+    again = attach(plan, engine, tmp_path / "data", vp.id, doc, t("2027-03-18T10:00"))
+    assert (again.item.status, again.item.on_time, again.version) == ("closed", True, 2)
+    assert not again.closed_item and again.was_closed
     sweep(plan, engine, t("2027-03-25T07:30"))
     steps = [s for s, _ in outbox_steps(engine, vp.id)]
     assert steps[-1] == "closed-v2"  # the unit's receipt for the later version
@@ -183,26 +184,27 @@ def test_waive_stops_the_item(plan, engine):
     )
     sweep(plan, engine, t("2027-03-30T07:30"))
     assert [s for s, _ in outbox_steps(engine, vp.id)] == ["opened"]
-    with pytest.raises(UserError):
+    with pytest.raises(UserError, match="is waived, not open"):
         waive(plan, engine, vp.id, "again", t("2027-03-30T10:00"))
-    with pytest.raises(UserError):
+    with pytest.raises(UserError, match="a reason is required"):
         waive(plan, engine, vp.id + 1, "   ", t("2027-03-30T10:00"))
 
 
 def test_ad_hoc_item(plan, engine):
     at = t("2027-05-10T09:00")
-    adhoc = open_adhoc(plan, engine, "nhiem-vu-dot-xuat", "TTPVHCC", date(2027, 5, 20), at)
+    adhoc = open_ad_hoc(plan, engine, "nhiem-vu-dot-xuat", "TTPVHCC", date(2027, 5, 20), at)
     assert (adhoc.adhoc, adhoc.period, adhoc.status) == (True, "2027-05-20", "open")
     assert [s for s, _ in outbox_steps(engine, adhoc.id)] == ["opened"]
     before = snapshot(engine)
-    for args in [
-        ("nhiem-vu-dot-xuat", "TTPVHCC", date(2027, 5, 20)),  # already open
-        ("nhiem-vu-dot-xuat", "NOPE", date(2027, 5, 20)),
-        ("khong-co", "VP", date(2027, 5, 20)),
-        ("nhiem-vu-dot-xuat", "VP", date(2027, 5, 1)),
-    ]:  # in the past
-        with pytest.raises(UserError):
-            open_adhoc(plan, engine, *args, at)
+    for args, why in [
+        (("nhiem-vu-dot-xuat", "TTPVHCC", date(2027, 5, 20)), "already open"),
+        (("nhiem-vu-dot-xuat", "NOPE", date(2027, 5, 20)), "unknown unit 'NOPE'"),
+        (("khong-co", "VP", date(2027, 5, 20)), "unknown obligation 'khong-co'"),
+        (("nhiem-vu-dot-xuat", "VP", date(2027, 5, 1)), "is in the past"),
+        (("bao-cao-cchc-dinh-ky", "VP", date(2027, 5, 20)), "not an ad hoc one"),
+    ]:
+        with pytest.raises(UserError, match=why):
+            open_ad_hoc(plan, engine, *args, at)
     assert snapshot(engine) == before
     sweep(plan, engine, t("2027-05-21T07:30"))
     assert item(engine, "nhiem-vu-dot-xuat", "TTPVHCC", "2027-05-20").status == "overdue"
@@ -214,13 +216,13 @@ def test_bad_attachments_change_nothing(plan, engine, tmp_path):
     empty = tmp_path / "empty.pdf"
     empty.write_bytes(b"")
     before = snapshot(engine)
-    for item_id, path in [
-        (999999, empty),
-        (vp.id, empty),
-        (vp.id, tmp_path / "missing.pdf"),
-        (vp.id, tmp_path),
+    for item_id, path, why in [
+        (999999, empty, "no work item 999999"),
+        (vp.id, empty, "tệp rỗng"),
+        (vp.id, tmp_path / "missing.pdf", "cannot read"),
+        (vp.id, tmp_path, "is a folder, not a file"),
     ]:
-        with pytest.raises(UserError):
+        with pytest.raises(UserError, match=why):
             attach(plan, engine, tmp_path / "data", item_id, path, t("2027-03-03T10:00"))
     assert snapshot(engine) == before
     assert item(engine).status == "open"

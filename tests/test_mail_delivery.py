@@ -29,7 +29,7 @@ from notifications.smtp import SmtpTransport
 from schedules.plan import load_plan
 from usecases.lifecycle import return_deliverable
 from usecases.review import attach
-from usecases.sweep import item_steps, sweep
+from usecases.sweep import sweep
 
 OB = "bao-cao-cchc-dinh-ky"
 UNIT = "KT"
@@ -172,7 +172,7 @@ def test_opened_mail_carries_calendar_event(plan, sqlite_engine, settings, smtp,
     [alarm] = event.walk("VALARM")
     with transaction(engine) as session:
         row = session.get(WorkItem, item)
-    first_reminder = item_steps(plan, OB, row.due, row.opened_at)[1]
+    first_reminder = plan.timeline(OB, row.due, row.opened_at)[1]
     assert first_reminder.name == "reminder-5"
     assert alarm.decoded("trigger") == first_reminder.at
 

@@ -6,10 +6,11 @@ from collections import Counter
 from datetime import date
 
 import pytest
+from support import with_shift
 
 from schedules.calendar import WorkingCalendar
 from schedules.config import DueRule
-from schedules.occurrences import due_date
+from schedules.occurrences import nominal_due
 from schedules.periods import period_of
 
 
@@ -107,23 +108,24 @@ def test_consolidated_report_falls_after_the_units_reports(plan):
         assert occ.due.due > units[occ.period.key]
 
 
-def test_due_on_a_day_off_moves_to_the_next_working_day_unless_switched_off():
-    cal = WorkingCalendar(2027, 2027)
+def test_due_on_a_day_off_moves_to_the_next_working_day_unless_switched_off(plan):
     period = period_of("year", date(2027, 12, 31))
-    rule = DueRule(on="01-31")  # Sunday 31/1/2027
-    shifted = due_date(rule, period, date(2027, 12, 31), cal, "next_working_day")
-    kept = due_date(rule, period, date(2027, 12, 31), cal, "none")
+    nominal, basis = nominal_due(DueRule(on="01-31"), period, date(2027, 12, 31), plan.calendar)
+    assert (nominal, basis) == (date(2027, 1, 31), "ngày 31/01")  # a Sunday
+    shifted = plan.effective_due("bao-cao-cchc-dinh-ky", nominal, basis)
+    kept = with_shift(plan, "none").effective_due("bao-cao-cchc-dinh-ky", nominal, basis)
     assert (shifted.nominal, shifted.due) == (date(2027, 1, 31), date(2027, 2, 1))
-    assert kept.due == date(2027, 1, 31)
-    assert "ngày nghỉ" in shifted.basis
+    assert (kept.due, kept.basis) == (date(2027, 1, 31), "ngày 31/01")
+    assert shifted.basis == (
+        "ngày 31/01; 31/01/2027 là ngày nghỉ (Chủ Nhật), chuyển sang ngày làm việc tiếp theo"
+    )
 
 
 def test_day_of_last_month_is_clamped_to_the_month():
     cal = WorkingCalendar(2027, 2027)
     period = period_of("month", date(2027, 2, 28))
-    assert due_date(
-        DueRule(day_of_last_month=31), period, date(2027, 2, 28), cal, "none"
-    ).due == date(2027, 2, 28)
+    nominal, _ = nominal_due(DueRule(day_of_last_month=31), period, date(2027, 2, 28), cal)
+    assert nominal == date(2027, 2, 28)
 
 
 def test_one_off_and_final_summary(plan):
@@ -150,7 +152,5 @@ def test_one_off_and_final_summary(plan):
 )
 def test_due_dates_move_past_holidays_and_swapped_days(plan, month_day, year, due):
     period = period_of("year", date(year, 12, 31))
-    found = due_date(
-        DueRule(on=month_day), period, date(year, 12, 31), plan.calendar, "next_working_day"
-    )
-    assert found.due == due
+    nominal, _ = nominal_due(DueRule(on=month_day), period, date(year, 12, 31), plan.calendar)
+    assert plan.effective_due("bao-cao-cchc-dinh-ky", nominal).due == due

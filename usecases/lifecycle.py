@@ -9,12 +9,16 @@ from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session
 
 from models.db import transaction
-from models.store import cancel_pending, insert_missing, log_event, queue_notifications
-from models.tables import OPEN_STATUSES, Event, Outbox, WorkItem
-from schedules.dates import end_of_day, local_date, vn_date
+from models.store import cancel_pending, insert_missing, log_event, queue_notices, transition
+from models.tables import Event, Outbox, WorkItem
+from schedules.dates import local_date, vn_date
+from schedules.notices import closed_notices, returned_notices
 from schedules.plan import Plan
+from schedules.timeline import current_step, state_at
+from schedules.transitions import ItemEvent, allowed
+from schedules.vocabulary import ARCHIVE_MARK, ItemStatus, StepKind, format_step, parse_step
 from usecases.errors import UserError
-from usecases.sweep import current_step, item_steps, queue_opening, state_at
+from usecases.sweep import queue_opening
 
 
 def get_item(session: Session, plan: Plan, item_id: int) -> WorkItem:
@@ -24,7 +28,7 @@ def get_item(session: Session, plan: Plan, item_id: int) -> WorkItem:
     return item
 
 
-def open_adhoc(
+def open_ad_hoc(
     plan: Plan,
     engine: Engine,
     obligation: str,
@@ -33,26 +37,38 @@ def open_adhoc(
     at: datetime,
     actor: str = "admin",
 ) -> WorkItem:
-    """Open an item by hand (a directive arrived); its period key is its due date."""
-    if obligation not in plan.obligations:
+    """Open an ad hoc item by hand (a directive arrived): due on `due` as the obligation's
+    policy makes it (`Plan.effective_due`: a day off moves to the next working day); its period
+    key is that due date."""
+    ob = plan.obligations.get(obligation)
+    if ob is None:
         raise UserError(f"unknown obligation '{obligation}' (nhiệm vụ không tồn tại)")
+    if ob.kind != "ad_hoc":
+        ad_hoc = ", ".join(o for o, x in plan.obligations.items() if x.kind == "ad_hoc") or "—"
+        raise UserError(
+            f"'{obligation}' is a scheduled obligation ({ob.kind}), not an ad hoc one: the engine "
+            f"opens its items itself; ad hoc obligations: {ad_hoc} "
+            "(chỉ mở bằng tay được nhiệm vụ đột xuất)"
+        )
     if unit not in plan.units:
         raise UserError(f"unknown unit '{unit}' (đơn vị không tồn tại)")
     today = local_date(at, plan.zone)
     if due < today:
         raise UserError(f"due date {vn_date(due)} is in the past (hạn đã qua)")
-    steps = item_steps(plan, obligation, due, at)
+    effective = plan.effective_due(obligation, due)
+    steps = plan.timeline(obligation, effective.due, at)
     now = current_step(steps, at)
     row = dict(
         commune=plan.commune.code,
         obligation=obligation,
         unit=unit,
-        period=due.isoformat(),
-        title=plan.obligations[obligation].title,
+        period=effective.due.isoformat(),
+        title=ob.title,
         window_start=today,
-        window_end=due,
+        window_end=effective.due,
         opens_on=today,
-        due=due,
+        due=effective.due,
+        nominal_due=effective.nominal,
         adhoc=True,
         opened_at=at,
         **state_at(steps, now),
@@ -61,35 +77,43 @@ def open_adhoc(
         ids = insert_missing(session, WorkItem, [row])
         if not ids:
             raise UserError(
-                f"'{obligation}' for {unit} due {vn_date(due)} is already open (đã có nhiệm vụ này)"
+                f"'{obligation}' for {unit} due {vn_date(effective.due)} is already open "
+                "(đã có nhiệm vụ này)"
             )
-        log_event(session, ids[0], at, "opened", actor=actor, adhoc=True, due=due.isoformat())
+        log_event(
+            session,
+            ids[0],
+            at,
+            "opened",
+            actor=actor,
+            adhoc=True,
+            due=effective.due.isoformat(),
+            basis=effective.basis,
+        )
         queue_opening(plan, session, ids[0], unit, steps[now], at)
         return session.get(WorkItem, ids[0])
 
 
-def received_on_time(plan: Plan, due: date, at: datetime) -> bool:
-    """The one rule of timeliness: received by the end of the due date, local time."""
-    return at < end_of_day(due, plan.zone)
-
-
-def close_item(plan: Plan, session: Session, item: WorkItem, at: datetime, by: str | None) -> None:
+def close_item(plan: Plan, session: Session, item: WorkItem, at: datetime, by: str | None) -> bool:
     """Close an open item (compare-and-set), cancel what was queued for it and tell the unit and
-    the standing office; does nothing if another request closed it first."""
-    on_time = received_on_time(plan, item.due, at)
-    closed = session.execute(
-        update(WorkItem)
-        .where(WorkItem.id == item.id, WorkItem.status.in_(OPEN_STATUSES))
-        .values(status="closed", step="closed", closed_at=at, on_time=on_time, next_action_at=None)
-    ).rowcount
-    if closed != 1:
-        return
+    the standing office. False, and nothing done, when another request closed it first."""
+    on_time = plan.received_on_time(item.due, at)
+    closed = transition(
+        session,
+        item.id,
+        ItemEvent.CLOSE,
+        status=ItemStatus.CLOSED,
+        step=StepKind.CLOSED,
+        closed_at=at,
+        on_time=on_time,
+        next_action_at=None,
+    )
+    if not closed:
+        return False
     cancel_pending(session, item.id, at)
     log_event(session, item.id, at, "closed", actor=by or "admin", on_time=on_time)
-    recipients = [
-        plan.units[u].email for u in (item.unit, plan.commune.standing_office) if u in plan.units
-    ]
-    queue_notifications(session, item.id, "closed", "closed", list(dict.fromkeys(recipients)), at)
+    queue_notices(session, item.id, closed_notices(plan, item.unit), at)
+    return True
 
 
 def waive(
@@ -100,14 +124,18 @@ def waive(
         raise UserError("a reason is required to waive an item (cần nêu lý do)")
     with transaction(engine) as session:
         item = get_item(session, plan, item_id)
-        if item.status not in OPEN_STATUSES:
+        if not allowed(item.status, ItemEvent.WAIVE):
             raise UserError(f"item {item_id} is {item.status}, not open (nhiệm vụ không còn mở)")
-        waived = session.execute(
-            update(WorkItem)
-            .where(WorkItem.id == item_id, WorkItem.status.in_(OPEN_STATUSES))
-            .values(status="waived", step="waived", waived_reason=reason, next_action_at=None)
-        ).rowcount
-        if waived != 1:
+        waived = transition(
+            session,
+            item_id,
+            ItemEvent.WAIVE,
+            status=ItemStatus.WAIVED,
+            step=StepKind.WAIVED,
+            waived_reason=reason,
+            next_action_at=None,
+        )
+        if not waived:
             raise UserError(f"item {item_id} was closed meanwhile (nhiệm vụ vừa được đóng)")
         cancel_pending(session, item_id, at)
         log_event(session, item_id, at, "waived", actor=actor, reason=reason)
@@ -127,8 +155,9 @@ def return_deliverable(
 ) -> WorkItem:
     """The standing office refuses a deliverable: reopen the item with a new due date.
 
-    1. only a closed item can be returned, with a reason and a due date not in the past (a day
-       off moves to the next working day when the obligation's policy shifts due dates);
+    1. only a closed item can be returned, with a reason and a due date not in the past; the
+       new due date is in force as `Plan.effective_due` makes it (a day off moves to the next
+       working day when the obligation's policy shifts due dates);
     2. the item's outbox rows so far are renamed (`archive_outbox_steps`), so the new round's
        reminders, due-day notice, escalations and `closed` mail are queued afresh;
     3. the item reopens at the step its timeline, recomputed for the new due date, has reached
@@ -156,29 +185,33 @@ def reopen_returned(
 ) -> WorkItem:
     """Steps 1-4 of `return_deliverable` inside the caller's transaction."""
     item = get_item(session, plan, item_id)
-    if item.status != "closed":
+    if not allowed(item.status, ItemEvent.REOPEN):
         raise UserError(
             f"item {item_id} is {item.status}: only a closed item can be returned "
             "(chỉ trả lại được nhiệm vụ đã nộp sản phẩm)"
         )
-    previous_due = item.due  # the ORM update below refreshes `item`
-    if plan.policy(item.obligation).shift == "next_working_day":
-        new_due = plan.calendar.next_working_day(new_due)  # BLDS, as for any due date
+    previous_due = item.due
+    effective = plan.effective_due(item.obligation, new_due)
     earlier_returns = session.execute(
         select(func.count()).where(Event.item_id == item_id, Event.kind == "returned")
     ).scalar_one()
     rounds = earlier_returns + 1
-    steps = item_steps(plan, item.obligation, new_due, item.opened_at)
+    steps = plan.timeline(item.obligation, effective.due, item.opened_at)
     now = current_step(steps, at)
-    reopened = session.execute(
-        update(WorkItem)
-        .where(WorkItem.id == item_id, WorkItem.status == "closed")
-        .values(due=new_due, closed_at=None, on_time=None, **state_at(steps, now))
-    ).rowcount
-    if reopened != 1:
+    reopened = transition(
+        session,
+        item_id,
+        ItemEvent.REOPEN,
+        due=effective.due,
+        nominal_due=effective.nominal,
+        closed_at=None,
+        on_time=None,
+        **state_at(steps, now),
+    )
+    if not reopened:
         raise UserError(f"item {item_id} changed meanwhile (nhiệm vụ vừa thay đổi)")
     archive_outbox_steps(session, item_id, rounds)
-    step = f"returned-{rounds}"
+    step = format_step(StepKind.RETURNED, rounds)
     log_event(
         session,
         item_id,
@@ -187,20 +220,10 @@ def reopen_returned(
         actor=actor or plan.commune.standing_office,
         step=step,
         reason=reason,
-        due=new_due.isoformat(),
+        due=effective.due.isoformat(),
         previous_due=previous_due.isoformat(),
     )
-    if item.unit in plan.units:
-        office = plan.units.get(plan.commune.standing_office)
-        queue_notifications(
-            session,
-            item_id,
-            step,
-            "returned",
-            [str(plan.units[item.unit].email)],
-            at,
-            cc=[str(office.email)] if office else [],
-        )
+    queue_notices(session, item_id, returned_notices(plan, item.unit, rounds), at)
     session.flush()
     session.refresh(item)
     return item
@@ -212,10 +235,14 @@ def archive_outbox_steps(session: Session, item_id: int, round_no: int) -> int:
     `reminder-5`, `due`, ... for mails already sent and silently queue nothing. Rows already
     renamed keep their name. Returns the number of rows renamed."""
     earlier = session.execute(
-        select(Outbox.id, Outbox.step).where(Outbox.item_id == item_id, Outbox.step.not_like("%#%"))
+        select(Outbox.id, Outbox.step).where(
+            Outbox.item_id == item_id, Outbox.step.not_like(f"%{ARCHIVE_MARK}%")
+        )
     ).all()
     for row_id, step in earlier:
-        session.execute(
-            update(Outbox).where(Outbox.id == row_id).values(step=f"{step[:28]}#{round_no}")
+        name = parse_step(step)
+        archived = format_step(
+            name.kind, name.number, undelivered=name.undelivered, archived=round_no
         )
+        session.execute(update(Outbox).where(Outbox.id == row_id).values(step=archived))
     return len(earlier)

@@ -8,9 +8,10 @@ from datetime import date, datetime
 from sqlalchemy import Engine, select
 
 from models.db import transaction
-from models.tables import OPEN_STATUSES, WorkItem
+from models.tables import WorkItem
 from schedules.dates import local_date
 from schedules.plan import Plan
+from schedules.vocabulary import OPEN_STATUSES, ItemStatus
 
 
 def list_items(
@@ -46,11 +47,11 @@ class UnitYear:
 
     def count(self, item: WorkItem, today: date) -> None:
         """Count one item: the single rule of timeliness that every report uses."""
-        if item.status == "waived":
+        if item.status == ItemStatus.WAIVED:
             self.waived += 1
             return
         self.due += 1
-        if item.status == "closed":
+        if item.status == ItemStatus.CLOSED:
             if item.on_time:
                 self.on_time += 1
             else:

@@ -19,12 +19,15 @@ from sqlmodel import Session
 
 from models.blobs import StoredBlob, store_blob
 from models.db import transaction
-from models.store import log_event, queue_notifications
-from models.tables import OPEN_STATUSES, Deliverable, WorkItem
+from models.store import log_event, queue_notices
+from models.tables import Deliverable, WorkItem
 from schedules.dates import local_date, vn_date
+from schedules.notices import closed_notices
 from schedules.plan import Plan
+from schedules.transitions import ItemEvent, allowed
+from schedules.vocabulary import DeliverableStatus, ItemStatus
 from usecases.errors import UserError
-from usecases.lifecycle import close_item, get_item, received_on_time, reopen_returned
+from usecases.lifecycle import close_item, get_item, reopen_returned
 
 MAX_NOTE = 2000
 OFFICE = "standing_office"
@@ -130,16 +133,16 @@ def attach(
     at: datetime,
     by: str | None = None,
     note: str | None = None,
-) -> tuple[WorkItem, Deliverable]:
+) -> Submission:
     """An admin hands in one file for the item's unit (`cchc attach`, the close flow): recorded
-    and closed exactly as an upload, without the intake's content check."""
+    and closed exactly as an upload, without the intake's content check. The submission says
+    what happened (a new version or a repeat, whether it closed the item)."""
     with transaction(engine) as session:
         unit = by or get_item(session, plan, item_id).unit
     if unit not in plan.units:
         raise UserError(f"unknown unit '{unit}' (đơn vị không tồn tại)")
     file = Path(file)
-    done = submit(plan, engine, data_dir, item_id, unit, [IncomingFile(file.name, file)], at, note)
-    return done.item, done.files[0]
+    return submit(plan, engine, data_dir, item_id, unit, [IncomingFile(file.name, file)], at, note)
 
 
 def _check_open_to(session: Session, plan: Plan, item_id: int, unit: str) -> WorkItem:
@@ -148,7 +151,7 @@ def _check_open_to(session: Session, plan: Plan, item_id: int, unit: str) -> Wor
         raise UserError(
             f"Nhiệm vụ số {item_id} không phải của đơn vị {unit} (no such item for this unit)."
         )
-    if item.status == "waived":
+    if item.status == ItemStatus.WAIVED:
         raise UserError(
             f"Nhiệm vụ đã được miễn ({item.waived_reason or 'không nêu lý do'}): "
             "hệ thống không nhận sản phẩm cho nhiệm vụ này."
@@ -166,10 +169,11 @@ def _record(plan, engine, item_id, unit, parts, at, note) -> Submission:
         # the versions: its first read may predate the first request's commit (PostgreSQL,
         # read committed), and that request wrote its version and the closing together.
         session.refresh(item)
-        if same and latest[0].status != "returned" and item.status == "closed":
+        was_closed = item.status == ItemStatus.CLOSED
+        if same and latest[0].status != DeliverableStatus.RETURNED and was_closed:
             return Submission(item, latest[0].version, latest, created=False)
         version = (latest[0].version if latest else 0) + 1
-        on_time = received_on_time(plan, item.due, at)
+        on_time = plan.received_on_time(item.due, at)
         rows = [
             Deliverable(
                 item_id=item_id,
@@ -184,7 +188,7 @@ def _record(plan, engine, item_id, unit, parts, at, note) -> Submission:
                 received_at=at,
                 note=note,
                 on_time=on_time,
-                status="received",
+                status=DeliverableStatus.RECEIVED,
             )
             for n, (incoming, blob) in enumerate(parts, start=1)
         ]
@@ -203,24 +207,18 @@ def _record(plan, engine, item_id, unit, parts, at, note) -> Submission:
                 for r in rows
             ],
         )
-        was_closed = item.status == "closed"
-        if item.status in OPEN_STATUSES:
-            close_item(plan, session, item, at, unit)  # its `closed` mail is the unit's receipt
-        elif unit in plan.units:
+        closed_now = False
+        if allowed(item.status, ItemEvent.CLOSE):
+            # its `closed` mail is the unit's receipt
+            closed_now = close_item(plan, session, item, at, unit)
+        else:
             # A later version of a closed item: its own receipt (the `closed` mail states the
             # newest version handed in).
-            queue_notifications(
-                session, item_id, f"closed-v{version}", "closed", [plan.units[unit].email], at
-            )
+            queue_notices(session, item_id, closed_notices(plan, unit, later_version=version), at)
         session.flush()
         session.refresh(item)
         return Submission(
-            item,
-            version,
-            rows,
-            created=True,
-            closed_item=not was_closed and item.status == "closed",
-            was_closed=was_closed,
+            item, version, rows, created=True, closed_item=closed_now, was_closed=was_closed
         )
 
 
@@ -246,23 +244,31 @@ def _reviewable(session: Session, plan: Plan, item_id: int, version: int):
     rows = _version_rows(session, item_id, version)
     if not rows:
         raise UserError(f"Nhiệm vụ số {item_id} không có phiên bản {version}.")
-    if rows[0].status == "accepted":
+    if rows[0].status == DeliverableStatus.ACCEPTED:
         raise UserError(f"Phiên bản {version} đã được chấp nhận trước đó.")
-    if rows[0].status == "returned":
+    if rows[0].status == DeliverableStatus.RETURNED:
         raise UserError(f"Phiên bản {version} đã được trả lại trước đó.")
-    if item.status == "waived":
+    if item.status == ItemStatus.WAIVED:
         raise UserError("Nhiệm vụ đã được miễn: không cần xem xét sản phẩm.")
     return item, rows
 
 
-def _mark(session: Session, item_id: int, version: int, status: str, at, actor, note=None):
+def _mark(
+    session: Session,
+    item_id: int,
+    version: int,
+    status: DeliverableStatus,
+    at: datetime,
+    actor: str,
+    note: str | None = None,
+) -> bool:
     """Compare-and-set: only a version still `received` changes; False if someone was first."""
     changed = session.execute(
         update(Deliverable)
         .where(
             Deliverable.item_id == item_id,
             Deliverable.version == version,
-            Deliverable.status == "received",
+            Deliverable.status == DeliverableStatus.RECEIVED,
         )
         .values(status=status, reviewed_at=at, reviewed_by=actor, review_note=note)
     ).rowcount
@@ -278,15 +284,15 @@ def accept_version(
         earlier = session.execute(
             select(func.count())
             .select_from(Deliverable)
-            .where(Deliverable.item_id == item_id, Deliverable.status == "accepted")
+            .where(Deliverable.item_id == item_id, Deliverable.status == DeliverableStatus.ACCEPTED)
         ).scalar()
-        if not _mark(session, item_id, version, "accepted", at, actor):
+        if not _mark(session, item_id, version, DeliverableStatus.ACCEPTED, at, actor):
             raise UserError(f"Phiên bản {version} vừa được xem xét bởi người khác.")
         on_time = rows[0].on_time
         if on_time is None:  # attached by hand before versions were judged on receipt
-            on_time = received_on_time(plan, item.due, rows[0].received_at)
+            on_time = plan.received_on_time(item.due, rows[0].received_at)
         first = earlier == 0
-        if item.status in OPEN_STATUSES:
+        if allowed(item.status, ItemEvent.CLOSE):
             close_item(plan, session, item, at, actor)
         if first:
             session.execute(update(WorkItem).where(WorkItem.id == item_id).values(on_time=on_time))
@@ -316,7 +322,7 @@ def return_version(
     actor: str = OFFICE,
 ) -> WorkItem:
     """The office returns the newest version with a reason: the version is marked returned,
-    and in the same transaction the item reopens with the new due date (moved to a working day)
+    and in the same transaction the item reopens with the new due date (`Plan.effective_due`)
     and the unit is mailed (`usecases.lifecycle.reopen_returned`)."""
     reason = " ".join((reason or "").split())
     if not reason:
@@ -324,7 +330,6 @@ def return_version(
     today = local_date(at, plan.zone)
     if new_due < today:
         raise UserError(f"Hạn mới {vn_date(new_due)} đã qua; hãy chọn từ hôm nay trở đi.")
-    new_due = plan.calendar.next_working_day(new_due)
     with transaction(engine) as session:
         item, _rows = _reviewable(session, plan, item_id, version)
         newest = session.execute(
@@ -335,8 +340,8 @@ def return_version(
                 f"Chỉ trả lại được phiên bản mới nhất (phiên bản {newest}); phiên bản {version} "
                 "đã có bản nộp sau."
             )
-        if item.status != "closed":
+        if not allowed(item.status, ItemEvent.REOPEN):
             raise UserError(f"Nhiệm vụ số {item_id} đang mở lại, chưa có bản nộp để trả lại.")
-        if not _mark(session, item_id, version, "returned", at, actor, reason):
+        if not _mark(session, item_id, version, DeliverableStatus.RETURNED, at, actor, reason):
             raise UserError(f"Phiên bản {version} vừa được xem xét bởi người khác.")
         return reopen_returned(plan, session, item_id, reason, new_due, at, actor=actor)

@@ -9,16 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, or_, select
 from sqlmodel import Session
 
 from models.db import transaction
-from models.store import insert_missing, log_event, outbox_rows, upsert
-from models.tables import OPEN_STATUSES, OpeningMark, Outbox, WorkItem
+from models.store import insert_missing, log_event, outbox_rows, transition, upsert
+from models.tables import OpeningMark, Outbox, WorkItem
 from schedules.dates import local_date
+from schedules.notices import opening_notices, step_notices
 from schedules.occurrences import Occurrence
 from schedules.plan import Plan
-from schedules.timeline import Step, current_step, step_index, timeline
+from schedules.timeline import Step, current_step, state_at, step_index
+from schedules.transitions import ItemEvent
+from schedules.vocabulary import OPEN_STATUSES, StepKind
 
 BATCH = 500
 
@@ -67,11 +70,7 @@ def open_due_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport
             since = mark.opened_through + timedelta(days=1)
         else:
             since = max(commune.plan_start, today - timedelta(days=commune.catch_up_days))
-        due_now = [
-            o
-            for o in plan.occurrences(since, today, obligation=oid, by="opens")
-            if o.due.due >= commune.start
-        ]
+        due_now = plan.acted_on(since, today, obligation=oid, by="opens")
         with transaction(engine) as session:
             _open(plan, session, due_now, at, report)
             _advance_mark(session, commune.code, oid, fingerprint, today)
@@ -81,15 +80,14 @@ def open_period(
     plan: Plan, engine: Engine, obligation: str, period: str, at: datetime
 ) -> SweepReport:
     """Open the items of one occurrence (every lead unit) if missing: what a scheduled opening
-    run does. Occurrences due before the commune's start date are left alone."""
+    run does. Occurrences the engine does not act on (`Plan.acted_on`) are left alone."""
     report = SweepReport(at)
-    today = local_date(at, plan.zone)
     found = [
         o
-        for o in plan.occurrences(
-            plan.commune.plan_start, plan.commune.plan_end, obligation=obligation, by="opens"
+        for o in plan.acted_on(
+            plan.commune.plan_start, local_date(at, plan.zone), obligation=obligation, by="opens"
         )
-        if o.period.key == period and o.opens <= today and o.due.due >= plan.commune.start
+        if o.period.key == period
     ]
     with transaction(engine) as session:
         _open(plan, session, found, at, report)
@@ -101,7 +99,7 @@ def _open(
 ) -> None:
     for occ in occurrences:
         ob = plan.obligations[occ.obligation]
-        steps = item_steps(plan, occ.obligation, occ.due.due, at)
+        steps = plan.timeline(occ.obligation, occ.due.due, at)
         now = current_step(steps, at)
         row = dict(
             commune=plan.commune.code,
@@ -113,6 +111,7 @@ def _open(
             window_end=occ.period.window_end,
             opens_on=occ.opens,
             due=occ.due.due,
+            nominal_due=occ.due.nominal,
             adhoc=False,
             opened_at=at,
             **state_at(steps, now),
@@ -132,13 +131,13 @@ def _open(
 
 
 def queue_opening(
-    plan: Plan, session: Session, item_id: int, unit: str, now: Step, at: datetime
+    plan: Plan, session: Session, item_id: int, unit: str, reached: Step, at: datetime
 ) -> int:
-    """The assignment mail to the unit; an item opened already escalated also escalates now."""
-    notices = outbox_rows(item_id, "opened", "opened", [plan.units[unit].email], at)
-    if now.kind == "escalation":
-        notices += step_notifications(plan, session, item_id, unit, now, at)
-    return len(insert_missing(session, Outbox, notices))
+    """Queue the mails of an item just opened (`schedules.notices.opening_notices`)."""
+    notices = opening_notices(plan, unit, reached)
+    if unit not in plan.units:
+        _undeliverable(session, item_id, unit, StepKind.OPENED, at)
+    return len(insert_missing(session, Outbox, outbox_rows(item_id, notices, at)))
 
 
 def _advance_mark(session: Session, commune: str, oid: str, fingerprint: str, today: date):
@@ -185,62 +184,31 @@ def _advance(
     plan: Plan, session: Session, item: WorkItem, at: datetime, report: SweepReport
 ) -> list[dict]:
     """Move one item to the step it has reached; return the notifications to queue."""
-    steps = item_steps(plan, item.obligation, item.due, item.opened_at)
+    steps = plan.timeline(item.obligation, item.due, item.opened_at)
     done = step_index(steps, item.step)
     now = max(current_step(steps, at), done)
     # Compare-and-set on the step: if another runner moved the item first, leave it to it.
-    changed = session.execute(
-        update(WorkItem)
-        .where(
-            WorkItem.id == item.id, WorkItem.step == item.step, WorkItem.status.in_(OPEN_STATUSES)
-        )
-        .values(**state_at(steps, now))
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed != 1 or now == done:
-        return []
-    skipped = [s.name for s in steps[done + 1 : now]]
-    log_event(session, item.id, at, steps[now].kind, step=steps[now].name, skipped=skipped)
-    report.advanced.append((item.id, steps[now].name, steps[now].status))
-    return step_notifications(plan, session, item.id, item.unit, steps[now], at)
-
-
-def step_notifications(
-    plan: Plan, session: Session, item_id: int, unit: str, step: Step, at: datetime
-) -> list[dict]:
-    """Outbox rows for a step: the unit hears of its own item; an escalation goes to its
-    targets with the standing office in copy."""
-    if unit not in plan.units:
-        log_event(
-            session,
-            item_id,
-            at,
-            "undeliverable",
-            step=step.name,
-            reason=f"unit {unit} is no longer in the config",
-        )
-        return []
-    if step.kind != "escalation":
-        return outbox_rows(item_id, step.name, step.kind, [plan.units[unit].email], at)
-    office = plan.units[plan.commune.standing_office].email
-    rows = outbox_rows(item_id, step.name, step.kind, plan.recipients(step.to, unit), at)
-    if rows and office not in {r["recipient"] for r in rows}:
-        rows[0]["cc"] = [office]  # one copy for the standing office, not one per leader
-    return rows
-
-
-def item_steps(plan: Plan, obligation: str, due: date, opened_at: datetime) -> list[Step]:
-    return timeline(
-        due, opened_at, plan.policy(obligation), plan.calendar, plan.zone, plan.commune.sweep_time
+    moved = transition(
+        session, item.id, ItemEvent.ADVANCE, at_step=item.step, **state_at(steps, now)
     )
+    if not moved or now == done:
+        return []
+    reached = steps[now]
+    skipped = [s.name for s in steps[done + 1 : now]]
+    log_event(session, item.id, at, reached.kind, step=reached.name, skipped=skipped)
+    report.advanced.append((item.id, reached.name, reached.status))
+    notices = step_notices(plan, item.unit, reached)
+    if item.unit not in plan.units:
+        _undeliverable(session, item.id, item.unit, reached.name, at)
+    return outbox_rows(item.id, notices, at)
 
 
-def state_at(steps: list[Step], index: int) -> dict:
-    step = steps[index]
-    following = steps[index + 1] if index + 1 < len(steps) else None
-    return dict(
-        status=step.status,
-        step=step.name,
-        escalation_level=step.level,
-        next_action_at=following.at if following else None,
+def _undeliverable(session: Session, item_id: int, unit: str, step: str, at: datetime) -> None:
+    log_event(
+        session,
+        item_id,
+        at,
+        "undeliverable",
+        step=step,
+        reason=f"unit {unit} is no longer in the config",
     )

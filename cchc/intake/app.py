@@ -4,6 +4,11 @@ files; the standing office lists the items and accepts or returns what was hande
 Thin routes over the use cases of `usecases.review`; every check that guards the data (the link's
 signature, the item's unit, waived items, the files' types and sizes) runs before a byte is
 stored. Pages are Jinja2 templates in Vietnamese, autoescaped.
+
+The routes live at module level in two routers, `unit_routes` (the home page and a unit's item
+pages) and `office_routes` (the standing office); `create_app` builds one `IntakeContext` per
+app (plan, engine, settings, signing secret, clock, templates), keeps it on `app.state.cchc`, and
+every route and error handler reads it from there (the `context` dependency).
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ import binascii
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -30,18 +37,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cchc.intake import filetypes
 from cchc.intake.upload import ReceivedForm, UploadRefused, declared_length, receive_form
 from models.db import transaction
-from models.tables import OPEN_STATUSES, STATUSES, Deliverable, WorkItem
+from models.tables import Deliverable, WorkItem
 from notifications.links import (
     LinkInvalid,
     office_token,
     verify_item_token,
     verify_office_token,
 )
-from notifications.views import STATUS_LABELS, item_view, period_label, shorten
+from notifications.views import STATUS_LABELS, file_size, item_view, period_label, shorten
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
+from schedules.vocabulary import OPEN_STATUSES, ItemStatus
 from usecases.errors import UserError
 from usecases.review import IncomingFile, accept_version, return_version, submit, versions
+
+if TYPE_CHECKING:
+    from flows.settings import IntakeSettings, Settings
 
 MAX_FILES = 10
 MAX_FORM_BYTES = 64 * 1024
@@ -62,21 +73,68 @@ class PageError(Exception):
         self.status, self.title, self.message, self.headers = status, title, message, headers
 
 
+@dataclass(frozen=True)
+class IntakeContext:
+    """What the routes of one app share, built once by `create_app`."""
+
+    plan: Plan
+    engine: Engine
+    intake: IntakeSettings
+    secret: str
+    """The key that signs and checks the links."""
+    now: Callable[[], datetime]
+    link_age: timedelta
+    """How long a unit's link stays valid."""
+    data_dir: Path
+    incoming: Path
+    """Where uploads are spooled before they are checked."""
+    blob_root: Path
+    """The stored deliverables (resolved): no file outside it is ever served."""
+    env: Environment
+    prefix: str
+    """The path a reverse proxy serves the app under (from CCHC_PUBLIC_URL), for links."""
+
+
 def create_app(
     plan: Plan,
     engine: Engine,
-    settings,
+    settings: Settings,
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The intake app for one commune. Raises `flows.settings.SecretMissing` when links may not
     be signed (so a server without CCHC_SECRET outside the embedded default never starts)."""
     secret = settings.link_secret()
-    now = clock or (lambda: datetime.now(UTC))
     intake = settings.intake
-    link_age = timedelta(days=intake.link_days)
     data_dir = Path(settings.data_dir)
-    incoming = data_dir / "incoming"
-    blob_root = (data_dir / "deliverables").resolve()
+    prefix = urlsplit(intake.base_url).path.rstrip("/")
+    ctx = IntakeContext(
+        plan=plan,
+        engine=engine,
+        intake=intake,
+        secret=secret,
+        now=clock or (lambda: datetime.now(UTC)),
+        link_age=timedelta(days=intake.link_days),
+        data_dir=data_dir,
+        incoming=data_dir / "incoming",
+        blob_root=(data_dir / "deliverables").resolve(),
+        env=_environment(plan, intake, prefix),
+        prefix=prefix,
+    )
+
+    app = FastAPI(title="cchc intake", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.cchc = ctx
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.middleware("http")(security_headers)
+    app.add_exception_handler(PageError, page_error)
+    app.add_exception_handler(RequestValidationError, bad_request)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.include_router(unit_routes)
+    app.include_router(office_routes)
+    return app
+
+
+def _environment(plan: Plan, intake: IntakeSettings, prefix: str) -> Environment:
+    """The page templates, with the filters and the values every page shows."""
     env = Environment(
         loader=PackageLoader("cchc.intake", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -86,294 +144,337 @@ def create_app(
     env.filters["vn_date"] = vn_date
     env.filters["vn_datetime"] = lambda at: vn_datetime(at, plan.zone)
     env.filters["vn_seconds"] = lambda at: at.astimezone(plan.zone).strftime("%d/%m/%Y %H:%M:%S")
-    env.filters["size"] = _human_size
-    # The path a reverse proxy serves the app under (from CCHC_PUBLIC_URL), for links.
-    prefix = urlsplit(intake.base_url).path.rstrip("/")
+    env.filters["size"] = file_size
     env.globals.update(
         prefix=prefix,
         commune=plan.commune,
         office_unit=plan.units.get(plan.commune.standing_office),
         accept_attribute=filetypes.ACCEPT_ATTRIBUTE,
         accepted_label=filetypes.ACCEPTED_LABEL,
-        max_size=_human_size(intake.max_bytes),
+        max_size=file_size(intake.max_bytes),
         max_files=MAX_FILES,
         deliverable_labels=DELIVERABLE_LABELS,
         status_labels=STATUS_LABELS,
     )
+    return env
 
-    app = FastAPI(title="cchc intake", docs_url=None, redoc_url=None, openapi_url=None)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    def page(name: str, code: int = 200, headers: dict | None = None, **context) -> HTMLResponse:
-        html = env.get_template(name).render(**context)
-        return HTMLResponse(html, status_code=code, headers=headers)
+async def context(request: Request) -> IntakeContext:
+    """The `IntakeContext` of the app serving this request."""
+    return request.app.state.cchc
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; "
-            "form-action 'self'; frame-ancestors 'none'",
-        )
-        if not request.url.path.startswith("/static"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
-    @app.exception_handler(PageError)
-    async def page_error(request: Request, exc: PageError):
-        return page("error.html", exc.status, exc.headers, title=exc.title, message=exc.message)
+Context = Annotated[IntakeContext, Depends(context)]
 
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, exc: RequestValidationError):
-        return page(
-            "error.html",
-            404,
-            title="Không tìm thấy trang",
-            message="Địa chỉ không đúng. Hãy mở lại đường liên kết trong thư của hệ thống.",
-        )
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException):
-        titles = {404: "Không tìm thấy trang", 405: "Thao tác không được hỗ trợ"}
-        return page(
-            "error.html",
-            exc.status_code,
-            title=titles.get(exc.status_code, "Có lỗi xảy ra"),
-            message="Hãy mở lại đường liên kết trong thư của hệ thống.",
-        )
+def page(
+    ctx: IntakeContext, name: str, code: int = 200, headers: dict | None = None, **values
+) -> HTMLResponse:
+    html = ctx.env.get_template(name).render(**values)
+    return HTMLResponse(html, status_code=code, headers=headers)
 
-    # ----- a unit's item page -------------------------------------------------------------
 
-    def unit_item(item_id: int, token: str, at: datetime) -> tuple[WorkItem, str]:
-        """The item the link opens, or PageError 403/404: a link is for one item and unit."""
-        try:
-            linked_id, unit = verify_item_token(secret, token, at, link_age)
-        except LinkInvalid as exc:
-            raise PageError(403, "Đường liên kết không dùng được", exc.message) from None
-        if linked_id != item_id:
-            raise PageError(
-                403,
-                "Đường liên kết không dùng được",
-                "Đường liên kết này dành cho một nhiệm vụ khác. Hãy mở đường liên kết trong "
-                "thư về đúng nhiệm vụ cần nộp.",
-            )
-        with transaction(engine) as session:
-            item = session.get(WorkItem, item_id)
-        if item is None or item.commune != plan.commune.code:
-            raise PageError(404, "Không tìm thấy nhiệm vụ", f"Không có nhiệm vụ số {item_id}.")
-        if item.unit != unit:
-            raise PageError(
-                403,
-                "Đường liên kết không dùng được",
-                "Đường liên kết này không dành cho đơn vị được giao nhiệm vụ.",
-            )
-        return item, unit
+# ----- middleware and error pages ---------------------------------------------------------
 
-    def item_context(item: WorkItem, at: datetime) -> dict:
-        today = local_date(at, plan.zone)
-        found = versions(engine, item.id)
-        return {
-            "item": item,
-            "view": item_view(plan, item, today),
-            "unit": plan.units.get(item.unit),
-            "versions": [
-                _version_view(plan, rows) for _, rows in sorted(found.items(), reverse=True)
-            ],
-            "today": today,
-        }
 
-    @app.get("/", response_class=HTMLResponse)
-    async def home():
-        return page("home.html")
+async def security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'",
+    )
+    if not request.url.path.startswith("/static"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
-    @app.get("/healthz")
-    async def healthz():
-        return {"status": "ok"}
 
-    @app.get("/items/{item_id}/{token}", response_class=HTMLResponse)
-    async def item_page(item_id: int, token: str):
-        at = now()
-        item, _unit = await run_in_threadpool(unit_item, item_id, token, at)
-        context = await run_in_threadpool(item_context, item, at)
-        return page("item.html", token=token, **context)
+async def page_error(request: Request, exc: PageError) -> HTMLResponse:
+    return page(
+        request.app.state.cchc,
+        "error.html",
+        exc.status,
+        exc.headers,
+        title=exc.title,
+        message=exc.message,
+    )
 
-    @app.post("/items/{item_id}/{token}")
-    async def item_upload(item_id: int, token: str, request: Request):
-        at = now()
-        item, unit = await run_in_threadpool(unit_item, item_id, token, at)
-        if item.status == "waived":
-            raise PageError(
-                409,
-                "Không nhận sản phẩm",
-                f"Nhiệm vụ này đã được miễn ({item.waived_reason or 'không nêu lý do'}): hệ "
-                "thống không nhận sản phẩm cho nhiệm vụ đã miễn. Không có tệp nào được lưu.",
-            )
-        try:
-            form = await receive_form(
-                request,
-                incoming,
-                max_file_bytes=intake.max_bytes,
-                max_files=MAX_FILES,
-                max_body=intake.max_bytes * MAX_FILES + MAX_FORM_BYTES,
-            )
-        except UploadRefused as exc:
-            raise PageError(exc.status, "Chưa nộp được", exc.message) from None
-        try:
-            submission = await run_in_threadpool(
-                _hand_in, plan, engine, data_dir, item, unit, form, at, intake.max_bytes
-            )
-        finally:
-            form.discard()
-        target = f"{prefix}/items/{item_id}/{token}/v/{submission.version}"
-        if not submission.created:
-            target += "?lap=1"
-        return RedirectResponse(target, status_code=303)
 
-    @app.get("/items/{item_id}/{token}/v/{version}", response_class=HTMLResponse)
-    async def receipt(item_id: int, token: str, version: int, lap: int = 0):
-        at = now()
-        item, _unit = await run_in_threadpool(unit_item, item_id, token, at)
-        context = await run_in_threadpool(item_context, item, at)
-        shown = next((v for v in context["versions"] if v["version"] == version), None)
-        if shown is None:
-            raise PageError(404, "Không tìm thấy biên nhận", f"Chưa có phiên bản {version}.")
-        return page("receipt.html", token=token, shown=shown, repeated=bool(lap), **context)
+async def bad_request(request: Request, exc: RequestValidationError) -> HTMLResponse:
+    """A malformed address (a non-numeric id, say) is a page that does not exist."""
+    return page(
+        request.app.state.cchc,
+        "error.html",
+        404,
+        title="Không tìm thấy trang",
+        message="Địa chỉ không đúng. Hãy mở lại đường liên kết trong thư của hệ thống.",
+    )
 
-    # ----- the standing office ------------------------------------------------------------
 
-    def office_auth(request: Request, token: str | None, at: datetime) -> str:
-        """Who is acting: a valid office token, else basic auth when configured."""
-        if token:
-            try:
-                verify_office_token(secret, token, plan.commune.code, at)
-            except LinkInvalid as exc:
-                raise PageError(403, "Đường liên kết không dùng được", exc.message) from None
-            return "standing_office"
-        user = _basic_user(request, intake.office_user, intake.office_password)
-        if user:
-            return user
-        if intake.office_user and intake.office_password:
-            raise PageError(
-                401,
-                "Cần đăng nhập",
-                "Trang này dành cho cơ quan thường trực về CCHC: hãy đăng nhập.",
-                headers={"WWW-Authenticate": 'Basic realm="cchc", charset="UTF-8"'},
-            )
+async def http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+    titles = {404: "Không tìm thấy trang", 405: "Thao tác không được hỗ trợ"}
+    return page(
+        request.app.state.cchc,
+        "error.html",
+        exc.status_code,
+        title=titles.get(exc.status_code, "Có lỗi xảy ra"),
+        message="Hãy mở lại đường liên kết trong thư của hệ thống.",
+    )
+
+
+# ----- a unit's item page -----------------------------------------------------------------
+
+unit_routes = APIRouter()
+"""The home page, the health check and a unit's item pages (opened by its signed link)."""
+
+
+def unit_item(ctx: IntakeContext, item_id: int, token: str, at: datetime) -> tuple[WorkItem, str]:
+    """The item the link opens, or PageError 403/404: a link is for one item and unit."""
+    try:
+        linked_id, unit = verify_item_token(ctx.secret, token, at, ctx.link_age)
+    except LinkInvalid as exc:
+        raise PageError(403, "Đường liên kết không dùng được", exc.message) from None
+    if linked_id != item_id:
         raise PageError(
             403,
-            "Không có quyền truy cập",
-            "Trang này dành cho cơ quan thường trực về CCHC: hãy mở đường liên kết dành cho "
-            "cơ quan thường trực (lệnh `cchc link --office`).",
+            "Đường liên kết không dùng được",
+            "Đường liên kết này dành cho một nhiệm vụ khác. Hãy mở đường liên kết trong "
+            "thư về đúng nhiệm vụ cần nộp.",
         )
+    with transaction(ctx.engine) as session:
+        item = session.get(WorkItem, item_id)
+    if item is None or item.commune != ctx.plan.commune.code:
+        raise PageError(404, "Không tìm thấy nhiệm vụ", f"Không có nhiệm vụ số {item_id}.")
+    if item.unit != unit:
+        raise PageError(
+            403,
+            "Đường liên kết không dùng được",
+            "Đường liên kết này không dành cho đơn vị được giao nhiệm vụ.",
+        )
+    return item, unit
 
-    async def office_form(request: Request, at: datetime) -> tuple[dict, str]:
-        """The fields of an office form; its token must be valid (basic auth alone is not
-        enough to change anything: the token in the form guards against cross-site posts)."""
+
+def item_context(ctx: IntakeContext, item: WorkItem, at: datetime) -> dict:
+    """What the item and receipt pages show: the item as of `at` and its handed-in versions."""
+    plan = ctx.plan
+    today = local_date(at, plan.zone)
+    found = versions(ctx.engine, item.id)
+    return {
+        "item": item,
+        "view": item_view(plan, item, today),
+        "unit": plan.units.get(item.unit),
+        "versions": [_version_view(plan, rows) for _, rows in sorted(found.items(), reverse=True)],
+        "today": today,
+    }
+
+
+@unit_routes.get("/", response_class=HTMLResponse)
+async def home(ctx: Context):
+    return page(ctx, "home.html")
+
+
+@unit_routes.get("/healthz")
+async def healthz():
+    return {"status": "ok"}
+
+
+@unit_routes.get("/items/{item_id}/{token}", response_class=HTMLResponse)
+async def item_page(ctx: Context, item_id: int, token: str):
+    at = ctx.now()
+    item, _unit = await run_in_threadpool(unit_item, ctx, item_id, token, at)
+    values = await run_in_threadpool(item_context, ctx, item, at)
+    return page(ctx, "item.html", token=token, **values)
+
+
+@unit_routes.post("/items/{item_id}/{token}")
+async def item_upload(ctx: Context, item_id: int, token: str, request: Request):
+    at = ctx.now()
+    item, unit = await run_in_threadpool(unit_item, ctx, item_id, token, at)
+    if item.status == "waived":
+        raise PageError(
+            409,
+            "Không nhận sản phẩm",
+            f"Nhiệm vụ này đã được miễn ({item.waived_reason or 'không nêu lý do'}): hệ "
+            "thống không nhận sản phẩm cho nhiệm vụ đã miễn. Không có tệp nào được lưu.",
+        )
+    max_bytes = ctx.intake.max_bytes
+    try:
+        form = await receive_form(
+            request,
+            ctx.incoming,
+            max_file_bytes=max_bytes,
+            max_files=MAX_FILES,
+            max_body=max_bytes * MAX_FILES + MAX_FORM_BYTES,
+        )
+    except UploadRefused as exc:
+        raise PageError(exc.status, "Chưa nộp được", exc.message) from None
+    try:
+        submission = await run_in_threadpool(_hand_in, ctx, item, unit, form, at)
+    finally:
+        form.discard()
+    target = f"{ctx.prefix}/items/{item_id}/{token}/v/{submission.version}"
+    if not submission.created:
+        target += "?lap=1"
+    return RedirectResponse(target, status_code=303)
+
+
+@unit_routes.get("/items/{item_id}/{token}/v/{version}", response_class=HTMLResponse)
+async def receipt(ctx: Context, item_id: int, token: str, version: int, lap: int = 0):
+    at = ctx.now()
+    item, _unit = await run_in_threadpool(unit_item, ctx, item_id, token, at)
+    values = await run_in_threadpool(item_context, ctx, item, at)
+    shown = next((v for v in values["versions"] if v["version"] == version), None)
+    if shown is None:
+        raise PageError(404, "Không tìm thấy biên nhận", f"Chưa có phiên bản {version}.")
+    return page(ctx, "receipt.html", token=token, shown=shown, repeated=bool(lap), **values)
+
+
+# ----- the standing office ----------------------------------------------------------------
+
+office_routes = APIRouter()
+"""The standing office's list, its accept/return forms and its file downloads."""
+
+
+def office_auth(ctx: IntakeContext, request: Request, token: str | None, at: datetime) -> str:
+    """Who is acting: a valid office token, else basic auth when configured."""
+    intake = ctx.intake
+    if token:
         try:
-            length = declared_length(request)
-        except UploadRefused as exc:
-            raise PageError(exc.status, "Yêu cầu không hợp lệ", exc.message) from None
-        if length is None or length > MAX_FORM_BYTES:
-            raise PageError(413, "Yêu cầu quá lớn", "Nội dung gửi lên quá dài.")
-        form = await request.form(max_files=0, max_fields=10)
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        token = fields.get("t", "")
-        if not token:
-            raise PageError(403, "Không có quyền", "Thiếu mã xác thực của cơ quan thường trực.")
-        actor = office_auth(request, token, at)
-        return fields, actor
-
-    @app.get("/office", response_class=HTMLResponse)
-    async def office(
-        request: Request,
-        t: str | None = None,
-        unit: str | None = None,
-        status: str | None = None,
-        year: int | None = None,
-    ):
-        at = now()
-        actor = office_auth(request, t, at)
-        token = t or office_token(secret, plan.commune.code, at)
-        today = local_date(at, plan.zone)
-        year = year or today.year
-        unit = unit if unit in plan.units else None
-        status = status if status in (*STATUSES, "review") else None
-        rows = await run_in_threadpool(_office_rows, plan, engine, year, unit, status, today)
-        return page(
-            "office.html",
-            token=token,
-            actor=actor,
-            rows=rows,
-            units=plan.units,
-            unit=unit,
-            status=status,
-            year=year,
-            today=today,
-            default_due=plan.calendar.add_working_days(today, 5).isoformat(),
-            min_due=today.isoformat(),
+            verify_office_token(ctx.secret, token, ctx.plan.commune.code, at)
+        except LinkInvalid as exc:
+            raise PageError(403, "Đường liên kết không dùng được", exc.message) from None
+        return "standing_office"
+    user = _basic_user(request, intake.office_user, intake.office_password)
+    if user:
+        return user
+    if intake.office_user and intake.office_password:
+        raise PageError(
+            401,
+            "Cần đăng nhập",
+            "Trang này dành cho cơ quan thường trực về CCHC: hãy đăng nhập.",
+            headers={"WWW-Authenticate": 'Basic realm="cchc", charset="UTF-8"'},
         )
+    raise PageError(
+        403,
+        "Không có quyền truy cập",
+        "Trang này dành cho cơ quan thường trực về CCHC: hãy mở đường liên kết dành cho "
+        "cơ quan thường trực (lệnh `cchc link --office`).",
+    )
 
-    @app.post("/office/items/{item_id}/versions/{version}/{action}")
-    async def office_review(request: Request, item_id: int, version: int, action: str):
-        at = now()
-        if action not in ("accept", "return"):
-            raise PageError(404, "Không tìm thấy trang", "Thao tác không tồn tại.")
-        fields, actor = await office_form(request, at)
-        try:
-            if action == "accept":
-                item = await run_in_threadpool(
-                    accept_version, plan, engine, item_id, version, at, actor
-                )
-                done = f"Đã chấp nhận phiên bản {version} của nhiệm vụ số {item_id}."
-            else:
-                try:
-                    new_due = date.fromisoformat(fields.get("due", ""))
-                except ValueError:
-                    raise UserError("Hạn mới không hợp lệ: hãy chọn một ngày.") from None
-                item = await run_in_threadpool(
-                    return_version,
-                    plan,
-                    engine,
-                    item_id,
-                    version,
-                    fields.get("reason", ""),
-                    new_due,
-                    at,
-                    actor,
-                )
-                done = (
-                    f"Đã trả lại phiên bản {version} của nhiệm vụ số {item_id}; hạn mới "
-                    f"{vn_date(item.due)}. Đơn vị sẽ nhận được thư thông báo."
-                )
-        except UserError as exc:
-            raise PageError(409, "Chưa thực hiện được", str(exc)) from None
-        return page("done.html", message=done, token=fields["t"], item=item)
 
-    @app.get("/office/files/{deliverable_id}")
-    async def office_file(request: Request, deliverable_id: int, t: str | None = None):
-        office_auth(request, t, now())
-        with transaction(engine) as session:
-            row = session.get(Deliverable, deliverable_id)
-            item = session.get(WorkItem, row.item_id) if row else None
-        if row is None or item is None or item.commune != plan.commune.code:
-            raise PageError(404, "Không tìm thấy tệp", f"Không có tệp số {deliverable_id}.")
-        path = Path(row.stored_path).resolve()
-        if not path.is_relative_to(blob_root) or not path.is_file():
-            raise PageError(404, "Không tìm thấy tệp", "Tệp không còn trong kho lưu trữ.")
-        kind = filetypes.TYPES.get(row.file_type or "")
-        name = filetypes.display_name(row.original_name, kind) if kind else row.original_name
-        return FileResponse(
-            path,
-            media_type=kind.mime if kind else "application/octet-stream",
-            filename=name,
-            content_disposition_type="attachment",
-        )
+async def office_form(ctx: IntakeContext, request: Request, at: datetime) -> tuple[dict, str]:
+    """The fields of an office form; its token must be valid (basic auth alone is not
+    enough to change anything: the token in the form guards against cross-site posts)."""
+    try:
+        length = declared_length(request)
+    except UploadRefused as exc:
+        raise PageError(exc.status, "Yêu cầu không hợp lệ", exc.message) from None
+    if length is None or length > MAX_FORM_BYTES:
+        raise PageError(413, "Yêu cầu quá lớn", "Nội dung gửi lên quá dài.")
+    form = await request.form(max_files=0, max_fields=10)
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    token = fields.get("t", "")
+    if not token:
+        raise PageError(403, "Không có quyền", "Thiếu mã xác thực của cơ quan thường trực.")
+    actor = office_auth(ctx, request, token, at)
+    return fields, actor
 
-    return app
+
+@office_routes.get("/office", response_class=HTMLResponse)
+async def office_page(
+    ctx: Context,
+    request: Request,
+    t: str | None = None,
+    unit: str | None = None,
+    status: str | None = None,
+    year: int | None = None,
+):
+    plan = ctx.plan
+    at = ctx.now()
+    actor = office_auth(ctx, request, t, at)
+    token = t or office_token(ctx.secret, plan.commune.code, at)
+    today = local_date(at, plan.zone)
+    year = year or today.year
+    unit = unit if unit in plan.units else None
+    status = status if status in (*ItemStatus, "review") else None
+    rows = await run_in_threadpool(_office_rows, ctx, year, unit, status, today)
+    return page(
+        ctx,
+        "office.html",
+        token=token,
+        actor=actor,
+        rows=rows,
+        units=plan.units,
+        unit=unit,
+        status=status,
+        year=year,
+        today=today,
+        default_due=plan.calendar.add_working_days(today, 5).isoformat(),
+        min_due=today.isoformat(),
+    )
+
+
+@office_routes.post("/office/items/{item_id}/versions/{version}/{action}")
+async def office_review(ctx: Context, request: Request, item_id: int, version: int, action: str):
+    at = ctx.now()
+    if action not in ("accept", "return"):
+        raise PageError(404, "Không tìm thấy trang", "Thao tác không tồn tại.")
+    fields, actor = await office_form(ctx, request, at)
+    try:
+        if action == "accept":
+            item = await run_in_threadpool(
+                accept_version, ctx.plan, ctx.engine, item_id, version, at, actor
+            )
+            done = f"Đã chấp nhận phiên bản {version} của nhiệm vụ số {item_id}."
+        else:
+            try:
+                new_due = date.fromisoformat(fields.get("due", ""))
+            except ValueError:
+                raise UserError("Hạn mới không hợp lệ: hãy chọn một ngày.") from None
+            item = await run_in_threadpool(
+                return_version,
+                ctx.plan,
+                ctx.engine,
+                item_id,
+                version,
+                fields.get("reason", ""),
+                new_due,
+                at,
+                actor,
+            )
+            done = (
+                f"Đã trả lại phiên bản {version} của nhiệm vụ số {item_id}; hạn mới "
+                f"{vn_date(item.due)}. Đơn vị sẽ nhận được thư thông báo."
+            )
+    except UserError as exc:
+        raise PageError(409, "Chưa thực hiện được", str(exc)) from None
+    return page(ctx, "done.html", message=done, token=fields["t"], item=item)
+
+
+@office_routes.get("/office/files/{deliverable_id}")
+async def office_file(ctx: Context, request: Request, deliverable_id: int, t: str | None = None):
+    office_auth(ctx, request, t, ctx.now())
+    with transaction(ctx.engine) as session:
+        row = session.get(Deliverable, deliverable_id)
+        item = session.get(WorkItem, row.item_id) if row else None
+    if row is None or item is None or item.commune != ctx.plan.commune.code:
+        raise PageError(404, "Không tìm thấy tệp", f"Không có tệp số {deliverable_id}.")
+    path = Path(row.stored_path).resolve()
+    if not path.is_relative_to(ctx.blob_root) or not path.is_file():
+        raise PageError(404, "Không tìm thấy tệp", "Tệp không còn trong kho lưu trữ.")
+    kind = filetypes.TYPES.get(row.file_type or "")
+    name = filetypes.display_name(row.original_name, kind) if kind else row.original_name
+    return FileResponse(
+        path,
+        media_type=kind.mime if kind else "application/octet-stream",
+        filename=name,
+        content_disposition_type="attachment",
+    )
 
 
 _TOKEN_IN_PATH = re.compile(r"(/items/\d+/)[^/?\s]+")
@@ -406,7 +507,7 @@ def log_config() -> dict:
     return config
 
 
-def _hand_in(plan, engine, data_dir, item, unit, form: ReceivedForm, at, max_bytes):
+def _hand_in(ctx: IntakeContext, item: WorkItem, unit: str, form: ReceivedForm, at: datetime):
     """Check every file (name, then content), then hand them in; PageError on any refusal,
     with nothing stored."""
     if not form.files:
@@ -423,15 +524,15 @@ def _hand_in(plan, engine, data_dir, item, unit, form: ReceivedForm, at, max_byt
         ) from None
     try:
         return submit(
-            plan,
-            engine,
-            data_dir,
+            ctx.plan,
+            ctx.engine,
+            ctx.data_dir,
             item.id,
             unit,
             incoming,
             at,
             note=form.fields.get("note"),
-            max_bytes=max_bytes,
+            max_bytes=ctx.intake.max_bytes,
         )
     except UserError as exc:
         raise PageError(409, "Chưa nộp được", str(exc)) from None
@@ -463,7 +564,10 @@ def _version_view(plan: Plan, rows: list[Deliverable]) -> dict:
     }
 
 
-def _office_rows(plan, engine, year, unit, status, today) -> list[dict]:
+def _office_rows(
+    ctx: IntakeContext, year: int, unit: str | None, status: str | None, today: date
+) -> list[dict]:
+    plan = ctx.plan
     query = select(WorkItem).where(
         WorkItem.commune == plan.commune.code,
         WorkItem.due >= date(year, 1, 1),
@@ -473,7 +577,7 @@ def _office_rows(plan, engine, year, unit, status, today) -> list[dict]:
         query = query.where(WorkItem.unit == unit)
     if status and status != "review":
         query = query.where(WorkItem.status == status)
-    with transaction(engine) as session:
+    with transaction(ctx.engine) as session:
         items = list(session.exec(query.order_by(WorkItem.unit, WorkItem.due)).scalars())
         ids = [i.id for i in items]
         files = (
@@ -534,11 +638,3 @@ def _basic_user(request: Request, user: str | None, password: str | None) -> str
     ok_user = secrets.compare_digest(given_user.encode(), user.encode())
     ok_password = secrets.compare_digest(given_password.encode(), password.encode())
     return given_user if ok_user and ok_password else None
-
-
-def _human_size(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
-    if n >= 1024:
-        return f"{n / 1024:.0f} KB"
-    return f"{n} byte"

@@ -20,6 +20,8 @@ from pathlib import Path
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
+from notifications.views import file_size
+
 MAX_FIELD_BYTES = 16 * 1024
 MAX_FIELDS = 20
 MAX_HEADER_BYTES = 8 * 1024
@@ -56,17 +58,9 @@ class ReceivedForm:
 
 def too_large_message(max_file_bytes: int) -> str:
     return (
-        f"Tệp quá lớn: mỗi tệp tối đa {_size(max_file_bytes)}. Hãy giảm dung lượng (ví dụ nén "
+        f"Tệp quá lớn: mỗi tệp tối đa {file_size(max_file_bytes)}. Hãy giảm dung lượng (ví dụ nén "
         "hoặc tách tệp) rồi nộp lại. Không có tệp nào được lưu."
     )
-
-
-def _size(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / (1024 * 1024):.0f} MB"
-    if n >= 1024:
-        return f"{n / 1024:.0f} KB"
-    return f"{n} byte"
 
 
 def declared_length(request: Request) -> int | None:

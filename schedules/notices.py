@@ -1,0 +1,110 @@
+"""Who is told what: the notices (mail kind, step, to, cc) of each event of a work item.
+
+The one place that picks recipients. The sweep, closing and returning an item, the receipt of a
+later version, the notice of an undelivered mail and `cchc preview` all ask here; the outbox
+turns a notice into one row per recipient (`models.store.outbox_rows`), the copy going on the
+first mail only.
+
+| event                              | kind       | to                          | cc              |
+|------------------------------------|------------|-----------------------------|-----------------|
+| the item opens                     | opened     | the unit                    |                 |
+| reminder, due day, overdue         | that step  | the unit                    |                 |
+| escalation level N                 | escalation | the level's targets         | standing office |
+| a deliverable closes the item      | closed     | the unit, standing office   |                 |
+| a later version of a closed item   | closed     | the unit (`closed-vN`)      |                 |
+| the office returns the deliverable | returned   | the unit (`returned-N`)     | standing office |
+| a mail to X refused for good       | its kind   | standing office, unless X   |                 |
+
+(The notice of a refused mail has the step `undelivered-STEP`.)
+
+An item whose unit left the config has no recipient: its notices are empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from schedules.vocabulary import MailKind, StepKind, format_step, parse_step
+
+if TYPE_CHECKING:  # the plan imports nothing from here
+    from schedules.plan import Plan
+    from schedules.timeline import Step
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One mail per address in `to`, for the item's step `step`; `cc` is copied once."""
+
+    kind: MailKind
+    step: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...] = ()
+
+
+def _unit(plan: Plan, unit: str) -> tuple[str, ...]:
+    found = plan.units.get(unit)
+    return (str(found.email),) if found else ()
+
+
+def _office(plan: Plan) -> tuple[str, ...]:
+    return _unit(plan, plan.commune.standing_office)
+
+
+def step_notices(plan: Plan, unit: str, step: Step) -> list[Notice]:
+    """A timeline step reached: the unit hears of its own item; an escalation goes to its
+    level's targets (head of unit, leadership, ...) with the standing office in copy, unless the
+    office is itself a target."""
+    if unit not in plan.units:
+        return []
+    if step.kind == StepKind.ESCALATION:
+        to = tuple(plan.recipients(step.to, unit))
+        cc = tuple(a for a in _office(plan) if a not in to)
+        return [Notice(MailKind.ESCALATION, step.name, to, cc)] if to else []
+    return [Notice(MailKind(step.kind), step.name, _unit(plan, unit))]
+
+
+def opening_notices(plan: Plan, unit: str, reached: Step) -> list[Notice]:
+    """The item opens (giao nhiệm vụ): the assignment mail to the unit; an item opened already
+    escalated (opened late) escalates at once too. Reminders it opened past are not sent."""
+    if unit not in plan.units:
+        return []
+    found = [Notice(MailKind.OPENED, StepKind.OPENED, _unit(plan, unit))]
+    if reached.kind == StepKind.ESCALATION:
+        found += step_notices(plan, unit, reached)
+    return found
+
+
+def closed_notices(plan: Plan, unit: str, later_version: int | None = None) -> list[Notice]:
+    """A deliverable closed the item: the unit (its receipt) and the standing office. A later
+    version of an already closed item: a receipt to the unit only, step `closed-vN`."""
+    if later_version is not None:
+        step = format_step(StepKind.CLOSED, later_version)
+        return [Notice(MailKind.CLOSED, step, _unit(plan, unit))] if unit in plan.units else []
+    to = tuple(dict.fromkeys(_unit(plan, unit) + _office(plan)))
+    return [Notice(MailKind.CLOSED, StepKind.CLOSED, to)] if to else []
+
+
+def returned_notices(plan: Plan, unit: str, round_no: int) -> list[Notice]:
+    """The standing office returned the deliverable: the unit, with the office in copy."""
+    if unit not in plan.units:
+        return []
+    to = _unit(plan, unit)
+    cc = tuple(a for a in _office(plan) if a not in to)
+    return [Notice(MailKind.RETURNED, format_step(StepKind.RETURNED, round_no), to, cc)]
+
+
+def undelivered_notice(
+    plan: Plan, step: str, kind: MailKind | str, failed_recipient: str
+) -> Notice | None:
+    """A mail refused for good: tell the standing office, with the same kind and the text of
+    the undelivered notice. None when the office's own address failed, or the failed mail was
+    itself such a notice (no loop), or there is no office."""
+    office = _office(plan)
+    if not office or failed_recipient.lower() in (a.lower() for a in office):
+        return None
+    name = parse_step(step)
+    if name.undelivered:
+        return None
+    notice_step = format_step(name.kind, name.number, undelivered=True, archived=name.archived)
+    return Notice(MailKind(kind), notice_step, office)

@@ -1,0 +1,59 @@
+"""The work item's state machine: the legal (status, event) → status transitions, in one table.
+
+Every compare-and-set that changes an item's status (`models.store.transition`) takes its guard
+from this table, so a move the table does not list cannot happen, whoever asks for it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from schedules.vocabulary import ItemStatus
+
+OPEN, OVERDUE, ESCALATED = ItemStatus.OPEN, ItemStatus.OVERDUE, ItemStatus.ESCALATED
+CLOSED, WAIVED = ItemStatus.CLOSED, ItemStatus.WAIVED
+
+
+class ItemEvent(StrEnum):
+    ADVANCE = "advance"
+    """The sweep moves the item along its timeline (reminder, due, overdue, escalation)."""
+    CLOSE = "close"
+    """A deliverable is handed in, or the office accepts one of an item reopened meanwhile."""
+    WAIVE = "waive"
+    REOPEN = "reopen"
+    """The standing office returns the deliverable: the item runs again to a new due date."""
+
+
+TRANSITIONS: dict[tuple[ItemStatus, ItemEvent], frozenset[ItemStatus]] = {
+    (OPEN, ItemEvent.ADVANCE): frozenset({OPEN, OVERDUE, ESCALATED}),
+    (OVERDUE, ItemEvent.ADVANCE): frozenset({OVERDUE, ESCALATED}),
+    (ESCALATED, ItemEvent.ADVANCE): frozenset({ESCALATED}),
+    (OPEN, ItemEvent.CLOSE): frozenset({CLOSED}),
+    (OVERDUE, ItemEvent.CLOSE): frozenset({CLOSED}),
+    (ESCALATED, ItemEvent.CLOSE): frozenset({CLOSED}),
+    (OPEN, ItemEvent.WAIVE): frozenset({WAIVED}),
+    (OVERDUE, ItemEvent.WAIVE): frozenset({WAIVED}),
+    (ESCALATED, ItemEvent.WAIVE): frozenset({WAIVED}),
+    (CLOSED, ItemEvent.REOPEN): frozenset({OPEN, OVERDUE, ESCALATED}),
+}
+"""What each event may turn each status into (the timeline step reached decides among several).
+Closed and waived items take no event but a return; a waived item takes none at all."""
+
+
+class IllegalTransition(ValueError):
+    """No status can reach `target` by `event`: a bug in the caller, not a race."""
+
+
+def sources(event: ItemEvent, target: ItemStatus) -> tuple[ItemStatus, ...]:
+    """The statuses from which `event` may lead to `target`: the guard of a compare-and-set."""
+    found = tuple(
+        status for (status, on), targets in TRANSITIONS.items() if on == event and target in targets
+    )
+    if not found:
+        raise IllegalTransition(f"no item reaches '{target}' by '{event}'")
+    return found
+
+
+def allowed(status: ItemStatus | str, event: ItemEvent) -> bool:
+    """Whether an item in `status` takes `event` at all."""
+    return (ItemStatus(status), event) in TRANSITIONS

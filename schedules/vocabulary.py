@@ -1,0 +1,189 @@
+"""The words of cchc's state: statuses, mail kinds, and the grammar of step names.
+
+Every status, mail kind and step name that the database stores, the CLI offers or a template is
+named after comes from here, and only `parse_step` reads a step name. The enums are `StrEnum`s:
+their members are the very strings stored in the database.
+
+Step names (`WorkItem.step`, `Outbox.step`; at most 32 characters):
+
+| name              | what                                                               |
+|-------------------|--------------------------------------------------------------------|
+| `opened`          | the item opened (assignment mail)                                  |
+| `reminder-N`      | the reminder N working days before the due date                    |
+| `due`             | the due date's morning                                             |
+| `overdue`         | the due date has ended                                             |
+| `escalation-N`    | escalation level N (1-based)                                       |
+| `closed`          | a deliverable closed the item                                      |
+| `closed-vN`       | receipt of version N, handed in after the item was closed          |
+| `returned-N`      | the standing office returned the deliverable, round N              |
+| `waived`          | the item was waived                                                |
+| `undelivered-S`   | outbox only: tells the standing office that step S's mail failed    |
+| `S#N`             | outbox only: step S of the item's round before return N (archived) |
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ItemStatus(StrEnum):
+    OPEN = "open"
+    OVERDUE = "overdue"
+    ESCALATED = "escalated"
+    CLOSED = "closed"
+    WAIVED = "waived"
+
+
+OPEN_STATUSES = (ItemStatus.OPEN, ItemStatus.OVERDUE, ItemStatus.ESCALATED)
+"""An item in one of these still owes its deliverable."""
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class DeliverableStatus(StrEnum):
+    """A version handed in, as the standing office judged it."""
+
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    RETURNED = "returned"
+
+
+class MailKind(StrEnum):
+    """`X-CCHC-Kind` of a mail, the name of its templates (`KIND.subject.j2`, ...)."""
+
+    OPENED = "opened"
+    REMINDER = "reminder"
+    DUE = "due"
+    OVERDUE = "overdue"
+    ESCALATION = "escalation"
+    CLOSED = "closed"
+    RETURNED = "returned"
+    DIGEST = "digest"
+
+
+NAGGING_KINDS = (
+    MailKind.OPENED,
+    MailKind.REMINDER,
+    MailKind.DUE,
+    MailKind.OVERDUE,
+    MailKind.ESCALATION,
+)
+"""Mails that lose their point once the item is closed or waived."""
+
+
+class StepKind(StrEnum):
+    OPENED = "opened"
+    REMINDER = "reminder"
+    DUE = "due"
+    OVERDUE = "overdue"
+    ESCALATION = "escalation"
+    CLOSED = "closed"
+    RETURNED = "returned"
+    WAIVED = "waived"
+
+
+TIMELINE_KINDS = (
+    StepKind.OPENED,
+    StepKind.REMINDER,
+    StepKind.DUE,
+    StepKind.OVERDUE,
+    StepKind.ESCALATION,
+)
+"""The steps of an open item's timeline, in the order they come."""
+
+NUMBERED = (StepKind.REMINDER, StepKind.ESCALATION, StepKind.RETURNED)
+UNDELIVERED_PREFIX = "undelivered-"
+ARCHIVE_MARK = "#"
+MAX_STEP = 32
+_VERSION = "v"
+_NAME = re.compile(r"^(?P<kind>[a-z]+)(?:-(?P<v>v)?(?P<n>\d{1,6}))?$")
+
+
+@dataclass(frozen=True)
+class StepName:
+    """A parsed step name; `str()` gives the name back."""
+
+    kind: StepKind
+    number: int | None = None
+    """Reminder lead (working days), escalation level, return round, or version (`closed-vN`)."""
+    undelivered: bool = False
+    """The notice to the standing office that this step's mail was refused."""
+    archived: int | None = None
+    """The round (return number) this step was archived by, if it was."""
+
+    @property
+    def rank(self) -> tuple[int, int] | None:
+        """Position of a timeline step: opened < reminder-5 < reminder-2 < due < overdue <
+        escalation-1 < escalation-2; None for steps outside the timeline."""
+        if self.kind not in TIMELINE_KINDS:
+            return None
+        number = self.number or 0
+        return TIMELINE_KINDS.index(self.kind), -number if self.kind == "reminder" else number
+
+    def base(self) -> StepName:
+        """The step itself, without the notice or archive marks."""
+        return StepName(self.kind, self.number)
+
+    def __str__(self) -> str:
+        return format_step(
+            self.kind, self.number, undelivered=self.undelivered, archived=self.archived
+        )
+
+
+def format_step(
+    kind: StepKind | str,
+    number: int | None = None,
+    *,
+    undelivered: bool = False,
+    archived: int | None = None,
+) -> str:
+    """The step name of `kind` (with its number where it takes one), marked as an undelivered
+    notice or archived by return round `archived`."""
+    kind = StepKind(kind)
+    if kind in NUMBERED and number is None:
+        raise ValueError(f"step '{kind}' needs a number")
+    if number is None:
+        name = str(kind)
+    elif kind == StepKind.CLOSED:
+        name = f"{kind}-{_VERSION}{number}"
+    elif kind in NUMBERED:
+        name = f"{kind}-{number}"
+    else:
+        raise ValueError(f"step '{kind}' takes no number")
+    if undelivered:
+        name = UNDELIVERED_PREFIX + name
+    if archived is not None:
+        mark = f"{ARCHIVE_MARK}{archived}"
+        name = name[: MAX_STEP - len(mark)] + mark
+    return name
+
+
+def parse_step(text: str) -> StepName:
+    """The parts of a step name written by `format_step`; ValueError for anything else."""
+    name, mark, archived = text.partition(ARCHIVE_MARK)
+    undelivered = name.startswith(UNDELIVERED_PREFIX)
+    name = name.removeprefix(UNDELIVERED_PREFIX)
+    found = _NAME.match(name)
+    if found is None or found["kind"] not in StepKind.__members__.values():
+        raise ValueError(f"not a step name: {text!r}")
+    kind = StepKind(found["kind"])
+    number = int(found["n"]) if found["n"] else None
+    versioned = found["v"] is not None
+    if kind in NUMBERED:
+        legal = number is not None and not versioned
+    elif kind == StepKind.CLOSED:
+        legal = number is None or versioned
+    else:
+        legal = number is None
+    if not legal:
+        raise ValueError(f"not a step name: {text!r}")
+    if mark and not archived.isdigit():
+        raise ValueError(f"not a step name: {text!r}")
+    return StepName(kind, number, undelivered, int(archived) if mark else None)
