@@ -359,11 +359,10 @@ def open_cmd(app: App, obligation, unit, due, at) -> None:
     from usecases.lifecycle import open_ad_hoc
 
     item = open_ad_hoc(app.plan, app.engine, obligation, unit, due, now_or(at))
-    moved = (
-        f" (hạn {vn_date(item.nominal_due)} là ngày nghỉ)" if item.nominal_due != item.due else ""
-    )
+    moved = item.nominal_due != item.due
     click.echo(
-        f"item {item.id}: opened {item.obligation} {item.unit} due {vn_date(item.due)}{moved}"
+        f"item {item.id}: opened {item.obligation} {item.unit} due {vn_date(item.due)}"
+        + (f" ({app.plan.day_off_note(item.nominal_due)})" if moved else "")
     )
 
 

@@ -6,12 +6,16 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
-from support import cli_env, run_cchc
+from support import cli_env, find_item, run_cchc
+
+from schedules.dates import parse_instant
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -192,3 +196,88 @@ def test_cli_choices_come_from_the_vocabulary():
     assert choices(cli.items_cmd, "status") == [s.value for s in ItemStatus]
     assert set(choices(cli.items_cmd, "status")) == machine
     assert choices(cli.outbox_cmd, "status") == [s.value for s in OutboxStatus]
+
+
+# ----- one rule for the effective due date (issue: divergences 1 and 2) ---------------------
+
+
+def test_ad_hoc_item_due_on_a_saturday_is_due_on_monday(cchc, tmp_path):
+    """`cchc open --due` a Saturday: the civil-code shift applies as for any due date. Due
+    Monday 24/05/2027, not overdue that morning, a Monday hand-in is on time, and the mail
+    says why the date moved."""
+    opened = cchc(
+        "open", "--obligation", "nhiem-vu-dot-xuat", "--unit", "VP", "--due", "2027-05-22",
+        "--at", "2027-05-10T09:00",
+    ).stdout  # fmt: skip
+    assert "due 24/05/2027" in opened and "22/05/2027 là ngày nghỉ (Thứ Bảy)" in opened
+    [item] = json.loads(cchc("items", "--format", "json").stdout)
+    assert (item["due"], item["period"]) == ("2027-05-24", "2027-05-24")
+    mail = cchc("preview", str(item["id"]), "--kind", "opened", "--at", "2027-05-10T09:00").stdout
+    assert "Thứ Hai, ngày 24/05/2027" in mail
+    assert "22/05/2027 là ngày nghỉ (Thứ Bảy), chuyển sang ngày làm việc tiếp theo" in mail
+
+    cchc("sweep", "--at", "2027-05-24T07:30", "--no-mail")
+    [item] = [i for i in json.loads(cchc("items", "--format", "json").stdout) if i["adhoc"]]
+    assert item["status"] == "open"  # due today, not overdue
+    doc = tmp_path / "bao-cao.pdf"
+    doc.write_bytes(b"%PDF-1.7 bao cao")
+    done = cchc("attach", str(item["id"]), str(doc), "--at", "2027-05-24T16:00").stdout
+    assert "on time" in done
+    [vp] = [
+        r
+        for r in json.loads(cchc("report", "--year", "2027", "--format", "json").stdout)
+        if r["unit"] == "VP"
+    ]
+    assert (vp["on_time"], vp["late"]) == (1, 0)  # only this item was handed in
+
+
+def test_open_refuses_a_scheduled_obligation(cchc):
+    done = cchc(
+        "open", "--obligation", "bao-cao-cchc-dinh-ky", "--unit", "VP", "--due", "2027-05-24",
+        "--at", "2027-05-10T09:00", ok=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "not an ad hoc one" in done.stderr and "nhiem-vu-dot-xuat" in done.stderr
+    assert json.loads(cchc("items", "--format", "json").stdout) == []
+
+
+@pytest.mark.parametrize("path", ["cchc return", "office page", "use case"])
+def test_a_return_due_date_follows_the_policy_on_every_path(path, tmp_path, sqlite_url):
+    """With `shift: none`, a deliverable returned to a Saturday is due that Saturday, whether
+    through `cchc return`, the office page's use case or the lifecycle function; with the
+    civil-code shift (the shipped default) it is due on the Monday after."""
+    from models.db import ensure_schema, make_engine
+    from schedules.plan import load_plan
+    from usecases.lifecycle import return_deliverable
+    from usecases.review import attach, return_version
+    from usecases.sweep import sweep
+
+    for shift, due in (("none", "2027-03-20"), ("next_working_day", "2027-03-22")):
+        config = tmp_path / shift / "config"
+        shutil.copytree(ROOT / "config", config)
+        commune = config / "commune.yaml"
+        text = commune.read_text(encoding="utf-8")
+        commune.write_text(text.replace("shift: next_working_day", f"shift: {shift}"))
+        url = f"sqlite:///{tmp_path / shift / 'cchc.db'}"
+        plan, engine = load_plan(config), make_engine(url)
+        ensure_schema(engine)
+        sweep(plan, engine, parse_instant("2027-03-02T07:30"))
+        item_id = find_item(engine, "bao-cao-cchc-dinh-ky", "VP", "2027-Q1").id
+        doc = tmp_path / "q1.pdf"
+        doc.write_bytes(b"%PDF-1.7 q1")
+        at = parse_instant("2027-03-15T10:00")
+        attach(plan, engine, tmp_path / shift / "data", item_id, doc, at)
+        saturday = date(2027, 3, 20)
+        if path == "cchc return":
+            env = cli_env(tmp_path / shift / "data", url, CCHC_CONFIG=str(config))
+            run_cchc(
+                env, "return", str(item_id), "--reason", "Thiếu số liệu", "--due",
+                saturday.isoformat(), "--at", "2027-03-15T11:00",
+            )  # fmt: skip
+        elif path == "office page":
+            return_version(plan, engine, item_id, 1, "Thiếu số liệu", saturday, at)
+        else:
+            return_deliverable(plan, engine, item_id, "Thiếu số liệu", saturday, at)
+        reopened = find_item(engine, "bao-cao-cchc-dinh-ky", "VP", "2027-Q1")
+        assert (reopened.status, reopened.due.isoformat()) == ("open", due), (path, shift)
+        engine.dispose()

@@ -1,0 +1,221 @@
+"""The rules in their one home, without a database: the plan's methods (which occurrences the
+engine acts on, the effective due date, the timeline, timeliness), who is told (notices), the
+item state machine and the grammar of step names. Each runs in milliseconds."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from support import with_shift
+
+from schedules.dates import parse_instant
+from schedules.notices import (
+    closed_notices,
+    opening_notices,
+    returned_notices,
+    step_notices,
+    undelivered_notice,
+)
+from schedules.timeline import Step, current_step, state_at
+from schedules.transitions import TRANSITIONS, IllegalTransition, ItemEvent, allowed, sources
+from schedules.vocabulary import (
+    OPEN_STATUSES,
+    ItemStatus,
+    MailKind,
+    StepKind,
+    format_step,
+    parse_step,
+)
+
+REPORT = "bao-cao-cchc-dinh-ky"
+
+
+def emails(plan, *codes: str) -> tuple[str, ...]:
+    return tuple(str(plan.units[c].email) for c in codes)
+
+
+# ----- the plan ------------------------------------------------------------------------------
+
+
+def test_acted_on_is_occurrences_due_from_the_start_date(plan):
+    start = plan.commune.start
+    span = (plan.commune.plan_start, start + timedelta(days=200))
+    every = plan.occurrences(*span)
+    acted = plan.acted_on(*span)
+    assert any(o.due.due < start for o in every)  # the shipped plan has some before the start
+    assert acted == [o for o in every if o.due.due >= start]
+    by_opening = plan.acted_on(*span, obligation=REPORT, by="opens")
+    assert by_opening and all(o.due.due >= start and o.obligation == REPORT for o in by_opening)
+
+
+def test_effective_due_moves_a_day_off_by_the_policy(plan):
+    saturday, monday = date(2027, 5, 22), date(2027, 5, 24)
+    moved = plan.effective_due("nhiem-vu-dot-xuat", saturday)
+    assert (moved.nominal, moved.due) == (saturday, monday)
+    assert moved.basis == "22/05/2027 là ngày nghỉ (Thứ Bảy), chuyển sang ngày làm việc tiếp theo"
+    kept = with_shift(plan, "none").effective_due("nhiem-vu-dot-xuat", saturday, "theo chỉ đạo")
+    assert (kept.due, kept.basis) == (saturday, "theo chỉ đạo")
+    tet = plan.effective_due(REPORT, date(2027, 2, 8))  # Tết 2027
+    assert tet.due == date(2027, 2, 11) and "Tết" in tet.basis
+    assert plan.effective_due(REPORT, monday).basis == ""  # a working day stays as it is
+
+
+def test_every_scheduled_due_date_is_the_effective_one(plan):
+    for occ in plan.occurrences(date(2027, 1, 1), date(2027, 12, 31)):
+        assert plan.effective_due(occ.obligation, occ.due.nominal).due == occ.due.due
+
+
+def test_timeline_and_timeliness(plan):
+    due = date(2027, 3, 16)
+    opened = parse_instant("2027-03-02T07:30")
+    steps = plan.timeline(REPORT, due, opened)
+    assert [s.name for s in steps] == [
+        "opened",
+        "reminder-5",
+        "reminder-2",
+        "due",
+        "overdue",
+        "escalation-1",
+        "escalation-2",
+    ]
+    assert [parse_step(s.name).rank for s in steps] == sorted(
+        parse_step(s.name).rank for s in steps
+    )
+    at = parse_instant("2027-03-17T08:00")
+    reached = current_step(steps, at)
+    assert state_at(steps, reached) == {
+        "status": ItemStatus.OVERDUE,
+        "step": "overdue",
+        "escalation_level": 0,
+        "next_action_at": steps[reached + 1].at,
+    }
+    assert plan.received_on_time(due, parse_instant("2027-03-16T23:59:59"))
+    assert not plan.received_on_time(due, parse_instant("2027-03-17T00:00"))
+
+
+# ----- who is told ---------------------------------------------------------------------------
+
+
+def test_who_is_told_at_each_step(plan):
+    opened = parse_instant("2027-03-02T07:30")
+    steps = {s.name: s for s in plan.timeline(REPORT, date(2027, 3, 16), opened)}
+    unit = emails(plan, "VP")
+    office = emails(plan, plan.commune.standing_office)
+    [reminder] = step_notices(plan, "VP", steps["reminder-2"])
+    assert (reminder.kind, reminder.step, reminder.to, reminder.cc) == (
+        MailKind.REMINDER,
+        "reminder-2",
+        unit,
+        (),
+    )
+    [head] = step_notices(plan, "VP", steps["escalation-1"])
+    assert head.to == (str(plan.units["VP"].head.email),) and head.cc == office
+    [leaders] = step_notices(plan, "VP", steps["escalation-2"])
+    leadership = tuple(str(p.email) for p in plan.commune.leadership if p.escalation)
+    assert leaders.to == leadership and leaders.cc == office  # one copy, not one per leader
+    # A level whose targets include the standing office: no copy besides.
+    level = Step("escalation-3", StepKind.ESCALATION, opened, 3, ("standing_office", "head"))
+    [to_office] = step_notices(plan, "VP", level)
+    assert to_office.to == office + (str(plan.units["VP"].head.email),) and to_office.cc == ()
+
+
+def test_who_is_told_when_an_item_opens_closes_and_returns(plan):
+    steps = plan.timeline(REPORT, date(2027, 3, 16), parse_instant("2027-03-30T07:30"))
+    unit, office = emails(plan, "VP"), emails(plan, plan.commune.standing_office)
+    late = steps[current_step(steps, parse_instant("2027-03-30T07:30"))]
+    assert [(n.kind, n.step) for n in opening_notices(plan, "VP", late)] == [
+        (MailKind.OPENED, "opened"),
+        (MailKind.ESCALATION, late.name),
+    ]
+    [closed] = closed_notices(plan, "VP")
+    assert (closed.step, closed.to, closed.cc) == ("closed", unit + office, ())
+    [receipt] = closed_notices(plan, "VP", later_version=2)
+    assert (receipt.step, receipt.to) == ("closed-v2", unit)
+    [returned] = returned_notices(plan, "VP", 3)
+    assert (returned.kind, returned.step, returned.to, returned.cc) == (
+        MailKind.RETURNED,
+        "returned-3",
+        unit,
+        office,
+    )
+    assert step_notices(plan, "GONE", steps[1]) == []  # a unit no longer in the config
+    assert opening_notices(plan, "GONE", steps[0]) == []
+
+
+def test_who_is_told_of_an_undelivered_mail(plan):
+    office = emails(plan, plan.commune.standing_office)
+    notice = undelivered_notice(plan, "reminder-2", "reminder", "vp@maodien.example")
+    assert (notice.kind, notice.step, notice.to) == (
+        MailKind.REMINDER,
+        "undelivered-reminder-2",
+        office,
+    )
+    archived = undelivered_notice(plan, "reminder-2#1", "reminder", "vp@maodien.example")
+    assert archived.step == "undelivered-reminder-2#1"
+    assert undelivered_notice(plan, "closed", "closed", office[0].upper()) is None  # no loop
+    assert undelivered_notice(plan, "undelivered-due", "due", "x@maodien.example") is None
+
+
+# ----- the item state machine ----------------------------------------------------------------
+
+
+def test_the_transition_table():
+    assert set(sources(ItemEvent.CLOSE, ItemStatus.CLOSED)) == set(OPEN_STATUSES)
+    assert set(sources(ItemEvent.WAIVE, ItemStatus.WAIVED)) == set(OPEN_STATUSES)
+    assert sources(ItemEvent.REOPEN, ItemStatus.OPEN) == (ItemStatus.CLOSED,)
+    assert sources(ItemEvent.ADVANCE, ItemStatus.OPEN) == (ItemStatus.OPEN,)  # never backwards
+    assert set(sources(ItemEvent.ADVANCE, ItemStatus.ESCALATED)) == set(OPEN_STATUSES)
+    for bad in [(ItemEvent.CLOSE, ItemStatus.OPEN), (ItemEvent.ADVANCE, ItemStatus.CLOSED)]:
+        with pytest.raises(IllegalTransition, match="no item reaches"):
+            sources(*bad)
+    assert not any(allowed(ItemStatus.WAIVED, event) for event in ItemEvent)  # waived is final
+    assert [e for e in ItemEvent if allowed(ItemStatus.CLOSED, e)] == [ItemEvent.REOPEN]
+    statuses = {s for (s, _), targets in TRANSITIONS.items() for s in {s, *targets}}
+    assert statuses == set(ItemStatus)
+
+
+# ----- the grammar of step names -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "opened",
+        "reminder-5",
+        "due",
+        "overdue",
+        "escalation-2",
+        "closed",
+        "closed-v3",
+        "returned-1",
+        "waived",
+        "undelivered-reminder-5",
+        "reminder-5#2",
+        "undelivered-escalation-1#1",
+    ],
+)
+def test_step_names_round_trip(name):
+    parsed = parse_step(name)
+    assert str(parsed) == name
+    assert (
+        format_step(
+            parsed.kind, parsed.number, undelivered=parsed.undelivered, archived=parsed.archived
+        )
+        == name
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["reminder", "closed-3", "due-1", "later", "escalation-v2", "reminder-2#x", "x-1"]
+)
+def test_step_names_outside_the_grammar_are_refused(name):
+    with pytest.raises(ValueError, match="not a step name"):
+        parse_step(name)
+
+
+def test_format_step_refuses_a_missing_or_extra_number():
+    with pytest.raises(ValueError, match="needs a number"):
+        format_step(StepKind.REMINDER)
+    with pytest.raises(ValueError, match="takes no number"):
+        format_step(StepKind.DUE, 1)
