@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
+from notifications.delivery import DeliveryReport
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
 from schedules.vocabulary import parse_step
@@ -220,17 +221,12 @@ def _advanced_line(plan: Plan, item_id: int, step: str, item: ItemLike | None) -
     return f"- #{item_id} {item.unit} — {item.title}, kỳ {item.period}{_due(item)}: {step}"
 
 
-def describe_delivery(report: Any) -> str:
-    """One Vietnamese line from a `notifications.delivery.DeliveryReport`."""
-
-    def count(name: str) -> int:
-        value = getattr(report, name, None)
-        return len(value) if isinstance(value, list | tuple) else int(value or 0)
-
-    via = getattr(report, "via", "") or "?"
+def delivery_line(report: DeliveryReport) -> str:
+    """What a delivery run did, in one Vietnamese line (the sweep summary's "Gửi thư")."""
     return (
-        f"{count('messages')} thư đã gửi qua {via} ({count('sent')} lượt nhận); "
-        f"{count('retrying')} chờ gửi lại, {count('failed')} lỗi, {count('dropped')} hủy"
+        f"{report.messages} thư đã gửi qua {report.via or '?'} ({len(report.sent)} lượt nhận); "
+        f"{len(report.retrying)} chờ gửi lại, {len(report.failed)} lỗi, "
+        f"{len(report.dropped)} hủy"
     )
 
 

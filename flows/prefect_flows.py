@@ -304,7 +304,7 @@ def deliver(at: datetime, force: bool = False) -> dict | None:
     failed = report.failed
     if failed:
         artifacts.emit_mail_failed(rt.plan, failed, at)
-    return {"line": artifacts.describe_delivery(report), "failed": len(failed)}
+    return {"line": artifacts.delivery_line(report), "failed": len(failed)}
 
 
 @task(name="publish-status", cache_policy=NO_CACHE)
