@@ -272,6 +272,21 @@ def test_deploy_registers_schedules_matching_cchc_plan(server, config_dir, tmp_p
     assert again.returncode == 0, again.stderr
     assert "0 added, 0 changed, 0 removed" in again.stdout, again.stdout
 
+    # A deployment written by an earlier cchc (the ad hoc flow was `open_ad_hoc`): one deploy
+    # brings it to the current entrypoint, and nothing else changes.
+    from prefect.client.schemas.actions import DeploymentUpdate
+
+    adhoc = deployments[f"{plan.commune.code}-nhiem-vu-dot-xuat"]
+    assert adhoc.entrypoint == "flows.prefect_flows:open_ad_hoc_flow"
+    old = DeploymentUpdate(entrypoint="flows.prefect_flows:open_ad_hoc")
+    client_call(server, lambda c: c.update_deployment(adhoc.id, old))
+    upgraded = cchc("deploy", env=env, cwd=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"~ {plan.commune.code}-nhiem-vu-dot-xuat (entrypoint)" in upgraded.stdout
+    assert "0 added, 1 changed, 0 removed" in upgraded.stdout, upgraded.stdout
+    now_adhoc = cchc_deployments(server, plan)[f"{plan.commune.code}-nhiem-vu-dot-xuat"]
+    assert now_adhoc.entrypoint == "flows.prefect_flows:open_ad_hoc_flow"
+
     remove_obligation(config_dir, "kiem-tra-iso-9001")
     pruned = cchc("deploy", env=env, cwd=tmp_path)
     assert pruned.returncode == 0, pruned.stderr
