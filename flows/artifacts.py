@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from notifications.delivery import DeliveryReport
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
-from schedules.vocabulary import parse_step
+from schedules.vocabulary import OPEN_STATUSES, ItemStatus, StepKind, parse_step
 from usecases.scorecard import build_scorecard, scorecard_markdown, scorecard_png
 
 MAX_TABLE_ROWS = 2000
@@ -69,9 +69,9 @@ def unit_name(plan: Plan, code: str) -> str:
 
 def status_words(plan: Plan, item: ItemLike, today: date) -> str:
     """The item's state in the words of Vietnamese task trackers."""
-    if item.status == "escalated":
+    if item.status == ItemStatus.ESCALATED:
         return f"quá hạn, đã chuyển cấp {item.escalation_level}"
-    if item.status == "overdue" or item.due < today:
+    if item.status == ItemStatus.OVERDUE or item.due < today:
         return "quá hạn"
     if item.due == today:
         return "đến hạn hôm nay"
@@ -175,10 +175,10 @@ def sweep_summary_markdown(
         ]
         lines.append("")
     for kind, heading in (
-        ("escalation", "## Chuyển cấp"),
-        ("overdue", "## Quá hạn"),
-        ("reminder", "## Nhắc hạn"),
-        ("due", "## Đến hạn hôm nay"),
+        (StepKind.ESCALATION, "## Chuyển cấp"),
+        (StepKind.OVERDUE, "## Quá hạn"),
+        (StepKind.REMINDER, "## Nhắc hạn"),
+        (StepKind.DUE, "## Đến hạn hôm nay"),
     ):
         rows = [(i, s) for i, s, _ in advanced if parse_step(s).kind == kind]
         if rows:
@@ -197,7 +197,7 @@ def sweep_summary_markdown(
             "|---|---|---:|---:|---:|---:|",
         ]
         for code, c in counts.items():
-            total = c["open"] + c["overdue"] + c["escalated"]
+            total = sum(c[s] for s in OPEN_STATUSES)
             lines.append(
                 f"| {code} | {unit_name(plan, code)} | {c['open']} | {c['overdue']} "
                 f"| {c['escalated']} | {total} |"

@@ -35,7 +35,7 @@ from models.db import transaction
 from models.tables import WorkItem
 from schedules.dates import local_date
 from schedules.plan import Plan, load_plan
-from schedules.vocabulary import OPEN_STATUSES, StepKind, parse_step
+from schedules.vocabulary import OPEN_STATUSES, ItemStatus
 from usecases.errors import UserError
 from usecases.lifecycle import open_ad_hoc
 from usecases.review import Submission, attach
@@ -320,18 +320,18 @@ def status_pages(
     plan = rt.plan
     open_now = _open_items_now(plan, rt.engine)
     artifacts.publish_sweep(plan, at, opened, advanced, queued, open_now, delivery)
-    moved = {item_id: step for item_id, step, _ in advanced}
+    moved = {item_id: status for item_id, _, status in advanced}
     changed = _read_items(rt.engine, list(moved))
     opened_items = _read_items(rt.engine, [i for i, *_ in opened])
     emitted = {
         "opened": artifacts.emit_item_events(plan, "opened", opened_items, at),
         "overdue": artifacts.emit_item_events(
-            plan, "overdue", [i for i in changed if moved[i.id] == StepKind.OVERDUE], at
+            plan, "overdue", [i for i in changed if moved[i.id] == ItemStatus.OVERDUE], at
         ),
         "escalated": artifacts.emit_item_events(
             plan,
             "escalated",
-            [i for i in changed if parse_step(moved[i.id]).kind == StepKind.ESCALATION],
+            [i for i in changed if moved[i.id] == ItemStatus.ESCALATED],
             at,
         ),
     }

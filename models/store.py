@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -86,6 +86,12 @@ def queue_notices(session: Session, item_id: int, notices: Sequence[Notice], at:
     """Queue the outbox rows of `notices`; a row already queued (same item, step and recipient)
     stays as it is. Returns the number of rows queued."""
     return len(insert_missing(session, Outbox, outbox_rows(item_id, notices, at)))
+
+
+def returns_so_far(session: Session, item_id: int) -> int:
+    """How many times the standing office returned the item's deliverable (its return round)."""
+    query = select(func.count()).where(Event.item_id == item_id, Event.kind == "returned")
+    return session.execute(query).scalar_one()
 
 
 def cancel_pending(session: Session, item_id: int, at: datetime) -> int:

@@ -42,6 +42,8 @@ from schedules.vocabulary import (
     MailKind,
     OutboxStatus,
     StepKind,
+    format_step,
+    is_undelivered,
     parse_step,
 )
 
@@ -91,7 +93,7 @@ def load_facts(session: Session, rows: Sequence[Outbox]) -> Facts:
         for event in session.execute(query.order_by(Event.id)).scalars():
             facts.returns[(event.item_id, event.detail.get("step", ""))] = event.detail
             facts.returns[(event.item_id, "")] = event.detail
-    noticed = {r.item_id for r in rows if parse_step(r.step).undelivered}
+    noticed = {r.item_id for r in rows if is_undelivered(r.step)}
     if noticed:
         query = select(Outbox).where(
             Outbox.item_id.in_(noticed), Outbox.status == OutboxStatus.FAILED
@@ -111,10 +113,6 @@ class Mail:
     to: str
     cc: list[str]
     message: EmailMessage
-
-    @property
-    def item_ids(self) -> list[int]:
-        return list(dict.fromkeys(r.item_id for r in self.rows))
 
 
 class Composer:
@@ -195,8 +193,9 @@ class Composer:
 
     def _escalation(self, step: str, item: WorkItem) -> dict:
         level = parse_step(step).number or 1
-        levels = self.plan.policy(item.obligation).escalation
-        targets = levels[level - 1].to if 0 < level <= len(levels) else ()
+        name = format_step(StepKind.ESCALATION, level)
+        steps = self.plan.timeline(item.obligation, item.due, item.opened_at)
+        targets = next((s.to for s in steps if s.name == name), ())
         office = self.plan.commune.standing_office
         labels = [
             ROLE_LABELS.get(t)

@@ -32,7 +32,7 @@ from models.tables import Outbox, WorkItem
 from notifications.compose import Composer, Evidence, Facts, Mail, load_facts
 from notifications.links import intake_linker
 from notifications.smtp import Outcome, Transport, make_transport
-from schedules.notices import undelivered_notice
+from schedules.notices import digest_addresses, in_digest, undelivered_notice
 from schedules.plan import Plan
 from schedules.vocabulary import NAGGING_KINDS, OPEN_STATUSES, MailKind, OutboxStatus, parse_step
 
@@ -130,7 +130,7 @@ async def deliver_pending_async(
     )
     transport = transport or make_transport(settings.smtp, settings.data_dir)
     report = DeliveryReport(at, transport.via)
-    digest_to = {str(u.email).lower() for u in plan.units.values() if u.digest}
+    digest_to = digest_addresses(plan)
     token = uuid.uuid4().hex
     cursor = 0
     started = time.monotonic()
@@ -175,7 +175,7 @@ def _compose(
     groups: dict[str, list[Outbox]] = defaultdict(list)
     singles: list[Outbox] = []
     for row in rows:
-        if row.recipient.lower() in digest_to and not row.cc:
+        if in_digest(row.recipient, row.cc, digest_to):
             groups[row.recipient.lower()].append(row)
         else:
             singles.append(row)
@@ -251,9 +251,12 @@ def stale_reason(row: Outbox, item: WorkItem | None) -> str | None:
         return "the item no longer exists"
     if row.kind in NAGGING_KINDS and item.status not in OPEN_STATUSES:
         return f"item {item.status} before sending"
+    try:
+        step, current = parse_step(row.step), parse_step(item.step).rank
+    except ValueError as exc:  # written by hand into the database: drop it, send the rest
+        return str(exc)
     if row.kind in SUPERSEDABLE:
-        step = parse_step(row.step)
-        current, mine = parse_step(item.step).rank, step.rank
+        mine = step.rank
         if not step.undelivered and current and mine and current > mine:
             return f"superseded: the item is at {item.step}"
     return None

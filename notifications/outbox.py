@@ -7,6 +7,7 @@ from sqlalchemy import Engine, func, select
 from models.db import transaction
 from models.tables import Outbox, WorkItem
 from notifications.message import message_id
+from schedules.notices import digest_addresses, in_digest
 from schedules.plan import Plan
 from schedules.vocabulary import OutboxStatus
 
@@ -25,11 +26,11 @@ def list_outbox(
         query = query.where(Outbox.item_id == item_id)
     with transaction(engine) as session:
         found = session.execute(query.order_by(Outbox.id)).all()
-    digest_to = {str(u.email).lower() for u in plan.units.values() if u.digest}
+    digest_to = digest_addresses(plan)
 
     def msg_id(row: Outbox) -> str | None:
         """None for a row that goes out in a digest: its id names the whole digest."""
-        if row.recipient.lower() in digest_to and not row.cc:
+        if in_digest(row.recipient, row.cc, digest_to):
             return None
         return message_id(plan.commune.code, row.item_id, row.step, row.recipient)
 

@@ -5,18 +5,25 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from models.db import transaction
-from models.store import outbox_rows
-from models.tables import Event, Outbox, WorkItem
+from models.store import outbox_rows, returns_so_far
+from models.tables import Outbox, WorkItem
 from notifications.compose import Composer, Mail, load_facts, sample_contexts
 from notifications.render import TemplateIssue, check_renders
 from notifications.smtp import eml_bytes
 from schedules.notices import Notice, closed_notices, returned_notices, step_notices
 from schedules.plan import Plan
 from schedules.timeline import Step
-from schedules.vocabulary import NAGGING_KINDS, MailKind, StepKind, format_step, parse_step
+from schedules.vocabulary import (
+    MAIL_OF_STEP,
+    NAGGING_KINDS,
+    MailKind,
+    StepKind,
+    format_step,
+    parse_step,
+)
 from usecases.errors import UserError
 
 
@@ -36,10 +43,7 @@ def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Noti
     item's level (at least the first), the return the latest one."""
     policy = plan.policy(item.obligation)
     if kind == MailKind.RETURNED:
-        found = session.execute(
-            select(func.count()).where(Event.item_id == item.id, Event.kind == "returned")
-        ).scalar_one()
-        notices = returned_notices(plan, item.unit, max(found, 1))
+        notices = returned_notices(plan, item.unit, max(returns_so_far(session, item.id), 1))
     elif kind == MailKind.CLOSED:
         notices = closed_notices(plan, item.unit)
     else:
@@ -83,8 +87,8 @@ def preview_mail(
             raise UserError(f"no work item {item_id} (không có nhiệm vụ số {item_id})")
         row_kind = MailKind(kind)
         if kind == MailKind.DIGEST:  # a digest holding the item at its current step
-            current = parse_step(item.step).kind
-            row_kind = MailKind(current) if current in NAGGING_KINDS else MailKind.OPENED
+            current = MAIL_OF_STEP.get(parse_step(item.step).kind, MailKind.OPENED)
+            row_kind = current if current in NAGGING_KINDS else MailKind.OPENED
         notice = _preview_notice(plan, session, item, row_kind)
         [row] = outbox_rows(item.id, [replace(notice, to=(recipient or notice.to[0],))], at)
         row = Outbox(id=0, **row)

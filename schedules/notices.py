@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from schedules.vocabulary import MailKind, StepKind, format_step, parse_step
+from schedules.vocabulary import MAIL_OF_STEP, MailKind, StepKind, format_step, parse_step
 
 if TYPE_CHECKING:  # the plan imports nothing from here
     from schedules.plan import Plan
@@ -51,6 +51,34 @@ def _office(plan: Plan) -> tuple[str, ...]:
     return _unit(plan, plan.commune.standing_office)
 
 
+def escalation_addresses(plan: Plan, targets: tuple[str, ...], unit: str) -> tuple[str, ...]:
+    """The addresses of an escalation level's targets for an item of `unit`: its head of unit
+    (`head`), the leaders marked for escalation (`leadership`), the standing office
+    (`standing_office`) or a unit by code; each address once."""
+    found: list[str] = []
+    for target in targets:
+        if target == "head":
+            found.append(str(plan.units[unit].head.email))
+        elif target == "leadership":
+            found += [str(p.email) for p in plan.commune.leadership if p.escalation]
+        elif target == "standing_office":
+            found += _office(plan)
+        else:
+            found += _unit(plan, target)
+    return tuple(dict.fromkeys(found))
+
+
+def digest_addresses(plan: Plan) -> set[str]:
+    """Addresses (lower case) of the units that take one digest mail instead of one per item."""
+    return {str(u.email).lower() for u in plan.units.values() if u.digest}
+
+
+def in_digest(recipient: str, cc: list[str], digest: set[str]) -> bool:
+    """Whether an outbox row goes out in its recipient's digest: a digest unit's own mail, not
+    one that copies somebody (that one goes out alone, with its copy)."""
+    return recipient.lower() in digest and not cc
+
+
 def step_notices(plan: Plan, unit: str, step: Step) -> list[Notice]:
     """A timeline step reached: the unit hears of its own item; an escalation goes to its
     level's targets (head of unit, leadership, ...) with the standing office in copy, unless the
@@ -58,10 +86,10 @@ def step_notices(plan: Plan, unit: str, step: Step) -> list[Notice]:
     if unit not in plan.units:
         return []
     if step.kind == StepKind.ESCALATION:
-        to = tuple(plan.recipients(step.to, unit))
+        to = escalation_addresses(plan, step.to, unit)
         cc = tuple(a for a in _office(plan) if a not in to)
         return [Notice(MailKind.ESCALATION, step.name, to, cc)] if to else []
-    return [Notice(MailKind(step.kind), step.name, _unit(plan, unit))]
+    return [Notice(MAIL_OF_STEP[step.kind], step.name, _unit(plan, unit))]
 
 
 def opening_notices(plan: Plan, unit: str, reached: Step) -> list[Notice]:

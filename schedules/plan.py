@@ -181,21 +181,6 @@ class Plan:
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-    def recipients(self, targets: tuple[str, ...] | list[str], unit_code: str) -> list[str]:
-        """E-mail addresses for escalation targets, for an item of `unit_code`."""
-        out: list[str] = []
-        for target in targets:
-            if target == "head":
-                found = [self.units[unit_code].head.email]
-            elif target == "leadership":
-                found = [p.email for p in self.commune.leadership if p.escalation]
-            elif target == "standing_office":
-                found = [self.units[self.commune.standing_office].email]
-            else:
-                found = [self.units[target].email]
-            out += [a for a in found if a not in out]
-        return out
-
 
 def config_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())

@@ -25,9 +25,11 @@ class ItemEvent(StrEnum):
 
 
 TRANSITIONS: dict[tuple[ItemStatus, ItemEvent], frozenset[ItemStatus]] = {
+    # Forward in time, but not always in status: an admin who removes a policy's escalation
+    # levels turns an escalated item back into an overdue one at the next sweep.
     (OPEN, ItemEvent.ADVANCE): frozenset({OPEN, OVERDUE, ESCALATED}),
-    (OVERDUE, ItemEvent.ADVANCE): frozenset({OVERDUE, ESCALATED}),
-    (ESCALATED, ItemEvent.ADVANCE): frozenset({ESCALATED}),
+    (OVERDUE, ItemEvent.ADVANCE): frozenset({OPEN, OVERDUE, ESCALATED}),
+    (ESCALATED, ItemEvent.ADVANCE): frozenset({OPEN, OVERDUE, ESCALATED}),
     (OPEN, ItemEvent.CLOSE): frozenset({CLOSED}),
     (OVERDUE, ItemEvent.CLOSE): frozenset({CLOSED}),
     (ESCALATED, ItemEvent.CLOSE): frozenset({CLOSED}),

@@ -98,6 +98,17 @@ TIMELINE_KINDS = (
 )
 """The steps of an open item's timeline, in the order they come."""
 
+MAIL_OF_STEP = {
+    StepKind.OPENED: MailKind.OPENED,
+    StepKind.REMINDER: MailKind.REMINDER,
+    StepKind.DUE: MailKind.DUE,
+    StepKind.OVERDUE: MailKind.OVERDUE,
+    StepKind.ESCALATION: MailKind.ESCALATION,
+    StepKind.CLOSED: MailKind.CLOSED,
+    StepKind.RETURNED: MailKind.RETURNED,
+}
+"""The mail a step sends (a waived item is told nothing)."""
+
 NUMBERED = (StepKind.REMINDER, StepKind.ESCALATION, StepKind.RETURNED)
 UNDELIVERED_PREFIX = "undelivered-"
 ARCHIVE_MARK = "#"
@@ -125,11 +136,8 @@ class StepName:
         if self.kind not in TIMELINE_KINDS:
             return None
         number = self.number or 0
-        return TIMELINE_KINDS.index(self.kind), -number if self.kind == "reminder" else number
-
-    def base(self) -> StepName:
-        """The step itself, without the notice or archive marks."""
-        return StepName(self.kind, self.number)
+        reminder = self.kind == StepKind.REMINDER
+        return TIMELINE_KINDS.index(self.kind), -number if reminder else number
 
     def __str__(self) -> str:
         return format_step(
@@ -160,9 +168,15 @@ def format_step(
     if undelivered:
         name = UNDELIVERED_PREFIX + name
     if archived is not None:
-        mark = f"{ARCHIVE_MARK}{archived}"
-        name = name[: MAX_STEP - len(mark)] + mark
+        name += f"{ARCHIVE_MARK}{archived}"
+    if len(name) > MAX_STEP:
+        raise ValueError(f"step name {name!r} is longer than {MAX_STEP} characters")
     return name
+
+
+def is_undelivered(step: str) -> bool:
+    """Whether `step` names the notice of an undelivered mail (cheap: no full parse)."""
+    return step.startswith(UNDELIVERED_PREFIX)
 
 
 def parse_step(text: str) -> StepName:

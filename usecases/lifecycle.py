@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, select, update
 from sqlmodel import Session
 
 from models.db import transaction
-from models.store import cancel_pending, insert_missing, log_event, queue_notices, transition
-from models.tables import Event, Outbox, WorkItem
+from models.store import (
+    cancel_pending,
+    insert_missing,
+    log_event,
+    queue_notices,
+    returns_so_far,
+    transition,
+)
+from models.tables import Outbox, WorkItem
 from schedules.dates import local_date, vn_date
 from schedules.notices import closed_notices, returned_notices
 from schedules.plan import Plan
@@ -192,10 +199,7 @@ def reopen_returned(
         )
     previous_due = item.due
     effective = plan.effective_due(item.obligation, new_due)
-    earlier_returns = session.execute(
-        select(func.count()).where(Event.item_id == item_id, Event.kind == "returned")
-    ).scalar_one()
-    rounds = earlier_returns + 1
+    rounds = returns_so_far(session, item_id) + 1
     steps = plan.timeline(item.obligation, effective.due, item.opened_at)
     now = current_step(steps, at)
     reopened = transition(

@@ -13,7 +13,14 @@ from sqlalchemy import Engine, and_, or_, select
 from sqlmodel import Session
 
 from models.db import transaction
-from models.store import insert_missing, log_event, outbox_rows, transition, upsert
+from models.store import (
+    insert_missing,
+    log_event,
+    outbox_rows,
+    queue_notices,
+    transition,
+    upsert,
+)
 from models.tables import OpeningMark, Outbox, WorkItem
 from schedules.dates import local_date
 from schedules.notices import opening_notices, step_notices
@@ -21,7 +28,7 @@ from schedules.occurrences import Occurrence
 from schedules.plan import Plan
 from schedules.timeline import Step, current_step, state_at, step_index
 from schedules.transitions import ItemEvent
-from schedules.vocabulary import OPEN_STATUSES, StepKind
+from schedules.vocabulary import OPEN_STATUSES
 
 BATCH = 500
 
@@ -134,10 +141,7 @@ def queue_opening(
     plan: Plan, session: Session, item_id: int, unit: str, reached: Step, at: datetime
 ) -> int:
     """Queue the mails of an item just opened (`schedules.notices.opening_notices`)."""
-    notices = opening_notices(plan, unit, reached)
-    if unit not in plan.units:
-        _undeliverable(session, item_id, unit, StepKind.OPENED, at)
-    return len(insert_missing(session, Outbox, outbox_rows(item_id, notices, at)))
+    return queue_notices(session, item_id, opening_notices(plan, unit, reached), at)
 
 
 def _advance_mark(session: Session, commune: str, oid: str, fingerprint: str, today: date):
@@ -197,18 +201,7 @@ def _advance(
     skipped = [s.name for s in steps[done + 1 : now]]
     log_event(session, item.id, at, reached.kind, step=reached.name, skipped=skipped)
     report.advanced.append((item.id, reached.name, reached.status))
-    notices = step_notices(plan, item.unit, reached)
     if item.unit not in plan.units:
-        _undeliverable(session, item.id, item.unit, reached.name, at)
-    return outbox_rows(item.id, notices, at)
-
-
-def _undeliverable(session: Session, item_id: int, unit: str, step: str, at: datetime) -> None:
-    log_event(
-        session,
-        item_id,
-        at,
-        "undeliverable",
-        step=step,
-        reason=f"unit {unit} is no longer in the config",
-    )
+        reason = f"unit {item.unit} is no longer in the config"
+        log_event(session, item.id, at, "undeliverable", step=reached.name, reason=reason)
+    return outbox_rows(item.id, step_notices(plan, item.unit, reached), at)

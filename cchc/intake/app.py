@@ -47,9 +47,16 @@ from notifications.links import (
 from notifications.views import STATUS_LABELS, file_size, item_view, period_label, shorten
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
-from schedules.vocabulary import OPEN_STATUSES, ItemStatus
+from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
 from usecases.errors import UserError
-from usecases.review import IncomingFile, accept_version, return_version, submit, versions
+from usecases.review import (
+    OFFICE,
+    IncomingFile,
+    accept_version,
+    return_version,
+    submit,
+    versions,
+)
 
 if TYPE_CHECKING:
     from flows.settings import IntakeSettings, Settings
@@ -58,9 +65,9 @@ MAX_FILES = 10
 MAX_FORM_BYTES = 64 * 1024
 """The office's forms (a reason, a date): anything larger is refused unread."""
 DELIVERABLE_LABELS = {
-    "received": "Đã nhận, chờ xem xét",
-    "accepted": "Đã chấp nhận",
-    "returned": "Bị trả lại",
+    DeliverableStatus.RECEIVED: "Đã nhận, chờ xem xét",
+    DeliverableStatus.ACCEPTED: "Đã chấp nhận",
+    DeliverableStatus.RETURNED: "Bị trả lại",
 }
 HERE = Path(__file__).parent
 
@@ -295,7 +302,7 @@ async def item_page(ctx: Context, item_id: int, token: str):
 async def item_upload(ctx: Context, item_id: int, token: str, request: Request):
     at = ctx.now()
     item, unit = await run_in_threadpool(unit_item, ctx, item_id, token, at)
-    if item.status == "waived":
+    if item.status == ItemStatus.WAIVED:
         raise PageError(
             409,
             "Không nhận sản phẩm",
@@ -348,7 +355,7 @@ def office_auth(ctx: IntakeContext, request: Request, token: str | None, at: dat
             verify_office_token(ctx.secret, token, ctx.plan.commune.code, at)
         except LinkInvalid as exc:
             raise PageError(403, "Đường liên kết không dùng được", exc.message) from None
-        return "standing_office"
+        return OFFICE
     user = _basic_user(request, intake.office_user, intake.office_password)
     if user:
         return user
@@ -601,7 +608,7 @@ def _office_rows(
         awaiting = [
             _version_view(plan, rows)
             for v, rows in sorted(found.items())
-            if rows[0].status == "received"
+            if rows[0].status == DeliverableStatus.RECEIVED
         ]
         if status == "review" and not awaiting:
             continue
