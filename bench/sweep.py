@@ -87,7 +87,7 @@ COLUMNS = KEY_COLUMNS + STATE_COLUMNS
 INDEX = "ix_work_item_next_action"
 QUERY = (
     "SELECT * FROM work_item WHERE commune = :commune AND next_action_at <= :at"
-    f" AND status IN ({', '.join(repr(s) for s in OPEN_STATUSES)})"
+    f" AND status IN ({', '.join(repr(s.value) for s in OPEN_STATUSES)})"
 )
 
 
@@ -140,7 +140,10 @@ class RowMaker:
         return (self.plan.commune.code, oid, unit, period, self.plan.obligations[oid].title)
 
     def _state(self, **values) -> tuple:
-        values = dict(adhoc=False, closed_at=None, on_time=None, waived_reason=None) | values
+        values = (
+            dict(adhoc=False, nominal_due=None, closed_at=None, on_time=None, waived_reason=None)
+            | values
+        )
         return tuple(
             values[c] if p is None or values[c] is None else p(values[c])
             for c, p in zip(STATE_COLUMNS, self._processors, strict=True)
