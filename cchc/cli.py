@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -13,7 +14,7 @@ import click
 
 from cchc.output import Column, render
 from flows.settings import Settings
-from schedules.dates import parse_date, parse_instant, vn_date, vn_datetime
+from schedules.dates import local_date, parse_date, parse_instant, vn_date, vn_datetime
 from schedules.vocabulary import ItemStatus, MailKind, OutboxStatus
 from schedules.yamlsource import ConfigInvalid
 
@@ -47,6 +48,10 @@ class App:
     def __init__(self, settings: Settings):
         self.settings = settings
 
+    read_only: bool = False
+    """Set by the read-only commands on the database: while the config on disk is invalid they
+    answer with the last valid config applied to the database (an admin is mid-edit)."""
+
     @cached_property
     def plan(self):
         from schedules.plan import load_plan
@@ -59,15 +64,48 @@ class App:
             click.echo(
                 f"config invalid: {len(exc.issues)} error(s) (cấu hình không hợp lệ)", err=True
             )
-            sys.exit(1)
+            fallback = self._last_valid_plan() if self.read_only else None
+            if fallback is None:
+                sys.exit(1)
+            return fallback
+
+    def _last_valid_plan(self):
+        """The config the last writing command applied to the database, loaded from its copy
+        there; None when the database holds none."""
+        import atexit
+        import shutil
+        import tempfile
+
+        from models.snapshots import last_config
+        from schedules.plan import load_plan
+
+        snapshot = last_config(self.reader)
+        if snapshot is None:
+            return None
+        folder = Path(tempfile.mkdtemp(prefix="cchc-config-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        for name, text in snapshot.files.items():
+            (folder / Path(name).name).write_text(text, encoding="utf-8")
+        click.echo(
+            f"warning: using the last valid config applied to the database "
+            f"({vn_datetime(snapshot.saved_at)}) until the errors above are fixed "
+            "(dùng cấu hình hợp lệ gần nhất cho đến khi sửa xong các lỗi trên)",
+            err=True,
+        )
+        return load_plan(folder)
 
     @cached_property
     def engine(self):
-        """The database for commands that write: its schema is brought up to date first."""
+        """The database for commands that write: its schema is brought up to date first, and
+        the config they apply is kept there as the last valid one (see `_last_valid_plan`)."""
         from models.db import ensure_schema, make_engine
+        from models.snapshots import remember_config
+        from schedules.plan import config_files
 
         engine = make_engine(self.settings.database_url)
         ensure_schema(engine)
+        files = {p.name: p.read_text(encoding="utf-8") for p in config_files(self.plan.folder)}
+        remember_config(engine, self.plan.commune.code, files, datetime.now(UTC))
         return engine
 
     @cached_property
@@ -127,6 +165,60 @@ def user_errors(func):
     return wrapper
 
 
+def known_unit(plan, unit: str | None) -> None:
+    """A --unit filter must name a unit of the config: exit 1 otherwise."""
+    if unit is not None and unit not in plan.units:
+        fail(f"unknown unit '{unit}' (đơn vị không tồn tại)")
+
+
+@contextmanager
+def working(text: str):
+    """While a long command works, a status line on stderr ("- Đang rà soát… 12 giây"), cleared
+    at the end. Only when stderr is a terminal: scripts and tests see the same output."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    import itertools
+    import threading
+    import time
+
+    done, start = threading.Event(), time.monotonic()
+
+    def spin() -> None:
+        for frame in itertools.cycle("-\\|/"):
+            sys.stderr.write(f"\r\033[K{frame} {text} {int(time.monotonic() - start)} giây")
+            sys.stderr.flush()
+            if done.wait(0.2):
+                break
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        yield
+    finally:
+        done.set()
+        spinner.join()
+
+
+TITLE_WIDTH = 60
+"""Characters of an obligation's title in a table (its "Nhiệm vụ" column)."""
+
+
+def short_title(title: str) -> str:
+    from notifications.views import shorten
+
+    return shorten(title or "", TITLE_WIDTH)
+
+
+def period_words(key: str) -> str:
+    """ "2027-Q1" → "quý I năm 2027", as the mails say it."""
+    from notifications.views import period_label
+
+    return period_label(key)
+
+
 @main.command()
 @pass_app
 def check(app: App) -> None:
@@ -164,8 +256,8 @@ def schema(output: str | None) -> None:
 
 PLAN_COLUMNS = [
     Column("due", "Hạn"),
-    Column("period", "Kỳ"),
-    Column("obligation", "Nhiệm vụ"),
+    Column("period", "Kỳ", period_words),
+    Column("title", "Nhiệm vụ", short_title),
     Column("unit", "Đơn vị"),
     Column("window_start", "Số liệu từ"),
     Column("window_end", "đến"),
@@ -185,8 +277,7 @@ def plan_cmd(app: App, first, last, unit, fmt) -> None:
     plan = app.plan
     if last < first:
         fail("--to is before --from")
-    if unit is not None and unit not in plan.units:
-        fail(f"unknown unit '{unit}' (đơn vị không tồn tại)")
+    known_unit(plan, unit)
     rows = [
         {
             "obligation": o.obligation,
@@ -214,7 +305,8 @@ def _all_columns(rows: list[dict]) -> list[Column]:
 @main.command("init-db")
 @pass_app
 def init_db(app: App) -> None:
-    """Create or upgrade the database schema."""
+    """Create or upgrade the database schema; refused while the config is invalid."""
+    app.plan  # noqa: B018  (prints the config's errors and exits 1 when it is invalid)
     app.engine  # noqa: B018  (ensure_schema runs on first use)
     click.echo(f"database ready: {app.settings.database_url}")
 
@@ -229,36 +321,60 @@ def sweep_cmd(app: App, at, no_mail) -> None:
     from usecases.sweep import sweep
 
     when = now_or(at)
-    report = sweep(app.plan, app.engine, when)
-    click.echo(describe_sweep(report))
+    with working("Đang rà soát…"):
+        report = sweep(app.plan, app.engine, when)
+    click.echo(describe_sweep(report, app.plan))
     if not no_mail:
         from flows.mail import deliver_mail
         from notifications.delivery import describe_delivery
 
-        click.echo(describe_delivery(deliver_mail(app.plan, app.engine, app.settings, when)))
+        with working("Đang gửi thư…"):
+            delivered = deliver_mail(app.plan, app.engine, app.settings, when)
+        click.echo(describe_delivery(delivered))
 
 
-def describe_sweep(report) -> str:
+def describe_sweep(report, plan) -> str:
+    """What a sweep did, in Vietnamese: the counts, then one line per item opened or moved."""
+    from notifications.views import item_status_label, step_label
+
+    def title(obligation: str) -> str:
+        known = plan.obligations.get(obligation)
+        return short_title(known.title) if known else obligation
+
     lines = [
-        f"sweep at {vn_datetime(report.at)}: opened {len(report.opened)}, "
-        f"advanced {len(report.advanced)}, queued {report.queued} notification(s)"
+        f"Rà soát lúc {vn_datetime(report.at)}: mở {len(report.opened)} việc, "
+        f"chuyển bước {len(report.advanced)} việc, {report.queued} thư chờ gửi"
     ]
-    lines += [f"  opened #{i} {ob} {unit} {period}" for i, ob, unit, period in report.opened]
-    lines += [f"  #{i} -> {step} ({status})" for i, step, status in report.advanced]
+    lines += [
+        f"  mở việc #{i}: {title(ob)} — {unit}, {period_words(period)}"
+        for i, ob, unit, period in report.opened
+    ]
+    lines += [
+        f"  việc #{i} → {step_label(step)} (trạng thái: {item_status_label(status)})"
+        for i, step, status in report.advanced
+    ]
     return "\n".join(lines)
 
 
-ITEM_COLUMNS = [
-    Column("id", "ID"),
-    Column("obligation", "Nhiệm vụ"),
-    Column("unit", "Đơn vị"),
-    Column("period", "Kỳ"),
-    Column("status", "Trạng thái"),
-    Column("due", "Hạn"),
-    Column("opened_at", "Mở lúc"),
-    Column("closed_at", "Đóng lúc"),
-    Column("on_time", "Đúng hạn"),
-]
+def item_columns(today) -> list[Column]:
+    """The table of `cchc items`; the status as of `today` (trong hạn, đến hạn, quá hạn, ...)."""
+    from notifications.views import item_status_label
+
+    def status(row: dict) -> str:
+        return item_status_label(row["status"], row["due"], today, row["escalation_level"])
+
+    return [
+        Column("id", "ID"),
+        Column("title", "Nhiệm vụ", short_title),
+        Column("unit", "Đơn vị"),
+        Column("period", "Kỳ", period_words),
+        Column("status", "Trạng thái", status, of_row=True),
+        Column("due", "Hạn"),
+        Column("opened_at", "Mở lúc"),
+        Column("closed_at", "Đóng lúc"),
+        Column("on_time", "Đúng hạn"),
+        Column("mail_failed", "Thư lỗi", lambda n: str(n or "")),
+    ]
 
 
 def item_row(item) -> dict:
@@ -286,18 +402,21 @@ def item_row(item) -> dict:
 @click.option("--status", type=click.Choice([s.value for s in ItemStatus]), default=None)
 @click.option("--unit", default=None)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@at_option
 @pass_app
-def items_cmd(app: App, status, unit, fmt) -> None:
-    """Work items (all of them without --status)."""
+def items_cmd(app: App, status, unit, fmt, at) -> None:
+    """Work items (all of them without --status); the table gives each one's state as of --at."""
+    app.read_only = True
     from notifications.outbox import failed_counts
     from usecases.reporting import list_items
 
+    known_unit(app.plan, unit)
     failed = failed_counts(app.plan, app.reader)
     rows = [
         item_row(i) | {"mail_failed": failed.get(i.id, 0)}
         for i in list_items(app.plan, app.reader, status, unit)
     ]
-    columns = ITEM_COLUMNS + [Column("mail_failed", "Thư lỗi", lambda n: str(n or ""))]
+    columns = item_columns(local_date(now_or(at), app.plan.zone))
     click.echo(render(rows, fmt, columns, app.plan.zone))
 
 
@@ -362,7 +481,7 @@ def open_cmd(app: App, obligation, unit, due, at) -> None:
     moved = item.nominal_due != item.due
     click.echo(
         f"item {item.id}: opened {item.obligation} {item.unit} due {vn_date(item.due)}"
-        + (f" ({app.plan.day_off_note(item.nominal_due)})" if moved else "")
+        + (f" ({app.plan.day_off_note(item.nominal_due, item.due)})" if moved else "")
     )
 
 
@@ -401,6 +520,7 @@ REPORT_COLUMNS = [
 def report_cmd(app: App, year, fmt, output, chart, at) -> None:
     """Per unit: items due in the year, closed on time, late, open overdue, on-time rate.
     `--format xlsx` writes the scorecard workbook (per unit, per quarter, chart)."""
+    app.read_only = True
     from usecases.reporting import year_report
 
     if fmt == "xlsx" and output is None:
@@ -408,12 +528,14 @@ def report_cmd(app: App, year, fmt, output, chart, at) -> None:
     if fmt == "xlsx" or chart is not None:
         from usecases.scorecard import build_scorecard, scorecard_png, scorecard_xlsx
 
-        card = build_scorecard(app.plan, app.reader, year, now_or(at))
-        png = scorecard_png(card)
+        with working("Đang lập bảng điểm…"):
+            card = build_scorecard(app.plan, app.reader, year, now_or(at))
+            png = scorecard_png(card)
+            workbook = scorecard_xlsx(card, png) if fmt == "xlsx" else None
         if chart is not None:
             chart.write_bytes(png)
-        if fmt == "xlsx":
-            output.write_bytes(scorecard_xlsx(card, png))
+        if workbook is not None:
+            output.write_bytes(workbook)
             click.echo(f"scorecard {year}: {output}" + (f", chart {chart}" if chart else ""))
             return
         rows = card.rows()
@@ -462,7 +584,8 @@ def deploy_cmd(app: App, pool, prune, dry_run) -> None:
     in Asia/Ho_Chi_Minh) and the sweep's, on the server PREFECT_API_URL names; print the diff."""
     from flows.deploy import deploy
 
-    diff = deploy(app.plan, app.settings, pool=pool, prune=prune, dry_run=dry_run)
+    with working("Đang đăng ký lịch chạy với Prefect…"):
+        diff = deploy(app.plan, app.settings, pool=pool, prune=prune, dry_run=dry_run)
     click.echo("\n".join(diff.lines()))
 
 
@@ -514,6 +637,7 @@ def serve_intake_cmd(app: App, host, port) -> None:
 @user_errors
 def link_cmd(app: App, item_id, office, at) -> None:
     """Print the signed intake link of an item (for its unit), or the office's (--office)."""
+    app.read_only = True
     from flows.settings import SecretMissing
     from notifications.links import item_link, office_link
 
@@ -533,14 +657,32 @@ def link_cmd(app: App, item_id, office, at) -> None:
         fail(str(exc))
 
 
+def _kind(kind: str) -> str:
+    from notifications.views import kind_label
+
+    return kind_label(kind)
+
+
+def _step(step: str) -> str:
+    from notifications.views import step_label
+
+    return step_label(step)
+
+
+def _outbox_status(status: str) -> str:
+    from notifications.views import outbox_status_label
+
+    return outbox_status_label(status)
+
+
 OUTBOX_COLUMNS = [
     Column("id", "ID"),
     Column("item_id", "Nhiệm vụ"),
     Column("unit", "Đơn vị"),
-    Column("kind", "Loại"),
-    Column("step", "Bước"),
+    Column("kind", "Loại", _kind),
+    Column("step", "Bước", _step),
     Column("recipient", "Người nhận"),
-    Column("status", "Trạng thái"),
+    Column("status", "Trạng thái", _outbox_status),
     Column("attempts", "Lần gửi"),
     Column("send_after", "Gửi từ"),
     Column("sent_at", "Đã gửi lúc"),
@@ -553,10 +695,18 @@ OUTBOX_COLUMNS = [
 @click.option("--item", "item_id", type=int, default=None)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @pass_app
+@user_errors
 def outbox_cmd(app: App, status, item_id, fmt) -> None:
     """The outbox: every notification queued, sent, failed or cancelled."""
+    app.read_only = True
     from notifications.outbox import list_outbox
 
+    if item_id is not None:  # an item of this commune, or exit 1
+        from models.db import transaction
+        from usecases.lifecycle import get_item
+
+        with transaction(app.reader) as session:
+            get_item(session, app.plan, item_id)
     rows = list_outbox(app.plan, app.reader, status, item_id)
     click.echo(render(rows, fmt, OUTBOX_COLUMNS, app.plan.zone))
 
@@ -569,7 +719,8 @@ def send_cmd(app: App, at) -> None:
     from flows.mail import deliver_mail
     from notifications.delivery import describe_delivery
 
-    report = deliver_mail(app.plan, app.engine, app.settings, now_or(at), force=True)
+    with working("Đang gửi thư…"):
+        report = deliver_mail(app.plan, app.engine, app.settings, now_or(at), force=True)
     click.echo(describe_delivery(report))
 
 
@@ -588,6 +739,7 @@ def send_cmd(app: App, at) -> None:
 @user_errors
 def preview_cmd(app: App, item_id, kind, recipient, fmt, output, at) -> None:
     """Render an item's mail of --kind to stdout or a file, without sending it."""
+    app.read_only = True
     from notifications.preview import describe_mail, preview_mail
 
     mail = preview_mail(
@@ -625,6 +777,32 @@ def return_cmd(app: App, item_id, reason, due, at) -> None:
         f"item {item.id}: returned, open again until {vn_date(item.due)}; "
         "mail queued (cchc send delivers it now)"
     )
+
+
+@main.command("new-config")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--commune", "code", required=True, help="Short code, e.g. phuongnam.")
+@click.option("--name", required=True, help='e.g. "Ủy ban nhân dân xã Phương Nam".')
+@click.option(
+    "--year",
+    type=click.IntRange(2000, 2100),
+    default=None,
+    help="First year of the plan (default: this year); it runs five years, to YEAR+4.",
+)
+def new_config_cmd(folder: Path, code: str, name: str, year: int | None) -> None:
+    """Write a commented config skeleton into FOLDER (new or empty) for another commune: the
+    commune, two units, the calendar, one obligation of each schedule form and the schema for
+    the editor. It passes `cchc check` as written; edit it from there."""
+    from cchc.newconfig import write_config
+    from schedules.dates import VN_ZONE
+
+    try:
+        written = write_config(folder, code, name, year or datetime.now(VN_ZONE).year)
+    except ValueError as exc:
+        fail(str(exc))
+    for path in written:
+        click.echo(f"written {path}")
+    click.echo(f"next: edit the TODO values, then `cchc --config {folder} check`")
 
 
 if __name__ == "__main__":

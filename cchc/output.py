@@ -19,6 +19,9 @@ class Column:
     key: str
     header: str
     show: Callable[[Any], str] | None = None
+    """How a table shows the value (default `for_people`); JSON and CSV keep the value."""
+    of_row: bool = False
+    """`show` is given the whole row: for a label that depends on other fields."""
 
 
 def for_people(value: Any, zone: ZoneInfo = VN_ZONE) -> str:
@@ -57,8 +60,10 @@ def render(
         return out.getvalue().rstrip("\n")
     from tabulate import tabulate
 
-    table = [
-        [(c.show or (lambda v: for_people(v, zone)))(row.get(c.key)) for c in columns]
-        for row in rows
-    ]
+    def cell(c: Column, row: dict[str, Any]) -> str:
+        if c.show is None:
+            return for_people(row.get(c.key), zone)
+        return c.show(row if c.of_row else row.get(c.key))
+
+    table = [[cell(c, row) for c in columns] for row in rows]
     return tabulate(table, headers=[c.header for c in columns], tablefmt="simple")

@@ -146,3 +146,17 @@ class OpeningMark(SQLModel, table=True):
     obligation: str = Field(primary_key=True, max_length=64)
     fingerprint: str = Field(max_length=32)
     opened_through: date
+
+
+class ConfigSnapshot(SQLModel, table=True):
+    """The last valid config a command applied to this database: read-only commands fall back
+    on it while the config on disk is invalid (an admin in the middle of an edit)."""
+
+    __tablename__ = "config_snapshot"
+
+    commune: str = Field(primary_key=True, max_length=32)
+    fingerprint: str = Field(max_length=64)
+    """sha256 of the files, to write the row only when the config changed."""
+    files: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    """File name -> its text: the config folder's YAML files."""
+    saved_at: datetime

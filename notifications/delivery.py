@@ -363,17 +363,28 @@ class Recorder:
 
 
 def describe_delivery(report: DeliveryReport) -> str:
+    """What a delivery run did, in Vietnamese (`cchc sweep`, `cchc send`): how the mail went, the
+    counts, then one line per outbox row (#id) sent, to retry, failed or cancelled."""
+    from notifications.views import kind_label
+    from schedules.dates import vn_datetime
+
+    via = report.via
+    if via.startswith("files in "):  # FileTransport: the folder of the .eml files
+        via = "tệp .eml trong " + via.removeprefix("files in ")
     lines = [
-        f"mail via {report.via}: {report.messages} message(s) for {len(report.sent)} row(s); "
-        f"{len(report.retrying)} to retry, {len(report.failed)} failed, "
-        f"{len(report.dropped)} cancelled"
-        + (f", {report.lost_claims} settled by another deliverer" if report.lost_claims else "")
+        f"Gửi thư qua {via}: {report.messages} thư ({len(report.sent)} thông báo); "
+        f"{len(report.retrying)} chờ gửi lại, {len(report.failed)} lỗi, "
+        f"{len(report.dropped)} đã hủy"
+        + (f", {report.lost_claims} do nơi gửi khác xử lý" if report.lost_claims else "")
     ]
-    lines += [f"  sent #{i} {kind} item {item} -> {to}" for i, kind, item, to in report.sent]
     lines += [
-        f"  retry #{i} {to} at {when.isoformat(timespec='minutes')}: {error}"
+        f"  đã gửi #{i}: {kind_label(kind)}, việc #{item} → {to}"
+        for i, kind, item, to in report.sent
+    ]
+    lines += [
+        f"  gửi lại #{i}: {to} lúc {vn_datetime(when)}: {error}"
         for i, to, error, when in report.retrying
     ]
-    lines += [f"  FAILED #{i} {to}: {error}" for i, to, error in report.failed]
-    lines += [f"  cancelled #{i}: {reason}" for i, reason in report.dropped]
+    lines += [f"  LỖI #{i}: {to}: {error}" for i, to, error in report.failed]
+    lines += [f"  đã hủy #{i}: {reason}" for i, reason in report.dropped]
     return "\n".join(lines)

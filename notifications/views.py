@@ -12,12 +12,10 @@ from datetime import date, datetime
 from models.tables import WorkItem
 from schedules.config import ALL_UNITS
 from schedules.dates import vn_date, vn_datetime, vn_weekday
-from schedules.plan import Plan
-from schedules.vocabulary import OPEN_STATUSES
+from schedules.plan import REPORT_KINDS, Plan
+from schedules.vocabulary import OPEN_STATUSES, ItemStatus, OutboxStatus, StepKind, parse_step
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
-REPORT_KINDS = ("periodic_report", "consolidated_report")
-"""Obligations whose period is a data window ("thời gian chốt số liệu")."""
 
 KIND_LABELS = {
     "opened": "Giao nhiệm vụ",
@@ -187,7 +185,7 @@ def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
         due=vn_date(item.due),
         due_iso=item.due.isoformat(),
         due_weekday=vn_weekday(item.due),
-        due_note=plan.day_off_note(item.nominal_due)
+        due_note=plan.day_off_note(item.nominal_due, item.due)
         if item.nominal_due and item.nominal_due != item.due
         else "",
         days_left=left,
@@ -245,3 +243,80 @@ def common_context(plan: Plan, today: date, at: datetime) -> dict:
         "today_weekday": vn_weekday(today),
         "written_at": vn_datetime(at, plan.zone),
     }
+
+
+# ----- statuses and steps as the command line's tables show them -----------------------------
+
+ITEM_STATUS_WORDS = {
+    ItemStatus.OPEN: "trong hạn",
+    ItemStatus.OVERDUE: "quá hạn",
+    ItemStatus.ESCALATED: "đã chuyển cấp",
+    ItemStatus.CLOSED: "đã nộp",
+    ItemStatus.WAIVED: "đã miễn",
+}
+"""An item's status in a table; `item_status_label` adds the due date and the level."""
+
+OUTBOX_STATUS_LABELS = {
+    OutboxStatus.PENDING: "chờ gửi",
+    OutboxStatus.SENT: "đã gửi",
+    OutboxStatus.FAILED: "lỗi",
+    OutboxStatus.CANCELLED: "đã hủy",
+}
+DIGEST_LABEL = "Tổng hợp"
+
+
+def item_status_label(
+    status: str, due: date | None = None, today: date | None = None, escalation_level: int = 0
+) -> str:
+    """ "trong hạn" (open, not yet due), "đến hạn" (open, due `today`), "quá hạn" (overdue, or
+    open past its due date), "đã chuyển cấp N", "đã nộp", "đã miễn". Without `due` and `today`
+    an open item is "trong hạn"; an unknown status is shown as it is."""
+    if status == ItemStatus.ESCALATED and escalation_level:
+        return f"{ITEM_STATUS_WORDS[ItemStatus.ESCALATED]} {escalation_level}"
+    if status == ItemStatus.OPEN and due is not None and today is not None:
+        if due < today:
+            return ITEM_STATUS_WORDS[ItemStatus.OVERDUE]
+        if due == today:
+            return "đến hạn"
+    try:
+        return ITEM_STATUS_WORDS[ItemStatus(status)]
+    except ValueError:
+        return str(status)
+
+
+def outbox_status_label(status: str) -> str:
+    try:
+        return OUTBOX_STATUS_LABELS[OutboxStatus(status)]
+    except ValueError:
+        return str(status)
+
+
+def kind_label(kind: str) -> str:
+    """A mail kind in Vietnamese (the subjects' words, `KIND_LABELS`)."""
+    return KIND_LABELS.get(kind, DIGEST_LABEL if kind == "digest" else str(kind))
+
+
+def step_label(step: str) -> str:
+    """A step name (`schedules.vocabulary`) in Vietnamese: "nhắc hạn, còn 5 ngày làm việc",
+    "chuyển cấp 2", "báo thư lỗi: quá hạn", "giao nhiệm vụ (trước lần trả lại 1)"; a name
+    `parse_step` does not read is shown as it is."""
+    try:
+        name = parse_step(step)
+    except ValueError:
+        return step
+    n = name.number
+    words = {
+        StepKind.OPENED: "giao nhiệm vụ",
+        StepKind.REMINDER: f"nhắc hạn, còn {n} ngày làm việc",
+        StepKind.DUE: "đến hạn",
+        StepKind.OVERDUE: "quá hạn",
+        StepKind.ESCALATION: f"chuyển cấp {n}",
+        StepKind.CLOSED: f"đã nhận bản {n}" if n else "đã nhận",
+        StepKind.RETURNED: f"trả lại lần {n}",
+        StepKind.WAIVED: "miễn",
+    }[name.kind]
+    if name.undelivered:
+        words = f"báo thư lỗi: {words}"
+    if name.archived is not None:
+        words += f" (trước lần trả lại {name.archived})"
+    return words

@@ -56,6 +56,13 @@ class WorkingCalendar:
             day += timedelta(days=1)
         return day
 
+    def previous_working_day(self, day: date) -> date:
+        """`day` if it is a working day, else the last working day before it (a deadline "within
+        the month" ends on the month's last working day)."""
+        while not self.is_working_day(day):
+            day -= timedelta(days=1)
+        return day
+
     def add_working_days(self, day: date, count: int) -> date:
         """The working day `count` working days after `day` (before it when `count` is negative).
 

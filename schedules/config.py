@@ -7,11 +7,20 @@ fire, ...) live in `schedules.plan`.
 
 from __future__ import annotations
 
+import re
 from datetime import date, time
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 UNIT_CODE = r"^[A-Z][A-Z0-9_]{0,31}$"
 OBLIGATION_ID = r"^[a-z0-9][a-z0-9-]{1,63}$"
@@ -39,7 +48,7 @@ ObligationKind = Literal[
     "standing",
     "ad_hoc",
 ]
-Shift = Literal["next_working_day", "none"]
+Shift = Literal["next_working_day", "previous_working_day", "none"]
 WorkingDays = Annotated[int, Field(ge=0, le=260)]
 
 
@@ -86,25 +95,47 @@ class Policy(Strict):
     due_day_notice: bool | None = Field(None, description="Mail on the due date itself")
     escalation: list[EscalationLevel] | None = None
     shift: Shift | None = Field(
-        None, description="Due date on a day off: move to the next working day (BLDS) or keep"
+        None,
+        description="Due date on a day off: move to the next working day (BLDS), to the previous"
+        " one (a deadline within a month: its last working day), or keep it",
     )
+
+
+DUE_RULES = (
+    "day_of_last_month",
+    "day_of_month_after",
+    "working_days_after_window",
+    "working_days_after_period_end",
+    "on",
+)
 
 
 class DueRule(Strict):
     """How the due date follows from the period; none set means the occurrence date itself."""
 
-    day_of_last_month: int | None = Field(None, ge=1, le=31)
+    day_of_last_month: int | None = Field(
+        None, ge=1, le=31, description="Day N of the period's last month (a short month: its last)"
+    )
+    day_of_month_after: int | None = Field(
+        None,
+        ge=1,
+        le=31,
+        description="Day N of the month after the period's last month (a short month: its last)",
+    )
     working_days_after_window: int | None = Field(
         None, ge=1, le=260, description="Working days after the data window closes (>= 1)"
+    )
+    working_days_after_period_end: int | None = Field(
+        None, ge=1, le=260, description="Working days after the period's last day"
     )
     on: str | None = Field(None, pattern=r"^\d\d-\d\d$", description="MM-DD in the period's year")
     year_offset: int = Field(0, ge=-1, le=1, description="With `on`: year relative to the period")
 
     @model_validator(mode="after")
     def _one_rule(self) -> DueRule:
-        rules = [self.day_of_last_month, self.working_days_after_window, self.on]
-        if sum(r is not None for r in rules) > 1:
-            raise ValueError("give at most one of day_of_last_month, working_days_after_window, on")
+        rules = {name: getattr(self, name) for name in DUE_RULES}
+        if sum(r is not None for r in rules.values()) > 1:
+            raise ValueError(f"give at most one of {', '.join(DUE_RULES)}")
         if self.on is not None:
             month, day = (int(x) for x in self.on.split("-"))
             try:
@@ -114,6 +145,10 @@ class DueRule(Strict):
         return self
 
 
+WINDOWED_SETS = ("monthly", "quarterly", "semiannual", "annual")
+"""Named sets whose data window `window_start_day` may offset from the calendar period."""
+
+
 class Schedule(Strict):
     every: NamedSet | None = Field(None, description="A named period set")
     rrule: str | None = Field(None, description="RFC 5545 RRULE; occurrences are period anchors")
@@ -121,6 +156,14 @@ class Schedule(Strict):
     period: PeriodKind | None = Field(None, description="With rrule: the period an anchor names")
     due: DueRule = DueRule()
     window_from: date | None = Field(None, description="With once: start of the work window")
+    window_start_day: int | None = Field(
+        None,
+        ge=2,
+        le=28,
+        description="With every: monthly, quarterly, semiannual or annual: the data window runs "
+        "from day D of the month before the period's first month to day D-1 of its last month "
+        "(monthly, 15: 2027-02 -> 15/01/2027-14/02/2027)",
+    )
     q3_window_from_june: bool = Field(
         True, description="quarterly-cchc: Q3 data window 15/6-14/9 (else 15/12-14/9)"
     )
@@ -134,6 +177,16 @@ class Schedule(Strict):
             raise ValueError("period goes with rrule only")
         if self.window_from is not None and self.once is None:
             raise ValueError("window_from goes with once only")
+        if self.rrule is not None and self.period is None:
+            raise ValueError(
+                "rrule needs period: the period its occurrences name (year, half, quarter, "
+                "cchc, month or date) (thiếu kỳ của lịch rrule)"
+            )
+        if self.window_start_day is not None and self.every not in WINDOWED_SETS:
+            raise ValueError(
+                f"window_start_day goes with every: {' | '.join(WINDOWED_SETS)} only "
+                "(quarterly-cchc has the data windows of Nghị định 09/2019)"
+            )
         return self
 
 
@@ -185,6 +238,19 @@ class Commune(Strict):
     )
     defaults: Policy
 
+    @field_validator("sweep_time", mode="before")
+    @classmethod
+    def _clock_time(cls, value: object) -> object:
+        """Only HH:MM (or HH:MM:SS): pydantic would read 450 or "0730" as seconds."""
+        if not isinstance(value, time) and not (
+            isinstance(value, str) and re.fullmatch(r"\d\d:\d\d(:\d\d)?", value)
+        ):
+            raise ValueError(
+                f'{value!r} is not a time HH:MM: write it quoted, e.g. "07:30" (a number such '
+                "as 0730 is read as a number) (giờ phải viết HH:MM, đặt trong dấu nháy)"
+            )
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -194,14 +260,24 @@ class Commune(Strict):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @model_validator(mode="after")
-    def _complete_defaults(self) -> Commune:
-        missing = [k for k, v in self.defaults.model_dump().items() if v is None]
+    # Field validators, not a model validator: an error then points at `defaults:` or `start:`.
+    @field_validator("defaults")
+    @classmethod
+    def _complete_defaults(cls, value: Policy) -> Policy:
+        missing = [k for k, v in value.model_dump().items() if v is None]
         if missing:
             raise ValueError(f"defaults must set {', '.join(missing)}")
-        if not self.plan_start <= self.start <= self.plan_end:
-            raise ValueError("start must lie between plan_start and plan_end")
-        return self
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _start_in_plan(cls, value: date, info: ValidationInfo) -> date:
+        first, last = info.data.get("plan_start"), info.data.get("plan_end")
+        if first and last and not first <= value <= last:
+            raise ValueError(
+                f"start {value} must lie between plan_start {first} and plan_end {last}"
+            )
+        return value
 
 
 class YearCalendar(Strict):

@@ -26,6 +26,7 @@ class CompiledSchedule:
     period_kind: PeriodKind
     q3_window_from_june: bool = True
     window_from: date | None = None
+    window_start_day: int | None = None
 
     def anchors(self, first: date, last: date) -> list[date]:
         """Anchor dates in [first, last]."""
@@ -36,7 +37,9 @@ class CompiledSchedule:
     def period(self, anchor: date) -> Period:
         period = period_of(self.period_kind, anchor, q3_window_from_june=self.q3_window_from_june)
         if self.window_from is not None:
-            return Period(period.key, self.window_from, period.window_end, period.last_month)
+            return period.with_window(self.window_from, period.window_end)
+        if self.window_start_day is not None:
+            return period.window_from_day(self.window_start_day)
         return period
 
 
@@ -52,7 +55,9 @@ def compile_schedule(schedule: Schedule, plan_start: date) -> CompiledSchedule:
     # An explicit DTSTART at the plan's first day: without one, INTERVAL parity and COUNT would
     # count from whatever day the rule is evaluated.
     start = date(plan_start.year, 1, 1)
-    return CompiledSchedule(rule, start, kind, schedule.q3_window_from_june)
+    return CompiledSchedule(
+        rule, start, kind, schedule.q3_window_from_june, window_start_day=schedule.window_start_day
+    )
 
 
 @dataclass(frozen=True)
@@ -72,10 +77,18 @@ def nominal_due(
     if rule.day_of_last_month is not None:
         nominal = clamp_day(year, month, rule.day_of_last_month)
         basis = f"ngày {rule.day_of_last_month} tháng cuối kỳ"
+    elif rule.day_of_month_after is not None:
+        after_year, after_month = (year + 1, 1) if month == 12 else (year, month + 1)
+        nominal = clamp_day(after_year, after_month, rule.day_of_month_after)
+        basis = f"ngày {rule.day_of_month_after} tháng sau kỳ"
     elif rule.working_days_after_window is not None:
         n = rule.working_days_after_window
         nominal = calendar.add_working_days(period.window_end, n)
         basis = f"{n} ngày làm việc sau ngày chốt số liệu {vn_date(period.window_end)}"
+    elif rule.working_days_after_period_end is not None:
+        n = rule.working_days_after_period_end
+        nominal = calendar.add_working_days(period.end, n)
+        basis = f"{n} ngày làm việc sau ngày cuối kỳ {vn_date(period.end)}"
     elif rule.on is not None:
         m, d = (int(x) for x in rule.on.split("-"))
         nominal = clamp_day(period.year + rule.year_offset, m, d)

@@ -30,12 +30,30 @@ class Period:
     key: str
     window_start: date
     window_end: date
+    """The data window ("thời gian chốt số liệu"); the calendar period unless offset."""
     last_month: tuple[int, int]
     """(year, month) of the period's last month, for "day N of the period's last month"."""
+    end: date
+    """The period's last day (a one-off: its date), for "N working days after the period"."""
 
     @property
     def year(self) -> int:
         return self.last_month[0]
+
+    def with_window(self, start: date, end: date) -> Period:
+        return Period(self.key, start, end, self.last_month, self.end)
+
+    def window_from_day(self, day: int) -> Period:
+        """The data window offset to day `day`: from day `day` of the month before the period's
+        first month to day `day - 1` of its last month (Nghị định 09/2019's 15th-to-14th)."""
+        first = self.window_start
+        before = (
+            date(first.year - 1, 12, day)
+            if first.month == 1
+            else first.replace(month=first.month - 1, day=day)
+        )
+        year, month = self.last_month
+        return self.with_window(before, date(year, month, day - 1))
 
 
 def clamp_day(year: int, month: int, day: int) -> date:
@@ -47,23 +65,28 @@ def _month_end(year: int, month: int) -> date:
     return clamp_day(year, month, 31)
 
 
+def _calendar_period(key: str, first: date, year: int, last_month: int) -> Period:
+    end = _month_end(year, last_month)
+    return Period(key, first, end, (year, last_month), end)
+
+
 def period_of(kind: PeriodKind, anchor: date, *, q3_window_from_june: bool = True) -> Period:
     """The period named by `anchor` (raises ValueError when `anchor` cannot name one)."""
     y, m = anchor.year, anchor.month
     if kind == "year":
-        return Period(f"{y}", date(y, 1, 1), date(y, 12, 31), (y, 12))
+        return _calendar_period(f"{y}", date(y, 1, 1), y, 12)
     if kind == "half":
         half = 1 if m <= 6 else 2
         first = 1 if half == 1 else 7
-        return Period(f"{y}-H{half}", date(y, first, 1), _month_end(y, first + 5), (y, first + 5))
+        return _calendar_period(f"{y}-H{half}", date(y, first, 1), y, first + 5)
     if kind == "quarter":
         q = (m - 1) // 3 + 1
         first = 3 * q - 2
-        return Period(f"{y}-Q{q}", date(y, first, 1), _month_end(y, first + 2), (y, first + 2))
+        return _calendar_period(f"{y}-Q{q}", date(y, first, 1), y, first + 2)
     if kind == "month":
-        return Period(f"{y}-{m:02d}", date(y, m, 1), _month_end(y, m), (y, m))
+        return _calendar_period(f"{y}-{m:02d}", date(y, m, 1), y, m)
     if kind == "date":
-        return Period(anchor.isoformat(), anchor, anchor, (y, m))
+        return Period(anchor.isoformat(), anchor, anchor, (y, m), anchor)
     if kind == "cchc":
         return _cchc_period(anchor, q3_window_from_june)
     raise ValueError(f"unknown period kind {kind!r}")
@@ -80,4 +103,4 @@ def _cchc_period(anchor: date, q3_window_from_june: bool) -> Period:
             f"a CCHC report period ends in March, June, September or December, not {m}"
         )
     start = date(y, 6, 15) if m == 9 and q3_window_from_june else year_open
-    return Period(keys[m], start, date(y, m, 14), (y, m))
+    return Period(keys[m], start, date(y, m, 14), (y, m), _month_end(y, m))

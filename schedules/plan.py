@@ -22,6 +22,8 @@ from schedules.calendar import WorkingCalendar, YearOverride
 from schedules.config import (
     ALL_UNITS,
     ESCALATION_ROLES,
+    OBLIGATION_ID,
+    UNIT_CODE,
     Commune,
     ConfigFile,
     Obligation,
@@ -40,6 +42,9 @@ from schedules.occurrences import (
 from schedules.policy import ResolvedPolicy, resolve_policy
 from schedules.timeline import Step, timeline
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource, read_yaml
+
+REPORT_KINDS = ("periodic_report", "consolidated_report")
+"""Obligations whose period is a data window ("thời gian chốt số liệu")."""
 
 # How far a due date may lie from its anchor (an annual plan is due the December before its year).
 _ANCHOR_REACH = timedelta(days=800)
@@ -111,6 +116,9 @@ class Plan:
                 )
                 if (ob.start and due.due < ob.start) or (ob.end and due.due > ob.end):
                     continue
+                if compiled.period_kind == "date" and due.due < period.window_end:
+                    # A one-off moved to an earlier working day: its time ends with it.
+                    period = period.with_window(period.window_start, due.due)
                 opens = min(opening_date(due.due, policy, self.calendar), due.due)
                 if not first <= (due.due if by == "due" else opens) <= last:
                     continue
@@ -135,21 +143,27 @@ class Plan:
 
     def effective_due(self, obligation_id: str, nominal: date, basis: str = "") -> DueDate:
         """The due date in force for a nominal one, for scheduled, ad hoc and returned items
-        alike: moved to the next working day when it falls on a day off and the obligation's
-        policy shifts (the civil code's rule), kept otherwise. `basis` says how the nominal date
-        was found; the shift, if any, is added to it."""
+        alike, when it falls on a day off: moved to the next working day when the obligation's
+        policy says `next_working_day` (the civil code's rule), to the previous one with
+        `previous_working_day` (a deadline within a month ends on its last working day), kept
+        with `none`. `basis` says how the nominal date was found; the shift, if any, is added."""
+        shift = self.policy(obligation_id).shift
         due = nominal
-        if self.policy(obligation_id).shift == "next_working_day":
+        if shift == "next_working_day":
             due = self.calendar.next_working_day(nominal)
+        elif shift == "previous_working_day":
+            due = self.calendar.previous_working_day(nominal)
         if due != nominal:
-            note = self.day_off_note(nominal)
+            note = self.day_off_note(nominal, due)
             basis = f"{basis}; {note}" if basis else note
         return DueDate(nominal, due, basis)
 
-    def day_off_note(self, nominal: date) -> str:
-        """Why a due date moved off `nominal`, in Vietnamese, as the mails and `cchc plan` say."""
+    def day_off_note(self, nominal: date, due: date) -> str:
+        """Why a due date moved off `nominal` to `due`, in Vietnamese, as the mails and
+        `cchc plan` say."""
         why = self.calendar.holiday_name(nominal) or vn_weekday(nominal)
-        return f"{vn_date(nominal)} là ngày nghỉ ({why}), chuyển sang ngày làm việc tiếp theo"
+        where = "tiếp theo" if due > nominal else "liền trước"
+        return f"{vn_date(nominal)} là ngày nghỉ ({why}), chuyển sang ngày làm việc {where}"
 
     def timeline(self, obligation_id: str, due: date, opened_at: datetime) -> list[Step]:
         """The steps of an item of `obligation_id` due on `due` and opened at `opened_at`."""
@@ -189,10 +203,13 @@ def config_files(folder: Path) -> list[Path]:
 def load_plan(folder: Path | str) -> Plan:
     folder = Path(folder)
     if not folder.is_dir():
-        raise ConfigInvalid([ConfigIssue(str(folder), 1, "config folder not found")])
+        raise ConfigInvalid(
+            [ConfigIssue(str(folder), 1, "config folder not found (không thấy thư mục cấu hình)")]
+        )
     files = config_files(folder)
     if not files:
-        raise ConfigInvalid([ConfigIssue(str(folder), 1, "no *.yaml files in the config folder")])
+        message = "no *.yaml files in the config folder (thư mục cấu hình không có tệp *.yaml)"
+        raise ConfigInvalid([ConfigIssue(str(folder), 1, message)])
     issues: list[ConfigIssue] = []
     parsed: list[tuple[YamlSource, ConfigFile]] = []
     for path in files:
@@ -202,7 +219,11 @@ def load_plan(folder: Path | str) -> Plan:
             issues += exc.issues
             continue
         if not isinstance(source.data, dict):
-            issues.append(source.issue((), "a config file must be a mapping of top-level keys"))
+            message = (
+                f"a config file must be a mapping of top-level keys {_TOP_KEYS} "
+                f"(tệp cấu hình gồm các khóa cấp cao nhất {_TOP_KEYS})"
+            )
+            issues.append(source.issue((), message))
             continue
         try:
             parsed.append((source, ConfigFile.model_validate(source.data)))
@@ -213,14 +234,95 @@ def load_plan(folder: Path | str) -> Plan:
     return _PlanBuilder(folder, parsed).build()
 
 
+_TOP_KEYS = ", ".join(ConfigFile.model_fields)
+
+# Pydantic's messages are English: each error type gets a hint of what to write (English, may
+# be None) and its Vietnamese gloss; "{name}" takes the error's context (ge, le, min_length...).
+_GLOSS: dict[str, tuple[str | None, str]] = {
+    "int_parsing": ("write a whole number, e.g. 5", "phải là số nguyên"),
+    "int_type": ("write a whole number, e.g. 5", "phải là số nguyên"),
+    "int_from_float": ("write a whole number, e.g. 5", "phải là số nguyên"),
+    "float_parsing": (None, "phải là số"),
+    "float_type": (None, "phải là số"),
+    "bool_parsing": ("write true or false", "phải là true hoặc false"),
+    "bool_type": ("write true or false", "phải là true hoặc false"),
+    "date_from_datetime_parsing": ("write YYYY-MM-DD, e.g. 2026-12-01", "phải là ngày YYYY-MM-DD"),
+    "date_from_datetime_inexact": ("write YYYY-MM-DD, e.g. 2026-12-01", "phải là ngày YYYY-MM-DD"),
+    "date_parsing": ("write YYYY-MM-DD, e.g. 2026-12-01", "phải là ngày YYYY-MM-DD"),
+    "date_type": ("write YYYY-MM-DD, e.g. 2026-12-01", "phải là ngày YYYY-MM-DD"),
+    "time_parsing": ("write HH:MM, e.g. 07:30", "phải là giờ HH:MM, từ 00:00 đến 23:59"),
+    "time_type": ("write HH:MM, e.g. 07:30", "phải là giờ HH:MM, từ 00:00 đến 23:59"),
+    "string_type": ('quote it if needed: "..."', "phải là chuỗi ký tự"),
+    "string_too_short": (None, "không được để trống"),
+    "string_too_long": (None, "dài quá {max_length} ký tự"),
+    "too_short": (None, "cần ít nhất {min_length} mục"),
+    "too_long": (None, "nhiều nhất {max_length} mục"),
+    "greater_than_equal": (None, "phải lớn hơn hoặc bằng {ge}"),
+    "greater_than": (None, "phải lớn hơn {gt}"),
+    "less_than_equal": (None, "phải nhỏ hơn hoặc bằng {le}"),
+    "less_than": (None, "phải nhỏ hơn {lt}"),
+    "literal_error": (None, "phải là một trong các giá trị trên"),
+    "list_type": ("write a list, e.g. [VHXH, VP]", "phải là danh sách"),
+    "dict_type": ("write key: value lines", "phải là một khối khóa: giá trị"),
+    "model_type": ("write key: value lines", "phải là một khối khóa: giá trị"),
+    "model_attributes_type": ("write key: value lines", "phải là một khối khóa: giá trị"),
+}
+_PATTERN_GLOSS: dict[str, tuple[str, str]] = {
+    UNIT_CODE: ("capitals, digits, _, e.g. VHXH", "mã đơn vị: chữ in hoa không dấu, số, dấu _"),
+    OBLIGATION_ID: (
+        "lower case, digits, -, e.g. bao-cao-quy",
+        "mã nhiệm vụ: chữ thường không dấu, số, dấu -",
+    ),
+    r"^\d\d-\d\d$": ("month-day, e.g. 12-25", "tháng-ngày dạng MM-DD"),
+    r"^[a-z0-9][a-z0-9-]{0,31}$": (
+        "lower case, digits, -, e.g. maodien",
+        "chữ thường không dấu, số, dấu -",
+    ),
+}
+# The rules of schedules/config.py, by words of their message.
+_VALUE_GLOSS: dict[str, str] = {
+    "not a valid email address": "địa chỉ thư điện tử không hợp lệ",
+    "give exactly one of every, rrule, once": "khai báo đúng một trong every, rrule, once",
+    "give at most one of": "chỉ khai báo một quy tắc tính hạn",
+    "period goes with rrule only": "period chỉ dùng cùng rrule",
+    "window_from goes with once only": "window_from chỉ dùng cùng once",
+    "window_start_day goes with": "window_start_day chỉ dùng với các kỳ đã nêu",
+    "is not a day of the year": "không phải một ngày trong năm",
+    "obligation has no schedule": "nhiệm vụ loại này không có lịch: bỏ schedule",
+    "obligation needs a schedule": "nhiệm vụ loại này cần có lịch (schedule)",
+    "unknown time zone": "múi giờ không tồn tại; ví dụ Asia/Ho_Chi_Minh",
+    "defaults must set": "defaults phải khai báo đủ các mục này",
+    "must lie between plan_start": "ngày start phải nằm trong khoảng plan_start - plan_end",
+}
+
+
 def _pydantic_issue(source: YamlSource, err: Any) -> ConfigIssue:
+    """A pydantic error at its line, its path as the editor counts ("units[2] (VP).email"),
+    its message in English with a hint and a Vietnamese gloss."""
     loc = tuple(err["loc"])
-    where = ".".join(str(p) for p in loc)
+    kind, ctx = err["type"], err.get("ctx") or {}
     message = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "missing":
-        message = f"missing field '{loc[-1]}' (thiếu trường bắt buộc)"
-    elif err["type"] == "extra_forbidden":
-        message = f"unknown field '{loc[-1]}' (trường không hợp lệ)"
+    where = source.describe(loc)
+    hint, gloss = _GLOSS.get(kind, (None, None))
+    if kind == "missing":
+        where, message = source.describe(loc[:-1]), f"missing field '{loc[-1]}'"
+        gloss = "thiếu trường bắt buộc"
+    elif kind == "extra_forbidden":
+        where, message = source.describe(loc[:-1]), f"unknown field '{loc[-1]}'"
+        gloss = "trường không hợp lệ; kiểm tra chính tả và thụt lề"
+        if len(loc) == 1:
+            message, gloss = f"{message}: use {_TOP_KEYS}", "khóa cấp cao nhất không hợp lệ"
+    elif kind == "string_pattern_mismatch":
+        hint, gloss = _PATTERN_GLOSS.get(ctx.get("pattern"), (None, "không đúng định dạng"))
+    elif kind == "value_error":
+        found = [vi for en, vi in _VALUE_GLOSS.items() if en in message]
+        gloss = found[0] if found else None if not message.isascii() else "giá trị không hợp lệ"
+    elif gloss is None and message.isascii():
+        gloss = "giá trị không hợp lệ"
+    if hint:
+        message = f"{message}: {hint}"
+    if gloss:
+        message = f"{message} ({gloss.format(**ctx)})"
     return source.issue(loc, f"{where}: {message}" if where else message)
 
 
@@ -239,15 +341,19 @@ class _PlanBuilder:
         self.issues.append(source.issue(loc, message))
 
     def build(self) -> Plan:
-        commune, commune_at = None, None
+        commune, commune_source = None, None
         units: dict[str, Unit] = {}
         obligations: dict[str, Obligation] = {}
         overrides: dict[int, YearOverride] = {}
         for source, cfg in self.parsed:
             if cfg.commune is not None:
                 if commune is not None:
-                    self.fail((source, ("commune",)), f"commune is already set in {commune_at}")
-                commune, commune_at = cfg.commune, source.path.name
+                    self.fail(
+                        (source, ("commune",)),
+                        f"commune is already set in {commune_source.path.name}: keep one "
+                        "(xã đã được khai báo ở tệp kia: chỉ giữ một)",
+                    )
+                commune, commune_source = cfg.commune, source
             for i, unit in enumerate(cfg.units or []):
                 where = (source, ("units", i, "code"))
                 if unit.code in units:
@@ -265,11 +371,22 @@ class _PlanBuilder:
                 self.obligation_at.setdefault(ob.id, where)
             for year, cal in (cfg.calendar or {}).items():
                 if year in overrides:
-                    self.fail((source, ("calendar", year)), f"calendar year {year} is set twice")
+                    self.fail(
+                        (source, ("calendar", year)),
+                        f"calendar year {year} is set twice: keep one (năm {year} được khai báo "
+                        "hai lần: chỉ giữ một)",
+                    )
                 overrides[year] = self._year_override(source, year, cal)
         if commune is None:
-            raise ConfigInvalid(
-                self.issues + [ConfigIssue(str(self.folder), 1, "no file sets 'commune'")]
+            message = "no file sets 'commune' (chưa có tệp nào khai báo xã, khóa commune:)"
+            raise ConfigInvalid(self.issues + [ConfigIssue(str(self.folder), 1, message)])
+        if not units:  # said once here; the unit codes the plan names are then not checked
+            holder = next((s for s, _ in self.parsed if "units" in s.data), None)
+            name = holder.path.name if holder else "units.yaml"
+            self.fail(
+                (holder, ("units",)) if holder else (commune_source, ("commune",)),
+                f"no unit is defined (chưa khai báo đơn vị nào): add units to {name} "
+                f"(khai báo các đơn vị trong {name})",
             )
         calendar = WorkingCalendar(commune.plan_start.year, commune.plan_end.year, overrides)
         plan = Plan(self.folder, commune, units, obligations, calendar)
@@ -289,7 +406,9 @@ class _PlanBuilder:
             for i, day in enumerate(getattr(cal, field_name)):
                 if day.year != year:
                     self.fail(
-                        (source, ("calendar", year, field_name, i)), f"{day} is not in year {year}"
+                        (source, ("calendar", year, field_name, i)),
+                        f"{day} is not in year {year}: move it under {day.year} "
+                        f"(ngày không thuộc năm {year})",
                     )
         return YearOverride(frozenset(cal.days_off), frozenset(cal.working_days))
 
@@ -306,21 +425,30 @@ class _PlanBuilder:
 
     def _check_commune(self, plan: Plan) -> None:
         source = next(s for s, c in self.parsed if c.commune is not None)
-        if plan.commune.standing_office not in plan.units:
+        if plan.units and plan.commune.standing_office not in plan.units:
             self.fail(
                 (source, ("commune", "standing_office")),
-                f"unknown unit '{plan.commune.standing_office}' as standing office",
+                f"unknown unit '{plan.commune.standing_office}' as standing office "
+                f"(đơn vị thường trực không tồn tại); known: {', '.join(plan.units)}",
             )
-        self._check_escalation(
-            plan, (source, ("commune", "defaults", "escalation")), plan.commune.defaults
-        )
+        defaults = plan.commune.defaults
+        self._check_escalation(plan, (source, ("commune", "defaults", "escalation")), defaults)
+        # Checked here, once: an obligation is blamed only for what its own policy sets.
+        if defaults.reminders and max(defaults.reminders) > defaults.open_before_due:
+            self.fail(
+                (source, ("commune", "defaults", "reminders")),
+                f"a reminder {max(defaults.reminders)} working days before the due date comes "
+                f"before the item opens ({defaults.open_before_due} working days before): "
+                "lower the reminder or raise open_before_due (nhắc việc trước ngày mở nhiệm vụ: "
+                "giảm số ngày nhắc hoặc tăng open_before_due)",
+            )
 
     def _check_obligation(self, plan: Plan, oid: str, ob: Obligation) -> None:
         source, loc = self.obligation_at[oid]
         known = ", ".join(plan.units)
         for field_name in ("lead", "coordinators"):
             for i, code in enumerate(getattr(ob, field_name)):
-                if code != ALL_UNITS and code not in plan.units:
+                if plan.units and code != ALL_UNITS and code not in plan.units:
                     self.fail(
                         (source, loc + (field_name, i)),
                         f"unknown unit '{code}' (đơn vị không tồn tại); known: {known}, ALL",
@@ -334,7 +462,8 @@ class _PlanBuilder:
                 )
             elif target == oid:
                 self.fail(
-                    (source, loc + (field_name,)), f"{field_name} names the obligation itself"
+                    (source, loc + (field_name,)),
+                    f"{field_name} names the obligation itself (nhiệm vụ tự trỏ vào chính nó)",
                 )
         if (
             ob.reported_in
@@ -343,10 +472,13 @@ class _PlanBuilder:
         ):
             self.fail(
                 (source, loc + ("reported_in",)),
-                f"'{ob.reported_in}' has no schedule, so it cannot carry this report",
+                f"'{ob.reported_in}' has no schedule, so it cannot carry this report "
+                "(nhiệm vụ này không có lịch nên không nhận báo cáo thay được)",
             )
         if ob.start and ob.end and ob.end < ob.start:
-            self.fail((source, loc + ("end",)), "end is before start")
+            self.fail(
+                (source, loc + ("end",)), "end is before start (ngày kết thúc trước ngày bắt đầu)"
+            )
         self._check_escalation(plan, (source, loc + ("policy", "escalation")), ob.policy)
         if ob.schedule is not None:
             self._compile(plan, oid, ob, source, loc)
@@ -361,21 +493,25 @@ class _PlanBuilder:
             if level.after <= previous:
                 self.fail(
                     (source, loc + (i, "after")),
-                    f"level {i + 1} (after {level.after}) is not later than level {i}",
+                    f"level {i + 1} (after {level.after}) is not later than level {i} "
+                    "(mỗi cấp phải muộn hơn cấp trước)",
                 )
             previous = level.after
             for target in level.to:
-                if target not in ESCALATION_ROLES and target not in plan.units:
+                # With no unit at all, build() has said so once.
+                if plan.units and target not in ESCALATION_ROLES and target not in plan.units:
                     self.fail(
                         (source, loc + (i, "to")),
                         f"unknown escalation target '{target}': use "
-                        f"{', '.join(ESCALATION_ROLES)} or a unit code",
+                        f"{', '.join(ESCALATION_ROLES)} or a unit code (nơi chuyển cấp không "
+                        "tồn tại)",
                     )
                 elif target in seen:
                     self.fail(
                         (source, loc + (i, "to")),
                         f"escalation cycles back to '{target}' (already level "
-                        f"{seen[target] + 1}); each level must go higher up the chain",
+                        f"{seen[target] + 1}); each level must go higher up the chain "
+                        "(chuyển cấp quay vòng: mỗi cấp phải lên cao hơn)",
                     )
                 seen.setdefault(target, i)
 
@@ -404,13 +540,35 @@ class _PlanBuilder:
             self.fail((source, loc + ("schedule",)), str(exc))
             return
         policy = plan.policy(oid)
-        if policy.reminders and policy.reminders[0] > policy.open_before_due:
+        own = ob.policy.reminders is not None or ob.policy.open_before_due is not None
+        if own and policy.reminders and policy.reminders[0] > policy.open_before_due:
             self.fail(
                 (source, loc + ("policy",)),
                 f"a reminder {policy.reminders[0]} working days before the due date comes "
-                f"before the item opens ({policy.open_before_due} working days before)",
+                f"before the item opens ({policy.open_before_due} working days before) "
+                "(nhắc việc trước ngày mở nhiệm vụ)",
             )
+        if ob.kind in REPORT_KINDS or schedule.window_start_day is not None:
+            self._check_after_window(plan, oid, ob, compiled, anchors, (source, loc))
         plan.schedules[oid] = compiled
+
+    def _check_after_window(self, plan: Plan, oid: str, ob, compiled, anchors, where) -> None:
+        """A report falls due after its data window closes (at least one working day between,
+        Nghị định 09/2019): a due date on or before the cut-off is a mistake of the rule."""
+        source, loc = where
+        for anchor in anchors:
+            period = compiled.period(anchor)
+            nominal, _ = nominal_due(ob.schedule.due, period, anchor, plan.calendar)
+            due = plan.effective_due(oid, nominal).due
+            if due <= period.window_end:
+                self.fail(
+                    (source, loc + ("schedule", "due")),
+                    f"period {period.key}: due {vn_date(due)} is not after its data window "
+                    f"closes on {vn_date(period.window_end)} (hạn nộp phải sau ngày chốt số "
+                    "liệu); use a due rule after the window, e.g. day_of_month_after or "
+                    "working_days_after_window",
+                )
+                return
 
     def _check_consolidation(self, plan: Plan, oid: str) -> None:
         """A consolidated report must fall due after every report it sums up, period by period."""

@@ -13,11 +13,13 @@ _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: about 10
 
 
 class _PlainLoader(_BaseLoader):
-    """SafeLoader with two YAML 1.1 surprises removed:
+    """SafeLoader with three YAML 1.1 surprises removed:
 
     - dates stay strings: pydantic parses them and reports `2026-02-30` with its location,
       instead of PyYAML raising with no path;
-    - only true/false are booleans (YAML 1.2): `on: "01-31"` is the key "on", not True.
+    - only true/false are booleans (YAML 1.2): `on: "01-31"` is the key "on", not True;
+    - no base-60 numbers (YAML 1.2): `sweep_time: 7:30` is the clock time, not 450. A plain
+      `H:MM` is read as the string "0H:MM", the form pydantic parses as a time.
     """
 
 
@@ -35,6 +37,22 @@ for _first in list("yYnNoO"):
 _PlainLoader.add_implicit_resolver(
     _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
+
+# YAML 1.1 reads `7:30` as 7 * 60 + 30 (and `1:30.5` as a float): refuse those matches.
+_NOT_BASE_60 = r"(?![-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$)"
+_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_PlainLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, re.compile(_NOT_BASE_60 + rx.pattern, rx.flags) if tag in _NUMBERS else rx)
+        for tag, rx in resolvers
+    ]
+    for first, resolvers in _PlainLoader.yaml_implicit_resolvers.items()
+}
+_CLOCK = "tag:cchc,2026:clock"
+_PlainLoader.add_implicit_resolver(
+    _CLOCK, re.compile(r"^[0-9]:[0-5][0-9](?::[0-5][0-9])?$"), list("0123456789")
+)
+_PlainLoader.add_constructor(_CLOCK, lambda loader, node: "0" + loader.construct_scalar(node))
 
 
 @dataclass
@@ -74,6 +92,26 @@ class YamlSource:
     def issue(self, loc: tuple[Any, ...], message: str) -> ConfigIssue:
         return ConfigIssue(str(self.path), self.line_of(loc), message)
 
+    def describe(self, loc: tuple[Any, ...]) -> str:
+        """`loc` as the file's editor counts: list entries from 1, named by their `id` or
+        `code` when they have one: ("units", 1, "email") -> "units[2] (VP).email"."""
+        text, node = "", self.data
+        for key in loc:
+            if isinstance(node, list) and isinstance(_normal(key), int):
+                index = _normal(key)
+                node = node[index] if 0 <= index < len(node) else None
+                name = next(
+                    (node[k] for k in ("id", "code") if isinstance(node, dict) and k in node), None
+                )
+                text += f"[{index + 1}]" + (f" ({name})" if isinstance(name, str | int) else "")
+                continue
+            text += f".{key}" if text else str(key)
+            if isinstance(node, dict):
+                node = next((node[k] for k in (key, _normal(key)) if k in node), None)
+            else:
+                node = None
+        return text
+
 
 def _normal(key: Any) -> Any:
     if isinstance(key, str) and key.isdigit():
@@ -82,9 +120,10 @@ def _normal(key: Any) -> Any:
 
 
 def read_yaml(path: Path) -> YamlSource:
-    """Parse `path`; raise ConfigInvalid with the line of a syntax error."""
+    """Parse `path`; raise ConfigInvalid with the line of a syntax error or of a byte that is
+    not UTF-8."""
     try:
-        loader = _PlainLoader(path.read_text(encoding="utf-8"))
+        loader = _PlainLoader(_decode(path))
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else {}
@@ -94,14 +133,48 @@ def read_yaml(path: Path) -> YamlSource:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise ConfigInvalid(
-            [ConfigIssue(str(path), line, f"malformed YAML: {exc.problem or exc}")]
+            [
+                ConfigIssue(
+                    str(path),
+                    line,
+                    f"malformed YAML: {exc.problem or exc} (sai cú pháp YAML: kiểm tra thụt lề, "
+                    "dấu ngoặc, dấu nháy và dấu hai chấm)",
+                )
+            ]
         ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigInvalid([ConfigIssue(str(path), 1, f"cannot read file: {exc}")]) from exc
+    except OSError as exc:
+        raise ConfigInvalid(
+            [ConfigIssue(str(path), 1, f"cannot read file: {exc} (không đọc được tệp)")]
+        ) from exc
     source = YamlSource(path, data, {(): 1})
     if node is not None:
         _collect_lines(node, (), source.lines)
     return source
+
+
+_SAVE_AS_UTF8 = "save the file as UTF-8 (lưu tệp dưới dạng UTF-8)"
+
+
+def _decode(path: Path) -> str:
+    """The text of `path`, UTF-8 with or without a BOM; else ConfigInvalid at the first bad
+    byte's line and column (an editor's "ANSI", Windows-1258 or TCVN3, or UTF-16)."""
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        message = f"the file is in UTF-16 (tệp đang ở dạng UTF-16): {_SAVE_AS_UTF8}"
+        raise ConfigInvalid([ConfigIssue(str(path), 1, message)])
+    raw = raw.removeprefix(b"\xef\xbb\xbf")  # the BOM of Notepad's "UTF-8 with BOM"
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[line_start : exc.start].decode("utf-8")) + 1
+        message = (
+            f"column {column}: byte 0x{raw[exc.start]:02x} is not UTF-8 "
+            f"(ký tự không phải mã UTF-8; tệp có thể đang ở dạng ANSI, Windows-1258 hay TCVN3): "
+            f"{_SAVE_AS_UTF8}"
+        )
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigInvalid([ConfigIssue(str(path), line, message)]) from exc
 
 
 def _collect_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]):

@@ -72,7 +72,7 @@ def test_table_output_uses_vietnamese_dates(cchc):
 
 def test_sweep_items_attach_report(cchc, tmp_path):
     out = cchc("sweep", "--at", "2027-03-02T07:30").stdout
-    assert "opened" in out
+    assert "Rà soát lúc 02/03/2027 07:30: mở " in out
     items = json.loads(cchc("items", "--format", "json").stdout)
     fields = {
         "id",
@@ -281,3 +281,314 @@ def test_a_return_due_date_follows_the_policy_on_every_path(path, tmp_path, sqli
         reopened = find_item(engine, "bao-cao-cchc-dinh-ky", "VP", "2027-Q1")
         assert (reopened.status, reopened.due.isoformat()) == ("open", due), (path, shift)
         engine.dispose()
+
+
+# ----- a CLI a commune officer reads: Vietnamese tables, JSON and CSV unchanged -----------------
+
+ENGLISH_WORDS = (
+    r"\b(open|overdue|escalated|closed|waived|pending|sent|failed|cancelled|opened|reminder|"
+    r"escalation|returned|digest|sweep|advanced|queued|notifications?|mail|via|messages?|"
+    r"retry|item|rows?)\b"
+)
+
+
+def table_row(table: str, row_id: int) -> str:
+    """The line of a table whose first cell is `row_id`."""
+    return next(ln for ln in table.splitlines() if ln.split()[:1] == [str(row_id)])
+
+
+def english_in(text: str) -> list[str]:
+    import re
+
+    return re.findall(ENGLISH_WORDS, text, flags=re.IGNORECASE)
+
+
+def test_items_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
+    """`cchc items`: the state as of --at in Vietnamese (trong hạn, đến hạn, quá hạn, đã chuyển
+    cấp N, đã nộp, đã miễn) and the obligation's short title; JSON keeps `status: "open"`, the
+    obligation id and the whole title."""
+    from notifications.views import shorten
+
+    cchc("sweep", "--at", "2027-03-02T07:30", "--no-mail")
+    items = json.loads(cchc("items", "--format", "json").stdout)
+    q1 = {
+        i["unit"]: i
+        for i in items
+        if i["obligation"] == "bao-cao-cchc-dinh-ky" and i["period"] == "2027-Q1"
+    }
+    vp, kt = q1["VP"], q1["KT"]
+    assert vp["due"] == "2027-03-16" and vp["status"] == "open"
+
+    def state(item: dict, at: str) -> str:
+        return table_row(cchc("items", "--at", at).stdout, item["id"])
+
+    assert "trong hạn" in state(vp, "2027-03-10T09:00")
+    assert "đến hạn" in state(vp, "2027-03-16T09:00")
+    assert "quá hạn" in state(vp, "2027-03-17T09:00")  # open, past due, not swept yet
+
+    table = cchc("items", "--at", "2027-03-02T07:30").stdout
+    escalated = [i for i in items if i["status"] == "escalated"]
+    assert escalated
+    for item in escalated:
+        assert f"đã chuyển cấp {item['escalation_level']}" in table_row(table, item["id"])
+    row = table_row(table, vp["id"])
+    assert shorten(vp["title"], 60) in row and "quý I năm 2027" in row
+    assert "bao-cao-cchc-dinh-ky" not in table and "2027-Q1" not in table
+
+    doc = tmp_path / "bao-cao.pdf"
+    doc.write_bytes(b"%PDF-1.7")
+    cchc("attach", str(vp["id"]), str(doc), "--by", "VP", "--at", "2027-03-10T15:00")
+    cchc("waive", str(kt["id"]), "--reason", "Không phát sinh", "--at", "2027-03-10T15:00")
+    table = cchc("items", "--at", "2027-03-10T16:00").stdout
+    assert "đã nộp" in table_row(table, vp["id"]) and "có" in table_row(table, vp["id"])
+    assert "đã miễn" in table_row(table, kt["id"])
+    assert not english_in(table), english_in(table)
+
+    by_id = {i["id"]: i for i in json.loads(cchc("items", "--format", "json").stdout)}
+    assert (by_id[vp["id"]]["status"], by_id[kt["id"]]["status"]) == ("closed", "waived")
+    assert {i["status"] for i in by_id.values()} == {"open", "escalated", "closed", "waived"}
+    assert by_id[vp["id"]]["obligation"] == "bao-cao-cchc-dinh-ky"
+    assert by_id[vp["id"]]["title"] == vp["title"] and len(vp["title"]) > 60
+
+
+def test_plan_table_shows_the_short_title_csv_the_id(cchc):
+    from notifications.views import shorten
+
+    rows = json.loads(
+        cchc("plan", "--from", "2027-03-01", "--to", "2027-03-31", "--format", "json").stdout
+    )
+    table = cchc("plan", "--from", "2027-03-01", "--to", "2027-03-31").stdout
+    assert rows and all(shorten(r["title"], 60) in table for r in rows)
+    assert not any(r["obligation"] in table for r in rows)
+    assert "quý I năm 2027" in table and "2027-Q1" not in table
+    out = cchc("plan", "--from", "2027-03-01", "--to", "2027-03-31", "--format", "csv").stdout
+    assert {r["obligation"] for r in csv.DictReader(io.StringIO(out))} == {
+        r["obligation"] for r in rows
+    }
+
+
+def test_outbox_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
+    from notifications.views import KIND_LABELS
+
+    cchc("sweep", "--at", "2027-03-02T07:30", "--no-mail")
+    items = json.loads(cchc("items", "--unit", "VP", "--format", "json").stdout)
+    vp = next(i for i in items if i["period"] == "2027-Q1")
+    doc = tmp_path / "bao-cao.pdf"
+    doc.write_bytes(b"%PDF-1.7")
+    cchc("attach", str(vp["id"]), str(doc), "--at", "2027-03-10T15:00")  # cancels the opened mail
+
+    def check(expected: dict[str, str]) -> None:
+        rows = json.loads(cchc("outbox", "--format", "json").stdout)
+        table = cchc("outbox").stdout
+        assert {r["status"] for r in rows} == set(expected)
+        for r in rows:
+            line = table_row(table, r["id"])
+            assert expected[r["status"]] in line and KIND_LABELS[r["kind"]] in line
+            # the recorded reason of a cancelled row is data, not a label of the table
+            assert not english_in(line.replace(r["last_error"] or "", "")), line
+
+    check({"pending": "chờ gửi", "cancelled": "đã hủy"})
+    kinds = {r["kind"] for r in json.loads(cchc("outbox", "--format", "json").stdout)}
+    assert {"opened", "escalation", "closed"} <= kinds
+    cchc("send", "--at", "2027-03-10T15:05")
+    check({"sent": "đã gửi", "cancelled": "đã hủy"})
+    table = cchc("outbox", "--item", str(vp["id"])).stdout
+    assert "giao nhiệm vụ" in table and "đã nhận" in table  # the steps, in Vietnamese
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("items", "--unit", "XYZ"), "unknown unit 'XYZ' (đơn vị không tồn tại)"),
+        (
+            ("plan", "--from", "2027-01-01", "--to", "2027-12-31", "--unit", "XYZ"),
+            "unknown unit 'XYZ' (đơn vị không tồn tại)",
+        ),
+        (("outbox", "--item", "999"), "no work item 999 (không có nhiệm vụ số 999)"),
+        (("items", "--unit", "XYZ", "--format", "json"), "unknown unit 'XYZ'"),
+        (("outbox", "--item", "999", "--format", "json"), "no work item 999"),
+    ],
+)
+def test_an_unknown_unit_or_item_is_an_error(cchc, args, message):
+    cchc("init-db")
+    done = cchc(*args, ok=False)
+    assert done.returncode == 1 and message in done.stderr, done.stderr
+    assert done.stdout == ""
+
+
+def test_known_filters_still_answer(cchc):
+    cchc("sweep", "--at", "2027-03-02T07:30", "--no-mail")
+    items = json.loads(cchc("items", "--unit", "VP", "--format", "json").stdout)
+    assert items and {i["unit"] for i in items} == {"VP"}
+    rows = json.loads(cchc("outbox", "--item", str(items[0]["id"]), "--format", "json").stdout)
+    assert rows and {r["item_id"] for r in rows} == {items[0]["id"]}
+    # a unit of the config with nothing open yet: an empty list, not an error
+    assert (
+        json.loads(cchc("items", "--unit", "VP", "--status", "waived", "--format", "json").stdout)
+        == []
+    )
+
+
+def test_sweep_and_its_mail_are_reported_in_vietnamese(cchc, tmp_path):
+    """What `cchc sweep` prints: counts and one line per item opened or moved, then the mail
+    sent; and nothing on stderr when it is not a terminal (no status line)."""
+    import re
+
+    done = cchc("sweep", "--at", "2027-03-02T07:30", "--no-mail")
+    first, *details = done.stdout.splitlines()
+    counts = re.fullmatch(
+        r"Rà soát lúc 02/03/2027 07:30: mở (\d+) việc, chuyển bước 0 việc, (\d+) thư chờ gửi",
+        first,
+    )
+    assert counts, first
+    items = json.loads(cchc("items", "--format", "json").stdout)
+    rows = json.loads(cchc("outbox", "--format", "json").stdout)
+    assert (int(counts[1]), int(counts[2])) == (len(items), len(rows))
+    assert len(details) == len(items) and all(d.startswith("  mở việc #") for d in details)
+    vp = next(
+        i
+        for i in items
+        if (i["obligation"], i["unit"], i["period"]) == ("bao-cao-cchc-dinh-ky", "VP", "2027-Q1")
+    )
+    assert any(d.startswith(f"  mở việc #{vp['id']}: Báo cáo định kỳ") for d in details)
+    assert f"#{vp['id']}: Báo cáo định kỳ" in done.stdout and "VP, quý I năm 2027" in done.stdout
+    assert done.stderr == "" and not english_in(done.stdout), english_in(done.stdout)
+
+    done = cchc("sweep", "--at", "2027-03-16T08:00")
+    out = done.stdout.replace(str(tmp_path), "")
+    assert f"  việc #{vp['id']} → đến hạn (trạng thái: trong hạn)" in out
+    assert "Gửi thư qua tệp .eml trong /data/outbox: " in out
+    assert re.search(r"^  đã gửi #\d+: Đến hạn hôm nay, việc #\d+ → \S+@", out, re.M)
+    assert not english_in(out), english_in(out)
+    done = cchc("send", "--at", "2027-03-16T08:05")
+    assert "thư (0 thông báo); 0 chờ gửi lại, 0 lỗi, 0 đã hủy" in done.stdout
+    # stderr may carry a warning (no CCHC_SECRET here), never a status line
+    assert "Đang" not in done.stderr and "\r" not in done.stderr
+
+
+def test_a_status_line_only_on_a_terminal(monkeypatch):
+    """Long commands show "Đang rà soát…" on stderr when it is a terminal, and clear it at the
+    end; off a terminal they write nothing there."""
+    import time
+
+    from cchc import cli
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with cli.working("Đang rà soát…"):
+        time.sleep(0.3)
+    shown = terminal.getvalue()
+    assert "Đang rà soát…" in shown and shown.endswith("\r\033[K")
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    with cli.working("Đang gửi thư…"):
+        pass
+    assert pipe.getvalue() == ""
+
+
+def test_every_status_and_step_has_its_vietnamese_label():
+    from notifications.views import (
+        ITEM_STATUS_WORDS,
+        OUTBOX_STATUS_LABELS,
+        item_status_label,
+        kind_label,
+        outbox_status_label,
+        step_label,
+    )
+    from schedules.vocabulary import ItemStatus, MailKind, OutboxStatus
+
+    assert set(ITEM_STATUS_WORDS) == set(ItemStatus)
+    assert set(OUTBOX_STATUS_LABELS) == set(OutboxStatus)
+    due = date(2027, 3, 16)
+    assert [
+        item_status_label("open", due, date(2027, 3, 15)),
+        item_status_label("open", due, due),
+        item_status_label("open", due, date(2027, 3, 17)),
+        item_status_label("overdue", due, date(2027, 3, 17)),
+        item_status_label("escalated", due, date(2027, 3, 25), 2),
+        item_status_label("closed", due, date(2027, 3, 25)),
+        item_status_label("waived", due, date(2027, 3, 25)),
+    ] == ["trong hạn", "đến hạn", "quá hạn", "quá hạn", "đã chuyển cấp 2", "đã nộp", "đã miễn"]
+    assert [outbox_status_label(s) for s in OutboxStatus] == ["chờ gửi", "đã gửi", "lỗi", "đã hủy"]
+    assert all(kind_label(k) != k.value for k in MailKind)
+    assert [
+        step_label(s)
+        for s in (
+            "opened", "reminder-5", "due", "overdue", "escalation-2", "closed", "closed-v2",
+            "returned-1", "waived", "undelivered-overdue", "reminder-2#1", "made-up",
+        )
+    ] == [
+        "giao nhiệm vụ", "nhắc hạn, còn 5 ngày làm việc", "đến hạn", "quá hạn", "chuyển cấp 2",
+        "đã nhận", "đã nhận bản 2", "trả lại lần 1", "miễn", "báo thư lỗi: quá hạn",
+        "nhắc hạn, còn 2 ngày làm việc (trước lần trả lại 1)", "made-up",
+    ]  # fmt: skip
+
+
+# ----- the next commune; reading the state while the config is being edited --------------
+
+
+def test_new_config_writes_a_skeleton_that_checks(tmp_path):
+    folder = tmp_path / "phuongnam"
+    env = cli_env(tmp_path / "data", f"sqlite:///{tmp_path / 'x.db'}", CCHC_CONFIG=str(folder))
+    made = run_cchc(
+        env, "new-config", str(folder), "--commune", "phuongnam", "--name",
+        "Ủy ban nhân dân xã Phương Nam", "--year", "2027",
+    ).stdout  # fmt: skip
+    assert "written" in made and (folder / "schema.json").is_file()
+    assert "OK:" in run_cchc(env, "--config", str(folder), "check").stdout
+    rows = json.loads(
+        run_cchc(
+            env, "--config", str(folder), "plan", "--from", "2027-01-01", "--to", "2027-12-31",
+            "--format", "json",
+        ).stdout
+    )  # fmt: skip
+    found = {(r["obligation"], r["period"]): r for r in rows}
+    assert found[("bao-cao-thang", "2027-02")]["window_start"] == "2027-01-15"
+    assert found[("bao-cao-quy-thang-sau", "2027-Q1")]["due"] == "2027-04-20"
+    assert found[("nhiem-vu-mot-lan", "2027-10-31")]["due"] == "2027-10-29"  # October's last
+    assert {o for o, _ in found} >= {"bao-cao-cchc-dinh-ky", "tu-kiem-tra", "ke-hoach-cchc-nam"}
+    again = run_cchc(env, "new-config", str(folder), "--commune", "x", "--name", "X", ok=False)
+    assert again.returncode == 1 and "not an empty folder" in again.stderr
+    bad = run_cchc(
+        env, "new-config", str(tmp_path / "y"), "--commune", "Xã Y", "--name", "Y", ok=False
+    )
+    assert bad.returncode == 1 and "mã xã không hợp lệ" in bad.stderr
+    assert not (tmp_path / "y").exists()
+
+
+def test_read_only_commands_use_the_last_valid_config_while_the_config_is_invalid(
+    tmp_path, sqlite_url
+):
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    env = cli_env(tmp_path / "data", sqlite_url, CCHC_CONFIG=str(config))
+    run_cchc(env, "init-db")
+    run_cchc(env, "sweep", "--at", "2027-03-02T08:00", "--no-mail")
+    units = config / "units.yaml"
+    units.write_text(units.read_text(encoding="utf-8").replace("  - code: KT\n", "  - code: [KT\n"))
+
+    items = run_cchc(env, "items", "--format", "json")  # the admin is mid-edit: still answers
+    assert json.loads(items.stdout) and "malformed YAML" in items.stderr
+    assert "dùng cấu hình hợp lệ gần nhất" in items.stderr
+    assert "đã nộp" not in items.stdout
+    for args in (("outbox", "--format", "json"), ("report", "--year", "2027")):
+        assert run_cchc(env, *args).returncode == 0
+    for writing in (("init-db",), ("sweep", "--at", "2027-03-03T08:00", "--no-mail")):
+        refused = run_cchc(env, *writing, ok=False)  # nothing is applied from an invalid config
+        assert refused.returncode == 1 and "config invalid" in refused.stderr
+
+
+def test_without_a_valid_config_in_the_database_read_only_commands_refuse(tmp_path, sqlite_url):
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    (config / "units.yaml").write_text("units: [\n", encoding="utf-8")
+    env = cli_env(tmp_path / "data", sqlite_url, CCHC_CONFIG=str(config))
+    from models.db import ensure_schema, make_engine
+
+    ensure_schema(make_engine(sqlite_url))  # a database no command applied a config to
+    done = run_cchc(env, "items", ok=False)
+    assert done.returncode == 1 and "config invalid" in done.stderr

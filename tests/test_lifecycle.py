@@ -202,6 +202,7 @@ def test_ad_hoc_item(plan, engine):
         (("khong-co", "VP", date(2027, 5, 20)), "unknown obligation 'khong-co'"),
         (("nhiem-vu-dot-xuat", "VP", date(2027, 5, 1)), "is in the past"),
         (("bao-cao-cchc-dinh-ky", "VP", date(2027, 5, 20)), "not an ad hoc one"),
+        (("nhiem-vu-dot-xuat", "ALL", date(2027, 5, 20)), "'ALL' is not a unit"),
     ]:
         with pytest.raises(UserError, match=why):
             open_ad_hoc(plan, engine, *args, at)

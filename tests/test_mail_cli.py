@@ -57,7 +57,7 @@ def kt_q1_report(cli) -> int:
 
 def test_sweep_writes_eml_files_without_a_mail_server(cli):
     out = cli("sweep", "--at", "2027-03-02T08:00").output
-    assert "mail via files in" in out
+    assert "Gửi thư qua tệp .eml trong" in out
     mails = eml_files(cli.data_dir / "outbox")
     rows = outbox(cli)
     assert len(mails) == len(rows) > 5 and {r["status"] for r in rows} == {"sent"}
@@ -66,7 +66,7 @@ def test_sweep_writes_eml_files_without_a_mail_server(cli):
     assert opened and all(m["Subject"].startswith("[CCHC] Giao nhiệm vụ") for m in opened)
     assert "Kính gửi" in opened[0].get_body(("plain",)).get_content()
     # Run again: same instant, nothing new; the files are still one per message.
-    assert "0 message(s)" in cli("sweep", "--at", "2027-03-02T08:00").output
+    assert ": 0 thư (0 thông báo)" in cli("sweep", "--at", "2027-03-02T08:00").output
     assert len(eml_files(cli.data_dir / "outbox")) == len(mails)
     table = cli("items").output
     assert "Thư lỗi" in table
@@ -94,7 +94,7 @@ def test_preview_renders_without_sending(cli, tmp_path):
 
 def test_send_then_return_then_send(cli, tmp_path):
     cli("sweep", "--at", "2027-03-02T08:00", "--no-mail")
-    assert "0 message(s)" not in cli("send", "--at", "2027-03-02T08:05").output
+    assert ": 0 thư (" not in cli("send", "--at", "2027-03-02T08:05").output
     item = kt_q1_report(cli)
     report = tmp_path / "bao-cao.pdf"
     report.write_bytes(b"%PDF-1.7")

@@ -132,7 +132,9 @@ def test_one_off_and_final_summary(plan):
     occ = plan.occurrences(
         date(2027, 1, 1), date(2027, 12, 31), obligation="ra-soat-vbqppl-chinh-quyen-2-cap"
     )
-    assert [(o.period.key, o.due.due) for o in occ] == [("2027-02-28", date(2027, 3, 1))]
+    assert [(o.period.key, o.due.due) for o in occ] == [
+        ("2027-02-28", date(2027, 2, 26))
+    ]  # within 02/2027: its last working day
     final = plan.occurrences(
         date(2026, 1, 1), date(2030, 12, 31), obligation="tong-ket-ke-hoach-2030"
     )

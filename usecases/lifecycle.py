@@ -18,6 +18,7 @@ from models.store import (
     transition,
 )
 from models.tables import Outbox, WorkItem
+from schedules.config import ALL_UNITS
 from schedules.dates import local_date, vn_date
 from schedules.notices import closed_notices, returned_notices
 from schedules.plan import Plan
@@ -56,6 +57,11 @@ def open_ad_hoc(
             f"'{obligation}' is a scheduled obligation ({ob.kind}), not an ad hoc one: the engine "
             f"opens its items itself; ad hoc obligations: {ad_hoc} "
             "(chỉ mở bằng tay được nhiệm vụ đột xuất)"
+        )
+    if unit == ALL_UNITS:
+        raise UserError(
+            f"'{ALL_UNITS}' is not a unit: open one item per unit, e.g. --unit "
+            f"{next(iter(plan.units), 'VP')} (mở cho từng đơn vị)"
         )
     if unit not in plan.units:
         raise UserError(f"unknown unit '{unit}' (đơn vị không tồn tại)")

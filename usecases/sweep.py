@@ -76,7 +76,9 @@ def open_due_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport
                 continue
             since = mark.opened_through + timedelta(days=1)
         else:
-            since = max(commune.plan_start, today - timedelta(days=commune.catch_up_days))
+            # Not clamped to the plan's first day: an item due early in the plan may open
+            # before it, and the first sweep opens it.
+            since = today - timedelta(days=commune.catch_up_days)
         due_now = plan.acted_on(since, today, obligation=oid, by="opens")
         with transaction(engine) as session:
             _open(plan, session, due_now, at, report)

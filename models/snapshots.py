@@ -1,0 +1,34 @@
+"""The last valid config each command applied to the database, kept so that read-only commands
+still answer while the config on disk is being edited (and is invalid)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from models.db import transaction
+from models.store import upsert
+from models.tables import ConfigSnapshot
+
+
+def remember_config(engine: Engine, commune: str, files: dict[str, str], at: datetime) -> bool:
+    """Keep `files` (name -> text) as the commune's last valid config; True when they changed."""
+    blob = json.dumps(files, sort_keys=True, ensure_ascii=False).encode()
+    fingerprint = hashlib.sha256(blob).hexdigest()
+    with transaction(engine) as session:
+        known = session.get(ConfigSnapshot, commune)
+        if known is not None and known.fingerprint == fingerprint:
+            return False
+        row = dict(commune=commune, fingerprint=fingerprint, files=files, saved_at=at)
+        upsert(session, ConfigSnapshot, row)
+        return True
+
+
+def last_config(engine: Engine) -> ConfigSnapshot | None:
+    """The most recently saved snapshot (a single-commune database holds one)."""
+    query = select(ConfigSnapshot).order_by(ConfigSnapshot.saved_at.desc()).limit(1)
+    with transaction(engine) as session:
+        return session.exec(query).scalars().first()
