@@ -59,18 +59,21 @@ import statistics
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from scratch import scratch_database  # bench/scratch.py
-from sqlalchemy import Engine, bindparam, delete, event, insert, text
+from sqlalchemy import Engine, bindparam, delete, event, func, insert, select, text, update
 
 from models.db import ensure_schema, make_engine
-from models.tables import OpeningMark, WorkItem
+from models.store import outbox_rows
+from models.tables import Event, OpeningMark, Outbox, WorkItem
 from schedules.dates import local_date, local_instant
+from schedules.notices import step_notices
 from schedules.occurrences import opening_date
 from schedules.plan import Plan, load_plan
-from schedules.timeline import current_step, state_at
+from schedules.timeline import current_step, state_at, step_index
 from schedules.vocabulary import OPEN_STATUSES
 from usecases.sweep import SweepReport, open_due_items, sweep
 
@@ -391,6 +394,153 @@ def time_cold_opening(engine: Engine, plan: Plan) -> tuple[float, int]:
     return time.perf_counter() - started, len(report.opened)
 
 
+# --- the bulk-SQL floor and alternating measurement ---------------------------------------------
+
+
+@dataclass
+class Saved:
+    """What a sweep changes, to put back: the due rows' state and the last event / outbox ids."""
+
+    rows: list[dict]
+    event_id: int
+    outbox_id: int
+
+
+def save_state(engine: Engine, plan: Plan) -> Saved:
+    c = WorkItem.__table__.c
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                select(c.id, c.status, c.step, c.escalation_level, c.next_action_at).where(
+                    c.commune == plan.commune.code,
+                    c.next_action_at <= AT,
+                    c.status.in_([s.value for s in OPEN_STATUSES]),
+                )
+            )
+            .mappings()
+            .all()
+        )
+        event_id = conn.execute(select(func.coalesce(func.max(Event.id), 0))).scalar_one()
+        outbox_id = conn.execute(select(func.coalesce(func.max(Outbox.id), 0))).scalar_one()
+    return Saved([dict(r) for r in rows], event_id, outbox_id)
+
+
+def restore_state(engine: Engine, saved: Saved) -> None:
+    """Undo a sweep's advance phase: the rows' state back, its events and outbox rows gone."""
+    table = WorkItem.__table__
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("_id"))
+        .values(
+            {
+                k: bindparam(f"v_{k}")
+                for k in ("status", "step", "escalation_level", "next_action_at")
+            }
+        )
+    )
+    params = [
+        {"_id": r["id"], **{f"v_{k}": v for k, v in r.items() if k != "id"}} for r in saved.rows
+    ]
+    with engine.begin() as conn:
+        if params:
+            conn.execute(stmt, params)
+        conn.execute(delete(Outbox.__table__).where(Outbox.id > saved.outbox_id))
+        conn.execute(delete(Event.__table__).where(Event.id > saved.event_id))
+
+
+def bulk_floor(engine: Engine, plan: Plan) -> tuple[float, int]:
+    """The same state changes as the sweep's advance phase, by hand: the hand-written query,
+    cchc's own timeline and notice functions for the values, then one executemany UPDATE, one
+    executemany INSERT of events, one of outbox rows (no compare-and-set, no ORM)."""
+    table = WorkItem.__table__
+    at = bindparam("at", type_=table.c.next_action_at.type)
+    query = text(hand_written_query(engine)).bindparams(at)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        rows = conn.execute(query, dict(commune=plan.commune.code, at=AT)).mappings().all()
+        updates, events, outbox = [], [], []
+        for row in rows:
+            steps = plan.timeline(
+                row["obligation"], _as_date(row["due"]), _as_instant(row["opened_at"])
+            )
+            done = step_index(steps, row["step"])
+            now = max(current_step(steps, AT), done)
+            updates.append(
+                {"_id": row["id"], **{f"v_{k}": v for k, v in state_at(steps, now).items()}}
+            )
+            if now == done:
+                continue
+            step = steps[now]
+            skipped = [s.name for s in steps[done + 1 : now]]
+            events.append(
+                dict(
+                    item_id=row["id"],
+                    at=AT,
+                    kind=step.kind,
+                    actor="engine",
+                    detail={"step": step.name, "skipped": skipped},
+                )
+            )
+            outbox += outbox_rows(row["id"], step_notices(plan, row["unit"], step), AT)
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("_id"))
+            .values(
+                {
+                    k: bindparam(f"v_{k}")
+                    for k in ("status", "step", "escalation_level", "next_action_at")
+                }
+            )
+        )
+        if updates:
+            conn.execute(stmt, updates)
+        if events:
+            conn.execute(insert(Event.__table__), events)
+        if outbox:
+            conn.execute(insert(Outbox.__table__), outbox)
+    return time.perf_counter() - started, len(events)
+
+
+def _as_date(value):
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _as_instant(value):
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def alternate(engine: Engine, plan: Plan, pairs: int) -> dict:
+    """After one warm-up of each, `pairs` alternating (sweep, floor) measurements on the same
+    state: the ratio sweep / floor of each pair, and their times."""
+    saved = save_state(engine, plan)
+    sweep(plan, engine, AT)
+    restore_state(engine, saved)
+    bulk_floor(engine, plan)
+    restore_state(engine, saved)
+    sweeps, floors, ratios = [], [], []
+    for _ in range(pairs):
+        started = time.perf_counter()
+        report = sweep(plan, engine, AT)
+        sweep_s = time.perf_counter() - started
+        restore_state(engine, saved)
+        floor_s, floor_moved = bulk_floor(engine, plan)
+        restore_state(engine, saved)
+        assert floor_moved == len(report.advanced), (floor_moved, len(report.advanced))
+        sweeps.append(sweep_s)
+        floors.append(floor_s)
+        ratios.append(sweep_s / floor_s)
+    return dict(
+        sweep_s=statistics.median(sweeps),
+        floor_s=statistics.median(floors),
+        ratio=statistics.median(ratios),
+        ratio_min=min(ratios),
+        ratio_max=max(ratios),
+        advanced=len(report.advanced),
+    )
+
+
 # --- one history size ---------------------------------------------------------------------------
 
 
@@ -403,7 +553,15 @@ def bench_size(args, plan: Plan, items: int, due_rows: int) -> dict:
             maker = RowMaker(plan, engine)
             load(engine, rows(maker, items, args.open_fraction, due_rows), items)
             set_opening_marks(engine, plan)
-            return measure(engine, plan, args.profile)
+            floor = alternate(engine, plan, args.pairs)
+            print(
+                f"  sweep vs bulk-SQL floor ({args.pairs} alternating pairs after a warm-up): "
+                f"sweep {floor['sweep_s']:.3f} s, floor {floor['floor_s']:.3f} s, ratio "
+                f"{floor['ratio_min']:.2f}/{floor['ratio']:.2f}/{floor['ratio_max']:.2f} "
+                "(min/median/max)",
+                flush=True,
+            )
+            return measure(engine, plan, args.profile) | {"floor": floor}
         finally:
             engine.dispose()
 
@@ -474,6 +632,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--profile", action="store_true", help="print a cProfile of the first sweep of each size"
     )
+    parser.add_argument(
+        "--pairs", type=int, default=3, help="alternating (sweep, floor) pairs per size"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="also print one JSON object per size (last lines)"
+    )
     args = parser.parse_args(argv)
 
     plan = load_plan(ROOT / "config")
@@ -493,12 +657,41 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['sweep_s'] / r['query_s']:>6,.0f}x {r['select_s']:>9.4f} "
             f"{r['idle_s']:>13.3f} {r['cold_s']:>12.3f}"
         )
+    print("\n=== the sweep against the bulk-SQL floor (same state changes, by hand) ===")
+    print(f"{'items':>10} {'due':>6} {'sweep s':>9} {'floor s':>9} {'ratio min/med/max':>20}")
+    for items, r in results.items():
+        f = r["floor"]
+        print(
+            f"{items:>10,} {f['advanced']:>6,} {f['sweep_s']:>9.3f} {f['floor_s']:>9.3f} "
+            f"{f['ratio_min']:>8.2f}/{f['ratio']:.2f}/{f['ratio_max']:.2f}"
+        )
     small, large = results.values()
     print(
         f"{args.items:,} vs {args.items // 4:,} items, same rows due: "
         f"sweep {large['sweep_s'] / small['sweep_s']:.2f}x, "
         f"idle sweep {large['idle_s'] / small['idle_s']:.2f}x (1.0 = independent of the history)"
     )
+    if args.json:
+        import json
+
+        database = "postgresql" if args.database_url else "sqlite"
+        for items, r in results.items():
+            f = r["floor"]
+            print(
+                json.dumps(
+                    dict(
+                        items=items,
+                        due=f["advanced"],
+                        database=database,
+                        sweep_s=round(f["sweep_s"], 4),
+                        floor_s=round(f["floor_s"], 4),
+                        ratio=round(f["ratio"], 3),
+                        ratio_min=round(f["ratio_min"], 3),
+                        ratio_max=round(f["ratio_max"], 3),
+                        idle_s=round(r["idle_s"], 4),
+                    )
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from cchc.output import Column, render
 from flows.settings import Settings
 from schedules.dates import local_date, parse_date, parse_instant, vn_date, vn_datetime
 from schedules.vocabulary import ItemStatus, MailKind, OutboxStatus
-from schedules.yamlsource import ConfigInvalid
 
 
 class Parsed(click.ParamType):
@@ -55,6 +54,7 @@ class App:
     @cached_property
     def plan(self):
         from schedules.plan import load_plan
+        from schedules.yamlsource import ConfigInvalid
 
         try:
             return load_plan(self.settings.config_dir)

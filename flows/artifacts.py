@@ -104,14 +104,6 @@ def open_items_table(plan: Plan, items: Iterable[ItemLike], at: datetime) -> lis
     ]
 
 
-def counts_by_unit(plan: Plan, items: Iterable[ItemLike]) -> dict[str, Counter]:
-    counts: dict[str, Counter] = defaultdict(Counter)
-    for item in items:
-        counts[item.unit][item.status] += 1
-    order = {code: i for i, code in enumerate(plan.units)}
-    return dict(sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
-
-
 def opened_table(plan: Plan, items: Iterable[ItemLike]) -> list[dict[str, Any]]:
     """The items an opening run opened: who owes what, for which data window, by when."""
     return [
@@ -142,11 +134,13 @@ def sweep_summary_markdown(
     opened: list[tuple[int, str, str, str]],
     advanced: list[tuple[int, str, str]],
     queued: int,
-    open_items: list[ItemLike],
+    touched: list[ItemLike],
+    counts: dict[str, Counter],
     delivery: str | None,
 ) -> str:
-    """What the sweep at `at` changed, in Vietnamese, then the open items counted by unit."""
-    by_id = {i.id: i for i in open_items}
+    """What the sweep at `at` changed (the `touched` items: opened or moved), in Vietnamese,
+    then the open items counted by unit (`usecases.reporting.open_counts`)."""
+    by_id = {i.id: i for i in touched}
     lines = [
         f"# Kết quả rà soát lúc {vn_datetime(at, plan.zone)}",
         "",
@@ -187,7 +181,6 @@ def sweep_summary_markdown(
                 _advanced_line(plan, item_id, step, by_id.get(item_id)) for item_id, step in rows
             ]
             lines.append("")
-    counts = counts_by_unit(plan, open_items)
     lines += ["## Việc đang mở theo đơn vị", ""]
     if not counts:
         lines += ["Không có việc nào đang mở.", ""]
@@ -316,26 +309,31 @@ def publish_sweep(
     opened: list[tuple[int, str, str, str]],
     advanced: list[tuple[int, str, str]],
     queued: int,
-    open_items: list[ItemLike],
+    touched: list[ItemLike],
+    counts: dict[str, Counter],
+    open_items: list[ItemLike] | None,
     delivery: str | None = None,
 ) -> dict[str, str]:
-    """The sweep's two artifacts; returns their keys."""
+    """The sweep's artifacts; returns their keys. The open-items table is rewritten only when
+    `open_items` is given (the sweep changed something): the pages cost what changed."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    table = open_items_table(plan, open_items, at)
-    cut = len(open_items) - len(table)
-    note = f" (chỉ hiện {len(table)} dòng đầu)" if cut > 0 else ""
-    keys = {"table": open_items_key(plan), "summary": sweep_summary_key(plan)}
-    create_table_artifact(
-        table or [{"Tình trạng": "Không có việc nào đang mở"}],
-        key=keys["table"],
-        description=(
-            f"Việc đang mở, quá hạn, đã chuyển cấp theo đơn vị — "
-            f"{vn_datetime(at, plan.zone)}: {len(open_items)} việc{note}"
-        ),
-    )
+    keys = {"summary": sweep_summary_key(plan)}
+    if open_items is not None:
+        table = open_items_table(plan, open_items, at)
+        cut = len(open_items) - len(table)
+        note = f" (chỉ hiện {len(table)} dòng đầu)" if cut > 0 else ""
+        keys["table"] = open_items_key(plan)
+        create_table_artifact(
+            table or [{"Tình trạng": "Không có việc nào đang mở"}],
+            key=keys["table"],
+            description=(
+                f"Việc đang mở, quá hạn, đã chuyển cấp theo đơn vị — "
+                f"{vn_datetime(at, plan.zone)}: {len(open_items)} việc{note}"
+            ),
+        )
     create_markdown_artifact(
-        sweep_summary_markdown(plan, at, opened, advanced, queued, open_items, delivery),
+        sweep_summary_markdown(plan, at, opened, advanced, queued, touched, counts, delivery),
         key=keys["summary"],
         description=f"Kết quả rà soát lúc {vn_datetime(at, plan.zone)}",
     )

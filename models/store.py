@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
 from models.tables import Event, Outbox, WorkItem
 from schedules.notices import Notice
 from schedules.transitions import ItemEvent, sources
-from schedules.vocabulary import NAGGING_KINDS, OutboxStatus
+from schedules.vocabulary import NAGGING_KINDS, ItemStatus, OutboxStatus
 
 
 def insert_missing(
@@ -53,6 +53,14 @@ def _dialect_insert(session: Session):
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+def log_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
+    """Append many events in one executemany INSERT (rows of `Event`'s columns; `actor`
+    defaults to the engine): what the sweep logs per batch."""
+    if events:
+        rows = [{"actor": "engine", **e} for e in events]
+        session.execute(insert(Event.__table__), rows)
+
+
 def log_event(
     session: Session, item_id: int | None, at: datetime, kind: str, actor: str = "engine", **detail
 ) -> None:
@@ -82,10 +90,23 @@ def outbox_rows(item_id: int, notices: Sequence[Notice], at: datetime) -> list[d
     return rows
 
 
+def queue_rows(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert outbox rows (`outbox_rows`) whose key (item, step, recipient) is not taken, in one
+    executemany statement compiled once; returns how many were inserted."""
+    if not rows:
+        return 0
+    table = Outbox.__table__
+    stmt = _dialect_insert(session)(table).on_conflict_do_nothing().returning(table.c.id)
+    # executemany with RETURNING: SQLAlchemy's "insertmanyvalues" batches it into a few
+    # statements; the rows returned are those inserted (a driver's executemany row count
+    # is not reliable with ON CONFLICT on PostgreSQL).
+    return len(session.execute(stmt, list(rows)).all())
+
+
 def queue_notices(session: Session, item_id: int, notices: Sequence[Notice], at: datetime) -> int:
     """Queue the outbox rows of `notices`; a row already queued (same item, step and recipient)
     stays as it is. Returns the number of rows queued."""
-    return len(insert_missing(session, Outbox, outbox_rows(item_id, notices, at)))
+    return queue_rows(session, outbox_rows(item_id, notices, at))
 
 
 def returns_so_far(session: Session, item_id: int) -> int:
@@ -109,6 +130,52 @@ def cancel_pending(session: Session, item_id: int, at: datetime) -> int:
         )
     )
     return result.rowcount
+
+
+def transition_many(
+    session: Session, event: ItemEvent, moves: Sequence[tuple[int, str, dict[str, Any]]]
+) -> set[int]:
+    """`transition` for many items at once: (item id, its step now, new values with `status`)
+    each, one executemany UPDATE per target status, each row guarded by its step and the
+    statuses the table allows. Returns the ids this call moved: all of them unless another
+    runner changed some first, which the row count tells (then the rows are read again)."""
+    moved: set[int] = set()
+    table = WorkItem.__table__
+    by_status: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
+    for move in moves:
+        by_status.setdefault(move[2]["status"], []).append(move)
+    for status, group in by_status.items():
+        columns = sorted(group[0][2])
+        stmt = (
+            update(table)
+            .where(
+                table.c.id == bindparam("_id"),
+                table.c.step == bindparam("_step"),
+                # Inline: executemany takes no expanding IN (the values are the vocabulary's).
+                table.c.status.in_(
+                    [literal_column(f"'{ItemStatus(s).value}'") for s in sources(event, status)]
+                ),
+            )
+            .values({c: bindparam(f"v_{c}") for c in columns})
+        )
+        params = [
+            {"_id": i, "_step": step, **{f"v_{c}": values[c] for c in columns}}
+            for i, step, values in group
+        ]
+        changed = session.execute(stmt, params).rowcount
+        ids = {i for i, _, _ in group}
+        if changed == len(group):
+            moved |= ids
+            continue
+        # Someone else moved some of them: ours are those now at the values we wrote.
+        wanted = {i: values for i, _, values in group}
+        now = session.execute(
+            select(table.c.id, table.c.step, table.c.status).where(table.c.id.in_(ids))
+        ).all()
+        for i, step, status in now:
+            if (step, status) == (wanted[i]["step"], wanted[i]["status"]):
+                moved.add(i)
+    return moved
 
 
 def transition(

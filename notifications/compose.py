@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -28,6 +29,7 @@ from notifications.message import (
 from notifications.render import Renderer, renderer_for
 from notifications.views import (
     KIND_LABELS,
+    ItemView,
     common_context,
     file_size,
     item_view,
@@ -46,6 +48,9 @@ from schedules.vocabulary import (
     is_undelivered,
     parse_step,
 )
+
+if TYPE_CHECKING:
+    from email.headerregistry import Address
 
 Evidence = Callable[[str, str, datetime], list[tuple[str, str, str, bytes]]]
 """`evidence(obligation, period, at)`: (file name, MIME type, subtype, bytes) of files to attach
@@ -116,7 +121,9 @@ class Mail:
 
 
 class Composer:
-    """Renders and builds the mails of one plan."""
+    """Renders and builds the mails of one plan, for one delivery run (or one check, one
+    preview): what is the same for many of its mails is worked out once and kept, so the items
+    it is given must not change under it."""
 
     def __init__(
         self,
@@ -140,11 +147,40 @@ class Composer:
         else:
             fallback = str(office.email) if office else str(plan.commune.contact.email)
             self.sender = address(fallback, f"Nhắc việc CCHC - {plan.commune.name}")
+        self._common: dict[tuple[date, datetime], dict] = {}
+        self._mailboxes: dict[str, Address] = {}
+        # Per item, for one `Facts` (a delivery run's chunk: the next one reads the items again).
+        self._facts: Facts | None = None
+        self._views: dict[tuple[int | None, date], tuple[WorkItem, ItemView]] = {}
+        self._shared: dict[tuple, tuple[WorkItem, dict[str, str]]] = {}
 
     # -- contexts ---------------------------------------------------------------------------
 
-    def mailbox(self, email: str):
-        return address(email, self.names.get(email.lower()))
+    def mailbox(self, email: str) -> Address:
+        found = self._mailboxes.get(email)
+        if found is None:
+            found = self._mailboxes[email] = address(email, self.names.get(email.lower()))
+        return found
+
+    def common(self, today: date, at: datetime) -> dict:
+        """`common_context`, once per day and instant: the same for every mail of a run."""
+        found = self._common.get((today, at))
+        if found is None:
+            found = self._common[(today, at)] = common_context(self.plan, today, at)
+        return found
+
+    def _chunk(self, facts: Facts) -> None:
+        if facts is not self._facts:
+            self._facts = facts
+            self._views.clear()
+            self._shared.clear()
+
+    def view(self, item: WorkItem, today: date) -> ItemView:
+        """`item_view`, once per item and day: the rows of an item in a run share it."""
+        found = self._views.get((item.id, today))
+        if found is None or found[0] is not item:
+            found = self._views[(item.id, today)] = (item, item_view(self.plan, item, today))
+        return found[1]
 
     def entry(self, kind: str, step: str, item: WorkItem, at: datetime, facts: Facts) -> dict:
         """What a mail says about one item at one step."""
@@ -153,7 +189,7 @@ class Composer:
             "kind": kind,
             "kind_label": KIND_LABELS.get(kind, kind),
             "step": step,
-            "item": item_view(self.plan, item, today),
+            "item": self.view(item, today),
             "escalation": self._escalation(step, item) if kind == MailKind.ESCALATION else None,
             "closed": self._closed(item, facts) if kind == MailKind.CLOSED else None,
             "returned": self._returned(item, step, facts) if kind == MailKind.RETURNED else None,
@@ -174,7 +210,7 @@ class Composer:
         """Every variable a template may use; the same keys for every kind (see README)."""
         single = entries[0] if kind != MailKind.DIGEST and entries else {}
         today = local_date(at, self.plan.zone)
-        return common_context(self.plan, today, at) | {
+        return self.common(today, at) | {
             "kind": kind,
             "kind_label": KIND_LABELS.get(kind, "Tổng hợp"),
             "recipient": {
@@ -233,9 +269,9 @@ class Composer:
         steps = self.plan.timeline(item.obligation, item.due, item.opened_at)
         first = next((s for s in steps if s.kind == StepKind.REMINDER), None)
         first = first or next((s for s in steps if s.kind == StepKind.DUE), None)
-        view = item_view(self.plan, item, item.due)
-        details = self.renderer.env.get_template("_item.txt.j2").render(
-            item=view, commune=common_context(self.plan, item.due, item.opened_at)["commune"]
+        view = self.view(item, item.due)
+        details = self.renderer.template("_item.txt.j2").render(
+            item=view, commune=self.common(item.due, item.opened_at)["commune"]
         )
         return CalendarEntry(
             uid=f"item-{item.id}-{item.due.isoformat()}@{self.plan.commune.code}.cchc",
@@ -248,6 +284,7 @@ class Composer:
 
     def for_row(self, row: Outbox, facts: Facts, at: datetime) -> Mail:
         """The mail of one outbox row (a notice to the standing office included)."""
+        self._chunk(facts)
         item = facts.items[row.item_id]
         name = parse_step(row.step)
         notice = name.undelivered
@@ -262,12 +299,27 @@ class Composer:
             if self.evidence and not notice and row.kind in EVIDENCE_KINDS
             else []
         )
+        # Rows that differ only in their recipient (a closed mail's copies, an escalation's
+        # levels) share the parts of the mail that do not name the recipient.
+        shared = self._shared.get((item.id, row.kind, row.step, at))
+        if shared is None or shared[0] is not item:
+            shared = self._shared[(item.id, row.kind, row.step, at)] = (item, {})
         return self._mail(
-            [row], row.kind, row.recipient, list(row.cc), context, msg_id, calendar, at, extra
+            [row],
+            row.kind,
+            row.recipient,
+            list(row.cc),
+            context,
+            msg_id,
+            calendar,
+            at,
+            extra,
+            shared[1],
         )
 
     def for_digest(self, rows: Sequence[Outbox], facts: Facts, at: datetime) -> Mail:
         """One mail listing every row of one recipient (units with `digest: true`)."""
+        self._chunk(facts)
         ordered = sorted(rows, key=lambda r: (facts.items[r.item_id].due, r.item_id, r.id))
         entries = [self.entry(r.kind, r.step, facts.items[r.item_id], at, facts) for r in ordered]
         calendar = [
@@ -293,8 +345,9 @@ class Composer:
         calendar: list[CalendarEntry],
         at: datetime,
         extra: Sequence[Attachment] = (),
+        shared: dict[str, str] | None = None,
     ) -> Mail:
-        rendered = self.renderer.render(kind, context)
+        rendered = self.renderer.render(kind, context, shared)
         attachments = (
             [
                 Attachment(

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from icalendar import Alarm, Calendar, Event
-
 PRODID = "-//cchc//Nhac viec CCHC//VI"
 
 
@@ -25,6 +23,8 @@ class CalendarEntry:
 
 def calendar_bytes(entries: list[CalendarEntry], stamp: datetime) -> bytes:
     """One VCALENDAR holding an all-day VEVENT per entry (several in a digest)."""
+    from icalendar import Alarm, Calendar, Event  # only when a mail carries one: not for check
+
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")

@@ -9,10 +9,12 @@ that. Nothing is stored: the mail carries the token, the server checks it. Time 
 
 from __future__ import annotations
 
-import logging
+import functools
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+if TYPE_CHECKING:  # itsdangerous loads when a link is made or checked, not with the settings
+    from itsdangerous import URLSafeTimedSerializer
 
 ITEM_SALT = "cchc.intake.item"
 OFFICE_SALT = "cchc.intake.office"
@@ -34,22 +36,30 @@ class LinkInvalid(Exception):
         self.message = message
 
 
-class _Signer(TimestampSigner):
-    """A timestamp signer whose "now" is given (issuing and checking at an instant `at`)."""
+@functools.cache
+def _signer_class() -> type:
+    from itsdangerous import TimestampSigner
 
-    def __init__(self, *args, now: float | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._now = now
+    class _Signer(TimestampSigner):
+        """A timestamp signer whose "now" is given (issuing and checking at an instant `at`)."""
 
-    def get_timestamp(self) -> int:
-        return int(self._now) if self._now is not None else super().get_timestamp()
+        def __init__(self, *args, now: float | None = None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._now = now
+
+        def get_timestamp(self) -> int:
+            return int(self._now) if self._now is not None else super().get_timestamp()
+
+    return _Signer
 
 
 def _serializer(secret: str, salt: str, at: datetime) -> URLSafeTimedSerializer:
+    from itsdangerous import URLSafeTimedSerializer
+
     if at.tzinfo is None:
         raise ValueError("`at` must be an aware instant")
     return URLSafeTimedSerializer(
-        secret, salt=salt, signer=_Signer, signer_kwargs={"now": at.timestamp()}
+        secret, salt=salt, signer=_signer_class(), signer_kwargs={"now": at.timestamp()}
     )
 
 
@@ -62,7 +72,11 @@ def item_link(settings, item_id: int, unit: str, at: datetime) -> str:
 
     Raises `SecretMissing` when no signing key may be used."""
     token = item_token(settings.link_secret(), item_id, unit, at)
-    return f"{settings.intake.base_url}/items/{int(item_id)}/{token}"
+    return _item_url(settings.intake.base_url, item_id, token)
+
+
+def _item_url(base_url: str, item_id: int, token: str) -> str:
+    return f"{base_url}/items/{int(item_id)}/{token}"
 
 
 def verify_item_token(
@@ -80,13 +94,25 @@ def verify_item_token(
 def intake_linker(settings):
     """`link(item_id, unit, at)` for the mails, or None (with a warning) when no signing key
     may be used: the mails then go out without a link rather than not at all."""
+    import logging
 
     try:
-        settings.link_secret()
+        secret = settings.link_secret()
     except SecretMissing as exc:
         logging.getLogger("cchc.links").warning("mails carry no upload link: %s", exc)
         return None
-    return lambda item_id, unit, at: item_link(settings, item_id, unit, at)
+    base_url = settings.intake.base_url
+    made: dict[tuple[int, str, datetime], str] = {}
+
+    def link(item_id: int, unit: str, at: datetime) -> str:
+        """`item_link`, signed once per item, unit and instant: the rows of an item in one
+        delivery run (its notices, a closed mail's copies) carry the same link."""
+        key = (int(item_id), unit, at)
+        if key not in made:
+            made[key] = _item_url(base_url, item_id, item_token(secret, item_id, unit, at))
+        return made[key]
+
+    return link
 
 
 def verify_item_link(settings, token: str, at: datetime) -> tuple[int, str]:
@@ -122,6 +148,8 @@ _EXPIRED = (
 
 
 def _loads(secret: str, salt: str, token: str, at: datetime, max_age: timedelta):
+    from itsdangerous import BadSignature, SignatureExpired
+
     if not token or len(token) > 1000:
         raise LinkInvalid("empty or oversized token", _FORGED)
     try:

@@ -6,7 +6,6 @@ from sqlalchemy import Engine, func, select
 
 from models.db import transaction
 from models.tables import Outbox, WorkItem
-from notifications.message import message_id
 from schedules.notices import digest_addresses, in_digest
 from schedules.plan import Plan
 from schedules.vocabulary import OutboxStatus
@@ -15,6 +14,8 @@ from schedules.vocabulary import OutboxStatus
 def list_outbox(
     plan: Plan, engine: Engine, status: str | None = None, item_id: int | None = None
 ) -> list[dict]:
+    from notifications.message import message_id  # the email package: not for `cchc items`
+
     query = (
         select(Outbox, WorkItem.unit)
         .join(WorkItem, WorkItem.id == Outbox.item_id)

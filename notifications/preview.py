@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-
-from models.db import transaction
-from models.store import outbox_rows, returns_so_far
 from models.tables import Outbox, WorkItem
 from notifications.compose import Composer, Mail, load_facts, sample_contexts
 from notifications.render import TemplateIssue, check_renders
@@ -26,6 +23,12 @@ from schedules.vocabulary import (
 )
 from usecases.errors import UserError
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+# models.store (with SQLAlchemy's PostgreSQL and SQLite dialects) and models.db load in the
+# functions that read the database: `cchc check` renders the templates and reads none.
+
 
 def check_mail(plan: Plan, sender: str | None, at: datetime) -> list[TemplateIssue | str]:
     """Problems `cchc check` reports about mail: a sender that is not an address, a template
@@ -41,6 +44,8 @@ def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Noti
     """The notice of `kind` the item would get, with the very recipients the engine would pick
     (`schedules.notices`): the reminder is the last one before the due date, the escalation the
     item's level (at least the first), the return the latest one."""
+    from models.store import returns_so_far
+
     policy = plan.policy(item.obligation)
     if kind == MailKind.RETURNED:
         notices = returned_notices(plan, item.unit, max(returns_so_far(session, item.id), 1))
@@ -78,6 +83,9 @@ def preview_mail(
 ) -> Mail:
     """The mail of `kind` for an item as it would be sent at `at` (for the digest: a digest
     holding this item at its current step). Nothing is written."""
+    from models.db import transaction
+    from models.store import outbox_rows
+
     if kind not in MailKind.__members__.values():
         raise UserError(f"unknown kind '{kind}': use {', '.join(MailKind)}")
     composer = Composer(plan, sender)

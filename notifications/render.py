@@ -18,6 +18,7 @@ from jinja2 import (
     FileSystemLoader,
     PackageLoader,
     StrictUndefined,
+    Template,
     TemplateError,
     TemplateSyntaxError,
     meta,
@@ -66,13 +67,59 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
+        self._templates: dict[str, Template] = {}
+        self._personal: dict[str, bool] = {}
 
-    def render(self, kind: str, context: dict) -> Rendered:
+    def template(self, name: str) -> Template:
+        """A compiled template, looked up once per renderer (a renderer is built again when
+        the override folder changes, see `renderer_for`)."""
+        found = self._templates.get(name)
+        if found is None:
+            found = self._templates[name] = self.env.get_template(name)
+        return found
+
+    def personal(self, name: str) -> bool:
+        """Whether a template's text may depend on the mail's recipient: it, or a template it
+        includes or extends, reads `recipient` (or includes a template named at render time)."""
+        found = self._personal.get(name)
+        if found is None:
+            try:
+                found = self._reads(name, "recipient", set())
+            except Exception:  # noqa: BLE001  (cannot tell: treat it as personal)
+                found = True
+            self._personal[name] = found
+        return found
+
+    def _reads(self, name: str, variable: str, seen: set[str]) -> bool:
+        if name in seen:
+            return False
+        seen.add(name)
+        tree = self.env.parse(self.env.loader.get_source(self.env, name)[0])
+        if variable in meta.find_undeclared_variables(tree):
+            return True
+        return any(
+            ref is None or self._reads(ref, variable, seen)
+            for ref in meta.find_referenced_templates(tree)
+        )
+
+    def render(self, kind: str, context: dict, shared: dict[str, str] | None = None) -> Rendered:
+        """The subject, text and HTML of a mail. `shared` holds the parts already rendered for
+        another recipient of the same mail (same kind, item, step and run), by template name:
+        a part that does not depend on the recipient (`personal`) is taken from it, or rendered
+        and put in it."""
         if not KIND_PATTERN.fullmatch(kind):
             raise ValueError(f"bad mail kind {kind!r}")
-        subject, text, html = (
-            self.env.get_template(template_name(kind, part)).render(context) for part in PARTS
-        )
+        parts = []
+        for part in PARTS:
+            name = template_name(kind, part)
+            template = self.template(name)
+            if shared is None or self.personal(name):
+                parts.append(template.render(context))
+            else:
+                if name not in shared:
+                    shared[name] = template.render(context)
+                parts.append(shared[name])
+        subject, text, html = parts
         return Rendered(one_line(subject), text.strip() + "\n", html)
 
     def source_path(self, name: str) -> str:

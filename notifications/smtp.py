@@ -7,21 +7,19 @@ the row's recipient, which the delivery records in the outbox.
 
 from __future__ import annotations
 
+import functools
 import io
-import logging
 import os
 import re
 from dataclasses import dataclass, field
-from email.generator import BytesGenerator
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-import aiosmtplib
+if TYPE_CHECKING:  # aiosmtplib (asyncio, ssl) and the email package load when a mail is sent:
+    # every command reads SmtpSettings, few send
+    from email.message import EmailMessage
 
-from notifications.message import MAIL_POLICY
-
-log = logging.getLogger("cchc.mail")
+    import aiosmtplib
 
 Status = Literal["sent", "retry", "failed"]
 SmtpSecurity = Literal["none", "starttls", "tls"]
@@ -77,9 +75,18 @@ def env_number(name: str, kind: type, default):
         raise ValueError(f"{name}={text!r}: not a number") from None
 
 
-CONNECTION_ERRORS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
-"""SMTPConnectError is an OSError (ConnectionError); asyncio.TimeoutError is an OSError alias
-since 3.11 (TimeoutError)."""
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    """`CONNECTION_ERRORS`. SMTPConnectError is an OSError (ConnectionError);
+    asyncio.TimeoutError is an OSError alias since 3.11 (TimeoutError)."""
+    import aiosmtplib
+
+    return (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
+
+
+def __getattr__(name: str):
+    if name == "CONNECTION_ERRORS":  # built on first use: aiosmtplib loads only to send
+        return _connection_errors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,8 @@ class SmtpTransport:
         self.down: str | None = None
 
     def _client(self) -> aiosmtplib.SMTP:
+        import aiosmtplib
+
         s = self.settings
         return aiosmtplib.SMTP(
             hostname=s.host,
@@ -134,25 +143,33 @@ class SmtpTransport:
         await self._connect()
 
     async def _connect(self) -> None:
+        import logging
+
+        import aiosmtplib
+
         client = self._client()
         try:
             await client.connect()
-        except (aiosmtplib.SMTPException, *CONNECTION_ERRORS) as exc:
+        except (aiosmtplib.SMTPException, *_connection_errors()) as exc:
             self.smtp = None
             self.down = f"cannot connect to {self.settings.host}:{self.settings.port}: {exc}"
-            log.warning("mail: %s", self.down)
+            logging.getLogger("cchc.mail").warning("mail: %s", self.down)
             return
         self.smtp, self.down = client, None
 
     async def close(self) -> None:
+        import aiosmtplib
+
         if self.smtp is not None and self.smtp.is_connected:
             try:
                 await self.smtp.quit()
-            except (aiosmtplib.SMTPException, *CONNECTION_ERRORS):
+            except (aiosmtplib.SMTPException, *_connection_errors()):
                 self.smtp.close()
         self.smtp = None
 
     async def send(self, message: EmailMessage, sender: str, to: str, cc: list[str]) -> Outcome:
+        import aiosmtplib
+
         if self.smtp is None or not self.smtp.is_connected:
             if self.down is not None:
                 return Outcome("retry", self.down)
@@ -160,9 +177,7 @@ class SmtpTransport:
             if self.smtp is None:
                 return Outcome("retry", self.down)
         try:
-            errors, _reply = await self.smtp.send_message(
-                message, sender=sender, recipients=[to, *cc]
-            )
+            errors, _reply = await self._send_message(message, sender, [to, *cc])
         except aiosmtplib.SMTPRecipientsRefused as exc:
             mine = [r for r in exc.recipients if r.recipient == to] or exc.recipients
             return Outcome.from_reply(mine[0].code, mine[0].message)
@@ -170,7 +185,7 @@ class SmtpTransport:
             if not self.smtp.is_connected:
                 self.smtp = None
             return Outcome.from_reply(exc.code, exc.message)
-        except CONNECTION_ERRORS as exc:
+        except _connection_errors() as exc:
             self.smtp.close()
             self.smtp = None
             return Outcome("retry", f"connection lost: {exc or type(exc).__name__}")
@@ -180,6 +195,72 @@ class SmtpTransport:
             return Outcome.from_reply(errors[to].code, errors[to].message)
         notes = [f"copy to {a} refused: {r.code} {r.message}" for a, r in errors.items()]
         return Outcome("sent", "; ".join(notes) or None)
+
+    async def _send_message(self, message: EmailMessage, sender: str, recipients: list[str]):
+        """aiosmtplib's `send_message` (the same SMTP dialogue, the same bytes), with the message
+        written out by `smtp_bytes` at about a third of the cost. A message with a Bcc, or an
+        address that needs SMTPUTF8, takes aiosmtplib's own path."""
+        import aiosmtplib
+
+        smtp = self.smtp
+        if (
+            "Bcc" in message
+            or "Resent-Bcc" in message
+            or not "".join([sender, *recipients]).isascii()
+        ):
+            return await smtp.send_message(message, sender=sender, recipients=recipients)
+        if smtp.is_ehlo_or_helo_needed:  # as send_message does: EHLO, else HELO
+            try:
+                await smtp.ehlo()
+            except aiosmtplib.SMTPHeloError:
+                if not smtp.is_connected:
+                    raise
+                await smtp.helo()
+        options = ["BODY=8BITMIME"] if smtp.supports_extension("8BITMIME") else []
+        data = smtp_bytes(message, cte_type="8bit" if options else "7bit")
+        return await smtp.sendmail(sender, recipients, data, mail_options=options)
+
+
+def smtp_bytes(message: EmailMessage, cte_type: str = "8bit", utf8: bool = False) -> bytes:
+    """What aiosmtplib's `flatten_message` makes of a message without Bcc headers: the stdlib
+    generator with `policy.SMTP` (`SMTPUTF8` with `utf8`) and `cte_type`, byte for byte."""
+    generator, policies = _writer()
+    buffer = io.BytesIO()
+    generator(buffer, policy=policies[utf8, cte_type]).flatten(message)
+    return buffer.getvalue()
+
+
+@functools.cache
+def _writer() -> tuple[type, dict[tuple[bool, str], object]]:
+    """The generator and policies of `smtp_bytes`, built on first use (the email package loads
+    when a mail is sent). Two savings, neither changing a byte: the generator parses the raw
+    Content-Type of each part up to four times (and its Content-Transfer-Encoding once), which
+    costs more than all the rest of writing a message; that parse depends only on the header's
+    name and value, and most values recur in every message, so it is memoised. And a body is
+    written in one piece instead of two writes per 76-byte base64 line."""
+    from email.generator import NLCRE, BytesGenerator
+    from email.policy import SMTP, EmailPolicy
+
+    @functools.lru_cache(maxsize=512)
+    def parsed(name: str, value: str):
+        return SMTP.header_fetch_parse(name, value)
+
+    class WritingPolicy(EmailPolicy):
+        def header_fetch_parse(self, name, value):
+            return value if hasattr(value, "name") else parsed(name, value)
+
+    class Generator(BytesGenerator):
+        def _write_lines(self, lines):
+            # The stdlib writes each line then the separator, the last line without one.
+            if lines:
+                self.write(self._NL.join(NLCRE.split(lines)))
+
+    policies = {
+        (utf8, cte): WritingPolicy(linesep="\r\n", utf8=utf8, cte_type=cte)
+        for utf8 in (False, True)
+        for cte in ("8bit", "7bit")
+    }
+    return Generator, policies
 
 
 _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._@+=-]+")
@@ -212,6 +293,10 @@ def eml_name(message: EmailMessage) -> str:
 
 
 def eml_bytes(message: EmailMessage) -> bytes:
+    from email.generator import BytesGenerator
+
+    from notifications.message import MAIL_POLICY
+
     buffer = io.BytesIO()
     BytesGenerator(buffer, policy=MAIL_POLICY).flatten(message)
     return buffer.getvalue()

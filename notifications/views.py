@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from models.tables import WorkItem
 from schedules.config import ALL_UNITS
 from schedules.dates import vn_date, vn_datetime, vn_weekday
 from schedules.plan import REPORT_KINDS, Plan
 from schedules.vocabulary import OPEN_STATUSES, ItemStatus, OutboxStatus, StepKind, parse_step
+
+if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cchc plan` needs none
+    from models.tables import WorkItem
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 

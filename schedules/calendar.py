@@ -68,6 +68,18 @@ class WorkingCalendar:
 
         `count == 0` gives `day` moved forward to a working day.
         """
+        key = (day, count)
+        found = self._counted.get(key)
+        if found is None:
+            found = self._counted[key] = self._add_working_days(day, count)
+        return found
+
+    @cached_property
+    def _counted(self) -> dict[tuple[date, int], date]:
+        """Answers already counted: a sweep asks the same few dozen questions of every item."""
+        return {}
+
+    def _add_working_days(self, day: date, count: int) -> date:
         if count == 0:
             return self.next_working_day(day)
         step = timedelta(days=1 if count > 0 else -1)

@@ -236,3 +236,102 @@ def test_mail_kinds_the_cli_and_the_templates_agree():
     for kind in MailKind:
         for part in ("subject", "txt", "html"):
             assert (folder / f"{kind}.{part}.j2").is_file(), f"{kind}.{part}.j2"
+
+
+def test_rows_that_differ_only_in_recipient_render_the_rest_once(plan, monkeypatch):
+    """A closed mail goes to the unit and to the standing office: one composer renders the
+    subject once for both, the text and HTML (which greet the recipient) for each, and each
+    mail is byte for byte the one a composer of its own builds."""
+    from jinja2 import Template
+
+    item = kt_item(plan, status="closed", step="closed-v1", closed_at=AT, on_time=True)
+    rows = [
+        Outbox(id=n, item_id=item.id, step="closed-v1", kind="closed", recipient=to, cc=[],
+               created_at=AT, send_after=AT)
+        for n, to in enumerate(["kinhte@maodien.example", "vhxh@maodien.example"], 1)
+    ]  # fmt: skip
+    facts = Facts(items={item.id: item})
+    alone = [eml_bytes(Composer(plan).for_row(row, facts, AT).message) for row in rows]
+    rendered: list[str] = []
+    render = Template.render
+    monkeypatch.setattr(
+        Template,
+        "render",
+        lambda self, *a, **k: rendered.append(self.name) or render(self, *a, **k),
+    )
+    composer = Composer(plan)
+    together = [composer.for_row(row, facts, AT) for row in rows]
+    assert rendered.count("closed.subject.j2") == 1
+    assert rendered.count("closed.txt.j2") == rendered.count("closed.html.j2") == 2
+    assert [eml_bytes(mail.message) for mail in together] == alone
+    assert raw_header(together[0].message, "To") != raw_header(together[1].message, "To")
+
+
+def test_an_edited_override_is_used_from_the_next_run_on(config_dir):
+    """Templates are compiled once per renderer; a composer (one per delivery run) picks up an
+    override edited since the last one."""
+    (config_dir / "templates").mkdir()
+    subject = config_dir / "templates" / "reminder.subject.j2"
+    subject.write_text("Nhắc việc: hạn {{ item.due }}", encoding="utf-8")
+    plan = load_plan(config_dir)
+    assert (
+        raw_header(mail_for(plan, kt_item(plan)).message, "Subject") == "Nhắc việc: hạn 16/03/2027"
+    )
+    subject.write_text("Nhắc việc lần nữa: hạn {{ item.due }}", encoding="utf-8")
+    assert (
+        raw_header(mail_for(plan, kt_item(plan)).message, "Subject")
+        == "Nhắc việc lần nữa: hạn 16/03/2027"
+    )
+
+
+def test_the_smtp_transport_sends_the_bytes_aiosmtplib_would(plan):
+    """`smtp_bytes` (header parsing memoised, for every message after the first) writes every
+    kind of mail as aiosmtplib's own `flatten_message` does, with and without 8BITMIME."""
+    from aiosmtplib.email import flatten_message
+
+    from notifications.smtp import smtp_bytes
+
+    composer = Composer(plan, link=lambda item_id, unit, at: f"https://cchc.example/{item_id}")
+    item = kt_item(plan)
+    facts = Facts(
+        items={item.id: item},
+        returns={(item.id, ""): {"reason": "Thiếu số liệu", "previous_due": "2027-03-10"}},
+        failures={(item.id, "reminder-5"): [("kinhte@maodien.example", "550 5.1.1 no")]},
+    )
+    steps = [("opened", "opened"), ("reminder", "reminder-5"), ("due", "due"),
+             ("overdue", "overdue"), ("escalation", "escalation-1"), ("returned", "returned-1"),
+             ("reminder", "undelivered-reminder-5")]  # fmt: skip
+    rows = [
+        Outbox(id=n, item_id=item.id, step=step, kind=kind, recipient="kinhte@maodien.example",
+               cc=["vhxh@maodien.example"] if kind == "escalation" else [],
+               created_at=AT, send_after=AT)
+        for n, (kind, step) in enumerate(steps, 1)
+    ]  # fmt: skip
+    mails = [composer.for_row(row, facts, AT) for row in rows]
+    mails.append(composer.for_digest(rows[:4], facts, AT))
+    for mail in mails * 2:
+        for cte in ("8bit", "7bit"):
+            assert smtp_bytes(mail.message, cte) == flatten_message(mail.message, cte_type=cte)
+
+
+def test_a_run_signs_each_items_link_once(tmp_path, monkeypatch):
+    """The mails of an item in one run carry one link, signed once: the link `item_link` gives."""
+    from flows.settings import IntakeSettings, Settings
+    from notifications import links
+
+    settings = Settings(
+        config_dir=tmp_path,
+        data_dir=tmp_path,
+        database_url="sqlite://",
+        intake=IntakeSettings(secret="s" * 32),
+    )
+    signed: list[int] = []
+    token = links.item_token
+    monkeypatch.setattr(
+        links, "item_token", lambda secret, i, *a: signed.append(i) or token(secret, i, *a)
+    )
+    link = links.intake_linker(settings)
+    made = [link(42, "KT", AT) for _ in range(5)] + [link(43, "KT", AT)]
+    assert signed == [42, 43]
+    assert made[:5] == [links.item_link(settings, 42, "KT", AT)] * 5
+    assert made[5] == links.item_link(settings, 43, "KT", AT)

@@ -375,3 +375,27 @@ def test_deploy_needs_a_server(config_dir, tmp_path):
         cwd=tmp_path,
     )
     assert out.returncode == 1 and "set PREFECT_API_URL" in out.stderr, out.stderr
+
+
+def test_a_sweep_that_changes_nothing_does_not_rewrite_the_open_items_table(pf, rt, plan):
+    """The status pages cost what changed: a sweep with nothing due publishes its summary, with
+    the counts by unit, and leaves the open-items table as the last change made it."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    def versions(key: str) -> int:
+        found = _client_call(
+            lambda c: c.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
+        )
+        return len(found)
+
+    first = pf.sweep_flow(at=VN_02_12)
+    assert first["opened"] > 0
+    table, summary = artifacts.open_items_key(plan), artifacts.sweep_summary_key(plan)
+    before = versions(table), versions(summary)
+    again = pf.sweep_flow(at=VN_02_12)  # nothing left to do at the same instant
+    assert (again["opened"], again["advanced"], again["open"]) == (0, 0, first["open"])
+    assert (versions(table), versions(summary)) == (before[0], before[1] + 1)
+    text = latest_artifact(summary).data
+    assert "**Không có thay đổi.**" in text and "## Việc đang mở theo đơn vị" in text

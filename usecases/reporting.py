@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from models.db import transaction
 from models.tables import WorkItem
@@ -24,6 +25,24 @@ def list_items(
         query = query.where(WorkItem.unit == unit)
     with transaction(engine) as session:
         return list(session.exec(query.order_by(WorkItem.due, WorkItem.id)).scalars())
+
+
+def open_counts(plan: Plan, engine: Engine) -> dict[str, Counter]:
+    """Open items per unit and status (one GROUP BY on the index (commune, unit, status)): the
+    counts of the status pages, read without loading the items. Units in the config's order,
+    then any unit no longer in it."""
+    item = WorkItem.__table__.c
+    query = (
+        select(item.unit, item.status, func.count())
+        .where(item.commune == plan.commune.code, item.status.in_(OPEN_STATUSES))
+        .group_by(item.unit, item.status)
+    )
+    counts: dict[str, Counter] = defaultdict(Counter)
+    with transaction(engine) as session:
+        for unit, status, n in session.execute(query).all():
+            counts[unit][status] = n
+    order = {code: i for i, code in enumerate(plan.units)}
+    return dict(sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
 @dataclass

@@ -16,12 +16,14 @@ from models.db import transaction
 from models.store import (
     insert_missing,
     log_event,
+    log_events,
     outbox_rows,
     queue_notices,
-    transition,
+    queue_rows,
+    transition_many,
     upsert,
 )
-from models.tables import OpeningMark, Outbox, WorkItem
+from models.tables import OpeningMark, WorkItem
 from schedules.dates import local_date
 from schedules.notices import opening_notices, step_notices
 from schedules.occurrences import Occurrence
@@ -161,49 +163,60 @@ def advance_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport)
     cost grows with the items due, not with the history.
     """
     cursor: tuple[datetime, int] | None = None
+    item = WorkItem.__table__.c
     while True:
-        query = select(WorkItem).where(
-            WorkItem.commune == plan.commune.code,
-            WorkItem.next_action_at <= at,
-            WorkItem.status.in_(OPEN_STATUSES),
-        )
+        query = select(
+            item.id, item.obligation, item.unit, item.step, item.due, item.opened_at,
+            item.next_action_at,
+        ).where(
+            item.commune == plan.commune.code,
+            item.next_action_at <= at,
+            item.status.in_(OPEN_STATUSES),
+        )  # fmt: skip
         if cursor is not None:
             query = query.where(
                 or_(
-                    WorkItem.next_action_at > cursor[0],
-                    and_(WorkItem.next_action_at == cursor[0], WorkItem.id > cursor[1]),
+                    item.next_action_at > cursor[0],
+                    and_(item.next_action_at == cursor[0], item.id > cursor[1]),
                 )
             )
-        query = query.order_by(WorkItem.next_action_at, WorkItem.id).limit(BATCH)
+        # PostgreSQL: rows another runner holds are its own to move (SQLite: one writer).
+        query = query.order_by(item.next_action_at, item.id).limit(BATCH)
+        query = query.with_for_update(skip_locked=True)
         with transaction(engine) as session:
-            items = session.exec(query).scalars().all()
-            notices: list[dict] = []
-            for item in items:
-                notices += _advance(plan, session, item, at, report)
-            report.queued += len(insert_missing(session, Outbox, notices))
-        if len(items) < BATCH:
+            rows = session.execute(query).all()
+            _advance_batch(plan, session, rows, at, report)
+        if len(rows) < BATCH:
             return
-        cursor = (items[-1].next_action_at, items[-1].id)
+        cursor = (rows[-1].next_action_at, rows[-1].id)
 
 
-def _advance(
-    plan: Plan, session: Session, item: WorkItem, at: datetime, report: SweepReport
-) -> list[dict]:
-    """Move one item to the step it has reached; return the notifications to queue."""
-    steps = plan.timeline(item.obligation, item.due, item.opened_at)
-    done = step_index(steps, item.step)
-    now = max(current_step(steps, at), done)
-    # Compare-and-set on the step: if another runner moved the item first, leave it to it.
-    moved = transition(
-        session, item.id, ItemEvent.ADVANCE, at_step=item.step, **state_at(steps, now)
-    )
-    if not moved or now == done:
-        return []
-    reached = steps[now]
-    skipped = [s.name for s in steps[done + 1 : now]]
-    log_event(session, item.id, at, reached.kind, step=reached.name, skipped=skipped)
-    report.advanced.append((item.id, reached.name, reached.status))
-    if item.unit not in plan.units:
-        reason = f"unit {item.unit} is no longer in the config"
-        log_event(session, item.id, at, "undeliverable", step=reached.name, reason=reason)
-    return outbox_rows(item.id, step_notices(plan, item.unit, reached), at)
+def _advance_batch(plan: Plan, session: Session, rows, at: datetime, report: SweepReport) -> None:
+    """Move a batch of items to the steps they have reached, in three statements: one
+    executemany compare-and-set UPDATE (guarded by each item's step), one INSERT of their
+    events, one of their outbox rows. Only the items this runner moved log and queue."""
+    reached: dict[int, tuple[Step, list[str]]] = {}
+    moves = []
+    for row in rows:
+        steps = plan.timeline(row.obligation, row.due, row.opened_at)
+        done = step_index(steps, row.step)
+        now = max(current_step(steps, at), done)
+        moves.append((row.id, row.step, state_at(steps, now)))
+        if now != done:
+            reached[row.id] = (steps[now], [s.name for s in steps[done + 1 : now]])
+    moved = transition_many(session, ItemEvent.ADVANCE, moves)
+    events, notices = [], []
+    for row in rows:
+        if row.id not in moved or row.id not in reached:
+            continue
+        step, skipped = reached[row.id]
+        detail = {"step": step.name, "skipped": skipped}
+        events.append(dict(item_id=row.id, at=at, kind=step.kind, detail=detail))
+        report.advanced.append((row.id, step.name, step.status))
+        if row.unit not in plan.units:
+            reason = f"unit {row.unit} is no longer in the config"
+            detail = {"step": step.name, "reason": reason}
+            events.append(dict(item_id=row.id, at=at, kind="undeliverable", detail=detail))
+        notices += outbox_rows(row.id, step_notices(plan, row.unit, step), at)
+    log_events(session, events)
+    report.queued += queue_rows(session, notices)
