@@ -425,19 +425,23 @@ def save_state(engine: Engine, plan: Plan) -> Saved:
     return Saved([dict(r) for r in rows], event_id, outbox_id)
 
 
-def restore_state(engine: Engine, saved: Saved) -> None:
-    """Undo a sweep's advance phase: the rows' state back, its events and outbox rows gone."""
+def state_update():
+    """One executemany UPDATE of an item's state by id (`_id`, `v_status`, `v_step`, ...)."""
     table = WorkItem.__table__
-    stmt = (
+    return (
         update(table)
         .where(table.c.id == bindparam("_id"))
-        .values(
-            {
-                k: bindparam(f"v_{k}")
-                for k in ("status", "step", "escalation_level", "next_action_at")
-            }
-        )
+        .values({k: bindparam(f"v_{k}") for k in STATE})
     )
+
+
+STATE = ("status", "step", "escalation_level", "next_action_at")
+"""The columns a sweep's advance changes."""
+
+
+def restore_state(engine: Engine, saved: Saved) -> None:
+    """Undo a sweep's advance phase: the rows' state back, its events and outbox rows gone."""
+    stmt = state_update()
     params = [
         {"_id": r["id"], **{f"v_{k}": v for k, v in r.items() if k != "id"}} for r in saved.rows
     ]
@@ -482,16 +486,7 @@ def bulk_floor(engine: Engine, plan: Plan) -> tuple[float, int]:
                 )
             )
             outbox += outbox_rows(row["id"], step_notices(plan, row["unit"], step), AT)
-        stmt = (
-            update(table)
-            .where(table.c.id == bindparam("_id"))
-            .values(
-                {
-                    k: bindparam(f"v_{k}")
-                    for k in ("status", "step", "escalation_level", "next_action_at")
-                }
-            )
-        )
+        stmt = state_update()
         if updates:
             conn.execute(stmt, updates)
         if events:

@@ -1,6 +1,7 @@
 """Mail delivery as the engine runs it: the outbox delivered with the scorecard evidence wired in
 (the self-scoring item's mails carry the on-time scorecard). The CLI and the sweep flow call
-`deliver_mail`; notifications/ itself knows nothing of the use cases that make evidence."""
+`deliver_mail`; delivery takes the evidence as an argument rather than importing the scorecard,
+so a mail module never reaches into the use cases' database reads."""
 
 from __future__ import annotations
 
