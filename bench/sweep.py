@@ -485,7 +485,9 @@ def bulk_floor(engine: Engine, plan: Plan) -> tuple[float, int]:
                     detail={"step": step.name, "skipped": skipped},
                 )
             )
-            outbox += outbox_rows(row["id"], step_notices(plan, row["unit"], step), AT)
+            outbox += outbox_rows(
+                row["id"], step_notices(plan, row["obligation"], row["unit"], step), AT
+            )
         stmt = state_update()
         if updates:
             conn.execute(stmt, updates)

@@ -124,6 +124,14 @@ def now_or(at: datetime | None) -> datetime:
     return at or datetime.now(UTC)
 
 
+def tell_prefect(app: App, kind: str, item_id: int, at: datetime) -> None:
+    """After a command changed an item: its event and fresh status tables in the Prefect UI
+    (`flows.status`); nothing, and no Prefect import, without a server (PREFECT_API_URL)."""
+    from flows.status import item_changed
+
+    item_changed(app.plan, app.engine, app.settings, kind, [item_id], at)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
@@ -225,6 +233,8 @@ def check(app: App) -> None:
     """Validate the config; print FILE:LINE: message for each error. Writes nothing."""
     plan = app.plan
     scheduled = len(plan.schedules)
+    for warning in plan.warnings:
+        click.echo(str(warning), err=True)
     from notifications.preview import check_mail
 
     problems = check_mail(plan, app.settings.smtp.sender, now_or(None))
@@ -244,10 +254,10 @@ def check(app: App) -> None:
 @main.command()
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None)
 def schema(output: str | None) -> None:
-    """Export the JSON Schema of the config files (for editors)."""
-    from schedules.config import ConfigFile
+    """Export the JSON Schema of the config files (for editors and standard validators)."""
+    from cchc.schema import config_schema
 
-    text = json.dumps(ConfigFile.model_json_schema(), ensure_ascii=False, indent=2) + "\n"
+    text = json.dumps(config_schema(), ensure_ascii=False, indent=2) + "\n"
     if output:
         Path(output).write_text(text, encoding="utf-8")
     else:
@@ -300,6 +310,95 @@ def plan_cmd(app: App, first, last, unit, fmt) -> None:
 
 def _all_columns(rows: list[dict]) -> list[Column]:
     return [Column(k, k) for k in (rows[0] if rows else {})]
+
+
+class LazyChoice(click.Choice):
+    """A choice whose values are read on first use: the config's vocabulary loads pydantic, which
+    the commands that do not read the config never need."""
+
+    def __init__(self, load) -> None:
+        self._load, self.case_sensitive = load, True
+
+    @cached_property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(self._load())
+
+
+def obligation_kinds() -> tuple[str, ...]:
+    from typing import get_args
+
+    from schedules.config import ObligationKind
+
+    return get_args(ObligationKind)
+
+
+OBLIGATION_FIELDS = [
+    "id",
+    "ref",
+    "title",
+    "kind",
+    "lead",
+    "coordinators",
+    "timing",
+    "product",
+    "description",
+    "tracking",
+    "reported_in",
+    "consolidates",
+    "next_due",
+]
+
+
+def _units_cell(codes: list[str]) -> str:
+    """A list of units in a table cell: the codes, or their count when there are many."""
+    return ", ".join(codes) if len(codes) <= 2 else f"{len(codes)} đơn vị"
+
+
+def _short_ref(ref: str) -> str:
+    """ "Phụ lục mục II.2, ý 1" → "PL II.2, ý 1"; "Mục V.1; Mục V.2.a" → "KH V.1; V.2.a"."""
+    for long, short in (("Phụ lục mục ", "PL "), ("Mục ", "KH ")):
+        if ref.startswith(long):
+            return short + "; ".join(p.strip().removeprefix(long) for p in ref.split(";"))
+    return ref
+
+
+def _obligation_columns() -> list[Column]:
+    from notifications.views import shorten
+    from schedules.catalogue import KIND_LABELS
+
+    return [
+        Column("ref", "Mục", _short_ref),
+        Column("title", "Nhiệm vụ", lambda title: shorten(title, 30)),
+        Column("kind", "Loại", lambda kind: KIND_LABELS.get(kind, kind)),
+        Column("lead", "Chủ trì", _units_cell),
+        Column("coordinators", "Phối hợp", _units_cell),
+        Column("next_due", "Hạn tới"),
+    ]
+
+
+@main.command("obligations")
+@click.option("--unit", default=None, help="Only what this unit leads or coordinates.")
+@click.option("--kind", type=LazyChoice(obligation_kinds), default=None)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@at_option
+@pass_app
+def obligations_cmd(app: App, unit, kind, fmt, at) -> None:
+    """Every obligation of the plan, standing and ad hoc ones included, with its units (ALL
+    expanded), how it is tracked and its next due date on or after the --at day."""
+    from schedules.catalogue import obligation_rows
+
+    plan = app.plan
+    known_unit(plan, unit)
+    rows = [
+        row
+        for row in obligation_rows(plan, local_date(now_or(at), plan.zone))
+        if (kind is None or row["kind"] == kind)
+        and (unit is None or unit in row["lead"] + row["coordinators"])
+    ]
+    if fmt == "csv":
+        rows = [{k: " ".join(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows]
+    columns = _obligation_columns() if fmt == "table" else [Column(k, k) for k in OBLIGATION_FIELDS]
+    click.echo(render(rows, fmt, columns))
 
 
 @main.command("init-db")
@@ -425,31 +524,137 @@ def items_cmd(app: App, status, unit, fmt, at) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--by", default=None, help="Unit code of who hands it in.")
 @click.option("--note", default=None)
+@click.option(
+    "--no-check",
+    is_flag=True,
+    help="Skip the content check of the web upload (accepted types, programs, macros).",
+)
 @at_option
 @pass_app
 @user_errors
-def attach_cmd(app: App, item_id, file, by, note, at) -> None:
+def attach_cmd(app: App, item_id, file, by, note, no_check, at) -> None:
     """Attach a deliverable to an item and close it (as a `cchc-close` Prefect flow run when a
-    Prefect server is configured: PREFECT_API_URL)."""
+    Prefect server is configured: PREFECT_API_URL). FILE must be a regular file (no link, no
+    FIFO or device); its content is checked as a web upload's unless --no-check."""
     from flows.control import prefect_server_configured
 
-    if prefect_server_configured():
-        from flows.prefect_flows import close_flow, use_runtime
+    with attachable(file, app.settings.data_dir, check=not no_check) as copy:
+        if prefect_server_configured():
+            from flows.prefect_flows import close_flow, use_runtime
 
-        use_runtime(app.plan, app.engine, app.settings)
-        done = close_flow(item_id, str(file), by=by, note=note, at=now_or(at))
-    else:
-        from usecases.review import attach
+            use_runtime(app.plan, app.engine, app.settings)
+            done = close_flow(item_id, str(copy), by=by, note=note, at=now_or(at))
+        else:
+            from usecases.review import attach
 
-        done = attach(
-            app.plan, app.engine, app.settings.data_dir, item_id, file, now_or(at), by=by, note=note
-        )
+            done = attach(
+                app.plan, app.engine, app.settings.data_dir, item_id, copy, now_or(at), by=by,
+                note=note,
+            )  # fmt: skip
     item, deliverable = done.item, done.files[0]
     verdict = {True: "on time (đúng hạn)", False: "late (quá hạn)", None: ""}[item.on_time]
     click.echo(
         f"item {item.id}: {item.status} {verdict}; deliverable v{deliverable.version} "
         f"{deliverable.original_name} sha256 {deliverable.sha256}"
     )
+    deliver_queued(app, item.id, now_or(at))
+
+
+def deliver_queued(app: App, item_id: int, at: datetime) -> None:
+    """Deliver at once the mail a command just queued for the item (due at `at`), instead of
+    leaving it to the next sweep; what the server does not take is retried by the engine."""
+    from flows.mail import deliver_items
+    from notifications.delivery import describe_delivery
+
+    with working("Đang gửi thư…"):
+        report = deliver_items(app.plan, app.engine, app.settings, [item_id], at)
+    click.echo(describe_delivery(report))
+
+
+@contextmanager
+def attachable(file: Path, data_dir: Path, check: bool):
+    """A private copy of FILE (same name, under the data dir's `incoming/`), removed afterwards.
+
+    The copy is read through one descriptor opened without following a symbolic link and
+    without blocking, and only when that descriptor is a regular file: a link (to the password
+    file, say) is refused, a FIFO cannot hang the command, and the bytes checked are the bytes
+    stored. `check`: refuse what the web upload refuses (cchc.intake.filetypes)."""
+    import errno
+    import os
+    import shutil
+    import stat
+    import tempfile
+
+    from usecases.errors import UserError
+
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UserError(
+                f"{file} is a symbolic link: attach the file itself (là liên kết, không phải tệp)"
+            ) from None
+        raise UserError(f"cannot read {file}: {exc.strerror} (không đọc được tệp)") from None
+    with os.fdopen(fd, "rb") as source:
+        mode = os.fstat(source.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise UserError(f"{file} is a folder, not a file (không phải tệp)")
+        if not stat.S_ISREG(mode):
+            raise UserError(
+                f"{file} is not a regular file (FIFO, device or socket) (không phải tệp thường)"
+            )
+        os.set_blocking(source.fileno(), True)
+        incoming = Path(data_dir) / "incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(dir=incoming, prefix=".attach-"))
+        copy = folder / (file.name or "tep")
+        with open(copy, "xb") as out:
+            shutil.copyfileobj(source, out)
+    try:
+        if check:
+            _check_content(file, copy)
+        yield copy
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _check_content(file: Path, copy: Path) -> None:
+    """UserError when the web upload would refuse this file."""
+    from cchc.intake import filetypes
+    from usecases.errors import UserError
+
+    try:
+        filetypes.sniff(copy)
+    except filetypes.Refused as exc:
+        raise UserError(f"{file}: {exc.message} (refused; --no-check attaches it anyway)") from None
+
+
+@main.command("receive")
+@click.argument("item_id", type=int)
+@click.option(
+    "--doc", "number", required=True, help='Number and symbol of the document, e.g. "12/BC-CAX".'
+)
+@click.option("--date", "day", type=DATE, default=None, help="Its date (default: the --at day).")
+@click.option("--by", default=None, help="Unit code of who sent it (default: the item's unit).")
+@at_option
+@pass_app
+@user_errors
+def receive_cmd(app: App, item_id, number, day, by, at) -> None:
+    """The product came through the document-management system: record the document (number
+    and date, no file) and close the item; on time is judged by the document's date."""
+    from usecases.lifecycle import receive_document
+
+    done = receive_document(app.plan, app.engine, item_id, number, day, now_or(at), by=by)
+    item, version = done.item, done.deliverable
+    verdict = {True: "on time (đúng hạn)", False: "late (quá hạn)", None: ""}[item.on_time]
+    again = "" if done.created else " (đã ghi nhận trước đó)"
+    click.echo(
+        f"item {item.id}: {item.status} {verdict}; deliverable v{version.version} "
+        f"{version.document}{again}"
+    )
+    deliver_queued(app, item.id, now_or(at))
+    if done.closed_item:
+        tell_prefect(app, "closed", item.id, now_or(at))
 
 
 @main.command("waive")
@@ -464,6 +669,7 @@ def waive_cmd(app: App, item_id, reason, at) -> None:
 
     item = waive(app.plan, app.engine, item_id, reason, now_or(at))
     click.echo(f"item {item.id}: waived ({item.waived_reason})")
+    tell_prefect(app, "waived", item.id, now_or(at))
 
 
 @main.command("open")
@@ -483,6 +689,7 @@ def open_cmd(app: App, obligation, unit, due, at) -> None:
         f"item {item.id}: opened {item.obligation} {item.unit} due {vn_date(item.due)}"
         + (f" ({app.plan.day_off_note(item.nominal_due, item.due)})" if moved else "")
     )
+    deliver_queued(app, item.id, now_or(at))
 
 
 REPORT_COLUMNS = [
@@ -619,8 +826,11 @@ def serve_intake_cmd(app: App, host, port) -> None:
 
     from cchc.intake import create_app
     from cchc.intake.app import log_config
+    from flows.mail import Courier
 
-    web = create_app(app.plan, app.engine, app.settings)
+    web = create_app(
+        app.plan, app.engine, app.settings, courier=Courier(app.plan, app.engine, app.settings)
+    )
     host = host or DEFAULT_INTAKE_HOST
     port = port or DEFAULT_INTAKE_PORT
     click.echo(f"intake on http://{host}:{port} (links: {app.settings.intake.base_url})")
@@ -734,16 +944,30 @@ def send_cmd(app: App, at) -> None:
 @click.option("--to", "recipient", default=None, help="Render for this address.")
 @click.option("--format", "fmt", type=click.Choice(["text", "html", "eml"]), default="text")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None)
-@at_option
+@click.option(
+    "--at",
+    type=INSTANT,
+    default=None,
+    help="Render as of this instant (ISO 8601). Default: when the notice is due (its step's "
+    "instant, the item's opening or closing), not the machine clock.",
+)
 @pass_app
 @user_errors
 def preview_cmd(app: App, item_id, kind, recipient, fmt, output, at) -> None:
     """Render an item's mail of --kind to stdout or a file, without sending it."""
     app.read_only = True
+    from notifications.links import intake_linker
     from notifications.preview import describe_mail, preview_mail
 
     mail = preview_mail(
-        app.plan, app.reader, item_id, kind, now_or(at), app.settings.smtp.sender, recipient
+        app.plan,
+        app.reader,
+        item_id,
+        kind,
+        at,
+        app.settings.smtp.sender,
+        recipient,
+        link=intake_linker(app.settings),
     )
     data = describe_mail(mail, fmt)
     if output:
@@ -773,10 +997,9 @@ def return_cmd(app: App, item_id, reason, due, at) -> None:
         )
     else:
         item = return_deliverable(app.plan, app.engine, item_id, reason, due, now_or(at))
-    click.echo(
-        f"item {item.id}: returned, open again until {vn_date(item.due)}; "
-        "mail queued (cchc send delivers it now)"
-    )
+    click.echo(f"item {item.id}: returned, open again until {vn_date(item.due)}")
+    deliver_queued(app, item.id, now_or(at))
+    tell_prefect(app, "returned", item.id, now_or(at))
 
 
 @main.command("new-config")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from schedules.config import ConfigFile
+from cchc.schema import config_schema
 
 FILES = ("commune.yaml", "units.yaml", "calendar.yaml", "obligations.yaml")
 COMMUNE_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -44,6 +44,6 @@ def write_config(folder: Path, code: str, name: str, year: int) -> list[Path]:
         path.write_text(env.get_template(f"{file}.j2").render(values), encoding="utf-8")
         written.append(path)
     schema = folder / "schema.json"
-    text = json.dumps(ConfigFile.model_json_schema(), ensure_ascii=False, indent=2) + "\n"
+    text = json.dumps(config_schema(), ensure_ascii=False, indent=2) + "\n"
     schema.write_text(text, encoding="utf-8")
     return written + [schema]

@@ -4,13 +4,18 @@ changed, and the events that automations hook.
 Builders are pure functions of plain data (work items, a sweep's report); `publish_*` hand their
 output to Prefect. Artifact keys are stable, so each key is a versioned "latest status" page:
 
-- `cchc-<commune>-open-items`: every open, overdue or escalated item, by unit (each sweep);
+- `cchc-<commune>-open-items`: every open, overdue or escalated item, by unit (each sweep that
+  changed something, and each change made by the intake or the command line);
+- `cchc-<commune>-late-items`: the overdue and escalated items, latest first, with unit names;
 - `cchc-<commune>-sweep-summary`: what the last sweep changed, in Vietnamese (each sweep);
 - `cchc-<commune>-opened-<obligation>`: the items an opening run opened.
 
-Events: one `cchc.item.<opened|overdue|escalated|closed>` per kind and unit per run (not per
-item, so their number follows units, like the task runs), with the items in the payload; one
-`cchc.mail.failed` per run whose delivery gave up on some mail.
+Lateness also shows on the run list: the sweep run ends in a Completed state named "18 việc quá
+hạn" (`late_state`), tagged with each unit that has late items (`late_tags`).
+
+Events: one `cchc.item.<kind>` (`EVENT_KINDS`) per kind and unit per run (not per item, so their
+number follows units, like the task runs), with the items in the payload; one `cchc.mail.failed`
+per run whose delivery gave up on some mail.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from notifications.delivery import DeliveryReport
+from notifications.views import period_label, step_label
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES, ItemStatus, StepKind, parse_step
@@ -32,8 +38,13 @@ from usecases.scorecard import build_scorecard, scorecard_markdown, scorecard_pn
 MAX_TABLE_ROWS = 2000
 """A table artifact beyond this is cut (the note says so): the UI is no place for a city's list."""
 
-EVENT_KINDS = ("opened", "overdue", "escalated", "closed")
-"""Item events (`cchc.item.<kind>`); besides them, `cchc.mail.failed` when mail fails for good."""
+EVENT_KINDS = ("opened", "overdue", "escalated", "closed", "accepted", "returned", "waived")
+"""Item events (`cchc.item.<kind>`); besides them, `cchc.mail.failed` when mail fails for good.
+The sweep emits the first three; a hand-in (closed), the office's review (accepted, returned)
+and a waiver come from the intake and the command line (`flows.status`)."""
+
+LATE_TAG = "quá hạn:"
+"""Run tag prefix: `quá hạn:VP` on a sweep run while unit VP has late items."""
 
 
 class ItemLike(Protocol):
@@ -56,6 +67,10 @@ def open_items_key(plan: Plan) -> str:
 
 def sweep_summary_key(plan: Plan) -> str:
     return f"cchc-{plan.commune.code}-sweep-summary"
+
+
+def late_items_key(plan: Plan) -> str:
+    return f"cchc-{plan.commune.code}-late-items"
 
 
 def opened_key(plan: Plan, obligation: str) -> str:
@@ -102,6 +117,61 @@ def open_items_table(plan: Plan, items: Iterable[ItemLike], at: datetime) -> lis
         }
         for item in rows[:MAX_TABLE_ROWS]
     ]
+
+
+def late_items_table(plan: Plan, items: Iterable[ItemLike], at: datetime) -> list[dict[str, Any]]:
+    """The late items (overdue, escalated, or open past their due date), latest first: the
+    clerk's call list. Unit names, not codes, lead each row."""
+    today = local_date(at, plan.zone)
+    late = [(late_days(plan, i, today), i) for i in items if is_late(i, today)]
+    late.sort(key=lambda p: (-p[0], p[1].due, unit_name(plan, p[1].unit), p[1].id or 0))
+    return [
+        {
+            "Trễ (ngày làm việc)": days,
+            "Đơn vị": unit_name(plan, item.unit),
+            "Tình trạng": status_words(plan, item, today),
+            "Hạn": vn_date(item.due),
+            "Kỳ": period_label(item.period),
+            "Nhiệm vụ": item.title,
+            "Mã việc": item.id,
+            "Mã đơn vị": item.unit,
+        }
+        for days, item in late[:MAX_TABLE_ROWS]
+    ]
+
+
+def is_late(item: ItemLike, today: date) -> bool:
+    """Overdue or escalated, or still open past its due date (before a sweep moves it)."""
+    return item.status in (ItemStatus.OVERDUE, ItemStatus.ESCALATED) or (
+        item.status == ItemStatus.OPEN and item.due < today
+    )
+
+
+def late_counts(counts: dict[str, Counter]) -> dict[str, int]:
+    """Late (overdue or escalated) items per unit code, from `usecases.reporting.open_counts`;
+    units with none are left out."""
+    late = {code: c[ItemStatus.OVERDUE] + c[ItemStatus.ESCALATED] for code, c in counts.items()}
+    return {code: n for code, n in late.items() if n}
+
+
+def late_tags(counts: dict[str, Counter]) -> list[str]:
+    """One run tag per unit with late items (`quá hạn:VP`), for the run list's tag filter."""
+    return [f"{LATE_TAG}{code}" for code in sorted(late_counts(counts))]
+
+
+def late_state(plan: Plan, counts: dict[str, Counter]) -> tuple[str, str]:
+    """(name, message) of a sweep run's final Completed state: the run list shows the name
+    ("18 việc quá hạn"), the run page the message (how many escalated, and per unit, the unit
+    with most late items first)."""
+    late = late_counts(counts)
+    total = sum(late.values())
+    if not total:
+        return "Không có việc quá hạn", "Không có việc quá hạn."
+    escalated = sum(c[ItemStatus.ESCALATED] for c in counts.values())
+    worst = sorted(late.items(), key=lambda kv: (-kv[1], kv[0]))
+    units = "; ".join(f"{unit_name(plan, code)}: {n}" for code, n in worst)
+    name = f"{total} việc quá hạn"
+    return name, f"{name}, trong đó {escalated} việc đã chuyển cấp — {units}."
 
 
 def opened_table(plan: Plan, items: Iterable[ItemLike]) -> list[dict[str, Any]]:
@@ -164,7 +234,8 @@ def sweep_summary_markdown(
     if opened:
         lines += ["## Việc mở mới", ""]
         lines += [
-            f"- #{item_id} {unit} — {_title(plan, ob)}, kỳ {period}" + _due(by_id.get(item_id))
+            f"- #{item_id} {unit} — {_title(plan, ob)}, {period_label(period)}"
+            + _due(by_id.get(item_id))
             for item_id, ob, unit, period in opened
         ]
         lines.append("")
@@ -210,14 +281,23 @@ def _due(item: ItemLike | None) -> str:
 
 def _advanced_line(plan: Plan, item_id: int, step: str, item: ItemLike | None) -> str:
     if item is None:  # closed or waived meanwhile
-        return f"- #{item_id}: {step}"
-    return f"- #{item_id} {item.unit} — {item.title}, kỳ {item.period}{_due(item)}: {step}"
+        return f"- #{item_id}: {step_label(step)}"
+    return (
+        f"- #{item_id} {item.unit} — {item.title}, {period_label(item.period)}{_due(item)}: "
+        f"{step_label(step)}"
+    )
+
+
+FILE_DELIVERY = "vào thư mục thư đi trên máy chủ (chưa cấu hình máy chủ thư)"
+"""No SMTP host: the mails were written as .eml files (`notifications.smtp.FileTransport`)."""
 
 
 def delivery_line(report: DeliveryReport) -> str:
-    """What a delivery run did, in one Vietnamese line (the sweep summary's "Gửi thư")."""
+    """What a delivery run did, in one Vietnamese line (the sweep summary's "Gửi thư"). It
+    says how the mail went, never the server's folders or addresses: a clerk reads it."""
+    how = "qua máy chủ thư" if report.via.startswith("smtp") else FILE_DELIVERY
     return (
-        f"{report.messages} thư đã gửi qua {report.via or '?'} ({len(report.sent)} lượt nhận); "
+        f"{report.messages} thư đã gửi {how} ({len(report.sent)} lượt nhận); "
         f"{len(report.retrying)} chờ gửi lại, {len(report.failed)} lỗi, "
         f"{len(report.dropped)} hủy"
     )
@@ -314,30 +394,54 @@ def publish_sweep(
     open_items: list[ItemLike] | None,
     delivery: str | None = None,
 ) -> dict[str, str]:
-    """The sweep's artifacts; returns their keys. The open-items table is rewritten only when
-    `open_items` is given (the sweep changed something): the pages cost what changed."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+    """The sweep's artifacts; returns their keys. The open-items and late-items tables are
+    rewritten only when `open_items` is given (the sweep changed something, or items are late:
+    their lateness grows by the day): the pages cost what changed."""
+    from prefect.artifacts import create_markdown_artifact
 
     keys = {"summary": sweep_summary_key(plan)}
     if open_items is not None:
-        table = open_items_table(plan, open_items, at)
-        cut = len(open_items) - len(table)
-        note = f" (chỉ hiện {len(table)} dòng đầu)" if cut > 0 else ""
-        keys["table"] = open_items_key(plan)
-        create_table_artifact(
-            table or [{"Tình trạng": "Không có việc nào đang mở"}],
-            key=keys["table"],
-            description=(
-                f"Việc đang mở, quá hạn, đã chuyển cấp theo đơn vị — "
-                f"{vn_datetime(at, plan.zone)}: {len(open_items)} việc{note}"
-            ),
-        )
+        keys |= publish_status(plan, open_items, at)
     create_markdown_artifact(
         sweep_summary_markdown(plan, at, opened, advanced, queued, touched, counts, delivery),
         key=keys["summary"],
         description=f"Kết quả rà soát lúc {vn_datetime(at, plan.zone)}",
     )
     return keys
+
+
+def publish_status(plan: Plan, open_items: list[ItemLike], at: datetime) -> dict[str, str]:
+    """The two status tables as of `at`: every open item by unit, and the late ones latest
+    first. Returns their keys ("table", "late")."""
+    from prefect.artifacts import create_table_artifact
+
+    when = vn_datetime(at, plan.zone)
+    table = open_items_table(plan, open_items, at)
+    late = late_items_table(plan, open_items, at)
+    keys = {"table": open_items_key(plan), "late": late_items_key(plan)}
+    create_table_artifact(
+        table or [{"Tình trạng": "Không có việc nào đang mở"}],
+        key=keys["table"],
+        description=(
+            f"Việc đang mở, quá hạn, đã chuyển cấp theo đơn vị — {when}: "
+            f"{len(open_items)} việc{_cut_note(len(open_items), len(table))}"
+        ),
+    )
+    today = local_date(at, plan.zone)
+    late_total = sum(is_late(i, today) for i in open_items)
+    create_table_artifact(
+        late or [{"Tình trạng": "Không có việc quá hạn"}],
+        key=keys["late"],
+        description=(
+            f"Việc quá hạn, trễ lâu nhất trước — {when}: "
+            f"{late_total} việc{_cut_note(late_total, len(late))}"
+        ),
+    )
+    return keys
+
+
+def _cut_note(total: int, shown: int) -> str:
+    return f" (chỉ hiện {shown} dòng đầu)" if total > shown else ""
 
 
 def publish_opened(plan: Plan, obligation: str, periods: list[str], items: list[ItemLike]) -> str:
@@ -390,5 +494,62 @@ def publish_scorecard(plan: Plan, engine: Engine, year: int, at: datetime) -> st
         markdown=markdown,
         key=key,
         description=f"Kết quả thực hiện đúng hạn nhiệm vụ CCHC năm {year}, theo đơn vị và quý",
+    )
+    return key
+
+
+def consolidated_key(plan: Plan) -> str:
+    return f"cchc-{plan.commune.code}-consolidated"
+
+
+def consolidated_table(plan: Plan, engine: Engine, at: datetime) -> list[dict[str, Any]]:
+    """For each open consolidated report's item: where the units' reports it sums up stand
+    (received, late, missing), one row per unit, as the item's mails state it."""
+    from sqlalchemy import select
+
+    from models.db import transaction
+    from models.tables import WorkItem
+    from notifications.compose import load_sources
+    from notifications.views import source_states
+
+    consolidating = [oid for oid, ob in plan.obligations.items() if ob.consolidates]
+    if not consolidating:
+        return []
+    today = local_date(at, plan.zone)
+    rows: list[dict[str, Any]] = []
+    with transaction(engine) as session:
+        query = select(WorkItem).where(
+            WorkItem.commune == plan.commune.code,
+            WorkItem.obligation.in_(consolidating),
+            WorkItem.status.in_(list(OPEN_STATUSES)),
+        )
+        for item in session.execute(query.order_by(WorkItem.due, WorkItem.id)).scalars():
+            source = plan.obligations[item.obligation].consolidates
+            states = source_states(plan, item, list(load_sources(session, item, source)), today)
+            rows += [
+                {
+                    "Báo cáo tổng hợp": f"#{item.id} {period_label(item.period)}",
+                    "Hạn tổng hợp": vn_date(item.due),
+                    "Đơn vị": row["unit"],
+                    "Báo cáo của đơn vị": row["state"],
+                }
+                for row in states["rows"]
+            ]
+    return rows
+
+
+def publish_consolidated(plan: Plan, engine: Engine, at: datetime) -> str | None:
+    """The consolidated report's view of the units' reports, when one is open."""
+    from prefect.artifacts import create_table_artifact
+
+    table = consolidated_table(plan, engine, at)
+    if not table:
+        return None
+    key = consolidated_key(plan)
+    create_table_artifact(
+        table,
+        key=key,
+        description=f"Tình hình nhận báo cáo của các đơn vị cho báo cáo tổng hợp — "
+        f"{vn_datetime(at, plan.zone)}",
     )
     return key

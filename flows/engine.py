@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from flows.control import pid_path, running_pid
 from flows.settings import Settings
 from flows.trigger import RRuleTrigger
+from models.blobs import remove_stale_temp
 from schedules.clock import SWEEP, ClockSchedule, plan_schedules
 from schedules.dates import vn_datetime
 from schedules.plan import Plan, load_plan
@@ -194,6 +195,7 @@ def run_engine(plan: Plan, engine: Engine, settings: Settings) -> None:
     if other is not None and other != os.getpid():
         raise UserError(f"an engine already runs on {settings.data_dir} (pid {other})")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp(settings.data_dir)  # left by a process killed while writing (logged)
     pid_file = pid_path(settings)
     pid_file.write_text(f"{os.getpid()}\n")
     state = EngineState(plan, engine, settings)

@@ -4,9 +4,12 @@
   obligation and period: opens the period's items (every lead unit), queues their opening mail,
   publishes a table of what it opened and emits `cchc.item.opened`;
 - `cchc-sweep`: opens what is due, moves items along their timeline (reminders, overdue,
-  escalation), delivers the outbox (a task with retries), publishes the status table and the
-  Vietnamese summary, emits `cchc.item.overdue|escalated|opened`;
+  escalation), delivers the outbox (a task with retries), publishes the status tables and the
+  Vietnamese summary, emits `cchc.item.overdue|escalated|opened`; its final state is a
+  Completed state named by its lateness ("18 việc quá hạn"), the run tagged per late unit;
 - `cchc-close`: attaches a deliverable and closes the item, emits `cchc.item.closed`;
+- `cchc-item-changed`: after the intake or the command line changed items (handed in,
+  accepted, returned, waived), emits their event and refreshes the status tables;
 - `cchc-open-ad-hoc`: opens an ad hoc item by hand (a directive arrived).
 
 Work is batched: a sweep makes a fixed number of task runs (open, advance, deliver, publish)
@@ -26,6 +29,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.states import Completed, State
 from sqlalchemy import Engine, select
 
 from flows import artifacts
@@ -46,6 +50,14 @@ FLOW_PREFIX = "cchc-"
 SWEEP_FLOW = "cchc-sweep"
 CLOSE_FLOW = "cchc-close"
 ADHOC_FLOW = "cchc-open-ad-hoc"
+CHANGED_FLOW = "cchc-item-changed"
+CHANGE_WORDS = {
+    "closed": "nộp",
+    "accepted": "chấp nhận",
+    "returned": "trả lại",
+    "waived": "miễn",
+}
+"""The changes made outside a sweep (`flows.status`), as a run name says them."""
 
 
 # --- the plan and database a run works on -----------------------------------------------------
@@ -325,10 +337,13 @@ def status_pages(
     changed = _read_items(rt.engine, list(moved))
     opened_items = _read_items(rt.engine, [i for i, *_ in opened])
     counts = open_counts(plan, rt.engine)
-    open_now = _open_items_now(plan, rt.engine) if opened or advanced else None
+    late = artifacts.late_counts(counts)
+    open_now = _open_items_now(plan, rt.engine) if opened or advanced or late else None
     artifacts.publish_sweep(
         plan, at, opened, advanced, queued, opened_items + changed, counts, open_now, delivery
     )
+    if open_now is not None:
+        artifacts.publish_consolidated(plan, rt.engine, at)
     emitted = {
         "opened": artifacts.emit_item_events(plan, "opened", opened_items, at),
         "overdue": artifacts.emit_item_events(
@@ -341,7 +356,14 @@ def status_pages(
             at,
         ),
     }
-    return emitted | {"open": sum(sum(c.values()) for c in counts.values())}
+    name, message = artifacts.late_state(plan, counts)
+    return emitted | {
+        "open": sum(sum(c.values()) for c in counts.values()),
+        "late": sum(late.values()),
+        "state_name": name,
+        "state_message": message,
+        "tags": artifacts.late_tags(counts),
+    }
 
 
 def _sweep_run_name() -> str:
@@ -359,9 +381,11 @@ def _sweep_run_name() -> str:
     description="Rà soát mỗi sáng ngày làm việc: mở việc đến ngày, nhắc hạn, quá hạn, chuyển cấp, "
     "gửi thư; công bố bảng tình trạng theo đơn vị.",
 )
-def sweep_flow(at: datetime | None = None, send: bool = True) -> dict:
+def sweep_flow(at: datetime | None = None, send: bool = True) -> State:
     """One sweep as of `at` (default: the run's scheduled instant). Safe to run twice at once:
-    the core's unique keys keep items and mails single."""
+    the core's unique keys keep items and mails single. Ends in a Completed state that names
+    the lateness ("18 việc quá hạn"): the run list is where the clerk looks first; its result
+    is the summary dict."""
     when = instant(at)
     opened = open_due(when)
     advanced = advance(when)
@@ -380,12 +404,31 @@ def sweep_flow(at: datetime | None = None, send: bool = True) -> dict:
         "advanced": len(advanced.advanced),
         "queued": queued,
         "open": counts["open"],
+        "late": counts["late"],
         "delivery": delivery,
     }
     get_run_logger().info("sweep %s", summary)
     if delivery_failed:
         raise RuntimeError(f"e-mail delivery failed after retries: {delivery_state.message}")
-    return summary
+    tag_run(counts["tags"])
+    return Completed(name=counts["state_name"], message=counts["state_message"], data=summary)
+
+
+def tag_run(tags: list[str]) -> None:
+    """Add `tags` to the current flow run (units with late items: `quá hạn:VP`). Tags are set
+    when a run is created; these are known only at its end, so they go through the API. A
+    failure is logged, never fails the sweep."""
+    run_id = flow_run.id
+    if not tags or run_id is None:
+        return
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            current = client.read_flow_run(run_id).tags
+            client.update_flow_run(run_id, tags=list(dict.fromkeys([*current, *tags])))
+    except Exception as exc:  # noqa: BLE001  (the tags are a view; the sweep's work stands)
+        get_run_logger().warning("could not tag the run with %s: %r", tags, exc)
 
 
 # --- closing and ad hoc ----------------------------------------------------------------------
@@ -428,8 +471,45 @@ def close_flow(
     when = instant(at)
     done = attach_deliverable(item_id, file, when, by, note)
     if done.closed_item:
-        artifacts.emit_item_events(runtime().plan, "closed", [done.item], when)
+        changed_pages("closed", [done.item.id], when)
     return done
+
+
+@task(name="publish-change", cache_policy=NO_CACHE)
+def changed_pages(kind: str, item_ids: list[int], at: datetime) -> dict[str, str]:
+    """The event of a change made outside a sweep, and the status tables without the items it
+    closed (or with the items it reopened)."""
+    rt = runtime()
+    items = _read_items(rt.engine, item_ids)
+    artifacts.emit_item_events(rt.plan, kind, items, at)
+    artifacts.publish_consolidated(rt.plan, rt.engine, at)
+    return artifacts.publish_status(rt.plan, _open_items_now(rt.plan, rt.engine), at)
+
+
+def _changed_run_name() -> str:
+    params = flow_run.parameters
+    ids = ", ".join(f"#{i}" for i in params.get("item_ids") or [])
+    try:
+        at = instant(params.get("at"))
+        when = f"{at.astimezone(runtime().plan.zone):%Y-%m-%d %H:%M}"
+    except Exception:  # noqa: BLE001  (a name must never fail the run)
+        when = "?"
+    kind = params.get("kind")
+    return f"{CHANGE_WORDS.get(kind, kind)} · {ids} · {when}"
+
+
+@flow(
+    name=CHANGED_FLOW,
+    flow_run_name=_changed_run_name,
+    description="Cập nhật bảng tình trạng khi đơn vị nộp sản phẩm, cơ quan thường trực chấp "
+    "nhận hoặc trả lại, hoặc một việc được miễn.",
+)
+def item_changed_flow(kind: str, item_ids: list[int], at: datetime | None = None) -> dict:
+    """Items changed outside a sweep (`kind` of `CHANGE_WORDS`): emit `cchc.item.<kind>` and
+    refresh the open-items and late-items tables, so the UI does not wait for the next sweep."""
+    if kind not in CHANGE_WORDS:
+        raise UserError(f"unknown change {kind!r}")
+    return changed_pages(kind, item_ids, instant(at))
 
 
 def _adhoc_run_name() -> str:

@@ -33,6 +33,14 @@ class IntakeSettings:
     office_user: str | None = None
     office_password: str | None = field(default=None, repr=False)
     """CCHC_OFFICE_USER / CCHC_OFFICE_PASSWORD: basic auth for the standing office's page."""
+    office_key: str | None = field(default=None, repr=False)
+    """CCHC_OFFICE_KEY: signs the office's links together with CCHC_SECRET; changing it
+    revokes every office link (units' links stay valid)."""
+    office_link_days: int = 30
+    """CCHC_OFFICE_LINK_DAYS: how long an office link (`cchc link --office`) stays valid."""
+    body_timeout: float = 60.0
+    """CCHC_INTAKE_BODY_TIMEOUT: seconds an upload may send nothing before it is refused (408);
+    the whole body must arrive within 20 times that."""
 
     @property
     def base_url(self) -> str:
@@ -49,6 +57,12 @@ class IntakeSettings:
         link_days = env_number("CCHC_LINK_DAYS", int, cls.link_days)
         if link_days < 1:
             raise ValueError(f"CCHC_LINK_DAYS={link_days}: must be at least 1")
+        office_link_days = env_number("CCHC_OFFICE_LINK_DAYS", int, cls.office_link_days)
+        if not 1 <= office_link_days <= 400:
+            raise ValueError(f"CCHC_OFFICE_LINK_DAYS={office_link_days}: must be from 1 to 400")
+        body_timeout = env_number("CCHC_INTAKE_BODY_TIMEOUT", float, cls.body_timeout)
+        if not 1 <= body_timeout <= 3600:
+            raise ValueError(f"CCHC_INTAKE_BODY_TIMEOUT={body_timeout}: must be from 1 to 3600")
         public_url = (env.get("CCHC_PUBLIC_URL") or "").strip() or None
         if public_url and not public_url.startswith(("http://", "https://")):
             raise ValueError(f"CCHC_PUBLIC_URL={public_url!r}: must start with http:// or https://")
@@ -59,6 +73,9 @@ class IntakeSettings:
             link_days=link_days,
             office_user=env.get("CCHC_OFFICE_USER") or None,
             office_password=env.get("CCHC_OFFICE_PASSWORD") or None,
+            office_key=env.get("CCHC_OFFICE_KEY") or None,
+            office_link_days=office_link_days,
+            body_timeout=body_timeout,
         )
 
 

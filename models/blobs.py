@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 CHUNK = 1 << 20
+STALE_AFTER = 24 * 3600.0
+"""Seconds after which a temporary file nobody renamed is an orphan (its writer was killed)."""
+TEMP_PREFIXES = {"deliverables": ".incoming-", "incoming": ".upload-"}
+"""Temporary files under the data dir: blobs being stored (`store_blob`), uploads being spooled
+(the intake)."""
+log = logging.getLogger("cchc.blobs")
 
 
 @dataclass(frozen=True)
@@ -58,3 +66,26 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def remove_stale_temp(data_dir: Path, older_than: float = STALE_AFTER) -> list[Path]:
+    """Remove the temporary files a killed process left under `data_dir` (`TEMP_PREFIXES`)
+    once they are older than `older_than` seconds (a younger one may still be written), and
+    log each; returns those removed. Called where the store is opened: at engine and intake
+    start."""
+    removed: list[Path] = []
+    limit = time.time() - older_than
+    for folder, prefix in TEMP_PREFIXES.items():
+        root = Path(data_dir) / folder
+        if not root.is_dir():
+            continue
+        for path in root.glob(f"{prefix}*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < limit:
+                    path.unlink()
+                    removed.append(path)
+            except OSError as exc:  # gone meanwhile, or not ours to remove: keep going
+                log.warning("cannot remove stale temporary file %s: %s", path, exc)
+    for path in removed:
+        log.warning("removed stale temporary file %s (left by an interrupted write)", path)
+    return removed

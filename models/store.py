@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
-from models.tables import Event, Outbox, WorkItem
+from models.tables import Deliverable, Event, Outbox, WorkItem
 from schedules.notices import Notice
 from schedules.transitions import ItemEvent, sources
 from schedules.vocabulary import NAGGING_KINDS, ItemStatus, OutboxStatus
@@ -69,24 +69,30 @@ def log_event(
 
 def outbox_rows(item_id: int, notices: Sequence[Notice], at: datetime) -> list[dict[str, Any]]:
     """The outbox rows of `notices`: one per recipient, due at once; a notice's copy goes on its
-    first mail only (one copy for the standing office, not one per leader)."""
+    first mail only (one copy for the standing office, not one per leader). Each copy recipient
+    has a row of its own (`addressed_to`: the mail's To), so its delivery is tracked like any
+    recipient's; the mail itself goes out once, to its To and copies together."""
     rows = []
+
+    def row(recipient: str, cc: list[str], addressed_to: str | None) -> dict[str, Any]:
+        return dict(
+            item_id=item_id,
+            step=notice.step,
+            kind=notice.kind,
+            recipient=recipient,
+            cc=cc,
+            status=OutboxStatus.PENDING,
+            created_at=at,
+            send_after=at,
+            attempts=0,
+            addressed_to=addressed_to,
+        )
+
     for notice in notices:
         for n, recipient in enumerate(notice.to):
             cc = [c for c in notice.cc if c != recipient] if n == 0 else []
-            rows.append(
-                dict(
-                    item_id=item_id,
-                    step=notice.step,
-                    kind=notice.kind,
-                    recipient=recipient,
-                    cc=cc,
-                    status=OutboxStatus.PENDING,
-                    created_at=at,
-                    send_after=at,
-                    attempts=0,
-                )
-            )
+            rows.append(row(recipient, cc, None))
+            rows += [row(c, cc, recipient) for c in cc]
     return rows
 
 
@@ -107,6 +113,17 @@ def queue_notices(session: Session, item_id: int, notices: Sequence[Notice], at:
     """Queue the outbox rows of `notices`; a row already queued (same item, step and recipient)
     stays as it is. Returns the number of rows queued."""
     return queue_rows(session, outbox_rows(item_id, notices, at))
+
+
+def latest_version(session: Session, item_id: int) -> list[Deliverable]:
+    """The rows (parts) of the item's newest version handed in, in order; [] when none."""
+    newest = session.execute(
+        select(func.max(Deliverable.version)).where(Deliverable.item_id == item_id)
+    ).scalar()
+    if newest is None:
+        return []
+    query = select(Deliverable).where(Deliverable.item_id == item_id, Deliverable.version == newest)
+    return list(session.execute(query.order_by(Deliverable.part)).scalars())
 
 
 def returns_so_far(session: Session, item_id: int) -> int:

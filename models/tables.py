@@ -88,6 +88,20 @@ class Deliverable(SQLModel, table=True):
     reviewed_by: str | None = None
     review_note: str | None = None
     """Why the standing office returned it."""
+    doc_number: str | None = Field(default=None, max_length=64)
+    """Received through the document-management system: the official document's number and
+    symbol ("số, ký hiệu văn bản", e.g. 12/BC-CAX). Such a version has no file: `size` 0,
+    `sha256` and `stored_path` empty."""
+    doc_date: date | None = None
+    """The official document's date, the date it was received (on time is judged by it)."""
+
+    @property
+    def document(self) -> str:
+        """ "Văn bản số 12/BC-CAX ngày 05/04/2027" for a version without a file; "" for a file."""
+        if not self.doc_number:
+            return ""
+        day = f" ngày {self.doc_date.strftime('%d/%m/%Y')}" if self.doc_date else ""
+        return f"Văn bản số {self.doc_number}{day}"
 
 
 class Event(SQLModel, table=True):
@@ -131,6 +145,14 @@ class Outbox(SQLModel, table=True):
     )
     claim_token: str | None = Field(
         default=None, max_length=32, description="Which deliverer holds the claim"
+    )
+    addressed_to: str | None = Field(
+        default=None,
+        description="A copy: the To of the mail this row's recipient is copied on (its Cc); "
+        "NULL: the mail is addressed to the recipient",
+    )
+    message_id: str | None = Field(
+        default=None, max_length=255, description="The Message-ID the mail was sent with"
     )
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from models.tables import Deliverable, Event, Outbox, WorkItem
@@ -35,9 +35,11 @@ from notifications.views import (
     item_view,
     people,
     shorten,
+    source_states,
     unit_view,
 )
 from schedules.dates import local_date, local_instant, vn_date, vn_datetime
+from schedules.notices import leader_addresses
 from schedules.plan import Plan
 from schedules.vocabulary import (
     OPEN_STATUSES,
@@ -78,15 +80,33 @@ class Facts:
     """Detail of each `returned` event, by (item, step); (item, "") is the latest."""
     failures: dict[tuple[int, str], list[tuple[str, str]]] = field(default_factory=dict)
     """(recipient, error) of failed rows, by (item, step)."""
+    rounds: dict[int, int] = field(default_factory=dict)
+    """How many times each item was returned (its current round; absent: 0)."""
+    sources: dict[int, list[WorkItem]] = field(default_factory=dict)
+    """For a consolidated report's item: the units' items of the reports it sums up, same
+    period, as they stand when the mail is written."""
 
 
-def load_facts(session: Session, rows: Sequence[Outbox]) -> Facts:
+def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = None) -> Facts:
+    """What the mails of `rows` state beyond the rows; with `plan`, also the units' reports a
+    consolidated report's item sums up."""
     facts = Facts()
     item_ids = {r.item_id for r in rows}
     if not item_ids:
         return facts
     for item in session.execute(select(WorkItem).where(WorkItem.id.in_(item_ids))).scalars():
         facts.items[item.id] = item
+    rounds = (
+        select(Event.item_id, func.count())
+        .where(Event.item_id.in_(item_ids), Event.kind == "returned")
+        .group_by(Event.item_id)
+    )
+    facts.rounds = {item_id: n for item_id, n in session.execute(rounds).all()}
+    if plan is not None:
+        for item in facts.items.values():
+            ob = plan.obligations.get(item.obligation)
+            if ob is not None and ob.consolidates:
+                facts.sources[item.id] = list(load_sources(session, item, ob.consolidates))
     closed = {r.item_id for r in rows if r.kind == MailKind.CLOSED}
     if closed:
         query = select(Deliverable).where(Deliverable.item_id.in_(closed))
@@ -110,14 +130,48 @@ def load_facts(session: Session, rows: Sequence[Outbox]) -> Facts:
     return facts
 
 
+def load_sources(session: Session, item: WorkItem, source: str):
+    """The items of obligation `source` for `item`'s period and commune."""
+    query = select(WorkItem).where(
+        WorkItem.commune == item.commune,
+        WorkItem.obligation == source,
+        WorkItem.period == item.period,
+    )
+    return session.execute(query.order_by(WorkItem.unit)).scalars()
+
+
 @dataclass
 class Mail:
     rows: list[Outbox]
-    """The outbox rows this message settles: one, or every row of a digest."""
+    """The outbox rows this message settles: one per recipient it goes to (the To's, each
+    copy's), or every row of a digest."""
     kind: str
     to: str
     cc: list[str]
+    """The Cc header: who is copied, whether or not this sending goes to them (a copy already
+    delivered is not sent again when only the To is retried)."""
     message: EmailMessage
+    recipients: list[str] = field(default_factory=list)
+    """The envelope: the distinct recipients of `rows`, the To first when it is one of them."""
+
+    @property
+    def msg_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+
+def envelope(rows: Sequence[Outbox]) -> list[str]:
+    """The distinct recipients of `rows`, in row order (case-insensitive)."""
+    return list({r.recipient.lower(): r.recipient for r in rows}.values())
+
+
+def row_message_id(commune: str, row: Outbox, facts: Facts) -> str:
+    """The Message-ID of a row's own mail (not a digest): from its outbox key, with the mail's
+    To (a copy shares its To's id) and the item's return round the row belongs to (an archived
+    step `S#N` was queued in round N-1)."""
+    name = parse_step(row.step)
+    round_no = name.archived - 1 if name.archived else facts.rounds.get(row.item_id, 0)
+    step = str(replace(name, archived=None))
+    return message_id(commune, row.item_id, step, row.addressed_to or row.recipient, round_no)
 
 
 class Composer:
@@ -140,6 +194,7 @@ class Composer:
         self.evidence = evidence
         self.renderer: Renderer = renderer_for(plan.folder)
         self.names = people(plan)
+        self.leaders = leader_addresses(plan)
         office = plan.units.get(plan.commune.standing_office)
         self.reply_to = address(str(office.email), office.name) if office else None
         if sender:
@@ -193,6 +248,9 @@ class Composer:
             "escalation": self._escalation(step, item) if kind == MailKind.ESCALATION else None,
             "closed": self._closed(item, facts) if kind == MailKind.CLOSED else None,
             "returned": self._returned(item, step, facts) if kind == MailKind.RETURNED else None,
+            "sources": source_states(self.plan, item, facts.sources[item.id], today)
+            if item.id in facts.sources
+            else None,
             "upload_url": self.link(item.id, item.unit, at)
             if self.link and kind in UPLOAD_KINDS and item.status in OPEN_STATUSES
             else "",
@@ -218,13 +276,16 @@ class Composer:
                 "name": self.names.get(recipient.lower()) or recipient,
             },
             "item": single.get("item"),
+            "step": single.get("step", ""),
             "escalation": single.get("escalation"),
             "closed": single.get("closed"),
             "returned": single.get("returned"),
+            "sources": single.get("sources"),
             "upload_url": single.get("upload_url", ""),
             "entries": entries,
             "undelivered": [{"address": a, "error": e} for a, e in undelivered],
             "has_calendar": has_calendar,
+            "to_leader": recipient.lower() in self.leaders,
         }
 
     def _escalation(self, step: str, item: WorkItem) -> dict:
@@ -245,14 +306,18 @@ class Composer:
         got = facts.deliverables.get(item.id)
         received = got.received_at if got else item.closed_at
         verdict = {True: "đúng hạn", False: "sau hạn"}.get(item.on_time, "")
+        doc = got.document if got else ""  # received as an official document: no file
+        file = got if got and not doc else None
+        when = vn_datetime(received, self.plan.zone) if received else ""
         return {
-            "received_at": vn_datetime(received, self.plan.zone) if received else "",
+            "received_at": vn_date(got.doc_date) if doc and got.doc_date else when,
             "on_time": item.on_time,
             "verdict": verdict,
-            "file": got.original_name if got else "",
+            "doc": doc,
+            "file": file.original_name if file else "",
             "version": got.version if got else 0,
-            "size": file_size(got.size) if got else "",
-            "sha256": got.sha256 if got else "",
+            "size": file_size(file.size) if file else "",
+            "sha256": file.sha256 if file else "",
         }
 
     def _returned(self, item: WorkItem, step: str, facts: Facts) -> dict:
@@ -265,25 +330,33 @@ class Composer:
 
     # -- mails ------------------------------------------------------------------------------
 
-    def calendar_entry(self, item: WorkItem) -> CalendarEntry:
+    def calendar_entry(self, item: WorkItem, sequence: int = 0) -> CalendarEntry:
         steps = self.plan.timeline(item.obligation, item.due, item.opened_at)
         first = next((s for s in steps if s.kind == StepKind.REMINDER), None)
         first = first or next((s for s in steps if s.kind == StepKind.DUE), None)
         view = self.view(item, item.due)
         details = self.renderer.template("_item.txt.j2").render(
-            item=view, commune=self.common(item.due, item.opened_at)["commune"]
+            item=view, commune=self.common(item.due, item.opened_at)["commune"], sources=None
         )
+        # An item opened past its due date: the event is its fresh deadline.
+        due = self.plan.catch_up_deadline(item.obligation, item.due, item.opened_at) or item.due
         return CalendarEntry(
-            uid=f"item-{item.id}-{item.due.isoformat()}@{self.plan.commune.code}.cchc",
-            due=item.due,
+            uid=f"item-{item.id}@{self.plan.commune.code}.cchc",
+            due=due,
             summary=f"Hạn nộp: {shorten(item.title, 70)} ({item.unit})",
             description=details.strip(),
-            alarm_at=first.at if first else None,
-            alarm_text=f"Nhắc hạn nộp ngày {vn_date(item.due)}: {shorten(item.title, 70)}",
+            alarm_at=first.at if first and due == item.due else None,
+            alarm_text=f"Nhắc hạn nộp ngày {vn_date(due)}: {shorten(item.title, 70)}",
+            sequence=sequence,
         )
 
-    def for_row(self, row: Outbox, facts: Facts, at: datetime) -> Mail:
-        """The mail of one outbox row (a notice to the standing office included)."""
+    def for_row(
+        self, row: Outbox, facts: Facts, at: datetime, copies: Sequence[Outbox] = ()
+    ) -> Mail:
+        """The mail of one outbox row (a notice to the standing office included), sent to the
+        row's recipient and to the recipients of `copies`: the other rows of the same mail (its
+        copies, or its To when `row` is a copy). A copy row alone is the same mail (same
+        Message-ID, To and Cc headers) sent to the copy's recipient only."""
         self._chunk(facts)
         item = facts.items[row.item_id]
         name = parse_step(row.step)
@@ -291,9 +364,14 @@ class Composer:
         step = str(replace(name, undelivered=False))
         entries = [self.entry(row.kind, step, item, at, facts)]
         undelivered = facts.failures.get((item.id, step), []) if notice else []
-        calendar = [self.calendar_entry(item)] if row.kind == MailKind.OPENED and not notice else []
-        context = self.context(row.kind, row.recipient, at, entries, undelivered, bool(calendar))
-        msg_id = message_id(self.plan.commune.code, item.id, row.step, row.recipient)
+        calendar = []
+        if row.kind == MailKind.OPENED and not notice:
+            calendar = [self.calendar_entry(item)]
+        elif row.kind == MailKind.RETURNED and not notice:  # the new due date replaces the old
+            calendar = [self.calendar_entry(item, sequence=name.number or 1)]
+        to = row.addressed_to or row.recipient
+        context = self.context(row.kind, to, at, entries, undelivered, bool(calendar))
+        msg_id = row_message_id(self.plan.commune.code, row, facts)
         extra = (
             [Attachment(*f) for f in self.evidence(item.obligation, item.period, at)]
             if self.evidence and not notice and row.kind in EVIDENCE_KINDS
@@ -305,9 +383,9 @@ class Composer:
         if shared is None or shared[0] is not item:
             shared = self._shared[(item.id, row.kind, row.step, at)] = (item, {})
         return self._mail(
-            [row],
+            [row, *copies],
             row.kind,
-            row.recipient,
+            to,
             list(row.cc),
             context,
             msg_id,
@@ -318,21 +396,30 @@ class Composer:
         )
 
     def for_digest(self, rows: Sequence[Outbox], facts: Facts, at: datetime) -> Mail:
-        """One mail listing every row of one recipient (units with `digest: true`)."""
+        """One mail listing every row of one addressee: a unit with `digest: true` (its items
+        by due date), or a leader (the escalations of one delivery run, by unit: see
+        `notifications.delivery`). The rows may include copies of the leader's mails (the
+        standing office's): they are copied once, and list no entry of their own."""
         self._chunk(facts)
-        ordered = sorted(rows, key=lambda r: (facts.items[r.item_id].due, r.item_id, r.id))
-        entries = [self.entry(r.kind, r.step, facts.items[r.item_id], at, facts) for r in ordered]
+        to = rows[0].addressed_to or rows[0].recipient
+        leader = to.lower() in self.leaders
+
+        def order(r: Outbox) -> tuple:
+            item = facts.items[r.item_id]
+            return (item.unit, item.due, r.item_id, r.id) if leader else (item.due, r.item_id, r.id)
+
+        ordered = sorted(rows, key=order)
+        listed = [r for r in ordered if r.addressed_to is None] or ordered
+        listed = list({(r.item_id, r.step): r for r in reversed(listed)}.values())[::-1]
+        entries = [self.entry(r.kind, r.step, facts.items[r.item_id], at, facts) for r in listed]
         calendar = [
-            self.calendar_entry(facts.items[r.item_id])
-            for r in ordered
-            if r.kind == MailKind.OPENED
+            self.calendar_entry(facts.items[r.item_id]) for r in listed if r.kind == MailKind.OPENED
         ]
-        recipient = ordered[0].recipient
-        context = self.context(MailKind.DIGEST, recipient, at, entries, (), bool(calendar))
-        msg_id = digest_message_id(self.plan.commune.code, [r.id for r in rows], recipient)
-        return self._mail(
-            list(ordered), MailKind.DIGEST, recipient, [], context, msg_id, calendar, at
-        )
+        cc = list(dict.fromkeys(c for r in ordered for c in r.cc if c.lower() != to.lower()))
+        context = self.context(MailKind.DIGEST, to, at, entries, (), bool(calendar))
+        key = [r.id for r in ordered if r.addressed_to is None] or [r.id for r in ordered]
+        msg_id = digest_message_id(self.plan.commune.code, key, to)
+        return self._mail(list(ordered), MailKind.DIGEST, to, cc, context, msg_id, calendar, at)
 
     def _mail(
         self,
@@ -375,7 +462,7 @@ class Composer:
             date=at,
             attachments=attachments,
         )
-        return Mail(rows, kind, to, cc, message)
+        return Mail(rows, kind, to, cc, message, envelope(rows))
 
 
 # -- samples, for `cchc check` and `cchc preview` ---------------------------------------------
@@ -433,9 +520,10 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[str, dict]]:
         "escalation": local_instant(cal.add_working_days(item.due, 5), morning, plan.zone),
         "closed": local_instant(item.due, morning, plan.zone),
         "returned": local_instant(item.due, morning, plan.zone),
+        "coordinate": opened,
     }
     when["reminder"] = max(when["reminder"], opened)
-    steps = {"escalation": "escalation-1", "returned": "returned-1"}
+    steps = {"escalation": "escalation-1", "returned": "returned-1", "coordinate": "opened"}
     closed_item = WorkItem(
         **item.model_dump()
         | {"status": "closed", "step": "closed", "closed_at": when["closed"], "on_time": True}
@@ -484,4 +572,13 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[str, dict]]:
             composer.context("digest", str(recipient), when["overdue"], entries, failure, True),
         )
     )
+    leaders = [str(p.email) for p in plan.commune.leadership]
+    if leaders:  # a leader's digest: the escalations of one run, in the leader's wording
+        escalated = composer.entry("escalation", "escalation-1", item, when["escalation"], facts)
+        out.append(
+            (
+                "digest",
+                composer.context("digest", leaders[0], when["escalation"], [escalated] * 2),
+            )
+        )
     return out

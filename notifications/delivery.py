@@ -8,7 +8,15 @@ Guarantees, with the outbox as the only state:
   `Recorder`) can send a row again, once the lease has run out, and then with the same
   Message-ID;
 - a closed or waived item gets no further reminders, even those queued before it closed: rows are
-  checked against their item when claimed.
+  checked against their item when claimed;
+- every recipient, To or copy (Cc), is a row with its own state: a copy refused with 4xx is
+  retried, one refused for good is reported, as for a To; a mail goes out once to all its rows
+  still pending, with the same Message-ID for each;
+- claims count from the database's clock, never from the instant a run acts as of, and are
+  renewed while a run lasts; a server that stops answering, or answers too slowly, stops the
+  run (see `notifications.smtp.SmtpTransport`), and its answer to a message's data is awaited,
+  so a message it took is not sent again;
+- a leader gets at most one mail per run: their escalations are claimed together.
 """
 
 from __future__ import annotations
@@ -19,12 +27,12 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, func, not_, or_, select, text, update
 from sqlmodel import Session
 
 from models.db import transaction
@@ -33,16 +41,19 @@ from models.tables import Outbox, WorkItem
 from notifications.compose import Composer, Evidence, Facts, Mail, load_facts
 from notifications.links import intake_linker
 from notifications.smtp import Outcome, Transport, make_transport
-from schedules.notices import digest_addresses, in_digest, undelivered_notice
+from schedules.notices import digest_addresses, in_digest, leader_addresses, undelivered_notice
 from schedules.plan import Plan
 from schedules.vocabulary import NAGGING_KINDS, OPEN_STATUSES, MailKind, OutboxStatus, parse_step
 
 log = logging.getLogger("cchc.mail")
 
 CHUNK = 200
-"""Rows claimed at a time; a digest groups one recipient's rows within a chunk."""
+"""Rows claimed at a time; a digest unit's mail groups its rows within a chunk (a leader's,
+within the run)."""
 LEASE = timedelta(minutes=15)
-"""How long a claim holds: longer than a chunk can take to send, shorter than a restart."""
+"""How long a claim holds without renewal (a run renews its claims every third of it): longer
+than the longest wait for a server's answer (`SmtpSettings.data_timeout`, 10 minutes), short
+enough that the rows of a run that died go out again soon."""
 BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
 MAX_REPLIES = 20
@@ -72,6 +83,11 @@ class DeliveryReport:
     """(outbox id, reason): rows cancelled because their item closed or moved on."""
     lost_claims: int = 0
     """Rows settled by someone else while we were sending (lease ran out, or item closed)."""
+    held: int = 0
+    """Rows due that another deliverer's live claim holds (a run in progress, or one that
+    died), which this run therefore left alone ..."""
+    held_until: datetime | None = None
+    """... until then at the latest (when the last of those claims runs out)."""
 
 
 def backoff(attempts: int) -> timedelta:
@@ -108,21 +124,28 @@ async def deliver_pending_async(
     lease: timedelta = LEASE,
     chunk: int = CHUNK,
     evidence: Evidence | None = None,
+    items: Collection[int] | None = None,
 ) -> DeliveryReport:
     """One delivery run as of `at`; `evidence` gives the files an item's mails attach (see
-    `Composer`).
+    `Composer`); `items` limits the run to those items' rows (what an action just queued).
 
     1. open the transport (one SMTP connection for the run, or the .eml folder);
-    2. claim a chunk of rows: pending, due (`send_after <= at`, or any with `force`), not held
-       by another deliverer's live claim; rows of items closed or waived meanwhile, and
-       reminders an item has moved past, are cancelled instead;
-    3. render the chunk's mails: one per row, or one per recipient for digest units;
-    4. send each (the next mail is built while the server answers, see `_send`) and record
-       its outcome (grouped commits in a worker thread, overlapping the next sends, see
-       `Recorder`): sent; retry later with backoff (4xx, connection trouble); or failed (5xx),
-       which queues a notice to the standing office;
-    5. repeat from 2 with the rows after the chunk until none is left: a row that must wait
-       is not tried again in the same run, even with `force`.
+    2. claim, all at once, the leaders' escalations (and their copies) due: each leader gets
+       them in one mail (a digest when there are several);
+    3. claim a chunk of the other rows: pending, due (`send_after <= at`, or any with
+       `force`), not held by another deliverer's live claim; rows of items closed or waived
+       meanwhile, and reminders an item has moved past, are cancelled instead. Claims last
+       `lease` by the database's clock (never `at`: deliverers acting as of different instants
+       share the rows) and are renewed while the run lasts (`Lease`);
+    4. render the chunk's mails: one per mail (its To and copies together), one per recipient
+       for digest units;
+    5. send each (the next mail is built while the server answers, see `_send`) and record the
+       outcome of each recipient (grouped commits in a worker thread, overlapping the next
+       sends, see `Recorder`): sent; retry later with backoff (4xx, connection trouble); or
+       failed (5xx), which queues a notice to the standing office;
+    6. repeat from 3 with the rows after the chunk until none is left: a row that must wait
+       is not tried again in the same run, even with `force`; then count the rows another
+       deliverer still holds (`DeliveryReport.held`).
     """
     composer = Composer(
         plan,
@@ -132,31 +155,149 @@ async def deliver_pending_async(
     )
     transport = transport or make_transport(settings.smtp, settings.data_dir)
     report = DeliveryReport(at, transport.via)
-    digest_to = digest_addresses(plan)
-    token = uuid.uuid4().hex
-    cursor = 0
-    started = time.monotonic()
+    scope = Scope(plan, at, force, uuid.uuid4().hex, items)
+    keeper = Lease(engine, scope.token, lease)
     await transport.open()
+    renewing = asyncio.ensure_future(keeper.keep())
     try:
+        if scope.leaders:
+            claimed = await asyncio.to_thread(claim, engine, scope, lease, report, leaders=True)
+            if claimed is not None and claimed[0]:
+                await _deliver(composer, transport, engine, scope, claimed, report)
+        cursor = 0
         while True:
-            # Leases count from `at` plus the time this run has taken: a long run keeps its
-            # claims fresh, and tests that pass explicit instants stay deterministic.
-            now = at + timedelta(seconds=time.monotonic() - started)
             claimed = await asyncio.to_thread(
-                claim, plan, engine, at, now, force, cursor, token, lease, chunk, report
+                claim, engine, scope, lease, report, cursor=cursor, chunk=chunk
             )
             if claimed is None:
                 break
-            rows, facts, cursor = claimed
-            if not rows:
-                continue
-            recorder = Recorder(plan, engine, at, token, report)
-            mails = _compose(composer, rows, facts, at, digest_to, recorder)
-            await _send(transport, composer.sender.addr_spec, mails, report, recorder)
-            await recorder.close()
+            cursor = claimed[2]
+            if claimed[0]:
+                await _deliver(composer, transport, engine, scope, claimed, report)
+        report.held, report.held_until = await asyncio.to_thread(held_rows, engine, scope)
     finally:
+        renewing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
         await transport.close()
     return report
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one delivery run may claim: the commune's pending rows due at `at` (any with
+    `force`), of `items` only when given; `token` marks the run's claims."""
+
+    plan: Plan
+    at: datetime
+    force: bool
+    token: str
+    items: Collection[int] | None = None
+
+    @property
+    def leaders(self) -> set[str]:
+        return leader_addresses(self.plan)
+
+    def leader_rows(self):
+        """Escalations whose mail is addressed to a leader (the leader's rows and their
+        copies)."""
+        addressee = func.lower(func.coalesce(Outbox.addressed_to, Outbox.recipient))
+        return and_(Outbox.kind == MailKind.ESCALATION, addressee.in_(sorted(self.leaders)))
+
+    def where(self, query, now: datetime, leaders: bool | None = None):
+        """`query` restricted to the rows the run may claim (not claimed by a live lease at
+        `now`); with `leaders`, only the leaders' escalations, or (False) all but them."""
+        query = query.where(
+            WorkItem.commune == self.plan.commune.code,
+            Outbox.status == OutboxStatus.PENDING,
+            free(now),
+        )
+        if not self.force:
+            query = query.where(Outbox.send_after <= self.at)
+        if self.items is not None:
+            query = query.where(Outbox.item_id.in_(list(self.items)))
+        if leaders is not None and self.leaders:
+            query = query.where(self.leader_rows() if leaders else not_(self.leader_rows()))
+        return query
+
+
+def free(now: datetime):
+    """Not held by a live claim at `now`."""
+    return or_(Outbox.claimed_until.is_(None), Outbox.claimed_until <= now)
+
+
+def database_now(session: Session) -> datetime:
+    """The database's clock: every deliverer, on any machine, counts leases from the same
+    clock, whatever instant it acts as of. SQLite is a file on this machine: its clock."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.execute(text("SELECT clock_timestamp()")).scalar_one().astimezone(UTC)
+    return datetime.now(UTC)
+
+
+class Lease:
+    """Keeps a run's claims alive: renewed every third of the lease for as long as the run
+    lasts, so a slow server (answers awaited up to `SmtpSettings.data_timeout`) or a long chunk
+    never lets another deliverer take rows this run is sending."""
+
+    def __init__(self, engine: Engine, token: str, length: timedelta):
+        self.engine, self.token, self.length = engine, token, length
+
+    async def keep(self) -> None:
+        while True:
+            await asyncio.sleep(self.length.total_seconds() / 3)
+            try:
+                await asyncio.to_thread(self.renew)
+            except Exception:  # noqa: BLE001  (the next renewal tries again)
+                log.exception("mail: cannot renew the delivery run's claims")
+
+    def renew(self) -> int:
+        with transaction(self.engine) as session:
+            until = database_now(session) + self.length
+            return session.execute(
+                update(Outbox)
+                .where(Outbox.claim_token == self.token, Outbox.status == OutboxStatus.PENDING)
+                .values(claimed_until=until)
+            ).rowcount
+
+
+def held_rows(engine: Engine, scope: Scope) -> tuple[int, datetime | None]:
+    """How many rows the run could not claim because another deliverer's live claim holds them
+    (a run in progress, or one that died: its claims run out at their lease), and until when."""
+    with transaction(engine) as session:
+        now = database_now(session)
+        query = (
+            select(func.count(), func.max(Outbox.claimed_until))
+            .join(WorkItem, WorkItem.id == Outbox.item_id)
+            .where(
+                WorkItem.commune == scope.plan.commune.code,
+                Outbox.status == OutboxStatus.PENDING,
+                Outbox.claimed_until > now,
+                Outbox.claim_token != scope.token,
+            )
+        )
+        if not scope.force:
+            query = query.where(Outbox.send_after <= scope.at)
+        if scope.items is not None:
+            query = query.where(Outbox.item_id.in_(list(scope.items)))
+        count, until = session.execute(query).one()
+    return count, until
+
+
+async def _deliver(
+    composer: Composer,
+    transport: Transport,
+    engine: Engine,
+    scope: Scope,
+    claimed: tuple[list[Outbox], Facts, int],
+    report: DeliveryReport,
+) -> None:
+    """Compose, send and record the rows of one claim."""
+    rows, facts, _ = claimed
+    recorder = Recorder(scope.plan, engine, scope.at, scope.token, report)
+    digest_to = digest_addresses(scope.plan)
+    mails = _compose(composer, rows, facts, scope.at, digest_to, scope.leaders, recorder)
+    await _send(transport, composer.sender.addr_spec, mails, report, recorder)
+    await recorder.close()
 
 
 async def _send(
@@ -169,13 +310,13 @@ async def _send(
     """Send `mails` one after the other over the transport, recording each outcome. Each mail
     is built while the server answers the first command of the one before (whose send has
     started and waits for the reply), not while the server waits for us."""
-    sending: tuple[Mail, asyncio.Future[Outcome]] | None = None
+    sending: tuple[Mail, asyncio.Future[list[Outcome]]] | None = None
     try:
         for mail in mails:  # builds the next mail
             if sending is not None:
                 done, sending = sending, None
                 _sent(report, recorder, done[0], await done[1])
-            task = asyncio.ensure_future(transport.send(mail.message, sender, mail.to, mail.cc))
+            task = asyncio.ensure_future(transport.send(mail.message, sender, mail.recipients))
             sending = (mail, task)
             await asyncio.sleep(0)  # the send writes its first command
         if sending is not None:
@@ -187,10 +328,44 @@ async def _send(
                 await sending[1]
 
 
-def _sent(report: DeliveryReport, recorder: Recorder, mail: Mail, outcome: Outcome) -> None:
-    if outcome.status == "sent":
+def _sent(report: DeliveryReport, recorder: Recorder, mail: Mail, outcomes: list[Outcome]) -> None:
+    """Record the outcome of each row of `mail`: its recipient's."""
+    if any(o.status == "sent" for o in outcomes):
         report.messages += 1
-    recorder.add(mail.rows, outcome)
+    by_recipient = {r.lower(): o for r, o in zip(mail.recipients, outcomes, strict=True)}
+    recorder.add([(row, by_recipient[row.recipient.lower()]) for row in mail.rows], mail.msg_id)
+
+
+def _batches(rows: list[Outbox], digest_to: set[str], leaders: set[str]) -> list[list[Outbox]]:
+    """The rows of each mail, in row order: a mail's To and copies together; a digest unit's
+    rows (without copies) together; a leader's escalations, with their copies, together."""
+    groups: dict[tuple, list[Outbox]] = defaultdict(list)
+    for row in rows:
+        to = (row.addressed_to or row.recipient).lower()
+        if row.kind == MailKind.ESCALATION and to in leaders:
+            key: tuple = ("leader", to)
+        elif in_digest(row.recipient, row.cc, digest_to):
+            key = ("digest", to)
+        else:
+            key = ("mail", row.item_id, row.step, to)
+        groups[key].append(row)
+    batches = []
+    for key, batch in groups.items():
+        if key[0] == "leader" and len({(r.item_id, r.step) for r in batch}) > 1:
+            batches.append(batch)  # a digest
+        elif key[0] == "leader":
+            batches += _by_mail(batch)
+        else:
+            batches.append(batch)
+    batches.sort(key=lambda b: min(r.id for r in b))
+    return batches
+
+
+def _by_mail(rows: list[Outbox]) -> list[list[Outbox]]:
+    groups: dict[tuple, list[Outbox]] = defaultdict(list)
+    for row in rows:
+        groups[(row.item_id, row.step)].append(row)
+    return list(groups.values())
 
 
 def _compose(
@@ -199,79 +374,69 @@ def _compose(
     facts: Facts,
     at: datetime,
     digest_to: set[str],
+    leaders: set[str],
     recorder: Recorder,
 ) -> Iterator[Mail]:
-    """Mails for a chunk, in row order; a row whose mail cannot be built waits for a retry
+    """Mails for a claim, in row order; a row whose mail cannot be built waits for a retry
     (a template edited after `cchc check`, say) instead of stopping the run."""
-    groups: dict[str, list[Outbox]] = defaultdict(list)
-    singles: list[Outbox] = []
-    for row in rows:
-        if in_digest(row.recipient, row.cc, digest_to):
-            groups[row.recipient.lower()].append(row)
-        else:
-            singles.append(row)
-    batches = [[r] for r in singles] + list(groups.values())
-    batches.sort(key=lambda b: b[0].id)
-    for batch in batches:
+    for batch in _batches(rows, digest_to, leaders):
+        to = (batch[0].addressed_to or batch[0].recipient).lower()
         try:
-            if len(batch) == 1 and batch[0].recipient.lower() not in digest_to:
-                yield composer.for_row(batch[0], facts, at)
+            if to not in digest_to and len({(r.item_id, r.step) for r in batch}) == 1:
+                main = next((r for r in batch if r.addressed_to is None), batch[0])
+                yield composer.for_row(main, facts, at, [r for r in batch if r is not main])
             else:
                 yield composer.for_digest(batch, facts, at)
         except Exception as exc:  # noqa: BLE001  (one bad mail must not block the others)
             log.exception("mail: cannot build the mail of outbox rows %s", [r.id for r in batch])
-            recorder.add(batch, Outcome("retry", f"cannot build the mail: {exc}"))
+            recorder.add([(r, Outcome("retry", f"cannot build the mail: {exc}")) for r in batch])
 
 
 def claim(
-    plan: Plan,
     engine: Engine,
-    at: datetime,
-    now: datetime,
-    force: bool,
-    cursor: int,
-    token: str,
+    scope: Scope,
     lease: timedelta,
-    chunk: int,
     report: DeliveryReport,
+    *,
+    cursor: int = 0,
+    chunk: int | None = None,
+    leaders: bool | None = False,
 ) -> tuple[list[Outbox], Facts, int] | None:
-    """Claim the next chunk of rows after `cursor` (due at `at`; claims expire from `now`);
-    None when there is none. Returns the rows to send, the facts to render them and the new
-    cursor."""
-    free = or_(Outbox.claimed_until.is_(None), Outbox.claimed_until <= now)
+    """Claim the rows after `cursor` the run may take (`Scope`), at most `chunk` of them; with
+    `leaders`, the leaders' escalations only (all of them: their mails group them), else
+    (False) all rows but those. None when there is none. Returns the rows to send, the facts to
+    render them and the new cursor. The claim lasts `lease` from the database's clock."""
+    plan = scope.plan
     with transaction(engine) as session:
-        query = (
-            select(Outbox.id)
-            .join(WorkItem, WorkItem.id == Outbox.item_id)
-            .where(
-                WorkItem.commune == plan.commune.code,
-                Outbox.status == OutboxStatus.PENDING,
-                Outbox.id > cursor,
-                free,
-            )
-        )
-        if not force:
-            query = query.where(Outbox.send_after <= at)
-        ids = session.execute(query.order_by(Outbox.id).limit(chunk)).scalars().all()
+        now = database_now(session)
+        query = select(Outbox.id).join(WorkItem, WorkItem.id == Outbox.item_id)
+        query = scope.where(query, now, leaders).where(Outbox.id > cursor).order_by(Outbox.id)
+        if chunk is not None:
+            query = query.limit(chunk)
+        ids = session.execute(query).scalars().all()
         if not ids:
             return None
         session.execute(
             update(Outbox)
-            .where(Outbox.id.in_(ids), Outbox.status == OutboxStatus.PENDING, free)
-            .values(claimed_until=now + lease, claim_token=token)
+            .where(Outbox.id.in_(ids), Outbox.status == OutboxStatus.PENDING, free(now))
+            .values(claimed_until=now + lease, claim_token=scope.token)
         )
         rows = (
-            session.execute(select(Outbox).where(Outbox.id.in_(ids), Outbox.claim_token == token))
+            session.execute(
+                select(Outbox).where(Outbox.id.in_(ids), Outbox.claim_token == scope.token)
+            )
             .scalars()
             .all()
         )
-        facts = load_facts(session, rows)
+        facts = load_facts(session, rows, plan)
         keep = []
         for row in sorted(rows, key=lambda r: r.id):
             reason = stale_reason(row, facts.items.get(row.item_id))
             if reason is None:
                 keep.append(row)
-            elif _settle(session, row, token, status=OutboxStatus.CANCELLED, last_error=reason):
+            elif _settle(
+                session, row, scope.token, status=OutboxStatus.CANCELLED, last_error=reason
+            ):
                 report.dropped.append((row.id, reason))
         return keep, facts, max(ids)
 
@@ -294,7 +459,7 @@ def stale_reason(row: Outbox, item: WorkItem | None) -> str | None:
 
 
 def _plain(outcome: Outcome) -> bool:
-    """Sent, with nothing to note (no copy refused)."""
+    """Sent, with nothing to note."""
     return outcome.status == "sent" and outcome.error is None
 
 
@@ -312,23 +477,27 @@ def _settle(session: Session, row: Outbox, token: str, **values) -> bool:
     return changed == 1
 
 
+Settled = tuple[Outbox, Outcome, str | None]
+"""A row, its recipient's outcome, and the Message-ID of the mail it went in."""
+
+
 class Recorder:
     """Records outcomes while the next messages are sent: a worker thread commits what has
     accumulated, in one transaction, once RECORD_BATCH outcomes or RECORD_DELAY seconds have
     piled up (group commit). A crash can so leave at most that many accepted messages to be
     sent again (same Message-IDs), and a commit per message does not halve the sending rate.
-    The rows sent without remark (nearly all) are settled by one statement per group."""
+    The rows sent without remark (nearly all) are settled by two statements per group."""
 
     def __init__(self, plan: Plan, engine: Engine, at: datetime, token: str, report):
         self.plan, self.engine, self.at, self.token, self.report = plan, engine, at, token, report
-        self.pending: list[tuple[list[Outbox], Outcome]] = []
+        self.pending: list[Settled] = []
         self.oldest = 0.0
         self.task: asyncio.Task | None = None
 
-    def add(self, rows: list[Outbox], outcome: Outcome) -> None:
+    def add(self, outcomes: list[tuple[Outbox, Outcome]], msg_id: str | None = None) -> None:
         if not self.pending:
             self.oldest = time.monotonic()
-        self.pending.append((rows, outcome))
+        self.pending += [(row, outcome, msg_id) for row, outcome in outcomes]
         idle = self.task is None or self.task.done()
         due = len(self.pending) >= RECORD_BATCH or time.monotonic() - self.oldest >= RECORD_DELAY
         if idle and due:
@@ -351,32 +520,38 @@ class Recorder:
                 return
             self._flush_started()
 
-    def record(self, batch: list[tuple[list[Outbox], Outcome]]) -> None:
+    def record(self, batch: list[Settled]) -> None:
         with transaction(self.engine) as session:
             bulk = session.connection().dialect.update_returning  # SQLite 3.35+, PostgreSQL
-            plain = [row for rows, outcome in batch if _plain(outcome) for row in rows]
+            plain = [(row, msg_id) for row, outcome, msg_id in batch if _plain(outcome)]
             settled = self._settle_sent(session, plain if bulk else [])
-            for rows, outcome in batch:
-                for row in rows:
-                    if not (bulk and _plain(outcome)):
-                        self._record_one(session, row, outcome)
-                    elif row.id in settled:
-                        self.report.sent.append((row.id, row.kind, row.item_id, row.recipient))
-                    else:
-                        self._lost(row)
+            for row, outcome, msg_id in batch:
+                if not (bulk and _plain(outcome)):
+                    self._record_one(session, row, outcome, msg_id)
+                elif row.id in settled:
+                    self.report.sent.append((row.id, row.kind, row.item_id, row.recipient))
+                else:
+                    self._lost(row)
 
-    def _settle_sent(self, session: Session, rows: list[Outbox]) -> set[int]:
-        """Which of `rows` (sent, nothing to note: nearly all) are now settled as sent: the
-        compare-and-set of `_settle` in one statement for all of them, not one ORM statement
-        per row (this thread holds the GIL while it builds a statement, and so slows the
-        sending)."""
+    def _settle_sent(self, session: Session, rows: list[tuple[Outbox, str | None]]) -> set[int]:
+        """Which of `rows` (sent, nothing to note: nearly all) are now settled as sent: their
+        Message-IDs written by one executemany statement, then the compare-and-set of `_settle`
+        in one statement for all of them, not one ORM statement per row (this thread holds the
+        GIL while it builds a statement, and so slows the sending)."""
         if not rows:
             return set()
         table = Outbox.__table__
+        connection = session.connection()
+        connection.execute(
+            update(table)
+            .where(table.c.id == bindparam("_id"), table.c.claim_token == self.token)
+            .values(message_id=bindparam("_msg_id")),
+            [{"_id": row.id, "_msg_id": msg_id} for row, msg_id in rows],
+        )
         statement = (
             update(table)
             .where(
-                table.c.id.in_([row.id for row in rows]),
+                table.c.id.in_([row.id for row, _ in rows]),
                 table.c.status == OutboxStatus.PENDING,
                 table.c.claim_token == self.token,
             )
@@ -391,25 +566,29 @@ class Recorder:
             )
             .returning(table.c.id)
         )
-        return set(session.connection().execute(statement).scalars())
+        return set(connection.execute(statement).scalars())
 
     def _lost(self, row: Outbox) -> None:
         self.report.lost_claims += 1
         log.warning("mail: outbox row %s changed while it was being sent", row.id)
 
-    def _record_one(self, session: Session, row: Outbox, outcome: Outcome) -> None:
+    def _record_one(
+        self, session: Session, row: Outbox, outcome: Outcome, msg_id: str | None
+    ) -> None:
         at, report = self.at, self.report
         attempts = row.attempts + 1
         status = outcome.status
         if status == "retry" and outcome.code is not None and attempts >= MAX_REPLIES:
             status = "failed"
         if status == "sent":
-            values = dict(status=OutboxStatus.SENT, sent_at=at, last_error=outcome.error)
+            values = dict(
+                status=OutboxStatus.SENT, sent_at=at, last_error=outcome.error, message_id=msg_id
+            )
         elif status == "retry":
             retry_at = at + backoff(attempts)
             values = dict(send_after=retry_at, last_error=outcome.error)
         else:
-            values = dict(status=OutboxStatus.FAILED, last_error=outcome.error)
+            values = dict(status=OutboxStatus.FAILED, last_error=outcome.error, message_id=msg_id)
         if not _settle(session, row, self.token, attempts=attempts, **values):
             self._lost(row)
             return
@@ -461,6 +640,13 @@ def describe_delivery(report: DeliveryReport) -> str:
         f"  gửi lại #{i}: {to} lúc {vn_datetime(when)}: {error}"
         for i, to, error, when in report.retrying
     ]
+    if report.held:
+        until = vn_datetime(report.held_until) if report.held_until else "?"
+        lines.insert(
+            1,
+            f"{report.held} thông báo đang do một lần gửi khác giữ đến {until} (lần gửi đó "
+            "đang chạy, hoặc đã dừng đột ngột: khi đó các thông báo này được gửi sau giờ trên)",
+        )
     lines += [f"  LỖI #{i}: {to}: {error}" for i, to, error in report.failed]
     lines += [f"  đã hủy #{i}: {reason}" for i, reason in report.dropped]
     return "\n".join(lines)

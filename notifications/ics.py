@@ -12,13 +12,15 @@ PRODID = "-//cchc//Nhac viec CCHC//VI"
 @dataclass(frozen=True)
 class CalendarEntry:
     uid: str
-    """Stable per item and due date: a re-sent or returned item updates the same event."""
+    """Stable per item: a re-sent mail, or a return's new due date, updates the same event."""
     due: date
     summary: str
     description: str
     alarm_at: datetime | None
     """Aware instant of the first reminder; None when no reminder is left before the due date."""
     alarm_text: str = ""
+    sequence: int = 0
+    """RFC 5545 SEQUENCE: the return round, so a calendar replaces the earlier due date."""
 
 
 def calendar_bytes(entries: list[CalendarEntry], stamp: datetime) -> bytes:
@@ -33,6 +35,7 @@ def calendar_bytes(entries: list[CalendarEntry], stamp: datetime) -> bytes:
     for entry in entries:
         event = Event()
         event.add("uid", entry.uid)
+        event.add("sequence", entry.sequence)
         event.add("dtstamp", stamp)
         event.add("dtstart", entry.due)
         event.add("dtend", entry.due + timedelta(days=1))

@@ -18,8 +18,11 @@ if TYPE_CHECKING:  # itsdangerous loads when a link is made or checked, not with
 
 ITEM_SALT = "cchc.intake.item"
 OFFICE_SALT = "cchc.intake.office"
-OFFICE_DAYS = 400
-"""An office link lasts a year and a bit: the office keeps it as a bookmark."""
+OFFICE_DAYS = 30
+"""An office link (`cchc link --office`) lasts a month by default (CCHC_OFFICE_LINK_DAYS)."""
+OFFICE_SESSION = timedelta(hours=12)
+"""The token an office page carries after a basic-auth login (for its forms and downloads):
+a working day, not a bookmark."""
 
 
 class SecretMissing(ValueError):
@@ -122,19 +125,39 @@ def verify_item_link(settings, token: str, at: datetime) -> tuple[int, str]:
     )
 
 
-def office_token(secret: str, commune: str, at: datetime) -> str:
-    return _serializer(secret, OFFICE_SALT, at).dumps({"office": commune})
+def office_secret(secret: str, office_key: str | None) -> str:
+    """The key that signs the office's tokens: CCHC_SECRET, joined with CCHC_OFFICE_KEY when
+    set, so changing the office key revokes every office link and no unit's link."""
+    return f"{secret}\x1foffice\x1f{office_key}" if office_key else secret
+
+
+def office_token(secret: str, commune: str, at: datetime, session: bool = False) -> str:
+    """An office token; `session`: the short-lived one a page carries after a basic-auth
+    login (OFFICE_SESSION), instead of a link's."""
+    payload = {"office": commune, **({"s": 1} if session else {})}
+    return _serializer(secret, OFFICE_SALT, at).dumps(payload)
 
 
 def office_link(settings, commune: str, at: datetime) -> str:
-    token = office_token(settings.link_secret(), commune, at)
+    secret = office_secret(settings.link_secret(), settings.intake.office_key)
+    token = office_token(secret, commune, at)
     return f"{settings.intake.base_url}/office?t={token}"
 
 
-def verify_office_token(secret: str, token: str, commune: str, at: datetime) -> None:
-    data = _loads(secret, OFFICE_SALT, token, at, timedelta(days=OFFICE_DAYS))
+def verify_office_token(
+    secret: str,
+    token: str,
+    commune: str,
+    at: datetime,
+    max_age: timedelta = timedelta(days=OFFICE_DAYS),
+) -> None:
+    """LinkInvalid unless `token` is this commune's office token, younger than `max_age`
+    (OFFICE_SESSION for a session token). `secret`: see `office_secret`."""
+    data = _loads(secret, OFFICE_SALT, token, at, max_age)
     if not isinstance(data, dict) or data.get("office") != commune:
         raise LinkInvalid("office token of another commune", _FORGED)
+    if data.get("s"):
+        _loads(secret, OFFICE_SALT, token, at, min(max_age, OFFICE_SESSION))
 
 
 _FORGED = (

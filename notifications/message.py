@@ -95,10 +95,14 @@ def _sha(text: str, n: int = 12) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
-def message_id(commune: str, item_id: int, step: str, recipient: str) -> str:
-    """Derived from the outbox key (item, step, recipient): a resend after a crash carries the
-    same id, so the receiving side can recognise it."""
-    return f"<outbox-{item_id}-{_token(step)}-{_sha(recipient.lower())}@{_token(commune)}.cchc>"
+def message_id(commune: str, item_id: int, step: str, recipient: str, round_no: int = 0) -> str:
+    """Derived from the outbox key (item, step, recipient) and the item's return round: a resend
+    after a crash carries the same id, so the receiving side can recognise it, and the mails of a
+    new round (after `cchc return`: the same step names again) carry new ones, which clients that
+    drop duplicate ids do not hide. Round 0 (never returned) has no round mark."""
+    mark = f"-r{round_no}" if round_no else ""
+    sha = _sha(recipient.lower())
+    return f"<outbox-{item_id}-{_token(step)}{mark}-{sha}@{_token(commune)}.cchc>"
 
 
 def digest_message_id(commune: str, outbox_ids: Sequence[int], recipient: str) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import Engine, func, select
 
 from models.db import transaction
-from models.tables import Outbox, WorkItem
+from models.tables import Event, Outbox, WorkItem
 from schedules.notices import digest_addresses, in_digest
 from schedules.plan import Plan
-from schedules.vocabulary import OutboxStatus
+from schedules.vocabulary import OutboxStatus, parse_step
 
 
 def list_outbox(
@@ -27,13 +29,21 @@ def list_outbox(
         query = query.where(Outbox.item_id == item_id)
     with transaction(engine) as session:
         found = session.execute(query.order_by(Outbox.id)).all()
+        rounds = _rounds(session, {row.item_id for row, _ in found})
     digest_to = digest_addresses(plan)
 
     def msg_id(row: Outbox) -> str | None:
-        """None for a row that goes out in a digest: its id names the whole digest."""
+        """The id the mail was sent with; not sent yet, the id it will have, or None for a row
+        that goes out in a digest (whose id names the whole digest)."""
+        if row.message_id is not None:
+            return row.message_id
         if in_digest(row.recipient, row.cc, digest_to):
             return None
-        return message_id(plan.commune.code, row.item_id, row.step, row.recipient)
+        name = parse_step(row.step)  # as `notifications.compose.row_message_id`
+        round_no = name.archived - 1 if name.archived else rounds.get(row.item_id, 0)
+        step = str(replace(name, archived=None))
+        to = row.addressed_to or row.recipient
+        return message_id(plan.commune.code, row.item_id, step, to, round_no)
 
     return [
         {
@@ -44,6 +54,7 @@ def list_outbox(
             "step": row.step,
             "recipient": row.recipient,
             "cc": row.cc,
+            "addressed_to": row.addressed_to,
             "status": row.status,
             "attempts": row.attempts,
             "created_at": row.created_at,
@@ -54,6 +65,18 @@ def list_outbox(
         }
         for row, unit in found
     ]
+
+
+def _rounds(session, item_ids: set[int]) -> dict[int, int]:
+    """How many times each item was returned."""
+    if not item_ids:
+        return {}
+    query = (
+        select(Event.item_id, func.count())
+        .where(Event.item_id.in_(item_ids), Event.kind == "returned")
+        .group_by(Event.item_id)
+    )
+    return {item_id: n for item_id, n in session.execute(query).all()}
 
 
 def failed_counts(plan: Plan, engine: Engine) -> dict[int, int]:

@@ -66,10 +66,25 @@ def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Noti
         step = next((s for s in steps if s.name == wanted), None)
         if step is None:
             step = Step(wanted, StepKind(kind), item.opened_at)
-        notices = step_notices(plan, item.unit, step)
+        notices = step_notices(plan, item.obligation, item.unit, step)
     if not notices:
         raise UserError(f"nobody to send a {kind} mail to for item {item.id}")
     return notices[0]
+
+
+def notice_instant(plan: Plan, item: WorkItem, step: str) -> datetime:
+    """When the notice of `step` is (or was) due for `item`: its timeline step's instant; the
+    opening for `opened` and `coordinate`; the closing for `closed`; else the item's last
+    change (its opening)."""
+    found = next(
+        (s for s in plan.timeline(item.obligation, item.due, item.opened_at) if s.name == step),
+        None,
+    )
+    if found is not None and step != StepKind.OPENED:
+        return max(found.at, item.opened_at)
+    if step.startswith(StepKind.CLOSED) and item.closed_at:
+        return item.closed_at
+    return item.opened_at
 
 
 def preview_mail(
@@ -77,18 +92,21 @@ def preview_mail(
     engine: Engine,
     item_id: int,
     kind: str,
-    at: datetime,
+    at: datetime | None,
     sender: str | None = None,
     recipient: str | None = None,
+    link=None,
 ) -> Mail:
     """The mail of `kind` for an item as it would be sent at `at` (for the digest: a digest
-    holding this item at its current step). Nothing is written."""
+    holding this item at its current step), with the upload link `link(item_id, unit, at)`
+    makes, as the delivery would. Without `at`: the instant the notice is due (its step's,
+    the item's opening, closing or its last change). Nothing is written."""
     from models.db import transaction
     from models.store import outbox_rows
 
     if kind not in MailKind.__members__.values():
         raise UserError(f"unknown kind '{kind}': use {', '.join(MailKind)}")
-    composer = Composer(plan, sender)
+    composer = Composer(plan, sender, link=link)
     with transaction(engine) as session:
         item = session.get(WorkItem, item_id)
         if item is None or item.commune != plan.commune.code:
@@ -98,9 +116,10 @@ def preview_mail(
             current = MAIL_OF_STEP.get(parse_step(item.step).kind, MailKind.OPENED)
             row_kind = current if current in NAGGING_KINDS else MailKind.OPENED
         notice = _preview_notice(plan, session, item, row_kind)
-        [row] = outbox_rows(item.id, [replace(notice, to=(recipient or notice.to[0],))], at)
+        at = at or notice_instant(plan, item, notice.step)
+        row = outbox_rows(item.id, [replace(notice, to=(recipient or notice.to[0],))], at)[0]
         row = Outbox(id=0, **row)
-        facts = load_facts(session, [row])
+        facts = load_facts(session, [row], plan)
     if kind == MailKind.DIGEST:
         return composer.for_digest([row], facts, at)
     return composer.for_row(row, facts, at)

@@ -2,15 +2,18 @@
 
 A transport is opened once per delivery run and reused for every message of it (one SMTP
 connection per batch). `send` never raises for a delivery problem: it answers an `Outcome` for
-the row's recipient, which the delivery records in the outbox.
+each recipient of the message (To and copies alike), which the delivery records in the outbox.
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import logging
 import os
 import re
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -24,6 +27,11 @@ if TYPE_CHECKING:  # aiosmtplib (asyncio, ssl) and the email package load when a
 Status = Literal["sent", "retry", "failed"]
 SmtpSecurity = Literal["none", "starttls", "tls"]
 _DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+DATA_REPLY_TIMEOUT = 600.0
+"""Seconds to wait for the server's answer to a message's data (RFC 5321 §4.5.3.2.6: 10
+minutes). A server may take long to answer it (content filters) and still take the message:
+giving up sooner would send the message again at the next attempt."""
+log = logging.getLogger("cchc.mail")
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,10 @@ class SmtpSettings:
     sender: str | None = None
     """`From`, e.g. `CCHC Mao Điền <cchc@maodien.example>`; unset: the standing office's address."""
     timeout: float = 30.0
-    """Seconds for connecting and for each SMTP command."""
+    """Seconds for connecting and for each SMTP command. A server that lets one pass unanswered
+    is not answering: the run stops sending (see `SmtpTransport`)."""
+    data_timeout: float = DATA_REPLY_TIMEOUT
+    """Seconds to wait for the answer to a message's data (see `DATA_REPLY_TIMEOUT`)."""
 
     @classmethod
     def from_env(cls) -> SmtpSettings:
@@ -111,19 +122,28 @@ class Transport(Protocol):
 
     async def close(self) -> None: ...
 
-    async def send(self, message: EmailMessage, sender: str, to: str, cc: list[str]) -> Outcome: ...
+    async def send(
+        self, message: EmailMessage, sender: str, recipients: Sequence[str]
+    ) -> list[Outcome]:
+        """Hand `message` over for `recipients`; one outcome per recipient, in order."""
+        ...
 
 
 class SmtpTransport:
-    """One aiosmtplib connection for the whole run. A connection that cannot be made, or is lost
-    and cannot be made again, answers `retry` for the rest of the run without new attempts, so a
-    server that is down costs one timeout per run, not one per message."""
+    """One aiosmtplib connection for the whole run. The run stops sending (every later message
+    answers `retry` without an attempt) when the server is down or not answering: a connection
+    that cannot be made, or is lost and cannot be made again; a command left unanswered for
+    `timeout` seconds; or a message whose data took longer than `timeout` to be answered (a
+    slow server: its answer is still awaited, up to `data_timeout`, so a message it took is
+    never sent again). A server that is down or slow so costs one timeout per run, not one per
+    message."""
 
     def __init__(self, settings: SmtpSettings):
         self.settings = settings
         self.via = f"smtp://{settings.host}:{settings.port} ({settings.security})"
         self.smtp: aiosmtplib.SMTP | None = None
         self.down: str | None = None
+        """Why the run sends nothing more, once it must stop."""
 
     def _client(self) -> aiosmtplib.SMTP:
         import aiosmtplib
@@ -143,8 +163,6 @@ class SmtpTransport:
         await self._connect()
 
     async def _connect(self) -> None:
-        import logging
-
         import aiosmtplib
 
         client = self._client()
@@ -153,7 +171,7 @@ class SmtpTransport:
         except (aiosmtplib.SMTPException, *_connection_errors()) as exc:
             self.smtp = None
             self.down = f"cannot connect to {self.settings.host}:{self.settings.port}: {exc}"
-            logging.getLogger("cchc.mail").warning("mail: %s", self.down)
+            log.warning("mail: %s", self.down)
             return
         self.smtp, self.down = client, None
 
@@ -167,48 +185,81 @@ class SmtpTransport:
                 self.smtp.close()
         self.smtp = None
 
-    async def send(self, message: EmailMessage, sender: str, to: str, cc: list[str]) -> Outcome:
+    def _stop(self, reason: str) -> None:
+        """Send nothing more in this run: the rest waits for the next one."""
+        if self.down is None:
+            self.down = reason
+            log.warning("mail: %s; the rest waits for the next delivery run", reason)
+
+    async def send(
+        self, message: EmailMessage, sender: str, recipients: Sequence[str]
+    ) -> list[Outcome]:
         import aiosmtplib
 
+        def every(outcome: Outcome) -> list[Outcome]:
+            return [outcome] * len(recipients)
+
+        if self.down is not None:
+            return every(Outcome("retry", self.down))
         if self.smtp is None or not self.smtp.is_connected:
-            if self.down is not None:
-                return Outcome("retry", self.down)
             await self._connect()  # lost since the last message: one new attempt
             if self.smtp is None:
-                return Outcome("retry", self.down)
+                return every(Outcome("retry", self.down))
         try:
-            errors, _reply = await self._send_message(message, sender, [to, *cc])
+            errors = await self._transaction(message, sender, list(recipients))
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            mine = [r for r in exc.recipients if r.recipient == to] or exc.recipients
-            return Outcome.from_reply(mine[0].code, mine[0].message)
+            refused = {r.recipient.lower(): r for r in exc.recipients}
+            return [
+                Outcome.from_reply(refused[r.lower()].code, refused[r.lower()].message)
+                if r.lower() in refused
+                else Outcome("retry", "not tried: every other recipient refused")
+                for r in recipients
+            ]
+        except aiosmtplib.SMTPTimeoutError as exc:
+            self._close_lost()
+            reason = f"no answer from {self.settings.host} ({exc or 'timeout'})"
+            self._stop(reason)
+            return every(Outcome("retry", reason))
         except aiosmtplib.SMTPResponseException as exc:
             if not self.smtp.is_connected:
                 self.smtp = None
-            return Outcome.from_reply(exc.code, exc.message)
+            return every(Outcome.from_reply(exc.code, exc.message))
         except _connection_errors() as exc:
-            self.smtp.close()
-            self.smtp = None
-            return Outcome("retry", f"connection lost: {exc or type(exc).__name__}")
+            self._close_lost()
+            return every(Outcome("retry", f"connection lost: {exc or type(exc).__name__}"))
         except aiosmtplib.SMTPException as exc:  # e.g. SMTPUTF8 needed but not offered
-            return Outcome("failed", str(exc))
-        if to in errors:
-            return Outcome.from_reply(errors[to].code, errors[to].message)
-        notes = [f"copy to {a} refused: {r.code} {r.message}" for a, r in errors.items()]
-        return Outcome("sent", "; ".join(notes) or None)
+            return every(Outcome("failed", str(exc)))
+        return [
+            Outcome.from_reply(errors[r.lower()].code, errors[r.lower()].message)
+            if r.lower() in errors
+            else Outcome("sent")
+            for r in recipients
+        ]
 
-    async def _send_message(self, message: EmailMessage, sender: str, recipients: list[str]):
-        """aiosmtplib's `send_message` (the same SMTP dialogue, the same bytes), with the message
-        written out by `smtp_bytes` at about a third of the cost. A message with a Bcc, or an
-        address that needs SMTPUTF8, takes aiosmtplib's own path."""
+    def _close_lost(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+        self.smtp = None
+
+    async def _transaction(self, message: EmailMessage, sender: str, recipients: list[str]):
+        """One mail transaction; the recipients refused, by address (lower case). aiosmtplib's
+        `send_message` (the same SMTP dialogue, the same bytes), with the message written out by
+        `smtp_bytes` at about a third of the cost, and the answer to the data awaited for
+        `data_timeout` (a slow answer stops the run after this message). A message with a Bcc,
+        or an address that needs SMTPUTF8, takes aiosmtplib's own path."""
         import aiosmtplib
 
         smtp = self.smtp
+        data_timeout = max(self.settings.data_timeout, self.settings.timeout)
         if (
             "Bcc" in message
             or "Resent-Bcc" in message
             or not "".join([sender, *recipients]).isascii()
         ):
-            return await smtp.send_message(message, sender=sender, recipients=recipients)
+            errors, _ = await smtp.send_message(
+                message, sender=sender, recipients=recipients, timeout=data_timeout
+            )
+            return {a.lower(): r for a, r in errors.items()}
         if smtp.is_ehlo_or_helo_needed:  # as send_message does: EHLO, else HELO
             try:
                 await smtp.ehlo()
@@ -218,7 +269,40 @@ class SmtpTransport:
                 await smtp.helo()
         options = ["BODY=8BITMIME"] if smtp.supports_extension("8BITMIME") else []
         data = smtp_bytes(message, cte_type="8bit" if options else "7bit")
-        return await smtp.sendmail(sender, recipients, data, mail_options=options)
+        try:
+            await smtp.mail(sender, options=options)
+            errors = await self._recipients(recipients)
+            started = time.monotonic()
+            await smtp.data(data, timeout=data_timeout)
+        except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+            if smtp.is_connected:  # as sendmail does: reset the envelope for the next one
+                try:
+                    await smtp.rset()
+                except (aiosmtplib.SMTPException, *_connection_errors()):
+                    pass
+            raise
+        waited = time.monotonic() - started
+        if waited > self.settings.timeout:
+            self._stop(
+                f"{self.settings.host} answered the data after {waited:.0f} s "
+                f"(CCHC_SMTP_TIMEOUT={self.settings.timeout:g})"
+            )
+        return errors
+
+    async def _recipients(self, recipients: list[str]) -> dict:
+        """RCPT TO for each; the refusals by address (lower case). All refused:
+        SMTPRecipientsRefused, as aiosmtplib's `sendmail` raises."""
+        import aiosmtplib
+
+        refused: list[aiosmtplib.SMTPRecipientRefused] = []
+        for address in recipients:
+            try:
+                await self.smtp.rcpt(address)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                refused.append(exc)
+        if len(refused) == len(recipients):
+            raise aiosmtplib.SMTPRecipientsRefused(refused)
+        return {e.recipient.lower(): e for e in refused}
 
 
 def smtp_bytes(message: EmailMessage, cte_type: str = "8bit", utf8: bool = False) -> bytes:
@@ -280,12 +364,14 @@ class FileTransport:
     async def close(self) -> None:
         pass
 
-    async def send(self, message: EmailMessage, sender: str, to: str, cc: list[str]) -> Outcome:
+    async def send(
+        self, message: EmailMessage, sender: str, recipients: Sequence[str]
+    ) -> list[Outcome]:
         try:
             write_eml(message, self.folder)
         except OSError as exc:
-            return Outcome("retry", f"cannot write file: {exc}")
-        return Outcome("sent")
+            return [Outcome("retry", f"cannot write file: {exc}")] * len(recipients)
+        return [Outcome("sent")] * len(recipients)
 
 
 def eml_name(message: EmailMessage) -> str:

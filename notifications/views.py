@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from schedules.config import ALL_UNITS
+from schedules.contents import ContentGroup, note_for_units, report_contents
 from schedules.dates import vn_date, vn_datetime, vn_weekday
 from schedules.plan import REPORT_KINDS, Plan
 from schedules.vocabulary import OPEN_STATUSES, ItemStatus, OutboxStatus, StepKind, parse_step
@@ -21,19 +22,20 @@ if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cch
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
 KIND_LABELS = {
-    "opened": "Giao nhiệm vụ",
+    "opened": "Thông báo nhiệm vụ",
     "reminder": "Nhắc hạn",
     "due": "Đến hạn hôm nay",
     "overdue": "Quá hạn",
-    "escalation": "Quá hạn, báo cáo cấp trên",
+    "escalation": "Đôn đốc",
     "closed": "Đã nhận sản phẩm",
     "returned": "Trả lại để hoàn thiện",
+    "coordinate": "Đề nghị phối hợp",
 }
 STATUS_LABELS = {
     "open": "trong hạn",
     "overdue": "quá hạn",
     "escalated": "quá hạn, đã báo cáo cấp trên",
-    "closed": "đã hoàn thành",
+    "closed": "đã nhận sản phẩm",
     "waived": "được miễn",
 }
 SHORT_TITLE = 90
@@ -87,6 +89,20 @@ class ItemView:
     is_open: bool
     escalation_level: int
     adhoc: bool
+    note: str
+    """The obligation's description for the units ("Lưu ý"), asides for admins left out."""
+    contents: tuple[ContentGroup, ...]
+    """The standing tasks a periodic report covers (`schedules.contents`)."""
+    office_own: bool
+    """An item of the standing office itself: its mails are the office's own reminders."""
+    catch_up: str
+    """For an item opened after its due date: the new "at the latest" date; else empty."""
+    catch_up_weekday: str
+    inputs_due: str
+    """When the coordinating units send their inputs (items with coordinators), else empty."""
+    deliverable: str
+    """What is owed, as a subject names it: "Báo cáo CCHC quý I năm 2027" for a periodic
+    report, else "sản phẩm nhiệm vụ «short title»"."""
 
 
 def period_label(key: str) -> str:
@@ -170,18 +186,21 @@ def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
     span = f"từ {vn_date(item.window_start)} đến {vn_date(item.window_end)}"
     left, late, phrase = countdown(plan, item.due, today)
     ref = f"{plan.commune.plan_short}, {ob.ref}" if ob else plan.commune.plan_short
+    label = period_label(item.period)
+    catch_up = plan.catch_up_deadline(item.obligation, item.due, item.opened_at)
+    asks = ob is not None and bool(plan.coordinating_units(item.obligation, item.unit))
     return ItemView(
         id=item.id or 0,
         obligation=item.obligation,
         title=item.title,
         short_title=shorten(item.title),
-        product=ob.product if ob else "",
+        product=ob.product.replace("{period}", label) if ob else "",
         description=" ".join((ob.description or "").split()) if ob else "",
         timing=ob.timing if ob else "",
         ref=ref,
         kind=kind,
         period=item.period,
-        period_label=period_label(item.period),
+        period_label=label,
         window_start=vn_date(item.window_start),
         window_end=vn_date(item.window_end),
         window_label=("số liệu " if kind in REPORT_KINDS else "thời gian ") + span,
@@ -203,6 +222,18 @@ def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
         is_open=item.status in OPEN_STATUSES,
         escalation_level=item.escalation_level,
         adhoc=item.adhoc,
+        note=note_for_units(ob.description) if ob else "",
+        contents=tuple(
+            ContentGroup(g.heading, tuple((ref, shorten(title, 100)) for ref, title in g.rows))
+            for g in report_contents(plan, item.obligation, item.unit)
+        ),
+        office_own=item.unit == plan.commune.standing_office,
+        catch_up=vn_date(catch_up) if catch_up else "",
+        catch_up_weekday=vn_weekday(catch_up) if catch_up else "",
+        inputs_due=vn_date(plan.inputs_due(item.obligation, item.due)) if asks else "",
+        deliverable=f"Báo cáo CCHC {label}"
+        if kind in REPORT_KINDS
+        else f"sản phẩm nhiệm vụ «{shorten(item.title, 70)}»",
     )
 
 
@@ -301,7 +332,7 @@ def kind_label(kind: str) -> str:
 
 def step_label(step: str) -> str:
     """A step name (`schedules.vocabulary`) in Vietnamese: "nhắc hạn, còn 5 ngày làm việc",
-    "chuyển cấp 2", "báo thư lỗi: quá hạn", "giao nhiệm vụ (trước lần trả lại 1)"; a name
+    "chuyển cấp 2", "báo thư lỗi: quá hạn", "thông báo nhiệm vụ (trước lần trả lại 1)"; a name
     `parse_step` does not read is shown as it is."""
     try:
         name = parse_step(step)
@@ -309,7 +340,7 @@ def step_label(step: str) -> str:
         return step
     n = name.number
     words = {
-        StepKind.OPENED: "giao nhiệm vụ",
+        StepKind.OPENED: "thông báo nhiệm vụ",
         StepKind.REMINDER: f"nhắc hạn, còn {n} ngày làm việc",
         StepKind.DUE: "đến hạn",
         StepKind.OVERDUE: "quá hạn",
@@ -323,3 +354,36 @@ def step_label(step: str) -> str:
     if name.archived is not None:
         words += f" (trước lần trả lại {name.archived})"
     return words
+
+
+def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: date) -> dict:
+    """Where the units' reports that a consolidated report sums up stand, as of `today`:
+    received on time, received late, missing (with how late), one row per unit expected."""
+    ob = plan.obligations.get(item.obligation)
+    expected = (
+        plan.lead_units(ob.consolidates) if ob and ob.consolidates in plan.obligations else []
+    )
+    by_unit = {s.unit: s for s in sources}
+    rows: list[dict] = []
+    counts = {"received": 0, "late": 0, "missing": 0}
+    for code in dict.fromkeys(expected + list(by_unit)):
+        source = by_unit.get(code)
+        name = unit_view(plan, code).name
+        if source is None:
+            state, group = "chưa mở nhiệm vụ", "missing"
+        elif source.status == ItemStatus.CLOSED:
+            group = "received" if source.on_time is not False else "late"
+            state = "đã nộp" + (", sau hạn" if group == "late" else "")
+        elif source.status == ItemStatus.WAIVED:
+            state, group = "được miễn", "received"
+        else:
+            state, group = f"chưa nộp ({countdown(plan, source.due, today)[2]})", "missing"
+        counts[group] += 1
+        rows.append({"unit": name, "state": state, "group": group})
+    total = len(rows)
+    summary = (
+        f"Đã nhận {counts['received'] + counts['late']}/{total} báo cáo của các đơn vị"
+        f" ({counts['late']} nộp sau hạn); chưa nhận: {counts['missing']}"
+    )
+    missing = [r["unit"] for r in rows if r["group"] == "missing"]
+    return {"rows": rows, "summary": summary, "missing": missing, **counts}

@@ -27,9 +27,10 @@ OBLIGATION_ID = r"^[a-z0-9][a-z0-9-]{1,63}$"
 ALL_UNITS = "ALL"
 """In `lead` or `coordinators`: every unit counted among "Các cơ quan, đơn vị"."""
 
-ESCALATION_ROLES = ("head", "leadership", "standing_office")
+ESCALATION_ROLES = ("head", "leadership", "leader_in_charge", "standing_office")
 """Targets of an escalation level besides a unit code: the item's head of unit, the commune's
-leadership (those marked `escalation: true`), the standing office's unit address."""
+leadership (those marked `escalation: true`), the leader in charge of administrative reform
+(`in_charge: true`; the whole leadership when nobody is), the standing office's address."""
 
 PeriodKind = Literal["year", "half", "quarter", "cchc", "month", "date"]
 NamedSet = Literal["quarterly-cchc", "annual", "semiannual", "quarterly", "monthly"]
@@ -65,6 +66,11 @@ class Person(Strict):
 
 class Leader(Person):
     escalation: bool = Field(True, description="Receives escalations of overdue items")
+    in_charge: bool = Field(
+        False,
+        description="The leader in charge of administrative reform (Phó Chủ tịch phụ trách): "
+        "escalation target leader_in_charge, and the standing office's own items escalate here",
+    )
 
 
 class Unit(Strict):
@@ -78,9 +84,21 @@ class Unit(Strict):
     digest: bool = Field(False, description="One daily digest mail instead of one per item")
 
 
+ESCALATION_LIMITS = ("consolidated_due",)
+"""What a level may be pulled forward to (`before`): the due date of the report that
+consolidates the item's obligation, for the same data window."""
+
+
 class EscalationLevel(Strict):
     after: int = Field(ge=1, le=260, description="Working days after the due date")
-    to: list[str] = Field(min_length=1, description="head | leadership | standing_office | CODE")
+    to: list[str] = Field(
+        min_length=1, description="head | leadership | leader_in_charge | standing_office | CODE"
+    )
+    before: Literal["consolidated_due"] | None = Field(
+        None,
+        description="At the latest on this date: consolidated_due, the due date of the report "
+        "that consolidates this one (same period), so the ladder ends before it is due",
+    )
 
 
 class Policy(Strict):
@@ -99,6 +117,20 @@ class Policy(Strict):
         description="Due date on a day off: move to the next working day (BLDS), to the previous"
         " one (a deadline within a month: its last working day), or keep it",
     )
+    inputs_before_due: WorkingDays | None = Field(
+        None,
+        description="Coordinating units send their inputs this many working days before the "
+        "lead's due date (default 3)",
+    )
+    catch_up_grace: Annotated[int, Field(ge=1, le=60)] | None = Field(
+        None,
+        description="An item opened after its due date (a late first run, catch-up) gets this "
+        "many working days from its opening before any escalation (default 3)",
+    )
+
+
+OPTIONAL_DEFAULTS = {"inputs_before_due": 3, "catch_up_grace": 3}
+"""Policy fields the commune's `defaults` may leave out, and their built-in values."""
 
 
 DUE_RULES = (
@@ -197,7 +229,11 @@ class Obligation(Strict):
     ref: str = Field(min_length=1, description='Where the plan sets it, e.g. "Phụ lục mục II.2"')
     lead: list[str] = Field(min_length=1, description="Unit codes, or ALL")
     coordinators: list[str] = []
-    product: str = Field(min_length=1)
+    product: str = Field(
+        min_length=1,
+        description='What is handed in; "{period}" stands for the item\'s own period, e.g. '
+        '"Báo cáo ... {period}" -> "Báo cáo ... quý I năm 2027"',
+    )
     timing: str = Field(min_length=1, description="The plan's own words for the timing")
     description: str | None = None
     schedule: Schedule | None = Field(None, description="None: standing or ad hoc")
@@ -264,7 +300,9 @@ class Commune(Strict):
     @field_validator("defaults")
     @classmethod
     def _complete_defaults(cls, value: Policy) -> Policy:
-        missing = [k for k, v in value.model_dump().items() if v is None]
+        missing = [
+            k for k, v in value.model_dump().items() if v is None and k not in OPTIONAL_DEFAULTS
+        ]
         if missing:
             raise ValueError(f"defaults must set {', '.join(missing)}")
         return value

@@ -8,7 +8,9 @@ first mail only.
 | event                              | kind       | to                          | cc              |
 |------------------------------------|------------|-----------------------------|-----------------|
 | the item opens                     | opened     | the unit                    |                 |
+|                                    | coordinate | each coordinating unit      |                 |
 | reminder, due day, overdue         | that step  | the unit                    |                 |
+| the reminder before inputs are due | coordinate | each coordinating unit      |                 |
 | escalation level N                 | escalation | the level's targets         | standing office |
 | a deliverable closes the item      | closed     | the unit, standing office   |                 |
 | a later version of a closed item   | closed     | the unit (`closed-vN`)      |                 |
@@ -18,6 +20,10 @@ first mail only.
 (The notice of a refused mail has the step `undelivered-STEP`.)
 
 An item whose unit left the config has no recipient: its notices are empty.
+
+The standing office's own items do not make it notify itself: their escalations go to the
+leader in charge of administrative reform (its head and the office itself stand for that
+leader), without the office in copy.
 """
 
 from __future__ import annotations
@@ -51,16 +57,31 @@ def _office(plan: Plan) -> tuple[str, ...]:
     return _unit(plan, plan.commune.standing_office)
 
 
+def leaders_in_charge(plan: Plan) -> tuple[str, ...]:
+    """The leader in charge of administrative reform (`in_charge: true`), else the leaders
+    marked for escalation."""
+    leaders = [p for p in plan.commune.leadership if p.in_charge]
+    leaders = leaders or [p for p in plan.commune.leadership if p.escalation]
+    return tuple(str(p.email) for p in leaders)
+
+
 def escalation_addresses(plan: Plan, targets: tuple[str, ...], unit: str) -> tuple[str, ...]:
     """The addresses of an escalation level's targets for an item of `unit`: its head of unit
-    (`head`), the leaders marked for escalation (`leadership`), the standing office
-    (`standing_office`) or a unit by code; each address once."""
+    (`head`), the leaders marked for escalation (`leadership`), the leader in charge
+    (`leader_in_charge`), the standing office (`standing_office`) or a unit by code; each
+    address once. For the standing office's own items, `head` and `standing_office` mean the
+    leader in charge: the office does not escalate to itself."""
+    own = unit == plan.commune.standing_office
     found: list[str] = []
     for target in targets:
-        if target == "head":
+        if own and target in ("head", "standing_office"):
+            found += leaders_in_charge(plan)
+        elif target == "head":
             found.append(str(plan.units[unit].head.email))
         elif target == "leadership":
             found += [str(p.email) for p in plan.commune.leadership if p.escalation]
+        elif target == "leader_in_charge":
+            found += leaders_in_charge(plan)
         elif target == "standing_office":
             found += _office(plan)
         else:
@@ -73,33 +94,54 @@ def digest_addresses(plan: Plan) -> set[str]:
     return {str(u.email).lower() for u in plan.units.values() if u.digest}
 
 
+def leader_addresses(plan: Plan) -> set[str]:
+    """Addresses (lower case) of the commune's leaders: a delivery run sends each of them one
+    mail at most, its escalations together (a digest when there are several)."""
+    return {str(p.email).lower() for p in plan.commune.leadership}
+
+
 def in_digest(recipient: str, cc: list[str], digest: set[str]) -> bool:
     """Whether an outbox row goes out in its recipient's digest: a digest unit's own mail, not
     one that copies somebody (that one goes out alone, with its copy)."""
     return recipient.lower() in digest and not cc
 
 
-def step_notices(plan: Plan, unit: str, step: Step) -> list[Notice]:
+def _coordinators(plan: Plan, obligation: str, unit: str) -> tuple[str, ...]:
+    return tuple(a for code in plan.coordinating_units(obligation, unit) for a in _unit(plan, code))
+
+
+def step_notices(plan: Plan, obligation: str, unit: str, step: Step) -> list[Notice]:
     """A timeline step reached: the unit hears of its own item; an escalation goes to its
     level's targets (head of unit, leadership, ...) with the standing office in copy, unless the
-    office is itself a target."""
+    office is itself a target or the item is the office's own; the reminder before the inputs
+    are due also reminds the coordinating units."""
     if unit not in plan.units:
         return []
     if step.kind == StepKind.ESCALATION:
         to = escalation_addresses(plan, step.to, unit)
-        cc = tuple(a for a in _office(plan) if a not in to)
+        own = unit == plan.commune.standing_office
+        cc = () if own else tuple(a for a in _office(plan) if a not in to)
         return [Notice(MailKind.ESCALATION, step.name, to, cc)] if to else []
-    return [Notice(MAIL_OF_STEP[step.kind], step.name, _unit(plan, unit))]
+    found = [Notice(MAIL_OF_STEP[step.kind], step.name, _unit(plan, unit))]
+    coordinators = _coordinators(plan, obligation, unit) if step.asks_inputs else ()
+    if coordinators:
+        found.append(Notice(MailKind.COORDINATE, step.name, coordinators))
+    return found
 
 
-def opening_notices(plan: Plan, unit: str, reached: Step) -> list[Notice]:
-    """The item opens (giao nhiệm vụ): the assignment mail to the unit; an item opened already
-    escalated (opened late) escalates at once too. Reminders it opened past are not sent."""
+def opening_notices(plan: Plan, obligation: str, unit: str, reached: Step) -> list[Notice]:
+    """The item opens (thông báo nhiệm vụ): the notice to the unit, and to each coordinating
+    unit its request for inputs; an item opened already escalated (a level due before the item
+    opened, only for an item opened by hand past its due date) escalates at once too. Reminders
+    it opened past are not sent."""
     if unit not in plan.units:
         return []
     found = [Notice(MailKind.OPENED, StepKind.OPENED, _unit(plan, unit))]
+    coordinators = _coordinators(plan, obligation, unit)
+    if coordinators:
+        found.append(Notice(MailKind.COORDINATE, StepKind.OPENED, coordinators))
     if reached.kind == StepKind.ESCALATION:
-        found += step_notices(plan, unit, reached)
+        found += step_notices(plan, obligation, unit, reached)
     return found
 
 

@@ -30,7 +30,7 @@ from schedules.config import (
     Policy,
     Unit,
 )
-from schedules.dates import end_of_day, vn_date, vn_weekday
+from schedules.dates import end_of_day, local_date, local_instant, vn_date, vn_weekday
 from schedules.occurrences import (
     CompiledSchedule,
     DueDate,
@@ -40,7 +40,8 @@ from schedules.occurrences import (
     opening_date,
 )
 from schedules.policy import ResolvedPolicy, resolve_policy
-from schedules.timeline import Step, timeline
+from schedules.timeline import Step, catch_up_deadline, inputs_due, timeline
+from schedules.vocabulary import StepKind
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource, read_yaml
 
 REPORT_KINDS = ("periodic_report", "consolidated_report")
@@ -58,6 +59,8 @@ class Plan:
     obligations: dict[str, Obligation]
     calendar: WorkingCalendar
     schedules: dict[str, CompiledSchedule] = field(default_factory=dict)
+    warnings: list[ConfigIssue] = field(default_factory=list)
+    """What `cchc check` warns about but does not refuse (`FILE:LINE: message`)."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -86,7 +89,27 @@ class Plan:
         return out
 
     def lead_units(self, obligation_id: str) -> list[str]:
-        return self.expand_units(self.obligations[obligation_id].lead)
+        """The units that own an item of the obligation each period. The standing office does
+        not owe itself a report that its own consolidated report sums up."""
+        units = self.expand_units(self.obligations[obligation_id].lead)
+        office = self.commune.standing_office
+        consolidator = self.consolidator(obligation_id)
+        if consolidator and office in self.expand_units(self.obligations[consolidator].lead):
+            units = [u for u in units if u != office]
+        return units
+
+    def coordinating_units(self, obligation_id: str, unit: str) -> list[str]:
+        """The units asked for inputs to `unit`'s item: the coordinators, ALL expanded, but the
+        lead units. A consolidated report asks nobody: its inputs are the units' own reports."""
+        ob = self.obligations.get(obligation_id)
+        if ob is None or ob.consolidates:
+            return []
+        leads = set(self.expand_units(ob.lead)) | {unit}
+        return [u for u in self.expand_units(ob.coordinators) if u not in leads]
+
+    def inputs_due(self, obligation_id: str, due: date) -> date:
+        """When the coordinating units of an item due on `due` send their inputs."""
+        return inputs_due(due, self.policy(obligation_id), self.calendar)
 
     def occurrences(
         self,
@@ -174,7 +197,42 @@ class Plan:
             self.calendar,
             self.zone,
             self.commune.sweep_time,
+            self.consolidated_due(obligation_id, due),
         )
+
+    def catch_up_deadline(self, obligation_id: str, due: date, opened_at: datetime) -> date | None:
+        """The fresh deadline of an item opened after its due date (see `timeline`)."""
+        policy = self.policy(obligation_id)
+        return catch_up_deadline(due, opened_at, policy, self.calendar, self.zone)
+
+    def consolidator(self, obligation_id: str) -> str | None:
+        """The obligation whose report sums up `obligation_id`'s reports, if any."""
+        return next(
+            (o for o, ob in self.obligations.items() if ob.consolidates == obligation_id), None
+        )
+
+    @cached_property
+    def _consolidated_dues(self) -> dict[str, dict[date, date]]:
+        """Per consolidated obligation: its units' due date → the consolidating report's due
+        date for the same period (all units of a period share a due date)."""
+        found: dict[str, dict[date, date]] = {}
+        span = (self.commune.plan_start, self.commune.plan_end)
+        for oid in self.schedules:
+            target = self.obligations[oid].consolidates
+            if not target or target not in self.schedules:
+                continue
+            own = {o.period.key: o.due.due for o in self.occurrences(*span, obligation=oid)}
+            found[target] = {
+                o.due.due: own[o.period.key]
+                for o in self.occurrences(*span, obligation=target)
+                if o.period.key in own
+            }
+        return found
+
+    def consolidated_due(self, obligation_id: str, due: date) -> date | None:
+        """The due date of the report consolidating an item of `obligation_id` due on `due`;
+        None when nothing consolidates it, or `due` is not a scheduled one (a returned item)."""
+        return self._consolidated_dues.get(obligation_id, {}).get(due)
 
     def received_on_time(self, due: date, at: datetime) -> bool:
         """The one rule of timeliness: received by the end of the due date, local time."""
@@ -399,6 +457,8 @@ class _PlanBuilder:
                 self._check_consolidation(plan, oid)
         if self.issues:
             raise ConfigInvalid(self.issues)
+        for oid in obligations:
+            self._warn_late_ladder(plan, oid)
         return plan
 
     def _year_override(self, source: YamlSource, year: int, cal: Any) -> YearOverride:
@@ -567,6 +627,36 @@ class _PlanBuilder:
                     f"closes on {vn_date(period.window_end)} (hạn nộp phải sau ngày chốt số "
                     "liệu); use a due rule after the window, e.g. day_of_month_after or "
                     "working_days_after_window",
+                )
+                return
+
+    def _warn_late_ladder(self, plan: Plan, oid: str) -> None:
+        """A report that another one sums up should have escalated all the way before the
+        consolidated report is due: warn about a level that comes after it."""
+        consolidator = plan.consolidator(oid)
+        if oid not in plan.schedules or consolidator not in plan.schedules:
+            return
+        span = (plan.commune.plan_start, plan.commune.plan_end)
+        for occ in plan.occurrences(*span, obligation=oid):
+            limit = plan.consolidated_due(oid, occ.due.due)
+            opened = local_instant(occ.opens, plan.commune.sweep_time, plan.zone)
+            late = [
+                s
+                for s in plan.timeline(oid, occ.due.due, opened)
+                if s.kind == StepKind.ESCALATION and limit and local_date(s.at, plan.zone) > limit
+            ]
+            if late:
+                source, loc = self.obligation_at[oid]
+                where = loc + ("policy",) if plan.obligations[oid].policy.escalation else loc
+                plan.warnings.append(
+                    source.issue(
+                        where,
+                        f"warning: period {occ.period.key}: escalation level {late[0].level} "
+                        f"on {vn_date(local_date(late[0].at, plan.zone))} comes after "
+                        f"'{consolidator}' is due on {vn_date(limit)}: add "
+                        "`before: consolidated_due` to the level or shorten `after` (cấp đôn "
+                        "đốc đến sau hạn báo cáo tổng hợp)",
+                    )
                 )
                 return
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schedules.config import EscalationLevel, Policy, Shift
+from schedules.config import OPTIONAL_DEFAULTS, EscalationLevel, Policy, Shift
 
 
 @dataclass(frozen=True)
@@ -14,12 +14,15 @@ class ResolvedPolicy:
     due_day_notice: bool
     escalation: tuple[EscalationLevel, ...]
     shift: Shift
+    inputs_before_due: int
+    catch_up_grace: int
 
 
 def resolve_policy(defaults: Policy, override: Policy) -> ResolvedPolicy:
     def pick(name: str):
         value = getattr(override, name)
-        return getattr(defaults, name) if value is None else value
+        value = getattr(defaults, name) if value is None else value
+        return OPTIONAL_DEFAULTS.get(name) if value is None else value
 
     return ResolvedPolicy(
         open_before_due=pick("open_before_due"),
@@ -27,4 +30,6 @@ def resolve_policy(defaults: Policy, override: Policy) -> ResolvedPolicy:
         due_day_notice=pick("due_day_notice"),
         escalation=tuple(sorted(pick("escalation"), key=lambda level: level.after)),
         shift=pick("shift"),
+        inputs_before_due=pick("inputs_before_due"),
+        catch_up_grace=pick("catch_up_grace"),
     )

@@ -8,13 +8,13 @@ obligation's policy; nothing else does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from schedules.calendar import WorkingCalendar
-from schedules.dates import end_of_day, local_instant
+from schedules.dates import end_of_day, local_date, local_instant
 from schedules.policy import ResolvedPolicy
 from schedules.vocabulary import ItemStatus, StepKind, format_step
 
@@ -29,6 +29,9 @@ class Step:
     """Escalation level (1-based) for escalation steps; 0 otherwise."""
     to: tuple[str, ...] = ()
     """Escalation targets (head, leadership, standing_office or unit codes)."""
+    asks_inputs: bool = False
+    """The reminder that also reminds the coordinating units: the last one before their
+    inputs are due (`inputs_due`)."""
 
     @property
     def status(self) -> ItemStatus:
@@ -38,6 +41,27 @@ class Step:
         return ItemStatus.OVERDUE if self.kind == StepKind.OVERDUE else ItemStatus.OPEN
 
 
+def inputs_due(due: date, policy: ResolvedPolicy, calendar: WorkingCalendar) -> date:
+    """When coordinating units owe the lead their inputs: `inputs_before_due` working days
+    before the lead's due date."""
+    return calendar.add_working_days(due, -policy.inputs_before_due)
+
+
+def catch_up_deadline(
+    due: date,
+    opened_at: datetime,
+    policy: ResolvedPolicy,
+    calendar: WorkingCalendar,
+    zone: ZoneInfo,
+) -> date | None:
+    """For an item opened after its due date had ended (a late first run, catch-up after
+    downtime): the new "at the latest" date its opening mail gives, `catch_up_grace` working
+    days after the day it opened. None for an item opened in time."""
+    if opened_at < end_of_day(due, zone):
+        return None
+    return calendar.add_working_days(local_date(opened_at, zone), policy.catch_up_grace)
+
+
 def timeline(
     due: date,
     opened_at: datetime,
@@ -45,17 +69,25 @@ def timeline(
     calendar: WorkingCalendar,
     zone: ZoneInfo,
     morning: time,
+    consolidated_due: date | None = None,
 ) -> list[Step]:
     """Every step of an item due on `due` and opened at `opened_at`, in order of their instants
     (but for `opened`, always first: an item opened late is overdue at once).
 
     1. `opened` at the opening instant;
     2. a reminder each configured number of working days before `due` (the sweep's morning),
-       dropped when it would fall before the item was opened;
+       dropped when it would fall before the item was opened; the last one before the
+       coordinating units' inputs are due reminds them too (`asks_inputs`);
     3. `due` on the due date's morning, when the policy wants a due-day notice;
     4. `overdue` when the due date has ended (midnight, local time): "on time" means by the end
        of the due date;
-    5. an escalation per level, its delay counted in working days after `due`.
+    5. an escalation per level, its delay counted in working days after `due`; a level with
+       `before: consolidated_due` comes on `consolidated_due` at the latest (the report that
+       sums this one up must not wait for the ladder).
+
+    An item opened after its due date had ended is told once, on opening, with a fresh deadline
+    (`catch_up_deadline`); its escalations count from that deadline instead of `due`, so a late
+    first run does not escalate at once.
     """
     steps = [Step(StepKind.OPENED, StepKind.OPENED, opened_at)]
     before_due = [
@@ -68,18 +100,31 @@ def timeline(
     ]
     if policy.due_day_notice:
         before_due.append(Step(StepKind.DUE, StepKind.DUE, local_instant(due, morning, zone)))
-    steps += [s for s in before_due if s.at > opened_at]
-    steps.append(Step(StepKind.OVERDUE, StepKind.OVERDUE, end_of_day(due, zone)))
-    steps += [
-        Step(
-            format_step(StepKind.ESCALATION, i),
-            StepKind.ESCALATION,
-            local_instant(calendar.add_working_days(due, level.after), morning, zone),
-            level=i,
-            to=tuple(level.to),
-        )
-        for i, level in enumerate(policy.escalation, start=1)
+    before_due = [s for s in before_due if s.at > opened_at]
+    inputs_day = inputs_due(due, policy, calendar)
+    asking = [
+        s for s in before_due if s.kind == StepKind.REMINDER and local_date(s.at, zone) < inputs_day
     ]
+    if asking:
+        index = before_due.index(asking[-1])
+        before_due[index] = replace(asking[-1], asks_inputs=True)
+    steps += before_due
+    steps.append(Step(StepKind.OVERDUE, StepKind.OVERDUE, end_of_day(due, zone)))
+    caught_up = catch_up_deadline(due, opened_at, policy, calendar, zone)
+    base = caught_up or due
+    for i, level in enumerate(policy.escalation, start=1):
+        day = calendar.add_working_days(base, level.after)
+        if level.before and consolidated_due and not caught_up:
+            day = max(min(day, consolidated_due), calendar.add_working_days(due, 1))
+        steps.append(
+            Step(
+                format_step(StepKind.ESCALATION, i),
+                StepKind.ESCALATION,
+                local_instant(day, morning, zone),
+                level=i,
+                to=tuple(level.to),
+            )
+        )
     return steps
 
 

@@ -66,10 +66,13 @@ class MailKind(StrEnum):
     CLOSED = "closed"
     RETURNED = "returned"
     DIGEST = "digest"
+    COORDINATE = "coordinate"
+    """A coordinating unit's request for its inputs to the lead's item, and its reminder."""
 
 
 NAGGING_KINDS = (
     MailKind.OPENED,
+    MailKind.COORDINATE,
     MailKind.REMINDER,
     MailKind.DUE,
     MailKind.OVERDUE,

@@ -46,6 +46,8 @@ class LiveIntake:
     max_bytes: int = 20 * 1024 * 1024
     office_user: str | None = None
     office_password: str | None = None
+    intake_options: dict = field(default_factory=dict)
+    """More IntakeSettings fields (body_timeout, office_key, ...)."""
     settings: Settings = field(init=False)
     base: str = field(init=False)
 
@@ -65,6 +67,7 @@ class LiveIntake:
                 max_bytes=self.max_bytes,
                 office_user=self.office_user,
                 office_password=self.office_password,
+                **self.intake_options,
             ),
         )
         app = create_app(self.plan, self.engine, self.settings, clock=self.clock)
@@ -164,10 +167,48 @@ def _zip(entries: list[tuple[str, bytes]], stored_first: bool = False) -> bytes:
     return out.getvalue()
 
 
+CONTENT_TYPES_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+OFFICE_DOCUMENT_REL = (
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+)
+DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+DOCM_MAIN = "application/vnd.ms-word.document.macroEnabled.main+xml"
+VBA_PROJECT = "application/vnd.ms-office.vbaProject"
+VBA_PROJECT_REL = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
+
+
+def content_types(*overrides: tuple[str, str]) -> bytes:
+    rows = "".join(f'<Override PartName="{p}" ContentType="{c}"/>' for p, c in overrides)
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="{CONTENT_TYPES_NS}">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        f'<Default Extension="xml" ContentType="application/xml"/>{rows}</Types>'
+    ).encode()
+
+
+def relationships(*rels: tuple[str, str]) -> bytes:
+    rows = "".join(
+        f'<Relationship Id="rId{n}" Type="{kind}" Target="{target}"/>'
+        for n, (kind, target) in enumerate(rels, start=1)
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{RELS_NS}">{rows}'
+        "</Relationships>"
+    ).encode()
+
+
 def docx_bytes(macro: bool = False) -> bytes:
+    """A minimal but real Word package: `_rels/.rels` names `word/document.xml`, which
+    `[Content_Types].xml` declares as a document's main part (macro: a .docm with its
+    vbaProject part)."""
+    overrides = [("/word/document.xml", DOCM_MAIN if macro else DOCX_MAIN)]
+    if macro:
+        overrides.append(("/word/vbaProject.bin", VBA_PROJECT))
     entries = [
-        ("[Content_Types].xml", b'<?xml version="1.0"?><Types/>'),
-        ("_rels/.rels", b'<?xml version="1.0"?><Relationships/>'),
+        ("[Content_Types].xml", content_types(*overrides)),
+        ("_rels/.rels", relationships((OFFICE_DOCUMENT_REL, "word/document.xml"))),
         ("word/document.xml", b'<?xml version="1.0"?><w:document/>'),
     ]
     if macro:

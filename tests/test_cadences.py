@@ -80,7 +80,7 @@ def test_previous_working_day_ends_a_month_granular_deadline(plan):
     )
     assert (occ.due.nominal, occ.due.due) == (date(2027, 2, 28), date(2027, 2, 26))
     assert occ.due.basis.endswith(
-        "28/02/2027 là ngày nghỉ (Chủ Nhật), chuyển sang ngày làm việc liền trước"
+        "28/02/2027 là ngày nghỉ (Chủ nhật), chuyển sang ngày làm việc liền trước"
     )
     assert plan.calendar.previous_working_day(date(2027, 2, 10)) == date(2027, 2, 3)  # Tết
 

@@ -326,7 +326,10 @@ def test_items_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
     assert "đến hạn" in state(vp, "2027-03-16T09:00")
     assert "quá hạn" in state(vp, "2027-03-17T09:00")  # open, past due, not swept yet
 
-    table = cchc("items", "--at", "2027-03-02T07:30").stdout
+    # Items opened past their due date had a fresh deadline (05/03): escalated from 09/03.
+    cchc("sweep", "--at", "2027-03-10T07:30", "--no-mail")
+    items = json.loads(cchc("items", "--format", "json").stdout)
+    table = cchc("items", "--at", "2027-03-10T07:30").stdout
     escalated = [i for i in items if i["status"] == "escalated"]
     assert escalated
     for item in escalated:
@@ -387,13 +390,14 @@ def test_outbox_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
             # the recorded reason of a cancelled row is data, not a label of the table
             assert not english_in(line.replace(r["last_error"] or "", "")), line
 
-    check({"pending": "chờ gửi", "cancelled": "đã hủy"})
+    # attach delivered its item's closed mails at once; the sweep's others wait for `send`
+    check({"pending": "chờ gửi", "cancelled": "đã hủy", "sent": "đã gửi"})
     kinds = {r["kind"] for r in json.loads(cchc("outbox", "--format", "json").stdout)}
-    assert {"opened", "escalation", "closed"} <= kinds
+    assert {"opened", "coordinate", "closed"} <= kinds
     cchc("send", "--at", "2027-03-10T15:05")
     check({"sent": "đã gửi", "cancelled": "đã hủy"})
     table = cchc("outbox", "--item", str(vp["id"])).stdout
-    assert "giao nhiệm vụ" in table and "đã nhận" in table  # the steps, in Vietnamese
+    assert "thông báo nhiệm vụ" in table and "đã nhận" in table  # the steps, in Vietnamese
 
 
 @pytest.mark.parametrize(
@@ -522,7 +526,7 @@ def test_every_status_and_step_has_its_vietnamese_label():
             "returned-1", "waived", "undelivered-overdue", "reminder-2#1", "made-up",
         )
     ] == [
-        "giao nhiệm vụ", "nhắc hạn, còn 5 ngày làm việc", "đến hạn", "quá hạn", "chuyển cấp 2",
+        "thông báo nhiệm vụ", "nhắc hạn, còn 5 ngày làm việc", "đến hạn", "quá hạn", "chuyển cấp 2",
         "đã nhận", "đã nhận bản 2", "trả lại lần 1", "miễn", "báo thư lỗi: quá hạn",
         "nhắc hạn, còn 2 ngày làm việc (trước lần trả lại 1)", "made-up",
     ]  # fmt: skip

@@ -158,7 +158,9 @@ def test_item_tokens():
         verify_office_token(SECRET, token, "maodien", at)  # nor an item token the office's
     with pytest.raises(LinkInvalid):
         verify_office_token(SECRET, office, "another-commune", at)
-    verify_office_token(SECRET, office, "maodien", at + timedelta(days=300))
+    verify_office_token(SECRET, office, "maodien", at + timedelta(days=29))
+    with pytest.raises(LinkInvalid):  # office links expire sooner than a year (issue 11, 8)
+        verify_office_token(SECRET, office, "maodien", at + timedelta(days=31))
 
 
 def test_item_link_carries_the_public_url(tmp_path):

@@ -40,10 +40,12 @@ def item(engine, obligation=REPORT, unit="VP", period="2027-Q1") -> WorkItem:
     return find_item(engine, obligation, unit, period)
 
 
-def outbox_steps(engine, item_id: int) -> list[tuple[str, str]]:
+def outbox_steps(engine, item_id: int, copies: bool = False) -> list[tuple[str, str]]:
+    """(step, recipient) of the item's outbox rows; the rows of copies (Cc) only with
+    `copies`."""
     with transaction(engine) as s:
         rows = s.exec(select(Outbox).where(Outbox.item_id == item_id).order_by(Outbox.id))
-        return [(o.step, o.recipient) for o in rows.scalars()]
+        return [(o.step, o.recipient) for o in rows.scalars() if copies or not o.addressed_to]
 
 
 def test_a_quarter_sweep_by_sweep(plan, engine):
@@ -62,8 +64,9 @@ def test_a_quarter_sweep_by_sweep(plan, engine):
         ("2027-03-12T07:30", "reminder-2", "open"),
         ("2027-03-16T07:30", "due", "open"),
         ("2027-03-17T00:00", "overdue", "overdue"),
-        ("2027-03-18T07:30", "escalation-1", "escalated"),
-        ("2027-03-23T07:30", "escalation-2", "escalated"),
+        # The ladder ends by the consolidated report's due date, 18/03 (config: `before`).
+        ("2027-03-17T07:30", "escalation-1", "escalated"),
+        ("2027-03-18T07:30", "escalation-2", "escalated"),
     ]
     for at, step, status in expected:
         sweep(plan, engine, t(at))
@@ -72,7 +75,7 @@ def test_a_quarter_sweep_by_sweep(plan, engine):
     assert vp.escalation_level == 2 and vp.next_action_at is None
 
     units = plan.units
-    leaders = [p.email for p in plan.commune.leadership if p.escalation]
+    leaders = [p.email for p in plan.commune.leadership if p.in_charge]
     assert outbox_steps(engine, vp.id) == [
         ("opened", units["VP"].email),
         ("reminder-5", units["VP"].email),
@@ -83,11 +86,19 @@ def test_a_quarter_sweep_by_sweep(plan, engine):
     ] + [("escalation-2", a) for a in leaders]
     with transaction(engine) as s:
         cc = (
-            s.exec(select(Outbox.cc).where(Outbox.item_id == vp.id, Outbox.step == "escalation-1"))
+            s.exec(
+                select(Outbox.cc).where(
+                    Outbox.item_id == vp.id,
+                    Outbox.step == "escalation-1",
+                    Outbox.addressed_to.is_(None),
+                )
+            )
             .scalars()
             .one()
         )
     assert cc == [units["VHXH"].email]
+    # The copy has its own row, to track its delivery.
+    assert ("escalation-1", units["VHXH"].email) in outbox_steps(engine, vp.id, copies=True)
 
 
 def test_same_sweep_twice_changes_nothing(plan, engine):
@@ -102,16 +113,16 @@ def test_catch_up_after_ten_days_sends_one_notice_per_item(plan, engine):
     sweep(plan, engine, t("2027-03-02T07:30"))
     vp = item(engine)
     report = sweep(plan, engine, t("2027-03-19T08:00"))  # 10 working days later, down meanwhile
-    assert (vp.id, "escalation-1", "escalated") in report.advanced
+    assert (vp.id, "escalation-2", "escalated") in report.advanced
     steps = [s for s, _ in outbox_steps(engine, vp.id)]
-    assert steps == ["opened", "escalation-1"]
+    assert steps == ["opened", "escalation-2"]
     with transaction(engine) as s:
         event = (
             s.exec(select(Event).where(Event.item_id == vp.id, Event.kind == "escalation"))
             .scalars()
             .one()
         )
-    assert event.detail["skipped"] == ["reminder-5", "reminder-2", "due", "overdue"]
+    assert event.detail["skipped"] == ["reminder-5", "reminder-2", "due", "overdue", "escalation-1"]
 
 
 def test_first_run_opens_nothing_due_before_the_start_date(plan, engine):

@@ -63,7 +63,11 @@ def test_sweep_writes_eml_files_without_a_mail_server(cli):
     assert len(mails) == len(rows) > 5 and {r["status"] for r in rows} == {"sent"}
     assert {m["Message-ID"] for m in mails} == {r["message_id"] for r in rows}
     opened = [m for m in mails if m["X-CCHC-Kind"] == "opened"]
-    assert opened and all(m["Subject"].startswith("[CCHC] Giao nhiệm vụ") for m in opened)
+    openings = ("[CCHC] Thông báo nhiệm vụ", "[CCHC] Nhắc việc của cơ quan thường trực")
+    catch_up = "[CCHC] Nhiệm vụ đã quá hạn"  # opened past its due date: a fresh deadline
+    assert opened and all(m["Subject"].startswith((*openings, catch_up)) for m in opened)
+    assert any(m["Subject"].startswith(openings) for m in opened)
+    assert any(m["Subject"].startswith(catch_up) for m in opened)
     assert "Kính gửi" in opened[0].get_body(("plain",)).get_content()
     # Run again: same instant, nothing new; the files are still one per message.
     assert ": 0 thư (0 thông báo)" in cli("sweep", "--at", "2027-03-02T08:00").output
@@ -81,12 +85,19 @@ def test_preview_renders_without_sending(cli, tmp_path):
     assert "To: Phòng Kinh tế <kinhte@maodien.example>" in text
     assert "X-CCHC-Kind: reminder" in text
     html = cli("preview", str(item), "--kind", "escalation", "--format", "html").output
-    assert html.startswith("<!DOCTYPE html>") and "mức 1" in html
+    assert html.startswith("<!DOCTYPE html>") and "Đôn đốc lần 1" in html
     target = tmp_path / "opened.eml"
     cli("preview", str(item), "--kind", "opened", "--format", "eml", "-o", str(target))
     msg = email.message_from_bytes(target.read_bytes(), policy=policy.default)
     assert msg["X-CCHC-Item"] == str(item) and len(list(msg.iter_attachments())) == 1
     assert cli("preview", "99999", "--kind", "due", ok=False).exit_code == 1
+    # Without --at: as of the notice's own instant, not the machine clock; with the upload link
+    # the delivery would put in, when a signing key is set.
+    signed = {"CCHC_SECRET": "s" * 40, "CCHC_PUBLIC_URL": "https://cchc.maodien.example"}
+    due = cli("preview", str(item), "--kind", "due", **signed).output
+    assert "Hôm nay, Thứ Ba, ngày 16/03/2027, là hạn nộp" in due
+    assert "ngày 16/03/2027. Trả lời thư này" in due  # written on the due date's morning
+    assert f"https://cchc.maodien.example/items/{item}/" in due
     # Nothing was sent or changed.
     assert outbox(cli, "--status", "pending") == pending
     assert not (cli.data_dir / "outbox").exists()

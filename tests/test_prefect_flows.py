@@ -183,10 +183,17 @@ def test_sweep_publishes_status_and_summary_and_emits_transitions(pf, rt, plan, 
         codes.index(r["Đơn vị"]) for r in rows
     )
 
-    overdue = pf.sweep_flow(at=parse_instant("2026-12-17T07:30"))
+    overdue = pf.sweep_flow(
+        at=parse_instant("2026-12-17T00:30")
+    )  # after the due date ended, before the morning escalation
     assert overdue["advanced"] > 0
     escalated = pf.sweep_flow(at=parse_instant("2026-12-22T07:30"))
     assert escalated["advanced"] > 0
+    # The consolidated report's view of the units' reports (issue 9): every unit, missing ones.
+    consolidated = table_rows(latest_artifact(artifacts.consolidated_key(plan)))
+    units = {plan.units[u].name for u in plan.lead_units("bao-cao-cchc-dinh-ky")}
+    assert {r["Đơn vị"] for r in consolidated} >= units
+    assert any(r["Báo cáo của đơn vị"].startswith("chưa nộp") for r in consolidated)
 
     rows = table_rows(latest_artifact(artifacts.open_items_key(plan)))
     assert any(r["Tình trạng"].startswith("quá hạn, đã chuyển cấp") for r in rows)
@@ -342,7 +349,7 @@ def test_attach_from_the_cli_runs_the_close_flow_when_a_server_is_set(
     with transaction(runtime.engine) as session:
         item = session.exec(select(WorkItem).limit(1)).scalars().one()
     file = tmp_path / "bao-cao.docx"
-    file.write_bytes(b"PK bao cao")
+    file.write_bytes(b"%PDF-1.7 bao cao")  # attach checks the content (issue 11, 9)
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())  # the harness's server
     result = CliRunner().invoke(
         main,

@@ -82,7 +82,7 @@ def test_timeline_and_timeliness(plan):
     assert [parse_step(s.name).rank for s in steps] == sorted(
         parse_step(s.name).rank for s in steps
     )
-    at = parse_instant("2027-03-17T08:00")
+    at = parse_instant("2027-03-17T07:00")
     reached = current_step(steps, at)
     assert state_at(steps, reached) == {
         "status": ItemStatus.OVERDUE,
@@ -102,21 +102,25 @@ def test_who_is_told_at_each_step(plan):
     steps = {s.name: s for s in plan.timeline(REPORT, date(2027, 3, 16), opened)}
     unit = emails(plan, "VP")
     office = emails(plan, plan.commune.standing_office)
-    [reminder] = step_notices(plan, "VP", steps["reminder-2"])
+    [reminder] = step_notices(plan, REPORT, "VP", steps["reminder-2"])
     assert (reminder.kind, reminder.step, reminder.to, reminder.cc) == (
         MailKind.REMINDER,
         "reminder-2",
         unit,
         (),
     )
-    [head] = step_notices(plan, "VP", steps["escalation-1"])
+    [head] = step_notices(plan, REPORT, "VP", steps["escalation-1"])
     assert head.to == (str(plan.units["VP"].head.email),) and head.cc == office
-    [leaders] = step_notices(plan, "VP", steps["escalation-2"])
+    [leader] = step_notices(plan, REPORT, "VP", steps["escalation-2"])
+    in_charge = tuple(str(p.email) for p in plan.commune.leadership if p.in_charge)
+    assert leader.to == in_charge and leader.cc == office
+    level = Step("escalation-3", StepKind.ESCALATION, opened, 3, ("leadership",))
+    [leaders] = step_notices(plan, REPORT, "VP", level)
     leadership = tuple(str(p.email) for p in plan.commune.leadership if p.escalation)
     assert leaders.to == leadership and leaders.cc == office  # one copy, not one per leader
     # A level whose targets include the standing office: no copy besides.
     level = Step("escalation-3", StepKind.ESCALATION, opened, 3, ("standing_office", "head"))
-    [to_office] = step_notices(plan, "VP", level)
+    [to_office] = step_notices(plan, REPORT, "VP", level)
     assert to_office.to == office + (str(plan.units["VP"].head.email),) and to_office.cc == ()
 
 
@@ -124,9 +128,10 @@ def test_who_is_told_when_an_item_opens_closes_and_returns(plan):
     steps = plan.timeline(REPORT, date(2027, 3, 16), parse_instant("2027-03-30T07:30"))
     unit, office = emails(plan, "VP"), emails(plan, plan.commune.standing_office)
     late = steps[current_step(steps, parse_instant("2027-03-30T07:30"))]
-    assert [(n.kind, n.step) for n in opening_notices(plan, "VP", late)] == [
+    # Opened after its due date: one notice with a fresh deadline, no escalation at once.
+    assert late.name == "overdue"
+    assert [(n.kind, n.step) for n in opening_notices(plan, REPORT, "VP", late)] == [
         (MailKind.OPENED, "opened"),
-        (MailKind.ESCALATION, late.name),
     ]
     [closed] = closed_notices(plan, "VP")
     assert (closed.step, closed.to, closed.cc) == ("closed", unit + office, ())
@@ -139,8 +144,8 @@ def test_who_is_told_when_an_item_opens_closes_and_returns(plan):
         unit,
         office,
     )
-    assert step_notices(plan, "GONE", steps[1]) == []  # a unit no longer in the config
-    assert opening_notices(plan, "GONE", steps[0]) == []
+    assert step_notices(plan, REPORT, "GONE", steps[1]) == []  # a unit no longer in the config
+    assert opening_notices(plan, REPORT, "GONE", steps[0]) == []
 
 
 def test_who_is_told_of_an_undelivered_mail(plan):

@@ -117,7 +117,7 @@ def test_due_on_a_day_off_moves_to_the_next_working_day_unless_switched_off(plan
     assert (shifted.nominal, shifted.due) == (date(2027, 1, 31), date(2027, 2, 1))
     assert (kept.due, kept.basis) == (date(2027, 1, 31), "ngày 31/01")
     assert shifted.basis == (
-        "ngày 31/01; 31/01/2027 là ngày nghỉ (Chủ Nhật), chuyển sang ngày làm việc tiếp theo"
+        "ngày 31/01; 31/01/2027 là ngày nghỉ (Chủ nhật), chuyển sang ngày làm việc tiếp theo"
     )
 
 

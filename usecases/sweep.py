@@ -138,14 +138,23 @@ def _open(
                 due=occ.due.due.isoformat(),
                 step=steps[now].name,
             )
-            report.queued += queue_opening(plan, session, item_id, occ.unit, steps[now], at)
+            report.queued += queue_opening(
+                plan, session, item_id, occ.obligation, occ.unit, steps[now], at
+            )
 
 
 def queue_opening(
-    plan: Plan, session: Session, item_id: int, unit: str, reached: Step, at: datetime
+    plan: Plan,
+    session: Session,
+    item_id: int,
+    obligation: str,
+    unit: str,
+    reached: Step,
+    at: datetime,
 ) -> int:
     """Queue the mails of an item just opened (`schedules.notices.opening_notices`)."""
-    return queue_notices(session, item_id, opening_notices(plan, unit, reached), at)
+    notices = opening_notices(plan, obligation, unit, reached)
+    return queue_notices(session, item_id, notices, at)
 
 
 def _advance_mark(session: Session, commune: str, oid: str, fingerprint: str, today: date):
@@ -217,6 +226,6 @@ def _advance_batch(plan: Plan, session: Session, rows, at: datetime, report: Swe
             reason = f"unit {row.unit} is no longer in the config"
             detail = {"step": step.name, "reason": reason}
             events.append(dict(item_id=row.id, at=at, kind="undeliverable", detail=detail))
-        notices += outbox_rows(row.id, step_notices(plan, row.unit, step), at)
+        notices += outbox_rows(row.id, step_notices(plan, row.obligation, row.unit, step), at)
     log_events(session, events)
     report.queued += queue_rows(session, notices)

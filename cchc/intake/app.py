@@ -13,43 +13,66 @@ every route and error handler reads it from there (the `context` dependency).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import Path as UrlPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine, select
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cchc.intake import filetypes
-from cchc.intake.upload import ReceivedForm, UploadRefused, declared_length, receive_form
+from cchc.intake.guard import LoginThrottle, client_of, public_redirects
+from cchc.intake.upload import (
+    ReceivedForm,
+    UploadRefused,
+    clean_text,
+    declared_length,
+    receive_form,
+)
+from flows.status import item_changed
+from models.blobs import remove_stale_temp
 from models.db import transaction
 from models.tables import Deliverable, WorkItem
+from notifications.compose import load_sources
 from notifications.links import (
     LinkInvalid,
+    office_secret,
     office_token,
     verify_item_token,
     verify_office_token,
 )
-from notifications.views import STATUS_LABELS, file_size, item_view, period_label, shorten
+from notifications.views import (
+    STATUS_LABELS,
+    file_size,
+    item_view,
+    period_label,
+    shorten,
+    source_states,
+)
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
 from usecases.errors import UserError
+from usecases.lifecycle import receive_document
 from usecases.review import (
+    MAX_NOTE,
     OFFICE,
     IncomingFile,
     accept_version,
@@ -59,11 +82,17 @@ from usecases.review import (
 )
 
 if TYPE_CHECKING:
+    from flows.mail import Courier
     from flows.settings import IntakeSettings, Settings
 
 MAX_FILES = 10
 MAX_FORM_BYTES = 64 * 1024
 """The office's forms (a reason, a date): anything larger is refused unread."""
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integers in PostgreSQL: a larger one in an address names nothing."""
+Id = Annotated[int, UrlPath(ge=1, le=MAX_ID)]
+RETURN_HORIZON = timedelta(days=366)
+"""A returned version's new due date lies within a year of today."""
 DELIVERABLE_LABELS = {
     DeliverableStatus.RECEIVED: "Đã nhận, chờ xem xét",
     DeliverableStatus.ACCEPTED: "Đã chấp nhận",
@@ -75,9 +104,20 @@ HERE = Path(__file__).parent
 class PageError(Exception):
     """Answer with an error page: HTTP `status`, a title and a message in Vietnamese."""
 
-    def __init__(self, status: int, title: str, message: str, headers: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        message: str,
+        headers: dict | None = None,
+        file: str | None = None,
+    ):
         super().__init__(message)
         self.status, self.title, self.message, self.headers = status, title, message, headers
+        self.file = file
+        """The refused file's name, when one file caused the refusal."""
+        self.back: str | None = None
+        """The upload form to go back to (a refused upload: `refused.html`)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +140,15 @@ class IntakeContext:
     env: Environment
     prefix: str
     """The path a reverse proxy serves the app under (from CCHC_PUBLIC_URL), for links."""
+    settings: Settings | None = None
+    """For the Prefect run after a change (`flows.status`)."""
+    office_secret: str = ""
+    """The key of the office's tokens (`notifications.links.office_secret`)."""
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    """Failed basic-auth logins per client."""
+    courier: Courier | None = None
+    """Delivers the mail an action queued, in the background (`flows.mail.Courier`); None:
+    the engine's next run delivers it."""
 
 
 def create_app(
@@ -107,12 +156,16 @@ def create_app(
     engine: Engine,
     settings: Settings,
     clock: Callable[[], datetime] | None = None,
+    courier: Courier | None = None,
 ) -> FastAPI:
     """The intake app for one commune. Raises `flows.settings.SecretMissing` when links may not
-    be signed (so a server without CCHC_SECRET outside the embedded default never starts)."""
+    be signed (so a server without CCHC_SECRET outside the embedded default never starts).
+    With `courier`, the mail an upload or a review queues is delivered at once, in the
+    background. Temporary files a killed upload left behind are removed here."""
     secret = settings.link_secret()
     intake = settings.intake
     data_dir = Path(settings.data_dir)
+    remove_stale_temp(data_dir)
     prefix = urlsplit(intake.base_url).path.rstrip("/")
     ctx = IntakeContext(
         plan=plan,
@@ -126,12 +179,17 @@ def create_app(
         blob_root=(data_dir / "deliverables").resolve(),
         env=_environment(plan, intake, prefix),
         prefix=prefix,
+        settings=settings,
+        office_secret=office_secret(secret, intake.office_key),
+        courier=courier,
     )
 
     app = FastAPI(title="cchc intake", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.cchc = ctx
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.middleware("http")(security_headers)
+    app.middleware("http")(public_redirects(intake.base_url))
+    app.add_exception_handler(Exception, server_error)
     app.add_exception_handler(PageError, page_error)
     app.add_exception_handler(RequestValidationError, bad_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
@@ -187,7 +245,10 @@ def page(
 async def security_headers(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
-    response = await call_next(request)
+    return _secured(await call_next(request), request.url.path)
+
+
+def _secured(response: Response, path: str) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
@@ -196,20 +257,51 @@ async def security_headers(
         "default-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; "
         "form-action 'self'; frame-ancestors 'none'",
     )
-    if not request.url.path.startswith("/static"):
+    if not path.startswith("/static"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """Whatever was not foreseen: a page in Vietnamese with the usual headers (this answer
+    bypasses the middleware), never a bare 500; the error itself goes to the log."""
+    logging.getLogger("cchc.intake").error(
+        "%s %s failed", request.method, redact(request.url.path), exc_info=exc
+    )
+    response = page(
+        request.app.state.cchc,
+        "error.html",
+        500,
+        title="Có lỗi xảy ra",
+        message="Hệ thống gặp lỗi khi xử lý yêu cầu; không có thay đổi nào được ghi. Hãy thử "
+        "lại sau ít phút hoặc liên hệ cơ quan thường trực về cải cách hành chính.",
+    )
+    return _secured(response, request.url.path)
 
 
 async def page_error(request: Request, exc: PageError) -> HTMLResponse:
     return page(
         request.app.state.cchc,
-        "error.html",
+        "refused.html" if exc.back else "error.html",
         exc.status,
         exc.headers,
         title=exc.title,
         message=exc.message,
+        file=exc.file,
+        back=exc.back,
     )
+
+
+def deliver_soon(ctx: IntakeContext, item_id: int, at: datetime) -> None:
+    """Deliver the mail the action just queued for the item, in the courier's thread: the page
+    never waits for the mail server."""
+    if ctx.courier is not None:
+        ctx.courier.deliver([item_id], at)
+
+
+def after_change(ctx: IntakeContext, kind: str, item_id: int, at: datetime) -> BackgroundTask:
+    """Tell Prefect once the response is sent (`flows.status`): the page never waits for it."""
+    return BackgroundTask(item_changed, ctx.plan, ctx.engine, ctx.settings, kind, [item_id], at)
 
 
 async def bad_request(request: Request, exc: RequestValidationError) -> HTMLResponse:
@@ -266,6 +358,16 @@ def unit_item(ctx: IntakeContext, item_id: int, token: str, at: datetime) -> tup
     return item, unit
 
 
+def consolidated_sources(ctx: IntakeContext, item: WorkItem, today) -> dict | None:
+    """For a consolidated report's item: where the units' reports it sums up stand today."""
+    ob = ctx.plan.obligations.get(item.obligation)
+    if ob is None or not ob.consolidates:
+        return None
+    with transaction(ctx.engine) as session:
+        sources = list(load_sources(session, item, ob.consolidates))
+    return source_states(ctx.plan, item, sources, today)
+
+
 def item_context(ctx: IntakeContext, item: WorkItem, at: datetime) -> dict:
     """What the item and receipt pages show: the item as of `at` and its handed-in versions."""
     plan = ctx.plan
@@ -274,6 +376,7 @@ def item_context(ctx: IntakeContext, item: WorkItem, at: datetime) -> dict:
     return {
         "item": item,
         "view": item_view(plan, item, today),
+        "sources": consolidated_sources(ctx, item, today),
         "unit": plan.units.get(item.unit),
         "versions": [_version_view(plan, rows) for _, rows in sorted(found.items(), reverse=True)],
         "today": today,
@@ -317,17 +420,28 @@ async def item_upload(ctx: Context, item_id: int, token: str, request: Request):
             max_file_bytes=max_bytes,
             max_files=MAX_FILES,
             max_body=max_bytes * MAX_FILES + MAX_FORM_BYTES,
+            read_timeout=ctx.intake.body_timeout,
         )
     except UploadRefused as exc:
-        raise PageError(exc.status, "Chưa nộp được", exc.message) from None
+        refused = PageError(exc.status, "Chưa nộp được", exc.message, exc.headers)
+        refused.back = f"{ctx.prefix}/items/{item_id}/{token}"
+        raise refused from None
     try:
         submission = await run_in_threadpool(_hand_in, ctx, item, unit, form, at)
+    except PageError as refused:
+        refused.back = f"{ctx.prefix}/items/{item_id}/{token}"
+        raise
     finally:
         form.discard()
     target = f"{ctx.prefix}/items/{item_id}/{token}/v/{submission.version}"
     if not submission.created:
         target += "?lap=1"
-    return RedirectResponse(target, status_code=303)
+    response = RedirectResponse(target, status_code=303)
+    if submission.created:
+        deliver_soon(ctx, item_id, at)
+    if submission.closed_item:
+        response.background = after_change(ctx, "closed", item_id, at)
+    return response
 
 
 @unit_routes.get("/items/{item_id}/{token}/v/{version}", response_class=HTMLResponse)
@@ -352,13 +466,32 @@ def office_auth(ctx: IntakeContext, request: Request, token: str | None, at: dat
     intake = ctx.intake
     if token:
         try:
-            verify_office_token(ctx.secret, token, ctx.plan.commune.code, at)
+            verify_office_token(
+                ctx.office_secret,
+                token,
+                ctx.plan.commune.code,
+                at,
+                timedelta(days=intake.office_link_days),
+            )
         except LinkInvalid as exc:
             raise PageError(403, "Đường liên kết không dùng được", exc.message) from None
         return OFFICE
+    client = client_of(request)
+    wait = ctx.throttle.blocked_for(client, at)
+    if wait is not None:
+        minutes = max(1, -(-int(wait.total_seconds()) // 60))
+        raise PageError(
+            429,
+            "Đăng nhập sai quá nhiều lần",
+            f"Đã nhập sai mật khẩu quá nhiều lần. Hãy thử lại sau {minutes} phút.",
+            headers={"Retry-After": str(max(1, int(wait.total_seconds())))},
+        )
     user = _basic_user(request, intake.office_user, intake.office_password)
     if user:
+        ctx.throttle.succeeded(client)
         return user
+    if request.headers.get("authorization") and intake.office_user and intake.office_password:
+        ctx.throttle.failed(client, at)
     if intake.office_user and intake.office_password:
         raise PageError(
             401,
@@ -383,7 +516,12 @@ async def office_form(ctx: IntakeContext, request: Request, at: datetime) -> tup
         raise PageError(exc.status, "Yêu cầu không hợp lệ", exc.message) from None
     if length is None or length > MAX_FORM_BYTES:
         raise PageError(413, "Yêu cầu quá lớn", "Nội dung gửi lên quá dài.")
-    form = await request.form(max_files=0, max_fields=10)
+    try:
+        form = await asyncio.wait_for(
+            request.form(max_files=0, max_fields=10), ctx.intake.body_timeout
+        )
+    except TimeoutError:
+        raise PageError(408, "Yêu cầu không hợp lệ", "Quá thời gian chờ dữ liệu.") from None
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     token = fields.get("t", "")
     if not token:
@@ -399,12 +537,13 @@ async def office_page(
     t: str | None = None,
     unit: str | None = None,
     status: str | None = None,
-    year: int | None = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ):
     plan = ctx.plan
     at = ctx.now()
     actor = office_auth(ctx, request, t, at)
-    token = t or office_token(ctx.secret, plan.commune.code, at)
+    # after a basic-auth login: a short-lived token for the page's forms, not a bookmark
+    token = t or office_token(ctx.office_secret, plan.commune.code, at, session=True)
     today = local_date(at, plan.zone)
     year = year or today.year
     unit = unit if unit in plan.units else None
@@ -427,7 +566,7 @@ async def office_page(
 
 
 @office_routes.post("/office/items/{item_id}/versions/{version}/{action}")
-async def office_review(ctx: Context, request: Request, item_id: int, version: int, action: str):
+async def office_review(ctx: Context, request: Request, item_id: Id, version: Id, action: str):
     at = ctx.now()
     if action not in ("accept", "return"):
         raise PageError(404, "Không tìm thấy trang", "Thao tác không tồn tại.")
@@ -439,17 +578,14 @@ async def office_review(ctx: Context, request: Request, item_id: int, version: i
             )
             done = f"Đã chấp nhận phiên bản {version} của nhiệm vụ số {item_id}."
         else:
-            try:
-                new_due = date.fromisoformat(fields.get("due", ""))
-            except ValueError:
-                raise UserError("Hạn mới không hợp lệ: hãy chọn một ngày.") from None
+            new_due, reason = _return_fields(ctx, fields, at)
             item = await run_in_threadpool(
                 return_version,
                 ctx.plan,
                 ctx.engine,
                 item_id,
                 version,
-                fields.get("reason", ""),
+                reason,
                 new_due,
                 at,
                 actor,
@@ -460,11 +596,46 @@ async def office_review(ctx: Context, request: Request, item_id: int, version: i
             )
     except UserError as exc:
         raise PageError(409, "Chưa thực hiện được", str(exc)) from None
-    return page(ctx, "done.html", message=done, token=fields["t"], item=item)
+    deliver_soon(ctx, item_id, at)
+    response = page(ctx, "done.html", message=done, token=fields["t"], item=item)
+    kind = "accepted" if action == "accept" else "returned"
+    response.background = after_change(ctx, kind, item_id, at)
+    return response
+
+
+@office_routes.post("/office/items/{item_id}/receive")
+async def office_receive(ctx: Context, request: Request, item_id: Id):
+    """The product came through the document-management system: the office records the
+    document's number and date, and the item closes (`usecases.lifecycle.receive_document`)."""
+    at = ctx.now()
+    fields, _actor = await office_form(ctx, request, at)
+    try:
+        try:
+            day = date.fromisoformat(fields["date"]) if fields.get("date") else None
+        except ValueError:
+            raise UserError("Ngày văn bản không hợp lệ: hãy chọn một ngày.") from None
+        done = await run_in_threadpool(
+            receive_document, ctx.plan, ctx.engine, item_id, fields.get("doc", ""), day, at
+        )
+    except UserError as exc:
+        raise PageError(409, "Chưa ghi nhận được", str(exc)) from None
+    verdict = {True: ", đúng hạn", False: ", quá hạn"}.get(done.deliverable.on_time, "")
+    message = (
+        f"Đã ghi nhận {done.deliverable.document} cho nhiệm vụ số {item_id} "
+        f"(phiên bản {done.deliverable.version}{verdict})."
+        if done.created
+        else f"{done.deliverable.document} đã được ghi nhận trước đó cho nhiệm vụ số {item_id}."
+    )
+    if done.created:
+        deliver_soon(ctx, item_id, at)
+    response = page(ctx, "done.html", message=message, token=fields["t"], item=done.item)
+    if done.closed_item:
+        response.background = after_change(ctx, "closed", item_id, at)
+    return response
 
 
 @office_routes.get("/office/files/{deliverable_id}")
-async def office_file(ctx: Context, request: Request, deliverable_id: int, t: str | None = None):
+async def office_file(ctx: Context, request: Request, deliverable_id: Id, t: str | None = None):
     office_auth(ctx, request, t, ctx.now())
     with transaction(ctx.engine) as session:
         row = session.get(Deliverable, deliverable_id)
@@ -519,6 +690,10 @@ def _hand_in(ctx: IntakeContext, item: WorkItem, unit: str, form: ReceivedForm, 
     with nothing stored."""
     if not form.files:
         raise PageError(400, "Chưa nộp được", "Chưa chọn tệp nào. Hãy chọn ít nhất một tệp.")
+    try:  # every text field is checked before a byte is stored
+        note = clean_text(form.fields.get("note"), MAX_NOTE, "Ghi chú")
+    except UploadRefused as exc:
+        raise PageError(exc.status, "Chưa nộp được", exc.message) from None
     incoming = []
     try:
         for received in form.files:
@@ -527,7 +702,10 @@ def _hand_in(ctx: IntakeContext, item: WorkItem, unit: str, form: ReceivedForm, 
             incoming.append(IncomingFile(name, received.path, kind.kind))
     except filetypes.Refused as exc:
         raise PageError(
-            exc.status, "Chưa nộp được", f"{exc.message} Không có tệp nào được lưu."
+            exc.status,
+            "Chưa nộp được",
+            f"{exc.message} Không có tệp nào được lưu.",
+            file=received.filename,
         ) from None
     try:
         return submit(
@@ -538,11 +716,33 @@ def _hand_in(ctx: IntakeContext, item: WorkItem, unit: str, form: ReceivedForm, 
             unit,
             incoming,
             at,
-            note=form.fields.get("note"),
+            note=note,
             max_bytes=ctx.intake.max_bytes,
         )
     except UserError as exc:
         raise PageError(409, "Chưa nộp được", str(exc)) from None
+
+
+def _return_fields(ctx: IntakeContext, fields: dict, at: datetime) -> tuple[date, str]:
+    """The new due date and the reason of a return, or PageError 400 (a date that is not one,
+    or more than a year ahead; a reason with control characters or too long)."""
+    try:
+        new_due = date.fromisoformat(fields.get("due", ""))
+    except ValueError:
+        raise PageError(
+            400, "Chưa thực hiện được", "Hạn mới không hợp lệ: hãy chọn một ngày."
+        ) from None
+    if new_due > local_date(at, ctx.plan.zone) + RETURN_HORIZON:
+        raise PageError(
+            400,
+            "Chưa thực hiện được",
+            f"Hạn mới {vn_date(new_due)} quá xa: hãy chọn trong vòng một năm kể từ hôm nay.",
+        )
+    try:
+        reason = clean_text(fields.get("reason"), MAX_NOTE, "Lý do trả lại") or ""
+    except UploadRefused as exc:
+        raise PageError(exc.status, "Chưa thực hiện được", exc.message) from None
+    return new_due, reason
 
 
 def _version_view(plan: Plan, rows: list[Deliverable]) -> dict:
@@ -556,6 +756,7 @@ def _version_view(plan: Plan, rows: list[Deliverable]) -> dict:
         "note": first.note,
         "review_note": first.review_note,
         "reviewed_at": first.reviewed_at,
+        "doc": first.document,  # received as an official document: no file
         "files": [
             {
                 "id": r.id,
@@ -567,6 +768,7 @@ def _version_view(plan: Plan, rows: list[Deliverable]) -> dict:
                 else "",
             }
             for r in rows
+            if not r.document
         ],
     }
 
@@ -620,6 +822,7 @@ def _office_rows(
                 "title": shorten(item.title, 110),
                 "period": period_label(item.period),
                 "countdown": view.countdown if item.status in OPEN_STATUSES else "",
+                "receivable": item.status in OPEN_STATUSES,
                 "latest": latest,
                 "awaiting": awaiting,
                 "newest_version": max(found) if found else None,

@@ -2,25 +2,55 @@
 
 Accepted: PDF, Word (DOC, DOCX), Excel (XLS, XLSX), OpenDocument text and spreadsheet (ODT, ODS)
 and ZIP archives. `puremagic` names what a file's first bytes say; the formats that share a
-container are then told apart by their structure: a ZIP holding `[Content_Types].xml` and
-`word/` is DOCX, one whose `mimetype` entry says `opendocument.text` is ODT; an OLE2 compound file
-(`olefile`) with a `WordDocument` stream is DOC, with `Workbook` is XLS. Executables, macro-bearing
-documents and archives that carry programs are refused, each with a Vietnamese message.
+container are then told apart by their structure:
+
+- an OLE2 compound file (`olefile`) with a `WordDocument` stream is DOC, with `Workbook` is XLS;
+- a ZIP is DOCX/XLSX only when it really is an Office Open XML package: `_rels/.rels` names the
+  main part, the part exists, and `[Content_Types].xml` gives it the main content type of a
+  Word document or an Excel workbook; ODT/ODS only when its first entry is a stored `mimetype`
+  naming one, and `content.xml` is there (and the manifest, when present, agrees);
+- any other ZIP is an archive.
+
+Every ZIP, Office/ODF containers included, gets the same entry checks, recursively (a ZIP, an
+Office document or an OLE file inside is opened and checked in turn, down to `MAX_DEPTH`): no
+program (by name or first bytes), no path leaving the folder, no link, no password, no archive
+of a kind that cannot be checked. Limits on depth, entry count and total declared size refuse a
+ZIP bomb from its central directory, before anything is inflated (zipfile never inflates an entry
+past its declared size). Macros are found by content: macro content types in
+`[Content_Types].xml`, macro relationship types in any `_rels/*.rels`, and VBA storages inside
+any OLE file (`VBA`, `_VBA_PROJECT`, `PROJECT`, `Macros`), whatever the part is named. A file
+that cannot be parsed is refused as damaged (415), never an error of the server.
 """
 
 from __future__ import annotations
 
+import re
+import shutil
 import stat
+import tempfile
 import unicodedata
 import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import IO
+from xml.etree import ElementTree
 
 import olefile
 import puremagic
 
 HEAD = 8192
 MAX_ZIP_MEMBERS = 5000
+"""Entries of a ZIP, counted over every nested archive."""
+MAX_DEPTH = 3
+"""Archives inside archives: a ZIP in a ZIP in a ZIP in the upload is checked, one more is
+refused."""
+MAX_DECLARED_BYTES = 512 * 1024 * 1024
+"""Total uncompressed size the central directories declare, over every nested archive."""
+MAX_XML_PART = 2 * 1024 * 1024
+"""`[Content_Types].xml`, a `.rels` part, `mimetype`, the ODF manifest: read up to this."""
 MAX_NAME = 200
 
 
@@ -84,11 +114,41 @@ _EXECUTABLE_EXTENSIONS = frozenset(
         ".msix",
     }
 )
-_OOXML_MAIN = {"word/document.xml": "docx", "xl/workbook.xml": "xlsx"}
+_OOXML_MAIN_TYPES = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": "docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": "xlsx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml": "pptx",
+}
+"""The content type of an OOXML package's main part, and what the package then is."""
+_MACRO_MARKS = ("macroenabled", "vbaproject", "macrosheet", "vbadata")
+"""In a content type or a relationship type: a part holding macros (VBA, Excel 4.0 sheets)."""
+_VBA_NAMES = frozenset({"vba", "_vba_project", "_vba_project_cur", "macros", "project"})
+"""Storages and streams of a VBA project inside an OLE file (lower case)."""
+_INSTALLER_CLSIDS = ("000C1084", "000C1086", "000C1082")
+"""Root CLSIDs of Windows Installer packages, patches and transforms (MSI, MSP, MST)."""
+_ODF_PREFIX = "application/vnd.oasis.opendocument."
 _ODF_TYPES = {
     "application/vnd.oasis.opendocument.text": "odt",
     "application/vnd.oasis.opendocument.spreadsheet": "ods",
 }
+_OPAQUE_ARCHIVES = (
+    (b"Rar!\x1a\x07", "RAR"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"MSCF\x00\x00\x00\x00", "CAB"),
+    (b"\xfd7zXZ\x00", "XZ"),
+    (b"ITSF", "CHM"),
+)
+"""Archives inside a ZIP whose content cannot be checked here: refused."""
+_RELS = re.compile(r"(^|/)_rels/[^/]*\.rels$")
+_DAMAGED = (
+    "Tệp bị hỏng hoặc không đúng định dạng, không mở được. Hãy mở tệp trên máy để kiểm tra, "
+    "lưu lại rồi nộp lại."
+)
+_FAKE_OFFICE = (
+    "Tệp có dạng tài liệu Office/OpenDocument nhưng cấu trúc không đúng ({why}). Hãy mở tệp "
+    "bằng Word, Excel hoặc LibreOffice, lưu lại rồi nộp lại."
+)
+_MACRO = "Tệp chứa macro (mã lệnh). Hãy lưu lại dưới dạng không có macro (DOCX, XLSX, ODT, ODS)."
 
 
 class Refused(ValueError):
@@ -148,7 +208,8 @@ def display_name(name: str, file_type: FileType) -> str:
 
 
 def sniff(path: Path) -> FileType:
-    """The accepted type of the file at `path`, or Refused."""
+    """The accepted type of the file at `path`, or Refused (a damaged file too: never another
+    exception)."""
     info = path.stat()
     if not stat.S_ISREG(info.st_mode):
         raise Refused("Không đọc được tệp đã gửi.", status=400)
@@ -161,17 +222,42 @@ def sniff(path: Path) -> FileType:
         raise Refused(
             f"Tệp là {program}, không phải tài liệu. Hệ thống không nhận tệp chương trình."
         )
+    try:
+        return TYPES[_accepted(_kind(path, head))]
+    except Refused:
+        raise
+    except zipfile.BadZipFile:
+        raise Refused("Tệp ZIP bị hỏng, không mở được.") from None
+    except Exception:  # noqa: BLE001  (parsers of damaged files raise anything: a refusal)
+        raise Refused(_DAMAGED) from None
+
+
+def _kind(path: Path, head: bytes) -> str:
+    """What the content is, accepted or not (`_accepted` decides)."""
     if head.startswith(b"%PDF-"):
-        return TYPES["pdf"]
+        return "pdf"
     if head.startswith(olefile.MAGIC):
-        return TYPES[_ole_kind(path)]
+        return _ole_kind(str(path))
     if head.startswith(b"PK\x03\x04"):
-        return TYPES[_zip_kind(path)]
+        with zipfile.ZipFile(path) as archive:
+            if not archive.infolist():
+                raise Refused("Tệp ZIP rỗng (không có tệp nào bên trong).")
+            return _inspect_zip(archive, _Budget(), depth=0)
     if head.startswith(b"PK\x05\x06"):
         raise Refused("Tệp ZIP rỗng (không có tệp nào bên trong).")
     raise Refused(
         f"Định dạng tệp không được nhận{_named(head)}. Chỉ nhận {ACCEPTED_LABEL}; "
         "định dạng được xác định theo nội dung tệp, không theo tên."
+    )
+
+
+def _accepted(kind: str) -> str:
+    if kind in TYPES:
+        return kind
+    if kind.startswith(_ODF_PREFIX):
+        raise Refused(f"Tệp OpenDocument loại “{kind[:60]}” không được nhận; chỉ nhận ODT, ODS.")
+    raise Refused(
+        f"Tệp Office này không phải văn bản Word hay bảng tính Excel. Chỉ nhận {ACCEPTED_LABEL}."
     )
 
 
@@ -206,70 +292,105 @@ def _program(head: bytes) -> str | None:
     return None
 
 
-def _ole_kind(path: Path) -> str:
-    try:
-        with olefile.OleFileIO(str(path)) as ole:
-            streams = {"/".join(entry) for entry in ole.listdir(streams=True, storages=True)}
-    except OSError:
-        raise Refused("Tệp Word/Excel 97-2003 bị hỏng, không mở được.") from None
-    top = {s.split("/", 1)[0] for s in streams}
-    if {"Macros", "_VBA_PROJECT_CUR", "_VBA_PROJECT"} & top:
-        raise Refused("Tệp chứa macro (mã lệnh VBA). Hãy lưu lại dưới dạng không có macro.")
+# ----- OLE2 compound files (DOC, XLS, and OLE parts inside Office documents) ------------------
+
+
+def _ole_kind(source: str | IO[bytes]) -> str:
+    """DOC or XLS; anything else in an OLE file is refused."""
+    top = _check_ole(source)
+    if {"EncryptionInfo", "EncryptedPackage"} <= top:
+        raise Refused(
+            "Tệp có đặt mật khẩu: không kiểm tra được nội dung. Hãy bỏ mật khẩu rồi nộp lại."
+        )
     if "WordDocument" in top:
         return "doc"
     if {"Workbook", "Book"} & top:
         return "xls"
-    raise Refused(
-        f"Tệp Office cũ này không phải văn bản Word hay bảng tính Excel. Chỉ nhận {ACCEPTED_LABEL}."
-    )
+    return "ole"
 
 
-def _zip_kind(path: Path) -> str:
+def _check_ole(source: str | IO[bytes]) -> set[str]:
+    """Refuse an OLE file holding a VBA project (found by its storages and streams, wherever
+    they are), an installer, or an embedded package that is a program; its top-level names."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            if len(members) > MAX_ZIP_MEMBERS:
-                raise Refused(f"Tệp ZIP có quá nhiều tệp bên trong (hơn {MAX_ZIP_MEMBERS}).")
-            names = {m.filename for m in members}
-            if not members:
-                raise Refused("Tệp ZIP rỗng (không có tệp nào bên trong).")
-            if "mimetype" in names:
-                return _odf_kind(archive, names)
-            if "[Content_Types].xml" in names:
-                return _ooxml_kind(names)
-            _check_archive(archive, members)
-            return "zip"
-    except zipfile.BadZipFile:
-        raise Refused("Tệp ZIP bị hỏng, không mở được.") from None
+        with olefile.OleFileIO(source) as ole:
+            entries = ole.listdir(streams=True, storages=True)
+            clsid = (ole.root.clsid or "").upper() if ole.root is not None else ""
+            natives = [e for e in entries if e[-1] == "\x01Ole10Native"]
+            packaged = [ole.openstream(e).read(HEAD) for e in natives]
+    except Refused:
+        raise
+    except Exception:  # noqa: BLE001  (olefile raises anything on a damaged file)
+        raise Refused("Tệp Word/Excel 97-2003 (OLE) bị hỏng, không mở được.") from None
+    if any(part.lower() in _VBA_NAMES for entry in entries for part in entry):
+        raise Refused(_MACRO)
+    if clsid.startswith(_INSTALLER_CLSIDS):
+        raise Refused("Tệp là gói cài đặt Windows (MSI), không phải tài liệu.")
+    for data in packaged:
+        _check_packaged(data)
+    return {entry[0] for entry in entries}
 
 
-def _odf_kind(archive: zipfile.ZipFile, names: set[str]) -> str:
-    with archive.open("mimetype") as entry:
-        mimetype = entry.read(100).decode("ascii", "replace").strip()
-    kind = _ODF_TYPES.get(mimetype)
-    if kind is None:
+def _check_packaged(data: bytes) -> None:
+    """An `\\x01Ole10Native` stream (an object packaged into a document): refuse a program.
+    Layout: size (4), flags (2), label\\0, source path\\0, 8 bytes, temp path\\0, size (4),
+    the file's bytes."""
+    try:
+        label, rest = data[6:].split(b"\0", 1)
+        source, rest = rest.split(b"\0", 1)
+        temp, rest = rest[8:].split(b"\0", 1)
+        body = rest[4:]
+    except ValueError:
+        return  # not the packager's layout: nothing more to read
+    names = [n.decode("latin-1").replace("\\", "/") for n in (label, source, temp)]
+    if _program(body) or any(
+        PurePosixPath(n).suffix.lower() in _EXECUTABLE_EXTENSIONS for n in names
+    ):
         raise Refused(
-            f"Tệp OpenDocument loại “{mimetype[:60]}” không được nhận; chỉ nhận ODT, ODS."
+            f"Tài liệu có gắn kèm tệp chương trình ({_shown(PurePosixPath(names[0]).name)})."
         )
-    if any(n.startswith(("Basic/", "Scripts/")) for n in names):
-        raise Refused("Tệp chứa macro (mã lệnh). Hãy lưu lại dưới dạng không có macro.")
+
+
+# ----- ZIP archives and the Office/ODF packages built on them -----------------------------------
+
+
+@dataclass
+class _Budget:
+    """What the central directories declare, over every nested archive."""
+
+    entries: int = 0
+    declared: int = 0
+
+    def take(self, members: list[zipfile.ZipInfo]) -> None:
+        self.entries += len(members)
+        if self.entries > MAX_ZIP_MEMBERS:
+            raise Refused(
+                f"Tệp ZIP có quá nhiều tệp bên trong (hơn {MAX_ZIP_MEMBERS}, kể cả các tệp nén "
+                "lồng bên trong)."
+            )
+        self.declared += sum(m.file_size for m in members)
+        if self.declared > MAX_DECLARED_BYTES:
+            raise Refused(
+                f"Tệp nén khi giải nén sẽ lớn hơn {MAX_DECLARED_BYTES // 2**20} MB (có thể là "
+                "“bom nén”). Hãy nén lại chỉ những tài liệu cần nộp."
+            )
+
+
+def _inspect_zip(archive: zipfile.ZipFile, budget: _Budget, depth: int) -> str:
+    """The package's kind (docx, xlsx, pptx, odt, ods, another ODF mimetype, or zip) after
+    every check of its entries, nested archives included."""
+    members = archive.infolist()
+    budget.take(members)
+    _check_names(members)
+    kind = _package_kind(archive, members)
+    for member in members:
+        if not member.is_dir():
+            _check_entry(archive, member, budget, depth)
     return kind
 
 
-def _ooxml_kind(names: set[str]) -> str:
-    if any(n.lower().endswith("vbaproject.bin") for n in names):
-        raise Refused("Tệp chứa macro (mã lệnh VBA). Hãy lưu lại dưới dạng DOCX/XLSX thường.")
-    for main, kind in _OOXML_MAIN.items():
-        if main in names:
-            return kind
-    raise Refused(
-        f"Tệp Office này không phải văn bản Word hay bảng tính Excel. Chỉ nhận {ACCEPTED_LABEL}."
-    )
-
-
-def _check_archive(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> None:
-    """A plain ZIP: no programs inside, no entry that would unpack outside its folder, no
-    password (its content could not be checked)."""
+def _check_names(members: list[zipfile.ZipInfo]) -> None:
+    """No password, no path leaving the folder, no link, no program by its name."""
     names = {m.filename for m in members}
     if "classes.dex" in names or "AndroidManifest.xml" in names:
         raise Refused("Tệp là ứng dụng Android (APK), không phải tài liệu.")
@@ -282,19 +403,194 @@ def _check_archive(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> 
                 "Tệp ZIP có đặt mật khẩu: không kiểm tra được nội dung. Hãy nén lại không mật khẩu."
             )
         pure = PurePosixPath(name.replace("\\", "/"))
-        if pure.is_absolute() or ".." in pure.parts or PureWindowsPath(name).drive:
+        if (
+            pure.is_absolute()
+            or ".." in pure.parts
+            or PureWindowsPath(name).drive
+            or any(unicodedata.category(ch) == "Cc" for ch in name)
+        ):
             raise Refused(f"Tệp ZIP chứa đường dẫn không hợp lệ ({_shown(name)}).")
-        if member.is_dir():
-            continue
-        if pure.suffix.lower() in _EXECUTABLE_EXTENSIONS:
+        if member.create_system == 3 and stat.S_ISLNK(member.external_attr >> 16):
+            raise Refused(f"Tệp ZIP chứa liên kết (symlink) {_shown(name)}: không được nhận.")
+        if not member.is_dir() and pure.suffix.lower() in _EXECUTABLE_EXTENSIONS:
             raise Refused(f"Tệp ZIP chứa tệp chương trình ({_shown(pure.name)}).")
-        try:
-            with archive.open(member) as entry:
-                head = entry.read(64)
-        except (NotImplementedError, RuntimeError, zipfile.BadZipFile, OSError):
+
+
+def _check_entry(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: _Budget, depth: int
+) -> None:
+    """One entry, by its content: a program, a nested ZIP (inspected in turn), an OLE file
+    (VBA, installer), an archive that cannot be checked."""
+    shown = _shown(PurePosixPath(member.filename.replace("\\", "/")).name)
+    try:
+        with archive.open(member) as entry:
+            head = entry.read(512)
+    except Exception:  # noqa: BLE001  (zlib, zipfile and lzma errors alike)
+        raise Refused(
+            f"Không đọc được tệp {shown} trong tệp ZIP (nén theo cách không hỗ trợ hoặc bị hỏng)."
+        ) from None
+    if _program(head):
+        raise Refused(f"Tệp ZIP chứa tệp chương trình ({shown}).")
+    opaque = _opaque_archive(head)
+    if opaque:
+        raise Refused(
+            f"Tệp ZIP chứa tệp nén {opaque} ({shown}): không kiểm tra được nội dung. Hãy giải "
+            "nén và nộp các tài liệu (hoặc nén lại bằng ZIP)."
+        )
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        if depth >= MAX_DEPTH:
             raise Refused(
-                f"Không đọc được tệp {_shown(pure.name)} trong tệp ZIP (nén theo cách không hỗ "
-                "trợ hoặc bị hỏng)."
-            ) from None
-        if _program(head):
-            raise Refused(f"Tệp ZIP chứa tệp chương trình ({_shown(pure.name)}).")
+                f"Tệp ZIP lồng nhau quá {MAX_DEPTH} lớp ({shown}). Hãy giải nén bớt rồi nén lại."
+            )
+        with _spooled(archive, member) as inner, zipfile.ZipFile(inner) as nested:
+            _inspect_zip(nested, budget, depth + 1)
+    elif head.startswith(olefile.MAGIC):
+        with _spooled(archive, member) as inner:
+            _check_ole(inner)
+
+
+def _opaque_archive(head: bytes) -> str | None:
+    """The kind of archive these first bytes open, when its content cannot be checked here; a
+    gzip stream is looked into (Office keeps its EMF pictures gzipped)."""
+    for magic, label in _OPAQUE_ARCHIVES:
+        if head.startswith(magic):
+            return label
+    if head[257:262] == b"ustar":
+        return "TAR"
+    if head.startswith(b"BZh") and head[4:10] == b"1AY&SY":
+        return "BZIP2"
+    if head.startswith(b"\x1f\x8b"):
+        inflated = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 1024)
+        if _program(inflated):
+            raise Refused("Tệp ZIP chứa tệp chương trình đã nén (GZIP).")
+        if inflated[257:262] == b"ustar":
+            return "TAR"
+    return None
+
+
+@contextmanager
+def _spooled(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Iterator[IO[bytes]]:
+    """The entry's bytes as a seekable file (memory up to 8 MB, then a temporary file); never
+    more than its declared size, which the budget has counted."""
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as out:
+        with archive.open(member) as entry:
+            shutil.copyfileobj(entry, out, 1024 * 1024)
+        out.seek(0)
+        yield out
+
+
+def _package_kind(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> str:
+    """Office Open XML, OpenDocument or a plain ZIP; macros declared anywhere are refused."""
+    lower = {m.filename.lower(): m for m in members}
+    types = (
+        _content_types(archive, lower["[content_types].xml"])
+        if "[content_types].xml" in lower
+        else {}
+    )
+    if any(mark in ct for ct in types.values() for mark in _MACRO_MARKS):
+        raise Refused(_MACRO)
+    rels = {name: _relationships(archive, m) for name, m in lower.items() if _RELS.search(name)}
+    if any(mark in kind for found in rels.values() for kind, _ in found for mark in _MACRO_MARKS):
+        raise Refused(_MACRO)
+    if any(name.startswith(("basic/", "scripts/")) for name in lower):
+        raise Refused(_MACRO)  # OpenDocument macros (StarBasic, scripts)
+    if "mimetype" in lower:
+        return _odf_kind(archive, members, lower)
+    if "[content_types].xml" in lower:
+        return _ooxml_kind(types, rels.get("_rels/.rels", []), lower)
+    return "zip"
+
+
+def _xml(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> ElementTree.Element:
+    """A small XML part of a package, parsed (no DTD: nothing to expand)."""
+    if member.file_size > MAX_XML_PART:
+        raise Refused(_FAKE_OFFICE.format(why=f"phần {_shown(member.filename)} quá lớn"))
+    data = archive.read(member)
+    if b"<!DOCTYPE" in data.upper():
+        raise Refused(_FAKE_OFFICE.format(why=f"phần {_shown(member.filename)} có DOCTYPE"))
+    try:
+        return ElementTree.fromstring(data)
+    except ElementTree.ParseError:
+        raise Refused(
+            _FAKE_OFFICE.format(why=f"phần {_shown(member.filename)} không đọc được")
+        ) from None
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _content_types(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> dict[str, str]:
+    """`[Content_Types].xml`: part name (`/word/document.xml`) or extension (`.xml`) → content
+    type, all lower case."""
+    found = {}
+    for node in _xml(archive, member).iter():
+        ct = (node.get("ContentType") or "").strip().lower()
+        if _local(node.tag) == "Override":
+            found["/" + (node.get("PartName") or "").strip().lstrip("/").lower()] = ct
+        elif _local(node.tag) == "Default":
+            found["." + (node.get("Extension") or "").strip().lower()] = ct
+    return found
+
+
+def _relationships(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> list[tuple[str, str]]:
+    """(type in lower case, target) of every relationship of a `.rels` part."""
+    return [
+        ((node.get("Type") or "").strip().lower(), (node.get("Target") or "").strip())
+        for node in _xml(archive, member).iter()
+        if _local(node.tag) == "Relationship"
+    ]
+
+
+def _ooxml_kind(
+    types: dict[str, str], package_rels: list[tuple[str, str]], lower: dict[str, zipfile.ZipInfo]
+) -> str:
+    """docx, xlsx or pptx when the package's main part is there with its main content type."""
+    targets = [target for kind, target in package_rels if kind.endswith("/officedocument")]
+    if len(targets) != 1:
+        raise Refused(_FAKE_OFFICE.format(why="không có phần chính của tài liệu"))
+    main = PurePosixPath("/", targets[0].replace("\\", "/")).as_posix().lower()
+    if main.lstrip("/") not in lower:
+        raise Refused(_FAKE_OFFICE.format(why=f"thiếu phần chính {_shown(main)}"))
+    content_type = types.get(main) or types.get(PurePosixPath(main).suffix, "")
+    kind = _OOXML_MAIN_TYPES.get(content_type)
+    if kind is None:
+        raise Refused(
+            f"Tệp Office này không phải văn bản Word hay bảng tính Excel. Chỉ nhận "
+            f"{ACCEPTED_LABEL}."
+        )
+    return kind
+
+
+def _odf_kind(
+    archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], lower: dict[str, zipfile.ZipInfo]
+) -> str:
+    """odt, ods (or another ODF mimetype) when the package is one: `mimetype` first and stored,
+    `content.xml` present, the manifest (when there) of the same type and not encrypted."""
+    first = members[0]
+    if first.filename != "mimetype" or first.compress_type != zipfile.ZIP_STORED:
+        raise Refused(_FAKE_OFFICE.format(why="mục “mimetype” không đứng đầu"))
+    if first.file_size > 200:
+        raise Refused(_FAKE_OFFICE.format(why="mục “mimetype” không đúng"))
+    mimetype = archive.read(first).decode("ascii", "replace").strip()
+    if not mimetype.startswith(_ODF_PREFIX):
+        raise Refused(_FAKE_OFFICE.format(why=f"loại “{mimetype[:60]}” không phải OpenDocument"))
+    if "content.xml" not in lower:
+        raise Refused(_FAKE_OFFICE.format(why="thiếu phần nội dung content.xml"))
+    manifest = lower.get("meta-inf/manifest.xml")
+    if manifest is not None:
+        for node in _xml(archive, manifest).iter():
+            if _local(node.tag) == "encryption-data":
+                raise Refused(
+                    "Tệp có đặt mật khẩu: không kiểm tra được nội dung. Hãy bỏ mật khẩu rồi nộp "
+                    "lại."
+                )
+            if _local(node.tag) != "file-entry":
+                continue
+            attrs = {_local(k): v for k, v in node.attrib.items()}
+            path = attrs.get("full-path", "")
+            if path.lower().startswith(("basic/", "scripts/")):
+                raise Refused(_MACRO)
+            if path == "/" and attrs.get("media-type", mimetype) != mimetype:
+                raise Refused(_FAKE_OFFICE.format(why="tệp kê khai không khớp loại tài liệu"))
+    return _ODF_TYPES.get(mimetype, mimetype)

@@ -8,12 +8,20 @@ oversized file is refused as soon as it passes the limit.
 3. A file part over `max_file_bytes`: its temporary file is deleted at once and the rest of the
    body is read and dropped (never stored), so the browser gets the answer rather than a reset
    connection; past `max_body` the reading stops.
+4. A body that stalls (nothing for `read_timeout` seconds, or not complete within
+   `BODY_DEADLINE_FACTOR` times that) is refused with 408, and so is a body that ends before
+   the closing boundary (a truncated upload is never taken for a complete file).
+
+Text fields are checked by `clean_text` before anything is stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
+import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,15 +33,19 @@ from notifications.views import file_size
 MAX_FIELD_BYTES = 16 * 1024
 MAX_FIELDS = 20
 MAX_HEADER_BYTES = 8 * 1024
+BODY_DEADLINE_FACTOR = 20
+"""The whole body must arrive within this many read timeouts (a drip of a byte a minute
+would otherwise hold the request for ever)."""
 
 
 class UploadRefused(Exception):
     """The request cannot be taken; `status` for HTTP, `message` for people (Vietnamese)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
 
 @dataclass
@@ -60,6 +72,38 @@ def too_large_message(max_file_bytes: int) -> str:
     return (
         f"Tệp quá lớn: mỗi tệp tối đa {file_size(max_file_bytes)}. Hãy giảm dung lượng (ví dụ nén "
         "hoặc tách tệp) rồi nộp lại. Không có tệp nào được lưu."
+    )
+
+
+def clean_text(value: str | None, limit: int, label: str) -> str | None:
+    """A text field as it will be stored: line ends made `\n`, trimmed, None when empty; or
+    UploadRefused(400) when it holds control characters other than newline and tab (a NUL
+    byte, an escape sequence) or is longer than `limit` characters. Checked before anything
+    is written: PostgreSQL refuses a NUL in text."""
+    text = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    bad = next(
+        (ch for ch in text if ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cs")),
+        None,
+    )
+    if bad is not None:
+        raise UploadRefused(
+            400,
+            f"{label} chứa ký tự điều khiển không in được (mã {ord(bad):#04x}). Hãy gõ lại nội "
+            "dung rồi gửi lại. Không có tệp nào được lưu.",
+        )
+    if len(text) > limit:
+        raise UploadRefused(
+            400,
+            f"{label} quá dài: tối đa {limit} ký tự (đang có {len(text)}). Hãy rút gọn rồi gửi "
+            "lại. Không có tệp nào được lưu.",
+        )
+    return text or None
+
+
+def stalled_message(seconds: float) -> str:
+    return (
+        f"Quá {seconds:g} giây không nhận được dữ liệu của tệp (đường truyền quá chậm hoặc bị "
+        "gián đoạn). Hãy nộp lại. Không có tệp nào được lưu."
     )
 
 
@@ -91,6 +135,8 @@ class _Parts:
         self._file: ReceivedFile | None = None
         self._out = None
         self._dropping = False
+        self.ended = False
+        """The closing boundary was seen: the body is complete."""
 
     def callbacks(self) -> dict:
         return {
@@ -101,13 +147,17 @@ class _Parts:
             "on_header_value": self.on_header_value,
             "on_header_end": self.on_header_end,
             "on_headers_finished": self.on_headers_finished,
+            "on_end": self.on_end,
         }
 
-    def refuse(self, status: int, message: str) -> None:
+    def refuse(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         if self.refusal is None:
-            self.refusal = UploadRefused(status, message)
+            self.refusal = UploadRefused(status, message, headers)
         self._close_file(delete=True)
         self._dropping = True
+
+    def on_end(self) -> None:
+        self.ended = True
 
     def on_part_begin(self) -> None:
         self._headers, self._name, self._data, self._file = {}, "", bytearray(), None
@@ -192,9 +242,13 @@ async def receive_form(
     max_file_bytes: int,
     max_files: int,
     max_body: int,
+    read_timeout: float | None = None,
 ) -> ReceivedForm:
     """The fields and files of a multipart upload (files as temporary files under `incoming`,
-    which the caller must `discard()`), or UploadRefused with nothing left on disk."""
+    which the caller must `discard()`), or UploadRefused with nothing left on disk.
+
+    `read_timeout`: the longest wait for the next piece of the body, in seconds (None: no
+    limit); the whole body must arrive within `BODY_DEADLINE_FACTOR` times that."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in params:
         raise UploadRefused(400, "Yêu cầu không hợp lệ: hãy gửi tệp bằng biểu mẫu nộp sản phẩm.")
@@ -207,7 +261,7 @@ async def receive_form(
     parser = MultipartParser(params[b"boundary"], parts.callbacks())
     received = 0
     try:
-        async for chunk in request.stream():
+        async for chunk in _timed(request, read_timeout):
             received += len(chunk)
             if received > max_body:
                 parts.refuse(413, too_large_message(max_file_bytes))
@@ -216,8 +270,16 @@ async def receive_form(
                 parser.write(chunk)
         if parts.refusal is None:
             parser.finalize()
+            if not parts.ended:
+                parts.refuse(
+                    400,
+                    "Dữ liệu gửi lên không đầy đủ (bị cắt ngang trước khi kết thúc). Hãy nộp "
+                    "lại. Không có tệp nào được lưu.",
+                )
     except ClientDisconnect:
         parts.refuse(400, "Kết nối bị ngắt khi đang gửi tệp. Hãy nộp lại.")
+    except TimeoutError:
+        parts.refuse(408, stalled_message(read_timeout or 0), {"Connection": "close"})
     except Exception:  # noqa: BLE001  (python-multipart raises several kinds)
         parts.refuse(400, "Dữ liệu gửi lên bị hỏng. Hãy nộp lại.")
     if parts.refusal is not None:
@@ -225,3 +287,21 @@ async def receive_form(
         parts.form.discard()
         raise parts.refusal
     return parts.form
+
+
+async def _timed(request: Request, read_timeout: float | None):
+    """The request's body chunks; TimeoutError when the next one takes longer than
+    `read_timeout`, or the whole body longer than `BODY_DEADLINE_FACTOR` times that."""
+    stream = request.stream().__aiter__()
+    deadline = (
+        None if read_timeout is None else time.monotonic() + read_timeout * BODY_DEADLINE_FACTOR
+    )
+    while True:
+        wait = None
+        if read_timeout is not None:
+            wait = min(read_timeout, max(deadline - time.monotonic(), 0.0))
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), wait)
+        except StopAsyncIteration:
+            return
+        yield chunk

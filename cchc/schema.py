@@ -1,0 +1,179 @@
+"""The JSON Schema of the config files, as editors read it (`cchc schema`, `config/schema.json`,
+the `schema.json` of `cchc new-config`).
+
+The structure comes from the pydantic models of `schedules.config` (the one home of the config's
+rules); this module makes it what a standard validator (check-jsonschema, yaml-language-server,
+the `jsonschema` library) accepts and what an admin reads:
+
+- a clock time (`sweep_time: "07:30"`) is a string with a pattern, not `format: time` (RFC 3339
+  wants seconds and an offset: "07:30" would be refused);
+- every property has a description in Vietnamese with its English term in brackets at the end,
+  from `DESCRIPTIONS`, else the model field's own `description`.
+
+Adding a config field: give it a description here (key "Model.field"), or in the model's
+`Field(description=...)` written the same way ("Vietnamese … (English term)");
+tests/test_schema.py fails until every property has one. Then `cchc schema -o config/schema.json`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic.json_schema import GenerateJsonSchema
+
+CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+"""HH:MM or HH:MM:SS, as `schedules.config.Commune` reads `sweep_time`."""
+
+_PERSON = {
+    "name": "Họ và tên (name)",
+    "title": "Chức vụ, ví dụ “Chủ tịch UBND xã” (title)",
+    "email": "Địa chỉ thư điện tử (e-mail)",
+    "phone": "Số điện thoại (phone)",
+}
+
+DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "ConfigFile": {
+        "commune": "Thông tin của xã: tên, kế hoạch, cơ quan thường trực, lãnh đạo, thời hạn "
+        "của kế hoạch, giờ rà soát, chính sách nhắc hạn mặc định (commune)",
+        "units": "Danh sách cơ quan, đơn vị được giao nhiệm vụ (units)",
+        "calendar": "Lịch làm việc theo năm: ngày nghỉ thêm và ngày làm bù; khóa là năm, "
+        "ví dụ 2027 (calendar)",
+        "obligations": "Danh sách nhiệm vụ của kế hoạch: báo cáo định kỳ, nhiệm vụ của Phụ lục, "
+        "nhiệm vụ đột xuất (obligations)",
+    },
+    "Commune": {
+        "code": "Mã xã: chữ thường, chữ số và dấu gạch ngang, ví dụ “maodien” (code)",
+        "name": "Tên đầy đủ, ví dụ “Ủy ban nhân dân xã Mao Điền” (name)",
+        "plan": "Kế hoạch CCHC, ví dụ “Kế hoạch số 84/KH-UBND ngày 13/10/2025” (plan)",
+        "plan_short": "Số hiệu ngắn của kế hoạch, ví dụ “84/KH-UBND” (plan short reference)",
+        "timezone": "Múi giờ, mặc định Asia/Ho_Chi_Minh (time zone)",
+        "standing_office": "Mã đơn vị là cơ quan thường trực về CCHC (standing office)",
+        "contact": "Người liên hệ tại cơ quan thường trực, ghi trong thư gửi các đơn vị (contact)",
+        "leadership": "Lãnh đạo UBND xã nhận báo cáo chuyển cấp khi việc quá hạn (leadership)",
+        "plan_start": "Ngày bắt đầu kế hoạch, dạng YYYY-MM-DD (plan start)",
+        "plan_end": "Ngày kết thúc kế hoạch, dạng YYYY-MM-DD (plan end)",
+        "start": "Ngày hệ thống bắt đầu theo dõi: chỉ mở và nhắc các việc có hạn từ ngày này "
+        "(engine start)",
+        "catch_up_days": "Khi cấu hình thay đổi, rà soát lại tối đa bấy nhiêu ngày đã qua "
+        "(catch-up days)",
+        "sweep_time": 'Giờ rà soát mỗi sáng ngày làm việc, dạng "HH:MM" đặt trong dấu nháy, '
+        'ví dụ "07:30" (sweep time)',
+        "submit_hint": "Hướng dẫn nộp sản phẩm ghi trong thư khi chưa có đường liên kết nộp "
+        "(submit hint)",
+        "defaults": "Chính sách nhắc hạn, mở việc và chuyển cấp mặc định cho mọi nhiệm vụ "
+        "(default policy)",
+    },
+    "Person": _PERSON,
+    "Leader": _PERSON
+    | {
+        "escalation": "Nhận báo cáo chuyển cấp các việc quá hạn (receives escalations)",
+        "in_charge": "Lãnh đạo phụ trách CCHC (Phó Chủ tịch phụ trách): nhận chuyển cấp "
+        "leader_in_charge, và việc của cơ quan thường trực chuyển cấp lên đây (leader in "
+        "charge)",
+    },
+    "Unit": {
+        "code": "Mã đơn vị: chữ in hoa, chữ số và gạch dưới, ví dụ VHXH (unit code)",
+        "name": "Tên đơn vị bằng tiếng Việt (unit name)",
+        "email": "Địa chỉ thư điện tử của đơn vị (e-mail)",
+        "head": "Thủ trưởng đơn vị, nhận chuyển cấp mức head (head of unit)",
+        "in_all": "Thuộc “Các cơ quan, đơn vị” (ALL) khi nhiệm vụ giao cho tất cả (in ALL)",
+        "digest": "Nhận một thư tổng hợp mỗi ngày thay cho từng thư theo việc (daily digest)",
+    },
+    "EscalationLevel": {
+        "after": "Số ngày làm việc sau hạn thì chuyển cấp (working days after due)",
+        "to": "Chuyển cho: head, leadership, leader_in_charge, standing_office hoặc mã đơn "
+        "vị (recipients)",
+        "before": "Chậm nhất vào ngày này: consolidated_due là hạn của báo cáo tổng hợp cùng "
+        "kỳ, để việc chuyển cấp xong trước hạn đó (at the latest before)",
+    },
+    "Policy": {
+        "open_before_due": "Mở việc trước hạn bấy nhiêu ngày làm việc (open before due)",
+        "reminders": "Các lần nhắc hạn, tính bằng ngày làm việc trước hạn, ví dụ [5, 2] "
+        "(reminder lead times)",
+        "due_day_notice": "Gửi thư nhắc vào đúng ngày đến hạn (due-day notice)",
+        "escalation": "Các mức chuyển cấp khi quá hạn, theo thứ tự (escalation ladder)",
+        "shift": "Hạn rơi vào ngày nghỉ: next_working_day dời sang ngày làm việc kế tiếp "
+        "(Bộ luật Dân sự), previous_working_day lùi về ngày làm việc trước đó, none giữ "
+        "nguyên (due-date shift)",
+        "inputs_before_due": "Đơn vị phối hợp gửi số liệu trước hạn của đơn vị chủ trì bấy "
+        "nhiêu ngày làm việc, mặc định 3 (inputs before due)",
+        "catch_up_grace": "Việc mở sau hạn (chạy bù) có thêm bấy nhiêu ngày làm việc kể từ "
+        "khi mở trước khi chuyển cấp, mặc định 3 (catch-up grace)",
+    },
+    "DueRule": {
+        "day_of_last_month": "Ngày N của tháng cuối kỳ (tháng ngắn hơn: ngày cuối tháng) "
+        "(day of last month)",
+        "day_of_month_after": "Ngày N của tháng sau kỳ (tháng ngắn hơn: ngày cuối tháng) "
+        "(day of month after)",
+        "working_days_after_window": "Số ngày làm việc sau ngày chốt số liệu, từ 1 "
+        "(working days after window)",
+        "working_days_after_period_end": "Số ngày làm việc sau ngày cuối kỳ (working days "
+        "after period end)",
+        "on": 'Ngày trong năm của kỳ, dạng "MM-DD" (on)',
+        "year_offset": "Dùng với on: năm so với năm của kỳ, -1, 0 hoặc 1 (year offset)",
+    },
+    "Schedule": {
+        "every": "Bộ kỳ có tên: quarterly-cchc, annual, semiannual, quarterly, monthly "
+        "(named period set)",
+        "rrule": "Quy tắc lặp RFC 5545; mỗi lần lặp đánh dấu một kỳ (RRULE)",
+        "once": "Thời hạn một lần, dạng YYYY-MM-DD (one-off deadline)",
+        "period": "Dùng với rrule: loại kỳ mà mỗi lần lặp đặt tên: year, half, quarter, "
+        "cchc, month, date (period kind)",
+        "due": "Cách tính hạn từ kỳ; bỏ trống: hạn là chính ngày lặp (due rule)",
+        "window_from": "Dùng với once: ngày bắt đầu thời gian thực hiện (window start)",
+        "window_start_day": "Ngày chốt số liệu D: số liệu từ ngày D tháng trước tháng đầu kỳ "
+        "đến ngày D-1 tháng cuối kỳ (window start day)",
+        "q3_window_from_june": "quarterly-cchc: số liệu quý III từ 15/6 đến 14/9 (nếu không: "
+        "từ 15/12 năm trước) (Q3 window from June)",
+    },
+    "Obligation": {
+        "id": "Mã nhiệm vụ: chữ thường, chữ số, gạch ngang, ví dụ bao-cao-cchc-dinh-ky "
+        "(obligation id)",
+        "title": "Tên nhiệm vụ như trong kế hoạch (title)",
+        "kind": "Loại nhiệm vụ: báo cáo định kỳ, kế hoạch năm, tự chấm điểm, ... (kind)",
+        "ref": "Căn cứ trong kế hoạch, ví dụ “Phụ lục mục II.2” (reference)",
+        "lead": "Đơn vị chủ trì: các mã đơn vị, hoặc ALL (lead units)",
+        "coordinators": "Đơn vị phối hợp: các mã đơn vị, hoặc ALL (coordinating units)",
+        "product": "Sản phẩm phải nộp, ví dụ “Báo cáo”; {period} được thay bằng kỳ của việc, "
+        "ví dụ “Báo cáo … {period}” thành “Báo cáo … quý I năm 2027” (product)",
+        "timing": "Thời gian thực hiện theo lời văn của kế hoạch (timing)",
+        "description": "Nội dung nhiệm vụ, hiện trong thư và trang nộp (description)",
+        "schedule": "Lịch của nhiệm vụ; bỏ trống với nhiệm vụ thường xuyên hoặc đột xuất "
+        "(schedule)",
+        "reported_in": "Mã nhiệm vụ có báo cáo bao gồm nhiệm vụ này (reported in)",
+        "consolidates": "Mã nhiệm vụ mà báo cáo này tổng hợp (consolidates)",
+        "start": "Ngày bắt đầu áp dụng nhiệm vụ, dạng YYYY-MM-DD (start)",
+        "end": "Ngày thôi áp dụng nhiệm vụ, dạng YYYY-MM-DD (end)",
+        "policy": "Chính sách riêng của nhiệm vụ; trường bỏ trống theo mặc định của xã (policy)",
+    },
+    "YearCalendar": {
+        "days_off": "Ngày nghỉ thêm trong năm, ví dụ ngày nghỉ hoán đổi (extra days off)",
+        "working_days": "Ngày làm việc thêm: ngày làm bù (extra working days)",
+    },
+}
+"""Description of each property, per model (`$defs` name; the root is "ConfigFile")."""
+
+
+class _EditorSchema(GenerateJsonSchema):
+    """pydantic's JSON Schema, with clock times that standard validators accept."""
+
+    def time_schema(self, schema: Any) -> dict[str, Any]:
+        return {"type": "string", "pattern": CLOCK_TIME}
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of one config file (`schedules.config.ConfigFile`), described."""
+    from schedules.config import ConfigFile
+
+    schema = ConfigFile.model_json_schema(schema_generator=_EditorSchema)
+    _describe("ConfigFile", schema)
+    for name, model in schema.get("$defs", {}).items():
+        _describe(name, model)
+    return schema
+
+
+def _describe(model: str, schema: dict[str, Any]) -> None:
+    texts = DESCRIPTIONS.get(model, {})
+    for prop, body in schema.get("properties", {}).items():
+        if prop in texts:
+            body["description"] = texts[prop]

@@ -1,0 +1,79 @@
+"""The whole plan as a catalogue: one row per obligation of the config, standing and ad hoc ones
+included (`cchc obligations`). Pure: the plan and a day in, rows out."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from schedules.config import Obligation
+from schedules.plan import Plan
+
+Tracking = Literal["scheduled", "reported_in", "ad_hoc"]
+
+KIND_LABELS: dict[str, str] = {
+    "periodic_report": "báo cáo định kỳ",
+    "consolidated_report": "báo cáo tổng hợp",
+    "annual_plan": "kế hoạch năm",
+    "review_plan": "kế hoạch rà soát",
+    "self_scoring": "tự chấm điểm",
+    "survey": "khảo sát",
+    "self_inspection": "tự kiểm tra",
+    "training": "tập huấn",
+    "annual_task": "nhiệm vụ năm",
+    "one_off": "một lần",
+    "final_summary": "tổng kết",
+    "standing": "thường xuyên",
+    "ad_hoc": "đột xuất",
+}
+"""An obligation's kind as a table shows it (`ObligationKind` of schedules.config)."""
+
+TRACKING_LABELS: dict[str, str] = {
+    "scheduled": "theo lịch",
+    "reported_in": "qua báo cáo",
+    "ad_hoc": "khi có chỉ đạo",
+}
+
+
+def tracking(ob: Obligation) -> Tracking:
+    """How the engine follows the obligation: its own schedule, by hand (ad hoc), or through
+    the report that covers it (a standing task; `reported_in` may be unset)."""
+    if ob.schedule is not None:
+        return "scheduled"
+    return "ad_hoc" if ob.kind == "ad_hoc" else "reported_in"
+
+
+def next_due(plan: Plan, obligation_id: str, today: date) -> date | None:
+    """The first due date on or after `today` among the occurrences the engine acts on."""
+    last = plan.commune.plan_end
+    if obligation_id not in plan.schedules or today > last:
+        return None
+    found = plan.acted_on(today, last, obligation=obligation_id)
+    return min((o.due.due for o in found), default=None)
+
+
+def obligation_row(plan: Plan, obligation_id: str, today: date) -> dict[str, Any]:
+    ob = plan.obligations[obligation_id]
+    lead = plan.lead_units(obligation_id)  # ALL expanded; the office owes no report to itself
+    description = " ".join((ob.description or "").split()) or None
+    return {
+        "id": ob.id,
+        "ref": ob.ref,
+        "title": ob.title,
+        "kind": ob.kind,
+        "lead": lead,
+        "coordinators": [c for c in plan.expand_units(ob.coordinators) if c not in lead],
+        "timing": ob.timing,
+        "product": ob.product,
+        "description": description,
+        "tracking": tracking(ob),
+        "reported_in": ob.reported_in,
+        "consolidates": ob.consolidates,
+        "next_due": next_due(plan, obligation_id, today),
+    }
+
+
+def obligation_rows(plan: Plan, today: date) -> list[dict[str, Any]]:
+    """Every obligation of the plan, in the config's order, with its units expanded (ALL: every
+    unit counted in "Các cơ quan, đơn vị") and its next due date from `today`."""
+    return [obligation_row(plan, oid, today) for oid in plan.obligations]

@@ -1,0 +1,81 @@
+"""What a report must say: the plan's standing tasks a unit reports on in its periodic report.
+
+Most rows of the annex are standing tasks "reported through the periodic report"
+(`reported_in`); the body of the plan (section V.2) adds duties of named units. A unit's
+periodic-report request lists, in this order, the annex rows it leads, the annex rows it
+coordinates, and its own duties of the plan's body. The standing office's consolidated report
+carries the office's own rows (it owes no unit-level report to itself).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from schedules.plan import Plan
+
+ANNEX_PREFIX = "Phụ lục"
+"""`ref` of a row of the annex; any other ref is a duty set by the plan's body."""
+
+
+@dataclass(frozen=True)
+class ContentGroup:
+    heading: str
+    rows: tuple[tuple[str, str], ...]
+    """(ref, title) of each task, in the plan's order."""
+
+
+def _short_ref(ref: str) -> str:
+    """ "Phụ lục mục II.2, ý 1" → "mục II.2, ý 1"; "Mục V.2.e" → "mục V.2.e"."""
+    ref = ref.removeprefix(ANNEX_PREFIX).strip()
+    return ref[:1].lower() + ref[1:]
+
+
+def report_contents(plan: Plan, obligation_id: str, unit: str) -> list[ContentGroup]:
+    """The groups of tasks `unit` reports on in its item of `obligation_id` (empty for an
+    obligation that carries no standing tasks)."""
+    ob = plan.obligations.get(obligation_id)
+    if ob is None or ob.kind not in ("periodic_report", "consolidated_report"):
+        return []
+    carrier = ob.consolidates or obligation_id
+    led, coordinated, duties = [], [], []
+    for task in plan.obligations.values():
+        if task.reported_in != carrier:
+            continue
+        row = (_short_ref(task.ref), task.title)
+        leads = unit in plan.expand_units(task.lead)
+        annex = task.ref.startswith(ANNEX_PREFIX)
+        if leads and annex:
+            led.append(row)
+        elif leads:
+            duties.append(row)
+        elif annex and unit in plan.expand_units(task.coordinators):
+            coordinated.append(row)
+    groups = [
+        ContentGroup("Các nhiệm vụ do đơn vị chủ trì tại Phụ lục", tuple(led)),
+        ContentGroup("Các nhiệm vụ đơn vị phối hợp thực hiện tại Phụ lục", tuple(coordinated)),
+        ContentGroup("Trách nhiệm cụ thể của đơn vị tại Mục V.2 của Kế hoạch", tuple(duties)),
+    ]
+    return [g for g in groups if g.rows]
+
+
+_ASIDE = re.compile(r"\s*\(([^()]*)\)")
+
+
+def _is_admin_aside(text: str) -> bool:
+    """A parenthesis written for the config's admins (in English: "(Source text: ...)",
+    "(Assumption: ...)"), not for the units: its letters are almost all plain ASCII."""
+    letters = [c for c in text if c.isalpha()]
+    if len(text.split()) < 3 or not letters:
+        return False
+    return sum(c.isascii() for c in letters) / len(letters) >= 0.9
+
+
+def note_for_units(description: str | None) -> str:
+    """The obligation's description as the "Lưu ý" of a mail or page: whitespace collapsed,
+    asides for the admins left out."""
+    text = " ".join((description or "").split())
+    text = _ASIDE.sub(lambda m: "" if _is_admin_aside(m.group(1)) else m.group(0), text)
+    return text.strip()

@@ -1,0 +1,40 @@
+"""Every mail kind's HTML fits a phone: rendered in Chromium 390 px wide, no horizontal scrolling
+(a signed upload link is one long unbreakable string unless the layout lets it break), and the
+unit's mails carry a "Nộp sản phẩm" button."""
+
+from __future__ import annotations
+
+import pytest
+from support import CHROMIUM, launch_chromium
+
+from notifications.compose import Composer, sample_contexts
+from schedules.dates import parse_instant
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
+    ),
+]
+
+LONG_LINK = "https://cchc.maodien.example/items/17/" + "eyJpIjoxNywidSI6IlZQIn0" * 6
+
+
+def test_every_mail_kind_fits_390_px_without_scrolling(plan):
+    from playwright.sync_api import sync_playwright
+
+    composer = Composer(plan, link=lambda item_id, unit, at: LONG_LINK)
+    samples = sample_contexts(composer, parse_instant("2026-12-01T07:30"))
+    kinds = {kind for kind, _ in samples}
+    assert {"opened", "coordinate", "escalation", "closed", "returned", "digest"} <= kinds
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page(viewport={"width": 390, "height": 800})
+        for kind, context in samples:
+            html = composer.renderer.template(f"{kind}.html.j2").render(context)
+            page.set_content(html)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{kind}: {width} px wide at 390"
+            if context["upload_url"]:
+                assert page.get_by_role("link", name="Nộp sản phẩm").count() == 1, kind
+        browser.close()

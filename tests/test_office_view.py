@@ -1,0 +1,126 @@
+"""The standing office's page and the refused-upload page as a phone shows them: the real intake
+(uvicorn on loopback) in headless Chromium (Debian's package) at 390 px wide. No horizontal
+scrolling, the counts at the top, and a refused upload that names its file and leads back to
+the form."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from intake_support import Clock, LiveIntake, exe_bytes, t
+from sqlalchemy import select
+from support import CHROMIUM, find_item, launch_chromium
+
+from models.db import ensure_schema, make_engine, transaction
+from models.tables import WorkItem
+from usecases.sweep import sweep
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
+    ),
+]
+
+PHONE = {"width": 390, "height": 844}
+NOW = "2027-03-24T09:00"
+"""After the Q1 2027 reports fell due (16/03/2027): some items are late."""
+
+
+@pytest.fixture
+def engine(sqlite_url):
+    engine = make_engine(sqlite_url)
+    ensure_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def live(plan, engine, tmp_path):
+    sweep(plan, engine, t("2027-03-02T07:30"))
+    sweep(plan, engine, t("2027-03-24T07:30"))
+    with LiveIntake(plan, engine, tmp_path / "data", Clock(t(NOW))) as server:
+        yield server
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def horizontal_overflow(page) -> int:
+    """How many CSS pixels the page is wider than the screen (0: no horizontal scrolling)."""
+    return page.evaluate(
+        "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+        " - window.innerWidth"
+    )
+
+
+def widest(page) -> str:
+    """The element that sticks out furthest to the right, for the failure message."""
+    return page.evaluate(
+        """() => {
+        let worst = null, right = 0;
+        for (const el of document.querySelectorAll('body *')) {
+          const r = el.getBoundingClientRect().right;
+          if (r > right) { right = r; worst = el; }
+        }
+        return worst ? `${worst.tagName}.${worst.className} right=${right}` : '';
+      }"""
+    )
+
+
+def test_office_page_fits_a_phone_and_counts_at_the_top(plan, engine, live, browser, tmp_path):
+    with transaction(engine) as session:
+        items = list(session.exec(select(WorkItem)).scalars())
+    year = [i for i in items if i.due.year == 2027]
+    late = [i for i in year if i.status in ("overdue", "escalated")]
+    assert late, "the fixture should make late items"
+    page = browser.new_page(viewport=PHONE, locale="vi-VN")
+    page.goto(live.office())
+    page.screenshot(path=str(tmp_path / "office-390.png"), full_page=True)
+    assert horizontal_overflow(page) <= 0, widest(page)
+    # The unit drop-down, with the longest unit name chosen, still fits.
+    longest = max(plan.units, key=lambda code: len(plan.units[code].name))
+    page.select_option("select[name=unit]", longest)
+    assert horizontal_overflow(page) <= 0, widest(page)
+
+    counts = page.locator(".counts")
+    assert counts.is_visible()
+    text = counts.inner_text()
+    assert f"{len(year)} nhiệm vụ" in text
+    assert f"{len(late)} quá hạn" in text
+    assert "chờ xem xét" in text
+    # At the top: before the first unit's section.
+    top = counts.bounding_box()["y"]
+    assert top < page.locator("section.unit").first.bounding_box()["y"]
+
+
+def test_a_refused_upload_names_the_file_and_leads_back_to_the_form(
+    plan, engine, live, browser, tmp_path
+):
+    item = find_item(engine, "bao-cao-cchc-dinh-ky", "VP", "2027-Q1")
+    link = live.link(item)
+    program = tmp_path / "bao-cao-quy-I-rat-dai-ten-tep-khong-co-khoang-trang-0123456789.pdf"
+    program.write_bytes(exe_bytes())
+    page = browser.new_page(viewport=PHONE, locale="vi-VN")
+    page.goto(link)
+    page.set_input_files("#files", str(program))
+    page.get_by_role("button", name="Nộp sản phẩm").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Chưa nộp được"
+    assert program.name in page.locator(".refused-file").inner_text()
+    page.screenshot(path=str(tmp_path / "refused-390.png"), full_page=True)
+    assert horizontal_overflow(page) <= 0, widest(page)
+
+    page.get_by_role("link", name=re.compile("Quay lại trang nộp sản phẩm")).click()
+    page.wait_for_url(link)
+    assert page.locator("#files").is_visible()

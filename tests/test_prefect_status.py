@@ -1,0 +1,287 @@
+"""What the standing office sees in the Prefect UI, under `prefect_test_harness` (a real temporary
+Prefect server): lateness on the run list (the sweep's final state and tags), the late-items table,
+a summary in Vietnamese only, and the status tables refreshed when the intake or the command line
+changes an item (after the response, never on read-only paths, not at all without a server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from intake_support import Clock, LiveIntake, pdf_bytes, t
+from sqlalchemy import select
+from support import find_item
+
+from flows import artifacts
+from flows.settings import Settings
+from models.db import ensure_schema, make_engine, transaction
+from models.tables import WorkItem
+
+pytestmark = pytest.mark.prefect
+
+LATE_SWEEP = "2026-12-22T07:30"
+"""After the 2026 annual reports fell due (16/12/2026): escalations."""
+
+
+@pytest.fixture
+def pf(harness):
+    from flows import prefect_flows
+
+    yield prefect_flows
+    prefect_flows.release_runtime()
+
+
+@pytest.fixture
+def rt(pf, plan, sqlite_url, tmp_path, monkeypatch):
+    for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CCHC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CCHC_DATABASE_URL", sqlite_url)
+    engine = make_engine(sqlite_url)
+    ensure_schema(engine)
+    runtime = pf.use_runtime(plan, engine, Settings.from_env(str(plan.folder)))
+    yield runtime
+    engine.dispose()
+
+
+@pytest.fixture
+def events(monkeypatch):
+    """Events as handed to Prefect's `emit_event` (they also go to the harness's server)."""
+    import prefect.events
+
+    seen: list[dict] = []
+    real = prefect.events.emit_event
+
+    def capture(**kw):
+        seen.append(kw)
+        return real(**kw)
+
+    monkeypatch.setattr(prefect.events, "emit_event", capture)
+    return seen
+
+
+@pytest.fixture
+def server_url(harness, monkeypatch):
+    """PREFECT_API_URL in the environment, as `make run` sets it: the harness's server."""
+    from prefect.settings import PREFECT_API_URL
+
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    return PREFECT_API_URL.value()
+
+
+def _client(fn):
+    from prefect.client.orchestration import get_client
+
+    async def go():
+        async with get_client() as client:
+            return await fn(client)
+
+    return asyncio.run(go())
+
+
+def latest(key: str):
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    found = _client(
+        lambda c: c.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    )
+    assert found, f"no artifact {key}"
+    data = found[0].data
+    table = found[0].type == "table" and isinstance(data, str)
+    return found[0], (json.loads(data) if table else data)
+
+
+def runs_named(pattern: str, timeout: float = 60.0) -> list:
+    """Flow runs whose name matches, once they have finished (poll: background work)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = _client(lambda c: c.read_flow_runs(limit=200))
+        done = [r for r in runs if re.fullmatch(pattern, r.name) and r.state and r.state.is_final()]
+        if done or time.monotonic() > deadline:
+            return done
+        time.sleep(0.3)
+
+
+def late_in_db(engine) -> list[WorkItem]:
+    with transaction(engine) as session:
+        query = select(WorkItem).where(WorkItem.status.in_(["overdue", "escalated"]))
+        return list(session.exec(query).scalars())
+
+
+# ----- 15: lateness where the clerk looks first --------------------------------------------
+
+
+def test_the_sweep_run_names_its_lateness_and_tags_the_late_units(pf, rt, plan):
+    pf.sweep_flow(at=t("2026-12-02T07:30"))
+    quiet = pf.sweep_flow(at=t("2026-12-03T07:30"), return_state=True)
+    assert quiet.is_completed() and quiet.name == "Không có việc quá hạn"
+
+    state = pf.sweep_flow(at=t(LATE_SWEEP), return_state=True)
+    late = late_in_db(rt.engine)
+    assert len(late) >= 2
+    assert state.is_completed()
+    assert state.name == f"{len(late)} việc quá hạn"
+    escalated = sum(i.status == "escalated" for i in late)
+    assert f"trong đó {escalated} việc đã chuyển cấp" in state.message
+    assert state.result()["late"] == len(late)  # the result is still the summary
+
+    run = _client(lambda c: c.read_flow_run(state.state_details.flow_run_id))
+    assert run.state.name == f"{len(late)} việc quá hạn"  # what the run list shows
+    assert {tag for tag in run.tags if tag.startswith("quá hạn:")} == {
+        f"quá hạn:{code}" for code in {i.unit for i in late}
+    }
+
+
+def test_the_late_items_table_is_sorted_by_lateness_with_unit_names(pf, rt, plan):
+    pf.sweep_flow(at=t("2026-12-02T07:30"))
+    pf.sweep_flow(at=t("2026-12-17T07:30"))
+    pf.sweep_flow(at=t("2027-01-12T07:30"))
+    artifact, rows = latest(artifacts.late_items_key(plan))
+    late = late_in_db(rt.engine)
+    assert len(rows) == len(late) and len(rows) >= 2
+    days = [r["Trễ (ngày làm việc)"] for r in rows]
+    assert days == sorted(days, reverse=True) and days[0] > days[-1] > 0
+    names = {u.name for u in plan.units.values()}
+    assert {r["Đơn vị"] for r in rows} <= names
+    assert f"{len(late)} việc" in artifact.description
+
+
+def test_the_sweep_summary_has_no_server_path_nor_english(pf, rt, plan, tmp_path):
+    pf.sweep_flow(at=t("2026-12-02T07:30"))
+    pf.sweep_flow(at=t("2026-12-17T07:30"))
+    pf.sweep_flow(at=t(LATE_SWEEP))
+    _, text = latest(artifacts.sweep_summary_key(plan))
+    assert "## Chuyển cấp" in text and "thư đã gửi" in text
+    assert str(tmp_path) not in text and "/outbox" not in text
+    english = re.findall(
+        r"\b(files in|reminder|escalation|overdue|opened|due|closed|returned)(-\d+)?\b", text
+    )
+    assert english == []
+
+
+# ----- 14: changes made outside a sweep reach Prefect ---------------------------------------
+
+
+def test_an_intake_close_accept_and_return_reach_prefect_after_the_response(
+    pf, rt, plan, server_url, events, tmp_path
+):
+    pf.sweep_flow(at=t("2026-12-02T07:30"))
+    item = find_item(rt.engine, "bao-cao-cchc-dinh-ky", "VP", "2026")
+    _, rows = latest(artifacts.open_items_key(plan))
+    assert item.id in {r["Mã việc"] for r in rows}
+    pf.release_runtime()  # the intake pins its own
+
+    with LiveIntake(plan, rt.engine, tmp_path / "data", Clock(t("2026-12-10T09:15"))) as live:
+        response = httpx.post(
+            live.link(item),
+            files=[("files", ("bao-cao.pdf", pdf_bytes(), "application/pdf"))],
+            timeout=30,
+        )
+        answered = time.time()
+        assert response.status_code == 303
+        [run] = runs_named(rf"nộp · #{item.id} · 2026-12-10 09:15")
+        # The run began after the unit had its answer: the upload did not wait for Prefect.
+        assert run.start_time.timestamp() >= answered - 0.5
+        _, rows = latest(artifacts.open_items_key(plan))
+        assert item.id not in {r["Mã việc"] for r in rows}
+        closed = [e for e in events if e["event"] == "cchc.item.closed"]
+        assert [e["payload"]["items"][0]["id"] for e in closed] == [item.id]
+
+        office = httpx.get(live.office(), timeout=30)
+        token = re.search(r'name="t" value="([^"]+)"', office.text).group(1)
+        base = f"{live.base}/office/items/{item.id}/versions/1"
+        back = httpx.post(
+            f"{base}/return",
+            data={"t": token, "reason": "Thiếu số liệu quý IV", "due": "2026-12-18"},
+            timeout=30,
+        )
+        assert back.status_code == 200, back.text
+        assert runs_named(rf"trả lại · #{item.id} · .*")
+        _, rows = latest(artifacts.open_items_key(plan))
+        assert item.id in {r["Mã việc"] for r in rows}  # open again, listed again
+        assert [e["event"] for e in events][-1] == "cchc.item.returned"
+
+        httpx.post(
+            live.link(item),
+            files=[("files", ("bao-cao-v2.pdf", pdf_bytes("v2"), "application/pdf"))],
+            timeout=30,
+        )
+        ok = httpx.post(f"{base.removesuffix('/1')}/2/accept", data={"t": token}, timeout=30)
+        assert ok.status_code == 200, ok.text
+        assert runs_named(rf"chấp nhận · #{item.id} · .*")
+        assert "cchc.item.accepted" in [e["event"] for e in events]
+
+
+def test_the_command_line_return_and_waive_reach_prefect(
+    pf, rt, plan, sqlite_url, server_url, events, tmp_path
+):
+    from click.testing import CliRunner
+
+    from cchc.cli import main
+
+    pf.sweep_flow(at=t("2026-12-02T07:30"))
+    waived = find_item(rt.engine, "bao-cao-cchc-dinh-ky", "KT", "2026")
+    cli = ["--config", str(plan.folder)]
+    result = CliRunner().invoke(
+        main, [*cli, "waive", str(waived.id), "--reason", "Không phát sinh", "--at", "2026-12-03"]
+    )
+    assert result.exit_code == 0, result.output
+    assert runs_named(rf"miễn · #{waived.id} · 2026-12-03 00:00")
+    assert [e["event"] for e in events][-1] == "cchc.item.waived"
+    _, rows = latest(artifacts.open_items_key(plan))
+    assert waived.id not in {r["Mã việc"] for r in rows}
+
+    item = find_item(rt.engine, "bao-cao-cchc-dinh-ky", "VP", "2026")
+    file = tmp_path / "bao-cao.pdf"
+    file.write_bytes(pdf_bytes())
+    done = CliRunner().invoke(
+        main, [*cli, "attach", str(item.id), str(file), "--at", "2026-12-04T10:00"]
+    )
+    assert done.exit_code == 0, done.output
+    _, rows = latest(artifacts.open_items_key(plan))
+    assert item.id not in {r["Mã việc"] for r in rows}  # the close flow refreshed the table
+    back = CliRunner().invoke(
+        main,
+        [*cli, "return", str(item.id), "--reason", "Thiếu phụ lục", "--due", "2026-12-18"]
+        + ["--at", "2026-12-05T10:00"],
+    )
+    assert back.exit_code == 0, back.output
+    assert runs_named(rf"trả lại · #{item.id} · 2026-12-05 10:00")
+    assert [e["event"] for e in events][-1] == "cchc.item.returned"
+    _, rows = latest(artifacts.open_items_key(plan))
+    assert item.id in {r["Mã việc"] for r in rows}
+
+
+def test_without_a_server_a_change_does_not_load_prefect(plan, sqlite_url, tmp_path):
+    """No PREFECT_API_URL: telling Prefect is a no-op that does not even import it (a temporary
+    server would cost seconds per upload and record nothing anyone sees)."""
+    code = (
+        "import sys\n"
+        "from datetime import datetime, UTC\n"
+        "from flows.status import item_changed\n"
+        "from flows.settings import Settings\n"
+        "from schedules.plan import load_plan\n"
+        f"plan = load_plan({str(plan.folder)!r})\n"
+        "ran = item_changed(plan, None, Settings.from_env(), 'closed', [1], datetime.now(UTC))\n"
+        "assert ran is False, ran\n"
+        "assert 'prefect' not in sys.modules, 'prefect was imported'\n"
+        "print('ok')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["CCHC_DATA_DIR"] = str(tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
