@@ -104,6 +104,24 @@ class Deliverable(SQLModel, table=True):
         return f"Văn bản số {self.doc_number}{day}"
 
 
+class Contribution(SQLModel, table=True):
+    """A file a coordinating unit sent for the lead's item, through its own signed link: input
+    for the lead, not a version of the product (it never closes the item)."""
+
+    __tablename__ = "contribution"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="work_item.id", index=True)
+    unit: str = Field(max_length=32)
+    original_name: str
+    size: int
+    sha256: str = Field(max_length=64)
+    stored_path: str
+    file_type: str | None = Field(default=None, max_length=16)
+    note: str | None = None
+    received_at: datetime
+
+
 class Event(SQLModel, table=True):
     """Append-only log of every transition (opened, reminded, overdue, escalated, closed ...)."""
 

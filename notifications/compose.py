@@ -67,8 +67,9 @@ UPLOAD_KINDS = (
     MailKind.DUE,
     MailKind.OVERDUE,
     MailKind.RETURNED,
+    MailKind.COORDINATE,
 )
-"""Mails to the unit that carry its signed link to the intake page (`upload_url`)."""
+"""Mails to a unit that carry its signed link to the intake page (`upload_url`)."""
 
 
 @dataclass
@@ -194,6 +195,7 @@ class Composer:
         self.evidence = evidence
         self.renderer: Renderer = renderer_for(plan.folder)
         self.names = people(plan)
+        self.units_by_address = {str(u.email).lower(): code for code, u in plan.units.items()}
         self.leaders = leader_addresses(plan)
         office = plan.units.get(plan.commune.standing_office)
         self.reply_to = address(str(office.email), office.name) if office else None
@@ -237,9 +239,23 @@ class Composer:
             found = self._views[(item.id, today)] = (item, item_view(self.plan, item, today))
         return found[1]
 
-    def entry(self, kind: str, step: str, item: WorkItem, at: datetime, facts: Facts) -> dict:
-        """What a mail says about one item at one step."""
+    def entry(
+        self,
+        kind: str,
+        step: str,
+        item: WorkItem,
+        at: datetime,
+        facts: Facts,
+        recipient: str = "",
+    ) -> dict:
+        """What a mail to `recipient` says about one item at one step. Its upload link is the
+        unit's own: the lead's, or for a coordinating unit's request its link to contribute."""
         today = local_date(at, self.plan.zone)
+        link_unit = (
+            self.units_by_address.get(recipient.lower())
+            if kind == MailKind.COORDINATE
+            else item.unit
+        )
         return {
             "kind": kind,
             "kind_label": KIND_LABELS.get(kind, kind),
@@ -251,8 +267,8 @@ class Composer:
             "sources": source_states(self.plan, item, facts.sources[item.id], today)
             if item.id in facts.sources
             else None,
-            "upload_url": self.link(item.id, item.unit, at)
-            if self.link and kind in UPLOAD_KINDS and item.status in OPEN_STATUSES
+            "upload_url": self.link(item.id, link_unit, at)
+            if self.link and link_unit and kind in UPLOAD_KINDS and item.status in OPEN_STATUSES
             else "",
         }
 
@@ -300,7 +316,14 @@ class Composer:
             or unit_view(self.plan, t).name
             for t in targets
         ]
-        return {"level": level, "targets": ", ".join(labels) or "lãnh đạo"}
+        # A leader is reported to ("kính báo cáo"); a head of unit is asked ("đề nghị").
+        own = item.unit == self.plan.commune.standing_office
+        to_leaders = own or bool(set(targets) & {"leadership", "leader_in_charge"})
+        return {
+            "level": level,
+            "targets": ", ".join(labels) or "lãnh đạo",
+            "to_leaders": to_leaders,
+        }
 
     def _closed(self, item: WorkItem, facts: Facts) -> dict:
         got = facts.deliverables.get(item.id)
@@ -334,16 +357,20 @@ class Composer:
         steps = self.plan.timeline(item.obligation, item.due, item.opened_at)
         first = next((s for s in steps if s.kind == StepKind.REMINDER), None)
         first = first or next((s for s in steps if s.kind == StepKind.DUE), None)
-        view = self.view(item, item.due)
+        opened_on = local_date(item.opened_at, self.plan.zone)
+        view = self.view(item, opened_on)  # as the notice it comes with says it
         details = self.renderer.template("_item.txt.j2").render(
-            item=view, commune=self.common(item.due, item.opened_at)["commune"], sources=None
+            item=view,
+            commune=self.common(opened_on, item.opened_at)["commune"],
+            sources=None,
+            kind="",
         )
         # An item opened past its due date: the event is its fresh deadline.
         due = self.plan.catch_up_deadline(item.obligation, item.due, item.opened_at) or item.due
         return CalendarEntry(
             uid=f"item-{item.id}@{self.plan.commune.code}.cchc",
             due=due,
-            summary=f"Hạn nộp: {shorten(item.title, 70)} ({item.unit})",
+            summary=f"Hạn nộp: {shorten(item.title, 70)} ({view.unit.name})",
             description=details.strip(),
             alarm_at=first.at if first and due == item.due else None,
             alarm_text=f"Nhắc hạn nộp ngày {vn_date(due)}: {shorten(item.title, 70)}",
@@ -362,7 +389,7 @@ class Composer:
         name = parse_step(row.step)
         notice = name.undelivered
         step = str(replace(name, undelivered=False))
-        entries = [self.entry(row.kind, step, item, at, facts)]
+        entries = [self.entry(row.kind, step, item, at, facts, row.recipient)]
         undelivered = facts.failures.get((item.id, step), []) if notice else []
         calendar = []
         if row.kind == MailKind.OPENED and not notice:
@@ -411,7 +438,10 @@ class Composer:
         ordered = sorted(rows, key=order)
         listed = [r for r in ordered if r.addressed_to is None] or ordered
         listed = list({(r.item_id, r.step): r for r in reversed(listed)}.values())[::-1]
-        entries = [self.entry(r.kind, r.step, facts.items[r.item_id], at, facts) for r in listed]
+        entries = [
+            self.entry(r.kind, r.step, facts.items[r.item_id], at, facts, r.recipient)
+            for r in listed
+        ]
         calendar = [
             self.calendar_entry(facts.items[r.item_id]) for r in listed if r.kind == MailKind.OPENED
         ]

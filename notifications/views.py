@@ -184,11 +184,15 @@ def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
     ob = plan.obligations.get(item.obligation)
     kind = ob.kind if ob else "ad_hoc"
     span = f"từ {vn_date(item.window_start)} đến {vn_date(item.window_end)}"
-    left, late, phrase = countdown(plan, item.due, today)
     ref = f"{plan.commune.plan_short}, {ob.ref}" if ob else plan.commune.plan_short
     label = period_label(item.period)
     catch_up = plan.catch_up_deadline(item.obligation, item.due, item.opened_at)
     asks = ob is not None and bool(plan.coordinating_units(item.obligation, item.unit))
+    # An item opened past its due date counts from its fresh deadline, not the plan's date.
+    deadline = catch_up or item.due
+    left, late, phrase = countdown(plan, deadline, today)
+    if catch_up and today > catch_up and late:
+        phrase = f"đã quá {late} ngày làm việc so với hạn gia hạn {vn_date(catch_up)}"
     return ItemView(
         id=item.id or 0,
         obligation=item.obligation,
@@ -212,8 +216,8 @@ def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
         else "",
         days_left=left,
         days_late=late,
-        due_today=today == item.due,
-        is_late=today > item.due,
+        due_today=today == deadline,
+        is_late=today > deadline,
         countdown=phrase,
         coordinators=coordinators_label(plan, ob.coordinators) if ob else "",
         unit=unit_view(plan, item.unit),
@@ -230,7 +234,9 @@ def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
         office_own=item.unit == plan.commune.standing_office,
         catch_up=vn_date(catch_up) if catch_up else "",
         catch_up_weekday=vn_weekday(catch_up) if catch_up else "",
-        inputs_due=vn_date(plan.inputs_due(item.obligation, item.due)) if asks else "",
+        inputs_due=vn_date(plan.inputs_due(item.obligation, item.due, item.opened_at))
+        if asks
+        else "",
         deliverable=f"Báo cáo CCHC {label}"
         if kind in REPORT_KINDS
         else f"sản phẩm nhiệm vụ «{shorten(item.title, 70)}»",
@@ -385,5 +391,5 @@ def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: da
         f"Đã nhận {counts['received'] + counts['late']}/{total} báo cáo của các đơn vị"
         f" ({counts['late']} nộp sau hạn); chưa nhận: {counts['missing']}"
     )
-    missing = [r["unit"] for r in rows if r["group"] == "missing"]
-    return {"rows": rows, "summary": summary, "missing": missing, **counts}
+    missing_units = [r["unit"] for r in rows if r["group"] == "missing"]
+    return {"rows": rows, "summary": summary, "missing_units": missing_units, **counts}

@@ -25,6 +25,8 @@ class ContentGroup:
     heading: str
     rows: tuple[tuple[str, str], ...]
     """(ref, title) of each task, in the plan's order."""
+    coordinated: bool = False
+    """Tasks the unit coordinates: listed in full in the item's first notice only."""
 
 
 def _short_ref(ref: str) -> str:
@@ -40,6 +42,7 @@ def report_contents(plan: Plan, obligation_id: str, unit: str) -> list[ContentGr
     if ob is None or ob.kind not in ("periodic_report", "consolidated_report"):
         return []
     carrier = ob.consolidates or obligation_id
+    consolidated = ob.consolidates is not None
     led, coordinated, duties = [], [], []
     for task in plan.obligations.values():
         if task.reported_in != carrier:
@@ -51,11 +54,24 @@ def report_contents(plan: Plan, obligation_id: str, unit: str) -> list[ContentGr
             led.append(row)
         elif leads:
             duties.append(row)
-        elif annex and unit in plan.expand_units(task.coordinators):
+        elif annex and not consolidated and unit in plan.expand_units(task.coordinators):
             coordinated.append(row)
+    if consolidated:  # the units' reports sum up the whole plan; the office adds its own rows
+        return [
+            ContentGroup(
+                "Tổng hợp kết quả thực hiện toàn bộ nhiệm vụ của Kế hoạch trên cơ sở báo cáo của "
+                "các cơ quan, đơn vị; các nhiệm vụ do cơ quan thường trực chủ trì",
+                tuple(led + duties),
+            )
+        ]
     groups = [
         ContentGroup("Các nhiệm vụ do đơn vị chủ trì tại Phụ lục", tuple(led)),
-        ContentGroup("Các nhiệm vụ đơn vị phối hợp thực hiện tại Phụ lục", tuple(coordinated)),
+        ContentGroup(
+            "Các nhiệm vụ đơn vị phối hợp thực hiện tại Phụ lục (báo cáo nội dung có phát sinh "
+            "trong kỳ)",
+            tuple(coordinated),
+            coordinated=True,
+        ),
         ContentGroup("Trách nhiệm cụ thể của đơn vị tại Mục V.2 của Kế hoạch", tuple(duties)),
     ]
     return [g for g in groups if g.rows]
@@ -73,9 +89,20 @@ def _is_admin_aside(text: str) -> bool:
     return sum(c.isascii() for c in letters) / len(letters) >= 0.9
 
 
+_SENTENCE = re.compile(r"(?<=[.])\s+")
+ADMIN_WORDS = ("mặc định", "giả định")
+"""A sentence of a description holding these words explains a default to the admins (why the
+config sets that date): the units are not told."""
+
+
 def note_for_units(description: str | None) -> str:
     """The obligation's description as the "Lưu ý" of a mail or page: whitespace collapsed,
-    asides for the admins left out."""
+    asides and sentences for the admins left out; "Nội dung đầy đủ:" (the row's full text) said
+    as what it is."""
     text = " ".join((description or "").split())
     text = _ASIDE.sub(lambda m: "" if _is_admin_aside(m.group(1)) else m.group(0), text)
-    return text.strip()
+    kept = [s for s in _SENTENCE.split(text) if not any(w in s.lower() for w in ADMIN_WORDS)]
+    text = " ".join(kept).strip()
+    if text.startswith("Nội dung đầy đủ:"):
+        text = "Nội dung nhiệm vụ (theo Phụ lục):" + text.removeprefix("Nội dung đầy đủ:")
+    return text

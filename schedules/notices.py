@@ -8,16 +8,18 @@ first mail only.
 | event                              | kind       | to                          | cc              |
 |------------------------------------|------------|-----------------------------|-----------------|
 | the item opens                     | opened     | the unit                    |                 |
-|                                    | coordinate | each coordinating unit      |                 |
+|                                    | coordinate | each coordinating unit (1)  |                 |
 | reminder, due day, overdue         | that step  | the unit                    |                 |
 | the reminder before inputs are due | coordinate | each coordinating unit      |                 |
 | escalation level N                 | escalation | the level's targets         | standing office |
 | a deliverable closes the item      | closed     | the unit, standing office   |                 |
+|   (the standing office's own item) | (none)     |                             |                 |
 | a later version of a closed item   | closed     | the unit (`closed-vN`)      |                 |
 | the office returns the deliverable | returned   | the unit (`returned-N`)     | standing office |
 | a mail to X refused for good       | its kind   | standing office, unless X   |                 |
 
-(The notice of a refused mail has the step `undelivered-STEP`.)
+(The notice of a refused mail has the step `undelivered-STEP`. (1) but the standing office, which
+sends these requests.)
 
 An item whose unit left the config has no recipient: its notices are empty.
 
@@ -107,7 +109,11 @@ def in_digest(recipient: str, cc: list[str], digest: set[str]) -> bool:
 
 
 def _coordinators(plan: Plan, obligation: str, unit: str) -> tuple[str, ...]:
-    return tuple(a for code in plan.coordinating_units(obligation, unit) for a in _unit(plan, code))
+    """The coordinating units' addresses; not the standing office's: it sends these requests
+    (it may still contribute through the intake)."""
+    office = plan.commune.standing_office
+    codes = [c for c in plan.coordinating_units(obligation, unit) if c != office]
+    return tuple(a for code in codes for a in _unit(plan, code))
 
 
 def step_notices(plan: Plan, obligation: str, unit: str, step: Step) -> list[Notice]:
@@ -148,6 +154,8 @@ def opening_notices(plan: Plan, obligation: str, unit: str, reached: Step) -> li
 def closed_notices(plan: Plan, unit: str, later_version: int | None = None) -> list[Notice]:
     """A deliverable closed the item: the unit (its receipt) and the standing office. A later
     version of an already closed item: a receipt to the unit only, step `closed-vN`."""
+    if unit == plan.commune.standing_office:  # no receipt from the office to itself
+        return []
     if later_version is not None:
         step = format_step(StepKind.CLOSED, later_version)
         return [Notice(MailKind.CLOSED, step, _unit(plan, unit))] if unit in plan.units else []

@@ -107,9 +107,21 @@ class Plan:
         leads = set(self.expand_units(ob.lead)) | {unit}
         return [u for u in self.expand_units(ob.coordinators) if u not in leads]
 
-    def inputs_due(self, obligation_id: str, due: date) -> date:
-        """When the coordinating units of an item due on `due` send their inputs."""
-        return inputs_due(due, self.policy(obligation_id), self.calendar)
+    def inputs_due(self, obligation_id: str, due: date, opened_at: datetime | None = None) -> date:
+        """When the coordinating units of an item due on `due` send their inputs. For an item
+        opened past its due date, counted back from its fresh deadline, and never on or before
+        the day it opened (then: the working day before that deadline, or the deadline)."""
+        caught_up = opened_at and self.catch_up_deadline(obligation_id, due, opened_at)
+        if not caught_up:
+            return inputs_due(due, self.policy(obligation_id), self.calendar)
+        opened_on = local_date(opened_at, self.zone)
+        for day in (
+            inputs_due(caught_up, self.policy(obligation_id), self.calendar),
+            self.calendar.add_working_days(caught_up, -1),
+        ):
+            if day > opened_on:
+                return day
+        return caught_up
 
     def occurrences(
         self,

@@ -19,6 +19,7 @@ from models.tables import Outbox, WorkItem
 from notifications.compose import Composer, load_facts
 from schedules.contents import note_for_units, report_contents
 from schedules.dates import parse_instant
+from schedules.notices import closed_notices, opening_notices
 from schedules.plan import load_plan
 from schedules.vocabulary import MailKind
 from usecases.lifecycle import close_item
@@ -146,7 +147,7 @@ def test_coordinating_units_of_the_par_index_are_asked_and_reminded_once(plan, e
         plan, engine, [r for r in rows if r.kind == "coordinate"][0], t("2027-12-01T07:30")
     )
     assert subject.startswith("[CCHC] Đề nghị phối hợp")
-    assert f"gửi trước ngày {inputs:%d/%m/%Y}" in text
+    assert f"chậm nhất ngày {inputs:%d/%m/%Y}" in text
     assert "tài liệu kiểm chứng" in text  # the note reaches the coordinating units too
     assert "http" not in text  # never the lead's upload link
     # Coordinators are never escalated.
@@ -170,9 +171,11 @@ def test_a_fresh_database_swept_late_sends_each_leader_at_most_one_mail(plan, en
     [row] = [r for r in rows_of(engine, item_id) if r.kind == MailKind.OPENED]
     subject, text = rendered(plan, engine, row, t("2027-11-09T07:30"))
     deadline = plan.calendar.add_working_days(date(2027, 11, 9), 3)
-    assert subject.startswith("[CCHC] Nhiệm vụ đã quá hạn")
+    assert subject.startswith("[CCHC] Đề nghị gửi bổ sung sản phẩm nhiệm vụ")
+    assert "(hạn theo Kế hoạch 15/01/2027)" in subject
     assert f"chậm nhất {deadline:%d/%m/%Y}" in subject
-    assert "đề nghị gửi sản phẩm sớm nhất" in text.lower()
+    assert "khẩn trương hoàn thành, gửi sản phẩm chậm nhất" in text
+    assert "Hạn gia hạn:" in text
     assert "chậm nhất Thứ Sáu, ngày 15/01/2027" not in text  # never the old due date
     # Escalation counts from the fresh deadline.
     with transaction(engine) as s:
@@ -180,6 +183,20 @@ def test_a_fresh_database_swept_late_sends_each_leader_at_most_one_mail(plan, en
     steps = plan.timeline(item.obligation, item.due, item.opened_at)
     first = next(s for s in steps if s.kind == "escalation")
     assert first.at.date() > deadline
+    # Coordinators of a late item get a date still ahead, before the fresh deadline.
+    asked = [r for r in rows_of(engine, item_id) if r.kind == MailKind.COORDINATE]
+    _, request = rendered(plan, engine, asked[0], t("2027-11-09T07:30"))
+    inputs = plan.inputs_due(item.obligation, item.due, item.opened_at)
+    assert date(2027, 11, 9) < inputs < deadline
+    assert f"chậm nhất ngày {inputs:%d/%m/%Y}" in request
+    # Lateness is counted from the fresh deadline, not from the plan's date 10 months ago.
+    [escalation] = [s for s in steps if s.kind == "escalation"][:1]
+    late_row = rows_of(engine, item_id)[0]
+    composer = Composer(plan)
+    with transaction(engine) as s:
+        facts = load_facts(s, [late_row], plan)
+    view = composer.entry("escalation", "escalation-1", facts.items[item_id], escalation.at, facts)
+    assert view["item"].countdown.endswith(f"so với hạn gia hạn {deadline:%d/%m/%Y}")
 
 
 def test_the_ladder_of_unit_reports_ends_by_the_consolidated_due_date(plan):
@@ -220,6 +237,15 @@ def test_the_standing_office_does_not_notify_itself(plan, engine):
     subject, text = rendered(plan, engine, opened, t("2027-03-05T07:30"))
     assert subject.startswith("[CCHC] Nhắc việc của cơ quan thường trực")
     assert "chưa nhận được sản phẩm của Phòng Văn hóa" not in text
+    # No receipt from the office to itself; it is not asked for inputs by its own mails.
+    assert closed_notices(plan, "VHXH") == []
+    steps = plan.timeline("ra-soat-vbqppl-chinh-quyen-2-cap", date(2027, 2, 26), t("2027-01-25"))
+    asked = [
+        n
+        for n in opening_notices(plan, "ra-soat-vbqppl-chinh-quyen-2-cap", "VP", steps[0])
+        if n.kind == MailKind.COORDINATE
+    ]
+    assert asked and office_mail not in asked[0].to
 
 
 # ----- plan data ------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def test_sweep_writes_eml_files_without_a_mail_server(cli):
     assert {m["Message-ID"] for m in mails} == {r["message_id"] for r in rows}
     opened = [m for m in mails if m["X-CCHC-Kind"] == "opened"]
     openings = ("[CCHC] Thông báo nhiệm vụ", "[CCHC] Nhắc việc của cơ quan thường trực")
-    catch_up = "[CCHC] Nhiệm vụ đã quá hạn"  # opened past its due date: a fresh deadline
+    catch_up = "[CCHC] Đề nghị gửi bổ sung"  # opened past its due date: a fresh deadline
     assert opened and all(m["Subject"].startswith((*openings, catch_up)) for m in opened)
     assert any(m["Subject"].startswith(openings) for m in opened)
     assert any(m["Subject"].startswith(catch_up) for m in opened)

@@ -20,12 +20,12 @@ from sqlmodel import Session
 from models.blobs import StoredBlob, store_blob
 from models.db import transaction
 from models.store import log_event, queue_notices
-from models.tables import Deliverable, WorkItem
+from models.tables import Contribution, Deliverable, WorkItem
 from schedules.dates import local_date, vn_date
 from schedules.notices import closed_notices
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent, allowed
-from schedules.vocabulary import DeliverableStatus, ItemStatus
+from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
 from usecases.errors import UserError
 from usecases.lifecycle import close_item, get_item, reopen_returned
 
@@ -94,6 +94,23 @@ def submit(
     note = (note or "").strip()[:MAX_NOTE] or None
     with transaction(engine) as session:
         _check_open_to(session, plan, item_id, unit)
+    parts = _store(data_dir, files, max_bytes)
+    for attempt in range(3):
+        try:
+            return _record(plan, engine, item_id, unit, parts, at, note)
+        except IntegrityError:
+            # Another request took this version number at the same instant (a double click):
+            # look again, it is most likely the same files.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store(
+    data_dir: Path, files: list[IncomingFile], max_bytes: int | None
+) -> list[tuple[IncomingFile, StoredBlob]]:
+    """Store every file's bytes (by sha256, fsynced) before anything is recorded; the same file
+    chosen twice is one part."""
     blobs = []
     for incoming in files:
         try:
@@ -110,18 +127,80 @@ def submit(
     parts: list[tuple[IncomingFile, StoredBlob]] = []
     seen: set[str] = set()
     for incoming, blob in zip(files, blobs, strict=True):
-        if blob.sha256 not in seen:  # the same file chosen twice is one part
+        if blob.sha256 not in seen:
             seen.add(blob.sha256)
             parts.append((incoming, blob))
-    for attempt in range(3):
-        try:
-            return _record(plan, engine, item_id, unit, parts, at, note)
-        except IntegrityError:
-            # Another request took this version number at the same instant (a double click):
-            # look again, it is most likely the same files.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    return parts
+
+
+def contribute(
+    plan: Plan,
+    engine: Engine,
+    data_dir: Path,
+    item_id: int,
+    unit: str,
+    files: list[IncomingFile],
+    at: datetime,
+    note: str | None = None,
+    max_bytes: int | None = None,
+) -> list[Contribution]:
+    """A coordinating unit sends its input for the lead's item: the files are stored and
+    recorded as contributions (event `contributed`); the item's state does not change. Refused
+    when `unit` does not coordinate the item, or the item is no longer open."""
+    if not files:
+        raise UserError("Chưa chọn tệp nào để gửi.")
+    note = (note or "").strip()[:MAX_NOTE] or None
+    with transaction(engine) as session:
+        item = get_item(session, plan, item_id)
+        if unit not in plan.coordinating_units(item.obligation, item.unit):
+            raise UserError(
+                f"Đơn vị {unit} không phối hợp thực hiện nhiệm vụ số {item_id} (not a "
+                "coordinating unit of this item)."
+            )
+        if item.status not in OPEN_STATUSES:
+            raise UserError(
+                "Nhiệm vụ đã kết thúc: đơn vị chủ trì đã nộp sản phẩm hoặc nhiệm vụ được miễn; "
+                "hệ thống không nhận thêm nội dung phối hợp."
+            )
+    parts = _store(data_dir, files, max_bytes)
+    with transaction(engine) as session:
+        rows = [
+            Contribution(
+                item_id=item_id,
+                unit=unit,
+                original_name=incoming.name,
+                size=blob.size,
+                sha256=blob.sha256,
+                stored_path=str(blob.path),
+                file_type=incoming.file_type,
+                note=note,
+                received_at=at,
+            )
+            for incoming, blob in parts
+        ]
+        session.add_all(rows)
+        session.flush()
+        log_event(
+            session,
+            item_id,
+            at,
+            "contributed",
+            actor=unit,
+            files=[{"name": r.original_name, "sha256": r.sha256, "size": r.size} for r in rows],
+        )
+        for row in rows:
+            session.expunge(row)
+    return rows
+
+
+def contributions(engine: Engine, item_id: int) -> list[Contribution]:
+    """The coordinating units' files for an item, oldest first."""
+    with transaction(engine) as session:
+        query = select(Contribution).where(Contribution.item_id == item_id)
+        rows = list(session.execute(query.order_by(Contribution.id)).scalars())
+        for row in rows:
+            session.expunge(row)
+    return rows
 
 
 def attach(

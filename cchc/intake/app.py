@@ -49,7 +49,7 @@ from cchc.intake.upload import (
 from flows.status import item_changed
 from models.blobs import remove_stale_temp
 from models.db import transaction
-from models.tables import Deliverable, WorkItem
+from models.tables import Contribution, Deliverable, WorkItem
 from notifications.compose import load_sources
 from notifications.links import (
     LinkInvalid,
@@ -65,6 +65,7 @@ from notifications.views import (
     period_label,
     shorten,
     source_states,
+    unit_view,
 )
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
@@ -76,6 +77,8 @@ from usecases.review import (
     OFFICE,
     IncomingFile,
     accept_version,
+    contribute,
+    contributions,
     return_version,
     submit,
     versions,
@@ -349,7 +352,7 @@ def unit_item(ctx: IntakeContext, item_id: int, token: str, at: datetime) -> tup
         item = session.get(WorkItem, item_id)
     if item is None or item.commune != ctx.plan.commune.code:
         raise PageError(404, "Không tìm thấy nhiệm vụ", f"Không có nhiệm vụ số {item_id}.")
-    if item.unit != unit:
+    if item.unit != unit and unit not in ctx.plan.coordinating_units(item.obligation, item.unit):
         raise PageError(
             403,
             "Đường liên kết không dùng được",
@@ -377,6 +380,16 @@ def item_context(ctx: IntakeContext, item: WorkItem, at: datetime) -> dict:
         "item": item,
         "view": item_view(plan, item, today),
         "sources": consolidated_sources(ctx, item, today),
+        "contributions": [
+            {
+                "id": c.id,
+                "unit": unit_view(plan, c.unit).name,
+                "name": c.original_name,
+                "size": file_size(c.size),
+                "received_at": vn_datetime(c.received_at, plan.zone),
+            }
+            for c in contributions(ctx.engine, item.id)
+        ],
         "unit": plan.units.get(item.unit),
         "versions": [_version_view(plan, rows) for _, rows in sorted(found.items(), reverse=True)],
         "today": today,
@@ -394,10 +407,16 @@ async def healthz():
 
 
 @unit_routes.get("/items/{item_id}/{token}", response_class=HTMLResponse)
-async def item_page(ctx: Context, item_id: int, token: str):
+async def item_page(ctx: Context, item_id: int, token: str, sent: int = 0):
     at = ctx.now()
-    item, _unit = await run_in_threadpool(unit_item, ctx, item_id, token, at)
+    item, unit = await run_in_threadpool(unit_item, ctx, item_id, token, at)
     values = await run_in_threadpool(item_context, ctx, item, at)
+    if unit != item.unit:  # a coordinating unit's link: its input for the lead
+        mine = await run_in_threadpool(_contributions_of, ctx, item.id, unit)
+        return page(
+            ctx, "contribute.html", token=token, sender=unit_view(ctx.plan, unit),
+            mine=mine, sent=bool(sent), **values,
+        )  # fmt: skip
     return page(ctx, "item.html", token=token, **values)
 
 
@@ -405,6 +424,8 @@ async def item_page(ctx: Context, item_id: int, token: str):
 async def item_upload(ctx: Context, item_id: int, token: str, request: Request):
     at = ctx.now()
     item, unit = await run_in_threadpool(unit_item, ctx, item_id, token, at)
+    if unit != item.unit:
+        return await _contribution_upload(ctx, item, unit, token, request, at)
     if item.status == ItemStatus.WAIVED:
         raise PageError(
             409,
@@ -442,6 +463,17 @@ async def item_upload(ctx: Context, item_id: int, token: str, request: Request):
     if submission.closed_item:
         response.background = after_change(ctx, "closed", item_id, at)
     return response
+
+
+@unit_routes.get("/items/{item_id}/{token}/inputs/{contribution_id}")
+async def contribution_file(ctx: Context, item_id: int, token: str, contribution_id: Id):
+    """A coordinating unit's file, for the lead unit (its own link) only."""
+    item, unit = await run_in_threadpool(unit_item, ctx, item_id, token, ctx.now())
+    with transaction(ctx.engine) as session:
+        row = session.get(Contribution, contribution_id)
+    if unit != item.unit or row is None or row.item_id != item.id:
+        raise PageError(404, "Không tìm thấy tệp", f"Không có tệp số {contribution_id}.")
+    return stored_file(ctx, row)
 
 
 @unit_routes.get("/items/{item_id}/{token}/v/{version}", response_class=HTMLResponse)
@@ -642,6 +674,12 @@ async def office_file(ctx: Context, request: Request, deliverable_id: Id, t: str
         item = session.get(WorkItem, row.item_id) if row else None
     if row is None or item is None or item.commune != ctx.plan.commune.code:
         raise PageError(404, "Không tìm thấy tệp", f"Không có tệp số {deliverable_id}.")
+    return stored_file(ctx, row)
+
+
+def stored_file(ctx: IntakeContext, row: Deliverable | Contribution) -> FileResponse:
+    """A stored file as a download, under the name it was sent with and the type its content
+    was found to be; 404 when its bytes are not in the store."""
     path = Path(row.stored_path).resolve()
     if not path.is_relative_to(ctx.blob_root) or not path.is_file():
         raise PageError(404, "Không tìm thấy tệp", "Tệp không còn trong kho lưu trữ.")
@@ -685,9 +723,58 @@ def log_config() -> dict:
     return config
 
 
-def _hand_in(ctx: IntakeContext, item: WorkItem, unit: str, form: ReceivedForm, at: datetime):
-    """Check every file (name, then content), then hand them in; PageError on any refusal,
-    with nothing stored."""
+def _contributions_of(ctx: IntakeContext, item_id: int, unit: str) -> list[dict]:
+    return [
+        {
+            "name": c.original_name,
+            "size": file_size(c.size),
+            "received_at": vn_datetime(c.received_at, ctx.plan.zone),
+        }
+        for c in contributions(ctx.engine, item_id)
+        if c.unit == unit
+    ]
+
+
+async def _contribution_upload(
+    ctx: IntakeContext, item: WorkItem, unit: str, token: str, request: Request, at: datetime
+) -> Response:
+    """A coordinating unit's files for the lead's item: checked like a deliverable, stored as
+    contributions (they never close the item), then back to its page."""
+    back = f"{ctx.prefix}/items/{item.id}/{token}"
+    max_bytes = ctx.intake.max_bytes
+    try:
+        form = await receive_form(
+            request,
+            ctx.incoming,
+            max_file_bytes=max_bytes,
+            max_files=MAX_FILES,
+            max_body=max_bytes * MAX_FILES + MAX_FORM_BYTES,
+            read_timeout=ctx.intake.body_timeout,
+        )
+    except UploadRefused as exc:
+        refused = PageError(exc.status, "Chưa gửi được", exc.message, exc.headers)
+        refused.back = back
+        raise refused from None
+    try:
+        await run_in_threadpool(_hand_in, ctx, item, unit, form, at, contribute)
+    except PageError as refused:
+        refused.back = back
+        raise
+    finally:
+        form.discard()
+    return RedirectResponse(f"{back}?sent=1", status_code=303)
+
+
+def _hand_in(
+    ctx: IntakeContext,
+    item: WorkItem,
+    unit: str,
+    form: ReceivedForm,
+    at: datetime,
+    record=submit,
+):
+    """Check every file (name, then content), then record them (`submit` a version, or
+    `contribute` a coordinating unit's input); PageError on any refusal, with nothing stored."""
     if not form.files:
         raise PageError(400, "Chưa nộp được", "Chưa chọn tệp nào. Hãy chọn ít nhất một tệp.")
     try:  # every text field is checked before a byte is stored
@@ -708,7 +795,7 @@ def _hand_in(ctx: IntakeContext, item: WorkItem, unit: str, form: ReceivedForm, 
             file=received.filename,
         ) from None
     try:
-        return submit(
+        return record(
             ctx.plan,
             ctx.engine,
             ctx.data_dir,
@@ -827,6 +914,8 @@ def _office_rows(
                 "awaiting": awaiting,
                 "newest_version": max(found) if found else None,
                 "version_count": len(found),
+                "view": view,
+                "sources": consolidated_sources(ctx, item, today),
             }
         )
     return out
