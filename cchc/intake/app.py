@@ -433,20 +433,7 @@ async def item_upload(ctx: Context, item_id: int, token: str, request: Request):
             f"Nhiệm vụ này đã được miễn ({item.waived_reason or 'không nêu lý do'}): hệ "
             "thống không nhận sản phẩm cho nhiệm vụ đã miễn. Không có tệp nào được lưu.",
         )
-    max_bytes = ctx.intake.max_bytes
-    try:
-        form = await receive_form(
-            request,
-            ctx.incoming,
-            max_file_bytes=max_bytes,
-            max_files=MAX_FILES,
-            max_body=max_bytes * MAX_FILES + MAX_FORM_BYTES,
-            read_timeout=ctx.intake.body_timeout,
-        )
-    except UploadRefused as exc:
-        refused = PageError(exc.status, "Chưa nộp được", exc.message, exc.headers)
-        refused.back = f"{ctx.prefix}/items/{item_id}/{token}"
-        raise refused from None
+    form = await upload_form(ctx, request, f"{ctx.prefix}/items/{item_id}/{token}", "Chưa nộp được")
     try:
         submission = await run_in_threadpool(_hand_in, ctx, item, unit, form, at)
     except PageError as refused:
@@ -735,15 +722,12 @@ def _contributions_of(ctx: IntakeContext, item_id: int, unit: str) -> list[dict]
     ]
 
 
-async def _contribution_upload(
-    ctx: IntakeContext, item: WorkItem, unit: str, token: str, request: Request, at: datetime
-) -> Response:
-    """A coordinating unit's files for the lead's item: checked like a deliverable, stored as
-    contributions (they never close the item), then back to its page."""
-    back = f"{ctx.prefix}/items/{item.id}/{token}"
+async def upload_form(ctx: IntakeContext, request: Request, back: str, title: str) -> ReceivedForm:
+    """The files and fields of an upload, spooled to disk within the intake's limits; a refusal
+    is a page titled `title` with a way back to `back`."""
     max_bytes = ctx.intake.max_bytes
     try:
-        form = await receive_form(
+        return await receive_form(
             request,
             ctx.incoming,
             max_file_bytes=max_bytes,
@@ -752,9 +736,18 @@ async def _contribution_upload(
             read_timeout=ctx.intake.body_timeout,
         )
     except UploadRefused as exc:
-        refused = PageError(exc.status, "Chưa gửi được", exc.message, exc.headers)
+        refused = PageError(exc.status, title, exc.message, exc.headers)
         refused.back = back
         raise refused from None
+
+
+async def _contribution_upload(
+    ctx: IntakeContext, item: WorkItem, unit: str, token: str, request: Request, at: datetime
+) -> Response:
+    """A coordinating unit's files for the lead's item: checked like a deliverable, stored as
+    contributions (they never close the item), then back to its page."""
+    back = f"{ctx.prefix}/items/{item.id}/{token}"
+    form = await upload_form(ctx, request, back, "Chưa gửi được")
     try:
         await run_in_threadpool(_hand_in, ctx, item, unit, form, at, contribute)
     except PageError as refused:
