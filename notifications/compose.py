@@ -108,7 +108,7 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
             ob = plan.obligations.get(item.obligation)
             if ob is not None and ob.consolidates:
                 facts.sources[item.id] = list(load_sources(session, item, ob.consolidates))
-    closed = {r.item_id for r in rows if r.kind == MailKind.CLOSED}
+    closed = {r.item_id for r in rows if r.kind in (MailKind.CLOSED, MailKind.RETURNED)}
     if closed:
         query = select(Deliverable).where(Deliverable.item_id.in_(closed))
         for d in session.execute(query.order_by(Deliverable.version)).scalars():
@@ -346,7 +346,12 @@ class Composer:
     def _returned(self, item: WorkItem, step: str, facts: Facts) -> dict:
         detail = facts.returns.get((item.id, step)) or facts.returns.get((item.id, "")) or {}
         previous = detail.get("previous_due")
+        got = facts.deliverables.get(item.id)
+        what = ""
+        if got is not None:
+            what = got.document or f"tệp {got.original_name}, lần nộp thứ {got.version}"
         return {
+            "what": what,
             "reason": detail.get("reason") or "(chưa ghi lý do)",
             "previous_due": vn_date(date.fromisoformat(previous)) if previous else "",
         }

@@ -121,6 +121,14 @@ def test_send_then_return_then_send(cli, tmp_path):
     kinds = [m["X-CCHC-Kind"] for m in eml_files(cli.data_dir / "outbox")
              if m["X-CCHC-Item"] == str(item)]  # fmt: skip
     assert sorted(kinds) == ["closed", "closed", "opened", "returned"]
+    [returned] = [m for m in eml_files(cli.data_dir / "outbox")
+                  if m["X-CCHC-Item"] == str(item) and m["X-CCHC-Kind"] == "returned"]  # fmt: skip
+    text = returned.get_body(("plain",)).get_content()
+    assert "đã nộp (tệp bao-cao.pdf, lần nộp thứ 1) cho nhiệm vụ" in text  # names what is returned
+    [ics] = [p for p in returned.iter_attachments() if p.get_content_type() == "text/calendar"]
+    event = ics.get_content()
+    event = event.decode() if isinstance(event, bytes) else event
+    assert "20270329" in event and "SEQUENCE:1" in event  # the new due date replaces the old
 
 
 def test_send_uses_the_smtp_server_from_the_environment(cli):
