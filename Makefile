@@ -26,7 +26,7 @@ PREFECT_SERVER_ENV := PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_UI_API_URL=
 PREFECT_HEALTHY := $(BIN)/python -c "import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=2)" 2>/dev/null
 WORK_POOL ?= cchc
 # The intake (units upload there): `INTAKE_PORT=8090 make run`. The links in mails follow it
-# unless CCHC_PUBLIC_URL names another address (a reverse proxy).
+# (CCHC_INTAKE_ADDRESS) unless CCHC_PUBLIC_URL names another address (a reverse proxy).
 INTAKE_HOST ?= 127.0.0.1
 INTAKE_PORT ?= 8080
 PREFECT_DB_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/prefect
@@ -50,7 +50,7 @@ run: install
 	    done; \
 	  fi; \
 	fi; \
-	export CCHC_PUBLIC_URL=$${CCHC_PUBLIC_URL:-http://$(INTAKE_HOST):$(INTAKE_PORT)}; \
+	export CCHC_INTAKE_ADDRESS=$(INTAKE_HOST):$(INTAKE_PORT); \
 	$(BIN)/cchc serve-intake --host $(INTAKE_HOST) --port $(INTAKE_PORT) & pids="$$pids $$!"; \
 	$(BIN)/cchc run
 

@@ -6,6 +6,7 @@ below take only what they use (`SmtpSettings` is the mail transport's own)."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,12 +42,14 @@ class IntakeSettings:
     body_timeout: float = 60.0
     """CCHC_INTAKE_BODY_TIMEOUT: seconds an upload may send nothing before it is refused (408);
     the whole body must arrive within 20 times that."""
+    local_address: str = f"{DEFAULT_INTAKE_HOST}:{DEFAULT_INTAKE_PORT}"
+    """CCHC_INTAKE_ADDRESS (host:port, set by `make run` from INTAKE_HOST and INTAKE_PORT): where
+    the links point without CCHC_PUBLIC_URL. Unlike that one, it does not mark a production
+    set-up (no CCHC_SECRET required)."""
 
     @property
     def base_url(self) -> str:
-        return (self.public_url or f"http://{DEFAULT_INTAKE_HOST}:{DEFAULT_INTAKE_PORT}").rstrip(
-            "/"
-        )
+        return (self.public_url or f"http://{self.local_address}").rstrip("/")
 
     @classmethod
     def from_env(cls) -> IntakeSettings:
@@ -66,9 +69,13 @@ class IntakeSettings:
         public_url = (env.get("CCHC_PUBLIC_URL") or "").strip() or None
         if public_url and not public_url.startswith(("http://", "https://")):
             raise ValueError(f"CCHC_PUBLIC_URL={public_url!r}: must start with http:// or https://")
+        local_address = (env.get("CCHC_INTAKE_ADDRESS") or "").strip() or cls.local_address
+        if not re.fullmatch(r"[A-Za-z0-9.\-]+:\d{1,5}", local_address):
+            raise ValueError(f"CCHC_INTAKE_ADDRESS={local_address!r}: must be host:port")
         return cls(
             secret=env.get("CCHC_SECRET") or None,
             public_url=public_url,
+            local_address=local_address,
             max_bytes=max_bytes,
             link_days=link_days,
             office_user=env.get("CCHC_OFFICE_USER") or None,

@@ -35,7 +35,9 @@ def test_make_run_starts_the_intake_on_intake_port():
     recipe = make_run_recipe(INTAKE_PORT="8099", PREFECT_PORT="4301")
     assert re.search(r"cchc serve-intake --host 127\.0\.0\.1 --port 8099\b", recipe), recipe
     # The links in mails point at that port unless CCHC_PUBLIC_URL says otherwise.
-    assert "CCHC_PUBLIC_URL:-http://127.0.0.1:8099" in recipe
+    assert "CCHC_INTAKE_ADDRESS=127.0.0.1:8099" in recipe
+    # ... without marking a production set-up: CCHC_PUBLIC_URL would require CCHC_SECRET.
+    assert "CCHC_PUBLIC_URL" not in recipe
     assert "--port 4301" in recipe
     default = make_run_recipe()
     assert "--port 8080" in default and "--port 4200" in default
