@@ -508,8 +508,8 @@ def consolidated_table(plan: Plan, engine: Engine, at: datetime) -> list[dict[st
     from sqlalchemy import select
 
     from models.db import transaction
+    from models.store import same_period_items
     from models.tables import WorkItem
-    from notifications.compose import load_sources
     from notifications.views import source_states
 
     consolidating = [oid for oid, ob in plan.obligations.items() if ob.consolidates]
@@ -525,7 +525,7 @@ def consolidated_table(plan: Plan, engine: Engine, at: datetime) -> list[dict[st
         )
         for item in session.execute(query.order_by(WorkItem.due, WorkItem.id)).scalars():
             source = plan.obligations[item.obligation].consolidates
-            states = source_states(plan, item, list(load_sources(session, item, source)), today)
+            states = source_states(plan, item, same_period_items(session, item, source), today)
             rows += [
                 {
                     "Báo cáo tổng hợp": f"#{item.id} {period_label(item.period)}",

@@ -126,6 +126,17 @@ def latest_version(session: Session, item_id: int) -> list[Deliverable]:
     return list(session.execute(query.order_by(Deliverable.part)).scalars())
 
 
+def same_period_items(session: Session, item: WorkItem, obligation: str) -> list[WorkItem]:
+    """The items of `obligation` for `item`'s commune and period, by unit: the units' reports a
+    consolidated report's item sums up."""
+    query = select(WorkItem).where(
+        WorkItem.commune == item.commune,
+        WorkItem.obligation == obligation,
+        WorkItem.period == item.period,
+    )
+    return list(session.execute(query.order_by(WorkItem.unit)).scalars())
+
+
 def returns_so_far(session: Session, item_id: int) -> int:
     """How many times the standing office returned the item's deliverable (its return round)."""
     query = select(func.count()).where(Event.item_id == item_id, Event.kind == "returned")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from models.store import same_period_items
 from models.tables import Deliverable, Event, Outbox, WorkItem
 from notifications.ics import CalendarEntry, calendar_bytes
 from notifications.message import (
@@ -107,7 +108,7 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
         for item in facts.items.values():
             ob = plan.obligations.get(item.obligation)
             if ob is not None and ob.consolidates:
-                facts.sources[item.id] = list(load_sources(session, item, ob.consolidates))
+                facts.sources[item.id] = same_period_items(session, item, ob.consolidates)
     closed = {r.item_id for r in rows if r.kind in (MailKind.CLOSED, MailKind.RETURNED)}
     if closed:
         query = select(Deliverable).where(Deliverable.item_id.in_(closed))
@@ -129,16 +130,6 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
                 (failed.recipient, failed.last_error or "")
             )
     return facts
-
-
-def load_sources(session: Session, item: WorkItem, source: str):
-    """The items of obligation `source` for `item`'s period and commune."""
-    query = select(WorkItem).where(
-        WorkItem.commune == item.commune,
-        WorkItem.obligation == source,
-        WorkItem.period == item.period,
-    )
-    return session.execute(query.order_by(WorkItem.unit)).scalars()
 
 
 @dataclass

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from models.blobs import StoredBlob, store_blob
 from models.db import transaction
-from models.store import log_event, queue_notices
+from models.store import latest_version, log_event, queue_notices
 from models.tables import Contribution, Deliverable, WorkItem
 from schedules.dates import local_date, vn_date
 from schedules.notices import closed_notices
@@ -241,7 +241,7 @@ def _check_open_to(session: Session, plan: Plan, item_id: int, unit: str) -> Wor
 def _record(plan, engine, item_id, unit, parts, at, note) -> Submission:
     with transaction(engine) as session:
         item = _check_open_to(session, plan, item_id, unit)
-        latest = _latest_version(session, item_id)
+        latest = latest_version(session, item_id)
         same = latest and {d.sha256 for d in latest} == {blob.sha256 for _, blob in parts}
         # A double submit finds the item closed by the first one; an item reopened since (a
         # return) takes the same files again as a new version. The item is read again after
@@ -299,13 +299,6 @@ def _record(plan, engine, item_id, unit, parts, at, note) -> Submission:
         return Submission(
             item, version, rows, created=True, closed_item=closed_now, was_closed=was_closed
         )
-
-
-def _latest_version(session: Session, item_id: int) -> list[Deliverable]:
-    newest = session.execute(
-        select(func.max(Deliverable.version)).where(Deliverable.item_id == item_id)
-    ).scalar()
-    return _version_rows(session, item_id, newest) if newest else []
 
 
 def _version_rows(session: Session, item_id: int, version: int) -> list[Deliverable]:

@@ -49,8 +49,8 @@ from cchc.intake.upload import (
 from flows.status import item_changed
 from models.blobs import remove_stale_temp
 from models.db import transaction
+from models.store import same_period_items
 from models.tables import Contribution, Deliverable, WorkItem
-from notifications.compose import load_sources
 from notifications.links import (
     LinkInvalid,
     office_secret,
@@ -367,7 +367,7 @@ def consolidated_sources(ctx: IntakeContext, item: WorkItem, today) -> dict | No
     if ob is None or not ob.consolidates:
         return None
     with transaction(ctx.engine) as session:
-        sources = list(load_sources(session, item, ob.consolidates))
+        sources = same_period_items(session, item, ob.consolidates)
     return source_states(ctx.plan, item, sources, today)
 
 
