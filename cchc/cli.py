@@ -42,7 +42,8 @@ at_option = click.option(
 
 
 class App:
-    """What the commands share: settings, and the plan and database loaded on first use."""
+    """What the commands share: settings, and the communes' plans and database loaded on first
+    use. `--commune` (on every command) narrows the communes a command acts on."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -50,26 +51,69 @@ class App:
     read_only: bool = False
     """Set by the read-only commands on the database: while the config on disk is invalid they
     answer with the last valid config applied to the database (an admin is mid-edit)."""
+    commune: str | None = None
+    """`--commune CODE`: only this commune; None: all of them (or the only one)."""
 
     @cached_property
-    def plan(self):
-        from schedules.plan import load_plan
+    def city(self):
+        """Every commune of the config folder (a single commune's folder, or a city's)."""
+        from schedules.city import load_city
         from schedules.yamlsource import ConfigInvalid
 
         try:
-            return load_plan(self.settings.config_dir)
+            city = load_city(self.settings.config_dir)
         except ConfigInvalid as exc:
             for issue in exc.issues:
                 click.echo(str(issue), err=True)
             click.echo(
                 f"config invalid: {len(exc.issues)} error(s) (cấu hình không hợp lệ)", err=True
             )
-            fallback = self._last_valid_plan() if self.read_only else None
+            fallback = self._last_valid_city() if self.read_only else None
             if fallback is None:
                 sys.exit(1)
-            return fallback
+            city = fallback
+        if self.commune is not None and self.commune not in city.plans:
+            fail(
+                f"unknown commune '{self.commune}' (xã không tồn tại); known: "
+                + ", ".join(city.plans)
+            )
+        return city
 
-    def _last_valid_plan(self):
+    @property
+    def plans(self) -> list:
+        """The plans a command acts on: the --commune's, or every commune's."""
+        return self.city.select(self.commune)
+
+    @property
+    def plan(self):
+        """The one commune a command acts on: the --commune's, or the only one."""
+        plans = self.plans
+        if len(plans) > 1:
+            fail(
+                f"this config serves {len(plans)} communes: give --commune CODE (cấu hình có "
+                f"{len(plans)} xã: chọn một xã bằng --commune); known: {', '.join(self.city.plans)}"
+            )
+        return plans[0]
+
+    def tagged(self, plan) -> dict:
+        """A row's commune, for a city's rows (a single commune's rows stay as they were)."""
+        return {"commune": plan.commune.code} if self.city.is_city else {}
+
+    def columns(self, columns: list[Column]) -> list[Column]:
+        """A table's columns, with the commune first for a city."""
+        return [Column("commune", "Xã"), *columns] if self.city.is_city else columns
+
+    def item_plan(self, item_id: int, engine):
+        """The plan of the commune an item belongs to (the --commune's when given: an item of
+        another commune is then refused as unknown)."""
+        if self.commune is not None or len(self.city.plans) == 1:
+            return self.plan
+        from models.store import communes_of
+
+        found = communes_of(engine, [item_id])
+        return self.city.plan_of(next(iter(found), "")) or self.plans[0]
+
+    def _last_valid_city(self):
         """The config the last writing command applied to the database, loaded from its copy
         there; None when the database holds none."""
         import atexit
@@ -77,7 +121,7 @@ class App:
         import tempfile
 
         from models.snapshots import last_config
-        from schedules.plan import load_plan
+        from schedules.city import load_city
 
         snapshot = last_config(self.reader)
         if snapshot is None:
@@ -85,27 +129,33 @@ class App:
         folder = Path(tempfile.mkdtemp(prefix="cchc-config-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         for name, text in snapshot.files.items():
-            (folder / Path(name).name).write_text(text, encoding="utf-8")
+            relative = Path(name)
+            if relative.is_absolute() or ".." in relative.parts:
+                continue
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_text(text, encoding="utf-8")
         click.echo(
             f"warning: using the last valid config applied to the database "
             f"({vn_datetime(snapshot.saved_at)}) until the errors above are fixed "
             "(dùng cấu hình hợp lệ gần nhất cho đến khi sửa xong các lỗi trên)",
             err=True,
         )
-        return load_plan(folder)
+        return load_city(folder)
 
     @cached_property
     def engine(self):
         """The database for commands that write: its schema is brought up to date first, and
-        the config they apply is kept there as the last valid one (see `_last_valid_plan`)."""
+        the config they apply is kept there as the last valid one (see `_last_valid_city`)."""
         from models.db import ensure_schema, make_engine
         from models.snapshots import remember_config
-        from schedules.plan import config_files
 
+        city = self.city
         engine = make_engine(self.settings.database_url)
         ensure_schema(engine)
-        files = {p.name: p.read_text(encoding="utf-8") for p in config_files(self.plan.folder)}
-        remember_config(engine, self.plan.commune.code, files, datetime.now(UTC))
+        files = {
+            str(p.relative_to(city.folder)): p.read_text(encoding="utf-8") for p in city.files()
+        }
+        remember_config(engine, city.code, files, datetime.now(UTC))
         return engine
 
     @cached_property
@@ -129,7 +179,8 @@ def tell_prefect(app: App, kind: str, item_id: int, at: datetime) -> None:
     (`flows.status`); nothing, and no Prefect import, without a server (PREFECT_API_URL)."""
     from flows.status import item_changed
 
-    item_changed(app.plan, app.engine, app.settings, kind, [item_id], at)
+    plan = app.item_plan(item_id, app.engine)
+    item_changed(plan, app.engine, app.settings, kind, [item_id], at)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -173,9 +224,9 @@ def user_errors(func):
     return wrapper
 
 
-def known_unit(plan, unit: str | None) -> None:
-    """A --unit filter must name a unit of the config: exit 1 otherwise."""
-    if unit is not None and unit not in plan.units:
+def known_unit(app: App, unit: str | None) -> None:
+    """A --unit filter must name a unit of one of the communes: exit 1 otherwise."""
+    if unit is not None and not any(unit in plan.units for plan in app.plans):
         fail(f"unknown unit '{unit}' (đơn vị không tồn tại)")
 
 
@@ -230,24 +281,36 @@ def period_words(key: str) -> str:
 @main.command()
 @pass_app
 def check(app: App) -> None:
-    """Validate the config; print FILE:LINE: message for each error. Writes nothing."""
-    plan = app.plan
-    scheduled = len(plan.schedules)
-    for warning in plan.warnings:
-        click.echo(str(warning), err=True)
+    """Validate the config (every commune of a city); print FILE:LINE: message for each error.
+    Writes nothing."""
     from notifications.preview import check_mail
+    from schedules.city import calendar_warnings
 
-    problems = check_mail(plan, app.settings.smtp.sender, now_or(None))
-    for problem in problems:
-        click.echo(str(problem), err=True)
+    city, now = app.city, now_or(None)
+    plans = app.plans
+    warnings = [w for w in city.warnings if app.commune is None or app.commune in str(w)]
+    for warning in warnings + calendar_warnings(city, local_date(now, plans[0].zone)):
+        click.echo(str(warning), err=True)
+    problems = [p for plan in plans for p in check_mail(plan, app.settings.smtp.sender, now)]
+    for problem in dict.fromkeys(str(p) for p in problems):
+        click.echo(problem, err=True)
     if problems:
         click.echo(
             f"mail templates invalid: {len(problems)} error(s) (mẫu thư không hợp lệ)", err=True
         )
         sys.exit(1)
+    if not city.is_city:
+        plan = plans[0]
+        click.echo(
+            f"OK: {len(plan.units)} units, {len(plan.obligations)} obligations "
+            f"({len(plan.schedules)} scheduled) in {plan.folder}; every mail template renders"
+        )
+        return
+    units = sum(len(plan.units) for plan in plans)
+    obligations = sum(len(plan.obligations) for plan in plans)
     click.echo(
-        f"OK: {len(plan.units)} units, {len(plan.obligations)} obligations "
-        f"({scheduled} scheduled) in {plan.folder}; every mail template renders"
+        f"OK: city {city.code}, {len(plans)} communes, {units} units, {obligations} "
+        f"obligations in {city.folder}; every mail template renders"
     )
 
 
@@ -283,13 +346,13 @@ PLAN_COLUMNS = [
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @pass_app
 def plan_cmd(app: App, first, last, unit, fmt) -> None:
-    """Every occurrence due between --from and --to."""
-    plan = app.plan
+    """Every occurrence due between --from and --to (every commune's, in a city)."""
     if last < first:
         fail("--to is before --from")
-    known_unit(plan, unit)
+    known_unit(app, unit)
     rows = [
-        {
+        app.tagged(plan)
+        | {
             "obligation": o.obligation,
             "title": plan.obligations[o.obligation].title,
             "kind": plan.obligations[o.obligation].kind,
@@ -303,9 +366,13 @@ def plan_cmd(app: App, first, last, unit, fmt) -> None:
             "basis": o.due.basis,
             "ref": plan.obligations[o.obligation].ref,
         }
+        for plan in app.plans
         for o in plan.occurrences(first, last, unit=unit)
     ]
-    click.echo(render(rows, fmt, PLAN_COLUMNS if fmt == "table" else _all_columns(rows)))
+    if len(app.plans) > 1:
+        rows.sort(key=lambda r: (r["due"], r["commune"]))
+    columns = app.columns(PLAN_COLUMNS) if fmt == "table" else _all_columns(rows)
+    click.echo(render(rows, fmt, columns))
 
 
 def _all_columns(rows: list[dict]) -> list[Column]:
@@ -387,17 +454,20 @@ def obligations_cmd(app: App, unit, kind, fmt, at) -> None:
     expanded), how it is tracked and its next due date on or after the --at day."""
     from schedules.catalogue import obligation_rows
 
-    plan = app.plan
-    known_unit(plan, unit)
+    known_unit(app, unit)
     rows = [
-        row
+        app.tagged(plan) | row
+        for plan in app.plans
         for row in obligation_rows(plan, local_date(now_or(at), plan.zone))
         if (kind is None or row["kind"] == kind)
         and (unit is None or unit in row["lead"] + row["coordinators"])
     ]
     if fmt == "csv":
         rows = [{k: " ".join(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows]
-    columns = _obligation_columns() if fmt == "table" else [Column(k, k) for k in OBLIGATION_FIELDS]
+    fields = ([] if not app.city.is_city else ["commune"]) + OBLIGATION_FIELDS
+    columns = (
+        app.columns(_obligation_columns()) if fmt == "table" else [Column(k, k) for k in fields]
+    )
     click.echo(render(rows, fmt, columns))
 
 
@@ -405,7 +475,7 @@ def obligations_cmd(app: App, unit, kind, fmt, at) -> None:
 @pass_app
 def init_db(app: App) -> None:
     """Create or upgrade the database schema; refused while the config is invalid."""
-    app.plan  # noqa: B018  (prints the config's errors and exits 1 when it is invalid)
+    app.city  # noqa: B018  (prints the config's errors and exits 1 when it is invalid)
     app.engine  # noqa: B018  (ensure_schema runs on first use)
     click.echo(f"database ready: {app.settings.database_url}")
 
@@ -417,35 +487,39 @@ def init_db(app: App) -> None:
 def sweep_cmd(app: App, at, no_mail) -> None:
     """One sweep as of --at: open due items, mark overdue, queue reminders and escalations,
     then deliver the mail due."""
-    from usecases.sweep import sweep
+    from usecases.sweep import sweep_communes
 
     when = now_or(at)
     with working("Đang rà soát…"):
-        report = sweep(app.plan, app.engine, when)
-    click.echo(describe_sweep(report, app.plan))
+        report = sweep_communes(app.plans, app.engine, when)
+    click.echo(describe_sweep(report, app.city))
     if not no_mail:
-        from flows.mail import deliver_mail
+        from flows.mail import deliver_communes
         from notifications.delivery import describe_delivery
 
         with working("Đang gửi thư…"):
-            delivered = deliver_mail(app.plan, app.engine, app.settings, when)
+            delivered = deliver_communes(app.plans, app.engine, app.settings, when)
         click.echo(describe_delivery(delivered))
 
 
-def describe_sweep(report, plan) -> str:
-    """What a sweep did, in Vietnamese: the counts, then one line per item opened or moved."""
+def describe_sweep(report, city) -> str:
+    """What a sweep did, in Vietnamese: the counts, then one line per item opened or moved
+    (with its commune, in a city)."""
     from notifications.views import item_status_label, step_label
 
-    def title(obligation: str) -> str:
-        known = plan.obligations.get(obligation)
-        return short_title(known.title) if known else obligation
+    def title(obligation: str, item_id: int) -> str:
+        commune = report.communes.get(item_id, "")
+        plan = city.plan_of(commune)
+        known = plan.obligations.get(obligation) if plan else None
+        text = short_title(known.title) if known else obligation
+        return f"[{commune}] {text}" if city.is_city else text
 
     lines = [
         f"Rà soát lúc {vn_datetime(report.at)}: mở {len(report.opened)} việc, "
         f"chuyển bước {len(report.advanced)} việc, {report.queued} thư chờ gửi"
     ]
     lines += [
-        f"  mở việc #{i}: {title(ob)} — {unit}, {period_words(period)}"
+        f"  mở việc #{i}: {title(ob, i)} — {unit}, {period_words(period)}"
         for i, ob, unit, period in report.opened
     ]
     lines += [
@@ -509,14 +583,17 @@ def items_cmd(app: App, status, unit, fmt, at) -> None:
     from notifications.outbox import failed_counts
     from usecases.reporting import list_items
 
-    known_unit(app.plan, unit)
-    failed = failed_counts(app.plan, app.reader)
-    rows = [
-        item_row(i) | {"mail_failed": failed.get(i.id, 0)}
-        for i in list_items(app.plan, app.reader, status, unit)
-    ]
-    columns = item_columns(local_date(now_or(at), app.plan.zone))
-    click.echo(render(rows, fmt, columns, app.plan.zone))
+    known_unit(app, unit)
+    rows = []
+    for plan in app.plans:
+        failed = failed_counts(plan, app.reader)
+        rows += [
+            app.tagged(plan) | item_row(i) | {"mail_failed": failed.get(i.id, 0)}
+            for i in list_items(plan, app.reader, status, unit)
+        ]
+    zone = app.plans[0].zone
+    columns = app.columns(item_columns(local_date(now_or(at), zone)))
+    click.echo(render(rows, fmt, columns, zone))
 
 
 @main.command("attach")
@@ -538,17 +615,18 @@ def attach_cmd(app: App, item_id, file, by, note, no_check, at) -> None:
     FIFO or device); its content is checked as a web upload's unless --no-check."""
     from flows.control import prefect_server_configured
 
+    plan = app.item_plan(item_id, app.engine)
     with attachable(file, app.settings.data_dir, check=not no_check) as copy:
         if prefect_server_configured():
             from flows.prefect_flows import close_flow, use_runtime
 
-            use_runtime(app.plan, app.engine, app.settings)
+            use_runtime(app.city, app.engine, app.settings)
             done = close_flow(item_id, str(copy), by=by, note=note, at=now_or(at))
         else:
             from usecases.review import attach
 
             done = attach(
-                app.plan, app.engine, app.settings.data_dir, item_id, copy, now_or(at), by=by,
+                plan, app.engine, app.settings.data_dir, item_id, copy, now_or(at), by=by,
                 note=note,
             )  # fmt: skip
     item, deliverable = done.item, done.files[0]
@@ -567,7 +645,8 @@ def deliver_queued(app: App, item_id: int, at: datetime) -> None:
     from notifications.delivery import describe_delivery
 
     with working("Đang gửi thư…"):
-        report = deliver_items(app.plan, app.engine, app.settings, [item_id], at)
+        plan = app.item_plan(item_id, app.engine)
+        report = deliver_items(plan, app.engine, app.settings, [item_id], at)
     click.echo(describe_delivery(report))
 
 
@@ -644,7 +723,8 @@ def receive_cmd(app: App, item_id, number, day, by, at) -> None:
     and date, no file) and close the item; on time is judged by the document's date."""
     from usecases.lifecycle import receive_document
 
-    done = receive_document(app.plan, app.engine, item_id, number, day, now_or(at), by=by)
+    plan = app.item_plan(item_id, app.engine)
+    done = receive_document(plan, app.engine, item_id, number, day, now_or(at), by=by)
     item, version = done.item, done.deliverable
     verdict = {True: "on time (đúng hạn)", False: "late (quá hạn)", None: ""}[item.on_time]
     again = "" if done.created else " (đã ghi nhận trước đó)"
@@ -667,7 +747,7 @@ def waive_cmd(app: App, item_id, reason, at) -> None:
     """Waive an open item, with a reason."""
     from usecases.lifecycle import waive
 
-    item = waive(app.plan, app.engine, item_id, reason, now_or(at))
+    item = waive(app.item_plan(item_id, app.engine), app.engine, item_id, reason, now_or(at))
     click.echo(f"item {item.id}: waived ({item.waived_reason})")
     tell_prefect(app, "waived", item.id, now_or(at))
 
@@ -704,8 +784,18 @@ REPORT_COLUMNS = [
 ]
 
 
+
+
 @main.command("report")
 @click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option(
+    "--by",
+    type=click.Choice(["unit", "commune"]),
+    default="unit",
+    show_default=True,
+    help="unit: a commune's units (its scorecard); commune: the city's league table of its "
+    "communes (the city office's view before the PAR INDEX appraisal).",
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json", "csv", "xlsx"]), default="table"
 )
@@ -720,36 +810,46 @@ REPORT_COLUMNS = [
     "--chart",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Also write the chart of on-time rate per unit and quarter (PNG) to FILE.",
+    help="Also write the chart of on-time rate per unit and quarter (per commune with --by "
+    "commune) (PNG) to FILE.",
 )
 @at_option
 @pass_app
-def report_cmd(app: App, year, fmt, output, chart, at) -> None:
+def report_cmd(app: App, year, by, fmt, output, chart, at) -> None:
     """Per unit: items due in the year, closed on time, late, open overdue, on-time rate.
-    `--format xlsx` writes the scorecard workbook (per unit, per quarter, chart)."""
+    `--by commune`: the same per commune of a city, ranked, with escalations and the rate per
+    quarter. `--format xlsx` writes the workbook (table, per quarter, chart)."""
     app.read_only = True
-    from usecases.reporting import year_report
-
     if fmt == "xlsx" and output is None:
         fail("--format xlsx needs --output FILE")
-    if fmt == "xlsx" or chart is not None:
+    if by == "commune":
+        from usecases.league import COLUMNS, league, league_png, league_xlsx
+
+        with working("Đang lập bảng xếp hạng…"):
+            sheet = league(app.city, app.reader, year, now_or(at))
+        rows, draw, workbook = sheet.rows(), league_png, league_xlsx
+        columns = [Column(key, header) for key, header in COLUMNS]
+    elif fmt == "xlsx" or chart is not None:
         from usecases.scorecard import build_scorecard, scorecard_png, scorecard_xlsx
 
         with working("Đang lập bảng điểm…"):
-            card = build_scorecard(app.plan, app.reader, year, now_or(at))
-            png = scorecard_png(card)
-            workbook = scorecard_xlsx(card, png) if fmt == "xlsx" else None
-        if chart is not None:
-            chart.write_bytes(png)
-        if workbook is not None:
-            output.write_bytes(workbook)
-            click.echo(f"scorecard {year}: {output}" + (f", chart {chart}" if chart else ""))
-            return
-        rows = card.rows()
+            sheet = build_scorecard(app.plan, app.reader, year, now_or(at))
+        rows, draw, workbook = sheet.rows(), scorecard_png, scorecard_xlsx
     else:
+        from usecases.reporting import year_report
+
         rows = [r.as_dict() for r in year_report(app.plan, app.reader, year, now_or(at))]
-    columns = REPORT_COLUMNS if fmt == "table" else REPORT_COLUMNS + [Column("waived", "waived")]
-    text = render(rows, fmt, columns, app.plan.zone)
+    if by == "unit":
+        columns = REPORT_COLUMNS + ([] if fmt == "table" else [Column("waived", "waived")])
+    png = draw(sheet) if fmt == "xlsx" or chart is not None else None
+    if chart is not None:
+        chart.write_bytes(png)
+    if fmt == "xlsx":
+        output.write_bytes(workbook(sheet, png))
+        what = "league" if by == "commune" else "scorecard"
+        click.echo(f"{what} {year}: {output}" + (f", chart {chart}" if chart else ""))
+        return
+    text = render(rows, fmt, columns, app.plans[0].zone)
     if output is not None:
         output.write_text(text + "\n", encoding="utf-8")
     else:
@@ -771,7 +871,7 @@ def run_cmd(app: App) -> None:
         app.settings.link_secret()  # the mails carry signed links: no key, no start
     except SecretMissing as exc:
         fail(str(exc))
-    run_engine(app.plan, app.engine, app.settings)
+    run_engine(app.city, app.engine, app.settings)
 
 
 @main.command("deploy")
@@ -792,7 +892,7 @@ def deploy_cmd(app: App, pool, prune, dry_run) -> None:
     from flows.deploy import deploy
 
     with working("Đang đăng ký lịch chạy với Prefect…"):
-        diff = deploy(app.plan, app.settings, pool=pool, prune=prune, dry_run=dry_run)
+        diff = deploy(app.city, app.settings, pool=pool, prune=prune, dry_run=dry_run)
     click.echo("\n".join(diff.lines()))
 
 
@@ -804,9 +904,9 @@ def reload_cmd(app: App) -> None:
     invalid config is refused here and the engine keeps the one it runs."""
     from flows.control import request_reload
 
-    plan = app.plan  # exits with the errors when the config is invalid
+    city = app.city  # exits with the errors when the config is invalid
     pid = request_reload(app.settings)
-    click.echo(f"reload requested: engine pid {pid}, config {plan.folder}")
+    click.echo(f"reload requested: engine pid {pid}, config {city.folder}")
 
 
 @main.command("serve-intake")
@@ -829,7 +929,7 @@ def serve_intake_cmd(app: App, host, port) -> None:
     from flows.mail import Courier
 
     web = create_app(
-        app.plan, app.engine, app.settings, courier=Courier(app.plan, app.engine, app.settings)
+        app.city, app.engine, app.settings, courier=Courier(app.city, app.engine, app.settings)
     )
     host = host or DEFAULT_INTAKE_HOST
     port = port or DEFAULT_INTAKE_PORT
@@ -855,13 +955,14 @@ def link_cmd(app: App, item_id, office, at) -> None:
         fail("give ITEM_ID or --office")
     try:
         if office:
-            click.echo(office_link(app.settings, app.plan.commune.code, now_or(at)))
+            scope = app.commune or app.city.code
+            click.echo(office_link(app.settings, scope, now_or(at)))
             return
         from models.db import transaction
         from usecases.lifecycle import get_item
 
         with transaction(app.reader) as session:
-            item = get_item(session, app.plan, item_id)
+            item = get_item(session, app.item_plan(item_id, app.reader), item_id)
         click.echo(item_link(app.settings, item.id, item.unit, now_or(at)))
     except SecretMissing as exc:
         fail(str(exc))
@@ -911,14 +1012,20 @@ def outbox_cmd(app: App, status, item_id, fmt) -> None:
     app.read_only = True
     from notifications.outbox import list_outbox
 
-    if item_id is not None:  # an item of this commune, or exit 1
+    plans = app.plans
+    if item_id is not None:  # an item of these communes, or exit 1
         from models.db import transaction
         from usecases.lifecycle import get_item
 
+        plans = [app.item_plan(item_id, app.reader)]
         with transaction(app.reader) as session:
-            get_item(session, app.plan, item_id)
-    rows = list_outbox(app.plan, app.reader, status, item_id)
-    click.echo(render(rows, fmt, OUTBOX_COLUMNS, app.plan.zone))
+            get_item(session, plans[0], item_id)
+    rows = [
+        app.tagged(plan) | row
+        for plan in plans
+        for row in list_outbox(plan, app.reader, status, item_id)
+    ]
+    click.echo(render(rows, fmt, app.columns(OUTBOX_COLUMNS), plans[0].zone))
 
 
 @main.command("send")
@@ -926,11 +1033,11 @@ def outbox_cmd(app: App, status, item_id, fmt) -> None:
 @pass_app
 def send_cmd(app: App, at) -> None:
     """Deliver every pending mail now, waiting for its next retry or not ("retry now")."""
-    from flows.mail import deliver_mail
+    from flows.mail import deliver_communes
     from notifications.delivery import describe_delivery
 
     with working("Đang gửi thư…"):
-        report = deliver_mail(app.plan, app.engine, app.settings, now_or(at), force=True)
+        report = deliver_communes(app.plans, app.engine, app.settings, now_or(at), force=True)
     click.echo(describe_delivery(report))
 
 
@@ -960,7 +1067,7 @@ def preview_cmd(app: App, item_id, kind, recipient, fmt, output, at) -> None:
     from notifications.preview import describe_mail, preview_mail
 
     mail = preview_mail(
-        app.plan,
+        app.item_plan(item_id, app.reader),
         app.reader,
         item_id,
         kind,
@@ -990,13 +1097,14 @@ def return_cmd(app: App, item_id, reason, due, at) -> None:
     from usecases.lifecycle import return_deliverable
     from usecases.review import return_version, versions
 
+    plan = app.item_plan(item_id, app.engine)
     handed_in = versions(app.engine, item_id)
     if handed_in:  # the newest version is marked returned, as on the office's page
         item = return_version(
-            app.plan, app.engine, item_id, max(handed_in), reason, due, now_or(at), actor="admin"
+            plan, app.engine, item_id, max(handed_in), reason, due, now_or(at), actor="admin"
         )
     else:
-        item = return_deliverable(app.plan, app.engine, item_id, reason, due, now_or(at))
+        item = return_deliverable(plan, app.engine, item_id, reason, due, now_or(at))
     click.echo(f"item {item.id}: returned, open again until {vn_date(item.due)}")
     deliver_queued(app, item.id, now_or(at))
     tell_prefect(app, "returned", item.id, now_or(at))
@@ -1026,6 +1134,24 @@ def new_config_cmd(folder: Path, code: str, name: str, year: int | None) -> None
     for path in written:
         click.echo(f"written {path}")
     click.echo(f"next: edit the TODO values, then `cchc --config {folder} check`")
+
+
+def _select_commune(ctx: click.Context, param, value: str | None) -> None:
+    if value is not None:
+        ctx.find_object(App).commune = value
+
+
+for _name, _command in main.commands.items():
+    if _name not in ("schema", "new-config"):  # new-config's --commune names the new commune
+        _command.params.append(
+            click.Option(
+                ["--commune"],
+                metavar="CODE",
+                expose_value=False,
+                callback=_select_commune,
+                help="Only this commune of a city's config (default: every commune).",
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -40,6 +40,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "ví dụ 2027 (calendar)",
         "obligations": "Danh sách nhiệm vụ của kế hoạch: báo cáo định kỳ, nhiệm vụ của Phụ lục, "
         "nhiệm vụ đột xuất (obligations)",
+        "extends": "Kế thừa một kế hoạch mẫu: đường dẫn thư mục mẫu, tính từ thư mục của tệp "
+        "này, ví dụ “../../templates/xa”; nhiệm vụ cùng mã trong thư mục của xã thay cho nhiệm "
+        "vụ của mẫu (extends)",
     },
     "Commune": {
         "code": "Mã xã: chữ thường, chữ số và dấu gạch ngang, ví dụ “maodien” (code)",
@@ -60,8 +63,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         'ví dụ "07:30" (sweep time)',
         "submit_hint": "Hướng dẫn nộp sản phẩm ghi trong thư khi chưa có đường liên kết nộp "
         "(submit hint)",
-        "defaults": "Chính sách nhắc hạn, mở việc và chuyển cấp mặc định cho mọi nhiệm vụ "
-        "(default policy)",
+        "defaults": "Chính sách nhắc hạn, mở việc và chuyển cấp mặc định cho mọi nhiệm vụ; bắt "
+        "buộc, trừ khi thành phố (city.yaml) đã khai báo (default policy)",
     },
     "Person": _PERSON,
     "Leader": _PERSON
@@ -127,6 +130,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "từ 15/12 năm trước) (Q3 window from June)",
     },
     "Obligation": {
+        "communes": "Chỉ dùng cho nhiệm vụ chung của thành phố: các xã áp dụng (mã xã); bỏ trống "
+        "là mọi xã (communes)",
         "id": "Mã nhiệm vụ: chữ thường, chữ số, gạch ngang, ví dụ bao-cao-cchc-dinh-ky "
         "(obligation id)",
         "title": "Tên nhiệm vụ như trong kế hoạch (title)",

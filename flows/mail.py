@@ -12,14 +12,16 @@ fails is retried by the engine's sweeps and `cchc send`. Nothing here imports Pr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
 from flows.settings import Settings
+from models.store import communes_of
 from notifications.delivery import DeliveryReport, deliver_pending
+from schedules.city import City
 from schedules.plan import Plan
 from usecases.scorecard import evidence_for
 
@@ -40,6 +42,16 @@ def deliver_mail(
     return deliver_pending(plan, engine, settings, at, force, evidence=evidence, items=items)
 
 
+def deliver_communes(
+    plans: Sequence[Plan], engine: Engine, settings: Settings, at: datetime, force: bool = False
+) -> DeliveryReport:
+    """`deliver_mail` for each commune of `plans` (a city), in one report."""
+    report = DeliveryReport(at)
+    for plan in plans:
+        report.add(deliver_mail(plan, engine, settings, at, force))
+    return report
+
+
 def deliver_items(
     plan: Plan, engine: Engine, settings: Settings, items: Collection[int], at: datetime
 ) -> DeliveryReport:
@@ -54,12 +66,12 @@ class Courier:
 
     def __init__(
         self,
-        plan: Plan,
+        city: City,
         engine: Engine,
         settings: Settings,
         clock: Callable[[], datetime] | None = None,
     ):
-        self.plan, self.engine, self.settings = plan, engine, settings
+        self.city, self.engine, self.settings = city, engine, settings
         self.clock = clock or (lambda: datetime.now(UTC))
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="cchc-mail")
 
@@ -70,7 +82,11 @@ class Courier:
 
     def _run(self, items: list[int], at: datetime) -> DeliveryReport | None:
         try:
-            report = deliver_items(self.plan, self.engine, self.settings, items, at)
+            report = DeliveryReport(at)
+            for commune, ids in communes_of(self.engine, items).items():
+                plan = self.city.plan_of(commune)
+                if plan is not None:
+                    report.add(deliver_items(plan, self.engine, self.settings, ids, at))
         except Exception:  # noqa: BLE001  (the engine retries; the intake keeps serving)
             log.exception("mail: delivery after an intake action failed (items %s)", items)
             return None

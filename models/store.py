@@ -3,14 +3,15 @@ notices, and the compare-and-set of an item's transition."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, literal_column, select, update
+from sqlalchemy import Engine, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
+from models.db import transaction
 from models.tables import Deliverable, Event, Outbox, WorkItem
 from schedules.notices import Notice
 from schedules.transitions import ItemEvent, sources
@@ -224,3 +225,13 @@ def transition(
         update(WorkItem).where(*guard).values(**values).execution_options(synchronize_session=False)
     ).rowcount
     return changed == 1
+
+
+def communes_of(engine: Engine, items: Collection[int]) -> dict[str, list[int]]:
+    """The given items by commune (those that exist)."""
+    found: dict[str, list[int]] = {}
+    query = select(WorkItem.id, WorkItem.commune).where(WorkItem.id.in_(list(items)))
+    with transaction(engine) as session:
+        for item_id, commune in session.execute(query):
+            found.setdefault(commune, []).append(item_id)
+    return found

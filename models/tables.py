@@ -23,6 +23,8 @@ class WorkItem(SQLModel, table=True):
         UniqueConstraint("commune", "obligation", "unit", "period", name="uq_work_item_key"),
         # The sweep's only read: "open items of this commune whose next action has come".
         Index("ix_work_item_next_action", "commune", "next_action_at"),
+        # A city's sweep: the same read for every commune at once.
+        Index("ix_work_item_next_action_all", "next_action_at", "id"),
         Index("ix_work_item_unit_status", "commune", "unit", "status"),
         Index("ix_work_item_due", "commune", "due"),
     )

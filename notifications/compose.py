@@ -184,7 +184,7 @@ class Composer:
         self.plan = plan
         self.link = link
         self.evidence = evidence
-        self.renderer: Renderer = renderer_for(plan.folder)
+        self.renderer: Renderer = renderer_for(plan.folder, plan.city_folder)
         self.names = people(plan)
         self.units_by_address = {str(u.email).lower(): code for code, u in plan.units.items()}
         self.leaders = leader_addresses(plan)

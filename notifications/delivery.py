@@ -89,6 +89,19 @@ class DeliveryReport:
     held_until: datetime | None = None
     """... until then at the latest (when the last of those claims runs out)."""
 
+    def add(self, other: DeliveryReport) -> None:
+        """Count `other` (another commune's run) in this report."""
+        self.via = self.via or other.via
+        self.messages += other.messages
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.dropped += other.dropped
+        self.lost_claims += other.lost_claims
+        self.held += other.held
+        if other.held_until and (self.held_until is None or other.held_until > self.held_until):
+            self.held_until = other.held_until
+
 
 def backoff(attempts: int) -> timedelta:
     """Delay before attempt `attempts + 1`: 1, 2, 4 ... minutes, at most an hour."""

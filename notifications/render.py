@@ -48,14 +48,15 @@ def template_name(kind: str, part: str) -> str:
 
 
 class Renderer:
-    """The template set of one config folder."""
+    """The template set of a config folder: its `templates/` (a commune's), then its city's,
+    over the shipped ones."""
 
-    def __init__(self, config_dir: Path):
-        self.override_dir = Path(config_dir) / OVERRIDE_FOLDER
+    def __init__(self, *override_dirs: Path):
+        self.override_dirs = [Path(d) for d in override_dirs]
         self.env = Environment(
             loader=ChoiceLoader(
                 [
-                    FileSystemLoader(str(self.override_dir)),
+                    FileSystemLoader([str(d) for d in self.override_dirs]),
                     PackageLoader("notifications", "templates"),
                 ]
             ),
@@ -69,6 +70,7 @@ class Renderer:
         )
         self._templates: dict[str, Template] = {}
         self._personal: dict[str, bool] = {}
+        self._undeclared: dict[str, set[str]] = {}
 
     def template(self, name: str) -> Template:
         """A compiled template, looked up once per renderer (a renderer is built again when
@@ -124,25 +126,29 @@ class Renderer:
 
     def source_path(self, name: str) -> str:
         """Where a template comes from, for error messages."""
-        override = self.override_dir / name
-        if override.is_file():
-            return str(override)
+        for folder in self.override_dirs:
+            if (folder / name).is_file():
+                return str(folder / name)
         return str(Path(__file__).parent / "templates" / name)
 
     def undeclared(self, name: str) -> set[str]:
-        """Top-level variables a template (and what it includes) reads, in any branch."""
-        source = self.env.loader.get_source(self.env, name)[0]
-        found = meta.find_undeclared_variables(self.env.parse(source))
-        for ref in meta.find_referenced_templates(self.env.parse(source)):
-            if ref:
-                found |= self.undeclared(ref)
-        return found
+        """Top-level variables a template (and what it includes) reads, in any branch (parsed
+        once per renderer: a city's communes share one)."""
+        found = self._undeclared.get(name)
+        if found is None:
+            tree = self.env.parse(self.env.loader.get_source(self.env, name)[0])
+            found = set(meta.find_undeclared_variables(tree))
+            for ref in meta.find_referenced_templates(tree):
+                if ref:
+                    found |= self.undeclared(ref)
+            self._undeclared[name] = found
+        return set(found)
 
 
-_renderers: dict[str, Renderer] = {}
+_renderers: dict[tuple[str, ...], Renderer] = {}
 
 
-_signatures: dict[str, tuple] = {}
+_signatures: dict[tuple[str, ...], tuple] = {}
 
 
 def _override_signature(folder: Path) -> tuple:
@@ -155,13 +161,16 @@ def _override_signature(folder: Path) -> tuple:
         return ()
 
 
-def renderer_for(config_dir: Path) -> Renderer:
-    """The renderer of a config folder, built again when its templates/ folder has changed
-    (checked once per call: a delivery run, a check, a preview)."""
-    key = str(Path(config_dir).resolve())
-    signature = _override_signature(Path(config_dir) / OVERRIDE_FOLDER)
+def renderer_for(*config_dirs: Path | None) -> Renderer:
+    """The renderer of a config folder (a commune's, then its city's: the first template found
+    wins), built again when a templates/ folder has changed (checked once per call: a delivery
+    run, a check, a preview). Communes without templates of their own share their city's."""
+    folders = [Path(d) / OVERRIDE_FOLDER for d in config_dirs if d is not None]
+    found = [f for f in folders if f.is_dir()]
+    key = tuple(str(f.resolve()) for f in found)
+    signature = tuple(_override_signature(f) for f in found)
     if key not in _renderers or _signatures.get(key) != signature:
-        _renderers[key] = Renderer(Path(config_dir))
+        _renderers[key] = Renderer(*found)
         _signatures[key] = signature
     return _renderers[key]
 

@@ -242,6 +242,11 @@ class Obligation(Strict):
     start: date | None = None
     end: date | None = None
     policy: Policy = Policy()
+    communes: list[str] | None = Field(
+        None,
+        description="In a city's shared obligations: only these communes (codes); "
+        "unset: every commune",
+    )
 
     @model_validator(mode="after")
     def _kind_fits(self) -> Obligation:
@@ -272,7 +277,9 @@ class Commune(Strict):
     submit_hint: str = Field(
         "", description="How to hand in a deliverable, shown in mails until the upload link exists"
     )
-    defaults: Policy
+    defaults: Policy | None = Field(
+        None, description="Required, unless the city (city.yaml) sets the defaults"
+    )
 
     @field_validator("sweep_time", mode="before")
     @classmethod
@@ -299,13 +306,8 @@ class Commune(Strict):
     # Field validators, not a model validator: an error then points at `defaults:` or `start:`.
     @field_validator("defaults")
     @classmethod
-    def _complete_defaults(cls, value: Policy) -> Policy:
-        missing = [
-            k for k, v in value.model_dump().items() if v is None and k not in OPTIONAL_DEFAULTS
-        ]
-        if missing:
-            raise ValueError(f"defaults must set {', '.join(missing)}")
-        return value
+    def _complete_defaults(cls, value: Policy | None) -> Policy | None:
+        return complete_defaults(value)
 
     @field_validator("start")
     @classmethod
@@ -318,6 +320,16 @@ class Commune(Strict):
         return value
 
 
+def complete_defaults(value: Policy | None) -> Policy | None:
+    """A commune's (or city's) `defaults` set every field but the optional ones."""
+    if value is None:
+        return None
+    missing = [k for k, v in value.model_dump().items() if v is None and k not in OPTIONAL_DEFAULTS]
+    if missing:
+        raise ValueError(f"defaults must set {', '.join(missing)}")
+    return value
+
+
 class YearCalendar(Strict):
     days_off: list[date] = Field([], description="Extra days off (e.g. a swapped Monday)")
     working_days: list[date] = Field([], description="Extra working days (ngày làm bù)")
@@ -328,5 +340,43 @@ class ConfigFile(Strict):
 
     commune: Commune | None = None
     units: list[Unit] | None = None
+    calendar: dict[int, YearCalendar] | None = None
+    obligations: list[Obligation] | None = None
+    extends: str | None = Field(
+        None,
+        description="A template plan folder (relative to this file's folder) whose files come "
+        "first: this folder's obligations replace the template's of the same id",
+    )
+
+
+class CityOffice(Strict):
+    name: str = Field(min_length=1, description='The city\'s office, e.g. "Sở Nội vụ"')
+    email: EmailStr
+    contact: Person | None = None
+    address: str | None = None
+
+
+class City(Strict):
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    name: str = Field(min_length=1)
+    office: CityOffice
+    leadership: list[Leader] = Field(
+        [], description="The city's leaders that commune-level items escalate to"
+    )
+    defaults: Policy | None = Field(
+        None, description="The policy defaults of every commune that sets none of its own"
+    )
+
+    @field_validator("defaults")
+    @classmethod
+    def _complete_defaults(cls, value: Policy | None) -> Policy | None:
+        return complete_defaults(value)
+
+
+class CityFile(Strict):
+    """`city.yaml` at the top of a city's config folder; beside it, files with `calendar` and
+    `obligations` shared by every commune, and one folder per commune under `communes/`."""
+
+    city: City
     calendar: dict[int, YearCalendar] | None = None
     obligations: list[Obligation] | None = None

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from schedules.calendar import WorkingCalendar, YearOverride
 from schedules.config import (
@@ -61,6 +61,8 @@ class Plan:
     schedules: dict[str, CompiledSchedule] = field(default_factory=dict)
     warnings: list[ConfigIssue] = field(default_factory=list)
     """What `cchc check` warns about but does not refuse (`FILE:LINE: message`)."""
+    city_folder: Path | None = None
+    """A city's commune: the city's folder (its mail templates/ stand in for the commune's)."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -270,7 +272,23 @@ def config_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def load_plan(folder: Path | str) -> Plan:
+SHARED, TEMPLATE, OWN = 0, 1, 2
+"""Layers of a commune's config, later ones winning: the city's shared files, the template plan
+its files `extends`, its own folder. A later layer replaces a unit, an obligation or the commune
+of the same key; calendar years add up."""
+
+Parsed = list[tuple[YamlSource, ConfigFile]]
+
+
+def load_plan(
+    folder: Path | str,
+    shared: Parsed = (),
+    defaults: Policy | None = None,
+    templates: dict[Path, Parsed] | None = None,
+) -> Plan:
+    """The plan of the commune whose files are in `folder`. In a city: `shared` are the city's
+    parsed files, `defaults` its policy defaults, `templates` a cache of the template plans
+    read so far (114 communes extend the same one)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigInvalid(
@@ -280,31 +298,69 @@ def load_plan(folder: Path | str) -> Plan:
     if not files:
         message = "no *.yaml files in the config folder (thư mục cấu hình không có tệp *.yaml)"
         raise ConfigInvalid([ConfigIssue(str(folder), 1, message)])
+    own = parse_files(files)
+    template = _template(own, {} if templates is None else templates)
+    layers = [(SHARED, shared), (TEMPLATE, template), (OWN, own)]
+    rank = {id(source): r for r, parsed in layers for source, _ in parsed}
+    parsed = [pair for _, layer in layers for pair in layer]
+    return _PlanBuilder(folder, parsed, rank, defaults).build()
+
+
+def parse_files(paths: list[Path], model: type[BaseModel] = ConfigFile) -> list:
+    """Each file read and validated as `model`; ConfigInvalid with every problem found."""
     issues: list[ConfigIssue] = []
-    parsed: list[tuple[YamlSource, ConfigFile]] = []
-    for path in files:
+    parsed: list = []
+    for path in paths:
         try:
             source = read_yaml(path)
         except ConfigInvalid as exc:
             issues += exc.issues
             continue
         if not isinstance(source.data, dict):
+            keys = ", ".join(model.model_fields)
             message = (
-                f"a config file must be a mapping of top-level keys {_TOP_KEYS} "
-                f"(tệp cấu hình gồm các khóa cấp cao nhất {_TOP_KEYS})"
+                f"a config file must be a mapping of top-level keys {keys} "
+                f"(tệp cấu hình gồm các khóa cấp cao nhất {keys})"
             )
             issues.append(source.issue((), message))
             continue
         try:
-            parsed.append((source, ConfigFile.model_validate(source.data)))
+            parsed.append((source, model.model_validate(source.data)))
         except ValidationError as exc:
-            issues += [_pydantic_issue(source, err) for err in exc.errors()]
+            issues += [_pydantic_issue(source, err, model) for err in exc.errors()]
     if issues:
         raise ConfigInvalid(issues)
-    return _PlanBuilder(folder, parsed).build()
+    return parsed
 
 
-_TOP_KEYS = ", ".join(ConfigFile.model_fields)
+def _template(own: Parsed, cache: dict[Path, Parsed]) -> Parsed:
+    """The files of the template plan that the folder's files `extends` (one level: a template
+    does not extend another)."""
+    found: Parsed = []
+    issues: list[ConfigIssue] = []
+    for source, cfg in own:
+        if cfg.extends is None:
+            continue
+        folder = (source.path.parent / cfg.extends).resolve()
+        if folder not in cache:
+            files = config_files(folder) if folder.is_dir() else []
+            if not files:
+                message = (
+                    f"extends: no *.yaml files in {folder} (không thấy kế hoạch mẫu: thư mục "
+                    "không tồn tại hoặc không có tệp *.yaml)"
+                )
+                issues.append(source.issue(("extends",), message))
+                continue
+            cache[folder] = parse_files(files)
+        for t_source, t_cfg in cache[folder]:
+            if t_cfg.extends is not None:
+                message = "a template plan cannot extend another (kế hoạch mẫu không kế thừa)"
+                issues.append(t_source.issue(("extends",), message))
+        found += [pair for pair in cache[folder] if pair not in found]
+    if issues:
+        raise ConfigInvalid(issues)
+    return found
+
 
 # Pydantic's messages are English: each error type gets a hint of what to write (English, may
 # be None) and its Vietnamese gloss; "{name}" takes the error's context (ge, le, min_length...).
@@ -366,7 +422,9 @@ _VALUE_GLOSS: dict[str, str] = {
 }
 
 
-def _pydantic_issue(source: YamlSource, err: Any) -> ConfigIssue:
+def _pydantic_issue(
+    source: YamlSource, err: Any, model: type[BaseModel] = ConfigFile
+) -> ConfigIssue:
     """A pydantic error at its line, its path as the editor counts ("units[2] (VP).email"),
     its message in English with a hint and a Vietnamese gloss."""
     loc = tuple(err["loc"])
@@ -381,7 +439,8 @@ def _pydantic_issue(source: YamlSource, err: Any) -> ConfigIssue:
         where, message = source.describe(loc[:-1]), f"unknown field '{loc[-1]}'"
         gloss = "trường không hợp lệ; kiểm tra chính tả và thụt lề"
         if len(loc) == 1:
-            message, gloss = f"{message}: use {_TOP_KEYS}", "khóa cấp cao nhất không hợp lệ"
+            keys = ", ".join(model.model_fields)
+            message, gloss = f"{message}: use {keys}", "khóa cấp cao nhất không hợp lệ"
     elif kind == "string_pattern_mismatch":
         hint, gloss = _PATTERN_GLOSS.get(ctx.get("pattern"), (None, "không đúng định dạng"))
     elif kind == "value_error":
@@ -399,9 +458,18 @@ def _pydantic_issue(source: YamlSource, err: Any) -> ConfigIssue:
 class _PlanBuilder:
     """Merges the files and checks every rule that spans more than one value."""
 
-    def __init__(self, folder: Path, parsed: list[tuple[YamlSource, ConfigFile]]):
+    def __init__(
+        self,
+        folder: Path,
+        parsed: Parsed,
+        rank: dict[int, int] | None = None,
+        defaults: Policy | None = None,
+    ):
         self.folder = folder
         self.parsed = parsed
+        self.rank = rank or {}
+        """Layer of each source (by id): SHARED, TEMPLATE or OWN (the default)."""
+        self.defaults = defaults
         self.issues: list[ConfigIssue] = []
         self.unit_at: dict[str, tuple[YamlSource, tuple[Any, ...]]] = {}
         self.obligation_at: dict[str, tuple[YamlSource, tuple[Any, ...]]] = {}
@@ -415,9 +483,10 @@ class _PlanBuilder:
         units: dict[str, Unit] = {}
         obligations: dict[str, Obligation] = {}
         overrides: dict[int, YearOverride] = {}
+        year_at: dict[int, YamlSource] = {}
         for source, cfg in self.parsed:
             if cfg.commune is not None:
-                if commune is not None:
+                if commune is not None and not self._replaces(source, commune_source):
                     self.fail(
                         (source, ("commune",)),
                         f"commune is already set in {commune_source.path.name}: keep one "
@@ -426,30 +495,52 @@ class _PlanBuilder:
                 commune, commune_source = cfg.commune, source
             for i, unit in enumerate(cfg.units or []):
                 where = (source, ("units", i, "code"))
-                if unit.code in units:
+                if unit.code in units and not self._replaces(source, self.unit_at[unit.code][0]):
                     self.fail(where, f"duplicate unit code '{unit.code}' (mã đơn vị bị trùng)")
                 units[unit.code] = unit
-                self.unit_at.setdefault(unit.code, where)
+                self.unit_at[unit.code] = where
             for i, ob in enumerate(cfg.obligations or []):
                 where = (source, ("obligations", i))
-                if ob.id in obligations:
+                if ob.id in obligations and not self._replaces(
+                    source, self.obligation_at[ob.id][0]
+                ):
                     self.fail(
                         (source, ("obligations", i, "id")),
                         f"duplicate obligation id '{ob.id}' (mã nhiệm vụ bị trùng)",
                     )
                 obligations[ob.id] = ob
-                self.obligation_at.setdefault(ob.id, where)
+                self.obligation_at[ob.id] = where
             for year, cal in (cfg.calendar or {}).items():
+                override = self._year_override(source, year, cal)
                 if year in overrides:
-                    self.fail(
-                        (source, ("calendar", year)),
-                        f"calendar year {year} is set twice: keep one (năm {year} được khai báo "
-                        "hai lần: chỉ giữ một)",
+                    if not self._replaces(source, year_at[year]):
+                        self.fail(
+                            (source, ("calendar", year)),
+                            f"calendar year {year} is set twice: keep one (năm {year} được "
+                            "khai báo hai lần: chỉ giữ một)",
+                        )
+                    override = YearOverride(
+                        overrides[year].days_off | override.days_off,
+                        overrides[year].working_days | override.working_days,
                     )
-                overrides[year] = self._year_override(source, year, cal)
+                overrides[year] = override
+                year_at[year] = source
         if commune is None:
             message = "no file sets 'commune' (chưa có tệp nào khai báo xã, khóa commune:)"
             raise ConfigInvalid(self.issues + [ConfigIssue(str(self.folder), 1, message)])
+        if commune.defaults is None:
+            if self.defaults is None:
+                self.fail(
+                    (commune_source, ("commune",)),
+                    "commune: missing field 'defaults' (thiếu trường bắt buộc)",
+                )
+                raise ConfigInvalid(self.issues)
+            commune = commune.model_copy(update={"defaults": self.defaults})
+        obligations = {
+            oid: ob
+            for oid, ob in obligations.items()
+            if ob.communes is None or commune.code in ob.communes
+        }
         if not units:  # said once here; the unit codes the plan names are then not checked
             holder = next((s for s, _ in self.parsed if "units" in s.data), None)
             name = holder.path.name if holder else "units.yaml"
@@ -458,6 +549,7 @@ class _PlanBuilder:
                 f"no unit is defined (chưa khai báo đơn vị nào): add units to {name} "
                 f"(khai báo các đơn vị trong {name})",
             )
+        self.commune_source = commune_source
         calendar = WorkingCalendar(commune.plan_start.year, commune.plan_end.year, overrides)
         plan = Plan(self.folder, commune, units, obligations, calendar)
         self._check_calendar(plan, overrides)
@@ -472,6 +564,11 @@ class _PlanBuilder:
         for oid in obligations:
             self._warn_late_ladder(plan, oid)
         return plan
+
+    def _replaces(self, later: YamlSource, earlier: YamlSource) -> bool:
+        """A file of a later layer (the commune's own over a template, a template over the
+        city's) replaces what an earlier one set; two files of one layer clash."""
+        return self.rank.get(id(later), OWN) > self.rank.get(id(earlier), OWN)
 
     def _year_override(self, source: YamlSource, year: int, cal: Any) -> YearOverride:
         for field_name in ("days_off", "working_days"):
@@ -496,7 +593,7 @@ class _PlanBuilder:
                         )
 
     def _check_commune(self, plan: Plan) -> None:
-        source = next(s for s, c in self.parsed if c.commune is not None)
+        source = self.commune_source
         if plan.units and plan.commune.standing_office not in plan.units:
             self.fail(
                 (source, ("commune", "standing_office")),

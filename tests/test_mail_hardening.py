@@ -25,6 +25,7 @@ from models.db import ensure_schema, make_engine, transaction
 from models.tables import Event, Outbox, WorkItem
 from notifications.delivery import deliver_pending
 from notifications.outbox import list_outbox
+from schedules.city import City
 from schedules.plan import load_plan
 from usecases.sweep import sweep
 
@@ -485,7 +486,7 @@ def test_an_upload_through_the_intake_delivers_its_receipt_at_once(
             secret="test-secret-0123456789abcdef", public_url="http://testserver"
         ),
     )
-    courier = Courier(plan, engine, settings, lambda: at)
+    courier = Courier(City.of(plan), engine, settings, lambda: at)
     app = create_app(plan, engine, settings, clock=lambda: at, courier=courier)
     try:
         with TestClient(app) as client:

@@ -6,6 +6,7 @@ retries, missed runs, catch-up after downtime and two runners racing are all har
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -44,23 +45,34 @@ class SweepReport:
     """(item id, step, status) of items this sweep moved to a later step."""
     queued: int = 0
     """Outbox rows queued."""
+    communes: dict[int, str] = field(default_factory=dict)
+    """The commune of each item opened or moved (a city's sweep covers many)."""
 
 
 def sweep(plan: Plan, engine: Engine, at: datetime) -> SweepReport:
-    """One sweep as of `at` (aware).
+    """One commune's sweep as of `at` (aware): `sweep_communes` of that commune alone."""
+    return sweep_communes([plan], engine, at)
+
+
+def sweep_communes(plans: Sequence[Plan], engine: Engine, at: datetime) -> SweepReport:
+    """One sweep of every commune of `plans` as of `at` (aware).
 
     1. open the items whose opening date has come (per obligation, only occurrences not yet
        looked at, see `OpeningMark`), each with the step it has reached by `at`;
     2. move every open item whose next action instant has passed to its current step, queueing
        that step's notifications only: after downtime an item gets one notice, not a burst.
+       One read for all communes, paged: its cost follows the items due, not the communes.
     """
     report = SweepReport(at)
-    open_due_items(plan, engine, at, report)
-    advance_items(plan, engine, at, report)
+    for plan in plans:
+        open_due_items(plan, engine, at, report)
+    advance_items(plans, engine, at, report)
     return report
 
 
 def open_due_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport) -> None:
+    """Open the commune's items whose opening date has come, in one transaction with the
+    obligations' marks (nothing to write on a day already looked at)."""
     today = local_date(at, plan.zone)
     commune = plan.commune
     with transaction(engine) as session:
@@ -70,19 +82,18 @@ def open_due_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport
                 select(OpeningMark).where(OpeningMark.commune == commune.code)
             ).scalars()
         }
-    for oid in plan.schedules:
-        fingerprint = plan.fingerprint(oid)
-        mark = marks.get(oid)
-        if mark is not None and mark.fingerprint == fingerprint:
-            if mark.opened_through >= today:
-                continue
-            since = mark.opened_through + timedelta(days=1)
-        else:
-            # Not clamped to the plan's first day: an item due early in the plan may open
-            # before it, and the first sweep opens it.
-            since = today - timedelta(days=commune.catch_up_days)
-        due_now = plan.acted_on(since, today, obligation=oid, by="opens")
-        with transaction(engine) as session:
+        for oid in plan.schedules:
+            fingerprint = plan.fingerprint(oid)
+            mark = marks.get(oid)
+            if mark is not None and mark.fingerprint == fingerprint:
+                if mark.opened_through >= today:
+                    continue
+                since = mark.opened_through + timedelta(days=1)
+            else:
+                # Not clamped to the plan's first day: an item due early in the plan may open
+                # before it, and the first sweep opens it.
+                since = today - timedelta(days=commune.catch_up_days)
+            due_now = plan.acted_on(since, today, obligation=oid, by="opens")
             _open(plan, session, due_now, at, report)
             _advance_mark(session, commune.code, oid, fingerprint, today)
 
@@ -129,6 +140,7 @@ def _open(
         )
         for item_id in insert_missing(session, WorkItem, [row]):
             report.opened.append((item_id, occ.obligation, occ.unit, occ.period.key))
+            report.communes[item_id] = plan.commune.code
             log_event(
                 session,
                 item_id,
@@ -165,23 +177,25 @@ def _advance_mark(session: Session, commune: str, oid: str, fingerprint: str, to
     )
 
 
-def advance_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport) -> None:
-    """Process, batch by batch, the open items whose next action instant is not after `at`.
+def advance_items(plans: Sequence[Plan], engine: Engine, at: datetime, report: SweepReport) -> None:
+    """Process, batch by batch, the open items of `plans`' communes whose next action instant
+    is not after `at`.
 
-    The read follows the index (commune, next_action_at), paged by (next_action_at, id): its
-    cost grows with the items due, not with the history.
+    The read follows the index (commune, next_action_at) for one commune and
+    (next_action_at) for several, paged by (next_action_at, id): its cost grows with the
+    items due, not with the history nor the number of communes.
     """
+    by_code = {plan.commune.code: plan for plan in plans}
     cursor: tuple[datetime, int] | None = None
     item = WorkItem.__table__.c
+    communes = (
+        item.commune == next(iter(by_code)) if len(by_code) == 1 else item.commune.in_(by_code)
+    )
     while True:
         query = select(
-            item.id, item.obligation, item.unit, item.step, item.due, item.opened_at,
-            item.next_action_at,
-        ).where(
-            item.commune == plan.commune.code,
-            item.next_action_at <= at,
-            item.status.in_(OPEN_STATUSES),
-        )  # fmt: skip
+            item.id, item.commune, item.obligation, item.unit, item.step, item.due,
+            item.opened_at, item.next_action_at,
+        ).where(communes, item.next_action_at <= at, item.status.in_(OPEN_STATUSES))  # fmt: skip
         if cursor is not None:
             query = query.where(
                 or_(
@@ -194,20 +208,22 @@ def advance_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport)
         query = query.with_for_update(skip_locked=True)
         with transaction(engine) as session:
             rows = session.execute(query).all()
-            _advance_batch(plan, session, rows, at, report)
+            _advance_batch(by_code, session, rows, at, report)
         if len(rows) < BATCH:
             return
         cursor = (rows[-1].next_action_at, rows[-1].id)
 
 
-def _advance_batch(plan: Plan, session: Session, rows, at: datetime, report: SweepReport) -> None:
+def _advance_batch(
+    plans: dict[str, Plan], session: Session, rows, at: datetime, report: SweepReport
+) -> None:
     """Move a batch of items to the steps they have reached, in three statements: one
     executemany compare-and-set UPDATE (guarded by each item's step), one INSERT of their
     events, one of their outbox rows. Only the items this runner moved log and queue."""
     reached: dict[int, tuple[Step, list[str]]] = {}
     moves = []
     for row in rows:
-        steps = plan.timeline(row.obligation, row.due, row.opened_at)
+        steps = plans[row.commune].timeline(row.obligation, row.due, row.opened_at)
         done = step_index(steps, row.step)
         now = max(current_step(steps, at), done)
         moves.append((row.id, row.step, state_at(steps, now)))
@@ -222,6 +238,8 @@ def _advance_batch(plan: Plan, session: Session, rows, at: datetime, report: Swe
         detail = {"step": step.name, "skipped": skipped}
         events.append(dict(item_id=row.id, at=at, kind=step.kind, detail=detail))
         report.advanced.append((row.id, step.name, step.status))
+        report.communes[row.id] = row.commune
+        plan = plans[row.commune]
         if row.unit not in plan.units:
             reason = f"unit {row.unit} is no longer in the config"
             detail = {"step": step.name, "reason": reason}

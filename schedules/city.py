@@ -1,0 +1,202 @@
+"""The communes one deployment serves: a single commune's folder, or a city's folder.
+
+A city's folder holds `city.yaml` (the city, its office, optionally its leadership, policy
+defaults, calendar and obligations), other files with `calendar` and `obligations` shared by every
+commune, and `communes/<code>/`, each a commune's folder in the single-commune format whose
+`commune.code` is the folder's name. A commune's files may `extends:` a template plan.
+
+`load_city` reads either form; everything downstream loops over `City.plans`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from schedules.config import City as CityInfo
+from schedules.config import CityFile, ConfigFile
+from schedules.plan import Parsed, Plan, config_files, load_plan, parse_files
+from schedules.yamlsource import ConfigInvalid, ConfigIssue
+
+CITY_FILE = "city.yaml"
+COMMUNES = "communes"
+
+
+@dataclass
+class City:
+    folder: Path
+    info: CityInfo | None
+    """None: the folder is a single commune's."""
+    plans: dict[str, Plan]
+    """By commune code, in code order."""
+    warnings: list[ConfigIssue] = field(default_factory=list)
+    calendar_years: frozenset[int] = frozenset()
+    """A city's: the years its shared calendar enters (ngày nghỉ, làm bù)."""
+
+    @classmethod
+    def of(cls, plan: Plan) -> City:
+        """A single commune's plan as the communes of a deployment."""
+        return cls(plan.folder, None, {plan.commune.code: plan}, list(plan.warnings))
+
+    @property
+    def code(self) -> str:
+        """The city's code, or the single commune's."""
+        return self.info.code if self.info else next(iter(self.plans))
+
+    @property
+    def is_city(self) -> bool:
+        return self.info is not None
+
+    def files(self) -> list[Path]:
+        """Every config file, for the snapshot of the last valid config."""
+        if self.info is None:
+            return config_files(self.folder)
+        return sorted(p for p in self.folder.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+
+    def select(self, code: str | None) -> list[Plan]:
+        """The plan of commune `code`, or every plan (None)."""
+        if code is None:
+            return list(self.plans.values())
+        return [self.plans[code]]
+
+    def plan_of(self, code: str) -> Plan | None:
+        return self.plans.get(code)
+
+
+def is_city_folder(folder: Path) -> bool:
+    return (folder / CITY_FILE).is_file()
+
+
+def load_city(folder: Path | str) -> City:
+    """The communes of `folder`; ConfigInvalid lists every problem of every commune, those of a
+    file shared by several communes once, naming the communes."""
+    folder = Path(folder)
+    if not is_city_folder(folder):
+        return City.of(load_plan(folder))
+    city_files = [folder / CITY_FILE] + [p for p in config_files(folder) if p.name != CITY_FILE]
+    (city_source, city_cfg), *others = parse_files(city_files[:1], CityFile) + parse_files(
+        city_files[1:]
+    )
+    issues = [*_shared_only(others)]
+    shared: Parsed = [
+        (city_source, ConfigFile(calendar=city_cfg.calendar, obligations=city_cfg.obligations))
+    ]
+    shared += others
+    info = city_cfg.city
+    communes_dir = folder / COMMUNES
+    codes = (
+        sorted(p.name for p in communes_dir.iterdir() if p.is_dir())
+        if communes_dir.is_dir()
+        else []
+    )
+    if not codes:
+        message = (
+            f"no commune folder under {communes_dir} (chưa có thư mục xã nào trong "
+            f"{COMMUNES}/): add {COMMUNES}/<code>/ with the commune's files"
+        )
+        issues.append(city_source.issue((), message))
+    issues += _unknown_communes(shared, set(codes))
+    plans: dict[str, Plan] = {}
+    failed: dict[tuple[str, int, str], list[str]] = defaultdict(list)
+    templates: dict[Path, Parsed] = {}
+    for code in codes:
+        try:
+            plan = load_plan(communes_dir / code, shared, info.defaults, templates)
+        except ConfigInvalid as exc:
+            for issue in exc.issues:
+                failed[(issue.file, issue.line, issue.message)].append(code)
+            continue
+        if plan.commune.code != code:
+            source = next(s for s, c in parse_files(config_files(plan.folder)) if c.commune)
+            failed[
+                (
+                    str(source.path),
+                    source.line_of(("commune", "code")),
+                    f"commune.code '{plan.commune.code}' differs from its folder name '{code}': "
+                    f"make them equal (mã xã phải trùng tên thư mục)",
+                )
+            ].append(code)
+            continue
+        plan.city_folder = folder
+        plans[code] = plan
+    issues += [_for_communes(key, names, communes_dir) for key, names in failed.items()]
+    if issues:
+        raise ConfigInvalid(issues)
+    warnings = _dedupe([w for plan in plans.values() for w in plan.warnings])
+    years = frozenset(year for _, cfg in shared for year in cfg.calendar or {})
+    return City(folder, info, plans, warnings, years)
+
+
+def _shared_only(parsed: Parsed) -> list[ConfigIssue]:
+    """A city-level file holds what every commune shares, never a commune nor units."""
+    found = []
+    for source, cfg in parsed:
+        for key in ("commune", "units", "extends"):
+            if getattr(cfg, key) is not None:
+                found.append(
+                    source.issue(
+                        (key,),
+                        f"'{key}' belongs in a commune's folder ({COMMUNES}/<code>/), not at "
+                        f"the city level (khai báo trong thư mục của xã)",
+                    )
+                )
+    return found
+
+
+def _unknown_communes(shared: Parsed, codes: set[str]) -> list[ConfigIssue]:
+    found = []
+    for source, cfg in shared:
+        for i, ob in enumerate(cfg.obligations or []):
+            for j, code in enumerate(ob.communes or []):
+                if code not in codes:
+                    found.append(
+                        source.issue(
+                            ("obligations", i, "communes", j),
+                            f"unknown commune '{code}' (xã không tồn tại); known: "
+                            f"{', '.join(sorted(codes)) or '-'}",
+                        )
+                    )
+    return found
+
+
+def _for_communes(key: tuple[str, int, str], codes: list[str], communes_dir: Path) -> ConfigIssue:
+    """One issue per problem: a file of a commune's own folder names it already; a shared
+    file's problem says which communes it breaks."""
+    file, line, message = key
+    if Path(file).is_relative_to(communes_dir):
+        return ConfigIssue(file, line, message)
+    shown = ", ".join(codes[:5]) + (f" and {len(codes) - 5} more" if len(codes) > 5 else "")
+    return ConfigIssue(file, line, f"{message} [commune {shown} (xã {shown})]")
+
+
+def _dedupe(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    seen: dict[tuple[str, int, str], ConfigIssue] = {}
+    for issue in issues:
+        seen.setdefault((issue.file, issue.line, issue.message), issue)
+    return list(seen.values())
+
+
+def calendar_warnings(city: City, today: date) -> list[ConfigIssue]:
+    """From October on, next year's swapped days (ngày làm bù) are usually announced: warn when
+    no calendar override for next year is entered (per commune, or once for the city)."""
+    if today.month < 10:
+        return []
+    year = today.year + 1
+    if not any(plan.commune.plan_end.year >= year for plan in city.plans.values()):
+        return []
+    if city.is_city:
+        entered = year in city.calendar_years  # announced nationally: entered once, for all
+    else:
+        entered = all(year in plan.calendar.overrides for plan in city.plans.values())
+    if entered:
+        return []
+    return [
+        ConfigIssue(
+            str(city.folder / "calendar.yaml"),
+            1,
+            f"warning: no calendar entry for {year}: add `{year}:` with the swapped days off "
+            f"and working days once announced (chưa khai báo lịch nghỉ, làm bù năm {year})",
+        )
+    ]

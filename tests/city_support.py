@@ -1,0 +1,85 @@
+"""A generated city config: `city.yaml`, the shipped calendar shared, the shipped plan as the
+template every commune `extends`, and one folder per commune made from the shipped Mao Điền one
+(its own code, addresses, 7 to 10 units and, for some, a local day off). Used by the tests and by
+bench/city.py."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+SHIPPED = Path(__file__).resolve().parent.parent / "config"
+
+CITY_YAML = """\
+city:
+  code: haiphong
+  name: Thành phố Hải Phòng
+  office:
+    name: Sở Nội vụ thành phố Hải Phòng
+    email: cchc@snv.haiphong.example
+    address: Số 1 Đinh Tiên Hoàng, Hồng Bàng, Hải Phòng
+  leadership:
+    - name: Phó Chủ tịch UBND thành phố
+      title: Phó Chủ tịch UBND thành phố
+      email: pct@haiphong.example
+"""
+
+EXTRA_UNITS = [
+    ("QS", "Ban Chỉ huy quân sự xã"),
+    ("TYT", "Trạm Y tế xã"),
+    ("DTN", "Đoàn Thanh niên xã"),
+]
+
+
+def commune_codes(count: int) -> list[str]:
+    return [f"xa{i:03d}" for i in range(1, count + 1)]
+
+
+def write_city(folder: Path, codes: list[str], *, minimal: bool = False) -> Path:
+    """Write a city of `codes` under `folder`. `minimal`: only `city.yaml` with the city and
+    complete commune folders (no shared calendar, no template)."""
+    folder = Path(folder)
+    (folder / "communes").mkdir(parents=True, exist_ok=True)
+    if minimal:
+        (folder / "city.yaml").write_text(
+            "\n".join(CITY_YAML.splitlines()[:6]) + "\n", encoding="utf-8"
+        )
+    else:
+        (folder / "city.yaml").write_text(CITY_YAML, encoding="utf-8")
+        shutil.copy(SHIPPED / "calendar.yaml", folder / "calendar.yaml")
+        template = folder / "plans" / "xa"
+        template.mkdir(parents=True, exist_ok=True)
+        for path in SHIPPED.glob("obligations-*.yaml"):
+            shutil.copy(path, template / path.name)
+    for index, code in enumerate(codes):
+        write_commune(folder / "communes" / code, code, index, minimal=minimal)
+    return folder
+
+
+def write_commune(folder: Path, code: str, index: int, *, minimal: bool = False) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    commune = (SHIPPED / "commune.yaml").read_text(encoding="utf-8")
+    commune = commune.replace("code: maodien", f"code: {code}")
+    commune = commune.replace("xã Mao Điền", f"xã {code.upper()}")
+    commune = re.sub(r"@maodien\.example", f"@{code}.example", commune)
+    if not minimal:
+        commune += "\nextends: ../../plans/xa\n"
+    (folder / "commune.yaml").write_text(commune, encoding="utf-8")
+    units = (SHIPPED / "units.yaml").read_text(encoding="utf-8")
+    units = re.sub(r"@maodien\.example", f"@{code}.example", units)
+    for unit, name in EXTRA_UNITS[: index % 4]:
+        units += (
+            f"  - code: {unit}\n    name: {name}\n    email: {unit.lower()}@{code}.example\n"
+            f"    head: {{name: Trưởng {name}, email: truong.{unit.lower()}@{code}.example}}\n"
+        )
+    (folder / "units.yaml").write_text(units, encoding="utf-8")
+    if minimal:
+        for path in SHIPPED.glob("obligations-*.yaml"):
+            shutil.copy(path, folder / path.name)
+        shutil.copy(SHIPPED / "calendar.yaml", folder / "calendar.yaml")
+    elif index % 5 == 1:
+        # A local day off (the commune's own festival), on top of the city's calendar.
+        (folder / "calendar.yaml").write_text(
+            "calendar:\n  2027:\n    days_off: [2027-03-15]\n", encoding="utf-8"
+        )

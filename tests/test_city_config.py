@@ -1,0 +1,227 @@
+"""A city's config: city.yaml over one folder per commune, shared calendar and obligations, a
+template plan communes extend; every command takes --commune. The single-commune folder is
+tested everywhere else and must not change."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from city_support import commune_codes, write_city
+from click.testing import CliRunner
+
+from cchc.cli import main
+from schedules.city import calendar_warnings, load_city
+from schedules.yamlsource import ConfigInvalid
+
+SHIPPED = Path(__file__).resolve().parent.parent / "config"
+
+
+@pytest.fixture
+def city_dir(tmp_path: Path) -> Path:
+    return write_city(tmp_path / "city", commune_codes(3))
+
+
+def cchc(config: Path, tmp_path: Path, *args: str):
+    env = {"CCHC_DATA_DIR": str(tmp_path / "data"), "CCHC_DATABASE_URL": ""}
+    return CliRunner().invoke(main, ["--config", str(config), *args], env=env)
+
+
+def edit(path: Path, old: str, new: str) -> int:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return text[: text.index(old)].count("\n") + 1
+
+
+def errors(folder: Path) -> list[str]:
+    with pytest.raises(ConfigInvalid) as caught:
+        load_city(folder)
+    return [str(issue) for issue in caught.value.issues]
+
+
+def test_minimal_city_passes_check(tmp_path):
+    folder = write_city(tmp_path / "city", commune_codes(2), minimal=True)
+    assert (folder / "city.yaml").read_text(encoding="utf-8").count("\n") == 6
+    result = cchc(folder, tmp_path, "check")
+    assert result.exit_code == 0, result.output
+    assert "OK: city haiphong, 2 communes" in result.output
+    assert not (tmp_path / "data").exists()
+
+
+def test_each_commune_keeps_its_own_calendar_over_the_citys(city_dir):
+    city = load_city(city_dir)
+    assert list(city.plans) == ["xa001", "xa002", "xa003"]
+    dues = {
+        code: {(o.unit, o.period.key): o.due.due for o in plan.occurrences(
+            date(2027, 3, 1), date(2027, 3, 31), obligation="bao-cao-cchc-dinh-ky")}
+        for code, plan in city.plans.items()
+    }  # fmt: skip
+    # Data window closes Sunday 14/03/2027; due 2 working days later. xa002 is off on 15/03.
+    assert dues["xa001"][("VP", "2027-Q1")] == date(2027, 3, 16)
+    assert dues["xa002"][("VP", "2027-Q1")] == date(2027, 3, 17)
+    # The city's calendar reaches every commune: 22/08/2026 is worked in all.
+    assert all(p.calendar.is_working_day(date(2026, 8, 22)) for p in city.plans.values())
+    # Units differ per commune (7 to 10); the template's obligations reach all of them.
+    assert [len(p.units) for p in city.plans.values()] == [7, 8, 9]
+    assert len({len(p.obligations) for p in city.plans.values()}) == 1
+
+
+def test_a_commune_replaces_a_template_obligation_by_id(city_dir):
+    own = city_dir / "communes" / "xa003" / "own.yaml"
+    template = (city_dir / "plans" / "xa" / "obligations-plan.yaml").read_text("utf-8")
+    start = template.index("  - id: bao-cao-cchc-dinh-ky")
+    end = template.index("\n  - id: ", start + 1)
+    block = template[start:end].replace("title: ", "title: (riêng xã) ", 1)
+    own.write_text("obligations:\n" + block + "\n", encoding="utf-8")
+    city = load_city(city_dir)
+    titles = {c: p.obligations["bao-cao-cchc-dinh-ky"].title for c, p in city.plans.items()}
+    assert titles["xa003"].startswith("(riêng xã) ")
+    assert not titles["xa001"].startswith("(riêng xã)")
+
+
+def test_city_obligations_fan_out_to_the_communes_they_name(city_dir):
+    directive = city_dir / "directives.yaml"
+    directive.write_text(
+        """obligations:
+  - id: chi-thi-snv-2027
+    title: Báo cáo kết quả thực hiện Công văn của Sở Nội vụ về rà soát thủ tục hành chính
+    kind: ad_hoc
+    ref: Công văn của Sở Nội vụ
+    lead: [VHXH]
+    product: Báo cáo
+    timing: Theo văn bản
+    communes: [xa002]
+""",
+        encoding="utf-8",
+    )
+    city = load_city(city_dir)
+    assert [c for c, p in city.plans.items() if "chi-thi-snv-2027" in p.obligations] == ["xa002"]
+    line = edit(directive, "communes: [xa002]", "communes: [xa002, xa999]")
+    assert errors(city_dir) == [
+        f"{directive}:{line}: unknown commune 'xa999' (xã không tồn tại); known: xa001, xa002, "
+        "xa003"
+    ]
+
+
+def test_a_shared_files_error_is_said_once_naming_the_communes(city_dir):
+    path = city_dir / "plans" / "xa" / "obligations-annex.yaml"
+    line = edit(path, "lead: [KT]", "lead: [QS]")  # QS exists in xa002 and xa003 only
+    (issue,) = errors(city_dir)
+    assert issue.startswith(f"{path}:{line}: ")
+    assert "unknown unit 'QS'" in issue and "[commune xa001 (xã xa001)]" in issue
+
+
+def test_a_communes_own_error_points_at_its_folder(city_dir, tmp_path):
+    path = city_dir / "communes" / "xa002" / "units.yaml"
+    line = edit(path, "email: vanphong@xa002.example", "email: not-an-address")
+    result = cchc(city_dir, tmp_path, "check")
+    assert result.exit_code == 1
+    assert f"{path}:{line}: units[2] (VP).email" in result.output
+
+
+def test_commune_code_must_be_its_folder_name(city_dir):
+    path = city_dir / "communes" / "xa001" / "commune.yaml"
+    line = edit(path, "code: xa001", "code: maodien")
+    assert errors(city_dir) == [
+        f"{path}:{line}: commune.code 'maodien' differs from its folder name 'xa001': make them "
+        "equal (mã xã phải trùng tên thư mục)"
+    ]
+
+
+def test_units_belong_in_a_commune_folder_and_extends_must_exist(city_dir):
+    shutil_units = city_dir / "units.yaml"
+    shutil_units.write_text((SHIPPED / "units.yaml").read_text("utf-8"), encoding="utf-8")
+    commune = city_dir / "communes" / "xa001" / "commune.yaml"
+    line = edit(commune, "extends: ../../plans/xa", "extends: ../../plans/phuong")
+    found = errors(city_dir)
+    assert any(e.startswith(f"{shutil_units}:") and "'units' belongs in" in e for e in found)
+    assert any(e.startswith(f"{commune}:{line}: extends: no *.yaml files") for e in found)
+
+
+def test_the_citys_defaults_stand_in_for_a_communes(city_dir):
+    commune = city_dir / "communes" / "xa001" / "commune.yaml"
+    text = commune.read_text("utf-8")
+    start = text.index("  defaults:")
+    end = text.index("\nextends:")
+    defaults = text[start:end]
+    commune.write_text(text[:start] + text[end:], encoding="utf-8")
+    (issue,) = errors(city_dir)
+    assert "missing field 'defaults'" in issue and str(commune) in issue
+    city_yaml = city_dir / "city.yaml"
+    city_yaml.write_text(city_yaml.read_text("utf-8") + defaults + "\n", encoding="utf-8")
+    city = load_city(city_dir)
+    assert city.plans["xa001"].commune.defaults.reminders == [5, 2]
+
+
+def test_calendar_warning_from_october(city_dir):
+    city = load_city(city_dir)
+    assert calendar_warnings(city, date(2027, 9, 30)) == []
+    (warning,) = calendar_warnings(city, date(2027, 10, 1))
+    assert "no calendar entry for 2028" in str(warning)
+    # A commune's own entry for 2028 (a local day off) is not the national calendar: still
+    # warned; the city's calendar (copied from the shipped one) has 2027.
+    assert calendar_warnings(city, date(2026, 12, 1)) == []
+
+
+def test_every_command_takes_commune_and_rows_name_it(city_dir, tmp_path):
+    assert cchc(city_dir, tmp_path, "init-db").exit_code == 0
+    result = cchc(city_dir, tmp_path, "sweep", "--at", "2027-03-20T08:00", "--no-mail")
+    assert result.exit_code == 0, result.output
+    assert "[xa001]" in result.output and "[xa003]" in result.output
+    again = cchc(city_dir, tmp_path, "sweep", "--at", "2027-03-20T08:00", "--no-mail")
+    assert "mở 0 việc, chuyển bước 0 việc, 0 thư chờ gửi" in again.output
+
+    rows = json.loads(cchc(city_dir, tmp_path, "items", "--format", "json").output)
+    assert {r["commune"] for r in rows} == {"xa001", "xa002", "xa003"}
+    mine = json.loads(
+        cchc(city_dir, tmp_path, "items", "--format", "json", "--commune", "xa002").output
+    )
+    assert mine and {r["commune"] for r in mine} == {"xa002"}
+    assert len(mine) < len(rows)
+
+    unknown = cchc(city_dir, tmp_path, "items", "--commune", "xa404")
+    assert unknown.exit_code == 1 and "unknown commune 'xa404'" in unknown.output
+    ambiguous = cchc(
+        city_dir, tmp_path, "open", "--obligation", "x", "--unit", "VP", "--due", "2027-05-01"
+    )
+    assert ambiguous.exit_code == 1 and "give --commune CODE" in ambiguous.output
+
+    # An item's commands find its commune; --commune of another commune refuses it.
+    item = mine[0]["id"]
+    assert cchc(city_dir, tmp_path, "waive", str(item), "--reason", "thử").exit_code == 0
+    other = cchc(city_dir, tmp_path, "outbox", "--item", str(item), "--commune", "xa001")
+    assert other.exit_code == 1
+    outbox = json.loads(
+        cchc(city_dir, tmp_path, "outbox", "--item", str(item), "--format", "json").output
+    )
+    assert outbox and {r["commune"] for r in outbox} == {"xa002"}
+
+    plan = json.loads(
+        cchc(city_dir, tmp_path, "plan", "--from", "2027-03-16", "--to", "2027-03-17",
+             "--format", "json").output
+    )  # fmt: skip
+    assert {(r["commune"], r["due"]) for r in plan if r["unit"] == "VP"} == {
+        ("xa001", "2027-03-16"), ("xa002", "2027-03-17"), ("xa003", "2027-03-16")
+    }  # fmt: skip
+    obligations = cchc(city_dir, tmp_path, "obligations", "--commune", "xa001", "--format", "csv")
+    assert obligations.output.splitlines()[0].startswith("commune,id,")
+
+
+def test_single_commune_rows_have_no_commune_column(tmp_path):
+    result = cchc(SHIPPED, tmp_path, "plan", "--from", "2027-03-16", "--to", "2027-03-16",
+                  "--format", "json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert all("commune" not in row for row in json.loads(result.output))
+    # --commune with the only commune's code is accepted.
+    assert cchc(SHIPPED, tmp_path, "check", "--commune", "maodien").exit_code == 0
+
+
+def test_read_only_commands_fall_back_on_the_citys_last_valid_config(city_dir, tmp_path):
+    assert cchc(city_dir, tmp_path, "init-db").exit_code == 0
+    edit(city_dir / "communes" / "xa003" / "units.yaml", "code: VP", "code: vp")
+    result = cchc(city_dir, tmp_path, "items", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "using the last valid config" in result.output
