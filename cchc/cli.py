@@ -72,7 +72,7 @@ class App:
             if fallback is None:
                 sys.exit(1)
             city = fallback
-        if self.commune is not None and self.commune not in city.plans:
+        if self.commune is not None and not city.knows(self.commune):
             fail(
                 f"unknown commune '{self.commune}' (xã không tồn tại); known: "
                 + ", ".join(city.plans)
@@ -306,11 +306,14 @@ def check(app: App) -> None:
             f"({len(plan.schedules)} scheduled) in {plan.folder}; every mail template renders"
         )
         return
-    units = sum(len(plan.units) for plan in plans)
-    obligations = sum(len(plan.obligations) for plan in plans)
+    communes = [plan for plan in plans if plan is not city.office]
+    units = sum(len(plan.units) for plan in communes)
+    obligations = sum(len(plan.obligations) for plan in communes)
+    reports = len(city.office.obligations) if city.office in plans else 0
     click.echo(
-        f"OK: city {city.code}, {len(plans)} communes, {units} units, {obligations} "
-        f"obligations in {city.folder}; every mail template renders"
+        f"OK: city {city.code}, {len(communes)} communes, {units} units, {obligations} "
+        f"obligations, {reports} city office reports in {city.folder}; every mail template "
+        "renders"
     )
 
 

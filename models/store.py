@@ -14,6 +14,7 @@ from sqlmodel import Session, SQLModel
 from models.db import transaction
 from models.tables import Deliverable, Event, Outbox, WorkItem
 from schedules.notices import Notice
+from schedules.plan import Plan
 from schedules.transitions import ItemEvent, sources
 from schedules.vocabulary import NAGGING_KINDS, ItemStatus, OutboxStatus
 
@@ -127,15 +128,21 @@ def latest_version(session: Session, item_id: int) -> list[Deliverable]:
     return list(session.execute(query.order_by(Deliverable.part)).scalars())
 
 
-def same_period_items(session: Session, item: WorkItem, obligation: str) -> list[WorkItem]:
-    """The items of `obligation` for `item`'s commune and period, by unit: the units' reports a
-    consolidated report's item sums up."""
+def consolidated_sources(session: Session, plan: Plan, item: WorkItem) -> list[WorkItem]:
+    """The reports a consolidated report's item sums up, for its period: its units' items of
+    the obligation it consolidates, by unit; for the city office's report, every commune's,
+    by commune. Empty for any other item."""
+    ob = plan.obligations.get(item.obligation)
+    if ob is None or not ob.consolidates:
+        return []
     query = select(WorkItem).where(
-        WorkItem.commune == item.commune,
-        WorkItem.obligation == obligation,
-        WorkItem.period == item.period,
+        WorkItem.obligation == ob.consolidates, WorkItem.period == item.period
     )
-    return list(session.execute(query.order_by(WorkItem.unit)).scalars())
+    if plan.communes is None:
+        query = query.where(WorkItem.commune == item.commune)
+    else:
+        query = query.where(WorkItem.commune.in_(list(plan.communes)))
+    return list(session.execute(query.order_by(WorkItem.commune, WorkItem.unit)).scalars())
 
 
 def returns_so_far(session: Session, item_id: int) -> int:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from models.store import same_period_items
+from models.store import consolidated_sources
 from models.tables import Deliverable, Event, Outbox, WorkItem
 from notifications.ics import CalendarEntry, calendar_bytes
 from notifications.message import (
@@ -108,7 +108,7 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
         for item in facts.items.values():
             ob = plan.obligations.get(item.obligation)
             if ob is not None and ob.consolidates:
-                facts.sources[item.id] = same_period_items(session, item, ob.consolidates)
+                facts.sources[item.id] = consolidated_sources(session, plan, item)
     closed = {r.item_id for r in rows if r.kind in (MailKind.CLOSED, MailKind.RETURNED)}
     if closed:
         query = select(Deliverable).where(Deliverable.item_id.in_(closed))

@@ -184,7 +184,11 @@ def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
     ob = plan.obligations.get(item.obligation)
     kind = ob.kind if ob else "ad_hoc"
     span = f"từ {vn_date(item.window_start)} đến {vn_date(item.window_end)}"
-    ref = f"{plan.commune.plan_short}, {ob.ref}" if ob else plan.commune.plan_short
+    if plan.communes is not None:  # the city office's report: its own basis
+        ref = ob.ref if ob else plan.commune.plan
+    else:
+        plan_ref = f"Kế hoạch số {plan.commune.plan_short}"
+        ref = f"{plan_ref}, {ob.ref}" if ob else plan_ref
     label = period_label(item.period)
     catch_up = plan.catch_up_deadline(item.obligation, item.due, item.opened_at)
     asks = ob is not None and bool(plan.coordinating_units(item.obligation, item.unit))
@@ -366,15 +370,24 @@ def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: da
     """Where the units' reports that a consolidated report sums up stand, as of `today`:
     received on time, received late, missing (with how late), one row per unit expected."""
     ob = plan.obligations.get(item.obligation)
-    expected = (
-        plan.lead_units(ob.consolidates) if ob and ob.consolidates in plan.obligations else []
-    )
-    by_unit = {s.unit: s for s in sources}
+    if plan.communes is not None:  # the city office's report: one row per commune
+        expected = list(plan.communes)
+        by_key = {s.commune: s for s in sources}
+        who = "các xã, phường"
+    else:
+        expected = (
+            plan.lead_units(ob.consolidates) if ob and ob.consolidates in plan.obligations else []
+        )
+        by_key = {s.unit: s for s in sources}
+        who = "các đơn vị"
     rows: list[dict] = []
     counts = {"received": 0, "late": 0, "missing": 0}
-    for code in dict.fromkeys(expected + list(by_unit)):
-        source = by_unit.get(code)
-        name = unit_view(plan, code).name
+    for code in dict.fromkeys(expected + list(by_key)):
+        source = by_key.get(code)
+        if plan.communes is not None:
+            name = plan.communes.get(code, code)
+        else:
+            name = unit_view(plan, code).name
         if source is None:
             state, group = "chưa mở nhiệm vụ", "missing"
         elif source.status == ItemStatus.CLOSED:
@@ -388,8 +401,14 @@ def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: da
         rows.append({"unit": name, "state": state, "group": group})
     total = len(rows)
     summary = (
-        f"Đã nhận {counts['received'] + counts['late']}/{total} báo cáo của các đơn vị"
+        f"Đã nhận {counts['received'] + counts['late']}/{total} báo cáo của {who}"
         f" ({counts['late']} nộp sau hạn); chưa nhận: {counts['missing']}"
     )
     missing_units = [r["unit"] for r in rows if r["group"] == "missing"]
-    return {"rows": rows, "summary": summary, "missing_units": missing_units, **counts}
+    return {
+        "rows": rows,
+        "summary": summary,
+        "missing_units": missing_units,
+        "who": who,
+        **counts,
+    }

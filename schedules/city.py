@@ -16,9 +16,10 @@ from datetime import date
 from pathlib import Path
 
 from schedules.config import City as CityInfo
-from schedules.config import CityFile, ConfigFile
-from schedules.plan import Parsed, Plan, config_files, load_plan, parse_files
-from schedules.yamlsource import ConfigInvalid, ConfigIssue
+from schedules.config import CityFile, Commune, ConfigFile, Leader, Person, Unit
+from schedules.dates import vn_date
+from schedules.plan import Parsed, Plan, build_plan, config_files, load_plan, parse_files
+from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
 CITY_FILE = "city.yaml"
 COMMUNES = "communes"
@@ -34,6 +35,9 @@ class City:
     warnings: list[ConfigIssue] = field(default_factory=list)
     calendar_years: frozenset[int] = frozenset()
     """A city's: the years its shared calendar enters (ngày nghỉ, làm bù)."""
+    office: Plan | None = None
+    """A city's office's own items (city.yaml `reports`), as a plan of its own whose commune
+    code is the city's: e.g. its consolidated report of the communes' reports."""
 
     @classmethod
     def of(cls, plan: Plan) -> City:
@@ -56,13 +60,19 @@ class City:
         return sorted(p for p in self.folder.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
 
     def select(self, code: str | None) -> list[Plan]:
-        """The plan of commune `code`, or every plan (None)."""
+        """The plan of commune `code` (the city's code: the city office's), or every plan
+        (None), the city office's last."""
         if code is None:
-            return list(self.plans.values())
-        return [self.plans[code]]
+            return list(self.plans.values()) + ([self.office] if self.office else [])
+        return [self.plan_of(code)]
 
     def plan_of(self, code: str) -> Plan | None:
+        if self.office is not None and code == self.office.commune.code:
+            return self.office
         return self.plans.get(code)
+
+    def knows(self, code: str) -> bool:
+        return self.plan_of(code) is not None
 
 
 def is_city_folder(folder: Path) -> bool:
@@ -126,7 +136,89 @@ def load_city(folder: Path | str) -> City:
         raise ConfigInvalid(issues)
     warnings = _dedupe([w for plan in plans.values() for w in plan.warnings])
     years = frozenset(year for _, cfg in shared for year in cfg.calendar or {})
-    return City(folder, info, plans, warnings, years)
+    office = (
+        _office_plan(folder, city_source, city_cfg, others, plans) if city_cfg.reports else None
+    )
+    return City(folder, info, plans, warnings, years, office)
+
+
+def _office_plan(
+    folder: Path, source: YamlSource, cfg: CityFile, others: Parsed, plans: dict[str, Plan]
+) -> Plan:
+    """The city office's own reports as a plan: the office is its only unit and standing
+    office, the city's leadership its leadership (the office itself when none is given), its
+    dates those of the communes' plans, their calendar shared. Its reports consolidate the
+    communes' reports: each level its own deadline (Nghị định 09/2019), the city's after the
+    communes' for every period."""
+    info, first = cfg.city, next(iter(plans.values())).commune
+    office = info.office
+    contact = office.contact or Person(name=office.name, email=office.email)
+    commune = Commune(
+        code=info.code,
+        name=info.name,
+        plan=info.plan or f"Kế hoạch cải cách hành chính của {info.name}",
+        plan_short=info.plan or info.name,
+        timezone=first.timezone,
+        standing_office=office.code,
+        contact=contact,
+        leadership=info.leadership or [Leader(name=office.name, email=office.email)],
+        plan_start=min(p.commune.plan_start for p in plans.values()),
+        plan_end=max(p.commune.plan_end for p in plans.values()),
+        start=min(p.commune.start for p in plans.values()),
+        sweep_time=first.sweep_time,
+        defaults=info.defaults or first.defaults,
+    )
+    unit = Unit(code=office.code, name=office.name, email=office.email, head=contact)
+    # Errors in `reports` point at their lines: the builder reads them as `obligations`.
+    lines = dict(source.lines)
+    lines |= {("obligations",) + k[1:]: v for k, v in source.lines.items() if k[:1] == ("reports",)}
+    reports = YamlSource(source.path, source.data, lines)
+    parsed = [
+        (reports, ConfigFile(commune=commune, units=[unit], obligations=cfg.reports,
+                             calendar=cfg.calendar)),
+        *((s, ConfigFile(calendar=c.calendar)) for s, c in others if c.calendar),
+    ]  # fmt: skip
+    foreign = frozenset(oid for plan in plans.values() for oid in plan.obligations)
+    plan = build_plan(folder, parsed, foreign)
+    plan.city_folder = folder
+    plan.communes = {code: p.commune.name for code, p in plans.items()}
+    _check_levels(plan, plans, reports)
+    for commune_plan in plans.values():
+        commune_plan.attach_upper(plan)
+    return plan
+
+
+def _check_levels(office: Plan, plans: dict[str, Plan], source: YamlSource) -> None:
+    """Each city report falls due after the communes' reports it sums up, period by period."""
+    issues = []
+    for i, report in enumerate(office.obligations.values()):
+        target = report.consolidates
+        if not target or report.id not in office.schedules:
+            continue
+        span = (office.commune.plan_start, office.commune.plan_end)
+        own = {o.period.key: o.due.due for o in office.occurrences(*span, obligation=report.id)}
+        late = next(
+            (
+                (code, occ)
+                for code, plan in plans.items()
+                if target in plan.schedules
+                for occ in plan.occurrences(*span, obligation=target)
+                if occ.period.key in own and own[occ.period.key] <= occ.due.due
+            ),
+            None,
+        )
+        if late:
+            code, occ = late
+            issues.append(
+                source.issue(
+                    ("reports", i, "schedule"),
+                    f"period {occ.period.key}: due {vn_date(own[occ.period.key])} is not after "
+                    f"commune {code}'s due date {vn_date(occ.due.due)} of '{target}' (hạn của "
+                    "thành phố phải sau hạn của xã)",
+                )
+            )
+    if issues:
+        raise ConfigInvalid(issues)
 
 
 def _shared_only(parsed: Parsed) -> list[ConfigIssue]:

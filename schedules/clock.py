@@ -1,16 +1,23 @@
 """The clock: *when* each flow of cchc runs, as RFC 5545 rule text (pure; no scheduler here).
 
-One place decides every instant: `plan_schedules` turns the plan into `ClockSchedule`s (plain
-data: a slug, the flow to run, its parameters and the rule text in the commune's zone). The
-embedded engine (`cchc run`) wraps each in a `flows.trigger.RRuleTrigger`; `cchc deploy` hands
-the same text to the Prefect server as an RRule schedule. Both read the text the same way: every
-DTSTART, RDATE, EXDATE and UNTIL is a *floating* local wall time in the schedule's zone (Prefect
-relabels floating values with the schedule's timezone; a value written in UTC would be shifted by
-7 hours).
+One place decides every instant: `city_schedules` turns the communes' plans into
+`ClockSchedule`s (plain data: a slug, the flow to run, its parameters and the rule text in the
+communes' zone). The embedded engine (`cchc run`) wraps each in a `flows.trigger.RRuleTrigger`;
+`cchc deploy` hands the same text to the Prefect server as an RRule schedule. Both read the text
+the same way: every DTSTART, RDATE, EXDATE and UNTIL is a *floating* local wall time in the
+schedule's zone (Prefect relabels floating values with the schedule's timezone; a value written
+in UTC would be shifted by 7 hours).
+
+A city's communes share the schedules: one sweep on every day that is a working day in any of
+them (one schedule per sweep time in use), one opening schedule per obligation listing every
+commune's opening instants. Their number follows the obligations, not the communes; each run
+then asks each commune's own calendar what is due (`flows.prefect_flows`). Every commune of a
+city is in one zone (the first plan's is used).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -36,7 +43,8 @@ class ClockSchedule:
     """What runs (`flow`, with `parameters`) and when (`rule`, read in `timezone`)."""
 
     slug: str
-    """The obligation id, or `sweep`: job id in the engine, deployment name on the server."""
+    """The obligation id, or `sweep` (`sweep-HHMM` for a second sweep time): the engine's job
+    id and the schedule's slug on the server."""
     flow: str
     """`sweep`, or the obligation's kind (which opening flow runs)."""
     rule: str
@@ -60,47 +68,93 @@ def opening_days(plan: Plan, obligation: str) -> list[date]:
 
 
 def opening_schedule(plan: Plan, obligation: str) -> ClockSchedule | None:
-    """The opening instants of one obligation as an explicit list (RDATEs), at the sweep time.
+    """One commune's opening instants of `obligation` (see `openings_schedule`)."""
+    return openings_schedule([plan], obligation)
+
+
+def openings_schedule(plans: Sequence[Plan], obligation: str) -> ClockSchedule | None:
+    """The opening instants of one obligation in every commune of `plans` that has it, as one
+    explicit list (RDATEs): each commune's opening days at its sweep time.
 
     Why a list and not the obligation's own RRULE shifted: an item opens `open_before_due`
     *working* days before a due date that itself moves off days off (BLDS), over a calendar with
-    lunar holidays (Tết) and per-year swaps an admin adds late. No RRULE BY-part expresses that,
-    so the plan computes the days and the rule lists them. The list covers the whole plan (not
-    "from now"), so the text only changes when the plan does and `cchc deploy` stays idempotent.
-    None when nothing of the obligation opens (no schedule, or all of it before the start date).
+    lunar holidays (Tết), per-year swaps an admin adds late and, in a city, communes' own days
+    off. No RRULE BY-part expresses that, so each plan computes its days and the rule lists
+    them all (communes sharing a calendar share their instants: the list grows with the
+    calendars, not the communes). The list covers the whole plan (not "from now"), so the text
+    only changes when a plan does and `cchc deploy` stays idempotent. None when nothing of the
+    obligation opens (no schedule, or all of it before the start dates).
     """
-    ob = plan.obligations[obligation]
-    if obligation not in plan.schedules or ob.schedule is None:
+    having = [
+        p
+        for p in plans
+        if obligation in p.schedules and p.obligations[obligation].schedule is not None
+    ]
+    kinds = sorted({p.obligations[obligation].kind for p in having})
+    if len(kinds) > 1:
+        raise ValueError(
+            f"{obligation}: one id with several kinds ({', '.join(kinds)}) in different communes: "
+            "give each its own id (một mã nhiệm vụ chỉ có một loại)"
+        )
+    instants = sorted(
+        {
+            datetime.combine(d, p.commune.sweep_time)
+            for p in having
+            for d in opening_days(p, obligation)
+        }
+    )
+    if not instants:
         return None
-    days = opening_days(plan, obligation)
-    if not days:
-        return None
-    at = plan.commune.sweep_time
-    stamps = [datetime.combine(d, at).strftime(_STAMP) for d in days]
+    stamps = [i.strftime(_STAMP) for i in instants]
     rule = f"DTSTART:{stamps[0]}\nRDATE:{','.join(stamps)}"
     if len(rule) > MAX_RULE_LENGTH:
         raise ValueError(
-            f"{obligation}: {len(days)} opening days make a rule of {len(rule)} characters "
-            f"(at most {MAX_RULE_LENGTH})"
+            f"{obligation}: {len(instants)} opening instants make a rule of {len(rule)} "
+            f"characters (at most {MAX_RULE_LENGTH})"
         )
     return ClockSchedule(
-        obligation, ob.kind, rule, plan.commune.timezone, {"obligation": obligation}
+        obligation, kinds[0], rule, having[0].commune.timezone, {"obligation": obligation}
     )
 
 
 def sweep_schedule(plan: Plan) -> ClockSchedule:
-    """Every working-day morning at `commune.sweep_time`, from the plan's first day (items due
-    after the start date may open before it, and their reminders must go out) until a while
-    after the plan ends: Monday to Friday, less the weekdays off (EXDATE: public holidays,
-    swapped Mondays), plus the worked Saturdays (RDATE). Working days come from the plan's one
-    `WorkingCalendar`. UNTIL is written as local wall time, which is how Prefect reads it."""
-    commune = plan.commune
-    first, last = commune.plan_start, commune.plan_end + AFTER_PLAN
-    at = commune.sweep_time
+    """One commune's working-day sweep (see `sweep_schedules`)."""
+    return sweep_schedules([plan])[0]
+
+
+def sweep_schedules(plans: Sequence[Plan]) -> list[ClockSchedule]:
+    """Every working-day morning of the communes, one schedule per sweep time in use (the
+    earliest is `sweep`, any other `sweep-HHMM`): a sweep acts on every commune, and a day that
+    is a working day in any commune is swept (a commune's own day off gets nothing on it: its
+    items' steps fall on its working days)."""
+    by_time: dict[time, list[Plan]] = {}
+    for plan in plans:
+        by_time.setdefault(plan.commune.sweep_time, []).append(plan)
+    return [
+        ClockSchedule(
+            SWEEP if i == 0 else f"{SWEEP}-{at:%H%M}",
+            SWEEP,
+            _sweep_rule(group, at),
+            group[0].commune.timezone,
+        )
+        for i, (at, group) in enumerate(sorted(by_time.items()))
+    ]
+
+
+def _sweep_rule(plans: Sequence[Plan], at: time) -> str:
+    """At `at` on the working days of any of `plans`, from the earliest plan's first day (items
+    due after the start date may open before it, and their reminders must go out) until a while
+    after the last plan ends: Monday to Friday, less the weekdays off everywhere (EXDATE: public
+    holidays, swapped Mondays), plus the Saturdays worked somewhere (RDATE). Working days come
+    from each plan's one `WorkingCalendar`. UNTIL is written as local wall time, which is how
+    Prefect reads it."""
+    first = min(p.commune.plan_start for p in plans)
+    last = max(p.commune.plan_end for p in plans) + AFTER_PLAN
     exdates, rdates = [], []
     day = first
     while day <= last:
-        weekday, working = day.weekday() < 5, plan.calendar.is_working_day(day)
+        weekday = day.weekday() < 5
+        working = any(p.calendar.is_working_day(day) for p in plans)
         if weekday and not working:
             exdates.append(day)
         elif working and not weekday:
@@ -116,14 +170,20 @@ def sweep_schedule(plan: Plan) -> ClockSchedule:
         lines.append("EXDATE:" + ",".join(_stamp(d, at) for d in exdates))
     if rdates:
         lines.append("RDATE:" + ",".join(_stamp(d, at) for d in rdates))
-    return ClockSchedule(SWEEP, SWEEP, "\n".join(lines), commune.timezone)
+    return "\n".join(lines)
 
 
 def plan_schedules(plan: Plan) -> list[ClockSchedule]:
-    """The sweep's schedule, then one opening schedule per obligation that has openings."""
-    found = [sweep_schedule(plan)]
-    for oid in plan.schedules:
-        schedule = opening_schedule(plan, oid)
+    """One commune's schedules (see `city_schedules`)."""
+    return city_schedules([plan])
+
+
+def city_schedules(plans: Sequence[Plan]) -> list[ClockSchedule]:
+    """The sweep's schedules, then one opening schedule per obligation that opens somewhere
+    (in the order the plans list them)."""
+    found = sweep_schedules(plans)
+    for oid in dict.fromkeys(oid for plan in plans for oid in plan.schedules):
+        schedule = openings_schedule(plans, oid)
         if schedule is not None:
             found.append(schedule)
     return found

@@ -352,6 +352,7 @@ class ConfigFile(Strict):
 class CityOffice(Strict):
     name: str = Field(min_length=1, description='The city\'s office, e.g. "Sở Nội vụ"')
     email: EmailStr
+    code: str = Field("SNV", pattern=UNIT_CODE, description="Its unit code in `reports`")
     contact: Person | None = None
     address: str | None = None
 
@@ -366,6 +367,7 @@ class City(Strict):
     defaults: Policy | None = Field(
         None, description="The policy defaults of every commune that sets none of its own"
     )
+    plan: str | None = Field(None, description="The city's plan its own reports follow")
 
     @field_validator("defaults")
     @classmethod
@@ -380,3 +382,8 @@ class CityFile(Strict):
     city: City
     calendar: dict[int, YearCalendar] | None = None
     obligations: list[Obligation] | None = None
+    reports: list[Obligation] | None = Field(
+        None,
+        description="The city office's own items, e.g. its report that consolidates the "
+        "communes' (`consolidates` names the communes' obligation; `lead` the office's code)",
+    )

@@ -56,6 +56,8 @@ def report_contents(plan: Plan, obligation_id: str, unit: str) -> list[ContentGr
             duties.append(row)
         elif annex and not consolidated and unit in plan.expand_units(task.coordinators):
             coordinated.append(row)
+    if plan.communes is not None:  # the city office's: the communes' reports say it all
+        return []
     if consolidated:  # the units' reports sum up the whole plan; the office adds its own rows
         return [
             ContentGroup(

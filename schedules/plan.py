@@ -63,6 +63,16 @@ class Plan:
     """What `cchc check` warns about but does not refuse (`FILE:LINE: message`)."""
     city_folder: Path | None = None
     """A city's commune: the city's folder (its mail templates/ stand in for the commune's)."""
+    communes: dict[str, str] | None = None
+    """The city office's plan (its own reports): the communes' codes and names, whose reports
+    its consolidated reports sum up. None for a commune."""
+    upper: Plan | None = None
+    """A city's commune: the city office's plan, whose report may consolidate the commune's
+    (a level's `before: consolidated_due` then ends before the city's due date)."""
+
+    def attach_upper(self, upper: Plan) -> None:
+        self.upper = upper
+        self.__dict__.pop("_consolidated_dues", None)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -241,6 +251,17 @@ class Plan:
                 for o in self.occurrences(*span, obligation=target)
                 if o.period.key in own
             }
+        upper = self.upper
+        for oid in upper.schedules if upper else ():
+            target = upper.obligations[oid].consolidates
+            if target not in self.schedules or target in found:
+                continue
+            own = {o.period.key: o.due.due for o in upper.occurrences(*span, obligation=oid)}
+            found[target] = {
+                o.due.due: own[o.period.key]
+                for o in self.occurrences(*span, obligation=target)
+                if o.period.key in own
+            }
         return found
 
     def consolidated_due(self, obligation_id: str, due: date) -> date | None:
@@ -304,6 +325,12 @@ def load_plan(
     rank = {id(source): r for r, parsed in layers for source, _ in parsed}
     parsed = [pair for _, layer in layers for pair in layer]
     return _PlanBuilder(folder, parsed, rank, defaults).build()
+
+
+def build_plan(folder: Path, parsed: Parsed, foreign: frozenset[str] = frozenset()) -> Plan:
+    """A plan from files already parsed (the city office's, made from city.yaml); `foreign`:
+    obligations of the level below that its reports may consolidate."""
+    return _PlanBuilder(folder, parsed, foreign=foreign).build()
 
 
 def parse_files(paths: list[Path], model: type[BaseModel] = ConfigFile) -> list:
@@ -464,12 +491,16 @@ class _PlanBuilder:
         parsed: Parsed,
         rank: dict[int, int] | None = None,
         defaults: Policy | None = None,
+        foreign: frozenset[str] = frozenset(),
     ):
         self.folder = folder
         self.parsed = parsed
         self.rank = rank or {}
         """Layer of each source (by id): SHARED, TEMPLATE or OWN (the default)."""
         self.defaults = defaults
+        self.foreign = foreign
+        """Obligations of another level that `consolidates` may name (the communes', for the
+        city office's reports)."""
         self.issues: list[ConfigIssue] = []
         self.unit_at: dict[str, tuple[YamlSource, tuple[Any, ...]]] = {}
         self.obligation_at: dict[str, tuple[YamlSource, tuple[Any, ...]]] = {}
@@ -624,7 +655,7 @@ class _PlanBuilder:
                     )
         for field_name in ("reported_in", "consolidates"):
             target = getattr(ob, field_name)
-            if target is not None and target not in plan.obligations:
+            if target is not None and target not in plan.obligations | dict.fromkeys(self.foreign):
                 self.fail(
                     (source, loc + (field_name,)),
                     f"unknown obligation '{target}' (nhiệm vụ không tồn tại)",

@@ -23,6 +23,21 @@ city:
     - name: Phó Chủ tịch UBND thành phố
       title: Phó Chủ tịch UBND thành phố
       email: pct@haiphong.example
+      in_charge: true
+# The city office's own report: it sums up the communes' consolidated reports, by its own
+# deadline (each level its own, Nghị định 09/2019).
+reports:
+  - id: bao-cao-cchc-thanh-pho
+    title: Tổng hợp báo cáo cải cách hành chính của các xã, phường
+    kind: consolidated_report
+    ref: Chế độ báo cáo công tác cải cách hành chính của UBND thành phố
+    lead: [SNV]
+    product: >-
+      Báo cáo tổng hợp kết quả thực hiện công tác cải cách hành chính {period} của các xã,
+      phường, đặc khu
+    timing: Định kỳ hàng quý, 6 tháng, hàng năm
+    schedule: {every: quarterly-cchc, due: {working_days_after_window: 8}}
+    consolidates: bao-cao-cchc-tong-hop
 """
 
 EXTRA_UNITS = [

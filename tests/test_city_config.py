@@ -151,7 +151,7 @@ def test_the_citys_defaults_stand_in_for_a_communes(city_dir):
     (issue,) = errors(city_dir)
     assert "missing field 'defaults'" in issue and str(commune) in issue
     city_yaml = city_dir / "city.yaml"
-    city_yaml.write_text(city_yaml.read_text("utf-8") + defaults + "\n", encoding="utf-8")
+    edit(city_yaml, "  name: Thành phố Hải Phòng\n", f"  name: Thành phố Hải Phòng\n{defaults}\n")
     city = load_city(city_dir)
     assert city.plans["xa001"].commune.defaults.reminders == [5, 2]
 
@@ -175,7 +175,7 @@ def test_every_command_takes_commune_and_rows_name_it(city_dir, tmp_path):
     assert "mở 0 việc, chuyển bước 0 việc, 0 thư chờ gửi" in again.output
 
     rows = json.loads(cchc(city_dir, tmp_path, "items", "--format", "json").output)
-    assert {r["commune"] for r in rows} == {"xa001", "xa002", "xa003"}
+    assert {r["commune"] for r in rows} == {"xa001", "xa002", "xa003", "haiphong"}
     mine = json.loads(
         cchc(city_dir, tmp_path, "items", "--format", "json", "--commune", "xa002").output
     )
@@ -225,3 +225,70 @@ def test_read_only_commands_fall_back_on_the_citys_last_valid_config(city_dir, t
     result = cchc(city_dir, tmp_path, "items", "--format", "json")
     assert result.exit_code == 0, result.output
     assert "using the last valid config" in result.output
+
+
+def test_the_city_office_has_its_own_deadline_after_the_communes(city_dir):
+    city = load_city(city_dir)
+    office = city.office
+    assert office.commune.code == "haiphong" and list(office.units) == ["SNV"]
+    assert city.plan_of("haiphong") is office and city.select(None)[-1] is office
+    span = (date(2027, 3, 1), date(2027, 3, 31))
+    (own,) = office.occurrences(*span, obligation="bao-cao-cchc-thanh-pho")
+    communes = {
+        code: plan.occurrences(*span, obligation="bao-cao-cchc-tong-hop")[0].due.due
+        for code, plan in city.plans.items()
+    }
+    assert own.due.due == date(2027, 3, 24)
+    assert all(due < own.due.due for due in communes.values())
+    # A commune's consolidated report knows the city's due date (`before: consolidated_due`).
+    assert city.plans["xa002"].consolidated_due("bao-cao-cchc-tong-hop", communes["xa002"]) == (
+        own.due.due
+    )
+
+
+def test_the_city_report_must_fall_due_after_the_communes(city_dir):
+    path = city_dir / "city.yaml"
+    line = edit(path, "working_days_after_window: 8", "working_days_after_window: 3")
+    (issue,) = errors(city_dir)
+    assert issue.startswith(f"{path}:{line - 0}:") or issue.startswith(f"{path}:")
+    assert "is not after commune xa0" in issue and "hạn của thành phố phải sau hạn của xã" in issue
+    edit(path, "working_days_after_window: 3", "working_days_after_window: 8")
+    line = edit(path, "consolidates: bao-cao-cchc-tong-hop", "consolidates: bao-cao-khac")
+    assert errors(city_dir) == [
+        f"{path}:{line}: unknown obligation 'bao-cao-khac' (nhiệm vụ không tồn tại)"
+    ]
+
+
+def test_the_city_offices_item_shows_each_communes_report_live(city_dir, tmp_path):
+    assert cchc(city_dir, tmp_path, "init-db").exit_code == 0
+    assert cchc(city_dir, tmp_path, "sweep", "--at", "2027-03-11T08:00", "--no-mail").exit_code == 0
+    rows = json.loads(cchc(city_dir, tmp_path, "items", "--format", "json").output)
+    office_rows = [r for r in rows if r["commune"] == "haiphong"]
+    assert {r["unit"] for r in office_rows} == {"SNV"}
+    (city_item,) = [r for r in office_rows if r["period"] == "2027-Q1"]
+    reports = {
+        r["commune"]: r["id"]
+        for r in rows
+        if r["obligation"] == "bao-cao-cchc-tong-hop" and r["period"] == "2027-Q1"
+    }
+    assert sorted(reports) == ["xa001", "xa002", "xa003"]
+    report = tmp_path / "bao-cao.pdf"
+    report.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    attached = cchc(city_dir, tmp_path, "attach", str(reports["xa001"]), str(report),
+                    "--no-check", "--at", "2027-03-17T09:00")  # fmt: skip
+    assert attached.exit_code == 0, attached.output
+    late = cchc(city_dir, tmp_path, "receive", str(reports["xa002"]), "--doc", "12/BC-UBND",
+                "--date", "2027-03-22", "--at", "2027-03-22T10:00")  # fmt: skip
+    assert "late" in late.output
+    mail = cchc(city_dir, tmp_path, "preview", str(city_item["id"]), "--kind", "reminder",
+                "--at", "2027-03-22T11:00").output  # fmt: skip
+    assert "To: Sở Nội vụ thành phố Hải Phòng <cchc@snv.haiphong.example>" in mail
+    assert "Tình hình nhận báo cáo của các xã, phường" in mail
+    assert "Đã nhận 2/3 báo cáo của các xã, phường (1 nộp sau hạn); chưa nhận: 1" in mail
+    assert "+ Ủy ban nhân dân xã XA002: đã nộp, sau hạn" in mail
+    assert "+ Ủy ban nhân dân xã XA003: chưa nộp (đã quá hạn" in mail
+    assert "Kế hoạch số" not in mail  # its basis is the city's own rule
+    only = json.loads(
+        cchc(city_dir, tmp_path, "items", "--commune", "haiphong", "--format", "json").output
+    )
+    assert {r["commune"] for r in only} == {"haiphong"}
