@@ -284,6 +284,7 @@ def check(app: App) -> None:
     """Validate the config (every commune of a city); print FILE:LINE: message for each error.
     Writes nothing."""
     from notifications.preview import check_mail
+    from notifications.render import renderer_for
     from schedules.city import calendar_warnings
 
     city, now = app.city, now_or(None)
@@ -291,7 +292,11 @@ def check(app: App) -> None:
     warnings = [w for w in city.warnings if app.commune is None or app.commune in str(w)]
     for warning in warnings + calendar_warnings(city, local_date(now, plans[0].zone)):
         click.echo(str(warning), err=True)
-    problems = [p for plan in plans for p in check_mail(plan, app.settings.smtp.sender, now)]
+    # The templates are a city's (or a commune's own): render them once per template set.
+    by_templates = {id(renderer_for(p.folder, p.city_folder)): p for p in reversed(plans)}
+    problems = [
+        p for plan in by_templates.values() for p in check_mail(plan, app.settings.smtp.sender, now)
+    ]
     for problem in dict.fromkeys(str(p) for p in problems):
         click.echo(problem, err=True)
     if problems:
@@ -785,8 +790,6 @@ REPORT_COLUMNS = [
     Column("pending", "Trong hạn"),
     Column("on_time_rate", "Tỷ lệ đúng hạn"),
 ]
-
-
 
 
 @main.command("report")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import lru_cache
 
 from dateutil.rrule import rrulestr
 
@@ -30,9 +31,7 @@ class CompiledSchedule:
 
     def anchors(self, first: date, last: date) -> list[date]:
         """Anchor dates in [first, last]."""
-        rule = rrulestr(self.rule, dtstart=datetime.combine(self.dtstart, time()))
-        lo, hi = datetime.combine(first, time()), datetime.combine(last, time())
-        return [d.date() for d in rule.between(lo, hi, inc=True)]
+        return list(_anchors(self, first, last))
 
     def period(self, anchor: date) -> Period:
         period = period_of(self.period_kind, anchor, q3_window_from_june=self.q3_window_from_june)
@@ -41,6 +40,15 @@ class CompiledSchedule:
         if self.window_start_day is not None:
             return period.window_from_day(self.window_start_day)
         return period
+
+
+@lru_cache(maxsize=16384)
+def _anchors(schedule: CompiledSchedule, first: date, last: date) -> tuple[date, ...]:
+    """Pure, and shared by every commune whose plan compiles the same schedule (a city's
+    communes extend one template): RRULE expansion is the costliest step of a city's plan."""
+    rule = rrulestr(schedule.rule, dtstart=datetime.combine(schedule.dtstart, time()))
+    lo, hi = datetime.combine(first, time()), datetime.combine(last, time())
+    return tuple(d.date() for d in rule.between(lo, hi, inc=True))
 
 
 def compile_schedule(schedule: Schedule, plan_start: date) -> CompiledSchedule:

@@ -777,7 +777,12 @@ class _PlanBuilder:
         if oid not in plan.schedules or consolidator not in plan.schedules:
             return
         span = (plan.commune.plan_start, plan.commune.plan_end)
+        # Units of a period share its dates: one ladder per (due, opening) is enough.
+        seen = set()
         for occ in plan.occurrences(*span, obligation=oid):
+            if (occ.due.due, occ.opens) in seen:
+                continue
+            seen.add((occ.due.due, occ.opens))
             limit = plan.consolidated_due(oid, occ.due.due)
             opened = local_instant(occ.opens, plan.commune.sweep_time, plan.zone)
             late = [

@@ -292,3 +292,26 @@ def test_the_city_offices_item_shows_each_communes_report_live(city_dir, tmp_pat
         cchc(city_dir, tmp_path, "items", "--commune", "haiphong", "--format", "json").output
     )
     assert {r["commune"] for r in only} == {"haiphong"}
+
+
+def test_mail_templates_are_shared_by_the_city_and_overridden_by_a_commune(city_dir, tmp_path):
+    shipped = Path(__file__).resolve().parent.parent / "notifications" / "templates"
+    subject = (shipped / "opened.subject.j2").read_text("utf-8")
+    (city_dir / "templates").mkdir()
+    (city_dir / "templates" / "opened.subject.j2").write_text(
+        "[Hải Phòng] " + subject, encoding="utf-8"
+    )
+    own = city_dir / "communes" / "xa002" / "templates"
+    own.mkdir()
+    (own / "opened.subject.j2").write_text("{{ no_such_variable }}\n", encoding="utf-8")
+    result = cchc(city_dir, tmp_path, "check")
+    assert result.exit_code == 1
+    assert f"{own / 'opened.subject.j2'}:1: unknown variable 'no_such_variable'" in result.output
+    (own / "opened.subject.j2").unlink()
+    assert cchc(city_dir, tmp_path, "check").exit_code == 0
+    assert cchc(city_dir, tmp_path, "init-db").exit_code == 0
+    cchc(city_dir, tmp_path, "sweep", "--at", "2027-03-02T08:00", "--no-mail")
+    rows = json.loads(cchc(city_dir, tmp_path, "items", "--format", "json").output)
+    item = next(r for r in rows if r["commune"] == "xa003")
+    mail = cchc(city_dir, tmp_path, "preview", str(item["id"]), "--kind", "opened").output
+    assert "Subject: [Hải Phòng] " in mail
