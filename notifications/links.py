@@ -1,5 +1,5 @@
-"""Signed, expiring links: one per work item and unit for the intake page, one for the standing
-office's review page.
+"""Signed, expiring links: one per work item and unit for the intake page, one per scope (a
+commune's standing office, or the city's office) for the review page.
 
 A token is the payload signed with HMAC (itsdangerous, SHA-1 HMAC over a key derived from
 CCHC_SECRET with a per-purpose salt) and the instant it was issued; it expires `link_days` after
@@ -131,33 +131,36 @@ def office_secret(secret: str, office_key: str | None) -> str:
     return f"{secret}\x1foffice\x1f{office_key}" if office_key else secret
 
 
-def office_token(secret: str, commune: str, at: datetime, session: bool = False) -> str:
-    """An office token; `session`: the short-lived one a page carries after a basic-auth
-    login (OFFICE_SESSION), instead of a link's."""
-    payload = {"office": commune, **({"s": 1} if session else {})}
+def office_token(secret: str, scope: str, at: datetime, session: bool = False) -> str:
+    """An office token for `scope` (see `office_link`); `session`: the short-lived one a page
+    carries after a basic-auth login (OFFICE_SESSION), instead of a link's."""
+    payload = {"office": scope, **({"s": 1} if session else {})}
     return _serializer(secret, OFFICE_SALT, at).dumps(payload)
 
 
-def office_link(settings, commune: str, at: datetime) -> str:
+def office_link(settings, scope: str, at: datetime) -> str:
+    """The office's review page, valid CCHC_OFFICE_LINK_DAYS after `at`. `scope` is what the
+    link opens: a commune's code, that commune's standing office (its items only); the city's
+    code, the city's office (every commune). For a single commune the two codes are one."""
     secret = office_secret(settings.link_secret(), settings.intake.office_key)
-    token = office_token(secret, commune, at)
+    token = office_token(secret, scope, at)
     return f"{settings.intake.base_url}/office?t={token}"
 
 
-def verify_office_token(
-    secret: str,
-    token: str,
-    commune: str,
-    at: datetime,
-    max_age: timedelta = timedelta(days=OFFICE_DAYS),
-) -> None:
-    """LinkInvalid unless `token` is this commune's office token, younger than `max_age`
-    (OFFICE_SESSION for a session token). `secret`: see `office_secret`."""
+def office_scope(
+    secret: str, token: str, at: datetime, max_age: timedelta = timedelta(days=OFFICE_DAYS)
+) -> str:
+    """The scope (a commune's code or the city's) `token` was signed for, or LinkInvalid
+    unless it is an office token younger than `max_age` (OFFICE_SESSION for a session token).
+    Whether the scope is one the app serves is the app's question. `secret`: see
+    `office_secret`."""
     data = _loads(secret, OFFICE_SALT, token, at, max_age)
-    if not isinstance(data, dict) or data.get("office") != commune:
-        raise LinkInvalid("office token of another commune", _FORGED)
+    scope = data.get("office") if isinstance(data, dict) else None
+    if not isinstance(scope, str) or not scope:
+        raise LinkInvalid("malformed office payload", _FORGED)
     if data.get("s"):
         _loads(secret, OFFICE_SALT, token, at, min(max_age, OFFICE_SESSION))
+    return scope
 
 
 _FORGED = (

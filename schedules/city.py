@@ -108,6 +108,13 @@ def load_city(folder: Path | str) -> City:
         )
         issues.append(city_source.issue((), message))
     issues += _unknown_communes(shared, set(codes))
+    if info.code in codes:
+        message = (
+            f"city.code '{info.code}' is also a commune's folder name: the city office's items "
+            "and links would be that commune's; give the city another code (mã thành phố trùng "
+            "mã một xã)"
+        )
+        issues.append(city_source.issue(("city", "code"), message))
     plans: dict[str, Plan] = {}
     failed: dict[tuple[str, int, str], list[str]] = defaultdict(list)
     templates: dict[Path, Parsed] = {}

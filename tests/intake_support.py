@@ -21,7 +21,9 @@ from flows.settings import IntakeSettings, Settings
 from models.db import transaction
 from models.tables import Deliverable, WorkItem
 from notifications.links import item_link, office_link
+from schedules.city import City
 from schedules.dates import parse_instant
+from schedules.plan import Plan
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-0123456789abcdef-intake"
@@ -37,9 +39,10 @@ class Clock:
 
 @dataclass
 class LiveIntake:
-    """`create_app` served by uvicorn in a thread, on a loopback port of its own."""
+    """`create_app` served by uvicorn in a thread, on a loopback port of its own. `plan`: a
+    single commune's Plan (served as `City.of(plan)`) or a City."""
 
-    plan: object
+    plan: Plan | City
     engine: object
     data_dir: Path
     clock: Clock
@@ -50,6 +53,7 @@ class LiveIntake:
     """More IntakeSettings fields (body_timeout, office_key, ...)."""
     settings: Settings = field(init=False)
     base: str = field(init=False)
+    city: City = field(init=False)
 
     def __enter__(self) -> LiveIntake:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -70,7 +74,8 @@ class LiveIntake:
                 **self.intake_options,
             ),
         )
-        app = create_app(self.plan, self.engine, self.settings, clock=self.clock)
+        self.city = self.plan if isinstance(self.plan, City) else City.of(self.plan)
+        app = create_app(self.city, self.engine, self.settings, clock=self.clock)
         config = uvicorn.Config(app, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -92,8 +97,10 @@ class LiveIntake:
     def link(self, item: WorkItem, at: datetime | None = None) -> str:
         return item_link(self.settings, item.id, item.unit, at or self.clock.at)
 
-    def office(self, at: datetime | None = None) -> str:
-        return office_link(self.settings, self.plan.commune.code, at or self.clock.at)
+    def office(self, at: datetime | None = None, scope: str | None = None) -> str:
+        """The office link of `scope` (default: the city's code, which for a single commune
+        is its own)."""
+        return office_link(self.settings, scope or self.city.code, at or self.clock.at)
 
 
 def t(text: str) -> datetime:

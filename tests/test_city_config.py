@@ -315,3 +315,10 @@ def test_mail_templates_are_shared_by_the_city_and_overridden_by_a_commune(city_
     item = next(r for r in rows if r["commune"] == "xa003")
     mail = cchc(city_dir, tmp_path, "preview", str(item["id"]), "--kind", "opened").output
     assert "Subject: [Hải Phòng] " in mail
+
+
+def test_the_city_code_is_no_communes(city_dir):
+    path = city_dir / "city.yaml"
+    line = edit(path, "code: haiphong", "code: xa002")
+    (issue,) = errors(city_dir)
+    assert issue.startswith(f"{path}:{line}: city.code 'xa002' is also a commune's folder name")

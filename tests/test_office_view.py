@@ -1,20 +1,22 @@
-"""The standing office's page and the refused-upload page as a phone shows them: the real intake
-(uvicorn on loopback) in headless Chromium (Debian's package) at 390 px wide. No horizontal
-scrolling, the counts at the top, and a refused upload that names its file and leads back to
-the form."""
+"""The standing office's page, the city's office page and the refused-upload page as a phone
+shows them: the real intake (uvicorn on loopback) in headless Chromium (Debian's package) at
+390 px wide. No horizontal scrolling, the counts at the top, the city's filters usable, and a
+refused upload that names its file and leads back to the form."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from city_support import commune_codes, write_city
 from intake_support import Clock, LiveIntake, exe_bytes, t
 from sqlalchemy import select
 from support import CHROMIUM, find_item, launch_chromium
 
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import WorkItem
-from usecases.sweep import sweep
+from schedules.city import load_city
+from usecases.sweep import sweep, sweep_communes
 
 pytestmark = [
     pytest.mark.slow,
@@ -124,3 +126,38 @@ def test_a_refused_upload_names_the_file_and_leads_back_to_the_form(
     page.get_by_role("link", name=re.compile("Quay lại trang nộp sản phẩm")).click()
     page.wait_for_url(link)
     assert page.locator("#files").is_visible()
+
+
+@pytest.fixture
+def city_live(engine, tmp_path):
+    city = load_city(write_city(tmp_path / "city", commune_codes(3)))
+    for at in ("2027-03-02T07:30", "2027-03-24T07:30"):
+        sweep_communes(city.select(None), engine, t(at))
+    with LiveIntake(city, engine, tmp_path / "data", Clock(t(NOW))) as server:
+        yield server
+
+
+def test_the_city_office_page_fits_a_phone_and_filters_by_commune(
+    city_live, engine, browser, tmp_path
+):
+    page = browser.new_page(viewport=PHONE, locale="vi-VN")
+    page.goto(city_live.office())
+    assert horizontal_overflow(page) <= 0, widest(page)
+    page.locator("details.by-commune summary").click()  # the line of each commune
+    assert page.locator("details.by-commune li").count() == len(city_live.city.select(None))
+    page.screenshot(path=str(tmp_path / "city-office-390.png"), full_page=True)
+    assert horizontal_overflow(page) <= 0, widest(page)
+
+    page.select_option("select[name=commune]", "xa002")
+    page.select_option("select[name=unit]", "VP")
+    page.get_by_role("button", name="Lọc").click()
+    page.wait_for_load_state()
+    assert horizontal_overflow(page) <= 0, widest(page)
+    shown = {
+        int(i.split("-")[1])
+        for i in page.locator("article.office-item").evaluate_all("els => els.map(e => e.id)")
+    }
+    with transaction(engine) as session:
+        query = select(WorkItem).where(WorkItem.commune == "xa002", WorkItem.unit == "VP")
+        expected = {i.id for i in session.exec(query).scalars() if i.due.year == 2027}
+    assert shown and shown == expected

@@ -1,5 +1,6 @@
 """The intake web app: units hand in deliverables through the signed link in their mails; the
-standing office accepts or returns them. `create_app(plan, engine, settings)` builds it."""
+standing offices (and the city's office) accept or return them. `create_app(city, engine,
+settings)` builds it for every commune of a `schedules.city.City`."""
 
 from cchc.intake.app import create_app
 
