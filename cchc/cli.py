@@ -180,7 +180,7 @@ def tell_prefect(app: App, kind: str, item_id: int, at: datetime) -> None:
     from flows.status import item_changed
 
     plan = app.item_plan(item_id, app.engine)
-    item_changed(plan, app.engine, app.settings, kind, [item_id], at)
+    item_changed(plan, app.engine, app.settings, kind, [item_id], at, city=app.city)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -893,8 +893,9 @@ def run_cmd(app: App) -> None:
 @pass_app
 @user_errors
 def deploy_cmd(app: App, pool, prune, dry_run) -> None:
-    """Register one Prefect deployment per obligation (its opening instants as an RRule schedule
-    in Asia/Ho_Chi_Minh) and the sweep's, on the server PREFECT_API_URL names; print the diff."""
+    """Register one Prefect deployment per obligation (its opening instants, every commune's in
+    a city, as an RRule schedule in Asia/Ho_Chi_Minh), the sweep's, and the self-monitoring
+    automations, on the server PREFECT_API_URL names; print the diff."""
     from flows.deploy import deploy
 
     with working("Đang đăng ký lịch chạy với Prefect…"):

@@ -10,12 +10,20 @@ output to Prefect. Artifact keys are stable, so each key is a versioned "latest 
 - `cchc-<commune>-sweep-summary`: what the last sweep changed, in Vietnamese (each sweep);
 - `cchc-<commune>-opened-<obligation>`: the items an opening run opened.
 
+A city's config adds the city's own pages (`cchc-<city>-...`, the city's code):
+
+- `cchc-<city>-sweep-summary`: what the last sweep changed, one row per commune;
+- `cchc-<city>-opened-<obligation>`: what an opening run opened, one row per commune;
+- `cchc-<city>-league`: the communes ranked by their on-time record (flows.league_artifact).
+
 Lateness also shows on the run list: the sweep run ends in a Completed state named "18 việc quá
-hạn" (`late_state`), tagged with each unit that has late items (`late_tags`).
+hạn" (`late_state`), tagged with each unit that has late items (`late_tags`); in a city, with
+each commune that has late items (`city_late_state`, `city_late_tags`).
 
 Events: one `cchc.item.<kind>` (`EVENT_KINDS`) per kind and unit per run (not per item, so their
 number follows units, like the task runs), with the items in the payload; one `cchc.mail.failed`
-per run whose delivery gave up on some mail.
+per commune and run whose delivery gave up on some mail; one `cchc.sweep.completed` per sweep
+that ended well (what the "sweep missing" automation of `cchc deploy` waits for).
 """
 
 from __future__ import annotations
@@ -30,9 +38,11 @@ from sqlalchemy import Engine
 
 from notifications.delivery import DeliveryReport
 from notifications.views import period_label, step_label
+from schedules.city import City
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES, ItemStatus, StepKind, parse_step
+from usecases.league import short_name
 from usecases.scorecard import build_scorecard, scorecard_markdown, scorecard_png
 
 MAX_TABLE_ROWS = 2000
@@ -44,7 +54,11 @@ The sweep emits the first three; a hand-in (closed), the office's review (accept
 and a waiver come from the intake and the command line (`flows.status`)."""
 
 LATE_TAG = "quá hạn:"
-"""Run tag prefix: `quá hạn:VP` on a sweep run while unit VP has late items."""
+"""Run tag prefix: `quá hạn:VP` on a sweep run while unit VP has late items (in a city:
+`quá hạn:xa001` while commune xa001 has some)."""
+
+MAIL_FAILED = "cchc.mail.failed"
+SWEEP_COMPLETED = "cchc.sweep.completed"
 
 
 class ItemLike(Protocol):
@@ -303,17 +317,21 @@ def delivery_line(report: DeliveryReport) -> str:
     )
 
 
-def mail_failed_event(plan: Plan, failed: list[tuple], at: datetime) -> dict[str, Any]:
-    """Keyword arguments of `emit_event` for the outbox rows that failed for good in a run:
-    (outbox id, recipient, error) each."""
+def mail_failed_event(
+    plan: Plan, failed: list[tuple], at: datetime, city: str | None = None
+) -> dict[str, Any]:
+    """Keyword arguments of `emit_event` for the outbox rows of one commune that failed for good
+    in a run: (outbox id, recipient, error) each. `city`: the code of the communes the run
+    serves (the commune's own for a single commune), the label automations match."""
     commune = plan.commune.code
     return dict(
-        event="cchc.mail.failed",
+        event=MAIL_FAILED,
         occurred=at,
         resource={
             "prefect.resource.id": f"cchc.{commune}.outbox",
             "prefect.resource.name": f"Hộp thư đi — {plan.commune.name}",
             "cchc.commune": commune,
+            "cchc.city": city or commune,
         },
         payload={
             "count": len(failed),
@@ -378,6 +396,127 @@ def item_events(
             )
         )
     return events
+
+
+# --- a city's own pages ----------------------------------------------------------------------
+
+
+def city_summary_key(city: City) -> str:
+    return f"cchc-{city.code}-sweep-summary"
+
+
+def city_opened_key(city: City, obligation: str) -> str:
+    return f"cchc-{city.code}-opened-{obligation}"
+
+
+def commune_label(plan: Plan) -> str:
+    """ "xã Mao Điền (maodien)": how a city's pages name a commune."""
+    return f"{short_name(plan.commune.name)} ({plan.commune.code})"
+
+
+def _late_by_commune(counts: dict[str, dict[str, Counter]]) -> dict[str, int]:
+    late = {code: sum(late_counts(c).values()) for code, c in counts.items()}
+    return {code: n for code, n in late.items() if n}
+
+
+def city_late_tags(counts: dict[str, dict[str, Counter]]) -> list[str]:
+    """One run tag per commune with late items (`quá hạn:xa001`), from each commune's
+    `open_counts`: a city's run list filters by commune (a unit's code means nothing there)."""
+    return [f"{LATE_TAG}{code}" for code in sorted(_late_by_commune(counts))]
+
+
+def city_late_state(city: City, counts: dict[str, dict[str, Counter]]) -> tuple[str, str]:
+    """`late_state` of a city's sweep: the name counts every commune's late items, the message
+    names the communes, the one with most late items first."""
+    late = _late_by_commune(counts)
+    total = sum(late.values())
+    if not total:
+        return "Không có việc quá hạn", "Không có việc quá hạn."
+    escalated = sum(c[ItemStatus.ESCALATED] for units in counts.values() for c in units.values())
+    worst = sorted(late.items(), key=lambda kv: (-kv[1], kv[0]))
+    communes = "; ".join(f"{commune_label(city.plan_of(code))}: {n}" for code, n in worst)
+    name = f"{total} việc quá hạn"
+    return name, f"{name} ở {len(late)} xã, trong đó {escalated} việc đã chuyển cấp — {communes}."
+
+
+def city_sweep_markdown(
+    city: City,
+    at: datetime,
+    changes: dict[str, Counter],
+    counts: dict[str, dict[str, Counter]],
+    delivery: str | None,
+) -> str:
+    """What a city's sweep changed, in Vietnamese: the totals, the delivery (one run for the
+    city), then one row per commune (opened, moved on, mails queued, open, late, escalated).
+    `changes`: counters by commune under "opened", "advanced" and "queued"."""
+    zone = next(iter(city.plans.values())).zone
+    name = city.info.name if city.info else city.code
+    lines = [
+        f"# Kết quả rà soát lúc {vn_datetime(at, zone)}",
+        "",
+        f"{name} — {len(city.plans)} xã",
+        "",
+    ]
+    opened, advanced, queued = (sum(changes[k].values()) for k in ("opened", "advanced", "queued"))
+    if not opened and not advanced and not queued:
+        lines += ["**Không có thay đổi.**", ""]
+    else:
+        lines += [
+            f"- Mở mới: **{opened}** việc",
+            f"- Nhắc hạn, quá hạn, chuyển cấp: **{advanced}** việc",
+            f"- Thư chờ gửi mới: **{queued}**",
+            "",
+        ]
+    if delivery:
+        lines += [f"**Gửi thư:** {delivery}", ""]
+    lines += [
+        "## Theo xã",
+        "",
+        "| Xã | Mở mới | Nhắc hạn, quá hạn, chuyển cấp | Thư mới | Đang mở | Quá hạn "
+        "| Đã chuyển cấp |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for plan in city.select(None):  # the communes, then the city office's own items
+        code = plan.commune.code
+        units = counts.get(code, {}).values()
+        total = sum(c[s] for c in units for s in OPEN_STATUSES)
+        lines.append(
+            f"| {commune_label(plan)} | {changes['opened'][code]} | {changes['advanced'][code]} "
+            f"| {changes['queued'][code]} | {total} | {sum(c['overdue'] for c in units)} "
+            f"| {sum(c['escalated'] for c in units)} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def city_opened_table(
+    city: City, todo: dict[str, list[str]], opened: dict[str, int]
+) -> list[dict[str, Any]]:
+    """One row per commune an opening run served: its periods and how many items it opened."""
+    return [
+        {
+            "Xã": commune_label(city.plan_of(code)),
+            "Kỳ": ", ".join(periods),
+            "Mở mới": opened.get(code, 0),
+            "Mã xã": code,
+        }
+        for code, periods in list(todo.items())[:MAX_TABLE_ROWS]
+    ]
+
+
+def sweep_completed_event(city: City, summary: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of `emit_event` when a sweep ended well. It occurs *now* (not at the
+    sweep's instant, which is in the summary): the "sweep missing" automation counts it in the
+    window that the run's own start opened."""
+    return dict(
+        event=SWEEP_COMPLETED,
+        resource={
+            "prefect.resource.id": f"cchc.{city.code}.sweep",
+            "prefect.resource.name": f"Rà soát — {city.info.name if city.info else city.code}",
+            "cchc.city": city.code,
+        },
+        payload={k: summary.get(k) for k in ("at", "opened", "advanced", "queued", "open", "late")},
+    )
 
 
 # --- publishing (Prefect imported here only) ------------------------------------------------
@@ -467,10 +606,18 @@ def emit_item_events(plan: Plan, kind: str, items: Iterable[ItemLike], at: datet
     return len(events)
 
 
-def emit_mail_failed(plan: Plan, failed: list[tuple], at: datetime) -> None:
+def emit_mail_failed(
+    plan: Plan, failed: list[tuple], at: datetime, city: str | None = None
+) -> None:
     from prefect.events import emit_event
 
-    emit_event(**mail_failed_event(plan, failed, at))
+    emit_event(**mail_failed_event(plan, failed, at, city))
+
+
+def emit_sweep_completed(city: City, summary: dict[str, Any]) -> None:
+    from prefect.events import emit_event
+
+    emit_event(**sweep_completed_event(city, summary))
 
 
 def scorecard_key(plan: Plan, year: int) -> str:
@@ -508,7 +655,7 @@ def consolidated_table(plan: Plan, engine: Engine, at: datetime) -> list[dict[st
     from sqlalchemy import select
 
     from models.db import transaction
-    from models.store import same_period_items
+    from models.store import consolidated_sources
     from models.tables import WorkItem
     from notifications.views import source_states
 
@@ -524,8 +671,7 @@ def consolidated_table(plan: Plan, engine: Engine, at: datetime) -> list[dict[st
             WorkItem.status.in_(list(OPEN_STATUSES)),
         )
         for item in session.execute(query.order_by(WorkItem.due, WorkItem.id)).scalars():
-            source = plan.obligations[item.obligation].consolidates
-            states = source_states(plan, item, same_period_items(session, item, source), today)
+            states = source_states(plan, item, consolidated_sources(session, plan, item), today)
             rows += [
                 {
                     "Báo cáo tổng hợp": f"#{item.id} {period_label(item.period)}",
@@ -551,5 +697,43 @@ def publish_consolidated(plan: Plan, engine: Engine, at: datetime) -> str | None
         key=key,
         description=f"Tình hình nhận báo cáo của các đơn vị cho báo cáo tổng hợp — "
         f"{vn_datetime(at, plan.zone)}",
+    )
+    return key
+
+
+def publish_city_sweep(
+    city: City,
+    at: datetime,
+    changes: dict[str, Counter],
+    counts: dict[str, dict[str, Counter]],
+    delivery: str | None,
+) -> str:
+    from prefect.artifacts import create_markdown_artifact
+
+    key = city_summary_key(city)
+    zone = next(iter(city.plans.values())).zone
+    create_markdown_artifact(
+        city_sweep_markdown(city, at, changes, counts, delivery),
+        key=key,
+        description=f"Kết quả rà soát các xã lúc {vn_datetime(at, zone)}",
+    )
+    return key
+
+
+def publish_city_opened(
+    city: City, obligation: str, todo: dict[str, list[str]], opened: dict[str, int], at: datetime
+) -> str:
+    """The city's view of an opening run: one row per commune it served."""
+    from prefect.artifacts import create_table_artifact
+
+    having = [p for p in city.select(None) if obligation in p.obligations]
+    title = having[0].obligations[obligation].title if having else obligation
+    zone = next(iter(city.plans.values())).zone
+    key = city_opened_key(city, obligation)
+    create_table_artifact(
+        city_opened_table(city, todo, opened) or [{"Kết quả": "Không có xã nào đến ngày mở kỳ"}],
+        key=key,
+        description=f"{title} — mở {sum(opened.values())} việc ở {len(todo)} xã "
+        f"({vn_datetime(at, zone)})",
     )
     return key

@@ -2,10 +2,12 @@
 
 An APScheduler clock fires, as Prefect flow runs recorded in the server that PREFECT_API_URL
 names (`make run` starts one on 127.0.0.1:4200), each obligation's opening flow at its opening
-instants and the sweep each working-day morning. *When* lives in schedules.clock (one
-`ClockSchedule` per job, read by an `RRuleTrigger`); *what* lives in flows.prefect_flows over the
-core. A catch-up sweep runs at start. SIGHUP (or `cchc reload`) re-reads the config: an invalid
-config is refused and the running one stays. SIGTERM / SIGINT stop after the current run.
+instants and the sweep each working-day morning, for every commune of the config (a single
+commune, or a city's). *When* lives in schedules.clock (one `ClockSchedule` per job, read by an
+`RRuleTrigger`; the jobs follow the obligations and sweep times, not the communes); *what* lives
+in flows.prefect_flows over the core. A catch-up sweep runs at start. SIGHUP (or `cchc reload`)
+re-reads the config: an invalid config is refused and the running one stays. SIGTERM / SIGINT
+stop after the current run.
 
 Prefect is imported only when the engine starts, never when this module is imported.
 """
@@ -29,9 +31,9 @@ from flows.control import pid_path, running_pid
 from flows.settings import Settings
 from flows.trigger import RRuleTrigger
 from models.blobs import remove_stale_temp
-from schedules.clock import SWEEP, ClockSchedule, plan_schedules
+from schedules.city import City, load_city
+from schedules.clock import SWEEP, ClockSchedule, city_schedules
 from schedules.dates import vn_datetime
-from schedules.plan import Plan, load_plan
 from schedules.yamlsource import ConfigInvalid
 from usecases.errors import UserError
 
@@ -43,7 +45,7 @@ MISFIRE_GRACE = 6 * 3600
 
 @dataclass
 class EngineState:
-    plan: Plan
+    city: City
     db: Engine
     settings: Settings
     stop: bool = False
@@ -55,28 +57,32 @@ class EngineState:
 def job_id(schedule: ClockSchedule) -> str:
     """Openings sort before the sweep, so at a shared instant the opening runs go first and
     their tables show the items they opened (the sweep would open them too: level-triggered)."""
-    return SWEEP if schedule.flow == SWEEP else f"open:{schedule.slug}"
+    return schedule.slug if schedule.flow == SWEEP else f"open:{schedule.slug}"
 
 
 def fire(flow: str, obligation: str | None = None) -> None:
-    """What every clock job calls (importable, plain arguments): one Prefect flow run as of now.
-    A failed run is recorded as Failed in Prefect and logged here; the clock goes on."""
+    """What every clock job calls (importable, plain arguments): one Prefect flow run as of now,
+    tagged like the deployments' runs (`scope_tags`). A failed run is recorded as Failed in
+    Prefect and logged here; the clock goes on."""
+    from prefect import tags
+
     from flows import prefect_flows
 
     now = datetime.now(UTC)
     try:
-        if flow == SWEEP:
-            prefect_flows.sweep_flow(at=now)
-        else:
-            prefect_flows.opening_flow(flow)(obligation=obligation, at=now)
+        with tags(*prefect_flows.scope_tags(prefect_flows.runtime().city)):
+            if flow == SWEEP:
+                prefect_flows.sweep_flow(at=now)
+            else:
+                prefect_flows.opening_flow(flow)(obligation=obligation, at=now)
     except Exception as exc:  # noqa: BLE001  (the run's state says the rest)
         log.error("%s %s failed: %s", flow, obligation or "", exc)
 
 
-def configure(scheduler: BaseScheduler, plan: Plan) -> dict[str, list[str]]:
-    """Make the scheduler's jobs the plan's schedules: add new ones, replace changed ones,
-    remove those no longer in the plan. Returns the job ids by change."""
-    wanted = {job_id(s): s for s in plan_schedules(plan)}
+def configure(scheduler: BaseScheduler, city: City) -> dict[str, list[str]]:
+    """Make the scheduler's jobs the communes' schedules: add new ones, replace changed ones,
+    remove those no longer wanted. Returns the job ids by change."""
+    wanted = {job_id(s): s for s in city_schedules(city.select(None))}
     current = {job.id: job for job in scheduler.get_jobs()}
     diff: dict[str, list[str]] = {"added": [], "changed": [], "removed": []}
     for jid, schedule in wanted.items():
@@ -116,28 +122,43 @@ def next_due(scheduler: BaseScheduler, now: datetime, count: int = 8) -> list[tu
     return sorted(found)[:count]
 
 
-def describe_next(plan: Plan, upcoming: list[tuple[datetime, str]]) -> list[str]:
+def describe_next(city: City, upcoming: list[tuple[datetime, str]]) -> list[str]:
+    zone = _zone(city)
     lines = []
     for fire_at, jid in upcoming:
-        what = "sweep (rà soát)" if jid == SWEEP else jid.removeprefix("open:")
-        if jid != SWEEP:
-            periods = _periods_opening(plan, what, fire_at)
-            what += f" · {', '.join(periods)}" if periods else ""
-        lines.append(f"  {vn_datetime(fire_at, plan.zone)}  {what}")
+        if not jid.startswith("open:"):
+            lines.append(f"  {vn_datetime(fire_at, zone)}  sweep (rà soát)")
+            continue
+        what = jid.removeprefix("open:")
+        periods, communes = _periods_opening(city, what, fire_at)
+        what += f" · {', '.join(periods)}" if periods else ""
+        what += f" · {communes} xã" if city.is_city else ""
+        lines.append(f"  {vn_datetime(fire_at, zone)}  {what}")
     return lines
 
 
-def _periods_opening(plan: Plan, obligation: str, fire_at: datetime) -> list[str]:
-    day = fire_at.astimezone(plan.zone).date()
-    found = plan.acted_on(day, day, obligation=obligation, by="opens")
-    return list(dict.fromkeys(o.period.key for o in found))
+def _periods_opening(city: City, obligation: str, fire_at: datetime) -> tuple[list[str], int]:
+    """The periods of `obligation` opening on `fire_at`'s day, and in how many communes."""
+    day = fire_at.astimezone(_zone(city)).date()
+    periods: list[str] = []
+    communes = 0
+    for plan in city.select(None):
+        found = plan.acted_on(day, day, obligation=obligation, by="opens")
+        communes += bool(found)
+        periods += [o.period.key for o in found]
+    return list(dict.fromkeys(periods)), communes
+
+
+def _zone(city: City):
+    """Every commune of a city is in one zone."""
+    return next(iter(city.plans.values())).zone
 
 
 def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
-    """Re-read the config. Invalid: log why, keep the running plan. Valid: swap the plan in and
+    """Re-read the config. Invalid: log why, keep the running communes. Valid: swap them in and
     update the jobs."""
     try:
-        plan = load_plan(state.settings.config_dir)
+        city = load_city(state.settings.config_dir)
     except ConfigInvalid as exc:
         for issue in exc.issues:
             log.error("%s", issue)
@@ -148,8 +169,8 @@ def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
         )
         state.reloads.append(False)
         return False
-    diff = configure(scheduler, plan)
-    state.plan = plan
+    diff = configure(scheduler, city)
+    state.city = city
     _pin(state)
     log.info(
         "config reloaded: added %s, changed %s, removed %s",
@@ -164,7 +185,7 @@ def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
 def _pin(state: EngineState) -> None:
     from flows import prefect_flows
 
-    prefect_flows.use_runtime(state.plan, state.db, state.settings)
+    prefect_flows.use_runtime(state.city, state.db, state.settings)
 
 
 def prefect_location() -> tuple[str | None, str | None]:
@@ -179,12 +200,12 @@ def prefect_location() -> tuple[str | None, str | None]:
     return api, ui
 
 
-def run_engine(plan: Plan, engine: Engine, settings: Settings) -> None:
-    """Run until SIGTERM / SIGINT.
+def run_engine(city: City, engine: Engine, settings: Settings) -> None:
+    """Run the communes of `city` until SIGTERM / SIGINT.
 
     1. refuse to start when another engine runs on the same data folder; write the pid file;
-    2. pin the plan for the flows, add one job per schedule, say where the UI is and what is due
-       next;
+    2. pin the communes for the flows, add one job per schedule, say where the UI is and what
+       is due next;
     3. catch-up sweep (downtime is harmless: the sweep is level-triggered);
     4. start the clock; on SIGHUP reload, on SIGTERM / SIGINT stop after the current run.
     """
@@ -198,7 +219,7 @@ def run_engine(plan: Plan, engine: Engine, settings: Settings) -> None:
     remove_stale_temp(settings.data_dir)  # left by a process killed while writing (logged)
     pid_file = pid_path(settings)
     pid_file.write_text(f"{os.getpid()}\n")
-    state = EngineState(plan, engine, settings)
+    state = EngineState(city, engine, settings)
     try:
         _run(state)
     finally:
@@ -216,12 +237,12 @@ def _run(state: EngineState) -> None:
         )
     _pin(state)
     scheduler = BackgroundScheduler(
-        timezone=state.plan.zone,
+        timezone=_zone(state.city),
         # One run at a time: the runs share one database, and at a shared instant the openings
         # (sorted first) run before the sweep.
         executors={"default": ThreadPoolExecutor(max_workers=1)},
     )
-    configure(scheduler, state.plan)
+    configure(scheduler, state.city)
 
     def on_signal(signum, _frame):
         if signum == signal.SIGHUP:
@@ -236,7 +257,7 @@ def _run(state: EngineState) -> None:
         "engine on %s, config %s; next due:\n%s",
         state.settings.database_url,
         Path(state.settings.config_dir).resolve(),
-        "\n".join(describe_next(state.plan, next_due(scheduler, now))),
+        "\n".join(describe_next(state.city, next_due(scheduler, now))),
     )
     log.info("catch-up sweep at start")
     fire(SWEEP)
@@ -248,7 +269,7 @@ def _run(state: EngineState) -> None:
             state.reload = False
             if reload(scheduler, state):
                 upcoming = next_due(scheduler, datetime.now(UTC))
-                log.info("next due:\n%s", "\n".join(describe_next(state.plan, upcoming)))
+                log.info("next due:\n%s", "\n".join(describe_next(state.city, upcoming)))
     log.info("stopping: waiting for the current run")
     scheduler.shutdown(wait=True)
     log.info("engine stopped")

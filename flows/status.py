@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from flows.control import prefect_server_configured
 from flows.settings import Settings
+from schedules.city import City
 from schedules.plan import Plan
 
 log = logging.getLogger("cchc.status")
@@ -32,17 +33,21 @@ def item_changed(
     kind: str,
     item_ids: Iterable[int],
     at: datetime,
+    city: City | None = None,
 ) -> bool:
-    """Publish a change (`kind`: closed, accepted, returned, waived) of `item_ids` as of `at`;
-    returns whether a run was made. Never raises: the change itself is already committed, and
-    the status pages are a view of it (the next sweep rewrites them anyway)."""
+    """Publish a change (`kind`: closed, accepted, returned, waived) of `item_ids`, items of
+    `plan`'s commune, as of `at`; returns whether a run was made. `city`: the communes the
+    process serves, when a city's (the run's name and tags then carry the commune). Never
+    raises: the change itself is already committed, and the status pages are a view of it (the
+    next sweep rewrites them anyway)."""
     ids = [int(i) for i in item_ids]
     if not ids or not prefect_server_configured():
         return False
     try:
         from flows import prefect_flows
 
-        prefect_flows.use_runtime(plan, engine, settings)
+        serves = city is not None and city.plan_of(plan.commune.code) is not None
+        prefect_flows.use_runtime(city if serves else City.of(plan), engine, settings)
         prefect_flows.item_changed_flow(kind=kind, item_ids=ids, at=at)
     except Exception as exc:  # noqa: BLE001  (see the docstring)
         log.warning("Prefect not told that items %s were %s: %r", ids, kind, exc)

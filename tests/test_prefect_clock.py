@@ -24,6 +24,7 @@ from cchc.cli import main
 from flows.engine import EngineState, configure, job_id, next_due, reload
 from flows.settings import Settings
 from flows.trigger import RRuleTrigger
+from schedules.city import City
 from schedules.clock import (
     MAX_RULE_LENGTH,
     SWEEP,
@@ -175,7 +176,7 @@ def drive(plan, start: datetime, end: datetime, monkeypatch, on_step=None):
         lambda flow, obligation=None: fired.append((clock.now, flow, obligation)),
     )
     scheduler = _SteppedScheduler(timezone=plan.zone, executors={"default": DebugExecutor()})
-    configure(scheduler, plan)
+    configure(scheduler, City.of(plan))
     scheduler.start()
     steps = 0
     while clock.now < end:
@@ -220,7 +221,7 @@ def test_clock_fires_at_cchc_plan_dates_over_a_compressed_span(plan, config_dir,
 
 def test_reload_mid_span_drops_a_removed_obligation(plan, config_dir, monkeypatch):
     remove_obligation(config_dir, "ke-hoach-ra-soat-vbqppl-hang-nam")
-    edited = load_plan(config_dir)
+    edited = City.of(load_plan(config_dir))
     switch = datetime(2027, 6, 1, tzinfo=VN)
     done = []
 
@@ -241,25 +242,26 @@ def test_reload_mid_span_drops_a_removed_obligation(plan, config_dir, monkeypatc
 
 
 def test_reload_refuses_an_invalid_config_and_keeps_the_running_one(plan, config_dir):
+    city = City.of(plan)
     scheduler = _SteppedScheduler(timezone=plan.zone, executors={"default": DebugExecutor()})
-    configure(scheduler, plan)
+    configure(scheduler, city)
     before = {j.id: j.trigger for j in scheduler.get_jobs()}
-    state = EngineState(plan, None, Settings(config_dir, config_dir.parent / "var", "sqlite://"))
+    state = EngineState(city, None, Settings(config_dir, config_dir.parent / "var", "sqlite://"))
     pinned = []
     state_pin = flows.engine._pin
-    flows.engine._pin = lambda s: pinned.append(s.plan)
+    flows.engine._pin = lambda s: pinned.append(s.city)
     try:
         units = config_dir / "units.yaml"
         good = units.read_text(encoding="utf-8")
         units.write_text(good.replace("code: VP", "code: vp"), encoding="utf-8")
         assert reload(scheduler, state) is False
-        assert state.plan is plan and not pinned
+        assert state.city is city and not pinned
         assert {j.id: j.trigger for j in scheduler.get_jobs()} == before
 
         units.write_text(good, encoding="utf-8")
         remove_obligation(config_dir, "do-luong-su-hai-long")
         assert reload(scheduler, state) is True
-        assert state.plan is not plan and pinned == [state.plan]
+        assert state.city is not city and pinned == [state.city]
         assert "open:do-luong-su-hai-long" not in {j.id for j in scheduler.get_jobs()}
         assert state.reloads == [False, True]
     finally:
@@ -267,10 +269,11 @@ def test_reload_refuses_an_invalid_config_and_keeps_the_running_one(plan, config
 
 
 def test_job_ids_and_next_due(plan):
+    city = City.of(plan)
     scheduler = _SteppedScheduler(timezone=plan.zone, executors={"default": DebugExecutor()})
-    diff = configure(scheduler, plan)
+    diff = configure(scheduler, city)
     assert SWEEP in diff["added"] and "open:bao-cao-cchc-dinh-ky" in diff["added"]
-    assert configure(scheduler, plan) == {"added": [], "changed": [], "removed": []}
+    assert configure(scheduler, city) == {"added": [], "changed": [], "removed": []}
     assert job_id(sweep_schedule(plan)) == SWEEP
     upcoming = next_due(scheduler, datetime(2026, 11, 28, 21, 0, tzinfo=ZoneInfo("UTC")), 5)
     assert upcoming[0] == (datetime(2026, 11, 30, 7, 30, tzinfo=VN), SWEEP)  # Monday

@@ -208,9 +208,12 @@ def test_sweep_publishes_status_and_summary_and_emits_transitions(pf, rt, plan, 
     escalations = [e for e in events if e["event"] == "cchc.item.escalated"]
     keys = [(e["occurred"], e["resource"]["prefect.resource.id"]) for e in escalations]
     assert len(set(keys)) == len(keys)  # one event per unit and run, items in its payload
-    assert all(
-        e["resource"]["prefect.resource.id"].startswith("cchc.maodien.unit.") for e in events
-    )
+    items = [e for e in events if e["event"].startswith("cchc.item.")]
+    assert all(e["resource"]["prefect.resource.id"].startswith("cchc.maodien.unit.") for e in items)
+    # Each sweep that ended well says so (what the "sweep missing" automation waits for).
+    done = [e for e in events if e["event"] == "cchc.sweep.completed"]
+    assert len(done) == 3 and done[0]["resource"]["cchc.city"] == "maodien"
+    assert "occurred" not in done[0]  # now, not the sweep's instant: see sweep_completed_event
 
 
 def test_task_runs_per_sweep_do_not_grow_with_items(pf, rt, plan):
@@ -229,11 +232,11 @@ def test_failed_delivery_is_retried_then_fails_the_sweep_after_publishing(
 ):
     calls = []
 
-    def broken(plan, engine, settings, at, force=False):
+    def broken(plans, engine, settings, at, force=False):
         calls.append(at)
         raise OSError("SMTP server unreachable")
 
-    monkeypatch.setattr(pf, "deliver_mail", broken)
+    monkeypatch.setattr(pf, "deliver_communes", broken)
     monkeypatch.setattr(pf, "deliver", pf.deliver.with_options(retry_delay_seconds=0))
     state = pf.sweep_flow(at=VN_02_12, return_state=True)
     assert state.is_failed()
@@ -323,7 +326,7 @@ def test_runtime_loads_from_the_environment_once(pf, plan, sqlite_url, tmp_path,
     monkeypatch.setattr(pf, "_loaded", None)
     pf.release_runtime()
     first = pf.runtime()
-    assert first is pf.runtime() and first.plan.commune.code == "maodien"
+    assert first is pf.runtime() and first.city.code == "maodien" and not first.city.is_city
     assert str(first.engine.url).endswith("cchc.db")
     first.engine.dispose()
 

@@ -390,7 +390,9 @@ def after_change(
 ) -> BackgroundTask:
     """Tell Prefect once the response is sent (`flows.status`): the page never waits for it.
     `plan`: the item's commune's."""
-    return BackgroundTask(item_changed, plan, ctx.engine, ctx.settings, kind, [item_id], at)
+    return BackgroundTask(
+        item_changed, plan, ctx.engine, ctx.settings, kind, [item_id], at, city=ctx.city
+    )
 
 
 async def bad_request(request: Request, exc: RequestValidationError) -> HTMLResponse:
