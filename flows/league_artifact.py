@@ -13,7 +13,7 @@ from flows.artifacts import MAX_TABLE_ROWS
 from schedules.city import City
 from schedules.dates import VN_ZONE, local_date, vn_datetime
 from usecases.league import COLUMNS, RATE_KEYS, TOTAL, League, league
-from usecases.scorecard import _percent
+from usecases.scorecard import percent
 
 RATES = {"on_time_rate", *RATE_KEYS.values()}
 
@@ -26,7 +26,7 @@ def league_table(lg: League) -> list[dict[str, Any]]:
     """The rows under their Vietnamese headings, rates as "87%" ("–": nothing due)."""
     return [
         {
-            heading: _percent(row[key]) if key in RATES else ("–" if row[key] is None else row[key])
+            heading: percent(row[key]) if key in RATES else ("–" if row[key] is None else row[key])
             for key, heading in COLUMNS
         }
         for row in lg.rows()[:MAX_TABLE_ROWS]
@@ -38,7 +38,7 @@ def league_description(lg: League) -> str:
     return (
         f"Xếp hạng thực hiện đúng hạn nhiệm vụ CCHC của các xã, phường năm {lg.year} — "
         f"{lg.city}, số liệu đến {vn_datetime(lg.at, VN_ZONE)}: {len(lg.communes)} xã, "
-        f"{TOTAL.lower()} {_percent(total.on_time_rate)} đúng hạn "
+        f"{TOTAL.lower()} {percent(total.on_time_rate)} đúng hạn "
         f"({total.on_time}/{total.on_time + total.late + total.overdue_open} việc đã đến hạn)."
     )
 

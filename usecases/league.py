@@ -35,10 +35,12 @@ from usecases.scorecard import (
     QUARTER_LABELS,
     QUARTERS,
     TITLE_SIZE,
-    _percent,
-    _print_setup,
-    _title,
+    data_sheet,
+    percent,
+    print_setup,
     quarter_of,
+    sheet_title,
+    workbook_bytes,
 )
 
 COUNTS = ("due", "on_time", "late", "overdue_open", "pending", "waived")
@@ -235,7 +237,7 @@ def league_png(lg: League) -> bytes:
         )
         for bar, rate in zip(bars, rates, strict=True):
             ax.annotate(
-                _percent(rate),
+                percent(rate),
                 (bar.get_width(), bar.get_y() + bar.get_height() / 2),
                 xytext=(3, 0),
                 textcoords="offset points",
@@ -251,7 +253,7 @@ def league_png(lg: League) -> bytes:
                 color=CHART_COLOURS[4],
                 linestyle="--",
                 linewidth=1,
-                label=f"{TOTAL}: {_percent(city_rate)}",
+                label=f"{TOTAL}: {percent(city_rate)}",
             )
             ax.legend(fontsize=8, loc="lower right")
         ax.set_yticks(list(ys), labels, fontsize=7)
@@ -298,7 +300,7 @@ def league_xlsx(lg: League, png: bytes | None = None) -> bytes:
     ws = wb.active
     ws.title = "Xếp hạng"
     title = f"XẾP HẠNG THỰC HIỆN ĐÚNG HẠN NHIỆM VỤ CẢI CÁCH HÀNH CHÍNH NĂM {lg.year}"
-    _title(ws, "A1", title, len(keys))
+    sheet_title(ws, "A1", title, len(keys))
     for row, text, height in ((2, _subtitle(lg), 20), (3, FOOTNOTE, 34)):
         cell = ws.cell(row, 1, text)
         cell.font = Font(name=PRINT_FONT, size=BODY_SIZE, italic=row == 3)
@@ -331,32 +333,18 @@ def league_xlsx(lg: League, png: bytes | None = None) -> bytes:
         ws.column_dimensions[get_column_letter(col)].width = widths.get(key, 11)
     ws.row_dimensions[header_row].height = 34
     ws.freeze_panes = ws.cell(header_row + 1, 4)
-    _print_setup(ws, f"{header_row}:{header_row}")
+    print_setup(ws, f"{header_row}:{header_row}")
 
     if png is not None:
         wc = wb.create_sheet("Biểu đồ")
-        _title(wc, "A1", f"Biểu đồ xếp hạng tỷ lệ đúng hạn năm {lg.year}", 10, TITLE_SIZE - 1)
+        sheet_title(wc, "A1", f"Biểu đồ xếp hạng tỷ lệ đúng hạn năm {lg.year}", 10, TITLE_SIZE - 1)
         picture = Image(io.BytesIO(png))
         scale = min(1.0, CHART_WIDTH_PX / picture.width)
         picture.width, picture.height = picture.width * scale, picture.height * scale
         wc.add_image(picture, "A3")
-        _print_setup(wc)
+        print_setup(wc)
         # One line per commune: a tall picture, printed portrait over as many pages as needed.
         wc.page_setup.orientation = wc.ORIENTATION_PORTRAIT
 
-    wd = wb.create_sheet("Dữ liệu")
-    for col, key in enumerate(keys, start=1):
-        wd.cell(1, col, key).font = bold
-        wd.column_dimensions[get_column_letter(col)].width = 30 if key == "name" else 13
-    for n, data in enumerate(lg.rows(), start=2):
-        for col, key in enumerate(keys, start=1):
-            wd.cell(n, col, data[key]).font = body
-    _print_setup(wd, "1:1")
-
-    wb.properties.title = f"Xếp hạng đúng hạn CCHC năm {lg.year}"
-    wb.properties.creator = "cchc"
-    wb.properties.created = lg.at.replace(tzinfo=None)
-    wb.properties.modified = lg.at.replace(tzinfo=None)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    data_sheet(wb, keys, lg.rows(), name_width=30)
+    return workbook_bytes(wb, f"Xếp hạng đúng hạn CCHC năm {lg.year}", lg.at)

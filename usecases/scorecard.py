@@ -94,7 +94,7 @@ def build_scorecard(plan: Plan, engine: Engine, year: int, at: datetime) -> Scor
     )
 
 
-def _percent(rate: float | None) -> str:
+def percent(rate: float | None) -> str:
     return "–" if rate is None else f"{rate:.0%}"
 
 
@@ -122,7 +122,7 @@ def scorecard_png(card: Scorecard) -> bytes:
             )
             for bar, rate in zip(bars, rates, strict=True):
                 ax.annotate(
-                    _percent(rate),
+                    percent(rate),
                     (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                     xytext=(0, 2),
                     textcoords="offset points",
@@ -165,7 +165,7 @@ TITLE_SIZE = 14
 BODY_SIZE = 11
 
 
-def _print_setup(ws, title_rows: str | None = None) -> None:
+def print_setup(ws, title_rows: str | None = None) -> None:
     """A4 landscape, fit to one page wide (as many tall as needed), centred, narrow margins,
     the table's header repeated on each printed page."""
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
@@ -180,7 +180,7 @@ def _print_setup(ws, title_rows: str | None = None) -> None:
         ws.print_title_rows = title_rows
 
 
-def _title(ws, cell: str, text: str, last_col: int, size: int = TITLE_SIZE) -> None:
+def sheet_title(ws, cell: str, text: str, last_col: int, size: int = TITLE_SIZE) -> None:
     """A title across the table's width, tall enough for stacked Vietnamese accents (Ấ, Ễ)."""
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
@@ -195,7 +195,7 @@ def _title(ws, cell: str, text: str, last_col: int, size: int = TITLE_SIZE) -> N
 
 def scorecard_xlsx(card: Scorecard, chart_png: bytes | None = None) -> bytes:
     """The workbook: the year per unit, the quarters, the chart, and the raw keys. Each sheet
-    prints on A4 landscape, one page wide (`_print_setup`), in a set font with set row heights
+    prints on A4 landscape, one page wide (`print_setup`), in a set font with set row heights
     (a printout is the evidence filed for the PAR INDEX self-scoring)."""
     from openpyxl import Workbook
     from openpyxl.drawing.image import Image
@@ -214,7 +214,7 @@ def scorecard_xlsx(card: Scorecard, chart_png: bytes | None = None) -> bytes:
     ws.title = "Tổng hợp năm"
     keys = [*FIELDS, "on_time_rate"]
     title = f"KẾT QUẢ THỰC HIỆN ĐÚNG HẠN NHIỆM VỤ CẢI CÁCH HÀNH CHÍNH NĂM {card.year}"
-    _title(ws, "A1", title, len(keys))
+    sheet_title(ws, "A1", title, len(keys))
     ws["A2"] = f"{card.commune} – {card.plan_name}"
     ws["A3"] = (
         f"Số liệu đến {vn_datetime(card.at, card.zone)}. Tỷ lệ đúng hạn = đúng hạn / (đúng hạn "
@@ -246,7 +246,7 @@ def scorecard_xlsx(card: Scorecard, chart_png: bytes | None = None) -> bytes:
         ws.column_dimensions[get_column_letter(col)].width = widths.get(key, 12)
     ws.row_dimensions[header_row].height = 34
     ws.freeze_panes = ws.cell(header_row + 1, 3)
-    _print_setup(ws, f"{header_row}:{header_row}")
+    print_setup(ws, f"{header_row}:{header_row}")
 
     wq = wb.create_sheet("Theo quý")
     heads = ["Mã đơn vị", "Đơn vị"]
@@ -257,7 +257,7 @@ def scorecard_xlsx(card: Scorecard, chart_png: bytes | None = None) -> bytes:
             f"{QUARTER_LABELS[q]}: tỷ lệ",
         ]
     title = f"TỶ LỆ ĐÚNG HẠN THEO QUÝ (THEO HẠN NỘP), NĂM {card.year}"
-    _title(wq, "A1", title, len(heads), size=TITLE_SIZE - 1)
+    sheet_title(wq, "A1", title, len(heads), size=TITLE_SIZE - 1)
     for col, text in enumerate(heads, start=1):
         cell = wq.cell(3, col, text)
         cell.font, cell.fill, cell.border, cell.alignment = bold, head_fill, box, wrap
@@ -280,31 +280,45 @@ def scorecard_xlsx(card: Scorecard, chart_png: bytes | None = None) -> bytes:
         wq.column_dimensions[get_column_letter(col)].width = 11
     wq.row_dimensions[3].height = 48
     wq.freeze_panes = "C4"
-    _print_setup(wq, "3:3")
+    print_setup(wq, "3:3")
 
     if chart_png is not None:
         wc = wb.create_sheet("Biểu đồ")
-        _title(wc, "A1", "Biểu đồ tỷ lệ đúng hạn theo đơn vị và theo quý", 12, TITLE_SIZE - 1)
+        sheet_title(wc, "A1", "Biểu đồ tỷ lệ đúng hạn theo đơn vị và theo quý", 12, TITLE_SIZE - 1)
         picture = Image(io.BytesIO(chart_png))
         scale = min(1.0, CHART_WIDTH_PX / picture.width)  # fits a landscape A4 page
         picture.width, picture.height = picture.width * scale, picture.height * scale
         wc.add_image(picture, "A3")
-        _print_setup(wc)
+        print_setup(wc)
         wc.page_setup.fitToHeight = 1  # the chart is one picture: never split it
 
+    data_sheet(wb, keys, card.rows(), name_width=44)
+    return workbook_bytes(wb, f"Kết quả đúng hạn CCHC năm {card.year}", card.at)
+
+
+def data_sheet(wb, keys: list[str], rows: list[dict], name_width: int) -> None:
+    """The sheet "Dữ liệu": the rows under their raw keys, for a spreadsheet user's own sums."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    bold = Font(name=PRINT_FONT, bold=True, size=BODY_SIZE)
+    body = Font(name=PRINT_FONT, size=BODY_SIZE)
     wd = wb.create_sheet("Dữ liệu")
     for col, key in enumerate(keys, start=1):
         wd.cell(1, col, key).font = bold
-        wd.column_dimensions[get_column_letter(col)].width = 44 if key == "name" else 13
-    for n, data in enumerate(card.rows(), start=2):
+        wd.column_dimensions[get_column_letter(col)].width = name_width if key == "name" else 13
+    for n, data in enumerate(rows, start=2):
         for col, key in enumerate(keys, start=1):
             wd.cell(n, col, data[key]).font = body
-    _print_setup(wd, "1:1")
+    print_setup(wd, "1:1")
 
-    wb.properties.title = f"Kết quả đúng hạn CCHC năm {card.year}"
+
+def workbook_bytes(wb, title: str, at: datetime) -> bytes:
+    """The workbook saved, titled and dated by `at` (the same input, the same bytes)."""
+    wb.properties.title = title
     wb.properties.creator = "cchc"
-    wb.properties.created = card.at.replace(tzinfo=None)
-    wb.properties.modified = card.at.replace(tzinfo=None)
+    wb.properties.created = at.replace(tzinfo=None)
+    wb.properties.modified = at.replace(tzinfo=None)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -324,11 +338,11 @@ def scorecard_markdown(card: Scorecard) -> str:
         "|---|---:|---:|---:|---:|" + "---:|" * (len(QUARTERS) + 1),
     ]
     for row, quarters in card.with_total():
-        rates = [_percent(quarters[q].on_time_rate) if q in quarters else "–" for q in QUARTERS]
+        rates = [percent(quarters[q].on_time_rate) if q in quarters else "–" for q in QUARTERS]
         lines.append(
             f"| {row.name} | {row.due} | {row.on_time} | {row.late} | {row.overdue_open} | "
             + " | ".join(rates)
-            + f" | {_percent(row.on_time_rate)} |"
+            + f" | {percent(row.on_time_rate)} |"
         )
     return "\n".join(lines) + "\n"
 
