@@ -73,10 +73,7 @@ class App:
                 sys.exit(1)
             city = fallback
         if self.commune is not None and not city.knows(self.commune):
-            fail(
-                f"unknown commune '{self.commune}' (xã không tồn tại); known: "
-                + ", ".join(city.plans)
-            )
+            fail(f"unknown commune '{self.commune}' (xã không tồn tại); known: {known(city)}")
         return city
 
     @property
@@ -89,9 +86,10 @@ class App:
         """The one commune a command acts on: the --commune's, or the only one."""
         plans = self.plans
         if len(plans) > 1:
+            count = len(self.city.plans)
             fail(
-                f"this config serves {len(plans)} communes: give --commune CODE (cấu hình có "
-                f"{len(plans)} xã: chọn một xã bằng --commune); known: {', '.join(self.city.plans)}"
+                f"this config serves {count} communes: give --commune CODE (cấu hình có {count} "
+                f"xã: chọn một xã bằng --commune); known: {known(self.city)}"
             )
         return plans[0]
 
@@ -168,6 +166,12 @@ class App:
         if engine is None or current_revision(engine) is None:
             fail("the database is not initialised: run `cchc init-db` (chưa khởi tạo CSDL)")
         return engine
+
+
+def known(city) -> str:
+    """The codes --commune takes: the communes', and the city office's."""
+    office = f"; the city office: {city.office.commune.code}" if city.office else ""
+    return ", ".join(city.plans) + office
 
 
 def now_or(at: datetime | None) -> datetime:
@@ -316,19 +320,20 @@ def check(app: App) -> None:
     obligations = sum(len(plan.obligations) for plan in communes)
     reports = len(city.office.obligations) if city.office in plans else 0
     click.echo(
-        f"OK: city {city.code}, {len(communes)} communes, {units} units, {obligations} "
-        f"obligations, {reports} city office reports in {city.folder}; every mail template "
-        "renders"
+        f"OK: city {city.code}, communes: {len(communes)}, units: {units}, obligations: "
+        f"{obligations}, the city office's reports: {reports}, in {city.folder}; every mail "
+        "template renders"
     )
 
 
 @main.command()
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None)
-def schema(output: str | None) -> None:
+@click.option("--city", is_flag=True, help="The schema of a city's city.yaml instead.")
+def schema(output: str | None, city: bool) -> None:
     """Export the JSON Schema of the config files (for editors and standard validators)."""
     from cchc.schema import config_schema
 
-    text = json.dumps(config_schema(), ensure_ascii=False, indent=2) + "\n"
+    text = json.dumps(config_schema(city), ensure_ascii=False, indent=2) + "\n"
     if output:
         Path(output).write_text(text, encoding="utf-8")
     else:
@@ -530,8 +535,9 @@ def describe_sweep(report, city) -> str:
         f"  mở việc #{i}: {title(ob, i)} — {unit}, {period_words(period)}"
         for i, ob, unit, period in report.opened
     ]
+    where = (lambda i: f"[{report.communes.get(i, '')}] ") if city.is_city else (lambda i: "")
     lines += [
-        f"  việc #{i} → {step_label(step)} (trạng thái: {item_status_label(status)})"
+        f"  {where(i)}việc #{i} → {step_label(step)} (trạng thái: {item_status_label(status)})"
         for i, step, status in report.advanced
     ]
     return "\n".join(lines)

@@ -41,7 +41,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "obligations": "Danh sách nhiệm vụ của kế hoạch: báo cáo định kỳ, nhiệm vụ của Phụ lục, "
         "nhiệm vụ đột xuất (obligations)",
         "extends": "Kế thừa một kế hoạch mẫu: đường dẫn thư mục mẫu, tính từ thư mục của tệp "
-        "này, ví dụ “../../templates/xa”; nhiệm vụ cùng mã trong thư mục của xã thay cho nhiệm "
+        "này, ví dụ “../../plans/xa”; nhiệm vụ cùng mã trong thư mục của xã thay cho nhiệm "
         "vụ của mẫu (extends)",
     },
     "Commune": {
@@ -134,13 +134,15 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "là mọi xã (communes)",
         "id": "Mã nhiệm vụ: chữ thường, chữ số, gạch ngang, ví dụ bao-cao-cchc-dinh-ky "
         "(obligation id)",
-        "title": "Tên nhiệm vụ như trong kế hoạch (title)",
+        "title": "Tên nhiệm vụ như trong kế hoạch; {plan_short} và {plan} được thay bằng số "
+        "hiệu và tên kế hoạch của xã (kế hoạch mẫu dùng chung) (title)",
         "kind": "Loại nhiệm vụ: báo cáo định kỳ, kế hoạch năm, tự chấm điểm, ... (kind)",
         "ref": "Căn cứ trong kế hoạch, ví dụ “Phụ lục mục II.2” (reference)",
         "lead": "Đơn vị chủ trì: các mã đơn vị, hoặc ALL (lead units)",
         "coordinators": "Đơn vị phối hợp: các mã đơn vị, hoặc ALL (coordinating units)",
         "product": "Sản phẩm phải nộp, ví dụ “Báo cáo”; {period} được thay bằng kỳ của việc, "
-        "ví dụ “Báo cáo … {period}” thành “Báo cáo … quý I năm 2027” (product)",
+        "ví dụ “Báo cáo … {period}” thành “Báo cáo … quý I năm 2027”; {plan_short} và {plan} "
+        "như ở title (product)",
         "timing": "Thời gian thực hiện theo lời văn của kế hoạch (timing)",
         "description": "Nội dung nhiệm vụ, hiện trong thư và trang nộp (description)",
         "schedule": "Lịch của nhiệm vụ; bỏ trống với nhiệm vụ thường xuyên hoặc đột xuất "
@@ -150,6 +152,34 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "start": "Ngày bắt đầu áp dụng nhiệm vụ, dạng YYYY-MM-DD (start)",
         "end": "Ngày thôi áp dụng nhiệm vụ, dạng YYYY-MM-DD (end)",
         "policy": "Chính sách riêng của nhiệm vụ; trường bỏ trống theo mặc định của xã (policy)",
+    },
+    "CityFile": {
+        "city": "Thông tin của thành phố: mã, tên, cơ quan của thành phố (Sở Nội vụ), lãnh đạo, "
+        "chính sách mặc định (city)",
+        "calendar": "Lịch làm việc chung của mọi xã theo năm: ngày nghỉ thêm và ngày làm bù, "
+        "khai báo một lần cho cả thành phố (calendar)",
+        "obligations": "Nhiệm vụ chung cho mọi xã, hoặc cho các xã nêu ở communes của từng nhiệm "
+        "vụ (shared obligations)",
+        "reports": "Nhiệm vụ riêng của cơ quan thành phố, ví dụ báo cáo tổng hợp báo cáo của các "
+        "xã: consolidates là mã nhiệm vụ của xã, lead là mã của cơ quan (city office reports)",
+    },
+    "City": {
+        "code": "Mã thành phố: chữ thường, chữ số và dấu gạch ngang, khác mã mọi xã, ví dụ "
+        "“haiphong” (code)",
+        "name": "Tên thành phố, ví dụ “Thành phố Hải Phòng” (name)",
+        "office": "Cơ quan của thành phố theo dõi công tác CCHC của các xã: Sở Nội vụ (office)",
+        "leadership": "Lãnh đạo thành phố nhận báo cáo chuyển cấp các nhiệm vụ của cơ quan "
+        "thành phố (leadership)",
+        "defaults": "Chính sách nhắc hạn mặc định cho các xã không tự khai báo defaults "
+        "(default policy)",
+        "plan": "Văn bản làm căn cứ cho nhiệm vụ của cơ quan thành phố (plan)",
+    },
+    "CityOffice": {
+        "name": "Tên cơ quan, ví dụ “Sở Nội vụ thành phố Hải Phòng” (name)",
+        "email": "Địa chỉ thư điện tử của cơ quan (e-mail)",
+        "code": "Mã đơn vị của cơ quan trong reports, mặc định SNV (unit code)",
+        "contact": "Người liên hệ tại cơ quan, ghi trong thư (contact)",
+        "address": "Địa chỉ trụ sở của cơ quan (address)",
     },
     "YearCalendar": {
         "days_off": "Ngày nghỉ thêm trong năm, ví dụ ngày nghỉ hoán đổi (extra days off)",
@@ -166,12 +196,14 @@ class _EditorSchema(GenerateJsonSchema):
         return {"type": "string", "pattern": CLOCK_TIME}
 
 
-def config_schema() -> dict[str, Any]:
-    """The JSON Schema of one config file (`schedules.config.ConfigFile`), described."""
-    from schedules.config import ConfigFile
+def config_schema(city: bool = False) -> dict[str, Any]:
+    """The JSON Schema of one config file (`schedules.config.ConfigFile`), or of a city's
+    `city.yaml` (`CityFile`), described."""
+    from schedules.config import CityFile, ConfigFile
 
-    schema = ConfigFile.model_json_schema(schema_generator=_EditorSchema)
-    _describe("ConfigFile", schema)
+    model = CityFile if city else ConfigFile
+    schema = model.model_json_schema(schema_generator=_EditorSchema)
+    _describe(model.__name__, schema)
     for name, model in schema.get("$defs", {}).items():
         _describe(name, model)
     return schema

@@ -196,10 +196,21 @@ def _office_plan(
 
 
 def _check_levels(office: Plan, plans: dict[str, Plan], source: YamlSource) -> None:
-    """Each city report falls due after the communes' reports it sums up, period by period."""
+    """Each city report sums up a report every commune owes, and falls due after it, period by
+    period."""
     issues = []
     for i, report in enumerate(office.obligations.values()):
         target = report.consolidates
+        lacking = [code for code, plan in plans.items() if target and target not in plan.schedules]
+        if lacking:
+            issues.append(
+                source.issue(
+                    ("reports", i, "consolidates"),
+                    f"'{target}' is not a scheduled obligation of every commune: missing in "
+                    f"{_names(lacking)} (xã chưa có nhiệm vụ này)",
+                )
+            )
+            continue
         if not target or report.id not in office.schedules:
             continue
         span = (office.commune.plan_start, office.commune.plan_end)
@@ -266,8 +277,13 @@ def _for_communes(key: tuple[str, int, str], codes: list[str], communes_dir: Pat
     file, line, message = key
     if Path(file).is_relative_to(communes_dir):
         return ConfigIssue(file, line, message)
-    shown = ", ".join(codes[:5]) + (f" and {len(codes) - 5} more" if len(codes) > 5 else "")
-    return ConfigIssue(file, line, f"{message} [commune {shown} (xã {shown})]")
+    return ConfigIssue(file, line, f"{message} [{'commune' if len(codes) == 1 else 'communes'}: "
+                       f"{_names(codes)}]")  # fmt: skip
+
+
+def _names(codes: list[str]) -> str:
+    """ "xa001, xa002, xa003, xa004, xa005 and 3 more" """
+    return ", ".join(codes[:5]) + (f" and {len(codes) - 5} more" if len(codes) > 5 else "")
 
 
 def _dedupe(issues: list[ConfigIssue]) -> list[ConfigIssue]:
@@ -285,17 +301,19 @@ def calendar_warnings(city: City, today: date) -> list[ConfigIssue]:
     year = today.year + 1
     if not any(plan.commune.plan_end.year >= year for plan in city.plans.values()):
         return []
-    if city.is_city:
-        entered = year in city.calendar_years  # announced nationally: entered once, for all
-    else:
-        entered = all(year in plan.calendar.overrides for plan in city.plans.values())
+    # Announced nationally: entered once in the city's calendar, or in every commune's.
+    entered = year in city.calendar_years or all(
+        year in plan.calendar.overrides for plan in city.plans.values()
+    )
     if entered:
         return []
+    where = city.folder / "calendar.yaml"
+    hint = "" if where.is_file() else f" (create {where.name} with `calendar:` beside city.yaml)"
     return [
         ConfigIssue(
-            str(city.folder / "calendar.yaml"),
+            str(where),
             1,
             f"warning: no calendar entry for {year}: add `{year}:` with the swapped days off "
-            f"and working days once announced (chưa khai báo lịch nghỉ, làm bù năm {year})",
+            f"and working days once announced{hint} (chưa khai báo lịch nghỉ, làm bù năm {year})",
         )
     ]

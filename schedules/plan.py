@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -498,6 +499,8 @@ class _PlanBuilder:
         self.rank = rank or {}
         """Layer of each source (by id): SHARED, TEMPLATE or OWN (the default)."""
         self.defaults = defaults
+        self.replaced: list[tuple[str, tuple[YamlSource, tuple[Any, ...]]]] = []
+        """Obligations of a commune's own files that replace a template's or the city's."""
         self.foreign = foreign
         """Obligations of another level that `consolidates` may name (the communes', for the
         city office's reports)."""
@@ -527,17 +530,22 @@ class _PlanBuilder:
             for i, unit in enumerate(cfg.units or []):
                 where = (source, ("units", i, "code"))
                 if unit.code in units and not self._replaces(source, self.unit_at[unit.code][0]):
-                    self.fail(where, f"duplicate unit code '{unit.code}' (mã đơn vị bị trùng)")
+                    self.fail(
+                        where,
+                        f"duplicate unit code '{unit.code}', first at "
+                        f"{self._place(self.unit_at[unit.code])} (mã đơn vị bị trùng)",
+                    )
                 units[unit.code] = unit
                 self.unit_at[unit.code] = where
             for i, ob in enumerate(cfg.obligations or []):
                 where = (source, ("obligations", i))
-                if ob.id in obligations and not self._replaces(
-                    source, self.obligation_at[ob.id][0]
-                ):
+                if ob.id in obligations and self._replaces(source, self.obligation_at[ob.id][0]):
+                    self.replaced.append((ob.id, where))
+                elif ob.id in obligations:
                     self.fail(
                         (source, ("obligations", i, "id")),
-                        f"duplicate obligation id '{ob.id}' (mã nhiệm vụ bị trùng)",
+                        f"duplicate obligation id '{ob.id}', first at "
+                        f"{self._place(self.obligation_at[ob.id])} (mã nhiệm vụ bị trùng)",
                     )
                 obligations[ob.id] = ob
                 self.obligation_at[ob.id] = where
@@ -572,6 +580,14 @@ class _PlanBuilder:
             for oid, ob in obligations.items()
             if ob.communes is None or commune.code in ob.communes
         }
+        obligations = self._fill_placeholders(commune, obligations)
+        if not obligations:
+            self.fail(
+                (commune_source, ("commune",)),
+                "no obligation is defined (chưa khai báo nhiệm vụ nào): add obligations, or "
+                "`extends:` a template plan at the top level of a file (thêm nhiệm vụ hoặc kế "
+                "thừa kế hoạch mẫu bằng extends:)",
+            )
         if not units:  # said once here; the unit codes the plan names are then not checked
             holder = next((s for s, _ in self.parsed if "units" in s.data), None)
             name = holder.path.name if holder else "units.yaml"
@@ -594,7 +610,58 @@ class _PlanBuilder:
             raise ConfigInvalid(self.issues)
         for oid in obligations:
             self._warn_late_ladder(plan, oid)
+        self._warn_replaced(plan)
         return plan
+
+    def _warn_replaced(self, plan: Plan) -> None:
+        """A commune's own copy of a template's obligation shadows it: later edits of the
+        template no longer reach the commune. Said once per commune, at the first copy."""
+        if not self.replaced:
+            return
+        ids = [oid for oid, _ in self.replaced]
+        shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+        source, loc = self.replaced[0][1]
+        plan.warnings.append(
+            source.issue(
+                loc + ("id",),
+                f"warning: {len(ids)} obligation(s) of this commune replace the shared ones of "
+                f"the same id ({shown}): later edits of the template plan or the city's files do "
+                "not reach them; delete the copies that should follow it (nhiệm vụ của xã thay "
+                "cho nhiệm vụ dùng chung cùng mã)",
+            )
+        )
+
+    def _fill_placeholders(
+        self, commune: Commune, obligations: dict[str, Obligation]
+    ) -> dict[str, Obligation]:
+        """`{plan_short}` and `{plan}` in an obligation's texts become the commune's (a template
+        plan shared by many communes names each one's plan); `{period}` in `product` is the
+        item's, filled when a mail is written. Any other `{...}` is an error."""
+        values = {"{plan_short}": commune.plan_short, "{plan}": commune.plan}
+        filled = {}
+        for oid, ob in obligations.items():
+            update = {}
+            for name in ("title", "product", "timing", "description"):
+                text = getattr(ob, name) or ""
+                allowed = values.keys() | ({"{period}"} if name == "product" else set())
+                for token in set(re.findall(r"\{[^{}]*\}", text)) - allowed:
+                    source, loc = self.obligation_at[oid]
+                    self.fail(
+                        (source, loc + (name,)),
+                        f"unknown placeholder {token}: use {', '.join(sorted(allowed))} (chỗ "
+                        "thay thế không hợp lệ)",
+                    )
+                if any(token in text for token in values):
+                    for token, value in values.items():
+                        text = text.replace(token, value)
+                    update[name] = text
+            filled[oid] = ob.model_copy(update=update) if update else ob
+        return filled
+
+    @staticmethod
+    def _place(where: tuple[YamlSource, tuple[Any, ...]]) -> str:
+        source, loc = where
+        return f"{source.path.name}:{source.line_of(loc)}"
 
     def _replaces(self, later: YamlSource, earlier: YamlSource) -> bool:
         """A file of a later layer (the commune's own over a template, a template over the

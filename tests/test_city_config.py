@@ -47,7 +47,7 @@ def test_minimal_city_passes_check(tmp_path):
     assert (folder / "city.yaml").read_text(encoding="utf-8").count("\n") == 6
     result = cchc(folder, tmp_path, "check")
     assert result.exit_code == 0, result.output
-    assert "OK: city haiphong, 2 communes" in result.output
+    assert "OK: city haiphong, communes: 2, units: 15," in result.output
     assert not (tmp_path / "data").exists()
 
 
@@ -111,7 +111,7 @@ def test_a_shared_files_error_is_said_once_naming_the_communes(city_dir):
     line = edit(path, "lead: [KT]", "lead: [QS]")  # QS exists in xa002 and xa003 only
     (issue,) = errors(city_dir)
     assert issue.startswith(f"{path}:{line}: ")
-    assert "unknown unit 'QS'" in issue and "[commune xa001 (xã xa001)]" in issue
+    assert "unknown unit 'QS'" in issue and issue.endswith("[commune: xa001]")
 
 
 def test_a_communes_own_error_points_at_its_folder(city_dir, tmp_path):
@@ -322,3 +322,88 @@ def test_the_city_code_is_no_communes(city_dir):
     line = edit(path, "code: haiphong", "code: xa002")
     (issue,) = errors(city_dir)
     assert issue.startswith(f"{path}:{line}: city.code 'xa002' is also a commune's folder name")
+
+
+def test_a_commune_that_forgot_extends_is_an_error_not_an_empty_plan(city_dir, tmp_path):
+    commune = city_dir / "communes" / "xa003" / "commune.yaml"
+    edit(commune, "\nextends: ../../plans/xa\n", "\n")
+    found = errors(city_dir)
+    assert any(
+        e.startswith(f"{commune}:") and "no obligation is defined" in e and "extends:" in e
+        for e in found
+    ), found
+    # ... and the city report that sums up its consolidated report says which commune lacks it
+    # once the commune has obligations of its own but not that one.
+    (commune.parent / "own.yaml").write_text(
+        """obligations:
+  - id: ke-hoach-cchc-nam
+    title: Kế hoạch cải cách hành chính năm
+    kind: annual_plan
+    ref: Mục V.1
+    lead: [VHXH]
+    product: Kế hoạch cải cách hành chính {period}
+    timing: Tháng 12 hằng năm
+    schedule: {every: annual, due: {on: "12-15", year_offset: -1}}
+""",
+        encoding="utf-8",
+    )
+    (issue,) = errors(city_dir)
+    assert "'bao-cao-cchc-tong-hop' is not a scheduled obligation of every commune" in issue
+    assert "missing in xa003" in issue
+
+
+def test_a_template_names_each_communes_plan(city_dir):
+    city = load_city(city_dir)
+    titles = {c: p.obligations["tong-ket-ke-hoach-2030"].title for c, p in city.plans.items()}
+    assert titles["xa001"] == "Tổng kết việc thực hiện Kế hoạch 84/KH-UBND giai đoạn 2026 - 2030"
+    edit(city_dir / "communes" / "xa002" / "commune.yaml", "plan_short: 84/KH-UBND",
+         "plan_short: 12/KH-UBND")  # fmt: skip
+    city = load_city(city_dir)
+    assert "Kế hoạch 12/KH-UBND" in city.plans["xa002"].obligations["tong-ket-ke-hoach-2030"].title
+    path = city_dir / "plans" / "xa" / "obligations-plan.yaml"
+    line = edit(path, "Kế hoạch {plan_short} giai đoạn", "Kế hoạch {so_hieu} giai đoạn")
+    (issue,) = errors(city_dir)
+    assert issue.startswith(f"{path}:{line}: unknown placeholder {{so_hieu}}: use {{plan_short}}")
+
+
+def test_a_communes_own_copy_of_a_template_obligation_is_warned(city_dir, tmp_path):
+    own = city_dir / "communes" / "xa001" / "own.yaml"
+    own.write_text(
+        (city_dir / "plans" / "xa" / "obligations-duties.yaml").read_text("utf-8"),
+        encoding="utf-8",
+    )
+    result = cchc(city_dir, tmp_path, "check")
+    assert result.exit_code == 0, result.output
+    warning = next(ln for ln in result.output.splitlines() if "warning:" in ln)
+    assert warning.startswith(f"{own}:")
+    assert "obligation(s) of this commune replace the shared ones" in warning
+
+
+def test_the_city_offices_own_escalation_is_not_addressed_to_itself(city_dir, tmp_path):
+    assert cchc(city_dir, tmp_path, "init-db").exit_code == 0
+    cchc(city_dir, tmp_path, "sweep", "--at", "2027-03-11T08:00", "--no-mail")
+    rows = json.loads(cchc(city_dir, tmp_path, "items", "--commune", "haiphong",
+                           "--format", "json").output)  # fmt: skip
+    item = next(r for r in rows if r["period"] == "2027-Q1")
+    mail = cchc(city_dir, tmp_path, "preview", str(item["id"]), "--kind", "escalation").output
+    assert "To: Phó Chủ tịch UBND thành phố <pct@haiphong.example>" in mail
+    assert "do Sở Nội vụ thành phố Hải Phòng chủ trì chưa hoàn thành" in mail
+    assert "gửi sản phẩm về Sở Nội vụ" not in mail
+    assert "Subject: [CCHC] Đôn đốc lần 1: Báo cáo CCHC quý I năm 2027 chưa hoàn thành" in mail
+
+
+def test_no_calendar_warning_when_every_commune_has_the_year(tmp_path):
+    folder = write_city(tmp_path / "city", commune_codes(2), minimal=True)
+    city = load_city(folder)
+    assert calendar_warnings(city, date(2026, 12, 1)) == []
+    (warning,) = calendar_warnings(city, date(2027, 10, 1))
+    assert "create calendar.yaml with `calendar:` beside city.yaml" in str(warning)
+
+
+def test_the_example_city_passes_check(tmp_path):
+    example = SHIPPED / "examples" / "city"
+    result = cchc(example, tmp_path, "check")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        "OK: city thanhphovidu, communes: 2, units: 6, obligations: 7, the city office's reports: 1"
+    )
