@@ -16,7 +16,8 @@ wall seconds and peak memory):
 
 Prints a table, or with `--json` one JSON object per measure: `measure`, `seconds`, `target`,
 `met`, and for the sweep `city_s`, `sum_s` (scaled), `sampled`, `opened`, `mails`, `ratio`,
-`max_rss_mb`.
+`max_rss_mb`; then the task runs of one Prefect sweep flow run for cities of 3 and 30 communes
+(`task_runs`, target: equal; on a temporary Prefect server; `--no-prefect` skips it).
 
     .venv/bin/python bench/city.py [--communes 114] [--sample 8] [--json]
 """
@@ -24,6 +25,7 @@ Prints a table, or with `--json` one JSON object per measure: `measure`, `second
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -83,11 +85,50 @@ def peak_sweep(config: Path, data: Path, port: int) -> tuple[float, int, str]:
     return cchc(config, data, port, "sweep", "--at", PEAK_AT)
 
 
+def prefect_task_runs(work: Path, sizes: list[int]) -> dict[int, int]:
+    """Task runs of one city sweep flow run (the peak morning, after priming), per city size,
+    on a temporary Prefect server (`prefect_test_harness`)."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows import prefect_flows
+    from flows.settings import Settings
+    from models.db import ensure_schema, make_engine
+    from schedules.city import load_city
+    from schedules.dates import parse_instant
+
+    async def count(run_id) -> int:
+        async with get_client() as client:
+            flt = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+            return len(await client.read_task_runs(flow_run_filter=flt))
+
+    found = {}
+    with prefect_test_harness(server_startup_timeout=60):
+        for size in sizes:
+            folder = write_city(work / f"prefect-{size}", commune_codes(size))
+            data = work / f"prefect-data-{size}"
+            os.environ["CCHC_DATA_DIR"] = str(data)
+            engine = make_engine(f"sqlite:///{data}/cchc.db")
+            ensure_schema(engine)
+            prefect_flows.use_runtime(load_city(folder), engine, Settings.from_env(str(folder)))
+            prefect_flows.sweep_flow(at=parse_instant(PRIME_AT))
+            state = prefect_flows.sweep_flow(at=parse_instant(PEAK_AT), return_state=True)
+            time.sleep(2)  # task runs are recorded from events
+            found[size] = asyncio.run(count(state.state_details.flow_run_id))
+            prefect_flows.release_runtime()
+            engine.dispose()
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--communes", type=int, default=114)
     parser.add_argument("--sample", type=int, default=8, help="separate deployments measured")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-prefect", action="store_true", help="skip the Prefect task-run count")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="cchc-bench-city-"))
@@ -130,6 +171,17 @@ def main() -> None:
                 "met": ratio <= RATIO_TARGET,
             }
         )
+        if not args.no_prefect:
+            with contextlib.redirect_stdout(sys.stderr):  # Prefect's log lines
+                runs = prefect_task_runs(work, [3, 30])
+            results.append(
+                {
+                    "measure": "prefect_task_runs",
+                    "task_runs": {str(k): v for k, v in runs.items()},
+                    "target": "equal",
+                    "met": len(set(runs.values())) == 1,
+                }
+            )
     finally:
         sink.terminate()
         sink.wait(5)
@@ -141,7 +193,10 @@ def main() -> None:
     print(f"city of {args.communes} communes (bench/city.py)")
     for row in results:
         verdict = "met" if row["met"] else "NOT met"
-        if row["measure"] == "peak_sweep":
+        if row["measure"] == "prefect_task_runs":
+            counts = ", ".join(f"{n} communes: {v}" for n, v in row["task_runs"].items())
+            print(f"  task runs of one Prefect sweep: {counts} (flat: {verdict})")
+        elif row["measure"] == "peak_sweep":
             print(
                 f"  peak morning sweep: city {row['city_s']:.2f} s ({row['opened']} items opened, "
                 f"{row['max_rss_mb']} MB peak) vs {row['communes']} separate deployments "
