@@ -10,7 +10,13 @@ from models.tables import Outbox, WorkItem
 from notifications.compose import Composer, Mail, load_facts, sample_contexts
 from notifications.render import TemplateIssue, check_renders
 from notifications.smtp import eml_bytes
-from schedules.notices import Notice, closed_notices, returned_notices, step_notices
+from schedules.notices import (
+    Notice,
+    closed_notices,
+    opening_notices,
+    returned_notices,
+    step_notices,
+)
 from schedules.plan import Plan
 from schedules.timeline import Step
 from schedules.vocabulary import (
@@ -51,6 +57,13 @@ def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Noti
         notices = returned_notices(plan, item.unit, max(returns_so_far(session, item.id), 1))
     elif kind == MailKind.CLOSED:
         notices = closed_notices(plan, item.unit)
+    elif kind == MailKind.COORDINATE:  # the request for inputs to the first coordinating unit
+        opened = Step(str(MailKind.OPENED), StepKind.OPENED, item.opened_at)
+        notices = [
+            n
+            for n in opening_notices(plan, item.obligation, item.unit, opened)
+            if n.kind == MailKind.COORDINATE
+        ]
     else:
         if kind == MailKind.ESCALATION and not policy.escalation:
             raise UserError(f"'{item.obligation}' has no escalation level (không có cấp báo cáo)")

@@ -95,6 +95,8 @@ class ItemView:
     """The standing tasks a periodic report covers (`schedules.contents`)."""
     office_own: bool
     """An item of the standing office itself: its mails are the office's own reminders."""
+    lead_label: str
+    """ "Đơn vị chủ trì" (a commune's unit), "Cơ quan chủ trì" (the city office, a Sở)."""
     catch_up: str
     """For an item opened after its due date: the new "at the latest" date; else empty."""
     catch_up_weekday: str
@@ -236,6 +238,7 @@ def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
             for g in report_contents(plan, item.obligation, item.unit)
         ),
         office_own=item.unit == plan.commune.standing_office,
+        lead_label="Cơ quan chủ trì" if plan.communes is not None else "Đơn vị chủ trì",
         catch_up=vn_date(catch_up) if catch_up else "",
         catch_up_weekday=vn_weekday(catch_up) if catch_up else "",
         inputs_due=vn_date(plan.inputs_due(item.obligation, item.due, item.opened_at))

@@ -58,6 +58,8 @@ def report_contents(plan: Plan, obligation_id: str, unit: str) -> list[ContentGr
             coordinated.append(row)
     if plan.communes is not None:  # the city office's: the communes' reports say it all
         return []
+    if consolidated and not led + duties:  # the units' reports are the whole content
+        return []
     if consolidated:  # the units' reports sum up the whole plan; the office adds its own rows
         return [
             ContentGroup(

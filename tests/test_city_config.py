@@ -387,7 +387,13 @@ def test_the_city_offices_own_escalation_is_not_addressed_to_itself(city_dir, tm
     item = next(r for r in rows if r["period"] == "2027-Q1")
     mail = cchc(city_dir, tmp_path, "preview", str(item["id"]), "--kind", "escalation").output
     assert "To: Phó Chủ tịch UBND thành phố <pct@haiphong.example>" in mail
-    assert "do Sở Nội vụ thành phố Hải Phòng chủ trì chưa hoàn thành" in mail
+    assert (
+        "Sở Nội vụ thành phố Hải Phòng kính báo cáo đồng chí: Báo cáo CCHC quý I năm 2027 chưa "
+        "hoàn thành" in mail
+    )
+    assert "do đến nay chưa nhận được báo cáo của: Ủy ban nhân dân xã XA001" in mail
+    assert "kính đề nghị đồng chí chỉ đạo Ủy ban nhân dân xã XA001" in mail
+    assert "Cơ quan chủ trì: Sở Nội vụ" in mail
     assert "gửi sản phẩm về Sở Nội vụ" not in mail
     assert "Subject: [CCHC] Đôn đốc lần 1: Báo cáo CCHC quý I năm 2027 chưa hoàn thành" in mail
 
@@ -407,3 +413,14 @@ def test_the_example_city_passes_check(tmp_path):
     assert result.output.startswith(
         "OK: city thanhphovidu, communes: 2, units: 6, obligations: 7, the city office's reports: 1"
     )
+
+
+def test_preview_of_a_request_for_inputs(city_dir, tmp_path):
+    """`preview --kind coordinate` renders the coordinating unit's request (it used to crash)."""
+    assert cchc(city_dir, tmp_path, "init-db").exit_code == 0
+    cchc(city_dir, tmp_path, "sweep", "--at", "2027-03-11T08:00", "--no-mail")
+    rows = json.loads(cchc(city_dir, tmp_path, "items", "--format", "json").output)
+    item = next(r for r in rows if r["obligation"] == "ke-hoach-ra-soat-vbqppl-hang-nam")
+    mail = cchc(city_dir, tmp_path, "preview", str(item["id"]), "--kind", "coordinate")
+    assert mail.exit_code == 0, mail.output
+    assert "Subject: [CCHC] Đề nghị phối hợp:" in mail.output
