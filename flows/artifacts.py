@@ -4,9 +4,11 @@ changed, and the events that automations hook.
 Builders are pure functions of plain data (work items, a sweep's report); `publish_*` hand their
 output to Prefect. Artifact keys are stable, so each key is a versioned "latest status" page:
 
-- `cchc-<commune>-open-items`: every open, overdue or escalated item, by unit (each sweep that
-  changed something, and each change made by the intake or the command line);
-- `cchc-<commune>-late-items`: the overdue and escalated items, latest first, with unit names;
+- `cchc-<commune>-open-items`: every open, overdue or escalated item, by unit (rewritten by each
+  change made by the intake or the command line, and by a sweep when it may show something else
+  than when last published: the commune's items changed, or the day did; see `models.pages`);
+- `cchc-<commune>-late-items`: the overdue and escalated items, latest first, with unit names
+  (with the open-items table);
 - `cchc-<commune>-sweep-summary`: what the last sweep changed, in Vietnamese (each sweep);
 - `cchc-<commune>-opened-<obligation>`: the items an opening run opened.
 
@@ -29,6 +31,8 @@ that ended well (what the "sweep missing" automation of `cchc deploy` waits for)
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -89,6 +93,34 @@ def late_items_key(plan: Plan) -> str:
 
 def opened_key(plan: Plan, obligation: str) -> str:
     return f"cchc-{plan.commune.code}-opened-{obligation}"
+
+
+def status_fingerprint(plan: Plan, server: str | None) -> str:
+    """What the status tables (open items, late items, consolidated report) show besides the
+    items and the day: the units' names and order, the calendar (working days late), the units
+    or communes a consolidated report expects; and the Prefect server they are published to.
+    When it changes, the next sweep rewrites them (`models.pages`)."""
+    consolidated = {
+        oid: plan.lead_units(ob.consolidates) if ob.consolidates in plan.obligations else []
+        for oid, ob in plan.obligations.items()
+        if ob.consolidates
+    }
+    calendar = sorted(
+        (y, sorted(map(str, o.days_off)), sorted(map(str, o.working_days)))
+        for y, o in plan.calendar.overrides.items()
+    )
+    units = [(code, unit.name) for code, unit in plan.units.items()]
+    return _fingerprint(units, calendar, consolidated, plan.communes, server)
+
+
+def league_fingerprint(city: City, server: str | None) -> str:
+    """What the league table shows besides the items and the day: the communes and their names."""
+    return _fingerprint([(code, p.commune.name) for code, p in city.plans.items()], server)
+
+
+def _fingerprint(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def unit_name(plan: Plan, code: str) -> str:
@@ -534,8 +566,8 @@ def publish_sweep(
     delivery: str | None = None,
 ) -> dict[str, str]:
     """The sweep's artifacts; returns their keys. The open-items and late-items tables are
-    rewritten only when `open_items` is given (the sweep changed something, or items are late:
-    their lateness grows by the day): the pages cost what changed."""
+    rewritten only when `open_items` is given (they may show something else than when last
+    published: `flows.prefect_flows._commune_pages` decides): the pages cost what changed."""
     from prefect.artifacts import create_markdown_artifact
 
     keys = {"summary": sweep_summary_key(plan)}

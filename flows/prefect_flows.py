@@ -8,10 +8,11 @@ A run serves the communes of the runtime's `City` (a single commune's config is 
   and emits `cchc.item.opened`;
 - `cchc-sweep`: sweeps every commune (opens what is due, moves items along their timeline:
   reminders, overdue, escalation), delivers the outbox (a task with retries), publishes each
-  commune's status tables and Vietnamese summary (and, for a city, the city's summary and
-  league), emits `cchc.item.overdue|escalated|opened` and, at its end, `cchc.sweep.completed`;
-  its final state is a Completed state named by its lateness ("18 việc quá hạn"), the run
-  tagged per late unit (per late commune in a city);
+  commune's Vietnamese summary and, when they may have changed since last published (its items
+  or the day did), its status tables (and, for a city, the city's summary and league), emits
+  `cchc.item.overdue|escalated|opened` and, at its end, `cchc.sweep.completed`; its final state
+  is a Completed state named by its lateness ("18 việc quá hạn"), the run tagged per late unit
+  (per late commune in a city);
 - `cchc-close`: attaches a deliverable and closes the item, emits `cchc.item.closed`;
 - `cchc-item-changed`: after the intake or the command line changed items (handed in,
   accepted, returned, waived), emits their event and refreshes the status tables;
@@ -38,6 +39,7 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.settings import PREFECT_API_URL
 from prefect.states import Completed, State
 from sqlalchemy import Engine, func, select
 
@@ -45,10 +47,11 @@ from flows import artifacts
 from flows.mail import deliver_communes
 from flows.settings import Settings
 from models.db import transaction
+from models.pages import LEAGUE, STATUS, PageLog, last_event_id, mark_published, page_log
 from models.store import communes_of
 from models.tables import Outbox, WorkItem
 from schedules.city import City, load_city
-from schedules.dates import local_date
+from schedules.dates import VN_ZONE, local_date
 from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES, ItemStatus
 from usecases.errors import UserError
@@ -241,14 +244,17 @@ def _by_commune(items: list[WorkItem]) -> dict[str, list[WorkItem]]:
     return found
 
 
-def _open_items_now(plan: Plan, engine: Engine) -> list[WorkItem]:
+def _open_items_now(plan: Plan, engine: Engine) -> list[artifacts.ItemLike]:
+    """The commune's open items, as plain rows (the tables read their columns only: no ORM
+    objects, a fifth of the cost for a commune's thousands)."""
+    item = WorkItem.__table__.c
     query = (
-        select(WorkItem)
-        .where(WorkItem.commune == plan.commune.code, WorkItem.status.in_(OPEN_STATUSES))
-        .order_by(WorkItem.unit, WorkItem.due, WorkItem.id)
+        select(WorkItem.__table__)
+        .where(item.commune == plan.commune.code, item.status.in_(OPEN_STATUSES))
+        .order_by(item.unit, item.due, item.id)
     )
     with transaction(engine) as session:
-        return list(session.exec(query).scalars().all())
+        return list(session.execute(query).all())
 
 
 # --- opening runs --------------------------------------------------------------------------
@@ -495,19 +501,31 @@ def _commune_pages(
     queued: int,
     touched: list[WorkItem],
     delivery: str | None,
+    log: PageLog,
     summary: bool = True,
 ) -> tuple[dict[str, Counter], dict[str, int]]:
-    """One commune's sweep pages: the summary artifact (and the open-items table when this
-    sweep changed something or items are late), and one event per kind and unit. Returns the
-    open counts by unit and the events emitted by kind. Its cost follows what changed: the
-    counts are one GROUP BY, the items read are those opened or moved. Without `summary` (the
-    city office's own items, whose row is in the city's summary under the same key) only the
-    tables."""
+    """One commune's sweep pages: the summary artifact, the status tables when they may show
+    something else than when last published, and one event per kind and unit. Returns the open
+    counts by unit and the events emitted by kind. Its cost follows what changed: the counts
+    are one GROUP BY, the items read are those opened or moved, and the open items are read
+    only when the tables are rewritten:
+
+    1. the sweep opened or moved items of this commune, or
+    2. some other change reached its items since (the intake, the command line, an opening
+       run: an event after the one `log` recorded), or
+    3. the day changed (states and working days late count from "today"), or the config the
+       tables name (`artifacts.status_fingerprint`), or nothing was published yet.
+
+    Without `summary` (the city office's own items, whose row is in the city's summary under
+    the same key) only the tables."""
     moved = {item_id: status for item_id, _, status in advanced}
     opened_ids = {item_id for item_id, *_ in opened}
+    code = plan.commune.code
+    day = local_date(at, plan.zone)
+    fingerprint = artifacts.status_fingerprint(plan, _server())
     counts = open_counts(plan, rt.engine)
-    late = artifacts.late_counts(counts)
-    open_now = _open_items_now(plan, rt.engine) if opened or advanced or late else None
+    stale = bool(opened or advanced) or not log.is_current(code, day, fingerprint)
+    open_now = _open_items_now(plan, rt.engine) if stale else None
     if summary:
         artifacts.publish_sweep(
             plan, at, opened, advanced, queued, touched, counts, open_now, delivery
@@ -516,6 +534,7 @@ def _commune_pages(
         artifacts.publish_status(plan, open_now, at)
     if open_now is not None:
         artifacts.publish_consolidated(plan, rt.engine, at)
+        mark_published(rt.engine, STATUS, code, day, log.last_event, fingerprint, at)
     changed = [i for i in touched if i.id in moved]
     emitted = {
         "opened": artifacts.emit_item_events(
@@ -531,6 +550,11 @@ def _commune_pages(
     return counts, emitted
 
 
+def _server() -> str | None:
+    """The Prefect API the pages go to (part of their fingerprint: another server has none)."""
+    return PREFECT_API_URL.value()
+
+
 @task(name="publish-status", cache_policy=NO_CACHE)
 def status_pages(
     at: datetime,
@@ -543,6 +567,7 @@ def status_pages(
     """Each commune's pages (`_commune_pages`), and for a city the city's summary; the run's
     final state (name, message) and tags from the lateness."""
     rt = runtime()
+    log = page_log(rt.engine, STATUS, [p.commune.code for p in rt.plans])  # before any read
     opened_ids = [i for i, *_ in opened]
     touched = _by_commune(_read_items(rt.engine, opened_ids + [i for i, *_ in advanced]))
     queued_by = _queued_by_commune(rt, at, communes, queued)
@@ -565,6 +590,7 @@ def status_pages(
             queued_by[code],
             touched.get(code, []),
             None if city else delivery,  # a city's delivery is one run: on the city's page
+            log,
             summary=not city or code != rt.city.code,
         )
         emitted.update(events)
@@ -592,12 +618,23 @@ def status_pages(
 
 
 @task(name="publish-league", cache_policy=NO_CACHE)
-def league_page(at: datetime) -> str:
-    """The city office's league table (`cchc-<city>-league`), after each city sweep."""
+def league_page(at: datetime) -> str | None:
+    """The city office's league table (`cchc-<city>-league`), after a city sweep, when it may
+    show something else than when last published: an item of some commune changed since, or
+    the day, or the communes (as `_commune_pages` decides for the status tables). Returns its
+    key, None when left as it was."""
     from flows.league_artifact import publish_league
 
     rt = runtime()
-    return publish_league(rt.city, rt.engine, at)
+    city = rt.city.code
+    log = page_log(rt.engine, LEAGUE, [city])
+    day = local_date(at, VN_ZONE)
+    fingerprint = artifacts.league_fingerprint(rt.city, _server())
+    if log.is_current(city, day, fingerprint, communes=[*rt.city.plans, city]):
+        return None
+    key = publish_league(rt.city, rt.engine, at)
+    mark_published(rt.engine, LEAGUE, city, day, log.last_event, fingerprint, at)
+    return key
 
 
 def _sweep_run_name() -> str:
@@ -746,11 +783,14 @@ def changed_pages(kind: str, item_ids: list[int], at: datetime) -> dict[str, dic
     keys by commune."""
     rt = runtime()
     keys = {}
+    last_event = last_event_id(rt.engine)  # before the items are read: see models.pages
     for commune, items in _by_commune(_read_items(rt.engine, item_ids)).items():
         plan = rt.plan_of(commune)
         artifacts.emit_item_events(plan, kind, items, at)
         artifacts.publish_consolidated(plan, rt.engine, at)
         keys[commune] = artifacts.publish_status(plan, _open_items_now(plan, rt.engine), at)
+        day, fingerprint = local_date(at, plan.zone), artifacts.status_fingerprint(plan, _server())
+        mark_published(rt.engine, STATUS, commune, day, last_event, fingerprint, at)
     return keys
 
 

@@ -202,3 +202,24 @@ class ConfigSnapshot(SQLModel, table=True):
     files: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     """File name -> its text: the config folder's YAML files."""
     saved_at: datetime
+
+
+class PublishedPage(SQLModel, table=True):
+    """As of what a status page of the Prefect UI was last published (`models.pages`): a sweep
+    rewrites a page only when something it shows may have changed since: its items (an event
+    after `event_id`), its "today" (`day`), or the config it names (`fingerprint`)."""
+
+    __tablename__ = "published_page"
+
+    commune: str = Field(primary_key=True, max_length=32)
+    """The commune whose page it is (a city's code for the city's own pages)."""
+    page: str = Field(primary_key=True, max_length=16)
+    """Which pages: `status` (open items, late items, consolidated report), `league`."""
+    day: date
+    """The local date the page was published as of: its "today" (states, working days late)."""
+    event_id: int
+    """The event log's last id when its items were read: a later event may change it."""
+    fingerprint: str = Field(max_length=16)
+    """What else it shows: unit and commune names, the calendar, the Prefect server."""
+    at: datetime
+    """The instant it was published as of."""

@@ -266,6 +266,47 @@ def test_runs_about_one_commune_carry_it(pf, rt, city3, tmp_path, monkeypatch):
     assert "commune:xa003" in changed.tags
 
 
+def versions(key: str) -> int:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    return len(
+        _client(
+            lambda c: c.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
+        )
+    )
+
+
+def test_a_city_sweep_rewrites_only_the_pages_that_changed(pf, rt, city3):
+    """The league and each commune's tables are rewritten when their items changed or the day
+    did: a change in one commune rewrites its tables and the league, not the others'."""
+    from usecases.lifecycle import waive
+
+    keys = [f"cchc-{code}-open-items" for code in city3.plans] + ["cchc-haiphong-league"]
+    pf.sweep_flow(at=OTHERS_OPEN)
+    before = {key: versions(key) for key in keys}
+    assert all(before.values())
+    again = pf.sweep_flow(at=OTHERS_OPEN + timedelta(hours=8))
+    assert (again["opened"], again["advanced"]) == (0, 0)
+    assert {key: versions(key) for key in keys} == before
+
+    item = report_items(rt.engine)["xa002"]
+    waive(city3.plan_of("xa002"), rt.engine, item.id, "Không phát sinh", OTHERS_OPEN)
+    pf.sweep_flow(at=OTHERS_OPEN + timedelta(hours=9))
+    after = {key: versions(key) for key in keys}
+    assert {key: after[key] - before[key] for key in keys} == {
+        "cchc-xa001-open-items": 0,
+        "cchc-xa002-open-items": 1,
+        "cchc-xa003-open-items": 0,
+        "cchc-haiphong-league": 1,
+    }
+    assert str(item.id) not in latest("cchc-xa002-open-items").data
+
+    pf.sweep_flow(at=OTHERS_OPEN + timedelta(days=1))  # a new day: every page once
+    assert {key: versions(key) - after[key] for key in keys} == {key: 1 for key in keys}
+
+
 # ----- Prefect: deployments and automations ---------------------------------------------------
 
 

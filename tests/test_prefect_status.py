@@ -285,3 +285,80 @@ def test_without_a_server_a_change_does_not_load_prefect(plan, sqlite_url, tmp_p
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+# ----- issue 12: the status tables cost what changed -----------------------------------------
+
+
+def versions(key: str) -> int:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    return len(
+        _client(
+            lambda c: c.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
+        )
+    )
+
+
+def tables(plan) -> dict[str, int]:
+    """Versions of the tables a sweep rewrites only when they may have changed."""
+    keys = artifacts.open_items_key(plan), artifacts.late_items_key(plan)
+    return {key: versions(key) for key in (*keys, artifacts.consolidated_key(plan))}
+
+
+def late_history(pf) -> None:
+    """Sweeps up to 23/12/2026 07:30: the 2026 annual reports are late, most escalated."""
+    for at in ("2026-12-02T07:30", "2026-12-17T07:30", LATE_SWEEP, "2026-12-23T07:30"):
+        pf.sweep_flow(at=t(at))
+
+
+def test_a_second_sweep_the_same_day_with_nothing_changed_rewrites_no_table(pf, rt, plan):
+    late_history(pf)
+    before = tables(plan)
+    assert all(before.values())
+    again = pf.sweep_flow(at=t("2026-12-23T16:00"))
+    assert (again["opened"], again["advanced"]) == (0, 0) and again["late"] >= 2
+    assert tables(plan) == before  # late items no longer rewrite them on every sweep
+    _, text = latest(artifacts.sweep_summary_key(plan))  # the summary is the sweep's own record
+    assert "# Kết quả rà soát lúc 23/12/2026 16:00" in text and "**Không có thay đổi.**" in text
+
+
+def test_a_change_made_outside_prefect_is_shown_by_the_next_sweep(pf, rt, plan):
+    """A change Prefect was not told of (the command line without PREFECT_API_URL): its event
+    makes the next sweep rewrite the tables, even with nothing due."""
+    from usecases.lifecycle import waive
+
+    late_history(pf)
+    before = tables(plan)
+    item = late_in_db(rt.engine)[0]
+    waive(plan, rt.engine, item.id, "Không phát sinh", t("2026-12-23T15:00"))
+    again = pf.sweep_flow(at=t("2026-12-23T16:00"))
+    assert (again["opened"], again["advanced"]) == (0, 0)
+    after = tables(plan)
+    assert {key: after[key] - before[key] for key in before} == {key: 1 for key in before}
+    for key in (artifacts.open_items_key(plan), artifacts.late_items_key(plan)):
+        artifact, rows = latest(key)
+        assert item.id not in {r["Mã việc"] for r in rows}
+        assert "23/12/2026 16:00" in artifact.description
+
+
+def test_a_new_day_rewrites_the_tables_once(pf, rt, plan):
+    """Working days late count from "today": the first sweep of a day rewrites the tables even
+    with nothing due, the next ones that day do not."""
+    late_history(pf)
+    _, rows = latest(artifacts.late_items_key(plan))
+    late = {r["Mã việc"]: r["Trễ (ngày làm việc)"] for r in rows}
+    before = tables(plan)
+    day = pf.sweep_flow(at=t("2026-12-24T07:30"))
+    assert (day["opened"], day["advanced"]) == (0, 0)
+    after = tables(plan)
+    assert {key: after[key] - before[key] for key in before} == {key: 1 for key in before}
+    artifact, rows = latest(artifacts.late_items_key(plan))
+    assert {r["Mã việc"]: r["Trễ (ngày làm việc)"] for r in rows} == {
+        item_id: days + 1 for item_id, days in late.items()
+    }
+    assert "24/12/2026 07:30" in artifact.description
+    pf.sweep_flow(at=t("2026-12-24T16:00"))
+    assert tables(plan) == after
