@@ -242,27 +242,18 @@ class Plan:
         date for the same period (all units of a period share a due date)."""
         found: dict[str, dict[date, date]] = {}
         span = (self.commune.plan_start, self.commune.plan_end)
-        for oid in self.schedules:
-            target = self.obligations[oid].consolidates
-            if not target or target not in self.schedules:
-                continue
-            own = {o.period.key: o.due.due for o in self.occurrences(*span, obligation=oid)}
-            found[target] = {
-                o.due.due: own[o.period.key]
-                for o in self.occurrences(*span, obligation=target)
-                if o.period.key in own
-            }
-        upper = self.upper
-        for oid in upper.schedules if upper else ():
-            target = upper.obligations[oid].consolidates
-            if target not in self.schedules or target in found:
-                continue
-            own = {o.period.key: o.due.due for o in upper.occurrences(*span, obligation=oid)}
-            found[target] = {
-                o.due.due: own[o.period.key]
-                for o in self.occurrences(*span, obligation=target)
-                if o.period.key in own
-            }
+        # This commune's consolidated reports first, then the city office's (a level up).
+        for level in (self, self.upper) if self.upper else (self,):
+            for oid in level.schedules:
+                target = level.obligations[oid].consolidates
+                if not target or target not in self.schedules or target in found:
+                    continue
+                own = {o.period.key: o.due.due for o in level.occurrences(*span, obligation=oid)}
+                found[target] = {
+                    o.due.due: own[o.period.key]
+                    for o in self.occurrences(*span, obligation=target)
+                    if o.period.key in own
+                }
         return found
 
     def consolidated_due(self, obligation_id: str, due: date) -> date | None:
