@@ -481,12 +481,11 @@ def city_sweep_markdown(
     """What a city's sweep changed, in Vietnamese: the totals, the delivery (one run for the
     city), then one row per commune (opened, moved on, mails queued, open, late, escalated).
     `changes`: counters by commune under "opened", "advanced" and "queued"."""
-    zone = next(iter(city.plans.values())).zone
-    name = city.info.name if city.info else city.code
+    zone = city.zone
     lines = [
         f"# Kết quả rà soát lúc {vn_datetime(at, zone)}",
         "",
-        f"{name} — {len(city.plans)} xã",
+        f"{city.name} — {len(city.plans)} xã",
         "",
     ]
     opened, advanced, queued = (sum(changes[k].values()) for k in ("opened", "advanced", "queued"))
@@ -544,7 +543,7 @@ def sweep_completed_event(city: City, summary: dict[str, Any]) -> dict[str, Any]
         event=SWEEP_COMPLETED,
         resource={
             "prefect.resource.id": f"cchc.{city.code}.sweep",
-            "prefect.resource.name": f"Rà soát — {city.info.name if city.info else city.code}",
+            "prefect.resource.name": f"Rà soát — {city.name if city.is_city else city.code}",
             "cchc.city": city.code,
         },
         payload={k: summary.get(k) for k in ("at", "opened", "advanced", "queued", "open", "late")},
@@ -743,7 +742,7 @@ def publish_city_sweep(
     from prefect.artifacts import create_markdown_artifact
 
     key = city_summary_key(city)
-    zone = next(iter(city.plans.values())).zone
+    zone = city.zone
     create_markdown_artifact(
         city_sweep_markdown(city, at, changes, counts, delivery),
         key=key,
@@ -760,7 +759,7 @@ def publish_city_opened(
 
     having = [p for p in city.select(None) if obligation in p.obligations]
     title = having[0].obligations[obligation].title if having else obligation
-    zone = next(iter(city.plans.values())).zone
+    zone = city.zone
     key = city_opened_key(city, obligation)
     create_table_artifact(
         city_opened_table(city, todo, opened) or [{"Kết quả": "Không có xã nào đến ngày mở kỳ"}],

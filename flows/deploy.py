@@ -217,7 +217,7 @@ def automations(
     """
     sweep_name, mail_name = automation_names(city)
     scope = tags_for(city)[-1]
-    where = city.info.name if city.info else next(iter(city.plans.values())).commune.name
+    where = city.name
     minutes = int(grace.total_seconds() // 60)
     sweep = AutomationCore(
         name=sweep_name,

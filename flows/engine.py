@@ -123,7 +123,7 @@ def next_due(scheduler: BaseScheduler, now: datetime, count: int = 8) -> list[tu
 
 
 def describe_next(city: City, upcoming: list[tuple[datetime, str]]) -> list[str]:
-    zone = _zone(city)
+    zone = city.zone
     lines = []
     for fire_at, jid in upcoming:
         if not jid.startswith("open:"):
@@ -139,7 +139,7 @@ def describe_next(city: City, upcoming: list[tuple[datetime, str]]) -> list[str]
 
 def _periods_opening(city: City, obligation: str, fire_at: datetime) -> tuple[list[str], int]:
     """The periods of `obligation` opening on `fire_at`'s day, and in how many communes."""
-    day = fire_at.astimezone(_zone(city)).date()
+    day = fire_at.astimezone(city.zone).date()
     periods: list[str] = []
     communes = 0
     for plan in city.select(None):
@@ -147,11 +147,6 @@ def _periods_opening(city: City, obligation: str, fire_at: datetime) -> tuple[li
         communes += bool(found)
         periods += [o.period.key for o in found]
     return list(dict.fromkeys(periods)), communes
-
-
-def _zone(city: City):
-    """Every commune of a city is in one zone."""
-    return next(iter(city.plans.values())).zone
 
 
 def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
@@ -237,7 +232,7 @@ def _run(state: EngineState) -> None:
         )
     _pin(state)
     scheduler = BackgroundScheduler(
-        timezone=_zone(state.city),
+        timezone=state.city.zone,
         # One run at a time: the runs share one database, and at a shared instant the openings
         # (sorted first) run before the sweep.
         executors={"default": ThreadPoolExecutor(max_workers=1)},

@@ -56,7 +56,7 @@ from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES, ItemStatus
 from usecases.errors import UserError
 from usecases.lifecycle import open_ad_hoc
-from usecases.reporting import open_counts
+from usecases.reporting import open_counts_by_commune
 from usecases.review import Submission, attach
 from usecases.sweep import SweepReport, advance_items, open_due_items, open_period
 
@@ -91,8 +91,7 @@ class Runtime:
 
     @property
     def zone(self) -> ZoneInfo:
-        """Every commune of a city is in one zone."""
-        return self.plans[0].zone
+        return self.city.zone
 
     def plan_of(self, commune: str | None) -> Plan:
         """The plan of `commune` (the city's code: the city office's); None names the only
@@ -502,13 +501,14 @@ def _commune_pages(
     touched: list[WorkItem],
     delivery: str | None,
     log: PageLog,
+    counts: dict[str, Counter],
     summary: bool = True,
-) -> tuple[dict[str, Counter], dict[str, int]]:
+) -> dict[str, int]:
     """One commune's sweep pages: the summary artifact, the status tables when they may show
-    something else than when last published, and one event per kind and unit. Returns the open
-    counts by unit and the events emitted by kind. Its cost follows what changed: the counts
-    are one GROUP BY, the items read are those opened or moved, and the open items are read
-    only when the tables are rewritten:
+    something else than when last published, and one event per kind and unit. Returns the
+    events emitted by kind. Its cost follows what changed: `counts` (open items by unit and
+    status) come read for every commune at once, the items read are those opened or moved,
+    and the open items are read only when the tables are rewritten:
 
     1. the sweep opened or moved items of this commune, or
     2. some other change reached its items since (the intake, the command line, an opening
@@ -523,7 +523,6 @@ def _commune_pages(
     code = plan.commune.code
     day = local_date(at, plan.zone)
     fingerprint = artifacts.status_fingerprint(plan, _server())
-    counts = open_counts(plan, rt.engine)
     stale = bool(opened or advanced) or not log.is_current(code, day, fingerprint)
     open_now = _open_items_now(plan, rt.engine) if stale else None
     if summary:
@@ -547,7 +546,7 @@ def _commune_pages(
             plan, "escalated", [i for i in changed if moved[i.id] == ItemStatus.ESCALATED], at
         ),
     }
-    return counts, emitted
+    return emitted
 
 
 def _server() -> str | None:
@@ -577,11 +576,11 @@ def status_pages(
         opened_by[communes[row[0]]].append(row)
     for row in advanced:
         advanced_by[communes[row[0]]].append(row)
-    counts: dict[str, dict[str, Counter]] = {}
+    counts = open_counts_by_commune(rt.plans, rt.engine)
     emitted: Counter = Counter()
     for plan in rt.plans:
         code = plan.commune.code
-        counts[code], events = _commune_pages(
+        events = _commune_pages(
             rt,
             plan,
             at,
@@ -591,6 +590,7 @@ def status_pages(
             touched.get(code, []),
             None if city else delivery,  # a city's delivery is one run: on the city's page
             log,
+            counts[code],
             summary=not city or code != rt.city.code,
         )
         emitted.update(events)

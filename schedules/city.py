@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from schedules.config import City as CityInfo
 from schedules.config import CityFile, Commune, ConfigFile, Leader, Person, Unit
@@ -48,6 +49,16 @@ class City:
     def code(self) -> str:
         """The city's code, or the single commune's."""
         return self.info.code if self.info else next(iter(self.plans))
+
+    @property
+    def name(self) -> str:
+        """The city's name, or the single commune's."""
+        return self.info.name if self.info else next(iter(self.plans.values())).commune.name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """Every commune of a city is in one zone (its first commune's)."""
+        return next(iter(self.plans.values())).zone
 
     @property
     def is_city(self) -> bool:

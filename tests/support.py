@@ -85,3 +85,32 @@ def run_cchc(env: dict, *args: str, cwd=None, ok: bool = True) -> subprocess.Com
     if ok:
         assert done.returncode == 0, done.stderr
     return done
+
+
+def prefect_call(fn):
+    """`fn(client)` with a client of the Prefect API in force (the test harness's)."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    async def go():
+        async with get_client() as client:
+            return await fn(client)
+
+    return asyncio.run(go())
+
+
+def latest_artifact(key: str):
+    """The newest artifact of `key` (asserted to exist)."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    found = prefect_call(
+        lambda c: c.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    )
+    assert found, f"no artifact {key}"
+    return found[0]

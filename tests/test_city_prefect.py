@@ -10,7 +10,6 @@ the others) and opens on 01/03/2027 (02/03 in the others).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +19,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from city_support import commune_codes, write_city
 from sqlalchemy import select
+from support import latest_artifact, prefect_call
 
 from flows import artifacts
 from flows.deploy import automation_names, automations, deploy, wanted
@@ -124,33 +124,8 @@ def rt(pf, city3, sqlite_url, tmp_path, monkeypatch):
     engine.dispose()
 
 
-def _client(fn):
-    from prefect.client.orchestration import get_client
-
-    async def go():
-        async with get_client() as client:
-            return await fn(client)
-
-    return asyncio.run(go())
-
-
-def latest(key: str):
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    from prefect.client.schemas.sorting import ArtifactSort
-
-    found = _client(
-        lambda c: c.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-            sort=ArtifactSort.CREATED_DESC,
-            limit=1,
-        )
-    )
-    assert found, f"no artifact {key}"
-    return found[0]
-
-
 def run_of(state):
-    return _client(lambda c: c.read_flow_run(state.state_details.flow_run_id))
+    return prefect_call(lambda c: c.read_flow_run(state.state_details.flow_run_id))
 
 
 def task_names(state, expected: int, timeout: float = 15.0) -> list[str]:
@@ -160,7 +135,7 @@ def task_names(state, expected: int, timeout: float = 15.0) -> list[str]:
     run_id = state.state_details.flow_run_id
     deadline = time.monotonic() + timeout
     while True:
-        runs = _client(
+        runs = prefect_call(
             lambda c: c.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
             )
@@ -197,15 +172,15 @@ def test_one_sweep_run_serves_every_commune_by_its_own_calendar(pf, rt, city3):
 
     # Each commune's pages keep their keys; the city has its own.
     for code in city3.plans:
-        rows = latest(f"cchc-{code}-open-items").data
+        rows = latest_artifact(f"cchc-{code}-open-items").data
         assert str(items[code].id) in rows
-        assert f"xã {code.upper()}" in latest(f"cchc-{code}-sweep-summary").data
-    summary = latest(artifacts.city_summary_key(city3)).data
+        assert f"xã {code.upper()}" in latest_artifact(f"cchc-{code}-sweep-summary").data
+    summary = latest_artifact(artifacts.city_summary_key(city3)).data
     assert "Thành phố Hải Phòng — 3 xã" in summary and "## Theo xã" in summary
     assert all(f"({code})" in summary for code in city3.plans)
     assert "thư đã gửi" in summary  # one delivery run for the city, on the city's page
-    assert "thư đã gửi" not in latest("cchc-xa001-sweep-summary").data
-    latest("cchc-haiphong-league")
+    assert "thư đã gửi" not in latest_artifact("cchc-xa001-sweep-summary").data
+    latest_artifact("cchc-haiphong-league")
 
 
 def test_opening_runs_open_each_commune_on_its_own_day(pf, rt, city3):
@@ -217,9 +192,9 @@ def test_opening_runs_open_each_commune_on_its_own_day(pf, rt, city3):
     result = state.result()
     assert result["communes"] == ["xa001", "xa003"] and result["periods"] == ["2027-Q1"]
     assert set(report_items(rt.engine)) == {"xa001", "xa002", "xa003"}
-    opened = latest(f"cchc-xa003-opened-{REPORT}")
+    opened = latest_artifact(f"cchc-xa003-opened-{REPORT}")
     assert "2027-Q1" in opened.data and "16/03/2027" in opened.data
-    city_rows = latest(artifacts.city_opened_key(city3, REPORT)).data
+    city_rows = latest_artifact(artifacts.city_opened_key(city3, REPORT)).data
     assert "xa001" in city_rows and "xa003" in city_rows and "xa002" not in city_rows
 
 
@@ -261,7 +236,7 @@ def test_runs_about_one_commune_carry_it(pf, rt, city3, tmp_path, monkeypatch):
     plan = city3.plan_of("xa003")
     at = parse_instant("2027-03-06T08:00")
     assert item_changed(plan, rt.engine, rt.settings, "accepted", [item_id], at, city=city3)
-    runs = _client(lambda c: c.read_flow_runs(limit=200))
+    runs = prefect_call(lambda c: c.read_flow_runs(limit=200))
     [changed] = [r for r in runs if r.name == f"xa003 · chấp nhận · #{item_id} · 2027-03-06 08:00"]
     assert "commune:xa003" in changed.tags
 
@@ -270,7 +245,7 @@ def versions(key: str) -> int:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     return len(
-        _client(
+        prefect_call(
             lambda c: c.read_artifacts(
                 artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
             )
@@ -301,7 +276,7 @@ def test_a_city_sweep_rewrites_only_the_pages_that_changed(pf, rt, city3):
         "cchc-xa003-open-items": 0,
         "cchc-haiphong-league": 1,
     }
-    assert str(item.id) not in latest("cchc-xa002-open-items").data
+    assert str(item.id) not in latest_artifact("cchc-xa002-open-items").data
 
     pf.sweep_flow(at=OTHERS_OPEN + timedelta(days=1))  # a new day: every page once
     assert {key: versions(key) - after[key] for key in keys} == {key: 1 for key in keys}
@@ -317,7 +292,7 @@ def _settings(city: City) -> Settings:
 def _deployments(tag: str) -> dict:
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
 
-    found = _client(
+    found = prefect_call(
         lambda c: c.read_deployments(
             deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[tag]))
         )
@@ -353,13 +328,13 @@ def test_the_automations_watch_the_sweep_and_the_mail(harness, city3, tmp_path, 
     city = make_city(tmp_path / "hpm", 1, code="hpm")
     deploy(city, _settings(city), working_dir=tmp_path)
     sweep_name, mail_name = automation_names(city)
-    [sweep] = _client(lambda c: c.read_automations_by_name(sweep_name))
+    [sweep] = prefect_call(lambda c: c.read_automations_by_name(sweep_name))
     assert sweep.trigger.posture == Posture.Proactive
     assert sweep.trigger.within == timedelta(minutes=45)
     assert sweep.trigger.expect == {"cchc.sweep.completed"}
     assert sweep.trigger.after == {"prefect.flow-run.Pending", "prefect.flow-run.Late"}
     assert [a.type for a in sweep.actions] == ["do-nothing"]  # no block configured
-    [mail] = _client(lambda c: c.read_automations_by_name(mail_name))
+    [mail] = prefect_call(lambda c: c.read_automations_by_name(mail_name))
     assert mail.trigger.expect == {"cchc.mail.failed"} and mail.enabled
 
     # With a notification block (made in the UI; here by code), a deploy updates both.
@@ -367,9 +342,9 @@ def test_the_automations_watch_the_sweep_and_the_mail(harness, city3, tmp_path, 
     monkeypatch.setenv("CCHC_ALERT_BLOCK", "slack-webhook/cchc-hpm")
     changed = deploy(city, _settings(city), working_dir=tmp_path)
     assert [how for _, how in changed.automations] == ["~", "~"]
-    [sweep] = _client(lambda c: c.read_automations_by_name(sweep_name))
+    [sweep] = prefect_call(lambda c: c.read_automations_by_name(sweep_name))
     assert [a.type for a in sweep.actions] == ["send-notification"]
-    assert len(_client(lambda c: c.read_automations_by_name(sweep_name))) == 1
+    assert len(prefect_call(lambda c: c.read_automations_by_name(sweep_name))) == 1
     monkeypatch.setenv("CCHC_ALERT_BLOCK", "slack-webhook/missing")
     from usecases.errors import UserError
 
@@ -385,7 +360,7 @@ def _triggered(automation_id, since: datetime) -> list:
         EventResourceFilter,
     )
 
-    page = _client(
+    page = prefect_call(
         lambda c: c.read_events(
             filter=EventFilter(
                 occurred=EventOccurredFilter(since=since),
@@ -422,10 +397,10 @@ def test_the_automations_fire(pf, tmp_path, sqlite_url, monkeypatch):
     ids = {}
     for city in (ok_city, stuck_city):
         for automation in automations(city, grace=grace):
-            ids[automation.name] = _client(lambda c, a=automation: c.create_automation(a))
+            ids[automation.name] = prefect_call(lambda c, a=automation: c.create_automation(a))
 
     # A run a worker took and lost: Pending, never completed.
-    _client(
+    prefect_call(
         lambda c: c.create_flow_run(
             pf.sweep_flow, tags=list(pf.scope_tags(stuck_city)), state=Pending()
         )

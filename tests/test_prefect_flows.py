@@ -4,7 +4,6 @@ artifacts, events, task-run counts and failure states."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ from datetime import date
 
 import pytest
 from sqlalchemy import func, select
+from support import latest_artifact, prefect_call
 
 from flows import artifacts
 from flows.settings import Settings
@@ -65,31 +65,6 @@ def events(monkeypatch):
     return seen
 
 
-def _client_call(fn):
-    from prefect.client.orchestration import get_client
-
-    async def go():
-        async with get_client() as client:
-            return await fn(client)
-
-    return asyncio.run(go())
-
-
-def latest_artifact(key: str):
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    from prefect.client.schemas.sorting import ArtifactSort
-
-    found = _client_call(
-        lambda c: c.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-            sort=ArtifactSort.CREATED_DESC,
-            limit=1,
-        )
-    )
-    assert found, f"no artifact {key}"
-    return found[0]
-
-
 def table_rows(artifact) -> list[dict]:
     data = artifact.data
     return json.loads(data) if isinstance(data, str) else data
@@ -97,7 +72,7 @@ def table_rows(artifact) -> list[dict]:
 
 def flow_run(state):
     run_id = state.state_details.flow_run_id
-    return _client_call(lambda c: c.read_flow_run(run_id))
+    return prefect_call(lambda c: c.read_flow_run(run_id))
 
 
 def task_run_names(state, expected: int, timeout: float = 15.0) -> list[str]:
@@ -107,7 +82,7 @@ def task_run_names(state, expected: int, timeout: float = 15.0) -> list[str]:
     run_id = state.state_details.flow_run_id
     deadline = time.monotonic() + timeout
     while True:
-        runs = _client_call(
+        runs = prefect_call(
             lambda c: c.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
             )
@@ -369,7 +344,7 @@ def test_attach_from_the_cli_runs_the_close_flow_when_a_server_is_set(
     assert result.exit_code == 0, result.output
     assert f"item {item.id}: closed on time" in result.output
     assert [e["event"] for e in events if e["event"] == "cchc.item.closed"] == ["cchc.item.closed"]
-    runs = _client_call(lambda c: c.read_flow_runs(limit=50))
+    runs = prefect_call(lambda c: c.read_flow_runs(limit=50))
     assert f"close · #{item.id} · 2026-12-03 10:00" in {r.name for r in runs}
 
 
@@ -393,7 +368,7 @@ def test_a_sweep_that_changes_nothing_does_not_rewrite_the_open_items_table(pf, 
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     def versions(key: str) -> int:
-        found = _client_call(
+        found = prefect_call(
             lambda c: c.read_artifacts(
                 artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
             )

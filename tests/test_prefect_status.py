@@ -5,7 +5,6 @@ changes an item (after the response, never on read-only paths, not at all withou
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -17,7 +16,7 @@ import httpx
 import pytest
 from intake_support import Clock, LiveIntake, pdf_bytes, t
 from sqlalchemy import select
-from support import find_item
+from support import find_item, latest_artifact, prefect_call
 
 from flows import artifacts
 from flows.settings import Settings
@@ -76,38 +75,18 @@ def server_url(harness, monkeypatch):
     return PREFECT_API_URL.value()
 
 
-def _client(fn):
-    from prefect.client.orchestration import get_client
-
-    async def go():
-        async with get_client() as client:
-            return await fn(client)
-
-    return asyncio.run(go())
-
-
 def latest(key: str):
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    from prefect.client.schemas.sorting import ArtifactSort
-
-    found = _client(
-        lambda c: c.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-            sort=ArtifactSort.CREATED_DESC,
-            limit=1,
-        )
-    )
-    assert found, f"no artifact {key}"
-    data = found[0].data
-    table = found[0].type == "table" and isinstance(data, str)
-    return found[0], (json.loads(data) if table else data)
+    """The newest artifact of `key` and its data (a table's rows parsed)."""
+    found = latest_artifact(key)
+    table = found.type == "table" and isinstance(found.data, str)
+    return found, (json.loads(found.data) if table else found.data)
 
 
 def runs_named(pattern: str, timeout: float = 60.0) -> list:
     """Flow runs whose name matches, once they have finished (poll: background work)."""
     deadline = time.monotonic() + timeout
     while True:
-        runs = _client(lambda c: c.read_flow_runs(limit=200))
+        runs = prefect_call(lambda c: c.read_flow_runs(limit=200))
         done = [r for r in runs if re.fullmatch(pattern, r.name) and r.state and r.state.is_final()]
         if done or time.monotonic() > deadline:
             return done
@@ -137,7 +116,7 @@ def test_the_sweep_run_names_its_lateness_and_tags_the_late_units(pf, rt, plan):
     assert f"trong đó {escalated} việc đã chuyển cấp" in state.message
     assert state.result()["late"] == len(late)  # the result is still the summary
 
-    run = _client(lambda c: c.read_flow_run(state.state_details.flow_run_id))
+    run = prefect_call(lambda c: c.read_flow_run(state.state_details.flow_run_id))
     assert run.state.name == f"{len(late)} việc quá hạn"  # what the run list shows
     assert {tag for tag in run.tags if tag.startswith("quá hạn:")} == {
         f"quá hạn:{code}" for code in {i.unit for i in late}
@@ -294,7 +273,7 @@ def versions(key: str) -> int:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     return len(
-        _client(
+        prefect_call(
             lambda c: c.read_artifacts(
                 artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
@@ -31,18 +32,31 @@ def open_counts(plan: Plan, engine: Engine) -> dict[str, Counter]:
     """Open items per unit and status (one GROUP BY on the index (commune, unit, status)): the
     counts of the status pages, read without loading the items. Units in the config's order,
     then any unit no longer in it."""
+    return open_counts_by_commune([plan], engine)[plan.commune.code]
+
+
+def open_counts_by_commune(plans: Sequence[Plan], engine: Engine) -> dict[str, dict[str, Counter]]:
+    """`open_counts` of every commune of `plans`, in one GROUP BY (a city's sweep: one query,
+    not one per commune)."""
     item = WorkItem.__table__.c
+    codes = [plan.commune.code for plan in plans]
     query = (
-        select(item.unit, item.status, func.count())
-        .where(item.commune == plan.commune.code, item.status.in_(OPEN_STATUSES))
-        .group_by(item.unit, item.status)
+        select(item.commune, item.unit, item.status, func.count())
+        .where(item.commune.in_(codes), item.status.in_(OPEN_STATUSES))
+        .group_by(item.commune, item.unit, item.status)
     )
-    counts: dict[str, Counter] = defaultdict(Counter)
+    found: dict[str, dict[str, Counter]] = {code: defaultdict(Counter) for code in codes}
     with transaction(engine) as session:
-        for unit, status, n in session.execute(query).all():
-            counts[unit][status] = n
-    order = {code: i for i, code in enumerate(plan.units)}
-    return dict(sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+        for commune, unit, status, n in session.execute(query).all():
+            found[commune][unit][status] = n
+    result = {}
+    for plan in plans:
+        order = {code: i for i, code in enumerate(plan.units)}
+        counts = found[plan.commune.code]
+        result[plan.commune.code] = dict(
+            sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+        )
+    return result
 
 
 @dataclass

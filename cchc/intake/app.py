@@ -186,7 +186,7 @@ class IntakeContext:
     @property
     def zone(self) -> ZoneInfo:
         """Where "today" is read for the office (every commune of a city shares its zone)."""
-        return next(iter(self.city.plans.values())).zone
+        return self.city.zone
 
 
 @dataclass(frozen=True)
