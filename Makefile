@@ -1,4 +1,5 @@
-# cchc: `make run` starts the engine on the shipped config; `make test` runs every test.
+# cchc: `make run` starts the engine on the shipped config; `make test` runs every test,
+# `make test-fast` the inner loop.
 # Both create the virtualenv and install what they need first.
 
 PYTHON ?= python3
@@ -64,12 +65,20 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# Every test, in parallel (pytest-xdist, 2 workers: `make test TEST_WORKERS=3` for more; each
+# worker has its own databases, ports and Prefect server). Each module runs on one worker, the
+# longest first (tests/conftest.py). Measured: see README "Development".
+TEST_WORKERS ?= 2
 test: install lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-# The inner loop: no Prefect harness, no browser, no server started (about a minute).
+# The inner loop: the pure and SQLite tiers, one process; no Prefect, no PostgreSQL, no
+# browser, no long-lived process (tiers: pyproject.toml markers). Measured: README "Development".
+# `make test-fast FAST_WORKERS=2` runs it on 2 xdist workers (worth it on an idle machine).
+FAST_WORKERS ?= 0
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not prefect and not slow"
+	$(BIN)/python -m pytest -q -n $(FAST_WORKERS) --dist loadfile --no-loadscope-reorder \
+	  -m "not prefect and not slow and not postgres and not browser"
 
 bench: install
 	$(BIN)/python bench/sweep.py

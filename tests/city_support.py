@@ -8,6 +8,10 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from schedules.city import City
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config"
 
@@ -98,3 +102,22 @@ def write_commune(folder: Path, code: str, index: int, *, minimal: bool = False)
         (folder / "calendar.yaml").write_text(
             "calendar:\n  2027:\n    days_off: [2027-03-15]\n", encoding="utf-8"
         )
+
+
+def make_city(folder: Path, count: int, code: str = "haiphong") -> City:
+    """A generated city of `count` communes (its code `code`); xa002, when there, also takes
+    2027-03-02 off."""
+    write_city(folder, commune_codes(count))
+    city_yaml = folder / "city.yaml"
+    city_yaml.write_text(
+        city_yaml.read_text(encoding="utf-8").replace("code: haiphong", f"code: {code}", 1),
+        encoding="utf-8",
+    )
+    xa002 = folder / "communes" / "xa002"
+    if xa002.is_dir():
+        (xa002 / "calendar.yaml").write_text(
+            "calendar:\n  2027:\n    days_off: [2027-03-02, 2027-03-15]\n", encoding="utf-8"
+        )
+    from schedules.city import load_city
+
+    return load_city(folder)

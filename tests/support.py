@@ -3,10 +3,12 @@ Debian's chromium)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,8 +29,14 @@ CHROMIUM_ARGS = [
 ]
 
 
+running_markers: set[str] = set()
+"""The markers of the test being run (set by conftest.pytest_runtest_setup)."""
+
+
 def launch_chromium(playwright):
-    """Debian's chromium through Playwright: never `playwright install`."""
+    """Debian's chromium through Playwright: never `playwright install`. Only for a test marked
+    `browser` (make test-fast deselects them)."""
+    assert "browser" in running_markers, "a test that launches Chromium: mark it browser"
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
 
@@ -73,7 +81,44 @@ def cli_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
 
 
 def run_cchc(env: dict, *args: str, cwd=None, ok: bool = True) -> subprocess.CompletedProcess:
-    """Run the real `cchc` command; with `ok`, fail the test on a non-zero exit."""
+    """`cchc ARGS` run in this process (click's CliRunner) with exactly the environment `env`
+    and the working directory `cwd`, answered as a finished process (returncode, stdout,
+    stderr); with `ok`, fail the test on a non-zero exit. An exception the command lets out
+    fails the test with its traceback (a real process would print it and exit 1). Starting a
+    `cchc` process costs a second or more per call: `run_cchc_process` for the few tests that
+    are about the real command."""
+    from click.testing import CliRunner
+
+    from cchc.cli import main
+
+    with _environment(env), contextlib.chdir(cwd or os.getcwd()):
+        result = CliRunner().invoke(main, list(args), prog_name="cchc", catch_exceptions=False)
+    done = subprocess.CompletedProcess(
+        ["cchc", *args], result.exit_code, result.stdout, result.stderr
+    )
+    if ok:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """`os.environ` is exactly `env` inside the block (what a new process would get)."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_cchc_process(
+    env: dict, *args: str, cwd=None, ok: bool = True
+) -> subprocess.CompletedProcess:
+    """Run the real `cchc` command (`python -m cchc.cli`) as its own process; with `ok`, fail
+    the test on a non-zero exit."""
     done = subprocess.run(
         [sys.executable, "-m", "cchc.cli", *args],
         env=env,
@@ -114,3 +159,13 @@ def latest_artifact(key: str):
     )
     assert found, f"no artifact {key}"
     return found[0]
+
+
+def recent_flow_runs(limit: int = 200) -> list:
+    """The newest flow runs, newest first. (Unsorted, the API pages by random id: once the
+    session's server holds more than `limit` runs, a run just made could be missing.)"""
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    return prefect_call(
+        lambda c: c.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit)
+    )

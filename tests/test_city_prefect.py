@@ -1,7 +1,7 @@
-"""cchc for a whole city on the Prefect and engine side (issue 13): the schedules, the engine's
-jobs and the deployments follow the obligations, not the communes; one sweep run serves every
-commune by its own calendar; runs about one commune carry it; the self-monitoring automations
-fire (under `prefect_test_harness`: a real temporary Prefect server; a real SQLite file).
+"""cchc for a whole city on the Prefect side (issue 13): the deployments follow the obligations,
+not the communes; one sweep run serves every commune by its own calendar; runs about one commune
+carry it; the self-monitoring automations fire (under `prefect_test_harness`: a real temporary
+Prefect server; a real SQLite file). The engine's clock for a city: test_city_clock.py.
 
 The 3-commune city: xa002 has the city's calendar plus its own days off, 2027-03-15 (from
 city_support) and, here, 2027-03-02: its 2027-Q1 periodic report is due 17/03/2027 (16/03 in
@@ -13,44 +13,25 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from apscheduler.schedulers.background import BackgroundScheduler
-from city_support import commune_codes, write_city
+from city_support import make_city
 from sqlalchemy import select
-from support import latest_artifact, prefect_call
+from support import latest_artifact, prefect_call, recent_flow_runs
 
 from flows import artifacts
 from flows.deploy import automation_names, automations, deploy, wanted
-from flows.engine import configure
 from flows.settings import Settings
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import WorkItem
-from schedules.city import City, load_city
-from schedules.clock import SWEEP, city_schedules, openings_schedule, sweep_schedules
+from schedules.city import City
 from schedules.dates import parse_instant
 
 REPORT = "bao-cao-cchc-dinh-ky"
 XA002_OPENS = parse_instant("2027-03-01T07:30")
 OTHERS_OPEN = parse_instant("2027-03-02T07:30")
 
-
-def make_city(folder: Path, count: int, code: str = "haiphong") -> City:
-    """A generated city of `count` communes (its code `code`); xa002, when there, also takes
-    2027-03-02 off."""
-    write_city(folder, commune_codes(count))
-    city_yaml = folder / "city.yaml"
-    city_yaml.write_text(
-        city_yaml.read_text(encoding="utf-8").replace("code: haiphong", f"code: {code}", 1),
-        encoding="utf-8",
-    )
-    xa002 = folder / "communes" / "xa002"
-    if xa002.is_dir():
-        (xa002 / "calendar.yaml").write_text(
-            "calendar:\n  2027:\n    days_off: [2027-03-02, 2027-03-15]\n", encoding="utf-8"
-        )
-    return load_city(folder)
+pytestmark = pytest.mark.prefect
 
 
 @pytest.fixture(scope="module")
@@ -61,46 +42,6 @@ def city3(tmp_path_factory) -> City:
 @pytest.fixture(scope="module")
 def city30(tmp_path_factory) -> City:
     return make_city(tmp_path_factory.mktemp("city30"), 30)
-
-
-# ----- the clock: no Prefect -------------------------------------------------------------------
-
-
-def test_schedules_and_engine_jobs_do_not_grow_with_communes(city3, city30):
-    three, thirty = city_schedules(city3.select(None)), city_schedules(city30.select(None))
-    assert [s.slug for s in three] == [s.slug for s in thirty]
-    assert three[0].slug == SWEEP and len(three) == 1 + sum(1 for s in three if s.flow != SWEEP)
-    jobs = []
-    for city in (city3, city30):
-        scheduler = BackgroundScheduler(timezone="Asia/Ho_Chi_Minh")  # never started
-        configure(scheduler, city)
-        jobs.append(sorted(job.id for job in scheduler.get_jobs()))
-    assert jobs[0] == jobs[1] and len(jobs[0]) == len(three)
-
-
-def test_each_communes_calendar_reaches_the_shared_schedules(city3):
-    plans = city3.select(None)
-    opening = openings_schedule(plans, REPORT)
-    instants = set(opening.instants(XA002_OPENS - timedelta(days=1), OTHERS_OPEN))
-    assert instants == {XA002_OPENS, OTHERS_OPEN}  # xa002's own day, then the others'
-    [sweep] = sweep_schedules(plans)
-    days = {
-        i.date()
-        for i in sweep.instants(parse_instant("2027-03-01T00:00"), parse_instant("2027-03-16"))
-    }
-    # 02/03 and 15/03 are working days in xa001: the city's sweep runs (xa002's items have no
-    # step on its days off, so the sweep does nothing for it then).
-    assert {date(2027, 3, 2), date(2027, 3, 15)} <= days
-
-
-def test_the_office_of_the_city_is_served_too(city3):
-    """The city office's own reports (city.yaml `reports`) open and are swept like a commune's."""
-    assert city3.office is not None
-    slugs = {s.slug for s in city_schedules(city3.select(None))}
-    assert set(city3.office.schedules) <= slugs
-
-
-# ----- Prefect: runs -------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -236,7 +177,7 @@ def test_runs_about_one_commune_carry_it(pf, rt, city3, tmp_path, monkeypatch):
     plan = city3.plan_of("xa003")
     at = parse_instant("2027-03-06T08:00")
     assert item_changed(plan, rt.engine, rt.settings, "accepted", [item_id], at, city=city3)
-    runs = prefect_call(lambda c: c.read_flow_runs(limit=200))
+    runs = recent_flow_runs()
     [changed] = [r for r in runs if r.name == f"xa003 · chấp nhận · #{item_id} · 2027-03-06 08:00"]
     assert "commune:xa003" in changed.tags
 

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from support import cli_env, find_item, run_cchc
+from support import cli_env, find_item, run_cchc, run_cchc_process
 
 from schedules.dates import parse_instant
 
@@ -22,8 +22,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def cchc(tmp_path, sqlite_url):
+    """`cchc ARGS` in this process (support.run_cchc), in `tmp_path`, on a fresh database."""
     env = cli_env(tmp_path / "data", sqlite_url)
     return lambda *args, ok=True: run_cchc(env, *args, cwd=tmp_path, ok=ok)
+
+
+@pytest.fixture
+def cchc_process(tmp_path, sqlite_url):
+    """The same as `cchc`, as the real command: its own process (`python -m cchc.cli`)."""
+    env = cli_env(tmp_path / "data", sqlite_url)
+    return lambda *args, ok=True: run_cchc_process(env, *args, cwd=tmp_path, ok=ok)
 
 
 def test_plan_json_fields(cchc):
@@ -71,6 +79,25 @@ def test_table_output_uses_vietnamese_dates(cchc):
 
 
 def test_sweep_items_attach_report(cchc, tmp_path):
+    sweep_items_attach_report(cchc, tmp_path)
+
+
+@pytest.mark.slow
+def test_the_real_command_sweeps_lists_and_refuses(cchc_process):
+    """The command as users' scripts run it, its own process (`python -m cchc.cli`): a sweep,
+    the items as JSON, and a refusal (exit 1, the reason on stderr, no traceback). The other
+    tests drive the same commands in-process (support.run_cchc)."""
+    assert (
+        "Rà soát lúc 02/03/2027 07:30: mở "
+        in cchc_process("sweep", "--at", "2027-03-02T07:30").stdout
+    )
+    items = json.loads(cchc_process("items", "--format", "json").stdout)
+    assert any(i["period"] == "2027-Q1" and i["status"] == "open" for i in items)
+    done = cchc_process("waive", "424242", "--reason", "x", ok=False)
+    assert done.returncode == 1 and done.stderr.strip() and "Traceback" not in done.stderr
+
+
+def sweep_items_attach_report(cchc, tmp_path) -> None:
     out = cchc("sweep", "--at", "2027-03-02T07:30").stdout
     assert "Rà soát lúc 02/03/2027 07:30: mở " in out
     items = json.loads(cchc("items", "--format", "json").stdout)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from intake_support import SECRET, pdf_bytes
-from support import CHROMIUM, cli_env, launch_chromium, run_cchc
+from support import CHROMIUM, cli_env, launch_chromium, run_cchc_process
 from test_mail_support import running_smtp_server
 
 from schedules.dates import local_date
@@ -26,6 +26,7 @@ LINK = re.compile(r"http://127\.0\.0\.1:\d+/items/\d+/[A-Za-z0-9_.\-]+")
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.skipif(
         not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
     ),
@@ -49,7 +50,7 @@ def env(tmp_path, sqlite_url):
 
 
 def cchc(env, *args: str) -> str:
-    return run_cchc(env, *args).stdout
+    return run_cchc_process(env, *args).stdout
 
 
 @pytest.fixture

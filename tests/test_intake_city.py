@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from cchc.intake import create_app
 from flows.settings import IntakeSettings, Settings
-from models.db import ensure_schema, make_engine, transaction
+from models.db import make_engine, transaction
 from models.tables import Deliverable, WorkItem
 from notifications.links import office_secret, office_token
 from schedules.city import City, load_city
@@ -43,12 +43,9 @@ def city(tmp_path_factory):
 
 
 @pytest.fixture
-def engine(sqlite_url, city):
-    engine = make_engine(sqlite_url)
-    ensure_schema(engine)
-    sweep_communes(city.select(None), engine, t("2027-03-02T07:30"))  # the city office's too
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine, city):
+    sweep_communes(city.select(None), sqlite_engine, t("2027-03-02T07:30"))  # the city office's too
+    return sqlite_engine
 
 
 @pytest.fixture
@@ -317,17 +314,15 @@ def test_a_new_office_key_revokes_every_scopes_links(city, engine, tmp_path):
         assert httpx.get(server.link(item_of(engine, A))).status_code == 200
 
 
-def test_a_single_communes_office_opens_no_other_scope(plan, sqlite_url, tmp_path):
+def test_a_single_communes_office_opens_no_other_scope(plan, sqlite_engine, tmp_path):
     """A single commune (today's config): its own code is the only office scope."""
-    engine = make_engine(sqlite_url)
-    ensure_schema(engine)
+    engine = sqlite_engine
     sweep(plan, engine, t("2027-03-02T07:30"))
     with LiveIntake(plan, engine, tmp_path / "data", Clock(t(NOW))) as server:
         assert server.city.code == plan.commune.code
         assert httpx.get(server.office()).status_code == 200
         assert httpx.get(server.office(scope="haiphong")).status_code == 403
         assert httpx.get(server.office(scope=A)).status_code == 403
-    engine.dispose()
 
 
 def test_a_city_whose_code_is_a_communes_is_refused(city, tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from intake_support import SECRET, deliverables, pdf_bytes, reload, t
-from support import find_item, run_cchc
+from support import find_item, run_cchc, run_cchc_process
 
 from flows.settings import IntakeSettings, SecretMissing, Settings
 from notifications.links import (
@@ -232,7 +232,9 @@ def test_commands_refuse_to_sign_links_without_a_secret(command, tmp_path, sqlit
         "CCHC_CONFIG": str(Path(__file__).resolve().parent.parent / "config"),
     }
     assert run_cli(env, "init-db").returncode == 0
-    done = run_cli(env, *command)
+    # Its own process: were the secret not required, `run` and `serve-intake` would serve
+    # until the timeout stops them.
+    done = run_cchc_process(env, *command, ok=False)
     assert done.returncode == 1
     assert "CCHC_SECRET" in done.stderr
 

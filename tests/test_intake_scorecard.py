@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from openpyxl import load_workbook
 from PIL import Image
 from support import cli_env, run_cchc
 
-from models.db import ensure_schema, make_engine
 from usecases.lifecycle import waive
 from usecases.reporting import list_items
 from usecases.review import IncomingFile, accept_version, submit
@@ -66,22 +64,17 @@ def fill_a_year(plan, engine, tmp_path: Path, sweeps=SWEEPS) -> None:
 
 
 @pytest.fixture
-def year_db(plan, sqlite_url, tmp_path):
-    engine = make_engine(sqlite_url)
-    ensure_schema(engine)
-    fill_a_year(plan, engine, tmp_path)
-    yield engine
-    engine.dispose()
+def year_db(plan, sqlite_engine, tmp_path):
+    """The year 2027 in the database at `sqlite_url`."""
+    fill_a_year(plan, sqlite_engine, tmp_path)
+    return sqlite_engine
 
 
 @pytest.fixture
-def before_scoring(plan, sqlite_url, tmp_path):
+def before_scoring(plan, sqlite_engine, tmp_path):
     """The year up to November: the self-scoring item is not open yet."""
-    engine = make_engine(sqlite_url)
-    ensure_schema(engine)
-    fill_a_year(plan, engine, tmp_path, SWEEPS[:3] + ("2027-11-01T07:30",))
-    yield engine
-    engine.dispose()
+    fill_a_year(plan, sqlite_engine, tmp_path, SWEEPS[:3] + ("2027-11-01T07:30",))
+    return sqlite_engine
 
 
 def cchc(tmp_path, sqlite_url, *args: str) -> subprocess.CompletedProcess:
@@ -143,14 +136,7 @@ def test_quarters_add_up_to_the_year(plan, year_db):
 
 def test_xlsx_needs_an_output_file(year_db, sqlite_url, tmp_path):
     env = {**os.environ, "CCHC_DATABASE_URL": sqlite_url, "CCHC_CONFIG": str(ROOT / "config")}
-    done = subprocess.run(
-        [sys.executable, "-m", "cchc.cli", "report", "--year", "2027", "--format", "xlsx"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_cchc(env, "report", "--year", "2027", "--format", "xlsx", cwd=tmp_path, ok=False)
     assert done.returncode == 1 and "--output" in done.stderr
 
 

@@ -9,7 +9,6 @@ the real sweep, closed by the real hand-in (on time) and the document-management
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import struct
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from city_support import commune_codes, write_city
 from sqlalchemy import event, select
+from support import latest_artifact
 
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import Event, WorkItem
@@ -203,6 +203,7 @@ def test_each_commune_matches_its_own_scorecard(story, table):
     matches_scorecards(city, engine, table)
 
 
+@pytest.mark.postgres
 def test_the_same_on_postgresql(pg_url, tmp_path):
     city = load_city(write_city(tmp_path / "city", commune_codes(3)))
     engine = make_engine(pg_url)
@@ -300,8 +301,6 @@ def test_the_workbook_holds_the_table_the_chart_and_the_raw_rows(table):
 @pytest.mark.prefect
 def test_the_league_is_published_as_the_citys_table_artifact(harness, story):
     from prefect import flow
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     from flows.league_artifact import publish_league
 
@@ -314,13 +313,7 @@ def test_the_league_is_published_as_the_citys_table_artifact(harness, story):
     key = after_the_city_sweep()
     assert key == "cchc-haiphong-league"
 
-    async def read():
-        async with get_client() as client:
-            return await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), limit=1
-            )
-
-    (artifact,) = asyncio.run(read())
+    artifact = latest_artifact(key)  # the server is the session's: other tests publish it too
     assert artifact.type == "table"
     rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
     assert [(r["Hạng"], r["Mã xã"]) for r in rows] == [(1, "xa001"), (2, "xa002"), ("–", "xa003")]

@@ -240,6 +240,7 @@ def test_bad_attachments_change_nothing(plan, engine, tmp_path):
     assert item(engine).status == "open"
 
 
+@pytest.mark.postgres
 def test_two_sweeps_racing_make_no_duplicates(plan, pg_url, tmp_path):
     """Two runners (separate engines, separate connections) sweep the same instant at once."""
     engines = [make_engine(pg_url) for _ in range(2)]

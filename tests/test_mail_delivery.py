@@ -20,7 +20,7 @@ from test_mail_support import (
     sweep_and_send,
 )
 
-from models.db import ensure_schema, make_engine, transaction
+from models.db import transaction
 from models.tables import Event, Outbox, WorkItem
 from notifications.delivery import DeliveryReport, claim, deliver_pending
 from notifications.message import message_id
@@ -71,15 +71,6 @@ def smtp():
 @pytest.fixture
 def settings(plan, tmp_path, smtp):
     return mail_settings(plan.folder, tmp_path, "sqlite://", smtp.port)
-
-
-@pytest.fixture
-def sqlite_engine(sqlite_url):
-    """For the tests whose point is not the database: SQLite only, to keep the suite fast."""
-    engine = make_engine(sqlite_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def item_id_of(engine, period: str = "2027-Q1", unit: str = UNIT, obligation: str = OB) -> int:

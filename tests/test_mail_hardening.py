@@ -19,9 +19,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from conftest import SHIPPED_CONFIG
 from sqlalchemy import select, update
+from support import run_cchc
 from test_mail_support import Inbox, SmtpServer, mail_settings, morning, running_smtp_server
 
-from models.db import ensure_schema, make_engine, transaction
+from models.db import make_engine, transaction
 from models.tables import Event, Outbox, WorkItem
 from notifications.delivery import deliver_pending
 from notifications.outbox import list_outbox
@@ -61,14 +62,6 @@ def smtp():
 @pytest.fixture
 def settings(plan, tmp_path, smtp):
     return mail_settings(plan.folder, tmp_path, "sqlite://", smtp.port)
-
-
-@pytest.fixture
-def sqlite_engine(sqlite_url):
-    engine = make_engine(sqlite_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def item_of(engine, unit: str = UNIT, period: str = "2027-Q1") -> WorkItem:
@@ -263,7 +256,8 @@ def test_a_copy_refused_for_good_fails_and_is_logged(plan, sqlite_engine, settin
 def test_a_slow_server_stops_the_run_and_no_mail_goes_twice(plan, sqlite_engine, tmp_path):
     """The server answers each message's data after 1 s; the command timeout is 0.3 s. The run
     waits for the answer to its first message (the server takes it), then stops: nothing is
-    resent, and the run takes one answer's time, not a timeout per message."""
+    resent, and the run waits for one answer, not for a timeout per message (the server saw
+    one message: the others were never tried)."""
     from notifications.smtp import SmtpSettings
 
     engine = sqlite_engine
@@ -277,13 +271,12 @@ def test_a_slow_server_stops_the_run_and_no_mail_goes_twice(plan, sqlite_engine,
         at = morning(plan, date(2027, 3, 2))
         sweep(plan, engine, at)
         queued = len(outbox_rows(engine, status="pending"))
-        started = time.monotonic()
         first = deliver_pending(plan, engine, settings, at)
-        took = time.monotonic() - started
+        tried = len(inbox.messages)  # each message is kept when its data arrives
         second = deliver_pending(plan, engine, settings, at + timedelta(hours=1), force=True)
     finally:
         server.stop()
-    assert took < 3.0
+    assert queued > 2 and tried == 1
     assert (first.messages, len(first.sent)) == (1, 1)
     assert len(first.retrying) == queued - 1
     assert all("answered the data after" in error for _, _, error, _ in first.retrying)
@@ -436,7 +429,7 @@ def test_cli_actions_deliver_their_mail_at_once_without_prefect(tmp_path):
             assert done.returncode == 0, done.stderr
             return done.stdout
 
-        cchc("sweep", "--at", "2027-03-02T08:00", "--no-mail")
+        run_cchc(env, "sweep", "--at", "2027-03-02T08:00", "--no-mail")  # (in-process: setup)
         engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'cchc.db'}")
         item = item_of(engine)
         engine.dispose()

@@ -11,7 +11,7 @@ from notifications.compose import Composer, sample_contexts
 from schedules.dates import parse_instant
 
 pytestmark = [
-    pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.skipif(
         not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
     ),

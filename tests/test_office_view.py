@@ -13,13 +13,13 @@ from intake_support import Clock, LiveIntake, exe_bytes, t
 from sqlalchemy import select
 from support import CHROMIUM, find_item, launch_chromium
 
-from models.db import ensure_schema, make_engine, transaction
+from models.db import transaction
 from models.tables import WorkItem
 from schedules.city import load_city
 from usecases.sweep import sweep, sweep_communes
 
 pytestmark = [
-    pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.skipif(
         not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
     ),
@@ -31,11 +31,8 @@ NOW = "2027-03-24T09:00"
 
 
 @pytest.fixture
-def engine(sqlite_url):
-    engine = make_engine(sqlite_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine):
+    return sqlite_engine
 
 
 @pytest.fixture

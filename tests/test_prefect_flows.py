@@ -14,7 +14,7 @@ from datetime import date
 
 import pytest
 from sqlalchemy import func, select
-from support import latest_artifact, prefect_call
+from support import latest_artifact, prefect_call, recent_flow_runs
 
 from flows import artifacts
 from flows.settings import Settings
@@ -250,6 +250,7 @@ def test_ad_hoc_flow_opens_one_item(pf, rt, plan, events):
     assert [e["event"] for e in events] == ["cchc.item.opened"]
 
 
+@pytest.mark.postgres
 def test_two_sweeps_at_once_make_no_duplicate_on_postgresql(
     pf, plan, pg_url, tmp_path, monkeypatch
 ):
@@ -344,7 +345,7 @@ def test_attach_from_the_cli_runs_the_close_flow_when_a_server_is_set(
     assert result.exit_code == 0, result.output
     assert f"item {item.id}: closed on time" in result.output
     assert [e["event"] for e in events if e["event"] == "cchc.item.closed"] == ["cchc.item.closed"]
-    runs = prefect_call(lambda c: c.read_flow_runs(limit=50))
+    runs = recent_flow_runs(50)
     assert f"close · #{item.id} · 2026-12-03 10:00" in {r.name for r in runs}
 
 

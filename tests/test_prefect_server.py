@@ -34,7 +34,7 @@ from support import CHROMIUM, launch_chromium, remove_obligation
 from flows.artifacts import open_items_key, sweep_summary_key
 from schedules.plan import load_plan
 
-pytestmark = [pytest.mark.slow, pytest.mark.prefect]
+pytestmark = [pytest.mark.slow, pytest.mark.prefect, pytest.mark.postgres]
 
 BIN = Path(sys.executable).parent
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -477,6 +477,7 @@ def test_cchc_run_records_runs_and_reloads_config(server, config_dir, tmp_path):
     assert catch_up and all(r.state.is_completed() for r in catch_up)
 
 
+@pytest.mark.browser
 def test_ui_shows_the_sweep_artifact_in_chromium(server, plan, tmp_path):
     """Headless Chromium from Debian's package; Playwright never downloads a browser here."""
     if not CHROMIUM.exists():

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from intake_support import Clock, LiveIntake, pdf_bytes, t
 from sqlalchemy import select
-from support import find_item, latest_artifact, prefect_call
+from support import find_item, latest_artifact, prefect_call, recent_flow_runs
 
 from flows import artifacts
 from flows.settings import Settings
@@ -86,7 +86,7 @@ def runs_named(pattern: str, timeout: float = 60.0) -> list:
     """Flow runs whose name matches, once they have finished (poll: background work)."""
     deadline = time.monotonic() + timeout
     while True:
-        runs = prefect_call(lambda c: c.read_flow_runs(limit=200))
+        runs = recent_flow_runs()
         done = [r for r in runs if re.fullmatch(pattern, r.name) and r.state and r.state.is_final()]
         if done or time.monotonic() > deadline:
             return done
