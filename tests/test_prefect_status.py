@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -154,8 +155,21 @@ def test_the_sweep_summary_has_no_server_path_nor_english(pf, rt, plan, tmp_path
 
 
 def test_an_intake_close_accept_and_return_reach_prefect_after_the_response(
-    pf, rt, plan, server_url, events, tmp_path
+    pf, rt, plan, server_url, events, tmp_path, monkeypatch
 ):
+    import prefect.events
+
+    # The close's event waits for the unit's answer: were the upload waiting for Prefect, it
+    # would wait in vain (20 s), and say so.
+    answered, after_the_answer = threading.Event(), []
+    capture = prefect.events.emit_event
+
+    def once_answered(**kw):
+        if kw.get("event") == "cchc.item.closed":
+            after_the_answer.append(answered.wait(20))
+        return capture(**kw)
+
+    monkeypatch.setattr(prefect.events, "emit_event", once_answered)
     pf.sweep_flow(at=t("2026-12-02T07:30"))
     item = find_item(rt.engine, "bao-cao-cchc-dinh-ky", "VP", "2026")
     _, rows = latest(artifacts.open_items_key(plan))
@@ -168,11 +182,11 @@ def test_an_intake_close_accept_and_return_reach_prefect_after_the_response(
             files=[("files", ("bao-cao.pdf", pdf_bytes(), "application/pdf"))],
             timeout=30,
         )
-        answered = time.time()
+        answered.set()
         assert response.status_code == 303
-        [run] = runs_named(rf"nộp · #{item.id} · 2026-12-10 09:15")
-        # The run began after the unit had its answer: the upload did not wait for Prefect.
-        assert run.start_time.timestamp() >= answered - 0.5
+        assert runs_named(rf"nộp · #{item.id} · 2026-12-10 09:15")
+        # The run told Prefect after the unit had its answer: the upload did not wait for it.
+        assert after_the_answer == [True]
         _, rows = latest(artifacts.open_items_key(plan))
         assert item.id not in {r["Mã việc"] for r in rows}
         closed = [e for e in events if e["event"] == "cchc.item.closed"]
