@@ -22,7 +22,7 @@ from schedules.dates import parse_instant
 from schedules.notices import closed_notices, opening_notices
 from schedules.plan import load_plan
 from schedules.vocabulary import MailKind
-from usecases.lifecycle import close_item
+from usecases.items import close_item
 from usecases.sweep import sweep
 
 REPORT = "bao-cao-cchc-dinh-ky"

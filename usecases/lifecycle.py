@@ -1,49 +1,40 @@
-"""Use cases on one work item: open by hand (ad hoc), attach a deliverable and close, waive,
-return a deliverable for correction."""
+"""Use cases on one work item: open by hand (ad hoc), record a document received through the
+document-management system (and close), waive, return a deliverable for correction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 from sqlalchemy import Engine, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from models.db import transaction
 from models.store import (
     cancel_pending,
     insert_missing,
-    latest_version,
     log_event,
     queue_notices,
     returns_so_far,
     transition,
 )
-from models.tables import Deliverable, Outbox, WorkItem
+from models.tables import Outbox, WorkItem
 from schedules.config import ALL_UNITS
-from schedules.dates import local_date, local_instant, vn_date
-from schedules.notices import closed_notices, returned_notices
+from schedules.dates import local_date, vn_date
+from schedules.notices import returned_notices
 from schedules.plan import Plan
 from schedules.timeline import current_step, state_at
 from schedules.transitions import ItemEvent, allowed
 from schedules.vocabulary import (
     ARCHIVE_MARK,
-    DeliverableStatus,
     ItemStatus,
     StepKind,
     format_step,
     parse_step,
 )
 from usecases.errors import UserError
+from usecases.handin import Document, Submission, record_version
+from usecases.items import get_item
 from usecases.sweep import queue_opening
-
-
-def get_item(session: Session, plan: Plan, item_id: int) -> WorkItem:
-    item = session.get(WorkItem, item_id)
-    if item is None or item.commune != plan.commune.code:
-        raise UserError(f"no work item {item_id} (không có nhiệm vụ số {item_id})")
-    return item
 
 
 def open_ad_hoc(
@@ -117,49 +108,7 @@ def open_ad_hoc(
         return session.get(WorkItem, ids[0])
 
 
-def close_item(
-    plan: Plan,
-    session: Session,
-    item: WorkItem,
-    at: datetime,
-    by: str | None,
-    received_at: datetime | None = None,
-) -> bool:
-    """Close an open item (compare-and-set), cancel what was queued for it and tell the unit and
-    the standing office. On time is judged at `received_at` (default `at`: a document received
-    earlier through the document-management system is judged by its date). False, and nothing
-    done, when another request closed it first."""
-    on_time = plan.received_on_time(item.due, received_at or at)
-    closed = transition(
-        session,
-        item.id,
-        ItemEvent.CLOSE,
-        status=ItemStatus.CLOSED,
-        step=StepKind.CLOSED,
-        closed_at=at,
-        on_time=on_time,
-        next_action_at=None,
-    )
-    if not closed:
-        return False
-    cancel_pending(session, item.id, at)
-    log_event(session, item.id, at, "closed", actor=by or "admin", on_time=on_time)
-    queue_notices(session, item.id, closed_notices(plan, item.unit), at)
-    return True
-
-
 DOC_NUMBER_MAX = 64
-
-
-@dataclass
-class Received:
-    """What `receive_document` did: the item, the version recorded (or found), and whether it
-    was new and closed the item."""
-
-    item: WorkItem
-    deliverable: Deliverable
-    created: bool = True
-    closed_item: bool = False
 
 
 def receive_document(
@@ -170,9 +119,10 @@ def receive_document(
     day: date | None,
     at: datetime,
     by: str | None = None,
-) -> Received:
+) -> Submission:
     """The product came through the document-management system: record a version without a
-    file (the document's number and date) and close the item as a hand-in does (`close_item`).
+    file (the document's number and date) and close the item as a hand-in does
+    (`usecases.handin.record_version`).
 
     On time is judged by the document's date, the day it was received (by the end of the due
     date, local time: `Plan.received_on_time`); the item is closed at `at`. The same
@@ -190,79 +140,7 @@ def receive_document(
             f"Ngày văn bản {vn_date(day)} chưa đến (hôm nay là {vn_date(today)}): "
             "hãy nhập ngày đã nhận văn bản."
         )
-    for attempt in range(3):
-        try:
-            return _record_document(plan, engine, item_id, number, day, at, by)
-        except IntegrityError:  # another request took this version number at the same instant
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _record_document(
-    plan: Plan, engine: Engine, item_id: int, number: str, day: date, at: datetime, by: str | None
-) -> Received:
-    with transaction(engine) as session:
-        item = get_item(session, plan, item_id)
-        unit = by or item.unit
-        if unit not in plan.units:
-            raise UserError(f"Đơn vị '{unit}' không tồn tại (unknown unit).")
-        if item.status == ItemStatus.WAIVED:
-            raise UserError(
-                f"Nhiệm vụ số {item_id} đã được miễn ({item.waived_reason or 'không nêu lý do'}):"
-                " không nhận sản phẩm cho nhiệm vụ này."
-            )
-        latest = latest_version(session, item_id)
-        newest = latest[0] if latest else None
-        if (
-            newest is not None
-            and item.status == ItemStatus.CLOSED
-            and newest.status != DeliverableStatus.RETURNED
-            and (newest.doc_number, newest.doc_date) == (number, day)
-        ):
-            return Received(item, newest, created=False)
-        # Received on its date: now if that is today, else the start of that day (any instant
-        # of the day is judged alike; the time is not known).
-        received = (
-            at if day == local_date(at, plan.zone) else local_instant(day, time(0), plan.zone)
-        )
-        row = Deliverable(
-            item_id=item_id,
-            version=(newest.version if newest else 0) + 1,
-            part=1,
-            original_name=f"Văn bản số {number} ngày {vn_date(day)}",
-            size=0,
-            sha256="",
-            stored_path="",
-            submitted_by=unit,
-            received_at=received,
-            on_time=plan.received_on_time(item.due, received),
-            status=DeliverableStatus.RECEIVED,
-            doc_number=number,
-            doc_date=day,
-        )
-        session.add(row)
-        session.flush()
-        log_event(
-            session,
-            item_id,
-            at,
-            "received",
-            actor=unit,
-            version=row.version,
-            on_time=row.on_time,
-            document={"number": number, "date": day.isoformat()},
-        )
-        closed_now = False
-        if allowed(item.status, ItemEvent.CLOSE):
-            closed_now = close_item(plan, session, item, at, unit, received_at=received)
-        else:  # a later version of a closed item: its own receipt, as for a file
-            queue_notices(
-                session, item_id, closed_notices(plan, unit, later_version=row.version), at
-            )
-        session.flush()
-        session.refresh(item)
-        return Received(item, row, created=True, closed_item=closed_now)
+    return record_version(plan, engine, item_id, by, Document(number, day), at)
 
 
 def waive(

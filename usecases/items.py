@@ -1,0 +1,55 @@
+"""One work item of a commune: finding it, and closing it when its product is handed in or
+accepted. Below both `usecases.lifecycle` and `usecases.handin`, which close items."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from models.store import cancel_pending, log_event, queue_notices, transition
+from models.tables import WorkItem
+from schedules.notices import closed_notices
+from schedules.plan import Plan
+from schedules.transitions import ItemEvent
+from schedules.vocabulary import ItemStatus, StepKind
+from usecases.errors import UserError
+
+
+def get_item(session: Session, plan: Plan, item_id: int) -> WorkItem:
+    """The plan's commune's item `item_id`; UserError when there is none."""
+    item = session.get(WorkItem, item_id)
+    if item is None or item.commune != plan.commune.code:
+        raise UserError(f"no work item {item_id} (không có nhiệm vụ số {item_id})")
+    return item
+
+
+def close_item(
+    plan: Plan,
+    session: Session,
+    item: WorkItem,
+    at: datetime,
+    by: str | None,
+    received_at: datetime | None = None,
+) -> bool:
+    """Close an open item (compare-and-set), cancel what was queued for it and tell the unit and
+    the standing office. On time is judged at `received_at` (default `at`: a document received
+    earlier through the document-management system is judged by its date). False, and nothing
+    done, when another request closed it first."""
+    on_time = plan.received_on_time(item.due, received_at or at)
+    closed = transition(
+        session,
+        item.id,
+        ItemEvent.CLOSE,
+        status=ItemStatus.CLOSED,
+        step=StepKind.CLOSED,
+        closed_at=at,
+        on_time=on_time,
+        next_action_at=None,
+    )
+    if not closed:
+        return False
+    cancel_pending(session, item.id, at)
+    log_event(session, item.id, at, "closed", actor=by or "admin", on_time=on_time)
+    queue_notices(session, item.id, closed_notices(plan, item.unit), at)
+    return True
