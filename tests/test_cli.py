@@ -475,7 +475,7 @@ def test_a_status_line_only_on_a_terminal(monkeypatch):
     end; off a terminal they write nothing there."""
     import time
 
-    from cchc import cli
+    from cchc.cli.common import working
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -483,13 +483,13 @@ def test_a_status_line_only_on_a_terminal(monkeypatch):
 
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    with cli.working("Đang rà soát…"):
+    with working("Đang rà soát…"):
         time.sleep(0.3)
     shown = terminal.getvalue()
     assert "Đang rà soát…" in shown and shown.endswith("\r\033[K")
     pipe = io.StringIO()
     monkeypatch.setattr(sys, "stderr", pipe)
-    with cli.working("Đang gửi thư…"):
+    with working("Đang gửi thư…"):
         pass
     assert pipe.getvalue() == ""
 

@@ -1,7 +1,7 @@
 """`cchc new-config`: a commented config skeleton for the next commune that adopts cchc.
 
-The skeleton (templates in `cchc/skeleton/`) holds the commune, two units, an empty calendar year
-and one obligation of each schedule form, with the JSON Schema beside them for the editor; it
+The skeleton (templates in `cchc/cli/skeleton/`) holds the commune, two units, an empty calendar
+year and one obligation of each schedule form, with the JSON Schema beside them for the editor; it
 passes `cchc check` as written, so an admin edits from a working config."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def write_config(folder: Path, code: str, name: str, year: int) -> list[Path]:
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ValueError(f"{folder} exists and is not an empty folder (thư mục đã có dữ liệu)")
     env = Environment(
-        loader=PackageLoader("cchc", "skeleton"),
+        loader=PackageLoader("cchc.cli", "skeleton"),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )

@@ -1,0 +1,118 @@
+"""The work items as they stand: `items` (the list) and `link` (an item's intake link). Both
+read the database and change nothing; the commands that change an item are in
+`cchc.cli.lifecycle`."""
+
+from __future__ import annotations
+
+import click
+
+from cchc.cli.common import (
+    App,
+    at_option,
+    fail,
+    known_unit,
+    now_or,
+    pass_app,
+    period_words,
+    short_title,
+    user_errors,
+)
+from cchc.cli.output import Column, render
+from schedules.dates import local_date
+from schedules.vocabulary import ItemStatus
+
+
+def item_columns(today) -> list[Column]:
+    """The table of `cchc items`; the status as of `today` (trong hạn, đến hạn, quá hạn, ...)."""
+    from notifications.views import item_status_label
+
+    def status(row: dict) -> str:
+        return item_status_label(row["status"], row["due"], today, row["escalation_level"])
+
+    return [
+        Column("id", "ID"),
+        Column("title", "Nhiệm vụ", short_title),
+        Column("unit", "Đơn vị"),
+        Column("period", "Kỳ", period_words),
+        Column("status", "Trạng thái", status, of_row=True),
+        Column("due", "Hạn"),
+        Column("opened_at", "Mở lúc"),
+        Column("closed_at", "Đóng lúc"),
+        Column("on_time", "Đúng hạn"),
+        Column("mail_failed", "Thư lỗi", lambda n: str(n or "")),
+    ]
+
+
+def item_row(item) -> dict:
+    return {
+        "id": item.id,
+        "obligation": item.obligation,
+        "title": item.title,
+        "unit": item.unit,
+        "period": item.period,
+        "status": item.status,
+        "due": item.due,
+        "window_start": item.window_start,
+        "window_end": item.window_end,
+        "opened_at": item.opened_at,
+        "closed_at": item.closed_at,
+        "on_time": item.on_time,
+        "escalation_level": item.escalation_level,
+        "adhoc": item.adhoc,
+        "waived_reason": item.waived_reason,
+        "next_action_at": item.next_action_at,
+    }
+
+
+@click.command("items")
+@click.option("--status", type=click.Choice([s.value for s in ItemStatus]), default=None)
+@click.option("--unit", default=None)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@at_option
+@pass_app
+def items_cmd(app: App, status, unit, fmt, at) -> None:
+    """Work items (all of them without --status); the table gives each one's state as of --at."""
+    app.read_only = True
+    from notifications.outbox import failed_counts
+    from usecases.reporting import list_items
+
+    known_unit(app, unit)
+    rows = []
+    for plan in app.plans:
+        failed = failed_counts(plan, app.reader)
+        rows += [
+            app.tagged(plan) | item_row(i) | {"mail_failed": failed.get(i.id, 0)}
+            for i in list_items(plan, app.reader, status, unit)
+        ]
+    zone = app.plans[0].zone
+    columns = app.columns(item_columns(local_date(now_or(at), zone)))
+    click.echo(render(rows, fmt, columns, zone))
+
+
+@click.command("link")
+@click.argument("item_id", type=int, required=False)
+@click.option("--office", is_flag=True, help="The standing office's review page instead.")
+@at_option
+@pass_app
+@user_errors
+def link_cmd(app: App, item_id, office, at) -> None:
+    """Print the signed intake link of an item (for its unit), or the office's (--office)."""
+    app.read_only = True
+    from flows.settings import SecretMissing
+    from notifications.links import item_link, office_link
+
+    if (item_id is None) == (not office):
+        fail("give ITEM_ID or --office")
+    try:
+        if office:
+            scope = app.commune or app.city.code
+            click.echo(office_link(app.settings, scope, now_or(at)))
+            return
+        from models.db import transaction
+        from usecases.lifecycle import get_item
+
+        with transaction(app.reader) as session:
+            item = get_item(session, app.item_plan(item_id, app.reader), item_id)
+        click.echo(item_link(app.settings, item.id, item.unit, now_or(at)))
+    except SecretMissing as exc:
+        fail(str(exc))

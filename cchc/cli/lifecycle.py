@@ -1,0 +1,243 @@
+"""The commands that change an item: `open` (an ad hoc one), `attach` and `receive` (close it
+with its deliverable), `waive`, `return`. Each delivers at once the mail it queued, and tells
+the Prefect UI when a server is configured."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from cchc.cli.common import DATE, App, at_option, now_or, pass_app, user_errors, working
+from schedules.dates import vn_date
+
+VERDICTS = {True: "on time (đúng hạn)", False: "late (quá hạn)", None: ""}
+"""An item's `on_time` in the line of a command that closed it."""
+
+
+def deliver_queued(app: App, item_id: int, at: datetime) -> None:
+    """Deliver at once the mail a command just queued for the item (due at `at`), instead of
+    leaving it to the next sweep; what the server does not take is retried by the engine."""
+    from flows.mail import deliver_items
+    from notifications.delivery import describe_delivery
+
+    with working("Đang gửi thư…"):
+        plan = app.item_plan(item_id, app.engine)
+        report = deliver_items(plan, app.engine, app.settings, [item_id], at)
+    click.echo(describe_delivery(report))
+
+
+def tell_prefect(app: App, kind: str, item_id: int, at: datetime) -> None:
+    """After a command changed an item: its event and fresh status tables in the Prefect UI
+    (`flows.status`); nothing, and no Prefect import, without a server (PREFECT_API_URL)."""
+    from flows.status import item_changed
+
+    plan = app.item_plan(item_id, app.engine)
+    item_changed(plan, app.engine, app.settings, kind, [item_id], at, city=app.city)
+
+
+@click.command("open")
+@click.option("--obligation", required=True)
+@click.option("--unit", required=True)
+@click.option("--due", type=DATE, required=True)
+@at_option
+@pass_app
+@user_errors
+def open_cmd(app: App, obligation, unit, due, at) -> None:
+    """Open an ad hoc item (a directive arrived)."""
+    from usecases.lifecycle import open_ad_hoc
+
+    item = open_ad_hoc(app.plan, app.engine, obligation, unit, due, now_or(at))
+    moved = item.nominal_due != item.due
+    click.echo(
+        f"item {item.id}: opened {item.obligation} {item.unit} due {vn_date(item.due)}"
+        + (f" ({app.plan.day_off_note(item.nominal_due, item.due)})" if moved else "")
+    )
+    deliver_queued(app, item.id, now_or(at))
+
+
+@click.command("attach")
+@click.argument("item_id", type=int)
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--by", default=None, help="Unit code of who hands it in.")
+@click.option("--note", default=None)
+@click.option(
+    "--no-check",
+    is_flag=True,
+    help="Skip the content check of the web upload (accepted types, programs, macros).",
+)
+@at_option
+@pass_app
+@user_errors
+def attach_cmd(app: App, item_id, file, by, note, no_check, at) -> None:
+    """Attach a deliverable to an item and close it (as a `cchc-close` Prefect flow run when a
+    Prefect server is configured: PREFECT_API_URL). FILE must be a regular file (no link, no
+    FIFO or device); its content is checked as a web upload's unless --no-check."""
+    plan = app.item_plan(item_id, app.engine)
+    with attachable(file, app.settings.data_dir, check=not no_check) as copy:
+        done = _close_with(app, plan, item_id, copy, by, note, at)
+    item, deliverable = done.item, done.files[0]
+    click.echo(
+        f"item {item.id}: {item.status} {VERDICTS[item.on_time]}; deliverable "
+        f"v{deliverable.version} {deliverable.original_name} sha256 {deliverable.sha256}"
+    )
+    deliver_queued(app, item.id, now_or(at))
+
+
+def _close_with(app: App, plan, item_id: int, copy: Path, by, note, at):
+    """Attach `copy` to the item and close it: through the `cchc-close` flow when a Prefect
+    server is configured, in process otherwise."""
+    from flows.control import prefect_server_configured
+
+    if prefect_server_configured():
+        from flows.prefect_flows import close_flow, use_runtime
+
+        use_runtime(app.city, app.engine, app.settings)
+        return close_flow(item_id, str(copy), by=by, note=note, at=now_or(at))
+    from usecases.review import attach
+
+    return attach(
+        plan, app.engine, app.settings.data_dir, item_id, copy, now_or(at), by=by, note=note
+    )
+
+
+@contextmanager
+def attachable(file: Path, data_dir: Path, check: bool):
+    """A private copy of FILE (same name, under the data dir's `incoming/`), removed afterwards.
+
+    The copy is read through one descriptor opened without following a symbolic link and
+    without blocking, and only when that descriptor is a regular file: a link (to the password
+    file, say) is refused, a FIFO cannot hang the command, and the bytes checked are the bytes
+    stored. `check`: refuse what the web upload refuses (cchc.intake.filetypes)."""
+    import shutil
+    import tempfile
+
+    with _open_regular(file) as source:
+        incoming = Path(data_dir) / "incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(dir=incoming, prefix=".attach-"))
+        copy = folder / (file.name or "tep")
+        with open(copy, "xb") as out:
+            shutil.copyfileobj(source, out)
+    try:
+        if check:
+            _check_content(file, copy)
+        yield copy
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _open_regular(file: Path) -> BinaryIO:
+    """FILE opened for reading, without following a link nor blocking; UserError unless the
+    descriptor is a regular file's (then set to blocking reads)."""
+    import errno
+    import os
+    import stat
+
+    from usecases.errors import UserError
+
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UserError(
+                f"{file} is a symbolic link: attach the file itself (là liên kết, không phải tệp)"
+            ) from None
+        raise UserError(f"cannot read {file}: {exc.strerror} (không đọc được tệp)") from None
+    source = os.fdopen(fd, "rb")
+    try:
+        mode = os.fstat(source.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise UserError(f"{file} is a folder, not a file (không phải tệp)")
+        if not stat.S_ISREG(mode):
+            raise UserError(
+                f"{file} is not a regular file (FIFO, device or socket) (không phải tệp thường)"
+            )
+        os.set_blocking(source.fileno(), True)
+    except BaseException:
+        source.close()
+        raise
+    return source
+
+
+def _check_content(file: Path, copy: Path) -> None:
+    """UserError when the web upload would refuse this file."""
+    from cchc.intake import filetypes
+    from usecases.errors import UserError
+
+    try:
+        filetypes.sniff(copy)
+    except filetypes.Refused as exc:
+        raise UserError(f"{file}: {exc.message} (refused; --no-check attaches it anyway)") from None
+
+
+@click.command("receive")
+@click.argument("item_id", type=int)
+@click.option(
+    "--doc", "number", required=True, help='Number and symbol of the document, e.g. "12/BC-CAX".'
+)
+@click.option("--date", "day", type=DATE, default=None, help="Its date (default: the --at day).")
+@click.option("--by", default=None, help="Unit code of who sent it (default: the item's unit).")
+@at_option
+@pass_app
+@user_errors
+def receive_cmd(app: App, item_id, number, day, by, at) -> None:
+    """The product came through the document-management system: record the document (number
+    and date, no file) and close the item; on time is judged by the document's date."""
+    from usecases.lifecycle import receive_document
+
+    plan = app.item_plan(item_id, app.engine)
+    done = receive_document(plan, app.engine, item_id, number, day, now_or(at), by=by)
+    item, version = done.item, done.deliverable
+    again = "" if done.created else " (đã ghi nhận trước đó)"
+    click.echo(
+        f"item {item.id}: {item.status} {VERDICTS[item.on_time]}; deliverable v{version.version} "
+        f"{version.document}{again}"
+    )
+    deliver_queued(app, item.id, now_or(at))
+    if done.closed_item:
+        tell_prefect(app, "closed", item.id, now_or(at))
+
+
+@click.command("waive")
+@click.argument("item_id", type=int)
+@click.option("--reason", required=True)
+@at_option
+@pass_app
+@user_errors
+def waive_cmd(app: App, item_id, reason, at) -> None:
+    """Waive an open item, with a reason."""
+    from usecases.lifecycle import waive
+
+    item = waive(app.item_plan(item_id, app.engine), app.engine, item_id, reason, now_or(at))
+    click.echo(f"item {item.id}: waived ({item.waived_reason})")
+    tell_prefect(app, "waived", item.id, now_or(at))
+
+
+@click.command("return")
+@click.argument("item_id", type=int)
+@click.option("--reason", required=True, help="Why the deliverable is refused.")
+@click.option("--due", type=DATE, required=True, help="New due date.")
+@at_option
+@pass_app
+@user_errors
+def return_cmd(app: App, item_id, reason, due, at) -> None:
+    """Return a closed item's deliverable for correction: reopen it with a new due date and
+    mail the unit."""
+    from usecases.lifecycle import return_deliverable
+    from usecases.review import return_version, versions
+
+    plan = app.item_plan(item_id, app.engine)
+    handed_in = versions(app.engine, item_id)
+    if handed_in:  # the newest version is marked returned, as on the office's page
+        item = return_version(
+            plan, app.engine, item_id, max(handed_in), reason, due, now_or(at), actor="admin"
+        )
+    else:
+        item = return_deliverable(plan, app.engine, item_id, reason, due, now_or(at))
+    click.echo(f"item {item.id}: returned, open again until {vn_date(item.due)}")
+    deliver_queued(app, item.id, now_or(at))
+    tell_prefect(app, "returned", item.id, now_or(at))
