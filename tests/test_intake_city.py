@@ -281,9 +281,9 @@ def test_the_city_office_acts_on_any_commune(live, engine):
 
 
 def test_a_long_city_list_shows_its_first_rows_and_says_so(live, engine, monkeypatch):
-    import cchc.intake.app as intake_app
+    import cchc.intake.office_views as office_views
 
-    monkeypatch.setattr(intake_app, "MAX_ROWS", 5)
+    monkeypatch.setattr(office_views, "MAX_ROWS", 5)
     page = httpx.get(live.office()).text
     total = len(items_due_in(engine, 2027))
     assert len(listed(page)) == 5

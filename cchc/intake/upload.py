@@ -36,6 +36,10 @@ MAX_HEADER_BYTES = 8 * 1024
 BODY_DEADLINE_FACTOR = 20
 """The whole body must arrive within this many read timeouts (a drip of a byte a minute
 would otherwise hold the request for ever)."""
+MAX_FILES = 10
+"""Files the intake takes in one upload."""
+MAX_FORM_BYTES = 64 * 1024
+"""The office's forms (a reason, a date): anything larger is refused unread."""
 
 
 class UploadRefused(Exception):

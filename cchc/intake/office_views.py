@@ -1,0 +1,220 @@
+"""What the office page shows: the items of the office's communes under its filters, with
+their counts by state (`office_list`), and the labels of its commune and unit filters.
+
+The counts are the database's and cover every item the filters select; the rows are the first
+`MAX_ROWS` of them (commune, unit, due date), each with its versions, the ones awaiting review
+and the defaults of its forms."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from cchc.intake.item_views import consolidated_sources, version_view
+from models.db import transaction
+from models.tables import Deliverable, WorkItem
+from notifications.views import item_view, period_label, shorten, unit_view
+from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
+
+if TYPE_CHECKING:
+    from cchc.intake.context import IntakeContext
+    from schedules.plan import Plan
+
+MAX_ROWS = 300
+"""Items the office page shows in full at once; its counts cover every item the filters select.
+A commune's year stays well below it, a city's does not (114 communes): filter to see more."""
+COUNTED = ("total", "review", "late", "escalated", "open", "closed", "waived")
+"""The counts at the top of the office page (and per commune for the city's office)."""
+_PEOPLES_COMMITTEE = re.compile(r"^(ủy|uỷ) ban nhân dân\s+", re.IGNORECASE)
+
+Versions = dict[int, list[Deliverable]]
+"""An item's handed-in parts, by version."""
+
+
+def commune_label(plan: Plan) -> str:
+    """A commune as the city's office reads it in a list: "xã Mao Điền" for "Ủy ban nhân dân
+    xã Mao Điền"; the city office's own plan by the office's name."""
+    if plan.communes is not None:
+        return unit_view(plan, plan.commune.standing_office).name
+    name = unicodedata.normalize("NFC", plan.commune.name)
+    return _PEOPLES_COMMITTEE.sub("", name) or name
+
+
+def unit_choices(ctx: IntakeContext, communes: list[str]) -> dict[str, str]:
+    """The units the filter offers (code → name), those of `communes`: a code several communes
+    share (each has its Văn phòng, VP) is offered once and selects it in each."""
+    choices: dict[str, str] = {}
+    for code in communes:
+        for unit_code, unit in ctx.city.plan_of(code).units.items():
+            choices.setdefault(unit_code, unit.name)
+    return choices
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What the database holds for the office page, read in one transaction."""
+
+    by_status: list
+    """(commune, status, count) of the selected items."""
+    in_review: list
+    """(commune, count) of the selected items with a version awaiting review."""
+    items: list[WorkItem]
+    """The first MAX_ROWS selected items."""
+    files: list[Deliverable]
+    """Every handed-in part of those items."""
+
+
+def office_list(
+    ctx: IntakeContext,
+    communes: list[str],
+    year: int,
+    unit: str | None,
+    status: str | None,
+    today: date,
+) -> dict:
+    """What the office page lists for `communes` under the filters:
+
+    1. `counts`: how many items the filters select, by state (`COUNTED`), counted by the
+       database, and `by_commune` the same per commune (when there are several);
+    2. `rows`: the first MAX_ROWS of those items (commune, unit, due date), each with its
+       versions, the ones awaiting review and the forms' defaults.
+    """
+    found = _read(ctx, _chosen(communes, year, unit, status))
+    counts = _counts(communes, found)
+    several = len(communes) > 1
+    return {
+        "rows": _rows(ctx, found, several, today),
+        "counts": {key: sum(c[key] for c in counts.values()) for key in COUNTED},
+        "by_commune": [
+            {"code": code, "label": commune_label(ctx.city.plan_of(code)), "counts": counts[code]}
+            for code in communes
+        ]
+        if several
+        else [],
+    }
+
+
+def _awaiting():
+    """The ids of the items with a version awaiting review."""
+    return select(Deliverable.item_id).where(Deliverable.status == DeliverableStatus.RECEIVED)
+
+
+def _chosen(communes: list[str], year: int, unit: str | None, status: str | None) -> list:
+    """The conditions the filters put on the items: due in `year`, of `unit`, in `status`
+    ("review": with a version awaiting review)."""
+    chosen = [
+        WorkItem.commune.in_(communes),
+        WorkItem.due >= date(year, 1, 1),
+        WorkItem.due <= date(year, 12, 31),
+    ]
+    if unit:
+        chosen.append(WorkItem.unit == unit)
+    if status == "review":
+        chosen.append(WorkItem.id.in_(_awaiting()))
+    elif status:
+        chosen.append(WorkItem.status == status)
+    return chosen
+
+
+def _read(ctx: IntakeContext, chosen: list) -> _Found:
+    """The counts of the items `chosen` selects, the first MAX_ROWS of them and their parts."""
+    with transaction(ctx.engine) as session:
+        by_status = session.execute(
+            select(WorkItem.commune, WorkItem.status, func.count())
+            .where(*chosen)
+            .group_by(WorkItem.commune, WorkItem.status)
+        ).all()
+        in_review = session.execute(
+            select(WorkItem.commune, func.count())
+            .where(*chosen, WorkItem.id.in_(_awaiting()))
+            .group_by(WorkItem.commune)
+        ).all()
+        items = list(
+            session.exec(
+                select(WorkItem)
+                .where(*chosen)
+                .order_by(WorkItem.commune, WorkItem.unit, WorkItem.due, WorkItem.id)
+                .limit(MAX_ROWS)
+            ).scalars()
+        )
+        ids = [i.id for i in items]
+        files = (
+            list(
+                session.exec(
+                    select(Deliverable)
+                    .where(Deliverable.item_id.in_(ids))
+                    .order_by(Deliverable.version, Deliverable.part)
+                ).scalars()
+            )
+            if ids
+            else []
+        )
+    return _Found(by_status, in_review, items, files)
+
+
+def _counts(communes: list[str], found: _Found) -> dict[str, dict[str, int]]:
+    """The `COUNTED` counts of each commune (overdue and escalated items are also "late")."""
+    counts = {code: dict.fromkeys(COUNTED, 0) for code in communes}
+    for code, item_status, n in found.by_status:
+        counts[code]["total"] += n
+        counts[code][item_status] = counts[code].get(item_status, 0) + n
+        if item_status in (ItemStatus.OVERDUE, ItemStatus.ESCALATED):
+            counts[code]["late"] += n
+    for code, n in found.in_review:
+        counts[code]["review"] = n
+    return counts
+
+
+def _rows(ctx: IntakeContext, found: _Found, several: bool, today: date) -> list[dict]:
+    """The listed items, each with its versions; a returned version's default new due date is
+    five working days ahead on its commune's calendar."""
+    by_item: dict[int, Versions] = {}
+    for part in found.files:
+        by_item.setdefault(part.item_id, {}).setdefault(part.version, []).append(part)
+    default_due: dict[str, str] = {}
+    rows = []
+    for item in found.items:
+        plan = ctx.city.plan_of(item.commune)
+        if item.commune not in default_due:
+            default_due[item.commune] = plan.calendar.add_working_days(today, 5).isoformat()
+        row = _row(ctx, plan, item, by_item.get(item.id, {}), several, today)
+        rows.append({**row, "default_due": default_due[item.commune]})
+    return rows
+
+
+def _row(
+    ctx: IntakeContext, plan: Plan, item: WorkItem, found: Versions, several: bool, today: date
+) -> dict:
+    """One listed item; `several`: the page lists several communes (the heading names the
+    commune)."""
+    unit_name = plan.units[item.unit].name if item.unit in plan.units else item.unit
+    view = item_view(plan, item, today)
+    return {
+        "item": item,
+        "unit_name": unit_name,
+        "group": _group(commune_label(plan), unit_name) if several else unit_name,
+        "title": shorten(item.title, 110),
+        "period": period_label(item.period),
+        "countdown": view.countdown if item.status in OPEN_STATUSES else "",
+        "receivable": item.status in OPEN_STATUSES,
+        "latest": version_view(plan, found[max(found)]) if found else None,
+        "awaiting": [
+            version_view(plan, parts)
+            for _, parts in sorted(found.items())
+            if parts[0].status == DeliverableStatus.RECEIVED
+        ],
+        "newest_version": max(found) if found else None,
+        "version_count": len(found),
+        "view": view,
+        "sources": consolidated_sources(ctx, plan, item, today),
+    }
+
+
+def _group(commune: str, unit: str) -> str:
+    """The heading an item is listed under on the city's office page."""
+    return unit if commune == unit else f"{commune} · {unit}"
