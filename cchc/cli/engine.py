@@ -90,7 +90,7 @@ def serve_intake_cmd(app: App, host, port) -> None:
     import uvicorn
 
     from cchc.intake import create_app
-    from cchc.intake.app import log_config
+    from cchc.intake.logs import log_config
     from flows.mail import Courier
 
     web = create_app(

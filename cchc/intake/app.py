@@ -33,7 +33,6 @@ from cchc.intake import office_routes, unit_routes
 from cchc.intake.context import IntakeContext
 from cchc.intake.errors import PageError, bad_request, http_error, page_error, server_error
 from cchc.intake.guard import public_redirects, security_headers
-from cchc.intake.logs import log_config
 from cchc.intake.pages import environment
 from models.blobs import remove_stale_temp
 from notifications.links import office_secret
@@ -44,7 +43,7 @@ if TYPE_CHECKING:
     from flows.mail import Courier
     from flows.settings import IntakeSettings, Settings
 
-__all__ = ["create_app", "log_config"]
+__all__ = ["create_app"]
 
 HERE = Path(__file__).parent
 
