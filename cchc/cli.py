@@ -835,14 +835,16 @@ def report_cmd(app: App, year, by, fmt, output, chart, at) -> None:
     if fmt == "xlsx" and output is None:
         fail("--format xlsx needs --output FILE")
     if by == "commune":
-        from usecases.league import COLUMNS, league, league_png, league_xlsx
+        from notifications.documents.league import COLUMNS, league_png, league_xlsx
+        from usecases.league import league
 
         with working("Đang lập bảng xếp hạng…"):
             sheet = league(app.city, app.reader, year, now_or(at))
         rows, draw, workbook = sheet.rows(), league_png, league_xlsx
         columns = [Column(key, header) for key, header in COLUMNS]
     elif fmt == "xlsx" or chart is not None:
-        from usecases.scorecard import build_scorecard, scorecard_png, scorecard_xlsx
+        from notifications.documents.scorecard import scorecard_png, scorecard_xlsx
+        from usecases.scorecard import build_scorecard
 
         with working("Đang lập bảng điểm…"):
             sheet = build_scorecard(app.plan, app.reader, year, now_or(at))
