@@ -45,8 +45,9 @@ from prefect.client.schemas.schedules import RRuleSchedule
 from prefect.exceptions import ObjectNotFound
 from prefect.utilities.callables import parameter_schema
 
-from flows import artifacts, prefect_flows
+from flows import prefect_flows
 from flows.settings import Settings
+from notifications.event_payloads import MAIL_FAILED, SWEEP_COMPLETED
 from schedules.city import City
 from schedules.clock import SWEEP, ClockSchedule, city_schedules
 from schedules.dates import vn_datetime
@@ -225,7 +226,7 @@ def automations(
         tags=list(tags_for(city)),
         trigger=EventTrigger(
             after={"prefect.flow-run.Pending", "prefect.flow-run.Late"},
-            expect={artifacts.SWEEP_COMPLETED},
+            expect={SWEEP_COMPLETED},
             match_related=[
                 {"prefect.resource.role": "flow", "prefect.resource.name": "cchc-sweep"},
                 {"prefect.resource.role": "tag", "prefect.resource.id": f"prefect.tag.{scope}"},
@@ -248,7 +249,7 @@ def automations(
         description=f"Thư không gửi được sau các lần thử lại — {where}",
         tags=list(tags_for(city)),
         trigger=EventTrigger(
-            expect={artifacts.MAIL_FAILED},
+            expect={MAIL_FAILED},
             match={"cchc.city": city.code},
             posture=Posture.Reactive,
             threshold=1,

@@ -21,9 +21,9 @@ from sqlalchemy import Engine
 from flows.settings import Settings
 from models.store import communes_of
 from notifications.delivery import DeliveryReport, deliver_pending
+from notifications.documents.scorecard import evidence_for
 from schedules.city import City
 from schedules.plan import Plan
-from usecases.scorecard import evidence_for
 
 log = logging.getLogger("cchc.mail")
 

@@ -50,6 +50,15 @@ from models.db import transaction
 from models.pages import LEAGUE, STATUS, PageLog, last_event_id, mark_published, page_log
 from models.store import communes_of
 from models.tables import Outbox, WorkItem
+from notifications.city_pages import league_fingerprint
+from notifications.status_pages import ItemLike, status_fingerprint
+from notifications.sweep_summary import (
+    city_late_state,
+    city_late_tags,
+    delivery_line,
+    late_state,
+    late_tags,
+)
 from schedules.city import City, load_city
 from schedules.dates import VN_ZONE, local_date
 from schedules.plan import Plan
@@ -243,7 +252,7 @@ def _by_commune(items: list[WorkItem]) -> dict[str, list[WorkItem]]:
     return found
 
 
-def _open_items_now(plan: Plan, engine: Engine) -> list[artifacts.ItemLike]:
+def _open_items_now(plan: Plan, engine: Engine) -> list[ItemLike]:
     """The commune's open items, as plain rows (the tables read their columns only: no ORM
     objects, a fifth of the cost for a commune's thousands)."""
     item = WorkItem.__table__.c
@@ -447,7 +456,7 @@ def deliver(at: datetime, force: bool = False) -> dict | None:
     failed = report.failed
     for commune, rows in _failed_by_commune(rt, failed).items():
         artifacts.emit_mail_failed(rt.plan_of(commune), rows, at, city=rt.city.code)
-    return {"line": artifacts.delivery_line(report), "failed": len(failed)}
+    return {"line": delivery_line(report), "failed": len(failed)}
 
 
 def _failed_by_commune(rt: Runtime, failed: list[tuple]) -> dict[str, list[tuple]]:
@@ -514,7 +523,7 @@ def _commune_pages(
     2. some other change reached its items since (the intake, the command line, an opening
        run: an event after the one `log` recorded), or
     3. the day changed (states and working days late count from "today"), or the config the
-       tables name (`artifacts.status_fingerprint`), or nothing was published yet.
+       tables name (`status_fingerprint`), or nothing was published yet.
 
     Without `summary` (the city office's own items, whose row is in the city's summary under
     the same key) only the tables."""
@@ -522,7 +531,7 @@ def _commune_pages(
     opened_ids = {item_id for item_id, *_ in opened}
     code = plan.commune.code
     day = local_date(at, plan.zone)
-    fingerprint = artifacts.status_fingerprint(plan, _server())
+    fingerprint = status_fingerprint(plan, _server())
     stale = bool(opened or advanced) or not log.is_current(code, day, fingerprint)
     open_now = _open_items_now(plan, rt.engine) if stale else None
     if summary:
@@ -601,12 +610,12 @@ def status_pages(
             "queued": queued_by,
         }
         artifacts.publish_city_sweep(rt.city, at, changes, counts, delivery)
-        name, message = artifacts.city_late_state(rt.city, counts)
-        tags = artifacts.city_late_tags(counts)
+        name, message = city_late_state(rt.city, counts)
+        tags = city_late_tags(counts)
     else:
         [only] = counts.values()
-        name, message = artifacts.late_state(rt.plans[0], only)
-        tags = artifacts.late_tags(only)
+        name, message = late_state(rt.plans[0], only)
+        tags = late_tags(only)
     every = [c for unit_counts in counts.values() for c in unit_counts.values()]
     return dict(emitted) | {
         "open": sum(sum(c.values()) for c in every),
@@ -623,16 +632,14 @@ def league_page(at: datetime) -> str | None:
     show something else than when last published: an item of some commune changed since, or
     the day, or the communes (as `_commune_pages` decides for the status tables). Returns its
     key, None when left as it was."""
-    from flows.league_artifact import publish_league
-
     rt = runtime()
     city = rt.city.code
     log = page_log(rt.engine, LEAGUE, [city])
     day = local_date(at, VN_ZONE)
-    fingerprint = artifacts.league_fingerprint(rt.city, _server())
+    fingerprint = league_fingerprint(rt.city, _server())
     if log.is_current(city, day, fingerprint, communes=[*rt.city.plans, city]):
         return None
-    key = publish_league(rt.city, rt.engine, at)
+    key = artifacts.publish_league(rt.city, rt.engine, at)
     mark_published(rt.engine, LEAGUE, city, day, log.last_event, fingerprint, at)
     return key
 
@@ -789,7 +796,7 @@ def changed_pages(kind: str, item_ids: list[int], at: datetime) -> dict[str, dic
         artifacts.emit_item_events(plan, kind, items, at)
         artifacts.publish_consolidated(plan, rt.engine, at)
         keys[commune] = artifacts.publish_status(plan, _open_items_now(plan, rt.engine), at)
-        day, fingerprint = local_date(at, plan.zone), artifacts.status_fingerprint(plan, _server())
+        day, fingerprint = local_date(at, plan.zone), status_fingerprint(plan, _server())
         mark_published(rt.engine, STATUS, commune, day, last_event, fingerprint, at)
     return keys
 

@@ -180,7 +180,7 @@ class Composer:
     ):
         """`link(item_id, unit, at)` makes the signed intake link (notifications.links);
         without it mails carry no `upload_url`. `evidence` gives the files an item's mails attach
-        (the caller passes `usecases.scorecard.evidence_for`)."""
+        (the caller passes `notifications.documents.scorecard.evidence_for`)."""
         self.plan = plan
         self.link = link
         self.evidence = evidence

@@ -27,6 +27,7 @@ from flows.engine import configure
 from flows.settings import Settings
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import WorkItem
+from notifications import city_pages, sweep_summary
 from schedules.city import City, load_city
 from schedules.clock import SWEEP, city_schedules, openings_schedule, sweep_schedules
 from schedules.dates import parse_instant
@@ -175,7 +176,7 @@ def test_one_sweep_run_serves_every_commune_by_its_own_calendar(pf, rt, city3):
         rows = latest_artifact(f"cchc-{code}-open-items").data
         assert str(items[code].id) in rows
         assert f"xã {code.upper()}" in latest_artifact(f"cchc-{code}-sweep-summary").data
-    summary = latest_artifact(artifacts.city_summary_key(city3)).data
+    summary = latest_artifact(sweep_summary.city_summary_key(city3)).data
     assert "Thành phố Hải Phòng — 3 xã" in summary and "## Theo xã" in summary
     assert all(f"({code})" in summary for code in city3.plans)
     assert "thư đã gửi" in summary  # one delivery run for the city, on the city's page
@@ -194,7 +195,7 @@ def test_opening_runs_open_each_commune_on_its_own_day(pf, rt, city3):
     assert set(report_items(rt.engine)) == {"xa001", "xa002", "xa003"}
     opened = latest_artifact(f"cchc-xa003-opened-{REPORT}")
     assert "2027-Q1" in opened.data and "16/03/2027" in opened.data
-    city_rows = latest_artifact(artifacts.city_opened_key(city3, REPORT)).data
+    city_rows = latest_artifact(city_pages.city_opened_key(city3, REPORT)).data
     assert "xa001" in city_rows and "xa003" in city_rows and "xa002" not in city_rows
 
 

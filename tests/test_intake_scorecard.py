@@ -17,16 +17,11 @@ from PIL import Image
 from support import cli_env, run_cchc
 
 from models.db import ensure_schema, make_engine
+from notifications.documents.scorecard import scorecard_markdown, scorecard_png, scorecard_xlsx
 from usecases.lifecycle import waive
 from usecases.reporting import list_items
 from usecases.review import IncomingFile, accept_version, submit
-from usecases.scorecard import (
-    QUARTERS,
-    build_scorecard,
-    scorecard_markdown,
-    scorecard_png,
-    scorecard_xlsx,
-)
+from usecases.scorecard import QUARTERS, build_scorecard
 from usecases.sweep import sweep
 
 AT = "2027-12-31T12:00"
@@ -211,8 +206,8 @@ def test_the_self_scoring_flow_publishes_the_scorecard(
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     from flows import prefect_flows
-    from flows.artifacts import scorecard_key
     from flows.settings import Settings
+    from notifications.status_pages import scorecard_key
 
     for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
         monkeypatch.delenv(name)

@@ -22,10 +22,11 @@ from sqlalchemy import event, select
 
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import Event, WorkItem
+from notifications.documents.league import COLUMNS, league_png, league_xlsx
 from schedules.city import load_city
 from schedules.dates import local_date, parse_instant
 from schedules.vocabulary import OPEN_STATUSES
-from usecases.league import COLUMNS, CommuneYear, League, league, league_png, league_xlsx
+from usecases.league import CommuneYear, League, league
 from usecases.lifecycle import receive_document, waive
 from usecases.review import attach
 from usecases.scorecard import QUARTERS, build_scorecard
@@ -303,7 +304,7 @@ def test_the_league_is_published_as_the_citys_table_artifact(harness, story):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from flows.league_artifact import publish_league
+    from flows.artifacts import publish_league
 
     city, engine, _ = story
 

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import func, select
 from support import latest_artifact, prefect_call
 
-from flows import artifacts
 from flows.settings import Settings
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import Outbox, WorkItem
+from notifications import status_pages, sweep_summary
 from schedules.dates import parse_instant
 
 pytestmark = pytest.mark.prefect
@@ -109,7 +109,7 @@ def test_opening_run_opens_the_period_and_publishes_its_table(pf, rt, plan, even
     assert count(rt.engine, WorkItem, WorkItem.obligation == "bao-cao-cchc-dinh-ky") == len(units)
     assert count(rt.engine, Outbox, Outbox.kind == "opened") == len(units)  # queued, not sent
 
-    artifact = latest_artifact(artifacts.opened_key(plan, "bao-cao-cchc-dinh-ky"))
+    artifact = latest_artifact(status_pages.opened_key(plan, "bao-cao-cchc-dinh-ky"))
     rows = table_rows(artifact)
     assert sorted(r["Đơn vị"] for r in rows) == sorted(units)
     assert {r["Kỳ"] for r in rows} == {"2026"} and {r["Hạn"] for r in rows} == {"16/12/2026"}
@@ -149,7 +149,7 @@ def test_sweep_publishes_status_and_summary_and_emits_transitions(pf, rt, plan, 
     opened = first.result()["opened"]
     assert opened > 0
 
-    table = latest_artifact(artifacts.open_items_key(plan))
+    table = latest_artifact(status_pages.open_items_key(plan))
     rows = table_rows(table)
     assert len(rows) == opened
     assert {r["Tình trạng"] for r in rows} == {"trong hạn"}
@@ -165,14 +165,14 @@ def test_sweep_publishes_status_and_summary_and_emits_transitions(pf, rt, plan, 
     escalated = pf.sweep_flow(at=parse_instant("2026-12-22T07:30"))
     assert escalated["advanced"] > 0
     # The consolidated report's view of the units' reports (issue 9): every unit, missing ones.
-    consolidated = table_rows(latest_artifact(artifacts.consolidated_key(plan)))
+    consolidated = table_rows(latest_artifact(status_pages.consolidated_key(plan)))
     units = {plan.units[u].name for u in plan.lead_units("bao-cao-cchc-dinh-ky")}
     assert {r["Đơn vị"] for r in consolidated} >= units
     assert any(r["Báo cáo của đơn vị"].startswith("chưa nộp") for r in consolidated)
 
-    rows = table_rows(latest_artifact(artifacts.open_items_key(plan)))
+    rows = table_rows(latest_artifact(status_pages.open_items_key(plan)))
     assert any(r["Tình trạng"].startswith("quá hạn, đã chuyển cấp") for r in rows)
-    summary = latest_artifact(artifacts.sweep_summary_key(plan))
+    summary = latest_artifact(sweep_summary.sweep_summary_key(plan))
     assert summary.type == "markdown"
     assert "# Kết quả rà soát lúc 22/12/2026 07:30" in summary.data
     assert "## Chuyển cấp" in summary.data and "## Việc đang mở theo đơn vị" in summary.data
@@ -216,7 +216,7 @@ def test_failed_delivery_is_retried_then_fails_the_sweep_after_publishing(
     state = pf.sweep_flow(at=VN_02_12, return_state=True)
     assert state.is_failed()
     assert len(calls) == 4  # one try and three retries
-    summary = latest_artifact(artifacts.sweep_summary_key(plan)).data
+    summary = latest_artifact(sweep_summary.sweep_summary_key(plan)).data
     assert "THẤT BẠI" in summary and "02/12/2026 07:30" in summary
     assert count(rt.engine, WorkItem) > 0  # the sweep's own work stands
 
@@ -377,7 +377,7 @@ def test_a_sweep_that_changes_nothing_does_not_rewrite_the_open_items_table(pf, 
 
     first = pf.sweep_flow(at=VN_02_12)
     assert first["opened"] > 0
-    table, summary = artifacts.open_items_key(plan), artifacts.sweep_summary_key(plan)
+    table, summary = status_pages.open_items_key(plan), sweep_summary.sweep_summary_key(plan)
     before = versions(table), versions(summary)
     again = pf.sweep_flow(at=VN_02_12)  # nothing left to do at the same instant
     assert (again["opened"], again["advanced"], again["open"]) == (0, 0, first["open"])

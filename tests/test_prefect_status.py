@@ -18,10 +18,10 @@ from intake_support import Clock, LiveIntake, pdf_bytes, t
 from sqlalchemy import select
 from support import find_item, latest_artifact, prefect_call
 
-from flows import artifacts
 from flows.settings import Settings
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import WorkItem
+from notifications import status_pages, sweep_summary
 
 pytestmark = pytest.mark.prefect
 
@@ -127,7 +127,7 @@ def test_the_late_items_table_is_sorted_by_lateness_with_unit_names(pf, rt, plan
     pf.sweep_flow(at=t("2026-12-02T07:30"))
     pf.sweep_flow(at=t("2026-12-17T07:30"))
     pf.sweep_flow(at=t("2027-01-12T07:30"))
-    artifact, rows = latest(artifacts.late_items_key(plan))
+    artifact, rows = latest(status_pages.late_items_key(plan))
     late = late_in_db(rt.engine)
     assert len(rows) == len(late) and len(rows) >= 2
     days = [r["Trễ (ngày làm việc)"] for r in rows]
@@ -141,7 +141,7 @@ def test_the_sweep_summary_has_no_server_path_nor_english(pf, rt, plan, tmp_path
     pf.sweep_flow(at=t("2026-12-02T07:30"))
     pf.sweep_flow(at=t("2026-12-17T07:30"))
     pf.sweep_flow(at=t(LATE_SWEEP))
-    _, text = latest(artifacts.sweep_summary_key(plan))
+    _, text = latest(sweep_summary.sweep_summary_key(plan))
     assert "## Chuyển cấp" in text and "thư đã gửi" in text
     assert str(tmp_path) not in text and "/outbox" not in text
     english = re.findall(
@@ -158,7 +158,7 @@ def test_an_intake_close_accept_and_return_reach_prefect_after_the_response(
 ):
     pf.sweep_flow(at=t("2026-12-02T07:30"))
     item = find_item(rt.engine, "bao-cao-cchc-dinh-ky", "VP", "2026")
-    _, rows = latest(artifacts.open_items_key(plan))
+    _, rows = latest(status_pages.open_items_key(plan))
     assert item.id in {r["Mã việc"] for r in rows}
     pf.release_runtime()  # the intake pins its own
 
@@ -173,7 +173,7 @@ def test_an_intake_close_accept_and_return_reach_prefect_after_the_response(
         [run] = runs_named(rf"nộp · #{item.id} · 2026-12-10 09:15")
         # The run began after the unit had its answer: the upload did not wait for Prefect.
         assert run.start_time.timestamp() >= answered - 0.5
-        _, rows = latest(artifacts.open_items_key(plan))
+        _, rows = latest(status_pages.open_items_key(plan))
         assert item.id not in {r["Mã việc"] for r in rows}
         closed = [e for e in events if e["event"] == "cchc.item.closed"]
         assert [e["payload"]["items"][0]["id"] for e in closed] == [item.id]
@@ -188,7 +188,7 @@ def test_an_intake_close_accept_and_return_reach_prefect_after_the_response(
         )
         assert back.status_code == 200, back.text
         assert runs_named(rf"trả lại · #{item.id} · .*")
-        _, rows = latest(artifacts.open_items_key(plan))
+        _, rows = latest(status_pages.open_items_key(plan))
         assert item.id in {r["Mã việc"] for r in rows}  # open again, listed again
         assert [e["event"] for e in events][-1] == "cchc.item.returned"
 
@@ -219,7 +219,7 @@ def test_the_command_line_return_and_waive_reach_prefect(
     assert result.exit_code == 0, result.output
     assert runs_named(rf"miễn · #{waived.id} · 2026-12-03 00:00")
     assert [e["event"] for e in events][-1] == "cchc.item.waived"
-    _, rows = latest(artifacts.open_items_key(plan))
+    _, rows = latest(status_pages.open_items_key(plan))
     assert waived.id not in {r["Mã việc"] for r in rows}
 
     item = find_item(rt.engine, "bao-cao-cchc-dinh-ky", "VP", "2026")
@@ -229,7 +229,7 @@ def test_the_command_line_return_and_waive_reach_prefect(
         main, [*cli, "attach", str(item.id), str(file), "--at", "2026-12-04T10:00"]
     )
     assert done.exit_code == 0, done.output
-    _, rows = latest(artifacts.open_items_key(plan))
+    _, rows = latest(status_pages.open_items_key(plan))
     assert item.id not in {r["Mã việc"] for r in rows}  # the close flow refreshed the table
     back = CliRunner().invoke(
         main,
@@ -239,7 +239,7 @@ def test_the_command_line_return_and_waive_reach_prefect(
     assert back.exit_code == 0, back.output
     assert runs_named(rf"trả lại · #{item.id} · 2026-12-05 10:00")
     assert [e["event"] for e in events][-1] == "cchc.item.returned"
-    _, rows = latest(artifacts.open_items_key(plan))
+    _, rows = latest(status_pages.open_items_key(plan))
     assert item.id in {r["Mã việc"] for r in rows}
 
 
@@ -283,8 +283,8 @@ def versions(key: str) -> int:
 
 def tables(plan) -> dict[str, int]:
     """Versions of the tables a sweep rewrites only when they may have changed."""
-    keys = artifacts.open_items_key(plan), artifacts.late_items_key(plan)
-    return {key: versions(key) for key in (*keys, artifacts.consolidated_key(plan))}
+    keys = status_pages.open_items_key(plan), status_pages.late_items_key(plan)
+    return {key: versions(key) for key in (*keys, status_pages.consolidated_key(plan))}
 
 
 def late_history(pf) -> None:
@@ -300,7 +300,7 @@ def test_a_second_sweep_the_same_day_with_nothing_changed_rewrites_no_table(pf, 
     again = pf.sweep_flow(at=t("2026-12-23T16:00"))
     assert (again["opened"], again["advanced"]) == (0, 0) and again["late"] >= 2
     assert tables(plan) == before  # late items no longer rewrite them on every sweep
-    _, text = latest(artifacts.sweep_summary_key(plan))  # the summary is the sweep's own record
+    _, text = latest(sweep_summary.sweep_summary_key(plan))  # the summary is the sweep's own record
     assert "# Kết quả rà soát lúc 23/12/2026 16:00" in text and "**Không có thay đổi.**" in text
 
 
@@ -317,7 +317,7 @@ def test_a_change_made_outside_prefect_is_shown_by_the_next_sweep(pf, rt, plan):
     assert (again["opened"], again["advanced"]) == (0, 0)
     after = tables(plan)
     assert {key: after[key] - before[key] for key in before} == {key: 1 for key in before}
-    for key in (artifacts.open_items_key(plan), artifacts.late_items_key(plan)):
+    for key in (status_pages.open_items_key(plan), status_pages.late_items_key(plan)):
         artifact, rows = latest(key)
         assert item.id not in {r["Mã việc"] for r in rows}
         assert "23/12/2026 16:00" in artifact.description
@@ -327,14 +327,14 @@ def test_a_new_day_rewrites_the_tables_once(pf, rt, plan):
     """Working days late count from "today": the first sweep of a day rewrites the tables even
     with nothing due, the next ones that day do not."""
     late_history(pf)
-    _, rows = latest(artifacts.late_items_key(plan))
+    _, rows = latest(status_pages.late_items_key(plan))
     late = {r["Mã việc"]: r["Trễ (ngày làm việc)"] for r in rows}
     before = tables(plan)
     day = pf.sweep_flow(at=t("2026-12-24T07:30"))
     assert (day["opened"], day["advanced"]) == (0, 0)
     after = tables(plan)
     assert {key: after[key] - before[key] for key in before} == {key: 1 for key in before}
-    artifact, rows = latest(artifacts.late_items_key(plan))
+    artifact, rows = latest(status_pages.late_items_key(plan))
     assert {r["Mã việc"]: r["Trễ (ngày làm việc)"] for r in rows} == {
         item_id: days + 1 for item_id, days in late.items()
     }

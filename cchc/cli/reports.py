@@ -82,7 +82,8 @@ def report_cmd(app: App, year, by, fmt, output, chart, at) -> None:
 
 def _league(app: App, year: int, at):
     """The city's league table of its communes, its columns, and how to draw and write it."""
-    from usecases.league import COLUMNS, league, league_png, league_xlsx
+    from notifications.documents.league import COLUMNS, league_png, league_xlsx
+    from usecases.league import league
 
     with working("Đang lập bảng xếp hạng…"):
         sheet = league(app.city, app.reader, year, now_or(at))
@@ -91,7 +92,8 @@ def _league(app: App, year: int, at):
 
 def _scorecard(app: App, year: int, at):
     """The commune's scorecard (for a chart or a workbook), and how to draw and write it."""
-    from usecases.scorecard import build_scorecard, scorecard_png, scorecard_xlsx
+    from notifications.documents.scorecard import scorecard_png, scorecard_xlsx
+    from usecases.scorecard import build_scorecard
 
     with working("Đang lập bảng điểm…"):
         sheet = build_scorecard(app.plan, app.reader, year, now_or(at))
