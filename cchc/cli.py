@@ -15,7 +15,7 @@ import click
 from cchc.output import Column, render
 from flows.settings import Settings
 from schedules.dates import local_date, parse_date, parse_instant, vn_date, vn_datetime
-from schedules.vocabulary import ItemStatus, MailKind, OutboxStatus
+from schedules.vocabulary import ItemChange, ItemStatus, MailKind, ObligationKind, OutboxStatus
 
 
 class Parsed(click.ParamType):
@@ -178,7 +178,7 @@ def now_or(at: datetime | None) -> datetime:
     return at or datetime.now(UTC)
 
 
-def tell_prefect(app: App, kind: str, item_id: int, at: datetime) -> None:
+def tell_prefect(app: App, kind: ItemChange, item_id: int, at: datetime) -> None:
     """After a command changed an item: its event and fresh status tables in the Prefect UI
     (`flows.status`); nothing, and no Prefect import, without a server (PREFECT_API_URL)."""
     from flows.status import item_changed
@@ -405,11 +405,7 @@ class LazyChoice(click.Choice):
 
 
 def obligation_kinds() -> tuple[str, ...]:
-    from typing import get_args
-
-    from schedules.config import ObligationKind
-
-    return get_args(ObligationKind)
+    return tuple(k.value for k in ObligationKind)
 
 
 OBLIGATION_FIELDS = [
@@ -748,7 +744,7 @@ def receive_cmd(app: App, item_id, number, day, by, at) -> None:
     )
     deliver_queued(app, item.id, now_or(at))
     if done.closed_item:
-        tell_prefect(app, "closed", item.id, now_or(at))
+        tell_prefect(app, ItemChange.CLOSED, item.id, now_or(at))
 
 
 @main.command("waive")
@@ -763,7 +759,7 @@ def waive_cmd(app: App, item_id, reason, at) -> None:
 
     item = waive(app.item_plan(item_id, app.engine), app.engine, item_id, reason, now_or(at))
     click.echo(f"item {item.id}: waived ({item.waived_reason})")
-    tell_prefect(app, "waived", item.id, now_or(at))
+    tell_prefect(app, ItemChange.WAIVED, item.id, now_or(at))
 
 
 @main.command("open")
@@ -981,7 +977,7 @@ def link_cmd(app: App, item_id, office, at) -> None:
         fail(str(exc))
 
 
-def _kind(kind: str) -> str:
+def _kind(kind: MailKind) -> str:
     from notifications.views import kind_label
 
     return kind_label(kind)
@@ -1120,7 +1116,7 @@ def return_cmd(app: App, item_id, reason, due, at) -> None:
         item = return_deliverable(plan, app.engine, item_id, reason, due, now_or(at))
     click.echo(f"item {item.id}: returned, open again until {vn_date(item.due)}")
     deliver_queued(app, item.id, now_or(at))
-    tell_prefect(app, "returned", item.id, now_or(at))
+    tell_prefect(app, ItemChange.RETURNED, item.id, now_or(at))
 
 
 @main.command("new-config")

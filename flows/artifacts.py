@@ -45,14 +45,14 @@ from notifications.views import period_label, step_label
 from schedules.city import City
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
-from schedules.vocabulary import OPEN_STATUSES, ItemStatus, StepKind, parse_step
+from schedules.vocabulary import OPEN_STATUSES, ItemChange, ItemStatus, StepKind, parse_step
 from usecases.league import short_name
 from usecases.scorecard import build_scorecard, scorecard_markdown, scorecard_png
 
 MAX_TABLE_ROWS = 2000
 """A table artifact beyond this is cut (the note says so): the UI is no place for a city's list."""
 
-EVENT_KINDS = ("opened", "overdue", "escalated", "closed", "accepted", "returned", "waived")
+EVENT_KINDS = tuple(ItemChange)
 """Item events (`cchc.item.<kind>`); besides them, `cchc.mail.failed` when mail fails for good.
 The sweep emits the first three; a hand-in (closed), the office's review (accepted, returned)
 and a waiver come from the intake and the command line (`flows.status`)."""
@@ -377,7 +377,7 @@ def mail_failed_event(
 
 
 def item_events(
-    plan: Plan, kind: str, items: Iterable[ItemLike], at: datetime
+    plan: Plan, kind: ItemChange, items: Iterable[ItemLike], at: datetime
 ) -> list[dict[str, Any]]:
     """Keyword arguments of `emit_event`: one event per unit for the items that reached `kind`.
 
@@ -627,7 +627,7 @@ def publish_opened(plan: Plan, obligation: str, periods: list[str], items: list[
     return key
 
 
-def emit_item_events(plan: Plan, kind: str, items: Iterable[ItemLike], at: datetime) -> int:
+def emit_item_events(plan: Plan, kind: ItemChange, items: Iterable[ItemLike], at: datetime) -> int:
     """Emit the events of `item_events`; returns how many were emitted."""
     from prefect.events import emit_event
 

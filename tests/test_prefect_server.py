@@ -32,7 +32,7 @@ from conftest import PG_ADMIN_URL, _pg_reachable
 from support import CHROMIUM, launch_chromium, remove_obligation
 
 from flows.artifacts import open_items_key, sweep_summary_key
-from schedules.plan import load_plan
+from schedules.plan_loader import load_plan
 
 pytestmark = [pytest.mark.slow, pytest.mark.prefect]
 

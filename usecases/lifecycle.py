@@ -30,7 +30,9 @@ from schedules.transitions import ItemEvent, allowed
 from schedules.vocabulary import (
     ARCHIVE_MARK,
     DeliverableStatus,
+    EventKind,
     ItemStatus,
+    ObligationKind,
     StepKind,
     format_step,
     parse_step,
@@ -61,8 +63,11 @@ def open_ad_hoc(
     ob = plan.obligations.get(obligation)
     if ob is None:
         raise UserError(f"unknown obligation '{obligation}' (nhiệm vụ không tồn tại)")
-    if ob.kind != "ad_hoc":
-        ad_hoc = ", ".join(o for o, x in plan.obligations.items() if x.kind == "ad_hoc") or "—"
+    if ob.kind != ObligationKind.AD_HOC:
+        ad_hoc = (
+            ", ".join(o for o, x in plan.obligations.items() if x.kind == ObligationKind.AD_HOC)
+            or "—"
+        )
         raise UserError(
             f"'{obligation}' is a scheduled obligation ({ob.kind}), not an ad hoc one: the engine "
             f"opens its items itself; ad hoc obligations: {ad_hoc} "
@@ -107,7 +112,7 @@ def open_ad_hoc(
             session,
             ids[0],
             at,
-            "opened",
+            EventKind.OPENED,
             actor=actor,
             adhoc=True,
             due=effective.due.isoformat(),
@@ -143,7 +148,7 @@ def close_item(
     if not closed:
         return False
     cancel_pending(session, item.id, at)
-    log_event(session, item.id, at, "closed", actor=by or "admin", on_time=on_time)
+    log_event(session, item.id, at, EventKind.CLOSED, actor=by or "admin", on_time=on_time)
     queue_notices(session, item.id, closed_notices(plan, item.unit), at)
     return True
 
@@ -247,7 +252,7 @@ def _record_document(
             session,
             item_id,
             at,
-            "received",
+            EventKind.RECEIVED,
             actor=unit,
             version=row.version,
             on_time=row.on_time,
@@ -287,7 +292,7 @@ def waive(
         if not waived:
             raise UserError(f"item {item_id} was closed meanwhile (nhiệm vụ vừa được đóng)")
         cancel_pending(session, item_id, at)
-        log_event(session, item_id, at, "waived", actor=actor, reason=reason)
+        log_event(session, item_id, at, EventKind.WAIVED, actor=actor, reason=reason)
         session.flush()
         session.refresh(item)
         return item
@@ -362,7 +367,7 @@ def reopen_returned(
         session,
         item_id,
         at,
-        "returned",
+        EventKind.RETURNED,
         actor=actor or plan.commune.standing_office,
         step=step,
         reason=reason,

@@ -25,7 +25,7 @@ from schedules.dates import local_date, vn_date
 from schedules.notices import closed_notices
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent, allowed
-from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
+from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, EventKind, ItemStatus
 from usecases.errors import UserError
 from usecases.lifecycle import close_item, get_item, reopen_returned
 
@@ -184,7 +184,7 @@ def contribute(
             session,
             item_id,
             at,
-            "contributed",
+            EventKind.CONTRIBUTED,
             actor=unit,
             files=[{"name": r.original_name, "sha256": r.sha256, "size": r.size} for r in rows],
         )
@@ -277,7 +277,7 @@ def _record(plan, engine, item_id, unit, parts, at, note) -> Submission:
             session,
             item_id,
             at,
-            "received",
+            EventKind.RECEIVED,
             actor=unit,
             version=version,
             on_time=on_time,
@@ -372,7 +372,7 @@ def accept_version(
             session,
             item_id,
             at,
-            "accepted",
+            EventKind.ACCEPTED,
             actor=actor,
             version=version,
             decides=first,

@@ -80,7 +80,7 @@ from notifications.views import (
 from schedules.city import City
 from schedules.dates import VN_ZONE, local_date, vn_date, vn_datetime
 from schedules.plan import Plan
-from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
+from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemChange, ItemStatus
 from usecases.errors import UserError
 from usecases.lifecycle import receive_document
 from usecases.review import (
@@ -386,7 +386,7 @@ def deliver_soon(ctx: IntakeContext, item_id: int, at: datetime) -> None:
 
 
 def after_change(
-    ctx: IntakeContext, plan: Plan, kind: str, item_id: int, at: datetime
+    ctx: IntakeContext, plan: Plan, kind: ItemChange, item_id: int, at: datetime
 ) -> BackgroundTask:
     """Tell Prefect once the response is sent (`flows.status`): the page never waits for it.
     `plan`: the item's commune's."""
@@ -540,7 +540,7 @@ async def item_upload(ctx: Context, item_id: int, token: str, request: Request):
     if submission.created:
         deliver_soon(ctx, item_id, at)
     if submission.closed_item:
-        response.background = after_change(ctx, plan, "closed", item_id, at)
+        response.background = after_change(ctx, plan, ItemChange.CLOSED, item_id, at)
     return response
 
 
@@ -759,7 +759,7 @@ async def office_review(ctx: Context, request: Request, item_id: Id, version: Id
         token=fields["t"],
         item=item,
     )
-    kind = "accepted" if action == "accept" else "returned"
+    kind = ItemChange.ACCEPTED if action == "accept" else ItemChange.RETURNED
     response.background = after_change(ctx, plan, kind, item_id, at)
     return response
 
@@ -799,7 +799,7 @@ async def office_receive(ctx: Context, request: Request, item_id: Id):
         item=done.item,
     )
     if done.closed_item:
-        response.background = after_change(ctx, plan, "closed", item_id, at)
+        response.background = after_change(ctx, plan, ItemChange.CLOSED, item_id, at)
     return response
 
 
