@@ -50,7 +50,7 @@ from notifications.delivery import deliver_pending  # noqa: E402
 from notifications.links import intake_linker  # noqa: E402
 from notifications.smtp import SmtpSettings  # noqa: E402
 from schedules.dates import local_instant  # noqa: E402
-from schedules.plan import load_plan  # noqa: E402
+from schedules.plan_loader import load_plan  # noqa: E402
 from schedules.vocabulary import OutboxStatus  # noqa: E402
 
 STEPS = (("opened", "opened"), ("reminder-5", "reminder"), ("reminder-2", "reminder"),

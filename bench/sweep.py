@@ -72,7 +72,8 @@ from models.tables import Event, OpeningMark, Outbox, WorkItem
 from schedules.dates import local_date, local_instant
 from schedules.notices import step_notices
 from schedules.occurrences import opening_date
-from schedules.plan import Plan, load_plan
+from schedules.plan import Plan
+from schedules.plan_loader import load_plan
 from schedules.timeline import current_step, state_at, step_index
 from schedules.vocabulary import OPEN_STATUSES
 from usecases.sweep import SweepReport, open_due_items, sweep

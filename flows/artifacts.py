@@ -50,6 +50,7 @@ from notifications.sweep_summary import city_summary_page, sweep_summary_page
 from schedules.city import City
 from schedules.dates import VN_ZONE, local_date
 from schedules.plan import Plan
+from schedules.vocabulary import ItemChange
 from usecases.league import league
 from usecases.scorecard import build_scorecard
 
@@ -127,7 +128,7 @@ def publish_league(city: City, engine: Engine, at: datetime) -> str:
     return publish(league_page(city, league(city, engine, local_date(at, VN_ZONE).year, at)))
 
 
-def emit_item_events(plan: Plan, kind: str, items: Iterable[ItemLike], at: datetime) -> int:
+def emit_item_events(plan: Plan, kind: ItemChange, items: Iterable[ItemLike], at: datetime) -> int:
     """Emit the events of `item_events`; returns how many were emitted."""
     from prefect.events import emit_event
 

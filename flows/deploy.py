@@ -52,6 +52,7 @@ from schedules.city import City
 from schedules.clock import SWEEP, ClockSchedule, city_schedules
 from schedules.dates import vn_datetime
 from schedules.plan import Plan
+from schedules.vocabulary import ObligationKind
 from usecases.errors import UserError
 
 DEFAULT_POOL = "cchc"
@@ -163,7 +164,7 @@ def wanted(city: City, settings: Settings, working_dir: Path) -> list[Deployment
             )
         )
     adhoc = dict.fromkeys(
-        oid for p in plans for oid, ob in p.obligations.items() if ob.kind == "ad_hoc"
+        oid for p in plans for oid, ob in p.obligations.items() if ob.kind == ObligationKind.AD_HOC
     )
     for oid in adhoc:
         ob = _obligation(plans, oid)

@@ -62,7 +62,7 @@ from notifications.sweep_summary import (
 from schedules.city import City, load_city
 from schedules.dates import VN_ZONE, local_date
 from schedules.plan import Plan
-from schedules.vocabulary import OPEN_STATUSES, ItemStatus
+from schedules.vocabulary import OPEN_STATUSES, ItemChange, ItemStatus, ObligationKind
 from usecases.errors import UserError
 from usecases.lifecycle import open_ad_hoc
 from usecases.reporting import open_counts_by_commune
@@ -75,10 +75,10 @@ CLOSE_FLOW = "cchc-close"
 ADHOC_FLOW = "cchc-open-ad-hoc"
 CHANGED_FLOW = "cchc-item-changed"
 CHANGE_WORDS = {
-    "closed": "nộp",
-    "accepted": "chấp nhận",
-    "returned": "trả lại",
-    "waived": "miễn",
+    ItemChange.CLOSED: "nộp",
+    ItemChange.ACCEPTED: "chấp nhận",
+    ItemChange.RETURNED: "trả lại",
+    ItemChange.WAIVED: "miễn",
 }
 """The changes made outside a sweep (`flows.status`), as a run name says them."""
 
@@ -226,7 +226,7 @@ def openings(
     return todo
 
 
-def _check_obligation(rt: Runtime, obligation: str, kind: str) -> None:
+def _check_obligation(rt: Runtime, obligation: str, kind: ObligationKind) -> None:
     kinds = {p.obligations[obligation].kind for p in rt.plans if obligation in p.schedules}
     if not kinds:
         raise UserError(f"'{obligation}' is no scheduled obligation of the config")
@@ -295,7 +295,7 @@ def opened_pages(
     for commune, periods in todo.items():
         plan = rt.plan_of(commune)
         keys.append(artifacts.publish_opened(plan, obligation, periods, opened.get(commune, [])))
-        artifacts.emit_item_events(plan, "opened", opened.get(commune, []), at)
+        artifacts.emit_item_events(plan, ItemChange.OPENED, opened.get(commune, []), at)
     office = rt.city.office
     if rt.city.is_city and not (office and obligation in office.obligations):
         counts = {code: len(opened.get(code, [])) for code in todo}
@@ -333,7 +333,7 @@ def _opening_run_name() -> str:
     return f"{obligation} · {period or '—'}{communes}"
 
 
-def _opening_flow(kind: str, description: str):
+def _opening_flow(kind: ObligationKind, description: str):
     def open_obligation(
         obligation: str, period: str | None = None, at: datetime | None = None
     ) -> dict:
@@ -344,7 +344,7 @@ def _opening_flow(kind: str, description: str):
         report = open_items(obligation, todo, when)
         ids = [item_id for item_id, *_ in report.opened]
         opened_pages(obligation, todo, ids, when)
-        if kind == "self_scoring":
+        if kind == ObligationKind.SELF_SCORING:
             scorecard_page(todo, when)
         periods = list(dict.fromkeys(p for ps in todo.values() for p in ps))
         get_run_logger().info(
@@ -372,45 +372,53 @@ def _opening_flow(kind: str, description: str):
     )(open_obligation)
 
 
-def opening_flow_name(kind: str) -> str:
+def opening_flow_name(kind: ObligationKind) -> str:
     return FLOW_PREFIX + "open-" + kind.replace("_", "-")
 
 
 open_periodic_report = _opening_flow(
-    "periodic_report", "Mở kỳ báo cáo định kỳ CCHC (quý I, 6 tháng, quý III, năm) của các đơn vị"
+    ObligationKind.PERIODIC_REPORT,
+    "Mở kỳ báo cáo định kỳ CCHC (quý I, 6 tháng, quý III, năm) của các đơn vị",
 )
 open_consolidated_report = _opening_flow(
-    "consolidated_report", "Mở kỳ báo cáo tổng hợp CCHC của xã (cơ quan thường trực)"
+    ObligationKind.CONSOLIDATED_REPORT, "Mở kỳ báo cáo tổng hợp CCHC của xã (cơ quan thường trực)"
 )
-open_annual_plan = _opening_flow("annual_plan", "Mở việc xây dựng kế hoạch CCHC năm")
+open_annual_plan = _opening_flow(ObligationKind.ANNUAL_PLAN, "Mở việc xây dựng kế hoạch CCHC năm")
 open_review_plan = _opening_flow(
-    "review_plan", "Mở việc xây dựng kế hoạch rà soát / theo dõi thi hành pháp luật năm"
+    ObligationKind.REVIEW_PLAN,
+    "Mở việc xây dựng kế hoạch rà soát / theo dõi thi hành pháp luật năm",
 )
-open_self_scoring = _opening_flow("self_scoring", "Mở việc tự đánh giá, chấm điểm PAR INDEX")
-open_survey = _opening_flow("survey", "Mở việc đo lường sự hài lòng của người dân, tổ chức")
-open_self_inspection = _opening_flow("self_inspection", "Mở việc tự kiểm tra công tác CCHC")
-open_training = _opening_flow("training", "Mở việc cử cán bộ tham gia bồi dưỡng CCHC")
-open_annual_task = _opening_flow("annual_task", "Mở nhiệm vụ hằng năm của Phụ lục")
-open_one_off = _opening_flow("one_off", "Mở nhiệm vụ có thời hạn một lần")
-open_final_summary = _opening_flow("final_summary", "Mở việc tổng kết Kế hoạch")
+open_self_scoring = _opening_flow(
+    ObligationKind.SELF_SCORING, "Mở việc tự đánh giá, chấm điểm PAR INDEX"
+)
+open_survey = _opening_flow(
+    ObligationKind.SURVEY, "Mở việc đo lường sự hài lòng của người dân, tổ chức"
+)
+open_self_inspection = _opening_flow(
+    ObligationKind.SELF_INSPECTION, "Mở việc tự kiểm tra công tác CCHC"
+)
+open_training = _opening_flow(ObligationKind.TRAINING, "Mở việc cử cán bộ tham gia bồi dưỡng CCHC")
+open_annual_task = _opening_flow(ObligationKind.ANNUAL_TASK, "Mở nhiệm vụ hằng năm của Phụ lục")
+open_one_off = _opening_flow(ObligationKind.ONE_OFF, "Mở nhiệm vụ có thời hạn một lần")
+open_final_summary = _opening_flow(ObligationKind.FINAL_SUMMARY, "Mở việc tổng kết Kế hoạch")
 
 OPENING_FLOWS = {
-    "periodic_report": open_periodic_report,
-    "consolidated_report": open_consolidated_report,
-    "annual_plan": open_annual_plan,
-    "review_plan": open_review_plan,
-    "self_scoring": open_self_scoring,
-    "survey": open_survey,
-    "self_inspection": open_self_inspection,
-    "training": open_training,
-    "annual_task": open_annual_task,
-    "one_off": open_one_off,
-    "final_summary": open_final_summary,
+    ObligationKind.PERIODIC_REPORT: open_periodic_report,
+    ObligationKind.CONSOLIDATED_REPORT: open_consolidated_report,
+    ObligationKind.ANNUAL_PLAN: open_annual_plan,
+    ObligationKind.REVIEW_PLAN: open_review_plan,
+    ObligationKind.SELF_SCORING: open_self_scoring,
+    ObligationKind.SURVEY: open_survey,
+    ObligationKind.SELF_INSPECTION: open_self_inspection,
+    ObligationKind.TRAINING: open_training,
+    ObligationKind.ANNUAL_TASK: open_annual_task,
+    ObligationKind.ONE_OFF: open_one_off,
+    ObligationKind.FINAL_SUMMARY: open_final_summary,
 }
 """Kind of obligation -> its opening flow (module attribute `open_<kind>`, the entrypoint)."""
 
 
-def opening_flow(kind: str):
+def opening_flow(kind: ObligationKind):
     try:
         return OPENING_FLOWS[kind]
     except KeyError:
@@ -546,13 +554,16 @@ def _commune_pages(
     changed = [i for i in touched if i.id in moved]
     emitted = {
         "opened": artifacts.emit_item_events(
-            plan, "opened", [i for i in touched if i.id in opened_ids], at
+            plan, ItemChange.OPENED, [i for i in touched if i.id in opened_ids], at
         ),
         "overdue": artifacts.emit_item_events(
-            plan, "overdue", [i for i in changed if moved[i.id] == ItemStatus.OVERDUE], at
+            plan, ItemChange.OVERDUE, [i for i in changed if moved[i.id] == ItemStatus.OVERDUE], at
         ),
         "escalated": artifacts.emit_item_events(
-            plan, "escalated", [i for i in changed if moved[i.id] == ItemStatus.ESCALATED], at
+            plan,
+            ItemChange.ESCALATED,
+            [i for i in changed if moved[i.id] == ItemStatus.ESCALATED],
+            at,
         ),
     }
     return emitted
@@ -779,12 +790,12 @@ def close_flow(
     when = instant(at)
     done = attach_deliverable(item_id, file, when, by, note)
     if done.closed_item:
-        changed_pages("closed", [done.item.id], when)
+        changed_pages(ItemChange.CLOSED, [done.item.id], when)
     return done
 
 
 @task(name="publish-change", cache_policy=NO_CACHE)
-def changed_pages(kind: str, item_ids: list[int], at: datetime) -> dict[str, dict[str, str]]:
+def changed_pages(kind: ItemChange, item_ids: list[int], at: datetime) -> dict[str, dict[str, str]]:
     """The event of a change made outside a sweep, and the status tables of the items'
     communes without the items it closed (or with the items it reopened). Returns the tables'
     keys by commune."""
@@ -817,7 +828,7 @@ def _changed_run_name() -> str:
     "nhận hoặc trả lại, hoặc một việc được miễn.",
 )
 def item_changed_flow(
-    kind: str, item_ids: list[int], at: datetime | None = None
+    kind: ItemChange, item_ids: list[int], at: datetime | None = None
 ) -> dict[str, dict[str, str]]:
     """Items changed outside a sweep (`kind` of `CHANGE_WORDS`): emit `cchc.item.<kind>` and
     refresh the open-items and late-items tables, so the UI does not wait for the next sweep."""
@@ -858,7 +869,7 @@ def open_ad_hoc_flow(
     when = instant(at)
     item = open_ad_hoc(plan, rt.engine, obligation, unit, due, when)
     artifacts.publish_opened(plan, obligation, [item.period], [item])
-    artifacts.emit_item_events(plan, "opened", [item], when)
+    artifacts.emit_item_events(plan, ItemChange.OPENED, [item], when)
     return {
         "item": item.id,
         "commune": plan.commune.code,

@@ -22,6 +22,7 @@ from flows.control import prefect_server_configured
 from flows.settings import Settings
 from schedules.city import City
 from schedules.plan import Plan
+from schedules.vocabulary import ItemChange
 
 log = logging.getLogger("cchc.status")
 
@@ -30,7 +31,7 @@ def item_changed(
     plan: Plan,
     engine: Engine,
     settings: Settings,
-    kind: str,
+    kind: ItemChange,
     item_ids: Iterable[int],
     at: datetime,
     city: City | None = None,

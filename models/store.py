@@ -16,7 +16,7 @@ from models.tables import Deliverable, Event, Outbox, WorkItem
 from schedules.notices import Notice
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent, sources
-from schedules.vocabulary import NAGGING_KINDS, ItemStatus, OutboxStatus
+from schedules.vocabulary import NAGGING_KINDS, EventKind, ItemStatus, OutboxStatus
 
 
 def insert_missing(
@@ -64,7 +64,12 @@ def log_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
 
 
 def log_event(
-    session: Session, item_id: int | None, at: datetime, kind: str, actor: str = "engine", **detail
+    session: Session,
+    item_id: int | None,
+    at: datetime,
+    kind: EventKind,
+    actor: str = "engine",
+    **detail,
 ) -> None:
     session.add(Event(item_id=item_id, at=at, kind=kind, actor=actor, detail=detail))
 
@@ -147,7 +152,7 @@ def consolidated_sources(session: Session, plan: Plan, item: WorkItem) -> list[W
 
 def returns_so_far(session: Session, item_id: int) -> int:
     """How many times the standing office returned the item's deliverable (its return round)."""
-    query = select(func.count()).where(Event.item_id == item_id, Event.kind == "returned")
+    query = select(func.count()).where(Event.item_id == item_id, Event.kind == EventKind.RETURNED)
     return session.execute(query).scalar_one()
 
 

@@ -132,7 +132,7 @@ class Event(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     item_id: int | None = Field(default=None, foreign_key="work_item.id", index=True)
     at: datetime
-    kind: str = Field(max_length=32)
+    kind: str = Field(max_length=32, description="schedules.vocabulary.EventKind")
     actor: str = Field(max_length=64, default="engine")
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 

@@ -44,7 +44,9 @@ from schedules.notices import leader_addresses
 from schedules.plan import Plan
 from schedules.vocabulary import (
     OPEN_STATUSES,
+    EventKind,
     MailKind,
+    ObligationKind,
     OutboxStatus,
     StepKind,
     format_step,
@@ -100,7 +102,7 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
         facts.items[item.id] = item
     rounds = (
         select(Event.item_id, func.count())
-        .where(Event.item_id.in_(item_ids), Event.kind == "returned")
+        .where(Event.item_id.in_(item_ids), Event.kind == EventKind.RETURNED)
         .group_by(Event.item_id)
     )
     facts.rounds = {item_id: n for item_id, n in session.execute(rounds).all()}
@@ -116,7 +118,7 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
             facts.deliverables[d.item_id] = d
     returned = {r.item_id for r in rows if r.kind == MailKind.RETURNED}
     if returned:
-        query = select(Event).where(Event.item_id.in_(returned), Event.kind == "returned")
+        query = select(Event).where(Event.item_id.in_(returned), Event.kind == EventKind.RETURNED)
         for event in session.execute(query.order_by(Event.id)).scalars():
             facts.returns[(event.item_id, event.detail.get("step", ""))] = event.detail
             facts.returns[(event.item_id, "")] = event.detail
@@ -137,7 +139,7 @@ class Mail:
     rows: list[Outbox]
     """The outbox rows this message settles: one per recipient it goes to (the To's, each
     copy's), or every row of a digest."""
-    kind: str
+    kind: MailKind
     to: str
     cc: list[str]
     """The Cc header: who is copied, whether or not this sending goes to them (a copy already
@@ -232,7 +234,7 @@ class Composer:
 
     def entry(
         self,
-        kind: str,
+        kind: MailKind,
         step: str,
         item: WorkItem,
         at: datetime,
@@ -265,7 +267,7 @@ class Composer:
 
     def context(
         self,
-        kind: str,
+        kind: MailKind,
         recipient: str,
         at: datetime,
         entries: list[dict],
@@ -450,7 +452,7 @@ class Composer:
     def _mail(
         self,
         rows: list[Outbox],
-        kind: str,
+        kind: MailKind,
         to: str,
         cc: list[str],
         context: dict,
@@ -499,7 +501,7 @@ def sample_item(plan: Plan, at: datetime) -> WorkItem:
     commune's start (or any scheduled obligation), for the first lead unit."""
     first = local_date(at, plan.zone)
     found = plan.acted_on(first, max(first, plan.commune.start) + timedelta(days=800))
-    found.sort(key=lambda o: plan.obligations[o.obligation].kind != "periodic_report")
+    found.sort(key=lambda o: plan.obligations[o.obligation].kind != ObligationKind.PERIODIC_REPORT)
     if found:
         occ = found[0]
         obligation, unit, period = occ.obligation, occ.unit, occ.period
@@ -530,7 +532,7 @@ def sample_item(plan: Plan, at: datetime) -> WorkItem:
     )
 
 
-def sample_contexts(composer: Composer, at: datetime) -> list[tuple[str, dict]]:
+def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, dict]]:
     """A context for every kind (and the variants their templates branch on), from a sample
     item: what `cchc check` renders every template against."""
     plan = composer.plan
@@ -539,20 +541,29 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[str, dict]]:
     morning = plan.commune.sweep_time
     opened = item.opened_at
     when = {
-        "opened": opened,
-        "reminder": local_instant(cal.add_working_days(item.due, -2), morning, plan.zone),
-        "due": local_instant(item.due, morning, plan.zone),
-        "overdue": local_instant(cal.add_working_days(item.due, 1), morning, plan.zone),
-        "escalation": local_instant(cal.add_working_days(item.due, 5), morning, plan.zone),
-        "closed": local_instant(item.due, morning, plan.zone),
-        "returned": local_instant(item.due, morning, plan.zone),
-        "coordinate": opened,
+        MailKind.OPENED: opened,
+        MailKind.REMINDER: local_instant(cal.add_working_days(item.due, -2), morning, plan.zone),
+        MailKind.DUE: local_instant(item.due, morning, plan.zone),
+        MailKind.OVERDUE: local_instant(cal.add_working_days(item.due, 1), morning, plan.zone),
+        MailKind.ESCALATION: local_instant(cal.add_working_days(item.due, 5), morning, plan.zone),
+        MailKind.CLOSED: local_instant(item.due, morning, plan.zone),
+        MailKind.RETURNED: local_instant(item.due, morning, plan.zone),
+        MailKind.COORDINATE: opened,
     }
-    when["reminder"] = max(when["reminder"], opened)
-    steps = {"escalation": "escalation-1", "returned": "returned-1", "coordinate": "opened"}
+    when[MailKind.REMINDER] = max(when[MailKind.REMINDER], opened)
+    steps = {
+        MailKind.ESCALATION: "escalation-1",
+        MailKind.RETURNED: "returned-1",
+        MailKind.COORDINATE: "opened",
+    }
     closed_item = WorkItem(
         **item.model_dump()
-        | {"status": "closed", "step": "closed", "closed_at": when["closed"], "on_time": True}
+        | {
+            "status": "closed",
+            "step": "closed",
+            "closed_at": when[MailKind.CLOSED],
+            "on_time": True,
+        }
     )
     facts = Facts(
         items={0: item},
@@ -564,7 +575,7 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[str, dict]]:
                 size=123456,
                 sha256="0" * 64,
                 stored_path="",
-                received_at=when["closed"],
+                received_at=when[MailKind.CLOSED],
             )
         },
         returns={
@@ -572,39 +583,32 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[str, dict]]:
         },
     )
     recipient = plan.units[item.unit].email if item.unit in plan.units else "x@example.invalid"
-    out: list[tuple[str, dict]] = []
+    out: list[tuple[MailKind, dict]] = []
     for kind, at_kind in when.items():
-        subject = closed_item if kind == "closed" else item
-        entry = composer.entry(kind, steps.get(kind, kind), subject, at_kind, facts)
-        out.append(
-            (kind, composer.context(kind, str(recipient), at_kind, [entry], (), kind == "opened"))
-        )
+        subject = closed_item if kind == MailKind.CLOSED else item
+        entry = composer.entry(kind, steps.get(kind, str(kind)), subject, at_kind, facts)
+        opening = kind == MailKind.OPENED
+        out.append((kind, composer.context(kind, str(recipient), at_kind, [entry], (), opening)))
     failure = [(str(recipient), "550 5.1.1 mailbox unavailable")]
-    entry = composer.entry("reminder", "reminder-2", item, when["reminder"], facts)
-    out.append(("reminder", composer.context("reminder", str(recipient), at, [entry], failure)))
+    reminder = MailKind.REMINDER
+    entry = composer.entry(reminder, "reminder-2", item, when[reminder], facts)
+    out.append((reminder, composer.context(reminder, str(recipient), at, [entry], failure)))
+    overdue = when[MailKind.OVERDUE]
     entries = [
         composer.entry(
             kind,
-            steps.get(kind, kind),
-            closed_item if kind == "closed" else item,
-            when["overdue"],
+            steps.get(kind, str(kind)),
+            closed_item if kind == MailKind.CLOSED else item,
+            overdue,
             facts,
         )
         for kind in when
     ]
-    out.append(
-        (
-            "digest",
-            composer.context("digest", str(recipient), when["overdue"], entries, failure, True),
-        )
-    )
+    digest = MailKind.DIGEST
+    out.append((digest, composer.context(digest, str(recipient), overdue, entries, failure, True)))
     leaders = [str(p.email) for p in plan.commune.leadership]
     if leaders:  # a leader's digest: the escalations of one run, in the leader's wording
-        escalated = composer.entry("escalation", "escalation-1", item, when["escalation"], facts)
-        out.append(
-            (
-                "digest",
-                composer.context("digest", leaders[0], when["escalation"], [escalated] * 2),
-            )
-        )
+        at_level = when[MailKind.ESCALATION]
+        escalated = composer.entry(MailKind.ESCALATION, "escalation-1", item, at_level, facts)
+        out.append((digest, composer.context(digest, leaders[0], at_level, [escalated] * 2)))
     return out

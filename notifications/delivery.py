@@ -31,6 +31,7 @@ from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 
 from sqlalchemy import Engine, and_, bindparam, func, not_, or_, select, text, update
 from sqlmodel import Session
@@ -43,7 +44,14 @@ from notifications.links import intake_linker
 from notifications.smtp import Outcome, Transport, make_transport
 from schedules.notices import digest_addresses, in_digest, leader_addresses, undelivered_notice
 from schedules.plan import Plan
-from schedules.vocabulary import NAGGING_KINDS, OPEN_STATUSES, MailKind, OutboxStatus, parse_step
+from schedules.vocabulary import (
+    NAGGING_KINDS,
+    OPEN_STATUSES,
+    EventKind,
+    MailKind,
+    OutboxStatus,
+    parse_step,
+)
 
 log = logging.getLogger("cchc.mail")
 
@@ -174,7 +182,9 @@ async def deliver_pending_async(
     renewing = asyncio.ensure_future(keeper.keep())
     try:
         if scope.leaders:
-            claimed = await asyncio.to_thread(claim, engine, scope, lease, report, leaders=True)
+            claimed = await asyncio.to_thread(
+                claim, engine, scope, lease, report, audience=Audience.LEADERS
+            )
             if claimed is not None and claimed[0]:
                 await _deliver(composer, transport, engine, scope, claimed, report)
         cursor = 0
@@ -194,6 +204,18 @@ async def deliver_pending_async(
             await renewing
         await transport.close()
     return report
+
+
+class Audience(Enum):
+    """Whose rows a claim takes. The leaders' escalations go first and all at once, since each
+    leader gets them in one mail; then the rest, chunk by chunk."""
+
+    LEADERS = "leaders"
+    """Only the escalations whose mail is addressed to a leader (and their copies)."""
+    UNITS = "units"
+    """Every row but those: the units' mails, the standing office's (notices of undelivered
+    mail included)."""
+    EVERYONE = "everyone"
 
 
 @dataclass(frozen=True)
@@ -217,9 +239,9 @@ class Scope:
         addressee = func.lower(func.coalesce(Outbox.addressed_to, Outbox.recipient))
         return and_(Outbox.kind == MailKind.ESCALATION, addressee.in_(sorted(self.leaders)))
 
-    def where(self, query, now: datetime, leaders: bool | None = None):
-        """`query` restricted to the rows the run may claim (not claimed by a live lease at
-        `now`); with `leaders`, only the leaders' escalations, or (False) all but them."""
+    def where(self, query, now: datetime, audience: Audience = Audience.EVERYONE):
+        """`query` restricted to the rows of `audience` the run may claim (not claimed by a
+        live lease at `now`). With no leader at all, every row is the units'."""
         query = query.where(
             WorkItem.commune == self.plan.commune.code,
             Outbox.status == OutboxStatus.PENDING,
@@ -229,8 +251,10 @@ class Scope:
             query = query.where(Outbox.send_after <= self.at)
         if self.items is not None:
             query = query.where(Outbox.item_id.in_(list(self.items)))
-        if leaders is not None and self.leaders:
-            query = query.where(self.leader_rows() if leaders else not_(self.leader_rows()))
+        if audience == Audience.LEADERS and self.leaders:
+            query = query.where(self.leader_rows())
+        elif audience == Audience.UNITS and self.leaders:
+            query = query.where(not_(self.leader_rows()))
         return query
 
 
@@ -413,17 +437,17 @@ def claim(
     *,
     cursor: int = 0,
     chunk: int | None = None,
-    leaders: bool | None = False,
+    audience: Audience = Audience.UNITS,
 ) -> tuple[list[Outbox], Facts, int] | None:
-    """Claim the rows after `cursor` the run may take (`Scope`), at most `chunk` of them; with
-    `leaders`, the leaders' escalations only (all of them: their mails group them), else
-    (False) all rows but those. None when there is none. Returns the rows to send, the facts to
+    """Claim the rows of `audience` after `cursor` the run may take (`Scope`), at most `chunk`
+    of them (the leaders' escalations: all of them, their mails group them). None when there
+    is none. Returns the rows to send, the facts to
     render them and the new cursor. The claim lasts `lease` from the database's clock."""
     plan = scope.plan
     with transaction(engine) as session:
         now = database_now(session)
         query = select(Outbox.id).join(WorkItem, WorkItem.id == Outbox.item_id)
-        query = scope.where(query, now, leaders).where(Outbox.id > cursor).order_by(Outbox.id)
+        query = scope.where(query, now, audience).where(Outbox.id > cursor).order_by(Outbox.id)
         if chunk is not None:
             query = query.limit(chunk)
         ids = session.execute(query).scalars().all()
@@ -620,7 +644,7 @@ class Recorder:
             session,
             row.item_id,
             self.at,
-            "mail_failed",
+            EventKind.MAIL_FAILED,
             step=row.step,
             recipient=row.recipient,
             error=outcome.error,

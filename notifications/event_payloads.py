@@ -18,8 +18,9 @@ from typing import Any
 from notifications.status_pages import ItemLike, obligation_title, unit_name
 from schedules.city import City
 from schedules.plan import Plan
+from schedules.vocabulary import ItemChange
 
-EVENT_KINDS = ("opened", "overdue", "escalated", "closed", "accepted", "returned", "waived")
+EVENT_KINDS = tuple(ItemChange)
 """Item events (`cchc.item.<kind>`); besides them, `cchc.mail.failed` when mail fails for good.
 The sweep emits the first three; a hand-in (closed), the office's review (accepted, returned)
 and a waiver come from the intake and the command line (`flows.status`)."""
@@ -56,7 +57,7 @@ def mail_failed_event(
 
 
 def item_events(
-    plan: Plan, kind: str, items: Iterable[ItemLike], at: datetime
+    plan: Plan, kind: ItemChange, items: Iterable[ItemLike], at: datetime
 ) -> list[dict[str, Any]]:
     """Keyword arguments of `emit_event`: one event per unit for the items that reached `kind`.
 

@@ -23,10 +23,12 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 
+from schedules.vocabulary import MailKind
+
 MAIL_POLICY = policy.SMTP
 KIND_PATTERN = re.compile(r"[a-z][a-z_-]{0,31}")
-"""Values of the X-CCHC-Kind header: `schedules.vocabulary.MailKind` (another kind works once
-its templates exist)."""
+"""Values of the X-CCHC-Kind header (and of template names): `schedules.vocabulary.MailKind`;
+the pattern keeps a header value and a template name safe, whatever a caller passes."""
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 
@@ -158,7 +160,7 @@ def build_message(
     text: str,
     html: str,
     msg_id: str,
-    kind: str,
+    kind: MailKind,
     item_ids: Sequence[int],
     date: datetime,
     attachments: Sequence[Attachment] = (),

@@ -10,7 +10,7 @@ from models.db import transaction
 from models.tables import Event, Outbox, WorkItem
 from schedules.notices import digest_addresses, in_digest
 from schedules.plan import Plan
-from schedules.vocabulary import OutboxStatus, parse_step
+from schedules.vocabulary import EventKind, OutboxStatus, parse_step
 
 
 def list_outbox(
@@ -73,7 +73,7 @@ def _rounds(session, item_ids: set[int]) -> dict[int, int]:
         return {}
     query = (
         select(Event.item_id, func.count())
-        .where(Event.item_id.in_(item_ids), Event.kind == "returned")
+        .where(Event.item_id.in_(item_ids), Event.kind == EventKind.RETURNED)
         .group_by(Event.item_id)
     )
     return {item_id: n for item_id, n in session.execute(query).all()}

@@ -104,16 +104,17 @@ def preview_mail(
     plan: Plan,
     engine: Engine,
     item_id: int,
-    kind: str,
+    kind: MailKind | str,
     at: datetime | None,
     sender: str | None = None,
     recipient: str | None = None,
     link=None,
 ) -> Mail:
-    """The mail of `kind` for an item as it would be sent at `at` (for the digest: a digest
-    holding this item at its current step), with the upload link `link(item_id, unit, at)`
-    makes, as the delivery would. Without `at`: the instant the notice is due (its step's,
-    the item's opening, closing or its last change). Nothing is written."""
+    """The mail of `kind` (as the user typed it: checked here) for an item as it would be sent
+    at `at` (for the digest: a digest holding this item at its current step), with the upload
+    link `link(item_id, unit, at)` makes, as the delivery would. Without `at`: the instant the
+    notice is due (its step's, the item's opening, closing or its last change). Nothing is
+    written."""
     from models.db import transaction
     from models.store import outbox_rows
 

@@ -43,7 +43,7 @@ def _autoescape(name: str | None) -> bool:
     return bool(name) and name.endswith(".html.j2")
 
 
-def template_name(kind: str, part: str) -> str:
+def template_name(kind: MailKind, part: str) -> str:
     return f"{kind}.{part}.j2"
 
 
@@ -104,7 +104,9 @@ class Renderer:
             for ref in meta.find_referenced_templates(tree)
         )
 
-    def render(self, kind: str, context: dict, shared: dict[str, str] | None = None) -> Rendered:
+    def render(
+        self, kind: MailKind, context: dict, shared: dict[str, str] | None = None
+    ) -> Rendered:
         """The subject, text and HTML of a mail. `shared` holds the parts already rendered for
         another recipient of the same mail (same kind, item, step and run), by template name:
         a part that does not depend on the recipient (`personal`) is taken from it, or rendered
@@ -197,7 +199,7 @@ def error_location(renderer: Renderer, exc: Exception, fallback: str) -> tuple[s
     return path, line
 
 
-def check_renders(renderer: Renderer, samples: list[tuple[str, dict]]) -> list[TemplateIssue]:
+def check_renders(renderer: Renderer, samples: list[tuple[MailKind, dict]]) -> list[TemplateIssue]:
     """Render each (kind, context) sample; also flag any variable that no context provides,
     even in a branch the samples do not take."""
     issues: list[TemplateIssue] = []

@@ -13,8 +13,17 @@ from typing import TYPE_CHECKING
 from schedules.config import ALL_UNITS
 from schedules.contents import ContentGroup, note_for_units, report_contents
 from schedules.dates import vn_date, vn_datetime, vn_weekday
-from schedules.plan import REPORT_KINDS, Plan
-from schedules.vocabulary import OPEN_STATUSES, ItemStatus, OutboxStatus, StepKind, parse_step
+from schedules.plan import Plan
+from schedules.vocabulary import (
+    OPEN_STATUSES,
+    REPORT_KINDS,
+    ItemStatus,
+    MailKind,
+    ObligationKind,
+    OutboxStatus,
+    StepKind,
+    parse_step,
+)
 
 if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cchc plan` needs none
     from models.tables import WorkItem
@@ -22,14 +31,14 @@ if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cch
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
 KIND_LABELS = {
-    "opened": "Thông báo nhiệm vụ",
-    "reminder": "Nhắc hạn",
-    "due": "Đến hạn hôm nay",
-    "overdue": "Quá hạn",
-    "escalation": "Đôn đốc",
-    "closed": "Đã nhận sản phẩm",
-    "returned": "Trả lại để hoàn thiện",
-    "coordinate": "Đề nghị phối hợp",
+    MailKind.OPENED: "Thông báo nhiệm vụ",
+    MailKind.REMINDER: "Nhắc hạn",
+    MailKind.DUE: "Đến hạn hôm nay",
+    MailKind.OVERDUE: "Quá hạn",
+    MailKind.ESCALATION: "Đôn đốc",
+    MailKind.CLOSED: "Đã nhận sản phẩm",
+    MailKind.RETURNED: "Trả lại để hoàn thiện",
+    MailKind.COORDINATE: "Đề nghị phối hợp",
 }
 STATUS_LABELS = {
     "open": "trong hạn",
@@ -62,7 +71,7 @@ class ItemView:
     timing: str
     ref: str
     """The plan's reference: "84/KH-UBND, Phụ lục mục II.2"."""
-    kind: str
+    kind: ObligationKind
     period: str
     period_label: str
     window_start: str
@@ -184,7 +193,7 @@ def file_size(n: int) -> str:
 
 def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
     ob = plan.obligations.get(item.obligation)
-    kind = ob.kind if ob else "ad_hoc"
+    kind = ob.kind if ob else ObligationKind.AD_HOC
     span = f"từ {vn_date(item.window_start)} đến {vn_date(item.window_end)}"
     if plan.communes is not None:  # the city office's report: its own basis
         ref = ob.ref if ob else plan.commune.plan
@@ -338,9 +347,9 @@ def outbox_status_label(status: str) -> str:
         return str(status)
 
 
-def kind_label(kind: str) -> str:
+def kind_label(kind: MailKind) -> str:
     """A mail kind in Vietnamese (the subjects' words, `KIND_LABELS`)."""
-    return KIND_LABELS.get(kind, DIGEST_LABEL if kind == "digest" else str(kind))
+    return KIND_LABELS.get(kind, DIGEST_LABEL if kind == MailKind.DIGEST else str(kind))
 
 
 def step_label(step: str) -> str:

@@ -8,25 +8,26 @@ from typing import Any, Literal
 
 from schedules.config import Obligation
 from schedules.plan import Plan
+from schedules.vocabulary import ObligationKind
 
 Tracking = Literal["scheduled", "reported_in", "ad_hoc"]
 
-KIND_LABELS: dict[str, str] = {
-    "periodic_report": "báo cáo định kỳ",
-    "consolidated_report": "báo cáo tổng hợp",
-    "annual_plan": "kế hoạch năm",
-    "review_plan": "kế hoạch rà soát",
-    "self_scoring": "tự chấm điểm",
-    "survey": "khảo sát",
-    "self_inspection": "tự kiểm tra",
-    "training": "tập huấn",
-    "annual_task": "nhiệm vụ năm",
-    "one_off": "một lần",
-    "final_summary": "tổng kết",
-    "standing": "thường xuyên",
-    "ad_hoc": "đột xuất",
+KIND_LABELS: dict[ObligationKind, str] = {
+    ObligationKind.PERIODIC_REPORT: "báo cáo định kỳ",
+    ObligationKind.CONSOLIDATED_REPORT: "báo cáo tổng hợp",
+    ObligationKind.ANNUAL_PLAN: "kế hoạch năm",
+    ObligationKind.REVIEW_PLAN: "kế hoạch rà soát",
+    ObligationKind.SELF_SCORING: "tự chấm điểm",
+    ObligationKind.SURVEY: "khảo sát",
+    ObligationKind.SELF_INSPECTION: "tự kiểm tra",
+    ObligationKind.TRAINING: "tập huấn",
+    ObligationKind.ANNUAL_TASK: "nhiệm vụ năm",
+    ObligationKind.ONE_OFF: "một lần",
+    ObligationKind.FINAL_SUMMARY: "tổng kết",
+    ObligationKind.STANDING: "thường xuyên",
+    ObligationKind.AD_HOC: "đột xuất",
 }
-"""An obligation's kind as a table shows it (`ObligationKind` of schedules.config)."""
+"""An obligation's kind as a table shows it."""
 
 TRACKING_LABELS: dict[str, str] = {
     "scheduled": "theo lịch",
@@ -40,7 +41,7 @@ def tracking(ob: Obligation) -> Tracking:
     the report that covers it (a standing task; `reported_in` may be unset)."""
     if ob.schedule is not None:
         return "scheduled"
-    return "ad_hoc" if ob.kind == "ad_hoc" else "reported_in"
+    return "ad_hoc" if ob.kind == ObligationKind.AD_HOC else "reported_in"
 
 
 def next_due(plan: Plan, obligation_id: str, today: date) -> date | None:

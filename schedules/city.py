@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 from schedules.config import City as CityInfo
 from schedules.config import CityFile, Commune, ConfigFile, Leader, Person, Unit
 from schedules.dates import vn_date
-from schedules.plan import Parsed, Plan, build_plan, config_files, load_plan, parse_files
+from schedules.plan import Plan
+from schedules.plan_loader import build_plan, config_files, load_plan, parse_files
+from schedules.plan_merge import Parsed
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
 CITY_FILE = "city.yaml"

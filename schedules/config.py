@@ -2,7 +2,7 @@
 
 These pydantic models are the single source of the config's rules; `cchc schema` exports them as
 JSON Schema for editors. Cross-file rules (unknown unit codes, duplicate ids, RRULEs that never
-fire, ...) live in `schedules.plan`.
+fire, ...) live in `schedules.plan_checks`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ from pydantic import (
     EmailStr,
     Field,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+
+from schedules.vocabulary import UNSCHEDULED_KINDS, ObligationKind
 
 UNIT_CODE = r"^[A-Z][A-Z0-9_]{0,31}$"
 OBLIGATION_ID = r"^[a-z0-9][a-z0-9-]{1,63}$"
@@ -34,21 +37,6 @@ leadership (those marked `escalation: true`), the leader in charge of administra
 
 PeriodKind = Literal["year", "half", "quarter", "cchc", "month", "date"]
 NamedSet = Literal["quarterly-cchc", "annual", "semiannual", "quarterly", "monthly"]
-ObligationKind = Literal[
-    "periodic_report",
-    "consolidated_report",
-    "annual_plan",
-    "review_plan",
-    "self_scoring",
-    "survey",
-    "self_inspection",
-    "training",
-    "annual_task",
-    "one_off",
-    "final_summary",
-    "standing",
-    "ad_hoc",
-]
 Shift = Literal["next_working_day", "previous_working_day", "none"]
 WorkingDays = Annotated[int, Field(ge=0, le=260)]
 
@@ -225,7 +213,13 @@ class Schedule(Strict):
 class Obligation(Strict):
     id: str = Field(pattern=OBLIGATION_ID)
     title: str = Field(min_length=1)
-    kind: ObligationKind
+    kind: Annotated[
+        ObligationKind,
+        # The schema keeps the plain list of words editors offer (no $ref to the enum).
+        WithJsonSchema(
+            {"enum": [str(k) for k in ObligationKind], "title": "Kind", "type": "string"}
+        ),
+    ]
     ref: str = Field(min_length=1, description='Where the plan sets it, e.g. "Phụ lục mục II.2"')
     lead: list[str] = Field(min_length=1, description="Unit codes, or ALL")
     coordinators: list[str] = []
@@ -251,7 +245,7 @@ class Obligation(Strict):
 
     @model_validator(mode="after")
     def _kind_fits(self) -> Obligation:
-        if self.kind in ("standing", "ad_hoc"):
+        if self.kind in UNSCHEDULED_KINDS:
             if self.schedule is not None:
                 raise ValueError(f"a {self.kind} obligation has no schedule")
         elif self.schedule is None:

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from schedules.vocabulary import REPORT_KINDS
+
 if TYPE_CHECKING:
     from schedules.plan import Plan
 
@@ -39,7 +41,7 @@ def report_contents(plan: Plan, obligation_id: str, unit: str) -> list[ContentGr
     """The groups of tasks `unit` reports on in its item of `obligation_id` (empty for an
     obligation that carries no standing tasks)."""
     ob = plan.obligations.get(obligation_id)
-    if ob is None or ob.kind not in ("periodic_report", "consolidated_report"):
+    if ob is None or ob.kind not in REPORT_KINDS:
         return []
     carrier = ob.consolidates or obligation_id
     consolidated = ob.consolidates is not None

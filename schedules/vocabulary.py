@@ -1,8 +1,9 @@
-"""The words of cchc's state: statuses, mail kinds, and the grammar of step names.
+"""The words of cchc's state: statuses, kinds, and the grammar of step names.
 
-Every status, mail kind and step name that the database stores, the CLI offers or a template is
-named after comes from here, and only `parse_step` reads a step name. The enums are `StrEnum`s:
-their members are the very strings stored in the database.
+Every status, kind (of obligation, event, change, mail) and step name that the config names, the
+database stores, the CLI offers or a template is named after comes from here, and only
+`parse_step` reads a step name. The enums are `StrEnum`s: their members are the very strings
+stored in the database and written in the config and the JSON outputs.
 
 Step names (`WorkItem.step`, `Outbox.step`; at most 32 characters):
 
@@ -38,6 +39,70 @@ class ItemStatus(StrEnum):
 
 OPEN_STATUSES = (ItemStatus.OPEN, ItemStatus.OVERDUE, ItemStatus.ESCALATED)
 """An item in one of these still owes its deliverable."""
+
+
+class ObligationKind(StrEnum):
+    """`kind:` of an obligation in the config; each scheduled kind has its opening flow."""
+
+    PERIODIC_REPORT = "periodic_report"
+    CONSOLIDATED_REPORT = "consolidated_report"
+    ANNUAL_PLAN = "annual_plan"
+    REVIEW_PLAN = "review_plan"
+    SELF_SCORING = "self_scoring"
+    SURVEY = "survey"
+    SELF_INSPECTION = "self_inspection"
+    TRAINING = "training"
+    ANNUAL_TASK = "annual_task"
+    ONE_OFF = "one_off"
+    FINAL_SUMMARY = "final_summary"
+    STANDING = "standing"
+    """Carried on all year, reported in a scheduled report (no schedule of its own)."""
+    AD_HOC = "ad_hoc"
+    """Opened by hand when a directive arrives (`cchc open`; no schedule)."""
+
+
+REPORT_KINDS = (ObligationKind.PERIODIC_REPORT, ObligationKind.CONSOLIDATED_REPORT)
+"""Obligations whose period is a data window ("thời gian chốt số liệu")."""
+
+UNSCHEDULED_KINDS = (ObligationKind.STANDING, ObligationKind.AD_HOC)
+"""Obligations that have no schedule (every other kind needs one)."""
+
+
+class EventKind(StrEnum):
+    """`Event.kind`: what the append-only event log records of an item. The sweep's steps
+    (`StepKind`: opened, reminder, due, overdue, escalation) go by their own names."""
+
+    OPENED = "opened"
+    REMINDER = "reminder"
+    DUE = "due"
+    OVERDUE = "overdue"
+    ESCALATION = "escalation"
+    CONTRIBUTED = "contributed"
+    """A coordinating unit handed in its inputs to the lead's item."""
+    RECEIVED = "received"
+    """A version handed in (the item may stay open: it awaits review, or was closed)."""
+    CLOSED = "closed"
+    ACCEPTED = "accepted"
+    RETURNED = "returned"
+    WAIVED = "waived"
+    UNDELIVERABLE = "undeliverable"
+    """A step reached for a unit no longer in the config: nobody to mail."""
+    MAIL_FAILED = "mail_failed"
+    """A mail refused for good (the standing office is told)."""
+
+
+class ItemChange(StrEnum):
+    """What happened to items, as Prefect events say it (`cchc.item.<change>`): the sweep's
+    (opened, overdue, escalated), and a hand-in, the office's review or a waiver, made outside
+    a sweep (closed, accepted, returned, waived: through the intake or the command line)."""
+
+    OPENED = "opened"
+    OVERDUE = "overdue"
+    ESCALATED = "escalated"
+    CLOSED = "closed"
+    ACCEPTED = "accepted"
+    RETURNED = "returned"
+    WAIVED = "waived"
 
 
 class OutboxStatus(StrEnum):

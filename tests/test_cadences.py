@@ -20,7 +20,7 @@ from schedules.calendar import WorkingCalendar
 from schedules.config import DueRule, Schedule
 from schedules.dates import parse_instant
 from schedules.occurrences import compile_schedule, nominal_due
-from schedules.plan import load_plan
+from schedules.plan_loader import load_plan
 from usecases.reporting import list_items
 from usecases.sweep import sweep
 

@@ -247,7 +247,7 @@ def test_a_return_due_date_follows_the_policy_on_every_path(path, tmp_path, sqli
     through `cchc return`, the office page's use case or the lifecycle function; with the
     civil-code shift (the shipped default) it is due on the Monday after."""
     from models.db import ensure_schema, make_engine
-    from schedules.plan import load_plan
+    from schedules.plan_loader import load_plan
     from usecases.lifecycle import return_deliverable
     from usecases.review import attach, return_version
     from usecases.sweep import sweep

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cchc.cli import main
-from schedules.plan import load_plan
+from schedules.plan_loader import load_plan
 from schedules.yamlsource import ConfigInvalid
 
 

@@ -20,7 +20,7 @@ from notifications.compose import Composer, load_facts
 from schedules.contents import note_for_units, report_contents
 from schedules.dates import parse_instant
 from schedules.notices import closed_notices, opening_notices
-from schedules.plan import load_plan
+from schedules.plan_loader import load_plan
 from schedules.vocabulary import MailKind
 from usecases.items import close_item
 from usecases.sweep import sweep

@@ -27,7 +27,7 @@ from notifications.message import message_id
 from notifications.outbox import failed_counts, list_outbox
 from notifications.smtp import SmtpTransport
 from schedules.dates import local_instant
-from schedules.plan import load_plan
+from schedules.plan_loader import load_plan
 from usecases.lifecycle import return_deliverable
 from usecases.review import attach
 from usecases.sweep import sweep

@@ -26,7 +26,7 @@ from models.tables import Event, Outbox, WorkItem
 from notifications.delivery import deliver_pending
 from notifications.outbox import list_outbox
 from schedules.city import City
-from schedules.plan import load_plan
+from schedules.plan_loader import load_plan
 from usecases.sweep import sweep
 
 OB = "bao-cao-cchc-dinh-ky"

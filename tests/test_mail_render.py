@@ -20,7 +20,7 @@ from notifications.preview import check_mail
 from notifications.smtp import eml_bytes
 from notifications.views import countdown, period_label
 from schedules.dates import local_instant
-from schedules.plan import load_plan
+from schedules.plan_loader import load_plan
 from schedules.vocabulary import MailKind
 
 AT = datetime(2027, 3, 9, 1, 0, tzinfo=UTC)  # 08:00 in Hanoi, Tuesday 09/03/2027

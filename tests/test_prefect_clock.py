@@ -32,7 +32,7 @@ from schedules.clock import (
     plan_schedules,
     sweep_schedule,
 )
-from schedules.plan import load_plan
+from schedules.plan_loader import load_plan
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 MORNING = time(7, 30)

@@ -33,7 +33,7 @@ from support import CHROMIUM, launch_chromium, remove_obligation
 
 from notifications.status_pages import open_items_key
 from notifications.sweep_summary import sweep_summary_key
-from schedules.plan import load_plan
+from schedules.plan_loader import load_plan
 
 pytestmark = [pytest.mark.slow, pytest.mark.prefect]
 

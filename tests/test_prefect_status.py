@@ -251,7 +251,7 @@ def test_without_a_server_a_change_does_not_load_prefect(plan, sqlite_url, tmp_p
         "from datetime import datetime, UTC\n"
         "from flows.status import item_changed\n"
         "from flows.settings import Settings\n"
-        "from schedules.plan import load_plan\n"
+        "from schedules.plan_loader import load_plan\n"
         f"plan = load_plan({str(plan.folder)!r})\n"
         "ran = item_changed(plan, None, Settings.from_env(), 'closed', [1], datetime.now(UTC))\n"
         "assert ran is False, ran\n"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from schedules.plan import load_plan
+from schedules.plan_loader import load_plan
 
 CONFIG = Path(__file__).parent.parent / "config"
 

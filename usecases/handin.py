@@ -34,7 +34,7 @@ from schedules.dates import local_date, local_instant, vn_date
 from schedules.notices import closed_notices
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent, allowed
-from schedules.vocabulary import DeliverableStatus, ItemStatus
+from schedules.vocabulary import DeliverableStatus, EventKind, ItemStatus
 from usecases.errors import UserError
 from usecases.items import close_item, get_item
 
@@ -236,7 +236,7 @@ def _record(
             session,
             item_id,
             at,
-            "received",
+            EventKind.RECEIVED,
             actor=unit,
             version=version,
             on_time=on_time,

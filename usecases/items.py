@@ -12,7 +12,7 @@ from models.tables import WorkItem
 from schedules.notices import closed_notices
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent
-from schedules.vocabulary import ItemStatus, StepKind
+from schedules.vocabulary import EventKind, ItemStatus, StepKind
 from usecases.errors import UserError
 
 
@@ -50,6 +50,6 @@ def close_item(
     if not closed:
         return False
     cancel_pending(session, item.id, at)
-    log_event(session, item.id, at, "closed", actor=by or "admin", on_time=on_time)
+    log_event(session, item.id, at, EventKind.CLOSED, actor=by or "admin", on_time=on_time)
     queue_notices(session, item.id, closed_notices(plan, item.unit), at)
     return True

@@ -24,7 +24,7 @@ from models.db import transaction
 from models.tables import Event, WorkItem
 from schedules.city import City
 from schedules.dates import local_date
-from schedules.vocabulary import StepKind
+from schedules.vocabulary import EventKind
 from usecases.reporting import UnitYear
 from usecases.scorecard import QUARTERS, quarter_of
 
@@ -118,7 +118,7 @@ def league(city: City, engine: Engine, year: int, at: datetime) -> League:
     """
     item = WorkItem.__table__.c
     event = Event.__table__.c
-    escalated = exists().where(event.item_id == item.id, event.kind == StepKind.ESCALATION)
+    escalated = exists().where(event.item_id == item.id, event.kind == EventKind.ESCALATION)
     query = (
         select(
             item.commune,

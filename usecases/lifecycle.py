@@ -26,7 +26,9 @@ from schedules.timeline import current_step, state_at
 from schedules.transitions import ItemEvent, allowed
 from schedules.vocabulary import (
     ARCHIVE_MARK,
+    EventKind,
     ItemStatus,
+    ObligationKind,
     StepKind,
     format_step,
     parse_step,
@@ -52,8 +54,11 @@ def open_ad_hoc(
     ob = plan.obligations.get(obligation)
     if ob is None:
         raise UserError(f"unknown obligation '{obligation}' (nhiệm vụ không tồn tại)")
-    if ob.kind != "ad_hoc":
-        ad_hoc = ", ".join(o for o, x in plan.obligations.items() if x.kind == "ad_hoc") or "—"
+    if ob.kind != ObligationKind.AD_HOC:
+        ad_hoc = (
+            ", ".join(o for o, x in plan.obligations.items() if x.kind == ObligationKind.AD_HOC)
+            or "—"
+        )
         raise UserError(
             f"'{obligation}' is a scheduled obligation ({ob.kind}), not an ad hoc one: the engine "
             f"opens its items itself; ad hoc obligations: {ad_hoc} "
@@ -98,7 +103,7 @@ def open_ad_hoc(
             session,
             ids[0],
             at,
-            "opened",
+            EventKind.OPENED,
             actor=actor,
             adhoc=True,
             due=effective.due.isoformat(),
@@ -165,7 +170,7 @@ def waive(
         if not waived:
             raise UserError(f"item {item_id} was closed meanwhile (nhiệm vụ vừa được đóng)")
         cancel_pending(session, item_id, at)
-        log_event(session, item_id, at, "waived", actor=actor, reason=reason)
+        log_event(session, item_id, at, EventKind.WAIVED, actor=actor, reason=reason)
         session.flush()
         session.refresh(item)
         return item
@@ -240,7 +245,7 @@ def reopen_returned(
         session,
         item_id,
         at,
-        "returned",
+        EventKind.RETURNED,
         actor=actor or plan.commune.standing_office,
         step=step,
         reason=reason,

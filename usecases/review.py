@@ -22,7 +22,7 @@ from models.tables import Contribution, Deliverable, WorkItem
 from schedules.dates import local_date, vn_date
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent, allowed
-from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
+from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, EventKind, ItemStatus
 from usecases.errors import UserError
 from usecases.handin import (
     Files,
@@ -155,7 +155,7 @@ def contribute(
             session,
             item_id,
             at,
-            "contributed",
+            EventKind.CONTRIBUTED,
             actor=unit,
             files=[{"name": r.original_name, "sha256": r.sha256, "size": r.size} for r in rows],
         )
@@ -275,7 +275,7 @@ def accept_version(
             session,
             item_id,
             at,
-            "accepted",
+            EventKind.ACCEPTED,
             actor=actor,
             version=version,
             decides=first,

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from schedules.dates import local_date
 from schedules.plan import Plan
+from schedules.vocabulary import ObligationKind
 from usecases.reporting import UnitYear, items_due_in, tally
 
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
@@ -79,6 +80,6 @@ def build_scorecard(plan: Plan, engine: Engine, year: int, at: datetime) -> Scor
 def self_scoring_year(plan: Plan, obligation: str, period: str) -> int | None:
     """The year a self-scoring item scores (its period's year), or None for other items."""
     ob = plan.obligations.get(obligation)
-    if ob is None or ob.kind != "self_scoring" or not period[:4].isdigit():
+    if ob is None or ob.kind != ObligationKind.SELF_SCORING or not period[:4].isdigit():
         return None
     return int(period[:4])

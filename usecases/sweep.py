@@ -31,7 +31,7 @@ from schedules.occurrences import Occurrence
 from schedules.plan import Plan
 from schedules.timeline import Step, current_step, state_at, step_index
 from schedules.transitions import ItemEvent
-from schedules.vocabulary import OPEN_STATUSES
+from schedules.vocabulary import OPEN_STATUSES, EventKind
 
 BATCH = 500
 
@@ -145,7 +145,7 @@ def _open(
                 session,
                 item_id,
                 at,
-                "opened",
+                EventKind.OPENED,
                 period=occ.period.key,
                 due=occ.due.due.isoformat(),
                 step=steps[now].name,
@@ -236,14 +236,14 @@ def _advance_batch(
             continue
         step, skipped = reached[row.id]
         detail = {"step": step.name, "skipped": skipped}
-        events.append(dict(item_id=row.id, at=at, kind=step.kind, detail=detail))
+        events.append(dict(item_id=row.id, at=at, kind=EventKind(step.kind), detail=detail))
         report.advanced.append((row.id, step.name, step.status))
         report.communes[row.id] = row.commune
         plan = plans[row.commune]
         if row.unit not in plan.units:
             reason = f"unit {row.unit} is no longer in the config"
             detail = {"step": step.name, "reason": reason}
-            events.append(dict(item_id=row.id, at=at, kind="undeliverable", detail=detail))
+            events.append(dict(item_id=row.id, at=at, kind=EventKind.UNDELIVERABLE, detail=detail))
         notices += outbox_rows(row.id, step_notices(plan, row.obligation, row.unit, step), at)
     log_events(session, events)
     report.queued += queue_rows(session, notices)

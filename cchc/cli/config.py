@@ -165,11 +165,9 @@ class LazyChoice(click.Choice):
 
 
 def obligation_kinds() -> tuple[str, ...]:
-    from typing import get_args
+    from schedules.vocabulary import ObligationKind
 
-    from schedules.config import ObligationKind
-
-    return get_args(ObligationKind)
+    return tuple(k.value for k in ObligationKind)
 
 
 OBLIGATION_FIELDS = [

@@ -13,6 +13,7 @@ import click
 
 from cchc.cli.common import DATE, App, at_option, now_or, pass_app, user_errors, working
 from schedules.dates import vn_date
+from schedules.vocabulary import ItemChange
 
 VERDICTS = {True: "on time (đúng hạn)", False: "late (quá hạn)", None: ""}
 """An item's `on_time` in the line of a command that closed it."""
@@ -30,7 +31,7 @@ def deliver_queued(app: App, item_id: int, at: datetime) -> None:
     click.echo(describe_delivery(report))
 
 
-def tell_prefect(app: App, kind: str, item_id: int, at: datetime) -> None:
+def tell_prefect(app: App, kind: ItemChange, item_id: int, at: datetime) -> None:
     """After a command changed an item: its event and fresh status tables in the Prefect UI
     (`flows.status`); nothing, and no Prefect import, without a server (PREFECT_API_URL)."""
     from flows.status import item_changed
@@ -199,7 +200,7 @@ def receive_cmd(app: App, item_id, number, day, by, at) -> None:
     )
     deliver_queued(app, item.id, now_or(at))
     if done.closed_item:
-        tell_prefect(app, "closed", item.id, now_or(at))
+        tell_prefect(app, ItemChange.CLOSED, item.id, now_or(at))
 
 
 @click.command("waive")
@@ -214,7 +215,7 @@ def waive_cmd(app: App, item_id, reason, at) -> None:
 
     item = waive(app.item_plan(item_id, app.engine), app.engine, item_id, reason, now_or(at))
     click.echo(f"item {item.id}: waived ({item.waived_reason})")
-    tell_prefect(app, "waived", item.id, now_or(at))
+    tell_prefect(app, ItemChange.WAIVED, item.id, now_or(at))
 
 
 @click.command("return")
@@ -240,4 +241,4 @@ def return_cmd(app: App, item_id, reason, due, at) -> None:
         item = return_deliverable(plan, app.engine, item_id, reason, due, now_or(at))
     click.echo(f"item {item.id}: returned, open again until {vn_date(item.due)}")
     deliver_queued(app, item.id, now_or(at))
-    tell_prefect(app, "returned", item.id, now_or(at))
+    tell_prefect(app, ItemChange.RETURNED, item.id, now_or(at))

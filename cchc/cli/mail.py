@@ -12,7 +12,7 @@ from cchc.cli.output import Column, render
 from schedules.vocabulary import MailKind, OutboxStatus
 
 
-def _kind(kind: str) -> str:
+def _kind(kind: MailKind) -> str:
     from notifications.views import kind_label
 
     return kind_label(kind)

@@ -14,6 +14,7 @@ from flows.status import item_changed
 if TYPE_CHECKING:
     from cchc.intake.context import IntakeContext
     from schedules.plan import Plan
+    from schedules.vocabulary import ItemChange
 
 
 def deliver_soon(ctx: IntakeContext, item_id: int, at: datetime) -> None:
@@ -24,7 +25,7 @@ def deliver_soon(ctx: IntakeContext, item_id: int, at: datetime) -> None:
 
 
 def after_change(
-    ctx: IntakeContext, plan: Plan, kind: str, item_id: int, at: datetime
+    ctx: IntakeContext, plan: Plan, kind: ItemChange, item_id: int, at: datetime
 ) -> BackgroundTask:
     """Tell Prefect once the response is sent (`flows.status`): the page never waits for it.
     `plan`: the item's commune's."""

@@ -28,7 +28,7 @@ from models.tables import Deliverable, WorkItem
 from notifications.links import office_token
 from schedules.dates import local_date, vn_date
 from schedules.plan import Plan
-from schedules.vocabulary import ItemStatus
+from schedules.vocabulary import ItemChange, ItemStatus
 from usecases.errors import UserError
 from usecases.lifecycle import receive_document
 from usecases.review import MAX_NOTE, accept_version, return_version
@@ -187,7 +187,7 @@ async def office_review(ctx: Context, request: Request, item_id: Id, version: Id
         token=fields["t"],
         item=item,
     )
-    kind = "accepted" if action == "accept" else "returned"
+    kind = ItemChange.ACCEPTED if action == "accept" else ItemChange.RETURNED
     response.background = after_change(ctx, plan, kind, item_id, at)
     return response
 
@@ -227,7 +227,7 @@ async def office_receive(ctx: Context, request: Request, item_id: Id):
         item=done.item,
     )
     if done.closed_item:
-        response.background = after_change(ctx, plan, "closed", item_id, at)
+        response.background = after_change(ctx, plan, ItemChange.CLOSED, item_id, at)
     return response
 
 

@@ -24,7 +24,7 @@ from models.tables import Contribution, WorkItem
 from notifications.links import LinkInvalid, verify_item_token
 from notifications.views import unit_view
 from schedules.plan import Plan
-from schedules.vocabulary import ItemStatus
+from schedules.vocabulary import ItemChange, ItemStatus
 from usecases.review import contribute
 
 router = APIRouter()
@@ -113,7 +113,7 @@ async def item_upload(ctx: Context, item_id: int, token: str, request: Request):
     if submission.created:
         deliver_soon(ctx, item_id, at)
     if submission.closed_item:
-        response.background = after_change(ctx, plan, "closed", item_id, at)
+        response.background = after_change(ctx, plan, ItemChange.CLOSED, item_id, at)
     return response
 
 
