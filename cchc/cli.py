@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from cchc.output import Column, render
-from flows.settings import Settings
+from cchc.runtime.settings import Settings
 from schedules.dates import local_date, parse_date, parse_instant, vn_date, vn_datetime
 from schedules.vocabulary import ItemStatus, MailKind, OutboxStatus
 
@@ -180,8 +180,8 @@ def now_or(at: datetime | None) -> datetime:
 
 def tell_prefect(app: App, kind: str, item_id: int, at: datetime) -> None:
     """After a command changed an item: its event and fresh status tables in the Prefect UI
-    (`flows.status`); nothing, and no Prefect import, without a server (PREFECT_API_URL)."""
-    from flows.status import item_changed
+    (`cchc.runtime.status`); nothing, and no Prefect import, without a server (PREFECT_API_URL)."""
+    from cchc.runtime.status import item_changed
 
     plan = app.item_plan(item_id, app.engine)
     item_changed(plan, app.engine, app.settings, kind, [item_id], at, city=app.city)
@@ -507,7 +507,7 @@ def sweep_cmd(app: App, at, no_mail) -> None:
         report = sweep_communes(app.plans, app.engine, when)
     click.echo(describe_sweep(report, app.city))
     if not no_mail:
-        from flows.mail import deliver_communes
+        from cchc.runtime.courier import deliver_communes
         from notifications.delivery import describe_delivery
 
         with working("Đang gửi thư…"):
@@ -627,7 +627,7 @@ def attach_cmd(app: App, item_id, file, by, note, no_check, at) -> None:
     """Attach a deliverable to an item and close it (as a `cchc-close` Prefect flow run when a
     Prefect server is configured: PREFECT_API_URL). FILE must be a regular file (no link, no
     FIFO or device); its content is checked as a web upload's unless --no-check."""
-    from flows.control import prefect_server_configured
+    from cchc.runtime.control import prefect_server_configured
 
     plan = app.item_plan(item_id, app.engine)
     with attachable(file, app.settings.data_dir, check=not no_check) as copy:
@@ -655,7 +655,7 @@ def attach_cmd(app: App, item_id, file, by, note, no_check, at) -> None:
 def deliver_queued(app: App, item_id: int, at: datetime) -> None:
     """Deliver at once the mail a command just queued for the item (due at `at`), instead of
     leaving it to the next sweep; what the server does not take is retried by the engine."""
-    from flows.mail import deliver_items
+    from cchc.runtime.courier import deliver_items
     from notifications.delivery import describe_delivery
 
     with working("Đang gửi thư…"):
@@ -876,8 +876,8 @@ def run_cmd(app: App) -> None:
     instants and the sweep flow each working-day morning, as Prefect flow runs recorded in the
     server PREFECT_API_URL names (`make run` starts one). SIGHUP / `cchc reload` re-reads the
     config; SIGTERM / SIGINT stop."""
+    from cchc.runtime.settings import SecretMissing
     from flows.engine import run_engine
-    from flows.settings import SecretMissing
 
     try:
         app.settings.link_secret()  # the mails carry signed links: no key, no start
@@ -915,7 +915,7 @@ def deploy_cmd(app: App, pool, prune, dry_run) -> None:
 def reload_cmd(app: App) -> None:
     """Check the config, then make the running engine (`cchc run`) re-read it (SIGHUP). An
     invalid config is refused here and the engine keeps the one it runs."""
-    from flows.control import request_reload
+    from cchc.runtime.control import request_reload
 
     city = app.city  # exits with the errors when the config is invalid
     pid = request_reload(app.settings)
@@ -929,7 +929,7 @@ def reload_cmd(app: App) -> None:
 def serve_intake_cmd(app: App, host, port) -> None:
     """The intake web app: units hand in deliverables through the signed links of their mails;
     the standing office accepts or returns them. Links carry CCHC_PUBLIC_URL."""
-    from flows.settings import DEFAULT_INTAKE_HOST, DEFAULT_INTAKE_PORT, SecretMissing
+    from cchc.runtime.settings import DEFAULT_INTAKE_HOST, DEFAULT_INTAKE_PORT, SecretMissing
 
     try:
         app.settings.link_secret()
@@ -939,7 +939,7 @@ def serve_intake_cmd(app: App, host, port) -> None:
 
     from cchc.intake import create_app
     from cchc.intake.app import log_config
-    from flows.mail import Courier
+    from cchc.runtime.courier import Courier
 
     web = create_app(
         app.city, app.engine, app.settings, courier=Courier(app.city, app.engine, app.settings)
@@ -961,7 +961,7 @@ def serve_intake_cmd(app: App, host, port) -> None:
 def link_cmd(app: App, item_id, office, at) -> None:
     """Print the signed intake link of an item (for its unit), or the office's (--office)."""
     app.read_only = True
-    from flows.settings import SecretMissing
+    from cchc.runtime.settings import SecretMissing
     from notifications.links import item_link, office_link
 
     if (item_id is None) == (not office):
@@ -1046,7 +1046,7 @@ def outbox_cmd(app: App, status, item_id, fmt) -> None:
 @pass_app
 def send_cmd(app: App, at) -> None:
     """Deliver every pending mail now, waiting for its next retry or not ("retry now")."""
-    from flows.mail import deliver_communes
+    from cchc.runtime.courier import deliver_communes
     from notifications.delivery import describe_delivery
 
     with working("Đang gửi thư…"):

@@ -1,4 +1,5 @@
-"""What runs, and when: the shell around the use cases. Prefect flows, artifacts and
-deployments (`prefect_flows`, `artifacts`, `deploy`), the embedded engine and its APScheduler
-trigger (`engine`, `trigger`), talking to a running engine (`control`), mail delivery as the
-engine runs it (`mail`) and the machine's settings (`settings`). No rule lives here."""
+"""What runs, and when: the shell around the use cases, and the only package that imports Prefect
+or APScheduler. Prefect flows, artifacts and deployments (`prefect_flows`, `artifacts`,
+`deploy`), the embedded engine and its APScheduler trigger (`engine`, `trigger`). The settings,
+engine control, mail delivery and status notifier they use are `cchc.runtime`'s. No rule lives
+here."""

@@ -21,10 +21,10 @@ from city_support import commune_codes, write_city
 from sqlalchemy import select
 from support import latest_artifact, prefect_call
 
+from cchc.runtime.settings import Settings
 from flows import artifacts
 from flows.deploy import automation_names, automations, deploy, wanted
 from flows.engine import configure
-from flows.settings import Settings
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import WorkItem
 from schedules.city import City, load_city
@@ -201,7 +201,7 @@ def test_opening_runs_open_each_commune_on_its_own_day(pf, rt, city3):
 def test_runs_about_one_commune_carry_it(pf, rt, city3, tmp_path, monkeypatch):
     from prefect.settings import PREFECT_API_URL
 
-    from flows.status import item_changed
+    from cchc.runtime.status import item_changed
     from usecases.errors import UserError
 
     refused = pf.open_ad_hoc_flow(
@@ -230,7 +230,7 @@ def test_runs_about_one_commune_carry_it(pf, rt, city3, tmp_path, monkeypatch):
     assert run.name == f"xa003 · close · #{item_id} · 2027-03-05 09:15"
     assert "commune:xa003" in run.tags
 
-    # From the intake or the command line (flows.status), told which city the process serves.
+    # From the intake or the command line (cchc.runtime.status), told which city the process serves.
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
     pf.release_runtime()
     plan = city3.plan_of("xa003")

@@ -56,7 +56,7 @@ from cchc.intake.upload import (
     declared_length,
     receive_form,
 )
-from flows.status import item_changed
+from cchc.runtime.status import item_changed
 from models import store
 from models.blobs import remove_stale_temp
 from models.db import transaction
@@ -96,8 +96,8 @@ from usecases.review import (
 )
 
 if TYPE_CHECKING:
-    from flows.mail import Courier
-    from flows.settings import IntakeSettings, Settings
+    from cchc.runtime.courier import Courier
+    from cchc.runtime.settings import IntakeSettings, Settings
 
 MAX_FILES = 10
 MAX_FORM_BYTES = 64 * 1024
@@ -162,14 +162,14 @@ class IntakeContext:
     prefix: str
     """The path a reverse proxy serves the app under (from CCHC_PUBLIC_URL), for links."""
     settings: Settings | None = None
-    """For the Prefect run after a change (`flows.status`)."""
+    """For the Prefect run after a change (`cchc.runtime.status`)."""
     office_secret: str = ""
     """The key of the office's tokens (`notifications.links.office_secret`)."""
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     """Failed basic-auth logins per client."""
     courier: Courier | None = None
-    """Delivers the mail an action queued, in the background (`flows.mail.Courier`); None:
-    the engine's next run delivers it."""
+    """Delivers the mail an action queued, in the background (`cchc.runtime.courier.Courier`);
+    None: the engine's next run delivers it."""
 
     @property
     def home(self) -> Plan | None:
@@ -213,11 +213,11 @@ def create_app(
     courier: Courier | None = None,
 ) -> FastAPI:
     """The intake app for every commune of `city` (a single commune's `Plan` is taken as
-    `City.of(plan)`). Raises `flows.settings.SecretMissing` when links may not be signed (so a
-    server without CCHC_SECRET outside the embedded default never starts), and ValueError when
-    the city's code is also a commune's (an office link would be ambiguous). With `courier`,
-    the mail an upload or a review queues is delivered at once, in the background. Temporary
-    files a killed upload left behind are removed here."""
+    `City.of(plan)`). Raises `cchc.runtime.settings.SecretMissing` when links may not be signed
+    (so a server without CCHC_SECRET outside the embedded default never starts), and ValueError
+    when the city's code is also a commune's (an office link would be ambiguous). With
+    `courier`, the mail an upload or a review queues is delivered at once, in the background.
+    Temporary files a killed upload left behind are removed here."""
     if isinstance(city, Plan):
         city = City.of(city)
     if city.is_city and city.code in city.plans:
@@ -388,7 +388,7 @@ def deliver_soon(ctx: IntakeContext, item_id: int, at: datetime) -> None:
 def after_change(
     ctx: IntakeContext, plan: Plan, kind: str, item_id: int, at: datetime
 ) -> BackgroundTask:
-    """Tell Prefect once the response is sent (`flows.status`): the page never waits for it.
+    """Tell Prefect once the response is sent (`cchc.runtime.status`): the page never waits for it.
     `plan`: the item's commune's."""
     return BackgroundTask(
         item_changed, plan, ctx.engine, ctx.settings, kind, [item_id], at, city=ctx.city
