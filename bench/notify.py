@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
 
-from flows.settings import IntakeSettings, Settings  # noqa: E402
+from cchc.runtime.settings import IntakeSettings, Settings  # noqa: E402
 from models.db import ensure_schema, make_engine, transaction  # noqa: E402
 from models.tables import Outbox, WorkItem  # noqa: E402
 from notifications.compose import Composer, load_facts  # noqa: E402

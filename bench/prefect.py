@@ -151,8 +151,8 @@ def forget_published(engine) -> None:
 
 
 def measure(plan: Plan, items: int, late: int, pairs: int) -> dict:
+    from cchc.runtime.settings import Settings
     from flows import prefect_flows
-    from flows.settings import Settings
 
     with scratch_database(None) as url:
         engine = make_engine(url)

@@ -45,8 +45,8 @@ from prefect.client.schemas.schedules import RRuleSchedule
 from prefect.exceptions import ObjectNotFound
 from prefect.utilities.callables import parameter_schema
 
+from cchc.runtime.settings import Settings
 from flows import prefect_flows
-from flows.settings import Settings
 from notifications.event_payloads import MAIL_FAILED, SWEEP_COMPLETED
 from schedules.city import City
 from schedules.clock import SWEEP, ClockSchedule, city_schedules

@@ -27,8 +27,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 
-from flows.control import pid_path, running_pid
-from flows.settings import Settings
+from cchc.runtime.control import pid_path, running_pid
+from cchc.runtime.settings import Settings
 from flows.trigger import RRuleTrigger
 from models.blobs import remove_stale_temp
 from schedules.city import City, load_city

@@ -43,9 +43,9 @@ from prefect.settings import PREFECT_API_URL
 from prefect.states import Completed, State
 from sqlalchemy import Engine, func, select
 
+from cchc.runtime.courier import deliver_communes
+from cchc.runtime.settings import Settings
 from flows import artifacts
-from flows.mail import deliver_communes
-from flows.settings import Settings
 from models.db import transaction
 from models.pages import LEAGUE, STATUS, PageLog, last_event_id, mark_published, page_log
 from models.store import communes_of
@@ -61,6 +61,7 @@ from notifications.sweep_summary import (
 )
 from schedules.city import City, load_city
 from schedules.dates import VN_ZONE, local_date
+from schedules.occurrences import latest_opening
 from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES, ItemChange, ItemStatus, ObligationKind
 from usecases.errors import UserError
@@ -187,23 +188,6 @@ def instant(at: datetime | str | None) -> datetime:
     if at.tzinfo is None:  # wall time in the communes' zone, as on the command line
         at = at.replace(tzinfo=runtime().zone)
     return at.astimezone(UTC)
-
-
-def latest_opening(plan: Plan, obligation: str, at: datetime) -> tuple[date | None, list[str]]:
-    """The latest opening day of `obligation` on or before `at`'s date, in this commune's own
-    calendar, and the periods that open on it, among occurrences the engine acts on."""
-    today = local_date(at, plan.zone)
-    found = plan.acted_on(plan.commune.plan_start, today, obligation=obligation, by="opens")
-    if not found:
-        return None, []
-    latest = max(o.opens for o in found)
-    return latest, list(dict.fromkeys(o.period.key for o in found if o.opens == latest))
-
-
-def current_periods(plan: Plan, obligation: str, at: datetime) -> list[str]:
-    """The periods of `obligation` whose opening day is the latest one on or before `at`'s date
-    (the run's own day when it fires on schedule), among occurrences the engine acts on."""
-    return latest_opening(plan, obligation, at)[1]
 
 
 def openings(

@@ -18,8 +18,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from flows.control import prefect_server_configured
-from flows.settings import Settings
+from cchc.runtime.control import prefect_server_configured
+from cchc.runtime.settings import Settings
 from schedules.city import City
 from schedules.plan import Plan
 from schedules.vocabulary import ItemChange

@@ -9,9 +9,9 @@ one range read on the event log's primary key, its size the events since (`PageL
 One gap, and what covers it: on PostgreSQL an event id is taken when the row is inserted, not
 when its transaction commits, so a change committed just after a page read its items may carry
 an id below the one the page recorded. The intake and the command line publish after their own
-commit (`flows.status.item_changed`), and a sweep publishes its own changes, so only a change
-made without a Prefect server configured, while a page is being read, waits for the next day's
-refresh.
+commit (`flows.status.item_changed`), and a sweep publishes its own changes, so only a
+change made without a Prefect server configured, while a page is being read, waits for the next
+day's refresh.
 """
 
 from __future__ import annotations

@@ -120,8 +120,8 @@ def deliver_pending(
     plan: Plan, engine: Engine, settings, at: datetime, force: bool = False, **options
 ) -> DeliveryReport:
     """Deliver the outbox rows due at `at` (every pending row with `force`); see
-    `deliver_pending_async`. `settings` is a `flows.settings.Settings`. Callable from code that
-    runs an event loop of its own: the run then gets a thread and a loop of its own."""
+    `deliver_pending_async`. `settings` is a `cchc.runtime.settings.Settings`. Callable from
+    code that runs an event loop of its own: the run then gets a thread and a loop of its own."""
 
     def run() -> DeliveryReport:
         return asyncio.run(deliver_pending_async(plan, engine, settings, at, force, **options))

@@ -17,7 +17,7 @@ import uvicorn
 from sqlalchemy import func, select
 
 from cchc.intake import create_app
-from flows.settings import IntakeSettings, Settings
+from cchc.runtime.settings import IntakeSettings, Settings
 from models.db import transaction
 from models.tables import Deliverable, WorkItem
 from notifications.links import item_link, office_link

@@ -21,10 +21,10 @@ from city_support import commune_codes, write_city
 from sqlalchemy import select
 from support import latest_artifact, prefect_call
 
+from cchc.runtime.settings import Settings
 from flows import artifacts
 from flows.deploy import automation_names, automations, deploy, wanted
 from flows.engine import configure
-from flows.settings import Settings
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import WorkItem
 from notifications import city_pages, sweep_summary

@@ -143,8 +143,9 @@ def test_bad_input_exits_non_zero_with_a_message(cchc, args):
 def test_read_only_commands_never_import_prefect_nor_apscheduler(tmp_path, sqlite_url):
     """The read-only commands (README: check, plan, items, report, outbox, preview), and
     `reload` refused for want of an engine, answer without importing the orchestration's
-    libraries: they only reach the layers below flows/ (import-linter keeps those free of
-    Prefect and APScheduler)."""
+    libraries: they reach only cchc.runtime and the layers below it, never flows/. Import-linter
+    keeps every module outside flows/ from importing Prefect or APScheduler itself, but lets the
+    CLI reach flows/ lazily; this test is what proves these commands do not."""
     code = (
         "import sys; from click.testing import CliRunner; from cchc.cli import main\n"
         "ok = lambda *args: CliRunner().invoke(main, list(args))\n"

@@ -25,7 +25,7 @@ from intake_support import (
 from sqlalchemy import select
 
 from cchc.intake import create_app
-from flows.settings import IntakeSettings, Settings
+from cchc.runtime.settings import IntakeSettings, Settings
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import Deliverable, WorkItem
 from notifications.links import office_secret, office_token

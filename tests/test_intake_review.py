@@ -13,7 +13,7 @@ import pytest
 from intake_support import SECRET, deliverables, pdf_bytes, reload, t
 from support import find_item, run_cchc
 
-from flows.settings import IntakeSettings, SecretMissing, Settings
+from cchc.runtime.settings import IntakeSettings, SecretMissing, Settings
 from notifications.links import (
     LinkInvalid,
     item_link,

@@ -159,8 +159,8 @@ def test_the_self_scoring_mail_attaches_the_scorecard(plan, before_scoring, sqli
     year_db = before_scoring
     from test_mail_support import running_smtp_server
 
-    from flows.mail import deliver_mail
-    from flows.settings import IntakeSettings, Settings
+    from cchc.runtime.courier import deliver_mail
+    from cchc.runtime.settings import IntakeSettings, Settings
     from notifications.smtp import SmtpSettings
 
     sweep(plan, year_db, t(SCORING_OPENS))
@@ -205,8 +205,8 @@ def test_the_self_scoring_flow_publishes_the_scorecard(
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
+    from cchc.runtime.settings import Settings
     from flows import prefect_flows
-    from flows.settings import Settings
     from notifications.status_pages import scorecard_key
 
     for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:

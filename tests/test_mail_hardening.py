@@ -299,7 +299,7 @@ def test_a_slow_server_stops_the_run_and_no_mail_goes_twice(plan, sqlite_engine,
 
 def test_stale_temporary_files_are_removed_at_intake_start(plan, tmp_path, caplog):
     from cchc.intake import create_app
-    from flows.settings import IntakeSettings, Settings
+    from cchc.runtime.settings import IntakeSettings, Settings
 
     data = tmp_path / "var"
     (data / "deliverables").mkdir(parents=True)
@@ -468,8 +468,8 @@ def test_an_upload_through_the_intake_delivers_its_receipt_at_once(
     from intake_support import pdf_bytes
 
     from cchc.intake import create_app
-    from flows.mail import Courier
-    from flows.settings import IntakeSettings, Settings
+    from cchc.runtime.courier import Courier
+    from cchc.runtime.settings import IntakeSettings, Settings
     from notifications.links import item_link
     from notifications.smtp import SmtpSettings
 

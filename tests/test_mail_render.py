@@ -316,7 +316,7 @@ def test_the_smtp_transport_sends_the_bytes_aiosmtplib_would(plan):
 
 def test_a_run_signs_each_items_link_once(tmp_path, monkeypatch):
     """The mails of an item in one run carry one link, signed once: the link `item_link` gives."""
-    from flows.settings import IntakeSettings, Settings
+    from cchc.runtime.settings import IntakeSettings, Settings
     from notifications import links
 
     settings = Settings(

@@ -21,8 +21,8 @@ from support import remove_obligation
 
 import flows.engine
 from cchc.cli import main
+from cchc.runtime.settings import Settings
 from flows.engine import EngineState, configure, job_id, next_due, reload
-from flows.settings import Settings
 from flows.trigger import RRuleTrigger
 from schedules.city import City
 from schedules.clock import (

@@ -16,11 +16,12 @@ import pytest
 from sqlalchemy import func, select
 from support import latest_artifact, prefect_call
 
-from flows.settings import Settings
+from cchc.runtime.settings import Settings
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import Outbox, WorkItem
 from notifications import status_pages, sweep_summary
 from schedules.dates import parse_instant
+from schedules.occurrences import current_periods
 
 pytestmark = pytest.mark.prefect
 
@@ -306,12 +307,11 @@ def test_runtime_loads_from_the_environment_once(pf, plan, sqlite_url, tmp_path,
     first.engine.dispose()
 
 
-def test_current_periods_follow_the_opening_days(pf, plan):
-    assert pf.current_periods(plan, "bao-cao-cchc-dinh-ky", parse_instant("2026-12-01T12:00")) == []
-    assert pf.current_periods(plan, "bao-cao-cchc-dinh-ky", VN_02_12) == ["2026"]
-    assert pf.current_periods(plan, "bao-cao-cchc-dinh-ky", parse_instant("2027-01-20T12:00")) == [
-        "2026"
-    ]
+def test_current_periods_follow_the_opening_days(plan):
+    report = "bao-cao-cchc-dinh-ky"
+    assert current_periods(plan, report, parse_instant("2026-12-01T12:00")) == []
+    assert current_periods(plan, report, VN_02_12) == ["2026"]
+    assert current_periods(plan, report, parse_instant("2027-01-20T12:00")) == ["2026"]
 
 
 def test_attach_from_the_cli_runs_the_close_flow_when_a_server_is_set(

@@ -18,7 +18,7 @@ from intake_support import Clock, LiveIntake, pdf_bytes, t
 from sqlalchemy import select
 from support import find_item, latest_artifact, prefect_call
 
-from flows.settings import Settings
+from cchc.runtime.settings import Settings
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import WorkItem
 from notifications import status_pages, sweep_summary
@@ -250,7 +250,7 @@ def test_without_a_server_a_change_does_not_load_prefect(plan, sqlite_url, tmp_p
         "import sys\n"
         "from datetime import datetime, UTC\n"
         "from flows.status import item_changed\n"
-        "from flows.settings import Settings\n"
+        "from cchc.runtime.settings import Settings\n"
         "from schedules.plan_loader import load_plan\n"
         f"plan = load_plan({str(plan.folder)!r})\n"
         "ran = item_changed(plan, None, Settings.from_env(), 'closed', [1], datetime.now(UTC))\n"

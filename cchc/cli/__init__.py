@@ -25,7 +25,7 @@ from cchc.cli.items import items_cmd, link_cmd
 from cchc.cli.lifecycle import attach_cmd, open_cmd, receive_cmd, return_cmd, waive_cmd
 from cchc.cli.mail import outbox_cmd, preview_cmd, send_cmd
 from cchc.cli.reports import report_cmd
-from flows.settings import Settings
+from cchc.runtime.settings import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

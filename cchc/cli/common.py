@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from cchc.cli.output import Column
-from flows.settings import Settings
+from cchc.runtime.settings import Settings
 from schedules.dates import parse_date, parse_instant, vn_datetime
 
 

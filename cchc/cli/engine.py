@@ -28,8 +28,8 @@ def run_cmd(app: App) -> None:
     instants and the sweep flow each working-day morning, as Prefect flow runs recorded in the
     server PREFECT_API_URL names (`make run` starts one). SIGHUP / `cchc reload` re-reads the
     config; SIGTERM / SIGINT stop."""
+    from cchc.runtime.settings import SecretMissing
     from flows.engine import run_engine
-    from flows.settings import SecretMissing
 
     try:
         app.settings.link_secret()  # the mails carry signed links: no key, no start
@@ -67,7 +67,7 @@ def deploy_cmd(app: App, pool, prune, dry_run) -> None:
 def reload_cmd(app: App) -> None:
     """Check the config, then make the running engine (`cchc run`) re-read it (SIGHUP). An
     invalid config is refused here and the engine keeps the one it runs."""
-    from flows.control import request_reload
+    from cchc.runtime.control import request_reload
 
     city = app.city  # exits with the errors when the config is invalid
     pid = request_reload(app.settings)
@@ -81,7 +81,7 @@ def reload_cmd(app: App) -> None:
 def serve_intake_cmd(app: App, host, port) -> None:
     """The intake web app: units hand in deliverables through the signed links of their mails;
     the standing office accepts or returns them. Links carry CCHC_PUBLIC_URL."""
-    from flows.settings import DEFAULT_INTAKE_HOST, DEFAULT_INTAKE_PORT, SecretMissing
+    from cchc.runtime.settings import DEFAULT_INTAKE_HOST, DEFAULT_INTAKE_PORT, SecretMissing
 
     try:
         app.settings.link_secret()
@@ -91,7 +91,7 @@ def serve_intake_cmd(app: App, host, port) -> None:
 
     from cchc.intake import create_app
     from cchc.intake.logs import log_config
-    from flows.mail import Courier
+    from cchc.runtime.courier import Courier
 
     web = create_app(
         app.city, app.engine, app.settings, courier=Courier(app.city, app.engine, app.settings)
@@ -118,7 +118,7 @@ def sweep_cmd(app: App, at, no_mail) -> None:
         report = sweep_communes(app.plans, app.engine, when)
     click.echo(describe_sweep(report, app.city))
     if not no_mail:
-        from flows.mail import deliver_communes
+        from cchc.runtime.courier import deliver_communes
         from notifications.delivery import describe_delivery
 
         with working("Đang gửi thư…"):

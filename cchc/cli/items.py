@@ -98,7 +98,7 @@ def items_cmd(app: App, status, unit, fmt, at) -> None:
 def link_cmd(app: App, item_id, office, at) -> None:
     """Print the signed intake link of an item (for its unit), or the office's (--office)."""
     app.read_only = True
-    from flows.settings import SecretMissing
+    from cchc.runtime.settings import SecretMissing
     from notifications.links import item_link, office_link
 
     if (item_id is None) == (not office):

@@ -22,7 +22,7 @@ VERDICTS = {True: "on time (đúng hạn)", False: "late (quá hạn)", None: ""
 def deliver_queued(app: App, item_id: int, at: datetime) -> None:
     """Deliver at once the mail a command just queued for the item (due at `at`), instead of
     leaving it to the next sweep; what the server does not take is retried by the engine."""
-    from flows.mail import deliver_items
+    from cchc.runtime.courier import deliver_items
     from notifications.delivery import describe_delivery
 
     with working("Đang gửi thư…"):
@@ -91,7 +91,7 @@ def attach_cmd(app: App, item_id, file, by, note, no_check, at) -> None:
 def _close_with(app: App, plan, item_id: int, copy: Path, by, note, at):
     """Attach `copy` to the item and close it: through the `cchc-close` flow when a Prefect
     server is configured, in process otherwise."""
-    from flows.control import prefect_server_configured
+    from cchc.runtime.control import prefect_server_configured
 
     if prefect_server_configured():
         from flows.prefect_flows import close_flow, use_runtime

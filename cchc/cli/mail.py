@@ -77,7 +77,7 @@ def outbox_cmd(app: App, status, item_id, fmt) -> None:
 @pass_app
 def send_cmd(app: App, at) -> None:
     """Deliver every pending mail now, waiting for its next retry or not ("retry now")."""
-    from flows.mail import deliver_communes
+    from cchc.runtime.courier import deliver_communes
     from notifications.delivery import describe_delivery
 
     with working("Đang gửi thư…"):

@@ -40,8 +40,8 @@ from schedules.city import City
 from schedules.plan import Plan
 
 if TYPE_CHECKING:
-    from flows.mail import Courier
-    from flows.settings import IntakeSettings, Settings
+    from cchc.runtime.courier import Courier
+    from cchc.runtime.settings import IntakeSettings, Settings
 
 __all__ = ["create_app"]
 
@@ -56,8 +56,8 @@ def create_app(
     courier: Courier | None = None,
 ) -> FastAPI:
     """The intake app for every commune of `city` (a single commune's `Plan` is taken as
-    `City.of(plan)`). Raises `flows.settings.SecretMissing` when links may not be signed (so a
-    server without CCHC_SECRET outside the embedded default never starts), and ValueError when
+    `City.of(plan)`). Raises `cchc.runtime.settings.SecretMissing` when links may not be signed
+    (so a server without CCHC_SECRET outside the embedded default never starts), and ValueError when
     the city's code is also a commune's (an office link would be ambiguous). With `courier`,
     the mail an upload or a review queues is delivered at once, in the background. Temporary
     files a killed upload left behind are removed here."""

@@ -21,8 +21,8 @@ from schedules.city import City
 from schedules.plan import Plan
 
 if TYPE_CHECKING:
-    from flows.mail import Courier
-    from flows.settings import IntakeSettings, Settings
+    from cchc.runtime.courier import Courier
+    from cchc.runtime.settings import IntakeSettings, Settings
 
 MAX_ID = 2**31 - 1
 """Ids are 32-bit integers in PostgreSQL: a larger one in an address names nothing."""
@@ -58,7 +58,7 @@ class IntakeContext:
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     """Failed basic-auth logins per client."""
     courier: Courier | None = None
-    """Delivers the mail an action queued, in the background (`flows.mail.Courier`); None:
+    """Delivers the mail an action queued, in the background (`cchc.runtime.courier.Courier`); None:
     the engine's next run delivers it."""
 
     @property

@@ -18,7 +18,7 @@ from schedules.dates import VN_ZONE, vn_date, vn_datetime
 
 if TYPE_CHECKING:
     from cchc.intake.context import IntakeContext
-    from flows.settings import IntakeSettings
+    from cchc.runtime.settings import IntakeSettings
     from schedules.plan import Plan
 
 

@@ -8,7 +8,7 @@ import os
 import signal
 from pathlib import Path
 
-from flows.settings import Settings
+from cchc.runtime.settings import Settings
 from usecases.errors import UserError
 
 PID_FILE = "cchc-run.pid"

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from flows.settings import Settings
+from cchc.runtime.settings import Settings
 from models.store import communes_of
 from notifications.delivery import DeliveryReport, deliver_pending
 from notifications.documents.scorecard import evidence_for
