@@ -79,7 +79,8 @@ def publish_sweep(
 ) -> dict[str, str]:
     """The sweep's artifacts; returns their keys. The open-items and late-items tables are
     rewritten only when `open_items` is given (they may show something else than when last
-    published: `flows.prefect_flows._commune_pages` decides): the pages cost what changed."""
+    published: `flows.status_publishing._commune_pages` decides): the pages cost what
+    changed."""
     keys = {} if open_items is None else publish_status(plan, open_items, at)
     summary = sweep_summary_page(plan, at, opened, advanced, queued, touched, counts, delivery)
     return {"summary": publish(summary)} | keys

@@ -26,6 +26,7 @@ from jinja2 import (
 
 from notifications.message import KIND_PATTERN, one_line
 from schedules.vocabulary import MailKind
+from schedules.yamlsource import ConfigIssue
 
 PARTS = ("subject", "txt", "html")
 OVERRIDE_FOLDER = "templates"
@@ -177,14 +178,9 @@ def renderer_for(*config_dirs: Path | None) -> Renderer:
     return _renderers[key]
 
 
-@dataclass(frozen=True)
-class TemplateIssue:
-    path: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
+TemplateIssue = ConfigIssue
+"""A template's problem, stated as a config file's is (`file:line: message`): `cchc check`
+lists both alike."""
 
 
 def error_location(renderer: Renderer, exc: Exception, fallback: str) -> tuple[str, int]:

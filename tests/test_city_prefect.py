@@ -23,7 +23,9 @@ from support import latest_artifact, prefect_call
 
 from cchc.runtime.settings import Settings
 from flows import artifacts
-from flows.deploy import automation_names, automations, deploy, wanted
+from flows.deploy import deploy
+from flows.deploy_automations import automation_names, automations
+from flows.deploy_plan import wanted
 from flows.engine import configure
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import WorkItem

@@ -212,8 +212,10 @@ def test_failed_delivery_is_retried_then_fails_the_sweep_after_publishing(
         calls.append(at)
         raise OSError("SMTP server unreachable")
 
-    monkeypatch.setattr(pf, "deliver_communes", broken)
-    monkeypatch.setattr(pf, "deliver", pf.deliver.with_options(retry_delay_seconds=0))
+    from flows import sweep_run
+
+    monkeypatch.setattr(sweep_run, "deliver_communes", broken)
+    monkeypatch.setattr(sweep_run, "deliver", sweep_run.deliver.with_options(retry_delay_seconds=0))
     state = pf.sweep_flow(at=VN_02_12, return_state=True)
     assert state.is_failed()
     assert len(calls) == 4  # one try and three retries
@@ -299,7 +301,9 @@ def test_runtime_loads_from_the_environment_once(pf, plan, sqlite_url, tmp_path,
     """What a worker's flow-run process does: no pinned runtime, CCHC_* from its environment."""
     monkeypatch.setenv("CCHC_CONFIG", str(plan.folder))
     monkeypatch.setenv("CCHC_DATABASE_URL", sqlite_url)
-    monkeypatch.setattr(pf, "_loaded", None)
+    from flows import runtime_state
+
+    monkeypatch.setattr(runtime_state, "_loaded", None)
     pf.release_runtime()
     first = pf.runtime()
     assert first is pf.runtime() and first.city.code == "maodien" and not first.city.is_city
