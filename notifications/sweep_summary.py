@@ -1,7 +1,7 @@
 """What a sweep says it did, in Vietnamese: its summary page (`cchc-<commune>-sweep-summary`,
 or a city's `cchc-<city>-sweep-summary`, one row per commune), the delivery line in it, and
 the name, message and tags of the sweep run's final state ("18 việc quá hạn", `quá hạn:VP`).
-Plain data; `flows.artifacts` and `flows.prefect_flows` hand it to Prefect."""
+Plain data; `flows.artifacts` and `flows.status_publishing` hand it to Prefect."""
 
 from __future__ import annotations
 
