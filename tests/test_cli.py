@@ -497,7 +497,12 @@ def test_a_status_line_only_on_a_terminal(monkeypatch):
 
 
 def test_every_status_and_step_has_its_vietnamese_label():
-    from notifications.views import OUTBOX_STATUS_LABELS, kind_label, outbox_status_label, step_label
+    from notifications.views import (
+        OUTBOX_STATUS_LABELS,
+        kind_label,
+        outbox_status_label,
+        step_label,
+    )
     from schedules.vocabulary import ItemStatus, MailKind, OutboxStatus
 
     assert all(status.label for status in ItemStatus)
