@@ -15,7 +15,7 @@ from notifications.views import period_label, step_label
 from schedules.city import City
 from schedules.dates import vn_date, vn_datetime
 from schedules.plan import Plan
-from schedules.vocabulary import OPEN_STATUSES, ItemStatus, StepKind, parse_step
+from schedules.vocabulary import OPEN_STATUSES, REPORTED_UP, ItemStatus, StepKind, parse_step
 
 LATE_TAG = "quá hạn:"
 """Run tag prefix: `quá hạn:VP` on a sweep run while unit VP has late items (in a city:
@@ -51,8 +51,12 @@ def delivery_line(report: DeliveryReport) -> str:
 
 def late_counts(counts: dict[str, Counter]) -> dict[str, int]:
     """Late (overdue or escalated) items per unit code, from `usecases.reporting.open_counts`;
-    units with none are left out."""
-    late = {code: c[ItemStatus.OVERDUE] + c[ItemStatus.ESCALATED] for code, c in counts.items()}
+    units with none are left out. Counted by status: right after a sweep, every item past its
+    due date has been moved to overdue."""
+    late = {
+        code: sum(n for status, n in c.items() if ItemStatus(status).is_overdue)
+        for code, c in counts.items()
+    }
     return {code: n for code, n in late.items() if n}
 
 
@@ -73,7 +77,7 @@ def late_state(plan: Plan, counts: dict[str, Counter]) -> tuple[str, str]:
     worst = sorted(late.items(), key=lambda kv: (-kv[1], kv[0]))
     units = "; ".join(f"{unit_name(plan, code)}: {n}" for code, n in worst)
     name = f"{total} việc quá hạn"
-    return name, f"{name}, trong đó {escalated} việc đã chuyển cấp — {units}."
+    return name, f"{name}, trong đó {escalated} việc {REPORTED_UP} — {units}."
 
 
 def _late_by_commune(counts: dict[str, dict[str, Counter]]) -> dict[str, int]:
@@ -98,7 +102,7 @@ def city_late_state(city: City, counts: dict[str, dict[str, Counter]]) -> tuple[
     worst = sorted(late.items(), key=lambda kv: (-kv[1], kv[0]))
     communes = "; ".join(f"{commune_label(city.plan_of(code))}: {n}" for code, n in worst)
     name = f"{total} việc quá hạn"
-    return name, f"{name} ở {len(late)} xã, trong đó {escalated} việc đã chuyển cấp — {communes}."
+    return name, f"{name} ở {len(late)} xã, trong đó {escalated} việc {REPORTED_UP} — {communes}."
 
 
 # --- a commune's summary ---------------------------------------------------------------------
@@ -165,7 +169,7 @@ def _open_by_unit(plan: Plan, counts: dict[str, Counter]) -> list[str]:
     if not counts:
         return lines + ["Không có việc nào đang mở.", ""]
     lines += [
-        "| Đơn vị | Tên đơn vị | Trong hạn | Quá hạn | Đã chuyển cấp | Tổng |",
+        f"| Đơn vị | Tên đơn vị | Trong hạn | Quá hạn | {REPORTED_UP.capitalize()} | Tổng |",
         "|---|---|---:|---:|---:|---:|",
     ]
     for code, c in counts.items():
@@ -234,7 +238,7 @@ def city_sweep_markdown(
         "## Theo xã",
         "",
         "| Xã | Mở mới | Nhắc hạn, quá hạn, chuyển cấp | Thư mới | Đang mở | Quá hạn "
-        "| Đã chuyển cấp |",
+        f"| {REPORTED_UP.capitalize()} |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for plan in city.select(None):  # the communes, then the city office's own items

@@ -15,14 +15,15 @@ from schedules.contents import ContentGroup, note_for_units, report_contents
 from schedules.dates import vn_date, vn_datetime, vn_weekday
 from schedules.plan import Plan
 from schedules.vocabulary import (
-    OPEN_STATUSES,
     REPORT_KINDS,
     ItemStatus,
     MailKind,
     ObligationKind,
     OutboxStatus,
     StepKind,
+    days_late,
     parse_step,
+    standing,
 )
 
 if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cchc plan` needs none
@@ -39,13 +40,6 @@ KIND_LABELS = {
     MailKind.CLOSED: "Đã nhận sản phẩm",
     MailKind.RETURNED: "Trả lại để hoàn thiện",
     MailKind.COORDINATE: "Đề nghị phối hợp",
-}
-STATUS_LABELS = {
-    "open": "trong hạn",
-    "overdue": "quá hạn",
-    "escalated": "quá hạn, đã báo cáo cấp trên",
-    "closed": "đã nhận sản phẩm",
-    "waived": "được miễn",
 }
 SHORT_TITLE = 90
 
@@ -95,6 +89,7 @@ class ItemView:
     unit: UnitView
     status: str
     status_label: str
+    """The item's status on the day, as every surface words it (`schedules.vocabulary.standing`)."""
     is_open: bool
     escalation_level: int
     adhoc: bool
@@ -137,7 +132,7 @@ def period_label(key: str) -> str:
 def countdown(plan: Plan, due: date, today: date) -> tuple[int, int, str]:
     """(working days left, working days late, the phrase) as of `today`."""
     if today > due:
-        late = plan.calendar.working_days_between(due, today)
+        late = days_late(due, today, plan.calendar)
         if late:
             return 0, late, f"đã quá hạn {late} ngày làm việc"
         return 0, 0, f"đã quá hạn (hạn là ngày {vn_date(due)})"
@@ -237,8 +232,8 @@ def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
         coordinators=coordinators_label(plan, ob.coordinators) if ob else "",
         unit=unit_view(plan, item.unit),
         status=item.status,
-        status_label=STATUS_LABELS.get(item.status, item.status),
-        is_open=item.status in OPEN_STATUSES,
+        status_label=standing(item, today, plan.calendar).label,
+        is_open=ItemStatus(item.status).is_open,
         escalation_level=item.escalation_level,
         adhoc=item.adhoc,
         note=note_for_units(ob.description) if ob else "",
@@ -301,16 +296,8 @@ def common_context(plan: Plan, today: date, at: datetime) -> dict:
     }
 
 
-# ----- statuses and steps as the command line's tables show them -----------------------------
-
-ITEM_STATUS_WORDS = {
-    ItemStatus.OPEN: "trong hạn",
-    ItemStatus.OVERDUE: "quá hạn",
-    ItemStatus.ESCALATED: "đã chuyển cấp",
-    ItemStatus.CLOSED: "đã nộp",
-    ItemStatus.WAIVED: "đã miễn",
-}
-"""An item's status in a table; `item_status_label` adds the due date and the level."""
+# ----- outbox statuses and steps as the command line's tables show them ----------------------
+# (an item's status: `schedules.vocabulary.standing`)
 
 OUTBOX_STATUS_LABELS = {
     OutboxStatus.PENDING: "chờ gửi",
@@ -319,25 +306,6 @@ OUTBOX_STATUS_LABELS = {
     OutboxStatus.CANCELLED: "đã hủy",
 }
 DIGEST_LABEL = "Tổng hợp"
-
-
-def item_status_label(
-    status: str, due: date | None = None, today: date | None = None, escalation_level: int = 0
-) -> str:
-    """ "trong hạn" (open, not yet due), "đến hạn" (open, due `today`), "quá hạn" (overdue, or
-    open past its due date), "đã chuyển cấp N", "đã nộp", "đã miễn". Without `due` and `today`
-    an open item is "trong hạn"; an unknown status is shown as it is."""
-    if status == ItemStatus.ESCALATED and escalation_level:
-        return f"{ITEM_STATUS_WORDS[ItemStatus.ESCALATED]} {escalation_level}"
-    if status == ItemStatus.OPEN and due is not None and today is not None:
-        if due < today:
-            return ITEM_STATUS_WORDS[ItemStatus.OVERDUE]
-        if due == today:
-            return "đến hạn"
-    try:
-        return ITEM_STATUS_WORDS[ItemStatus(status)]
-    except ValueError:
-        return str(status)
 
 
 def outbox_status_label(status: str) -> str:
@@ -402,11 +370,10 @@ def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: da
             name = unit_view(plan, code).name
         if source is None:
             state, group = "chưa mở nhiệm vụ", "missing"
-        elif source.status == ItemStatus.CLOSED:
-            group = "received" if source.on_time is not False else "late"
-            state = "đã nộp" + (", sau hạn" if group == "late" else "")
-        elif source.status == ItemStatus.WAIVED:
-            state, group = "được miễn", "received"
+        elif not ItemStatus(source.status).is_open:  # closed or waived: as every surface says
+            state = standing(source, today, plan.calendar).label
+            late = source.status == ItemStatus.CLOSED and source.on_time is False
+            group = "late" if late else "received"
         else:
             state, group = f"chưa nộp ({countdown(plan, source.due, today)[2]})", "missing"
         counts[group] += 1

@@ -3,7 +3,9 @@
 Every status, kind (of obligation, event, change, mail) and step name that the config names, the
 database stores, the CLI offers or a template is named after comes from here, and only
 `parse_step` reads a step name. The enums are `StrEnum`s: their members are the very strings
-stored in the database and written in the config and the JSON outputs.
+stored in the database and written in the config and the JSON outputs. An item's status in
+words, and whether and how late it is on a day, is `standing`'s alone (`ItemStatus` members
+carry their label and predicates): every page, table, mail and artifact asks it.
 
 Step names (`WorkItem.step`, `Outbox.step`; at most 32 characters):
 
@@ -26,19 +28,147 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
+from typing import Protocol
+
+REPORTED_UP = "đã báo cáo cấp trên"
+"""An escalated item: the sweep reported it to the next level of its ladder (a leader is
+reported to, "báo cáo"). Its status reads "quá hạn, đã báo cáo cấp trên (lần N)"; a count
+reads "3 việc đã báo cáo cấp trên"."""
 
 
 class ItemStatus(StrEnum):
-    OPEN = "open"
-    OVERDUE = "overdue"
-    ESCALATED = "escalated"
-    CLOSED = "closed"
-    WAIVED = "waived"
+    """An item's stored status; each member carries its Vietnamese label (`label`: the words
+    for the status alone, as a filter offers it) and its predicates. How an item reads at a
+    given day (due today, past due before the sweep moved it, closed late, escalation level)
+    is `standing`'s: every page, table, mail and artifact asks it."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> ItemStatus:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+    OPEN = "open", "trong hạn"
+    OVERDUE = "overdue", "quá hạn"
+    ESCALATED = "escalated", f"quá hạn, {REPORTED_UP}"
+    CLOSED = "closed", "đã nộp"
+    WAIVED = "waived", "được miễn"
+
+    @property
+    def is_open(self) -> bool:
+        """Still owes its deliverable (open, overdue or escalated)."""
+        return self in OPEN_STATUSES
+
+    @property
+    def is_overdue(self) -> bool:
+        """A sweep found it past its due date (overdue or escalated)."""
+        return self in (ItemStatus.OVERDUE, ItemStatus.ESCALATED)
+
+    def late_on(self, due: date, today: date) -> bool:
+        """Whether an item in this status, due `due`, is late on `today`: a sweep found it
+        overdue, or it still owes its deliverable past its due date (before the next morning's
+        sweep moves it). The one rule of "is it late now"."""
+        return self.is_overdue or (self.is_open and today > due)
 
 
 OPEN_STATUSES = (ItemStatus.OPEN, ItemStatus.OVERDUE, ItemStatus.ESCALATED)
 """An item in one of these still owes its deliverable."""
+
+DUE_TODAY = "đến hạn hôm nay"
+CLOSED_ON_TIME = {True: "đã nộp, đúng hạn", False: "đã nộp, sau hạn"}
+"""A closed item's words by its `on_time` (unknown: `ItemStatus.CLOSED.label`)."""
+
+
+class WorkingDays(Protocol):
+    """The working-day calendar (`schedules.calendar`), as `standing` needs it."""
+
+    def working_days_between(self, start: date, end: date) -> int: ...
+
+
+class ItemFacts(Protocol):
+    """What `standing` reads of an item (a `models.tables.WorkItem`)."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def due(self) -> date: ...
+
+    @property
+    def escalation_level(self) -> int: ...
+
+    @property
+    def on_time(self) -> bool | None: ...
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where an item stands on a day: its status, whether and how late, in the words every
+    surface shows (`label`)."""
+
+    status: ItemStatus
+    late: bool
+    """`ItemStatus.late_on`: overdue, escalated, or open past its due date."""
+    days_late: int
+    """Working days past the due date while late (0 otherwise, and on a day off right after
+    the due date)."""
+    due_today: bool
+    """Still owed, due today."""
+    escalation_level: int = 0
+    on_time: bool | None = None
+
+    @classmethod
+    def at(
+        cls,
+        status: str,
+        due: date,
+        today: date,
+        calendar: WorkingDays,
+        escalation_level: int = 0,
+        on_time: bool | None = None,
+    ) -> Standing:
+        """Where an item in `status`, due `due`, stands on `today` (`standing` of its fields:
+        for a row that is not a `WorkItem`)."""
+        known = ItemStatus(status)
+        late = known.late_on(due, today)
+        return cls(
+            status=known,
+            late=late,
+            days_late=days_late(due, today, calendar) if late else 0,
+            due_today=known.is_open and not late and today == due,
+            escalation_level=escalation_level,
+            on_time=on_time,
+        )
+
+    @property
+    def label(self) -> str:
+        """ "trong hạn", "đến hạn hôm nay", "quá hạn" (overdue, or open past its due date),
+        "quá hạn, đã báo cáo cấp trên (lần 2)", "đã nộp, đúng hạn", "đã nộp, sau hạn",
+        "được miễn"."""
+        if self.status == ItemStatus.ESCALATED:
+            level = self.escalation_level
+            return f"{self.status.label} (lần {level})" if level else self.status.label
+        if self.late:
+            return ItemStatus.OVERDUE.label
+        if self.due_today:
+            return DUE_TODAY
+        if self.status == ItemStatus.CLOSED and self.on_time is not None:
+            return CLOSED_ON_TIME[self.on_time]
+        return self.status.label
+
+
+def days_late(due: date, today: date, calendar: WorkingDays) -> int:
+    """Working days from `due` to `today` (0 when `today` is not after `due`)."""
+    return max(calendar.working_days_between(due, today), 0)
+
+
+def standing(item: ItemFacts, today: date, calendar: WorkingDays) -> Standing:
+    """Where `item` stands on `today` (a day of its commune's zone), on its `calendar`."""
+    return Standing.at(item.status, item.due, today, calendar, item.escalation_level, item.on_time)
 
 
 class ObligationKind(StrEnum):

@@ -113,7 +113,7 @@ def test_the_sweep_run_names_its_lateness_and_tags_the_late_units(pf, rt, plan):
     assert state.is_completed()
     assert state.name == f"{len(late)} việc quá hạn"
     escalated = sum(i.status == "escalated" for i in late)
-    assert f"trong đó {escalated} việc đã chuyển cấp" in state.message
+    assert f"trong đó {escalated} việc đã báo cáo cấp trên" in state.message
     assert state.result()["late"] == len(late)  # the result is still the summary
 
     run = prefect_call(lambda c: c.read_flow_run(state.state_details.flow_run_id))

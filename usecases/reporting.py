@@ -79,21 +79,22 @@ class UnitYear:
         return round(self.on_time / settled, 4) if settled else None
 
     def count(self, item: WorkItem, today: date) -> None:
-        """Count one item: the single rule of timeliness that every report uses."""
-        if item.status == ItemStatus.WAIVED:
+        """Count one item: the single rule of timeliness that every report uses (closed on
+        time or not as decided when it closed; an open one late by `ItemStatus.late_on`)."""
+        status = ItemStatus(item.status)
+        if status == ItemStatus.WAIVED:
             self.waived += 1
             return
         self.due += 1
-        if item.status == ItemStatus.CLOSED:
+        if status == ItemStatus.CLOSED:
             if item.on_time:
                 self.on_time += 1
             else:
                 self.late += 1
-        elif item.status in OPEN_STATUSES:
-            if item.due < today:
-                self.overdue_open += 1
-            else:
-                self.pending += 1
+        elif status.late_on(item.due, today):
+            self.overdue_open += 1
+        else:
+            self.pending += 1
 
     def as_dict(self) -> dict:
         return asdict(self) | {"on_time_rate": self.on_time_rate}

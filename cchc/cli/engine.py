@@ -18,6 +18,7 @@ from cchc.cli.common import (
     working,
 )
 from schedules.dates import vn_datetime
+from schedules.vocabulary import ItemStatus
 
 
 @click.command("run")
@@ -129,7 +130,7 @@ def sweep_cmd(app: App, at, no_mail) -> None:
 def describe_sweep(report, city) -> str:
     """What a sweep did, in Vietnamese: the counts, then one line per item opened or moved
     (with its commune, in a city)."""
-    from notifications.views import item_status_label, step_label
+    from notifications.views import step_label
 
     def title(obligation: str, item_id: int) -> str:
         commune = report.communes.get(item_id, "")
@@ -148,7 +149,7 @@ def describe_sweep(report, city) -> str:
     ]
     where = (lambda i: f"[{report.communes.get(i, '')}] ") if city.is_city else (lambda i: "")
     lines += [
-        f"  {where(i)}việc #{i} → {step_label(step)} (trạng thái: {item_status_label(status)})"
+        f"  {where(i)}việc #{i} → {step_label(step)} (trạng thái: {ItemStatus(status).label})"
         for i, step, status in report.advanced
     ]
     return "\n".join(lines)

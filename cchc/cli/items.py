@@ -4,6 +4,8 @@ read the database and change nothing; the commands that change an item are in
 
 from __future__ import annotations
 
+from datetime import date
+
 import click
 
 from cchc.cli.common import (
@@ -19,15 +21,20 @@ from cchc.cli.common import (
 )
 from cchc.cli.output import Column, render
 from schedules.dates import local_date
-from schedules.vocabulary import ItemStatus
+from schedules.vocabulary import ItemStatus, Standing
 
 
-def item_columns(today) -> list[Column]:
-    """The table of `cchc items`; the status as of `today` (trong hạn, đến hạn, quá hạn, ...)."""
-    from notifications.views import item_status_label
+def item_columns(today: date, plans: list) -> list[Column]:
+    """The table of `cchc items`; the status as of `today` as every surface words it (trong
+    hạn, đến hạn hôm nay, quá hạn, ...: `schedules.vocabulary.Standing`), on the calendar of
+    the row's commune (`plans`; a single commune's rows name none)."""
+    calendars = {plan.commune.code: plan.calendar for plan in plans}
 
     def status(row: dict) -> str:
-        return item_status_label(row["status"], row["due"], today, row["escalation_level"])
+        calendar = calendars.get(row.get("commune", ""), plans[0].calendar)
+        return Standing.at(
+            row["status"], row["due"], today, calendar, row["escalation_level"], row["on_time"]
+        ).label
 
     return [
         Column("id", "ID"),
@@ -85,7 +92,7 @@ def items_cmd(app: App, status, unit, fmt, at) -> None:
             for i in list_items(plan, app.reader, status, unit)
         ]
     zone = app.plans[0].zone
-    columns = app.columns(item_columns(local_date(now_or(at), zone)))
+    columns = app.columns(item_columns(local_date(now_or(at), zone), app.plans))
     click.echo(render(rows, fmt, columns, zone))
 
 

@@ -13,7 +13,7 @@ from models.db import transaction
 from models.tables import Deliverable, WorkItem
 from notifications.views import file_size, item_view, source_states, unit_view
 from schedules.dates import local_date, vn_datetime
-from schedules.vocabulary import DeliverableStatus
+from schedules.vocabulary import DeliverableStatus, standing
 from usecases.review import contributions, versions
 
 if TYPE_CHECKING:
@@ -25,6 +25,11 @@ DELIVERABLE_LABELS = {
     DeliverableStatus.ACCEPTED: "Đã chấp nhận",
     DeliverableStatus.RETURNED: "Bị trả lại",
 }
+
+
+def status_label(plan: Plan, item: WorkItem, at: datetime) -> str:
+    """The item's status at `at`, as every surface words it (`schedules.vocabulary.standing`)."""
+    return standing(item, local_date(at, plan.zone), plan.calendar).label
 
 
 def version_view(plan: Plan, rows: list[Deliverable]) -> dict:

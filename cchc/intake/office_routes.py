@@ -20,6 +20,7 @@ from cchc.intake.context import Context, Id, IntakeContext
 from cchc.intake.errors import PageError
 from cchc.intake.files import stored_file
 from cchc.intake.followups import after_change, deliver_soon
+from cchc.intake.item_views import status_label
 from cchc.intake.office_views import commune_label, office_list, unit_choices
 from cchc.intake.pages import page
 from cchc.intake.upload import MAX_FORM_BYTES, UploadRefused, clean_text, declared_length
@@ -186,6 +187,7 @@ async def office_review(ctx: Context, request: Request, item_id: Id, version: Id
         message=done,
         token=fields["t"],
         item=item,
+        state=status_label(plan, item, at),
     )
     kind = ItemChange.ACCEPTED if action == "accept" else ItemChange.RETURNED
     response.background = after_change(ctx, plan, kind, item_id, at)
@@ -225,6 +227,7 @@ async def office_receive(ctx: Context, request: Request, item_id: Id):
         message=message,
         token=fields["t"],
         item=done.item,
+        state=status_label(plan, done.item, at),
     )
     if done.closed_item:
         response.background = after_change(ctx, plan, ItemChange.CLOSED, item_id, at)

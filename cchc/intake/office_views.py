@@ -60,7 +60,7 @@ class _Found:
     """What the database holds for the office page, read in one transaction."""
 
     by_status: list
-    """(commune, status, count) of the selected items."""
+    """(commune, status, due, count) of the selected items."""
     in_review: list
     """(commune, count) of the selected items with a version awaiting review."""
     items: list[WorkItem]
@@ -85,7 +85,7 @@ def office_list(
        versions, the ones awaiting review and the forms' defaults.
     """
     found = _read(ctx, _chosen(communes, year, unit, status))
-    counts = _counts(communes, found)
+    counts = _counts(communes, found, today)
     several = len(communes) > 1
     return {
         "rows": _rows(ctx, found, several, today),
@@ -125,9 +125,9 @@ def _read(ctx: IntakeContext, chosen: list) -> _Found:
     """The counts of the items `chosen` selects, the first MAX_ROWS of them and their parts."""
     with transaction(ctx.engine) as session:
         by_status = session.execute(
-            select(WorkItem.commune, WorkItem.status, func.count())
+            select(WorkItem.commune, WorkItem.status, WorkItem.due, func.count())
             .where(*chosen)
-            .group_by(WorkItem.commune, WorkItem.status)
+            .group_by(WorkItem.commune, WorkItem.status, WorkItem.due)
         ).all()
         in_review = session.execute(
             select(WorkItem.commune, func.count())
@@ -157,13 +157,18 @@ def _read(ctx: IntakeContext, chosen: list) -> _Found:
     return _Found(by_status, in_review, items, files)
 
 
-def _counts(communes: list[str], found: _Found) -> dict[str, dict[str, int]]:
-    """The `COUNTED` counts of each commune (overdue and escalated items are also "late")."""
+def _counts(communes: list[str], found: _Found, today: date) -> dict[str, dict[str, int]]:
+    """The `COUNTED` counts of each commune as of `today`: "late" as every surface says it
+    (`ItemStatus.late_on`: overdue, escalated, or open past its due date), "open" the open
+    items still in time."""
     counts = {code: dict.fromkeys(COUNTED, 0) for code in communes}
-    for code, item_status, n in found.by_status:
+    for code, item_status, due, n in found.by_status:
+        status = ItemStatus(item_status)
+        late = status.late_on(due, today)
+        key = (ItemStatus.OVERDUE if status == ItemStatus.OPEN and late else status).value
         counts[code]["total"] += n
-        counts[code][item_status] = counts[code].get(item_status, 0) + n
-        if item_status in (ItemStatus.OVERDUE, ItemStatus.ESCALATED):
+        counts[code][key] = counts[code].get(key, 0) + n
+        if late:
             counts[code]["late"] += n
     for code, n in found.in_review:
         counts[code]["review"] = n
