@@ -27,7 +27,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,6 +40,7 @@ from models.store import log_event, queue_notices
 from models.tables import Outbox, WorkItem
 from notifications.compose import Composer, Evidence, Facts, Mail, load_facts
 from notifications.links import intake_linker
+from notifications.message import is_digest_id
 from notifications.smtp import Outcome, Transport, make_transport
 from schedules.notices import digest_addresses, in_digest, leader_addresses, undelivered_notice
 from schedules.plan import Plan
@@ -349,28 +350,39 @@ def _sent(report: DeliveryReport, recorder: Recorder, mail: Mail, outcomes: list
     recorder.add([(row, by_recipient[row.recipient.lower()]) for row in mail.rows], mail.msg_id)
 
 
-def _batches(rows: list[Outbox], digest_to: set[str], leaders: set[str]) -> list[list[Outbox]]:
+Batch = tuple[list[Outbox], list[Outbox]]
+"""The rows of one mail, and for copies of a digest retried alone the rows its To was sent."""
+
+
+def _batches(
+    rows: list[Outbox], digest_to: set[str], leaders: set[str], sent_with: dict[str, list[Outbox]]
+) -> list[Batch]:
     """The rows of each mail, in row order: a mail's To and copies together; a digest unit's
-    rows (without copies) together; a leader's escalations, with their copies, together."""
+    rows (without copies) together; a leader's escalations, with their copies, together; the
+    copies of a digest whose To was sent (`Facts.sent_with`) together, as that digest."""
     groups: dict[tuple, list[Outbox]] = defaultdict(list)
     for row in rows:
         to = (row.addressed_to or row.recipient).lower()
-        if row.kind == MailKind.ESCALATION and to in leaders:
-            key: tuple = ("leader", to)
+        if row.addressed_to is not None and row.message_id in sent_with:
+            key: tuple = ("again", row.message_id)
+        elif row.kind == MailKind.ESCALATION and to in leaders:
+            key = ("leader", to)
         elif in_digest(row.recipient, row.cc, digest_to):
             key = ("digest", to)
         else:
             key = ("mail", row.item_id, row.step, to)
         groups[key].append(row)
-    batches = []
+    batches: list[Batch] = []
     for key, batch in groups.items():
-        if key[0] == "leader" and len({(r.item_id, r.step) for r in batch}) > 1:
-            batches.append(batch)  # a digest
+        if key[0] == "again":
+            batches.append((batch, sent_with[key[1]]))
+        elif key[0] == "leader" and len({(r.item_id, r.step) for r in batch}) > 1:
+            batches.append((batch, []))  # a digest
         elif key[0] == "leader":
-            batches += _by_mail(batch)
+            batches += [(mail, []) for mail in _by_mail(batch)]
         else:
-            batches.append(batch)
-    batches.sort(key=lambda b: min(r.id for r in b))
+            batches.append((batch, []))
+    batches.sort(key=lambda b: min(r.id for r in b[0]))
     return batches
 
 
@@ -392,10 +404,12 @@ def _compose(
 ) -> Iterator[Mail]:
     """Mails for a claim, in row order; a row whose mail cannot be built waits for a retry
     (a template edited after `cchc check`, say) instead of stopping the run."""
-    for batch in _batches(rows, digest_to, leaders):
+    for batch, sent in _batches(rows, digest_to, leaders, facts.sent_with):
         to = (batch[0].addressed_to or batch[0].recipient).lower()
         try:
-            if to not in digest_to and len({(r.item_id, r.step) for r in batch}) == 1:
+            if sent:
+                yield composer.for_digest(batch, facts, at, sent)
+            elif to not in digest_to and len({(r.item_id, r.step) for r in batch}) == 1:
                 main = next((r for r in batch if r.addressed_to is None), batch[0])
                 yield composer.for_row(main, facts, at, [r for r in batch if r is not main])
             else:
@@ -441,7 +455,9 @@ def claim(
             .scalars()
             .all()
         )
-        facts = load_facts(session, rows, plan)
+        sent = sent_with(session, rows)
+        facts = load_facts(session, [*rows, *(r for group in sent.values() for r in group)], plan)
+        facts.sent_with = sent
         keep = []
         for row in sorted(rows, key=lambda r: r.id):
             reason = stale_reason(row, facts.items.get(row.item_id))
@@ -452,6 +468,24 @@ def claim(
             ):
                 report.dropped.append((row.id, reason))
         return keep, facts, max(ids)
+
+
+def sent_with(session: Session, rows: Sequence[Outbox]) -> dict[str, list[Outbox]]:
+    """For the copies among `rows` that were in a digest whose To was sent (or refused for
+    good): that digest's To rows, by its Message-ID (see `Facts.sent_with`)."""
+    again = {r.message_id for r in rows if r.addressed_to and is_digest_id(r.message_id)}
+    if not again:
+        return {}
+    query = select(Outbox).where(
+        Outbox.item_id.in_({r.item_id for r in rows if r.message_id in again}),
+        Outbox.message_id.in_(again),
+        Outbox.addressed_to.is_(None),
+        Outbox.status.in_([OutboxStatus.SENT, OutboxStatus.FAILED]),
+    )
+    found: dict[str, list[Outbox]] = defaultdict(list)
+    for row in session.execute(query.order_by(Outbox.id)).scalars():
+        found[row.message_id].append(row)
+    return dict(found)
 
 
 def stale_reason(row: Outbox, item: WorkItem | None) -> str | None:
@@ -600,6 +634,8 @@ class Recorder:
         elif status == "retry":
             retry_at = at + backoff(attempts)
             values = dict(send_after=retry_at, last_error=outcome.error)
+            if row.addressed_to is not None and msg_id is not None:
+                values["message_id"] = msg_id  # a copy retried alone is the same mail again
         else:
             values = dict(status=OutboxStatus.FAILED, last_error=outcome.error, message_id=msg_id)
         if not _settle(session, row, self.token, attempts=attempts, **values):
