@@ -40,7 +40,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from notifications.delivery import DeliveryReport
+from notifications.delivery import DeliveryReport, waiting_words
 from notifications.views import period_label, step_label
 from schedules.city import City
 from schedules.dates import local_date, vn_date, vn_datetime
@@ -344,7 +344,7 @@ def delivery_line(report: DeliveryReport) -> str:
     how = "qua máy chủ thư" if report.via.startswith("smtp") else FILE_DELIVERY
     return (
         f"{report.messages} thư đã gửi {how} ({len(report.sent)} lượt nhận); "
-        f"{len(report.retrying)} chờ gửi lại, {len(report.failed)} lỗi, "
+        f"{waiting_words(report)}, {len(report.failed)} lỗi, "
         f"{len(report.dropped)} hủy"
     )
 

@@ -1,6 +1,7 @@
-"""Talking to the engine from another process, without loading it: where its pid is kept
-(in a file it locks while it runs), asking it to reload, and whether flow runs would go to a Prefect server. No APScheduler or
-Prefect import here: `cchc reload` and `cchc attach` use this module."""
+"""Talking to the engine from another process, without loading it: where its pid is kept (in a
+file it locks while it runs), asking it to reload, and whether flow runs would go to a Prefect
+server. No APScheduler or Prefect import here: `cchc reload` and `cchc attach` use this
+module."""
 
 from __future__ import annotations
 
@@ -91,8 +92,7 @@ def request_reload(settings: Settings) -> int:
     pid = running_pid(settings)
     if pid is None:
         raise UserError(
-            f"no engine is running on {settings.data_dir} (no locked pid file "
-            f"{pid_path(settings)})"
+            f"no engine is running on {settings.data_dir} (no locked pid file {pid_path(settings)})"
         )
     os.kill(pid, signal.SIGHUP)
     return pid

@@ -34,7 +34,6 @@ from schedules.city import City, load_city
 from schedules.clock import SWEEP, ClockSchedule, city_schedules
 from schedules.dates import vn_datetime
 from schedules.yamlsource import ConfigInvalid
-from usecases.errors import UserError
 
 log = logging.getLogger("cchc.engine")
 

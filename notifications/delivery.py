@@ -26,7 +26,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -63,6 +63,14 @@ server that cannot be reached at all is retried without limit: that is not the r
 fault."""
 SUPERSEDABLE = (MailKind.REMINDER, MailKind.DUE, MailKind.OVERDUE)
 """Mails that a later step of the same item makes pointless (after downtime)."""
+WAITING_LABELS = {
+    "held": "đang do một lần gửi khác giữ (đang chạy hoặc đã dừng đột ngột)",
+    "refused": "máy chủ thư tạm từ chối (4xx)",
+    "slow": "máy chủ thư trả lời chậm",
+    "down": "không gửi được tới máy chủ thư (không kết nối được, không trả lời)",
+    "unbuilt": "không tạo được thư (mẫu thư lỗi: chạy cchc check)",
+}
+"""Why rows wait, as the summaries say it (`DeliveryReport.why_waiting`)."""
 RECORD_BATCH = 50
 RECORD_DELAY = 0.25
 """Outcomes are committed in groups of at most RECORD_BATCH, or RECORD_DELAY seconds."""
@@ -89,6 +97,19 @@ class DeliveryReport:
     died), which this run therefore left alone ..."""
     held_until: datetime | None = None
     """... until then at the latest (when the last of those claims runs out)."""
+    waiting_for: Counter[str] = field(default_factory=Counter)
+    """The rows to retry (`retrying`) by why they wait (`notifications.smtp.Cause`)."""
+
+    @property
+    def waiting(self) -> int:
+        """Rows due that still wait: to retry, or held by another deliverer."""
+        return len(self.retrying) + self.held
+
+    def why_waiting(self) -> str:
+        """How many rows wait and why, in Vietnamese ("" when none waits)."""
+        counts = Counter(self.waiting_for)
+        counts["held"] += self.held
+        return "; ".join(f"{n} {WAITING_LABELS[why]}" for why, n in counts.items() if n)
 
     def add(self, other: DeliveryReport) -> None:
         """Count `other` (another commune's run) in this report."""
@@ -100,6 +121,7 @@ class DeliveryReport:
         self.dropped += other.dropped
         self.lost_claims += other.lost_claims
         self.held += other.held
+        self.waiting_for.update(other.waiting_for)
         if other.held_until and (self.held_until is None or other.held_until > self.held_until):
             self.held_until = other.held_until
 
@@ -416,7 +438,8 @@ def _compose(
                 yield composer.for_digest(batch, facts, at)
         except Exception as exc:  # noqa: BLE001  (one bad mail must not block the others)
             log.exception("mail: cannot build the mail of outbox rows %s", [r.id for r in batch])
-            recorder.add([(r, Outcome("retry", f"cannot build the mail: {exc}")) for r in batch])
+            unbuilt = Outcome("retry", f"cannot build the mail: {exc}", cause="unbuilt")
+            recorder.add([(r, unbuilt) for r in batch])
 
 
 def claim(
@@ -645,6 +668,7 @@ class Recorder:
             report.sent.append((row.id, row.kind, row.item_id, row.recipient))
         elif status == "retry":
             report.retrying.append((row.id, row.recipient, outcome.error or "", retry_at))
+            report.waiting_for[outcome.waits_for] += 1
         else:
             report.failed.append((row.id, row.recipient, outcome.error or ""))
             self._tell_office(session, row, outcome)
@@ -666,6 +690,13 @@ class Recorder:
             queue_notices(session, row.item_id, [notice], self.at)
 
 
+def waiting_words(report: DeliveryReport) -> str:
+    """ "N chờ gửi lại (why)": the rows to retry and those another run holds, as every summary
+    of a delivery run says it (`cchc send`, `cchc sweep`, the engine's sweep)."""
+    why = report.why_waiting()
+    return f"{report.waiting} chờ gửi lại" + (f" ({why})" if why else "")
+
+
 def describe_delivery(report: DeliveryReport) -> str:
     """What a delivery run did, in Vietnamese (`cchc sweep`, `cchc send`): how the mail went, the
     counts, then one line per outbox row (#id) sent, to retry, failed or cancelled."""
@@ -677,7 +708,7 @@ def describe_delivery(report: DeliveryReport) -> str:
         via = "tệp .eml trong " + via.removeprefix("files in ")
     lines = [
         f"Gửi thư qua {via}: {report.messages} thư ({len(report.sent)} thông báo); "
-        f"{len(report.retrying)} chờ gửi lại, {len(report.failed)} lỗi, "
+        f"{waiting_words(report)}, {len(report.failed)} lỗi, "
         f"{len(report.dropped)} đã hủy"
         + (f", {report.lost_claims} do nơi gửi khác xử lý" if report.lost_claims else "")
     ]

@@ -87,3 +87,29 @@ def test_a_digests_copy_retried_is_the_same_mail(plan, engine, settings, smtp):
     assert again.text == digest.text and again.html == digest.html
     sent = [r for r in outbox_rows(engine) if r.id in {c.id for c in copies}]
     assert {(r.status, r.message_id) for r in sent} == {("sent", digest.msg["Message-ID"])}
+
+
+# ----- rows held by a run that died ---------------------------------------------------------
+
+
+def test_the_runs_summary_counts_the_rows_a_dead_run_holds(plan, engine, settings):
+    """A run killed while sending holds its rows until its lease runs out. The restarted
+    engine's sweep summary counts them as waiting, as `cchc send` does, and says why (before:
+    "0 chờ gửi lại" while they were held)."""
+    from flows.artifacts import delivery_line
+    from flows.mail import deliver_communes
+
+    at = morning(plan, date(2027, 3, 2))
+    sweep(plan, engine, at)
+    until = datetime.now(UTC) + timedelta(minutes=12)
+    with transaction(engine) as session:  # what a run killed while sending leaves
+        held = session.execute(
+            update(Outbox).values(claimed_until=until, claim_token="killed-run")
+        ).rowcount
+    assert held >= 5
+    report = deliver_communes([plan], engine, settings, at)
+    assert (report.messages, report.held) == (0, held)
+    says = f"{held} chờ gửi lại ({held} đang do một lần gửi khác giữ"
+    assert says in delivery_line(report)
+    assert says in describe_delivery(report)  # what `cchc send` prints
+    assert report.waiting == held
