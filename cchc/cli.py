@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from cchc.dberrors import database_errors
 from cchc.output import Column, render
 from flows.settings import Settings
 from schedules.dates import local_date, parse_date, parse_instant, vn_date, vn_datetime
@@ -497,6 +498,7 @@ def init_db(app: App) -> None:
 @at_option
 @click.option("--no-mail", is_flag=True, help="Only queue the mails (`cchc send` delivers).")
 @pass_app
+@database_errors
 def sweep_cmd(app: App, at, no_mail) -> None:
     """One sweep as of --at: open due items, mark overdue, queue reminders and escalations,
     then deliver the mail due."""
@@ -1044,6 +1046,7 @@ def outbox_cmd(app: App, status, item_id, fmt) -> None:
 @main.command("send")
 @at_option
 @pass_app
+@database_errors
 def send_cmd(app: App, at) -> None:
     """Deliver every pending mail now, waiting for its next retry or not ("retry now")."""
     from flows.mail import deliver_communes

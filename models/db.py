@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -28,11 +30,49 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def make_engine(url: str) -> Engine:
+@dataclass(frozen=True)
+class Timeouts:
+    """How long PostgreSQL may keep a command waiting: a database cut or hung makes the command
+    fail with the cause instead of hanging (SQLite waits up to 30 s for a writer's lock)."""
+
+    connect: float = 10.0
+    """CCHC_DB_CONNECT_TIMEOUT: seconds to open a connection."""
+    statement: float = 60.0
+    """CCHC_DB_STATEMENT_TIMEOUT: seconds a statement may run (0: no limit); migrations have
+    none."""
+
+    @classmethod
+    def from_env(cls) -> Timeouts:
+        """Read CCHC_DB_*_TIMEOUT; raises ValueError naming the variable when unusable."""
+        values = {}
+        for name, field, least in (("CONNECT", "connect", 1), ("STATEMENT", "statement", 0)):
+            variable, text = f"CCHC_DB_{name}_TIMEOUT", os.environ.get(f"CCHC_DB_{name}_TIMEOUT")
+            try:
+                values[field] = float(text) if text else getattr(cls, field)
+            except ValueError:
+                raise ValueError(f"{variable}={text!r}: not a number") from None
+            if values[field] < least:
+                raise ValueError(f"{variable}={text}: must be at least {least} seconds")
+        return cls(**values)
+
+    def postgresql(self) -> dict:
+        """psycopg's connect arguments."""
+        return {
+            "connect_timeout": max(1, round(self.connect)),
+            "options": f"-c statement_timeout={round(self.statement * 1000)}",
+        }
+
+
+def make_engine(url: str, timeouts: Timeouts | None = None) -> Engine:
+    """The engine of a database URL; PostgreSQL's commands are bounded by `timeouts` (default:
+    from the environment, `Timeouts.from_env`)."""
     url = normalise_url(url)
     path = sqlite_path(url)
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        args = (timeouts or Timeouts.from_env()).postgresql()
+        given = make_url(url).query  # what the URL sets itself wins
+        args = {name: value for name, value in args.items() if name not in given}
+        return create_engine(url, pool_pre_ping=True, connect_args=args)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})

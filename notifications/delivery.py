@@ -283,8 +283,9 @@ class Lease:
             await asyncio.sleep(self.length.total_seconds() / 3)
             try:
                 await asyncio.to_thread(self.renew)
-            except Exception:  # noqa: BLE001  (the next renewal tries again)
-                log.exception("mail: cannot renew the delivery run's claims")
+            except Exception as exc:  # noqa: BLE001  (the next renewal tries again)
+                first = str(getattr(exc, "orig", None) or exc).strip().split("\n")[0]
+                log.warning("mail: cannot renew the delivery run's claims: %s", first)
 
     def renew(self) -> int:
         with transaction(self.engine) as session:
@@ -352,6 +353,7 @@ async def _send(
             if sending is not None:
                 done, sending = sending, None
                 _sent(report, recorder, done[0], await done[1])
+            await recorder.ready()
             task = asyncio.ensure_future(transport.send(mail.message, sender, mail.recipients))
             sending = (mail, task)
             await asyncio.sleep(0)  # the send writes its first command
@@ -568,9 +570,7 @@ class Recorder:
         if not self.pending:
             self.oldest = time.monotonic()
         self.pending += [(row, outcome, msg_id) for row, outcome in outcomes]
-        idle = self.task is None or self.task.done()
-        due = len(self.pending) >= RECORD_BATCH or time.monotonic() - self.oldest >= RECORD_DELAY
-        if idle and due:
+        if (self.task is None or self.task.done()) and self._due():
             self._flush_started()
 
     def _flush_started(self) -> None:
@@ -578,6 +578,24 @@ class Recorder:
             self.task.result()  # surface a failed commit at once
         batch, self.pending = self.pending, []
         self.task = asyncio.ensure_future(asyncio.to_thread(self.record, batch))
+
+    async def ready(self) -> None:
+        """Wait until another mail may go out: never once an outcome could not be written (the
+        failed commit is raised: a database cut stops the run at its first failed write), nor
+        while a commit is still running when the next one is due (a hung database stops the
+        sending, not only the recording, until its statement timeout fails the commit). So at
+        most two groups of sent mails ever wait for their outcome to be written."""
+        if self.task is None:
+            return
+        if self.task.done():
+            self.task.result()
+        elif self._due():
+            await self.task
+
+    def _due(self) -> bool:
+        return bool(self.pending) and (
+            len(self.pending) >= RECORD_BATCH or time.monotonic() - self.oldest >= RECORD_DELAY
+        )
 
     async def close(self) -> None:
         """Wait until every outcome added is committed."""

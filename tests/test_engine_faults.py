@@ -53,7 +53,8 @@ def run_engine_on_a_virtual_clock(plan, tmp_path, start, end, catch_up, monkeypa
     schedulers: list[_SteppedScheduler] = []
 
     def scheduler(**options):
-        made = _SteppedScheduler(timezone=options["timezone"], executors={"default": DebugExecutor()})
+        executors = {"default": DebugExecutor()}
+        made = _SteppedScheduler(timezone=options["timezone"], executors=executors)
         schedulers.append(made)
         return made
 
@@ -130,9 +131,11 @@ def test_the_engine_holds_its_pid_file_locked_while_it_runs(plan, tmp_path, reus
     with holding_pid_file(settings):  # the stale file is taken over
         assert pid_path(settings).read_text() == f"{os.getpid()}\n"
         assert running_pid(settings) == os.getpid()
-        with pytest.raises(UserError, match=f"already runs .*pid {os.getpid()}"):
-            with holding_pid_file(settings):
-                pass
+        with (
+            pytest.raises(UserError, match=f"already runs .*pid {os.getpid()}"),
+            holding_pid_file(settings),
+        ):
+            pass
         assert running_pid(settings) == os.getpid()
     assert not pid_path(settings).exists() and running_pid(settings) is None
 

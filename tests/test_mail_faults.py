@@ -5,13 +5,12 @@ check`. Real parts only: an aiosmtpd server on loopback, a SQLite file and Postg
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from conftest import SHIPPED_CONFIG
 from sqlalchemy import update
-from test_mail_hardening import OB, OFFICE, SlowInbox, item_of, outbox_rows, server_with
+from test_mail_hardening import OB, OFFICE, item_of, outbox_rows
 from test_mail_support import mail_settings, morning, running_smtp_server
 
 from models.db import transaction
