@@ -920,7 +920,7 @@ def reload_cmd(app: App) -> None:
     from flows.control import request_reload
 
     city = app.city  # exits with the errors when the config is invalid
-    pid = request_reload(app.settings)
+    pid = request_reload(app.settings, city)
     click.echo(f"reload requested: engine pid {pid}, config {city.folder}")
 
 

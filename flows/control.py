@@ -11,9 +11,13 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flows.settings import Settings
 from usecases.errors import UserError
+
+if TYPE_CHECKING:
+    from schedules.city import City
 
 PID_FILE = "cchc-run.pid"
 """In the data folder while an engine runs, locked by it (`flock`) for as long as it runs:
@@ -87,8 +91,19 @@ def _lock(path: Path) -> int:
         os.close(fd)
 
 
-def request_reload(settings: Settings) -> int:
-    """Ask the running engine to re-read its config (SIGHUP); returns its pid."""
+def request_reload(settings: Settings, city: City | None = None) -> int:
+    """Ask the running engine to re-read its config (SIGHUP); returns its pid. With `city` (the
+    config on disk), its mail templates are checked first, as `cchc check` does: UserError
+    (FILE:LINE: message each) when one fails, and the engine is not asked."""
+    if city is not None:
+        from datetime import UTC, datetime
+
+        from notifications.template_sets import TemplatesInvalid, checked_templates
+
+        try:
+            checked_templates(city.select(None), settings.smtp.sender, datetime.now(UTC))
+        except TemplatesInvalid as exc:
+            raise UserError(exc.lines()) from None
     pid = running_pid(settings)
     if pid is None:
         raise UserError(

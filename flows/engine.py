@@ -30,10 +30,12 @@ from flows.control import holding_pid_file
 from flows.settings import Settings
 from flows.trigger import RRuleTrigger
 from models.blobs import remove_stale_temp
+from notifications.template_sets import TemplatesInvalid, adopt, checked_templates
 from schedules.city import City, load_city
 from schedules.clock import SWEEP, ClockSchedule, city_schedules
 from schedules.dates import vn_datetime
 from schedules.yamlsource import ConfigInvalid
+from usecases.errors import UserError
 
 log = logging.getLogger("cchc.engine")
 
@@ -148,20 +150,24 @@ def _periods_opening(city: City, obligation: str, fire_at: datetime) -> tuple[li
 
 
 def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
-    """Re-read the config. Invalid: log why, keep the running communes. Valid: swap them in and
+    """Re-read the config, its mail templates with it (`cchc check`'s check). Invalid: log
+    why (FILE:LINE: message), keep the running communes and templates. Valid: swap them in and
     update the jobs."""
     try:
         city = load_city(state.settings.config_dir)
-    except ConfigInvalid as exc:
-        for issue in exc.issues:
-            log.error("%s", issue)
+        checked = checked_templates(city.select(None), state.settings.smtp.sender, _now())
+    except (ConfigInvalid, TemplatesInvalid) as exc:
+        problems = exc.issues if isinstance(exc, ConfigInvalid) else exc.problems
+        for problem in problems:
+            log.error("%s", problem)
         log.error(
-            "config refused: %d error(s); still running the previous config "
+            "config refused: %d error(s); still running the previous config and mail templates "
             "(cấu hình không hợp lệ, giữ cấu hình đang chạy)",
-            len(exc.issues),
+            len(problems),
         )
         state.reloads.append(False)
         return False
+    adopt(checked)
     diff = configure(scheduler, city)
     state.city = city
     _pin(state)
@@ -173,6 +179,10 @@ def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
     )
     state.reloads.append(True)
     return True
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _pin(state: EngineState) -> None:
@@ -207,6 +217,10 @@ def run_engine(city: City, engine: Engine, settings: Settings) -> None:
     for noisy in ("httpx", "apscheduler"):  # one line per HTTP request / job added
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:  # the templates are part of the config: checked, and in use from now on
+        adopt(checked_templates(city.select(None), settings.smtp.sender, _now()))
+    except TemplatesInvalid as exc:
+        raise UserError(exc.lines()) from None
     with holding_pid_file(settings):  # refuses while another engine runs on the folder
         remove_stale_temp(settings.data_dir)  # left by a process killed while writing (logged)
         _run(EngineState(city, engine, settings))

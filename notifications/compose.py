@@ -180,14 +180,16 @@ class Composer:
         sender: str | None = None,
         link: Callable[[int, str, datetime], str] | None = None,
         evidence: Evidence | None = None,
+        renderer: Renderer | None = None,
     ):
         """`link(item_id, unit, at)` makes the signed intake link (notifications.links);
         without it mails carry no `upload_url`. `evidence` gives the files an item's mails attach
-        (the caller passes `usecases.scorecard.evidence_for`)."""
+        (the caller passes `usecases.scorecard.evidence_for`). `renderer`: the templates
+        (default: the plan's, as they are on disk)."""
         self.plan = plan
         self.link = link
         self.evidence = evidence
-        self.renderer: Renderer = renderer_for(plan.folder, plan.city_folder)
+        self.renderer: Renderer = renderer or renderer_for(plan.folder, plan.city_folder)
         self.names = people(plan)
         self.units_by_address = {str(u.email).lower(): code for code, u in plan.units.items()}
         self.leaders = leader_addresses(plan)

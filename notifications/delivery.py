@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from jinja2 import TemplateError
 from sqlalchemy import Engine, and_, bindparam, func, not_, or_, select, text, update
 from sqlmodel import Session
 
@@ -41,7 +42,9 @@ from models.tables import Outbox, WorkItem
 from notifications.compose import Composer, Evidence, Facts, Mail, load_facts
 from notifications.links import intake_linker
 from notifications.message import is_digest_id
+from notifications.render import Renderer, error_location
 from notifications.smtp import Outcome, Transport, make_transport
+from notifications.template_sets import templates_in_use
 from schedules.notices import digest_addresses, in_digest, leader_addresses, undelivered_notice
 from schedules.plan import Plan
 from schedules.vocabulary import NAGGING_KINDS, OPEN_STATUSES, MailKind, OutboxStatus, parse_step
@@ -58,9 +61,9 @@ enough that the rows of a run that died go out again soon."""
 BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
 MAX_REPLIES = 20
-"""Temporary (4xx) answers before a row is given up as failed; about 15 hours of retries. A
-server that cannot be reached at all is retried without limit: that is not the recipient's
-fault."""
+"""Temporary (4xx) answers, or attempts at a mail that cannot be built, before a row is given
+up as failed (the standing office is told); about 15 hours of retries, or 20 runs. A server
+that cannot be reached at all is retried without limit: that is not the recipient's fault."""
 SUPERSEDABLE = (MailKind.REMINDER, MailKind.DUE, MailKind.OVERDUE)
 """Mails that a later step of the same item makes pointless (after downtime)."""
 WAITING_LABELS = {
@@ -188,6 +191,7 @@ async def deliver_pending_async(
         settings.smtp.sender,
         link=intake_linker(settings),
         evidence=evidence,
+        renderer=templates_in_use(plan, settings.smtp.sender, at),
     )
     transport = transport or make_transport(settings.smtp, settings.data_dir)
     report = DeliveryReport(at, transport.via)
@@ -439,9 +443,21 @@ def _compose(
             else:
                 yield composer.for_digest(batch, facts, at)
         except Exception as exc:  # noqa: BLE001  (one bad mail must not block the others)
-            log.exception("mail: cannot build the mail of outbox rows %s", [r.id for r in batch])
-            unbuilt = Outcome("retry", f"cannot build the mail: {exc}", cause="unbuilt")
+            why = f"cannot build the mail: {unbuilt_reason(composer.renderer, exc)}"
+            log.error("mail: outbox rows %s: %s", [r.id for r in batch], why)
+            unbuilt = Outcome("retry", why, cause="unbuilt")
             recorder.add([(r, unbuilt) for r in batch])
+
+
+def unbuilt_reason(renderer: Renderer, exc: Exception) -> str:
+    """Why a mail cannot be built, in one line: with the template's FILE:LINE when a template
+    raised it (a template broken after `cchc check`)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, TemplateError):
+        path, line = error_location(renderer, exc, "")
+        if path.endswith(".j2"):
+            return f"{path}:{line}: {text}"
+    return text
 
 
 def claim(
@@ -666,7 +682,8 @@ class Recorder:
         at, report = self.at, self.report
         attempts = row.attempts + 1
         status = outcome.status
-        if status == "retry" and outcome.code is not None and attempts >= MAX_REPLIES:
+        given_up = outcome.code is not None or outcome.cause == "unbuilt"
+        if status == "retry" and given_up and attempts >= MAX_REPLIES:
             status = "failed"
         if status == "sent":
             values = dict(

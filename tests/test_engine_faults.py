@@ -170,3 +170,42 @@ def test_reload_signals_the_engine_that_holds_the_pid_file(plan, tmp_path):
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
     assert not (data / "cchc-run.pid").exists()
+
+
+# ----- a broken template at reload ----------------------------------------------------------
+
+
+def test_reload_refuses_a_broken_template_and_keeps_the_running_config(
+    plan, config_dir, tmp_path, caplog
+):
+    """A template saved half-edited, then SIGHUP: the engine checks the templates with the
+    config (as `cchc check` does), refuses with FILE:LINE in the log and keeps running the
+    config it has (before: "config reloaded", and every mail of that kind failed at 07:30)."""
+    from test_mail_faults import break_template
+    from test_prefect_clock import _SteppedScheduler as Stepped
+
+    from flows.engine import configure, reload
+
+    city = City.of(plan)
+    scheduler = Stepped(timezone=plan.zone, executors={"default": DebugExecutor()})
+    configure(scheduler, city)
+    state = EngineState(city, None, Settings(config_dir, tmp_path / "var", "sqlite://"))
+    broken = break_template(config_dir)
+    with caplog.at_level(logging.INFO, "cchc.engine"):
+        assert reload(scheduler, state) is False
+    assert state.city is city and state.reloads == [False]
+    assert f"{broken}:" in caplog.text and "config refused" in caplog.text
+    assert "config reloaded" not in caplog.text
+
+
+def test_cchc_reload_refuses_a_broken_template_before_asking_the_engine(
+    config_dir, tmp_path, reused_pid
+):
+    from test_mail_faults import break_template
+
+    broken = break_template(config_dir)
+    env = {"CCHC_CONFIG": str(config_dir), "CCHC_DATA_DIR": str(tmp_path / "var")}
+    result = CliRunner().invoke(main, ["reload"], env=env)
+    assert result.exit_code == 1
+    assert f"{broken}:" in result.output and "mail templates invalid" in result.output
+    assert "reload requested" not in result.output

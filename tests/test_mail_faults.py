@@ -112,3 +112,98 @@ def test_the_runs_summary_counts_the_rows_a_dead_run_holds(plan, engine, setting
     assert says in delivery_line(report)
     assert says in describe_delivery(report)  # what `cchc send` prints
     assert report.waiting == held
+
+
+# ----- a template broken after `cchc check` -------------------------------------------------
+
+SHIPPED_TEMPLATES = SHIPPED_CONFIG.parent / "notifications" / "templates"
+
+
+def break_template(config_dir, name: str = "opened.txt.j2"):
+    """Save, in the config's templates/, the shipped `name` half-edited: a line cut short
+    (`{{ recipient.name ` without its closing braces). Returns the file."""
+    folder = config_dir / "templates"
+    folder.mkdir(exist_ok=True)
+    lines = (SHIPPED_TEMPLATES / name).read_text(encoding="utf-8").splitlines(keepends=True)
+    assert "{{ recipient.name }}" in lines[1]
+    lines[1] = lines[1].replace("{{ recipient.name }}", "{{ recipient.name ")
+    target = folder / name
+    target.write_text("".join(lines), encoding="utf-8")
+    return target
+
+
+@pytest.fixture
+def own_plan(config_dir):
+    """The shipped plan in a config folder of this test's own (templates may be edited)."""
+    commune = config_dir / "commune.yaml"
+    text = commune.read_text(encoding="utf-8")
+    commune.write_text(text.replace("\n  start: 2026-12-01\n", "\n  start: 2027-03-01\n"), "utf-8")
+    return load_plan(config_dir)
+
+
+def test_a_template_saved_half_edited_is_refused_and_the_last_good_set_kept(
+    own_plan, sqlite_url, tmp_path, smtp, caplog
+):
+    """A delivery ran (the templates in use); then a template is saved half-edited. The next
+    delivery checks the changed set as `cchc check` does, refuses it with FILE:LINE in the log
+    and builds its mails with the set in use: every mail goes (before: each failed "cannot
+    build the mail" and was retried without end)."""
+    from models.db import ensure_schema, make_engine
+
+    plan = own_plan
+    engine = make_engine(sqlite_url)
+    ensure_schema(engine)
+    settings = mail_settings(plan.folder, tmp_path, "sqlite://", smtp.port)
+    deliver_pending(plan, engine, settings, morning(plan, date(2027, 3, 1)))  # nothing due yet
+    broken = break_template(plan.folder)
+    at = morning(plan, date(2027, 3, 2))
+    sweep(plan, engine, at)
+    with caplog.at_level("INFO", "cchc.mail"):
+        report = deliver_pending(plan, engine, settings, at)
+    assert report.messages > 0 and not report.retrying
+    assert not outbox_rows(engine, status="pending")
+    assert f"{broken}:" in caplog.text and "refused" in caplog.text
+    opened = [m for m in smtp.inbox.messages if m.kind == "opened"]
+    assert opened and all("Kính gửi: " in m.text for m in opened)
+
+    (plan.folder / "templates" / "opened.txt.j2").unlink()  # fixed: the shipped one again
+    sweep(plan, engine, morning(plan, date(2027, 3, 3)))
+    with caplog.at_level("INFO", "cchc.mail"):
+        deliver_pending(plan, engine, settings, morning(plan, date(2027, 3, 3)))
+    assert "now in use" in caplog.text
+
+
+def test_mail_that_cannot_be_built_is_counted_said_and_given_up_in_the_end(
+    own_plan, sqlite_url, tmp_path, smtp, caplog
+):
+    """A command run once, with a template broken from the start (no set in use to keep): the
+    mails it cannot build wait, the summary counts them and says why, the log has one line per
+    mail with FILE:LINE and no traceback; after MAX_REPLIES attempts a row is given up as
+    failed (before: retried without end, silently)."""
+    from models.db import ensure_schema, make_engine
+    from notifications.delivery import MAX_REPLIES
+
+    plan = own_plan
+    broken = break_template(plan.folder)
+    engine = make_engine(sqlite_url)
+    ensure_schema(engine)
+    settings = mail_settings(plan.folder, tmp_path, "sqlite://", smtp.port)
+    at = morning(plan, date(2027, 3, 2))
+    sweep(plan, engine, at)
+    with caplog.at_level("INFO", "cchc.mail"):
+        report = deliver_pending(plan, engine, settings, at)
+    waiting = {i for i, *_ in report.retrying}
+    unbuilt = len(waiting)
+    assert unbuilt > 0 and report.messages == 0
+    says = f"{unbuilt} chờ gửi lại ({unbuilt} không tạo được thư"
+    assert says in describe_delivery(report)
+    assert report.waiting_for == {"unbuilt": unbuilt}
+    assert f"{broken}:" in report.retrying[0][2]
+    assert "Traceback" not in caplog.text and f"{broken}:" in caplog.text
+    with transaction(engine) as session:
+        session.execute(
+            update(Outbox).where(Outbox.status == "pending").values(attempts=MAX_REPLIES - 1)
+        )
+    report = deliver_pending(plan, engine, settings, at + timedelta(days=1), force=True)
+    assert {i for i, *_ in report.failed} == waiting  # the standing office is told
+    assert {r.status for r in outbox_rows(engine) if r.id in waiting} == {"failed"}
