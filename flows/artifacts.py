@@ -40,7 +40,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from notifications.delivery import DeliveryReport, waiting_words
+from notifications.delivery_report import DeliveryReport, waiting_words
 from notifications.views import period_label, step_label
 from schedules.city import City
 from schedules.dates import local_date, vn_date, vn_datetime

@@ -181,7 +181,7 @@ def test_mail_that_cannot_be_built_is_counted_said_and_given_up_in_the_end(
     mail with FILE:LINE and no traceback; after MAX_REPLIES attempts a row is given up as
     failed (before: retried without end, silently)."""
     from models.db import ensure_schema, make_engine
-    from notifications.delivery import MAX_REPLIES
+    from notifications.recording import MAX_REPLIES
 
     plan = own_plan
     broken = break_template(plan.folder)
