@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+from models.timeouts import Timeouts
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -28,39 +28,6 @@ def sqlite_path(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database)
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """How long PostgreSQL may keep a command waiting: a database cut or hung makes the command
-    fail with the cause instead of hanging (SQLite waits up to 30 s for a writer's lock)."""
-
-    connect: float = 10.0
-    """CCHC_DB_CONNECT_TIMEOUT: seconds to open a connection."""
-    statement: float = 60.0
-    """CCHC_DB_STATEMENT_TIMEOUT: seconds a statement may run (0: no limit); migrations have
-    none."""
-
-    @classmethod
-    def from_env(cls) -> Timeouts:
-        """Read CCHC_DB_*_TIMEOUT; raises ValueError naming the variable when unusable."""
-        values = {}
-        for name, field, least in (("CONNECT", "connect", 1), ("STATEMENT", "statement", 0)):
-            variable, text = f"CCHC_DB_{name}_TIMEOUT", os.environ.get(f"CCHC_DB_{name}_TIMEOUT")
-            try:
-                values[field] = float(text) if text else getattr(cls, field)
-            except ValueError:
-                raise ValueError(f"{variable}={text!r}: not a number") from None
-            if values[field] < least:
-                raise ValueError(f"{variable}={text}: must be at least {least} seconds")
-        return cls(**values)
-
-    def postgresql(self) -> dict:
-        """psycopg's connect arguments."""
-        return {
-            "connect_timeout": max(1, round(self.connect)),
-            "options": f"-c statement_timeout={round(self.statement * 1000)}",
-        }
 
 
 def make_engine(url: str, timeouts: Timeouts | None = None) -> Engine:
