@@ -155,7 +155,8 @@ def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
     update the jobs."""
     try:
         city = load_city(state.settings.config_dir)
-        checked = checked_templates(city.select(None), state.settings.smtp.sender, _now())
+        sender, now = state.settings.smtp.sender, datetime.now(UTC)
+        checked = checked_templates(city.select(None), sender, now)
     except (ConfigInvalid, TemplatesInvalid) as exc:
         problems = exc.issues if isinstance(exc, ConfigInvalid) else exc.problems
         for problem in problems:
@@ -179,10 +180,6 @@ def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
     )
     state.reloads.append(True)
     return True
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _pin(state: EngineState) -> None:
@@ -218,7 +215,7 @@ def run_engine(city: City, engine: Engine, settings: Settings) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:  # the templates are part of the config: checked, and in use from now on
-        adopt(checked_templates(city.select(None), settings.smtp.sender, _now()))
+        adopt(checked_templates(city.select(None), settings.smtp.sender, datetime.now(UTC)))
     except TemplatesInvalid as exc:
         raise UserError(exc.lines()) from None
     with holding_pid_file(settings):  # refuses while another engine runs on the folder
