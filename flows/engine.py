@@ -15,7 +15,6 @@ Prefect is imported only when the engine starts, never when this module is impor
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import time
 from dataclasses import dataclass, field
@@ -27,10 +26,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 
-from cchc.runtime.control import pid_path, running_pid
+from cchc.runtime.control import holding_pid_file
 from cchc.runtime.settings import Settings
 from flows.trigger import RRuleTrigger
 from models.blobs import remove_stale_temp
+from notifications.template_sets import TemplatesInvalid, adopt, checked_templates
 from schedules.city import City, load_city
 from schedules.clock import SWEEP, ClockSchedule, city_schedules
 from schedules.dates import vn_datetime
@@ -60,15 +60,15 @@ def job_id(schedule: ClockSchedule) -> str:
     return schedule.slug if schedule.flow == SWEEP else f"open:{schedule.slug}"
 
 
-def fire(flow: str, obligation: str | None = None) -> None:
-    """What every clock job calls (importable, plain arguments): one Prefect flow run as of now,
-    tagged like the deployments' runs (`scope_tags`). A failed run is recorded as Failed in
-    Prefect and logged here; the clock goes on."""
+def fire(flow: str, obligation: str | None = None, at: datetime | None = None) -> None:
+    """What every clock job calls (importable, plain arguments): one Prefect flow run as of `at`
+    (default: now), tagged like the deployments' runs (`scope_tags`). A failed run is recorded
+    as Failed in Prefect and logged here; the clock goes on."""
     from prefect import tags
 
     from flows import prefect_flows
 
-    now = datetime.now(UTC)
+    now = at or datetime.now(UTC)
     try:
         with tags(*prefect_flows.scope_tags(prefect_flows.runtime().city)):
             if flow == SWEEP:
@@ -150,20 +150,25 @@ def _periods_opening(city: City, obligation: str, fire_at: datetime) -> tuple[li
 
 
 def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
-    """Re-read the config. Invalid: log why, keep the running communes. Valid: swap them in and
+    """Re-read the config, its mail templates with it (`cchc check`'s check). Invalid: log
+    why (FILE:LINE: message), keep the running communes and templates. Valid: swap them in and
     update the jobs."""
     try:
         city = load_city(state.settings.config_dir)
-    except ConfigInvalid as exc:
-        for issue in exc.issues:
-            log.error("%s", issue)
+        sender, now = state.settings.smtp.sender, datetime.now(UTC)
+        checked = checked_templates(city.select(None), sender, now)
+    except (ConfigInvalid, TemplatesInvalid) as exc:
+        problems = exc.issues if isinstance(exc, ConfigInvalid) else exc.problems
+        for problem in problems:
+            log.error("%s", problem)
         log.error(
-            "config refused: %d error(s); still running the previous config "
+            "config refused: %d error(s); still running the previous config and mail templates "
             "(cấu hình không hợp lệ, giữ cấu hình đang chạy)",
-            len(exc.issues),
+            len(problems),
         )
         state.reloads.append(False)
         return False
+    adopt(checked)
     diff = configure(scheduler, city)
     state.city = city
     _pin(state)
@@ -198,7 +203,8 @@ def prefect_location() -> tuple[str | None, str | None]:
 def run_engine(city: City, engine: Engine, settings: Settings) -> None:
     """Run the communes of `city` until SIGTERM / SIGINT.
 
-    1. refuse to start when another engine runs on the same data folder; write the pid file;
+    1. refuse to start when another engine runs on the same data folder; hold the pid file
+       (locked while the engine runs);
     2. pin the communes for the flows, add one job per schedule, say where the UI is and what
        is due next;
     3. catch-up sweep (downtime is harmless: the sweep is level-triggered);
@@ -207,18 +213,14 @@ def run_engine(city: City, engine: Engine, settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("httpx", "apscheduler"):  # one line per HTTP request / job added
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    other = running_pid(settings)
-    if other is not None and other != os.getpid():
-        raise UserError(f"an engine already runs on {settings.data_dir} (pid {other})")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp(settings.data_dir)  # left by a process killed while writing (logged)
-    pid_file = pid_path(settings)
-    pid_file.write_text(f"{os.getpid()}\n")
-    state = EngineState(city, engine, settings)
-    try:
-        _run(state)
-    finally:
-        pid_file.unlink(missing_ok=True)
+    try:  # the templates are part of the config: checked, and in use from now on
+        adopt(checked_templates(city.select(None), settings.smtp.sender, datetime.now(UTC)))
+    except TemplatesInvalid as exc:
+        raise UserError(exc.lines()) from None
+    with holding_pid_file(settings):  # refuses while another engine runs on the folder
+        remove_stale_temp(settings.data_dir)  # left by a process killed while writing (logged)
+        _run(EngineState(city, engine, settings))
 
 
 def _run(state: EngineState) -> None:
@@ -247,16 +249,13 @@ def _run(state: EngineState) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
-    now = datetime.now(UTC)
     log.info(
         "engine on %s, config %s; next due:\n%s",
         state.settings.database_url,
         Path(state.settings.config_dir).resolve(),
-        "\n".join(describe_next(state.city, next_due(scheduler, now))),
+        "\n".join(describe_next(state.city, next_due(scheduler, datetime.now(UTC)))),
     )
-    log.info("catch-up sweep at start")
-    fire(SWEEP)
-    scheduler.start()
+    catch_up(scheduler, state.city)
     log.info("engine running (SIGHUP or `cchc reload`: re-read the config; SIGTERM: stop)")
     while not state.stop:
         time.sleep(0.25)
@@ -268,3 +267,26 @@ def _run(state: EngineState) -> None:
     log.info("stopping: waiting for the current run")
     scheduler.shutdown(wait=True)
     log.info("engine stopped")
+
+
+def catch_up(scheduler: BaseScheduler, city: City) -> None:
+    """The catch-up sweep, then the clock. Each job's first instant is its first one after the
+    instant the catch-up acted as of, not after the catch-up ended: an instant that passed
+    while it ran (started at 07:29:40, the 07:30 sweep) is not lost but runs as soon as the
+    clock starts, and the log says so."""
+    log.info("catch-up sweep at start")
+    at = datetime.now(UTC)
+    fire(SWEEP, at=at)
+    now = datetime.now(UTC)
+    for job in scheduler.get_jobs():
+        first = job.trigger.get_next_fire_time(at, at)  # strictly after `at`
+        if first is None:
+            continue
+        scheduler.modify_job(job.id, next_run_time=first)
+        if first <= now:
+            log.warning(
+                "%s of %s passed during the catch-up sweep: it runs now",
+                "the sweep" if job.id == SWEEP else job.id,
+                vn_datetime(first, city.zone),
+            )
+    scheduler.start()

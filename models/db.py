@@ -10,6 +10,8 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from models.timeouts import Timeouts
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -28,11 +30,16 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, timeouts: Timeouts | None = None) -> Engine:
+    """The engine of a database URL; PostgreSQL's commands are bounded by `timeouts` (default:
+    from the environment, `Timeouts.from_env`)."""
     url = normalise_url(url)
     path = sqlite_path(url)
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        args = (timeouts or Timeouts.from_env()).postgresql()
+        given = make_url(url).query  # what the URL sets itself wins
+        args = {name: value for name, value in args.items() if name not in given}
+        return create_engine(url, pool_pre_ping=True, connect_args=args)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})

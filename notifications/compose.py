@@ -89,6 +89,9 @@ class Facts:
     sources: dict[int, list[WorkItem]] = field(default_factory=dict)
     """For a consolidated report's item: the units' items of the reports it sums up, same
     period, as they stand when the mail is written."""
+    sent_with: dict[str, list[Outbox]] = field(default_factory=dict)
+    """By the Message-ID of a digest whose copies (Cc) are retried alone: the rows its To was
+    sent (see `Composer.for_digest`)."""
 
 
 def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = None) -> Facts:
@@ -179,14 +182,16 @@ class Composer:
         sender: str | None = None,
         link: Callable[[int, str, datetime], str] | None = None,
         evidence: Evidence | None = None,
+        renderer: Renderer | None = None,
     ):
         """`link(item_id, unit, at)` makes the signed intake link (notifications.links);
         without it mails carry no `upload_url`. `evidence` gives the files an item's mails attach
-        (the caller passes `notifications.documents.scorecard.evidence_for`)."""
+        (the caller passes `notifications.documents.scorecard.evidence_for`). `renderer`: the
+        templates (default: the plan's, as they are on disk)."""
         self.plan = plan
         self.link = link
         self.evidence = evidence
-        self.renderer: Renderer = renderer_for(plan.folder, plan.city_folder)
+        self.renderer: Renderer = renderer or renderer_for(plan.folder, plan.city_folder)
         self.names = people(plan)
         self.units_by_address = {str(u.email).lower(): code for code, u in plan.units.items()}
         self.leaders = leader_addresses(plan)
@@ -420,20 +425,26 @@ class Composer:
             shared[1],
         )
 
-    def for_digest(self, rows: Sequence[Outbox], facts: Facts, at: datetime) -> Mail:
+    def for_digest(
+        self, rows: Sequence[Outbox], facts: Facts, at: datetime, sent: Sequence[Outbox] = ()
+    ) -> Mail:
         """One mail listing every row of one addressee: a unit with `digest: true` (its items
         by due date), or a leader (the escalations of one delivery run, by unit: see
         `notifications.delivery`). The rows may include copies of the leader's mails (the
-        standing office's): they are copied once, and list no entry of their own."""
+        standing office's): they are copied once, and list no entry of their own. With `sent`,
+        `rows` are copies retried alone of the digest whose To got the `sent` rows: the same
+        mail again (its Message-ID, To, Cc, list and instant), sent to the copies only."""
         self._chunk(facts)
         to = rows[0].addressed_to or rows[0].recipient
         leader = to.lower() in self.leaders
+        if sent:
+            at = min((r.sent_at for r in sent if r.sent_at is not None), default=at)
 
         def order(r: Outbox) -> tuple:
             item = facts.items[r.item_id]
             return (item.unit, item.due, r.item_id, r.id) if leader else (item.due, r.item_id, r.id)
 
-        ordered = sorted(rows, key=order)
+        ordered = sorted([*rows, *sent], key=order)
         listed = [r for r in ordered if r.addressed_to is None] or ordered
         listed = list({(r.item_id, r.step): r for r in reversed(listed)}.values())[::-1]
         entries = [
@@ -446,8 +457,13 @@ class Composer:
         cc = list(dict.fromkeys(c for r in ordered for c in r.cc if c.lower() != to.lower()))
         context = self.context(MailKind.DIGEST, to, at, entries, (), bool(calendar))
         key = [r.id for r in ordered if r.addressed_to is None] or [r.id for r in ordered]
-        msg_id = digest_message_id(self.plan.commune.code, key, to)
-        return self._mail(list(ordered), MailKind.DIGEST, to, cc, context, msg_id, calendar, at)
+        msg_id = sent[0].message_id if sent else digest_message_id(self.plan.commune.code, key, to)
+        mail = self._mail(ordered, MailKind.DIGEST, to, cc, context, msg_id, calendar, at)
+        if not sent:
+            return mail
+        again = {r.id for r in rows}
+        mine = [r for r in ordered if r.id in again]
+        return replace(mail, rows=mine, recipients=envelope(mine))
 
     def _mail(
         self,

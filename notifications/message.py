@@ -109,7 +109,15 @@ def message_id(commune: str, item_id: int, step: str, recipient: str, round_no: 
 
 def digest_message_id(commune: str, outbox_ids: Sequence[int], recipient: str) -> str:
     key = ",".join(str(i) for i in sorted(outbox_ids))
-    return f"<digest-{_sha(key, 16)}-{_sha(recipient.lower())}@{_token(commune)}.cchc>"
+    return f"<{DIGEST_ID_PREFIX}{_sha(key, 16)}-{_sha(recipient.lower())}@{_token(commune)}.cchc>"
+
+
+DIGEST_ID_PREFIX = "digest-"
+"""What a digest's Message-ID starts with, after its `<`."""
+
+
+def is_digest_id(msg_id: str | None) -> bool:
+    return bool(msg_id) and msg_id.startswith(f"<{DIGEST_ID_PREFIX}")
 
 
 def _text_part(text: str, subtype: str, disposition: str | None = None) -> EmailMessage:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from models.tables import Outbox, WorkItem
 from notifications.compose import Composer, Mail, load_facts, sample_contexts
-from notifications.render import TemplateIssue, check_renders
+from notifications.render import Renderer, TemplateIssue, check_renders
 from notifications.smtp import eml_bytes
 from schedules.notices import (
     Notice,
@@ -36,11 +36,14 @@ if TYPE_CHECKING:
 # functions that read the database: `cchc check` renders the templates and reads none.
 
 
-def check_mail(plan: Plan, sender: str | None, at: datetime) -> list[TemplateIssue | str]:
+def check_mail(
+    plan: Plan, sender: str | None, at: datetime, renderer: Renderer | None = None
+) -> list[TemplateIssue | str]:
     """Problems `cchc check` reports about mail: a sender that is not an address, a template
-    that does not parse, or that uses a variable no mail provides."""
+    that does not parse, or that uses a variable no mail provides (of `renderer`'s set; by
+    default the plan's templates as they are on disk)."""
     try:
-        composer = Composer(plan, sender)
+        composer = Composer(plan, sender, renderer=renderer)
     except ValueError as exc:
         return [str(exc)]
     return list(check_renders(composer.renderer, sample_contexts(composer, at)))

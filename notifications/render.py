@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import (
+    BaseLoader,
     ChoiceLoader,
     Environment,
-    FileSystemLoader,
     PackageLoader,
     StrictUndefined,
     Template,
     TemplateError,
+    TemplateNotFound,
     TemplateSyntaxError,
     meta,
 )
@@ -48,16 +49,45 @@ def template_name(kind: MailKind, part: str) -> str:
     return f"{kind}.{part}.j2"
 
 
+class FrozenLoader(BaseLoader):
+    """The templates of the override folders as they were when the set was read (the first
+    folder's first): a set keeps its texts whatever is saved on disk afterwards, so a set in
+    use stays whole while an edited one is checked (see `notifications.template_sets`)."""
+
+    def __init__(self, folders: list[Path]):
+        self.files: dict[str, tuple[bytes, str]] = {}
+        for folder in folders:
+            for path in sorted(folder.rglob("*")):
+                name = path.relative_to(folder).as_posix()
+                if name in self.files or not path.is_file():
+                    continue
+                try:
+                    self.files[name] = (path.read_bytes(), str(path))
+                except OSError:
+                    continue  # removed meanwhile: as if absent
+
+    def get_source(self, environment, template):
+        if template not in self.files:
+            raise TemplateNotFound(template)
+        data, path = self.files[template]
+        return data.decode("utf-8"), path, lambda: True
+
+    def list_templates(self) -> list[str]:
+        return sorted(self.files)
+
+
 class Renderer:
     """The template set of a config folder: its `templates/` (a commune's), then its city's,
-    over the shipped ones."""
+    over the shipped ones, as read when the renderer is built. `key` names the folders,
+    `signature` their state then (see `renderer_for`)."""
 
-    def __init__(self, *override_dirs: Path):
+    def __init__(self, *override_dirs: Path, key: tuple = (), signature: tuple = ()):
         self.override_dirs = [Path(d) for d in override_dirs]
+        self.key, self.signature = key, signature
         self.env = Environment(
             loader=ChoiceLoader(
                 [
-                    FileSystemLoader([str(d) for d in self.override_dirs]),
+                    FrozenLoader(self.override_dirs),
                     PackageLoader("notifications", "templates"),
                 ]
             ),
@@ -134,6 +164,11 @@ class Renderer:
                 return str(folder / name)
         return str(Path(__file__).parent / "templates" / name)
 
+    @property
+    def where(self) -> str:
+        """The override folders, for the log ("the shipped templates" without any)."""
+        return ", ".join(str(d) for d in self.override_dirs) or "the shipped templates"
+
     def undeclared(self, name: str) -> set[str]:
         """Top-level variables a template (and what it includes) reads, in any branch (parsed
         once per renderer: a city's communes share one)."""
@@ -149,9 +184,6 @@ class Renderer:
 
 
 _renderers: dict[tuple[str, ...], Renderer] = {}
-
-
-_signatures: dict[tuple[str, ...], tuple] = {}
 
 
 def _override_signature(folder: Path) -> tuple:
@@ -172,10 +204,10 @@ def renderer_for(*config_dirs: Path | None) -> Renderer:
     found = [f for f in folders if f.is_dir()]
     key = tuple(str(f.resolve()) for f in found)
     signature = tuple(_override_signature(f) for f in found)
-    if key not in _renderers or _signatures.get(key) != signature:
-        _renderers[key] = Renderer(*found)
-        _signatures[key] = signature
-    return _renderers[key]
+    renderer = _renderers.get(key)
+    if renderer is None or renderer.signature != signature:
+        renderer = _renderers[key] = Renderer(*found, key=key, signature=signature)
+    return renderer
 
 
 TemplateIssue = ConfigIssue

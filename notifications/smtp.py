@@ -7,6 +7,7 @@ each recipient of the message (To and copies alike), which the delivery records 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import logging
@@ -25,12 +26,19 @@ if TYPE_CHECKING:  # aiosmtplib (asyncio, ssl) and the email package load when a
     import aiosmtplib
 
 Status = Literal["sent", "retry", "failed"]
+Cause = Literal["refused", "slow", "down", "unbuilt"]
+"""Why a row waits for a retry: a 4xx answer; a server slower than CCHC_SMTP_TIMEOUT for longer
+than the run may wait for it; a server not answering or out of reach (or a file that cannot be
+written); a mail that cannot be built (a template broken after `cchc check`)."""
 SmtpSecurity = Literal["none", "starttls", "tls"]
 _DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 DATA_REPLY_TIMEOUT = 600.0
 """Seconds to wait for the server's answer to a message's data (RFC 5321 §4.5.3.2.6: 10
 minutes). A server may take long to answer it (content filters) and still take the message:
 giving up sooner would send the message again at the next attempt."""
+SLOW_BUDGET = 1800.0
+"""Seconds a run keeps sending to a slow server (30 minutes: the day's mail of a commune at a
+minute a message), before the rest waits for the next run."""
 log = logging.getLogger("cchc.mail")
 
 
@@ -51,6 +59,9 @@ class SmtpSettings:
     is not answering: the run stops sending (see `SmtpTransport`)."""
     data_timeout: float = DATA_REPLY_TIMEOUT
     """Seconds to wait for the answer to a message's data (see `DATA_REPLY_TIMEOUT`)."""
+    slow_budget: float = SLOW_BUDGET
+    """CCHC_SMTP_SLOW_BUDGET: seconds a run keeps sending to a server that answers messages
+    slower than `timeout`, pausing between them (see `SmtpTransport`)."""
 
     @classmethod
     def from_env(cls) -> SmtpSettings:
@@ -65,6 +76,9 @@ class SmtpSettings:
         timeout = env_number("CCHC_SMTP_TIMEOUT", float, 30.0)
         if timeout <= 0:
             raise ValueError(f"CCHC_SMTP_TIMEOUT={timeout}: must be more than 0 seconds")
+        slow_budget = env_number("CCHC_SMTP_SLOW_BUDGET", float, SLOW_BUDGET)
+        if slow_budget < 0:
+            raise ValueError(f"CCHC_SMTP_SLOW_BUDGET={slow_budget}: must be 0 or more seconds")
         return cls(
             host=env.get("CCHC_SMTP_HOST") or None,
             port=port,
@@ -73,6 +87,7 @@ class SmtpSettings:
             security=security,
             sender=env.get("CCHC_SMTP_FROM") or None,
             timeout=timeout,
+            slow_budget=slow_budget,
         )
 
 
@@ -107,12 +122,19 @@ class Outcome:
     """Why it was not sent, or a note (a copy refused) when it was."""
     code: int | None = None
     """The SMTP reply code, when a server answered."""
+    cause: Cause | None = None
+    """Why a `retry` waits (None: the server's answer, `code`, says it)."""
 
     @classmethod
     def from_reply(cls, code: int, message: str, who: str = "") -> Outcome:
         """4xx: try again later; 5xx: permanent."""
         text = f"{code} {message}".strip() + (f" ({who})" if who else "")
         return cls("failed" if 500 <= code < 600 else "retry", text, code)
+
+    @property
+    def waits_for(self) -> Cause:
+        """Why a `retry` waits."""
+        return self.cause or ("refused" if self.code is not None else "down")
 
 
 class Transport(Protocol):
@@ -132,11 +154,14 @@ class Transport(Protocol):
 class SmtpTransport:
     """One aiosmtplib connection for the whole run. The run stops sending (every later message
     answers `retry` without an attempt) when the server is down or not answering: a connection
-    that cannot be made, or is lost and cannot be made again; a command left unanswered for
-    `timeout` seconds; or a message whose data took longer than `timeout` to be answered (a
-    slow server: its answer is still awaited, up to `data_timeout`, so a message it took is
-    never sent again). A server that is down or slow so costs one timeout per run, not one per
-    message."""
+    that cannot be made, or is lost and cannot be made again; or a command left unanswered for
+    `timeout` seconds. A server that is down so costs one timeout per run, not one per message.
+
+    A message whose data took longer than `timeout` to be answered (a slow server: its answer
+    is still awaited, up to `data_timeout`, so a message it took is never sent again) makes
+    the run pause before the next one (1, 2, 4 ... seconds, at most `timeout`), and stop once
+    it has been at a slow server for `slow_budget` seconds: a server slower than the timeout
+    still takes the day's mail, and a run still ends."""
 
     def __init__(self, settings: SmtpSettings):
         self.settings = settings
@@ -144,6 +169,12 @@ class SmtpTransport:
         self.smtp: aiosmtplib.SMTP | None = None
         self.down: str | None = None
         """Why the run sends nothing more, once it must stop."""
+        self.down_cause: Cause = "down"
+        self.slow_since: float | None = None
+        """When the first slow answer of the run was awaited (monotonic clock)."""
+        self.slow_answers = 0
+        self.pause = 0.0
+        """Seconds to wait before the next message (a slow server)."""
 
     def _client(self) -> aiosmtplib.SMTP:
         import aiosmtplib
@@ -185,11 +216,35 @@ class SmtpTransport:
                 self.smtp.close()
         self.smtp = None
 
-    def _stop(self, reason: str) -> None:
+    def _stop(self, reason: str, cause: Cause = "down") -> None:
         """Send nothing more in this run: the rest waits for the next one."""
         if self.down is None:
-            self.down = reason
+            self.down, self.down_cause = reason, cause
             log.warning("mail: %s; the rest waits for the next delivery run", reason)
+
+    def _slow(self, started: float, waited: float) -> None:
+        """The answer to a message's data took `waited` seconds, more than `timeout`: pause
+        before the next message, or stop once the run has been at a slow server for
+        `slow_budget` seconds."""
+        s = self.settings
+        reason = (
+            f"{s.host} answered the data after {waited:.0f} s (CCHC_SMTP_TIMEOUT={s.timeout:g})"
+        )
+        if self.slow_since is None:
+            self.slow_since = started
+        self.slow_answers += 1
+        spent = time.monotonic() - self.slow_since
+        if spent >= s.slow_budget:
+            budget = f"CCHC_SMTP_SLOW_BUDGET={s.slow_budget:g}"
+            self._stop(f"{reason}; slow for {spent:.0f} s ({budget})", "slow")
+            return
+        self.pause = min(2.0 ** (self.slow_answers - 1), s.timeout)
+        if self.slow_answers == 1:
+            log.warning(
+                "mail: %s; pausing between messages, for up to %g s in this run",
+                reason,
+                s.slow_budget,
+            )
 
     async def send(
         self, message: EmailMessage, sender: str, recipients: Sequence[str]
@@ -199,12 +254,15 @@ class SmtpTransport:
         def every(outcome: Outcome) -> list[Outcome]:
             return [outcome] * len(recipients)
 
+        if self.pause:
+            await asyncio.sleep(self.pause)
+            self.pause = 0.0
         if self.down is not None:
-            return every(Outcome("retry", self.down))
+            return every(Outcome("retry", self.down, cause=self.down_cause))
         if self.smtp is None or not self.smtp.is_connected:
             await self._connect()  # lost since the last message: one new attempt
             if self.smtp is None:
-                return every(Outcome("retry", self.down))
+                return every(Outcome("retry", self.down, cause="down"))
         try:
             errors = await self._transaction(message, sender, list(recipients))
         except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -219,14 +277,15 @@ class SmtpTransport:
             self._close_lost()
             reason = f"no answer from {self.settings.host} ({exc or 'timeout'})"
             self._stop(reason)
-            return every(Outcome("retry", reason))
+            return every(Outcome("retry", reason, cause="down"))
         except aiosmtplib.SMTPResponseException as exc:
             if not self.smtp.is_connected:
                 self.smtp = None
             return every(Outcome.from_reply(exc.code, exc.message))
         except _connection_errors() as exc:
             self._close_lost()
-            return every(Outcome("retry", f"connection lost: {exc or type(exc).__name__}"))
+            lost = f"connection lost: {exc or type(exc).__name__}"
+            return every(Outcome("retry", lost, cause="down"))
         except aiosmtplib.SMTPException as exc:  # e.g. SMTPUTF8 needed but not offered
             return every(Outcome("failed", str(exc)))
         return [
@@ -283,10 +342,9 @@ class SmtpTransport:
             raise
         waited = time.monotonic() - started
         if waited > self.settings.timeout:
-            self._stop(
-                f"{self.settings.host} answered the data after {waited:.0f} s "
-                f"(CCHC_SMTP_TIMEOUT={self.settings.timeout:g})"
-            )
+            self._slow(started, waited)
+        else:
+            self.slow_answers = 0  # up to speed again: the next slow answer pauses 1 s
         return errors
 
     async def _recipients(self, recipients: list[str]) -> dict:

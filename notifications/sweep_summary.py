@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import datetime
 
 from notifications.city_pages import commune_label
-from notifications.delivery import DeliveryReport
+from notifications.delivery_report import DeliveryReport, waiting_words
 from notifications.status_pages import ItemLike, Page, obligation_title, unit_name
 from notifications.views import period_label, step_label
 from schedules.city import City
@@ -41,7 +41,7 @@ def delivery_line(report: DeliveryReport) -> str:
     how = "qua máy chủ thư" if report.via.startswith("smtp") else FILE_DELIVERY
     return (
         f"{report.messages} thư đã gửi {how} ({len(report.sent)} lượt nhận); "
-        f"{len(report.retrying)} chờ gửi lại, {len(report.failed)} lỗi, "
+        f"{waiting_words(report)}, {len(report.failed)} lỗi, "
         f"{len(report.dropped)} hủy"
     )
 

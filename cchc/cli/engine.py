@@ -17,6 +17,7 @@ from cchc.cli.common import (
     user_errors,
     working,
 )
+from cchc.cli.dberrors import database_errors
 from schedules.dates import vn_datetime
 from schedules.vocabulary import ItemStatus
 
@@ -71,7 +72,7 @@ def reload_cmd(app: App) -> None:
     from cchc.runtime.control import request_reload
 
     city = app.city  # exits with the errors when the config is invalid
-    pid = request_reload(app.settings)
+    pid = request_reload(app.settings, city)
     click.echo(f"reload requested: engine pid {pid}, config {city.folder}")
 
 
@@ -109,6 +110,7 @@ def serve_intake_cmd(app: App, host, port) -> None:
 @at_option
 @click.option("--no-mail", is_flag=True, help="Only queue the mails (`cchc send` delivers).")
 @pass_app
+@database_errors
 def sweep_cmd(app: App, at, no_mail) -> None:
     """One sweep as of --at: open due items, mark overdue, queue reminders and escalations,
     then deliver the mail due."""

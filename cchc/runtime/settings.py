@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from models.timeouts import Timeouts
 from notifications.links import SecretMissing
 from notifications.smtp import SmtpSettings, env_number
 
@@ -93,6 +94,8 @@ class Settings:
     database_url: str
     smtp: SmtpSettings = SmtpSettings()
     intake: IntakeSettings = IntakeSettings()
+    db_timeouts: Timeouts = Timeouts()
+    """CCHC_DB_*_TIMEOUT (`models.db.make_engine` reads them too, when not given them)."""
 
     @property
     def embedded_default(self) -> bool:
@@ -142,4 +145,5 @@ class Settings:
             database_url=os.environ.get("CCHC_DATABASE_URL") or default_db,
             smtp=SmtpSettings.from_env(),
             intake=IntakeSettings.from_env(),
+            db_timeouts=Timeouts.from_env(),
         )
