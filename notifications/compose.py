@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from models.store import consolidated_sources
-from models.tables import Deliverable, Event, Outbox, WorkItem
+from models.store import ROUND_EVENTS, consolidated_sources
+from models.tables import Deliverable, Directive, Event, Extension, Outbox, WorkItem
+from notifications.attachments import DIRECTIVE_FILE_KINDS, directive_attachment
+from notifications.extension_views import extension_context
 from notifications.ics import CalendarEntry, calendar_bytes
 from notifications.message import (
     Attachment,
@@ -83,10 +85,15 @@ class Facts:
     failures: dict[tuple[int, str], list[tuple[str, str]]] = field(default_factory=dict)
     """(recipient, error) of failed rows, by (item, step)."""
     rounds: dict[int, int] = field(default_factory=dict)
-    """How many times each item was returned (its current round; absent: 0)."""
+    """How many rounds each item has had after its first, returns and extensions granted (its
+    current round; absent: 0)."""
     sources: dict[int, list[WorkItem]] = field(default_factory=dict)
     """For a consolidated report's item: the units' items of the reports it sums up, same
     period, as they stand when the mail is written."""
+    directives: dict[int, Directive] = field(default_factory=dict)
+    """The directive each directive's item acts on, by directive id."""
+    extensions: dict[tuple[int, int], Extension] = field(default_factory=dict)
+    """The extensions of the items with an extension mail, by (item, its number)."""
 
 
 def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = None) -> Facts:
@@ -100,10 +107,18 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
         facts.items[item.id] = item
     rounds = (
         select(Event.item_id, func.count())
-        .where(Event.item_id.in_(item_ids), Event.kind == "returned")
+        .where(Event.item_id.in_(item_ids), Event.kind.in_(ROUND_EVENTS))
         .group_by(Event.item_id)
     )
     facts.rounds = {item_id: n for item_id, n in session.execute(rounds).all()}
+    directive_ids = {i.directive_id for i in facts.items.values() if i.directive_id is not None}
+    if directive_ids:
+        query = select(Directive).where(Directive.id.in_(directive_ids))
+        facts.directives = {d.id: d for d in session.execute(query).scalars()}
+    extended = {r.item_id for r in rows if r.kind == MailKind.EXTENSION}
+    if extended:
+        query = select(Extension).where(Extension.item_id.in_(extended))
+        facts.extensions = {(e.item_id, e.seq): e for e in session.execute(query).scalars()}
     if plan is not None:
         for item in facts.items.values():
             ob = plan.obligations.get(item.obligation)
@@ -227,8 +242,15 @@ class Composer:
         """`item_view`, once per item and day: the rows of an item in a run share it."""
         found = self._views.get((item.id, today))
         if found is None or found[0] is not item:
-            found = self._views[(item.id, today)] = (item, item_view(self.plan, item, today))
+            directive = self._directive(item)
+            view = item_view(self.plan, item, today, directive)
+            found = self._views[(item.id, today)] = (item, view)
         return found[1]
+
+    def _directive(self, item: WorkItem) -> Directive | None:
+        if item.directive_id is None or self._facts is None:
+            return None
+        return self._facts.directives.get(item.directive_id)
 
     def entry(
         self,
@@ -241,6 +263,7 @@ class Composer:
     ) -> dict:
         """What a mail to `recipient` says about one item at one step. Its upload link is the
         unit's own: the lead's, or for a coordinating unit's request its link to contribute."""
+        self._chunk(facts)
         today = local_date(at, self.plan.zone)
         link_unit = (
             self.units_by_address.get(recipient.lower())
@@ -255,6 +278,9 @@ class Composer:
             "escalation": self._escalation(step, item) if kind == MailKind.ESCALATION else None,
             "closed": self._closed(item, facts) if kind == MailKind.CLOSED else None,
             "returned": self._returned(item, step, facts) if kind == MailKind.RETURNED else None,
+            "extension": extension_context(item, step, facts.extensions)
+            if kind == MailKind.EXTENSION
+            else None,
             "sources": source_states(self.plan, item, facts.sources[item.id], today)
             if item.id in facts.sources
             else None,
@@ -287,6 +313,7 @@ class Composer:
             "escalation": single.get("escalation"),
             "closed": single.get("closed"),
             "returned": single.get("returned"),
+            "extension": single.get("extension"),
             "sources": single.get("sources"),
             "upload_url": single.get("upload_url", ""),
             "entries": entries,
@@ -400,6 +427,8 @@ class Composer:
             if self.evidence and not notice and row.kind in EVIDENCE_KINDS
             else []
         )
+        if not notice and row.kind in DIRECTIVE_FILE_KINDS:
+            extra += directive_attachment(self._directive(item))
         # Rows that differ only in their recipient (a closed mail's copies, an escalation's
         # levels) share the parts of the mail that do not name the recipient.
         shared = self._shared.get((item.id, row.kind, row.step, at))
@@ -607,4 +636,6 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[str, dict]]:
                 composer.context("digest", leaders[0], when["escalation"], [escalated] * 2),
             )
         )
-    return out
+    from notifications.office_samples import office_samples  # it builds on this module
+
+    return out + office_samples(composer, item, when["opened"], str(recipient))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -18,6 +18,7 @@ from models.store import (
     log_event,
     queue_notices,
     returns_so_far,
+    rounds_so_far,
     transition,
 )
 from models.tables import Deliverable, Outbox, WorkItem
@@ -92,6 +93,7 @@ def open_ad_hoc(
         opens_on=today,
         due=effective.due,
         nominal_due=effective.nominal,
+        original_due=effective.due,
         adhoc=True,
         opened_at=at,
         **state_at(steps, now),
@@ -126,10 +128,14 @@ def close_item(
     received_at: datetime | None = None,
 ) -> bool:
     """Close an open item (compare-and-set), cancel what was queued for it and tell the unit and
-    the standing office. On time is judged at `received_at` (default `at`: a document received
-    earlier through the document-management system is judged by its date). False, and nothing
-    done, when another request closed it first."""
-    on_time = plan.received_on_time(item.due, received_at or at)
+    the standing office. The first version decides the verdict (`schedules.timeliness`): on
+    time is judged at `received_at` (default `at`: a document received earlier through the
+    document-management system is judged by its date) against the due date in force, which is
+    kept as `judged_due`; an item returned and closed again keeps its verdict. False, and
+    nothing done, when another request closed it first."""
+    first = item.on_time is None
+    on_time = plan.received_on_time(item.due, received_at or at) if first else item.on_time
+    judged = {"judged_due": item.due} if first else {}
     closed = transition(
         session,
         item.id,
@@ -139,6 +145,7 @@ def close_item(
         closed_at=at,
         on_time=on_time,
         next_action_at=None,
+        **judged,
     )
     if not closed:
         return False
@@ -313,6 +320,10 @@ def return_deliverable(
        by `at`, with no mail for the steps passed: the `returned` mail says it all;
     4. a `returned` mail is queued for the unit, copied to the standing office; the event is
        logged with the reason and both due dates.
+
+    A return is not an extension: the item keeps its verdict (`on_time`, judged when its first
+    version arrived) and the new due date is a completion deadline. Once the office accepted a
+    version, the item is settled: it cannot be returned.
     """
     reason = " ".join(reason.split())
     if not reason:
@@ -339,6 +350,12 @@ def reopen_returned(
             f"item {item_id} is {item.status}: only a closed item can be returned "
             "(chỉ trả lại được nhiệm vụ đã nộp sản phẩm)"
         )
+    accepted = accepted_version(session, item_id)
+    if accepted is not None:
+        raise UserError(
+            f"Nhiệm vụ số {item_id} đã được chấp nhận phiên bản {accepted}: không trả lại được; "
+            "các bản nộp sau chỉ được lưu (item already accepted)."
+        )
     previous_due = item.due
     effective = plan.effective_due(item.obligation, new_due)
     rounds = returns_so_far(session, item_id) + 1
@@ -351,12 +368,11 @@ def reopen_returned(
         due=effective.due,
         nominal_due=effective.nominal,
         closed_at=None,
-        on_time=None,
         **state_at(steps, now),
     )
     if not reopened:
         raise UserError(f"item {item_id} changed meanwhile (nhiệm vụ vừa thay đổi)")
-    archive_outbox_steps(session, item_id, rounds)
+    archive_outbox_steps(session, item_id, rounds_so_far(session, item_id) + 1)
     step = format_step(StepKind.RETURNED, rounds)
     log_event(
         session,
@@ -375,10 +391,19 @@ def reopen_returned(
     return item
 
 
+def accepted_version(session: Session, item_id: int) -> int | None:
+    """The first version of the item the office accepted, if any."""
+    query = select(func.min(Deliverable.version)).where(
+        Deliverable.item_id == item_id, Deliverable.status == DeliverableStatus.ACCEPTED
+    )
+    return session.execute(query).scalar()
+
+
 def archive_outbox_steps(session: Session, item_id: int, round_no: int) -> int:
     """Rename the item's outbox rows `STEP#n` before the item starts a new round (a returned
-    deliverable): the outbox key (item, step, recipient) would otherwise take the new round's
-    `reminder-5`, `due`, ... for mails already sent and silently queue nothing. Rows already
+    deliverable, an extension granted): the outbox key (item, step, recipient) would otherwise
+    take the new round's `reminder-5`, `due`, ... for mails already sent and silently queue
+    nothing. Rows already
     renamed keep their name. Returns the number of rows renamed."""
     earlier = session.execute(
         select(Outbox.id, Outbox.step).where(
