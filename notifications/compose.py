@@ -29,6 +29,7 @@ from notifications.message import (
     message_id,
     parse_sender,
 )
+from notifications.office_facts import load_directives, load_extensions, receipt_verdict
 from notifications.render import Renderer, renderer_for
 from notifications.views import (
     KIND_LABELS,
@@ -111,14 +112,8 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
         .group_by(Event.item_id)
     )
     facts.rounds = {item_id: n for item_id, n in session.execute(rounds).all()}
-    directive_ids = {i.directive_id for i in facts.items.values() if i.directive_id is not None}
-    if directive_ids:
-        query = select(Directive).where(Directive.id.in_(directive_ids))
-        facts.directives = {d.id: d for d in session.execute(query).scalars()}
-    extended = {r.item_id for r in rows if r.kind == MailKind.EXTENSION}
-    if extended:
-        query = select(Extension).where(Extension.item_id.in_(extended))
-        facts.extensions = {(e.item_id, e.seq): e for e in session.execute(query).scalars()}
+    facts.directives = load_directives(session, facts.items.values())
+    facts.extensions = load_extensions(session, rows)
     if plan is not None:
         for item in facts.items.values():
             ob = plan.obligations.get(item.obligation)
@@ -346,7 +341,7 @@ class Composer:
     def _closed(self, item: WorkItem, facts: Facts) -> dict:
         got = facts.deliverables.get(item.id)
         received = got.received_at if got else item.closed_at
-        verdict = {True: "đúng hạn", False: "sau hạn"}.get(item.on_time, "")
+        verdict = receipt_verdict(item)
         doc = got.document if got else ""  # received as an official document: no file
         file = got if got and not doc else None
         when = vn_datetime(received, self.plan.zone) if received else ""
