@@ -204,46 +204,16 @@ def item_view(
     ob = plan.obligations.get(item.obligation)
     kind = ob.kind if ob else "ad_hoc"
     span = f"từ {vn_date(item.window_start)} đến {vn_date(item.window_end)}"
-    if plan.communes is not None:  # the city office's report: its own basis
-        ref = ob.ref if ob else plan.commune.plan
-    else:
-        plan_ref = f"Kế hoạch số {plan.commune.plan_short}"
-        ref = f"{plan_ref}, {ob.ref}" if ob else plan_ref
     label = period_label(item.period)
     catch_up = plan.catch_up_deadline(item.obligation, item.due, item.opened_at)
-    if directive is not None:
-        coordinators = [
-            c for c in plan.expand_units(directive.coordinators) if c not in directive.units
-        ]
-        asks = bool(coordinators)
-    else:
-        coordinators = ob.coordinators if ob else []
-        asks = ob is not None and bool(plan.coordinating_units(item.obligation, item.unit))
+    coordinators, asks = _coordination(plan, item, directive)
     # An item opened past its due date counts from its fresh deadline, not the plan's date.
     deadline = catch_up or item.due
     left, late, phrase = countdown(plan, deadline, today)
     if catch_up and today > catch_up and late:
         phrase = f"đã quá {late} ngày làm việc so với hạn gia hạn {vn_date(catch_up)}"
-    product = ob.product.replace("{period}", label) if ob else ""
-    deliverable = (
-        f"Báo cáo CCHC {label}"
-        if kind in REPORT_KINDS
-        else f"sản phẩm nhiệm vụ «{shorten(item.title, 70)}»"
-    )
-    found = None
-    if directive is not None:
-        found = directive_view(
-            directive,
-            office=unit_view(plan, plan.commune.standing_office).name,
-            unit=unit_view(plan, item.unit).name,
-            office_own=item.unit == plan.commune.standing_office,
-            due=item.due,
-            size=file_size(directive.file_size) if directive.file_size else "",
-        )
-    if found is not None:
-        ref = found.reference
-        product = found.product
-        deliverable = lower_first(found.product) if directive.product else deliverable
+    found = _directive_of(plan, item, directive)
+    ref, product, deliverable = _owed(plan, item, label, found)
     first_due = item.original_due
     return ItemView(
         id=item.id or 0,
@@ -295,6 +265,52 @@ def item_view(
         timeliness=timeliness_label(item, today),
         directive=found,
     )
+
+
+def _coordination(
+    plan: Plan, item: WorkItem, directive: Directive | None
+) -> tuple[list[str], bool]:
+    """The coordinating units to name (codes, ALL kept) and whether the item asks them for
+    inputs: the directive's (its lead units left out), else the obligation's."""
+    if directive is not None:
+        codes = [c for c in plan.expand_units(directive.coordinators) if c not in directive.units]
+        return codes, bool(codes)
+    ob = plan.obligations.get(item.obligation)
+    if ob is None:
+        return [], False
+    return ob.coordinators, bool(plan.coordinating_units(item.obligation, item.unit))
+
+
+def _directive_of(plan: Plan, item: WorkItem, directive: Directive | None) -> DirectiveView | None:
+    if directive is None:
+        return None
+    return directive_view(
+        directive,
+        office=unit_view(plan, plan.commune.standing_office).name,
+        unit=unit_view(plan, item.unit).name,
+        office_own=item.unit == plan.commune.standing_office,
+        due=item.due,
+        size=file_size(directive.file_size) if directive.file_size else "",
+    )
+
+
+def _owed(
+    plan: Plan, item: WorkItem, label: str, directive: DirectiveView | None
+) -> tuple[str, str, str]:
+    """(reference, product, deliverable as a subject names it): the directive's for its items,
+    else the plan's and the obligation's."""
+    ob = plan.obligations.get(item.obligation)
+    if directive is not None:
+        return directive.reference, directive.product, lower_first(directive.product)
+    if plan.communes is not None:  # the city office's report: its own basis
+        ref = ob.ref if ob else plan.commune.plan
+    else:
+        plan_ref = f"Kế hoạch số {plan.commune.plan_short}"
+        ref = f"{plan_ref}, {ob.ref}" if ob else plan_ref
+    product = ob.product.replace("{period}", label) if ob else ""
+    if ob is not None and ob.kind in REPORT_KINDS:
+        return ref, product, f"Báo cáo CCHC {label}"
+    return ref, product, f"sản phẩm nhiệm vụ «{shorten(item.title, 70)}»"
 
 
 def people(plan: Plan) -> dict[str, str]:

@@ -25,6 +25,7 @@ from models.tables import Extension, WorkItem
 from schedules.dates import end_of_day, local_date, vn_date
 from schedules.documents import clean_text
 from schedules.notices import extension_notices
+from schedules.occurrences import DueDate
 from schedules.plan import Plan
 from schedules.timeline import current_step, state_at
 from schedules.transitions import ItemEvent
@@ -171,22 +172,7 @@ def grant_extension(
             if row is None:
                 row = Extension(item_id=item.id, seq=_next_seq(session, item.id), status="")
             previous = item.due
-            steps = plan.timeline(item.obligation, effective.due, item.opened_at)
-            now = current_step(steps, at)
-            moved = transition(
-                session,
-                item.id,
-                ItemEvent.EXTEND,
-                at_step=item.step,
-                due=effective.due,
-                nominal_due=effective.nominal,
-                **state_at(steps, now),
-            )
-            if not moved:
-                raise UserError(f"Nhiệm vụ số {item.id} vừa thay đổi; hãy thử lại.")
-            why = "due date extended before sending"
-            cancel_pending(session, item.id, at, kinds=SUPERSEDED, why=why)
-            archive_outbox_steps(session, item.id, rounds_so_far(session, item.id) + 1)
+            _move_due(plan, session, item, effective, at)
             decided = dict(
                 status=ExtensionStatus.GRANTED,
                 decided_at=at,
@@ -248,6 +234,27 @@ def refuse_extension(
         notices = extension_notices(plan, item.unit, StepKind.REFUSED, row.seq)
         queue_notices(session, item.id, notices, at)
         return _outcome(session, item, row)
+
+
+def _move_due(
+    plan: Plan, session: Session, item: WorkItem, effective: DueDate, at: datetime
+) -> None:
+    """Steps 1 and 2 of `grant_extension`."""
+    steps = plan.timeline(item.obligation, effective.due, item.opened_at)
+    moved = transition(
+        session,
+        item.id,
+        ItemEvent.EXTEND,
+        at_step=item.step,
+        due=effective.due,
+        nominal_due=effective.nominal,
+        **state_at(steps, current_step(steps, at)),
+    )
+    if not moved:
+        raise UserError(f"Nhiệm vụ số {item.id} vừa thay đổi; hãy thử lại.")
+    why = "due date extended before sending"
+    cancel_pending(session, item.id, at, kinds=SUPERSEDED, why=why)
+    archive_outbox_steps(session, item.id, rounds_so_far(session, item.id) + 1)
 
 
 # ----- reading ------------------------------------------------------------------------------
