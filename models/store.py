@@ -156,19 +156,34 @@ def returns_so_far(session: Session, item_id: int) -> int:
     return session.execute(query).scalar_one()
 
 
-def cancel_pending(session: Session, item_id: int, at: datetime) -> int:
-    """A closed or waived item gets no further reminders, even those queued before."""
+ROUND_EVENTS = ("returned", "extension_granted")
+"""Events that start an item's new round of mails (its due date moved): the outbox rows so far
+are archived (`STEP#N`, N the new round) and the Message-IDs name the round."""
+
+
+def rounds_so_far(session: Session, item_id: int) -> int:
+    """How many rounds the item has had after its first: returns and extensions granted."""
+    query = select(func.count()).where(Event.item_id == item_id, Event.kind.in_(ROUND_EVENTS))
+    return session.execute(query).scalar_one()
+
+
+def cancel_pending(
+    session: Session,
+    item_id: int,
+    at: datetime,
+    kinds: Collection[str] = NAGGING_KINDS,
+    why: str = "item closed before sending",
+) -> int:
+    """A closed or waived item gets no further reminders, even those queued before (`kinds`:
+    the mails that lost their point)."""
     result = session.execute(
         update(Outbox)
         .where(
             Outbox.item_id == item_id,
             Outbox.status == OutboxStatus.PENDING,
-            Outbox.kind.in_(NAGGING_KINDS),
+            Outbox.kind.in_(list(kinds)),
         )
-        .values(
-            status=OutboxStatus.CANCELLED,
-            last_error=f"item closed before sending ({at.isoformat()})",
-        )
+        .values(status=OutboxStatus.CANCELLED, last_error=f"{why} ({at.isoformat()})")
     )
     return result.rowcount
 

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from models.store import consolidated_sources
-from models.tables import Deliverable, Event, Outbox, WorkItem
+from models.store import ROUND_EVENTS, consolidated_sources
+from models.tables import Deliverable, Directive, Event, Extension, Outbox, WorkItem
+from notifications.attachments import DIRECTIVE_FILE_KINDS, directive_attachment
+from notifications.extension_views import extension_context
 from notifications.ics import CalendarEntry, calendar_bytes
 from notifications.message import (
     Attachment,
@@ -27,6 +29,7 @@ from notifications.message import (
     message_id,
     parse_sender,
 )
+from notifications.office_facts import load_directives, load_extensions, receipt_verdict
 from notifications.render import Renderer, renderer_for
 from notifications.views import (
     KIND_LABELS,
@@ -85,13 +88,18 @@ class Facts:
     failures: dict[tuple[int, str], list[tuple[str, str]]] = field(default_factory=dict)
     """(recipient, error) of failed rows, by (item, step)."""
     rounds: dict[int, int] = field(default_factory=dict)
-    """How many times each item was returned (its current round; absent: 0)."""
+    """How many rounds each item has had after its first, returns and extensions granted (its
+    current round; absent: 0)."""
     sources: dict[int, list[WorkItem]] = field(default_factory=dict)
     """For a consolidated report's item: the units' items of the reports it sums up, same
     period, as they stand when the mail is written."""
     sent_with: dict[str, list[Outbox]] = field(default_factory=dict)
     """By the Message-ID of a digest whose copies (Cc) are retried alone: the rows its To was
     sent (see `Composer.for_digest`)."""
+    directives: dict[int, Directive] = field(default_factory=dict)
+    """The directive each directive's item acts on, by directive id."""
+    extensions: dict[tuple[int, int], Extension] = field(default_factory=dict)
+    """The extensions of the items with an extension mail, by (item, its number)."""
 
 
 def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = None) -> Facts:
@@ -105,10 +113,12 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
         facts.items[item.id] = item
     rounds = (
         select(Event.item_id, func.count())
-        .where(Event.item_id.in_(item_ids), Event.kind == EventKind.RETURNED)
+        .where(Event.item_id.in_(item_ids), Event.kind.in_(ROUND_EVENTS))
         .group_by(Event.item_id)
     )
     facts.rounds = {item_id: n for item_id, n in session.execute(rounds).all()}
+    facts.directives = load_directives(session, facts.items.values())
+    facts.extensions = load_extensions(session, rows)
     if plan is not None:
         for item in facts.items.values():
             ob = plan.obligations.get(item.obligation)
@@ -234,8 +244,15 @@ class Composer:
         """`item_view`, once per item and day: the rows of an item in a run share it."""
         found = self._views.get((item.id, today))
         if found is None or found[0] is not item:
-            found = self._views[(item.id, today)] = (item, item_view(self.plan, item, today))
+            directive = self._directive(item)
+            view = item_view(self.plan, item, today, directive)
+            found = self._views[(item.id, today)] = (item, view)
         return found[1]
+
+    def _directive(self, item: WorkItem) -> Directive | None:
+        if item.directive_id is None or self._facts is None:
+            return None
+        return self._facts.directives.get(item.directive_id)
 
     def entry(
         self,
@@ -248,6 +265,7 @@ class Composer:
     ) -> dict:
         """What a mail to `recipient` says about one item at one step. Its upload link is the
         unit's own: the lead's, or for a coordinating unit's request its link to contribute."""
+        self._chunk(facts)
         today = local_date(at, self.plan.zone)
         link_unit = (
             self.units_by_address.get(recipient.lower())
@@ -262,6 +280,9 @@ class Composer:
             "escalation": self._escalation(step, item) if kind == MailKind.ESCALATION else None,
             "closed": self._closed(item, facts) if kind == MailKind.CLOSED else None,
             "returned": self._returned(item, step, facts) if kind == MailKind.RETURNED else None,
+            "extension": extension_context(item, step, facts.extensions)
+            if kind == MailKind.EXTENSION
+            else None,
             "sources": source_states(self.plan, item, facts.sources[item.id], today)
             if item.id in facts.sources
             else None,
@@ -294,6 +315,7 @@ class Composer:
             "escalation": single.get("escalation"),
             "closed": single.get("closed"),
             "returned": single.get("returned"),
+            "extension": single.get("extension"),
             "sources": single.get("sources"),
             "upload_url": single.get("upload_url", ""),
             "entries": entries,
@@ -326,7 +348,7 @@ class Composer:
     def _closed(self, item: WorkItem, facts: Facts) -> dict:
         got = facts.deliverables.get(item.id)
         received = got.received_at if got else item.closed_at
-        verdict = {True: "đúng hạn", False: "sau hạn"}.get(item.on_time, "")
+        verdict = receipt_verdict(item)
         doc = got.document if got else ""  # received as an official document: no file
         file = got if got and not doc else None
         when = vn_datetime(received, self.plan.zone) if received else ""
@@ -407,6 +429,8 @@ class Composer:
             if self.evidence and not notice and row.kind in EVIDENCE_KINDS
             else []
         )
+        if not notice and row.kind in DIRECTIVE_FILE_KINDS:
+            extra += directive_attachment(self._directive(item))
         # Rows that differ only in their recipient (a closed mail's copies, an escalation's
         # levels) share the parts of the mail that do not name the recipient.
         shared = self._shared.get((item.id, row.kind, row.step, at))
@@ -627,4 +651,6 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, di
         at_level = when[MailKind.ESCALATION]
         escalated = composer.entry(MailKind.ESCALATION, "escalation-1", item, at_level, facts)
         out.append((digest, composer.context(digest, leaders[0], at_level, [escalated] * 2)))
-    return out
+    from notifications.office_samples import office_samples  # it builds on this module
+
+    return out + office_samples(composer, item, when[MailKind.OPENED], str(recipient))

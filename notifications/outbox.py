@@ -7,10 +7,11 @@ from dataclasses import replace
 from sqlalchemy import Engine, func, select
 
 from models.db import transaction
+from models.store import ROUND_EVENTS
 from models.tables import Event, Outbox, WorkItem
 from schedules.notices import digest_addresses, in_digest
 from schedules.plan import Plan
-from schedules.vocabulary import EventKind, OutboxStatus, parse_step
+from schedules.vocabulary import OutboxStatus, parse_step
 
 
 def list_outbox(
@@ -68,12 +69,12 @@ def list_outbox(
 
 
 def _rounds(session, item_ids: set[int]) -> dict[int, int]:
-    """How many times each item was returned."""
+    """How many rounds each item has had after its first (`models.store.ROUND_EVENTS`)."""
     if not item_ids:
         return {}
     query = (
         select(Event.item_id, func.count())
-        .where(Event.item_id.in_(item_ids), Event.kind == EventKind.RETURNED)
+        .where(Event.item_id.in_(item_ids), Event.kind.in_(ROUND_EVENTS))
         .group_by(Event.item_id)
     )
     return {item_id: n for item_id, n in session.execute(query).all()}

@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from notifications.directive_views import DirectiveView, directive_view
 from schedules.config import ALL_UNITS
 from schedules.contents import ContentGroup, note_for_units, report_contents
 from schedules.dates import vn_date, vn_datetime, vn_weekday
+from schedules.documents import is_directive_period, lower_first
 from schedules.plan import Plan
+from schedules.timeliness import timeliness_label
 from schedules.vocabulary import (
     REPORT_KINDS,
     ItemStatus,
@@ -27,7 +30,7 @@ from schedules.vocabulary import (
 )
 
 if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cchc plan` needs none
-    from models.tables import WorkItem
+    from models.tables import Directive, WorkItem
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
@@ -40,6 +43,7 @@ KIND_LABELS = {
     MailKind.CLOSED: "Đã nhận sản phẩm",
     MailKind.RETURNED: "Trả lại để hoàn thiện",
     MailKind.COORDINATE: "Đề nghị phối hợp",
+    MailKind.EXTENSION: "Gia hạn",
 }
 SHORT_TITLE = 90
 
@@ -108,11 +112,21 @@ class ItemView:
     """When the coordinating units send their inputs (items with coordinators), else empty."""
     deliverable: str
     """What is owed, as a subject names it: "Báo cáo CCHC quý I năm 2027" for a periodic
-    report, else "sản phẩm nhiệm vụ «short title»"."""
+    report, a directive's product, else "sản phẩm nhiệm vụ «short title»"."""
+    original_due: str = ""
+    """The first due date in force, when an extension or a return moved it; else empty."""
+    timeliness: str = ""
+    """The verdict once a version arrived: "đúng hạn", "đúng hạn (được gia hạn)", "quá hạn",
+    with "phải hoàn thiện" / "quá hạn hoàn thiện" for a returned item; else empty."""
+    directive: DirectiveView | None = None
+    """The directive the item acts on; None for the plan's items."""
 
 
 def period_label(key: str) -> str:
-    """ "2027-Q1" → "quý I năm 2027", "2027-H1" → "6 tháng đầu năm 2027", "2027" → "năm 2027"."""
+    """ "2027-Q1" → "quý I năm 2027", "2027-H1" → "6 tháng đầu năm 2027", "2027" → "năm 2027";
+    a directive's item: "theo văn bản chỉ đạo"."""
+    if is_directive_period(key):
+        return "theo văn bản chỉ đạo"
     parts = key.split("-")
     year = parts[0]
     if len(parts) == 1:
@@ -186,30 +200,32 @@ def file_size(n: int) -> str:
     return f"{whole},{tenth} {unit}" if tenth else f"{whole} {unit}"
 
 
-def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
+def item_view(
+    plan: Plan, item: WorkItem, today: date, directive: Directive | None = None
+) -> ItemView:
+    """What the mails say of `item` as of `today`; `directive`: the one it acts on, if any (its
+    task, product, coordinators and reference stand in for the obligation's)."""
     ob = plan.obligations.get(item.obligation)
     kind = ob.kind if ob else ObligationKind.AD_HOC
     span = f"từ {vn_date(item.window_start)} đến {vn_date(item.window_end)}"
-    if plan.communes is not None:  # the city office's report: its own basis
-        ref = ob.ref if ob else plan.commune.plan
-    else:
-        plan_ref = f"Kế hoạch số {plan.commune.plan_short}"
-        ref = f"{plan_ref}, {ob.ref}" if ob else plan_ref
     label = period_label(item.period)
     catch_up = plan.catch_up_deadline(item.obligation, item.due, item.opened_at)
-    asks = ob is not None and bool(plan.coordinating_units(item.obligation, item.unit))
+    coordinators, asks = _coordination(plan, item, directive)
     # An item opened past its due date counts from its fresh deadline, not the plan's date.
     deadline = catch_up or item.due
     left, late, phrase = countdown(plan, deadline, today)
     if catch_up and today > catch_up and late:
         phrase = f"đã quá {late} ngày làm việc so với hạn gia hạn {vn_date(catch_up)}"
+    found = _directive_of(plan, item, directive)
+    ref, product, deliverable = _owed(plan, item, label, found)
+    first_due = item.original_due
     return ItemView(
         id=item.id or 0,
         obligation=item.obligation,
         title=item.title,
         short_title=shorten(item.title),
-        product=ob.product.replace("{period}", label) if ob else "",
-        description=" ".join((ob.description or "").split()) if ob else "",
+        product=product,
+        description=" ".join((ob.description or "").split()) if ob and not found else "",
         timing=ob.timing if ob else "",
         ref=ref,
         kind=kind,
@@ -229,14 +245,14 @@ def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
         due_today=today == deadline,
         is_late=today > deadline,
         countdown=phrase,
-        coordinators=coordinators_label(plan, ob.coordinators) if ob else "",
+        coordinators=coordinators_label(plan, coordinators),
         unit=unit_view(plan, item.unit),
         status=item.status,
         status_label=standing(item, today, plan.calendar).label,
         is_open=ItemStatus(item.status).is_open,
         escalation_level=item.escalation_level,
         adhoc=item.adhoc,
-        note=note_for_units(ob.description) if ob else "",
+        note=note_for_units(ob.description) if ob and not found else "",
         contents=tuple(
             ContentGroup(g.heading, tuple((ref, shorten(title, 100)) for ref, title in g.rows))
             for g in report_contents(plan, item.obligation, item.unit)
@@ -248,10 +264,57 @@ def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
         inputs_due=vn_date(plan.inputs_due(item.obligation, item.due, item.opened_at))
         if asks
         else "",
-        deliverable=f"Báo cáo CCHC {label}"
-        if kind in REPORT_KINDS
-        else f"sản phẩm nhiệm vụ «{shorten(item.title, 70)}»",
+        deliverable=deliverable,
+        original_due=vn_date(first_due) if first_due and first_due != item.due else "",
+        timeliness=timeliness_label(item, today),
+        directive=found,
     )
+
+
+def _coordination(
+    plan: Plan, item: WorkItem, directive: Directive | None
+) -> tuple[list[str], bool]:
+    """The coordinating units to name (codes, ALL kept) and whether the item asks them for
+    inputs: the directive's (its lead units left out), else the obligation's."""
+    if directive is not None:
+        codes = [c for c in plan.expand_units(directive.coordinators) if c not in directive.units]
+        return codes, bool(codes)
+    ob = plan.obligations.get(item.obligation)
+    if ob is None:
+        return [], False
+    return ob.coordinators, bool(plan.coordinating_units(item.obligation, item.unit))
+
+
+def _directive_of(plan: Plan, item: WorkItem, directive: Directive | None) -> DirectiveView | None:
+    if directive is None:
+        return None
+    return directive_view(
+        directive,
+        office=unit_view(plan, plan.commune.standing_office).name,
+        unit=unit_view(plan, item.unit).name,
+        office_own=item.unit == plan.commune.standing_office,
+        due=item.due,
+        size=file_size(directive.file_size) if directive.file_size else "",
+    )
+
+
+def _owed(
+    plan: Plan, item: WorkItem, label: str, directive: DirectiveView | None
+) -> tuple[str, str, str]:
+    """(reference, product, deliverable as a subject names it): the directive's for its items,
+    else the plan's and the obligation's."""
+    ob = plan.obligations.get(item.obligation)
+    if directive is not None:
+        return directive.reference, directive.product, lower_first(directive.product)
+    if plan.communes is not None:  # the city office's report: its own basis
+        ref = ob.ref if ob else plan.commune.plan
+    else:
+        plan_ref = f"Kế hoạch số {plan.commune.plan_short}"
+        ref = f"{plan_ref}, {ob.ref}" if ob else plan_ref
+    product = ob.product.replace("{period}", label) if ob else ""
+    if ob is not None and ob.kind in REPORT_KINDS:
+        return ref, product, f"Báo cáo CCHC {label}"
+    return ref, product, f"sản phẩm nhiệm vụ «{shorten(item.title, 70)}»"
 
 
 def people(plan: Plan) -> dict[str, str]:
@@ -338,6 +401,9 @@ def step_label(step: str) -> str:
         StepKind.CLOSED: f"đã nhận bản {n}" if n else "đã nhận",
         StepKind.RETURNED: f"trả lại lần {n}",
         StepKind.WAIVED: "miễn",
+        StepKind.REQUESTED: f"đề nghị gia hạn lần {n}",
+        StepKind.EXTENDED: f"gia hạn lần {n}",
+        StepKind.REFUSED: f"không gia hạn lần {n}",
     }[name.kind]
     if name.undelivered:
         words = f"báo thư lỗi: {words}"

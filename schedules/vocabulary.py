@@ -20,6 +20,9 @@ Step names (`WorkItem.step`, `Outbox.step`; at most 32 characters):
 | `closed-vN`       | receipt of version N, handed in after the item was closed          |
 | `returned-N`      | the standing office returned the deliverable, round N              |
 | `waived`          | the item was waived                                                |
+| `requested-N`     | outbox only: the unit's extension request N, to the office         |
+| `extended-N`      | outbox only: extension N granted (the due date moved)              |
+| `refused-N`       | outbox only: extension request N refused                           |
 | `undelivered-S`   | outbox only: tells the standing office that step S's mail failed    |
 | `S#N`             | outbox only: step S of the item's round before return N (archived) |
 """
@@ -263,6 +266,8 @@ class MailKind(StrEnum):
     DIGEST = "digest"
     COORDINATE = "coordinate"
     """A coordinating unit's request for its inputs to the lead's item, and its reminder."""
+    EXTENSION = "extension"
+    """An extension of the due date: a unit's request (to the office), its grant or refusal."""
 
 
 NAGGING_KINDS = (
@@ -285,6 +290,18 @@ class StepKind(StrEnum):
     CLOSED = "closed"
     RETURNED = "returned"
     WAIVED = "waived"
+    REQUESTED = "requested"
+    EXTENDED = "extended"
+    REFUSED = "refused"
+
+
+class ExtensionStatus(StrEnum):
+    """An extension (`models.tables.Extension`): a unit's request waits for the office's
+    decision; a grant by the office on its own is granted at once."""
+
+    PENDING = "pending"
+    GRANTED = "granted"
+    REFUSED = "refused"
 
 
 TIMELINE_KINDS = (
@@ -304,10 +321,20 @@ MAIL_OF_STEP = {
     StepKind.ESCALATION: MailKind.ESCALATION,
     StepKind.CLOSED: MailKind.CLOSED,
     StepKind.RETURNED: MailKind.RETURNED,
+    StepKind.REQUESTED: MailKind.EXTENSION,
+    StepKind.EXTENDED: MailKind.EXTENSION,
+    StepKind.REFUSED: MailKind.EXTENSION,
 }
 """The mail a step sends (a waived item is told nothing)."""
 
-NUMBERED = (StepKind.REMINDER, StepKind.ESCALATION, StepKind.RETURNED)
+NUMBERED = (
+    StepKind.REMINDER,
+    StepKind.ESCALATION,
+    StepKind.RETURNED,
+    StepKind.REQUESTED,
+    StepKind.EXTENDED,
+    StepKind.REFUSED,
+)
 UNDELIVERED_PREFIX = "undelivered-"
 ARCHIVE_MARK = "#"
 MAX_STEP = 32
@@ -321,7 +348,8 @@ class StepName:
 
     kind: StepKind
     number: int | None = None
-    """Reminder lead (working days), escalation level, return round, or version (`closed-vN`)."""
+    """Reminder lead (working days), escalation level, return round, extension number, or
+    version (`closed-vN`)."""
     undelivered: bool = False
     """The notice to the standing office that this step's mail was refused."""
     archived: int | None = None

@@ -94,7 +94,7 @@ def assert_nothing_lost_nor_sent_under_two_ids(engine, inbox) -> None:
 
 @pytest.fixture
 def plan():
-    from schedules.plan import load_plan
+    from schedules.plan_loader import load_plan
 
     return load_plan(SHIPPED_CONFIG)
 

@@ -490,7 +490,7 @@ def test_the_office_accepts_or_returns_a_version(office, plan, engine, item):
     assert (reopened.status, reopened.due.isoformat(), reopened.on_time) == (
         "open",
         "2027-03-23",
-        None,
+        True,  # v1 arrived on time: a return keeps the verdict
     )
     [row] = deliverables(engine, item.id)
     assert (row.status, row.review_note) == ("returned", "Thiếu số liệu phụ lục")
@@ -509,7 +509,7 @@ def test_the_office_accepts_or_returns_a_version(office, plan, engine, item):
     )
     assert accepted.status_code == 200 and "Đã chấp nhận phiên bản 2" in accepted.text
     done = reload(engine, item.id)
-    assert (done.status, done.on_time) == ("closed", True)  # on time against the new due date
+    assert (done.status, done.on_time) == ("closed", True)  # v1's verdict, kept
     assert [d.status for d in deliverables(engine, item.id)] == ["returned", "accepted"]
     again = httpx.post(f"{office.base}/office/items/{item.id}/versions/2/accept", data={"t": token})
     assert again.status_code == 409 and "đã được chấp nhận" in again.text

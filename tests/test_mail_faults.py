@@ -17,7 +17,7 @@ from models.db import transaction
 from models.tables import Outbox
 from notifications.delivery import deliver_pending, describe_delivery
 from schedules.notices import escalation_addresses
-from schedules.plan import load_plan
+from schedules.plan_loader import load_plan
 from usecases.sweep import sweep
 
 

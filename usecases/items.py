@@ -33,10 +33,14 @@ def close_item(
     received_at: datetime | None = None,
 ) -> bool:
     """Close an open item (compare-and-set), cancel what was queued for it and tell the unit and
-    the standing office. On time is judged at `received_at` (default `at`: a document received
-    earlier through the document-management system is judged by its date). False, and nothing
-    done, when another request closed it first."""
-    on_time = plan.received_on_time(item.due, received_at or at)
+    the standing office. The first version decides the verdict (`schedules.timeliness`): on
+    time is judged at `received_at` (default `at`: a document received earlier through the
+    document-management system is judged by its date) against the due date in force, which is
+    kept as `judged_due`; an item returned and closed again keeps its verdict. False, and
+    nothing done, when another request closed it first."""
+    first = item.on_time is None
+    on_time = plan.received_on_time(item.due, received_at or at) if first else item.on_time
+    judged = {"judged_due": item.due} if first else {}
     closed = transition(
         session,
         item.id,
@@ -46,6 +50,7 @@ def close_item(
         closed_at=at,
         on_time=on_time,
         next_action_at=None,
+        **judged,
     )
     if not closed:
         return False

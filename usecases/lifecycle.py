@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session
 
 from models.db import transaction
@@ -15,9 +15,10 @@ from models.store import (
     log_event,
     queue_notices,
     returns_so_far,
+    rounds_so_far,
     transition,
 )
-from models.tables import Outbox, WorkItem
+from models.tables import Deliverable, Outbox, WorkItem
 from schedules.config import ALL_UNITS
 from schedules.dates import local_date, vn_date
 from schedules.notices import returned_notices
@@ -26,6 +27,7 @@ from schedules.timeline import current_step, state_at
 from schedules.transitions import ItemEvent, allowed
 from schedules.vocabulary import (
     ARCHIVE_MARK,
+    DeliverableStatus,
     EventKind,
     ItemStatus,
     ObligationKind,
@@ -88,6 +90,7 @@ def open_ad_hoc(
         opens_on=today,
         due=effective.due,
         nominal_due=effective.nominal,
+        original_due=effective.due,
         adhoc=True,
         opened_at=at,
         **state_at(steps, now),
@@ -196,6 +199,10 @@ def return_deliverable(
        by `at`, with no mail for the steps passed: the `returned` mail says it all;
     4. a `returned` mail is queued for the unit, copied to the standing office; the event is
        logged with the reason and both due dates.
+
+    A return is not an extension: the item keeps its verdict (`on_time`, judged when its first
+    version arrived) and the new due date is a completion deadline. Once the office accepted a
+    version, the item is settled: it cannot be returned.
     """
     reason = " ".join(reason.split())
     if not reason:
@@ -222,6 +229,12 @@ def reopen_returned(
             f"item {item_id} is {item.status}: only a closed item can be returned "
             "(chỉ trả lại được nhiệm vụ đã nộp sản phẩm)"
         )
+    accepted = accepted_version(session, item_id)
+    if accepted is not None:
+        raise UserError(
+            f"Nhiệm vụ số {item_id} đã được chấp nhận phiên bản {accepted}: không trả lại được; "
+            "các bản nộp sau chỉ được lưu (item already accepted)."
+        )
     previous_due = item.due
     effective = plan.effective_due(item.obligation, new_due)
     rounds = returns_so_far(session, item_id) + 1
@@ -234,12 +247,11 @@ def reopen_returned(
         due=effective.due,
         nominal_due=effective.nominal,
         closed_at=None,
-        on_time=None,
         **state_at(steps, now),
     )
     if not reopened:
         raise UserError(f"item {item_id} changed meanwhile (nhiệm vụ vừa thay đổi)")
-    archive_outbox_steps(session, item_id, rounds)
+    archive_outbox_steps(session, item_id, rounds_so_far(session, item_id) + 1)
     step = format_step(StepKind.RETURNED, rounds)
     log_event(
         session,
@@ -258,10 +270,19 @@ def reopen_returned(
     return item
 
 
+def accepted_version(session: Session, item_id: int) -> int | None:
+    """The first version of the item the office accepted, if any."""
+    query = select(func.min(Deliverable.version)).where(
+        Deliverable.item_id == item_id, Deliverable.status == DeliverableStatus.ACCEPTED
+    )
+    return session.execute(query).scalar()
+
+
 def archive_outbox_steps(session: Session, item_id: int, round_no: int) -> int:
     """Rename the item's outbox rows `STEP#n` before the item starts a new round (a returned
-    deliverable): the outbox key (item, step, recipient) would otherwise take the new round's
-    `reminder-5`, `due`, ... for mails already sent and silently queue nothing. Rows already
+    deliverable, an extension granted): the outbox key (item, step, recipient) would otherwise
+    take the new round's `reminder-5`, `due`, ... for mails already sent and silently queue
+    nothing. Rows already
     renamed keep their name. Returns the number of rows renamed."""
     earlier = session.execute(
         select(Outbox.id, Outbox.step).where(

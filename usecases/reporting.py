@@ -13,6 +13,7 @@ from models.db import transaction
 from models.tables import WorkItem
 from schedules.dates import local_date
 from schedules.plan import Plan
+from schedules.timeliness import Judged, Verdict, verdict
 from schedules.vocabulary import OPEN_STATUSES, ItemStatus
 
 
@@ -64,8 +65,11 @@ class UnitYear:
     unit: str
     name: str
     due: int = 0
-    """Items due in the year, waived ones left out."""
+    """Items due in the year (by their first due date), waived ones left out."""
     on_time: int = 0
+    """Done on time against the first due date in force (`schedules.timeliness`)."""
+    on_time_extended: int = 0
+    """Done on time only thanks to an extension ("đúng hạn (được gia hạn)")."""
     late: int = 0
     overdue_open: int = 0
     pending: int = 0
@@ -74,37 +78,48 @@ class UnitYear:
 
     @property
     def on_time_rate(self) -> float | None:
-        """On-time share of the items whose due date has passed (None when there are none)."""
-        settled = self.on_time + self.late + self.overdue_open
-        return round(self.on_time / settled, 4) if settled else None
+        """On-time share (within an extension included) of the items whose due date has passed
+        (None when there are none)."""
+        settled = self.on_time + self.on_time_extended + self.late + self.overdue_open
+        done = self.on_time + self.on_time_extended
+        return round(done / settled, 4) if settled else None
 
-    def count(self, item: WorkItem, today: date) -> None:
-        """Count one item: the single rule of timeliness that every report uses (closed on
-        time or not as decided when it closed; an open one late by `ItemStatus.late_on`)."""
-        status = ItemStatus(item.status)
-        if status == ItemStatus.WAIVED:
+    def count(self, item: Judged, today: date) -> None:
+        """Count one item: the single rule of timeliness that every report uses. An item with
+        a verdict (its first version arrived) counts by it, even when returned and open again;
+        an open item without one is overdue past its due date in force, else pending."""
+        if item.status == ItemStatus.WAIVED:
             self.waived += 1
             return
         self.due += 1
-        if status == ItemStatus.CLOSED:
-            if item.on_time:
-                self.on_time += 1
+        found = verdict(item)
+        if found == Verdict.ON_TIME:
+            self.on_time += 1
+        elif found == Verdict.ON_TIME_EXTENDED:
+            self.on_time_extended += 1
+        elif found == Verdict.LATE:
+            self.late += 1
+        elif item.status in OPEN_STATUSES:
+            if ItemStatus(item.status).late_on(item.due, today):
+                self.overdue_open += 1
             else:
-                self.late += 1
-        elif status.late_on(item.due, today):
-            self.overdue_open += 1
-        else:
-            self.pending += 1
+                self.pending += 1
 
     def as_dict(self) -> dict:
         return asdict(self) | {"on_time_rate": self.on_time_rate}
 
 
+def first_due():
+    """The column a year or a quarter is counted by: the first due date in force (an extension
+    or a return moves `due`, not the year the item counts in)."""
+    return func.coalesce(WorkItem.original_due, WorkItem.due)
+
+
 def items_due_in(plan: Plan, engine: Engine, year: int) -> list[WorkItem]:
     query = select(WorkItem).where(
         WorkItem.commune == plan.commune.code,
-        WorkItem.due >= date(year, 1, 1),
-        WorkItem.due <= date(year, 12, 31),
+        first_due() >= date(year, 1, 1),
+        first_due() <= date(year, 12, 31),
     )
     with transaction(engine) as session:
         return list(session.exec(query).scalars())

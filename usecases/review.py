@@ -23,6 +23,7 @@ from schedules.dates import local_date, vn_date
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent, allowed
 from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, EventKind, ItemStatus
+from usecases.coordinators import item_coordinators
 from usecases.errors import UserError
 from usecases.handin import (
     Files,
@@ -131,7 +132,7 @@ def contribute(
     note = _clean_note(note)
     with transaction(engine) as session:
         item = get_item(session, plan, item_id)
-        if unit not in plan.coordinating_units(item.obligation, item.unit):
+        if unit not in item_coordinators(session, plan, item):
             raise UserError(
                 f"Đơn vị {unit} không phối hợp thực hiện nhiệm vụ số {item_id} (not a "
                 "coordinating unit of this item)."
@@ -253,24 +254,26 @@ def _mark(
 def accept_version(
     plan: Plan, engine: Engine, item_id: int, version: int, at: datetime, actor: str = OFFICE
 ) -> WorkItem:
-    """The office accepts a version. The first accepted version decides the item's on_time."""
+    """The office accepts a version. The item's verdict stays the one its first version got
+    (`close_item`); only an item closed before verdicts were kept takes this version's."""
     with transaction(engine) as session:
         item, rows = _reviewable(session, plan, item_id, version)
-        earlier = session.execute(
-            select(func.count())
-            .select_from(Deliverable)
-            .where(Deliverable.item_id == item_id, Deliverable.status == DeliverableStatus.ACCEPTED)
-        ).scalar()
         if not _mark(session, item_id, version, DeliverableStatus.ACCEPTED, at, actor):
             raise UserError(f"Phiên bản {version} vừa được xem xét bởi người khác.")
-        on_time = rows[0].on_time
-        if on_time is None:  # attached by hand before versions were judged on receipt
-            on_time = plan.received_on_time(item.due, rows[0].received_at)
-        first = earlier == 0
+        decides = item.on_time is None
+        on_time = item.on_time
+        if decides:
+            on_time = rows[0].on_time
+            if on_time is None:  # attached by hand before versions were judged on receipt
+                on_time = plan.received_on_time(item.due, rows[0].received_at)
         if allowed(item.status, ItemEvent.CLOSE):
-            close_item(plan, session, item, at, actor)
-        if first:
-            session.execute(update(WorkItem).where(WorkItem.id == item_id).values(on_time=on_time))
+            close_item(plan, session, item, at, actor, received_at=rows[0].received_at)
+        if decides:
+            session.execute(
+                update(WorkItem)
+                .where(WorkItem.id == item_id)
+                .values(on_time=on_time, judged_due=item.judged_due or item.due)
+            )
         log_event(
             session,
             item_id,
@@ -278,7 +281,7 @@ def accept_version(
             EventKind.ACCEPTED,
             actor=actor,
             version=version,
-            decides=first,
+            decides=decides,
             on_time=on_time,
         )
         session.flush()

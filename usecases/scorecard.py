@@ -19,7 +19,17 @@ from schedules.vocabulary import ObligationKind
 from usecases.reporting import UnitYear, items_due_in, tally
 
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
-FIELDS = ("unit", "name", "due", "on_time", "late", "overdue_open", "pending", "waived")
+FIELDS = (
+    "unit",
+    "name",
+    "due",
+    "on_time",
+    "on_time_extended",
+    "late",
+    "overdue_open",
+    "pending",
+    "waived",
+)
 """The keys of `cchc report --format json`, in its order (then `on_time_rate`)."""
 TOTAL = "Toàn xã"
 
@@ -55,7 +65,7 @@ class Scorecard:
 def _sum(rows: list[UnitYear]) -> UnitYear:
     total = UnitYear(TOTAL, "Toàn xã")
     for row in rows:
-        for key in ("due", "on_time", "late", "overdue_open", "pending", "waived"):
+        for key in FIELDS[2:]:
             setattr(total, key, getattr(total, key) + getattr(row, key))
     return total
 
@@ -65,13 +75,14 @@ def quarter_of(day: date) -> str:
 
 
 def build_scorecard(plan: Plan, engine: Engine, year: int, at: datetime) -> Scorecard:
-    """The year's counts per unit (as `cchc report` prints them) and per quarter of due date."""
+    """The year's counts per unit (as `cchc report` prints them) and per quarter of the first
+    due date in force."""
     items = items_due_in(plan, engine, year)
     today = local_date(at, plan.zone)
     units = tally(plan, items, today)
     quarters = {row.unit: {q: UnitYear(row.unit, row.name) for q in QUARTERS} for row in units}
     for item in items:
-        quarters[item.unit][quarter_of(item.due)].count(item, today)
+        quarters[item.unit][quarter_of(item.original_due or item.due)].count(item, today)
     return Scorecard(
         plan.commune.plan_short, plan.commune.name, year, at, plan.zone, units, quarters
     )

@@ -134,6 +134,7 @@ def _open(
             opens_on=occ.opens,
             due=occ.due.due,
             nominal_due=occ.due.nominal,
+            original_due=occ.due.due,
             adhoc=False,
             opened_at=at,
             **state_at(steps, now),

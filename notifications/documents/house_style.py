@@ -17,6 +17,7 @@ HEADERS = {
     "name": "Đơn vị",
     "due": "Đến hạn",
     "on_time": "Đúng hạn",
+    "on_time_extended": "Đúng hạn (được gia hạn)",
     "late": "Quá hạn (đã nộp)",
     "overdue_open": "Quá hạn (chưa nộp)",
     "pending": "Trong hạn",
