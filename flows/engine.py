@@ -209,7 +209,7 @@ def run_engine(city: City, engine: Engine, settings: Settings) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     other = running_pid(settings)
     if other is not None and other != os.getpid():
-        raise UserError(f"an engine already runs on {settings.data_dir} (pid {other})")
+        raise UserError(f"Đã có `cchc run` đang chạy trên {settings.data_dir} (pid {other})")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temp(settings.data_dir)  # left by a process killed while writing (logged)
     pid_file = pid_path(settings)

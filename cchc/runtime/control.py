@@ -35,7 +35,8 @@ def request_reload(settings: Settings) -> int:
     pid = running_pid(settings)
     if pid is None:
         raise UserError(
-            f"no engine is running on {settings.data_dir} (no live pid in {pid_path(settings)})"
+            f"Không có `cchc run` nào đang chạy trên {settings.data_dir} (không có pid còn sống "
+            f"trong {pid_path(settings)})"
         )
     os.kill(pid, signal.SIGHUP)
     return pid
