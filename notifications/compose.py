@@ -300,7 +300,7 @@ class Composer:
         undelivered: Sequence[tuple[str, str]] = (),
         has_calendar: bool = False,
     ) -> dict:
-        """Every variable a template may use; the same keys for every kind (see README)."""
+        """Every variable a template may use; the same keys for every kind (see docs/mail.md)."""
         single = entries[0] if kind != MailKind.DIGEST and entries else {}
         today = local_date(at, self.plan.zone)
         return self.common(today, at) | {

@@ -27,7 +27,7 @@ from schedules.vocabulary import (
     format_step,
     parse_step,
 )
-from usecases.errors import UserError
+from usecases.errors import UserError, unknown_item
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -69,7 +69,7 @@ def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Noti
         ]
     else:
         if kind == MailKind.ESCALATION and not policy.escalation:
-            raise UserError(f"'{item.obligation}' has no escalation level (không có cấp báo cáo)")
+            raise UserError(f"Nhiệm vụ '{item.obligation}' không có cấp chuyển (escalation)")
         if kind == MailKind.REMINDER:
             wanted = format_step(StepKind.REMINDER, policy.reminders[-1] if policy.reminders else 1)
         elif kind == MailKind.ESCALATION:
@@ -84,7 +84,7 @@ def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Noti
             step = Step(wanted, StepKind(kind), item.opened_at)
         notices = step_notices(plan, item.obligation, item.unit, step)
     if not notices:
-        raise UserError(f"nobody to send a {kind} mail to for item {item.id}")
+        raise UserError(f"Nhiệm vụ số {item.id} không có người nhận thư {kind}")
     return notices[0]
 
 
@@ -122,12 +122,12 @@ def preview_mail(
     from models.store import outbox_rows
 
     if kind not in MailKind.__members__.values():
-        raise UserError(f"unknown kind '{kind}': use {', '.join(MailKind)}")
+        raise UserError(f"Không có loại thư '{kind}': chọn một trong {', '.join(MailKind)}")
     composer = Composer(plan, sender, link=link)
     with transaction(engine) as session:
         item = session.get(WorkItem, item_id)
         if item is None or item.commune != plan.commune.code:
-            raise UserError(f"no work item {item_id} (không có nhiệm vụ số {item_id})")
+            raise unknown_item(item_id)
         row_kind = MailKind(kind)
         if kind == MailKind.DIGEST:  # a digest holding the item at its current step
             current = MAIL_OF_STEP.get(parse_step(item.step).kind, MailKind.OPENED)

@@ -69,16 +69,16 @@ class SmtpSettings:
         env = os.environ
         security = (env.get("CCHC_SMTP_SECURITY") or "none").strip().lower()
         if security not in _DEFAULT_PORTS:
-            raise ValueError(f"CCHC_SMTP_SECURITY={security!r}: use none, starttls or tls")
+            raise ValueError(f"CCHC_SMTP_SECURITY={security!r}: chọn none, starttls hoặc tls")
         port = env_number("CCHC_SMTP_PORT", int, _DEFAULT_PORTS[security])
         if not 0 < port < 65536:
-            raise ValueError(f"CCHC_SMTP_PORT={port}: not a port number")
+            raise ValueError(f"CCHC_SMTP_PORT={port}: không phải số cổng")
         timeout = env_number("CCHC_SMTP_TIMEOUT", float, 30.0)
         if timeout <= 0:
-            raise ValueError(f"CCHC_SMTP_TIMEOUT={timeout}: must be more than 0 seconds")
+            raise ValueError(f"CCHC_SMTP_TIMEOUT={timeout}: phải lớn hơn 0 giây")
         slow_budget = env_number("CCHC_SMTP_SLOW_BUDGET", float, SLOW_BUDGET)
         if slow_budget < 0:
-            raise ValueError(f"CCHC_SMTP_SLOW_BUDGET={slow_budget}: must be 0 or more seconds")
+            raise ValueError(f"CCHC_SMTP_SLOW_BUDGET={slow_budget}: phải từ 0 giây trở lên")
         return cls(
             host=env.get("CCHC_SMTP_HOST") or None,
             port=port,
@@ -98,7 +98,7 @@ def env_number(name: str, kind: type, default):
     try:
         return kind(text)
     except ValueError:
-        raise ValueError(f"{name}={text!r}: not a number") from None
+        raise ValueError(f"{name}={text!r}: không phải số") from None
 
 
 def _connection_errors() -> tuple[type[BaseException], ...]:

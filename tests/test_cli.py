@@ -141,7 +141,7 @@ def test_bad_input_exits_non_zero_with_a_message(cchc, args):
 
 
 def test_read_only_commands_never_import_prefect_nor_apscheduler(tmp_path, sqlite_url):
-    """The read-only commands (README: check, plan, items, report, outbox, preview), and
+    """The read-only commands (docs: check, plan, items, report, outbox, preview), and
     `reload` refused for want of an engine, answer without importing the orchestration's
     libraries: they reach only cchc.runtime and the layers below it, never flows/. Import-linter
     keeps every module outside flows/ from importing Prefect or APScheduler itself, but lets the
@@ -154,7 +154,7 @@ def test_read_only_commands_never_import_prefect_nor_apscheduler(tmp_path, sqlit
         "             ['plan', '--from', '2027-01-01', '--to', '2027-12-31'],\n"
         "             ['preview', '1', '--kind', 'escalation']):\n"
         "    r = ok(*args); assert r.exit_code == 0, (args, r.output)\n"
-        "r = ok('reload'); assert r.exit_code == 1 and 'no engine is running' in r.output\n"
+        "r = ok('reload'); assert r.exit_code == 1 and 'Không có `cchc run`' in r.output\n"
         "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'prefect', 'apscheduler'})\n"
         "assert not loaded, loaded\n"
     )
@@ -210,7 +210,7 @@ def test_ad_hoc_item_due_on_a_saturday_is_due_on_monday(cchc, tmp_path):
         "open", "--obligation", "nhiem-vu-dot-xuat", "--unit", "VP", "--due", "2027-05-22",
         "--at", "2027-05-10T09:00",
     ).stdout  # fmt: skip
-    assert "due 24/05/2027" in opened and "22/05/2027 là ngày nghỉ (Thứ Bảy)" in opened
+    assert "hạn 24/05/2027" in opened and "22/05/2027 là ngày nghỉ (Thứ Bảy)" in opened
     [item] = json.loads(cchc("items", "--format", "json").stdout)
     assert (item["due"], item["period"]) == ("2027-05-24", "2027-05-24")
     mail = cchc("preview", str(item["id"]), "--kind", "opened", "--at", "2027-05-10T09:00").stdout
@@ -223,7 +223,7 @@ def test_ad_hoc_item_due_on_a_saturday_is_due_on_monday(cchc, tmp_path):
     doc = tmp_path / "bao-cao.pdf"
     doc.write_bytes(b"%PDF-1.7 bao cao")
     done = cchc("attach", str(item["id"]), str(doc), "--at", "2027-05-24T16:00").stdout
-    assert "on time" in done
+    assert "đã nộp (closed), đúng hạn" in done
     [vp] = [
         r
         for r in json.loads(cchc("report", "--year", "2027", "--format", "json").stdout)
@@ -238,7 +238,7 @@ def test_open_refuses_a_scheduled_obligation(cchc):
         "--at", "2027-05-10T09:00", ok=False,
     )  # fmt: skip
     assert done.returncode == 1
-    assert "not an ad hoc one" in done.stderr and "nhiem-vu-dot-xuat" in done.stderr
+    assert "không phải nhiệm vụ đột xuất" in done.stderr and "nhiem-vu-dot-xuat" in done.stderr
     assert json.loads(cchc("items", "--format", "json").stdout) == []
 
 
@@ -405,14 +405,14 @@ def test_outbox_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("items", "--unit", "XYZ"), "unknown unit 'XYZ' (đơn vị không tồn tại)"),
+        (("items", "--unit", "XYZ"), "lỗi: Không có đơn vị mã 'XYZ'"),
         (
             ("plan", "--from", "2027-01-01", "--to", "2027-12-31", "--unit", "XYZ"),
-            "unknown unit 'XYZ' (đơn vị không tồn tại)",
+            "lỗi: Không có đơn vị mã 'XYZ'",
         ),
-        (("outbox", "--item", "999"), "no work item 999 (không có nhiệm vụ số 999)"),
-        (("items", "--unit", "XYZ", "--format", "json"), "unknown unit 'XYZ'"),
-        (("outbox", "--item", "999", "--format", "json"), "no work item 999"),
+        (("outbox", "--item", "999"), "lỗi: Không có nhiệm vụ số 999"),
+        (("items", "--unit", "XYZ", "--format", "json"), "Không có đơn vị mã 'XYZ'"),
+        (("outbox", "--item", "999", "--format", "json"), "Không có nhiệm vụ số 999"),
     ],
 )
 def test_an_unknown_unit_or_item_is_an_error(cchc, args, message):
@@ -532,8 +532,8 @@ def test_new_config_writes_a_skeleton_that_checks(tmp_path):
         env, "new-config", str(folder), "--commune", "phuongnam", "--name",
         "Ủy ban nhân dân xã Phương Nam", "--year", "2027",
     ).stdout  # fmt: skip
-    assert "written" in made and (folder / "schema.json").is_file()
-    assert "OK:" in run_cchc(env, "--config", str(folder), "check").stdout
+    assert "Đã ghi" in made and (folder / "schema.json").is_file()
+    assert "Cấu hình hợp lệ:" in run_cchc(env, "--config", str(folder), "check").stdout
     rows = json.loads(
         run_cchc(
             env, "--config", str(folder), "plan", "--from", "2027-01-01", "--to", "2027-12-31",
@@ -546,11 +546,11 @@ def test_new_config_writes_a_skeleton_that_checks(tmp_path):
     assert found[("nhiem-vu-mot-lan", "2027-10-31")]["due"] == "2027-10-29"  # October's last
     assert {o for o, _ in found} >= {"bao-cao-cchc-dinh-ky", "tu-kiem-tra", "ke-hoach-cchc-nam"}
     again = run_cchc(env, "new-config", str(folder), "--commune", "x", "--name", "X", ok=False)
-    assert again.returncode == 1 and "not an empty folder" in again.stderr
+    assert again.returncode == 1 and "không phải thư mục trống" in again.stderr
     bad = run_cchc(
         env, "new-config", str(tmp_path / "y"), "--commune", "Xã Y", "--name", "Y", ok=False
     )
-    assert bad.returncode == 1 and "mã xã không hợp lệ" in bad.stderr
+    assert bad.returncode == 1 and "Mã xã 'Xã Y' không hợp lệ" in bad.stderr
     assert not (tmp_path / "y").exists()
 
 
@@ -573,7 +573,7 @@ def test_read_only_commands_use_the_last_valid_config_while_the_config_is_invali
         assert run_cchc(env, *args).returncode == 0
     for writing in (("init-db",), ("sweep", "--at", "2027-03-03T08:00", "--no-mail")):
         refused = run_cchc(env, *writing, ok=False)  # nothing is applied from an invalid config
-        assert refused.returncode == 1 and "config invalid" in refused.stderr
+        assert refused.returncode == 1 and "Cấu hình không hợp lệ" in refused.stderr
 
 
 def test_without_a_valid_config_in_the_database_read_only_commands_refuse(tmp_path, sqlite_url):
@@ -585,4 +585,4 @@ def test_without_a_valid_config_in_the_database_read_only_commands_refuse(tmp_pa
 
     ensure_schema(make_engine(sqlite_url))  # a database no command applied a config to
     done = run_cchc(env, "items", ok=False)
-    assert done.returncode == 1 and "config invalid" in done.stderr
+    assert done.returncode == 1 and "Cấu hình không hợp lệ" in done.stderr

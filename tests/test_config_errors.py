@@ -44,7 +44,7 @@ def assert_error(result, file: str, line: int, *words: str) -> None:
 def test_shipped_config_is_valid(tmp_path):
     result = run_check(Path(__file__).parent.parent / "config", tmp_path)
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("OK:")
+    assert result.output.startswith("Cấu hình hợp lệ:")
 
 
 def test_malformed_yaml(config_dir, tmp_path):
@@ -358,5 +358,5 @@ def test_init_db_refuses_an_invalid_config(config_dir, tmp_path):
         env={"CCHC_DATA_DIR": str(tmp_path / "data"), "CCHC_DATABASE_URL": f"sqlite:///{db}"},
     )
     assert result.exit_code == 1, result.output
-    assert "units[3] (KT).email" in result.output and "cấu hình không hợp lệ" in result.output
+    assert "units[3] (KT).email" in result.output and "Cấu hình không hợp lệ" in result.output
     assert not db.exists()

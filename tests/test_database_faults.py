@@ -195,7 +195,7 @@ def test_cchc_send_says_a_database_cut_in_one_line(pg_url, tmp_path):
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr and isinstance(result.exception, SystemExit)
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("database error (lỗi cơ sở dữ liệu): ")
+    assert last.startswith("lỗi cơ sở dữ liệu (database error): ")
     assert "terminat" in last or "not currently accepting connections" in last
 
 
@@ -232,4 +232,4 @@ def test_cchc_sweep_gives_up_on_a_silent_database_at_its_connect_timeout(silent_
     assert done.returncode == 1 and time.monotonic() - started < 15
     assert "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()
-    assert line.startswith("database error (lỗi cơ sở dữ liệu): ") and "timeout" in line
+    assert line.startswith("lỗi cơ sở dữ liệu (database error): ") and "timeout" in line

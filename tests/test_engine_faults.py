@@ -120,7 +120,7 @@ def reused_pid(tmp_path):
 def test_reload_never_signals_a_pid_whose_file_nobody_locks(plan, tmp_path, reused_pid):
     env = {"CCHC_CONFIG": str(plan.folder), "CCHC_DATA_DIR": str(tmp_path / "var")}
     result = CliRunner().invoke(main, ["reload"], env=env)
-    assert result.exit_code == 1 and "no engine is running" in result.output
+    assert result.exit_code == 1 and "Không có `cchc run` nào đang chạy" in result.output
     assert reused_pid.poll() is None  # not hung up on: still running
     settings = Settings(plan.folder, tmp_path / "var", "sqlite://")
     assert running_pid(settings) is None
@@ -208,4 +208,4 @@ def test_cchc_reload_refuses_a_broken_template_before_asking_the_engine(
     result = CliRunner().invoke(main, ["reload"], env=env)
     assert result.exit_code == 1
     assert f"{broken}:" in result.output and "mail templates invalid" in result.output
-    assert "reload requested" not in result.output
+    assert "Đã yêu cầu" not in result.output

@@ -537,7 +537,7 @@ def test_attach_refuses_a_fifo_without_hanging(attach_env, tmp_path):
     fifo = tmp_path / "bao-cao.pdf"
     os.mkfifo(fifo)
     done = attach(env, str(item_id), str(fifo))
-    assert done.returncode == 1 and "not a regular file" in done.stderr
+    assert done.returncode == 1 and "không phải tệp thường" in done.stderr
     assert item_status(url, item_id) == "open"
 
 
@@ -564,7 +564,7 @@ def test_attach_checks_the_content_unless_told_not_to(attach_env, tmp_path):
     notes.write_text("Biên bản họp", encoding="utf-8")
     done = attach(env, str(item_id), str(notes), "--no-check")
     assert done.returncode == 0, done.stderr
-    assert f"item {item_id}: closed" in done.stdout and "ghi-chu.txt" in done.stdout
+    assert f"Nhiệm vụ số {item_id}: đã nộp (closed)" in done.stdout and "ghi-chu.txt" in done.stdout
     assert item_status(url, item_id) == "closed"
     assert not list((tmp_path / "data" / "incoming").iterdir())  # the private copy is gone
 

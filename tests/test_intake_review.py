@@ -195,7 +195,7 @@ def test_the_signing_key(tmp_path, monkeypatch):
     with pytest.raises(SecretMissing):
         Settings.from_env().link_secret()
     monkeypatch.setenv("CCHC_SECRET", "short")
-    with pytest.raises(SecretMissing, match="too short"):
+    with pytest.raises(SecretMissing, match="quá ngắn"):
         Settings.from_env().link_secret()
     monkeypatch.setenv("CCHC_SECRET", SECRET)
     assert Settings.from_env().link_secret() == SECRET

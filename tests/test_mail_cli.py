@@ -114,7 +114,7 @@ def test_send_then_return_then_send(cli, tmp_path):
         "return", str(item), "--reason", "Thiếu biểu số liệu", "--due", "2027-03-27",
         "--at", "2027-03-11T10:00",
     ).output  # fmt: skip
-    assert "open again until 29/03/2027" in out  # Saturday 27/03 moves to Monday (BLDS)
+    assert "mở lại đến hạn 29/03/2027" in out  # Saturday 27/03 moves to Monday (BLDS)
     refused = cli("return", str(item), "--reason", "x", "--due", "2027-03-25", ok=False)
     assert refused.exit_code == 1 and "đã được trả lại" in refused.output  # already returned
     cli("send", "--at", "2027-03-11T10:05")
@@ -147,4 +147,4 @@ def test_unusable_smtp_settings_are_refused(cli):
     assert bad.exit_code == 1 and "CCHC_SMTP_PORT" in bad.output
     bad = cli("check", ok=False, CCHC_SMTP_SECURITY="ssl")
     assert bad.exit_code == 1 and "CCHC_SMTP_SECURITY" in bad.output
-    assert "every mail template renders" in cli("check").output
+    assert "mọi mẫu thư đều dựng được" in cli("check").output

@@ -182,7 +182,7 @@ def test_unknown_variable_fails_check_not_a_live_send(config_dir):
     ), problems
     result = CliRunner().invoke(main, ["--config", str(config_dir), "check"])
     assert result.exit_code == 1
-    assert "overdue.txt.j2:3:" in result.output and "mẫu thư không hợp lệ" in result.output
+    assert "overdue.txt.j2:3:" in result.output and "Mẫu thư không hợp lệ" in result.output
 
 
 def test_template_syntax_error_names_file_and_line(config_dir):

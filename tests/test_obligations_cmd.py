@@ -173,7 +173,7 @@ def test_table_is_vietnamese_and_fits_100_columns(cchc):
 def test_unknown_unit_exits_1(cchc):
     done = cchc("obligations", "--unit", "NOPE", ok=False)
     assert done.exit_code == 1
-    assert "đơn vị không tồn tại" in done.output
+    assert "lỗi: Không có đơn vị mã 'NOPE'" in done.output
 
 
 def test_read_only_no_database_no_prefect_no_sqlmodel(tmp_path):

@@ -346,7 +346,7 @@ def test_attach_from_the_cli_runs_the_close_flow_when_a_server_is_set(
         ],
     )
     assert result.exit_code == 0, result.output
-    assert f"item {item.id}: closed on time" in result.output
+    assert f"Nhiệm vụ số {item.id}: đã nộp (closed), đúng hạn" in result.output
     assert [e["event"] for e in events if e["event"] == "cchc.item.closed"] == ["cchc.item.closed"]
     runs = prefect_call(lambda c: c.read_flow_runs(limit=50))
     assert f"close · #{item.id} · 2026-12-03 10:00" in {r.name for r in runs}

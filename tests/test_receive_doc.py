@@ -144,10 +144,10 @@ def test_a_returned_document_and_a_new_one_close_the_item_again(plan, engine, it
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"item_id": 424242}, "không có nhiệm vụ số 424242"),
+        ({"item_id": 424242}, "Không có nhiệm vụ số 424242"),
         ({"number": "   "}, "Cần nhập số, ký hiệu văn bản"),
         ({"day": date(2027, 3, 21)}, "chưa đến"),
-        ({"by": "NOPE"}, "không tồn tại"),
+        ({"by": "NOPE"}, "Không có đơn vị mã 'NOPE'"),
         ({"number": "x" * 65}, "dài quá"),
     ],
 )
@@ -206,8 +206,8 @@ def test_the_command_line(tmp_path, sqlite_url):
     args = ("receive", str(item.id), "--doc", "12/BC-VP")
     out = cchc(*args, "--date", "2027-03-16", "--at", "2027-03-20T09:00").stdout
     # The first line says what happened; the closed mails it queued go out at once after.
-    assert (
-        out.splitlines()[0] == f"item {item.id}: closed on time (đúng hạn); deliverable v1 {LABEL}"
+    assert out.splitlines()[0] == (
+        f"Nhiệm vụ số {item.id}: đã nộp (closed), đúng hạn; phiên bản v1 {LABEL}"
     )
     again = cchc(*args, "--date", "2027-03-16", "--at", "2027-03-20T09:05").stdout
     assert "v1" in again and "đã ghi nhận trước đó" in again

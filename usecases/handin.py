@@ -35,7 +35,7 @@ from schedules.notices import closed_notices
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent, allowed
 from schedules.vocabulary import DeliverableStatus, EventKind, ItemStatus
-from usecases.errors import UserError
+from usecases.errors import UserError, unknown_unit
 from usecases.items import close_item, get_item
 
 
@@ -175,7 +175,7 @@ def taking_hand_in(
     item = get_item(session, plan, item_id)
     unit = by or item.unit
     if unit not in plan.units:
-        raise UserError(f"unknown unit '{unit}' (đơn vị không tồn tại)")
+        raise unknown_unit(unit)
     if item.status == ItemStatus.WAIVED:
         raise UserError(
             f"Nhiệm vụ số {item_id} đã được miễn ({item.waived_reason or 'không nêu lý do'}): "

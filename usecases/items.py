@@ -13,14 +13,14 @@ from schedules.notices import closed_notices
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent
 from schedules.vocabulary import EventKind, ItemStatus, StepKind
-from usecases.errors import UserError
+from usecases.errors import unknown_item
 
 
 def get_item(session: Session, plan: Plan, item_id: int) -> WorkItem:
     """The plan's commune's item `item_id`; UserError when there is none."""
     item = session.get(WorkItem, item_id)
     if item is None or item.commune != plan.commune.code:
-        raise UserError(f"no work item {item_id} (không có nhiệm vụ số {item_id})")
+        raise unknown_item(item_id)
     return item
 
 

@@ -35,7 +35,7 @@ from schedules.vocabulary import (
     format_step,
     parse_step,
 )
-from usecases.errors import UserError
+from usecases.errors import UserError, unknown_unit
 from usecases.handin import Document, Submission, record_version
 from usecases.items import get_item
 from usecases.sweep import queue_opening
@@ -55,27 +55,26 @@ def open_ad_hoc(
     key is that due date."""
     ob = plan.obligations.get(obligation)
     if ob is None:
-        raise UserError(f"unknown obligation '{obligation}' (nhiệm vụ không tồn tại)")
+        raise UserError(f"Không có nhiệm vụ mã '{obligation}' trong kế hoạch")
     if ob.kind != ObligationKind.AD_HOC:
         ad_hoc = (
             ", ".join(o for o, x in plan.obligations.items() if x.kind == ObligationKind.AD_HOC)
             or "—"
         )
         raise UserError(
-            f"'{obligation}' is a scheduled obligation ({ob.kind}), not an ad hoc one: the engine "
-            f"opens its items itself; ad hoc obligations: {ad_hoc} "
-            "(chỉ mở bằng tay được nhiệm vụ đột xuất)"
+            f"'{obligation}' là nhiệm vụ có lịch ({ob.kind}), không phải nhiệm vụ đột xuất: hệ "
+            f"thống tự mở các nhiệm vụ này; chỉ mở bằng tay được nhiệm vụ đột xuất: {ad_hoc}"
         )
     if unit == ALL_UNITS:
         raise UserError(
-            f"'{ALL_UNITS}' is not a unit: open one item per unit, e.g. --unit "
-            f"{next(iter(plan.units), 'VP')} (mở cho từng đơn vị)"
+            f"'{ALL_UNITS}' không phải một đơn vị: mở cho từng đơn vị, ví dụ --unit "
+            f"{next(iter(plan.units), 'VP')}"
         )
     if unit not in plan.units:
-        raise UserError(f"unknown unit '{unit}' (đơn vị không tồn tại)")
+        raise unknown_unit(unit)
     today = local_date(at, plan.zone)
     if due < today:
-        raise UserError(f"due date {vn_date(due)} is in the past (hạn đã qua)")
+        raise UserError(f"Hạn {vn_date(due)} đã qua: chọn từ hôm nay trở đi")
     effective = plan.effective_due(obligation, due)
     steps = plan.timeline(obligation, effective.due, at)
     now = current_step(steps, at)
@@ -99,8 +98,7 @@ def open_ad_hoc(
         ids = insert_missing(session, WorkItem, [row])
         if not ids:
             raise UserError(
-                f"'{obligation}' for {unit} due {vn_date(effective.due)} is already open "
-                "(đã có nhiệm vụ này)"
+                f"Đã có nhiệm vụ '{obligation}' của {unit} hạn {vn_date(effective.due)} đang mở"
             )
         log_event(
             session,
@@ -156,11 +154,11 @@ def waive(
 ) -> WorkItem:
     reason = reason.strip()
     if not reason:
-        raise UserError("a reason is required to waive an item (cần nêu lý do)")
+        raise UserError("Cần nêu lý do miễn nhiệm vụ.")
     with transaction(engine) as session:
         item = get_item(session, plan, item_id)
         if not allowed(item.status, ItemEvent.WAIVE):
-            raise UserError(f"item {item_id} is {item.status}, not open (nhiệm vụ không còn mở)")
+            raise UserError(f"Nhiệm vụ số {item_id} không còn mở ({item.status})")
         waived = transition(
             session,
             item_id,
@@ -171,7 +169,7 @@ def waive(
             next_action_at=None,
         )
         if not waived:
-            raise UserError(f"item {item_id} was closed meanwhile (nhiệm vụ vừa được đóng)")
+            raise UserError(f"Nhiệm vụ số {item_id} vừa được đóng")
         cancel_pending(session, item_id, at)
         log_event(session, item_id, at, EventKind.WAIVED, actor=actor, reason=reason)
         session.flush()
@@ -206,9 +204,9 @@ def return_deliverable(
     """
     reason = " ".join(reason.split())
     if not reason:
-        raise UserError("a reason is required to return a deliverable (cần nêu lý do trả lại)")
+        raise UserError("Cần nêu lý do trả lại.")
     if new_due < local_date(at, plan.zone):
-        raise UserError(f"due date {vn_date(new_due)} is in the past (hạn đã qua)")
+        raise UserError(f"Hạn mới {vn_date(new_due)} đã qua; hãy chọn từ hôm nay trở đi.")
     with transaction(engine) as session:
         return reopen_returned(plan, session, item_id, reason, new_due, at, actor)
 
@@ -226,8 +224,8 @@ def reopen_returned(
     item = get_item(session, plan, item_id)
     if not allowed(item.status, ItemEvent.REOPEN):
         raise UserError(
-            f"item {item_id} is {item.status}: only a closed item can be returned "
-            "(chỉ trả lại được nhiệm vụ đã nộp sản phẩm)"
+            f"Nhiệm vụ số {item_id} đang ở trạng thái {item.status}: chỉ trả lại được nhiệm "
+            "vụ đã nộp sản phẩm (closed)"
         )
     accepted = accepted_version(session, item_id)
     if accepted is not None:
@@ -250,7 +248,7 @@ def reopen_returned(
         **state_at(steps, now),
     )
     if not reopened:
-        raise UserError(f"item {item_id} changed meanwhile (nhiệm vụ vừa thay đổi)")
+        raise UserError(f"Nhiệm vụ số {item_id} vừa thay đổi")
     archive_outbox_steps(session, item_id, rounds_so_far(session, item_id) + 1)
     step = format_step(StepKind.RETURNED, rounds)
     log_event(

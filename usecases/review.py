@@ -99,11 +99,9 @@ def _store(
         except ValueError as exc:
             raise UserError(f"{incoming.name}: {exc} (tệp rỗng hoặc quá lớn)") from None
         except IsADirectoryError:
-            raise UserError(f"{incoming.path} is a folder, not a file (không phải tệp)") from None
+            raise UserError(f"{incoming.path} là thư mục, không phải tệp") from None
         except OSError as exc:
-            raise UserError(
-                f"cannot read {incoming.path}: {exc.strerror} (không đọc được tệp)"
-            ) from None
+            raise UserError(f"Không đọc được tệp {incoming.path}: {exc.strerror}") from None
     parts: list[tuple[IncomingFile, StoredBlob]] = []
     seen: set[str] = set()
     for incoming, blob in zip(files, blobs, strict=True):
@@ -133,10 +131,7 @@ def contribute(
     with transaction(engine) as session:
         item = get_item(session, plan, item_id)
         if unit not in item_coordinators(session, plan, item):
-            raise UserError(
-                f"Đơn vị {unit} không phối hợp thực hiện nhiệm vụ số {item_id} (not a "
-                "coordinating unit of this item)."
-            )
+            raise UserError(f"Đơn vị {unit} không phối hợp thực hiện nhiệm vụ số {item_id}.")
         if item.status not in OPEN_STATUSES:
             raise UserError(
                 "Nhiệm vụ đã kết thúc: đơn vị chủ trì đã nộp sản phẩm hoặc nhiệm vụ được miễn; "
@@ -198,9 +193,7 @@ def _check_open_to(session: Session, plan: Plan, item_id: int, unit: str) -> Wor
     """The item, when `unit` may hand in its product: the unit's own, not waived."""
     item = get_item(session, plan, item_id)
     if item.unit != unit:
-        raise UserError(
-            f"Nhiệm vụ số {item_id} không phải của đơn vị {unit} (no such item for this unit)."
-        )
+        raise UserError(f"Nhiệm vụ số {item_id} không phải của đơn vị {unit}.")
     taking_hand_in(session, plan, item_id, unit)
     return item
 

@@ -42,7 +42,7 @@ def main(ctx: click.Context, config_dir: str | None) -> None:
     try:
         ctx.obj = App(Settings.from_env(config_dir))
     except ValueError as exc:  # an unusable CCHC_* variable
-        fail(f"settings: {exc}")
+        fail(f"Biến môi trường không dùng được: {exc}")
 
 
 COMMANDS = [

@@ -20,7 +20,7 @@ def database_errors(func):
         try:
             return func(*args, **kwargs)
         except DBAPIError as exc:
-            click.echo(f"database error (lỗi cơ sở dữ liệu): {cause(exc)}", err=True)
+            click.echo(f"lỗi cơ sở dữ liệu (database error): {cause(exc)}", err=True)
             sys.exit(1)
 
     return wrapper

@@ -73,7 +73,7 @@ def reload_cmd(app: App) -> None:
 
     city = app.city  # exits with the errors when the config is invalid
     pid = request_reload(app.settings, city)
-    click.echo(f"reload requested: engine pid {pid}, config {city.folder}")
+    click.echo(f"Đã yêu cầu `cchc run` (pid {pid}) nạp lại cấu hình {city.folder}")
 
 
 @click.command("serve-intake")
@@ -100,7 +100,8 @@ def serve_intake_cmd(app: App, host, port) -> None:
     )
     host = host or DEFAULT_INTAKE_HOST
     port = port or DEFAULT_INTAKE_PORT
-    click.echo(f"intake on http://{host}:{port} (links: {app.settings.intake.base_url})")
+    base = app.settings.intake.base_url
+    click.echo(f"Trang nộp sản phẩm (intake): http://{host}:{port} (đường dẫn trong thư: {base})")
     uvicorn.run(
         web, host=host, port=port, log_config=log_config(), log_level="info", server_header=False
     )

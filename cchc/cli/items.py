@@ -109,7 +109,7 @@ def link_cmd(app: App, item_id, office, at) -> None:
     from notifications.links import item_link, office_link
 
     if (item_id is None) == (not office):
-        fail("give ITEM_ID or --office")
+        fail("Cần ITEM_ID hoặc --office (một trong hai)")
     try:
         if office:
             scope = app.commune or app.city.code

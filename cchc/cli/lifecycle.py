@@ -15,8 +15,19 @@ from cchc.cli.common import DATE, App, at_option, now_or, pass_app, user_errors,
 from schedules.dates import vn_date
 from schedules.vocabulary import ItemChange
 
-VERDICTS = {True: "on time (đúng hạn)", False: "late (quá hạn)", None: ""}
+VERDICTS = {True: ", đúng hạn", False: ", quá hạn", None: ""}
 """An item's `on_time` in the line of a command that closed it."""
+
+
+def closed_line(item, version: int, what: str) -> str:
+    """The line of a command that closed an item: "Nhiệm vụ số 12: đã nộp (closed), đúng hạn;
+    phiên bản v1 …" (the status as `--status` takes it, in parentheses)."""
+    from notifications.views import item_status_label
+
+    return (
+        f"Nhiệm vụ số {item.id}: {item_status_label(item.status)} ({item.status})"
+        f"{VERDICTS[item.on_time]}; phiên bản v{version} {what}"
+    )
 
 
 def deliver_queued(app: App, item_id: int, at: datetime) -> None:
@@ -54,7 +65,7 @@ def open_cmd(app: App, obligation, unit, due, at) -> None:
     item = open_ad_hoc(app.plan, app.engine, obligation, unit, due, now_or(at))
     moved = item.nominal_due != item.due
     click.echo(
-        f"item {item.id}: opened {item.obligation} {item.unit} due {vn_date(item.due)}"
+        f"Nhiệm vụ số {item.id}: đã mở {item.obligation} cho {item.unit}, hạn {vn_date(item.due)}"
         + (f" ({app.plan.day_off_note(item.nominal_due, item.due)})" if moved else "")
     )
     deliver_queued(app, item.id, now_or(at))
@@ -82,8 +93,9 @@ def attach_cmd(app: App, item_id, file, by, note, no_check, at) -> None:
         done = _close_with(app, plan, item_id, copy, by, note, at)
     item, deliverable = done.item, done.files[0]
     click.echo(
-        f"item {item.id}: {item.status} {VERDICTS[item.on_time]}; deliverable "
-        f"v{deliverable.version} {deliverable.original_name} sha256 {deliverable.sha256}"
+        closed_line(
+            item, deliverable.version, f"{deliverable.original_name} sha256 {deliverable.sha256}"
+        )
     )
     deliver_queued(app, item.id, now_or(at))
 
@@ -145,23 +157,21 @@ def _open_regular(file: Path) -> BinaryIO:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UserError(
-                f"{file} is a symbolic link: attach the file itself (là liên kết, không phải tệp)"
+                f"{file} là liên kết tượng trưng (symbolic link), không phải tệp: hãy đính kèm "
+                "chính tệp đó"
             ) from None
-        raise UserError(f"cannot read {file}: {exc.strerror} (không đọc được tệp)") from None
-    source = os.fdopen(fd, "rb")
-    try:
-        mode = os.fstat(source.fileno()).st_mode
+        raise UserError(f"Không đọc được tệp {file}: {exc.strerror}") from None
+    try:  # checked on the descriptor, before os.fdopen (which refuses a folder's)
+        mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
-            raise UserError(f"{file} is a folder, not a file (không phải tệp)")
+            raise UserError(f"{file} là thư mục, không phải tệp")
         if not stat.S_ISREG(mode):
-            raise UserError(
-                f"{file} is not a regular file (FIFO, device or socket) (không phải tệp thường)"
-            )
-        os.set_blocking(source.fileno(), True)
+            raise UserError(f"{file} không phải tệp thường (mà là FIFO, thiết bị hoặc socket)")
+        os.set_blocking(fd, True)
     except BaseException:
-        source.close()
+        os.close(fd)
         raise
-    return source
+    return os.fdopen(fd, "rb")
 
 
 def _check_content(file: Path, copy: Path) -> None:
@@ -172,7 +182,7 @@ def _check_content(file: Path, copy: Path) -> None:
     try:
         filetypes.sniff(copy)
     except filetypes.Refused as exc:
-        raise UserError(f"{file}: {exc.message} (refused; --no-check attaches it anyway)") from None
+        raise UserError(f"{file}: {exc.message} (bị từ chối; --no-check để vẫn đính kèm)") from None
 
 
 @click.command("receive")
@@ -194,10 +204,7 @@ def receive_cmd(app: App, item_id, number, day, by, at) -> None:
     done = receive_document(plan, app.engine, item_id, number, day, now_or(at), by=by)
     item, version = done.item, done.deliverable
     again = "" if done.created else " (đã ghi nhận trước đó)"
-    click.echo(
-        f"item {item.id}: {item.status} {VERDICTS[item.on_time]}; deliverable v{version.version} "
-        f"{version.document}{again}"
-    )
+    click.echo(closed_line(item, version.version, f"{version.document}{again}"))
     deliver_queued(app, item.id, now_or(at))
     if done.closed_item:
         tell_prefect(app, ItemChange.CLOSED, item.id, now_or(at))
@@ -214,7 +221,7 @@ def waive_cmd(app: App, item_id, reason, at) -> None:
     from usecases.lifecycle import waive
 
     item = waive(app.item_plan(item_id, app.engine), app.engine, item_id, reason, now_or(at))
-    click.echo(f"item {item.id}: waived ({item.waived_reason})")
+    click.echo(f"Nhiệm vụ số {item.id}: đã miễn (waived), lý do: {item.waived_reason}")
     tell_prefect(app, ItemChange.WAIVED, item.id, now_or(at))
 
 
@@ -239,6 +246,6 @@ def return_cmd(app: App, item_id, reason, due, at) -> None:
         )
     else:
         item = return_deliverable(plan, app.engine, item_id, reason, due, now_or(at))
-    click.echo(f"item {item.id}: returned, open again until {vn_date(item.due)}")
+    click.echo(f"Nhiệm vụ số {item.id}: đã trả lại sản phẩm, mở lại đến hạn {vn_date(item.due)}")
     deliver_queued(app, item.id, now_or(at))
     tell_prefect(app, ItemChange.RETURNED, item.id, now_or(at))

@@ -125,6 +125,6 @@ def preview_cmd(app: App, item_id, kind, recipient, fmt, output, at) -> None:
     data = describe_mail(mail, fmt)
     if output:
         Path(output).write_bytes(data)
-        click.echo(f"written {output}")
+        click.echo(f"Đã ghi {output}")
     else:
         click.echo(data.decode(errors="replace"), nl=not data.endswith(b"\n"))

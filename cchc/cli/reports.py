@@ -57,7 +57,7 @@ def report_cmd(app: App, year, by, fmt, output, chart, at) -> None:
     quarter. `--format xlsx` writes the workbook (table, per quarter, chart)."""
     app.read_only = True
     if fmt == "xlsx" and output is None:
-        fail("--format xlsx needs --output FILE")
+        fail("--format xlsx cần --output FILE")
     drawn = fmt == "xlsx" or chart is not None
     if by == "commune":
         sheet, columns, draw, workbook = _league(app, year, at)
@@ -70,8 +70,8 @@ def report_cmd(app: App, year, by, fmt, output, chart, at) -> None:
         chart.write_bytes(png)
     if fmt == "xlsx":
         output.write_bytes(workbook(sheet, png))
-        what = "league" if by == "commune" else "scorecard"
-        click.echo(f"{what} {year}: {output}" + (f", chart {chart}" if chart else ""))
+        what = "Bảng xếp hạng" if by == "commune" else "Bảng điểm"
+        click.echo(f"{what} {year}: {output}" + (f", biểu đồ {chart}" if chart else ""))
         return
     text = render(rows, fmt, columns, app.plans[0].zone)
     if output is not None:

@@ -82,7 +82,9 @@ def _lock(path: Path) -> int:
         except BlockingIOError:
             other = os.read(fd, 32).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise UserError(f"an engine already runs on {path.parent} (pid {other})") from None
+            raise UserError(
+                f"Đã có `cchc run` đang chạy trên {path.parent} (pid {other})"
+            ) from None
         try:
             if os.stat(path).st_ino == os.fstat(fd).st_ino:
                 return fd
@@ -107,7 +109,8 @@ def request_reload(settings: Settings, city: City | None = None) -> int:
     pid = running_pid(settings)
     if pid is None:
         raise UserError(
-            f"no engine is running on {settings.data_dir} (no locked pid file {pid_path(settings)})"
+            f"Không có `cchc run` nào đang chạy trên {settings.data_dir} (không có tệp pid bị khóa "
+            f"{pid_path(settings)})"
         )
     os.kill(pid, signal.SIGHUP)
     return pid

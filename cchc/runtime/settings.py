@@ -57,22 +57,24 @@ class IntakeSettings:
         env = os.environ
         max_bytes = env_number("CCHC_INTAKE_MAX_BYTES", int, cls.max_bytes)
         if max_bytes < 1:
-            raise ValueError(f"CCHC_INTAKE_MAX_BYTES={max_bytes}: must be at least 1")
+            raise ValueError(f"CCHC_INTAKE_MAX_BYTES={max_bytes}: phải từ 1 trở lên")
         link_days = env_number("CCHC_LINK_DAYS", int, cls.link_days)
         if link_days < 1:
-            raise ValueError(f"CCHC_LINK_DAYS={link_days}: must be at least 1")
+            raise ValueError(f"CCHC_LINK_DAYS={link_days}: phải từ 1 trở lên")
         office_link_days = env_number("CCHC_OFFICE_LINK_DAYS", int, cls.office_link_days)
         if not 1 <= office_link_days <= 400:
-            raise ValueError(f"CCHC_OFFICE_LINK_DAYS={office_link_days}: must be from 1 to 400")
+            raise ValueError(f"CCHC_OFFICE_LINK_DAYS={office_link_days}: phải từ 1 đến 400")
         body_timeout = env_number("CCHC_INTAKE_BODY_TIMEOUT", float, cls.body_timeout)
         if not 1 <= body_timeout <= 3600:
-            raise ValueError(f"CCHC_INTAKE_BODY_TIMEOUT={body_timeout}: must be from 1 to 3600")
+            raise ValueError(f"CCHC_INTAKE_BODY_TIMEOUT={body_timeout}: phải từ 1 đến 3600")
         public_url = (env.get("CCHC_PUBLIC_URL") or "").strip() or None
         if public_url and not public_url.startswith(("http://", "https://")):
-            raise ValueError(f"CCHC_PUBLIC_URL={public_url!r}: must start with http:// or https://")
+            raise ValueError(
+                f"CCHC_PUBLIC_URL={public_url!r}: phải bắt đầu bằng http:// hoặc https://"
+            )
         local_address = (env.get("CCHC_INTAKE_ADDRESS") or "").strip() or cls.local_address
         if not re.fullmatch(r"[A-Za-z0-9.\-]+:\d{1,5}", local_address):
-            raise ValueError(f"CCHC_INTAKE_ADDRESS={local_address!r}: must be host:port")
+            raise ValueError(f"CCHC_INTAKE_ADDRESS={local_address!r}: phải có dạng host:port")
         return cls(
             secret=env.get("CCHC_SECRET") or None,
             public_url=public_url,
@@ -109,12 +111,12 @@ class Settings:
         otherwise, so the engine and the intake server refuse to start without one."""
         if self.intake.secret:
             if len(self.intake.secret) < 16:
-                raise SecretMissing("CCHC_SECRET is too short: use at least 16 characters")
+                raise SecretMissing("CCHC_SECRET quá ngắn: cần ít nhất 16 ký tự")
             return self.intake.secret
         if not self.embedded_default:
             raise SecretMissing(
-                "CCHC_SECRET is not set: it is required when CCHC_PUBLIC_URL or "
-                "CCHC_DATABASE_URL is set (thiếu khóa ký CCHC_SECRET)"
+                "Thiếu khóa ký đường dẫn CCHC_SECRET: bắt buộc khi đặt CCHC_PUBLIC_URL hoặc "
+                "CCHC_DATABASE_URL"
             )
         path = self.data_dir / SECRET_FILE
         if not path.exists():
