@@ -55,7 +55,7 @@ _PlainLoader.add_implicit_resolver(
 _PlainLoader.add_constructor(_CLOCK, lambda loader, node: "0" + loader.construct_scalar(node))
 
 
-@dataclass
+@dataclass(frozen=True)
 class ConfigIssue:
     file: str
     line: int
