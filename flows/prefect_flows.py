@@ -42,6 +42,7 @@ from prefect.runtime import flow_run
 from prefect.settings import PREFECT_API_URL
 from prefect.states import Completed, State
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
 
 from cchc.runtime.courier import deliver_communes
 from cchc.runtime.settings import Settings
@@ -224,7 +225,9 @@ def _read_items(engine: Engine, ids: list[int]) -> list[WorkItem]:
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         with transaction(engine) as session:
-            found += session.exec(select(WorkItem).where(WorkItem.id.in_(chunk))).scalars().all()
+            found += (
+                session.exec(select(WorkItem).where(col(WorkItem.id).in_(chunk))).scalars().all()
+            )
     order = {item_id: i for i, item_id in enumerate(ids)}
     return sorted(found, key=lambda i: order[i.id])
 
@@ -459,9 +462,9 @@ def _failed_by_commune(rt: Runtime, failed: list[tuple]) -> dict[str, list[tuple
         return {rt.plans[0].commune.code: failed}
     ids = [row[0] for row in failed]
     query = (
-        select(Outbox.id, WorkItem.commune)
-        .join(WorkItem, WorkItem.id == Outbox.item_id)
-        .where(Outbox.id.in_(ids))
+        select(col(Outbox.id), col(WorkItem.commune))
+        .join(WorkItem, col(WorkItem.id) == col(Outbox.item_id))
+        .where(col(Outbox.id).in_(ids))
     )
     with transaction(rt.engine) as session:
         commune_of = dict(session.execute(query).all())
@@ -482,9 +485,9 @@ def _queued_by_commune(rt: Runtime, at: datetime, communes: dict[int, str], queu
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         query = (
-            select(Outbox.item_id, func.count())
-            .where(Outbox.item_id.in_(chunk), Outbox.created_at == at)
-            .group_by(Outbox.item_id)
+            select(col(Outbox.item_id), func.count())
+            .where(col(Outbox.item_id).in_(chunk), col(Outbox.created_at) == at)
+            .group_by(col(Outbox.item_id))
         )
         with transaction(rt.engine) as session:
             for item_id, n in session.execute(query).all():

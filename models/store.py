@@ -241,15 +241,10 @@ def transition(
     ]
     if at_step is not None:
         guard.append(col(WorkItem.step) == at_step)
-    changed = rowcount(
-        session.execute(
-            update(WorkItem)
-            .where(*guard)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+    result = session.execute(
+        update(WorkItem).where(*guard).values(**values).execution_options(synchronize_session=False)
     )
-    return changed == 1
+    return rowcount(result) == 1
 
 
 def communes_of(engine: Engine, items: Collection[int]) -> dict[str, list[int]]:

@@ -230,3 +230,10 @@ def table_of(model: type[SQLModel]) -> Table:
     table = inspect(model).local_table
     assert isinstance(table, Table), f"{model.__name__} is not a table model"
     return table
+
+
+def saved_id(row: WorkItem | Deliverable | Contribution | Event | Outbox) -> int:
+    """The id of a row the database holds (read, or flushed after its insert): a new row's
+    is None until then."""
+    assert row.id is not None, f"{type(row).__name__} has no id: it was never saved"
+    return row.id

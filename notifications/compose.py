@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.store import consolidated_sources
 from models.tables import Deliverable, Event, Outbox, WorkItem
@@ -98,12 +98,12 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
     item_ids = {r.item_id for r in rows}
     if not item_ids:
         return facts
-    for item in session.execute(select(WorkItem).where(WorkItem.id.in_(item_ids))).scalars():
+    for item in session.execute(select(WorkItem).where(col(WorkItem.id).in_(item_ids))).scalars():
         facts.items[item.id] = item
     rounds = (
-        select(Event.item_id, func.count())
-        .where(Event.item_id.in_(item_ids), Event.kind == EventKind.RETURNED)
-        .group_by(Event.item_id)
+        select(col(Event.item_id), func.count())
+        .where(col(Event.item_id).in_(item_ids), col(Event.kind) == EventKind.RETURNED)
+        .group_by(col(Event.item_id))
     )
     facts.rounds = {item_id: n for item_id, n in session.execute(rounds).all()}
     if plan is not None:
@@ -113,21 +113,23 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
                 facts.sources[item.id] = consolidated_sources(session, plan, item)
     closed = {r.item_id for r in rows if r.kind in (MailKind.CLOSED, MailKind.RETURNED)}
     if closed:
-        query = select(Deliverable).where(Deliverable.item_id.in_(closed))
-        for d in session.execute(query.order_by(Deliverable.version)).scalars():
+        query = select(Deliverable).where(col(Deliverable.item_id).in_(closed))
+        for d in session.execute(query.order_by(col(Deliverable.version))).scalars():
             facts.deliverables[d.item_id] = d
     returned = {r.item_id for r in rows if r.kind == MailKind.RETURNED}
     if returned:
-        query = select(Event).where(Event.item_id.in_(returned), Event.kind == EventKind.RETURNED)
-        for event in session.execute(query.order_by(Event.id)).scalars():
+        query = select(Event).where(
+            col(Event.item_id).in_(returned), col(Event.kind) == EventKind.RETURNED
+        )
+        for event in session.execute(query.order_by(col(Event.id))).scalars():
             facts.returns[(event.item_id, event.detail.get("step", ""))] = event.detail
             facts.returns[(event.item_id, "")] = event.detail
     noticed = {r.item_id for r in rows if is_undelivered(r.step)}
     if noticed:
         query = select(Outbox).where(
-            Outbox.item_id.in_(noticed), Outbox.status == OutboxStatus.FAILED
+            col(Outbox.item_id).in_(noticed), col(Outbox.status) == OutboxStatus.FAILED
         )
-        for failed in session.execute(query.order_by(Outbox.id)).scalars():
+        for failed in session.execute(query.order_by(col(Outbox.id))).scalars():
             facts.failures.setdefault((failed.item_id, failed.step), []).append(
                 (failed.recipient, failed.last_error or "")
             )

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from models.db import transaction
 from models.store import consolidated_sources
@@ -247,11 +248,11 @@ def consolidated_table(plan: Plan, engine: Engine, at: datetime) -> list[dict[st
     rows: list[dict[str, Any]] = []
     with transaction(engine) as session:
         query = select(WorkItem).where(
-            WorkItem.commune == plan.commune.code,
-            WorkItem.obligation.in_(consolidating),
-            WorkItem.status.in_(list(OPEN_STATUSES)),
+            col(WorkItem.commune) == plan.commune.code,
+            col(WorkItem.obligation).in_(consolidating),
+            col(WorkItem.status).in_(list(OPEN_STATUSES)),
         )
-        for item in session.execute(query.order_by(WorkItem.due, WorkItem.id)).scalars():
+        for item in session.execute(query.order_by(col(WorkItem.due), col(WorkItem.id))).scalars():
             states = source_states(plan, item, consolidated_sources(session, plan, item), today)
             rows += [
                 {

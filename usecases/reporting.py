@@ -6,11 +6,13 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from typing import Protocol
 
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
 
 from models.db import transaction
-from models.tables import WorkItem
+from models.tables import WorkItem, table_of
 from schedules.dates import local_date
 from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES, ItemStatus
@@ -19,13 +21,13 @@ from schedules.vocabulary import OPEN_STATUSES, ItemStatus
 def list_items(
     plan: Plan, engine: Engine, status: str | None = None, unit: str | None = None
 ) -> list[WorkItem]:
-    query = select(WorkItem).where(WorkItem.commune == plan.commune.code)
+    query = select(WorkItem).where(col(WorkItem.commune) == plan.commune.code)
     if status is not None:
-        query = query.where(WorkItem.status == status)
+        query = query.where(col(WorkItem.status) == status)
     if unit is not None:
-        query = query.where(WorkItem.unit == unit)
+        query = query.where(col(WorkItem.unit) == unit)
     with transaction(engine) as session:
-        return list(session.exec(query.order_by(WorkItem.due, WorkItem.id)).scalars())
+        return list(session.scalars(query.order_by(col(WorkItem.due), col(WorkItem.id))))
 
 
 def open_counts(plan: Plan, engine: Engine) -> dict[str, Counter]:
@@ -38,7 +40,7 @@ def open_counts(plan: Plan, engine: Engine) -> dict[str, Counter]:
 def open_counts_by_commune(plans: Sequence[Plan], engine: Engine) -> dict[str, dict[str, Counter]]:
     """`open_counts` of every commune of `plans`, in one GROUP BY (a city's sweep: one query,
     not one per commune)."""
-    item = WorkItem.__table__.c
+    item = table_of(WorkItem).c
     codes = [plan.commune.code for plan in plans]
     query = (
         select(item.commune, item.unit, item.status, func.count())
@@ -57,6 +59,17 @@ def open_counts_by_commune(plans: Sequence[Plan], engine: Engine) -> dict[str, d
             sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
         )
     return result
+
+
+class Counted(Protocol):
+    """What `UnitYear.count` reads of an item: a `WorkItem`, or a row of these columns."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def on_time(self) -> bool | None: ...
+    @property
+    def due(self) -> date: ...
 
 
 @dataclass
@@ -78,7 +91,7 @@ class UnitYear:
         settled = self.on_time + self.late + self.overdue_open
         return round(self.on_time / settled, 4) if settled else None
 
-    def count(self, item: WorkItem, today: date) -> None:
+    def count(self, item: Counted, today: date) -> None:
         """Count one item: the single rule of timeliness that every report uses."""
         if item.status == ItemStatus.WAIVED:
             self.waived += 1
@@ -101,12 +114,12 @@ class UnitYear:
 
 def items_due_in(plan: Plan, engine: Engine, year: int) -> list[WorkItem]:
     query = select(WorkItem).where(
-        WorkItem.commune == plan.commune.code,
-        WorkItem.due >= date(year, 1, 1),
-        WorkItem.due <= date(year, 12, 31),
+        col(WorkItem.commune) == plan.commune.code,
+        col(WorkItem.due) >= date(year, 1, 1),
+        col(WorkItem.due) <= date(year, 12, 31),
     )
     with transaction(engine) as session:
-        return list(session.exec(query).scalars())
+        return list(session.scalars(query))
 
 
 def tally(plan: Plan, items: list[WorkItem], today: date) -> list[UnitYear]:

@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from cchc.intake.item_views import consolidated_sources, version_view
 from models.db import transaction
@@ -101,21 +102,23 @@ def office_list(
 
 def _awaiting():
     """The ids of the items with a version awaiting review."""
-    return select(Deliverable.item_id).where(Deliverable.status == DeliverableStatus.RECEIVED)
+    return select(col(Deliverable.item_id)).where(
+        col(Deliverable.status) == DeliverableStatus.RECEIVED
+    )
 
 
 def _chosen(communes: list[str], year: int, unit: str | None, status: str | None) -> list:
     """The conditions the filters put on the items: due in `year`, of `unit`, in `status`
     ("review": with a version awaiting review)."""
     chosen = [
-        WorkItem.commune.in_(communes),
+        col(WorkItem.commune).in_(communes),
         WorkItem.due >= date(year, 1, 1),
         WorkItem.due <= date(year, 12, 31),
     ]
     if unit:
         chosen.append(WorkItem.unit == unit)
     if status == "review":
-        chosen.append(WorkItem.id.in_(_awaiting()))
+        chosen.append(col(WorkItem.id).in_(_awaiting()))
     elif status:
         chosen.append(WorkItem.status == status)
     return chosen
@@ -125,20 +128,22 @@ def _read(ctx: IntakeContext, chosen: list) -> _Found:
     """The counts of the items `chosen` selects, the first MAX_ROWS of them and their parts."""
     with transaction(ctx.engine) as session:
         by_status = session.execute(
-            select(WorkItem.commune, WorkItem.status, func.count())
+            select(col(WorkItem.commune), col(WorkItem.status), func.count())
             .where(*chosen)
             .group_by(WorkItem.commune, WorkItem.status)
         ).all()
         in_review = session.execute(
-            select(WorkItem.commune, func.count())
-            .where(*chosen, WorkItem.id.in_(_awaiting()))
+            select(col(WorkItem.commune), func.count())
+            .where(*chosen, col(WorkItem.id).in_(_awaiting()))
             .group_by(WorkItem.commune)
         ).all()
         items = list(
             session.exec(
                 select(WorkItem)
                 .where(*chosen)
-                .order_by(WorkItem.commune, WorkItem.unit, WorkItem.due, WorkItem.id)
+                .order_by(
+                    col(WorkItem.commune), col(WorkItem.unit), col(WorkItem.due), col(WorkItem.id)
+                )
                 .limit(MAX_ROWS)
             ).scalars()
         )
@@ -147,8 +152,8 @@ def _read(ctx: IntakeContext, chosen: list) -> _Found:
             list(
                 session.exec(
                     select(Deliverable)
-                    .where(Deliverable.item_id.in_(ids))
-                    .order_by(Deliverable.version, Deliverable.part)
+                    .where(col(Deliverable.item_id).in_(ids))
+                    .order_by(col(Deliverable.version), col(Deliverable.part))
                 ).scalars()
             )
             if ids
