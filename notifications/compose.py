@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from models.store import consolidated_sources
-from models.tables import Deliverable, Event, Outbox, WorkItem
+from models.tables import Deliverable, Event, Outbox, WorkItem, saved_id
 from notifications.ics import CalendarEntry, calendar_bytes
 from notifications.message import (
     Attachment,
@@ -110,7 +110,7 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
         for item in facts.items.values():
             ob = plan.obligations.get(item.obligation)
             if ob is not None and ob.consolidates:
-                facts.sources[item.id] = consolidated_sources(session, plan, item)
+                facts.sources[saved_id(item)] = consolidated_sources(session, plan, item)
     closed = {r.item_id for r in rows if r.kind in (MailKind.CLOSED, MailKind.RETURNED)}
     if closed:
         query = select(Deliverable).where(col(Deliverable.item_id).in_(closed))
@@ -118,18 +118,18 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
             facts.deliverables[d.item_id] = d
     returned = {r.item_id for r in rows if r.kind == MailKind.RETURNED}
     if returned:
-        query = select(Event).where(
+        events = select(Event).where(
             col(Event.item_id).in_(returned), col(Event.kind) == EventKind.RETURNED
         )
-        for event in session.execute(query.order_by(col(Event.id))).scalars():
+        for event in session.execute(events.order_by(col(Event.id))).scalars():
             facts.returns[(event.item_id, event.detail.get("step", ""))] = event.detail
             facts.returns[(event.item_id, "")] = event.detail
     noticed = {r.item_id for r in rows if is_undelivered(r.step)}
     if noticed:
-        query = select(Outbox).where(
+        failures = select(Outbox).where(
             col(Outbox.item_id).in_(noticed), col(Outbox.status) == OutboxStatus.FAILED
         )
-        for failed in session.execute(query.order_by(col(Outbox.id))).scalars():
+        for failed in session.execute(failures.order_by(col(Outbox.id))).scalars():
             facts.failures.setdefault((failed.item_id, failed.step), []).append(
                 (failed.recipient, failed.last_error or "")
             )
@@ -262,7 +262,7 @@ class Composer:
             "sources": source_states(self.plan, item, facts.sources[item.id], today)
             if item.id in facts.sources
             else None,
-            "upload_url": self.link(item.id, link_unit, at)
+            "upload_url": self.link(saved_id(item), link_unit, at)
             if self.link and link_unit and kind in UPLOAD_KINDS and item.status in OPEN_STATUSES
             else "",
         }
@@ -321,14 +321,14 @@ class Composer:
         }
 
     def _closed(self, item: WorkItem, facts: Facts) -> dict:
-        got = facts.deliverables.get(item.id)
+        got = facts.deliverables.get(saved_id(item))
         received = got.received_at if got else item.closed_at
-        verdict = {True: "đúng hạn", False: "sau hạn"}.get(item.on_time, "")
+        verdict = {True: "đúng hạn", False: "sau hạn", None: ""}[item.on_time]
         doc = got.document if got else ""  # received as an official document: no file
         file = got if got and not doc else None
         when = vn_datetime(received, self.plan.zone) if received else ""
         return {
-            "received_at": vn_date(got.doc_date) if doc and got.doc_date else when,
+            "received_at": vn_date(got.doc_date) if got and doc and got.doc_date else when,
             "on_time": item.on_time,
             "verdict": verdict,
             "doc": doc,
@@ -339,9 +339,10 @@ class Composer:
         }
 
     def _returned(self, item: WorkItem, step: str, facts: Facts) -> dict:
-        detail = facts.returns.get((item.id, step)) or facts.returns.get((item.id, "")) or {}
+        item_id = saved_id(item)
+        detail = facts.returns.get((item_id, step)) or facts.returns.get((item_id, "")) or {}
         previous = detail.get("previous_due")
-        got = facts.deliverables.get(item.id)
+        got = facts.deliverables.get(item_id)
         what = ""
         if got is not None:
             what = got.document or f"tệp {got.original_name}, lần nộp thứ {got.version}"
@@ -389,15 +390,16 @@ class Composer:
         name = parse_step(row.step)
         notice = name.undelivered
         step = str(replace(name, undelivered=False))
-        entries = [self.entry(row.kind, step, item, at, facts, row.recipient)]
-        undelivered = facts.failures.get((item.id, step), []) if notice else []
+        kind = MailKind(row.kind)
+        entries = [self.entry(kind, step, item, at, facts, row.recipient)]
+        undelivered = facts.failures.get((saved_id(item), step), []) if notice else []
         calendar = []
         if row.kind == MailKind.OPENED and not notice:
             calendar = [self.calendar_entry(item)]
         elif row.kind == MailKind.RETURNED and not notice:  # the new due date replaces the old
             calendar = [self.calendar_entry(item, sequence=name.number or 1)]
         to = row.addressed_to or row.recipient
-        context = self.context(row.kind, to, at, entries, undelivered, bool(calendar))
+        context = self.context(kind, to, at, entries, undelivered, bool(calendar))
         msg_id = row_message_id(self.plan.commune.code, row, facts)
         extra = (
             [Attachment(*f) for f in self.evidence(item.obligation, item.period, at)]
@@ -411,7 +413,7 @@ class Composer:
             shared = self._shared[(item.id, row.kind, row.step, at)] = (item, {})
         return self._mail(
             [row, *copies],
-            row.kind,
+            kind,
             to,
             list(row.cc),
             context,
@@ -439,7 +441,7 @@ class Composer:
         listed = [r for r in ordered if r.addressed_to is None] or ordered
         listed = list({(r.item_id, r.step): r for r in reversed(listed)}.values())[::-1]
         entries = [
-            self.entry(r.kind, r.step, facts.items[r.item_id], at, facts, r.recipient)
+            self.entry(MailKind(r.kind), r.step, facts.items[r.item_id], at, facts, r.recipient)
             for r in listed
         ]
         calendar = [
@@ -447,7 +449,8 @@ class Composer:
         ]
         cc = list(dict.fromkeys(c for r in ordered for c in r.cc if c.lower() != to.lower()))
         context = self.context(MailKind.DIGEST, to, at, entries, (), bool(calendar))
-        key = [r.id for r in ordered if r.addressed_to is None] or [r.id for r in ordered]
+        keyed = [r for r in ordered if r.addressed_to is None] or ordered
+        key = [saved_id(r) for r in keyed]
         msg_id = digest_message_id(self.plan.commune.code, key, to)
         return self._mail(list(ordered), MailKind.DIGEST, to, cc, context, msg_id, calendar, at)
 

@@ -36,9 +36,9 @@ from enum import Enum
 from sqlalchemy import Engine, and_, bindparam, func, not_, or_, select, text, update
 from sqlmodel import Session, col
 
-from models.db import transaction
+from models.db import rowcount, transaction
 from models.store import log_event, queue_notices
-from models.tables import Outbox, WorkItem
+from models.tables import Outbox, WorkItem, saved_id, table_of
 from notifications.compose import Composer, Evidence, Facts, Mail, load_facts
 from notifications.links import intake_linker
 from notifications.smtp import Outcome, Transport, make_transport
@@ -290,14 +290,15 @@ class Lease:
     def renew(self) -> int:
         with transaction(self.engine) as session:
             until = database_now(session) + self.length
-            return session.execute(
+            result = session.execute(
                 update(Outbox)
                 .where(
                     col(Outbox.claim_token) == self.token,
                     col(Outbox.status) == OutboxStatus.PENDING,
                 )
                 .values(claimed_until=until)
-            ).rowcount
+            )
+            return rowcount(result)
 
 
 def held_rows(engine: Engine, scope: Scope) -> tuple[int, datetime | None]:
@@ -397,7 +398,7 @@ def _batches(rows: list[Outbox], digest_to: set[str], leaders: set[str]) -> list
             batches += _by_mail(batch)
         else:
             batches.append(batch)
-    batches.sort(key=lambda b: min(r.id for r in b))
+    batches.sort(key=lambda b: min(saved_id(r) for r in b))
     return batches
 
 
@@ -511,7 +512,7 @@ def _plain(outcome: Outcome) -> bool:
 
 def _settle(session: Session, row: Outbox, token: str, **values) -> bool:
     """Compare-and-set: only a row still pending under our claim changes."""
-    changed = session.execute(
+    result = session.execute(
         update(Outbox)
         .where(
             col(Outbox.id) == row.id,
@@ -519,8 +520,8 @@ def _settle(session: Session, row: Outbox, token: str, **values) -> bool:
             col(Outbox.claim_token) == token,
         )
         .values(claimed_until=None, claim_token=None, **values)
-    ).rowcount
-    return changed == 1
+    )
+    return rowcount(result) == 1
 
 
 Settled = tuple[Outbox, Outcome, str | None]
@@ -586,7 +587,7 @@ class Recorder:
         GIL while it builds a statement, and so slows the sending)."""
         if not rows:
             return set()
-        table = Outbox.__table__
+        table = table_of(Outbox)
         connection = session.connection()
         connection.execute(
             update(table)
