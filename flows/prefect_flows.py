@@ -34,6 +34,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
@@ -50,7 +51,7 @@ from flows import artifacts
 from models.db import transaction
 from models.pages import LEAGUE, STATUS, PageLog, last_event_id, mark_published, page_log
 from models.store import communes_of
-from models.tables import Outbox, WorkItem
+from models.tables import Outbox, WorkItem, saved_id, table_of
 from notifications.city_pages import league_fingerprint
 from notifications.status_pages import ItemLike, status_fingerprint
 from notifications.sweep_summary import (
@@ -225,11 +226,9 @@ def _read_items(engine: Engine, ids: list[int]) -> list[WorkItem]:
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         with transaction(engine) as session:
-            found += (
-                session.exec(select(WorkItem).where(col(WorkItem.id).in_(chunk))).scalars().all()
-            )
+            found += session.scalars(select(WorkItem).where(col(WorkItem.id).in_(chunk))).all()
     order = {item_id: i for i, item_id in enumerate(ids)}
-    return sorted(found, key=lambda i: order[i.id])
+    return sorted(found, key=lambda i: order[saved_id(i)])
 
 
 def _by_commune(items: list[WorkItem]) -> dict[str, list[WorkItem]]:
@@ -242,9 +241,10 @@ def _by_commune(items: list[WorkItem]) -> dict[str, list[WorkItem]]:
 def _open_items_now(plan: Plan, engine: Engine) -> list[ItemLike]:
     """The commune's open items, as plain rows (the tables read their columns only: no ORM
     objects, a fifth of the cost for a commune's thousands)."""
-    item = WorkItem.__table__.c
+    table = table_of(WorkItem)
+    item = table.c
     query = (
-        select(WorkItem.__table__)
+        select(table)
         .where(item.commune == plan.commune.code, item.status.in_(OPEN_STATUSES))
         .order_by(item.unit, item.due, item.id)
     )
@@ -544,12 +544,15 @@ def _commune_pages(
             plan, ItemChange.OPENED, [i for i in touched if i.id in opened_ids], at
         ),
         "overdue": artifacts.emit_item_events(
-            plan, ItemChange.OVERDUE, [i for i in changed if moved[i.id] == ItemStatus.OVERDUE], at
+            plan,
+            ItemChange.OVERDUE,
+            [i for i in changed if moved[saved_id(i)] == ItemStatus.OVERDUE],
+            at,
         ),
         "escalated": artifacts.emit_item_events(
             plan,
             ItemChange.ESCALATED,
-            [i for i in changed if moved[i.id] == ItemStatus.ESCALATED],
+            [i for i in changed if moved[saved_id(i)] == ItemStatus.ESCALATED],
             at,
         ),
     }
@@ -569,7 +572,7 @@ def status_pages(
     communes: dict[int, str],
     queued: int,
     delivery: str | None,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Each commune's pages (`_commune_pages`), and for a city the city's summary; the run's
     final state (name, message) and tags from the lateness."""
     rt = runtime()
@@ -578,11 +581,12 @@ def status_pages(
     touched = _by_commune(_read_items(rt.engine, opened_ids + [i for i, *_ in advanced]))
     queued_by = _queued_by_commune(rt, at, communes, queued)
     city = rt.city.is_city
-    opened_by, advanced_by = defaultdict(list), defaultdict(list)
+    opened_by: dict[str, list[tuple[int, str, str, str]]] = defaultdict(list)
+    advanced_by: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
     for row in opened:
         opened_by[communes[row[0]]].append(row)
-    for row in advanced:
-        advanced_by[communes[row[0]]].append(row)
+    for move in advanced:
+        advanced_by[communes[move[0]]].append(move)
     counts = open_counts_by_commune(rt.plans, rt.engine)
     emitted: Counter = Counter()
     for plan in rt.plans:
@@ -668,9 +672,10 @@ def sweep_flow(at: datetime | None = None, send: bool = True) -> State:
     opened = open_due(when)
     advanced = advance(when)
     delivery_state = deliver(when, return_state=True) if send else None
-    delivery_failed = delivery_state is not None and not delivery_state.is_completed()
-    if delivery_failed:
-        delivery = f"THẤT BẠI — {delivery_state.message or delivery_state.name}"
+    failed = None if delivery_state is None or delivery_state.is_completed() else delivery_state
+    delivery: str | None
+    if failed is not None:
+        delivery = f"THẤT BẠI — {failed.message or failed.name}"
     else:
         outcome = delivery_state.result() if delivery_state is not None else None
         delivery = outcome["line"] if outcome else None
@@ -691,8 +696,8 @@ def sweep_flow(at: datetime | None = None, send: bool = True) -> State:
         "delivery": delivery,
     }
     get_run_logger().info("sweep %s", summary)
-    if delivery_failed:
-        raise RuntimeError(f"e-mail delivery failed after retries: {delivery_state.message}")
+    if failed is not None:
+        raise RuntimeError(f"e-mail delivery failed after retries: {failed.message}")
     tag_run(counts["tags"])
     artifacts.emit_sweep_completed(rt.city, summary)
     return Completed(name=counts["state_name"], message=counts["state_message"], data=summary)
@@ -777,7 +782,7 @@ def close_flow(
     when = instant(at)
     done = attach_deliverable(item_id, file, when, by, note)
     if done.closed_item:
-        changed_pages(ItemChange.CLOSED, [done.item.id], when)
+        changed_pages(ItemChange.CLOSED, [item_id], when)
     return done
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -229,7 +229,7 @@ def opened_description(plan: Plan, obligation: str, periods: list[str], count: i
     return f"{title} — kỳ {kys}: mở {count} việc."
 
 
-def opened_page(plan: Plan, obligation: str, periods: list[str], items: list[ItemLike]) -> Page:
+def opened_page(plan: Plan, obligation: str, periods: list[str], items: Sequence[ItemLike]) -> Page:
     """What an opening run opened in the commune (`cchc-<commune>-opened-<obligation>`)."""
     return Page(
         opened_key(plan, obligation),

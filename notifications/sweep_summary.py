@@ -6,6 +6,7 @@ Plain data; `flows.artifacts` and `flows.prefect_flows` hand it to Prefect."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 
 from notifications.city_pages import commune_label
@@ -110,7 +111,7 @@ def sweep_summary_markdown(
     opened: list[tuple[int, str, str, str]],
     advanced: list[tuple[int, str, str]],
     queued: int,
-    touched: list[ItemLike],
+    touched: Sequence[ItemLike],
     counts: dict[str, Counter],
     delivery: str | None,
 ) -> str:
@@ -196,7 +197,7 @@ def sweep_summary_page(
     opened: list[tuple[int, str, str, str]],
     advanced: list[tuple[int, str, str]],
     queued: int,
-    touched: list[ItemLike],
+    touched: Sequence[ItemLike],
     counts: dict[str, Counter],
     delivery: str | None,
 ) -> Page:
