@@ -49,6 +49,7 @@ def tell_prefect(app: App, kind: ItemChange, item_id: int, at: datetime) -> None
 @user_errors
 def open_cmd(app: App, obligation, unit, due, at) -> None:
     """Open an ad hoc item (a directive arrived)."""
+    from models.tables import saved_id
     from usecases.lifecycle import open_ad_hoc
 
     item = open_ad_hoc(app.plan, app.engine, obligation, unit, due, now_or(at))
@@ -57,7 +58,7 @@ def open_cmd(app: App, obligation, unit, due, at) -> None:
         f"item {item.id}: opened {item.obligation} {item.unit} due {vn_date(item.due)}"
         + (f" ({app.plan.day_off_note(item.nominal_due, item.due)})" if moved else "")
     )
-    deliver_queued(app, item.id, now_or(at))
+    deliver_queued(app, saved_id(item), now_or(at))
 
 
 @click.command("attach")
@@ -198,9 +199,9 @@ def receive_cmd(app: App, item_id, number, day, by, at) -> None:
         f"item {item.id}: {item.status} {VERDICTS[item.on_time]}; deliverable v{version.version} "
         f"{version.document}{again}"
     )
-    deliver_queued(app, item.id, now_or(at))
+    deliver_queued(app, item_id, now_or(at))
     if done.closed_item:
-        tell_prefect(app, ItemChange.CLOSED, item.id, now_or(at))
+        tell_prefect(app, ItemChange.CLOSED, item_id, now_or(at))
 
 
 @click.command("waive")
@@ -215,7 +216,7 @@ def waive_cmd(app: App, item_id, reason, at) -> None:
 
     item = waive(app.item_plan(item_id, app.engine), app.engine, item_id, reason, now_or(at))
     click.echo(f"item {item.id}: waived ({item.waived_reason})")
-    tell_prefect(app, ItemChange.WAIVED, item.id, now_or(at))
+    tell_prefect(app, ItemChange.WAIVED, item_id, now_or(at))
 
 
 @click.command("return")
@@ -240,5 +241,5 @@ def return_cmd(app: App, item_id, reason, due, at) -> None:
     else:
         item = return_deliverable(plan, app.engine, item_id, reason, due, now_or(at))
     click.echo(f"item {item.id}: returned, open again until {vn_date(item.due)}")
-    deliver_queued(app, item.id, now_or(at))
-    tell_prefect(app, ItemChange.RETURNED, item.id, now_or(at))
+    deliver_queued(app, item_id, now_or(at))
+    tell_prefect(app, ItemChange.RETURNED, item_id, now_or(at))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from sqlmodel import col
 
 from cchc.intake.item_views import consolidated_sources, version_view
 from models.db import transaction
-from models.tables import Deliverable, WorkItem
+from models.tables import Deliverable, WorkItem, saved_id
 from notifications.views import item_view, period_label, shorten, unit_view
 from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
 
@@ -51,7 +52,7 @@ def unit_choices(ctx: IntakeContext, communes: list[str]) -> dict[str, str]:
     share (each has its Văn phòng, VP) is offered once and selects it in each."""
     choices: dict[str, str] = {}
     for code in communes:
-        for unit_code, unit in ctx.city.plan_of(code).units.items():
+        for unit_code, unit in ctx.city.known_plan(code).units.items():
             choices.setdefault(unit_code, unit.name)
     return choices
 
@@ -60,9 +61,9 @@ def unit_choices(ctx: IntakeContext, communes: list[str]) -> dict[str, str]:
 class _Found:
     """What the database holds for the office page, read in one transaction."""
 
-    by_status: list
+    by_status: Sequence
     """(commune, status, count) of the selected items."""
-    in_review: list
+    in_review: Sequence
     """(commune, count) of the selected items with a version awaiting review."""
     items: list[WorkItem]
     """The first MAX_ROWS selected items."""
@@ -92,7 +93,11 @@ def office_list(
         "rows": _rows(ctx, found, several, today),
         "counts": {key: sum(c[key] for c in counts.values()) for key in COUNTED},
         "by_commune": [
-            {"code": code, "label": commune_label(ctx.city.plan_of(code)), "counts": counts[code]}
+            {
+                "code": code,
+                "label": commune_label(ctx.city.known_plan(code)),
+                "counts": counts[code],
+            }
             for code in communes
         ]
         if several
@@ -138,23 +143,23 @@ def _read(ctx: IntakeContext, chosen: list) -> _Found:
             .group_by(WorkItem.commune)
         ).all()
         items = list(
-            session.exec(
+            session.scalars(
                 select(WorkItem)
                 .where(*chosen)
                 .order_by(
                     col(WorkItem.commune), col(WorkItem.unit), col(WorkItem.due), col(WorkItem.id)
                 )
                 .limit(MAX_ROWS)
-            ).scalars()
+            )
         )
         ids = [i.id for i in items]
         files = (
             list(
-                session.exec(
+                session.scalars(
                     select(Deliverable)
                     .where(col(Deliverable.item_id).in_(ids))
                     .order_by(col(Deliverable.version), col(Deliverable.part))
-                ).scalars()
+                )
             )
             if ids
             else []
@@ -184,10 +189,10 @@ def _rows(ctx: IntakeContext, found: _Found, several: bool, today: date) -> list
     default_due: dict[str, str] = {}
     rows = []
     for item in found.items:
-        plan = ctx.city.plan_of(item.commune)
+        plan = ctx.city.known_plan(item.commune)
         if item.commune not in default_due:
             default_due[item.commune] = plan.calendar.add_working_days(today, 5).isoformat()
-        row = _row(ctx, plan, item, by_item.get(item.id, {}), several, today)
+        row = _row(ctx, plan, item, by_item.get(saved_id(item), {}), several, today)
         rows.append({**row, "default_due": default_due[item.commune]})
     return rows
 
