@@ -32,4 +32,4 @@ def last_config(engine: Engine) -> ConfigSnapshot | None:
     """The most recently saved snapshot (a single-commune database holds one)."""
     query = select(ConfigSnapshot).order_by(col(ConfigSnapshot.saved_at).desc()).limit(1)
     with transaction(engine) as session:
-        return session.execute(query).scalars().first()
+        return session.scalars(query).first()

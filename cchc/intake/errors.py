@@ -53,7 +53,8 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 async def page_error(request: Request, exc: Exception) -> HTMLResponse:
-    assert isinstance(exc, PageError), "registered for PageError"  # Starlette's handler type
+    # Starlette types a handler's `exc` as any Exception: each handler narrows to its own.
+    assert isinstance(exc, PageError), "registered for PageError"
     return page(
         request.app.state.cchc,
         "refused.html" if exc.back else "error.html",
