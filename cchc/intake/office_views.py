@@ -14,10 +14,11 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from cchc.intake.item_views import consolidated_sources, version_view
 from models.db import transaction
-from models.tables import Deliverable, WorkItem
+from models.tables import Deliverable, WorkItem, saved_id
 from notifications.views import item_view, period_label, shorten, unit_view
 from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
 
@@ -50,7 +51,7 @@ def unit_choices(ctx: IntakeContext, communes: list[str]) -> dict[str, str]:
     share (each has its Văn phòng, VP) is offered once and selects it in each."""
     choices: dict[str, str] = {}
     for code in communes:
-        for unit_code, unit in ctx.city.plan_of(code).units.items():
+        for unit_code, unit in ctx.city.known_plan(code).units.items():
             choices.setdefault(unit_code, unit.name)
     return choices
 
@@ -91,7 +92,11 @@ def office_list(
         "rows": _rows(ctx, found, several, today),
         "counts": {key: sum(c[key] for c in counts.values()) for key in COUNTED},
         "by_commune": [
-            {"code": code, "label": commune_label(ctx.city.plan_of(code)), "counts": counts[code]}
+            {
+                "code": code,
+                "label": commune_label(ctx.city.known_plan(code)),
+                "counts": counts[code],
+            }
             for code in communes
         ]
         if several
@@ -101,21 +106,23 @@ def office_list(
 
 def _awaiting():
     """The ids of the items with a version awaiting review."""
-    return select(Deliverable.item_id).where(Deliverable.status == DeliverableStatus.RECEIVED)
+    return select(col(Deliverable.item_id)).where(
+        col(Deliverable.status) == DeliverableStatus.RECEIVED
+    )
 
 
 def _chosen(communes: list[str], year: int, unit: str | None, status: str | None) -> list:
     """The conditions the filters put on the items: due in `year`, of `unit`, in `status`
     ("review": with a version awaiting review)."""
     chosen = [
-        WorkItem.commune.in_(communes),
+        col(WorkItem.commune).in_(communes),
         WorkItem.due >= date(year, 1, 1),
         WorkItem.due <= date(year, 12, 31),
     ]
     if unit:
         chosen.append(WorkItem.unit == unit)
     if status == "review":
-        chosen.append(WorkItem.id.in_(_awaiting()))
+        chosen.append(col(WorkItem.id).in_(_awaiting()))
     elif status:
         chosen.append(WorkItem.status == status)
     return chosen
@@ -130,26 +137,28 @@ def _read(ctx: IntakeContext, chosen: list) -> _Found:
             .group_by(WorkItem.commune, WorkItem.status, WorkItem.due)
         ).all()
         in_review = session.execute(
-            select(WorkItem.commune, func.count())
-            .where(*chosen, WorkItem.id.in_(_awaiting()))
+            select(col(WorkItem.commune), func.count())
+            .where(*chosen, col(WorkItem.id).in_(_awaiting()))
             .group_by(WorkItem.commune)
         ).all()
         items = list(
-            session.exec(
+            session.scalars(
                 select(WorkItem)
                 .where(*chosen)
-                .order_by(WorkItem.commune, WorkItem.unit, WorkItem.due, WorkItem.id)
+                .order_by(
+                    col(WorkItem.commune), col(WorkItem.unit), col(WorkItem.due), col(WorkItem.id)
+                )
                 .limit(MAX_ROWS)
-            ).scalars()
+            )
         )
         ids = [i.id for i in items]
         files = (
             list(
-                session.exec(
+                session.scalars(
                     select(Deliverable)
-                    .where(Deliverable.item_id.in_(ids))
-                    .order_by(Deliverable.version, Deliverable.part)
-                ).scalars()
+                    .where(col(Deliverable.item_id).in_(ids))
+                    .order_by(col(Deliverable.version), col(Deliverable.part))
+                )
             )
             if ids
             else []
@@ -184,10 +193,10 @@ def _rows(ctx: IntakeContext, found: _Found, several: bool, today: date) -> list
     default_due: dict[str, str] = {}
     rows = []
     for item in found.items:
-        plan = ctx.city.plan_of(item.commune)
+        plan = ctx.city.known_plan(item.commune)
         if item.commune not in default_due:
             default_due[item.commune] = plan.calendar.add_working_days(today, 5).isoformat()
-        row = _row(ctx, plan, item, by_item.get(item.id, {}), several, today)
+        row = _row(ctx, plan, item, by_item.get(saved_id(item), {}), several, today)
         rows.append({**row, "default_due": default_due[item.commune]})
     return rows
 
