@@ -140,10 +140,15 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "ref": "Căn cứ trong kế hoạch, ví dụ “Phụ lục mục II.2” (reference)",
         "lead": "Đơn vị chủ trì: các mã đơn vị, hoặc ALL (lead units)",
         "coordinators": "Đơn vị phối hợp: các mã đơn vị, hoặc ALL (coordinating units)",
+        "all_except": "Đơn vị không thuộc “Các cơ quan, đơn vị” (ALL) ở nhiệm vụ này, ví dụ [CA] "
+        "với nhiệm vụ về đơn vị sự nghiệp công lập (units ALL leaves out)",
         "product": "Sản phẩm phải nộp, ví dụ “Báo cáo”; {period} được thay bằng kỳ của việc, "
         "ví dụ “Báo cáo … {period}” thành “Báo cáo … quý I năm 2027”; {plan_short} và {plan} "
         "như ở title (product)",
         "timing": "Thời gian thực hiện theo lời văn của kế hoạch (timing)",
+        "due_source": "Văn bản đặt ngày hạn khi kế hoạch chỉ ghi thời gian (“Hàng năm”), ví dụ "
+        "“Kế hoạch CCHC năm {year}” ({year} là năm của ngày hạn); thư ghi “hạn theo …”; bỏ trống "
+        "khi ngày hạn do chính kế hoạch quy định (due date source)",
         "description": "Nội dung nhiệm vụ, hiện trong thư và trang nộp (description)",
         "schedule": "Lịch của nhiệm vụ; bỏ trống với nhiệm vụ thường xuyên hoặc đột xuất "
         "(schedule)",

@@ -6,12 +6,13 @@ these values out, so an admin who overrides a template cannot get a date or a co
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from notifications.directive_views import DirectiveView, directive_view
-from schedules.config import ALL_UNITS
+from schedules.config import ALL_UNITS, Obligation
 from schedules.contents import ContentGroup, note_for_units, report_contents
 from schedules.dates import vn_date, vn_datetime, vn_weekday
 from schedules.documents import is_directive_period, lower_first
@@ -46,6 +47,10 @@ KIND_LABELS: dict[str, str] = {
     MailKind.EXTENSION: "Gia hạn",
 }
 SHORT_TITLE = 90
+SUBJECT_BUDGET = 54
+"""A subject is "[CCHC] unit, hạn dd/mm/yyyy – kind: title": about 40 characters besides the
+unit's name and the title, so a title of `SUBJECT_BUDGET - len(unit)` keeps it near 100."""
+SUBJECT_TITLE_MIN = 30
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,9 @@ class ItemView:
     timing: str
     ref: str
     """The plan's reference: "84/KH-UBND, Phụ lục mục II.2"."""
+    due_basis: str
+    """Where the dates come from: "Thời gian theo Kế hoạch: hằng năm; hạn theo Kế hoạch CCHC
+    năm 2027" (the due date set by the commune, `due_source`), or the plan's timing alone."""
     kind: ObligationKind
     period: str
     period_label: str
@@ -110,6 +118,7 @@ class ItemView:
     catch_up_weekday: str
     inputs_due: str
     """When the coordinating units send their inputs (items with coordinators), else empty."""
+    inputs_due_weekday: str
     deliverable: str
     """What is owed, as a subject names it: "Báo cáo CCHC quý I năm 2027" for a periodic
     report, a directive's product, else "sản phẩm nhiệm vụ «short title»"."""
@@ -120,6 +129,9 @@ class ItemView:
     with "phải hoàn thiện" / "quá hạn hoàn thiện" for a returned item; else empty."""
     directive: DirectiveView | None = None
     """The directive the item acts on; None for the plan's items."""
+    subject_title: str = ""
+    """What a subject names after the unit and the deadline: "Báo cáo CCHC quý I năm 2027" for
+    a periodic report, else the title cut to keep the subject near 100 characters."""
 
 
 def period_label(key: str) -> str:
@@ -141,6 +153,37 @@ def period_label(key: str) -> str:
     if part == "H2":
         return f"6 tháng cuối năm {year}"
     return f"tháng {part}/{year}"
+
+
+def _month_or_day(day: date, first: bool) -> str:
+    """One end of a span as the plan writes it: "2026" (a whole year), "tháng 02/2027" (a whole
+    month), else the day."""
+    whole_year = (day.month, day.day) == ((1, 1) if first else (12, 31))
+    if whole_year:
+        return str(day.year)
+    if day.day == (1 if first else monthrange(day.year, day.month)[1]):
+        return f"tháng {day.month:02d}/{day.year}"
+    return vn_date(day)
+
+
+def span_label(start: date, end: date) -> str:
+    """A one-off task's time as the plan writes it: 01/01/2026 – 28/02/2027 → "2026 – tháng
+    02/2027" (not the day its period key names, which a day off may have moved)."""
+    return f"{_month_or_day(start, True)} – {_month_or_day(end, False)}"
+
+
+def due_basis(ob: Obligation | None, due: date) -> str:
+    """ "Thời gian theo Kế hoạch: hằng năm; hạn theo Kế hoạch CCHC năm 2027": the plan's words
+    for the time, and who set the due date when the plan does not (`due_source`)."""
+    if ob is None:
+        return ""
+    timing = " ".join(ob.timing.split())
+    timing = timing[:1].lower() + timing[1:]
+    timing = timing.replace("hàng năm", "hằng năm").replace("hàng quý", "hằng quý")
+    basis = f"Thời gian theo Kế hoạch: {timing}"
+    if ob.due_source:
+        basis += f"; hạn theo {ob.due_source.replace('{year}', str(due.year))}"
+    return basis
 
 
 def countdown(plan: Plan, due: date, today: date) -> tuple[int, int, str]:
@@ -165,8 +208,13 @@ def unit_view(plan: Plan, code: str) -> UnitView:
     return UnitView(code, unit.name, str(unit.email), unit.head.name)
 
 
-def coordinators_label(plan: Plan, codes: list[str]) -> str:
-    names = ["Các cơ quan, đơn vị" if c == ALL_UNITS else unit_view(plan, c).name for c in codes]
+def coordinators_label(plan: Plan, codes: list[str], excluded: list[str] | None = None) -> str:
+    """ "Các cơ quan, đơn vị" for ALL ("(trừ Công an xã)" when the obligation leaves units
+    out), else the units' names."""
+    everyone = "Các cơ quan, đơn vị"
+    if excluded:
+        everyone += f" (trừ {', '.join(unit_view(plan, c).name for c in excluded)})"
+    names = [everyone if c == ALL_UNITS else unit_view(plan, c).name for c in codes]
     return "; ".join(names)
 
 
@@ -209,13 +257,18 @@ def item_view(
     kind = ob.kind if ob else ObligationKind.AD_HOC
     span = f"từ {vn_date(item.window_start)} đến {vn_date(item.window_end)}"
     label = period_label(item.period)
+    if ob is not None and ob.schedule is not None and ob.schedule.once is not None:
+        label = span_label(item.window_start, ob.schedule.once)
     catch_up = plan.catch_up_deadline(item.obligation, item.due, item.opened_at)
     coordinators, asks = _coordination(plan, item, directive)
+    inputs = plan.inputs_due(item.obligation, item.due, item.opened_at) if asks else None
+    unit = unit_view(plan, item.unit)
     # An item opened past its due date counts from its fresh deadline, not the plan's date.
     deadline = catch_up or item.due
     left, late, phrase = countdown(plan, deadline, today)
     if catch_up and today > catch_up and late:
-        phrase = f"đã quá {late} ngày làm việc so với hạn gia hạn {vn_date(catch_up)}"
+        what = "hoàn thành bổ sung" if item.unit == plan.commune.standing_office else "gửi bổ sung"
+        phrase = f"đã quá hạn {what} {late} ngày làm việc"
     found = _directive_of(plan, item, directive)
     ref, product, deliverable = _owed(plan, item, label, found)
     first_due = item.original_due
@@ -228,6 +281,7 @@ def item_view(
         description=" ".join((ob.description or "").split()) if ob and not found else "",
         timing=ob.timing if ob else "",
         ref=ref,
+        due_basis="" if item.adhoc else due_basis(ob, item.nominal_due or item.due),
         kind=kind,
         period=item.period,
         period_label=label,
@@ -245,26 +299,27 @@ def item_view(
         due_today=today == deadline,
         is_late=today > deadline,
         countdown=phrase,
-        coordinators=coordinators_label(plan, coordinators),
-        unit=unit_view(plan, item.unit),
+        coordinators=coordinators_label(
+            plan, coordinators, ob.all_except if ob is not None and found is None else None
+        ),
+        unit=unit,
         status=item.status,
         status_label=standing(item, today, plan.calendar).label,
         is_open=ItemStatus(item.status).is_open,
         escalation_level=item.escalation_level,
         adhoc=item.adhoc,
         note=note_for_units(ob.description) if ob and not found else "",
-        contents=tuple(
-            ContentGroup(g.heading, tuple((ref, shorten(title, 100)) for ref, title in g.rows))
-            for g in report_contents(plan, item.obligation, item.unit)
-        ),
+        contents=tuple(report_contents(plan, item.obligation, item.unit)),
         office_own=item.unit == plan.commune.standing_office,
         lead_label="Cơ quan chủ trì" if plan.communes is not None else "Đơn vị chủ trì",
         catch_up=vn_date(catch_up) if catch_up else "",
         catch_up_weekday=vn_weekday(catch_up) if catch_up else "",
-        inputs_due=vn_date(plan.inputs_due(item.obligation, item.due, item.opened_at))
-        if asks
-        else "",
+        inputs_due=vn_date(inputs) if inputs else "",
+        inputs_due_weekday=vn_weekday(inputs) if inputs else "",
         deliverable=deliverable,
+        subject_title=f"Báo cáo CCHC {label}"
+        if kind in REPORT_KINDS
+        else shorten(item.title, max(SUBJECT_TITLE_MIN, SUBJECT_BUDGET - len(unit.name))),
         original_due=vn_date(first_due) if first_due and first_due != item.due else "",
         timeliness=timeliness_label(item, today),
         directive=found,
@@ -333,6 +388,15 @@ def people(plan: Plan) -> dict[str, str]:
     return names
 
 
+def leader_in_charge(plan: Plan) -> str:
+    """The leader in charge of administrative reform as a sentence names them after "đồng
+    chí": the config's title ("Phó Chủ tịch UBND xã"), else "lãnh đạo Ủy ban nhân dân xã …"."""
+    for leader in plan.commune.leadership:
+        if leader.in_charge:
+            return leader.title or leader.name
+    return f"lãnh đạo {plan.commune.name}"
+
+
 def common_context(plan: Plan, today: date, at: datetime) -> dict:
     """What every mail of this commune states: who sends it, how to hand in, whom to call."""
     commune = plan.commune
@@ -352,6 +416,7 @@ def common_context(plan: Plan, today: date, at: datetime) -> dict:
             "email": str(contact.email),
             "phone": contact.phone or "",
         },
+        "leader_in_charge": leader_in_charge(plan),
         "submit_hint": " ".join(commune.submit_hint.split()),
         "today": vn_date(today),
         "today_weekday": vn_weekday(today),

@@ -223,6 +223,11 @@ class Obligation(Strict):
     ref: str = Field(min_length=1, description='Where the plan sets it, e.g. "Phụ lục mục II.2"')
     lead: list[str] = Field(min_length=1, description="Unit codes, or ALL")
     coordinators: list[str] = []
+    all_except: list[str] = Field(
+        [],
+        description="Units that ALL does not cover in this obligation's lead and coordinators "
+        "(a row about public service units: not the commune police)",
+    )
     product: str = Field(
         min_length=1,
         description='What is handed in; "{period}" stands for the item\'s own period, e.g. '
@@ -230,6 +235,12 @@ class Obligation(Strict):
         "for the commune's plan (also in title, timing, description)",
     )
     timing: str = Field(min_length=1, description="The plan's own words for the timing")
+    due_source: str | None = Field(
+        None,
+        description='Who sets the due date when the plan gives only a time frame ("Hàng năm"), '
+        'e.g. "Kế hoạch CCHC năm {year}" ({year}: the due date\'s year); the mails say "hạn '
+        "theo ...\". Unset: the due date is the plan's own",
+    )
     description: str | None = None
     schedule: Schedule | None = Field(None, description="None: standing or ad hoc")
     reported_in: str | None = Field(None, description="Obligation id whose report covers this")

@@ -79,20 +79,28 @@ class Plan:
         found = self._policies.get(obligation_id)
         return found or resolve_policy(self.defaults, Policy())
 
-    def expand_units(self, codes: list[str]) -> list[str]:
-        """Unit codes with ALL replaced by every unit counted in "Các cơ quan, đơn vị"."""
+    def expand_units(self, codes: list[str], excluded: list[str] | None = None) -> list[str]:
+        """Unit codes with ALL replaced by every unit counted in "Các cơ quan, đơn vị", but
+        the `excluded` ones (an obligation's `all_except`)."""
         out: list[str] = []
         for code in codes:
             expanded = (
-                [u.code for u in self.units.values() if u.in_all] if code == ALL_UNITS else [code]
+                [u.code for u in self.units.values() if u.in_all and u.code not in (excluded or ())]
+                if code == ALL_UNITS
+                else [code]
             )
             out += [c for c in expanded if c not in out]
         return out
 
+    def units_of(self, ob: Obligation, role: str) -> list[str]:
+        """An obligation's `lead` or `coordinators` (`role`), ALL expanded without the units its
+        `all_except` leaves out."""
+        return self.expand_units(getattr(ob, role), ob.all_except)
+
     def lead_units(self, obligation_id: str) -> list[str]:
         """The units that own an item of the obligation each period. The standing office does
         not owe itself a report that its own consolidated report sums up."""
-        units = self.expand_units(self.obligations[obligation_id].lead)
+        units = self.units_of(self.obligations[obligation_id], "lead")
         office = self.commune.standing_office
         consolidator = self.consolidator(obligation_id)
         if consolidator and office in self.expand_units(self.obligations[consolidator].lead):
@@ -105,8 +113,8 @@ class Plan:
         ob = self.obligations.get(obligation_id)
         if ob is None or ob.consolidates:
             return []
-        leads = set(self.expand_units(ob.lead)) | {unit}
-        return [u for u in self.expand_units(ob.coordinators) if u not in leads]
+        leads = set(self.units_of(ob, "lead")) | {unit}
+        return [u for u in self.units_of(ob, "coordinators") if u not in leads]
 
     def inputs_due(self, obligation_id: str, due: date, opened_at: datetime | None = None) -> date:
         """When the coordinating units of an item due on `due` send their inputs. For an item

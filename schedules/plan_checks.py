@@ -22,14 +22,17 @@ from schedules.dates import local_date, local_instant, vn_date
 from schedules.occurrences import CompiledSchedule, Occurrence, compile_schedule, nominal_due
 from schedules.plan import Plan
 from schedules.plan_merge import Merged, Parsed, Where, merge
+from schedules.plan_warnings import doubled_period_words, unreached_rows
 from schedules.vocabulary import REPORT_KINDS, StepKind
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
 PLACEHOLDERS = ("{plan_short}", "{plan}")
 """What an obligation's texts may name: the commune's plan (short reference, full name)."""
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
-_FILLED = ("title", "product", "timing", "description")
+_FILLED = ("title", "product", "timing", "description", "due_source")
 """The obligation's texts whose placeholders are filled."""
+_OWN_PLACEHOLDERS = {"product": {"{period}"}, "due_source": {"{year}"}}
+"""Placeholders a field keeps until a mail is written: the item's period, its due date's year."""
 
 
 def check_plan(
@@ -107,12 +110,13 @@ class _Checks:
     def _fill_placeholders(self, commune: Commune, oid: str, ob: Obligation) -> Obligation:
         """`{plan_short}` and `{plan}` in an obligation's texts become the commune's (a template
         plan shared by many communes names each one's plan); `{period}` in `product` is the
-        item's, filled when a mail is written. Any other `{...}` is an error."""
+        item's, and `{year}` in `due_source` its due date's year, filled when a mail is
+        written. Any other `{...}` is an error."""
         values = dict(zip(PLACEHOLDERS, (commune.plan_short, commune.plan), strict=True))
         update = {}
         for name in _FILLED:
             text = getattr(ob, name) or ""
-            allowed = values.keys() | ({"{period}"} if name == "product" else set())
+            allowed = values.keys() | _OWN_PLACEHOLDERS.get(name, set())
             self._check_placeholders(oid, name, text, allowed)
             if any(token in text for token in values):
                 for token, value in values.items():
@@ -209,7 +213,7 @@ class _Checks:
     def _check_unit_codes(self, plan: Plan, ob: Obligation, where: Where) -> None:
         source, loc = where
         known = ", ".join(plan.units)
-        for field_name in ("lead", "coordinators"):
+        for field_name in ("lead", "coordinators", "all_except"):
             for i, code in enumerate(getattr(ob, field_name)):
                 if plan.units and code != ALL_UNITS and code not in plan.units:
                     self.fail(
@@ -383,6 +387,9 @@ class _Checks:
         for oid in plan.obligations:
             self._warn_late_ladder(plan, oid)
         self._warn_replaced(plan)
+        for oid, field_name, message in [*unreached_rows(plan), *doubled_period_words(plan)]:
+            source, loc = self.obligation_at[oid]
+            plan.warnings.append(source.issue(loc + (field_name,), message))
 
     def _warn_late_ladder(self, plan: Plan, oid: str) -> None:
         """A report that another one sums up should have escalated all the way before the

@@ -395,7 +395,7 @@ def test_the_city_offices_own_escalation_is_not_addressed_to_itself(city_dir, tm
     assert "kính đề nghị đồng chí chỉ đạo Ủy ban nhân dân xã XA001" in mail
     assert "Cơ quan chủ trì: Sở Nội vụ" in mail
     assert "gửi sản phẩm về Sở Nội vụ" not in mail
-    assert "Subject: [CCHC] Kính báo cáo lần 1: Báo cáo CCHC quý I năm 2027 chưa hoàn thành" in mail
+    assert "– Kính báo cáo lần 1: chưa hoàn thành Báo cáo CCHC quý I năm 2027\n" in mail
 
 
 def test_no_calendar_warning_when_every_commune_has_the_year(tmp_path):
@@ -424,4 +424,4 @@ def test_preview_of_a_request_for_inputs(city_dir, tmp_path):
     item = next(r for r in rows if r["obligation"] == "ke-hoach-ra-soat-vbqppl-hang-nam")
     mail = cchc(city_dir, tmp_path, "preview", str(item["id"]), "--kind", "coordinate")
     assert mail.exit_code == 0, mail.output
-    assert "Subject: [CCHC] Đề nghị phối hợp:" in mail.output
+    assert "Subject: [CCHC] Hạn " in mail.output and " – Đề nghị phối hợp với " in mail.output

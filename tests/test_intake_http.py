@@ -92,6 +92,24 @@ def test_item_page_shows_the_item(live, item):
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
 
 
+def test_item_page_puts_the_deadline_and_the_upload_form_first(live, item):
+    """On a phone the unit lands on its deadline and the form; the long contents list (34
+    rows for a unit coordinating most of the annex) is folded below it."""
+    page = httpx.get(live.link(item)).text
+    order = [
+        page.index("<h1>"),
+        page.index("Hạn nộp: <strong>Thứ Ba, 16/03/2027</strong>"),
+        page.index('<form method="post"'),
+        page.index('<button type="submit">Nộp sản phẩm</button>'),
+        page.index("Sản phẩm cần nộp"),
+        page.index('<details class="contents">'),
+        page.index("mục I.3"),
+    ]
+    assert order == sorted(order)
+    assert '<details class="contents" open' not in page  # folded: one tap opens it
+    assert "<summary>Nội dung báo cáo" in page
+
+
 def test_item_page_counts_working_days_late(live, item):
     live.clock.at = t("2027-03-18T10:00")
     page = httpx.get(live.link(item)).text
