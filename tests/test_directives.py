@@ -221,7 +221,7 @@ def test_the_mails_say_what_an_office_writes_and_carry_the_file(plan, sqlite_url
     [opened] = [m for m in inbox.for_item(ca.id) if m.kind == "opened"]
     assert opened.rcpt_tos == [CA]
     assert opened.header("Subject").startswith(
-        "[CCHC] Thực hiện Công văn số 125/SNV-CCHC: Báo cáo kết quả cấp tài khoản"
+        "[CCHC] Công an xã, hạn 29/03/2027 – Thực hiện Công văn số 125/SNV-CCHC: Báo cáo kết quả"
     )
     text = " ".join(opened.text.split())
     assert (
