@@ -168,7 +168,9 @@ are archived (`STEP#N`, N the new round) and the Message-IDs name the round."""
 
 def rounds_so_far(session: Session, item_id: int) -> int:
     """How many rounds the item has had after its first: returns and extensions granted."""
-    query = select(func.count()).where(col(Event.item_id) == item_id, col(Event.kind).in_(ROUND_EVENTS))
+    query = select(func.count()).where(
+        col(Event.item_id) == item_id, col(Event.kind).in_(ROUND_EVENTS)
+    )
     return session.execute(query).scalar_one()
 
 

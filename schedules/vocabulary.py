@@ -228,6 +228,10 @@ class EventKind(StrEnum):
     """A step reached for a unit no longer in the config: nobody to mail."""
     MAIL_FAILED = "mail_failed"
     """A mail refused for good (the standing office is told)."""
+    EXTENSION_REQUESTED = "extension_requested"
+    EXTENSION_GRANTED = "extension_granted"
+    """The due date moved (`usecases.extensions`): the item starts a new round of mails."""
+    EXTENSION_REFUSED = "extension_refused"
 
 
 class ItemChange(StrEnum):
