@@ -151,7 +151,7 @@ async def _write_changed(
             diff.changed.append((spec.name, fields))
         if diff.dry_run:
             continue
-        if fields and "flow" in fields:
+        if current is not None and fields and "flow" in fields:
             # A deployment's name is unique per flow: under the new flow it would be a second
             # deployment, and the old one would keep firing.
             await client.delete_deployment(current.id)

@@ -113,7 +113,7 @@ def close_flow(
     when = instant(at)
     done = attach_deliverable(item_id, file, when, by, note)
     if done.closed_item:
-        changed_pages(ItemChange.CLOSED, [done.item.id], when)
+        changed_pages(ItemChange.CLOSED, [item_id], when)
     return done
 
 

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import datetime
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from flows import artifacts
 from flows.item_reads import by_commune, chunks, open_items_now, read_items
 from flows.runtime_state import Runtime, runtime
 from models.db import transaction
 from models.pages import LEAGUE, STATUS, PageLog, last_event_id, mark_published, page_log
-from models.tables import Outbox, WorkItem
+from models.tables import Outbox, WorkItem, saved_id
 from notifications.city_pages import league_fingerprint
 from notifications.status_pages import status_fingerprint
 from notifications.sweep_summary import city_late_state, city_late_tags, late_state, late_tags
@@ -61,9 +63,9 @@ def _queued_by_commune(rt: Runtime, at: datetime, communes: dict[int, str], queu
     found: Counter = Counter()
     for chunk in chunks(list(communes)):
         query = (
-            select(Outbox.item_id, func.count())
-            .where(Outbox.item_id.in_(chunk), Outbox.created_at == at)
-            .group_by(Outbox.item_id)
+            select(col(Outbox.item_id), func.count())
+            .where(col(Outbox.item_id).in_(chunk), col(Outbox.created_at) == at)
+            .group_by(col(Outbox.item_id))
         )
         with transaction(rt.engine) as session:
             for item_id, n in session.execute(query).all():
@@ -86,10 +88,10 @@ def _item_events(
     return {
         "opened": emit(ItemChange.OPENED, [i for i in touched if i.id in opened_ids]),
         "overdue": emit(
-            ItemChange.OVERDUE, [i for i in changed if moved[i.id] == ItemStatus.OVERDUE]
+            ItemChange.OVERDUE, [i for i in changed if moved[saved_id(i)] == ItemStatus.OVERDUE]
         ),
         "escalated": emit(
-            ItemChange.ESCALATED, [i for i in changed if moved[i.id] == ItemStatus.ESCALATED]
+            ItemChange.ESCALATED, [i for i in changed if moved[saved_id(i)] == ItemStatus.ESCALATED]
         ),
     }
 
@@ -166,7 +168,7 @@ def status_pages(
     communes: dict[int, str],
     queued: int,
     delivery: str | None,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Each commune's pages (`_commune_pages`), and for a city the city's summary; the run's
     final state (name, message) and tags from the lateness."""
     rt = runtime()

@@ -21,6 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 from sqlalchemy import select
+from sqlmodel import col
 
 from cchc.runtime.courier import deliver_communes
 from flows import artifacts
@@ -76,9 +77,9 @@ def _failed_by_commune(rt: Runtime, failed: list[tuple]) -> dict[str, list[tuple
         return {rt.plans[0].commune.code: failed}
     ids = [row[0] for row in failed]
     query = (
-        select(Outbox.id, WorkItem.commune)
-        .join(WorkItem, WorkItem.id == Outbox.item_id)
-        .where(Outbox.id.in_(ids))
+        select(col(Outbox.id), col(WorkItem.commune))
+        .join(WorkItem, col(WorkItem.id) == col(Outbox.item_id))
+        .where(col(Outbox.id).in_(ids))
     )
     with transaction(rt.engine) as session:
         commune_of = dict(session.execute(query).all())

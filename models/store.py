@@ -168,7 +168,9 @@ are archived (`STEP#N`, N the new round) and the Message-IDs name the round."""
 
 def rounds_so_far(session: Session, item_id: int) -> int:
     """How many rounds the item has had after its first: returns and extensions granted."""
-    query = select(func.count()).where(Event.item_id == item_id, Event.kind.in_(ROUND_EVENTS))
+    query = select(func.count()).where(
+        col(Event.item_id) == item_id, col(Event.kind).in_(ROUND_EVENTS)
+    )
     return session.execute(query).scalar_one()
 
 
@@ -184,9 +186,9 @@ def cancel_pending(
     result = session.execute(
         update(Outbox)
         .where(
-            Outbox.item_id == item_id,
-            Outbox.status == OutboxStatus.PENDING,
-            Outbox.kind.in_(list(kinds)),
+            col(Outbox.item_id) == item_id,
+            col(Outbox.status) == OutboxStatus.PENDING,
+            col(Outbox.kind).in_(list(kinds)),
         )
         .values(status=OutboxStatus.CANCELLED, last_error=f"{why} ({at.isoformat()})")
     )

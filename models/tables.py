@@ -321,7 +321,9 @@ def table_of(model: type[SQLModel]) -> Table:
     return table
 
 
-def saved_id(row: WorkItem | Deliverable | Contribution | Event | Outbox) -> int:
+def saved_id(
+    row: WorkItem | Deliverable | Contribution | Event | Outbox | Directive | Extension,
+) -> int:
     """The id of a row the database holds (read, or flushed after its insert): a new row's
     is None until then."""
     assert row.id is not None, f"{type(row).__name__} has no id: it was never saved"

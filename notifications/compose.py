@@ -120,9 +120,9 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
     for item in session.execute(select(WorkItem).where(col(WorkItem.id).in_(item_ids))).scalars():
         facts.items[item.id] = item
     rounds = (
-        select(Event.item_id, func.count())
-        .where(Event.item_id.in_(item_ids), Event.kind.in_(ROUND_EVENTS))
-        .group_by(Event.item_id)
+        select(col(Event.item_id), func.count())
+        .where(col(Event.item_id).in_(item_ids), col(Event.kind).in_(ROUND_EVENTS))
+        .group_by(col(Event.item_id))
     )
     facts.rounds = {item_id: n for item_id, n in session.execute(rounds).all()}
     facts.directives = load_directives(session, facts.items.values())
@@ -492,8 +492,11 @@ class Composer:
         ]
         cc = list(dict.fromkeys(c for r in ordered for c in r.cc if c.lower() != to.lower()))
         context = self.context(MailKind.DIGEST, to, at, entries, (), bool(calendar))
-        key = [r.id for r in ordered if r.addressed_to is None] or [r.id for r in ordered]
+        key = [saved_id(r) for r in ordered if r.addressed_to is None] or list(
+            map(saved_id, ordered)
+        )
         msg_id = sent[0].message_id if sent else digest_message_id(self.plan.commune.code, key, to)
+        assert msg_id is not None, "a sent digest's rows keep its Message-ID"
         mail = self._mail(ordered, MailKind.DIGEST, to, cc, context, msg_id, calendar, at)
         if not sent:
             return mail

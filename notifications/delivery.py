@@ -37,7 +37,7 @@ from sqlalchemy import Engine, and_, func, not_, or_, select, text, update
 from sqlmodel import Session, col
 
 from models.db import rowcount, transaction
-from models.tables import Outbox, WorkItem
+from models.tables import Outbox, WorkItem, saved_id
 from notifications.compose import Composer, Evidence, Facts, Mail, load_facts
 from notifications.delivery_report import (  # noqa: F401  (the report's home for importers)
     DeliveryReport,
@@ -363,7 +363,7 @@ def _batches(
             batches += [(mail, []) for mail in _by_mail(batch)]
         else:
             batches.append((batch, []))
-    batches.sort(key=lambda b: min(r.id for r in b[0]))
+    batches.sort(key=lambda b: min(map(saved_id, b[0])))
     return batches
 
 
@@ -477,13 +477,13 @@ def sent_with(session: Session, rows: Sequence[Outbox]) -> dict[str, list[Outbox
     if not again:
         return {}
     query = select(Outbox).where(
-        Outbox.item_id.in_({r.item_id for r in rows if r.message_id in again}),
-        Outbox.message_id.in_(again),
-        Outbox.addressed_to.is_(None),
-        Outbox.status.in_([OutboxStatus.SENT, OutboxStatus.FAILED]),
+        col(Outbox.item_id).in_({r.item_id for r in rows if r.message_id in again}),
+        col(Outbox.message_id).in_(again),
+        col(Outbox.addressed_to).is_(None),
+        col(Outbox.status).in_([OutboxStatus.SENT, OutboxStatus.FAILED]),
     )
     found: dict[str, list[Outbox]] = defaultdict(list)
-    for row in session.execute(query.order_by(Outbox.id)).scalars():
+    for row in session.execute(query.order_by(col(Outbox.id))).scalars():
         found[row.message_id].append(row)
     return dict(found)
 

@@ -117,7 +117,7 @@ DIGEST_ID_PREFIX = "digest-"
 
 
 def is_digest_id(msg_id: str | None) -> bool:
-    return bool(msg_id) and msg_id.startswith(f"<{DIGEST_ID_PREFIX}")
+    return msg_id is not None and msg_id.startswith(f"<{DIGEST_ID_PREFIX}")
 
 
 def _text_part(text: str, subtype: str, disposition: str | None = None) -> EmailMessage:

@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.tables import Directive, Extension, Outbox, WorkItem
 from schedules.timeliness import Verdict, verdict
 from schedules.vocabulary import MailKind
 
-RECEIPT_VERDICTS = {
+RECEIPT_VERDICTS: dict[Verdict | None, str] = {
     Verdict.ON_TIME: "đúng hạn",
     Verdict.ON_TIME_EXTENDED: "đúng hạn (được gia hạn)",
     Verdict.LATE: "sau hạn",
@@ -25,7 +25,7 @@ def load_directives(session: Session, items: Iterable[WorkItem]) -> dict[int, Di
     ids = {i.directive_id for i in items if i.directive_id is not None}
     if not ids:
         return {}
-    query = select(Directive).where(Directive.id.in_(ids))
+    query = select(Directive).where(col(Directive.id).in_(ids))
     return {d.id: d for d in session.execute(query).scalars()}
 
 
@@ -35,7 +35,7 @@ def load_extensions(session: Session, rows: Sequence[Outbox]) -> dict[tuple[int,
     ids = {r.item_id for r in rows if r.kind == MailKind.EXTENSION}
     if not ids:
         return {}
-    query = select(Extension).where(Extension.item_id.in_(ids))
+    query = select(Extension).where(col(Extension.item_id).in_(ids))
     return {(e.item_id, e.seq): e for e in session.execute(query).scalars()}
 
 

@@ -5,13 +5,14 @@ templates they take is rendered at check time."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from models.tables import Directive, Extension, WorkItem
 from notifications.compose import Composer, Facts
 from schedules.documents import directive_period
 from schedules.vocabulary import ExtensionStatus, MailKind
 
-SAMPLE_DIRECTIVE = dict(
+SAMPLE_DIRECTIVE: dict[str, Any] = dict(
     number="125/SNV-CCHC",
     issuer="Sở Nội vụ",
     subject="V/v báo cáo kết quả thực hiện nhiệm vụ cải cách hành chính",
@@ -24,7 +25,7 @@ SAMPLE_DIRECTIVE = dict(
 
 def office_samples(
     composer: Composer, item: WorkItem, opened: datetime, recipient: str
-) -> list[tuple[str, dict]]:
+) -> list[tuple[MailKind, dict]]:
     """(kind, context) of a directive's opened and coordinate mails, and of an extension's
     request, grant and refusal, from the sample item."""
     directive = Directive(

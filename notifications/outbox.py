@@ -74,9 +74,9 @@ def _rounds(session, item_ids: set[int]) -> dict[int, int]:
     if not item_ids:
         return {}
     query = (
-        select(Event.item_id, func.count())
-        .where(Event.item_id.in_(item_ids), Event.kind.in_(ROUND_EVENTS))
-        .group_by(Event.item_id)
+        select(col(Event.item_id), func.count())
+        .where(col(Event.item_id).in_(item_ids), col(Event.kind).in_(ROUND_EVENTS))
+        .group_by(col(Event.item_id))
     )
     return {item_id: n for item_id, n in session.execute(query).all()}
 

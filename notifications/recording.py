@@ -10,11 +10,11 @@ import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from models.db import transaction
+from models.db import rowcount, transaction
 from models.store import log_event, queue_notices
-from models.tables import Outbox
+from models.tables import Outbox, table_of
 from notifications.smtp import Outcome
 from schedules.notices import undelivered_notice
 from schedules.plan import Plan
@@ -45,16 +45,16 @@ def _plain(outcome: Outcome) -> bool:
 
 def settle(session: Session, row: Outbox, token: str, **values) -> bool:
     """Compare-and-set: only a row still pending under our claim changes."""
-    changed = session.execute(
+    result = session.execute(
         update(Outbox)
         .where(
-            Outbox.id == row.id,
-            Outbox.status == OutboxStatus.PENDING,
-            Outbox.claim_token == token,
+            col(Outbox.id) == row.id,
+            col(Outbox.status) == OutboxStatus.PENDING,
+            col(Outbox.claim_token) == token,
         )
         .values(claimed_until=None, claim_token=None, **values)
-    ).rowcount
-    return changed == 1
+    )
+    return rowcount(result) == 1
 
 
 Settled = tuple[Outbox, Outcome, str | None]
@@ -136,7 +136,7 @@ class Recorder:
         GIL while it builds a statement, and so slows the sending)."""
         if not rows:
             return set()
-        table = Outbox.__table__
+        table = table_of(Outbox)
         connection = session.connection()
         connection.execute(
             update(table)

@@ -47,19 +47,16 @@ class ItemStatus(StrEnum):
     given day (due today, past due before the sweep moved it, closed late, escalation level)
     is `standing`'s: every page, table, mail and artifact asks it."""
 
-    label: str
+    OPEN = "open"
+    OVERDUE = "overdue"
+    ESCALATED = "escalated"
+    CLOSED = "closed"
+    WAIVED = "waived"
 
-    def __new__(cls, value: str, label: str) -> ItemStatus:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.label = label
-        return member
-
-    OPEN = "open", "trong hạn"
-    OVERDUE = "overdue", "quá hạn"
-    ESCALATED = "escalated", f"quá hạn, {REPORTED_UP}"
-    CLOSED = "closed", "đã nộp"
-    WAIVED = "waived", "được miễn"
+    @property
+    def label(self) -> str:
+        """The words for the status alone ("trong hạn", "quá hạn", ...): `STATUS_LABELS`."""
+        return STATUS_LABELS[self]
 
     @property
     def is_open(self) -> bool:
@@ -77,6 +74,15 @@ class ItemStatus(StrEnum):
         sweep moves it). The one rule of "is it late now"."""
         return self.is_overdue or (self.is_open and today > due)
 
+
+STATUS_LABELS: dict[ItemStatus, str] = {
+    ItemStatus.OPEN: "trong hạn",
+    ItemStatus.OVERDUE: "quá hạn",
+    ItemStatus.ESCALATED: f"quá hạn, {REPORTED_UP}",
+    ItemStatus.CLOSED: "đã nộp",
+    ItemStatus.WAIVED: "được miễn",
+}
+"""Each status's Vietnamese label (`ItemStatus.label`)."""
 
 OPEN_STATUSES = (ItemStatus.OPEN, ItemStatus.OVERDUE, ItemStatus.ESCALATED)
 """An item in one of these still owes its deliverable."""
@@ -222,6 +228,10 @@ class EventKind(StrEnum):
     """A step reached for a unit no longer in the config: nobody to mail."""
     MAIL_FAILED = "mail_failed"
     """A mail refused for good (the standing office is told)."""
+    EXTENSION_REQUESTED = "extension_requested"
+    EXTENSION_GRANTED = "extension_granted"
+    """The due date moved (`usecases.extensions`): the item starts a new round of mails."""
+    EXTENSION_REFUSED = "extension_refused"
 
 
 class ItemChange(StrEnum):

@@ -12,12 +12,12 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.blobs import StoredBlob, store_blob
 from models.db import transaction
 from models.store import insert_missing, log_event, queue_notices
-from models.tables import Directive, WorkItem
+from models.tables import Directive, WorkItem, saved_id
 from schedules.config import ALL_UNITS
 from schedules.dates import local_date, vn_date
 from schedules.documents import (
@@ -30,6 +30,7 @@ from schedules.documents import (
 from schedules.notices import opening_notices
 from schedules.plan import Plan
 from schedules.timeline import current_step, state_at
+from schedules.vocabulary import EventKind
 from usecases.coordinators import directive_coordinators
 from usecases.errors import UserError
 from usecases.review import IncomingFile
@@ -208,10 +209,10 @@ def _file_columns(incoming: IncomingFile | None, blob: StoredBlob | None) -> dic
 
 def _refuse_repeat(session: Session, plan: Plan, number: str, issued_on: date) -> None:
     found = session.execute(
-        select(Directive.id).where(
-            Directive.commune == plan.commune.code,
-            Directive.number == number,
-            Directive.issued_on == issued_on,
+        select(col(Directive.id)).where(
+            col(Directive.commune) == plan.commune.code,
+            col(Directive.number) == number,
+            col(Directive.issued_on) == issued_on,
         )
     ).scalar()
     if found is not None:
@@ -234,7 +235,7 @@ def _open_item(
         commune=plan.commune.code,
         obligation=oid,
         unit=unit,
-        period=directive_period(directive.id),
+        period=directive_period(saved_id(directive)),
         title=directive.task or directive.subject,
         window_start=min(directive.issued_on, today),
         window_end=effective.due,
@@ -252,7 +253,7 @@ def _open_item(
         session,
         item_id,
         at,
-        "opened",
+        EventKind.OPENED,
         actor=actor,
         adhoc=True,
         directive={"id": directive.id, "number": directive.number},
@@ -262,7 +263,9 @@ def _open_item(
     coordinators = directive_coordinators(plan, directive.units, directive.coordinators, unit)
     notices = opening_notices(plan, oid, unit, steps[now], coordinators)
     queue_notices(session, item_id, notices, at)
-    return session.get(WorkItem, item_id)
+    item = session.get(WorkItem, item_id)
+    assert item is not None, f"item {item_id} was just inserted"
+    return item
 
 
 # ----- reading ------------------------------------------------------------------------------
@@ -275,9 +278,9 @@ def directive_numbers(engine: Engine, item_ids: Iterable[int]) -> dict[int, str]
     if not ids:
         return {}
     query = (
-        select(WorkItem.id, Directive.number)
-        .join(Directive, Directive.id == WorkItem.directive_id)
-        .where(WorkItem.id.in_(ids))
+        select(col(WorkItem.id), col(Directive.number))
+        .join(Directive, col(Directive.id) == col(WorkItem.directive_id))
+        .where(col(WorkItem.id).in_(ids))
     )
     with transaction(engine) as session:
         return {item_id: number for item_id, number in session.execute(query).all()}
@@ -294,15 +297,16 @@ def get_directive(plan: Plan, engine: Engine, directive_id: int) -> Directive:
 
 def list_directives(plan: Plan, engine: Engine, year: int | None = None) -> list[Directive]:
     """The commune's directives, newest first (of `year` by their date, if given)."""
-    query = select(Directive).where(Directive.commune == plan.commune.code)
+    query = select(Directive).where(col(Directive.commune) == plan.commune.code)
     if year is not None:
         query = query.where(
-            Directive.issued_on >= date(year, 1, 1), Directive.issued_on <= date(year, 12, 31)
+            col(Directive.issued_on) >= date(year, 1, 1),
+            col(Directive.issued_on) <= date(year, 12, 31),
         )
     with transaction(engine) as session:
         rows = list(
             session.execute(
-                query.order_by(Directive.issued_on.desc(), Directive.id.desc())
+                query.order_by(col(Directive.issued_on).desc(), col(Directive.id).desc())
             ).scalars()
         )
         for row in rows:
@@ -312,9 +316,9 @@ def list_directives(plan: Plan, engine: Engine, year: int | None = None) -> list
 
 def directive_items(engine: Engine, directive_id: int) -> list[WorkItem]:
     """The items of a directive, by unit."""
-    query = select(WorkItem).where(WorkItem.directive_id == directive_id)
+    query = select(WorkItem).where(col(WorkItem.directive_id) == directive_id)
     with transaction(engine) as session:
-        rows = list(session.execute(query.order_by(WorkItem.unit)).scalars())
+        rows = list(session.execute(query.order_by(col(WorkItem.unit))).scalars())
         for row in rows:
             session.expunge(row)
         return rows

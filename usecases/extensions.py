@@ -17,11 +17,11 @@ from typing import TypeVar
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from models.db import transaction
+from models.db import rowcount, transaction
 from models.store import cancel_pending, log_event, queue_notices, rounds_so_far, transition
-from models.tables import Extension, WorkItem
+from models.tables import Extension, WorkItem, saved_id
 from schedules.dates import end_of_day, local_date, vn_date
 from schedules.documents import clean_text
 from schedules.notices import extension_notices
@@ -31,6 +31,7 @@ from schedules.timeline import current_step, state_at
 from schedules.transitions import ItemEvent
 from schedules.vocabulary import (
     OPEN_STATUSES,
+    EventKind,
     ExtensionStatus,
     ItemStatus,
     MailKind,
@@ -110,15 +111,17 @@ def request_extension(
                     "đề nghị đơn vị liên hệ cơ quan thường trực."
                 )
             _check_later(command.until, item.due, "Ngày đề nghị gia hạn")
-            waiting = _pending(session, item.id)
+            item_id = saved_id(item)
+            waiting = _pending(session, item_id)
             if waiting is not None:
+                assert waiting.proposed_due is not None, "a unit's request proposes a date"
                 raise UserError(
                     f"Đơn vị đã đề nghị gia hạn đến ngày {vn_date(waiting.proposed_due)}; đề "
                     "nghị đang chờ cơ quan thường trực xem xét."
                 )
             row = Extension(
-                item_id=item.id,
-                seq=_next_seq(session, item.id),
+                item_id=item_id,
+                seq=_next_seq(session, item_id),
                 status=ExtensionStatus.PENDING,
                 requested_by=command.unit,
                 requested_at=at,
@@ -129,16 +132,16 @@ def request_extension(
             session.flush()
             log_event(
                 session,
-                item.id,
+                item_id,
                 at,
-                "extension_requested",
+                EventKind.EXTENSION_REQUESTED,
                 actor=command.unit,
                 seq=row.seq,
                 until=command.until.isoformat(),
                 reason=reason,
             )
             notices = extension_notices(plan, item.unit, StepKind.REQUESTED, row.seq)
-            queue_notices(session, item.id, notices, at)
+            queue_notices(session, item_id, notices, at)
             return _outcome(session, item, row)
 
     return _retrying(record)
@@ -168,9 +171,10 @@ def grant_extension(
             _check_open(item)
             effective = plan.effective_due(item.obligation, command.until)
             _check_later(effective.due, item.due, "Hạn gia hạn")
-            row = _to_decide(session, item.id, command.request)
+            item_id = saved_id(item)
+            row = _to_decide(session, item_id, command.request)
             if row is None:
-                row = Extension(item_id=item.id, seq=_next_seq(session, item.id), status="")
+                row = Extension(item_id=item_id, seq=_next_seq(session, item_id), status="")
             previous = item.due
             _move_due(plan, session, item, effective, at)
             decided = dict(
@@ -184,9 +188,9 @@ def grant_extension(
             _decide(session, row, decided)
             log_event(
                 session,
-                item.id,
+                item_id,
                 at,
-                "extension_granted",
+                EventKind.EXTENSION_GRANTED,
                 actor=command.actor,
                 seq=row.seq,
                 requested=row.requested_by is not None,
@@ -197,7 +201,7 @@ def grant_extension(
             )
             coordinators = item_coordinators(session, plan, item)
             notices = extension_notices(plan, item.unit, StepKind.EXTENDED, row.seq, coordinators)
-            queue_notices(session, item.id, notices, at)
+            queue_notices(session, item_id, notices, at)
             return _outcome(session, item, row)
 
     return _retrying(record)
@@ -211,7 +215,8 @@ def refuse_extension(
     reason = _reason(command.reason, "Cần nêu lý do không gia hạn.")
     with transaction(engine) as session:
         item = get_item(session, plan, command.item_id)
-        row = _to_decide(session, item.id, command.request)
+        item_id = saved_id(item)
+        row = _to_decide(session, item_id, command.request)
         if row is None:
             raise UserError(f"Nhiệm vụ số {item.id} không có đề nghị gia hạn nào đang chờ.")
         decided = dict(
@@ -223,16 +228,16 @@ def refuse_extension(
         _decide(session, row, decided)
         log_event(
             session,
-            item.id,
+            item_id,
             at,
-            "extension_refused",
+            EventKind.EXTENSION_REFUSED,
             actor=command.actor,
             seq=row.seq,
             until=row.proposed_due.isoformat() if row.proposed_due else None,
             reason=reason,
         )
         notices = extension_notices(plan, item.unit, StepKind.REFUSED, row.seq)
-        queue_notices(session, item.id, notices, at)
+        queue_notices(session, item_id, notices, at)
         return _outcome(session, item, row)
 
 
@@ -241,9 +246,10 @@ def _move_due(
 ) -> None:
     """Steps 1 and 2 of `grant_extension`."""
     steps = plan.timeline(item.obligation, effective.due, item.opened_at)
+    item_id = saved_id(item)
     moved = transition(
         session,
-        item.id,
+        item_id,
         ItemEvent.EXTEND,
         at_step=item.step,
         due=effective.due,
@@ -253,8 +259,8 @@ def _move_due(
     if not moved:
         raise UserError(f"Nhiệm vụ số {item.id} vừa thay đổi; hãy thử lại.")
     why = "due date extended before sending"
-    cancel_pending(session, item.id, at, kinds=SUPERSEDED, why=why)
-    archive_outbox_steps(session, item.id, rounds_so_far(session, item.id) + 1)
+    cancel_pending(session, item_id, at, kinds=SUPERSEDED, why=why)
+    archive_outbox_steps(session, item_id, rounds_so_far(session, item_id) + 1)
 
 
 # ----- reading ------------------------------------------------------------------------------
@@ -262,7 +268,7 @@ def _move_due(
 
 def extensions_of(engine: Engine, item_id: int) -> list[Extension]:
     """The item's requests and grants, oldest first."""
-    query = select(Extension).where(Extension.item_id == item_id).order_by(Extension.seq)
+    query = select(Extension).where(col(Extension.item_id) == item_id).order_by(col(Extension.seq))
     with transaction(engine) as session:
         rows = list(session.execute(query).scalars())
         for row in rows:
@@ -274,13 +280,13 @@ def pending_requests(plan: Plan, engine: Engine) -> list[tuple[Extension, WorkIt
     """The requests waiting for the office's decision, of items still open, oldest first."""
     query = (
         select(Extension, WorkItem)
-        .join(WorkItem, WorkItem.id == Extension.item_id)
+        .join(WorkItem, col(WorkItem.id) == col(Extension.item_id))
         .where(
-            WorkItem.commune == plan.commune.code,
-            WorkItem.status.in_(OPEN_STATUSES),
-            Extension.status == ExtensionStatus.PENDING,
+            col(WorkItem.commune) == plan.commune.code,
+            col(WorkItem.status).in_(OPEN_STATUSES),
+            col(Extension.status) == ExtensionStatus.PENDING,
         )
-        .order_by(Extension.requested_at, Extension.id)
+        .order_by(col(Extension.requested_at), col(Extension.id))
     )
     with transaction(engine) as session:
         rows = [(e, i) for e, i in session.execute(query).all()]
@@ -318,9 +324,9 @@ def _check_later(day: date, due: date, what: str) -> None:
 
 def _pending(session: Session, item_id: int) -> Extension | None:
     query = select(Extension).where(
-        Extension.item_id == item_id, Extension.status == ExtensionStatus.PENDING
+        col(Extension.item_id) == item_id, col(Extension.status) == ExtensionStatus.PENDING
     )
-    return session.execute(query.order_by(Extension.seq.desc())).scalars().first()
+    return session.execute(query.order_by(col(Extension.seq).desc())).scalars().first()
 
 
 def _to_decide(session: Session, item_id: int, request: int | None) -> Extension | None:
@@ -345,19 +351,19 @@ def _decide(session: Session, row: Extension, values: dict) -> None:
         session.add(row)
         session.flush()
         return
-    changed = session.execute(
+    result = session.execute(
         update(Extension)
-        .where(Extension.id == row.id, Extension.status == ExtensionStatus.PENDING)
+        .where(col(Extension.id) == row.id, col(Extension.status) == ExtensionStatus.PENDING)
         .values(**values)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed != 1:
+    )
+    if rowcount(result) != 1:
         raise UserError("Đề nghị gia hạn vừa được người khác xem xét.")
     session.refresh(row)
 
 
 def _next_seq(session: Session, item_id: int) -> int:
-    query = select(func.max(Extension.seq)).where(Extension.item_id == item_id)
+    query = select(func.max(Extension.seq)).where(col(Extension.item_id) == item_id)
     return (session.execute(query).scalar() or 0) + 1
 
 

@@ -4,6 +4,7 @@ accepted. Below both `usecases.lifecycle` and `usecases.handin`, which close ite
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -41,7 +42,7 @@ def close_item(
     item_id = saved_id(item)
     first = item.on_time is None
     on_time = plan.received_on_time(item.due, received_at or at) if first else item.on_time
-    judged = {"judged_due": item.due} if first else {}
+    judged: dict[str, Any] = {"judged_due": item.due} if first else {}
     closed = transition(
         session,
         item_id,

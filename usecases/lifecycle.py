@@ -273,7 +273,7 @@ def reopen_returned(
 def accepted_version(session: Session, item_id: int) -> int | None:
     """The first version of the item the office accepted, if any."""
     query = select(func.min(Deliverable.version)).where(
-        Deliverable.item_id == item_id, Deliverable.status == DeliverableStatus.ACCEPTED
+        col(Deliverable.item_id) == item_id, col(Deliverable.status) == DeliverableStatus.ACCEPTED
     )
     return session.execute(query).scalar()
 

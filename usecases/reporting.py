@@ -130,7 +130,7 @@ def first_due():
 
 def items_due_in(plan: Plan, engine: Engine, year: int) -> list[WorkItem]:
     query = select(WorkItem).where(
-        WorkItem.commune == plan.commune.code,
+        col(WorkItem.commune) == plan.commune.code,
         first_due() >= date(year, 1, 1),
         first_due() <= date(year, 12, 31),
     )

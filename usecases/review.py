@@ -264,7 +264,7 @@ def accept_version(
         if decides:
             session.execute(
                 update(WorkItem)
-                .where(WorkItem.id == item_id)
+                .where(col(WorkItem.id) == item_id)
                 .values(on_time=on_time, judged_due=item.judged_due or item.due)
             )
         log_event(

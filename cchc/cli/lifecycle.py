@@ -13,7 +13,7 @@ import click
 
 from cchc.cli.common import DATE, App, at_option, now_or, pass_app, user_errors, working
 from schedules.dates import vn_date
-from schedules.vocabulary import ItemChange
+from schedules.vocabulary import ItemChange, ItemStatus
 
 VERDICTS = {True: ", đúng hạn", False: ", quá hạn", None: ""}
 """An item's `on_time` in the line of a command that closed it."""
@@ -22,10 +22,8 @@ VERDICTS = {True: ", đúng hạn", False: ", quá hạn", None: ""}
 def closed_line(item, version: int, what: str) -> str:
     """The line of a command that closed an item: "Nhiệm vụ số 12: đã nộp (closed), đúng hạn;
     phiên bản v1 …" (the status as `--status` takes it, in parentheses)."""
-    from notifications.views import item_status_label
-
     return (
-        f"Nhiệm vụ số {item.id}: {item_status_label(item.status)} ({item.status})"
+        f"Nhiệm vụ số {item.id}: {ItemStatus(item.status).label} ({item.status})"
         f"{VERDICTS[item.on_time]}; phiên bản v{version} {what}"
     )
 
@@ -206,7 +204,7 @@ def receive_cmd(app: App, item_id, number, day, by, at) -> None:
     item, version = done.item, done.deliverable
     again = "" if done.created else " (đã ghi nhận trước đó)"
     click.echo(closed_line(item, version.version, f"{version.document}{again}"))
-    deliver_queued(app, item.id, now_or(at))
+    deliver_queued(app, item_id, now_or(at))
     if done.closed_item:
         tell_prefect(app, ItemChange.CLOSED, item_id, now_or(at))
 
@@ -223,7 +221,7 @@ def waive_cmd(app: App, item_id, reason, at) -> None:
 
     item = waive(app.item_plan(item_id, app.engine), app.engine, item_id, reason, now_or(at))
     click.echo(f"Nhiệm vụ số {item.id}: đã miễn (waived), lý do: {item.waived_reason}")
-    tell_prefect(app, ItemChange.WAIVED, item.id, now_or(at))
+    tell_prefect(app, ItemChange.WAIVED, item_id, now_or(at))
 
 
 @click.command("return")
@@ -248,5 +246,5 @@ def return_cmd(app: App, item_id, reason, due, at) -> None:
     else:
         item = return_deliverable(plan, app.engine, item_id, reason, due, now_or(at))
     click.echo(f"Nhiệm vụ số {item.id}: đã trả lại sản phẩm, mở lại đến hạn {vn_date(item.due)}")
-    deliver_queued(app, item.id, now_or(at))
-    tell_prefect(app, ItemChange.RETURNED, item.id, now_or(at))
+    deliver_queued(app, item_id, now_or(at))
+    tell_prefect(app, ItemChange.RETURNED, item_id, now_or(at))

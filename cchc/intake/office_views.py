@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -60,9 +61,9 @@ def unit_choices(ctx: IntakeContext, communes: list[str]) -> dict[str, str]:
 class _Found:
     """What the database holds for the office page, read in one transaction."""
 
-    by_status: list
+    by_status: Sequence
     """(commune, status, due, count) of the selected items."""
-    in_review: list
+    in_review: Sequence
     """(commune, count) of the selected items with a version awaiting review."""
     items: list[WorkItem]
     """The first MAX_ROWS selected items."""
@@ -116,15 +117,15 @@ def _chosen(communes: list[str], year: int, unit: str | None, status: str | None
     ("review": with a version awaiting review)."""
     chosen = [
         col(WorkItem.commune).in_(communes),
-        WorkItem.due >= date(year, 1, 1),
-        WorkItem.due <= date(year, 12, 31),
+        col(WorkItem.due) >= date(year, 1, 1),
+        col(WorkItem.due) <= date(year, 12, 31),
     ]
     if unit:
-        chosen.append(WorkItem.unit == unit)
+        chosen.append(col(WorkItem.unit) == unit)
     if status == "review":
         chosen.append(col(WorkItem.id).in_(_awaiting()))
     elif status:
-        chosen.append(WorkItem.status == status)
+        chosen.append(col(WorkItem.status) == status)
     return chosen
 
 
@@ -132,14 +133,14 @@ def _read(ctx: IntakeContext, chosen: list) -> _Found:
     """The counts of the items `chosen` selects, the first MAX_ROWS of them and their parts."""
     with transaction(ctx.engine) as session:
         by_status = session.execute(
-            select(WorkItem.commune, WorkItem.status, WorkItem.due, func.count())
+            select(col(WorkItem.commune), col(WorkItem.status), col(WorkItem.due), func.count())
             .where(*chosen)
-            .group_by(WorkItem.commune, WorkItem.status, WorkItem.due)
+            .group_by(col(WorkItem.commune), col(WorkItem.status), col(WorkItem.due))
         ).all()
         in_review = session.execute(
             select(col(WorkItem.commune), func.count())
             .where(*chosen, col(WorkItem.id).in_(_awaiting()))
-            .group_by(WorkItem.commune)
+            .group_by(col(WorkItem.commune))
         ).all()
         items = list(
             session.scalars(
