@@ -68,10 +68,11 @@ def hand_in(
     except UploadRefused as exc:
         raise PageError(exc.status, "Chưa nộp được", exc.message) from None
     incoming = []
+    budget = filetypes.Budget()  # one upload's inspection cost, over all its files
     try:
         for received in form.files:
             name = filetypes.clean_name(received.filename)
-            kind = filetypes.sniff(received.path)
+            kind = filetypes.sniff(received.path, budget)
             incoming.append(IncomingFile(name, received.path, kind.kind))
     except filetypes.Refused as exc:
         raise PageError(
