@@ -165,6 +165,37 @@ def pdf_bytes(text: str = "Bao cao CCHC quy I") -> bytes:
     return out.getvalue()
 
 
+def pdf_with(catalog: bytes = b"", objects: tuple[bytes, ...] = (), comment: bytes = b"") -> bytes:
+    """A one-page PDF whose catalog carries `catalog` (more keys), with more objects numbered
+    from 4 on, and a `comment` line after the header; offsets and xref right."""
+    base = [
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog + b" >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+        *objects,
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    if comment:
+        out.write(b"%" + comment + b"\n")
+    offsets = []
+    for n, body in enumerate(base, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % n + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(base) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(
+        b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(base) + 1, xref)
+    )
+    return out.getvalue()
+
+
+def stream_object(data: bytes, keys: bytes = b"") -> bytes:
+    return b"<< /Length %d %s >>\nstream\n" % (len(data), keys) + data + b"\nendstream"
+
+
 def _zip(entries: list[tuple[str, bytes]], stored_first: bool = False) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:

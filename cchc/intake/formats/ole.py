@@ -45,7 +45,6 @@ def _damaged() -> Refused:
 def inspect_ole(source: IO[bytes]) -> str:
     """doc or xls, after every check; Refused otherwise."""
     source.seek(0)
-    _no_zip_inside(source)
     try:
         with olefile.OleFileIO(source) as ole:
             entries = ole.listdir(streams=True, storages=True)
@@ -63,6 +62,7 @@ def inspect_ole(source: IO[bytes]) -> str:
         raise
     except Exception:  # noqa: BLE001  (olefile raises anything on a damaged file)
         raise _damaged() from None
+    _no_zip_inside(source)
     if "WordDocument" in streams:
         _check_word(streams["WordDocument"])
         return "doc"

@@ -44,7 +44,10 @@ _DIRECT = (pikepdf.ObjectType.dictionary, pikepdf.ObjectType.stream, pikepdf.Obj
 
 
 def refused_because(what: str) -> Refused:
-    return Refused(f"Tệp PDF có {what}: hệ thống không nhận PDF có nội dung tự chạy. {AS_PDF}")
+    return Refused(
+        f"Tệp PDF có {what}: hệ thống chỉ nhận PDF thuần nội dung (không mã lệnh, không tệp "
+        f"nhúng, không hành động tự chạy hay mở nơi khác). {AS_PDF}"
+    )
 
 
 def inspect_pdf(source: IO[bytes]) -> str:
@@ -111,9 +114,12 @@ def _check_dictionary(obj: pikepdf.Object) -> None:
                 raise refused_because(what)
     opening = obj.get("/OpenAction")
     if _code(opening) == pikepdf.ObjectType.dictionary:
-        kind = opening.get("/S")
-        if kind is None or str(kind) != "/GoTo":
-            raise refused_because("hành động tự chạy khi mở tệp (/OpenAction)")
+        kind = str(opening.get("/S", ""))
+        if kind != "/GoTo":
+            raise refused_because(
+                _ACTIONS.get(kind, "liên kết tự mở (URI)" if kind == "/URI" else "hành động")
+                + " chạy ngay khi mở tệp"
+            )
     if str(obj.get("/S", "")) == "/URI":
         uri = obj.get("/URI")
         target = bytes(uri) if _code(uri) == pikepdf.ObjectType.string else b""
