@@ -161,7 +161,10 @@ JS = (b"<< /S /JavaScript /JS (app.alert(1)) >>",)
         ),
         (pdf_with(b"/AcroForm << /Fields [] /XFA 4 0 R >>", (stream_object(b"<xdp/>"),)), "XFA"),
         (pdf_with(b"/OpenAction << /S /URI /URI (https://a.example/) >>"), "liên kết tự mở"),
-        (pdf_with(objects=(b"<< /Subtype /Link /A << /S /URI /URI (file:///C:/a.exe) >> >>",)), "file:"),
+        (
+            pdf_with(objects=(b"<< /Subtype /Link /A << /S /URI /URI (file:///a.exe) >> >>",)),
+            "file:",
+        ),
         (pdf_polyglot_zip(), "%%EOF"),
         (pdf_with(objects=(stream_object(zip_bytes(("a.exe", exe_bytes()))),)), "ZIP"),
         (pdf_with(comment=b"<html><script>alert(1)</script></html>"), "HTML"),

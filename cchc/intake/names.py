@@ -22,6 +22,8 @@ MAX_NAME = 200
 _DEVICES = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)$", re.I)
 _EXTENSION = re.compile(r"^[a-z0-9_\-$~]{1,12}$", re.IGNORECASE)
 _MACRO_EXTENSIONS = {".docm", ".dotm", ".xlsm", ".xltm", ".xlam", ".pptm", ".potm", ".ppsm"}
+_UNSEEN = ("Cc", "Cf", "Cs", "Zl", "Zp")
+"""Control, format (bidi), surrogate and separator characters."""
 _RENAME = "Hãy đổi tên tệp (chỉ dùng chữ, số, dấu cách, gạch ngang, dấu chấm) rồi nộp lại."
 
 
@@ -47,7 +49,7 @@ def clean_name(raw: str) -> str:
 
 def check_component(name: str, status: int = 415) -> None:
     """One file or folder name, by the rules Windows reads names with."""
-    bad = next((ch for ch in name if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp")), None)
+    bad = next((ch for ch in name if unicodedata.category(ch) in _UNSEEN), None)
     if bad is not None:
         raise Refused(
             f"Tên tệp {shown(name)} chứa ký tự điều khiển hoặc không hợp lệ. {_RENAME}",
@@ -66,7 +68,9 @@ def check_component(name: str, status: int = 415) -> None:
             status=status,
         )
     if _DEVICES.match(name.split(".", 1)[0].strip()):
-        raise Refused(f"Tên tệp {shown(name)} là tên thiết bị của Windows. {_RENAME}", status=status)
+        raise Refused(
+            f"Tên tệp {shown(name)} là tên thiết bị của Windows. {_RENAME}", status=status
+        )
 
 
 def extension_of(name: str) -> str:

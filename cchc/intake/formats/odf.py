@@ -126,7 +126,5 @@ def inspect_odf(package: StrictZip) -> str:
             xmlscan.parse(package.chunks(member), name, _Part(name))
         else:
             with package.spool(member) as stream:
-                check_binary(
-                    stream, name, name, lambda n: n in _BINARY_NAMES, package.budget, None
-                )
+                check_binary(stream, name, name, lambda n: n in _BINARY_NAMES, package.budget, None)
     return KINDS[mimetype]

@@ -96,7 +96,7 @@ def _walk(top: pikepdf.Object) -> None:
             children = list(obj)
         elif code in (pikepdf.ObjectType.dictionary, pikepdf.ObjectType.stream):
             _check_dictionary(obj)
-            children = [obj[key] for key in obj.keys()]
+            children = [obj[key] for key in obj.keys()]  # noqa: SIM118  (a PDF dictionary)
         else:
             continue
         stack += [c for c in children if _code(c) in _DIRECT and not c.is_indirect]
@@ -124,8 +124,8 @@ def _check_dictionary(obj: pikepdf.Object) -> None:
         uri = obj.get("/URI")
         target = bytes(uri) if _code(uri) == pikepdf.ObjectType.string else b""
         if not _SAFE_URI.match(target.strip()):
-            raise refused_because(f"liên kết không phải trang web ({target[:60].decode('latin-1')})")
-
+            shown_target = target[:60].decode("latin-1")
+            raise refused_because(f"liên kết không phải trang web ({shown_target})")
 
 
 def _code(value: object) -> pikepdf.ObjectType | None:

@@ -11,6 +11,7 @@ from xml.parsers import expat
 
 from cchc.intake.formats.common import EXTERNAL, Refused, shown
 
+
 class Checker(Protocol):
     """Shown each element of a part as it is parsed; names are "{namespace}local"."""
 

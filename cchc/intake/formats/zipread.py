@@ -90,9 +90,13 @@ class StrictZip:
             raise hidden(f"tên {shown(member.filename)} không khớp danh mục")
         if not flags & 0x8 and crc != member.CRC:
             raise hidden(f"mã kiểm tra của {shown(member.filename)} không khớp danh mục")
-        if not flags & 0x8 and 0xFFFFFFFF not in (csize, size):
-            if (csize, size) != (member.compress_size, member.file_size):
-                raise hidden(f"kích thước của {shown(member.filename)} không khớp danh mục")
+        sizes = (csize, size)
+        if (
+            not flags & 0x8
+            and 0xFFFFFFFF not in sizes
+            and sizes != (member.compress_size, member.file_size)
+        ):
+            raise hidden(f"kích thước của {shown(member.filename)} không khớp danh mục")
         return member.header_offset + _LOCAL.size + n + extra
 
     def _descriptor(self, member: zipfile.ZipInfo, start: int) -> int:
