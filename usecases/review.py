@@ -184,15 +184,16 @@ def attach(
     by: str | None = None,
     note: str | None = None,
     file_type: str | None = None,
+    signature: dict | None = None,
 ) -> Submission:
     """An admin hands in one file for the item's unit (`cchc attach`, the close flow): recorded
     and closed exactly as an upload; the content check is the caller's (`file_type`: what it
-    found). The submission says what happened (a new version or a repeat, whether it closed the
-    item)."""
+    found, `signature`: its signatures' verdict). The submission says what happened (a new
+    version or a repeat, whether it closed the item)."""
     with transaction(engine) as session:
         _item, unit = taking_hand_in(session, plan, item_id, by)
     file = Path(file)
-    incoming = IncomingFile(file.name, file, file_type)
+    incoming = IncomingFile(file.name, file, file_type, signature)
     return submit(plan, engine, data_dir, item_id, unit, [incoming], at, note)
 
 

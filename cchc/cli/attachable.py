@@ -28,17 +28,22 @@ from usecases.errors import UserError
 @dataclass(frozen=True)
 class Attachable:
     """The private copy of the file (named as the sender named it, cleaned) and, when checked,
-    the accepted type of its content."""
+    the accepted type of its content and, for a PDF, its signatures' verdict."""
 
     path: Path
     file_type: str | None = None
+    signature: dict | None = None
 
 
 @contextmanager
-def attachable(file: Path, data_dir: Path, check: bool) -> Iterator[Attachable]:
+def attachable(
+    file: Path, data_dir: Path, check: bool, config_dir: Path | None = None
+) -> Iterator[Attachable]:
     """A private copy of FILE under the data dir's `incoming/`, removed afterwards. `check`:
-    refuse what the web upload refuses (name and content: `cchc.intake.filetypes`)."""
+    refuse what the web upload refuses (name and content: `cchc.intake.filetypes`), and verify
+    a PDF's signatures (trust roots from `config_dir`)."""
     from cchc.intake import filetypes, names
+    from cchc.intake.signatures import verify
 
     name = names.local_name(file.name) or "tep"
     if check:
@@ -56,7 +61,8 @@ def attachable(file: Path, data_dir: Path, check: bool) -> Iterator[Attachable]:
             raise
     try:
         kind = _checked(file, lambda p: filetypes.sniff(p).kind, copy) if check else None
-        yield Attachable(copy, kind)
+        signature = verify(copy, config_dir) if kind == "pdf" else None
+        yield Attachable(copy, kind, signature)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -78,7 +78,8 @@ def attach_cmd(app: App, item_id, file, by, note, no_check, at) -> None:
     any link (no linked folder either; no FIFO or device); its name and content are checked as
     a web upload's unless --no-check."""
     plan = app.item_plan(item_id, app.engine)
-    with attachable(file, app.settings.data_dir, check=not no_check) as got:
+    settings = app.settings
+    with attachable(file, settings.data_dir, not no_check, settings.config_dir) as got:
         done = _close_with(app, plan, item_id, got, by, note, at)
     item, deliverable = done.item, done.files[0]
     click.echo(
@@ -110,6 +111,7 @@ def _close_with(app: App, plan, item_id: int, got: Attachable, by, note, at):
         by=by,
         note=note,
         file_type=got.file_type,
+        signature=got.signature,
     )
 
 
