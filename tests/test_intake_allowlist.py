@@ -272,6 +272,14 @@ def test_word_fields_that_load_files_are_refused(tmp_path):
     assert "INCLUDEPICTURE" in refusal(tmp_path, out.getvalue())
 
 
+def test_a_template_on_the_senders_own_drive_is_no_remote_template(tmp_path):
+    local = ("attachedTemplate", "file:///C:\\Users\\vp\\Mau bao cao.dotx", "External")
+    assert refusal(tmp_path, docx_with(settings_rels=[local])) == ""
+    for target in ("\\\\evil.example\\t.dotm", "https://evil.example/t.dotm", "file://evil/t"):
+        remote = ("attachedTemplate", target, "External")
+        assert "mẫu văn bản" in refusal(tmp_path, docx_with(settings_rels=[remote]))
+
+
 def test_hyperlinks_to_the_web_are_taken(tmp_path):
     data = docx_with(rels=[("hyperlink", "https://dichvucong.gov.vn/", "External")])
     assert refusal(tmp_path, data) == ""

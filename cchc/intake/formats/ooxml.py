@@ -55,7 +55,11 @@ _ACTIVE_RELATIONSHIPS = {
     "wordvbadata": MACRO,
     "attachedtoolbars": MACRO,
     "keymapcustomizations": MACRO,
-    "attachedtemplate": EXTERNAL.format(what="mẫu văn bản đính kèm"),
+    "attachedtemplate": (
+        "Tài liệu gắn với mẫu văn bản (template) ở máy hoặc địa chỉ khác, có thể tự tải mã lệnh "
+        "khi mở. Hãy lưu lại tài liệu dưới dạng PDF, hoặc trong Word chọn Tệp → Tùy chọn → "
+        "Phần bổ trợ → Mẫu và bỏ mẫu đính kèm, rồi nộp lại."
+    ),
     "subdocument": EXTERNAL.format(what="văn bản con"),
     "afchunk": EMBEDDED.format(what="nội dung nhập từ định dạng khác (altChunk)"),
     "frame": EXTERNAL.format(what="khung trang"),
@@ -64,6 +68,9 @@ _ACTIVE_RELATIONSHIPS = {
 }
 """Relationship types (their last segment, lower case) that are refused wherever they are."""
 _XML = re.compile(r"(\+xml|/xml)$")
+_LOCAL_TEMPLATE = re.compile(r"^(file:///)?[a-z]:[\\/]", re.IGNORECASE)
+"""A template on the sender's own drive (Word records the one a document was made from): on the
+office's computer it names a path that is not there, or the office's own template."""
 
 
 def _binary_kind(content_type: str) -> bool:
@@ -116,6 +123,8 @@ class _Relationships:
             return
         kind = (attrs.get("Type") or "").strip().lower().rsplit("/", 1)[-1]
         target = (attrs.get("Target") or "").strip()
+        if kind == "attachedtemplate" and _LOCAL_TEMPLATE.match(target):
+            return
         if kind in _ACTIVE_RELATIONSHIPS:
             raise Refused(_ACTIVE_RELATIONSHIPS[kind])
         external = (attrs.get("TargetMode") or "").strip().lower() == "external"
