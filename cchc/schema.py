@@ -157,6 +157,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "start": "Ngày bắt đầu áp dụng nhiệm vụ, dạng YYYY-MM-DD (start)",
         "end": "Ngày thôi áp dụng nhiệm vụ, dạng YYYY-MM-DD (end)",
         "policy": "Chính sách riêng của nhiệm vụ; trường bỏ trống theo mặc định của xã (policy)",
+        "signature": "Khi bản nộp không có tệp PDF ký số hợp lệ: warn là vẫn nhận và ghi “chưa "
+        "ký số” trên biên nhận và trang văn phòng, refuse là không nhận (signature policy)",
     },
     "CityFile": {
         "city": "Thông tin của thành phố: mã, tên, cơ quan của thành phố (Sở Nội vụ), lãnh đạo, "

@@ -152,6 +152,10 @@ class Deliverable(SQLModel, table=True):
     `sha256` and `stored_path` empty."""
     doc_date: date | None = None
     """The official document's date, the date it was received (on time is judged by it)."""
+    signature: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """What the intake found of the file's digital signatures (a PDF; None for other files and
+    documents): {"state": "signed" | "unsigned" | "invalid", "signatures": [{"signer", "at",
+    "intact", "trusted"}], "roots": bool}, as `cchc.intake.signatures.verify` returns it."""
 
     @property
     def document(self) -> str:

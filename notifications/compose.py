@@ -39,6 +39,7 @@ from notifications.message import (
 )
 from notifications.office_facts import load_directives, load_extensions, receipt_verdict
 from notifications.render import Renderer, renderer_for
+from notifications.signatures import signature_text
 from notifications.views import (
     KIND_LABELS,
     ItemView,
@@ -371,6 +372,7 @@ class Composer:
             "version": got.version if got else 0,
             "size": file_size(file.size) if file else "",
             "sha256": file.sha256 if file else "",
+            "signature": signature_text(file.signature, self.plan.zone) if file else "",
         }
 
     def _returned(self, item: WorkItem, step: str, facts: Facts) -> dict:

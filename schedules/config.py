@@ -38,6 +38,9 @@ leadership (those marked `escalation: true`), the leader in charge of administra
 PeriodKind = Literal["year", "half", "quarter", "cchc", "month", "date"]
 NamedSet = Literal["quarterly-cchc", "annual", "semiannual", "quarterly", "monthly"]
 Shift = Literal["next_working_day", "previous_working_day", "none"]
+SignaturePolicy = Literal["warn", "refuse"]
+"""What the intake does with a version holding no validly signed PDF: take it and say so on the
+receipt and the office page (warn), or refuse it (refuse)."""
 WorkingDays = Annotated[int, Field(ge=0, le=260)]
 
 
@@ -248,6 +251,7 @@ class Obligation(Strict):
     start: date | None = None
     end: date | None = None
     policy: Policy = Policy()
+    signature: SignaturePolicy = "warn"
     communes: list[str] | None = Field(
         None,
         description="In a city's shared obligations: only these communes (codes); "

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from intake_support import pdf_bytes
 from support import cli_env, find_item, run_cchc
 
 from schedules.dates import parse_instant
@@ -96,7 +97,7 @@ def test_sweep_items_attach_report(cchc, tmp_path):
     assert vp["opened_at"] == "2027-03-02T07:30:00+07:00" and vp["status"] == "open"
 
     doc = tmp_path / "bao-cao.pdf"
-    doc.write_bytes(b"%PDF-1.7")
+    doc.write_bytes(pdf_bytes())
     out = cchc("attach", str(vp["id"]), str(doc), "--by", "VP", "--at", "2027-03-10T15:00").stdout
     assert "closed" in out
     closed = json.loads(cchc("items", "--status", "closed", "--format", "json").stdout)
@@ -221,7 +222,7 @@ def test_ad_hoc_item_due_on_a_saturday_is_due_on_monday(cchc, tmp_path):
     [item] = [i for i in json.loads(cchc("items", "--format", "json").stdout) if i["adhoc"]]
     assert item["status"] == "open"  # due today, not overdue
     doc = tmp_path / "bao-cao.pdf"
-    doc.write_bytes(b"%PDF-1.7 bao cao")
+    doc.write_bytes(pdf_bytes("bao cao"))
     done = cchc("attach", str(item["id"]), str(doc), "--at", "2027-05-24T16:00").stdout
     assert "đã nộp (closed), đúng hạn" in done
     [vp] = [
@@ -341,7 +342,7 @@ def test_items_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
     assert "bao-cao-cchc-dinh-ky" not in table and "2027-Q1" not in table
 
     doc = tmp_path / "bao-cao.pdf"
-    doc.write_bytes(b"%PDF-1.7")
+    doc.write_bytes(pdf_bytes())
     cchc("attach", str(vp["id"]), str(doc), "--by", "VP", "--at", "2027-03-10T15:00")
     cchc("waive", str(kt["id"]), "--reason", "Không phát sinh", "--at", "2027-03-10T15:00")
     table = cchc("items", "--at", "2027-03-10T16:00").stdout
@@ -379,7 +380,7 @@ def test_outbox_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
     items = json.loads(cchc("items", "--unit", "VP", "--format", "json").stdout)
     vp = next(i for i in items if i["period"] == "2027-Q1")
     doc = tmp_path / "bao-cao.pdf"
-    doc.write_bytes(b"%PDF-1.7")
+    doc.write_bytes(pdf_bytes())
     cchc("attach", str(vp["id"]), str(doc), "--at", "2027-03-10T15:00")  # cancels the opened mail
 
     def check(expected: dict[str, str]) -> None:

@@ -277,7 +277,8 @@ def test_a_windows_full_path_keeps_only_the_file_name(live, engine, item):
         ("ke-hoach.doc", ole_bytes("WordDocument", storages=("Macros",)), "macro"),
         ("cai-dat.doc", ole_bytes("\x05SummaryInformation"), "không phải văn bản Word"),
         ("trinh-chieu.odt", odf_bytes("presentation"), "chỉ nhận ODT, ODS"),
-        ("anh.pdf", b"\xff\xd8\xff\xe0" + bytes(64), "Định dạng tệp không được nhận"),
+        ("anh.pdf", b"GIF89a" + bytes(64), "Định dạng tệp không được nhận"),
+        ("anh.jpg", b"\xff\xd8\xff\xe0" + bytes(64), "Ảnh bị hỏng"),
         ("trang.pdf", b"<html><script>alert(1)</script></html>", "Định dạng tệp không được nhận"),
         ("hong.zip", b"PK\x03\x04" + bytes(64), "bị hỏng"),
     ],
@@ -325,8 +326,12 @@ def small(plan, engine, tmp_path):
 
 
 def padded_pdf(size: int) -> bytes:
-    data = pdf_bytes()
-    return data + b"%" * (size - len(data))
+    """A valid PDF of exactly `size` bytes (its text made longer)."""
+    n = size - len(pdf_bytes(""))
+    data = pdf_bytes("x" * n)
+    data = pdf_bytes("x" * (n - (len(data) - size)))  # the stream's /Length grew digits
+    assert len(data) == size
+    return data
 
 
 def test_a_file_of_the_limit_is_taken_one_byte_more_is_not(small, engine, item):

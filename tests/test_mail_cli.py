@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import SHIPPED_CONFIG
+from intake_support import pdf_bytes
 from test_mail_support import running_smtp_server
 
 from cchc.cli import main
@@ -111,7 +112,7 @@ def test_send_then_return_then_send(cli, tmp_path):
     assert ": 0 thư (" not in cli("send", "--at", "2027-03-02T08:05").output
     item = kt_q1_report(cli)
     report = tmp_path / "bao-cao.pdf"
-    report.write_bytes(b"%PDF-1.7")
+    report.write_bytes(pdf_bytes())
     cli("attach", str(item), str(report), "--by", "KT", "--at", "2027-03-10T09:00")
     out = cli(
         "return", str(item), "--reason", "Thiếu biểu số liệu", "--due", "2027-03-27",

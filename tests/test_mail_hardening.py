@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from conftest import SHIPPED_CONFIG
+from intake_support import pdf_bytes
 from sqlalchemy import select, update
 from test_mail_support import Inbox, SmtpServer, mail_settings, morning, running_smtp_server
 
@@ -450,9 +451,7 @@ def test_cli_actions_deliver_their_mail_at_once_without_prefect(tmp_path):
         item = item_of(engine)
         engine.dispose()
         report = tmp_path / "bao-cao.pdf"
-        report.write_bytes(
-            b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
-        )
+        report.write_bytes(pdf_bytes())
         out = cchc("attach", str(item.id), str(report), "--by", UNIT, "--at", "2027-03-10T09:00")
         assert "no prefect" in out
         closed = [m for m in server.inbox.for_item(item.id) if m.kind == "closed"]

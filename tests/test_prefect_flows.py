@@ -13,6 +13,7 @@ import time
 from datetime import date
 
 import pytest
+from intake_support import pdf_bytes
 from sqlalchemy import func, select
 from support import latest_artifact, prefect_call
 
@@ -331,7 +332,7 @@ def test_attach_from_the_cli_runs_the_close_flow_when_a_server_is_set(
     with transaction(runtime.engine) as session:
         item = session.exec(select(WorkItem).limit(1)).scalars().one()
     file = tmp_path / "bao-cao.docx"
-    file.write_bytes(b"%PDF-1.7 bao cao")  # attach checks the content (issue 11, 9)
+    file.write_bytes(pdf_bytes("bao cao"))  # attach checks the content (issue 11, 9)
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())  # the harness's server
     result = CliRunner().invoke(
         main,

@@ -47,6 +47,8 @@ class IncomingFile:
     name: str
     path: Path
     file_type: str | None = None
+    signature: dict[str, Any] | None = None
+    """What was found of its digital signatures (a PDF), as `Deliverable.signature` keeps it."""
 
 
 def file_columns(incoming: IncomingFile, blob: StoredBlob) -> dict[str, Any]:
@@ -97,7 +99,13 @@ class Files:
 
     def rows(self, **common: Any) -> list[Deliverable]:
         return [
-            Deliverable(**common, **file_columns(*part), part=n, note=self.note)
+            Deliverable(
+                **common,
+                **file_columns(*part),
+                part=n,
+                note=self.note,
+                signature=part[0].signature,
+            )
             for n, part in enumerate(self.parts, start=1)
         ]
 

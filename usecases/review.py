@@ -179,14 +179,18 @@ def attach(
     at: datetime,
     by: str | None = None,
     note: str | None = None,
+    file_type: str | None = None,
+    signature: dict | None = None,
 ) -> Submission:
     """An admin hands in one file for the item's unit (`cchc attach`, the close flow): recorded
-    and closed exactly as an upload, without the intake's content check. The submission says
-    what happened (a new version or a repeat, whether it closed the item)."""
+    and closed exactly as an upload; the content check is the caller's (`file_type`: what it
+    found, `signature`: its signatures' verdict). The submission says what happened (a new
+    version or a repeat, whether it closed the item)."""
     with transaction(engine) as session:
         _item, unit = taking_hand_in(session, plan, item_id, by)
     file = Path(file)
-    return submit(plan, engine, data_dir, item_id, unit, [IncomingFile(file.name, file)], at, note)
+    incoming = IncomingFile(file.name, file, file_type, signature)
+    return submit(plan, engine, data_dir, item_id, unit, [incoming], at, note)
 
 
 def _check_open_to(session: Session, plan: Plan, item_id: int, unit: str) -> WorkItem:

@@ -4,13 +4,12 @@ the Prefect UI when a server is configured."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
 
 import click
 
+from cchc.cli.attachable import Attachable, attachable
 from cchc.cli.common import DATE, App, at_option, now_or, pass_app, user_errors, working
 from schedules.dates import vn_date
 from schedules.vocabulary import ItemChange, ItemStatus
@@ -85,11 +84,13 @@ def open_cmd(app: App, obligation, unit, due, at) -> None:
 @user_errors
 def attach_cmd(app: App, item_id, file, by, note, no_check, at) -> None:
     """Attach a deliverable to an item and close it (as a `cchc-close` Prefect flow run when a
-    Prefect server is configured: PREFECT_API_URL). FILE must be a regular file (no link, no
-    FIFO or device); its content is checked as a web upload's unless --no-check."""
+    Prefect server is configured: PREFECT_API_URL). FILE must be a regular file reached without
+    any link (no linked folder either; no FIFO or device); its name and content are checked as
+    a web upload's unless --no-check."""
     plan = app.item_plan(item_id, app.engine)
-    with attachable(file, app.settings.data_dir, check=not no_check) as copy:
-        done = _close_with(app, plan, item_id, copy, by, note, at)
+    settings = app.settings
+    with attachable(file, settings.data_dir, not no_check, settings.config_dir) as got:
+        done = _close_with(app, plan, item_id, got, by, note, at)
     item, deliverable = done.item, done.files[0]
     click.echo(
         closed_line(
@@ -99,89 +100,30 @@ def attach_cmd(app: App, item_id, file, by, note, no_check, at) -> None:
     deliver_queued(app, item.id, now_or(at))
 
 
-def _close_with(app: App, plan, item_id: int, copy: Path, by, note, at):
-    """Attach `copy` to the item and close it: through the `cchc-close` flow when a Prefect
-    server is configured, in process otherwise."""
+def _close_with(app: App, plan, item_id: int, got: Attachable, by, note, at):
+    """Attach the copy to the item and close it: through the `cchc-close` flow when a Prefect
+    server is configured, in process otherwise (then with the type its content was found)."""
     from cchc.runtime.control import prefect_server_configured
 
     if prefect_server_configured():
         from flows.prefect_flows import close_flow, use_runtime
 
         use_runtime(app.city, app.engine, app.settings)
-        return close_flow(item_id, str(copy), by=by, note=note, at=now_or(at))
+        return close_flow(item_id, str(got.path), by=by, note=note, at=now_or(at))
     from usecases.review import attach
 
     return attach(
-        plan, app.engine, app.settings.data_dir, item_id, copy, now_or(at), by=by, note=note
+        plan,
+        app.engine,
+        app.settings.data_dir,
+        item_id,
+        got.path,
+        now_or(at),
+        by=by,
+        note=note,
+        file_type=got.file_type,
+        signature=got.signature,
     )
-
-
-@contextmanager
-def attachable(file: Path, data_dir: Path, check: bool):
-    """A private copy of FILE (same name, under the data dir's `incoming/`), removed afterwards.
-
-    The copy is read through one descriptor opened without following a symbolic link and
-    without blocking, and only when that descriptor is a regular file: a link (to the password
-    file, say) is refused, a FIFO cannot hang the command, and the bytes checked are the bytes
-    stored. `check`: refuse what the web upload refuses (cchc.intake.filetypes)."""
-    import shutil
-    import tempfile
-
-    with _open_regular(file) as source:
-        incoming = Path(data_dir) / "incoming"
-        incoming.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(dir=incoming, prefix=".attach-"))
-        copy = folder / (file.name or "tep")
-        with open(copy, "xb") as out:
-            shutil.copyfileobj(source, out)
-    try:
-        if check:
-            _check_content(file, copy)
-        yield copy
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _open_regular(file: Path) -> BinaryIO:
-    """FILE opened for reading, without following a link nor blocking; UserError unless the
-    descriptor is a regular file's (then set to blocking reads)."""
-    import errno
-    import os
-    import stat
-
-    from usecases.errors import UserError
-
-    try:
-        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UserError(
-                f"{file} là liên kết tượng trưng (symbolic link), không phải tệp: hãy đính kèm "
-                "chính tệp đó"
-            ) from None
-        raise UserError(f"Không đọc được tệp {file}: {exc.strerror}") from None
-    try:  # checked on the descriptor, before os.fdopen (which refuses a folder's)
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise UserError(f"{file} là thư mục, không phải tệp")
-        if not stat.S_ISREG(mode):
-            raise UserError(f"{file} không phải tệp thường (mà là FIFO, thiết bị hoặc socket)")
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return os.fdopen(fd, "rb")
-
-
-def _check_content(file: Path, copy: Path) -> None:
-    """UserError when the web upload would refuse this file."""
-    from cchc.intake import filetypes
-    from usecases.errors import UserError
-
-    try:
-        filetypes.sniff(copy)
-    except filetypes.Refused as exc:
-        raise UserError(f"{file}: {exc.message} (bị từ chối; --no-check để vẫn đính kèm)") from None
 
 
 @click.command("receive")

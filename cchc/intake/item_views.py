@@ -11,6 +11,7 @@ from cchc.intake import filetypes
 from models import store
 from models.db import transaction
 from models.tables import Deliverable, WorkItem, saved_id
+from notifications.signatures import is_signed, signature_text
 from notifications.views import file_size, item_view, source_states, unit_view
 from schedules.dates import local_date, vn_datetime
 from schedules.vocabulary import DeliverableStatus, standing
@@ -54,6 +55,8 @@ def version_view(plan: Plan, rows: list[Deliverable]) -> dict:
                 "type": filetypes.TYPES[r.file_type].label
                 if r.file_type in filetypes.TYPES
                 else "",
+                "signature": signature_text(r.signature, plan.zone),
+                "signed": is_signed(r.signature),
             }
             for r in rows
             if not r.document

@@ -18,6 +18,7 @@ Text fields are checked by `clean_text` before anything is stored.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import os
 import tempfile
 import time
@@ -236,11 +237,24 @@ class _Parts:
             self._file = None
 
 
+_CHARSETS = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1", "cp1252", "cp1258"})
+"""Text encodings a form may declare; any other (`unicode_escape`, `utf-7`, which make lone
+surrogates out of plain bytes) is read as UTF-8."""
+
+
 def _decode(raw: bytes, charset: str) -> str:
+    """A name or a field as text: never a lone surrogate (what cannot be read is replaced, and
+    the name rules or `clean_text` refuse what is left)."""
     try:
-        return raw.decode(charset)
-    except (UnicodeDecodeError, LookupError):
-        return raw.decode("latin-1")
+        codec = codecs.lookup(charset).name
+    except LookupError:
+        codec = "utf-8"
+    if codec not in _CHARSETS:
+        codec = "utf-8"
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace")
 
 
 async def receive_form(
