@@ -67,19 +67,7 @@ def hand_in(
         note = clean_text(form.fields.get("note"), MAX_NOTE, "Ghi chú")
     except UploadRefused as exc:
         raise PageError(exc.status, "Chưa nộp được", exc.message) from None
-    incoming = []
-    try:
-        for received in form.files:
-            name = filetypes.clean_name(received.filename)
-            kind = filetypes.sniff(received.path)
-            incoming.append(IncomingFile(name, received.path, kind.kind))
-    except filetypes.Refused as exc:
-        raise PageError(
-            exc.status,
-            "Chưa nộp được",
-            f"{exc.message} Không có tệp nào được lưu.",
-            file=received.filename,
-        ) from None
+    incoming = checked_files(form, "Chưa nộp được")
     try:
         return record(
             plan,
@@ -96,14 +84,40 @@ def hand_in(
         raise PageError(409, "Chưa nộp được", str(exc)) from None
 
 
+def checked_files(form: ReceivedForm, title: str) -> list[IncomingFile]:
+    """The form's files, each checked by name and then content (`filetypes`); PageError
+    titled `title`, naming the file, on the first refusal."""
+    incoming = []
+    try:
+        for received in form.files:
+            name = filetypes.clean_name(received.filename)
+            kind = filetypes.sniff(received.path)
+            incoming.append(IncomingFile(name, received.path, kind.kind))
+    except filetypes.Refused as exc:
+        raise PageError(
+            exc.status,
+            title,
+            f"{exc.message} Không có tệp nào được lưu.",
+            file=received.filename,
+        ) from None
+    return incoming
+
+
 def stored_file(ctx: IntakeContext, row: Deliverable | Contribution) -> FileResponse:
     """A stored file as a download, under the name it was sent with and the type its content
     was found to be; 404 when its bytes are not in the store."""
-    path = Path(row.stored_path).resolve()
-    if not path.is_relative_to(ctx.blob_root) or not path.is_file():
+    return served_file(ctx, row.stored_path, row.original_name, row.file_type)
+
+
+def served_file(
+    ctx: IntakeContext, stored_path: str | None, original_name: str, file_type: str | None
+) -> FileResponse:
+    """`stored_file` of any stored blob (a directive's file too)."""
+    path = Path(stored_path or "").resolve()
+    if not stored_path or not path.is_relative_to(ctx.blob_root) or not path.is_file():
         raise PageError(404, "Không tìm thấy tệp", "Tệp không còn trong kho lưu trữ.")
-    kind = filetypes.TYPES.get(row.file_type or "")
-    name = filetypes.display_name(row.original_name, kind) if kind else row.original_name
+    kind = filetypes.TYPES.get(file_type or "")
+    name = filetypes.display_name(original_name, kind) if kind else original_name
     return FileResponse(
         path,
         media_type=kind.mime if kind else "application/octet-stream",

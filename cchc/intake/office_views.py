@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from cchc.intake.item_views import consolidated_sources, version_view
 from models.db import transaction
-from models.tables import Deliverable, WorkItem
+from models.tables import Deliverable, Directive, WorkItem
+from notifications.office_facts import load_directives
 from notifications.views import item_view, period_label, shorten, unit_view
 from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
 
@@ -34,6 +35,16 @@ _PEOPLES_COMMITTEE = re.compile(r"^(ủy|uỷ) ban nhân dân\s+", re.IGNORECASE
 
 Versions = dict[int, list[Deliverable]]
 """An item's handed-in parts, by version."""
+ALL_YEARS = "all"
+"""The year filter's choice of every item of every year. No year chosen: the items still to
+act on (owed, or with a version awaiting review), whatever their year."""
+Year = int | str | None
+"""The year filter: a year (the items due in it), `ALL_YEARS`, or None (still to act on)."""
+LATE = "late"
+"""The status filter's choice of the late items (`ItemStatus.late_on`): overdue, escalated,
+or still open past the due date."""
+REVIEW = "review"
+"""The status filter's choice of the items with a version awaiting review."""
 
 
 def commune_label(plan: Plan) -> str:
@@ -67,12 +78,14 @@ class _Found:
     """The first MAX_ROWS selected items."""
     files: list[Deliverable]
     """Every handed-in part of those items."""
+    directives: dict[int, Directive]
+    """The directives those items act on, by id."""
 
 
 def office_list(
     ctx: IntakeContext,
     communes: list[str],
-    year: int,
+    year: Year,
     unit: str | None,
     status: str | None,
     today: date,
@@ -84,7 +97,7 @@ def office_list(
     2. `rows`: the first MAX_ROWS of those items (commune, unit, due date), each with its
        versions, the ones awaiting review and the forms' defaults.
     """
-    found = _read(ctx, _chosen(communes, year, unit, status))
+    found = _read(ctx, _chosen(communes, year, unit, status, today))
     counts = _counts(communes, found, today)
     several = len(communes) > 1
     return {
@@ -104,21 +117,51 @@ def _awaiting():
     return select(Deliverable.item_id).where(Deliverable.status == DeliverableStatus.RECEIVED)
 
 
-def _chosen(communes: list[str], year: int, unit: str | None, status: str | None) -> list:
-    """The conditions the filters put on the items: due in `year`, of `unit`, in `status`
-    ("review": with a version awaiting review)."""
-    chosen = [
-        WorkItem.commune.in_(communes),
-        WorkItem.due >= date(year, 1, 1),
-        WorkItem.due <= date(year, 12, 31),
-    ]
+def _chosen(
+    communes: list[str], year: Year, unit: str | None, status: str | None, today: date
+) -> list:
+    """The conditions the filters put on the items: due in `year` (`Year`), of `unit`, in
+    `status` as of `today` (`_status_condition`)."""
+    chosen = [WorkItem.commune.in_(communes)]
+    if isinstance(year, int):
+        chosen += [WorkItem.due >= date(year, 1, 1), WorkItem.due <= date(year, 12, 31)]
+    elif year is None:
+        chosen.append(or_(WorkItem.status.in_(OPEN_STATUSES), WorkItem.id.in_(_awaiting())))
     if unit:
         chosen.append(WorkItem.unit == unit)
-    if status == "review":
-        chosen.append(WorkItem.id.in_(_awaiting()))
-    elif status:
-        chosen.append(WorkItem.status == status)
+    if status:
+        chosen.append(_status_condition(status, today))
     return chosen
+
+
+def _status_condition(status: str, today: date):
+    """The items a status filter selects on `today`, as the page counts them: "trong hạn" the
+    open items not yet past due, "quá hạn" the overdue ones and those open past due, `LATE`
+    every late one (escalated too), `REVIEW` those with a version awaiting review."""
+    past_due = and_(WorkItem.status == ItemStatus.OPEN, WorkItem.due < today)
+    if status == REVIEW:
+        return WorkItem.id.in_(_awaiting())
+    if status == LATE:
+        return or_(WorkItem.status.in_([ItemStatus.OVERDUE, ItemStatus.ESCALATED]), past_due)
+    if status == ItemStatus.OPEN:
+        return and_(WorkItem.status == ItemStatus.OPEN, WorkItem.due >= today)
+    if status == ItemStatus.OVERDUE:
+        return or_(WorkItem.status == ItemStatus.OVERDUE, past_due)
+    return WorkItem.status == status
+
+
+def year_choices(ctx: IntakeContext, communes: list[str], today: date) -> list[int]:
+    """The years the year filter offers, newest first: from the last year an item is due in
+    (this year at least) back to the first."""
+    with transaction(ctx.engine) as session:
+        first, last = session.execute(
+            select(func.min(WorkItem.due), func.max(WorkItem.due)).where(
+                WorkItem.commune.in_(communes)
+            )
+        ).one()
+    newest = max(last.year if last else today.year, today.year)
+    oldest = min(first.year if first else today.year, today.year)
+    return list(range(newest, oldest - 1, -1))
 
 
 def _read(ctx: IntakeContext, chosen: list) -> _Found:
@@ -154,7 +197,8 @@ def _read(ctx: IntakeContext, chosen: list) -> _Found:
             if ids
             else []
         )
-    return _Found(by_status, in_review, items, files)
+        directives = load_directives(session, items)
+    return _Found(by_status, in_review, items, files, directives)
 
 
 def _counts(communes: list[str], found: _Found, today: date) -> dict[str, dict[str, int]]:
@@ -187,20 +231,28 @@ def _rows(ctx: IntakeContext, found: _Found, several: bool, today: date) -> list
         plan = ctx.city.plan_of(item.commune)
         if item.commune not in default_due:
             default_due[item.commune] = plan.calendar.add_working_days(today, 5).isoformat()
-        row = _row(ctx, plan, item, by_item.get(item.id, {}), several, today)
+        directive = found.directives.get(item.directive_id) if item.directive_id else None
+        row = _row(ctx, plan, item, by_item.get(item.id, {}), several, today, directive)
         rows.append({**row, "default_due": default_due[item.commune]})
     return rows
 
 
 def _row(
-    ctx: IntakeContext, plan: Plan, item: WorkItem, found: Versions, several: bool, today: date
+    ctx: IntakeContext,
+    plan: Plan,
+    item: WorkItem,
+    found: Versions,
+    several: bool,
+    today: date,
+    directive: Directive | None = None,
 ) -> dict:
     """One listed item; `several`: the page lists several communes (the heading names the
-    commune)."""
+    commune); `directive`: the one it acts on, if any."""
     unit_name = plan.units[item.unit].name if item.unit in plan.units else item.unit
-    view = item_view(plan, item, today)
+    view = item_view(plan, item, today, directive)
     return {
         "item": item,
+        "state": _state(view.status_label, item, view.timeliness),
         "unit_name": unit_name,
         "group": _group(commune_label(plan), unit_name) if several else unit_name,
         "title": shorten(item.title, 110),
@@ -218,6 +270,12 @@ def _row(
         "view": view,
         "sources": consolidated_sources(ctx, plan, item, today),
     }
+
+
+def _state(label: str, item: WorkItem, timeliness: str) -> str:
+    """The status the list shows beside the verdict: a closed item's is "đã nộp" when its
+    verdict ("đúng hạn (được gia hạn)", ...) is shown beside it."""
+    return ItemStatus.CLOSED.label if timeliness and item.status == ItemStatus.CLOSED else label
 
 
 def _group(commune: str, unit: str) -> str:
