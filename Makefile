@@ -58,11 +58,13 @@ check: install
 	$(BIN)/cchc check
 
 # ruff (lint and format), then import-linter: the layers of docs/development.md "How it works"
-# and "the rules never import Prefect or APScheduler" (contracts in pyproject.toml).
+# and "nothing outside flows imports Prefect or APScheduler" (contracts in pyproject.toml), then
+# mypy on the application packages ([tool.mypy] in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: install lint
 	$(BIN)/python -m pytest -q

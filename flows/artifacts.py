@@ -30,7 +30,7 @@ Events (`notifications.event_payloads`): one `cchc.item.<kind>` per kind and uni
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -72,7 +72,7 @@ def publish_sweep(
     opened: list[tuple[int, str, str, str]],
     advanced: list[tuple[int, str, str]],
     queued: int,
-    touched: list[ItemLike],
+    touched: Sequence[ItemLike],
     counts: dict[str, Counter],
     open_items: list[ItemLike] | None,
     delivery: str | None = None,
@@ -92,7 +92,9 @@ def publish_status(plan: Plan, open_items: list[ItemLike], at: datetime) -> dict
     return {name: publish(page) for name, page in status_pages(plan, open_items, at).items()}
 
 
-def publish_opened(plan: Plan, obligation: str, periods: list[str], items: list[ItemLike]) -> str:
+def publish_opened(
+    plan: Plan, obligation: str, periods: list[str], items: Sequence[ItemLike]
+) -> str:
     return publish(opened_page(plan, obligation, periods, items))
 
 

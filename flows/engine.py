@@ -34,6 +34,7 @@ from notifications.template_sets import TemplatesInvalid, adopt, checked_templat
 from schedules.city import City, load_city
 from schedules.clock import SWEEP, ClockSchedule, city_schedules
 from schedules.dates import vn_datetime
+from schedules.vocabulary import ObligationKind
 from schedules.yamlsource import ConfigInvalid
 from usecases.errors import UserError
 
@@ -74,7 +75,7 @@ def fire(flow: str, obligation: str | None = None, at: datetime | None = None) -
             if flow == SWEEP:
                 prefect_flows.sweep_flow(at=now)
             else:
-                prefect_flows.opening_flow(flow)(obligation=obligation, at=now)
+                prefect_flows.opening_flow(ObligationKind(flow))(obligation=obligation, at=now)
     except Exception as exc:  # noqa: BLE001  (the run's state says the rest)
         log.error("%s %s failed: %s", flow, obligation or "", exc)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -71,7 +72,14 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def _alembic_config(engine: Engine):
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE matched: sqlmodel types `Session.execute` as returning a `Result`,
+    a DML statement's is a `CursorResult`."""
+    assert isinstance(result, CursorResult), "only a DML statement's result has a row count"
+    return result.rowcount
+
+
+def _alembic_config(engine: Engine | None):
     from alembic.config import Config
 
     cfg = Config()
@@ -83,7 +91,9 @@ def _alembic_config(engine: Engine):
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+    head = ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+    assert head is not None, f"no migration under {MIGRATIONS}"
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint, inspect
 from sqlmodel import Field, SQLModel
 
 from schedules.vocabulary import DeliverableStatus, ExtensionStatus, OutboxStatus
@@ -312,3 +312,17 @@ class PublishedPage(SQLModel, table=True):
     """What else it shows: unit and commune names, the calendar, the Prefect server."""
     at: datetime
     """The instant it was published as of."""
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The `Table` of a table model: SQLModel sets `__table__` but does not declare it."""
+    table = inspect(model).local_table
+    assert isinstance(table, Table), f"{model.__name__} is not a table model"
+    return table
+
+
+def saved_id(row: WorkItem | Deliverable | Contribution | Event | Outbox) -> int:
+    """The id of a row the database holds (read, or flushed after its insert): a new row's
+    is None until then."""
+    assert row.id is not None, f"{type(row).__name__} has no id: it was never saved"
+    return row.id

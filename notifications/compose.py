@@ -14,10 +14,18 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.store import ROUND_EVENTS, consolidated_sources
-from models.tables import Deliverable, Directive, Event, Extension, Outbox, WorkItem
+from models.tables import (
+    Deliverable,
+    Directive,
+    Event,
+    Extension,
+    Outbox,
+    WorkItem,
+    saved_id,
+)
 from notifications.attachments import DIRECTIVE_FILE_KINDS, directive_attachment
 from notifications.extension_views import extension_context
 from notifications.ics import CalendarEntry, calendar_bytes
@@ -109,7 +117,7 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
     item_ids = {r.item_id for r in rows}
     if not item_ids:
         return facts
-    for item in session.execute(select(WorkItem).where(WorkItem.id.in_(item_ids))).scalars():
+    for item in session.execute(select(WorkItem).where(col(WorkItem.id).in_(item_ids))).scalars():
         facts.items[item.id] = item
     rounds = (
         select(Event.item_id, func.count())
@@ -123,24 +131,26 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
         for item in facts.items.values():
             ob = plan.obligations.get(item.obligation)
             if ob is not None and ob.consolidates:
-                facts.sources[item.id] = consolidated_sources(session, plan, item)
+                facts.sources[saved_id(item)] = consolidated_sources(session, plan, item)
     closed = {r.item_id for r in rows if r.kind in (MailKind.CLOSED, MailKind.RETURNED)}
     if closed:
-        query = select(Deliverable).where(Deliverable.item_id.in_(closed))
-        for d in session.execute(query.order_by(Deliverable.version)).scalars():
+        query = select(Deliverable).where(col(Deliverable.item_id).in_(closed))
+        for d in session.execute(query.order_by(col(Deliverable.version))).scalars():
             facts.deliverables[d.item_id] = d
     returned = {r.item_id for r in rows if r.kind == MailKind.RETURNED}
     if returned:
-        query = select(Event).where(Event.item_id.in_(returned), Event.kind == EventKind.RETURNED)
-        for event in session.execute(query.order_by(Event.id)).scalars():
+        events = select(Event).where(
+            col(Event.item_id).in_(returned), col(Event.kind) == EventKind.RETURNED
+        )
+        for event in session.execute(events.order_by(col(Event.id))).scalars():
             facts.returns[(event.item_id, event.detail.get("step", ""))] = event.detail
             facts.returns[(event.item_id, "")] = event.detail
     noticed = {r.item_id for r in rows if is_undelivered(r.step)}
     if noticed:
-        query = select(Outbox).where(
-            Outbox.item_id.in_(noticed), Outbox.status == OutboxStatus.FAILED
+        failures = select(Outbox).where(
+            col(Outbox.item_id).in_(noticed), col(Outbox.status) == OutboxStatus.FAILED
         )
-        for failed in session.execute(query.order_by(Outbox.id)).scalars():
+        for failed in session.execute(failures.order_by(col(Outbox.id))).scalars():
             facts.failures.setdefault((failed.item_id, failed.step), []).append(
                 (failed.recipient, failed.last_error or "")
             )
@@ -286,7 +296,7 @@ class Composer:
             "sources": source_states(self.plan, item, facts.sources[item.id], today)
             if item.id in facts.sources
             else None,
-            "upload_url": self.link(item.id, link_unit, at)
+            "upload_url": self.link(saved_id(item), link_unit, at)
             if self.link and link_unit and kind in UPLOAD_KINDS and item.status in OPEN_STATUSES
             else "",
         }
@@ -346,14 +356,14 @@ class Composer:
         }
 
     def _closed(self, item: WorkItem, facts: Facts) -> dict:
-        got = facts.deliverables.get(item.id)
+        got = facts.deliverables.get(saved_id(item))
         received = got.received_at if got else item.closed_at
         verdict = receipt_verdict(item)
         doc = got.document if got else ""  # received as an official document: no file
         file = got if got and not doc else None
         when = vn_datetime(received, self.plan.zone) if received else ""
         return {
-            "received_at": vn_date(got.doc_date) if doc and got.doc_date else when,
+            "received_at": vn_date(got.doc_date) if got and doc and got.doc_date else when,
             "on_time": item.on_time,
             "verdict": verdict,
             "doc": doc,
@@ -364,9 +374,10 @@ class Composer:
         }
 
     def _returned(self, item: WorkItem, step: str, facts: Facts) -> dict:
-        detail = facts.returns.get((item.id, step)) or facts.returns.get((item.id, "")) or {}
+        item_id = saved_id(item)
+        detail = facts.returns.get((item_id, step)) or facts.returns.get((item_id, "")) or {}
         previous = detail.get("previous_due")
-        got = facts.deliverables.get(item.id)
+        got = facts.deliverables.get(item_id)
         what = ""
         if got is not None:
             what = got.document or f"tệp {got.original_name}, lần nộp thứ {got.version}"
@@ -414,15 +425,16 @@ class Composer:
         name = parse_step(row.step)
         notice = name.undelivered
         step = str(replace(name, undelivered=False))
-        entries = [self.entry(row.kind, step, item, at, facts, row.recipient)]
-        undelivered = facts.failures.get((item.id, step), []) if notice else []
+        kind = MailKind(row.kind)
+        entries = [self.entry(kind, step, item, at, facts, row.recipient)]
+        undelivered = facts.failures.get((saved_id(item), step), []) if notice else []
         calendar = []
         if row.kind == MailKind.OPENED and not notice:
             calendar = [self.calendar_entry(item)]
         elif row.kind == MailKind.RETURNED and not notice:  # the new due date replaces the old
             calendar = [self.calendar_entry(item, sequence=name.number or 1)]
         to = row.addressed_to or row.recipient
-        context = self.context(row.kind, to, at, entries, undelivered, bool(calendar))
+        context = self.context(kind, to, at, entries, undelivered, bool(calendar))
         msg_id = row_message_id(self.plan.commune.code, row, facts)
         extra = (
             [Attachment(*f) for f in self.evidence(item.obligation, item.period, at)]
@@ -438,7 +450,7 @@ class Composer:
             shared = self._shared[(item.id, row.kind, row.step, at)] = (item, {})
         return self._mail(
             [row, *copies],
-            row.kind,
+            kind,
             to,
             list(row.cc),
             context,
@@ -472,7 +484,7 @@ class Composer:
         listed = [r for r in ordered if r.addressed_to is None] or ordered
         listed = list({(r.item_id, r.step): r for r in reversed(listed)}.values())[::-1]
         entries = [
-            self.entry(r.kind, r.step, facts.items[r.item_id], at, facts, r.recipient)
+            self.entry(MailKind(r.kind), r.step, facts.items[r.item_id], at, facts, r.recipient)
             for r in listed
         ]
         calendar = [

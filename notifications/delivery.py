@@ -34,9 +34,9 @@ from enum import Enum
 
 from jinja2 import TemplateError
 from sqlalchemy import Engine, and_, func, not_, or_, select, text, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from models.db import transaction
+from models.db import rowcount, transaction
 from models.tables import Outbox, WorkItem
 from notifications.compose import Composer, Evidence, Facts, Mail, load_facts
 from notifications.delivery_report import (  # noqa: F401  (the report's home for importers)
@@ -189,7 +189,7 @@ class Scope:
         """Escalations whose mail is addressed to a leader (the leader's rows and their
         copies)."""
         addressee = func.lower(func.coalesce(Outbox.addressed_to, Outbox.recipient))
-        return and_(Outbox.kind == MailKind.ESCALATION, addressee.in_(sorted(self.leaders)))
+        return and_(col(Outbox.kind) == MailKind.ESCALATION, addressee.in_(sorted(self.leaders)))
 
     def where(self, query, now: datetime, audience: Audience = Audience.EVERYONE):
         """`query` restricted to the rows of `audience` the run may claim (not claimed by a
@@ -202,7 +202,7 @@ class Scope:
         if not self.force:
             query = query.where(Outbox.send_after <= self.at)
         if self.items is not None:
-            query = query.where(Outbox.item_id.in_(list(self.items)))
+            query = query.where(col(Outbox.item_id).in_(list(self.items)))
         if audience == Audience.LEADERS and self.leaders:
             query = query.where(self.leader_rows())
         elif audience == Audience.UNITS and self.leaders:
@@ -212,7 +212,7 @@ class Scope:
 
 def free(now: datetime):
     """Not held by a live claim at `now`."""
-    return or_(Outbox.claimed_until.is_(None), Outbox.claimed_until <= now)
+    return or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) <= now)
 
 
 def database_now(session: Session) -> datetime:
@@ -243,11 +243,15 @@ class Lease:
     def renew(self) -> int:
         with transaction(self.engine) as session:
             until = database_now(session) + self.length
-            return session.execute(
+            result = session.execute(
                 update(Outbox)
-                .where(Outbox.claim_token == self.token, Outbox.status == OutboxStatus.PENDING)
+                .where(
+                    col(Outbox.claim_token) == self.token,
+                    col(Outbox.status) == OutboxStatus.PENDING,
+                )
                 .values(claimed_until=until)
-            ).rowcount
+            )
+            return rowcount(result)
 
 
 def held_rows(engine: Engine, scope: Scope) -> tuple[int, datetime | None]:
@@ -257,18 +261,18 @@ def held_rows(engine: Engine, scope: Scope) -> tuple[int, datetime | None]:
         now = database_now(session)
         query = (
             select(func.count(), func.max(Outbox.claimed_until))
-            .join(WorkItem, WorkItem.id == Outbox.item_id)
+            .join(WorkItem, col(WorkItem.id) == col(Outbox.item_id))
             .where(
-                WorkItem.commune == scope.plan.commune.code,
-                Outbox.status == OutboxStatus.PENDING,
-                Outbox.claimed_until > now,
-                Outbox.claim_token != scope.token,
+                col(WorkItem.commune) == scope.plan.commune.code,
+                col(Outbox.status) == OutboxStatus.PENDING,
+                col(Outbox.claimed_until) > now,
+                col(Outbox.claim_token) != scope.token,
             )
         )
         if not scope.force:
-            query = query.where(Outbox.send_after <= scope.at)
+            query = query.where(col(Outbox.send_after) <= scope.at)
         if scope.items is not None:
-            query = query.where(Outbox.item_id.in_(list(scope.items)))
+            query = query.where(col(Outbox.item_id).in_(list(scope.items)))
         count, until = session.execute(query).one()
     return count, until
 
@@ -426,8 +430,12 @@ def claim(
     plan = scope.plan
     with transaction(engine) as session:
         now = database_now(session)
-        query = select(Outbox.id).join(WorkItem, WorkItem.id == Outbox.item_id)
-        query = scope.where(query, now, audience).where(Outbox.id > cursor).order_by(Outbox.id)
+        query = select(col(Outbox.id)).join(WorkItem, col(WorkItem.id) == col(Outbox.item_id))
+        query = (
+            scope.where(query, now, audience)
+            .where(col(Outbox.id) > cursor)
+            .order_by(col(Outbox.id))
+        )
         if chunk is not None:
             query = query.limit(chunk)
         ids = session.execute(query).scalars().all()
@@ -435,12 +443,14 @@ def claim(
             return None
         session.execute(
             update(Outbox)
-            .where(Outbox.id.in_(ids), Outbox.status == OutboxStatus.PENDING, free(now))
+            .where(col(Outbox.id).in_(ids), col(Outbox.status) == OutboxStatus.PENDING, free(now))
             .values(claimed_until=now + lease, claim_token=scope.token)
         )
         rows = (
             session.execute(
-                select(Outbox).where(Outbox.id.in_(ids), Outbox.claim_token == scope.token)
+                select(Outbox).where(
+                    col(Outbox.id).in_(ids), col(Outbox.claim_token) == scope.token
+                )
             )
             .scalars()
             .all()

@@ -154,7 +154,7 @@ def _multipart(
 ) -> EmailMessage:
     msg = msg if msg is not None else EmailMessage(policy=MAIL_POLICY)
     msg.set_raw("Content-Type", f'multipart/{subtype}; boundary="{boundary}"')
-    msg.set_payload(parts)
+    msg.set_payload([*parts])  # a list[Message | str]: typeshed's list is invariant
     return msg
 
 

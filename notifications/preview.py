@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from models.tables import Outbox, WorkItem
+from models.tables import Outbox, WorkItem, saved_id
 from notifications.compose import Composer, Mail, load_facts, sample_contexts
 from notifications.render import Renderer, TemplateIssue, check_renders
 from notifications.smtp import eml_bytes
@@ -57,7 +57,7 @@ def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Noti
 
     policy = plan.policy(item.obligation)
     if kind == MailKind.RETURNED:
-        notices = returned_notices(plan, item.unit, max(returns_so_far(session, item.id), 1))
+        notices = returned_notices(plan, item.unit, max(returns_so_far(session, saved_id(item)), 1))
     elif kind == MailKind.CLOSED:
         notices = closed_notices(plan, item.unit)
     elif kind == MailKind.COORDINATE:  # the request for inputs to the first coordinating unit
@@ -134,8 +134,9 @@ def preview_mail(
             row_kind = current if current in NAGGING_KINDS else MailKind.OPENED
         notice = _preview_notice(plan, session, item, row_kind)
         at = at or notice_instant(plan, item, notice.step)
-        row = outbox_rows(item.id, [replace(notice, to=(recipient or notice.to[0],))], at)[0]
-        row = Outbox(id=0, **row)
+        to = (recipient or notice.to[0],)
+        fields = outbox_rows(saved_id(item), [replace(notice, to=to)], at)[0]
+        row = Outbox(id=0, **fields)
         facts = load_facts(session, [row], plan)
     if kind == MailKind.DIGEST:
         return composer.for_digest([row], facts, at)
@@ -149,7 +150,9 @@ def describe_mail(mail: Mail, fmt: str) -> bytes:
     if fmt == "eml":
         return eml_bytes(msg)
     if fmt == "html":
-        return msg.get_body(("html",)).get_content().encode()
+        html = msg.get_body(("html",))
+        assert html is not None, "every mail has an HTML part"
+        return html.get_content().encode()
     from email import message_from_bytes, policy
     from email.header import decode_header, make_header
 
@@ -161,5 +164,7 @@ def describe_mail(mail: Mail, fmt: str) -> bytes:
     ]
     for part in parsed.iter_attachments():
         lines.append(f"Attachment: {part.get_filename()} ({part.get_content_type()})")
-    body = parsed.get_body(("plain",)).get_content()
+    plain = parsed.get_body(("plain",))
+    assert plain is not None, "every mail has a plain-text part"
+    body = plain.get_content()
     return ("\n".join(lines) + "\n\n" + body).encode()

@@ -42,7 +42,7 @@ class Rendered:
 
 
 def _autoescape(name: str | None) -> bool:
-    return bool(name) and name.endswith(".html.j2")
+    return name is not None and name.endswith(".html.j2")
 
 
 def template_name(kind: MailKind, part: str) -> str:
@@ -111,6 +111,12 @@ class Renderer:
             found = self._templates[name] = self.env.get_template(name)
         return found
 
+    def _source(self, name: str) -> str:
+        """A template's text, as the environment's loader finds it."""
+        loader = self.env.loader
+        assert loader is not None, "the environment is built with its loader"
+        return loader.get_source(self.env, name)[0]
+
     def personal(self, name: str) -> bool:
         """Whether a template's text may depend on the mail's recipient: it, or a template it
         includes or extends, reads `recipient` (or includes a template named at render time)."""
@@ -127,7 +133,7 @@ class Renderer:
         if name in seen:
             return False
         seen.add(name)
-        tree = self.env.parse(self.env.loader.get_source(self.env, name)[0])
+        tree = self.env.parse(self._source(name))
         if variable in meta.find_undeclared_variables(tree):
             return True
         return any(
@@ -174,7 +180,7 @@ class Renderer:
         once per renderer: a city's communes share one)."""
         found = self._undeclared.get(name)
         if found is None:
-            tree = self.env.parse(self.env.loader.get_source(self.env, name)[0])
+            tree = self.env.parse(self._source(name))
             found = set(meta.find_undeclared_variables(tree))
             for ref in meta.find_referenced_templates(tree):
                 if ref:

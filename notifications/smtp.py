@@ -17,11 +17,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, cast
 
 if TYPE_CHECKING:  # aiosmtplib (asyncio, ssl) and the email package load when a mail is sent:
     # every command reads SmtpSettings, few send
+    from email.generator import BytesGenerator
     from email.message import EmailMessage
+    from email.policy import EmailPolicy
 
     import aiosmtplib
 
@@ -84,7 +86,7 @@ class SmtpSettings:
             port=port,
             username=env.get("CCHC_SMTP_USERNAME") or None,
             password=env.get("CCHC_SMTP_PASSWORD") or None,
-            security=security,
+            security=cast(SmtpSecurity, security),  # one of _DEFAULT_PORTS, checked above
             sender=env.get("CCHC_SMTP_FROM") or None,
             timeout=timeout,
             slow_budget=slow_budget,
@@ -107,6 +109,13 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
     import aiosmtplib
 
     return (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
+
+
+def _smtp_errors() -> tuple[type[BaseException], ...]:
+    """An SMTP error of any kind, or the connection's."""
+    import aiosmtplib
+
+    return (aiosmtplib.SMTPException, *_connection_errors())
 
 
 def __getattr__(name: str):
@@ -194,12 +203,10 @@ class SmtpTransport:
         await self._connect()
 
     async def _connect(self) -> None:
-        import aiosmtplib
-
         client = self._client()
         try:
             await client.connect()
-        except (aiosmtplib.SMTPException, *_connection_errors()) as exc:
+        except _smtp_errors() as exc:
             self.smtp = None
             self.down = f"cannot connect to {self.settings.host}:{self.settings.port}: {exc}"
             log.warning("mail: %s", self.down)
@@ -207,12 +214,10 @@ class SmtpTransport:
         self.smtp, self.down = client, None
 
     async def close(self) -> None:
-        import aiosmtplib
-
         if self.smtp is not None and self.smtp.is_connected:
             try:
                 await self.smtp.quit()
-            except (aiosmtplib.SMTPException, *_connection_errors()):
+            except _smtp_errors():
                 self.smtp.close()
         self.smtp = None
 
@@ -309,6 +314,7 @@ class SmtpTransport:
         import aiosmtplib
 
         smtp = self.smtp
+        assert smtp is not None, "send() connects before a transaction"
         data_timeout = max(self.settings.data_timeout, self.settings.timeout)
         if (
             "Bcc" in message
@@ -337,7 +343,7 @@ class SmtpTransport:
             if smtp.is_connected:  # as sendmail does: reset the envelope for the next one
                 try:
                     await smtp.rset()
-                except (aiosmtplib.SMTPException, *_connection_errors()):
+                except _smtp_errors():
                     pass
             raise
         waited = time.monotonic() - started
@@ -352,10 +358,12 @@ class SmtpTransport:
         SMTPRecipientsRefused, as aiosmtplib's `sendmail` raises."""
         import aiosmtplib
 
+        smtp = self.smtp
+        assert smtp is not None, "the transaction holds the connection"
         refused: list[aiosmtplib.SMTPRecipientRefused] = []
         for address in recipients:
             try:
-                await self.smtp.rcpt(address)
+                await smtp.rcpt(address)
             except aiosmtplib.SMTPRecipientRefused as exc:
                 refused.append(exc)
         if len(refused) == len(recipients):
@@ -373,15 +381,17 @@ def smtp_bytes(message: EmailMessage, cte_type: str = "8bit", utf8: bool = False
 
 
 @functools.cache
-def _writer() -> tuple[type, dict[tuple[bool, str], object]]:
+def _writer() -> tuple[type[BytesGenerator], dict[tuple[bool, str], EmailPolicy]]:
     """The generator and policies of `smtp_bytes`, built on first use (the email package loads
     when a mail is sent). Two savings, neither changing a byte: the generator parses the raw
     Content-Type of each part up to four times (and its Content-Transfer-Encoding once), which
     costs more than all the rest of writing a message; that parse depends only on the header's
     name and value, and most values recur in every message, so it is memoised. And a body is
     written in one piece instead of two writes per 76-byte base64 line."""
-    from email.generator import NLCRE, BytesGenerator
+    from email.generator import BytesGenerator
     from email.policy import SMTP, EmailPolicy
+
+    nlcre = re.compile(r"\r\n|\r|\n")  # email.generator.NLCRE (typeshed leaves it out)
 
     @functools.lru_cache(maxsize=512)
     def parsed(name: str, value: str):
@@ -392,12 +402,14 @@ def _writer() -> tuple[type, dict[tuple[bool, str], object]]:
             return value if hasattr(value, "name") else parsed(name, value)
 
     class Generator(BytesGenerator):
+        _NL: str  # the stdlib's, set by flatten() (typeshed leaves it out)
+
         def _write_lines(self, lines):
             # The stdlib writes each line then the separator, the last line without one.
             if lines:
-                self.write(self._NL.join(NLCRE.split(lines)))
+                self.write(self._NL.join(nlcre.split(lines)))
 
-    policies = {
+    policies: dict[tuple[bool, str], EmailPolicy] = {
         (utf8, cte): WritingPolicy(linesep="\r\n", utf8=utf8, cte_type=cte)
         for utf8 in (False, True)
         for cte in ("8bit", "7bit")

@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from models.db import transaction
 from models.store import consolidated_sources
@@ -214,7 +215,7 @@ def opened_description(plan: Plan, obligation: str, periods: list[str], count: i
     return f"{title} — kỳ {kys}: mở {count} việc."
 
 
-def opened_page(plan: Plan, obligation: str, periods: list[str], items: list[ItemLike]) -> Page:
+def opened_page(plan: Plan, obligation: str, periods: list[str], items: Sequence[ItemLike]) -> Page:
     """What an opening run opened in the commune (`cchc-<commune>-opened-<obligation>`)."""
     return Page(
         opened_key(plan, obligation),
@@ -233,11 +234,11 @@ def consolidated_table(plan: Plan, engine: Engine, at: datetime) -> list[dict[st
     rows: list[dict[str, Any]] = []
     with transaction(engine) as session:
         query = select(WorkItem).where(
-            WorkItem.commune == plan.commune.code,
-            WorkItem.obligation.in_(consolidating),
-            WorkItem.status.in_(list(OPEN_STATUSES)),
+            col(WorkItem.commune) == plan.commune.code,
+            col(WorkItem.obligation).in_(consolidating),
+            col(WorkItem.status).in_(list(OPEN_STATUSES)),
         )
-        for item in session.execute(query.order_by(WorkItem.due, WorkItem.id)).scalars():
+        for item in session.execute(query.order_by(col(WorkItem.due), col(WorkItem.id))).scalars():
             states = source_states(plan, item, consolidated_sources(session, plan, item), today)
             rows += [
                 {

@@ -6,6 +6,7 @@ Plain data; `flows.artifacts` and `flows.status_publishing` hand it to Prefect."
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 
 from notifications.city_pages import commune_label
@@ -100,7 +101,7 @@ def city_late_state(city: City, counts: dict[str, dict[str, Counter]]) -> tuple[
         return NO_LATE, f"{NO_LATE}."
     escalated = sum(c[ItemStatus.ESCALATED] for units in counts.values() for c in units.values())
     worst = sorted(late.items(), key=lambda kv: (-kv[1], kv[0]))
-    communes = "; ".join(f"{commune_label(city.plan_of(code))}: {n}" for code, n in worst)
+    communes = "; ".join(f"{commune_label(city.known_plan(code))}: {n}" for code, n in worst)
     name = f"{total} việc quá hạn"
     return name, f"{name} ở {len(late)} xã, trong đó {escalated} việc {REPORTED_UP} — {communes}."
 
@@ -114,7 +115,7 @@ def sweep_summary_markdown(
     opened: list[tuple[int, str, str, str]],
     advanced: list[tuple[int, str, str]],
     queued: int,
-    touched: list[ItemLike],
+    touched: Sequence[ItemLike],
     counts: dict[str, Counter],
     delivery: str | None,
 ) -> str:
@@ -126,9 +127,9 @@ def sweep_summary_markdown(
     if opened or advanced or queued:
         totals = [
             f"- Mở mới: **{len(opened)}** việc",
-            f"- Nhắc hạn: **{moved['reminder'] + moved['due']}** việc",
-            f"- Chuyển sang quá hạn: **{moved['overdue']}** việc",
-            f"- Chuyển cấp (báo cáo lãnh đạo): **{moved['escalation']}** việc",
+            f"- Nhắc hạn: **{moved[StepKind.REMINDER] + moved[StepKind.DUE]}** việc",
+            f"- Chuyển sang quá hạn: **{moved[StepKind.OVERDUE]}** việc",
+            f"- Chuyển cấp (báo cáo lãnh đạo): **{moved[StepKind.ESCALATION]}** việc",
             f"- Thư chờ gửi mới: **{queued}**",
         ]
     who = f"{plan.commune.name} — {plan.commune.plan_short}"
@@ -200,7 +201,7 @@ def sweep_summary_page(
     opened: list[tuple[int, str, str, str]],
     advanced: list[tuple[int, str, str]],
     queued: int,
-    touched: list[ItemLike],
+    touched: Sequence[ItemLike],
     counts: dict[str, Counter],
     delivery: str | None,
 ) -> Page:

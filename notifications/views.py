@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cch
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
-KIND_LABELS = {
+KIND_LABELS: dict[str, str] = {
     MailKind.OPENED: "Thông báo nhiệm vụ",
     MailKind.REMINDER: "Nhắc hạn",
     MailKind.DUE: "Đến hạn hôm nay",
@@ -378,7 +378,7 @@ def outbox_status_label(status: str) -> str:
         return str(status)
 
 
-def kind_label(kind: MailKind) -> str:
+def kind_label(kind: MailKind | str) -> str:
     """A mail kind in Vietnamese (the subjects' words, `KIND_LABELS`)."""
     return KIND_LABELS.get(kind, DIGEST_LABEL if kind == MailKind.DIGEST else str(kind))
 

@@ -61,17 +61,23 @@ class Plan:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.commune.timezone)
 
+    @property
+    def defaults(self) -> Policy:
+        """The commune's policy defaults: its own or the city's (a plan always has them)."""
+        defaults = self.commune.defaults
+        assert defaults is not None, f"{self.commune.code}: a plan is built with its defaults"
+        return defaults
+
     @cached_property
     def _policies(self) -> dict[str, ResolvedPolicy]:
         return {
-            oid: resolve_policy(self.commune.defaults, ob.policy)
-            for oid, ob in self.obligations.items()
+            oid: resolve_policy(self.defaults, ob.policy) for oid, ob in self.obligations.items()
         }
 
     def policy(self, obligation_id: str) -> ResolvedPolicy:
         """The obligation's policy; the commune's defaults for an id no longer in the config."""
         found = self._policies.get(obligation_id)
-        return found or resolve_policy(self.commune.defaults, Policy())
+        return found or resolve_policy(self.defaults, Policy())
 
     def expand_units(self, codes: list[str]) -> list[str]:
         """Unit codes with ALL replaced by every unit counted in "Các cơ quan, đơn vị"."""
@@ -107,7 +113,7 @@ class Plan:
         opened past its due date, counted back from its fresh deadline, and never on or before
         the day it opened (then: the working day before that deadline, or the deadline)."""
         caught_up = opened_at and self.catch_up_deadline(obligation_id, due, opened_at)
-        if not caught_up:
+        if not caught_up or opened_at is None:
             return inputs_due(due, self.policy(obligation_id), self.calendar)
         opened_on = local_date(opened_at, self.zone)
         for day in (
@@ -135,6 +141,7 @@ class Plan:
             if compiled is None:
                 continue
             ob = self.obligations[oid]
+            assert ob.schedule is not None, f"{oid}: compiled, so it has a schedule"
             policy = self.policy(oid)
             lo = max(first - _ANCHOR_REACH, self.commune.plan_start)
             hi = min(last + _ANCHOR_REACH, self.commune.plan_end)
@@ -252,7 +259,7 @@ class Plan:
         payload = {
             "obligation": self.obligations[obligation_id].model_dump(mode="json"),
             "units": self.lead_units(obligation_id),
-            "defaults": self.commune.defaults.model_dump(mode="json"),
+            "defaults": self.defaults.model_dump(mode="json"),
             "start": self.commune.start.isoformat(),
             "calendar": sorted(
                 (y, sorted(map(str, o.days_off)), sorted(map(str, o.working_days)))

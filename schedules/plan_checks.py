@@ -23,7 +23,7 @@ from schedules.occurrences import CompiledSchedule, Occurrence, compile_schedule
 from schedules.plan import Plan
 from schedules.plan_merge import Merged, Parsed, Where, merge
 from schedules.vocabulary import REPORT_KINDS, StepKind
-from schedules.yamlsource import ConfigInvalid, ConfigIssue
+from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
 PLACEHOLDERS = ("{plan_short}", "{plan}")
 """What an obligation's texts may name: the commune's plan (short reference, full name)."""
@@ -65,6 +65,13 @@ class _Checks:
     def fail(self, where: Where, message: str) -> None:
         self.merged.fail(where, message)
 
+    @property
+    def commune_source(self) -> YamlSource:
+        """The file that set the commune (once there is one, a file set it)."""
+        source = self.merged.commune_source
+        assert source is not None, "the commune's file is asked for only once it is set"
+        return source
+
     # --- the plan, from what the files set --------------------------------------------------
 
     def plan(self, folder: Path, defaults: Policy | None) -> Plan:
@@ -91,7 +98,7 @@ class _Checks:
             return commune
         if defaults is None:
             self.fail(
-                (self.merged.commune_source, ("commune",)),
+                (self.commune_source, ("commune",)),
                 "commune: missing field 'defaults' (thiếu trường bắt buộc)",
             )
             raise ConfigInvalid(self.issues)
@@ -125,7 +132,7 @@ class _Checks:
     def _require_content(self, obligations: dict[str, Obligation], units: dict[str, Unit]) -> None:
         """A plan has obligations and units. With no unit at all, this is said once here; the
         unit codes the plan names are then not checked."""
-        commune_at = (self.merged.commune_source, ("commune",))
+        commune_at = (self.commune_source, ("commune",))
         if not obligations:
             self.fail(
                 commune_at,
@@ -167,17 +174,18 @@ class _Checks:
                         )
 
     def _check_commune(self, plan: Plan) -> None:
-        source = self.merged.commune_source
+        source = self.commune_source
         if plan.units and plan.commune.standing_office not in plan.units:
             self.fail(
                 (source, ("commune", "standing_office")),
                 f"unknown unit '{plan.commune.standing_office}' as standing office "
                 f"(đơn vị thường trực không tồn tại); known: {', '.join(plan.units)}",
             )
-        defaults = plan.commune.defaults
+        defaults = plan.defaults
         self._check_escalation(plan, (source, ("commune", "defaults", "escalation")), defaults)
         # Checked here, once: an obligation is blamed only for what its own policy sets.
-        if defaults.reminders and max(defaults.reminders) > defaults.open_before_due:
+        opens = defaults.open_before_due  # set: complete_defaults requires it
+        if defaults.reminders and opens is not None and max(defaults.reminders) > opens:
             self.fail(
                 (source, ("commune", "defaults", "reminders")),
                 f"a reminder {max(defaults.reminders)} working days before the due date comes "
@@ -280,6 +288,7 @@ class _Checks:
         """Compile the obligation's schedule into `plan.schedules`, once it fires and names
         its periods; check its reminders and its data windows."""
         source, loc = where
+        assert ob.schedule is not None, f"{oid}: only a scheduled obligation is compiled"
         compiled = compile_schedule(ob.schedule, plan.commune.plan_start)
         anchors = self._anchors(plan, compiled, where)
         if anchors is None:
@@ -335,6 +344,7 @@ class _Checks:
         """A report falls due after its data window closes (at least one working day between,
         Nghị định 09/2019): a due date on or before the cut-off is a mistake of the rule."""
         source, loc = where
+        assert ob.schedule is not None, f"{oid}: compiled, so it has a schedule"
         for anchor in anchors:
             period = compiled.period(anchor)
             nominal, _ = nominal_due(ob.schedule.due, period, anchor, plan.calendar)

@@ -132,7 +132,7 @@ def test_the_engine_holds_its_pid_file_locked_while_it_runs(plan, tmp_path, reus
         assert pid_path(settings).read_text() == f"{os.getpid()}\n"
         assert running_pid(settings) == os.getpid()
         with (
-            pytest.raises(UserError, match=f"already runs .*pid {os.getpid()}"),
+            pytest.raises(UserError, match=f"đang chạy .*pid {os.getpid()}"),
             holding_pid_file(settings),
         ):
             pass
@@ -162,7 +162,7 @@ def test_reload_signals_the_engine_that_holds_the_pid_file(plan, tmp_path):
         env = {"CCHC_CONFIG": str(plan.folder), "CCHC_DATA_DIR": str(data)}
         result = CliRunner().invoke(main, ["reload"], env=env)
         assert result.exit_code == 0, result.output
-        assert f"engine pid {proc.pid}" in result.output
+        assert f"(pid {proc.pid}" in result.output
         assert proc.stdout.readline().strip() == "reloaded"
         assert proc.wait(10) == 0
     finally:

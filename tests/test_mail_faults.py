@@ -96,7 +96,7 @@ def test_the_runs_summary_counts_the_rows_a_dead_run_holds(plan, engine, setting
     engine's sweep summary counts them as waiting, as `cchc send` does, and says why (before:
     "0 chờ gửi lại" while they were held)."""
     from cchc.runtime.courier import deliver_communes
-    from flows.artifacts import delivery_line
+    from notifications.sweep_summary import delivery_line
 
     at = morning(plan, date(2027, 3, 2))
     sweep(plan, engine, at)

@@ -29,7 +29,7 @@ from sqlmodel import Session
 from models.blobs import StoredBlob
 from models.db import transaction
 from models.store import latest_version, log_event, queue_notices
-from models.tables import Deliverable, WorkItem
+from models.tables import Deliverable, WorkItem, saved_id
 from schedules.dates import local_date, local_instant, vn_date
 from schedules.notices import closed_notices
 from schedules.plan import Plan
@@ -262,5 +262,5 @@ def _close_or_receipt(
     in). True when this closed the item."""
     if allowed(item.status, ItemEvent.CLOSE):
         return close_item(plan, session, item, at, unit, received_at=received)
-    queue_notices(session, item.id, closed_notices(plan, unit, later_version=version), at)
+    queue_notices(session, saved_id(item), closed_notices(plan, unit, later_version=version), at)
     return False

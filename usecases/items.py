@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from models.store import cancel_pending, log_event, queue_notices, transition
-from models.tables import WorkItem
+from models.tables import WorkItem, saved_id
 from schedules.notices import closed_notices
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent
@@ -38,12 +38,13 @@ def close_item(
     document-management system is judged by its date) against the due date in force, which is
     kept as `judged_due`; an item returned and closed again keeps its verdict. False, and
     nothing done, when another request closed it first."""
+    item_id = saved_id(item)
     first = item.on_time is None
     on_time = plan.received_on_time(item.due, received_at or at) if first else item.on_time
     judged = {"judged_due": item.due} if first else {}
     closed = transition(
         session,
-        item.id,
+        item_id,
         ItemEvent.CLOSE,
         status=ItemStatus.CLOSED,
         step=StepKind.CLOSED,
@@ -54,7 +55,7 @@ def close_item(
     )
     if not closed:
         return False
-    cancel_pending(session, item.id, at)
-    log_event(session, item.id, at, EventKind.CLOSED, actor=by or "admin", on_time=on_time)
-    queue_notices(session, item.id, closed_notices(plan, item.unit), at)
+    cancel_pending(session, item_id, at)
+    log_event(session, item_id, at, EventKind.CLOSED, actor=by or "admin", on_time=on_time)
+    queue_notices(session, item_id, closed_notices(plan, item.unit), at)
     return True

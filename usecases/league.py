@@ -21,7 +21,7 @@ from datetime import date, datetime
 from sqlalchemy import Engine, case, exists, func, select
 
 from models.db import transaction
-from models.tables import Event, WorkItem
+from models.tables import Event, WorkItem, table_of
 from schedules.city import City
 from schedules.dates import local_date
 from schedules.vocabulary import EventKind
@@ -116,8 +116,8 @@ def league(city: City, engine: Engine, year: int, at: datetime) -> League:
        "today") and added `n` times, to the year and to the due date's quarter;
     3. `rank_communes`.
     """
-    item = WorkItem.__table__.c
-    event = Event.__table__.c
+    item = table_of(WorkItem).c
+    event = table_of(Event).c
     escalated = exists().where(event.item_id == item.id, event.kind == EventKind.ESCALATION)
     first_due = func.coalesce(item.original_due, item.due)
     verdict = (item.status, item.on_time, item.due, item.original_due, item.judged_due)
@@ -161,12 +161,15 @@ def rank_communes(communes: list[CommuneYear]) -> list[CommuneYear]:
     """Best on-time rate first, equal rates in code order sharing a rank (1, 1, 3); then the
     communes with nothing due yet to rate, unranked, in code order."""
     rated = sorted(
-        (c for c in communes if c.on_time_rate is not None), key=lambda c: (-c.on_time_rate, c.code)
+        (c for c in communes if c.on_time_rate is not None),
+        key=lambda c: (-(c.on_time_rate or 0.0), c.code),
     )
     previous: CommuneYear | None = None
     for position, row in enumerate(rated, start=1):
-        tied = previous is not None and previous.on_time_rate == row.on_time_rate
-        row.rank = previous.rank if tied else position
+        if previous is not None and previous.on_time_rate == row.on_time_rate:
+            row.rank = previous.rank  # tied
+        else:
+            row.rank = position
         previous = row
     unrated = sorted((c for c in communes if c.on_time_rate is None), key=lambda c: c.code)
     for row in unrated:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Engine, func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.db import transaction
 from models.store import (
@@ -111,7 +111,9 @@ def open_ad_hoc(
             basis=effective.basis,
         )
         queue_opening(plan, session, ids[0], obligation, unit, steps[now], at)
-        return session.get(WorkItem, ids[0])
+        item = session.get(WorkItem, ids[0])
+        assert item is not None, "inserted in this transaction"
+        return item
 
 
 DOC_NUMBER_MAX = 64
@@ -283,8 +285,8 @@ def archive_outbox_steps(session: Session, item_id: int, round_no: int) -> int:
     nothing. Rows already
     renamed keep their name. Returns the number of rows renamed."""
     earlier = session.execute(
-        select(Outbox.id, Outbox.step).where(
-            Outbox.item_id == item_id, Outbox.step.not_like(f"%{ARCHIVE_MARK}%")
+        select(col(Outbox.id), col(Outbox.step)).where(
+            col(Outbox.item_id) == item_id, col(Outbox.step).not_like(f"%{ARCHIVE_MARK}%")
         )
     ).all()
     for row_id, step in earlier:

@@ -6,11 +6,13 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from typing import Protocol
 
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
 
 from models.db import transaction
-from models.tables import WorkItem
+from models.tables import WorkItem, table_of
 from schedules.dates import local_date
 from schedules.plan import Plan
 from schedules.timeliness import Judged, Verdict, verdict
@@ -20,13 +22,13 @@ from schedules.vocabulary import OPEN_STATUSES, ItemStatus
 def list_items(
     plan: Plan, engine: Engine, status: str | None = None, unit: str | None = None
 ) -> list[WorkItem]:
-    query = select(WorkItem).where(WorkItem.commune == plan.commune.code)
+    query = select(WorkItem).where(col(WorkItem.commune) == plan.commune.code)
     if status is not None:
-        query = query.where(WorkItem.status == status)
+        query = query.where(col(WorkItem.status) == status)
     if unit is not None:
-        query = query.where(WorkItem.unit == unit)
+        query = query.where(col(WorkItem.unit) == unit)
     with transaction(engine) as session:
-        return list(session.exec(query.order_by(WorkItem.due, WorkItem.id)).scalars())
+        return list(session.scalars(query.order_by(col(WorkItem.due), col(WorkItem.id))))
 
 
 def open_counts(plan: Plan, engine: Engine) -> dict[str, Counter]:
@@ -39,7 +41,7 @@ def open_counts(plan: Plan, engine: Engine) -> dict[str, Counter]:
 def open_counts_by_commune(plans: Sequence[Plan], engine: Engine) -> dict[str, dict[str, Counter]]:
     """`open_counts` of every commune of `plans`, in one GROUP BY (a city's sweep: one query,
     not one per commune)."""
-    item = WorkItem.__table__.c
+    item = table_of(WorkItem).c
     codes = [plan.commune.code for plan in plans]
     query = (
         select(item.commune, item.unit, item.status, func.count())
@@ -58,6 +60,17 @@ def open_counts_by_commune(plans: Sequence[Plan], engine: Engine) -> dict[str, d
             sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
         )
     return result
+
+
+class Counted(Protocol):
+    """What `UnitYear.count` reads of an item: a `WorkItem`, or a row of these columns."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def on_time(self) -> bool | None: ...
+    @property
+    def due(self) -> date: ...
 
 
 @dataclass
@@ -122,7 +135,7 @@ def items_due_in(plan: Plan, engine: Engine, year: int) -> list[WorkItem]:
         first_due() <= date(year, 12, 31),
     )
     with transaction(engine) as session:
-        return list(session.exec(query).scalars())
+        return list(session.scalars(query))
 
 
 def tally(plan: Plan, items: list[WorkItem], today: date) -> list[UnitYear]:

@@ -13,10 +13,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.blobs import StoredBlob, store_blob
-from models.db import transaction
+from models.db import rowcount, transaction
 from models.store import log_event
 from models.tables import Contribution, Deliverable, WorkItem
 from schedules.dates import local_date, vn_date
@@ -43,11 +43,11 @@ OFFICE = "standing_office"
 def versions(engine: Engine, item_id: int) -> dict[int, list[Deliverable]]:
     """The item's versions, oldest first, each with its files in order."""
     with transaction(engine) as session:
-        rows = session.exec(
+        rows = session.scalars(
             select(Deliverable)
-            .where(Deliverable.item_id == item_id)
-            .order_by(Deliverable.version, Deliverable.part)
-        ).scalars()
+            .where(col(Deliverable.item_id) == item_id)
+            .order_by(col(Deliverable.version), col(Deliverable.part))
+        )
         found: dict[int, list[Deliverable]] = {}
         for row in rows:
             found.setdefault(row.version, []).append(row)
@@ -163,8 +163,8 @@ def contribute(
 def contributions(engine: Engine, item_id: int) -> list[Contribution]:
     """The coordinating units' files for an item, oldest first."""
     with transaction(engine) as session:
-        query = select(Contribution).where(Contribution.item_id == item_id)
-        rows = list(session.execute(query.order_by(Contribution.id)).scalars())
+        query = select(Contribution).where(col(Contribution.item_id) == item_id)
+        rows = list(session.execute(query.order_by(col(Contribution.id))).scalars())
         for row in rows:
             session.expunge(row)
     return rows
@@ -200,11 +200,11 @@ def _check_open_to(session: Session, plan: Plan, item_id: int, unit: str) -> Wor
 
 def _version_rows(session: Session, item_id: int, version: int) -> list[Deliverable]:
     return list(
-        session.exec(
+        session.scalars(
             select(Deliverable)
-            .where(Deliverable.item_id == item_id, Deliverable.version == version)
-            .order_by(Deliverable.part)
-        ).scalars()
+            .where(col(Deliverable.item_id) == item_id, col(Deliverable.version) == version)
+            .order_by(col(Deliverable.part))
+        )
     )
 
 
@@ -232,16 +232,16 @@ def _mark(
     note: str | None = None,
 ) -> bool:
     """Compare-and-set: only a version still `received` changes; False if someone was first."""
-    changed = session.execute(
+    result = session.execute(
         update(Deliverable)
         .where(
-            Deliverable.item_id == item_id,
-            Deliverable.version == version,
-            Deliverable.status == DeliverableStatus.RECEIVED,
+            col(Deliverable.item_id) == item_id,
+            col(Deliverable.version) == version,
+            col(Deliverable.status) == DeliverableStatus.RECEIVED,
         )
         .values(status=status, reviewed_at=at, reviewed_by=actor, review_note=note)
-    ).rowcount
-    return changed > 0
+    )
+    return rowcount(result) > 0
 
 
 def accept_version(
@@ -304,7 +304,7 @@ def return_version(
     with transaction(engine) as session:
         item, _rows = _reviewable(session, plan, item_id, version)
         newest = session.execute(
-            select(func.max(Deliverable.version)).where(Deliverable.item_id == item_id)
+            select(func.max(col(Deliverable.version))).where(col(Deliverable.item_id) == item_id)
         ).scalar()
         if version != newest:
             raise UserError(

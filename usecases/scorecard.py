@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
@@ -40,7 +41,7 @@ class Scorecard:
     commune: str
     year: int
     at: datetime
-    zone: object
+    zone: ZoneInfo
     units: list[UnitYear]
     quarters: dict[str, dict[str, UnitYear]] = field(default_factory=dict)
     """unit code → quarter (Q1..Q4) → the same counts for the items due in that quarter."""

@@ -78,7 +78,9 @@ COMMANDS = [
 
 def _select_commune(ctx: click.Context, param, value: str | None) -> None:
     if value is not None:
-        ctx.find_object(App).commune = value
+        app = ctx.find_object(App)
+        assert app is not None, "the main group makes the App first"
+        app.commune = value
 
 
 for _command in COMMANDS:

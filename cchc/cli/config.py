@@ -157,6 +157,7 @@ class LazyChoice(click.Choice):
     def __init__(self, load) -> None:
         self._load, self.case_sensitive = load, True
 
+    # click declares `choices` a plain attribute; a cached property is read the same way.
     @cached_property
     def choices(self) -> tuple[str, ...]:  # type: ignore[override]
         return tuple(self._load())

@@ -80,6 +80,7 @@ def item_row(item) -> dict:
 def items_cmd(app: App, status, unit, fmt, at) -> None:
     """Work items (all of them without --status); the table gives each one's state as of --at."""
     app.read_only = True
+    from models.tables import saved_id
     from notifications.outbox import failed_counts
     from usecases.reporting import list_items
 
@@ -88,7 +89,7 @@ def items_cmd(app: App, status, unit, fmt, at) -> None:
     for plan in app.plans:
         failed = failed_counts(plan, app.reader)
         rows += [
-            app.tagged(plan) | item_row(i) | {"mail_failed": failed.get(i.id, 0)}
+            app.tagged(plan) | item_row(i) | {"mail_failed": failed.get(saved_id(i), 0)}
             for i in list_items(plan, app.reader, status, unit)
         ]
     zone = app.plans[0].zone
@@ -120,6 +121,6 @@ def link_cmd(app: App, item_id, office, at) -> None:
 
         with transaction(app.reader) as session:
             item = get_item(session, app.item_plan(item_id, app.reader), item_id)
-        click.echo(item_link(app.settings, item.id, item.unit, now_or(at)))
+        click.echo(item_link(app.settings, item_id, item.unit, now_or(at)))
     except SecretMissing as exc:
         fail(str(exc))

@@ -60,6 +60,7 @@ def tell_prefect(app: App, kind: ItemChange, item_id: int, at: datetime) -> None
 @user_errors
 def open_cmd(app: App, obligation, unit, due, at) -> None:
     """Open an ad hoc item (a directive arrived)."""
+    from models.tables import saved_id
     from usecases.lifecycle import open_ad_hoc
 
     item = open_ad_hoc(app.plan, app.engine, obligation, unit, due, now_or(at))
@@ -68,7 +69,7 @@ def open_cmd(app: App, obligation, unit, due, at) -> None:
         f"Nhiệm vụ số {item.id}: đã mở {item.obligation} cho {item.unit}, hạn {vn_date(item.due)}"
         + (f" ({app.plan.day_off_note(item.nominal_due, item.due)})" if moved else "")
     )
-    deliver_queued(app, item.id, now_or(at))
+    deliver_queued(app, saved_id(item), now_or(at))
 
 
 @click.command("attach")
@@ -207,7 +208,7 @@ def receive_cmd(app: App, item_id, number, day, by, at) -> None:
     click.echo(closed_line(item, version.version, f"{version.document}{again}"))
     deliver_queued(app, item.id, now_or(at))
     if done.closed_item:
-        tell_prefect(app, ItemChange.CLOSED, item.id, now_or(at))
+        tell_prefect(app, ItemChange.CLOSED, item_id, now_or(at))
 
 
 @click.command("waive")

@@ -11,7 +11,7 @@ from cchc.intake import filetypes
 from cchc.intake.work_views import directive_of, extension_state, file_view
 from models import store
 from models.db import transaction
-from models.tables import Deliverable, WorkItem
+from models.tables import Deliverable, WorkItem, saved_id
 from notifications.views import file_size, item_view, source_states, unit_view
 from schedules.dates import local_date, vn_datetime
 from schedules.vocabulary import DeliverableStatus, standing
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from cchc.intake.context import IntakeContext
     from schedules.plan import Plan
 
-DELIVERABLE_LABELS = {
+DELIVERABLE_LABELS: dict[str, str] = {
     DeliverableStatus.RECEIVED: "Đã nhận, chờ xem xét",
     DeliverableStatus.ACCEPTED: "Đã chấp nhận",
     DeliverableStatus.RETURNED: "Bị trả lại",
@@ -78,7 +78,7 @@ def consolidated_sources(
 def item_context(ctx: IntakeContext, plan: Plan, item: WorkItem, at: datetime) -> dict:
     """What the item and receipt pages show: the item as of `at` and its handed-in versions."""
     today = local_date(at, plan.zone)
-    found = versions(ctx.engine, item.id)
+    found = versions(ctx.engine, saved_id(item))
     directive = directive_of(ctx, plan, item)
     return {
         "item": item,
@@ -94,7 +94,7 @@ def item_context(ctx: IntakeContext, plan: Plan, item: WorkItem, at: datetime) -
                 "size": file_size(c.size),
                 "received_at": vn_datetime(c.received_at, plan.zone),
             }
-            for c in contributions(ctx.engine, item.id)
+            for c in contributions(ctx.engine, saved_id(item))
         ],
         "unit": plan.units.get(item.unit),
         "versions": [version_view(plan, rows) for _, rows in sorted(found.items(), reverse=True)],

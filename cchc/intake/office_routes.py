@@ -235,7 +235,7 @@ async def office_receive(ctx: Context, request: Request, item_id: Id):
         done = await run_in_threadpool(receive_document, plan, ctx.engine, item_id, number, day, at)
     except UserError as exc:
         raise PageError(409, "Chưa ghi nhận được", str(exc)) from None
-    verdict = {True: ", đúng hạn", False: ", quá hạn"}.get(done.deliverable.on_time, "")
+    verdict = {True: ", đúng hạn", False: ", quá hạn", None: ""}[done.deliverable.on_time]
     message = (
         f"Đã ghi nhận {done.deliverable.document} cho nhiệm vụ số {item_id} "
         f"(phiên bản {done.deliverable.version}{verdict})."

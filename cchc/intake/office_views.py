@@ -14,10 +14,11 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, func, or_, select
+from sqlmodel import col
 
 from cchc.intake.item_views import consolidated_sources, version_view
 from models.db import transaction
-from models.tables import Deliverable, Directive, WorkItem
+from models.tables import Deliverable, Directive, WorkItem, saved_id
 from notifications.office_facts import load_directives
 from notifications.views import item_view, period_label, shorten, unit_view
 from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
@@ -61,7 +62,7 @@ def unit_choices(ctx: IntakeContext, communes: list[str]) -> dict[str, str]:
     share (each has its Văn phòng, VP) is offered once and selects it in each."""
     choices: dict[str, str] = {}
     for code in communes:
-        for unit_code, unit in ctx.city.plan_of(code).units.items():
+        for unit_code, unit in ctx.city.known_plan(code).units.items():
             choices.setdefault(unit_code, unit.name)
     return choices
 
@@ -104,7 +105,11 @@ def office_list(
         "rows": _rows(ctx, found, several, today),
         "counts": {key: sum(c[key] for c in counts.values()) for key in COUNTED},
         "by_commune": [
-            {"code": code, "label": commune_label(ctx.city.plan_of(code)), "counts": counts[code]}
+            {
+                "code": code,
+                "label": commune_label(ctx.city.known_plan(code)),
+                "counts": counts[code],
+            }
             for code in communes
         ]
         if several
@@ -114,7 +119,9 @@ def office_list(
 
 def _awaiting():
     """The ids of the items with a version awaiting review."""
-    return select(Deliverable.item_id).where(Deliverable.status == DeliverableStatus.RECEIVED)
+    return select(col(Deliverable.item_id)).where(
+        col(Deliverable.status) == DeliverableStatus.RECEIVED
+    )
 
 
 def _chosen(
@@ -122,11 +129,13 @@ def _chosen(
 ) -> list:
     """The conditions the filters put on the items: due in `year` (`Year`), of `unit`, in
     `status` as of `today` (`_status_condition`)."""
-    chosen = [WorkItem.commune.in_(communes)]
+    chosen = [col(WorkItem.commune).in_(communes)]
     if isinstance(year, int):
         chosen += [WorkItem.due >= date(year, 1, 1), WorkItem.due <= date(year, 12, 31)]
     elif year is None:
-        chosen.append(or_(WorkItem.status.in_(OPEN_STATUSES), WorkItem.id.in_(_awaiting())))
+        chosen.append(
+            or_(col(WorkItem.status).in_(OPEN_STATUSES), col(WorkItem.id).in_(_awaiting()))
+        )
     if unit:
         chosen.append(WorkItem.unit == unit)
     if status:
@@ -140,9 +149,10 @@ def _status_condition(status: str, today: date):
     every late one (escalated too), `REVIEW` those with a version awaiting review."""
     past_due = and_(WorkItem.status == ItemStatus.OPEN, WorkItem.due < today)
     if status == REVIEW:
-        return WorkItem.id.in_(_awaiting())
+        return col(WorkItem.id).in_(_awaiting())
     if status == LATE:
-        return or_(WorkItem.status.in_([ItemStatus.OVERDUE, ItemStatus.ESCALATED]), past_due)
+        overdue = col(WorkItem.status).in_([ItemStatus.OVERDUE, ItemStatus.ESCALATED])
+        return or_(overdue, past_due)
     if status == ItemStatus.OPEN:
         return and_(WorkItem.status == ItemStatus.OPEN, WorkItem.due >= today)
     if status == ItemStatus.OVERDUE:
@@ -156,7 +166,7 @@ def year_choices(ctx: IntakeContext, communes: list[str], today: date) -> list[i
     with transaction(ctx.engine) as session:
         first, last = session.execute(
             select(func.min(WorkItem.due), func.max(WorkItem.due)).where(
-                WorkItem.commune.in_(communes)
+                col(WorkItem.commune).in_(communes)
             )
         ).one()
     newest = max(last.year if last else today.year, today.year)
@@ -173,26 +183,28 @@ def _read(ctx: IntakeContext, chosen: list) -> _Found:
             .group_by(WorkItem.commune, WorkItem.status, WorkItem.due)
         ).all()
         in_review = session.execute(
-            select(WorkItem.commune, func.count())
-            .where(*chosen, WorkItem.id.in_(_awaiting()))
+            select(col(WorkItem.commune), func.count())
+            .where(*chosen, col(WorkItem.id).in_(_awaiting()))
             .group_by(WorkItem.commune)
         ).all()
         items = list(
-            session.exec(
+            session.scalars(
                 select(WorkItem)
                 .where(*chosen)
-                .order_by(WorkItem.commune, WorkItem.unit, WorkItem.due, WorkItem.id)
+                .order_by(
+                    col(WorkItem.commune), col(WorkItem.unit), col(WorkItem.due), col(WorkItem.id)
+                )
                 .limit(MAX_ROWS)
-            ).scalars()
+            )
         )
         ids = [i.id for i in items]
         files = (
             list(
-                session.exec(
+                session.scalars(
                     select(Deliverable)
-                    .where(Deliverable.item_id.in_(ids))
-                    .order_by(Deliverable.version, Deliverable.part)
-                ).scalars()
+                    .where(col(Deliverable.item_id).in_(ids))
+                    .order_by(col(Deliverable.version), col(Deliverable.part))
+                )
             )
             if ids
             else []
@@ -228,11 +240,11 @@ def _rows(ctx: IntakeContext, found: _Found, several: bool, today: date) -> list
     default_due: dict[str, str] = {}
     rows = []
     for item in found.items:
-        plan = ctx.city.plan_of(item.commune)
+        plan = ctx.city.known_plan(item.commune)
         if item.commune not in default_due:
             default_due[item.commune] = plan.calendar.add_working_days(today, 5).isoformat()
         directive = found.directives.get(item.directive_id) if item.directive_id else None
-        row = _row(ctx, plan, item, by_item.get(item.id, {}), several, today, directive)
+        row = _row(ctx, plan, item, by_item.get(saved_id(item), {}), several, today, directive)
         rows.append({**row, "default_due": default_due[item.commune]})
     return rows
 

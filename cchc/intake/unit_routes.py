@@ -77,7 +77,7 @@ async def item_page(ctx: Context, item_id: int, token: str, sent: int = 0):
     item, unit, plan = await run_in_threadpool(unit_item, ctx, item_id, token, at)
     values = await run_in_threadpool(item_context, ctx, plan, item, at)
     if unit != item.unit:  # a coordinating unit's link: its input for the lead
-        mine = await run_in_threadpool(contributions_of, ctx, plan, item.id, unit)
+        mine = await run_in_threadpool(contributions_of, ctx, plan, item_id, unit)
         return page(
             ctx, "contribute.html", plan=plan, token=token, sender=unit_view(plan, unit),
             mine=mine, sent=bool(sent), **values,

@@ -24,11 +24,15 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from notifications.views import file_size
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 MAX_FIELD_BYTES = 16 * 1024
 MAX_FIELDS = 20
@@ -139,12 +143,12 @@ class _Parts:
         self._name = ""
         self._data = bytearray()
         self._file: ReceivedFile | None = None
-        self._out = None
+        self._out: IO[bytes] | None = None
         self._dropping = False
         self.ended = False
         """The closing boundary was seen: the body is complete."""
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self.on_part_begin,
             "on_part_data": self.on_part_data,
@@ -305,7 +309,7 @@ async def _timed(request: Request, read_timeout: float | None):
     )
     while True:
         wait = None
-        if read_timeout is not None:
+        if read_timeout is not None and deadline is not None:
             wait = min(read_timeout, max(deadline - time.monotonic(), 0.0))
         try:
             chunk = await asyncio.wait_for(stream.__anext__(), wait)

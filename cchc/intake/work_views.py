@@ -101,7 +101,7 @@ def extension_requests(ctx: IntakeContext, communes: list[str], today: date) -> 
     the defaults of its grant form."""
     rows = []
     for code in communes:
-        plan = ctx.city.plan_of(code)
+        plan = ctx.city.known_plan(code)
         for request, item in pending_requests(plan, ctx.engine):
             rows.append(
                 {

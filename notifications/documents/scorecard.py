@@ -83,6 +83,7 @@ def scorecard_xlsx(card: Scorecard, chart_png: bytes | None = None) -> bytes:
 
     wb = Workbook()
     ws = wb.active
+    assert ws is not None, "a new workbook has a sheet"
     ws.title = "Tổng hợp năm"
     keys = [*FIELDS, "on_time_rate"]
     widths = {"unit": 12, "name": 48, "on_time_rate": 14}
