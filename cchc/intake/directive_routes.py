@@ -25,7 +25,7 @@ from cchc.intake.pages import page
 from cchc.intake.unit_routes import unit_item
 from cchc.intake.upload import ReceivedForm
 from models.db import transaction
-from models.tables import Directive
+from models.tables import Directive, saved_id
 from notifications.views import unit_view
 from schedules.dates import vn_date
 from schedules.documents import document_reference
@@ -64,7 +64,7 @@ async def record_directive(ctx: Context, request: Request, t: str | None = None)
         plan, issued = await run_in_threadpool(_record, ctx, office, form, at)
     finally:
         form.discard()
-    ids = [item.id for item in issued.items]
+    ids = [saved_id(item) for item in issued.items]
     deliver_soon(ctx, ids, at)
     record = issued.directive
     units = ", ".join(f"số {i.id} ({unit_view(plan, i.unit).name})" for i in issued.items)

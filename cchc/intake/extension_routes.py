@@ -17,6 +17,7 @@ from cchc.intake.item_views import status_label
 from cchc.intake.office_routes import office_form, office_item, office_masthead
 from cchc.intake.pages import page
 from cchc.intake.unit_routes import unit_item
+from models.tables import saved_id
 from schedules.dates import vn_date
 from schedules.vocabulary import ItemChange
 from usecases.errors import UserError
@@ -51,7 +52,7 @@ async def ask_extension(ctx: Context, item_id: int, token: str, request: Request
     fields = await small_form(ctx, request)
     try:
         command = RequestExtension(
-            item_id=item.id,
+            item_id=saved_id(item),
             unit=unit,
             until=form_date(fields, "until", "Ngày đề nghị gia hạn"),
             reason=form_text(fields, "reason", MAX_REASON, "Lý do đề nghị gia hạn"),
@@ -59,7 +60,7 @@ async def ask_extension(ctx: Context, item_id: int, token: str, request: Request
         await run_in_threadpool(request_extension, plan, ctx.engine, command, at)
     except UserError as exc:
         raise PageError(409, "Chưa gửi được đề nghị", str(exc)) from None
-    deliver_soon(ctx, item.id, at)
+    deliver_soon(ctx, saved_id(item), at)
     return RedirectResponse(f"{back}#{ASKED}", status_code=303)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import col
 
 from cchc.intake.item_views import consolidated_sources, version_view
@@ -126,38 +126,39 @@ def _awaiting():
 
 def _chosen(
     communes: list[str], year: Year, unit: str | None, status: str | None, today: date
-) -> list:
+) -> list[ColumnElement[bool]]:
     """The conditions the filters put on the items: due in `year` (`Year`), of `unit`, in
     `status` as of `today` (`_status_condition`)."""
-    chosen = [col(WorkItem.commune).in_(communes)]
+    due = col(WorkItem.due)
+    chosen: list[ColumnElement[bool]] = [col(WorkItem.commune).in_(communes)]
     if isinstance(year, int):
-        chosen += [WorkItem.due >= date(year, 1, 1), WorkItem.due <= date(year, 12, 31)]
+        chosen += [due >= date(year, 1, 1), due <= date(year, 12, 31)]
     elif year is None:
         chosen.append(
             or_(col(WorkItem.status).in_(OPEN_STATUSES), col(WorkItem.id).in_(_awaiting()))
         )
     if unit:
-        chosen.append(WorkItem.unit == unit)
+        chosen.append(col(WorkItem.unit) == unit)
     if status:
         chosen.append(_status_condition(status, today))
     return chosen
 
 
-def _status_condition(status: str, today: date):
+def _status_condition(status: str, today: date) -> ColumnElement[bool]:
     """The items a status filter selects on `today`, as the page counts them: "trong hạn" the
     open items not yet past due, "quá hạn" the overdue ones and those open past due, `LATE`
     every late one (escalated too), `REVIEW` those with a version awaiting review."""
-    past_due = and_(WorkItem.status == ItemStatus.OPEN, WorkItem.due < today)
+    stored, due = col(WorkItem.status), col(WorkItem.due)
+    past_due = and_(stored == ItemStatus.OPEN, due < today)
     if status == REVIEW:
         return col(WorkItem.id).in_(_awaiting())
     if status == LATE:
-        overdue = col(WorkItem.status).in_([ItemStatus.OVERDUE, ItemStatus.ESCALATED])
-        return or_(overdue, past_due)
+        return or_(stored.in_([ItemStatus.OVERDUE, ItemStatus.ESCALATED]), past_due)
     if status == ItemStatus.OPEN:
-        return and_(WorkItem.status == ItemStatus.OPEN, WorkItem.due >= today)
+        return and_(stored == ItemStatus.OPEN, due >= today)
     if status == ItemStatus.OVERDUE:
-        return or_(WorkItem.status == ItemStatus.OVERDUE, past_due)
-    return WorkItem.status == status
+        return or_(stored == ItemStatus.OVERDUE, past_due)
+    return stored == status
 
 
 def year_choices(ctx: IntakeContext, communes: list[str], today: date) -> list[int]:

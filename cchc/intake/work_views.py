@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from models.tables import Directive, Extension, WorkItem
+from models.tables import Directive, Extension, WorkItem, saved_id
 from notifications.views import file_size, shorten, unit_view
 from schedules.dates import end_of_day, local_date, vn_date, vn_datetime
 from schedules.documents import document_reference
 from schedules.timeliness import timeliness_label
-from schedules.vocabulary import ExtensionStatus, ItemStatus, standing
+from schedules.vocabulary import OPEN_STATUSES, ExtensionStatus, standing
 from usecases.directives import directive_items, get_directive, list_directives
 from usecases.extensions import extensions_of, pending_requests
 
@@ -74,6 +74,7 @@ def office_directives(
 
 
 def _directive_row(ctx: IntakeContext, plan: Plan, directive: Directive, today: date) -> dict:
+    assert directive.id is not None  # read from the database
     items = directive_items(ctx.engine, directive.id)
     return {
         "id": directive.id,
@@ -140,9 +141,9 @@ class ExtensionState:
 
 def extension_state(ctx: IntakeContext, plan: Plan, item: WorkItem, at: datetime) -> ExtensionState:
     """What the unit's page shows of the item's extensions, as of `at`."""
-    rows = extensions_of(ctx.engine, item.id) if item.id is not None else []
+    rows = extensions_of(ctx.engine, saved_id(item))
     waiting = any(r.status == ExtensionStatus.PENDING for r in rows)
-    owed = ItemStatus(item.status).is_open and at < end_of_day(item.due, plan.zone)
+    owed = item.status in OPEN_STATUSES and at < end_of_day(item.due, plan.zone)
     return ExtensionState(
         history=[_extension_view(plan, r) for r in rows],
         waiting=waiting,
