@@ -246,6 +246,8 @@ class ItemChange(StrEnum):
     ACCEPTED = "accepted"
     RETURNED = "returned"
     WAIVED = "waived"
+    EXTENDED = "extended"
+    """The office granted an extension: the due date moved."""
 
 
 class OutboxStatus(StrEnum):

@@ -69,7 +69,7 @@ def hand_in(
         note = clean_text(form.fields.get("note"), MAX_NOTE, "Ghi chú")
     except UploadRefused as exc:
         raise PageError(exc.status, "Chưa nộp được", exc.message) from None
-    incoming = checked_files(ctx, form)
+    incoming = checked_files(ctx, form, "Chưa nộp được")
     if record is submit:
         require_signature(plan, item, incoming)
     try:
@@ -88,9 +88,9 @@ def hand_in(
         raise PageError(409, "Chưa nộp được", str(exc)) from None
 
 
-def checked_files(ctx: IntakeContext, form: ReceivedForm) -> list[IncomingFile]:
+def checked_files(ctx: IntakeContext, form: ReceivedForm, title: str) -> list[IncomingFile]:
     """Every file of the upload by name, then content (one inspection budget for them all),
-    and a PDF's signatures; PageError naming the first file refused."""
+    and a PDF's signatures; PageError titled `title`, naming the first file refused."""
     incoming = []
     budget = filetypes.Budget()
     config_dir = ctx.settings.config_dir if ctx.settings is not None else None
@@ -101,7 +101,7 @@ def checked_files(ctx: IntakeContext, form: ReceivedForm) -> list[IncomingFile]:
         except filetypes.Refused as exc:
             raise PageError(
                 exc.status,
-                "Chưa nộp được",
+                title,
                 f"{exc.message} Không có tệp nào được lưu.",
                 file=received.filename,
             ) from None
@@ -135,11 +135,18 @@ def require_signature(plan: Plan, item: WorkItem, incoming: list[IncomingFile]) 
 def stored_file(ctx: IntakeContext, row: Deliverable | Contribution) -> FileResponse:
     """A stored file as a download, under the name it was sent with and the type its content
     was found to be; 404 when its bytes are not in the store."""
-    path = Path(row.stored_path).resolve()
-    if not path.is_relative_to(ctx.blob_root) or not path.is_file():
+    return served_file(ctx, row.stored_path, row.original_name, row.file_type)
+
+
+def served_file(
+    ctx: IntakeContext, stored_path: str | None, original_name: str, file_type: str | None
+) -> FileResponse:
+    """`stored_file` of any stored blob (a directive's file too)."""
+    path = Path(stored_path or "").resolve()
+    if not stored_path or not path.is_relative_to(ctx.blob_root) or not path.is_file():
         raise PageError(404, "Không tìm thấy tệp", "Tệp không còn trong kho lưu trữ.")
-    kind = filetypes.TYPES.get(row.file_type or "")
-    name = filetypes.display_name(row.original_name, kind) if kind else row.original_name
+    kind = filetypes.TYPES.get(file_type or "")
+    name = filetypes.display_name(original_name, kind) if kind else original_name
     return FileResponse(
         path,
         media_type=kind.mime if kind else "application/octet-stream",

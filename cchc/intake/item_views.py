@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from cchc.intake import filetypes
+from cchc.intake.work_views import directive_of, extension_state, file_view
 from models import store
 from models.db import transaction
 from models.tables import Deliverable, WorkItem, saved_id
@@ -81,9 +82,12 @@ def item_context(ctx: IntakeContext, plan: Plan, item: WorkItem, at: datetime) -
     """What the item and receipt pages show: the item as of `at` and its handed-in versions."""
     today = local_date(at, plan.zone)
     found = versions(ctx.engine, saved_id(item))
+    directive = directive_of(ctx, plan, item)
     return {
         "item": item,
-        "view": item_view(plan, item, today),
+        "view": item_view(plan, item, today, directive),
+        "directive_file": file_view(directive) if directive else None,
+        "extensions": extension_state(ctx, plan, item, at),
         "sources": consolidated_sources(ctx, plan, item, today),
         "contributions": [
             {

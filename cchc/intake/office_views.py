@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import col
 
 from cchc.intake.item_views import consolidated_sources, version_view
 from models.db import transaction
-from models.tables import Deliverable, WorkItem, saved_id
+from models.tables import Deliverable, Directive, WorkItem, saved_id
+from notifications.office_facts import load_directives
 from notifications.views import item_view, period_label, shorten, unit_view
 from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
 
@@ -36,6 +37,16 @@ _PEOPLES_COMMITTEE = re.compile(r"^(ủy|uỷ) ban nhân dân\s+", re.IGNORECASE
 
 Versions = dict[int, list[Deliverable]]
 """An item's handed-in parts, by version."""
+ALL_YEARS = "all"
+"""The year filter's choice of every item of every year. No year chosen: the items still to
+act on (owed, or with a version awaiting review), whatever their year."""
+Year = int | str | None
+"""The year filter: a year (the items due in it), `ALL_YEARS`, or None (still to act on)."""
+LATE = "late"
+"""The status filter's choice of the late items (`ItemStatus.late_on`): overdue, escalated,
+or still open past the due date."""
+REVIEW = "review"
+"""The status filter's choice of the items with a version awaiting review."""
 
 
 def commune_label(plan: Plan) -> str:
@@ -69,12 +80,14 @@ class _Found:
     """The first MAX_ROWS selected items."""
     files: list[Deliverable]
     """Every handed-in part of those items."""
+    directives: dict[int, Directive]
+    """The directives those items act on, by id."""
 
 
 def office_list(
     ctx: IntakeContext,
     communes: list[str],
-    year: int,
+    year: Year,
     unit: str | None,
     status: str | None,
     today: date,
@@ -86,7 +99,7 @@ def office_list(
     2. `rows`: the first MAX_ROWS of those items (commune, unit, due date), each with its
        versions, the ones awaiting review and the forms' defaults.
     """
-    found = _read(ctx, _chosen(communes, year, unit, status))
+    found = _read(ctx, _chosen(communes, year, unit, status, today))
     counts = _counts(communes, found, today)
     several = len(communes) > 1
     return {
@@ -112,21 +125,55 @@ def _awaiting():
     )
 
 
-def _chosen(communes: list[str], year: int, unit: str | None, status: str | None) -> list:
-    """The conditions the filters put on the items: due in `year`, of `unit`, in `status`
-    ("review": with a version awaiting review)."""
-    chosen = [
-        col(WorkItem.commune).in_(communes),
-        col(WorkItem.due) >= date(year, 1, 1),
-        col(WorkItem.due) <= date(year, 12, 31),
-    ]
+def _chosen(
+    communes: list[str], year: Year, unit: str | None, status: str | None, today: date
+) -> list[ColumnElement[bool]]:
+    """The conditions the filters put on the items: due in `year` (`Year`), of `unit`, in
+    `status` as of `today` (`_status_condition`)."""
+    due = col(WorkItem.due)
+    chosen: list[ColumnElement[bool]] = [col(WorkItem.commune).in_(communes)]
+    if isinstance(year, int):
+        chosen += [due >= date(year, 1, 1), due <= date(year, 12, 31)]
+    elif year is None:
+        chosen.append(
+            or_(col(WorkItem.status).in_(OPEN_STATUSES), col(WorkItem.id).in_(_awaiting()))
+        )
     if unit:
         chosen.append(col(WorkItem.unit) == unit)
-    if status == "review":
-        chosen.append(col(WorkItem.id).in_(_awaiting()))
-    elif status:
-        chosen.append(col(WorkItem.status) == status)
+    if status:
+        chosen.append(_status_condition(status, today))
     return chosen
+
+
+def _status_condition(status: str, today: date) -> ColumnElement[bool]:
+    """The items a status filter selects on `today`, as the page counts them: "trong hạn" the
+    open items not yet past due, "quá hạn" the overdue ones and those open past due, `LATE`
+    every late one (escalated too), `REVIEW` those with a version awaiting review."""
+    stored, due = col(WorkItem.status), col(WorkItem.due)
+    past_due = and_(stored == ItemStatus.OPEN, due < today)
+    if status == REVIEW:
+        return col(WorkItem.id).in_(_awaiting())
+    if status == LATE:
+        return or_(stored.in_([ItemStatus.OVERDUE, ItemStatus.ESCALATED]), past_due)
+    if status == ItemStatus.OPEN:
+        return and_(stored == ItemStatus.OPEN, due >= today)
+    if status == ItemStatus.OVERDUE:
+        return or_(stored == ItemStatus.OVERDUE, past_due)
+    return stored == status
+
+
+def year_choices(ctx: IntakeContext, communes: list[str], today: date) -> list[int]:
+    """The years the year filter offers, newest first: from the last year an item is due in
+    (this year at least) back to the first."""
+    with transaction(ctx.engine) as session:
+        first, last = session.execute(
+            select(func.min(WorkItem.due), func.max(WorkItem.due)).where(
+                col(WorkItem.commune).in_(communes)
+            )
+        ).one()
+    newest = max(last.year if last else today.year, today.year)
+    oldest = min(first.year if first else today.year, today.year)
+    return list(range(newest, oldest - 1, -1))
 
 
 def _read(ctx: IntakeContext, chosen: list) -> _Found:
@@ -164,7 +211,8 @@ def _read(ctx: IntakeContext, chosen: list) -> _Found:
             if ids
             else []
         )
-    return _Found(by_status, in_review, items, files)
+        directives = load_directives(session, items)
+    return _Found(by_status, in_review, items, files, directives)
 
 
 def _counts(communes: list[str], found: _Found, today: date) -> dict[str, dict[str, int]]:
@@ -197,20 +245,28 @@ def _rows(ctx: IntakeContext, found: _Found, several: bool, today: date) -> list
         plan = ctx.city.known_plan(item.commune)
         if item.commune not in default_due:
             default_due[item.commune] = plan.calendar.add_working_days(today, 5).isoformat()
-        row = _row(ctx, plan, item, by_item.get(saved_id(item), {}), several, today)
+        directive = found.directives.get(item.directive_id) if item.directive_id else None
+        row = _row(ctx, plan, item, by_item.get(saved_id(item), {}), several, today, directive)
         rows.append({**row, "default_due": default_due[item.commune]})
     return rows
 
 
 def _row(
-    ctx: IntakeContext, plan: Plan, item: WorkItem, found: Versions, several: bool, today: date
+    ctx: IntakeContext,
+    plan: Plan,
+    item: WorkItem,
+    found: Versions,
+    several: bool,
+    today: date,
+    directive: Directive | None = None,
 ) -> dict:
     """One listed item; `several`: the page lists several communes (the heading names the
-    commune)."""
+    commune); `directive`: the one it acts on, if any."""
     unit_name = plan.units[item.unit].name if item.unit in plan.units else item.unit
-    view = item_view(plan, item, today)
+    view = item_view(plan, item, today, directive)
     return {
         "item": item,
+        "state": _state(view.status_label, item, view.timeliness),
         "unit_name": unit_name,
         "group": _group(commune_label(plan), unit_name) if several else unit_name,
         "title": shorten(item.title, 110),
@@ -228,6 +284,12 @@ def _row(
         "view": view,
         "sources": consolidated_sources(ctx, plan, item, today),
     }
+
+
+def _state(label: str, item: WorkItem, timeliness: str) -> str:
+    """The status the list shows beside the verdict: a closed item's is "đã nộp" when its
+    verdict ("đúng hạn (được gia hạn)", ...) is shown beside it."""
+    return ItemStatus.CLOSED.label if timeliness and item.status == ItemStatus.CLOSED else label
 
 
 def _group(commune: str, unit: str) -> str:

@@ -70,6 +70,8 @@ class ReceivedFile:
 class ReceivedForm:
     fields: dict[str, str] = field(default_factory=dict)
     files: list[ReceivedFile] = field(default_factory=list)
+    repeated: dict[str, list[str]] = field(default_factory=dict)
+    """Every value of each text field, in order (a multiple choice repeats its name)."""
 
     def discard(self) -> None:
         """Delete the temporary files (whatever happens next to their bytes)."""
@@ -225,6 +227,7 @@ class _Parts:
             self._close_file(delete=False)
         elif self._file is None and self._name:
             self.form.fields[self._name] = _decode(bytes(self._data), self.charset)
+            self.form.repeated.setdefault(self._name, []).append(self.form.fields[self._name])
         self._file = None
 
     def _close_file(self, delete: bool) -> None:
