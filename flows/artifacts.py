@@ -17,13 +17,16 @@ A city's config adds the city's own pages (`cchc-<city>-...`, the city's code):
 - `cchc-<city>-opened-<obligation>`: what an opening run opened, one row per commune;
 - `cchc-<city>-league`: the communes ranked by their on-time record (`publish_league`).
 
-Lateness also shows on the run list: the sweep run ends in a Completed state named "18 việc quá
-hạn" (`notifications.sweep_summary.late_state`), tagged with each unit that has late items
-(`late_tags`); in a city, with each commune that has late items (`city_late_state`,
-`city_late_tags`).
+Lateness also shows on the run list: the sweep run ends in a Completed state (Prefect's name,
+so the dashboard and automations see it as any) whose message counts what is late ("18 việc quá
+hạn, ...": `notifications.sweep_summary.late_message`), tagged with each unit that has late items
+(`late_tags`); in a city, with each commune that has late items (`city_late_message`,
+`city_late_tags`). Each sweep run links (link artifacts, `notifications.office_links`) to the
+late-items tables and, when CCHC_PUBLIC_URL is set, to the intake's office page.
 
 Events (`notifications.event_payloads`): one `cchc.item.<kind>` per kind and unit per run, one
 `cchc.mail.failed` per commune and run whose delivery gave up on some mail, one
+`cchc.mail.stuck` per commune and sweep while some mail has waited a day, one
 `cchc.sweep.completed` per sweep that ended well.
 """
 
@@ -37,7 +40,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 from notifications.city_pages import city_opened_page, league_page
-from notifications.event_payloads import item_events, mail_failed_event, sweep_completed_event
+from notifications.event_payloads import (
+    item_events,
+    mail_failed_event,
+    mail_stuck_event,
+    sweep_completed_event,
+)
+from notifications.office_links import Link
 from notifications.status_pages import (
     ItemLike,
     Page,
@@ -64,6 +73,16 @@ def publish(page: Page) -> str:
     else:
         create_table_artifact(page.content, key=page.key, description=page.description)
     return page.key
+
+
+def publish_links(links: list[Link]) -> int:
+    """Link artifacts on the current run (no key: they belong to the run, on its Artifacts
+    tab); returns how many."""
+    from prefect.artifacts import create_link_artifact
+
+    for link in links:
+        create_link_artifact(link.url, link_text=link.text, description=link.description)
+    return len(links)
 
 
 def publish_sweep(
@@ -147,6 +166,12 @@ def emit_mail_failed(
     from prefect.events import emit_event
 
     emit_event(**mail_failed_event(plan, failed, at, city))
+
+
+def emit_mail_stuck(plan: Plan, stuck: list[tuple], at: datetime, city: str | None = None) -> None:
+    from prefect.events import emit_event
+
+    emit_event(**mail_stuck_event(plan, stuck, at, city))
 
 
 def emit_sweep_completed(city: City, summary: dict[str, Any]) -> None:

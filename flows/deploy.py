@@ -73,7 +73,7 @@ async def adeploy(
     2. read the communes' deployments on the server and compare each with the wanted one;
     3. create the missing, rewrite the changed (resuming any paused one), leave the rest;
     4. pause (or delete) those whose obligation left the config;
-    5. create or update the two automations.
+    5. create or update the automations (`flows.deploy_automations`).
     """
     if options.prune not in PRUNE_MODES:
         raise UserError(f"--prune must be one of {', '.join(PRUNE_MODES)}")

@@ -7,7 +7,8 @@ commune, or a city's). *When* lives in schedules.clock (one `ClockSchedule` per 
 `RRuleTrigger`; the jobs follow the obligations and sweep times, not the communes); *what* lives
 in flows.prefect_flows over the core. A catch-up sweep runs at start. SIGHUP (or `cchc reload`)
 re-reads the config: an invalid config is refused and the running one stays. SIGTERM / SIGINT
-stop after the current run.
+stop after the current run. A refused reload and a sweep the clock missed are events in Prefect
+(`cchc.config.refused`, `cchc.sweep.skipped`), which `cchc deploy`'s automations tell the admin.
 
 Prefect is imported only when the engine starts, never when this module is imported.
 """
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -30,6 +32,7 @@ from cchc.runtime.control import holding_pid_file
 from cchc.runtime.settings import Settings
 from flows.trigger import RRuleTrigger
 from models.blobs import remove_stale_temp
+from notifications.event_payloads import config_refused_event, sweep_skipped_event
 from notifications.template_sets import TemplatesInvalid, adopt, checked_templates
 from schedules.city import City, load_city
 from schedules.clock import SWEEP, ClockSchedule, city_schedules
@@ -152,11 +155,12 @@ def _periods_opening(city: City, obligation: str, fire_at: datetime) -> tuple[li
 
 def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
     """Re-read the config, its mail templates with it (`cchc check`'s check). Invalid: log
-    why (FILE:LINE: message), keep the running communes and templates. Valid: swap them in and
-    update the jobs."""
+    why (FILE:LINE: message), tell Prefect (`cchc.config.refused`), keep the running communes
+    and templates. Valid: swap them in and update the jobs."""
+    now = datetime.now(UTC)
     try:
         city = load_city(state.settings.config_dir)
-        sender, now = state.settings.smtp.sender, datetime.now(UTC)
+        sender = state.settings.smtp.sender
         checked = checked_templates(city.select(None), sender, now)
     except (ConfigInvalid, TemplatesInvalid) as exc:
         problems = exc.issues if isinstance(exc, ConfigInvalid) else exc.problems
@@ -167,6 +171,7 @@ def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
             "(cấu hình không hợp lệ, giữ cấu hình đang chạy)",
             len(problems),
         )
+        tell_prefect(config_refused_event(state.city, [str(p) for p in problems], now))
         state.reloads.append(False)
         return False
     adopt(checked)
@@ -191,14 +196,36 @@ def _pin(state: EngineState) -> None:
 
 def prefect_location() -> tuple[str | None, str | None]:
     """(API URL, UI URL) of the configured Prefect server; (None, None) when none is set."""
-    from prefect.settings import get_current_settings
+    from flows.runtime_state import prefect_location as configured
 
-    current = get_current_settings()
-    api = current.api.url
-    if not api:
-        return None, None
-    ui = current.ui_url or api.removesuffix("/").removesuffix("/api")
-    return api, ui
+    return configured()
+
+
+def tell_prefect(event: dict) -> None:
+    """Emit an event about the engine itself (not a run's) when a Prefect server is configured
+    (a temporary one would lose it); a failure is logged, never stops the engine."""
+    if prefect_location()[0] is None:
+        return
+    try:
+        from prefect.events import emit_event
+
+        emit_event(**event)
+    except Exception as exc:  # noqa: BLE001  (an alert must not stop the clock)
+        log.warning("Prefect not told %s: %r", event.get("event"), exc)
+
+
+def on_missed(state: EngineState):
+    """The scheduler's listener for a missed fire (past `MISFIRE_GRACE`: the machine asleep,
+    the engine busy): a sweep that will not run is logged and told to Prefect."""
+
+    def listener(event: JobExecutionEvent) -> None:
+        if event.job_id.startswith("open:"):  # the next sweep opens what it would have
+            return
+        when = vn_datetime(event.scheduled_run_time, state.city.zone)
+        log.error("the sweep of %s was missed (bỏ lỡ lần rà soát): the next one catches up", when)
+        tell_prefect(sweep_skipped_event(state.city, event.scheduled_run_time, datetime.now(UTC)))
+
+    return listener
 
 
 def run_engine(city: City, engine: Engine, settings: Settings) -> None:
@@ -241,6 +268,7 @@ def _run(state: EngineState) -> None:
         executors={"default": ThreadPoolExecutor(max_workers=1)},
     )
     configure(scheduler, state.city)
+    scheduler.add_listener(on_missed(state), EVENT_JOB_MISSED)
 
     def on_signal(signum, _frame):
         if signum == signal.SIGHUP:

@@ -19,13 +19,19 @@ from sqlmodel import col
 
 from flows import artifacts
 from flows.item_reads import by_commune, chunks, open_items_now, read_items
-from flows.runtime_state import Runtime, runtime
+from flows.runtime_state import Runtime, prefect_location, runtime
 from models.db import transaction
 from models.pages import LEAGUE, STATUS, PageLog, last_event_id, mark_published, page_log
 from models.tables import Outbox, WorkItem, saved_id
 from notifications.city_pages import league_fingerprint
+from notifications.office_links import late_links, office_link
 from notifications.status_pages import status_fingerprint
-from notifications.sweep_summary import city_late_state, city_late_tags, late_state, late_tags
+from notifications.sweep_summary import (
+    city_late_message,
+    city_late_tags,
+    late_message,
+    late_tags,
+)
 from schedules.dates import VN_ZONE, local_date
 from schedules.plan import Plan
 from schedules.vocabulary import ItemChange, ItemStatus
@@ -148,16 +154,18 @@ def _by_commune_of(rows: list, communes: dict[int, str]) -> defaultdict[str, lis
 
 def _late_outcome(
     rt: Runtime, at: datetime, changes: dict[str, Counter], counts: dict, delivery: str | None
-) -> tuple[str, str, list[str]]:
-    """The sweep run's final state (name, message) and tags from the lateness; for a city,
-    after the city's summary."""
+) -> tuple[str, list[str]]:
+    """The sweep run's final state's message and tags from the lateness, and its links to
+    where the office looks (`notifications.office_links`); for a city, after the city's
+    summary."""
+    links = late_links(rt.city, counts, prefect_location()[1])
+    office = office_link(rt.settings.intake.public_url)
+    artifacts.publish_links(links + ([office] if office else []))
     if rt.city.is_city:
         artifacts.publish_city_sweep(rt.city, at, changes, counts, delivery)
-        name, message = city_late_state(rt.city, counts)
-        return name, message, city_late_tags(counts)
+        return city_late_message(rt.city, counts), city_late_tags(counts)
     [only] = counts.values()
-    name, message = late_state(rt.plans[0], only)
-    return name, message, late_tags(only)
+    return late_message(rt.plans[0], only), late_tags(only)
 
 
 @task(name="publish-status", cache_policy=NO_CACHE)
@@ -170,7 +178,7 @@ def status_pages(
     delivery: str | None,
 ) -> dict[str, Any]:
     """Each commune's pages (`_commune_pages`), and for a city the city's summary; the run's
-    final state (name, message) and tags from the lateness."""
+    final state's message and its tags from the lateness."""
     rt = runtime()
     log = page_log(rt.engine, STATUS, [p.commune.code for p in rt.plans])  # before any read
     touched = by_commune(read_items(rt.engine, [i for i, *_ in opened + advanced]))
@@ -200,12 +208,11 @@ def status_pages(
         "advanced": Counter(communes[i] for i, *_ in advanced),
         "queued": queued_by,
     }
-    name, message, tags = _late_outcome(rt, at, changes, counts, delivery)
+    message, tags = _late_outcome(rt, at, changes, counts, delivery)
     every = [c for unit_counts in counts.values() for c in unit_counts.values()]
     return dict(emitted) | {
         "open": sum(sum(c.values()) for c in every),
         "late": sum(c[ItemStatus.OVERDUE] + c[ItemStatus.ESCALATED] for c in every),
-        "state_name": name,
         "state_message": message,
         "tags": tags,
     }

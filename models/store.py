@@ -272,3 +272,27 @@ def communes_of(engine: Engine, items: Collection[int]) -> dict[str, list[int]]:
         for item_id, commune in session.execute(query):
             found.setdefault(commune, []).append(item_id)
     return found
+
+
+def waiting_mail(
+    engine: Engine, queued_before: datetime, communes: Collection[str]
+) -> dict[str, list[tuple[int, str, str]]]:
+    """The outbox rows of `communes` queued at or before `queued_before` that were tried and
+    still wait (pending: not built, or not taken by the server), by their item's commune:
+    (outbox id, recipient, last error) each, oldest first."""
+    query = (
+        select(col(Outbox.id), col(Outbox.recipient), col(Outbox.last_error), col(WorkItem.commune))
+        .join(WorkItem, col(WorkItem.id) == col(Outbox.item_id))
+        .where(
+            col(Outbox.status) == OutboxStatus.PENDING,
+            col(Outbox.attempts) > 0,
+            col(Outbox.created_at) <= queued_before,
+            col(WorkItem.commune).in_(list(communes)),
+        )
+        .order_by(col(Outbox.id))
+    )
+    found: dict[str, list[tuple[int, str, str]]] = {}
+    with transaction(engine) as session:
+        for row_id, recipient, error, commune in session.execute(query):
+            found.setdefault(commune, []).append((row_id, recipient, error or ""))
+    return found

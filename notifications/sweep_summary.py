@@ -1,7 +1,8 @@
 """What a sweep says it did, in Vietnamese: its summary page (`cchc-<commune>-sweep-summary`,
 or a city's `cchc-<city>-sweep-summary`, one row per commune), the delivery line in it, and
-the name, message and tags of the sweep run's final state ("18 việc quá hạn", `quá hạn:VP`).
-Plain data; `flows.artifacts` and `flows.status_publishing` hand it to Prefect."""
+the message and tags of the sweep run's final state ("18 việc quá hạn, ...", `quá hạn:VP`; the
+state keeps Prefect's name, Completed). Plain data; `flows.artifacts` and
+`flows.status_publishing` hand it to Prefect."""
 
 from __future__ import annotations
 
@@ -66,22 +67,25 @@ def late_tags(counts: dict[str, Counter]) -> list[str]:
     return [f"{LATE_TAG}{code}" for code in sorted(late_counts(counts))]
 
 
-def late_state(plan: Plan, counts: dict[str, Counter]) -> tuple[str, str]:
-    """(name, message) of a sweep run's final Completed state: the run list shows the name
-    ("18 việc quá hạn"), the run page the message (how many escalated, and per unit, the unit
-    with most late items first)."""
+def late_message(plan: Plan, counts: dict[str, Counter]) -> str:
+    """The message of a sweep run's final Completed state (the run page, the run list's
+    tooltip): how many items are late, how many escalated, and per unit, the unit with most
+    late items first. The state keeps Prefect's name: a state named by the count would make
+    the dashboard count no failure and Prefect emit one event type per count
+    (`prefect.flow-run.18 việc quá hạn`), which no automation on Completed sees."""
     late = late_counts(counts)
     total = sum(late.values())
     if not total:
-        return NO_LATE, f"{NO_LATE}."
+        return f"{NO_LATE}."
     escalated = sum(c[ItemStatus.ESCALATED] for c in counts.values())
     worst = sorted(late.items(), key=lambda kv: (-kv[1], kv[0]))
     units = "; ".join(f"{unit_name(plan, code)}: {n}" for code, n in worst)
-    name = f"{total} việc quá hạn"
-    return name, f"{name}, trong đó {escalated} việc {REPORTED_UP} — {units}."
+    return f"{total} việc quá hạn, trong đó {escalated} việc {REPORTED_UP} — {units}."
 
 
-def _late_by_commune(counts: dict[str, dict[str, Counter]]) -> dict[str, int]:
+def late_by_commune(counts: dict[str, dict[str, Counter]]) -> dict[str, int]:
+    """Late items per commune code (communes with none left out), from each commune's
+    `open_counts`."""
     late = {code: sum(late_counts(c).values()) for code, c in counts.items()}
     return {code: n for code, n in late.items() if n}
 
@@ -89,21 +93,23 @@ def _late_by_commune(counts: dict[str, dict[str, Counter]]) -> dict[str, int]:
 def city_late_tags(counts: dict[str, dict[str, Counter]]) -> list[str]:
     """One run tag per commune with late items (`quá hạn:xa001`), from each commune's
     `open_counts`: a city's run list filters by commune (a unit's code means nothing there)."""
-    return [f"{LATE_TAG}{code}" for code in sorted(_late_by_commune(counts))]
+    return [f"{LATE_TAG}{code}" for code in sorted(late_by_commune(counts))]
 
 
-def city_late_state(city: City, counts: dict[str, dict[str, Counter]]) -> tuple[str, str]:
-    """`late_state` of a city's sweep: the name counts every commune's late items, the message
-    names the communes, the one with most late items first."""
-    late = _late_by_commune(counts)
+def city_late_message(city: City, counts: dict[str, dict[str, Counter]]) -> str:
+    """`late_message` of a city's sweep: the count of every commune's late items, then the
+    communes, the one with most late items first."""
+    late = late_by_commune(counts)
     total = sum(late.values())
     if not total:
-        return NO_LATE, f"{NO_LATE}."
+        return f"{NO_LATE}."
     escalated = sum(c[ItemStatus.ESCALATED] for units in counts.values() for c in units.values())
     worst = sorted(late.items(), key=lambda kv: (-kv[1], kv[0]))
     communes = "; ".join(f"{commune_label(city.known_plan(code))}: {n}" for code, n in worst)
-    name = f"{total} việc quá hạn"
-    return name, f"{name} ở {len(late)} xã, trong đó {escalated} việc {REPORTED_UP} — {communes}."
+    return (
+        f"{total} việc quá hạn ở {len(late)} xã, trong đó {escalated} việc {REPORTED_UP} — "
+        f"{communes}."
+    )
 
 
 # --- a commune's summary ---------------------------------------------------------------------

@@ -268,6 +268,38 @@ def test_reload_refuses_an_invalid_config_and_keeps_the_running_one(plan, config
         flows.engine._pin = state_pin
 
 
+def test_a_refused_reload_and_a_missed_sweep_are_told_to_prefect(plan, config_dir, monkeypatch):
+    """`cchc.config.refused` with the problems, `cchc.sweep.skipped` with the missed instant
+    (an opening's missed fire is the next sweep's business); `cchc deploy`'s automations mail
+    the admin on each. Before: a log line only, or nothing."""
+    from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+
+    told: list[dict] = []
+    monkeypatch.setattr(flows.engine, "tell_prefect", told.append)
+    monkeypatch.setattr(flows.engine, "_pin", lambda state: None)
+    city = City.of(plan)
+    scheduler = _SteppedScheduler(timezone=plan.zone, executors={"default": DebugExecutor()})
+    configure(scheduler, city)
+    state = EngineState(city, None, Settings(config_dir, config_dir.parent / "var", "sqlite://"))
+    units = config_dir / "units.yaml"
+    units.write_text(units.read_text(encoding="utf-8").replace("code: VP", "code: vp"), "utf-8")
+    assert reload(scheduler, state) is False
+    [refused] = told
+    assert refused["event"] == "cchc.config.refused"
+    assert refused["resource"]["cchc.city"] == plan.commune.code
+    assert refused["payload"]["count"] >= 1
+    assert all("units.yaml:" in p for p in refused["payload"]["problems"])
+
+    listener = flows.engine.on_missed(state)
+    missed = datetime(2027, 3, 2, 7, 30, tzinfo=VN)
+    listener(JobExecutionEvent(EVENT_JOB_MISSED, "open:bao-cao-cchc-dinh-ky", "default", missed))
+    assert len(told) == 1
+    listener(JobExecutionEvent(EVENT_JOB_MISSED, job_id(sweep_schedule(plan)), "default", missed))
+    skipped = told[-1]
+    assert skipped["event"] == "cchc.sweep.skipped"
+    assert skipped["payload"]["scheduled"] == missed.isoformat()
+
+
 def test_job_ids_and_next_due(plan):
     city = City.of(plan)
     scheduler = _SteppedScheduler(timezone=plan.zone, executors={"default": DebugExecutor()})
