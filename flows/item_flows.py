@@ -31,6 +31,8 @@ CLOSE_FLOW = "cchc-close"
 ADHOC_FLOW = "cchc-open-ad-hoc"
 CHANGED_FLOW = "cchc-item-changed"
 CHANGE_WORDS = {
+    ItemChange.OPENED: "mở theo văn bản chỉ đạo",
+    ItemChange.EXTENDED: "gia hạn",
     ItemChange.CLOSED: "nộp",
     ItemChange.ACCEPTED: "chấp nhận",
     ItemChange.RETURNED: "trả lại",

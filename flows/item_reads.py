@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from sqlalchemy import Engine, select
 
 from models.db import transaction
-from models.tables import WorkItem
+from models.tables import Directive, WorkItem
 from notifications.status_pages import ItemLike
 from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES
@@ -44,10 +44,12 @@ def by_commune(items: list[WorkItem]) -> dict[str, list[WorkItem]]:
 
 def open_items_now(plan: Plan, engine: Engine) -> list[ItemLike]:
     """The commune's open items, as plain rows (the tables read their columns only: no ORM
-    objects, a fifth of the cost for a commune's thousands)."""
+    objects, a fifth of the cost for a commune's thousands), each with the number of the
+    directive it acts on (`directive`, None for the plan's items)."""
     item = WorkItem.__table__.c
     query = (
-        select(WorkItem.__table__)
+        select(WorkItem.__table__, Directive.__table__.c.number.label("directive"))
+        .outerjoin(Directive.__table__, Directive.__table__.c.id == item.directive_id)
         .where(item.commune == plan.commune.code, item.status.in_(OPEN_STATUSES))
         .order_by(item.unit, item.due, item.id)
     )

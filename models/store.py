@@ -16,7 +16,14 @@ from models.tables import Deliverable, Event, Outbox, WorkItem
 from schedules.notices import Notice
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent, sources
-from schedules.vocabulary import NAGGING_KINDS, EventKind, ItemStatus, OutboxStatus
+from schedules.vocabulary import (
+    ARCHIVE_MARK,
+    NAGGING_KINDS,
+    EventKind,
+    ItemStatus,
+    MailKind,
+    OutboxStatus,
+)
 
 
 def insert_missing(
@@ -165,6 +172,22 @@ def rounds_so_far(session: Session, item_id: int) -> int:
     """How many rounds the item has had after its first: returns and extensions granted."""
     query = select(func.count()).where(Event.item_id == item_id, Event.kind.in_(ROUND_EVENTS))
     return session.execute(query).scalar_one()
+
+
+def escalations_sent_to(session: Session, item_id: int) -> list[str]:
+    """The addresses the item's escalations of its current round were sent to (their copies
+    included), in the order sent."""
+    query = (
+        select(Outbox.recipient)
+        .where(
+            Outbox.item_id == item_id,
+            Outbox.kind == MailKind.ESCALATION,
+            Outbox.status == OutboxStatus.SENT,
+            Outbox.step.not_like(f"%{ARCHIVE_MARK}%"),
+        )
+        .order_by(Outbox.sent_at, Outbox.id)
+    )
+    return list(dict.fromkeys(session.execute(query).scalars()))
 
 
 def cancel_pending(

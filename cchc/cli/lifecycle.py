@@ -19,25 +19,29 @@ VERDICTS = {True: "on time (đúng hạn)", False: "late (quá hạn)", None: ""
 """An item's `on_time` in the line of a command that closed it."""
 
 
-def deliver_queued(app: App, item_id: int, at: datetime) -> None:
-    """Deliver at once the mail a command just queued for the item (due at `at`), instead of
-    leaving it to the next sweep; what the server does not take is retried by the engine."""
+def deliver_queued(app: App, item_id: int | list[int], at: datetime) -> None:
+    """Deliver at once the mail a command just queued for the item (or items of one commune),
+    due at `at`, instead of leaving it to the next sweep; what the server does not take is
+    retried by the engine."""
     from cchc.runtime.courier import deliver_items
     from notifications.delivery import describe_delivery
 
+    ids = [item_id] if isinstance(item_id, int) else item_id
     with working("Đang gửi thư…"):
-        plan = app.item_plan(item_id, app.engine)
-        report = deliver_items(plan, app.engine, app.settings, [item_id], at)
+        plan = app.item_plan(ids[0], app.engine)
+        report = deliver_items(plan, app.engine, app.settings, ids, at)
     click.echo(describe_delivery(report))
 
 
-def tell_prefect(app: App, kind: ItemChange, item_id: int, at: datetime) -> None:
-    """After a command changed an item: its event and fresh status tables in the Prefect UI
-    (`flows.status`); nothing, and no Prefect import, without a server (PREFECT_API_URL)."""
+def tell_prefect(app: App, kind: ItemChange, item_id: int | list[int], at: datetime) -> None:
+    """After a command changed an item (or items of one commune): its event and fresh status
+    tables in the Prefect UI (`flows.status`); nothing, and no Prefect import, without a server
+    (PREFECT_API_URL)."""
     from flows.status import item_changed
 
-    plan = app.item_plan(item_id, app.engine)
-    item_changed(plan, app.engine, app.settings, kind, [item_id], at, city=app.city)
+    ids = [item_id] if isinstance(item_id, int) else item_id
+    plan = app.item_plan(ids[0], app.engine)
+    item_changed(plan, app.engine, app.settings, kind, ids, at, city=app.city)
 
 
 @click.command("open")
@@ -164,15 +168,21 @@ def _open_regular(file: Path) -> BinaryIO:
     return source
 
 
-def _check_content(file: Path, copy: Path) -> None:
-    """UserError when the web upload would refuse this file."""
+def _check_content(file: Path, copy: Path, bypass: str = "; --no-check attaches it anyway") -> str:
+    """The kind of file the web upload takes it for (pdf, docx, ...); UserError when it would
+    refuse it (`bypass`: how to go on anyway, if there is a way)."""
     from cchc.intake import filetypes
     from usecases.errors import UserError
 
     try:
-        filetypes.sniff(copy)
+        return filetypes.sniff(copy).kind
     except filetypes.Refused as exc:
-        raise UserError(f"{file}: {exc.message} (refused; --no-check attaches it anyway)") from None
+        raise UserError(f"{file}: {exc.message} (refused{bypass})") from None
+
+
+def checked_kind(file: Path, copy: Path) -> str:
+    """`_check_content` for a file no option lets through (a directive's)."""
+    return _check_content(file, copy, bypass="")
 
 
 @click.command("receive")
@@ -242,3 +252,57 @@ def return_cmd(app: App, item_id, reason, due, at) -> None:
     click.echo(f"item {item.id}: returned, open again until {vn_date(item.due)}")
     deliver_queued(app, item.id, now_or(at))
     tell_prefect(app, ItemChange.RETURNED, item.id, now_or(at))
+
+
+@click.command("accept")
+@click.argument("item_id", type=int)
+@click.option(
+    "--version",
+    "version",
+    type=click.IntRange(1),
+    default=None,
+    help="Version to accept (default: the newest one not yet reviewed).",
+)
+@at_option
+@pass_app
+@user_errors
+def accept_cmd(app: App, item_id, version, at) -> None:
+    """Accept a version of an item's product, as the office page's button does: the item is
+    settled (a later upload is kept as a version, its verdict stays)."""
+    from usecases.review import accept_version
+
+    plan = app.item_plan(item_id, app.engine)
+    chosen = version or _to_review(app, item_id)
+    item = accept_version(plan, app.engine, item_id, chosen, now_or(at), actor="admin")
+    click.echo(
+        f"Nhiệm vụ số {item.id}: đã chấp nhận phiên bản {chosen} "
+        f"({_verdict_words(item, plan, now_or(at))}) (item {item.id}: version {chosen} accepted)"
+    )
+    deliver_queued(app, item.id, now_or(at))
+    tell_prefect(app, ItemChange.ACCEPTED, item.id, now_or(at))
+
+
+def _to_review(app: App, item_id: int) -> int:
+    """The newest version still waiting for the office's review; UserError when none is."""
+    from schedules.vocabulary import DeliverableStatus
+    from usecases.errors import UserError
+    from usecases.review import versions
+
+    waiting = [
+        n
+        for n, parts in versions(app.engine, item_id).items()
+        if parts[0].status == DeliverableStatus.RECEIVED
+    ]
+    if not waiting:
+        raise UserError(
+            f"Nhiệm vụ số {item_id} không có phiên bản nào đang chờ xem xét "
+            "(no version waits for review)."
+        )
+    return max(waiting)
+
+
+def _verdict_words(item, plan, at: datetime) -> str:
+    from schedules.dates import local_date
+    from schedules.timeliness import timeliness_label
+
+    return timeliness_label(item, local_date(at, plan.zone)) or "chưa có kết quả"
