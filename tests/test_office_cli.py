@@ -408,3 +408,16 @@ def test_the_directive_number_is_beside_the_task_on_the_pages_and_the_scorecard(
         "quá hạn |" in markdown
     )
     assert "| Đơn vị | Đến hạn | Đúng hạn | Đúng hạn (được gia hạn) |" in markdown
+
+
+def test_preview_renders_the_correction_and_the_extension(office):
+    office("init-db")
+    office("sweep", "--at", "2027-03-02T07:30", "--no-mail")
+    engine = office.engine()
+    ca = find_item(engine, REPORT, "CA", "2027-Q1")
+    engine.dispose()
+    correction = office("preview", str(ca.id), "--kind", "correction", "--at", "2027-03-18T09:00")
+    assert f"To: Trưởng Công an xã <{HEAD_CA}>" in correction.stdout
+    assert "Subject: [CCHC] Đã nhận: Công an xã đã nộp" in correction.stdout
+    extension = office("preview", str(ca.id), "--kind", "extension", "--at", "2027-03-05T09:00")
+    assert "X-CCHC-Kind: extension" in extension.stdout
