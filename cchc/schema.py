@@ -102,6 +102,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "nhiêu ngày làm việc, mặc định 3 (inputs before due)",
         "catch_up_grace": "Việc mở sau hạn (chạy bù) có thêm bấy nhiêu ngày làm việc kể từ "
         "khi mở trước khi chuyển cấp, mặc định 3 (catch-up grace)",
+        "escalation_time": 'Giờ gửi báo cáo chuyển cấp cho thủ trưởng, lãnh đạo, dạng "HH:MM" '
+        "đặt trong dấu nháy, muộn hơn giờ rà soát để kịp ghi nhận văn bản nhận buổi sáng, ví dụ "
+        '"14:00"; bỏ trống: gửi cùng lần rà soát buổi sáng (escalation time)',
     },
     "DueRule": {
         "day_of_last_month": "Ngày N của tháng cuối kỳ (tháng ngắn hơn: ngày cuối tháng) "

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from models.db import transaction
-from models.tables import WorkItem, saved_id, table_of
+from models.tables import Directive, WorkItem, saved_id, table_of
 from notifications.status_pages import ItemLike
 from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES
@@ -45,11 +45,14 @@ def by_commune(items: list[WorkItem]) -> dict[str, list[WorkItem]]:
 
 def open_items_now(plan: Plan, engine: Engine) -> list[ItemLike]:
     """The commune's open items, as plain rows (the tables read their columns only: no ORM
-    objects, a fifth of the cost for a commune's thousands)."""
+    objects, a fifth of the cost for a commune's thousands), each with the number of the
+    directive it acts on (`directive`, None for the plan's items)."""
     table = table_of(WorkItem)
+    directives = table_of(Directive)
     item = table.c
     query = (
-        select(table)
+        select(table, directives.c.number.label("directive"))
+        .outerjoin(directives, directives.c.id == item.directive_id)
         .where(item.commune == plan.commune.code, item.status.in_(OPEN_STATUSES))
         .order_by(item.unit, item.due, item.id)
     )

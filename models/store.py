@@ -16,7 +16,14 @@ from models.tables import Deliverable, Event, Outbox, WorkItem, table_of
 from schedules.notices import Notice
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent, sources
-from schedules.vocabulary import NAGGING_KINDS, EventKind, ItemStatus, OutboxStatus
+from schedules.vocabulary import (
+    ARCHIVE_MARK,
+    NAGGING_KINDS,
+    EventKind,
+    ItemStatus,
+    MailKind,
+    OutboxStatus,
+)
 
 
 def insert_missing(
@@ -172,6 +179,22 @@ def rounds_so_far(session: Session, item_id: int) -> int:
         col(Event.item_id) == item_id, col(Event.kind).in_(ROUND_EVENTS)
     )
     return session.execute(query).scalar_one()
+
+
+def escalations_sent_to(session: Session, item_id: int) -> list[str]:
+    """The addresses the item's escalations of its current round were sent to (their copies
+    included), in the order sent."""
+    query = (
+        select(col(Outbox.recipient))
+        .where(
+            col(Outbox.item_id) == item_id,
+            col(Outbox.kind) == MailKind.ESCALATION,
+            col(Outbox.status) == OutboxStatus.SENT,
+            col(Outbox.step).not_like(f"%{ARCHIVE_MARK}%"),
+        )
+        .order_by(col(Outbox.sent_at), col(Outbox.id))
+    )
+    return list(dict.fromkeys(session.execute(query).scalars()))
 
 
 def cancel_pending(

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint, inspect
 from sqlmodel import Field, SQLModel
 
+from schedules.documents import document_title
 from schedules.vocabulary import DeliverableStatus, ExtensionStatus, OutboxStatus
 
 
@@ -159,11 +160,12 @@ class Deliverable(SQLModel, table=True):
 
     @property
     def document(self) -> str:
-        """ "Văn bản số 12/BC-CAX ngày 05/04/2027" for a version without a file; "" for a file."""
+        """ "Báo cáo số 12/BC-CAX ngày 05/04/2027" (the kind its symbol shows) for a version
+        without a file; "" for a file."""
         if not self.doc_number:
             return ""
         day = f" ngày {self.doc_date.strftime('%d/%m/%Y')}" if self.doc_date else ""
-        return f"Văn bản số {self.doc_number}{day}"
+        return f"{document_title(self.doc_number)}{day}"
 
 
 class Contribution(SQLModel, table=True):

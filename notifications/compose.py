@@ -85,6 +85,9 @@ UPLOAD_KINDS = (
     MailKind.COORDINATE,
 )
 """Mails to a unit that carry its signed link to the intake page (`upload_url`)."""
+RECEIPT_KINDS = (MailKind.CLOSED, MailKind.CORRECTION)
+"""Mails that state the version received (`closed`): the receipt, and the correction to those
+told of the item's escalations."""
 
 
 @dataclass
@@ -133,7 +136,7 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
             ob = plan.obligations.get(item.obligation)
             if ob is not None and ob.consolidates:
                 facts.sources[saved_id(item)] = consolidated_sources(session, plan, item)
-    closed = {r.item_id for r in rows if r.kind in (MailKind.CLOSED, MailKind.RETURNED)}
+    closed = {r.item_id for r in rows if r.kind in RECEIPT_KINDS + (MailKind.RETURNED,)}
     if closed:
         query = select(Deliverable).where(col(Deliverable.item_id).in_(closed))
         for d in session.execute(query.order_by(col(Deliverable.version))).scalars():
@@ -289,7 +292,7 @@ class Composer:
             "step": step,
             "item": self.view(item, today),
             "escalation": self._escalation(step, item) if kind == MailKind.ESCALATION else None,
-            "closed": self._closed(item, facts) if kind == MailKind.CLOSED else None,
+            "closed": self._closed(item, facts) if kind in RECEIPT_KINDS else None,
             "returned": self._returned(item, step, facts) if kind == MailKind.RETURNED else None,
             "extension": extension_context(item, step, facts.extensions)
             if kind == MailKind.EXTENSION
@@ -606,12 +609,14 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, di
         MailKind.CLOSED: local_instant(item.due, morning, plan.zone),
         MailKind.RETURNED: local_instant(item.due, morning, plan.zone),
         MailKind.COORDINATE: opened,
+        MailKind.CORRECTION: local_instant(cal.add_working_days(item.due, 3), morning, plan.zone),
     }
     when[MailKind.REMINDER] = max(when[MailKind.REMINDER], opened)
     steps = {
         MailKind.ESCALATION: "escalation-1",
         MailKind.RETURNED: "returned-1",
         MailKind.COORDINATE: "opened",
+        MailKind.CORRECTION: "correction",
     }
     closed_item = WorkItem(
         **item.model_dump()
@@ -642,7 +647,7 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, di
     recipient = plan.units[item.unit].email if item.unit in plan.units else "x@example.invalid"
     out: list[tuple[MailKind, dict]] = []
     for kind, at_kind in when.items():
-        subject = closed_item if kind == MailKind.CLOSED else item
+        subject = closed_item if kind in RECEIPT_KINDS else item
         entry = composer.entry(kind, steps.get(kind, str(kind)), subject, at_kind, facts)
         opening = kind == MailKind.OPENED
         out.append((kind, composer.context(kind, str(recipient), at_kind, [entry], (), opening)))
@@ -655,7 +660,7 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, di
         composer.entry(
             kind,
             steps.get(kind, str(kind)),
-            closed_item if kind == MailKind.CLOSED else item,
+            closed_item if kind in RECEIPT_KINDS else item,
             overdue,
             facts,
         )

@@ -113,6 +113,12 @@ def obligation_title(plan: Plan, obligation: str) -> str:
     return ob.title if ob else obligation
 
 
+def directive_of(item: ItemLike) -> str:
+    """The number of the directive the item acts on ("125/SNV-CCHC"; "" for the plan's items):
+    the `directive` of a row read with it (`flows.item_reads.open_items_now`)."""
+    return getattr(item, "directive", None) or ""
+
+
 def standings(
     plan: Plan, items: Iterable[ItemLike], at: datetime
 ) -> list[tuple[Standing, ItemLike]]:
@@ -137,6 +143,7 @@ def open_items_table(plan: Plan, items: Iterable[ItemLike], at: datetime) -> lis
             "Trễ (ngày làm việc)": state.days_late,
             "Kỳ": item.period,
             "Mã việc": item.id,
+            "Văn bản": directive_of(item),
             "Nhiệm vụ": item.title,
             "Tên đơn vị": unit_name(plan, item.unit),
         }
@@ -156,6 +163,7 @@ def late_items_table(plan: Plan, items: Iterable[ItemLike], at: datetime) -> lis
             "Tình trạng": state.label,
             "Hạn": vn_date(item.due),
             "Kỳ": period_label(item.period),
+            "Văn bản": directive_of(item),
             "Nhiệm vụ": item.title,
             "Mã việc": item.id,
             "Mã đơn vị": item.unit,

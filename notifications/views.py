@@ -45,6 +45,7 @@ KIND_LABELS: dict[str, str] = {
     MailKind.RETURNED: "Trả lại để hoàn thiện",
     MailKind.COORDINATE: "Đề nghị phối hợp",
     MailKind.EXTENSION: "Gia hạn",
+    MailKind.CORRECTION: "Đã nhận sản phẩm (sau chuyển cấp)",
 }
 SHORT_TITLE = 90
 SUBJECT_BUDGET = 54
@@ -469,6 +470,7 @@ def step_label(step: str) -> str:
         StepKind.REQUESTED: f"đề nghị gia hạn lần {n}",
         StepKind.EXTENDED: f"gia hạn lần {n}",
         StepKind.REFUSED: f"không gia hạn lần {n}",
+        StepKind.CORRECTION: "báo đã nhận sau chuyển cấp",
     }[name.kind]
     if name.undelivered:
         words = f"báo thư lỗi: {words}"

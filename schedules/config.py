@@ -118,10 +118,34 @@ class Policy(Strict):
         description="An item opened after its due date (a late first run, catch-up) gets this "
         "many working days from its opening before any escalation (default 3)",
     )
+    escalation_time: time | None = Field(
+        None,
+        description="Local time the escalations to heads and leaders go out, later than the "
+        "sweep (the morning's documents are recorded first); unset: with the sweep",
+    )
+
+    @field_validator("escalation_time", mode="before")
+    @classmethod
+    def _clock_time(cls, value: object) -> object:
+        return None if value is None else clock_time(value)
 
 
-OPTIONAL_DEFAULTS = {"inputs_before_due": 3, "catch_up_grace": 3}
-"""Policy fields the commune's `defaults` may leave out, and their built-in values."""
+OPTIONAL_DEFAULTS = {"inputs_before_due": 3, "catch_up_grace": 3, "escalation_time": None}
+"""Policy fields the commune's `defaults` may leave out, and their built-in values
+(`escalation_time` None: the escalations go out with the sweep)."""
+
+
+def clock_time(value: object) -> object:
+    """Only HH:MM (or HH:MM:SS) for a clock time: pydantic would read 450 or "0730" as
+    seconds."""
+    if isinstance(value, time):
+        return value
+    if not (isinstance(value, str) and re.fullmatch(r"\d\d:\d\d(:\d\d)?", value)):
+        raise ValueError(
+            f'{value!r} is not a time HH:MM: write it quoted, e.g. "07:30" (a number such '
+            "as 0730 is read as a number) (giờ phải viết HH:MM, đặt trong dấu nháy)"
+        )
+    return value
 
 
 DUE_RULES = (
@@ -294,15 +318,7 @@ class Commune(Strict):
     @field_validator("sweep_time", mode="before")
     @classmethod
     def _clock_time(cls, value: object) -> object:
-        """Only HH:MM (or HH:MM:SS): pydantic would read 450 or "0730" as seconds."""
-        if not isinstance(value, time) and not (
-            isinstance(value, str) and re.fullmatch(r"\d\d:\d\d(:\d\d)?", value)
-        ):
-            raise ValueError(
-                f'{value!r} is not a time HH:MM: write it quoted, e.g. "07:30" (a number such '
-                "as 0730 is read as a number) (giờ phải viết HH:MM, đặt trong dấu nháy)"
-            )
-        return value
+        return clock_time(value)
 
     @field_validator("timezone")
     @classmethod

@@ -16,6 +16,8 @@ from datetime import date
 from schedules.dates import vn_date
 
 DOC_NUMBER_MAX = 64
+EARLIEST = date(2000, 1, 1)
+"""A document dated before this is a typing error (0001-01-01, 1900-...)."""
 DOC_NUMBER_EXAMPLE = "125/SNV-CCHC"
 _DOC_NUMBER = re.compile(r"^\d{1,7}[a-z]?(?:/\d{4})?/[^\W_][\w.&-]*$", re.IGNORECASE)
 """A number, a slash, the symbol ("125/SNV-CCHC", "05/2024/TT-BNV", "12a/BC-CAX")."""

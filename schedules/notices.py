@@ -19,10 +19,13 @@ first mail only.
 | a unit asks for an extension       | extension  | standing office (2)         |                 |
 | an extension is granted            | extension  | the unit (`extended-N`)     | office, coord.  |
 | an extension request is refused    | extension  | the unit (`refused-N`)      | standing office |
+| the product of an escalated item   | correction | who got its escalations (3) |                 |
+|   arrives                          |            |                             |                 |
 | a mail to X refused for good       | its kind   | standing office, unless X   |                 |
 
 (The notice of a refused mail has the step `undelivered-STEP`. (1) but the standing office, which
-sends these requests. (2) for the office's own item: the leader in charge, who decides.)
+sends these requests. (2) for the office's own item: the leader in charge, who decides. (3) the
+escalations sent in the item's current round, but for the addresses its `closed` mail goes to.)
 
 A directive's item (`usecases.directives`) names its coordinating units itself: the callers pass
 them (`coordinators`) instead of the obligation's.
@@ -178,6 +181,15 @@ def closed_notices(plan: Plan, unit: str, later_version: int | None = None) -> l
         return [Notice(MailKind.CLOSED, step, _unit(plan, unit))] if unit in plan.units else []
     to = tuple(dict.fromkeys(_unit(plan, unit) + _office(plan)))
     return [Notice(MailKind.CLOSED, StepKind.CLOSED, to)] if to else []
+
+
+def correction_notices(plan: Plan, unit: str, told: Sequence[str]) -> list[Notice]:
+    """The product of an escalated item arrived: each address `told` of its escalations (heads,
+    leaders; a copy included) gets a short correction, but those its `closed` mail reaches
+    (the unit, the standing office): they hear of it there."""
+    receipt = {a.lower() for n in closed_notices(plan, unit) for a in n.to}
+    to = tuple(dict.fromkeys(a for a in told if a.lower() not in receipt))
+    return [Notice(MailKind.CORRECTION, StepKind.CORRECTION, to)] if to else []
 
 
 def returned_notices(plan: Plan, unit: str, round_no: int) -> list[Notice]:

@@ -265,9 +265,12 @@ class Plan:
     def fingerprint(self, obligation_id: str) -> str:
         """Changes whenever anything that decides this obligation's occurrences changes."""
         payload = {
-            "obligation": self.obligations[obligation_id].model_dump(mode="json"),
+            # When escalations go out decides no occurrence: left out of the fingerprint.
+            "obligation": self.obligations[obligation_id].model_dump(
+                mode="json", exclude={"policy": {"escalation_time"}}
+            ),
             "units": self.lead_units(obligation_id),
-            "defaults": self.defaults.model_dump(mode="json"),
+            "defaults": self.defaults.model_dump(mode="json", exclude={"escalation_time"}),
             "start": self.commune.start.isoformat(),
             "calendar": sorted(
                 (y, sorted(map(str, o.days_off)), sorted(map(str, o.working_days)))

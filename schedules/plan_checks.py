@@ -187,6 +187,8 @@ class _Checks:
             )
         defaults = plan.defaults
         self._check_escalation(plan, (source, ("commune", "defaults", "escalation")), defaults)
+        where = (source, ("commune", "defaults", "escalation_time"))
+        self._check_escalation_time(plan, where, defaults)
         # Checked here, once: an obligation is blamed only for what its own policy sets.
         opens = defaults.open_before_due  # set: complete_defaults requires it
         if defaults.reminders and opens is not None and max(defaults.reminders) > opens:
@@ -207,6 +209,8 @@ class _Checks:
                 (source, loc + ("end",)), "end is before start (ngày kết thúc trước ngày bắt đầu)"
             )
         self._check_escalation(plan, (source, loc + ("policy", "escalation")), ob.policy)
+        where = (source, loc + ("policy", "escalation_time"))
+        self._check_escalation_time(plan, where, ob.policy)
         if ob.schedule is not None:
             self._compile(plan, oid, ob, (source, loc))
 
@@ -262,6 +266,18 @@ class _Checks:
                 )
             previous = level.after
             self._check_targets(plan, (source, loc + (i, "to")), level.to, seen, i)
+
+    def _check_escalation_time(self, plan: Plan, where: Where, policy: Policy) -> None:
+        """Escalations go out later in the day than the sweep (the morning's documents are
+        recorded first), on the same day."""
+        at, sweep = policy.escalation_time, plan.commune.sweep_time
+        if at is not None and at <= sweep:
+            self.fail(
+                where,
+                f"escalation_time {at:%H:%M} is not later than sweep_time {sweep:%H:%M}: "
+                'escalations go out after the morning\'s documents are recorded, e.g. "14:00" '
+                "(giờ chuyển cấp phải sau giờ rà soát buổi sáng)",
+            )
 
     def _check_targets(
         self, plan: Plan, where: Where, targets: list[str], seen: dict[str, int], level: int

@@ -23,6 +23,8 @@ Step names (`WorkItem.step`, `Outbox.step`; at most 32 characters):
 | `requested-N`     | outbox only: the unit's extension request N, to the office         |
 | `extended-N`      | outbox only: extension N granted (the due date moved)              |
 | `refused-N`       | outbox only: extension request N refused                           |
+| `correction`      | outbox only: the product arrived after an escalation: those told   |
+|                   | of the escalation are told it was received                         |
 | `undelivered-S`   | outbox only: tells the standing office that step S's mail failed    |
 | `S#N`             | outbox only: step S of the item's round before return N (archived) |
 """
@@ -86,6 +88,10 @@ STATUS_LABELS: dict[ItemStatus, str] = {
 
 OPEN_STATUSES = (ItemStatus.OPEN, ItemStatus.OVERDUE, ItemStatus.ESCALATED)
 """An item in one of these still owes its deliverable."""
+
+LATE = "late"
+"""Not a status: the filter of the late items (`cchc items --status late`), those `late_on`
+their day (overdue or escalated, or still open past the due date)."""
 
 DUE_TODAY = "đến hạn hôm nay"
 CLOSED_ON_TIME = {True: "đã nộp, đúng hạn", False: "đã nộp, sau hạn"}
@@ -236,8 +242,9 @@ class EventKind(StrEnum):
 
 class ItemChange(StrEnum):
     """What happened to items, as Prefect events say it (`cchc.item.<change>`): the sweep's
-    (opened, overdue, escalated), and a hand-in, the office's review or a waiver, made outside
-    a sweep (closed, accepted, returned, waived: through the intake or the command line)."""
+    (opened, overdue, escalated), and a hand-in, the office's review, a waiver or an extension,
+    made outside a sweep (opened by a directive, closed, accepted, returned, waived, extended:
+    through the intake or the command line)."""
 
     OPENED = "opened"
     OVERDUE = "overdue"
@@ -280,6 +287,9 @@ class MailKind(StrEnum):
     """A coordinating unit's request for its inputs to the lead's item, and its reminder."""
     EXTENSION = "extension"
     """An extension of the due date: a unit's request (to the office), its grant or refusal."""
+    CORRECTION = "correction"
+    """The product of an escalated item arrived: whoever was told of the escalation is told it
+    was received ("Đã nhận Báo cáo số 15/BC-TTPVHCC ngày 16/03/2027, đúng hạn")."""
 
 
 NAGGING_KINDS = (
@@ -305,6 +315,7 @@ class StepKind(StrEnum):
     REQUESTED = "requested"
     EXTENDED = "extended"
     REFUSED = "refused"
+    CORRECTION = "correction"
 
 
 class ExtensionStatus(StrEnum):
@@ -336,6 +347,7 @@ MAIL_OF_STEP = {
     StepKind.REQUESTED: MailKind.EXTENSION,
     StepKind.EXTENDED: MailKind.EXTENSION,
     StepKind.REFUSED: MailKind.EXTENSION,
+    StepKind.CORRECTION: MailKind.CORRECTION,
 }
 """The mail a step sends (a waived item is told nothing)."""
 

@@ -72,7 +72,9 @@ def city30(tmp_path_factory) -> City:
 def test_schedules_and_engine_jobs_do_not_grow_with_communes(city3, city30):
     three, thirty = city_schedules(city3.select(None)), city_schedules(city30.select(None))
     assert [s.slug for s in three] == [s.slug for s in thirty]
-    assert three[0].slug == SWEEP and len(three) == 1 + sum(1 for s in three if s.flow != SWEEP)
+    # The morning's sweep and the escalations' at 14:00, then one schedule per opening.
+    assert [s.slug for s in three[:2]] == [SWEEP, "sweep-1400"]
+    assert len(three) == 2 + sum(1 for s in three if s.flow != SWEEP)
     jobs = []
     for city in (city3, city30):
         scheduler = BackgroundScheduler(timezone="Asia/Ho_Chi_Minh")  # never started
@@ -86,7 +88,8 @@ def test_each_communes_calendar_reaches_the_shared_schedules(city3):
     opening = openings_schedule(plans, REPORT)
     instants = set(opening.instants(XA002_OPENS - timedelta(days=1), OTHERS_OPEN))
     assert instants == {XA002_OPENS, OTHERS_OPEN}  # xa002's own day, then the others'
-    [sweep] = sweep_schedules(plans)
+    sweep, escalating = sweep_schedules(plans)  # 07:30, and 14:00 for the escalations
+    assert escalating.slug == "sweep-1400"
     days = {
         i.date()
         for i in sweep.instants(parse_instant("2027-03-01T00:00"), parse_instant("2027-03-16"))
@@ -320,7 +323,8 @@ def test_deployments_do_not_grow_with_communes(harness, city3, city30, tmp_path)
     assert len(done.added) == len(names)
     assert sorted(_deployments("city:haiphong")) == sorted(names)
     sweep = _deployments("city:haiphong")["haiphong-sweep"]
-    assert [s.schedule.timezone for s in sweep.schedules] == ["Asia/Ho_Chi_Minh"]
+    # The morning's sweep and the afternoon's that escalates (`escalation_time: "14:00"`).
+    assert [s.schedule.timezone for s in sweep.schedules] == ["Asia/Ho_Chi_Minh"] * 2
     assert {name for name, how in done.automations if how == "+"} == set(automation_names(city30))
 
     again = deploy(city30, _settings(city30), working_dir=tmp_path)

@@ -235,8 +235,8 @@ def test_check_warns_when_a_level_comes_after_the_consolidated_report(config_dir
 
 def test_the_standing_office_does_not_notify_itself(plan, engine):
     sweep(plan, engine, t("2027-03-01T07:30"))
-    for at in ("2027-03-02T07:30", "2027-03-05T07:30", "2027-03-22T07:30", "2027-03-30T07:30"):
-        sweep(plan, engine, t(at))
+    for at in ("2027-03-02T07:30", "2027-03-05T07:30", "2027-03-22T14:00", "2027-03-30T14:00"):
+        sweep(plan, engine, t(at))  # escalations at 14:00
     office = find_item(engine, CONSOLIDATED, "VHXH", "2027-Q1")
     office_mail = str(plan.units["VHXH"].email)
     in_charge = {str(p.email) for p in plan.commune.leadership if p.in_charge}

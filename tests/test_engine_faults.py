@@ -80,8 +80,9 @@ def test_no_sweep_is_lost_when_the_catch_up_straddles_the_sweep_time(
     plan, tmp_path, monkeypatch, caplog, started
 ):
     """The engine starts on a working morning; its catch-up sweep takes 49 s. Whatever the
-    start, a sweep acts as of 07:30 or later that day, and the next one the next working day
-    (before: started at 07:29:40, the 07:30 sweep never ran, and nothing said so)."""
+    start, a sweep acts as of 07:30 or later that day, the escalations' one at 14:00, and the
+    next one the next working day (before: started at 07:29:40, the 07:30 sweep never ran, and
+    nothing said so)."""
     hour, minute, second = map(int, started.split(":"))
     start = datetime(2027, 3, 2, hour, minute, second, tzinfo=VN)  # a Tuesday
     end = datetime(2027, 3, 3, 12, 0, tzinfo=VN)
@@ -98,7 +99,8 @@ def test_no_sweep_is_lost_when_the_catch_up_straddles_the_sweep_time(
     assert ("passed during the catch-up sweep" in caplog.text) == straddled
     if straddled:
         assert sweeps[1] == start + timedelta(seconds=49)  # at once after the catch-up
-    assert len(sweeps) == (3 if straddled or start < sweep_time else 2)
+    assert datetime(2027, 3, 2, 14, 0, tzinfo=VN) in sweeps  # `escalation_time: "14:00"`
+    assert len(sweeps) == (4 if straddled or start < sweep_time else 3)
 
 
 # ----- the pid file -------------------------------------------------------------------------

@@ -173,13 +173,13 @@ def test_a_grant_settles_the_pending_request(plan, engine, kt):
 
 
 def test_an_escalated_item_extended_is_in_time_again(plan, engine, kt):
-    sweep(plan, engine, t("2027-03-17T07:30"))
+    sweep(plan, engine, t("2027-03-17T14:00"))  # escalations go out at 14:00
     assert reload(engine, kt.id).status == "escalated"
     [escalation] = [o for o in outbox(engine, kt.id) if o.step == "escalation-1"]
     assert escalation.status == "pending"
     granted = grant_extension(
         plan, engine, GrantExtension(kt.id, date(2027, 3, 24), "Sự cố hệ thống"),
-        t("2027-03-17T09:00"),
+        t("2027-03-17T15:00"),
     )  # fmt: skip
     item = granted.item
     # 24/03: its reminder-5 (17/03 07:30) has passed: no mail for it; reminder-2 on 22/03.

@@ -25,7 +25,7 @@ from usecases.scorecard import build_scorecard
 from usecases.sweep import sweep
 
 REPORT = "bao-cao-cchc-dinh-ky"
-# VP's Q1 2027 report: due Tuesday 16/03/2027, escalated 17/03 and 18/03.
+# VP's Q1 2027 report: due Tuesday 16/03/2027, escalated 17/03 and 18/03 (at 14:00).
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def vp_row(plan, engine, at: str):
 def test_a_late_report_returned_and_completed_in_time_stays_late(plan, engine, vp, tmp_path):
     """The verified defect: late v1, a return, v2 before the return's date: "closed on time"
     and 1/1 100 % before; late now, and the first due date kept."""
-    for at in ("2027-03-17T07:30", "2027-03-18T07:30"):
+    for at in ("2027-03-17T14:00", "2027-03-18T14:00"):  # the escalations' hour
         sweep(plan, engine, t(at))
     assert reload(engine, vp.id).escalation_level == 2
     first = hand_in(plan, engine, tmp_path, vp, "2027-03-19T10:00", "v1")
@@ -134,7 +134,8 @@ def test_an_item_counts_in_the_year_of_its_first_due_date(plan, engine):
     )  # fmt: skip
     kt_2027 = next(r for r in year_report(plan, engine, 2027, t("2027-12-31")) if r.unit == "KT")
     kt_2028 = next(r for r in year_report(plan, engine, 2028, t("2027-12-31")) if r.unit == "KT")
-    assert (kt_2027.due, kt_2027.pending, kt_2028.due) == (1, 1, 0)
+    # Not due yet on 31/12/2027: pending, not "đến hạn".
+    assert (kt_2027.due, kt_2027.pending, kt_2028.due) == (0, 1, 0)
 
 
 def test_the_migration_restores_the_first_due_date_and_the_first_verdict(db_url):

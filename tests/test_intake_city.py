@@ -208,16 +208,17 @@ def test_a_communes_office_cannot_return_another_communes_version(live, engine):
     assert done.status_code == 200 and reload(engine, item.id).status == "open"
 
 
-def test_a_communes_office_cannot_record_a_document_for_another_commune(live, engine):
+def test_a_communes_office_cannot_record_a_document_for_another_commune(city, engine, tmp_path):
     item = item_of(engine, B)
-    receive = f"{live.base}/office/items/{item.id}/receive"
-    live.clock.at = t("2027-03-16T09:00")  # a report bears a date after its data window
-    form = {"doc": "12/BC-VP", "date": "2027-03-15"}
-    refused = httpx.post(receive, data={"t": token_of(live.office(scope=A)), **form})
-    assert refused.status_code == 404
-    assert reload(engine, item.id).status == "open" and deliverables(engine, item.id) == []
-    done = httpx.post(receive, data={"t": token_of(live.office(scope=B)), **form})
-    assert done.status_code == 200 and reload(engine, item.id).status == "closed"
+    # On the due date: a Q1 report is dated after its data window closed (14/03).
+    with LiveIntake(city, engine, tmp_path / "data", Clock(t("2027-03-16T09:00"))) as live:
+        receive = f"{live.base}/office/items/{item.id}/receive"
+        form = {"doc": "12/BC-VP", "date": "2027-03-15"}
+        refused = httpx.post(receive, data={"t": token_of(live.office(scope=A)), **form})
+        assert refused.status_code == 404
+        assert reload(engine, item.id).status == "open" and deliverables(engine, item.id) == []
+        done = httpx.post(receive, data={"t": token_of(live.office(scope=B)), **form})
+        assert done.status_code == 200 and reload(engine, item.id).status == "closed"
 
 
 # ----- the city's office ----------------------------------------------------------------------

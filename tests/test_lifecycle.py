@@ -64,9 +64,11 @@ def test_a_quarter_sweep_by_sweep(plan, engine):
         ("2027-03-12T07:30", "reminder-2", "open"),
         ("2027-03-16T07:30", "due", "open"),
         ("2027-03-17T00:00", "overdue", "overdue"),
+        # Escalations go out at 14:00 (`escalation_time`): the morning's sweep does not.
+        ("2027-03-17T07:30", "overdue", "overdue"),
         # The ladder ends by the consolidated report's due date, 18/03 (config: `before`).
-        ("2027-03-17T07:30", "escalation-1", "escalated"),
-        ("2027-03-18T07:30", "escalation-2", "escalated"),
+        ("2027-03-17T14:00", "escalation-1", "escalated"),
+        ("2027-03-18T14:00", "escalation-2", "escalated"),
     ]
     for at, step, status in expected:
         sweep(plan, engine, t(at))

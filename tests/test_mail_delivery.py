@@ -116,8 +116,10 @@ def test_quarter_sweep_by_sweep(plan, engine, settings, smtp, quarter):
     for step, day in days.items():
         before = len(inbox.messages)
         at = morning(plan, day)
-        if step == "overdue":  # after midnight, before the morning's escalation
+        if step == "overdue":  # after midnight, before the day's escalation
             at = local_instant(day, time(0, 30), plan.zone)
+        elif step.startswith("escalation"):  # escalations go out at 14:00 (`escalation_time`)
+            at = morning(plan, day, hour=14)
         report = sweep_and_send(plan, engine, settings, at)
         assert not report.failed and not report.retrying
         assert report.messages == len(inbox.messages) - before

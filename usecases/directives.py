@@ -21,6 +21,7 @@ from models.tables import Directive, WorkItem, saved_id
 from schedules.config import ALL_UNITS
 from schedules.dates import local_date, vn_date
 from schedules.documents import (
+    EARLIEST,
     clean_doc_number,
     clean_text,
     directive_period,
@@ -35,8 +36,6 @@ from usecases.coordinators import directive_coordinators
 from usecases.errors import UserError
 from usecases.review import IncomingFile
 
-EARLIEST = date(2000, 1, 1)
-"""A directive dated before this is a typing error."""
 LIMITS = {"issuer": 200, "subject": 1000, "task": 2000, "product": 500}
 """Longest text each field takes (characters)."""
 

@@ -31,6 +31,7 @@ from models.db import transaction
 from models.store import latest_version, log_event, queue_notices
 from models.tables import Deliverable, WorkItem, saved_id
 from schedules.dates import local_date, local_instant, vn_date
+from schedules.documents import document_title
 from schedules.notices import closed_notices
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent, allowed
@@ -141,7 +142,7 @@ class Document:
             Deliverable(
                 **common,
                 part=1,
-                original_name=f"Văn bản số {self.number} ngày {vn_date(self.day)}",
+                original_name=f"{document_title(self.number)} ngày {vn_date(self.day)}",
                 size=0,
                 sha256="",
                 stored_path="",

@@ -8,9 +8,15 @@ from typing import Any
 
 from sqlmodel import Session
 
-from models.store import cancel_pending, log_event, queue_notices, transition
+from models.store import (
+    cancel_pending,
+    escalations_sent_to,
+    log_event,
+    queue_notices,
+    transition,
+)
 from models.tables import WorkItem, saved_id
-from schedules.notices import closed_notices
+from schedules.notices import closed_notices, correction_notices
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent
 from schedules.vocabulary import EventKind, ItemStatus, StepKind
@@ -59,4 +65,7 @@ def close_item(
     cancel_pending(session, item_id, at)
     log_event(session, item_id, at, EventKind.CLOSED, actor=by or "admin", on_time=on_time)
     queue_notices(session, item_id, closed_notices(plan, item.unit), at)
+    if item.escalation_level:  # those told of its escalations hear it arrived
+        told = escalations_sent_to(session, item_id)
+        queue_notices(session, item_id, correction_notices(plan, item.unit, told), at)
     return True

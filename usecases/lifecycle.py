@@ -21,12 +21,14 @@ from models.store import (
 from models.tables import Deliverable, Outbox, WorkItem
 from schedules.config import ALL_UNITS
 from schedules.dates import local_date, vn_date
+from schedules.documents import EARLIEST, clean_doc_number
 from schedules.notices import returned_notices
 from schedules.plan import Plan
 from schedules.timeline import current_step, state_at
 from schedules.transitions import ItemEvent, allowed
 from schedules.vocabulary import (
     ARCHIVE_MARK,
+    REPORT_KINDS,
     DeliverableStatus,
     EventKind,
     ItemStatus,
@@ -116,9 +118,6 @@ def open_ad_hoc(
         return item
 
 
-DOC_NUMBER_MAX = 64
-
-
 def receive_document(
     plan: Plan,
     engine: Engine,
@@ -132,15 +131,16 @@ def receive_document(
     file (the document's number and date) and close the item as a hand-in does
     (`usecases.handin.record_version`).
 
-    On time is judged by the document's date, the day it was received (by the end of the due
-    date, local time: `Plan.received_on_time`); the item is closed at `at`. The same
-    document again on a closed item is a repeat and changes nothing; another document is the
-    next version, with its own receipt."""
-    number = " ".join((number or "").split())
-    if not number:
-        raise UserError("Cần nhập số, ký hiệu văn bản (ví dụ 12/BC-CAX).")
-    if len(number) > DOC_NUMBER_MAX:
-        raise UserError(f"Số, ký hiệu văn bản dài quá {DOC_NUMBER_MAX} ký tự.")
+    What cannot be true is refused: a number without the shape "số/ký hiệu" (an example is
+    given), a date in the future, absurd (before 2000), or before the item's work could be
+    done (`_earliest_document`). On time is judged by the document's date, the day it was
+    received (by the end of the due date, local time: `Plan.received_on_time`); the item is
+    closed at `at`. The same document again on a closed item is a repeat and changes nothing;
+    another document is the next version, with its own receipt."""
+    try:
+        number = clean_doc_number(number)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     today = local_date(at, plan.zone)
     day = day or today
     if day > today:
@@ -148,7 +148,28 @@ def receive_document(
             f"Ngày văn bản {vn_date(day)} chưa đến (hôm nay là {vn_date(today)}): "
             "hãy nhập ngày đã nhận văn bản."
         )
+    if day < EARLIEST:
+        raise UserError(f"Ngày văn bản {vn_date(day)} không hợp lệ: hãy kiểm tra lại.")
+    with transaction(engine) as session:
+        earliest, why = _earliest_document(plan, get_item(session, plan, item_id))
+    if earliest is not None and day < earliest:
+        raise UserError(
+            f"Ngày văn bản {vn_date(day)} trước {why} ({vn_date(earliest)}): văn bản này không "
+            "thể là sản phẩm của nhiệm vụ; hãy kiểm tra số và ngày văn bản."
+        )
     return record_version(plan, engine, item_id, by, Document(number, day), at)
+
+
+def _earliest_document(plan: Plan, item: WorkItem) -> tuple[date | None, str]:
+    """The first date a document answering the item can bear, and what it is: a report is
+    written once its data window has closed (its last day); a directive's item answers a
+    document issued first. Other items: no bound (a plan may be issued before its year)."""
+    ob = plan.obligations.get(item.obligation)
+    if ob is not None and ob.kind in REPORT_KINDS:
+        return item.window_end, "ngày chốt số liệu của kỳ báo cáo"
+    if item.directive_id is not None:
+        return item.window_start, "ngày của văn bản chỉ đạo"
+    return None, ""
 
 
 def waive(

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, and_, func, or_, select
 from sqlmodel import col
 
 from models.db import transaction
@@ -16,19 +16,36 @@ from models.tables import WorkItem, table_of
 from schedules.dates import local_date
 from schedules.plan import Plan
 from schedules.timeliness import Judged, Verdict, verdict
-from schedules.vocabulary import OPEN_STATUSES, ItemStatus
+from schedules.vocabulary import LATE, OPEN_STATUSES, ItemStatus
 
 
 def list_items(
-    plan: Plan, engine: Engine, status: str | None = None, unit: str | None = None
+    plan: Plan,
+    engine: Engine,
+    status: str | None = None,
+    unit: str | None = None,
+    today: date | None = None,
 ) -> list[WorkItem]:
+    """The commune's items by due date, of `status` (an `ItemStatus`, or `LATE` as of `today`)
+    and `unit` when given."""
     query = select(WorkItem).where(col(WorkItem.commune) == plan.commune.code)
-    if status is not None:
+    if status == LATE:
+        query = query.where(late_on(today or date.today()))
+    elif status is not None:
         query = query.where(col(WorkItem.status) == status)
     if unit is not None:
         query = query.where(col(WorkItem.unit) == unit)
     with transaction(engine) as session:
         return list(session.scalars(query.order_by(col(WorkItem.due), col(WorkItem.id))))
+
+
+def late_on(today: date):
+    """`ItemStatus.late_on` as a condition on the items' columns."""
+    overdue = [ItemStatus.OVERDUE, ItemStatus.ESCALATED]
+    return or_(
+        col(WorkItem.status).in_(overdue),
+        and_(col(WorkItem.status) == ItemStatus.OPEN, col(WorkItem.due) < today),
+    )
 
 
 def open_counts(plan: Plan, engine: Engine) -> dict[str, Counter]:
@@ -78,7 +95,9 @@ class UnitYear:
     unit: str
     name: str
     due: int = 0
-    """Items due in the year (by their first due date), waived ones left out."""
+    """Items of the year (by their first due date) whose due date in force has come by the
+    day counted, or handed in already: every item with a verdict or overdue (`on_time` +
+    `on_time_extended` + `late` + `overdue_open`); pending and waived ones are counted apart."""
     on_time: int = 0
     """Done on time against the first due date in force (`schedules.timeliness`)."""
     on_time_extended: int = 0
@@ -104,19 +123,19 @@ class UnitYear:
         if item.status == ItemStatus.WAIVED:
             self.waived += 1
             return
-        self.due += 1
         found = verdict(item)
+        if found is None and not ItemStatus(item.status).late_on(item.due, today):
+            self.pending += 1  # not handed in, not due yet: not "đến hạn"
+            return
+        self.due += 1
         if found == Verdict.ON_TIME:
             self.on_time += 1
         elif found == Verdict.ON_TIME_EXTENDED:
             self.on_time_extended += 1
         elif found == Verdict.LATE:
             self.late += 1
-        elif item.status in OPEN_STATUSES:
-            if ItemStatus(item.status).late_on(item.due, today):
-                self.overdue_open += 1
-            else:
-                self.pending += 1
+        else:
+            self.overdue_open += 1
 
     def as_dict(self) -> dict:
         return asdict(self) | {"on_time_rate": self.on_time_rate}

@@ -27,25 +27,29 @@ def closed_line(item, version: int, what: str) -> str:
     )
 
 
-def deliver_queued(app: App, item_id: int, at: datetime) -> None:
-    """Deliver at once the mail a command just queued for the item (due at `at`), instead of
-    leaving it to the next sweep; what the server does not take is retried by the engine."""
+def deliver_queued(app: App, item_id: int | list[int], at: datetime) -> None:
+    """Deliver at once the mail a command just queued for the item (or items of one commune),
+    due at `at`, instead of leaving it to the next sweep; what the server does not take is
+    retried by the engine."""
     from cchc.runtime.courier import deliver_items
     from notifications.delivery import describe_delivery
 
+    ids = [item_id] if isinstance(item_id, int) else item_id
     with working("Đang gửi thư…"):
-        plan = app.item_plan(item_id, app.engine)
-        report = deliver_items(plan, app.engine, app.settings, [item_id], at)
+        plan = app.item_plan(ids[0], app.engine)
+        report = deliver_items(plan, app.engine, app.settings, ids, at)
     click.echo(describe_delivery(report))
 
 
-def tell_prefect(app: App, kind: ItemChange, item_id: int, at: datetime) -> None:
-    """After a command changed an item: its event and fresh status tables in the Prefect UI
-    (`flows.status`); nothing, and no Prefect import, without a server (PREFECT_API_URL)."""
+def tell_prefect(app: App, kind: ItemChange, item_id: int | list[int], at: datetime) -> None:
+    """After a command changed an item (or items of one commune): its event and fresh status
+    tables in the Prefect UI (`flows.status`); nothing, and no Prefect import, without a server
+    (PREFECT_API_URL)."""
     from flows.status import item_changed
 
-    plan = app.item_plan(item_id, app.engine)
-    item_changed(plan, app.engine, app.settings, kind, [item_id], at, city=app.city)
+    ids = [item_id] if isinstance(item_id, int) else item_id
+    plan = app.item_plan(ids[0], app.engine)
+    item_changed(plan, app.engine, app.settings, kind, ids, at, city=app.city)
 
 
 @click.command("open")
@@ -190,3 +194,54 @@ def return_cmd(app: App, item_id, reason, due, at) -> None:
     click.echo(f"Nhiệm vụ số {item.id}: đã trả lại sản phẩm, mở lại đến hạn {vn_date(item.due)}")
     deliver_queued(app, item_id, now_or(at))
     tell_prefect(app, ItemChange.RETURNED, item_id, now_or(at))
+
+
+@click.command("accept")
+@click.argument("item_id", type=int)
+@click.option(
+    "--version",
+    "version",
+    type=click.IntRange(1),
+    default=None,
+    help="Version to accept (default: the newest one not yet reviewed).",
+)
+@at_option
+@pass_app
+@user_errors
+def accept_cmd(app: App, item_id, version, at) -> None:
+    """Accept a version of an item's product, as the office page's button does: the item is
+    settled (a later upload is kept as a version, its verdict stays)."""
+    from usecases.review import accept_version
+
+    plan = app.item_plan(item_id, app.engine)
+    chosen = version or _to_review(app, item_id)
+    item = accept_version(plan, app.engine, item_id, chosen, now_or(at), actor="admin")
+    click.echo(
+        f"Nhiệm vụ số {item.id}: đã chấp nhận phiên bản {chosen} "
+        f"({_verdict_words(item, plan, now_or(at))})"
+    )
+    deliver_queued(app, item_id, now_or(at))
+    tell_prefect(app, ItemChange.ACCEPTED, item_id, now_or(at))
+
+
+def _to_review(app: App, item_id: int) -> int:
+    """The newest version still waiting for the office's review; UserError when none is."""
+    from schedules.vocabulary import DeliverableStatus
+    from usecases.errors import UserError
+    from usecases.review import versions
+
+    waiting = [
+        n
+        for n, parts in versions(app.engine, item_id).items()
+        if parts[0].status == DeliverableStatus.RECEIVED
+    ]
+    if not waiting:
+        raise UserError(f"Nhiệm vụ số {item_id} không có phiên bản nào đang chờ xem xét (accept).")
+    return max(waiting)
+
+
+def _verdict_words(item, plan, at: datetime) -> str:
+    from schedules.dates import local_date
+    from schedules.timeliness import timeliness_label
+
+    return timeliness_label(item, local_date(at, plan.zone)) or "chưa có kết quả"

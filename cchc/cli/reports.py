@@ -20,6 +20,17 @@ REPORT_COLUMNS = [
     Column("pending", "Trong hạn"),
     Column("on_time_rate", "Tỷ lệ đúng hạn"),
 ]
+"""The CSV's columns (then `waived` and `on_time_extended`)."""
+TABLE_COLUMNS = [
+    *REPORT_COLUMNS[:4],
+    Column("on_time_extended", "Đúng hạn (được gia hạn)"),
+    *REPORT_COLUMNS[4:7],
+    Column("waived", "Được miễn"),
+    REPORT_COLUMNS[7],
+]
+"""The table's: every count the JSON has, the ones done within an extension beside those on
+time, the waived ones apart ("Đến hạn" counts neither them nor those not yet due)."""
+CSV_COLUMNS = [*REPORT_COLUMNS, Column("waived", "waived"), Column("on_time_extended", "")]
 
 
 @click.command("report")
@@ -52,7 +63,8 @@ REPORT_COLUMNS = [
 @at_option
 @pass_app
 def report_cmd(app: App, year, by, fmt, output, chart, at) -> None:
-    """Per unit: items due in the year, closed on time, late, open overdue, on-time rate.
+    """Per unit: items due in the year (by --at), closed on time (within an extension apart),
+    late, open overdue, not yet due, waived, on-time rate.
     `--by commune`: the same per commune of a city, ranked, with escalations and the rate per
     quarter. `--format xlsx` writes the workbook (table, per quarter, chart)."""
     app.read_only = True
@@ -62,7 +74,7 @@ def report_cmd(app: App, year, by, fmt, output, chart, at) -> None:
     if by == "commune":
         sheet, columns, draw, workbook = _league(app, year, at)
     else:
-        columns = REPORT_COLUMNS + ([] if fmt == "table" else [Column("waived", "waived")])
+        columns = TABLE_COLUMNS if fmt == "table" else CSV_COLUMNS
         sheet, draw, workbook = _scorecard(app, year, at) if drawn else (None, None, None)
     rows = sheet.rows() if sheet is not None else _year_rows(app, year, at)
     png = draw(sheet) if drawn else None
