@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from intake_support import pdf_bytes
 from office_support import CA, KT, OFFICE, TTPVHCC, VP, outbox, reload, t
 from support import find_item
 from test_mail_support import running_smtp_server
@@ -76,9 +77,9 @@ def office(tmp_path, db_url):
     return Office(tmp_path, db_url)
 
 
-def pdf(folder: Path, name: str) -> Path:
+def pdf(folder: Path, name: str, text: str = "Bao cao") -> Path:
     path = folder / name
-    path.write_bytes(b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer<<>>\n%%EOF\n")
+    path.write_bytes(pdf_bytes(text))
     return path
 
 
@@ -189,9 +190,8 @@ def _a_return(cchc: Office, tmp_path: Path, ids: dict[str, int]) -> None:
         "return", str(ids["VP"]), "--reason", "Thiếu phụ lục", "--due", "2027-03-17",
         "--at", "2027-03-11T09:00",
     ).stdout  # fmt: skip
-    assert "open again until 17/03/2027" in out
-    second = pdf(tmp_path, "bc-vp-v2.pdf")
-    second.write_bytes(second.read_bytes() + b"% v2\n")
+    assert "mở lại đến hạn 17/03/2027" in out
+    second = pdf(tmp_path, "bc-vp-v2.pdf", "Bao cao v2")
     cchc("attach", str(ids["VP"]), str(second), "--by", "VP", "--at", "2027-03-15T10:00")
     none = cchc("accept", str(ids["VP"]), "--version", "9", "--at", "2027-03-15T11:00", ok=False)
     assert none.exit_code == 1 and "không có phiên bản 9" in none.output
