@@ -58,12 +58,14 @@ run: install
 check: install
 	$(BIN)/cchc check
 
-# ruff (lint and format), then import-linter: the layers of README "How it works" and "the rules
-# never import Prefect or APScheduler" (contracts in pyproject.toml).
+# ruff (lint and format), then import-linter: the layers of docs/development.md "How it works"
+# and "nothing outside flows imports Prefect or APScheduler" (contracts in pyproject.toml), then
+# mypy on the application packages ([tool.mypy] in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # Every test, in parallel (pytest-xdist, 2 workers: `make test TEST_WORKERS=3` for more; each
 # worker has its own databases, ports and Prefect server). Each module runs on one worker, the
@@ -83,7 +85,7 @@ test-fast: install
 bench: install
 	$(BIN)/python bench/sweep.py
 
-# --- Scaled deployment (README "Prefect"): a Prefect server on PostgreSQL, cchc's database on
+# --- Scaled deployment (docs/operations.md): a Prefect server on PostgreSQL, cchc's database on
 # PostgreSQL (CCHC_DATABASE_URL), deployments from the config, one or more process workers.
 
 prefect-server-pg: install  ## Prefect server on PostgreSQL (PREFECT_DB_URL), in the foreground

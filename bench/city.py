@@ -94,8 +94,8 @@ def prefect_task_runs(work: Path, sizes: list[int]) -> dict[int, int]:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.testing.utilities import prefect_test_harness
 
+    from cchc.runtime.settings import Settings
     from flows import prefect_flows
-    from flows.settings import Settings
     from models.db import ensure_schema, make_engine
     from schedules.city import load_city
     from schedules.dates import parse_instant

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
 
-from flows.settings import IntakeSettings, Settings  # noqa: E402
+from cchc.runtime.settings import IntakeSettings, Settings  # noqa: E402
 from models.db import ensure_schema, make_engine, transaction  # noqa: E402
 from models.tables import Outbox, WorkItem  # noqa: E402
 from notifications.compose import Composer, load_facts  # noqa: E402
@@ -50,7 +50,7 @@ from notifications.delivery import deliver_pending  # noqa: E402
 from notifications.links import intake_linker  # noqa: E402
 from notifications.smtp import SmtpSettings  # noqa: E402
 from schedules.dates import local_instant  # noqa: E402
-from schedules.plan import load_plan  # noqa: E402
+from schedules.plan_loader import load_plan  # noqa: E402
 from schedules.vocabulary import OutboxStatus  # noqa: E402
 
 STEPS = (("opened", "opened"), ("reminder-5", "reminder"), ("reminder-2", "reminder"),

@@ -60,7 +60,8 @@ from sweep import AT, RowMaker, load, set_opening_marks  # noqa: E402  (bench/sw
 from models.db import ensure_schema, make_engine  # noqa: E402
 from models.tables import PublishedPage  # noqa: E402
 from schedules.occurrences import opening_date  # noqa: E402
-from schedules.plan import Plan, load_plan  # noqa: E402
+from schedules.plan import Plan  # noqa: E402
+from schedules.plan_loader import load_plan  # noqa: E402
 from schedules.timeline import current_step, state_at  # noqa: E402
 from schedules.vocabulary import ItemStatus  # noqa: E402
 from usecases.sweep import sweep_communes  # noqa: E402
@@ -150,8 +151,8 @@ def forget_published(engine) -> None:
 
 
 def measure(plan: Plan, items: int, late: int, pairs: int) -> dict:
+    from cchc.runtime.settings import Settings
     from flows import prefect_flows
-    from flows.settings import Settings
 
     with scratch_database(None) as url:
         engine = make_engine(url)

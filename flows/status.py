@@ -18,10 +18,11 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from flows.control import prefect_server_configured
-from flows.settings import Settings
+from cchc.runtime.control import prefect_server_configured
+from cchc.runtime.settings import Settings
 from schedules.city import City
 from schedules.plan import Plan
+from schedules.vocabulary import ItemChange
 
 log = logging.getLogger("cchc.status")
 
@@ -30,7 +31,7 @@ def item_changed(
     plan: Plan,
     engine: Engine,
     settings: Settings,
-    kind: str,
+    kind: ItemChange,
     item_ids: Iterable[int],
     at: datetime,
     city: City | None = None,
@@ -46,8 +47,8 @@ def item_changed(
     try:
         from flows import prefect_flows
 
-        serves = city is not None and city.plan_of(plan.commune.code) is not None
-        prefect_flows.use_runtime(city if serves else City.of(plan), engine, settings)
+        serving = city if city is not None and city.knows(plan.commune.code) else City.of(plan)
+        prefect_flows.use_runtime(serving, engine, settings)
         prefect_flows.item_changed_flow(kind=kind, item_ids=ids, at=at)
     except Exception as exc:  # noqa: BLE001  (see the docstring)
         log.warning("Prefect not told that items %s were %s: %r", ids, kind, exc)

@@ -8,25 +8,26 @@ from typing import Any, Literal
 
 from schedules.config import Obligation
 from schedules.plan import Plan
+from schedules.vocabulary import ObligationKind
 
 Tracking = Literal["scheduled", "reported_in", "ad_hoc"]
 
-KIND_LABELS: dict[str, str] = {
-    "periodic_report": "báo cáo định kỳ",
-    "consolidated_report": "báo cáo tổng hợp",
-    "annual_plan": "kế hoạch năm",
-    "review_plan": "kế hoạch rà soát",
-    "self_scoring": "tự chấm điểm",
-    "survey": "khảo sát",
-    "self_inspection": "tự kiểm tra",
-    "training": "tập huấn",
-    "annual_task": "nhiệm vụ năm",
-    "one_off": "một lần",
-    "final_summary": "tổng kết",
-    "standing": "thường xuyên",
-    "ad_hoc": "đột xuất",
+KIND_LABELS: dict[ObligationKind, str] = {
+    ObligationKind.PERIODIC_REPORT: "báo cáo định kỳ",
+    ObligationKind.CONSOLIDATED_REPORT: "báo cáo tổng hợp",
+    ObligationKind.ANNUAL_PLAN: "kế hoạch năm",
+    ObligationKind.REVIEW_PLAN: "kế hoạch rà soát",
+    ObligationKind.SELF_SCORING: "tự chấm điểm",
+    ObligationKind.SURVEY: "khảo sát",
+    ObligationKind.SELF_INSPECTION: "tự kiểm tra",
+    ObligationKind.TRAINING: "tập huấn",
+    ObligationKind.ANNUAL_TASK: "nhiệm vụ năm",
+    ObligationKind.ONE_OFF: "một lần",
+    ObligationKind.FINAL_SUMMARY: "tổng kết",
+    ObligationKind.STANDING: "thường xuyên",
+    ObligationKind.AD_HOC: "đột xuất",
 }
-"""An obligation's kind as a table shows it (`ObligationKind` of schedules.config)."""
+"""An obligation's kind as a table shows it."""
 
 TRACKING_LABELS: dict[str, str] = {
     "scheduled": "theo lịch",
@@ -40,7 +41,7 @@ def tracking(ob: Obligation) -> Tracking:
     the report that covers it (a standing task; `reported_in` may be unset)."""
     if ob.schedule is not None:
         return "scheduled"
-    return "ad_hoc" if ob.kind == "ad_hoc" else "reported_in"
+    return "ad_hoc" if ob.kind == ObligationKind.AD_HOC else "reported_in"
 
 
 def next_due(plan: Plan, obligation_id: str, today: date) -> date | None:
@@ -50,6 +51,15 @@ def next_due(plan: Plan, obligation_id: str, today: date) -> date | None:
         return None
     found = plan.acted_on(today, last, obligation=obligation_id)
     return min((o.due.due for o in found), default=None)
+
+
+def coordinators(plan: Plan, ob: Obligation, lead: list[str]) -> list[str]:
+    """The obligation's coordinators, ALL expanded. A unit that ALL brings in is not listed
+    again when it leads; a unit the plan names as coordinator is kept, even when a lead of ALL
+    also counts it (II.1: "Các cơ quan, đơn vị" lead, the Trung tâm Phục vụ hành chính công
+    coordinates)."""
+    named = set(ob.coordinators) - set(ob.lead)
+    return [c for c in plan.units_of(ob, "coordinators") if c not in lead or c in named]
 
 
 def obligation_row(plan: Plan, obligation_id: str, today: date) -> dict[str, Any]:
@@ -62,7 +72,7 @@ def obligation_row(plan: Plan, obligation_id: str, today: date) -> dict[str, Any
         "title": ob.title,
         "kind": ob.kind,
         "lead": lead,
-        "coordinators": [c for c in plan.expand_units(ob.coordinators) if c not in lead],
+        "coordinators": coordinators(plan, ob, lead),
         "timing": ob.timing,
         "product": ob.product,
         "description": description,

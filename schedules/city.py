@@ -17,9 +17,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from schedules.config import City as CityInfo
-from schedules.config import CityFile, Commune, ConfigFile, Leader, Person, Unit
+from schedules.config import CityFile, Commune, ConfigFile, Leader, Person, Policy, Unit
 from schedules.dates import vn_date
-from schedules.plan import Parsed, Plan, build_plan, config_files, load_plan, parse_files
+from schedules.plan import Plan
+from schedules.plan_loader import build_plan, config_files, load_plan, parse_files
+from schedules.plan_merge import Parsed
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
 CITY_FILE = "city.yaml"
@@ -75,12 +77,20 @@ class City:
         (None), the city office's last."""
         if code is None:
             return list(self.plans.values()) + ([self.office] if self.office else [])
-        return [self.plan_of(code)]
+        return [self.known_plan(code)]
 
     def plan_of(self, code: str) -> Plan | None:
         if self.office is not None and code == self.office.commune.code:
             return self.office
         return self.plans.get(code)
+
+    def known_plan(self, code: str) -> Plan:
+        """The plan of a code the city serves (a commune's, or the city's: its office's): one
+        read from its own plans or from the database; KeyError for any other."""
+        plan = self.plan_of(code)
+        if plan is None:
+            raise KeyError(f"unknown commune {code!r}")
+        return plan
 
     def knows(self, code: str) -> bool:
         return self.plan_of(code) is not None
@@ -96,59 +106,20 @@ def load_city(folder: Path | str) -> City:
     folder = Path(folder)
     if not is_city_folder(folder):
         return City.of(load_plan(folder))
-    city_files = [folder / CITY_FILE] + [p for p in config_files(folder) if p.name != CITY_FILE]
-    (city_source, city_cfg), *others = parse_files(city_files[:1], CityFile) + parse_files(
-        city_files[1:]
-    )
-    issues = [*_shared_only(others)]
+    city_source, city_cfg, others = _city_files(folder)
     shared: Parsed = [
-        (city_source, ConfigFile(calendar=city_cfg.calendar, obligations=city_cfg.obligations))
+        (city_source, ConfigFile(calendar=city_cfg.calendar, obligations=city_cfg.obligations)),
+        *others,
     ]
-    shared += others
-    info = city_cfg.city
     communes_dir = folder / COMMUNES
-    codes = (
-        sorted(p.name for p in communes_dir.iterdir() if p.is_dir())
-        if communes_dir.is_dir()
-        else []
-    )
-    if not codes:
-        message = (
-            f"no commune folder under {communes_dir} (chưa có thư mục xã nào trong "
-            f"{COMMUNES}/): add {COMMUNES}/<code>/ with the commune's files"
-        )
-        issues.append(city_source.issue((), message))
-    issues += _unknown_communes(shared, set(codes))
-    if info.code in codes:
-        message = (
-            f"city.code '{info.code}' is also a commune's folder name: the city office's items "
-            "and links would be that commune's; give the city another code (mã thành phố trùng "
-            "mã một xã)"
-        )
-        issues.append(city_source.issue(("city", "code"), message))
-    plans: dict[str, Plan] = {}
-    failed: dict[tuple[str, int, str], list[str]] = defaultdict(list)
-    templates: dict[Path, Parsed] = {}
-    for code in codes:
-        try:
-            plan = load_plan(communes_dir / code, shared, info.defaults, templates)
-        except ConfigInvalid as exc:
-            for issue in exc.issues:
-                failed[(issue.file, issue.line, issue.message)].append(code)
-            continue
-        if plan.commune.code != code:
-            source = next(s for s, c in parse_files(config_files(plan.folder)) if c.commune)
-            failed[
-                (
-                    str(source.path),
-                    source.line_of(("commune", "code")),
-                    f"commune.code '{plan.commune.code}' differs from its folder name '{code}': "
-                    f"make them equal (mã xã phải trùng tên thư mục)",
-                )
-            ].append(code)
-            continue
-        plan.city_folder = folder
-        plans[code] = plan
+    codes = _commune_codes(communes_dir)
+    issues = [
+        *_shared_only(others),
+        *_no_communes(city_source, codes, communes_dir),
+        *_unknown_communes(shared, set(codes)),
+        *_code_taken(city_source, city_cfg.city, codes),
+    ]
+    plans, failed = _load_communes(folder, codes, shared, city_cfg.city.defaults)
     issues += [_for_communes(key, names, communes_dir) for key, names in failed.items()]
     if issues:
         raise ConfigInvalid(issues)
@@ -157,7 +128,76 @@ def load_city(folder: Path | str) -> City:
     office = (
         _office_plan(folder, city_source, city_cfg, others, plans) if city_cfg.reports else None
     )
-    return City(folder, info, plans, warnings, years, office)
+    return City(folder, city_cfg.city, plans, warnings, years, office)
+
+
+def _city_files(folder: Path) -> tuple[YamlSource, CityFile, Parsed]:
+    """`city.yaml`, and the other files of the city's folder (what every commune shares)."""
+    others = [p for p in config_files(folder) if p.name != CITY_FILE]
+    [(city_source, city_cfg)] = parse_files([folder / CITY_FILE], CityFile)
+    return city_source, city_cfg, parse_files(others)
+
+
+def _commune_codes(communes_dir: Path) -> list[str]:
+    """The communes' codes: the names of the folders under `communes/`, in order."""
+    if not communes_dir.is_dir():
+        return []
+    return sorted(p.name for p in communes_dir.iterdir() if p.is_dir())
+
+
+def _no_communes(source: YamlSource, codes: list[str], communes_dir: Path) -> list[ConfigIssue]:
+    if codes:
+        return []
+    message = (
+        f"no commune folder under {communes_dir} (chưa có thư mục xã nào trong "
+        f"{COMMUNES}/): add {COMMUNES}/<code>/ with the commune's files"
+    )
+    return [source.issue((), message)]
+
+
+def _code_taken(source: YamlSource, info: CityInfo, codes: list[str]) -> list[ConfigIssue]:
+    if info.code not in codes:
+        return []
+    message = (
+        f"city.code '{info.code}' is also a commune's folder name: the city office's items "
+        "and links would be that commune's; give the city another code (mã thành phố trùng "
+        "mã một xã)"
+    )
+    return [source.issue(("city", "code"), message)]
+
+
+def _load_communes(
+    folder: Path, codes: list[str], shared: Parsed, defaults: Policy | None
+) -> tuple[dict[str, Plan], dict[tuple[str, int, str], list[str]]]:
+    """Each commune's plan, and the problems of those that failed, each once with the
+    communes it breaks (a shared file's problem breaks them all)."""
+    plans: dict[str, Plan] = {}
+    failed: dict[tuple[str, int, str], list[str]] = defaultdict(list)
+    templates: dict[Path, Parsed] = {}
+    for code in codes:
+        try:
+            plan = load_plan(folder / COMMUNES / code, shared, defaults, templates)
+        except ConfigInvalid as exc:
+            for issue in exc.issues:
+                failed[(issue.file, issue.line, issue.message)].append(code)
+            continue
+        if plan.commune.code != code:
+            failed[_misnamed(plan, code)].append(code)
+            continue
+        plan.city_folder = folder
+        plans[code] = plan
+    return plans, failed
+
+
+def _misnamed(plan: Plan, code: str) -> tuple[str, int, str]:
+    """The problem of a commune whose `commune.code` is not its folder's name."""
+    source = next(s for s, c in parse_files(config_files(plan.folder)) if c.commune)
+    return (
+        str(source.path),
+        source.line_of(("commune", "code")),
+        f"commune.code '{plan.commune.code}' differs from its folder name '{code}': "
+        f"make them equal (mã xã phải trùng tên thư mục)",
+    )
 
 
 def _office_plan(

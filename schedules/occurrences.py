@@ -8,14 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from dateutil.rrule import rrulestr
 
 from schedules.calendar import WorkingCalendar
 from schedules.config import DueRule, PeriodKind, Schedule
-from schedules.dates import vn_date
+from schedules.dates import local_date, vn_date
 from schedules.periods import NAMED_SETS, ONCE_RULE, Period, clamp_day, period_of
 from schedules.policy import ResolvedPolicy
+
+if TYPE_CHECKING:  # the plan asks this module; these read a plan's occurrences back
+    from schedules.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -121,3 +125,20 @@ class Occurrence:
 
 def opening_date(due: date, policy: ResolvedPolicy, calendar: WorkingCalendar) -> date:
     return calendar.add_working_days(due, -policy.open_before_due)
+
+
+def latest_opening(plan: Plan, obligation: str, at: datetime) -> tuple[date | None, list[str]]:
+    """The latest opening day of `obligation` on or before `at`'s date, in this commune's own
+    calendar, and the periods that open on it, among occurrences the engine acts on."""
+    today = local_date(at, plan.zone)
+    found = plan.acted_on(plan.commune.plan_start, today, obligation=obligation, by="opens")
+    if not found:
+        return None, []
+    latest = max(o.opens for o in found)
+    return latest, list(dict.fromkeys(o.period.key for o in found if o.opens == latest))
+
+
+def current_periods(plan: Plan, obligation: str, at: datetime) -> list[str]:
+    """The periods of `obligation` whose opening day is the latest one on or before `at`'s date
+    (an opening run's own day when it fires on schedule), among occurrences the engine acts on."""
+    return latest_opening(plan, obligation, at)[1]

@@ -81,7 +81,9 @@ def timeline(
     3. `due` on the due date's morning, when the policy wants a due-day notice;
     4. `overdue` when the due date has ended (midnight, local time): "on time" means by the end
        of the due date;
-    5. an escalation per level, its delay counted in working days after `due`; a level with
+    5. an escalation per level, its delay counted in working days after `due`, at the policy's
+       `escalation_time` (later than the sweep: the morning's documents are recorded before
+       heads and leaders are told; unset: the sweep's morning); a level with
        `before: consolidated_due` comes on `consolidated_due` at the latest (the report that
        sums this one up must not wait for the ladder).
 
@@ -89,43 +91,78 @@ def timeline(
     (`catch_up_deadline`); its escalations count from that deadline instead of `due`, so a late
     first run does not escalate at once.
     """
-    steps = [Step(StepKind.OPENED, StepKind.OPENED, opened_at)]
-    before_due = [
-        Step(
-            format_step(StepKind.REMINDER, n),
-            StepKind.REMINDER,
-            local_instant(calendar.add_working_days(due, -n), morning, zone),
-        )
-        for n in policy.reminders
+    rules = _ItemRules(policy, calendar, zone, morning)
+    return [
+        Step(StepKind.OPENED, StepKind.OPENED, opened_at),
+        *rules.before_due(due, opened_at),
+        Step(StepKind.OVERDUE, StepKind.OVERDUE, end_of_day(due, zone)),
+        *rules.escalations(due, opened_at, consolidated_due),
     ]
-    if policy.due_day_notice:
-        before_due.append(Step(StepKind.DUE, StepKind.DUE, local_instant(due, morning, zone)))
-    before_due = [s for s in before_due if s.at > opened_at]
-    inputs_day = inputs_due(due, policy, calendar)
-    asking = [
-        s for s in before_due if s.kind == StepKind.REMINDER and local_date(s.at, zone) < inputs_day
-    ]
-    if asking:
-        index = before_due.index(asking[-1])
-        before_due[index] = replace(asking[-1], asks_inputs=True)
-    steps += before_due
-    steps.append(Step(StepKind.OVERDUE, StepKind.OVERDUE, end_of_day(due, zone)))
-    caught_up = catch_up_deadline(due, opened_at, policy, calendar, zone)
-    base = caught_up or due
-    for i, level in enumerate(policy.escalation, start=1):
-        day = calendar.add_working_days(base, level.after)
-        if level.before and consolidated_due and not caught_up:
-            day = max(min(day, consolidated_due), calendar.add_working_days(due, 1))
-        steps.append(
+
+
+@dataclass(frozen=True)
+class _ItemRules:
+    """What places an item's steps besides its own dates: its obligation's policy, the
+    commune's calendar and zone, and the sweep's morning."""
+
+    policy: ResolvedPolicy
+    calendar: WorkingCalendar
+    zone: ZoneInfo
+    morning: time
+
+    def at_morning(self, day: date) -> datetime:
+        return local_instant(day, self.morning, self.zone)
+
+    def at_escalation_time(self, day: date) -> datetime:
+        return local_instant(day, self.policy.escalation_time or self.morning, self.zone)
+
+    def before_due(self, due: date, opened_at: datetime) -> list[Step]:
+        """The reminders and the due-day notice that fall after the opening; the last reminder
+        before the inputs are due asks for them too."""
+        steps = [
             Step(
-                format_step(StepKind.ESCALATION, i),
-                StepKind.ESCALATION,
-                local_instant(day, morning, zone),
-                level=i,
-                to=tuple(level.to),
+                format_step(StepKind.REMINDER, n),
+                StepKind.REMINDER,
+                self.at_morning(self.calendar.add_working_days(due, -n)),
             )
-        )
-    return steps
+            for n in self.policy.reminders
+        ]
+        if self.policy.due_day_notice:
+            steps.append(Step(StepKind.DUE, StepKind.DUE, self.at_morning(due)))
+        steps = [s for s in steps if s.at > opened_at]
+        inputs_day = inputs_due(due, self.policy, self.calendar)
+        asking = [
+            s
+            for s in steps
+            if s.kind == StepKind.REMINDER and local_date(s.at, self.zone) < inputs_day
+        ]
+        if asking:
+            steps[steps.index(asking[-1])] = replace(asking[-1], asks_inputs=True)
+        return steps
+
+    def escalations(
+        self, due: date, opened_at: datetime, consolidated_due: date | None
+    ) -> list[Step]:
+        """One step per escalation level, counted from `due` (or from the catch-up deadline of
+        an item opened late); a level `before` the consolidated report comes no later than its
+        due date."""
+        caught_up = catch_up_deadline(due, opened_at, self.policy, self.calendar, self.zone)
+        base = caught_up or due
+        steps = []
+        for i, level in enumerate(self.policy.escalation, start=1):
+            day = self.calendar.add_working_days(base, level.after)
+            if level.before and consolidated_due and not caught_up:
+                day = max(min(day, consolidated_due), self.calendar.add_working_days(due, 1))
+            steps.append(
+                Step(
+                    format_step(StepKind.ESCALATION, i),
+                    StepKind.ESCALATION,
+                    self.at_escalation_time(day),
+                    level=i,
+                    to=tuple(level.to),
+                )
+            )
+        return steps
 
 
 def current_step(steps: list[Step], at: datetime) -> int:

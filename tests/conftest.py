@@ -19,7 +19,7 @@ import pytest
 import support
 
 from models.db import ensure_schema, make_engine
-from schedules.plan import load_plan
+from schedules.plan_loader import load_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = ROOT / "config"

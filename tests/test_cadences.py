@@ -1,4 +1,4 @@
-"""The cadences of Vietnamese reporting the config can express (README "Editing the plan"):
+"""The cadences of Vietnamese reporting the config can express (docs/admin.md "Editing the plan"):
 data windows offset from the calendar (`window_start_day`), due dates after the period
 (`day_of_month_after`, `working_days_after_period_end`), month-granular deadlines
 (`shift: previous_working_day`), the checks that refuse what cannot be meant, and items that
@@ -20,7 +20,7 @@ from schedules.calendar import WorkingCalendar
 from schedules.config import DueRule, Schedule
 from schedules.dates import parse_instant
 from schedules.occurrences import compile_schedule, nominal_due
-from schedules.plan import load_plan
+from schedules.plan_loader import load_plan
 from usecases.reporting import list_items
 from usecases.sweep import sweep
 

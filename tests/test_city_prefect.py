@@ -1,7 +1,7 @@
-"""cchc for a whole city on the Prefect side (issue 13): the deployments follow the obligations,
-not the communes; one sweep run serves every commune by its own calendar; runs about one commune
-carry it; the self-monitoring automations fire (under `prefect_test_harness`: a real temporary
-Prefect server; a real SQLite file). The engine's clock for a city: test_city_clock.py.
+"""cchc for a whole city on the Prefect and engine side (issue 13): the schedules, the engine's
+jobs and the deployments follow the obligations, not the communes; one sweep run serves every
+commune by its own calendar; runs about one commune carry it; the self-monitoring automations
+fire (under `prefect_test_harness`: a real temporary Prefect server; a real SQLite file).
 
 The 3-commune city: xa002 has the city's calendar plus its own days off, 2027-03-15 (from
 city_support) and, here, 2027-03-02: its 2027-Q1 periodic report is due 17/03/2027 (16/03 in
@@ -13,25 +13,49 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from city_support import make_city
+from apscheduler.schedulers.background import BackgroundScheduler
+from city_support import commune_codes, write_city
 from sqlalchemy import select
-from support import latest_artifact, prefect_call, recent_flow_runs
+from support import latest_artifact, prefect_call
 
+from cchc.runtime.settings import Settings
 from flows import artifacts
-from flows.deploy import automation_names, automations, deploy, wanted
-from flows.settings import Settings
+from flows.deploy import deploy
+from flows.deploy_automations import automation_names, automations
+from flows.deploy_plan import wanted
+from flows.engine import configure
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import WorkItem
-from schedules.city import City
+from notifications import city_pages, sweep_summary
+from schedules.city import City, load_city
+from schedules.clock import SWEEP, city_schedules, openings_schedule, sweep_schedules
 from schedules.dates import parse_instant
+
+pytestmark = pytest.mark.prefect  # every test here but the clock's starts the harness
 
 REPORT = "bao-cao-cchc-dinh-ky"
 XA002_OPENS = parse_instant("2027-03-01T07:30")
 OTHERS_OPEN = parse_instant("2027-03-02T07:30")
 
-pytestmark = pytest.mark.prefect
+
+def make_city(folder: Path, count: int, code: str = "haiphong") -> City:
+    """A generated city of `count` communes (its code `code`); xa002, when there, also takes
+    2027-03-02 off."""
+    write_city(folder, commune_codes(count))
+    city_yaml = folder / "city.yaml"
+    city_yaml.write_text(
+        city_yaml.read_text(encoding="utf-8").replace("code: haiphong", f"code: {code}", 1),
+        encoding="utf-8",
+    )
+    xa002 = folder / "communes" / "xa002"
+    if xa002.is_dir():
+        (xa002 / "calendar.yaml").write_text(
+            "calendar:\n  2027:\n    days_off: [2027-03-02, 2027-03-15]\n", encoding="utf-8"
+        )
+    return load_city(folder)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +66,49 @@ def city3(tmp_path_factory) -> City:
 @pytest.fixture(scope="module")
 def city30(tmp_path_factory) -> City:
     return make_city(tmp_path_factory.mktemp("city30"), 30)
+
+
+# ----- the clock: no Prefect -------------------------------------------------------------------
+
+
+def test_schedules_and_engine_jobs_do_not_grow_with_communes(city3, city30):
+    three, thirty = city_schedules(city3.select(None)), city_schedules(city30.select(None))
+    assert [s.slug for s in three] == [s.slug for s in thirty]
+    # The morning's sweep and the escalations' at 14:00, then one schedule per opening.
+    assert [s.slug for s in three[:2]] == [SWEEP, "sweep-1400"]
+    assert len(three) == 2 + sum(1 for s in three if s.flow != SWEEP)
+    jobs = []
+    for city in (city3, city30):
+        scheduler = BackgroundScheduler(timezone="Asia/Ho_Chi_Minh")  # never started
+        configure(scheduler, city)
+        jobs.append(sorted(job.id for job in scheduler.get_jobs()))
+    assert jobs[0] == jobs[1] and len(jobs[0]) == len(three)
+
+
+def test_each_communes_calendar_reaches_the_shared_schedules(city3):
+    plans = city3.select(None)
+    opening = openings_schedule(plans, REPORT)
+    instants = set(opening.instants(XA002_OPENS - timedelta(days=1), OTHERS_OPEN))
+    assert instants == {XA002_OPENS, OTHERS_OPEN}  # xa002's own day, then the others'
+    sweep, escalating = sweep_schedules(plans)  # 07:30, and 14:00 for the escalations
+    assert escalating.slug == "sweep-1400"
+    days = {
+        i.date()
+        for i in sweep.instants(parse_instant("2027-03-01T00:00"), parse_instant("2027-03-16"))
+    }
+    # 02/03 and 15/03 are working days in xa001: the city's sweep runs (xa002's items have no
+    # step on its days off, so the sweep does nothing for it then).
+    assert {date(2027, 3, 2), date(2027, 3, 15)} <= days
+
+
+def test_the_office_of_the_city_is_served_too(city3):
+    """The city office's own reports (city.yaml `reports`) open and are swept like a commune's."""
+    assert city3.office is not None
+    slugs = {s.slug for s in city_schedules(city3.select(None))}
+    assert set(city3.office.schedules) <= slugs
+
+
+# ----- Prefect: runs -------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -116,7 +183,7 @@ def test_one_sweep_run_serves_every_commune_by_its_own_calendar(pf, rt, city3):
         rows = latest_artifact(f"cchc-{code}-open-items").data
         assert str(items[code].id) in rows
         assert f"xã {code.upper()}" in latest_artifact(f"cchc-{code}-sweep-summary").data
-    summary = latest_artifact(artifacts.city_summary_key(city3)).data
+    summary = latest_artifact(sweep_summary.city_summary_key(city3)).data
     assert "Thành phố Hải Phòng — 3 xã" in summary and "## Theo xã" in summary
     assert all(f"({code})" in summary for code in city3.plans)
     assert "thư đã gửi" in summary  # one delivery run for the city, on the city's page
@@ -135,8 +202,12 @@ def test_opening_runs_open_each_commune_on_its_own_day(pf, rt, city3):
     assert set(report_items(rt.engine)) == {"xa001", "xa002", "xa003"}
     opened = latest_artifact(f"cchc-xa003-opened-{REPORT}")
     assert "2027-Q1" in opened.data and "16/03/2027" in opened.data
-    city_rows = latest_artifact(artifacts.city_opened_key(city3, REPORT)).data
+    city_rows = latest_artifact(city_pages.city_opened_key(city3, REPORT)).data
     assert "xa001" in city_rows and "xa003" in city_rows and "xa002" not in city_rows
+
+
+SWEEP_TAGS = ("cchc", "city:haiphong")
+"""The tags of the city's sweep runs (its deployments', the engine's `scope_tags`)."""
 
 
 def test_runs_about_one_commune_carry_it(pf, rt, city3, tmp_path, monkeypatch):
@@ -159,7 +230,7 @@ def test_runs_about_one_commune_carry_it(pf, rt, city3, tmp_path, monkeypatch):
     item_id = state.result()["item"]
     run = run_of(state)
     assert run.name == "xa003 · nhiem-vu-dot-xuat · KT · 2027-03-20"
-    assert "commune:xa003" in run.tags
+    assert set(SWEEP_TAGS) | {"commune:xa003", "unit:KT"} <= set(run.tags)
 
     report = tmp_path / "bao-cao.pdf"
     report.write_bytes(b"%PDF-1.4 bao cao")
@@ -169,7 +240,7 @@ def test_runs_about_one_commune_carry_it(pf, rt, city3, tmp_path, monkeypatch):
     assert closed.result().closed_item
     run = run_of(closed)
     assert run.name == f"xa003 · close · #{item_id} · 2027-03-05 09:15"
-    assert "commune:xa003" in run.tags
+    assert set(SWEEP_TAGS) | {"commune:xa003", "unit:KT"} <= set(run.tags)
 
     # From the intake or the command line (flows.status), told which city the process serves.
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
@@ -177,9 +248,10 @@ def test_runs_about_one_commune_carry_it(pf, rt, city3, tmp_path, monkeypatch):
     plan = city3.plan_of("xa003")
     at = parse_instant("2027-03-06T08:00")
     assert item_changed(plan, rt.engine, rt.settings, "accepted", [item_id], at, city=city3)
-    runs = recent_flow_runs()
+    runs = prefect_call(lambda c: c.read_flow_runs(limit=200))
     [changed] = [r for r in runs if r.name == f"xa003 · chấp nhận · #{item_id} · 2027-03-06 08:00"]
-    assert "commune:xa003" in changed.tags
+    # the tags of the city's sweep runs, though the intake and the command line start it bare
+    assert set(SWEEP_TAGS) | {"commune:xa003", "unit:KT"} <= set(changed.tags)
 
 
 def versions(key: str) -> int:
@@ -253,12 +325,13 @@ def test_deployments_do_not_grow_with_communes(harness, city3, city30, tmp_path)
     assert len(done.added) == len(names)
     assert sorted(_deployments("city:haiphong")) == sorted(names)
     sweep = _deployments("city:haiphong")["haiphong-sweep"]
-    assert [s.schedule.timezone for s in sweep.schedules] == ["Asia/Ho_Chi_Minh"]
+    # The morning's sweep and the afternoon's that escalates (`escalation_time: "14:00"`).
+    assert [s.schedule.timezone for s in sweep.schedules] == ["Asia/Ho_Chi_Minh"] * 2
     assert {name for name, how in done.automations if how == "+"} == set(automation_names(city30))
 
     again = deploy(city30, _settings(city30), working_dir=tmp_path)
     assert "0 added, 0 changed, 0 removed" in again.lines()[-1]
-    assert [how for _, how in again.automations] == ["=", "="]
+    assert [how for _, how in again.automations] == ["="] * len(automation_names(city30))
     assert not any("automation" in line for line in again.lines())
 
 
@@ -268,24 +341,36 @@ def test_the_automations_watch_the_sweep_and_the_mail(harness, city3, tmp_path, 
 
     city = make_city(tmp_path / "hpm", 1, code="hpm")
     deploy(city, _settings(city), working_dir=tmp_path)
-    sweep_name, mail_name = automation_names(city)
-    [sweep] = prefect_call(lambda c: c.read_automations_by_name(sweep_name))
+    names = automation_names(city)
+    [sweep] = prefect_call(lambda c: c.read_automations_by_name(names.sweep_missing))
     assert sweep.trigger.posture == Posture.Proactive
     assert sweep.trigger.within == timedelta(minutes=45)
     assert sweep.trigger.expect == {"cchc.sweep.completed"}
     assert sweep.trigger.after == {"prefect.flow-run.Pending", "prefect.flow-run.Late"}
     assert [a.type for a in sweep.actions] == ["do-nothing"]  # no block configured
-    [mail] = prefect_call(lambda c: c.read_automations_by_name(mail_name))
+    [mail] = prefect_call(lambda c: c.read_automations_by_name(names.mail_failed))
     assert mail.trigger.expect == {"cchc.mail.failed"} and mail.enabled
+    # Mail stuck a day, a sweep the engine's clock missed, a config refused at reload: each
+    # tells the admin too (before: only "sweep missing" and "mail failed" existed).
+    for name, event in [
+        (names.mail_stuck, "cchc.mail.stuck"),
+        (names.sweep_skipped, "cchc.sweep.skipped"),
+        (names.config_refused, "cchc.config.refused"),
+    ]:
+        [found] = prefect_call(lambda c, n=name: c.read_automations_by_name(n))
+        assert found.trigger.expect == {event} and found.enabled
+        assert found.trigger.posture == Posture.Reactive
+        assert found.trigger.match.model_dump() == {"cchc.city": "hpm"}
 
-    # With a notification block (made in the UI; here by code), a deploy updates both.
+    # With a notification block (made in the UI; here by code), a deploy updates them all.
     SlackWebhook(url="https://hooks.example.invalid/cchc").save("cchc-hpm", overwrite=True)
     monkeypatch.setenv("CCHC_ALERT_BLOCK", "slack-webhook/cchc-hpm")
     changed = deploy(city, _settings(city), working_dir=tmp_path)
-    assert [how for _, how in changed.automations] == ["~", "~"]
-    [sweep] = prefect_call(lambda c: c.read_automations_by_name(sweep_name))
-    assert [a.type for a in sweep.actions] == ["send-notification"]
-    assert len(prefect_call(lambda c: c.read_automations_by_name(sweep_name))) == 1
+    assert [how for _, how in changed.automations] == ["~"] * len(names)
+    for name in names:
+        [found] = prefect_call(lambda c, n=name: c.read_automations_by_name(n))
+        assert [a.type for a in found.actions] == ["send-notification"]
+    assert len(prefect_call(lambda c: c.read_automations_by_name(names.sweep_missing))) == 1
     monkeypatch.setenv("CCHC_ALERT_BLOCK", "slack-webhook/missing")
     from usecases.errors import UserError
 
@@ -329,7 +414,11 @@ def test_the_automations_fire(pf, tmp_path, sqlite_url, monkeypatch):
     `cchc.mail.failed` of the city fires "mail failed"."""
     from prefect import tags
     from prefect.client.schemas.objects import StateType
+    from prefect.settings import PREFECT_API_URL
     from prefect.states import Pending
+
+    from flows.engine import tell_prefect
+    from notifications.event_payloads import config_refused_event
 
     since = datetime.now(UTC)
     ok_city = make_city(tmp_path / "ok", 1, code="hpok")
@@ -357,10 +446,17 @@ def test_the_automations_fire(pf, tmp_path, sqlite_url, monkeypatch):
     assert "city:hpok" in run_of(state).tags  # so its start opened a window, as the stuck one's
     plan = ok_city.plan_of("xa001")
     artifacts.emit_mail_failed(plan, [(1, "vp@xa001.example", "550 no such user")], since, "hpok")
+    # The engine refused a reload (it tells the server PREFECT_API_URL names: the harness's).
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    problem = "communes/xa001/templates/reminder.txt.j2:3: unexpected end of template"
+    tell_prefect(config_refused_event(ok_city, [problem], since))
 
-    stuck_sweep, _ = automation_names(stuck_city)
-    ok_sweep, ok_mail = automation_names(ok_city)
+    stuck_sweep, *_ = automation_names(stuck_city)
+    ok = automation_names(ok_city)
+    ok_sweep, ok_mail = ok.sweep_missing, ok.mail_failed
     assert _wait_triggered(ids[ok_mail], since, 30), "mail failed did not fire"
+    assert _wait_triggered(ids[ok.config_refused], since, 30), "config refused did not fire"
+    assert _triggered(ids[ok.mail_stuck], since) == []
     assert _wait_triggered(ids[stuck_sweep], since, 60), "sweep missing did not fire"
     # The ok sweep's window has ended too (proactive triggers are evaluated every 5 s): its
     # `cchc.sweep.completed` arrived in it.

@@ -95,7 +95,7 @@ def test_the_coordinate_mail_carries_the_coordinators_own_link(plan, engine, ite
 
 
 def test_the_office_page_shows_contents_and_the_units_reports(plan, engine, tmp_path):
-    from usecases.lifecycle import close_item
+    from usecases.items import close_item
 
     for at in ("2027-03-01T07:30", "2027-03-02T07:30", "2027-03-05T07:30"):
         sweep(plan, engine, t(at))

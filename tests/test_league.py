@@ -22,10 +22,11 @@ from support import latest_artifact
 
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import Event, WorkItem
+from notifications.documents.league import COLUMNS, league_png, league_xlsx
 from schedules.city import load_city
 from schedules.dates import local_date, parse_instant
 from schedules.vocabulary import OPEN_STATUSES
-from usecases.league import COLUMNS, CommuneYear, League, league, league_png, league_xlsx
+from usecases.league import CommuneYear, League, league
 from usecases.lifecycle import receive_document, waive
 from usecases.review import attach
 from usecases.scorecard import QUARTERS, build_scorecard
@@ -156,6 +157,7 @@ def test_every_commune_is_ranked_best_first_the_one_without_items_last(table):
     assert {k: v for k, v in empty.items() if k not in ("commune", "name", "rank")} == {
         "due": 0,
         "on_time": 0,
+        "on_time_extended": 0,
         "late": 0,
         "overdue_open": 0,
         "pending": 0,
@@ -302,7 +304,7 @@ def test_the_workbook_holds_the_table_the_chart_and_the_raw_rows(table):
 def test_the_league_is_published_as_the_citys_table_artifact(harness, story):
     from prefect import flow
 
-    from flows.league_artifact import publish_league
+    from flows.artifacts import publish_league
 
     city, engine, _ = story
 

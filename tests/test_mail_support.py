@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from flows.settings import Settings
+from cchc.runtime.settings import Settings
 from notifications.delivery import DeliveryReport, deliver_pending
 from notifications.smtp import SmtpSettings
 from schedules.dates import local_instant

@@ -10,17 +10,19 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from intake_support import pdf_bytes
 from sqlalchemy import func, select
 from support import latest_artifact, prefect_call, recent_flow_runs
 
-from flows import artifacts
-from flows.settings import Settings
+from cchc.runtime.settings import Settings
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import Outbox, WorkItem
+from notifications import status_pages, sweep_summary
 from schedules.dates import parse_instant
+from schedules.occurrences import current_periods
 
 pytestmark = pytest.mark.prefect
 
@@ -109,7 +111,7 @@ def test_opening_run_opens_the_period_and_publishes_its_table(pf, rt, plan, even
     assert count(rt.engine, WorkItem, WorkItem.obligation == "bao-cao-cchc-dinh-ky") == len(units)
     assert count(rt.engine, Outbox, Outbox.kind == "opened") == len(units)  # queued, not sent
 
-    artifact = latest_artifact(artifacts.opened_key(plan, "bao-cao-cchc-dinh-ky"))
+    artifact = latest_artifact(status_pages.opened_key(plan, "bao-cao-cchc-dinh-ky"))
     rows = table_rows(artifact)
     assert sorted(r["Đơn vị"] for r in rows) == sorted(units)
     assert {r["Kỳ"] for r in rows} == {"2026"} and {r["Hạn"] for r in rows} == {"16/12/2026"}
@@ -149,7 +151,7 @@ def test_sweep_publishes_status_and_summary_and_emits_transitions(pf, rt, plan, 
     opened = first.result()["opened"]
     assert opened > 0
 
-    table = latest_artifact(artifacts.open_items_key(plan))
+    table = latest_artifact(status_pages.open_items_key(plan))
     rows = table_rows(table)
     assert len(rows) == opened
     assert {r["Tình trạng"] for r in rows} == {"trong hạn"}
@@ -165,14 +167,14 @@ def test_sweep_publishes_status_and_summary_and_emits_transitions(pf, rt, plan, 
     escalated = pf.sweep_flow(at=parse_instant("2026-12-22T07:30"))
     assert escalated["advanced"] > 0
     # The consolidated report's view of the units' reports (issue 9): every unit, missing ones.
-    consolidated = table_rows(latest_artifact(artifacts.consolidated_key(plan)))
+    consolidated = table_rows(latest_artifact(status_pages.consolidated_key(plan)))
     units = {plan.units[u].name for u in plan.lead_units("bao-cao-cchc-dinh-ky")}
     assert {r["Đơn vị"] for r in consolidated} >= units
     assert any(r["Báo cáo của đơn vị"].startswith("chưa nộp") for r in consolidated)
 
-    rows = table_rows(latest_artifact(artifacts.open_items_key(plan)))
-    assert any(r["Tình trạng"].startswith("quá hạn, đã chuyển cấp") for r in rows)
-    summary = latest_artifact(artifacts.sweep_summary_key(plan))
+    rows = table_rows(latest_artifact(status_pages.open_items_key(plan)))
+    assert any(r["Tình trạng"].startswith("quá hạn, đã báo cáo cấp trên (lần ") for r in rows)
+    summary = latest_artifact(sweep_summary.sweep_summary_key(plan))
     assert summary.type == "markdown"
     assert "# Kết quả rà soát lúc 22/12/2026 07:30" in summary.data
     assert "## Chuyển cấp" in summary.data and "## Việc đang mở theo đơn vị" in summary.data
@@ -211,12 +213,14 @@ def test_failed_delivery_is_retried_then_fails_the_sweep_after_publishing(
         calls.append(at)
         raise OSError("SMTP server unreachable")
 
-    monkeypatch.setattr(pf, "deliver_communes", broken)
-    monkeypatch.setattr(pf, "deliver", pf.deliver.with_options(retry_delay_seconds=0))
+    from flows import sweep_run
+
+    monkeypatch.setattr(sweep_run, "deliver_communes", broken)
+    monkeypatch.setattr(sweep_run, "deliver", sweep_run.deliver.with_options(retry_delay_seconds=0))
     state = pf.sweep_flow(at=VN_02_12, return_state=True)
     assert state.is_failed()
     assert len(calls) == 4  # one try and three retries
-    summary = latest_artifact(artifacts.sweep_summary_key(plan)).data
+    summary = latest_artifact(sweep_summary.sweep_summary_key(plan)).data
     assert "THẤT BẠI" in summary and "02/12/2026 07:30" in summary
     assert count(rt.engine, WorkItem) > 0  # the sweep's own work stands
 
@@ -232,7 +236,10 @@ def test_close_flow_closes_the_item_and_emits_closed(pf, rt, plan, events, tmp_p
     done = state.result()
     assert done.closed_item and done.item.status == "closed" and done.item.on_time is True
     assert done.version == 1 and done.files[0].original_name == "bao-cao.pdf"
-    assert flow_run(state).name == f"close · #{item.id} · 2026-12-10 09:15"
+    run = flow_run(state)
+    assert run.name == f"close · #{item.id} · 2026-12-10 09:15"
+    # the tags of the commune's sweep runs, and the item's unit (before: none)
+    assert {"cchc", "commune:maodien", f"unit:{item.unit}"} <= set(run.tags)
     ev = [e for e in events if e["event"] == "cchc.item.closed"]
     assert len(ev) == 1 and ev[0]["payload"]["items"][0]["id"] == item.id
     # A second version does not close again, nor emit.
@@ -240,14 +247,44 @@ def test_close_flow_closes_the_item_and_emits_closed(pf, rt, plan, events, tmp_p
     assert len([e for e in events if e["event"] == "cchc.item.closed"]) == 1
 
 
+def test_mail_waiting_a_day_raises_mail_stuck(pf, rt, plan, events):
+    """A mail tried and still pending a day after it was queued (a template broken after
+    `cchc check`, a server that does not take it) raises `cchc.mail.stuck` at each sweep,
+    which `cchc deploy`'s automation mails the admin (before: nothing told anyone)."""
+    from sqlalchemy import update
+
+    pf.sweep_flow(at=VN_02_12, send=False)
+    with transaction(rt.engine) as session:
+        row_id = session.execute(select(func.min(Outbox.id))).scalar()
+        session.execute(
+            update(Outbox)
+            .where(Outbox.id == row_id)
+            .values(
+                attempts=4,
+                last_error="cannot build the mail: reminder.txt.j2:3: unexpected end",
+                send_after=parse_instant("2027-01-01T00:00"),  # not due: left pending
+            )
+        )
+    pf.sweep_flow(at=VN_02_12 + timedelta(hours=20))
+    assert not [e for e in events if e["event"] == "cchc.mail.stuck"]
+    pf.sweep_flow(at=VN_02_12 + timedelta(days=1))
+    [stuck] = [e for e in events if e["event"] == "cchc.mail.stuck"]
+    assert stuck["resource"]["cchc.city"] == "maodien" and stuck["payload"]["count"] == 1
+    [row] = stuck["payload"]["rows"]
+    assert row["outbox_id"] == row_id and "reminder.txt.j2:3" in row["error"]
+
+
 def test_ad_hoc_flow_opens_one_item(pf, rt, plan, events):
-    result = pf.open_ad_hoc_flow(
-        obligation="nhiem-vu-dot-xuat", unit="KT", due=date(2026, 12, 15), at=VN_02_12
-    )
+    state = pf.open_ad_hoc_flow(
+        obligation="nhiem-vu-dot-xuat", unit="KT", due=date(2026, 12, 15), at=VN_02_12,
+        return_state=True,
+    )  # fmt: skip
+    result = state.result()
     with transaction(rt.engine) as session:
         item = session.get(WorkItem, result["item"])
     assert item.adhoc and item.unit == "KT" and item.period == "2026-12-15"
     assert [e["event"] for e in events] == ["cchc.item.opened"]
+    assert {"cchc", "commune:maodien", "unit:KT"} <= set(flow_run(state).tags)
 
 
 @pytest.mark.postgres
@@ -299,7 +336,9 @@ def test_runtime_loads_from_the_environment_once(pf, plan, sqlite_url, tmp_path,
     """What a worker's flow-run process does: no pinned runtime, CCHC_* from its environment."""
     monkeypatch.setenv("CCHC_CONFIG", str(plan.folder))
     monkeypatch.setenv("CCHC_DATABASE_URL", sqlite_url)
-    monkeypatch.setattr(pf, "_loaded", None)
+    from flows import runtime_state
+
+    monkeypatch.setattr(runtime_state, "_loaded", None)
     pf.release_runtime()
     first = pf.runtime()
     assert first is pf.runtime() and first.city.code == "maodien" and not first.city.is_city
@@ -307,12 +346,11 @@ def test_runtime_loads_from_the_environment_once(pf, plan, sqlite_url, tmp_path,
     first.engine.dispose()
 
 
-def test_current_periods_follow_the_opening_days(pf, plan):
-    assert pf.current_periods(plan, "bao-cao-cchc-dinh-ky", parse_instant("2026-12-01T12:00")) == []
-    assert pf.current_periods(plan, "bao-cao-cchc-dinh-ky", VN_02_12) == ["2026"]
-    assert pf.current_periods(plan, "bao-cao-cchc-dinh-ky", parse_instant("2027-01-20T12:00")) == [
-        "2026"
-    ]
+def test_current_periods_follow_the_opening_days(plan):
+    report = "bao-cao-cchc-dinh-ky"
+    assert current_periods(plan, report, parse_instant("2026-12-01T12:00")) == []
+    assert current_periods(plan, report, VN_02_12) == ["2026"]
+    assert current_periods(plan, report, parse_instant("2027-01-20T12:00")) == ["2026"]
 
 
 def test_attach_from_the_cli_runs_the_close_flow_when_a_server_is_set(
@@ -328,7 +366,7 @@ def test_attach_from_the_cli_runs_the_close_flow_when_a_server_is_set(
     with transaction(runtime.engine) as session:
         item = session.exec(select(WorkItem).limit(1)).scalars().one()
     file = tmp_path / "bao-cao.docx"
-    file.write_bytes(b"%PDF-1.7 bao cao")  # attach checks the content (issue 11, 9)
+    file.write_bytes(pdf_bytes("bao cao"))  # attach checks the content (issue 11, 9)
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())  # the harness's server
     result = CliRunner().invoke(
         main,
@@ -343,7 +381,7 @@ def test_attach_from_the_cli_runs_the_close_flow_when_a_server_is_set(
         ],
     )
     assert result.exit_code == 0, result.output
-    assert f"item {item.id}: closed on time" in result.output
+    assert f"Nhiệm vụ số {item.id}: đã nộp (closed), đúng hạn" in result.output
     assert [e["event"] for e in events if e["event"] == "cchc.item.closed"] == ["cchc.item.closed"]
     runs = recent_flow_runs(50)
     assert f"close · #{item.id} · 2026-12-03 10:00" in {r.name for r in runs}
@@ -378,7 +416,7 @@ def test_a_sweep_that_changes_nothing_does_not_rewrite_the_open_items_table(pf, 
 
     first = pf.sweep_flow(at=VN_02_12)
     assert first["opened"] > 0
-    table, summary = artifacts.open_items_key(plan), artifacts.sweep_summary_key(plan)
+    table, summary = status_pages.open_items_key(plan), sweep_summary.sweep_summary_key(plan)
     before = versions(table), versions(summary)
     again = pf.sweep_flow(at=VN_02_12)  # nothing left to do at the same instant
     assert (again["opened"], again["advanced"], again["open"]) == (0, 0, first["open"])

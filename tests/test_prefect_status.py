@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -19,10 +20,10 @@ from intake_support import Clock, LiveIntake, pdf_bytes, t
 from sqlalchemy import select
 from support import find_item, latest_artifact, prefect_call, recent_flow_runs
 
-from flows import artifacts
-from flows.settings import Settings
+from cchc.runtime.settings import Settings
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import WorkItem
+from notifications import status_pages, sweep_summary
 
 pytestmark = pytest.mark.prefect
 
@@ -103,32 +104,111 @@ def late_in_db(engine) -> list[WorkItem]:
 # ----- 15: lateness where the clerk looks first --------------------------------------------
 
 
-def test_the_sweep_run_names_its_lateness_and_tags_the_late_units(pf, rt, plan):
+def test_the_sweep_run_ends_completed_with_its_lateness_in_message_and_tags(pf, rt, plan):
+    """Prefect's own state name (the dashboard counts it, automations match it); the count is
+    in the message and the tags (before: a state named "17 việc quá hạn", green)."""
     pf.sweep_flow(at=t("2026-12-02T07:30"))
     quiet = pf.sweep_flow(at=t("2026-12-03T07:30"), return_state=True)
-    assert quiet.is_completed() and quiet.name == "Không có việc quá hạn"
+    assert quiet.is_completed() and quiet.name == "Completed"
+    assert quiet.message == "Không có việc quá hạn."
 
     state = pf.sweep_flow(at=t(LATE_SWEEP), return_state=True)
     late = late_in_db(rt.engine)
     assert len(late) >= 2
-    assert state.is_completed()
-    assert state.name == f"{len(late)} việc quá hạn"
+    assert state.is_completed() and state.name == "Completed"
+    assert state.message.startswith(f"{len(late)} việc quá hạn, ")
     escalated = sum(i.status == "escalated" for i in late)
-    assert f"trong đó {escalated} việc đã chuyển cấp" in state.message
+    assert f"trong đó {escalated} việc đã báo cáo cấp trên" in state.message
     assert state.result()["late"] == len(late)  # the result is still the summary
 
     run = prefect_call(lambda c: c.read_flow_run(state.state_details.flow_run_id))
-    assert run.state.name == f"{len(late)} việc quá hạn"  # what the run list shows
+    assert run.state.name == "Completed" and run.state.message == state.message
     assert {tag for tag in run.tags if tag.startswith("quá hạn:")} == {
         f"quá hạn:{code}" for code in {i.unit for i in late}
     }
+
+
+def flow_run_events(run_ids: list, prefix: str, expected: int, timeout: float = 30.0) -> list:
+    """The events of these flow runs whose name starts with `prefix`, as the server stored them
+    (automations see these; poll: events arrive in the background)."""
+    from prefect.events.filters import (
+        EventFilter,
+        EventNameFilter,
+        EventOccurredFilter,
+        EventResourceFilter,
+    )
+
+    ids = [f"prefect.flow-run.{run_id}" for run_id in run_ids]
+    since = datetime.now(UTC) - timedelta(hours=1)
+    deadline = time.monotonic() + timeout
+    while True:
+        page = prefect_call(
+            lambda c: c.read_events(
+                filter=EventFilter(
+                    occurred=EventOccurredFilter(since=since),
+                    event=EventNameFilter(prefix=[prefix]),
+                    resource=EventResourceFilter(id=ids),
+                ),
+                limit=50,
+            )
+        )
+        if len(page.events) >= expected or time.monotonic() > deadline:
+            return page.events
+        time.sleep(0.5)
+
+
+def test_an_automation_on_completed_sees_every_sweep(pf, rt, plan):
+    """Each sweep emits `prefect.flow-run.Completed`, late items or not (before: one event
+    type per count, `prefect.flow-run.17 việc quá hạn`, which an automation on Completed
+    never saw)."""
+    states = [
+        pf.sweep_flow(at=t(at), return_state=True)
+        for at in ("2026-12-02T07:30", "2026-12-03T07:30", LATE_SWEEP, "2026-12-23T07:30")
+    ]
+    run_ids = [s.state_details.flow_run_id for s in states]
+    found = flow_run_events(run_ids, "prefect.flow-run.", expected=3 * len(run_ids))
+    final = {e.resource.id: e.event for e in found if not e.event.endswith(("Pending", "Running"))}
+    assert final == {
+        f"prefect.flow-run.{run_id}": "prefect.flow-run.Completed" for run_id in run_ids
+    }
+
+
+def test_every_sweep_run_links_to_the_late_items_and_the_office_page(
+    pf, plan, sqlite_url, tmp_path, monkeypatch
+):
+    """The office's view of lateness is a page it can bookmark (`cchc-<commune>-late-items`),
+    linked from every sweep run, and so is the intake's office page when it is public."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CCHC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CCHC_PUBLIC_URL", "https://cchc.maodien.example/nop")
+    monkeypatch.setenv("CCHC_SECRET", "a-long-enough-secret-for-links")
+    engine = make_engine(sqlite_url)
+    ensure_schema(engine)
+    pf.use_runtime(plan, engine, Settings.from_env(str(plan.folder)))
+    for at in ("2026-12-02T07:30", LATE_SWEEP):
+        state = pf.sweep_flow(at=t(at), return_state=True)
+        run_id = state.state_details.flow_run_id
+        links = prefect_call(
+            lambda c, r=run_id: c.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[r]))
+            )
+        )
+        # a link artifact is stored as markdown: "[text](url)"
+        urls = {a.data.split("](")[-1].rstrip(")") for a in links if a.data.startswith("[")}
+        late_page = f"/artifacts/key/{status_pages.late_items_key(plan)}"
+        assert any(u.endswith(late_page) and u.startswith("http") for u in urls), urls
+        assert "https://cchc.maodien.example/nop/office" in urls, urls
+    engine.dispose()
 
 
 def test_the_late_items_table_is_sorted_by_lateness_with_unit_names(pf, rt, plan):
     pf.sweep_flow(at=t("2026-12-02T07:30"))
     pf.sweep_flow(at=t("2026-12-17T07:30"))
     pf.sweep_flow(at=t("2027-01-12T07:30"))
-    artifact, rows = latest(artifacts.late_items_key(plan))
+    artifact, rows = latest(status_pages.late_items_key(plan))
     late = late_in_db(rt.engine)
     assert len(rows) == len(late) and len(rows) >= 2
     days = [r["Trễ (ngày làm việc)"] for r in rows]
@@ -142,7 +222,7 @@ def test_the_sweep_summary_has_no_server_path_nor_english(pf, rt, plan, tmp_path
     pf.sweep_flow(at=t("2026-12-02T07:30"))
     pf.sweep_flow(at=t("2026-12-17T07:30"))
     pf.sweep_flow(at=t(LATE_SWEEP))
-    _, text = latest(artifacts.sweep_summary_key(plan))
+    _, text = latest(sweep_summary.sweep_summary_key(plan))
     assert "## Chuyển cấp" in text and "thư đã gửi" in text
     assert str(tmp_path) not in text and "/outbox" not in text
     english = re.findall(
@@ -172,7 +252,7 @@ def test_an_intake_close_accept_and_return_reach_prefect_after_the_response(
     monkeypatch.setattr(prefect.events, "emit_event", once_answered)
     pf.sweep_flow(at=t("2026-12-02T07:30"))
     item = find_item(rt.engine, "bao-cao-cchc-dinh-ky", "VP", "2026")
-    _, rows = latest(artifacts.open_items_key(plan))
+    _, rows = latest(status_pages.open_items_key(plan))
     assert item.id in {r["Mã việc"] for r in rows}
     pf.release_runtime()  # the intake pins its own
 
@@ -187,7 +267,7 @@ def test_an_intake_close_accept_and_return_reach_prefect_after_the_response(
         assert runs_named(rf"nộp · #{item.id} · 2026-12-10 09:15")
         # The run told Prefect after the unit had its answer: the upload did not wait for it.
         assert after_the_answer == [True]
-        _, rows = latest(artifacts.open_items_key(plan))
+        _, rows = latest(status_pages.open_items_key(plan))
         assert item.id not in {r["Mã việc"] for r in rows}
         closed = [e for e in events if e["event"] == "cchc.item.closed"]
         assert [e["payload"]["items"][0]["id"] for e in closed] == [item.id]
@@ -202,7 +282,7 @@ def test_an_intake_close_accept_and_return_reach_prefect_after_the_response(
         )
         assert back.status_code == 200, back.text
         assert runs_named(rf"trả lại · #{item.id} · .*")
-        _, rows = latest(artifacts.open_items_key(plan))
+        _, rows = latest(status_pages.open_items_key(plan))
         assert item.id in {r["Mã việc"] for r in rows}  # open again, listed again
         assert [e["event"] for e in events][-1] == "cchc.item.returned"
 
@@ -233,7 +313,7 @@ def test_the_command_line_return_and_waive_reach_prefect(
     assert result.exit_code == 0, result.output
     assert runs_named(rf"miễn · #{waived.id} · 2026-12-03 00:00")
     assert [e["event"] for e in events][-1] == "cchc.item.waived"
-    _, rows = latest(artifacts.open_items_key(plan))
+    _, rows = latest(status_pages.open_items_key(plan))
     assert waived.id not in {r["Mã việc"] for r in rows}
 
     item = find_item(rt.engine, "bao-cao-cchc-dinh-ky", "VP", "2026")
@@ -243,7 +323,7 @@ def test_the_command_line_return_and_waive_reach_prefect(
         main, [*cli, "attach", str(item.id), str(file), "--at", "2026-12-04T10:00"]
     )
     assert done.exit_code == 0, done.output
-    _, rows = latest(artifacts.open_items_key(plan))
+    _, rows = latest(status_pages.open_items_key(plan))
     assert item.id not in {r["Mã việc"] for r in rows}  # the close flow refreshed the table
     back = CliRunner().invoke(
         main,
@@ -253,7 +333,7 @@ def test_the_command_line_return_and_waive_reach_prefect(
     assert back.exit_code == 0, back.output
     assert runs_named(rf"trả lại · #{item.id} · 2026-12-05 10:00")
     assert [e["event"] for e in events][-1] == "cchc.item.returned"
-    _, rows = latest(artifacts.open_items_key(plan))
+    _, rows = latest(status_pages.open_items_key(plan))
     assert item.id in {r["Mã việc"] for r in rows}
 
 
@@ -264,8 +344,8 @@ def test_without_a_server_a_change_does_not_load_prefect(plan, sqlite_url, tmp_p
         "import sys\n"
         "from datetime import datetime, UTC\n"
         "from flows.status import item_changed\n"
-        "from flows.settings import Settings\n"
-        "from schedules.plan import load_plan\n"
+        "from cchc.runtime.settings import Settings\n"
+        "from schedules.plan_loader import load_plan\n"
         f"plan = load_plan({str(plan.folder)!r})\n"
         "ran = item_changed(plan, None, Settings.from_env(), 'closed', [1], datetime.now(UTC))\n"
         "assert ran is False, ran\n"
@@ -297,8 +377,8 @@ def versions(key: str) -> int:
 
 def tables(plan) -> dict[str, int]:
     """Versions of the tables a sweep rewrites only when they may have changed."""
-    keys = artifacts.open_items_key(plan), artifacts.late_items_key(plan)
-    return {key: versions(key) for key in (*keys, artifacts.consolidated_key(plan))}
+    keys = status_pages.open_items_key(plan), status_pages.late_items_key(plan)
+    return {key: versions(key) for key in (*keys, status_pages.consolidated_key(plan))}
 
 
 def late_history(pf) -> None:
@@ -314,7 +394,7 @@ def test_a_second_sweep_the_same_day_with_nothing_changed_rewrites_no_table(pf, 
     again = pf.sweep_flow(at=t("2026-12-23T16:00"))
     assert (again["opened"], again["advanced"]) == (0, 0) and again["late"] >= 2
     assert tables(plan) == before  # late items no longer rewrite them on every sweep
-    _, text = latest(artifacts.sweep_summary_key(plan))  # the summary is the sweep's own record
+    _, text = latest(sweep_summary.sweep_summary_key(plan))  # the summary is the sweep's own record
     assert "# Kết quả rà soát lúc 23/12/2026 16:00" in text and "**Không có thay đổi.**" in text
 
 
@@ -331,7 +411,7 @@ def test_a_change_made_outside_prefect_is_shown_by_the_next_sweep(pf, rt, plan):
     assert (again["opened"], again["advanced"]) == (0, 0)
     after = tables(plan)
     assert {key: after[key] - before[key] for key in before} == {key: 1 for key in before}
-    for key in (artifacts.open_items_key(plan), artifacts.late_items_key(plan)):
+    for key in (status_pages.open_items_key(plan), status_pages.late_items_key(plan)):
         artifact, rows = latest(key)
         assert item.id not in {r["Mã việc"] for r in rows}
         assert "23/12/2026 16:00" in artifact.description
@@ -341,14 +421,14 @@ def test_a_new_day_rewrites_the_tables_once(pf, rt, plan):
     """Working days late count from "today": the first sweep of a day rewrites the tables even
     with nothing due, the next ones that day do not."""
     late_history(pf)
-    _, rows = latest(artifacts.late_items_key(plan))
+    _, rows = latest(status_pages.late_items_key(plan))
     late = {r["Mã việc"]: r["Trễ (ngày làm việc)"] for r in rows}
     before = tables(plan)
     day = pf.sweep_flow(at=t("2026-12-24T07:30"))
     assert (day["opened"], day["advanced"]) == (0, 0)
     after = tables(plan)
     assert {key: after[key] - before[key] for key in before} == {key: 1 for key in before}
-    artifact, rows = latest(artifacts.late_items_key(plan))
+    artifact, rows = latest(status_pages.late_items_key(plan))
     assert {r["Mã việc"]: r["Trễ (ngày làm việc)"] for r in rows} == {
         item_id: days + 1 for item_id, days in late.items()
     }

@@ -15,8 +15,9 @@ from openpyxl import load_workbook
 from test_intake_scorecard import AT, fill_a_year
 
 from models.db import ensure_schema, make_engine
+from notifications.documents.scorecard import scorecard_png, scorecard_xlsx
 from schedules.dates import parse_instant
-from usecases.scorecard import build_scorecard, scorecard_png, scorecard_xlsx
+from usecases.scorecard import build_scorecard
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 TITLE = "KẾT QUẢ THỰC HIỆN ĐÚNG HẠN NHIỆM VỤ CẢI CÁCH HÀNH CHÍNH NĂM 2027"

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 
 from cchc.intake import create_app
 from cchc.intake.upload import too_large_message
-from flows.settings import IntakeSettings, Settings
+from cchc.runtime.settings import IntakeSettings, Settings
 from models.tables import Deliverable, Outbox, WorkItem
 from notifications.compose import Composer, Facts, sample_item
 from notifications.views import file_size

@@ -9,61 +9,45 @@ closed. Waived items take no versions and count against no unit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.blobs import StoredBlob, store_blob
-from models.db import transaction
-from models.store import latest_version, log_event, queue_notices
+from models.db import rowcount, transaction
+from models.store import log_event
 from models.tables import Contribution, Deliverable, WorkItem
 from schedules.dates import local_date, vn_date
-from schedules.notices import closed_notices
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent, allowed
-from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
+from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, EventKind, ItemStatus
+from usecases.coordinators import item_coordinators
 from usecases.errors import UserError
-from usecases.lifecycle import close_item, get_item, reopen_returned
+from usecases.handin import (
+    Files,
+    IncomingFile,
+    Submission,
+    file_columns,
+    record_version,
+    taking_hand_in,
+)
+from usecases.items import close_item, get_item
+from usecases.lifecycle import reopen_returned
 
 MAX_NOTE = 2000
 OFFICE = "standing_office"
 
 
-@dataclass(frozen=True)
-class IncomingFile:
-    """A file to hand in: its bytes at `path` (read, never moved), the name to show, and the
-    type its content was found to be."""
-
-    name: str
-    path: Path
-    file_type: str | None = None
-
-
-@dataclass
-class Submission:
-    item: WorkItem
-    version: int
-    files: list[Deliverable] = field(default_factory=list)
-    created: bool = True
-    """False when the same files were already received (a double submit): nothing was added."""
-    closed_item: bool = False
-    """This version closed the item."""
-    was_closed: bool = False
-    """The item was already closed: the files are kept as a later version, its result stands."""
-
-
 def versions(engine: Engine, item_id: int) -> dict[int, list[Deliverable]]:
     """The item's versions, oldest first, each with its files in order."""
     with transaction(engine) as session:
-        rows = session.exec(
+        rows = session.scalars(
             select(Deliverable)
-            .where(Deliverable.item_id == item_id)
-            .order_by(Deliverable.version, Deliverable.part)
-        ).scalars()
+            .where(col(Deliverable.item_id) == item_id)
+            .order_by(col(Deliverable.version), col(Deliverable.part))
+        )
         found: dict[int, list[Deliverable]] = {}
         for row in rows:
             found.setdefault(row.version, []).append(row)
@@ -85,25 +69,21 @@ def submit(
 
     1. refuse when the item is not the unit's, or waived;
     2. store every file's bytes (by sha256, fsynced): nothing is recorded before they are safe;
-    3. in one transaction: when the item is closed and its newest version (not returned) holds
-       exactly these files, it is a double submit and that version is the answer; otherwise
-       record the next version, mail a receipt to the unit, and close the item if it is open.
+    3. record them as the item's next version, or find them a double submit, and close the
+       item or mail a receipt (`usecases.handin.record_version`).
     """
     if not files:
         raise UserError("Chưa chọn tệp nào để nộp.")
-    note = (note or "").strip()[:MAX_NOTE] or None
+    note = _clean_note(note)
     with transaction(engine) as session:
         _check_open_to(session, plan, item_id, unit)
     parts = _store(data_dir, files, max_bytes)
-    for attempt in range(3):
-        try:
-            return _record(plan, engine, item_id, unit, parts, at, note)
-        except IntegrityError:
-            # Another request took this version number at the same instant (a double click):
-            # look again, it is most likely the same files.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    return record_version(plan, engine, item_id, unit, Files(parts, note), at)
+
+
+def _clean_note(note: str | None) -> str | None:
+    """The unit's note, trimmed and cut to MAX_NOTE characters; None when blank."""
+    return (note or "").strip()[:MAX_NOTE] or None
 
 
 def _store(
@@ -119,11 +99,9 @@ def _store(
         except ValueError as exc:
             raise UserError(f"{incoming.name}: {exc} (tệp rỗng hoặc quá lớn)") from None
         except IsADirectoryError:
-            raise UserError(f"{incoming.path} is a folder, not a file (không phải tệp)") from None
+            raise UserError(f"{incoming.path} là thư mục, không phải tệp") from None
         except OSError as exc:
-            raise UserError(
-                f"cannot read {incoming.path}: {exc.strerror} (không đọc được tệp)"
-            ) from None
+            raise UserError(f"Không đọc được tệp {incoming.path}: {exc.strerror}") from None
     parts: list[tuple[IncomingFile, StoredBlob]] = []
     seen: set[str] = set()
     for incoming, blob in zip(files, blobs, strict=True):
@@ -149,14 +127,11 @@ def contribute(
     when `unit` does not coordinate the item, or the item is no longer open."""
     if not files:
         raise UserError("Chưa chọn tệp nào để gửi.")
-    note = (note or "").strip()[:MAX_NOTE] or None
+    note = _clean_note(note)
     with transaction(engine) as session:
         item = get_item(session, plan, item_id)
-        if unit not in plan.coordinating_units(item.obligation, item.unit):
-            raise UserError(
-                f"Đơn vị {unit} không phối hợp thực hiện nhiệm vụ số {item_id} (not a "
-                "coordinating unit of this item)."
-            )
+        if unit not in item_coordinators(session, plan, item):
+            raise UserError(f"Đơn vị {unit} không phối hợp thực hiện nhiệm vụ số {item_id}.")
         if item.status not in OPEN_STATUSES:
             raise UserError(
                 "Nhiệm vụ đã kết thúc: đơn vị chủ trì đã nộp sản phẩm hoặc nhiệm vụ được miễn; "
@@ -166,17 +141,9 @@ def contribute(
     with transaction(engine) as session:
         rows = [
             Contribution(
-                item_id=item_id,
-                unit=unit,
-                original_name=incoming.name,
-                size=blob.size,
-                sha256=blob.sha256,
-                stored_path=str(blob.path),
-                file_type=incoming.file_type,
-                note=note,
-                received_at=at,
+                item_id=item_id, unit=unit, **file_columns(*part), note=note, received_at=at
             )
-            for incoming, blob in parts
+            for part in parts
         ]
         session.add_all(rows)
         session.flush()
@@ -184,7 +151,7 @@ def contribute(
             session,
             item_id,
             at,
-            "contributed",
+            EventKind.CONTRIBUTED,
             actor=unit,
             files=[{"name": r.original_name, "sha256": r.sha256, "size": r.size} for r in rows],
         )
@@ -196,8 +163,8 @@ def contribute(
 def contributions(engine: Engine, item_id: int) -> list[Contribution]:
     """The coordinating units' files for an item, oldest first."""
     with transaction(engine) as session:
-        query = select(Contribution).where(Contribution.item_id == item_id)
-        rows = list(session.execute(query.order_by(Contribution.id)).scalars())
+        query = select(Contribution).where(col(Contribution.item_id) == item_id)
+        rows = list(session.execute(query.order_by(col(Contribution.id))).scalars())
         for row in rows:
             session.expunge(row)
     return rows
@@ -212,102 +179,36 @@ def attach(
     at: datetime,
     by: str | None = None,
     note: str | None = None,
+    file_type: str | None = None,
+    signature: dict | None = None,
 ) -> Submission:
     """An admin hands in one file for the item's unit (`cchc attach`, the close flow): recorded
-    and closed exactly as an upload, without the intake's content check. The submission says
-    what happened (a new version or a repeat, whether it closed the item)."""
+    and closed exactly as an upload; the content check is the caller's (`file_type`: what it
+    found, `signature`: its signatures' verdict). The submission says what happened (a new
+    version or a repeat, whether it closed the item)."""
     with transaction(engine) as session:
-        unit = by or get_item(session, plan, item_id).unit
-    if unit not in plan.units:
-        raise UserError(f"unknown unit '{unit}' (đơn vị không tồn tại)")
+        _item, unit = taking_hand_in(session, plan, item_id, by)
     file = Path(file)
-    return submit(plan, engine, data_dir, item_id, unit, [IncomingFile(file.name, file)], at, note)
+    incoming = IncomingFile(file.name, file, file_type, signature)
+    return submit(plan, engine, data_dir, item_id, unit, [incoming], at, note)
 
 
 def _check_open_to(session: Session, plan: Plan, item_id: int, unit: str) -> WorkItem:
+    """The item, when `unit` may hand in its product: the unit's own, not waived."""
     item = get_item(session, plan, item_id)
     if item.unit != unit:
-        raise UserError(
-            f"Nhiệm vụ số {item_id} không phải của đơn vị {unit} (no such item for this unit)."
-        )
-    if item.status == ItemStatus.WAIVED:
-        raise UserError(
-            f"Nhiệm vụ đã được miễn ({item.waived_reason or 'không nêu lý do'}): "
-            "hệ thống không nhận sản phẩm cho nhiệm vụ này."
-        )
+        raise UserError(f"Nhiệm vụ số {item_id} không phải của đơn vị {unit}.")
+    taking_hand_in(session, plan, item_id, unit)
     return item
-
-
-def _record(plan, engine, item_id, unit, parts, at, note) -> Submission:
-    with transaction(engine) as session:
-        item = _check_open_to(session, plan, item_id, unit)
-        latest = latest_version(session, item_id)
-        same = latest and {d.sha256 for d in latest} == {blob.sha256 for _, blob in parts}
-        # A double submit finds the item closed by the first one; an item reopened since (a
-        # return) takes the same files again as a new version. The item is read again after
-        # the versions: its first read may predate the first request's commit (PostgreSQL,
-        # read committed), and that request wrote its version and the closing together.
-        session.refresh(item)
-        was_closed = item.status == ItemStatus.CLOSED
-        if same and latest[0].status != DeliverableStatus.RETURNED and was_closed:
-            return Submission(item, latest[0].version, latest, created=False)
-        version = (latest[0].version if latest else 0) + 1
-        on_time = plan.received_on_time(item.due, at)
-        rows = [
-            Deliverable(
-                item_id=item_id,
-                version=version,
-                part=n,
-                original_name=incoming.name,
-                size=blob.size,
-                sha256=blob.sha256,
-                stored_path=str(blob.path),
-                file_type=incoming.file_type,
-                submitted_by=unit,
-                received_at=at,
-                note=note,
-                on_time=on_time,
-                status=DeliverableStatus.RECEIVED,
-            )
-            for n, (incoming, blob) in enumerate(parts, start=1)
-        ]
-        session.add_all(rows)
-        session.flush()
-        log_event(
-            session,
-            item_id,
-            at,
-            "received",
-            actor=unit,
-            version=version,
-            on_time=on_time,
-            files=[
-                {"name": r.original_name, "sha256": r.sha256, "size": r.size, "type": r.file_type}
-                for r in rows
-            ],
-        )
-        closed_now = False
-        if allowed(item.status, ItemEvent.CLOSE):
-            # its `closed` mail is the unit's receipt
-            closed_now = close_item(plan, session, item, at, unit)
-        else:
-            # A later version of a closed item: its own receipt (the `closed` mail states the
-            # newest version handed in).
-            queue_notices(session, item_id, closed_notices(plan, unit, later_version=version), at)
-        session.flush()
-        session.refresh(item)
-        return Submission(
-            item, version, rows, created=True, closed_item=closed_now, was_closed=was_closed
-        )
 
 
 def _version_rows(session: Session, item_id: int, version: int) -> list[Deliverable]:
     return list(
-        session.exec(
+        session.scalars(
             select(Deliverable)
-            .where(Deliverable.item_id == item_id, Deliverable.version == version)
-            .order_by(Deliverable.part)
-        ).scalars()
+            .where(col(Deliverable.item_id) == item_id, col(Deliverable.version) == version)
+            .order_by(col(Deliverable.part))
+        )
     )
 
 
@@ -335,47 +236,49 @@ def _mark(
     note: str | None = None,
 ) -> bool:
     """Compare-and-set: only a version still `received` changes; False if someone was first."""
-    changed = session.execute(
+    result = session.execute(
         update(Deliverable)
         .where(
-            Deliverable.item_id == item_id,
-            Deliverable.version == version,
-            Deliverable.status == DeliverableStatus.RECEIVED,
+            col(Deliverable.item_id) == item_id,
+            col(Deliverable.version) == version,
+            col(Deliverable.status) == DeliverableStatus.RECEIVED,
         )
         .values(status=status, reviewed_at=at, reviewed_by=actor, review_note=note)
-    ).rowcount
-    return changed > 0
+    )
+    return rowcount(result) > 0
 
 
 def accept_version(
     plan: Plan, engine: Engine, item_id: int, version: int, at: datetime, actor: str = OFFICE
 ) -> WorkItem:
-    """The office accepts a version. The first accepted version decides the item's on_time."""
+    """The office accepts a version. The item's verdict stays the one its first version got
+    (`close_item`); only an item closed before verdicts were kept takes this version's."""
     with transaction(engine) as session:
         item, rows = _reviewable(session, plan, item_id, version)
-        earlier = session.execute(
-            select(func.count())
-            .select_from(Deliverable)
-            .where(Deliverable.item_id == item_id, Deliverable.status == DeliverableStatus.ACCEPTED)
-        ).scalar()
         if not _mark(session, item_id, version, DeliverableStatus.ACCEPTED, at, actor):
             raise UserError(f"Phiên bản {version} vừa được xem xét bởi người khác.")
-        on_time = rows[0].on_time
-        if on_time is None:  # attached by hand before versions were judged on receipt
-            on_time = plan.received_on_time(item.due, rows[0].received_at)
-        first = earlier == 0
+        decides = item.on_time is None
+        on_time = item.on_time
+        if decides:
+            on_time = rows[0].on_time
+            if on_time is None:  # attached by hand before versions were judged on receipt
+                on_time = plan.received_on_time(item.due, rows[0].received_at)
         if allowed(item.status, ItemEvent.CLOSE):
-            close_item(plan, session, item, at, actor)
-        if first:
-            session.execute(update(WorkItem).where(WorkItem.id == item_id).values(on_time=on_time))
+            close_item(plan, session, item, at, actor, received_at=rows[0].received_at)
+        if decides:
+            session.execute(
+                update(WorkItem)
+                .where(col(WorkItem.id) == item_id)
+                .values(on_time=on_time, judged_due=item.judged_due or item.due)
+            )
         log_event(
             session,
             item_id,
             at,
-            "accepted",
+            EventKind.ACCEPTED,
             actor=actor,
             version=version,
-            decides=first,
+            decides=decides,
             on_time=on_time,
         )
         session.flush()
@@ -405,7 +308,7 @@ def return_version(
     with transaction(engine) as session:
         item, _rows = _reviewable(session, plan, item_id, version)
         newest = session.execute(
-            select(func.max(Deliverable.version)).where(Deliverable.item_id == item_id)
+            select(func.max(col(Deliverable.version))).where(col(Deliverable.item_id) == item_id)
         ).scalar()
         if version != newest:
             raise UserError(

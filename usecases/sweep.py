@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine, and_, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.db import transaction
 from models.store import (
@@ -24,14 +24,14 @@ from models.store import (
     transition_many,
     upsert,
 )
-from models.tables import OpeningMark, WorkItem
+from models.tables import OpeningMark, WorkItem, table_of
 from schedules.dates import local_date
 from schedules.notices import opening_notices, step_notices
 from schedules.occurrences import Occurrence
 from schedules.plan import Plan
 from schedules.timeline import Step, current_step, state_at, step_index
 from schedules.transitions import ItemEvent
-from schedules.vocabulary import OPEN_STATUSES
+from schedules.vocabulary import OPEN_STATUSES, EventKind
 
 BATCH = 500
 
@@ -78,9 +78,9 @@ def open_due_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport
     with transaction(engine) as session:
         marks = {
             m.obligation: m
-            for m in session.exec(
-                select(OpeningMark).where(OpeningMark.commune == commune.code)
-            ).scalars()
+            for m in session.scalars(
+                select(OpeningMark).where(col(OpeningMark.commune) == commune.code)
+            )
         }
         for oid in plan.schedules:
             fingerprint = plan.fingerprint(oid)
@@ -134,6 +134,7 @@ def _open(
             opens_on=occ.opens,
             due=occ.due.due,
             nominal_due=occ.due.nominal,
+            original_due=occ.due.due,
             adhoc=False,
             opened_at=at,
             **state_at(steps, now),
@@ -145,7 +146,7 @@ def _open(
                 session,
                 item_id,
                 at,
-                "opened",
+                EventKind.OPENED,
                 period=occ.period.key,
                 due=occ.due.due.isoformat(),
                 step=steps[now].name,
@@ -187,7 +188,7 @@ def advance_items(plans: Sequence[Plan], engine: Engine, at: datetime, report: S
     """
     by_code = {plan.commune.code: plan for plan in plans}
     cursor: tuple[datetime, int] | None = None
-    item = WorkItem.__table__.c
+    item = table_of(WorkItem).c
     communes = (
         item.commune == next(iter(by_code)) if len(by_code) == 1 else item.commune.in_(by_code)
     )
@@ -236,14 +237,14 @@ def _advance_batch(
             continue
         step, skipped = reached[row.id]
         detail = {"step": step.name, "skipped": skipped}
-        events.append(dict(item_id=row.id, at=at, kind=step.kind, detail=detail))
+        events.append(dict(item_id=row.id, at=at, kind=EventKind(step.kind), detail=detail))
         report.advanced.append((row.id, step.name, step.status))
         report.communes[row.id] = row.commune
         plan = plans[row.commune]
         if row.unit not in plan.units:
             reason = f"unit {row.unit} is no longer in the config"
             detail = {"step": step.name, "reason": reason}
-            events.append(dict(item_id=row.id, at=at, kind="undeliverable", detail=detail))
+            events.append(dict(item_id=row.id, at=at, kind=EventKind.UNDELIVERABLE, detail=detail))
         notices += outbox_rows(row.id, step_notices(plan, row.obligation, row.unit, step), at)
     log_events(session, events)
     report.queued += queue_rows(session, notices)

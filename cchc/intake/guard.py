@@ -1,62 +1,35 @@
-"""Guards of the intake that are not about files: failed basic-auth logins throttled per client,
-and redirects that point at CCHC_PUBLIC_URL whatever Host header a request carried."""
+"""Middleware that hardens every answer of the intake: the security headers (no sniffing, no
+framing, no referrer, a strict content policy, nothing cached but the static files), and
+redirects that point at CCHC_PUBLIC_URL whatever Host header a request carried."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import Request, Response
 
-MAX_FAILURES = 5
-"""Wrong passwords a client may try within `WINDOW` before it has to wait."""
-WINDOW = timedelta(minutes=15)
-MAX_CLIENTS = 10_000
-"""Clients remembered at once (the oldest are forgotten first): memory stays bounded."""
+
+async def security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    return secured(await call_next(request), request.url.path)
 
 
-class LoginThrottle:
-    """Failed logins per client (its address). After `limit` failures within `window` the
-    client is refused, right password or not, until the oldest failure is `window` old: a
-    guesser gets a handful of tries per quarter of an hour instead of thousands a second.
-    Time is the app's clock (`at`), as everywhere in cchc."""
-
-    def __init__(self, limit: int = MAX_FAILURES, window: timedelta = WINDOW) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, list[datetime]] = {}
-        self._lock = threading.Lock()
-
-    def blocked_for(self, client: str, at: datetime) -> timedelta | None:
-        """How long `client` must still wait, or None when it may try."""
-        with self._lock:
-            recent = self._recent(client, at)
-            if len(recent) < self.limit:
-                return None
-            return recent[-self.limit] + self.window - at
-
-    def failed(self, client: str, at: datetime) -> None:
-        with self._lock:
-            recent = self._recent(client, at)
-            recent.append(at)
-            self._failures[client] = recent[-self.limit :]
-            if len(self._failures) > MAX_CLIENTS:
-                oldest = min(self._failures, key=lambda c: self._failures[c][-1])
-                del self._failures[oldest]
-
-    def succeeded(self, client: str) -> None:
-        with self._lock:
-            self._failures.pop(client, None)
-
-    def _recent(self, client: str, at: datetime) -> list[datetime]:
-        return [t for t in self._failures.get(client, []) if at - t < self.window]
-
-
-def client_of(request: Request) -> str:
-    """The client's address (behind a reverse proxy: the one uvicorn's proxy headers give)."""
-    return request.client.host if request.client else "unknown"
+def secured(response: Response, path: str) -> Response:
+    """`response` with the security headers it does not set itself (`path`: the request's;
+    only the static files may be cached)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'",
+    )
+    if not path.startswith("/static"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 def public_redirects(

@@ -18,17 +18,22 @@ Text fields are checked by `clean_text` before anything is stored.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import os
 import tempfile
 import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from notifications.views import file_size
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 MAX_FIELD_BYTES = 16 * 1024
 MAX_FIELDS = 20
@@ -36,6 +41,10 @@ MAX_HEADER_BYTES = 8 * 1024
 BODY_DEADLINE_FACTOR = 20
 """The whole body must arrive within this many read timeouts (a drip of a byte a minute
 would otherwise hold the request for ever)."""
+MAX_FILES = 10
+"""Files the intake takes in one upload."""
+MAX_FORM_BYTES = 64 * 1024
+"""The office's forms (a reason, a date): anything larger is refused unread."""
 
 
 class UploadRefused(Exception):
@@ -61,6 +70,8 @@ class ReceivedFile:
 class ReceivedForm:
     fields: dict[str, str] = field(default_factory=dict)
     files: list[ReceivedFile] = field(default_factory=list)
+    repeated: dict[str, list[str]] = field(default_factory=dict)
+    """Every value of each text field, in order (a multiple choice repeats its name)."""
 
     def discard(self) -> None:
         """Delete the temporary files (whatever happens next to their bytes)."""
@@ -133,12 +144,12 @@ class _Parts:
         self._name = ""
         self._data = bytearray()
         self._file: ReceivedFile | None = None
-        self._out = None
+        self._out: IO[bytes] | None = None
         self._dropping = False
         self.ended = False
         """The closing boundary was seen: the body is complete."""
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self.on_part_begin,
             "on_part_data": self.on_part_data,
@@ -216,6 +227,7 @@ class _Parts:
             self._close_file(delete=False)
         elif self._file is None and self._name:
             self.form.fields[self._name] = _decode(bytes(self._data), self.charset)
+            self.form.repeated.setdefault(self._name, []).append(self.form.fields[self._name])
         self._file = None
 
     def _close_file(self, delete: bool) -> None:
@@ -228,11 +240,24 @@ class _Parts:
             self._file = None
 
 
+_CHARSETS = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1", "cp1252", "cp1258"})
+"""Text encodings a form may declare; any other (`unicode_escape`, `utf-7`, which make lone
+surrogates out of plain bytes) is read as UTF-8."""
+
+
 def _decode(raw: bytes, charset: str) -> str:
+    """A name or a field as text: never a lone surrogate (what cannot be read is replaced, and
+    the name rules or `clean_text` refuse what is left)."""
     try:
-        return raw.decode(charset)
-    except (UnicodeDecodeError, LookupError):
-        return raw.decode("latin-1")
+        codec = codecs.lookup(charset).name
+    except LookupError:
+        codec = "utf-8"
+    if codec not in _CHARSETS:
+        codec = "utf-8"
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace")
 
 
 async def receive_form(
@@ -298,7 +323,7 @@ async def _timed(request: Request, read_timeout: float | None):
     )
     while True:
         wait = None
-        if read_timeout is not None:
+        if read_timeout is not None and deadline is not None:
             wait = min(read_timeout, max(deadline - time.monotonic(), 0.0))
         try:
             chunk = await asyncio.wait_for(stream.__anext__(), wait)

@@ -1,0 +1,118 @@
+"""What the pages show of one item: its handed-in versions (`version_view`), where the reports
+a consolidated report sums up stand (`consolidated_sources`), the coordinating units' inputs,
+and the values of a unit's item and receipt pages (`item_context`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from cchc.intake import filetypes
+from cchc.intake.work_views import directive_of, extension_state, file_view
+from models import store
+from models.db import transaction
+from models.tables import Deliverable, WorkItem, saved_id
+from notifications.signatures import is_signed, signature_text
+from notifications.views import file_size, item_view, source_states, unit_view
+from schedules.dates import local_date, vn_datetime
+from schedules.vocabulary import DeliverableStatus, standing
+from usecases.review import contributions, versions
+
+if TYPE_CHECKING:
+    from cchc.intake.context import IntakeContext
+    from schedules.plan import Plan
+
+DELIVERABLE_LABELS: dict[str, str] = {
+    DeliverableStatus.RECEIVED: "Đã nhận, chờ xem xét",
+    DeliverableStatus.ACCEPTED: "Đã chấp nhận",
+    DeliverableStatus.RETURNED: "Bị trả lại",
+}
+
+
+def status_label(plan: Plan, item: WorkItem, at: datetime) -> str:
+    """The item's status at `at`, as every surface words it (`schedules.vocabulary.standing`)."""
+    return standing(item, local_date(at, plan.zone), plan.calendar).label
+
+
+def version_view(plan: Plan, rows: list[Deliverable]) -> dict:
+    """One handed-in version (`rows`: its parts, the files or the recorded document)."""
+    first = rows[0]
+    return {
+        "version": first.version,
+        "received_at": first.received_at,
+        "status": first.status,
+        "status_label": DELIVERABLE_LABELS.get(first.status, first.status),
+        "on_time": first.on_time,
+        "note": first.note,
+        "review_note": first.review_note,
+        "reviewed_at": first.reviewed_at,
+        "doc": first.document,  # received as an official document: no file
+        "files": [
+            {
+                "id": r.id,
+                "name": r.original_name,
+                "size": r.size,
+                "sha256": r.sha256,
+                "type": filetypes.TYPES[r.file_type].label
+                if r.file_type in filetypes.TYPES
+                else "",
+                "signature": signature_text(r.signature, plan.zone),
+                "signed": is_signed(r.signature),
+            }
+            for r in rows
+            if not r.document
+        ],
+    }
+
+
+def consolidated_sources(
+    ctx: IntakeContext, plan: Plan, item: WorkItem, today: date
+) -> dict | None:
+    """For a consolidated report's item: where the reports it sums up (the units', or for the
+    city office's report the communes') stand today."""
+    ob = plan.obligations.get(item.obligation)
+    if ob is None or not ob.consolidates:
+        return None
+    with transaction(ctx.engine) as session:
+        sources = store.consolidated_sources(session, plan, item)
+    return source_states(plan, item, sources, today)
+
+
+def item_context(ctx: IntakeContext, plan: Plan, item: WorkItem, at: datetime) -> dict:
+    """What the item and receipt pages show: the item as of `at` and its handed-in versions."""
+    today = local_date(at, plan.zone)
+    found = versions(ctx.engine, saved_id(item))
+    directive = directive_of(ctx, plan, item)
+    return {
+        "item": item,
+        "view": item_view(plan, item, today, directive),
+        "directive_file": file_view(directive) if directive else None,
+        "extensions": extension_state(ctx, plan, item, at),
+        "sources": consolidated_sources(ctx, plan, item, today),
+        "contributions": [
+            {
+                "id": c.id,
+                "unit": unit_view(plan, c.unit).name,
+                "name": c.original_name,
+                "size": file_size(c.size),
+                "received_at": vn_datetime(c.received_at, plan.zone),
+            }
+            for c in contributions(ctx.engine, saved_id(item))
+        ],
+        "unit": plan.units.get(item.unit),
+        "versions": [version_view(plan, rows) for _, rows in sorted(found.items(), reverse=True)],
+        "today": today,
+    }
+
+
+def contributions_of(ctx: IntakeContext, plan: Plan, item_id: int, unit: str) -> list[dict]:
+    """What a coordinating unit has sent for the item so far (its own page lists them)."""
+    return [
+        {
+            "name": c.original_name,
+            "size": file_size(c.size),
+            "received_at": vn_datetime(c.received_at, plan.zone),
+        }
+        for c in contributions(ctx.engine, item_id)
+        if c.unit == unit
+    ]

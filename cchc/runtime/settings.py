@@ -1,0 +1,151 @@
+"""Settings that differ per machine: read from the environment, never from committed YAML.
+
+Read at the edge (the CLI, the intake server, a worker's flow run) and passed down; the parts
+below take only what they use (`SmtpSettings` is the mail transport's own)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.timeouts import Timeouts
+from notifications.links import SecretMissing
+from notifications.smtp import SmtpSettings, env_number
+
+DEFAULT_INTAKE_HOST = "127.0.0.1"
+DEFAULT_INTAKE_PORT = 8080
+SECRET_FILE = "intake-secret"
+"""Under the data dir: the signing secret of the embedded default set-up (no CCHC_SECRET)."""
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    """The intake web app: where it listens, the URL base its links carry, upload limits."""
+
+    secret: str | None = field(default=None, repr=False)
+    """CCHC_SECRET: signs the links in the mails (HMAC). Unset: see `Settings.link_secret`."""
+    public_url: str | None = None
+    """CCHC_PUBLIC_URL, e.g. `https://cchc.maodien.example` behind a reverse proxy."""
+    max_bytes: int = 20 * 1024 * 1024
+    """CCHC_INTAKE_MAX_BYTES: the largest file accepted (default 20 MB)."""
+    link_days: int = 60
+    """CCHC_LINK_DAYS: how long a link in a mail stays valid."""
+    office_user: str | None = None
+    office_password: str | None = field(default=None, repr=False)
+    """CCHC_OFFICE_USER / CCHC_OFFICE_PASSWORD: basic auth for the standing office's page."""
+    office_key: str | None = field(default=None, repr=False)
+    """CCHC_OFFICE_KEY: signs the office's links together with CCHC_SECRET; changing it
+    revokes every office link (units' links stay valid)."""
+    office_link_days: int = 30
+    """CCHC_OFFICE_LINK_DAYS: how long an office link (`cchc link --office`) stays valid."""
+    body_timeout: float = 60.0
+    """CCHC_INTAKE_BODY_TIMEOUT: seconds an upload may send nothing before it is refused (408);
+    the whole body must arrive within 20 times that."""
+    local_address: str = f"{DEFAULT_INTAKE_HOST}:{DEFAULT_INTAKE_PORT}"
+    """CCHC_INTAKE_ADDRESS (host:port, set by `make run` from INTAKE_HOST and INTAKE_PORT): where
+    the links point without CCHC_PUBLIC_URL. Unlike that one, it does not mark a production
+    set-up (no CCHC_SECRET required)."""
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.local_address}").rstrip("/")
+
+    @classmethod
+    def from_env(cls) -> IntakeSettings:
+        env = os.environ
+        max_bytes = env_number("CCHC_INTAKE_MAX_BYTES", int, cls.max_bytes)
+        if max_bytes < 1:
+            raise ValueError(f"CCHC_INTAKE_MAX_BYTES={max_bytes}: phải từ 1 trở lên")
+        link_days = env_number("CCHC_LINK_DAYS", int, cls.link_days)
+        if link_days < 1:
+            raise ValueError(f"CCHC_LINK_DAYS={link_days}: phải từ 1 trở lên")
+        office_link_days = env_number("CCHC_OFFICE_LINK_DAYS", int, cls.office_link_days)
+        if not 1 <= office_link_days <= 400:
+            raise ValueError(f"CCHC_OFFICE_LINK_DAYS={office_link_days}: phải từ 1 đến 400")
+        body_timeout = env_number("CCHC_INTAKE_BODY_TIMEOUT", float, cls.body_timeout)
+        if not 1 <= body_timeout <= 3600:
+            raise ValueError(f"CCHC_INTAKE_BODY_TIMEOUT={body_timeout}: phải từ 1 đến 3600")
+        public_url = (env.get("CCHC_PUBLIC_URL") or "").strip() or None
+        if public_url and not public_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"CCHC_PUBLIC_URL={public_url!r}: phải bắt đầu bằng http:// hoặc https://"
+            )
+        local_address = (env.get("CCHC_INTAKE_ADDRESS") or "").strip() or cls.local_address
+        if not re.fullmatch(r"[A-Za-z0-9.\-]+:\d{1,5}", local_address):
+            raise ValueError(f"CCHC_INTAKE_ADDRESS={local_address!r}: phải có dạng host:port")
+        return cls(
+            secret=env.get("CCHC_SECRET") or None,
+            public_url=public_url,
+            local_address=local_address,
+            max_bytes=max_bytes,
+            link_days=link_days,
+            office_user=env.get("CCHC_OFFICE_USER") or None,
+            office_password=env.get("CCHC_OFFICE_PASSWORD") or None,
+            office_key=env.get("CCHC_OFFICE_KEY") or None,
+            office_link_days=office_link_days,
+            body_timeout=body_timeout,
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_dir: Path
+    data_dir: Path
+    database_url: str
+    smtp: SmtpSettings = SmtpSettings()
+    intake: IntakeSettings = IntakeSettings()
+    db_timeouts: Timeouts = Timeouts()
+    """CCHC_DB_*_TIMEOUT (`models.db.make_engine` reads them too, when not given them)."""
+
+    @property
+    def embedded_default(self) -> bool:
+        """The out-of-the-box set-up: the SQLite file in the data dir, links to loopback only."""
+        default_db = f"sqlite:///{(self.data_dir / 'cchc.db').resolve()}"
+        return self.database_url == default_db and self.intake.public_url is None
+
+    def link_secret(self) -> str:
+        """The key that signs links: CCHC_SECRET; in the embedded default set-up only, a random
+        key kept in the data dir (created on first use, mode 0600). Raises SecretMissing
+        otherwise, so the engine and the intake server refuse to start without one."""
+        if self.intake.secret:
+            if len(self.intake.secret) < 16:
+                raise SecretMissing("CCHC_SECRET quá ngắn: cần ít nhất 16 ký tự")
+            return self.intake.secret
+        if not self.embedded_default:
+            raise SecretMissing(
+                "Thiếu khóa ký đường dẫn CCHC_SECRET: bắt buộc khi đặt CCHC_PUBLIC_URL hoặc "
+                "CCHC_DATABASE_URL"
+            )
+        path = self.data_dir / SECRET_FILE
+        if not path.exists():
+            import secrets
+
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32))
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(tmp, path)  # atomic: whoever links first wins, the others read theirs
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip()
+
+    @classmethod
+    def from_env(cls, config_dir: str | None = None) -> Settings:
+        data_dir = Path(os.environ.get("CCHC_DATA_DIR") or "./var")
+        default_db = f"sqlite:///{(data_dir / 'cchc.db').resolve()}"
+        return cls(
+            config_dir=Path(config_dir or os.environ.get("CCHC_CONFIG") or "./config"),
+            data_dir=data_dir,
+            database_url=os.environ.get("CCHC_DATABASE_URL") or default_db,
+            smtp=SmtpSettings.from_env(),
+            intake=IntakeSettings.from_env(),
+            db_timeouts=Timeouts.from_env(),
+        )

@@ -1,0 +1,96 @@
+"""A city's own pages in the Prefect UI (`cchc-<city>-...`, the city's code), built as plain
+data (`notifications.status_pages.Page`): what an opening run opened, one row per commune
+(`opened-<obligation>`), and the league table (`league`: one row per commune, best first,
+rewritten after each city sweep). The city's sweep summary is `notifications.sweep_summary`'s.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from notifications.documents.house_style import percent
+from notifications.documents.league import COLUMNS, RATE_COLUMNS
+from notifications.status_pages import MAX_TABLE_ROWS, Page, fingerprint
+from schedules.city import City
+from schedules.dates import VN_ZONE, vn_datetime
+from schedules.plan import Plan
+from usecases.league import TOTAL, League, short_name
+
+
+def commune_label(plan: Plan) -> str:
+    """ "xã Mao Điền (maodien)": how a city's pages name a commune."""
+    return f"{short_name(plan.commune.name)} ({plan.commune.code})"
+
+
+def city_opened_key(city: City, obligation: str) -> str:
+    return f"cchc-{city.code}-opened-{obligation}"
+
+
+def city_opened_table(
+    city: City, todo: dict[str, list[str]], opened: dict[str, int]
+) -> list[dict[str, Any]]:
+    """One row per commune an opening run served: its periods and how many items it opened."""
+    return [
+        {
+            "Xã": commune_label(city.known_plan(code)),
+            "Kỳ": ", ".join(periods),
+            "Mở mới": opened.get(code, 0),
+            "Mã xã": code,
+        }
+        for code, periods in list(todo.items())[:MAX_TABLE_ROWS]
+    ]
+
+
+def city_opened_page(
+    city: City, obligation: str, todo: dict[str, list[str]], opened: dict[str, int], at: datetime
+) -> Page:
+    """The city's view of an opening run: one row per commune it served."""
+    having = [p for p in city.select(None) if obligation in p.obligations]
+    title = having[0].obligations[obligation].title if having else obligation
+    return Page(
+        city_opened_key(city, obligation),
+        city_opened_table(city, todo, opened) or [{"Kết quả": "Không có xã nào đến ngày mở kỳ"}],
+        f"{title} — mở {sum(opened.values())} việc ở {len(todo)} xã ({vn_datetime(at, city.zone)})",
+    )
+
+
+# --- the league table --------------------------------------------------------------------------
+
+
+def league_key(city: City) -> str:
+    return f"cchc-{city.code}-league"
+
+
+def league_fingerprint(city: City, server: str | None) -> str:
+    """What the league table shows besides the items and the day: the communes and their names."""
+    return fingerprint([(code, p.commune.name) for code, p in city.plans.items()], server)
+
+
+def league_table(lg: League) -> list[dict[str, Any]]:
+    """The rows under their Vietnamese headings, rates as "87%" ("–": nothing due)."""
+    return [
+        {
+            heading: percent(row[key])
+            if key in RATE_COLUMNS
+            else ("–" if row[key] is None else row[key])
+            for key, heading in COLUMNS
+        }
+        for row in lg.rows()[:MAX_TABLE_ROWS]
+    ]
+
+
+def league_description(lg: League) -> str:
+    total = lg.total()
+    return (
+        f"Xếp hạng thực hiện đúng hạn nhiệm vụ CCHC của các xã, phường năm {lg.year} — "
+        f"{lg.city}, số liệu đến {vn_datetime(lg.at, VN_ZONE)}: {len(lg.communes)} xã, "
+        f"{TOTAL.lower()} {percent(total.on_time_rate)} đúng hạn "
+        f"({total.on_time}/{total.on_time + total.late + total.overdue_open} việc đã đến hạn)."
+    )
+
+
+def league_page(city: City, lg: League) -> Page:
+    """The city office's league table (`cchc-<city>-league`): its stable key makes it the
+    "latest standing" page, versioned."""
+    return Page(league_key(city), league_table(lg), league_description(lg))
