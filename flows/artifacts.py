@@ -38,6 +38,7 @@ from sqlalchemy import Engine
 
 from notifications.city_pages import city_opened_page, league_page
 from notifications.event_payloads import item_events, mail_failed_event, sweep_completed_event
+from notifications.markdown_text import md_cells, md_text
 from notifications.status_pages import (
     ItemLike,
     Page,
@@ -59,10 +60,12 @@ def publish(page: Page) -> str:
     """One artifact under the page's key: a table, or markdown; returns the key."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+    # The UI renders the description and a table's cells as Markdown: config names stay text.
+    description = md_text(page.description)
     if isinstance(page.content, str):
-        create_markdown_artifact(page.content, key=page.key, description=page.description)
+        create_markdown_artifact(page.content, key=page.key, description=description)
     else:
-        create_table_artifact(page.content, key=page.key, description=page.description)
+        create_table_artifact(md_cells(page.content), key=page.key, description=description)
     return page.key
 
 

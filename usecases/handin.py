@@ -22,8 +22,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from models.blobs import StoredBlob
@@ -185,32 +184,22 @@ def taking_hand_in(
 
 
 def record_version(
-    plan: Plan, engine: Engine, item_id: int, by: str | None, handed: HandIn, at: datetime
+    plan: Plan,
+    engine: Engine,
+    item_id: int,
+    by: str | None,
+    handed: HandIn,
+    at: datetime,
+    max_versions: int | None = None,
 ) -> Submission:
     """Record what `by` (default the item's unit) hands in at `at`, in one transaction: steps
-    1-4 of this module's rule."""
-    for attempt in range(3):
-        try:
-            return _record(plan, engine, item_id, by, handed, at)
-        except IntegrityError:
-            # Another request took this version number at the same instant (a double click):
-            # look again, it is most likely the same hand-in.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _record(
-    plan: Plan, engine: Engine, item_id: int, by: str | None, handed: HandIn, at: datetime
-) -> Submission:
+    1-4 of this module's rule. Hand-ins of one item are serialized (`lock_item`): concurrent
+    uploads each become a version of their own, or the repeat of the one before; none fails.
+    `max_versions`: refuse (UserError) a new version past that many (a repeat is still one)."""
     with transaction(engine) as session:
+        lock_item(session, item_id)
         item, unit = taking_hand_in(session, plan, item_id, by)
         latest = latest_version(session, item_id)
-        # A double submit finds the item closed by the first one; an item reopened since (a
-        # return) takes the same hand-in again as a new version. The item is read again after
-        # the versions: its first read may predate the first request's commit (PostgreSQL,
-        # read committed), and that request wrote its version and the closing together.
-        session.refresh(item)
         was_closed = item.status == ItemStatus.CLOSED
         if (
             latest
@@ -220,6 +209,8 @@ def _record(
         ):
             return Submission(item, latest[0].version, latest, created=False)
         version = (latest[0].version if latest else 0) + 1
+        if max_versions is not None and version > max_versions:
+            raise UserError(too_many_versions(item_id, max_versions))
         received = handed.received_at(plan, at)
         on_time = plan.received_on_time(item.due, received)
         rows = handed.rows(
@@ -246,6 +237,30 @@ def _record(
         session.flush()
         session.refresh(item)
         return Submission(item, version, rows, closed_item=closed_now, was_closed=was_closed)
+
+
+def lock_item(session: Session, item_id: int) -> None:
+    """Hold the item's row until the transaction ends, so hand-ins of one item take their
+    turns: PostgreSQL locks the row (`SELECT … FOR UPDATE`; hand-ins of other items go on);
+    SQLite holds its write lock from the transaction's start already (`models.db`)."""
+    session.execute(select(WorkItem.id).where(WorkItem.id == item_id).with_for_update())
+
+
+def too_many_versions(item_id: int, limit: int) -> str:
+    """The refusal of a version past the limit, in Vietnamese."""
+    return (
+        f"Nhiệm vụ số {item_id} đã nhận đủ {limit} phiên bản sản phẩm qua đường liên kết: hệ "
+        "thống không nhận thêm. Nếu cần nộp lại, hãy liên hệ cơ quan thường trực về cải cách "
+        "hành chính. Không có tệp nào được lưu."
+    )
+
+
+def version_count(session: Session, item_id: int) -> int:
+    """How many versions the item has (its newest version's number)."""
+    newest = session.execute(
+        select(func.max(Deliverable.version)).where(Deliverable.item_id == item_id)
+    ).scalar()
+    return newest or 0
 
 
 def _close_or_receipt(

@@ -3,6 +3,7 @@ document-management system (and close), waive, return a deliverable for correcti
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 
 from sqlalchemy import Engine, select, update
@@ -136,6 +137,12 @@ def receive_document(
     number = " ".join((number or "").split())
     if not number:
         raise UserError("Cần nhập số, ký hiệu văn bản (ví dụ 12/BC-CAX).")
+    unprintable = next((ch for ch in number if unicodedata.category(ch)[0] == "C"), None)
+    if unprintable is not None:
+        raise UserError(
+            "Số, ký hiệu văn bản chứa ký tự điều khiển không in được "
+            f"(mã {ord(unprintable):#04x}): hãy gõ lại."
+        )
     if len(number) > DOC_NUMBER_MAX:
         raise UserError(f"Số, ký hiệu văn bản dài quá {DOC_NUMBER_MAX} ký tự.")
     today = local_date(at, plan.zone)

@@ -24,6 +24,7 @@ from cchc.cli.engine import deploy_cmd, reload_cmd, run_cmd, serve_intake_cmd, s
 from cchc.cli.items import items_cmd, link_cmd
 from cchc.cli.lifecycle import attach_cmd, open_cmd, receive_cmd, return_cmd, waive_cmd
 from cchc.cli.mail import outbox_cmd, preview_cmd, send_cmd
+from cchc.cli.maintenance import clean_cmd
 from cchc.cli.reports import report_cmd
 from cchc.runtime.settings import Settings
 
@@ -53,6 +54,7 @@ COMMANDS = [
     obligations_cmd,
     new_config_cmd,
     init_db,
+    clean_cmd,
     # items and their lifecycle
     items_cmd,
     open_cmd,

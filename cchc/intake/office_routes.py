@@ -30,7 +30,7 @@ from schedules.dates import local_date, vn_date
 from schedules.plan import Plan
 from schedules.vocabulary import ItemChange, ItemStatus
 from usecases.errors import UserError
-from usecases.lifecycle import receive_document
+from usecases.lifecycle import DOC_NUMBER_MAX, receive_document
 from usecases.review import MAX_NOTE, accept_version, return_version
 
 RETURN_HORIZON = timedelta(days=366)
@@ -199,14 +199,16 @@ async def office_receive(ctx: Context, request: Request, item_id: Id):
     at = ctx.now()
     fields, office = await office_form(ctx, request, at)
     _item, plan = await run_in_threadpool(office_item, ctx, office, item_id)
+    try:  # checked before anything is written: PostgreSQL refuses a NUL in text
+        number = clean_text(fields.get("doc"), DOC_NUMBER_MAX, "Số, ký hiệu văn bản") or ""
+    except UploadRefused as exc:
+        raise PageError(exc.status, "Chưa ghi nhận được", exc.message) from None
     try:
         try:
             day = date.fromisoformat(fields["date"]) if fields.get("date") else None
         except ValueError:
             raise UserError("Ngày văn bản không hợp lệ: hãy chọn một ngày.") from None
-        done = await run_in_threadpool(
-            receive_document, plan, ctx.engine, item_id, fields.get("doc", ""), day, at
-        )
+        done = await run_in_threadpool(receive_document, plan, ctx.engine, item_id, number, day, at)
     except UserError as exc:
         raise PageError(409, "Chưa ghi nhận được", str(exc)) from None
     verdict = {True: ", đúng hạn", False: ", quá hạn"}.get(done.deliverable.on_time, "")

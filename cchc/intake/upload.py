@@ -8,7 +8,8 @@ oversized file is refused as soon as it passes the limit.
 3. A file part over `max_file_bytes`: its temporary file is deleted at once and the rest of the
    body is read and dropped (never stored), so the browser gets the answer rather than a reset
    connection; past `max_body` the reading stops.
-4. A body that stalls (nothing for `read_timeout` seconds, or not complete within
+4. A spool folder that refuses a write (full, read-only) is refused with 507, and logged.
+5. A body that stalls (nothing for `read_timeout` seconds, or not complete within
    `BODY_DEADLINE_FACTOR` times that) is refused with 408, and so is a body that ends before
    the closing boundary (a truncated upload is never taken for a complete file).
 
@@ -18,6 +19,7 @@ Text fields are checked by `clean_text` before anything is stored.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 import time
@@ -29,6 +31,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from notifications.views import file_size
+from usecases.errors import STORAGE_FULL
 
 MAX_FIELD_BYTES = 16 * 1024
 MAX_FIELDS = 20
@@ -40,6 +43,11 @@ MAX_FILES = 10
 """Files the intake takes in one upload."""
 MAX_FORM_BYTES = 64 * 1024
 """The office's forms (a reason, a date): anything larger is refused unread."""
+MAX_BOUNDARY = 200
+"""The longest multipart boundary taken (RFC 2046 allows 70; browsers send 40 to 70)."""
+CHARSETS = {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "windows-1258"}
+"""Charsets a form may declare; any other is read as UTF-8."""
+log = logging.getLogger("cchc.intake")
 
 
 class UploadRefused(Exception):
@@ -232,6 +240,13 @@ class _Parts:
             self._file = None
 
 
+def _charset(params: dict[bytes, bytes]) -> str:
+    """The form's charset when it is one browsers send; UTF-8 otherwise (a codec such as
+    `unicode_escape` or `utf-7` would turn bytes into escapes or lone surrogates)."""
+    asked = params.get(b"charset", b"utf-8").decode("ascii", "replace").strip().lower()
+    return asked if asked in CHARSETS else "utf-8"
+
+
 def _decode(raw: bytes, charset: str) -> str:
     try:
         return raw.decode(charset)
@@ -259,12 +274,14 @@ async def receive_form(
     length = declared_length(request)
     if length is not None and length > max_body:
         raise UploadRefused(413, too_large_message(max_file_bytes))
-    charset = params.get(b"charset", b"utf-8").decode("ascii", "replace")
-    incoming.mkdir(parents=True, exist_ok=True)
-    parts = _Parts(incoming, max_file_bytes, max_files, charset)
-    parser = MultipartParser(params[b"boundary"], parts.callbacks())
+    boundary = params[b"boundary"]
+    if not 1 <= len(boundary) <= MAX_BOUNDARY:
+        raise UploadRefused(400, "Yêu cầu không hợp lệ (ranh giới các phần của biểu mẫu sai).")
+    parts = _Parts(incoming, max_file_bytes, max_files, _charset(params))
+    parser = MultipartParser(boundary, parts.callbacks())
     received = 0
     try:
+        incoming.mkdir(parents=True, exist_ok=True)
         async for chunk in _timed(request, read_timeout):
             received += len(chunk)
             if received > max_body:
@@ -284,6 +301,9 @@ async def receive_form(
         parts.refuse(400, "Kết nối bị ngắt khi đang gửi tệp. Hãy nộp lại.")
     except TimeoutError:
         parts.refuse(408, stalled_message(read_timeout or 0), {"Connection": "close"})
+    except OSError as exc:  # the spool folder refused a write: the server's fault
+        log.error("upload not spooled to %s: %s", incoming, exc)
+        parts.refuse(507, STORAGE_FULL)
     except Exception:  # noqa: BLE001  (python-multipart raises several kinds)
         parts.refuse(400, "Dữ liệu gửi lên bị hỏng. Hãy nộp lại.")
     if parts.refusal is not None:
