@@ -118,12 +118,13 @@ def _remove_unless(path: Path, keep: Callable[[os.stat_result], bool]) -> bool:
     except FileNotFoundError:
         return False
     try:
-        if not keep(os.stat(aside)):
-            return True
-        with contextlib.suppress(FileExistsError):  # the same bytes were stored again meanwhile
-            os.link(aside, path)
-        return False
+        kept = True  # put back, whatever happens while judging
+        kept = keep(os.stat(aside))
+        return not kept
     finally:
+        if kept:
+            with contextlib.suppress(FileExistsError):  # the same bytes were stored meanwhile
+                os.link(aside, path)
         aside.unlink(missing_ok=True)
 
 

@@ -44,12 +44,11 @@ def recorded_sha256s(engine: Engine) -> set[str]:
 
 def is_recorded(engine: Engine, sha256: str) -> bool:
     """A row names the stored file `sha256`."""
-    query = union(
-        select(Deliverable.id).where(Deliverable.sha256 == sha256).limit(1),
-        select(Contribution.id).where(Contribution.sha256 == sha256).limit(1),
-    )
     with transaction(engine) as session:
-        return session.execute(query).first() is not None
+        return any(
+            session.execute(select(table.id).where(table.sha256 == sha256).limit(1)).first()
+            for table in (Deliverable, Contribution)
+        )
 
 
 def discard_unrecorded(engine: Engine, blobs: Iterable[StoredBlob]) -> list[Path]:

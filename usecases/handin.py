@@ -3,8 +3,9 @@ upload, `cchc attach`) or an official document's number and date (received throu
 document-management system, `cchc receive`). One rule for both, `record_version`:
 
 1. only a unit of the plan hands in, and a waived item takes nothing;
-2. when the item is closed and its newest version (not returned) is the same hand-in, it is a
-   repeat (a double submit): nothing is recorded and that version is the answer;
+2. when the item is closed and already holds the same hand-in, it is a repeat: nothing is
+   recorded and that version is the answer (files: the newest version, not returned, has the
+   same files, a double submit; a document: any version not returned records it);
 3. otherwise the next version is recorded, judged on time by when it was received (by the end
    of the item's due date in force then), and the event `received` is logged;
 4. an open item (a first hand-in, or one returned and reopened) closes, and its `closed` mail
@@ -63,8 +64,11 @@ def file_columns(incoming: IncomingFile, blob: StoredBlob) -> dict[str, Any]:
 class HandIn(Protocol):
     """A way of handing in a version (a command of `record_version`)."""
 
-    def same_as(self, newest: list[Deliverable]) -> bool:
-        """The newest version (its parts) holds exactly this hand-in."""
+    def repeat_in(
+        self, session: Session, item_id: int, newest: list[Deliverable]
+    ) -> list[Deliverable] | None:
+        """The version (its parts) that already holds this hand-in, when handing it in again
+        is a repeat; `newest`: the item's newest version."""
         ...
 
     def received_at(self, plan: Plan, at: datetime) -> datetime:
@@ -88,8 +92,14 @@ class Files:
     parts: list[tuple[IncomingFile, StoredBlob]]
     note: str | None = None
 
-    def same_as(self, newest: list[Deliverable]) -> bool:
-        return {d.sha256 for d in newest} == {blob.sha256 for _, blob in self.parts}
+    def repeat_in(
+        self, session: Session, item_id: int, newest: list[Deliverable]
+    ) -> list[Deliverable] | None:
+        """The newest version, not returned, with exactly these files (a double submit)."""
+        if not newest or newest[0].status == DeliverableStatus.RETURNED:
+            return None
+        same = {d.sha256 for d in newest} == {blob.sha256 for _, blob in self.parts}
+        return newest if same else None
 
     def received_at(self, plan: Plan, at: datetime) -> datetime:
         return at
@@ -117,8 +127,19 @@ class Document:
     number: str
     day: date
 
-    def same_as(self, newest: list[Deliverable]) -> bool:
-        return (newest[0].doc_number, newest[0].doc_date) == (self.number, self.day)
+    def repeat_in(
+        self, session: Session, item_id: int, newest: list[Deliverable]
+    ) -> list[Deliverable] | None:
+        """Any version, not returned, recording this document (number and date): a document
+        is one version, whatever came in between."""
+        query = select(Deliverable).where(
+            Deliverable.item_id == item_id,
+            Deliverable.doc_number == self.number,
+            Deliverable.doc_date == self.day,
+            Deliverable.status != DeliverableStatus.RETURNED,
+        )
+        found = session.execute(query.order_by(Deliverable.version).limit(1)).scalars().first()
+        return [found] if found is not None else None
 
     def received_at(self, plan: Plan, at: datetime) -> datetime:
         """Now if the document is dated today, else the start of its day (any instant of the
@@ -201,13 +222,9 @@ def record_version(
         item, unit = taking_hand_in(session, plan, item_id, by)
         latest = latest_version(session, item_id)
         was_closed = item.status == ItemStatus.CLOSED
-        if (
-            latest
-            and was_closed
-            and latest[0].status != DeliverableStatus.RETURNED
-            and handed.same_as(latest)
-        ):
-            return Submission(item, latest[0].version, latest, created=False)
+        repeated = handed.repeat_in(session, item_id, latest) if was_closed else None
+        if repeated:
+            return Submission(item, repeated[0].version, repeated, created=False)
         version = (latest[0].version if latest else 0) + 1
         if max_versions is not None and version > max_versions:
             raise UserError(too_many_versions(item_id, max_versions))

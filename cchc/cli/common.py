@@ -189,11 +189,13 @@ def fail(message: str) -> None:
 
 def user_errors(func):
     """Run a command; a refused request prints its reason and exits 1 (nothing was changed), as
-    does a disk that refuses a read or write (one line, no traceback)."""
+    does a disk or a database that refuses a read or write (one line, no traceback)."""
     import functools
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from sqlalchemy.exc import OperationalError
+
         from usecases.errors import StorageFull, UserError
 
         try:
@@ -202,6 +204,10 @@ def user_errors(func):
             fail(disk_refused(exc.cause))
         except UserError as exc:
             fail(str(exc))
+        except OperationalError as exc:  # the database's disk is full, or the server is down
+            fail(
+                f"database: {str(exc.orig).strip()} (lỗi cơ sở dữ liệu: không có gì được ghi nhận)"
+            )
         except OSError as exc:
             if exc.errno not in DISK_ERRORS:
                 raise
