@@ -141,6 +141,10 @@ def test_a_version_cap_holds_under_concurrent_uploads(plan, engine, item, tmp_pa
         assert len(blobs(live.data_dir)) == 2 and leftovers(live.data_dir) == []
         again = upload(url, "v9.pdf", pdf_bytes("Ban 9"))
         assert again.status_code == 409 and len(blobs(live.data_dir)) == 2
+        newest = max(deliverables(engine, item.id), key=lambda r: r.version)
+        n = newest.original_name.removeprefix("v").removesuffix(".pdf")
+        repeat = upload(url, newest.original_name, pdf_bytes(f"Ban {n}"))  # a double submit
+        assert repeat.status_code == 303 and repeat.headers["location"].endswith("/v/2?lap=1")
 
 
 def test_uploads_per_link_are_capped_per_hour(plan, engine, item, tmp_path):
@@ -183,6 +187,33 @@ def test_a_data_folder_that_refuses_writes_answers_507(
         assert reload(engine, item.id).status == "open"
         assert deliverable_count(engine) == 0
         assert blobs(live.data_dir) == [] and leftovers(live.data_dir) == []
+
+
+def test_a_read_only_database_answers_507_and_keeps_no_file(plan, sqlite_url, tmp_path, caplog):
+    from sqlalchemy import event
+
+    from models.db import ensure_schema, make_engine
+
+    engine = make_engine(sqlite_url)
+    ensure_schema(engine)
+    sweep(plan, engine, t("2027-03-02T07:30"))
+    item = find_item(engine, REPORT, "VP", "2027-Q1")
+
+    @event.listens_for(engine, "connect")
+    def read_only(dbapi_connection, _record):  # as a read-only data folder makes it
+        dbapi_connection.execute("PRAGMA query_only = ON")
+
+    engine.dispose()
+    with serve(plan, engine, tmp_path) as live:
+        with caplog.at_level(logging.ERROR, logger="cchc.intake"):
+            refused = upload(live.link(item), "bao-cao.pdf", pdf_bytes("x" * 20_000))
+        assert refused.status_code == 507, refused.text[-400:]
+        assert "không ghi được vào kho dữ liệu" in refused.text
+        assert "readonly database" in caplog.text
+        assert blobs(live.data_dir) == [] and leftovers(live.data_dir) == []
+    event.remove(engine, "connect", read_only)
+    engine.dispose()
+    assert reload(engine, item.id).status == "open" and deliverable_count(engine) == 0
 
 
 def test_files_stored_before_the_disk_refused_one_are_removed(plan, engine, item, tmp_path):

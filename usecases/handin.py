@@ -23,7 +23,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from models.blobs import StoredBlob
@@ -270,14 +270,6 @@ def too_many_versions(item_id: int, limit: int) -> str:
         "thống không nhận thêm. Nếu cần nộp lại, hãy liên hệ cơ quan thường trực về cải cách "
         "hành chính. Không có tệp nào được lưu."
     )
-
-
-def version_count(session: Session, item_id: int) -> int:
-    """How many versions the item has (its newest version's number)."""
-    newest = session.execute(
-        select(func.max(Deliverable.version)).where(Deliverable.item_id == item_id)
-    ).scalar()
-    return newest or 0
 
 
 def _close_or_receipt(

@@ -32,8 +32,6 @@ from usecases.handin import (
     file_columns,
     record_version,
     taking_hand_in,
-    too_many_versions,
-    version_count,
 )
 from usecases.items import close_item, get_item
 from usecases.lifecycle import reopen_returned
@@ -70,20 +68,19 @@ def submit(
 ) -> Submission:
     """Hand in a version of the product for an item.
 
-    1. refuse when the item is not the unit's, or waived, or has `max_versions` already;
+    1. refuse when the item is not the unit's, or waived;
     2. store every file's bytes (by sha256, fsynced): nothing is recorded before they are safe;
     3. record them as the item's next version, or find them a double submit, and close the
-       item or mail a receipt (`usecases.handin.record_version`).
+       item or mail a receipt (`usecases.handin.record_version`); past `max_versions`, refuse
+       (a double submit of the last version is still answered with it).
 
-    A refusal after step 2 (a race to the last version, say) removes the files it stored; a
-    full or read-only data folder is `StorageFull`."""
+    A refusal after step 2 removes the files it stored; a full or read-only data folder is
+    `StorageFull`."""
     if not files:
         raise UserError("Chưa chọn tệp nào để nộp.")
     note = _clean_note(note)
     with transaction(engine) as session:
         _check_open_to(session, plan, item_id, unit)
-        if max_versions is not None and version_count(session, item_id) >= max_versions:
-            raise UserError(too_many_versions(item_id, max_versions))
     parts = _store(engine, data_dir, files, max_bytes)
     try:
         return record_version(
