@@ -57,12 +57,14 @@ run: install
 check: install
 	$(BIN)/cchc check
 
-# ruff (lint and format), then import-linter: the layers of README "How it works" and "the rules
-# never import Prefect or APScheduler" (contracts in pyproject.toml).
+# ruff (lint and format), then import-linter: the layers of docs/development.md "How it works"
+# and "nothing outside flows imports Prefect or APScheduler" (contracts in pyproject.toml), then
+# mypy on the application packages ([tool.mypy] in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: install lint
 	$(BIN)/python -m pytest -q
@@ -74,7 +76,7 @@ test-fast: install
 bench: install
 	$(BIN)/python bench/sweep.py
 
-# --- Scaled deployment (README "Prefect"): a Prefect server on PostgreSQL, cchc's database on
+# --- Scaled deployment (docs/operations.md): a Prefect server on PostgreSQL, cchc's database on
 # PostgreSQL (CCHC_DATABASE_URL), deployments from the config, one or more process workers.
 
 prefect-server-pg: install  ## Prefect server on PostgreSQL (PREFECT_DB_URL), in the foreground

@@ -1,6 +1,6 @@
 """Benchmark: does a sweep cost what the work due costs, whatever the history?
 
-The README promises "cost follows the work due": each open item stores `next_action_at`
+docs/development.md promises "cost follows the work due": each open item stores `next_action_at`
 (indexed), each obligation an `opening_mark`, so a sweep should read only the rows whose instant
 has passed. This script checks that promise on a database the size of every commune of a
 province over the 5 years of a plan (2 million work items by default, 5% of them open).

@@ -102,6 +102,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "nhiêu ngày làm việc, mặc định 3 (inputs before due)",
         "catch_up_grace": "Việc mở sau hạn (chạy bù) có thêm bấy nhiêu ngày làm việc kể từ "
         "khi mở trước khi chuyển cấp, mặc định 3 (catch-up grace)",
+        "escalation_time": 'Giờ gửi báo cáo chuyển cấp cho thủ trưởng, lãnh đạo, dạng "HH:MM" '
+        "đặt trong dấu nháy, muộn hơn giờ rà soát để kịp ghi nhận văn bản nhận buổi sáng, ví dụ "
+        '"14:00"; bỏ trống: gửi cùng lần rà soát buổi sáng (escalation time)',
     },
     "DueRule": {
         "day_of_last_month": "Ngày N của tháng cuối kỳ (tháng ngắn hơn: ngày cuối tháng) "
@@ -140,10 +143,15 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "ref": "Căn cứ trong kế hoạch, ví dụ “Phụ lục mục II.2” (reference)",
         "lead": "Đơn vị chủ trì: các mã đơn vị, hoặc ALL (lead units)",
         "coordinators": "Đơn vị phối hợp: các mã đơn vị, hoặc ALL (coordinating units)",
+        "all_except": "Đơn vị không thuộc “Các cơ quan, đơn vị” (ALL) ở nhiệm vụ này, ví dụ [CA] "
+        "với nhiệm vụ về đơn vị sự nghiệp công lập (units ALL leaves out)",
         "product": "Sản phẩm phải nộp, ví dụ “Báo cáo”; {period} được thay bằng kỳ của việc, "
         "ví dụ “Báo cáo … {period}” thành “Báo cáo … quý I năm 2027”; {plan_short} và {plan} "
         "như ở title (product)",
         "timing": "Thời gian thực hiện theo lời văn của kế hoạch (timing)",
+        "due_source": "Văn bản đặt ngày hạn khi kế hoạch chỉ ghi thời gian (“Hàng năm”), ví dụ "
+        "“Kế hoạch CCHC năm {year}” ({year} là năm của ngày hạn); thư ghi “hạn theo …”; bỏ trống "
+        "khi ngày hạn do chính kế hoạch quy định (due date source)",
         "description": "Nội dung nhiệm vụ, hiện trong thư và trang nộp (description)",
         "schedule": "Lịch của nhiệm vụ; bỏ trống với nhiệm vụ thường xuyên hoặc đột xuất "
         "(schedule)",
@@ -152,6 +160,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "start": "Ngày bắt đầu áp dụng nhiệm vụ, dạng YYYY-MM-DD (start)",
         "end": "Ngày thôi áp dụng nhiệm vụ, dạng YYYY-MM-DD (end)",
         "policy": "Chính sách riêng của nhiệm vụ; trường bỏ trống theo mặc định của xã (policy)",
+        "signature": "Khi bản nộp không có tệp PDF ký số hợp lệ: warn là vẫn nhận và ghi “chưa "
+        "ký số” trên biên nhận và trang văn phòng, refuse là không nhận (signature policy)",
     },
     "CityFile": {
         "city": "Thông tin của thành phố: mã, tên, cơ quan của thành phố (Sở Nội vụ), lãnh đạo, "

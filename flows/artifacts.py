@@ -17,28 +17,37 @@ A city's config adds the city's own pages (`cchc-<city>-...`, the city's code):
 - `cchc-<city>-opened-<obligation>`: what an opening run opened, one row per commune;
 - `cchc-<city>-league`: the communes ranked by their on-time record (`publish_league`).
 
-Lateness also shows on the run list: the sweep run ends in a Completed state named "18 việc quá
-hạn" (`notifications.sweep_summary.late_state`), tagged with each unit that has late items
-(`late_tags`); in a city, with each commune that has late items (`city_late_state`,
-`city_late_tags`).
+Lateness also shows on the run list: the sweep run ends in a Completed state (Prefect's name,
+so the dashboard and automations see it as any) whose message counts what is late ("18 việc quá
+hạn, ...": `notifications.sweep_summary.late_message`), tagged with each unit that has late items
+(`late_tags`); in a city, with each commune that has late items (`city_late_message`,
+`city_late_tags`). Each sweep run links (link artifacts, `notifications.office_links`) to the
+late-items tables and, when CCHC_PUBLIC_URL is set, to the intake's office page.
 
 Events (`notifications.event_payloads`): one `cchc.item.<kind>` per kind and unit per run, one
 `cchc.mail.failed` per commune and run whose delivery gave up on some mail, one
+`cchc.mail.stuck` per commune and sweep while some mail has waited a day, one
 `cchc.sweep.completed` per sweep that ended well.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
 from notifications.city_pages import city_opened_page, league_page
-from notifications.event_payloads import item_events, mail_failed_event, sweep_completed_event
+from notifications.event_payloads import (
+    item_events,
+    mail_failed_event,
+    mail_stuck_event,
+    sweep_completed_event,
+)
 from notifications.markdown_text import md_cells, md_text
+from notifications.office_links import Link
 from notifications.status_pages import (
     ItemLike,
     Page,
@@ -69,13 +78,23 @@ def publish(page: Page) -> str:
     return page.key
 
 
+def publish_links(links: list[Link]) -> int:
+    """Link artifacts on the current run (no key: they belong to the run, on its Artifacts
+    tab); returns how many."""
+    from prefect.artifacts import create_link_artifact
+
+    for link in links:
+        create_link_artifact(link.url, link_text=link.text, description=link.description)
+    return len(links)
+
+
 def publish_sweep(
     plan: Plan,
     at: datetime,
     opened: list[tuple[int, str, str, str]],
     advanced: list[tuple[int, str, str]],
     queued: int,
-    touched: list[ItemLike],
+    touched: Sequence[ItemLike],
     counts: dict[str, Counter],
     open_items: list[ItemLike] | None,
     delivery: str | None = None,
@@ -95,7 +114,9 @@ def publish_status(plan: Plan, open_items: list[ItemLike], at: datetime) -> dict
     return {name: publish(page) for name, page in status_pages(plan, open_items, at).items()}
 
 
-def publish_opened(plan: Plan, obligation: str, periods: list[str], items: list[ItemLike]) -> str:
+def publish_opened(
+    plan: Plan, obligation: str, periods: list[str], items: Sequence[ItemLike]
+) -> str:
     return publish(opened_page(plan, obligation, periods, items))
 
 
@@ -148,6 +169,12 @@ def emit_mail_failed(
     from prefect.events import emit_event
 
     emit_event(**mail_failed_event(plan, failed, at, city))
+
+
+def emit_mail_stuck(plan: Plan, stuck: list[tuple], at: datetime, city: str | None = None) -> None:
+    from prefect.events import emit_event
+
+    emit_event(**mail_stuck_event(plan, stuck, at, city))
 
 
 def emit_sweep_completed(city: City, summary: dict[str, Any]) -> None:

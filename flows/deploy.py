@@ -73,7 +73,7 @@ async def adeploy(
     2. read the communes' deployments on the server and compare each with the wanted one;
     3. create the missing, rewrite the changed (resuming any paused one), leave the rest;
     4. pause (or delete) those whose obligation left the config;
-    5. create or update the two automations.
+    5. create or update the automations (`flows.deploy_automations`).
     """
     if options.prune not in PRUNE_MODES:
         raise UserError(f"--prune must be one of {', '.join(PRUNE_MODES)}")
@@ -151,7 +151,7 @@ async def _write_changed(
             diff.changed.append((spec.name, fields))
         if diff.dry_run:
             continue
-        if fields and "flow" in fields:
+        if current is not None and fields and "flow" in fields:
             # A deployment's name is unique per flow: under the new flow it would be a second
             # deployment, and the old one would keep firing.
             await client.delete_deployment(current.id)

@@ -1,13 +1,16 @@
-"""The two automations `cchc deploy` keeps beside the deployments, watching the communes' runs:
-a sweep that has not ended well 45 minutes after its start, and mail given up on
-(`cchc.mail.failed`). Created when missing, updated when they differ, one of each name.
+"""The automations `cchc deploy` keeps beside the deployments, watching the communes' runs and
+telling the admin (through `CCHC_ALERT_BLOCK`) what the standing office would otherwise not
+see: a sweep that has not ended well 45 minutes after its start, mail given up on
+(`cchc.mail.failed`), mail still waiting a day after it was queued (`cchc.mail.stuck`), a sweep
+the embedded engine's clock missed (`cchc.sweep.skipped`), a config the engine refused to reload
+(`cchc.config.refused`). Created when missing, updated when they differ, one of each name.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from prefect.automations import (
     AutomationCore,
@@ -19,7 +22,13 @@ from prefect.automations import (
 from prefect.exceptions import ObjectNotFound
 
 from flows.deploy_plan import DeployDiff, tags_for
-from notifications.event_payloads import MAIL_FAILED, SWEEP_COMPLETED
+from notifications.event_payloads import (
+    CONFIG_REFUSED,
+    MAIL_FAILED,
+    MAIL_STUCK,
+    SWEEP_COMPLETED,
+    SWEEP_SKIPPED,
+)
 from schedules.city import City
 from usecases.errors import UserError
 
@@ -33,29 +42,106 @@ ALERT_BLOCK_ENV = "CCHC_ALERT_BLOCK"
 fired (Prefect UI → Automations, Event feed)."""
 
 
-def automation_names(city: City) -> tuple[str, str]:
-    return f"cchc-{city.code}-sweep-missing", f"cchc-{city.code}-mail-failed"
+class AutomationNames(NamedTuple):
+    sweep_missing: str
+    mail_failed: str
+    mail_stuck: str
+    sweep_skipped: str
+    config_refused: str
+
+
+def automation_names(city: City) -> AutomationNames:
+    return AutomationNames(
+        *(
+            f"cchc-{city.code}-{what}"
+            for what in (
+                "sweep-missing",
+                "mail-failed",
+                "mail-stuck",
+                "sweep-skipped",
+                "config-refused",
+            )
+        )
+    )
+
+
+class Alert(NamedTuple):
+    """A reactive automation: on each `event` of the communes, mail the admin."""
+
+    name: str
+    """Its `AutomationNames` field."""
+    event: str
+    what: str
+    """Its description (and mail subject), before " — <communes' name>"."""
+    body: str
+    """The mail's text (a Jinja template over the event)."""
+    subject: str | None = None
+    """The mail's subject when not `what`, before " — <communes' name>"."""
+
+
+ALERTS = (
+    Alert(
+        "mail_failed",
+        MAIL_FAILED,
+        "Thư không gửi được sau các lần thử lại",
+        "{{ event.payload.count }} thư của {{ event.resource['prefect.resource.name'] }} "
+        "không gửi được sau các lần thử lại. Xem `cchc outbox` hoặc trang của cơ quan "
+        "thường trực.",
+        subject="Thư không gửi được",
+    ),
+    Alert(
+        "mail_stuck",
+        MAIL_STUCK,
+        "Thư chờ gửi quá một ngày",
+        "{{ event.payload.count }} thư của {{ event.resource['prefect.resource.name'] }} "
+        "đã chờ gửi hơn một ngày (không tạo được thư: mẫu thư lỗi, hoặc máy chủ thư không "
+        "nhận). Lỗi gần nhất: {{ event.payload.rows[0].error }}. Chạy `cchc check`, "
+        "`cchc outbox --status pending`, rồi `cchc send`.",
+    ),
+    Alert(
+        "sweep_skipped",
+        SWEEP_SKIPPED,
+        "Bỏ lỡ lần rà soát",
+        "Máy chạy `cchc run` đã bỏ lỡ lần rà soát lúc {{ event.payload.scheduled }} (máy "
+        "ngủ hoặc bận). Lần rà soát sau sẽ bù; muốn rà soát ngay: `cchc sweep`.",
+    ),
+    Alert(
+        "config_refused",
+        CONFIG_REFUSED,
+        "Cấu hình mới bị từ chối",
+        "`cchc run` không nạp cấu hình mới ({{ event.payload.count }} lỗi) và vẫn chạy cấu "
+        "hình cũ. Lỗi đầu tiên: {{ event.payload.problems[0] }}. Sửa theo `cchc check`, "
+        "rồi `cchc reload`.",
+    ),
+)
+"""The reactive automations, each on one cchc event (`notifications.event_payloads`)."""
 
 
 def automations(
     city: City, block_id: Any | None = None, grace: timedelta = SWEEP_GRACE
 ) -> list[AutomationCore]:
-    """The two automations that watch the communes' runs.
+    """The automations that watch the communes' runs.
 
     - *sweep missing* (proactive): a sweep run of these communes that starts (Pending: a worker
       or the engine took it) or is marked Late (its scheduled instant passed and no worker took
       it) opens a window of `grace`; when no `cchc.sweep.completed` of theirs arrives in it, the
       automation fires. The sweep deployment's schedule holds only working-day mornings, so this
-      is "no completed sweep by sweep time + 45 minutes on a working day". (The flow's own
-      Completed event cannot be used: the run's final state is named by its lateness, "18 việc
-      quá hạn", and so is the event.)
-    - *mail failed* (reactive): each `cchc.mail.failed` of these communes (a mail given up
-      after its retries; the standing office is told by cchc itself).
+      is "no completed sweep by sweep time + 45 minutes on a working day". (Not the flow's own
+      `prefect.flow-run.Completed`: a sweep whose delivery failed must fire it too, and the
+      event names the communes.)
+    - the reactive ones (`ALERTS`), each on one cchc event of these communes (`cchc.city`):
+      *mail failed* (a mail given up after its retries; the standing office is told by cchc
+      itself), *mail stuck* (mail that has waited a day: it cannot be built, or the server does
+      not take it; once per sweep while it lasts), *sweep skipped* (the embedded engine's clock
+      missed a sweep: no run was made, so no window opened), *config refused* (`cchc reload` or
+      a SIGHUP refused the edited config or templates; the engine keeps the previous one).
 
-    Both notify through the notification block `block_id` (`ALERT_BLOCK_ENV`), or, without one,
+    All notify through the notification block `block_id` (`ALERT_BLOCK_ENV`), or, without one,
     only record their firing (`DoNothing`) in the Prefect UI.
     """
-    return [_sweep_missing(city, block_id, grace), _mail_failed(city, block_id)]
+    return [_sweep_missing(city, block_id, grace)] + [
+        _on_event(city, block_id, alert) for alert in ALERTS
+    ]
 
 
 def _sweep_missing(city: City, block_id: Any | None, grace: timedelta) -> AutomationCore:
@@ -63,7 +149,7 @@ def _sweep_missing(city: City, block_id: Any | None, grace: timedelta) -> Automa
     where = city.name
     minutes = int(grace.total_seconds() // 60)
     return AutomationCore(
-        name=automation_names(city)[0],
+        name=automation_names(city).sweep_missing,
         description=f"Chưa có lần rà soát nào hoàn thành sau {minutes} phút — {where}",
         tags=list(tags_for(city)),
         trigger=EventTrigger(
@@ -88,26 +174,20 @@ def _sweep_missing(city: City, block_id: Any | None, grace: timedelta) -> Automa
     )
 
 
-def _mail_failed(city: City, block_id: Any | None) -> AutomationCore:
+def _on_event(city: City, block_id: Any | None, alert: Alert) -> AutomationCore:
     where = city.name
     return AutomationCore(
-        name=automation_names(city)[1],
-        description=f"Thư không gửi được sau các lần thử lại — {where}",
+        name=getattr(automation_names(city), alert.name),
+        description=f"{alert.what} — {where}",
         tags=list(tags_for(city)),
         trigger=EventTrigger(
-            expect={MAIL_FAILED},
+            expect={alert.event},
             match={"cchc.city": city.code},
             posture=Posture.Reactive,
             threshold=1,
             within=timedelta(0),
         ),
-        actions=_notify(
-            block_id,
-            f"[cchc] Thư không gửi được — {where}",
-            "{{ event.payload.count }} thư của {{ event.resource['prefect.resource.name'] }} "
-            "không gửi được sau các lần thử lại. Xem `cchc outbox` hoặc trang của cơ quan "
-            "thường trực.",
-        ),
+        actions=_notify(block_id, f"[cchc] {alert.subject or alert.what} — {where}", alert.body),
     )
 
 

@@ -31,7 +31,7 @@ from prefect.utilities.callables import parameter_schema
 from cchc.runtime.settings import Settings
 from flows import prefect_flows
 from schedules.city import City
-from schedules.clock import SWEEP, ClockSchedule, city_schedules
+from schedules.clock import SWEEP, ClockSchedule, city_schedules, sweep_times
 from schedules.config import Obligation
 from schedules.dates import vn_datetime
 from schedules.plan import Plan
@@ -91,6 +91,12 @@ def _sweep_times(plans: list[Plan]) -> str:
     return ", ".join(sorted({f"{p.commune.sweep_time:%H:%M}" for p in plans}))
 
 
+def _escalation_times(plans: list[Plan]) -> str:
+    """The later times of day the sweep runs to escalate (`schedules.clock.sweep_times`)."""
+    later = {at for p in plans for at in sweep_times(p) if at != p.commune.sweep_time}
+    return ", ".join(sorted(f"{at:%H:%M}" for at in later))
+
+
 def _served(city: City) -> str:
     """Who a deployment serves, as its description ends: the commune, or the city (never a
     count of communes: adding one that shares the calendar changes no deployment)."""
@@ -148,7 +154,11 @@ def wanted(city: City, settings: Settings, working_dir: Path) -> list[Deployment
 def _sweep_spec(
     deploying: _Deploying, sweeps: tuple[ClockSchedule, ...], times: str
 ) -> DeploymentSpec:
-    about = f"Rà soát mỗi sáng ngày làm việc lúc {times} — {_served(deploying.city)}"
+    about = f"Rà soát mỗi sáng ngày làm việc lúc {times}"
+    later = _escalation_times(deploying.city.select(None))
+    if later:
+        about += f", chuyển cấp lúc {later}"
+    about += f" — {_served(deploying.city)}"
     return deploying.spec(SWEEP, prefect_flows.SWEEP_FLOW, "sweep_flow", {}, about, sweeps)
 
 

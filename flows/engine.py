@@ -7,7 +7,8 @@ commune, or a city's). *When* lives in schedules.clock (one `ClockSchedule` per 
 `RRuleTrigger`; the jobs follow the obligations and sweep times, not the communes); *what* lives
 in flows.prefect_flows over the core. A catch-up sweep runs at start. SIGHUP (or `cchc reload`)
 re-reads the config: an invalid config is refused and the running one stays. SIGTERM / SIGINT
-stop after the current run.
+stop after the current run. A refused reload and a sweep the clock missed are events in Prefect
+(`cchc.config.refused`, `cchc.sweep.skipped`), which `cchc deploy`'s automations tell the admin.
 
 Prefect is imported only when the engine starts, never when this module is imported.
 """
@@ -15,25 +16,28 @@ Prefect is imported only when the engine starts, never when this module is impor
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 
-from cchc.runtime.control import pid_path, running_pid
+from cchc.runtime.control import holding_pid_file
 from cchc.runtime.settings import Settings
 from flows.trigger import RRuleTrigger
 from models.blobs import remove_stale_temp
+from notifications.event_payloads import config_refused_event, sweep_skipped_event
+from notifications.template_sets import TemplatesInvalid, adopt, checked_templates
 from schedules.city import City, load_city
 from schedules.clock import SWEEP, ClockSchedule, city_schedules
 from schedules.dates import vn_datetime
+from schedules.vocabulary import ObligationKind
 from schedules.yamlsource import ConfigInvalid
 from usecases.errors import UserError
 
@@ -60,21 +64,21 @@ def job_id(schedule: ClockSchedule) -> str:
     return schedule.slug if schedule.flow == SWEEP else f"open:{schedule.slug}"
 
 
-def fire(flow: str, obligation: str | None = None) -> None:
-    """What every clock job calls (importable, plain arguments): one Prefect flow run as of now,
-    tagged like the deployments' runs (`scope_tags`). A failed run is recorded as Failed in
-    Prefect and logged here; the clock goes on."""
+def fire(flow: str, obligation: str | None = None, at: datetime | None = None) -> None:
+    """What every clock job calls (importable, plain arguments): one Prefect flow run as of `at`
+    (default: now), tagged like the deployments' runs (`scope_tags`). A failed run is recorded
+    as Failed in Prefect and logged here; the clock goes on."""
     from prefect import tags
 
     from flows import prefect_flows
 
-    now = datetime.now(UTC)
+    now = at or datetime.now(UTC)
     try:
         with tags(*prefect_flows.scope_tags(prefect_flows.runtime().city)):
             if flow == SWEEP:
                 prefect_flows.sweep_flow(at=now)
             else:
-                prefect_flows.opening_flow(flow)(obligation=obligation, at=now)
+                prefect_flows.opening_flow(ObligationKind(flow))(obligation=obligation, at=now)
     except Exception as exc:  # noqa: BLE001  (the run's state says the rest)
         log.error("%s %s failed: %s", flow, obligation or "", exc)
 
@@ -150,20 +154,27 @@ def _periods_opening(city: City, obligation: str, fire_at: datetime) -> tuple[li
 
 
 def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
-    """Re-read the config. Invalid: log why, keep the running communes. Valid: swap them in and
-    update the jobs."""
+    """Re-read the config, its mail templates with it (`cchc check`'s check). Invalid: log
+    why (FILE:LINE: message), tell Prefect (`cchc.config.refused`), keep the running communes
+    and templates. Valid: swap them in and update the jobs."""
+    now = datetime.now(UTC)
     try:
         city = load_city(state.settings.config_dir)
-    except ConfigInvalid as exc:
-        for issue in exc.issues:
-            log.error("%s", issue)
+        sender = state.settings.smtp.sender
+        checked = checked_templates(city.select(None), sender, now)
+    except (ConfigInvalid, TemplatesInvalid) as exc:
+        problems = exc.issues if isinstance(exc, ConfigInvalid) else exc.problems
+        for problem in problems:
+            log.error("%s", problem)
         log.error(
-            "config refused: %d error(s); still running the previous config "
+            "config refused: %d error(s); still running the previous config and mail templates "
             "(cấu hình không hợp lệ, giữ cấu hình đang chạy)",
-            len(exc.issues),
+            len(problems),
         )
+        tell_prefect(config_refused_event(state.city, [str(p) for p in problems], now))
         state.reloads.append(False)
         return False
+    adopt(checked)
     diff = configure(scheduler, city)
     state.city = city
     _pin(state)
@@ -185,20 +196,43 @@ def _pin(state: EngineState) -> None:
 
 def prefect_location() -> tuple[str | None, str | None]:
     """(API URL, UI URL) of the configured Prefect server; (None, None) when none is set."""
-    from prefect.settings import get_current_settings
+    from flows.runtime_state import prefect_location as configured
 
-    current = get_current_settings()
-    api = current.api.url
-    if not api:
-        return None, None
-    ui = current.ui_url or api.removesuffix("/").removesuffix("/api")
-    return api, ui
+    return configured()
+
+
+def tell_prefect(event: dict) -> None:
+    """Emit an event about the engine itself (not a run's) when a Prefect server is configured
+    (a temporary one would lose it); a failure is logged, never stops the engine."""
+    if prefect_location()[0] is None:
+        return
+    try:
+        from prefect.events import emit_event
+
+        emit_event(**event)
+    except Exception as exc:  # noqa: BLE001  (an alert must not stop the clock)
+        log.warning("Prefect not told %s: %r", event.get("event"), exc)
+
+
+def on_missed(state: EngineState):
+    """The scheduler's listener for a missed fire (past `MISFIRE_GRACE`: the machine asleep,
+    the engine busy): a sweep that will not run is logged and told to Prefect."""
+
+    def listener(event: JobExecutionEvent) -> None:
+        if event.job_id.startswith("open:"):  # the next sweep opens what it would have
+            return
+        when = vn_datetime(event.scheduled_run_time, state.city.zone)
+        log.error("the sweep of %s was missed (bỏ lỡ lần rà soát): the next one catches up", when)
+        tell_prefect(sweep_skipped_event(state.city, event.scheduled_run_time, datetime.now(UTC)))
+
+    return listener
 
 
 def run_engine(city: City, engine: Engine, settings: Settings) -> None:
     """Run the communes of `city` until SIGTERM / SIGINT.
 
-    1. refuse to start when another engine runs on the same data folder; write the pid file;
+    1. refuse to start when another engine runs on the same data folder; hold the pid file
+       (locked while the engine runs);
     2. pin the communes for the flows, add one job per schedule, say where the UI is and what
        is due next;
     3. catch-up sweep (downtime is harmless: the sweep is level-triggered);
@@ -207,18 +241,14 @@ def run_engine(city: City, engine: Engine, settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("httpx", "apscheduler"):  # one line per HTTP request / job added
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    other = running_pid(settings)
-    if other is not None and other != os.getpid():
-        raise UserError(f"an engine already runs on {settings.data_dir} (pid {other})")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp(settings.data_dir)  # left by a process killed while writing (logged)
-    pid_file = pid_path(settings)
-    pid_file.write_text(f"{os.getpid()}\n")
-    state = EngineState(city, engine, settings)
-    try:
-        _run(state)
-    finally:
-        pid_file.unlink(missing_ok=True)
+    try:  # the templates are part of the config: checked, and in use from now on
+        adopt(checked_templates(city.select(None), settings.smtp.sender, datetime.now(UTC)))
+    except TemplatesInvalid as exc:
+        raise UserError(exc.lines()) from None
+    with holding_pid_file(settings):  # refuses while another engine runs on the folder
+        remove_stale_temp(settings.data_dir)  # left by a process killed while writing (logged)
+        _run(EngineState(city, engine, settings))
 
 
 def _run(state: EngineState) -> None:
@@ -238,6 +268,7 @@ def _run(state: EngineState) -> None:
         executors={"default": ThreadPoolExecutor(max_workers=1)},
     )
     configure(scheduler, state.city)
+    scheduler.add_listener(on_missed(state), EVENT_JOB_MISSED)
 
     def on_signal(signum, _frame):
         if signum == signal.SIGHUP:
@@ -247,16 +278,13 @@ def _run(state: EngineState) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
-    now = datetime.now(UTC)
     log.info(
         "engine on %s, config %s; next due:\n%s",
         state.settings.database_url,
         Path(state.settings.config_dir).resolve(),
-        "\n".join(describe_next(state.city, next_due(scheduler, now))),
+        "\n".join(describe_next(state.city, next_due(scheduler, datetime.now(UTC)))),
     )
-    log.info("catch-up sweep at start")
-    fire(SWEEP)
-    scheduler.start()
+    catch_up(scheduler, state.city)
     log.info("engine running (SIGHUP or `cchc reload`: re-read the config; SIGTERM: stop)")
     while not state.stop:
         time.sleep(0.25)
@@ -268,3 +296,26 @@ def _run(state: EngineState) -> None:
     log.info("stopping: waiting for the current run")
     scheduler.shutdown(wait=True)
     log.info("engine stopped")
+
+
+def catch_up(scheduler: BaseScheduler, city: City) -> None:
+    """The catch-up sweep, then the clock. Each job's first instant is its first one after the
+    instant the catch-up acted as of, not after the catch-up ended: an instant that passed
+    while it ran (started at 07:29:40, the 07:30 sweep) is not lost but runs as soon as the
+    clock starts, and the log says so."""
+    log.info("catch-up sweep at start")
+    at = datetime.now(UTC)
+    fire(SWEEP, at=at)
+    now = datetime.now(UTC)
+    for job in scheduler.get_jobs():
+        first = job.trigger.get_next_fire_time(at, at)  # strictly after `at`
+        if first is None:
+            continue
+        scheduler.modify_job(job.id, next_run_time=first)
+        if first <= now:
+            log.warning(
+                "%s of %s passed during the catch-up sweep: it runs now",
+                "the sweep" if job.id == SWEEP else job.id,
+                vn_datetime(first, city.zone),
+            )
+    scheduler.start()

@@ -5,8 +5,9 @@
   accepted, returned, waived), emits their event and refreshes the status tables;
 - `cchc-open-ad-hoc`: opens an ad hoc item by hand (a directive arrived).
 
-In a city, these runs concern one commune: they carry it first in their name and as a
-`commune:<code>` tag.
+They carry the tags of their communes' sweep runs (`cchc`, `commune:<code>` or `city:<code>`),
+and those of the items they concern: `commune:<code>` in a city (whose code also comes first in
+their name) and `unit:<CODE>` (`flows.runtime_state.tag_concerned`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from flows import artifacts
-from flows.runtime_state import instant, runtime, tag_commune
+from flows.item_reads import read_items
+from flows.runtime_state import instant, runtime, tag_concerned
 from flows.status_publishing import changed_pages
-from models.store import communes_of
 from schedules.vocabulary import ItemChange
 from usecases.errors import UserError
 from usecases.lifecycle import open_ad_hoc
@@ -31,6 +32,8 @@ CLOSE_FLOW = "cchc-close"
 ADHOC_FLOW = "cchc-open-ad-hoc"
 CHANGED_FLOW = "cchc-item-changed"
 CHANGE_WORDS = {
+    ItemChange.OPENED: "mở theo văn bản chỉ đạo",
+    ItemChange.EXTENDED: "gia hạn",
     ItemChange.CLOSED: "nộp",
     ItemChange.ACCEPTED: "chấp nhận",
     ItemChange.RETURNED: "trả lại",
@@ -91,7 +94,7 @@ def attach_deliverable(
 ) -> Submission:
     rt = runtime()
     plan = rt.plan_of_item(item_id)
-    tag_commune(rt, plan.commune.code)
+    tag_concerned(rt, [(i.commune, i.unit) for i in read_items(rt.engine, [item_id])])
     return attach(plan, rt.engine, rt.settings.data_dir, item_id, Path(file), at, by=by, note=note)
 
 
@@ -113,7 +116,7 @@ def close_flow(
     when = instant(at)
     done = attach_deliverable(item_id, file, when, by, note)
     if done.closed_item:
-        changed_pages(ItemChange.CLOSED, [done.item.id], when)
+        changed_pages(ItemChange.CLOSED, [item_id], when)
     return done
 
 
@@ -131,9 +134,7 @@ def item_changed_flow(
     if kind not in CHANGE_WORDS:
         raise UserError(f"unknown change {kind!r}")
     rt = runtime()
-    communes = communes_of(rt.engine, item_ids) if rt.city.is_city else {}
-    if len(communes) == 1:
-        tag_commune(rt, next(iter(communes)))
+    tag_concerned(rt, [(i.commune, i.unit) for i in read_items(rt.engine, item_ids)])
     return changed_pages(kind, item_ids, instant(at))
 
 
@@ -154,7 +155,7 @@ def open_ad_hoc_flow(
     serves one commune)."""
     rt = runtime()
     plan = rt.plan_of(commune)
-    tag_commune(rt, plan.commune.code)
+    tag_concerned(rt, [(plan.commune.code, unit)])
     when = instant(at)
     item = open_ad_hoc(plan, rt.engine, obligation, unit, due, when)
     artifacts.publish_opened(plan, obligation, [item.period], [item])

@@ -8,9 +8,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from models.db import transaction
-from models.tables import WorkItem
+from models.tables import Directive, WorkItem, saved_id, table_of
 from notifications.status_pages import ItemLike
 from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES
@@ -30,9 +31,9 @@ def read_items(engine: Engine, ids: list[int]) -> list[WorkItem]:
     found: list[WorkItem] = []
     for chunk in chunks(ids):
         with transaction(engine) as session:
-            found += session.exec(select(WorkItem).where(WorkItem.id.in_(chunk))).scalars().all()
+            found += session.scalars(select(WorkItem).where(col(WorkItem.id).in_(chunk))).all()
     order = {item_id: i for i, item_id in enumerate(ids)}
-    return sorted(found, key=lambda i: order[i.id])
+    return sorted(found, key=lambda i: order[saved_id(i)])
 
 
 def by_commune(items: list[WorkItem]) -> dict[str, list[WorkItem]]:
@@ -44,10 +45,14 @@ def by_commune(items: list[WorkItem]) -> dict[str, list[WorkItem]]:
 
 def open_items_now(plan: Plan, engine: Engine) -> list[ItemLike]:
     """The commune's open items, as plain rows (the tables read their columns only: no ORM
-    objects, a fifth of the cost for a commune's thousands)."""
-    item = WorkItem.__table__.c
+    objects, a fifth of the cost for a commune's thousands), each with the number of the
+    directive it acts on (`directive`, None for the plan's items)."""
+    table = table_of(WorkItem)
+    directives = table_of(Directive)
+    item = table.c
     query = (
-        select(WorkItem.__table__)
+        select(table, directives.c.number.label("directive"))
+        .outerjoin(directives, directives.c.id == item.directive_id)
         .where(item.commune == plan.commune.code, item.status.in_(OPEN_STATUSES))
         .order_by(item.unit, item.due, item.id)
     )

@@ -8,6 +8,7 @@ Importing this module imports Prefect: only commands that run flows import it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -105,6 +106,18 @@ def runtime() -> Runtime:
     return _loaded
 
 
+def prefect_location() -> tuple[str | None, str | None]:
+    """(API URL, UI URL) of the configured Prefect server; (None, None) when none is set."""
+    from prefect.settings import get_current_settings
+
+    current = get_current_settings()
+    api = current.api.url
+    if not api:
+        return None, None
+    ui = current.ui_url or api.removesuffix("/").removesuffix("/api")
+    return api, ui
+
+
 def scope_tags(city: City) -> tuple[str, ...]:
     """The tags of everything cchc registers or runs for these communes: `commune:<code>` for
     a single commune, `city:<code>` for a city (deployments, their runs, the engine's runs)."""
@@ -127,9 +140,10 @@ def instant(at: datetime | str | None) -> datetime:
 
 
 def tag_run(tags: list[str]) -> None:
-    """Add `tags` to the current flow run (units with late items: `quá hạn:VP`; the commune a
-    run concerns: `commune:xa001`). Tags are set when a run is created; these are known only
-    once it runs, so they go through the API. A failure is logged, never fails the run."""
+    """Add `tags` to the current flow run (units with late items: `quá hạn:VP`; the commune and
+    unit a run concerns: `commune:xa001`, `unit:VP`). Tags are set when a run is created; these
+    are known only once it runs, so they go through the API. A failure is logged, never fails
+    the run."""
     run_id = flow_run.id
     if not tags or run_id is None:
         return
@@ -143,8 +157,20 @@ def tag_run(tags: list[str]) -> None:
         get_run_logger().warning("could not tag the run with %s: %r", tags, exc)
 
 
-def tag_commune(rt: Runtime, commune: str) -> None:
-    """In a city, a run that concerns one commune is tagged with it (a single commune's runs
-    carry its deployment's `commune:` tag already)."""
+UNIT_TAG = "unit:"
+"""Run tag prefix: `unit:VP` on a run about an item of unit VP (a hand-in, a review, a close,
+an item opened by hand)."""
+
+
+def tag_concerned(rt: Runtime, concerned: Iterable[tuple[str, str]]) -> None:
+    """A run about given items carries the tags of its communes' sweep runs (`scope_tags`:
+    `cchc`, and `commune:<code>` or `city:<code>`; a run started by the intake or the command
+    line has none of its own), in a city `commune:<code>` of each item's commune, and
+    `unit:<CODE>` of each item's unit: the run list filters them as it filters the sweeps.
+    `concerned`: (commune, unit) of each item."""
+    pairs = sorted(set(concerned))
+    tags = list(scope_tags(rt.city))
     if rt.city.is_city:
-        tag_run([f"commune:{commune}"])
+        tags += [f"commune:{commune}" for commune in dict.fromkeys(c for c, _ in pairs)]
+    tags += [f"{UNIT_TAG}{unit}" for unit in dict.fromkeys(u for _, u in pairs)]
+    tag_run(tags)

@@ -47,8 +47,8 @@ def item_changed(
     try:
         from flows import prefect_flows
 
-        serves = city is not None and city.plan_of(plan.commune.code) is not None
-        prefect_flows.use_runtime(city if serves else City.of(plan), engine, settings)
+        serving = city if city is not None and city.knows(plan.commune.code) else City.of(plan)
+        prefect_flows.use_runtime(serving, engine, settings)
         prefect_flows.item_changed_flow(kind=kind, item_ids=ids, at=at)
     except Exception as exc:  # noqa: BLE001  (see the docstring)
         log.warning("Prefect not told that items %s were %s: %r", ids, kind, exc)

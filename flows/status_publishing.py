@@ -9,21 +9,29 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import datetime
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from flows import artifacts
 from flows.item_reads import by_commune, chunks, open_items_now, read_items
-from flows.runtime_state import Runtime, runtime
+from flows.runtime_state import Runtime, prefect_location, runtime
 from models.db import transaction
 from models.pages import LEAGUE, STATUS, PageLog, last_event_id, mark_published, page_log
-from models.tables import Outbox, WorkItem
+from models.tables import Outbox, WorkItem, saved_id
 from notifications.city_pages import league_fingerprint
+from notifications.office_links import late_links, office_link
 from notifications.status_pages import status_fingerprint
-from notifications.sweep_summary import city_late_state, city_late_tags, late_state, late_tags
+from notifications.sweep_summary import (
+    city_late_message,
+    city_late_tags,
+    late_message,
+    late_tags,
+)
 from schedules.dates import VN_ZONE, local_date
 from schedules.plan import Plan
 from schedules.vocabulary import ItemChange, ItemStatus
@@ -61,9 +69,9 @@ def _queued_by_commune(rt: Runtime, at: datetime, communes: dict[int, str], queu
     found: Counter = Counter()
     for chunk in chunks(list(communes)):
         query = (
-            select(Outbox.item_id, func.count())
-            .where(Outbox.item_id.in_(chunk), Outbox.created_at == at)
-            .group_by(Outbox.item_id)
+            select(col(Outbox.item_id), func.count())
+            .where(col(Outbox.item_id).in_(chunk), col(Outbox.created_at) == at)
+            .group_by(col(Outbox.item_id))
         )
         with transaction(rt.engine) as session:
             for item_id, n in session.execute(query).all():
@@ -86,10 +94,10 @@ def _item_events(
     return {
         "opened": emit(ItemChange.OPENED, [i for i in touched if i.id in opened_ids]),
         "overdue": emit(
-            ItemChange.OVERDUE, [i for i in changed if moved[i.id] == ItemStatus.OVERDUE]
+            ItemChange.OVERDUE, [i for i in changed if moved[saved_id(i)] == ItemStatus.OVERDUE]
         ),
         "escalated": emit(
-            ItemChange.ESCALATED, [i for i in changed if moved[i.id] == ItemStatus.ESCALATED]
+            ItemChange.ESCALATED, [i for i in changed if moved[saved_id(i)] == ItemStatus.ESCALATED]
         ),
     }
 
@@ -146,16 +154,18 @@ def _by_commune_of(rows: list, communes: dict[int, str]) -> defaultdict[str, lis
 
 def _late_outcome(
     rt: Runtime, at: datetime, changes: dict[str, Counter], counts: dict, delivery: str | None
-) -> tuple[str, str, list[str]]:
-    """The sweep run's final state (name, message) and tags from the lateness; for a city,
-    after the city's summary."""
+) -> tuple[str, list[str]]:
+    """The sweep run's final state's message and tags from the lateness, and its links to
+    where the office looks (`notifications.office_links`); for a city, after the city's
+    summary."""
+    links = late_links(rt.city, counts, prefect_location()[1])
+    office = office_link(rt.settings.intake.public_url)
+    artifacts.publish_links(links + ([office] if office else []))
     if rt.city.is_city:
         artifacts.publish_city_sweep(rt.city, at, changes, counts, delivery)
-        name, message = city_late_state(rt.city, counts)
-        return name, message, city_late_tags(counts)
+        return city_late_message(rt.city, counts), city_late_tags(counts)
     [only] = counts.values()
-    name, message = late_state(rt.plans[0], only)
-    return name, message, late_tags(only)
+    return late_message(rt.plans[0], only), late_tags(only)
 
 
 @task(name="publish-status", cache_policy=NO_CACHE)
@@ -166,9 +176,9 @@ def status_pages(
     communes: dict[int, str],
     queued: int,
     delivery: str | None,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Each commune's pages (`_commune_pages`), and for a city the city's summary; the run's
-    final state (name, message) and tags from the lateness."""
+    final state's message and its tags from the lateness."""
     rt = runtime()
     log = page_log(rt.engine, STATUS, [p.commune.code for p in rt.plans])  # before any read
     touched = by_commune(read_items(rt.engine, [i for i, *_ in opened + advanced]))
@@ -198,12 +208,11 @@ def status_pages(
         "advanced": Counter(communes[i] for i, *_ in advanced),
         "queued": queued_by,
     }
-    name, message, tags = _late_outcome(rt, at, changes, counts, delivery)
+    message, tags = _late_outcome(rt, at, changes, counts, delivery)
     every = [c for unit_counts in counts.values() for c in unit_counts.values()]
     return dict(emitted) | {
         "open": sum(sum(c.values()) for c in every),
         "late": sum(c[ItemStatus.OVERDUE] + c[ItemStatus.ESCALATED] for c in every),
-        "state_name": name,
         "state_message": message,
         "tags": tags,
     }

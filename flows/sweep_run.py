@@ -1,8 +1,9 @@
 """`cchc-sweep`: sweeps every commune (opens what is due, moves items along their timeline:
 reminders, overdue, escalation), delivers the outbox (a task with retries), publishes the pages
-(`flows.status_publishing`), emits `cchc.item.overdue|escalated|opened` and, at its end,
-`cchc.sweep.completed`. Its final state is a Completed state named by its lateness ("18 việc quá
-hạn"), the run tagged per late unit (per late commune in a city).
+(`flows.status_publishing`), emits `cchc.item.overdue|escalated|opened`, `cchc.mail.stuck` while
+mail has waited a day and, at its end, `cchc.sweep.completed`. Its final state is Prefect's
+Completed, its message counting what is late ("18 việc quá hạn, ..."), the run tagged per late
+unit (per late commune in a city) and linked to the late-items tables.
 
 Work is batched: a sweep makes a fixed number of task runs (open, advance, deliver, publish, and
 the league for a city) whatever the number of items or communes; the core works through items in
@@ -21,13 +22,16 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 from sqlalchemy import select
+from sqlmodel import col
 
 from cchc.runtime.courier import deliver_communes
 from flows import artifacts
 from flows.runtime_state import Runtime, instant, runtime, tag_run
 from flows.status_publishing import league_page, status_pages
 from models.db import transaction
+from models.store import waiting_mail
 from models.tables import Outbox, WorkItem
+from notifications.event_payloads import STUCK_AFTER
 from notifications.sweep_summary import delivery_line
 from usecases.sweep import SweepReport, advance_items, open_due_items
 
@@ -59,12 +63,16 @@ def deliver(at: datetime, force: bool = False) -> dict | None:
     business (a row waits and retries, or fails and the standing office is told); an exception
     here (database, mail set-up) is retried by Prefect and, after the last retry, fails the task
     and so the sweep run: visible in the UI. Permanently failed rows emit `cchc.mail.failed`,
-    one event per commune."""
+    rows that still wait a day after they were queued `cchc.mail.stuck`, one event per
+    commune."""
     rt = runtime()
     report = deliver_communes(rt.plans, rt.engine, rt.settings, at, force)
     failed = report.failed
     for commune, rows in _failed_by_commune(rt, failed).items():
         artifacts.emit_mail_failed(rt.plan_of(commune), rows, at, city=rt.city.code)
+    communes = [plan.commune.code for plan in rt.plans]
+    for commune, rows in waiting_mail(rt.engine, at - STUCK_AFTER, communes).items():
+        artifacts.emit_mail_stuck(rt.plan_of(commune), rows, at, city=rt.city.code)
     return {"line": delivery_line(report), "failed": len(failed)}
 
 
@@ -76,9 +84,9 @@ def _failed_by_commune(rt: Runtime, failed: list[tuple]) -> dict[str, list[tuple
         return {rt.plans[0].commune.code: failed}
     ids = [row[0] for row in failed]
     query = (
-        select(Outbox.id, WorkItem.commune)
-        .join(WorkItem, WorkItem.id == Outbox.item_id)
-        .where(Outbox.id.in_(ids))
+        select(col(Outbox.id), col(WorkItem.commune))
+        .join(WorkItem, col(WorkItem.id) == col(Outbox.item_id))
+        .where(col(Outbox.id).in_(ids))
     )
     with transaction(rt.engine) as session:
         commune_of = dict(session.execute(query).all())
@@ -119,9 +127,10 @@ def _sweep_run_name() -> str:
 def sweep_flow(at: datetime | None = None, send: bool = True) -> State:
     """One sweep of every commune as of `at` (default: the run's scheduled instant). Safe to
     run twice at once: the core's unique keys keep items and mails single. Ends in a Completed
-    state that names the lateness ("18 việc quá hạn"): the run list is where the clerk looks
-    first; its result is the summary dict. A sweep that ends well emits `cchc.sweep.completed`,
-    which the "sweep missing" automation of `cchc deploy` waits for."""
+    state (Prefect's name: the dashboard and automations on `prefect.flow-run.Completed` see
+    every sweep) whose message counts what is late ("18 việc quá hạn, ..."); its result is the
+    summary dict. A sweep that ends well emits `cchc.sweep.completed`, which the "sweep
+    missing" automation of `cchc deploy` waits for."""
     rt = runtime()
     when = instant(at)
     opened = open_due(when)
@@ -148,4 +157,4 @@ def sweep_flow(at: datetime | None = None, send: bool = True) -> State:
         raise RuntimeError(f"e-mail delivery failed after retries: {failed.message}")
     tag_run(counts["tags"])
     artifacts.emit_sweep_completed(rt.city, summary)
-    return Completed(name=counts["state_name"], message=counts["state_message"], data=summary)
+    return Completed(message=counts["state_message"], data=summary)

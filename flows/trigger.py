@@ -6,7 +6,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rruleset, rrulestr
 
 from schedules.clock import ClockSchedule, wall_time
 
@@ -19,7 +19,7 @@ class RRuleTrigger(BaseTrigger):
 
     def __init__(self, rule: str, timezone: str):
         self.rule, self.timezone = rule, timezone
-        self._parsed = None
+        self._parsed: rruleset | None = None
         self._rules()  # refuse a bad rule now, not at the first fire
 
     @classmethod

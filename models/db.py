@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
+
+from models.timeouts import Timeouts
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,11 +32,16 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, timeouts: Timeouts | None = None) -> Engine:
+    """The engine of a database URL; PostgreSQL's commands are bounded by `timeouts` (default:
+    from the environment, `Timeouts.from_env`)."""
     url = normalise_url(url)
     path = sqlite_path(url)
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        args = (timeouts or Timeouts.from_env()).postgresql()
+        given = make_url(url).query  # what the URL sets itself wins
+        args = {name: value for name, value in args.items() if name not in given}
+        return create_engine(url, pool_pre_ping=True, connect_args=args)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
@@ -81,7 +89,14 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def _alembic_config(engine: Engine):
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE matched: sqlmodel types `Session.execute` as returning a `Result`,
+    a DML statement's is a `CursorResult`."""
+    assert isinstance(result, CursorResult), "only a DML statement's result has a row count"
+    return result.rowcount
+
+
+def _alembic_config(engine: Engine | None):
     from alembic.config import Config
 
     cfg = Config()
@@ -93,7 +108,9 @@ def _alembic_config(engine: Engine):
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+    head = ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+    assert head is not None, f"no migration under {MIGRATIONS}"
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:

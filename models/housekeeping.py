@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, inspect, select, union
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import col
 
 from models.blobs import (
     StoredBlob,
@@ -37,7 +38,7 @@ class Cleanup:
 
 def recorded_sha256s(engine: Engine) -> set[str]:
     """The sha256 of every stored file a row names (a version's part, a contribution)."""
-    query = union(select(Deliverable.sha256), select(Contribution.sha256))
+    query = union(select(col(Deliverable.sha256)), select(col(Contribution.sha256)))
     with transaction(engine) as session:
         return {sha for (sha,) in session.execute(query) if sha}
 
@@ -46,7 +47,9 @@ def is_recorded(engine: Engine, sha256: str) -> bool:
     """A row names the stored file `sha256`."""
     with transaction(engine) as session:
         return any(
-            session.execute(select(table.id).where(table.sha256 == sha256).limit(1)).first()
+            session.execute(
+                select(col(table.id)).where(col(table.sha256) == sha256).limit(1)
+            ).first()
             for table in (Deliverable, Contribution)
         )
 

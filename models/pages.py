@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
 
 from models.db import transaction
 from models.store import upsert
@@ -62,7 +63,7 @@ def page_log(engine: Engine, page: str, communes: Collection[str]) -> PageLog:
         last = _last_event(session)
         rows = session.execute(
             select(PublishedPage).where(
-                PublishedPage.page == page, PublishedPage.commune.in_(list(communes))
+                col(PublishedPage.page) == page, col(PublishedPage.commune).in_(list(communes))
             )
         ).scalars()
         published = {row.commune: row for row in rows}
@@ -70,10 +71,10 @@ def page_log(engine: Engine, page: str, communes: Collection[str]) -> PageLog:
         since = min((row.event_id for row in published.values()), default=last)
         if since < last:
             query = (
-                select(WorkItem.commune, func.max(Event.id))
-                .join(WorkItem, WorkItem.id == Event.item_id)
-                .where(Event.id > since)
-                .group_by(WorkItem.commune)
+                select(col(WorkItem.commune), func.max(col(Event.id)))
+                .join(WorkItem, col(WorkItem.id) == col(Event.item_id))
+                .where(col(Event.id) > since)
+                .group_by(col(WorkItem.commune))
             )
             changed = dict(session.execute(query).all())
     return PageLog(page, published, last, changed)

@@ -8,6 +8,7 @@ import json
 from datetime import datetime
 
 from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from models.db import transaction
 from models.store import upsert
@@ -29,6 +30,6 @@ def remember_config(engine: Engine, commune: str, files: dict[str, str], at: dat
 
 def last_config(engine: Engine) -> ConfigSnapshot | None:
     """The most recently saved snapshot (a single-commune database holds one)."""
-    query = select(ConfigSnapshot).order_by(ConfigSnapshot.saved_at.desc()).limit(1)
+    query = select(ConfigSnapshot).order_by(col(ConfigSnapshot.saved_at).desc()).limit(1)
     with transaction(engine) as session:
-        return session.exec(query).scalars().first()
+        return session.scalars(query).first()

@@ -9,14 +9,21 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
-from models.db import transaction
-from models.tables import Deliverable, Event, Outbox, WorkItem
+from models.db import rowcount, transaction
+from models.tables import Deliverable, Event, Outbox, WorkItem, table_of
 from schedules.notices import Notice
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent, sources
-from schedules.vocabulary import NAGGING_KINDS, EventKind, ItemStatus, OutboxStatus
+from schedules.vocabulary import (
+    ARCHIVE_MARK,
+    NAGGING_KINDS,
+    EventKind,
+    ItemStatus,
+    MailKind,
+    OutboxStatus,
+)
 
 
 def insert_missing(
@@ -29,7 +36,7 @@ def insert_missing(
     statement per chunk of rows, not one per row.
     """
     insert = _dialect_insert(session)
-    table = model.__table__
+    table = table_of(model)
     ids: list[int] = []
     for start in range(0, len(rows), _CHUNK):
         chunk = list(rows[start : start + _CHUNK])
@@ -43,7 +50,7 @@ _CHUNK = 500
 
 def upsert(session: Session, model: type[SQLModel], row: dict[str, Any]) -> None:
     """Insert `row`, or update the row with the same primary key to its values."""
-    table = model.__table__
+    table = table_of(model)
     keys = [c.name for c in table.primary_key.columns]
     stmt = _dialect_insert(session)(table).values(**row)
     changes = {k: v for k, v in row.items() if k not in keys}
@@ -60,7 +67,7 @@ def log_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
     defaults to the engine): what the sweep logs per batch."""
     if events:
         rows = [{"actor": "engine", **e} for e in events]
-        session.execute(insert(Event.__table__), rows)
+        session.execute(insert(table_of(Event)), rows)
 
 
 def log_event(
@@ -108,7 +115,7 @@ def queue_rows(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     executemany statement compiled once; returns how many were inserted."""
     if not rows:
         return 0
-    table = Outbox.__table__
+    table = table_of(Outbox)
     stmt = _dialect_insert(session)(table).on_conflict_do_nothing().returning(table.c.id)
     # executemany with RETURNING: SQLAlchemy's "insertmanyvalues" batches it into a few
     # statements; the rows returned are those inserted (a driver's executemany row count
@@ -125,12 +132,14 @@ def queue_notices(session: Session, item_id: int, notices: Sequence[Notice], at:
 def latest_version(session: Session, item_id: int) -> list[Deliverable]:
     """The rows (parts) of the item's newest version handed in, in order; [] when none."""
     newest = session.execute(
-        select(func.max(Deliverable.version)).where(Deliverable.item_id == item_id)
+        select(func.max(Deliverable.version)).where(col(Deliverable.item_id) == item_id)
     ).scalar()
     if newest is None:
         return []
-    query = select(Deliverable).where(Deliverable.item_id == item_id, Deliverable.version == newest)
-    return list(session.execute(query.order_by(Deliverable.part)).scalars())
+    query = select(Deliverable).where(
+        col(Deliverable.item_id) == item_id, col(Deliverable.version) == newest
+    )
+    return list(session.execute(query.order_by(col(Deliverable.part))).scalars())
 
 
 def consolidated_sources(session: Session, plan: Plan, item: WorkItem) -> list[WorkItem]:
@@ -141,36 +150,72 @@ def consolidated_sources(session: Session, plan: Plan, item: WorkItem) -> list[W
     if ob is None or not ob.consolidates:
         return []
     query = select(WorkItem).where(
-        WorkItem.obligation == ob.consolidates, WorkItem.period == item.period
+        col(WorkItem.obligation) == ob.consolidates, col(WorkItem.period) == item.period
     )
     if plan.communes is None:
-        query = query.where(WorkItem.commune == item.commune)
+        query = query.where(col(WorkItem.commune) == item.commune)
     else:
-        query = query.where(WorkItem.commune.in_(list(plan.communes)))
-    return list(session.execute(query.order_by(WorkItem.commune, WorkItem.unit)).scalars())
+        query = query.where(col(WorkItem.commune).in_(list(plan.communes)))
+    order = (col(WorkItem.commune), col(WorkItem.unit))
+    return list(session.execute(query.order_by(*order)).scalars())
 
 
 def returns_so_far(session: Session, item_id: int) -> int:
     """How many times the standing office returned the item's deliverable (its return round)."""
-    query = select(func.count()).where(Event.item_id == item_id, Event.kind == EventKind.RETURNED)
+    query = select(func.count()).where(
+        col(Event.item_id) == item_id, col(Event.kind) == EventKind.RETURNED
+    )
     return session.execute(query).scalar_one()
 
 
-def cancel_pending(session: Session, item_id: int, at: datetime) -> int:
-    """A closed or waived item gets no further reminders, even those queued before."""
+ROUND_EVENTS = ("returned", "extension_granted")
+"""Events that start an item's new round of mails (its due date moved): the outbox rows so far
+are archived (`STEP#N`, N the new round) and the Message-IDs name the round."""
+
+
+def rounds_so_far(session: Session, item_id: int) -> int:
+    """How many rounds the item has had after its first: returns and extensions granted."""
+    query = select(func.count()).where(
+        col(Event.item_id) == item_id, col(Event.kind).in_(ROUND_EVENTS)
+    )
+    return session.execute(query).scalar_one()
+
+
+def escalations_sent_to(session: Session, item_id: int) -> list[str]:
+    """The addresses the item's escalations of its current round were sent to (their copies
+    included), in the order sent."""
+    query = (
+        select(col(Outbox.recipient))
+        .where(
+            col(Outbox.item_id) == item_id,
+            col(Outbox.kind) == MailKind.ESCALATION,
+            col(Outbox.status) == OutboxStatus.SENT,
+            col(Outbox.step).not_like(f"%{ARCHIVE_MARK}%"),
+        )
+        .order_by(col(Outbox.sent_at), col(Outbox.id))
+    )
+    return list(dict.fromkeys(session.execute(query).scalars()))
+
+
+def cancel_pending(
+    session: Session,
+    item_id: int,
+    at: datetime,
+    kinds: Collection[str] = NAGGING_KINDS,
+    why: str = "item closed before sending",
+) -> int:
+    """A closed or waived item gets no further reminders, even those queued before (`kinds`:
+    the mails that lost their point)."""
     result = session.execute(
         update(Outbox)
         .where(
-            Outbox.item_id == item_id,
-            Outbox.status == OutboxStatus.PENDING,
-            Outbox.kind.in_(NAGGING_KINDS),
+            col(Outbox.item_id) == item_id,
+            col(Outbox.status) == OutboxStatus.PENDING,
+            col(Outbox.kind).in_(list(kinds)),
         )
-        .values(
-            status=OutboxStatus.CANCELLED,
-            last_error=f"item closed before sending ({at.isoformat()})",
-        )
+        .values(status=OutboxStatus.CANCELLED, last_error=f"{why} ({at.isoformat()})")
     )
-    return result.rowcount
+    return rowcount(result)
 
 
 def transition_many(
@@ -181,8 +226,8 @@ def transition_many(
     statuses the table allows. Returns the ids this call moved: all of them unless another
     runner changed some first, which the row count tells (then the rows are read again)."""
     moved: set[int] = set()
-    table = WorkItem.__table__
-    by_status: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
+    table = table_of(WorkItem)
+    by_status: dict[ItemStatus, list[tuple[int, str, dict[str, Any]]]] = {}
     for move in moves:
         by_status.setdefault(move[2]["status"], []).append(move)
     for status, group in by_status.items():
@@ -203,7 +248,7 @@ def transition_many(
             {"_id": i, "_step": step, **{f"v_{c}": values[c] for c in columns}}
             for i, step, values in group
         ]
-        changed = session.execute(stmt, params).rowcount
+        changed = rowcount(session.execute(stmt, params))
         ids = {i for i, _, _ in group}
         if changed == len(group):
             moved |= ids
@@ -230,20 +275,47 @@ def transition(
     """Compare-and-set on the item's status: apply `values` (with the new `status`) if the item
     is still in a status from which `event` leads there (`schedules.transitions`), and, with
     `at_step`, still at that step. False when another request or runner changed it first."""
-    guard = [WorkItem.id == item_id, WorkItem.status.in_(sources(event, values["status"]))]
+    guard = [
+        col(WorkItem.id) == item_id,
+        col(WorkItem.status).in_(sources(event, values["status"])),
+    ]
     if at_step is not None:
-        guard.append(WorkItem.step == at_step)
-    changed = session.execute(
+        guard.append(col(WorkItem.step) == at_step)
+    result = session.execute(
         update(WorkItem).where(*guard).values(**values).execution_options(synchronize_session=False)
-    ).rowcount
-    return changed == 1
+    )
+    return rowcount(result) == 1
 
 
 def communes_of(engine: Engine, items: Collection[int]) -> dict[str, list[int]]:
     """The given items by commune (those that exist)."""
     found: dict[str, list[int]] = {}
-    query = select(WorkItem.id, WorkItem.commune).where(WorkItem.id.in_(list(items)))
+    query = select(col(WorkItem.id), col(WorkItem.commune)).where(col(WorkItem.id).in_(list(items)))
     with transaction(engine) as session:
         for item_id, commune in session.execute(query):
             found.setdefault(commune, []).append(item_id)
+    return found
+
+
+def waiting_mail(
+    engine: Engine, queued_before: datetime, communes: Collection[str]
+) -> dict[str, list[tuple[int, str, str]]]:
+    """The outbox rows of `communes` queued at or before `queued_before` that were tried and
+    still wait (pending: not built, or not taken by the server), by their item's commune:
+    (outbox id, recipient, last error) each, oldest first."""
+    query = (
+        select(col(Outbox.id), col(Outbox.recipient), col(Outbox.last_error), col(WorkItem.commune))
+        .join(WorkItem, col(WorkItem.id) == col(Outbox.item_id))
+        .where(
+            col(Outbox.status) == OutboxStatus.PENDING,
+            col(Outbox.attempts) > 0,
+            col(Outbox.created_at) <= queued_before,
+            col(WorkItem.commune).in_(list(communes)),
+        )
+        .order_by(col(Outbox.id))
+    )
+    found: dict[str, list[tuple[int, str, str]]] = {}
+    with transaction(engine) as session:
+        for row_id, recipient, error, commune in session.execute(query):
+            found.setdefault(commune, []).append((row_id, recipient, error or ""))
     return found

@@ -1,4 +1,5 @@
-"""What is the state: work items, deliverables, the event log, the outbox, the opening marks.
+"""What is the state: work items, deliverables, directives, extensions, the event log, the
+outbox, the opening marks.
 
 Instants are aware UTC; due dates and windows are civil dates (Asia/Ho_Chi_Minh). Each table
 carries the commune code so that one deployment can later serve many communes.
@@ -9,10 +10,52 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint, inspect
 from sqlmodel import Field, SQLModel
 
-from schedules.vocabulary import DeliverableStatus, OutboxStatus
+from schedules.documents import document_title
+from schedules.vocabulary import DeliverableStatus, ExtensionStatus, OutboxStatus
+
+
+class Directive(SQLModel, table=True):
+    """A directive (văn bản chỉ đạo) the standing office acts on: the document as its number and
+    symbol, date, issuer and subject name it, what it asks of which units by when, and its file
+    if one was kept (stored by sha256 like a deliverable's). Each lead unit owes one work item
+    (`WorkItem.directive_id`; period `vb-<id>`)."""
+
+    __tablename__ = "directive"
+    __table_args__ = (
+        UniqueConstraint("commune", "number", "issued_on", name="uq_directive_document"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    commune: str = Field(max_length=32)
+    number: str = Field(max_length=64)
+    """Số, ký hiệu: "125/SNV-CCHC"."""
+    issued_on: date
+    issuer: str
+    """Who issued it: "Sở Nội vụ", "UBND xã"."""
+    subject: str
+    """Trích yếu: what it is about."""
+    task: str | None = None
+    """What it asks the lead units to do (the items' title; the subject when not given)."""
+    product: str | None = None
+    """What they hand in."""
+    due: date
+    """The due date as the directive sets it (each item's is shifted off a day off)."""
+    obligation: str = Field(max_length=64)
+    """The ad hoc obligation its items belong to (its policy: reminders, escalations)."""
+    units: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """Lead units (chủ trì), one item each."""
+    coordinators: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """Coordinating units (phối hợp), asked for their inputs by each item."""
+    file_name: str | None = None
+    file_size: int | None = None
+    file_sha256: str | None = Field(default=None, max_length=64)
+    file_path: str | None = None
+    file_type: str | None = Field(default=None, max_length=16)
+    recorded_at: datetime
+    recorded_by: str = Field(max_length=64, default="admin")
 
 
 class WorkItem(SQLModel, table=True):
@@ -49,10 +92,24 @@ class WorkItem(SQLModel, table=True):
     opened_at: datetime
     closed_at: datetime | None = None
     on_time: bool | None = None
+    """The verdict, decided when the first version arrived (`judged_due`) and kept through a
+    return; None before any version."""
     waived_reason: str | None = None
     next_action_at: datetime | None = Field(
         default=None, description="Instant of the next step; NULL once closed, waived or done"
     )
+    original_due: date | None = Field(
+        default=None,
+        description="The first due date in force: an extension or a return moves `due`, never "
+        "this (NULL only on a row written by hand: the same as `due`)",
+    )
+    judged_due: date | None = Field(
+        default=None,
+        description="The due date in force when the first version arrived: `on_time` was "
+        "judged against it, once (see schedules.timeliness); NULL before any version",
+    )
+    directive_id: int | None = Field(default=None, foreign_key="directive.id", index=True)
+    """The directive the item acts on (`Directive`); NULL for the plan's items."""
 
 
 class Deliverable(SQLModel, table=True):
@@ -96,14 +153,19 @@ class Deliverable(SQLModel, table=True):
     `sha256` and `stored_path` empty."""
     doc_date: date | None = None
     """The official document's date, the date it was received (on time is judged by it)."""
+    signature: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """What the intake found of the file's digital signatures (a PDF; None for other files and
+    documents): {"state": "signed" | "unsigned" | "invalid", "signatures": [{"signer", "at",
+    "intact", "trusted"}], "roots": bool}, as `cchc.intake.signatures.verify` returns it."""
 
     @property
     def document(self) -> str:
-        """ "Văn bản số 12/BC-CAX ngày 05/04/2027" for a version without a file; "" for a file."""
+        """ "Báo cáo số 12/BC-CAX ngày 05/04/2027" (the kind its symbol shows) for a version
+        without a file; "" for a file."""
         if not self.doc_number:
             return ""
         day = f" ngày {self.doc_date.strftime('%d/%m/%Y')}" if self.doc_date else ""
-        return f"Văn bản số {self.doc_number}{day}"
+        return f"{document_title(self.doc_number)}{day}"
 
 
 class Contribution(SQLModel, table=True):
@@ -122,6 +184,39 @@ class Contribution(SQLModel, table=True):
     file_type: str | None = Field(default=None, max_length=16)
     note: str | None = None
     received_at: datetime
+
+
+class Extension(SQLModel, table=True):
+    """An extension of an item's due date (gia hạn): a unit's request, pending until the office
+    grants or refuses it, or a grant the office makes on its own. The item's events log each
+    step; the item keeps its `original_due`."""
+
+    __tablename__ = "extension"
+    __table_args__ = (UniqueConstraint("item_id", "seq", name="uq_extension_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="work_item.id", index=True)
+    seq: int
+    """1, 2, ... per item: the N of its mails' steps (`requested-N`, `extended-N`, `refused-N`)."""
+    status: str = Field(max_length=16, description="pending | granted | refused")
+    requested_by: str | None = Field(default=None, max_length=32)
+    """The unit that asked; None for a grant the office made on its own."""
+    requested_at: datetime | None = None
+    reason: str | None = None
+    """Why the unit asks."""
+    proposed_due: date | None = None
+    decided_at: datetime | None = None
+    decided_by: str | None = Field(default=None, max_length=64)
+    decision_note: str | None = None
+    """Why it was granted or refused."""
+    previous_due: date | None = None
+    """The due date in force before a grant."""
+    granted_due: date | None = None
+    """The due date a grant set (shifted off a day off like any due date)."""
+
+    @property
+    def pending(self) -> bool:
+        return self.status == ExtensionStatus.PENDING
 
 
 class Event(SQLModel, table=True):
@@ -223,3 +318,19 @@ class PublishedPage(SQLModel, table=True):
     """What else it shows: unit and commune names, the calendar, the Prefect server."""
     at: datetime
     """The instant it was published as of."""
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The `Table` of a table model: SQLModel sets `__table__` but does not declare it."""
+    table = inspect(model).local_table
+    assert isinstance(table, Table), f"{model.__name__} is not a table model"
+    return table
+
+
+def saved_id(
+    row: WorkItem | Deliverable | Contribution | Event | Outbox | Directive | Extension,
+) -> int:
+    """The id of a row the database holds (read, or flushed after its insert): a new row's
+    is None until then."""
+    assert row.id is not None, f"{type(row).__name__} has no id: it was never saved"
+    return row.id

@@ -33,7 +33,7 @@ def city_opened_table(
     """One row per commune an opening run served: its periods and how many items it opened."""
     return [
         {
-            "Xã": commune_label(city.plan_of(code)),
+            "Xã": commune_label(city.known_plan(code)),
             "Kỳ": ", ".join(periods),
             "Mở mới": opened.get(code, 0),
             "Mã xã": code,

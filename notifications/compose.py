@@ -14,10 +14,20 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from models.store import consolidated_sources
-from models.tables import Deliverable, Event, Outbox, WorkItem
+from models.store import ROUND_EVENTS, consolidated_sources
+from models.tables import (
+    Deliverable,
+    Directive,
+    Event,
+    Extension,
+    Outbox,
+    WorkItem,
+    saved_id,
+)
+from notifications.attachments import DIRECTIVE_FILE_KINDS, directive_attachment
+from notifications.extension_views import extension_context
 from notifications.ics import CalendarEntry, calendar_bytes
 from notifications.message import (
     Attachment,
@@ -27,7 +37,9 @@ from notifications.message import (
     message_id,
     parse_sender,
 )
+from notifications.office_facts import load_directives, load_extensions, receipt_verdict
 from notifications.render import Renderer, renderer_for
+from notifications.signatures import signature_text
 from notifications.views import (
     KIND_LABELS,
     ItemView,
@@ -73,6 +85,9 @@ UPLOAD_KINDS = (
     MailKind.COORDINATE,
 )
 """Mails to a unit that carry its signed link to the intake page (`upload_url`)."""
+RECEIPT_KINDS = (MailKind.CLOSED, MailKind.CORRECTION)
+"""Mails that state the version received (`closed`): the receipt, and the correction to those
+told of the item's escalations."""
 
 
 @dataclass
@@ -85,10 +100,18 @@ class Facts:
     failures: dict[tuple[int, str], list[tuple[str, str]]] = field(default_factory=dict)
     """(recipient, error) of failed rows, by (item, step)."""
     rounds: dict[int, int] = field(default_factory=dict)
-    """How many times each item was returned (its current round; absent: 0)."""
+    """How many rounds each item has had after its first, returns and extensions granted (its
+    current round; absent: 0)."""
     sources: dict[int, list[WorkItem]] = field(default_factory=dict)
     """For a consolidated report's item: the units' items of the reports it sums up, same
     period, as they stand when the mail is written."""
+    sent_with: dict[str, list[Outbox]] = field(default_factory=dict)
+    """By the Message-ID of a digest whose copies (Cc) are retried alone: the rows its To was
+    sent (see `Composer.for_digest`)."""
+    directives: dict[int, Directive] = field(default_factory=dict)
+    """The directive each directive's item acts on, by directive id."""
+    extensions: dict[tuple[int, int], Extension] = field(default_factory=dict)
+    """The extensions of the items with an extension mail, by (item, its number)."""
 
 
 def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = None) -> Facts:
@@ -98,36 +121,40 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
     item_ids = {r.item_id for r in rows}
     if not item_ids:
         return facts
-    for item in session.execute(select(WorkItem).where(WorkItem.id.in_(item_ids))).scalars():
+    for item in session.execute(select(WorkItem).where(col(WorkItem.id).in_(item_ids))).scalars():
         facts.items[item.id] = item
     rounds = (
-        select(Event.item_id, func.count())
-        .where(Event.item_id.in_(item_ids), Event.kind == EventKind.RETURNED)
-        .group_by(Event.item_id)
+        select(col(Event.item_id), func.count())
+        .where(col(Event.item_id).in_(item_ids), col(Event.kind).in_(ROUND_EVENTS))
+        .group_by(col(Event.item_id))
     )
     facts.rounds = {item_id: n for item_id, n in session.execute(rounds).all()}
+    facts.directives = load_directives(session, facts.items.values())
+    facts.extensions = load_extensions(session, rows)
     if plan is not None:
         for item in facts.items.values():
             ob = plan.obligations.get(item.obligation)
             if ob is not None and ob.consolidates:
-                facts.sources[item.id] = consolidated_sources(session, plan, item)
-    closed = {r.item_id for r in rows if r.kind in (MailKind.CLOSED, MailKind.RETURNED)}
+                facts.sources[saved_id(item)] = consolidated_sources(session, plan, item)
+    closed = {r.item_id for r in rows if r.kind in RECEIPT_KINDS + (MailKind.RETURNED,)}
     if closed:
-        query = select(Deliverable).where(Deliverable.item_id.in_(closed))
-        for d in session.execute(query.order_by(Deliverable.version)).scalars():
+        query = select(Deliverable).where(col(Deliverable.item_id).in_(closed))
+        for d in session.execute(query.order_by(col(Deliverable.version))).scalars():
             facts.deliverables[d.item_id] = d
     returned = {r.item_id for r in rows if r.kind == MailKind.RETURNED}
     if returned:
-        query = select(Event).where(Event.item_id.in_(returned), Event.kind == EventKind.RETURNED)
-        for event in session.execute(query.order_by(Event.id)).scalars():
+        events = select(Event).where(
+            col(Event.item_id).in_(returned), col(Event.kind) == EventKind.RETURNED
+        )
+        for event in session.execute(events.order_by(col(Event.id))).scalars():
             facts.returns[(event.item_id, event.detail.get("step", ""))] = event.detail
             facts.returns[(event.item_id, "")] = event.detail
     noticed = {r.item_id for r in rows if is_undelivered(r.step)}
     if noticed:
-        query = select(Outbox).where(
-            Outbox.item_id.in_(noticed), Outbox.status == OutboxStatus.FAILED
+        failures = select(Outbox).where(
+            col(Outbox.item_id).in_(noticed), col(Outbox.status) == OutboxStatus.FAILED
         )
-        for failed in session.execute(query.order_by(Outbox.id)).scalars():
+        for failed in session.execute(failures.order_by(col(Outbox.id))).scalars():
             facts.failures.setdefault((failed.item_id, failed.step), []).append(
                 (failed.recipient, failed.last_error or "")
             )
@@ -179,14 +206,16 @@ class Composer:
         sender: str | None = None,
         link: Callable[[int, str, datetime], str] | None = None,
         evidence: Evidence | None = None,
+        renderer: Renderer | None = None,
     ):
         """`link(item_id, unit, at)` makes the signed intake link (notifications.links);
         without it mails carry no `upload_url`. `evidence` gives the files an item's mails attach
-        (the caller passes `notifications.documents.scorecard.evidence_for`)."""
+        (the caller passes `notifications.documents.scorecard.evidence_for`). `renderer`: the
+        templates (default: the plan's, as they are on disk)."""
         self.plan = plan
         self.link = link
         self.evidence = evidence
-        self.renderer: Renderer = renderer_for(plan.folder, plan.city_folder)
+        self.renderer: Renderer = renderer or renderer_for(plan.folder, plan.city_folder)
         self.names = people(plan)
         self.units_by_address = {str(u.email).lower(): code for code, u in plan.units.items()}
         self.leaders = leader_addresses(plan)
@@ -229,8 +258,15 @@ class Composer:
         """`item_view`, once per item and day: the rows of an item in a run share it."""
         found = self._views.get((item.id, today))
         if found is None or found[0] is not item:
-            found = self._views[(item.id, today)] = (item, item_view(self.plan, item, today))
+            directive = self._directive(item)
+            view = item_view(self.plan, item, today, directive)
+            found = self._views[(item.id, today)] = (item, view)
         return found[1]
+
+    def _directive(self, item: WorkItem) -> Directive | None:
+        if item.directive_id is None or self._facts is None:
+            return None
+        return self._facts.directives.get(item.directive_id)
 
     def entry(
         self,
@@ -243,6 +279,7 @@ class Composer:
     ) -> dict:
         """What a mail to `recipient` says about one item at one step. Its upload link is the
         unit's own: the lead's, or for a coordinating unit's request its link to contribute."""
+        self._chunk(facts)
         today = local_date(at, self.plan.zone)
         link_unit = (
             self.units_by_address.get(recipient.lower())
@@ -255,12 +292,15 @@ class Composer:
             "step": step,
             "item": self.view(item, today),
             "escalation": self._escalation(step, item) if kind == MailKind.ESCALATION else None,
-            "closed": self._closed(item, facts) if kind == MailKind.CLOSED else None,
+            "closed": self._closed(item, facts) if kind in RECEIPT_KINDS else None,
             "returned": self._returned(item, step, facts) if kind == MailKind.RETURNED else None,
+            "extension": extension_context(item, step, facts.extensions)
+            if kind == MailKind.EXTENSION
+            else None,
             "sources": source_states(self.plan, item, facts.sources[item.id], today)
             if item.id in facts.sources
             else None,
-            "upload_url": self.link(item.id, link_unit, at)
+            "upload_url": self.link(saved_id(item), link_unit, at)
             if self.link and link_unit and kind in UPLOAD_KINDS and item.status in OPEN_STATUSES
             else "",
         }
@@ -274,7 +314,7 @@ class Composer:
         undelivered: Sequence[tuple[str, str]] = (),
         has_calendar: bool = False,
     ) -> dict:
-        """Every variable a template may use; the same keys for every kind (see README)."""
+        """Every variable a template may use; the same keys for every kind (see docs/mail.md)."""
         single = entries[0] if kind != MailKind.DIGEST and entries else {}
         today = local_date(at, self.plan.zone)
         return self.common(today, at) | {
@@ -289,6 +329,7 @@ class Composer:
             "escalation": single.get("escalation"),
             "closed": single.get("closed"),
             "returned": single.get("returned"),
+            "extension": single.get("extension"),
             "sources": single.get("sources"),
             "upload_url": single.get("upload_url", ""),
             "entries": entries,
@@ -319,14 +360,14 @@ class Composer:
         }
 
     def _closed(self, item: WorkItem, facts: Facts) -> dict:
-        got = facts.deliverables.get(item.id)
+        got = facts.deliverables.get(saved_id(item))
         received = got.received_at if got else item.closed_at
-        verdict = {True: "đúng hạn", False: "sau hạn"}.get(item.on_time, "")
+        verdict = receipt_verdict(item)
         doc = got.document if got else ""  # received as an official document: no file
         file = got if got and not doc else None
         when = vn_datetime(received, self.plan.zone) if received else ""
         return {
-            "received_at": vn_date(got.doc_date) if doc and got.doc_date else when,
+            "received_at": vn_date(got.doc_date) if got and doc and got.doc_date else when,
             "on_time": item.on_time,
             "verdict": verdict,
             "doc": doc,
@@ -334,12 +375,14 @@ class Composer:
             "version": got.version if got else 0,
             "size": file_size(file.size) if file else "",
             "sha256": file.sha256 if file else "",
+            "signature": signature_text(file.signature, self.plan.zone) if file else "",
         }
 
     def _returned(self, item: WorkItem, step: str, facts: Facts) -> dict:
-        detail = facts.returns.get((item.id, step)) or facts.returns.get((item.id, "")) or {}
+        item_id = saved_id(item)
+        detail = facts.returns.get((item_id, step)) or facts.returns.get((item_id, "")) or {}
         previous = detail.get("previous_due")
-        got = facts.deliverables.get(item.id)
+        got = facts.deliverables.get(item_id)
         what = ""
         if got is not None:
             what = got.document or f"tệp {got.original_name}, lần nộp thứ {got.version}"
@@ -387,21 +430,24 @@ class Composer:
         name = parse_step(row.step)
         notice = name.undelivered
         step = str(replace(name, undelivered=False))
-        entries = [self.entry(row.kind, step, item, at, facts, row.recipient)]
-        undelivered = facts.failures.get((item.id, step), []) if notice else []
+        kind = MailKind(row.kind)
+        entries = [self.entry(kind, step, item, at, facts, row.recipient)]
+        undelivered = facts.failures.get((saved_id(item), step), []) if notice else []
         calendar = []
         if row.kind == MailKind.OPENED and not notice:
             calendar = [self.calendar_entry(item)]
         elif row.kind == MailKind.RETURNED and not notice:  # the new due date replaces the old
             calendar = [self.calendar_entry(item, sequence=name.number or 1)]
         to = row.addressed_to or row.recipient
-        context = self.context(row.kind, to, at, entries, undelivered, bool(calendar))
+        context = self.context(kind, to, at, entries, undelivered, bool(calendar))
         msg_id = row_message_id(self.plan.commune.code, row, facts)
         extra = (
             [Attachment(*f) for f in self.evidence(item.obligation, item.period, at)]
             if self.evidence and not notice and row.kind in EVIDENCE_KINDS
             else []
         )
+        if not notice and row.kind in DIRECTIVE_FILE_KINDS:
+            extra += directive_attachment(self._directive(item))
         # Rows that differ only in their recipient (a closed mail's copies, an escalation's
         # levels) share the parts of the mail that do not name the recipient.
         shared = self._shared.get((item.id, row.kind, row.step, at))
@@ -409,7 +455,7 @@ class Composer:
             shared = self._shared[(item.id, row.kind, row.step, at)] = (item, {})
         return self._mail(
             [row, *copies],
-            row.kind,
+            kind,
             to,
             list(row.cc),
             context,
@@ -420,24 +466,30 @@ class Composer:
             shared[1],
         )
 
-    def for_digest(self, rows: Sequence[Outbox], facts: Facts, at: datetime) -> Mail:
+    def for_digest(
+        self, rows: Sequence[Outbox], facts: Facts, at: datetime, sent: Sequence[Outbox] = ()
+    ) -> Mail:
         """One mail listing every row of one addressee: a unit with `digest: true` (its items
         by due date), or a leader (the escalations of one delivery run, by unit: see
         `notifications.delivery`). The rows may include copies of the leader's mails (the
-        standing office's): they are copied once, and list no entry of their own."""
+        standing office's): they are copied once, and list no entry of their own. With `sent`,
+        `rows` are copies retried alone of the digest whose To got the `sent` rows: the same
+        mail again (its Message-ID, To, Cc, list and instant), sent to the copies only."""
         self._chunk(facts)
         to = rows[0].addressed_to or rows[0].recipient
         leader = to.lower() in self.leaders
+        if sent:
+            at = min((r.sent_at for r in sent if r.sent_at is not None), default=at)
 
         def order(r: Outbox) -> tuple:
             item = facts.items[r.item_id]
             return (item.unit, item.due, r.item_id, r.id) if leader else (item.due, r.item_id, r.id)
 
-        ordered = sorted(rows, key=order)
+        ordered = sorted([*rows, *sent], key=order)
         listed = [r for r in ordered if r.addressed_to is None] or ordered
         listed = list({(r.item_id, r.step): r for r in reversed(listed)}.values())[::-1]
         entries = [
-            self.entry(r.kind, r.step, facts.items[r.item_id], at, facts, r.recipient)
+            self.entry(MailKind(r.kind), r.step, facts.items[r.item_id], at, facts, r.recipient)
             for r in listed
         ]
         calendar = [
@@ -445,9 +497,17 @@ class Composer:
         ]
         cc = list(dict.fromkeys(c for r in ordered for c in r.cc if c.lower() != to.lower()))
         context = self.context(MailKind.DIGEST, to, at, entries, (), bool(calendar))
-        key = [r.id for r in ordered if r.addressed_to is None] or [r.id for r in ordered]
-        msg_id = digest_message_id(self.plan.commune.code, key, to)
-        return self._mail(list(ordered), MailKind.DIGEST, to, cc, context, msg_id, calendar, at)
+        key = [saved_id(r) for r in ordered if r.addressed_to is None] or list(
+            map(saved_id, ordered)
+        )
+        msg_id = sent[0].message_id if sent else digest_message_id(self.plan.commune.code, key, to)
+        assert msg_id is not None, "a sent digest's rows keep its Message-ID"
+        mail = self._mail(ordered, MailKind.DIGEST, to, cc, context, msg_id, calendar, at)
+        if not sent:
+            return mail
+        again = {r.id for r in rows}
+        mine = [r for r in ordered if r.id in again]
+        return replace(mail, rows=mine, recipients=envelope(mine))
 
     def _mail(
         self,
@@ -549,12 +609,14 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, di
         MailKind.CLOSED: local_instant(item.due, morning, plan.zone),
         MailKind.RETURNED: local_instant(item.due, morning, plan.zone),
         MailKind.COORDINATE: opened,
+        MailKind.CORRECTION: local_instant(cal.add_working_days(item.due, 3), morning, plan.zone),
     }
     when[MailKind.REMINDER] = max(when[MailKind.REMINDER], opened)
     steps = {
         MailKind.ESCALATION: "escalation-1",
         MailKind.RETURNED: "returned-1",
         MailKind.COORDINATE: "opened",
+        MailKind.CORRECTION: "correction",
     }
     closed_item = WorkItem(
         **item.model_dump()
@@ -585,7 +647,7 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, di
     recipient = plan.units[item.unit].email if item.unit in plan.units else "x@example.invalid"
     out: list[tuple[MailKind, dict]] = []
     for kind, at_kind in when.items():
-        subject = closed_item if kind == MailKind.CLOSED else item
+        subject = closed_item if kind in RECEIPT_KINDS else item
         entry = composer.entry(kind, steps.get(kind, str(kind)), subject, at_kind, facts)
         opening = kind == MailKind.OPENED
         out.append((kind, composer.context(kind, str(recipient), at_kind, [entry], (), opening)))
@@ -598,7 +660,7 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, di
         composer.entry(
             kind,
             steps.get(kind, str(kind)),
-            closed_item if kind == MailKind.CLOSED else item,
+            closed_item if kind in RECEIPT_KINDS else item,
             overdue,
             facts,
         )
@@ -611,4 +673,6 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, di
         at_level = when[MailKind.ESCALATION]
         escalated = composer.entry(MailKind.ESCALATION, "escalation-1", item, at_level, facts)
         out.append((digest, composer.context(digest, leaders[0], at_level, [escalated] * 2)))
-    return out
+    from notifications.office_samples import office_samples  # it builds on this module
+
+    return out + office_samples(composer, item, when[MailKind.OPENED], str(recipient))

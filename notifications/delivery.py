@@ -24,34 +24,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import Engine, and_, bindparam, func, not_, or_, select, text, update
-from sqlmodel import Session
+from jinja2 import TemplateError
+from sqlalchemy import Engine, and_, func, not_, or_, select, text, update
+from sqlmodel import Session, col
 
-from models.db import transaction
-from models.store import log_event, queue_notices
-from models.tables import Outbox, WorkItem
+from models.db import rowcount, transaction
+from models.tables import Outbox, WorkItem, saved_id
 from notifications.compose import Composer, Evidence, Facts, Mail, load_facts
-from notifications.links import intake_linker
-from notifications.smtp import Outcome, Transport, make_transport
-from schedules.notices import digest_addresses, in_digest, leader_addresses, undelivered_notice
-from schedules.plan import Plan
-from schedules.vocabulary import (
-    NAGGING_KINDS,
-    OPEN_STATUSES,
-    EventKind,
-    MailKind,
-    OutboxStatus,
-    parse_step,
+from notifications.delivery_report import (  # noqa: F401  (the report's home for importers)
+    DeliveryReport,
+    describe_delivery,
+    waiting_words,
 )
+from notifications.links import intake_linker
+from notifications.message import is_digest_id
+from notifications.recording import Recorder, settle
+from notifications.render import Renderer, error_location
+from notifications.smtp import Outcome, Transport, make_transport
+from notifications.template_sets import templates_in_use
+from schedules.notices import digest_addresses, in_digest, leader_addresses
+from schedules.plan import Plan
+from schedules.vocabulary import NAGGING_KINDS, OPEN_STATUSES, MailKind, OutboxStatus, parse_step
 
 log = logging.getLogger("cchc.mail")
 
@@ -62,58 +63,8 @@ LEASE = timedelta(minutes=15)
 """How long a claim holds without renewal (a run renews its claims every third of it): longer
 than the longest wait for a server's answer (`SmtpSettings.data_timeout`, 10 minutes), short
 enough that the rows of a run that died go out again soon."""
-BACKOFF_FIRST = timedelta(minutes=1)
-BACKOFF_MAX = timedelta(hours=1)
-MAX_REPLIES = 20
-"""Temporary (4xx) answers before a row is given up as failed; about 15 hours of retries. A
-server that cannot be reached at all is retried without limit: that is not the recipient's
-fault."""
 SUPERSEDABLE = (MailKind.REMINDER, MailKind.DUE, MailKind.OVERDUE)
 """Mails that a later step of the same item makes pointless (after downtime)."""
-RECORD_BATCH = 50
-RECORD_DELAY = 0.25
-"""Outcomes are committed in groups of at most RECORD_BATCH, or RECORD_DELAY seconds."""
-
-
-@dataclass
-class DeliveryReport:
-    at: datetime
-    via: str = ""
-    messages: int = 0
-    """Messages handed over (a digest counts once)."""
-    sent: list[tuple[int, str, int, str]] = field(default_factory=list)
-    """(outbox id, kind, item id, recipient) of the rows delivered."""
-    retrying: list[tuple[int, str, str, datetime]] = field(default_factory=list)
-    """(outbox id, recipient, error, next attempt)."""
-    failed: list[tuple[int, str, str]] = field(default_factory=list)
-    """(outbox id, recipient, error)."""
-    dropped: list[tuple[int, str]] = field(default_factory=list)
-    """(outbox id, reason): rows cancelled because their item closed or moved on."""
-    lost_claims: int = 0
-    """Rows settled by someone else while we were sending (lease ran out, or item closed)."""
-    held: int = 0
-    """Rows due that another deliverer's live claim holds (a run in progress, or one that
-    died), which this run therefore left alone ..."""
-    held_until: datetime | None = None
-    """... until then at the latest (when the last of those claims runs out)."""
-
-    def add(self, other: DeliveryReport) -> None:
-        """Count `other` (another commune's run) in this report."""
-        self.via = self.via or other.via
-        self.messages += other.messages
-        self.sent += other.sent
-        self.retrying += other.retrying
-        self.failed += other.failed
-        self.dropped += other.dropped
-        self.lost_claims += other.lost_claims
-        self.held += other.held
-        if other.held_until and (self.held_until is None or other.held_until > self.held_until):
-            self.held_until = other.held_until
-
-
-def backoff(attempts: int) -> timedelta:
-    """Delay before attempt `attempts + 1`: 1, 2, 4 ... minutes, at most an hour."""
-    return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
 
 
 def deliver_pending(
@@ -173,6 +124,7 @@ async def deliver_pending_async(
         settings.smtp.sender,
         link=intake_linker(settings),
         evidence=evidence,
+        renderer=templates_in_use(plan, settings.smtp.sender, at),
     )
     transport = transport or make_transport(settings.smtp, settings.data_dir)
     report = DeliveryReport(at, transport.via)
@@ -237,7 +189,7 @@ class Scope:
         """Escalations whose mail is addressed to a leader (the leader's rows and their
         copies)."""
         addressee = func.lower(func.coalesce(Outbox.addressed_to, Outbox.recipient))
-        return and_(Outbox.kind == MailKind.ESCALATION, addressee.in_(sorted(self.leaders)))
+        return and_(col(Outbox.kind) == MailKind.ESCALATION, addressee.in_(sorted(self.leaders)))
 
     def where(self, query, now: datetime, audience: Audience = Audience.EVERYONE):
         """`query` restricted to the rows of `audience` the run may claim (not claimed by a
@@ -250,7 +202,7 @@ class Scope:
         if not self.force:
             query = query.where(Outbox.send_after <= self.at)
         if self.items is not None:
-            query = query.where(Outbox.item_id.in_(list(self.items)))
+            query = query.where(col(Outbox.item_id).in_(list(self.items)))
         if audience == Audience.LEADERS and self.leaders:
             query = query.where(self.leader_rows())
         elif audience == Audience.UNITS and self.leaders:
@@ -260,7 +212,7 @@ class Scope:
 
 def free(now: datetime):
     """Not held by a live claim at `now`."""
-    return or_(Outbox.claimed_until.is_(None), Outbox.claimed_until <= now)
+    return or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) <= now)
 
 
 def database_now(session: Session) -> datetime:
@@ -284,17 +236,22 @@ class Lease:
             await asyncio.sleep(self.length.total_seconds() / 3)
             try:
                 await asyncio.to_thread(self.renew)
-            except Exception:  # noqa: BLE001  (the next renewal tries again)
-                log.exception("mail: cannot renew the delivery run's claims")
+            except Exception as exc:  # noqa: BLE001  (the next renewal tries again)
+                first = str(getattr(exc, "orig", None) or exc).strip().split("\n")[0]
+                log.warning("mail: cannot renew the delivery run's claims: %s", first)
 
     def renew(self) -> int:
         with transaction(self.engine) as session:
             until = database_now(session) + self.length
-            return session.execute(
+            result = session.execute(
                 update(Outbox)
-                .where(Outbox.claim_token == self.token, Outbox.status == OutboxStatus.PENDING)
+                .where(
+                    col(Outbox.claim_token) == self.token,
+                    col(Outbox.status) == OutboxStatus.PENDING,
+                )
                 .values(claimed_until=until)
-            ).rowcount
+            )
+            return rowcount(result)
 
 
 def held_rows(engine: Engine, scope: Scope) -> tuple[int, datetime | None]:
@@ -304,18 +261,18 @@ def held_rows(engine: Engine, scope: Scope) -> tuple[int, datetime | None]:
         now = database_now(session)
         query = (
             select(func.count(), func.max(Outbox.claimed_until))
-            .join(WorkItem, WorkItem.id == Outbox.item_id)
+            .join(WorkItem, col(WorkItem.id) == col(Outbox.item_id))
             .where(
-                WorkItem.commune == scope.plan.commune.code,
-                Outbox.status == OutboxStatus.PENDING,
-                Outbox.claimed_until > now,
-                Outbox.claim_token != scope.token,
+                col(WorkItem.commune) == scope.plan.commune.code,
+                col(Outbox.status) == OutboxStatus.PENDING,
+                col(Outbox.claimed_until) > now,
+                col(Outbox.claim_token) != scope.token,
             )
         )
         if not scope.force:
-            query = query.where(Outbox.send_after <= scope.at)
+            query = query.where(col(Outbox.send_after) <= scope.at)
         if scope.items is not None:
-            query = query.where(Outbox.item_id.in_(list(scope.items)))
+            query = query.where(col(Outbox.item_id).in_(list(scope.items)))
         count, until = session.execute(query).one()
     return count, until
 
@@ -353,6 +310,7 @@ async def _send(
             if sending is not None:
                 done, sending = sending, None
                 _sent(report, recorder, done[0], await done[1])
+            await recorder.ready()
             task = asyncio.ensure_future(transport.send(mail.message, sender, mail.recipients))
             sending = (mail, task)
             await asyncio.sleep(0)  # the send writes its first command
@@ -373,28 +331,39 @@ def _sent(report: DeliveryReport, recorder: Recorder, mail: Mail, outcomes: list
     recorder.add([(row, by_recipient[row.recipient.lower()]) for row in mail.rows], mail.msg_id)
 
 
-def _batches(rows: list[Outbox], digest_to: set[str], leaders: set[str]) -> list[list[Outbox]]:
+Batch = tuple[list[Outbox], list[Outbox]]
+"""The rows of one mail, and for copies of a digest retried alone the rows its To was sent."""
+
+
+def _batches(
+    rows: list[Outbox], digest_to: set[str], leaders: set[str], sent_with: dict[str, list[Outbox]]
+) -> list[Batch]:
     """The rows of each mail, in row order: a mail's To and copies together; a digest unit's
-    rows (without copies) together; a leader's escalations, with their copies, together."""
+    rows (without copies) together; a leader's escalations, with their copies, together; the
+    copies of a digest whose To was sent (`Facts.sent_with`) together, as that digest."""
     groups: dict[tuple, list[Outbox]] = defaultdict(list)
     for row in rows:
         to = (row.addressed_to or row.recipient).lower()
-        if row.kind == MailKind.ESCALATION and to in leaders:
-            key: tuple = ("leader", to)
+        if row.addressed_to is not None and row.message_id in sent_with:
+            key: tuple = ("again", row.message_id)
+        elif row.kind == MailKind.ESCALATION and to in leaders:
+            key = ("leader", to)
         elif in_digest(row.recipient, row.cc, digest_to):
             key = ("digest", to)
         else:
             key = ("mail", row.item_id, row.step, to)
         groups[key].append(row)
-    batches = []
+    batches: list[Batch] = []
     for key, batch in groups.items():
-        if key[0] == "leader" and len({(r.item_id, r.step) for r in batch}) > 1:
-            batches.append(batch)  # a digest
+        if key[0] == "again":
+            batches.append((batch, sent_with[key[1]]))
+        elif key[0] == "leader" and len({(r.item_id, r.step) for r in batch}) > 1:
+            batches.append((batch, []))  # a digest
         elif key[0] == "leader":
-            batches += _by_mail(batch)
+            batches += [(mail, []) for mail in _by_mail(batch)]
         else:
-            batches.append(batch)
-    batches.sort(key=lambda b: min(r.id for r in b))
+            batches.append((batch, []))
+    batches.sort(key=lambda b: min(map(saved_id, b[0])))
     return batches
 
 
@@ -416,17 +385,32 @@ def _compose(
 ) -> Iterator[Mail]:
     """Mails for a claim, in row order; a row whose mail cannot be built waits for a retry
     (a template edited after `cchc check`, say) instead of stopping the run."""
-    for batch in _batches(rows, digest_to, leaders):
+    for batch, sent in _batches(rows, digest_to, leaders, facts.sent_with):
         to = (batch[0].addressed_to or batch[0].recipient).lower()
         try:
-            if to not in digest_to and len({(r.item_id, r.step) for r in batch}) == 1:
+            if sent:
+                yield composer.for_digest(batch, facts, at, sent)
+            elif to not in digest_to and len({(r.item_id, r.step) for r in batch}) == 1:
                 main = next((r for r in batch if r.addressed_to is None), batch[0])
                 yield composer.for_row(main, facts, at, [r for r in batch if r is not main])
             else:
                 yield composer.for_digest(batch, facts, at)
         except Exception as exc:  # noqa: BLE001  (one bad mail must not block the others)
-            log.exception("mail: cannot build the mail of outbox rows %s", [r.id for r in batch])
-            recorder.add([(r, Outcome("retry", f"cannot build the mail: {exc}")) for r in batch])
+            why = f"cannot build the mail: {unbuilt_reason(composer.renderer, exc)}"
+            log.error("mail: outbox rows %s: %s", [r.id for r in batch], why)
+            unbuilt = Outcome("retry", why, cause="unbuilt")
+            recorder.add([(r, unbuilt) for r in batch])
+
+
+def unbuilt_reason(renderer: Renderer, exc: Exception) -> str:
+    """Why a mail cannot be built, in one line: with the template's FILE:LINE when a template
+    raised it (a template broken after `cchc check`)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, TemplateError):
+        path, line = error_location(renderer, exc, "")
+        if path.endswith(".j2"):
+            return f"{path}:{line}: {text}"
+    return text
 
 
 def claim(
@@ -446,8 +430,12 @@ def claim(
     plan = scope.plan
     with transaction(engine) as session:
         now = database_now(session)
-        query = select(Outbox.id).join(WorkItem, WorkItem.id == Outbox.item_id)
-        query = scope.where(query, now, audience).where(Outbox.id > cursor).order_by(Outbox.id)
+        query = select(col(Outbox.id)).join(WorkItem, col(WorkItem.id) == col(Outbox.item_id))
+        query = (
+            scope.where(query, now, audience)
+            .where(col(Outbox.id) > cursor)
+            .order_by(col(Outbox.id))
+        )
         if chunk is not None:
             query = query.limit(chunk)
         ids = session.execute(query).scalars().all()
@@ -455,27 +443,49 @@ def claim(
             return None
         session.execute(
             update(Outbox)
-            .where(Outbox.id.in_(ids), Outbox.status == OutboxStatus.PENDING, free(now))
+            .where(col(Outbox.id).in_(ids), col(Outbox.status) == OutboxStatus.PENDING, free(now))
             .values(claimed_until=now + lease, claim_token=scope.token)
         )
         rows = (
             session.execute(
-                select(Outbox).where(Outbox.id.in_(ids), Outbox.claim_token == scope.token)
+                select(Outbox).where(
+                    col(Outbox.id).in_(ids), col(Outbox.claim_token) == scope.token
+                )
             )
             .scalars()
             .all()
         )
-        facts = load_facts(session, rows, plan)
+        sent = sent_with(session, rows)
+        facts = load_facts(session, [*rows, *(r for group in sent.values() for r in group)], plan)
+        facts.sent_with = sent
         keep = []
         for row in sorted(rows, key=lambda r: r.id):
             reason = stale_reason(row, facts.items.get(row.item_id))
             if reason is None:
                 keep.append(row)
-            elif _settle(
+            elif settle(
                 session, row, scope.token, status=OutboxStatus.CANCELLED, last_error=reason
             ):
                 report.dropped.append((row.id, reason))
         return keep, facts, max(ids)
+
+
+def sent_with(session: Session, rows: Sequence[Outbox]) -> dict[str, list[Outbox]]:
+    """For the copies among `rows` that were in a digest whose To was sent (or refused for
+    good): that digest's To rows, by its Message-ID (see `Facts.sent_with`)."""
+    again = {r.message_id for r in rows if r.addressed_to and is_digest_id(r.message_id)}
+    if not again:
+        return {}
+    query = select(Outbox).where(
+        col(Outbox.item_id).in_({r.item_id for r in rows if r.message_id in again}),
+        col(Outbox.message_id).in_(again),
+        col(Outbox.addressed_to).is_(None),
+        col(Outbox.status).in_([OutboxStatus.SENT, OutboxStatus.FAILED]),
+    )
+    found: dict[str, list[Outbox]] = defaultdict(list)
+    for row in session.execute(query.order_by(col(Outbox.id))).scalars():
+        found[row.message_id].append(row)
+    return dict(found)
 
 
 def stale_reason(row: Outbox, item: WorkItem | None) -> str | None:
@@ -493,197 +503,3 @@ def stale_reason(row: Outbox, item: WorkItem | None) -> str | None:
         if not step.undelivered and current and mine and current > mine:
             return f"superseded: the item is at {item.step}"
     return None
-
-
-def _plain(outcome: Outcome) -> bool:
-    """Sent, with nothing to note."""
-    return outcome.status == "sent" and outcome.error is None
-
-
-def _settle(session: Session, row: Outbox, token: str, **values) -> bool:
-    """Compare-and-set: only a row still pending under our claim changes."""
-    changed = session.execute(
-        update(Outbox)
-        .where(
-            Outbox.id == row.id,
-            Outbox.status == OutboxStatus.PENDING,
-            Outbox.claim_token == token,
-        )
-        .values(claimed_until=None, claim_token=None, **values)
-    ).rowcount
-    return changed == 1
-
-
-Settled = tuple[Outbox, Outcome, str | None]
-"""A row, its recipient's outcome, and the Message-ID of the mail it went in."""
-
-
-class Recorder:
-    """Records outcomes while the next messages are sent: a worker thread commits what has
-    accumulated, in one transaction, once RECORD_BATCH outcomes or RECORD_DELAY seconds have
-    piled up (group commit). A crash can so leave at most that many accepted messages to be
-    sent again (same Message-IDs), and a commit per message does not halve the sending rate.
-    The rows sent without remark (nearly all) are settled by two statements per group."""
-
-    def __init__(self, plan: Plan, engine: Engine, at: datetime, token: str, report):
-        self.plan, self.engine, self.at, self.token, self.report = plan, engine, at, token, report
-        self.pending: list[Settled] = []
-        self.oldest = 0.0
-        self.task: asyncio.Task | None = None
-
-    def add(self, outcomes: list[tuple[Outbox, Outcome]], msg_id: str | None = None) -> None:
-        if not self.pending:
-            self.oldest = time.monotonic()
-        self.pending += [(row, outcome, msg_id) for row, outcome in outcomes]
-        idle = self.task is None or self.task.done()
-        due = len(self.pending) >= RECORD_BATCH or time.monotonic() - self.oldest >= RECORD_DELAY
-        if idle and due:
-            self._flush_started()
-
-    def _flush_started(self) -> None:
-        if self.task is not None:
-            self.task.result()  # surface a failed commit at once
-        batch, self.pending = self.pending, []
-        self.task = asyncio.ensure_future(asyncio.to_thread(self.record, batch))
-
-    async def close(self) -> None:
-        """Wait until every outcome added is committed."""
-        while True:
-            if self.task is not None:
-                await self.task
-                self.task.result()
-                self.task = None
-            if not self.pending:
-                return
-            self._flush_started()
-
-    def record(self, batch: list[Settled]) -> None:
-        with transaction(self.engine) as session:
-            bulk = session.connection().dialect.update_returning  # SQLite 3.35+, PostgreSQL
-            plain = [(row, msg_id) for row, outcome, msg_id in batch if _plain(outcome)]
-            settled = self._settle_sent(session, plain if bulk else [])
-            for row, outcome, msg_id in batch:
-                if not (bulk and _plain(outcome)):
-                    self._record_one(session, row, outcome, msg_id)
-                elif row.id in settled:
-                    self.report.sent.append((row.id, row.kind, row.item_id, row.recipient))
-                else:
-                    self._lost(row)
-
-    def _settle_sent(self, session: Session, rows: list[tuple[Outbox, str | None]]) -> set[int]:
-        """Which of `rows` (sent, nothing to note: nearly all) are now settled as sent: their
-        Message-IDs written by one executemany statement, then the compare-and-set of `_settle`
-        in one statement for all of them, not one ORM statement per row (this thread holds the
-        GIL while it builds a statement, and so slows the sending)."""
-        if not rows:
-            return set()
-        table = Outbox.__table__
-        connection = session.connection()
-        connection.execute(
-            update(table)
-            .where(table.c.id == bindparam("_id"), table.c.claim_token == self.token)
-            .values(message_id=bindparam("_msg_id")),
-            [{"_id": row.id, "_msg_id": msg_id} for row, msg_id in rows],
-        )
-        statement = (
-            update(table)
-            .where(
-                table.c.id.in_([row.id for row, _ in rows]),
-                table.c.status == OutboxStatus.PENDING,
-                table.c.claim_token == self.token,
-            )
-            .values(
-                claimed_until=None,
-                claim_token=None,
-                # = row.attempts + 1: nobody else writes a row while our claim holds it
-                attempts=table.c.attempts + 1,
-                status=OutboxStatus.SENT,
-                sent_at=self.at,
-                last_error=None,
-            )
-            .returning(table.c.id)
-        )
-        return set(connection.execute(statement).scalars())
-
-    def _lost(self, row: Outbox) -> None:
-        self.report.lost_claims += 1
-        log.warning("mail: outbox row %s changed while it was being sent", row.id)
-
-    def _record_one(
-        self, session: Session, row: Outbox, outcome: Outcome, msg_id: str | None
-    ) -> None:
-        at, report = self.at, self.report
-        attempts = row.attempts + 1
-        status = outcome.status
-        if status == "retry" and outcome.code is not None and attempts >= MAX_REPLIES:
-            status = "failed"
-        if status == "sent":
-            values = dict(
-                status=OutboxStatus.SENT, sent_at=at, last_error=outcome.error, message_id=msg_id
-            )
-        elif status == "retry":
-            retry_at = at + backoff(attempts)
-            values = dict(send_after=retry_at, last_error=outcome.error)
-        else:
-            values = dict(status=OutboxStatus.FAILED, last_error=outcome.error, message_id=msg_id)
-        if not _settle(session, row, self.token, attempts=attempts, **values):
-            self._lost(row)
-            return
-        if status == "sent":
-            report.sent.append((row.id, row.kind, row.item_id, row.recipient))
-        elif status == "retry":
-            report.retrying.append((row.id, row.recipient, outcome.error or "", retry_at))
-        else:
-            report.failed.append((row.id, row.recipient, outcome.error or ""))
-            self._tell_office(session, row, outcome)
-
-    def _tell_office(self, session: Session, row: Outbox, outcome: Outcome) -> None:
-        """A refused mail is logged on the item and reported to the standing office by mail
-        (`schedules.notices.undelivered_notice`)."""
-        log_event(
-            session,
-            row.item_id,
-            self.at,
-            EventKind.MAIL_FAILED,
-            step=row.step,
-            recipient=row.recipient,
-            error=outcome.error,
-        )
-        notice = undelivered_notice(self.plan, row.step, row.kind, row.recipient)
-        if notice is not None:
-            queue_notices(session, row.item_id, [notice], self.at)
-
-
-def describe_delivery(report: DeliveryReport) -> str:
-    """What a delivery run did, in Vietnamese (`cchc sweep`, `cchc send`): how the mail went, the
-    counts, then one line per outbox row (#id) sent, to retry, failed or cancelled."""
-    from notifications.views import kind_label
-    from schedules.dates import vn_datetime
-
-    via = report.via
-    if via.startswith("files in "):  # FileTransport: the folder of the .eml files
-        via = "tệp .eml trong " + via.removeprefix("files in ")
-    lines = [
-        f"Gửi thư qua {via}: {report.messages} thư ({len(report.sent)} thông báo); "
-        f"{len(report.retrying)} chờ gửi lại, {len(report.failed)} lỗi, "
-        f"{len(report.dropped)} đã hủy"
-        + (f", {report.lost_claims} do nơi gửi khác xử lý" if report.lost_claims else "")
-    ]
-    lines += [
-        f"  đã gửi #{i}: {kind_label(kind)}, việc #{item} → {to}"
-        for i, kind, item, to in report.sent
-    ]
-    lines += [
-        f"  gửi lại #{i}: {to} lúc {vn_datetime(when)}: {error}"
-        for i, to, error, when in report.retrying
-    ]
-    if report.held:
-        until = vn_datetime(report.held_until) if report.held_until else "?"
-        lines.insert(
-            1,
-            f"{report.held} thông báo đang do một lần gửi khác giữ đến {until} (lần gửi đó "
-            "đang chạy, hoặc đã dừng đột ngột: khi đó các thông báo này được gửi sau giờ trên)",
-        )
-    lines += [f"  LỖI #{i}: {to}: {error}" for i, to, error in report.failed]
-    lines += [f"  đã hủy #{i}: {reason}" for i, reason in report.dropped]
-    return "\n".join(lines)

@@ -4,15 +4,19 @@
 One `cchc.item.<kind>` (`EVENT_KINDS`) per kind and unit per run (not per item, so their
 number follows units, like the task runs), with the items in the payload; one
 `cchc.mail.failed` per commune and run whose delivery gave up on some mail; one
-`cchc.sweep.completed` per sweep that ended well (what the "sweep missing" automation of
-`cchc deploy` waits for).
+`cchc.mail.stuck` per commune and sweep while some mail has waited a day or more (it cannot be
+built, or the server does not take it); one `cchc.sweep.completed` per sweep that ended well
+(what the "sweep missing" automation of `cchc deploy` waits for). The embedded engine adds
+`cchc.sweep.skipped` (its clock missed a sweep) and `cchc.config.refused` (a reload refused).
+Each of the last four but `cchc.sweep.completed` has an automation that tells the admin
+(`flows.deploy_automations`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from notifications.status_pages import ItemLike, obligation_title, unit_name
@@ -26,7 +30,14 @@ The sweep emits the first three; a hand-in (closed), the office's review (accept
 and a waiver come from the intake and the command line (`flows.status`)."""
 
 MAIL_FAILED = "cchc.mail.failed"
+MAIL_STUCK = "cchc.mail.stuck"
 SWEEP_COMPLETED = "cchc.sweep.completed"
+SWEEP_SKIPPED = "cchc.sweep.skipped"
+CONFIG_REFUSED = "cchc.config.refused"
+STUCK_AFTER = timedelta(days=1)
+"""A mail still waiting this long after it was queued is stuck (`cchc.mail.stuck`)."""
+MAX_LISTED = 50
+"""Rows or problems listed in an event's payload at most (the count says how many in all)."""
 
 
 def mail_failed_event(
@@ -35,9 +46,24 @@ def mail_failed_event(
     """Keyword arguments of `emit_event` for the outbox rows of one commune that failed for good
     in a run: (outbox id, recipient, error) each. `city`: the code of the communes the run
     serves (the commune's own for a single commune), the label automations match."""
+    return _outbox_event(MAIL_FAILED, plan, failed, at, city)
+
+
+def mail_stuck_event(
+    plan: Plan, stuck: list[tuple], at: datetime, city: str | None = None
+) -> dict[str, Any]:
+    """Keyword arguments of `emit_event` for the outbox rows of one commune that still wait a
+    day or more after they were queued (a mail that cannot be built, a server that does not
+    take it): (outbox id, recipient, last error) each; see `mail_failed_event`."""
+    return _outbox_event(MAIL_STUCK, plan, stuck, at, city)
+
+
+def _outbox_event(
+    name: str, plan: Plan, rows: list[tuple], at: datetime, city: str | None
+) -> dict[str, Any]:
     commune = plan.commune.code
     return dict(
-        event=MAIL_FAILED,
+        event=name,
         occurred=at,
         resource={
             "prefect.resource.id": f"cchc.{commune}.outbox",
@@ -46,10 +72,10 @@ def mail_failed_event(
             "cchc.city": city or commune,
         },
         payload={
-            "count": len(failed),
+            "count": len(rows),
             "rows": [
                 {"outbox_id": row[0], "recipient": row[1], "error": row[2]}
-                for row in failed
+                for row in rows[:MAX_LISTED]
                 if len(row) >= 3
             ],
         },
@@ -122,4 +148,36 @@ def sweep_completed_event(city: City, summary: dict[str, Any]) -> dict[str, Any]
             "cchc.city": city.code,
         },
         payload={k: summary.get(k) for k in ("at", "opened", "advanced", "queued", "open", "late")},
+    )
+
+
+def _engine_resource(city: City, what: str, label: str) -> dict[str, str]:
+    """The resource of an event about the engine serving `city` (a commune: its code)."""
+    return {
+        "prefect.resource.id": f"cchc.{city.code}.{what}",
+        "prefect.resource.name": f"{label} — {city.name}",
+        "cchc.city": city.code,
+    }
+
+
+def sweep_skipped_event(city: City, scheduled: datetime, at: datetime) -> dict[str, Any]:
+    """Keyword arguments of `emit_event` when the engine's clock missed the sweep of
+    `scheduled` (the machine asleep, the engine busy past the grace time): no run was made, so
+    no "sweep missing" window opened either."""
+    return dict(
+        event=SWEEP_SKIPPED,
+        occurred=at,
+        resource=_engine_resource(city, "sweep", "Rà soát"),
+        payload={"scheduled": scheduled.isoformat()},
+    )
+
+
+def config_refused_event(city: City, problems: list[str], at: datetime) -> dict[str, Any]:
+    """Keyword arguments of `emit_event` when the engine refused to reload the config of `city`
+    (the one it keeps running): the problems as `cchc check` prints them (FILE:LINE: message)."""
+    return dict(
+        event=CONFIG_REFUSED,
+        occurred=at,
+        resource=_engine_resource(city, "config", "Cấu hình"),
+        payload={"count": len(problems), "problems": [str(p) for p in problems[:MAX_LISTED]]},
     )

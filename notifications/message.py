@@ -109,7 +109,15 @@ def message_id(commune: str, item_id: int, step: str, recipient: str, round_no: 
 
 def digest_message_id(commune: str, outbox_ids: Sequence[int], recipient: str) -> str:
     key = ",".join(str(i) for i in sorted(outbox_ids))
-    return f"<digest-{_sha(key, 16)}-{_sha(recipient.lower())}@{_token(commune)}.cchc>"
+    return f"<{DIGEST_ID_PREFIX}{_sha(key, 16)}-{_sha(recipient.lower())}@{_token(commune)}.cchc>"
+
+
+DIGEST_ID_PREFIX = "digest-"
+"""What a digest's Message-ID starts with, after its `<`."""
+
+
+def is_digest_id(msg_id: str | None) -> bool:
+    return msg_id is not None and msg_id.startswith(f"<{DIGEST_ID_PREFIX}")
 
 
 def _text_part(text: str, subtype: str, disposition: str | None = None) -> EmailMessage:
@@ -146,7 +154,7 @@ def _multipart(
 ) -> EmailMessage:
     msg = msg if msg is not None else EmailMessage(policy=MAIL_POLICY)
     msg.set_raw("Content-Type", f'multipart/{subtype}; boundary="{boundary}"')
-    msg.set_payload(parts)
+    msg.set_payload([*parts])  # a list[Message | str]: typeshed's list is invariant
     return msg
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sqlalchemy import Engine, func, select
+from sqlmodel import col
 
 from models.db import transaction
+from models.store import ROUND_EVENTS
 from models.tables import Event, Outbox, WorkItem
 from schedules.notices import digest_addresses, in_digest
 from schedules.plan import Plan
-from schedules.vocabulary import EventKind, OutboxStatus, parse_step
+from schedules.vocabulary import OutboxStatus, parse_step
 
 
 def list_outbox(
@@ -19,16 +21,16 @@ def list_outbox(
     from notifications.message import message_id  # the email package: not for `cchc items`
 
     query = (
-        select(Outbox, WorkItem.unit)
-        .join(WorkItem, WorkItem.id == Outbox.item_id)
-        .where(WorkItem.commune == plan.commune.code)
+        select(Outbox, col(WorkItem.unit))
+        .join(WorkItem, col(WorkItem.id) == col(Outbox.item_id))
+        .where(col(WorkItem.commune) == plan.commune.code)
     )
     if status is not None:
-        query = query.where(Outbox.status == status)
+        query = query.where(col(Outbox.status) == status)
     if item_id is not None:
-        query = query.where(Outbox.item_id == item_id)
+        query = query.where(col(Outbox.item_id) == item_id)
     with transaction(engine) as session:
-        found = session.execute(query.order_by(Outbox.id)).all()
+        found = session.execute(query.order_by(col(Outbox.id))).all()
         rounds = _rounds(session, {row.item_id for row, _ in found})
     digest_to = digest_addresses(plan)
 
@@ -68,13 +70,13 @@ def list_outbox(
 
 
 def _rounds(session, item_ids: set[int]) -> dict[int, int]:
-    """How many times each item was returned."""
+    """How many rounds each item has had after its first (`models.store.ROUND_EVENTS`)."""
     if not item_ids:
         return {}
     query = (
-        select(Event.item_id, func.count())
-        .where(Event.item_id.in_(item_ids), Event.kind == EventKind.RETURNED)
-        .group_by(Event.item_id)
+        select(col(Event.item_id), func.count())
+        .where(col(Event.item_id).in_(item_ids), col(Event.kind).in_(ROUND_EVENTS))
+        .group_by(col(Event.item_id))
     )
     return {item_id: n for item_id, n in session.execute(query).all()}
 
@@ -82,10 +84,12 @@ def _rounds(session, item_ids: set[int]) -> dict[int, int]:
 def failed_counts(plan: Plan, engine: Engine) -> dict[int, int]:
     """Failed outbox rows per item."""
     query = (
-        select(Outbox.item_id, func.count())
-        .join(WorkItem, WorkItem.id == Outbox.item_id)
-        .where(WorkItem.commune == plan.commune.code, Outbox.status == OutboxStatus.FAILED)
-        .group_by(Outbox.item_id)
+        select(col(Outbox.item_id), func.count())
+        .join(WorkItem, col(WorkItem.id) == col(Outbox.item_id))
+        .where(
+            col(WorkItem.commune) == plan.commune.code, col(Outbox.status) == OutboxStatus.FAILED
+        )
+        .group_by(col(Outbox.item_id))
     )
     with transaction(engine) as session:
         return {item_id: n for item_id, n in session.execute(query).all()}

@@ -6,13 +6,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from models.tables import Outbox, WorkItem
+from models.tables import Outbox, WorkItem, saved_id
 from notifications.compose import Composer, Mail, load_facts, sample_contexts
-from notifications.render import TemplateIssue, check_renders
+from notifications.render import Renderer, TemplateIssue, check_renders
 from notifications.smtp import eml_bytes
 from schedules.notices import (
     Notice,
     closed_notices,
+    correction_notices,
+    escalation_addresses,
+    extension_notices,
     opening_notices,
     returned_notices,
     step_notices,
@@ -27,7 +30,7 @@ from schedules.vocabulary import (
     format_step,
     parse_step,
 )
-from usecases.errors import UserError
+from usecases.errors import UserError, unknown_item
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -36,11 +39,14 @@ if TYPE_CHECKING:
 # functions that read the database: `cchc check` renders the templates and reads none.
 
 
-def check_mail(plan: Plan, sender: str | None, at: datetime) -> list[TemplateIssue | str]:
+def check_mail(
+    plan: Plan, sender: str | None, at: datetime, renderer: Renderer | None = None
+) -> list[TemplateIssue | str]:
     """Problems `cchc check` reports about mail: a sender that is not an address, a template
-    that does not parse, or that uses a variable no mail provides."""
+    that does not parse, or that uses a variable no mail provides (of `renderer`'s set; by
+    default the plan's templates as they are on disk)."""
     try:
-        composer = Composer(plan, sender)
+        composer = Composer(plan, sender, renderer=renderer)
     except ValueError as exc:
         return [str(exc)]
     return list(check_renders(composer.renderer, sample_contexts(composer, at)))
@@ -54,9 +60,15 @@ def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Noti
 
     policy = plan.policy(item.obligation)
     if kind == MailKind.RETURNED:
-        notices = returned_notices(plan, item.unit, max(returns_so_far(session, item.id), 1))
+        notices = returned_notices(plan, item.unit, max(returns_so_far(session, saved_id(item)), 1))
     elif kind == MailKind.CLOSED:
         notices = closed_notices(plan, item.unit)
+    elif kind == MailKind.EXTENSION:  # as a grant of the office's own would say it
+        notices = extension_notices(plan, item.unit, StepKind.EXTENDED, 1)
+    elif kind == MailKind.CORRECTION:  # as if every level had escalated it
+        levels = policy.escalation or ()
+        told = [a for lv in levels for a in escalation_addresses(plan, tuple(lv.to), item.unit)]
+        notices = correction_notices(plan, item.unit, told)
     elif kind == MailKind.COORDINATE:  # the request for inputs to the first coordinating unit
         opened = Step(str(MailKind.OPENED), StepKind.OPENED, item.opened_at)
         notices = [
@@ -66,7 +78,7 @@ def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Noti
         ]
     else:
         if kind == MailKind.ESCALATION and not policy.escalation:
-            raise UserError(f"'{item.obligation}' has no escalation level (không có cấp báo cáo)")
+            raise UserError(f"Nhiệm vụ '{item.obligation}' không có cấp chuyển (escalation)")
         if kind == MailKind.REMINDER:
             wanted = format_step(StepKind.REMINDER, policy.reminders[-1] if policy.reminders else 1)
         elif kind == MailKind.ESCALATION:
@@ -81,7 +93,7 @@ def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Noti
             step = Step(wanted, StepKind(kind), item.opened_at)
         notices = step_notices(plan, item.obligation, item.unit, step)
     if not notices:
-        raise UserError(f"nobody to send a {kind} mail to for item {item.id}")
+        raise UserError(f"Nhiệm vụ số {item.id} không có người nhận thư {kind}")
     return notices[0]
 
 
@@ -119,20 +131,21 @@ def preview_mail(
     from models.store import outbox_rows
 
     if kind not in MailKind.__members__.values():
-        raise UserError(f"unknown kind '{kind}': use {', '.join(MailKind)}")
+        raise UserError(f"Không có loại thư '{kind}': chọn một trong {', '.join(MailKind)}")
     composer = Composer(plan, sender, link=link)
     with transaction(engine) as session:
         item = session.get(WorkItem, item_id)
         if item is None or item.commune != plan.commune.code:
-            raise UserError(f"no work item {item_id} (không có nhiệm vụ số {item_id})")
+            raise unknown_item(item_id)
         row_kind = MailKind(kind)
         if kind == MailKind.DIGEST:  # a digest holding the item at its current step
             current = MAIL_OF_STEP.get(parse_step(item.step).kind, MailKind.OPENED)
             row_kind = current if current in NAGGING_KINDS else MailKind.OPENED
         notice = _preview_notice(plan, session, item, row_kind)
         at = at or notice_instant(plan, item, notice.step)
-        row = outbox_rows(item.id, [replace(notice, to=(recipient or notice.to[0],))], at)[0]
-        row = Outbox(id=0, **row)
+        to = (recipient or notice.to[0],)
+        fields = outbox_rows(saved_id(item), [replace(notice, to=to)], at)[0]
+        row = Outbox(id=0, **fields)
         facts = load_facts(session, [row], plan)
     if kind == MailKind.DIGEST:
         return composer.for_digest([row], facts, at)
@@ -146,7 +159,9 @@ def describe_mail(mail: Mail, fmt: str) -> bytes:
     if fmt == "eml":
         return eml_bytes(msg)
     if fmt == "html":
-        return msg.get_body(("html",)).get_content().encode()
+        html = msg.get_body(("html",))
+        assert html is not None, "every mail has an HTML part"
+        return html.get_content().encode()
     from email import message_from_bytes, policy
     from email.header import decode_header, make_header
 
@@ -158,5 +173,7 @@ def describe_mail(mail: Mail, fmt: str) -> bytes:
     ]
     for part in parsed.iter_attachments():
         lines.append(f"Attachment: {part.get_filename()} ({part.get_content_type()})")
-    body = parsed.get_body(("plain",)).get_content()
+    plain = parsed.get_body(("plain",))
+    assert plain is not None, "every mail has a plain-text part"
+    body = plain.get_content()
     return ("\n".join(lines) + "\n\n" + body).encode()

@@ -7,6 +7,7 @@ each recipient of the message (To and copies alike), which the delivery records 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import logging
@@ -16,21 +17,30 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, cast
 
 if TYPE_CHECKING:  # aiosmtplib (asyncio, ssl) and the email package load when a mail is sent:
     # every command reads SmtpSettings, few send
+    from email.generator import BytesGenerator
     from email.message import EmailMessage
+    from email.policy import EmailPolicy
 
     import aiosmtplib
 
 Status = Literal["sent", "retry", "failed"]
+Cause = Literal["refused", "slow", "down", "unbuilt"]
+"""Why a row waits for a retry: a 4xx answer; a server slower than CCHC_SMTP_TIMEOUT for longer
+than the run may wait for it; a server not answering or out of reach (or a file that cannot be
+written); a mail that cannot be built (a template broken after `cchc check`)."""
 SmtpSecurity = Literal["none", "starttls", "tls"]
 _DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 DATA_REPLY_TIMEOUT = 600.0
 """Seconds to wait for the server's answer to a message's data (RFC 5321 §4.5.3.2.6: 10
 minutes). A server may take long to answer it (content filters) and still take the message:
 giving up sooner would send the message again at the next attempt."""
+SLOW_BUDGET = 1800.0
+"""Seconds a run keeps sending to a slow server (30 minutes: the day's mail of a commune at a
+minute a message), before the rest waits for the next run."""
 log = logging.getLogger("cchc.mail")
 
 
@@ -51,6 +61,9 @@ class SmtpSettings:
     is not answering: the run stops sending (see `SmtpTransport`)."""
     data_timeout: float = DATA_REPLY_TIMEOUT
     """Seconds to wait for the answer to a message's data (see `DATA_REPLY_TIMEOUT`)."""
+    slow_budget: float = SLOW_BUDGET
+    """CCHC_SMTP_SLOW_BUDGET: seconds a run keeps sending to a server that answers messages
+    slower than `timeout`, pausing between them (see `SmtpTransport`)."""
 
     @classmethod
     def from_env(cls) -> SmtpSettings:
@@ -58,21 +71,25 @@ class SmtpSettings:
         env = os.environ
         security = (env.get("CCHC_SMTP_SECURITY") or "none").strip().lower()
         if security not in _DEFAULT_PORTS:
-            raise ValueError(f"CCHC_SMTP_SECURITY={security!r}: use none, starttls or tls")
+            raise ValueError(f"CCHC_SMTP_SECURITY={security!r}: chọn none, starttls hoặc tls")
         port = env_number("CCHC_SMTP_PORT", int, _DEFAULT_PORTS[security])
         if not 0 < port < 65536:
-            raise ValueError(f"CCHC_SMTP_PORT={port}: not a port number")
+            raise ValueError(f"CCHC_SMTP_PORT={port}: không phải số cổng")
         timeout = env_number("CCHC_SMTP_TIMEOUT", float, 30.0)
         if timeout <= 0:
-            raise ValueError(f"CCHC_SMTP_TIMEOUT={timeout}: must be more than 0 seconds")
+            raise ValueError(f"CCHC_SMTP_TIMEOUT={timeout}: phải lớn hơn 0 giây")
+        slow_budget = env_number("CCHC_SMTP_SLOW_BUDGET", float, SLOW_BUDGET)
+        if slow_budget < 0:
+            raise ValueError(f"CCHC_SMTP_SLOW_BUDGET={slow_budget}: phải từ 0 giây trở lên")
         return cls(
             host=env.get("CCHC_SMTP_HOST") or None,
             port=port,
             username=env.get("CCHC_SMTP_USERNAME") or None,
             password=env.get("CCHC_SMTP_PASSWORD") or None,
-            security=security,
+            security=cast(SmtpSecurity, security),  # one of _DEFAULT_PORTS, checked above
             sender=env.get("CCHC_SMTP_FROM") or None,
             timeout=timeout,
+            slow_budget=slow_budget,
         )
 
 
@@ -83,7 +100,7 @@ def env_number(name: str, kind: type, default):
     try:
         return kind(text)
     except ValueError:
-        raise ValueError(f"{name}={text!r}: not a number") from None
+        raise ValueError(f"{name}={text!r}: không phải số") from None
 
 
 def _connection_errors() -> tuple[type[BaseException], ...]:
@@ -92,6 +109,13 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
     import aiosmtplib
 
     return (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
+
+
+def _smtp_errors() -> tuple[type[BaseException], ...]:
+    """An SMTP error of any kind, or the connection's."""
+    import aiosmtplib
+
+    return (aiosmtplib.SMTPException, *_connection_errors())
 
 
 def __getattr__(name: str):
@@ -107,12 +131,19 @@ class Outcome:
     """Why it was not sent, or a note (a copy refused) when it was."""
     code: int | None = None
     """The SMTP reply code, when a server answered."""
+    cause: Cause | None = None
+    """Why a `retry` waits (None: the server's answer, `code`, says it)."""
 
     @classmethod
     def from_reply(cls, code: int, message: str, who: str = "") -> Outcome:
         """4xx: try again later; 5xx: permanent."""
         text = f"{code} {message}".strip() + (f" ({who})" if who else "")
         return cls("failed" if 500 <= code < 600 else "retry", text, code)
+
+    @property
+    def waits_for(self) -> Cause:
+        """Why a `retry` waits."""
+        return self.cause or ("refused" if self.code is not None else "down")
 
 
 class Transport(Protocol):
@@ -132,11 +163,14 @@ class Transport(Protocol):
 class SmtpTransport:
     """One aiosmtplib connection for the whole run. The run stops sending (every later message
     answers `retry` without an attempt) when the server is down or not answering: a connection
-    that cannot be made, or is lost and cannot be made again; a command left unanswered for
-    `timeout` seconds; or a message whose data took longer than `timeout` to be answered (a
-    slow server: its answer is still awaited, up to `data_timeout`, so a message it took is
-    never sent again). A server that is down or slow so costs one timeout per run, not one per
-    message."""
+    that cannot be made, or is lost and cannot be made again; or a command left unanswered for
+    `timeout` seconds. A server that is down so costs one timeout per run, not one per message.
+
+    A message whose data took longer than `timeout` to be answered (a slow server: its answer
+    is still awaited, up to `data_timeout`, so a message it took is never sent again) makes
+    the run pause before the next one (1, 2, 4 ... seconds, at most `timeout`), and stop once
+    it has been at a slow server for `slow_budget` seconds: a server slower than the timeout
+    still takes the day's mail, and a run still ends."""
 
     def __init__(self, settings: SmtpSettings):
         self.settings = settings
@@ -144,6 +178,12 @@ class SmtpTransport:
         self.smtp: aiosmtplib.SMTP | None = None
         self.down: str | None = None
         """Why the run sends nothing more, once it must stop."""
+        self.down_cause: Cause = "down"
+        self.slow_since: float | None = None
+        """When the first slow answer of the run was awaited (monotonic clock)."""
+        self.slow_answers = 0
+        self.pause = 0.0
+        """Seconds to wait before the next message (a slow server)."""
 
     def _client(self) -> aiosmtplib.SMTP:
         import aiosmtplib
@@ -163,12 +203,10 @@ class SmtpTransport:
         await self._connect()
 
     async def _connect(self) -> None:
-        import aiosmtplib
-
         client = self._client()
         try:
             await client.connect()
-        except (aiosmtplib.SMTPException, *_connection_errors()) as exc:
+        except _smtp_errors() as exc:
             self.smtp = None
             self.down = f"cannot connect to {self.settings.host}:{self.settings.port}: {exc}"
             log.warning("mail: %s", self.down)
@@ -176,20 +214,42 @@ class SmtpTransport:
         self.smtp, self.down = client, None
 
     async def close(self) -> None:
-        import aiosmtplib
-
         if self.smtp is not None and self.smtp.is_connected:
             try:
                 await self.smtp.quit()
-            except (aiosmtplib.SMTPException, *_connection_errors()):
+            except _smtp_errors():
                 self.smtp.close()
         self.smtp = None
 
-    def _stop(self, reason: str) -> None:
+    def _stop(self, reason: str, cause: Cause = "down") -> None:
         """Send nothing more in this run: the rest waits for the next one."""
         if self.down is None:
-            self.down = reason
+            self.down, self.down_cause = reason, cause
             log.warning("mail: %s; the rest waits for the next delivery run", reason)
+
+    def _slow(self, started: float, waited: float) -> None:
+        """The answer to a message's data took `waited` seconds, more than `timeout`: pause
+        before the next message, or stop once the run has been at a slow server for
+        `slow_budget` seconds."""
+        s = self.settings
+        reason = (
+            f"{s.host} answered the data after {waited:.0f} s (CCHC_SMTP_TIMEOUT={s.timeout:g})"
+        )
+        if self.slow_since is None:
+            self.slow_since = started
+        self.slow_answers += 1
+        spent = time.monotonic() - self.slow_since
+        if spent >= s.slow_budget:
+            budget = f"CCHC_SMTP_SLOW_BUDGET={s.slow_budget:g}"
+            self._stop(f"{reason}; slow for {spent:.0f} s ({budget})", "slow")
+            return
+        self.pause = min(2.0 ** (self.slow_answers - 1), s.timeout)
+        if self.slow_answers == 1:
+            log.warning(
+                "mail: %s; pausing between messages, for up to %g s in this run",
+                reason,
+                s.slow_budget,
+            )
 
     async def send(
         self, message: EmailMessage, sender: str, recipients: Sequence[str]
@@ -199,12 +259,15 @@ class SmtpTransport:
         def every(outcome: Outcome) -> list[Outcome]:
             return [outcome] * len(recipients)
 
+        if self.pause:
+            await asyncio.sleep(self.pause)
+            self.pause = 0.0
         if self.down is not None:
-            return every(Outcome("retry", self.down))
+            return every(Outcome("retry", self.down, cause=self.down_cause))
         if self.smtp is None or not self.smtp.is_connected:
             await self._connect()  # lost since the last message: one new attempt
             if self.smtp is None:
-                return every(Outcome("retry", self.down))
+                return every(Outcome("retry", self.down, cause="down"))
         try:
             errors = await self._transaction(message, sender, list(recipients))
         except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -219,14 +282,15 @@ class SmtpTransport:
             self._close_lost()
             reason = f"no answer from {self.settings.host} ({exc or 'timeout'})"
             self._stop(reason)
-            return every(Outcome("retry", reason))
+            return every(Outcome("retry", reason, cause="down"))
         except aiosmtplib.SMTPResponseException as exc:
             if not self.smtp.is_connected:
                 self.smtp = None
             return every(Outcome.from_reply(exc.code, exc.message))
         except _connection_errors() as exc:
             self._close_lost()
-            return every(Outcome("retry", f"connection lost: {exc or type(exc).__name__}"))
+            lost = f"connection lost: {exc or type(exc).__name__}"
+            return every(Outcome("retry", lost, cause="down"))
         except aiosmtplib.SMTPException as exc:  # e.g. SMTPUTF8 needed but not offered
             return every(Outcome("failed", str(exc)))
         return [
@@ -250,6 +314,7 @@ class SmtpTransport:
         import aiosmtplib
 
         smtp = self.smtp
+        assert smtp is not None, "send() connects before a transaction"
         data_timeout = max(self.settings.data_timeout, self.settings.timeout)
         if (
             "Bcc" in message
@@ -278,15 +343,14 @@ class SmtpTransport:
             if smtp.is_connected:  # as sendmail does: reset the envelope for the next one
                 try:
                     await smtp.rset()
-                except (aiosmtplib.SMTPException, *_connection_errors()):
+                except _smtp_errors():
                     pass
             raise
         waited = time.monotonic() - started
         if waited > self.settings.timeout:
-            self._stop(
-                f"{self.settings.host} answered the data after {waited:.0f} s "
-                f"(CCHC_SMTP_TIMEOUT={self.settings.timeout:g})"
-            )
+            self._slow(started, waited)
+        else:
+            self.slow_answers = 0  # up to speed again: the next slow answer pauses 1 s
         return errors
 
     async def _recipients(self, recipients: list[str]) -> dict:
@@ -294,10 +358,12 @@ class SmtpTransport:
         SMTPRecipientsRefused, as aiosmtplib's `sendmail` raises."""
         import aiosmtplib
 
+        smtp = self.smtp
+        assert smtp is not None, "the transaction holds the connection"
         refused: list[aiosmtplib.SMTPRecipientRefused] = []
         for address in recipients:
             try:
-                await self.smtp.rcpt(address)
+                await smtp.rcpt(address)
             except aiosmtplib.SMTPRecipientRefused as exc:
                 refused.append(exc)
         if len(refused) == len(recipients):
@@ -315,15 +381,17 @@ def smtp_bytes(message: EmailMessage, cte_type: str = "8bit", utf8: bool = False
 
 
 @functools.cache
-def _writer() -> tuple[type, dict[tuple[bool, str], object]]:
+def _writer() -> tuple[type[BytesGenerator], dict[tuple[bool, str], EmailPolicy]]:
     """The generator and policies of `smtp_bytes`, built on first use (the email package loads
     when a mail is sent). Two savings, neither changing a byte: the generator parses the raw
     Content-Type of each part up to four times (and its Content-Transfer-Encoding once), which
     costs more than all the rest of writing a message; that parse depends only on the header's
     name and value, and most values recur in every message, so it is memoised. And a body is
     written in one piece instead of two writes per 76-byte base64 line."""
-    from email.generator import NLCRE, BytesGenerator
+    from email.generator import BytesGenerator
     from email.policy import SMTP, EmailPolicy
+
+    nlcre = re.compile(r"\r\n|\r|\n")  # email.generator.NLCRE (typeshed leaves it out)
 
     @functools.lru_cache(maxsize=512)
     def parsed(name: str, value: str):
@@ -334,12 +402,14 @@ def _writer() -> tuple[type, dict[tuple[bool, str], object]]:
             return value if hasattr(value, "name") else parsed(name, value)
 
     class Generator(BytesGenerator):
+        _NL: str  # the stdlib's, set by flatten() (typeshed leaves it out)
+
         def _write_lines(self, lines):
             # The stdlib writes each line then the separator, the last line without one.
             if lines:
-                self.write(self._NL.join(NLCRE.split(lines)))
+                self.write(self._NL.join(nlcre.split(lines)))
 
-    policies = {
+    policies: dict[tuple[bool, str], EmailPolicy] = {
         (utf8, cte): WritingPolicy(linesep="\r\n", utf8=utf8, cte_type=cte)
         for utf8 in (False, True)
         for cte in ("8bit", "7bit")

@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from models.db import transaction
 from models.store import consolidated_sources
@@ -26,7 +27,7 @@ from notifications.documents.scorecard import scorecard_markdown, scorecard_png
 from notifications.views import period_label, source_states
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
-from schedules.vocabulary import OPEN_STATUSES, ItemStatus
+from schedules.vocabulary import OPEN_STATUSES, Standing, standing
 from usecases.scorecard import Scorecard
 
 MAX_TABLE_ROWS = 2000
@@ -45,6 +46,7 @@ class ItemLike(Protocol):
     status: str
     step: str
     escalation_level: int
+    on_time: bool | None
 
 
 @dataclass(frozen=True)
@@ -111,68 +113,62 @@ def obligation_title(plan: Plan, obligation: str) -> str:
     return ob.title if ob else obligation
 
 
-def status_words(plan: Plan, item: ItemLike, today: date) -> str:
-    """The item's state in the words of Vietnamese task trackers."""
-    if item.status == ItemStatus.ESCALATED:
-        return f"quá hạn, đã chuyển cấp {item.escalation_level}"
-    if item.status == ItemStatus.OVERDUE or item.due < today:
-        return "quá hạn"
-    if item.due == today:
-        return "đến hạn hôm nay"
-    return "trong hạn"
+def directive_of(item: ItemLike) -> str:
+    """The number of the directive the item acts on ("125/SNV-CCHC"; "" for the plan's items):
+    the `directive` of a row read with it (`flows.item_reads.open_items_now`)."""
+    return getattr(item, "directive", None) or ""
 
 
-def late_days(plan: Plan, item: ItemLike, today: date) -> int:
-    """Working days past the due date (0 while not late)."""
-    return max(plan.calendar.working_days_between(item.due, today), 0)
-
-
-def is_late(item: ItemLike, today: date) -> bool:
-    """Overdue or escalated, or still open past its due date (before a sweep moves it)."""
-    return item.status in (ItemStatus.OVERDUE, ItemStatus.ESCALATED) or (
-        item.status == ItemStatus.OPEN and item.due < today
-    )
+def standings(
+    plan: Plan, items: Iterable[ItemLike], at: datetime
+) -> list[tuple[Standing, ItemLike]]:
+    """Each item with where it stands at `at` (`schedules.vocabulary.standing`)."""
+    today = local_date(at, plan.zone)
+    return [(standing(item, today, plan.calendar), item) for item in items]
 
 
 def open_items_table(plan: Plan, items: Iterable[ItemLike], at: datetime) -> list[dict[str, Any]]:
     """One row per open item, grouped by unit (standing order of the config), then by due date."""
-    today = local_date(at, plan.zone)
     order = {code: i for i, code in enumerate(plan.units)}
-    rows = sorted(items, key=lambda i: (order.get(i.unit, len(order)), i.unit, i.due, i.id or 0))
+    rows = sorted(
+        standings(plan, items, at),
+        key=lambda p: (order.get(p[1].unit, len(order)), p[1].unit, p[1].due, p[1].id or 0),
+    )
     return [
         {
             # Short columns first: the long title would push them off a laptop screen.
             "Đơn vị": item.unit,
-            "Tình trạng": status_words(plan, item, today),
+            "Tình trạng": state.label,
             "Hạn": vn_date(item.due),
-            "Trễ (ngày làm việc)": late_days(plan, item, today),
+            "Trễ (ngày làm việc)": state.days_late,
             "Kỳ": item.period,
             "Mã việc": item.id,
+            "Văn bản": directive_of(item),
             "Nhiệm vụ": item.title,
             "Tên đơn vị": unit_name(plan, item.unit),
         }
-        for item in rows[:MAX_TABLE_ROWS]
+        for state, item in rows[:MAX_TABLE_ROWS]
     ]
 
 
 def late_items_table(plan: Plan, items: Iterable[ItemLike], at: datetime) -> list[dict[str, Any]]:
     """The late items (overdue, escalated, or open past their due date), latest first: the
     clerk's call list. Unit names, not codes, lead each row."""
-    today = local_date(at, plan.zone)
-    late = [(late_days(plan, i, today), i) for i in items if is_late(i, today)]
-    late.sort(key=lambda p: (-p[0], p[1].due, unit_name(plan, p[1].unit), p[1].id or 0))
+    late = [(state, i) for state, i in standings(plan, items, at) if state.late]
+    late.sort(key=lambda p: (-p[0].days_late, p[1].due, unit_name(plan, p[1].unit), p[1].id or 0))
     return [
         {
-            "Trễ (ngày làm việc)": days,
+            "Trễ (ngày làm việc)": state.days_late,
             "Đơn vị": unit_name(plan, item.unit),
-            "Tình trạng": status_words(plan, item, today),
+            "Tình trạng": state.label,
             "Hạn": vn_date(item.due),
             "Kỳ": period_label(item.period),
+            "Văn bản": directive_of(item),
             "Nhiệm vụ": item.title,
             "Mã việc": item.id,
             "Mã đơn vị": item.unit,
         }
-        for days, item in late[:MAX_TABLE_ROWS]
+        for state, item in late[:MAX_TABLE_ROWS]
     ]
 
 
@@ -182,13 +178,12 @@ def status_pages(plan: Plan, open_items: list[ItemLike], at: datetime) -> dict[s
     when = vn_datetime(at, plan.zone)
     table = open_items_table(plan, open_items, at)
     late = late_items_table(plan, open_items, at)
-    today = local_date(at, plan.zone)
-    late_total = sum(is_late(i, today) for i in open_items)
+    late_total = sum(state.late for state, _ in standings(plan, open_items, at))
     return {
         "table": Page(
             open_items_key(plan),
             table or [{"Tình trạng": "Không có việc nào đang mở"}],
-            f"Việc đang mở, quá hạn, đã chuyển cấp theo đơn vị — {when}: "
+            f"Việc đang mở (trong hạn, quá hạn, đã báo cáo cấp trên) theo đơn vị — {when}: "
             f"{len(open_items)} việc{cut_note(len(open_items), len(table))}",
         ),
         "late": Page(
@@ -228,7 +223,7 @@ def opened_description(plan: Plan, obligation: str, periods: list[str], count: i
     return f"{title} — kỳ {kys}: mở {count} việc."
 
 
-def opened_page(plan: Plan, obligation: str, periods: list[str], items: list[ItemLike]) -> Page:
+def opened_page(plan: Plan, obligation: str, periods: list[str], items: Sequence[ItemLike]) -> Page:
     """What an opening run opened in the commune (`cchc-<commune>-opened-<obligation>`)."""
     return Page(
         opened_key(plan, obligation),
@@ -247,11 +242,11 @@ def consolidated_table(plan: Plan, engine: Engine, at: datetime) -> list[dict[st
     rows: list[dict[str, Any]] = []
     with transaction(engine) as session:
         query = select(WorkItem).where(
-            WorkItem.commune == plan.commune.code,
-            WorkItem.obligation.in_(consolidating),
-            WorkItem.status.in_(list(OPEN_STATUSES)),
+            col(WorkItem.commune) == plan.commune.code,
+            col(WorkItem.obligation).in_(consolidating),
+            col(WorkItem.status).in_(list(OPEN_STATUSES)),
         )
-        for item in session.execute(query.order_by(WorkItem.due, WorkItem.id)).scalars():
+        for item in session.execute(query.order_by(col(WorkItem.due), col(WorkItem.id))).scalars():
             states = source_states(plan, item, consolidated_sources(session, plan, item), today)
             rows += [
                 {

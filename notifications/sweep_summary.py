@@ -1,22 +1,24 @@
 """What a sweep says it did, in Vietnamese: its summary page (`cchc-<commune>-sweep-summary`,
 or a city's `cchc-<city>-sweep-summary`, one row per commune), the delivery line in it, and
-the name, message and tags of the sweep run's final state ("18 việc quá hạn", `quá hạn:VP`).
-Plain data; `flows.artifacts` and `flows.status_publishing` hand it to Prefect."""
+the message and tags of the sweep run's final state ("18 việc quá hạn, ...", `quá hạn:VP`; the
+state keeps Prefect's name, Completed). Plain data; `flows.artifacts` and
+`flows.status_publishing` hand it to Prefect."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 
 from notifications.city_pages import commune_label
-from notifications.delivery import DeliveryReport
+from notifications.delivery_report import DeliveryReport, waiting_words
 from notifications.markdown_text import md_text
 from notifications.status_pages import ItemLike, Page, obligation_title, unit_name
 from notifications.views import period_label, step_label
 from schedules.city import City
 from schedules.dates import vn_date, vn_datetime
 from schedules.plan import Plan
-from schedules.vocabulary import OPEN_STATUSES, ItemStatus, StepKind, parse_step
+from schedules.vocabulary import OPEN_STATUSES, REPORTED_UP, ItemStatus, StepKind, parse_step
 
 LATE_TAG = "quá hạn:"
 """Run tag prefix: `quá hạn:VP` on a sweep run while unit VP has late items (in a city:
@@ -42,7 +44,7 @@ def delivery_line(report: DeliveryReport) -> str:
     how = "qua máy chủ thư" if report.via.startswith("smtp") else FILE_DELIVERY
     return (
         f"{report.messages} thư đã gửi {how} ({len(report.sent)} lượt nhận); "
-        f"{len(report.retrying)} chờ gửi lại, {len(report.failed)} lỗi, "
+        f"{waiting_words(report)}, {len(report.failed)} lỗi, "
         f"{len(report.dropped)} hủy"
     )
 
@@ -52,8 +54,12 @@ def delivery_line(report: DeliveryReport) -> str:
 
 def late_counts(counts: dict[str, Counter]) -> dict[str, int]:
     """Late (overdue or escalated) items per unit code, from `usecases.reporting.open_counts`;
-    units with none are left out."""
-    late = {code: c[ItemStatus.OVERDUE] + c[ItemStatus.ESCALATED] for code, c in counts.items()}
+    units with none are left out. Counted by status: right after a sweep, every item past its
+    due date has been moved to overdue."""
+    late = {
+        code: sum(n for status, n in c.items() if ItemStatus(status).is_overdue)
+        for code, c in counts.items()
+    }
     return {code: n for code, n in late.items() if n}
 
 
@@ -62,22 +68,25 @@ def late_tags(counts: dict[str, Counter]) -> list[str]:
     return [f"{LATE_TAG}{code}" for code in sorted(late_counts(counts))]
 
 
-def late_state(plan: Plan, counts: dict[str, Counter]) -> tuple[str, str]:
-    """(name, message) of a sweep run's final Completed state: the run list shows the name
-    ("18 việc quá hạn"), the run page the message (how many escalated, and per unit, the unit
-    with most late items first)."""
+def late_message(plan: Plan, counts: dict[str, Counter]) -> str:
+    """The message of a sweep run's final Completed state (the run page, the run list's
+    tooltip): how many items are late, how many escalated, and per unit, the unit with most
+    late items first. The state keeps Prefect's name: a state named by the count would make
+    the dashboard count no failure and Prefect emit one event type per count
+    (`prefect.flow-run.18 việc quá hạn`), which no automation on Completed sees."""
     late = late_counts(counts)
     total = sum(late.values())
     if not total:
-        return NO_LATE, f"{NO_LATE}."
+        return f"{NO_LATE}."
     escalated = sum(c[ItemStatus.ESCALATED] for c in counts.values())
     worst = sorted(late.items(), key=lambda kv: (-kv[1], kv[0]))
     units = "; ".join(f"{unit_name(plan, code)}: {n}" for code, n in worst)
-    name = f"{total} việc quá hạn"
-    return name, f"{name}, trong đó {escalated} việc đã chuyển cấp — {units}."
+    return f"{total} việc quá hạn, trong đó {escalated} việc {REPORTED_UP} — {units}."
 
 
-def _late_by_commune(counts: dict[str, dict[str, Counter]]) -> dict[str, int]:
+def late_by_commune(counts: dict[str, dict[str, Counter]]) -> dict[str, int]:
+    """Late items per commune code (communes with none left out), from each commune's
+    `open_counts`."""
     late = {code: sum(late_counts(c).values()) for code, c in counts.items()}
     return {code: n for code, n in late.items() if n}
 
@@ -85,21 +94,23 @@ def _late_by_commune(counts: dict[str, dict[str, Counter]]) -> dict[str, int]:
 def city_late_tags(counts: dict[str, dict[str, Counter]]) -> list[str]:
     """One run tag per commune with late items (`quá hạn:xa001`), from each commune's
     `open_counts`: a city's run list filters by commune (a unit's code means nothing there)."""
-    return [f"{LATE_TAG}{code}" for code in sorted(_late_by_commune(counts))]
+    return [f"{LATE_TAG}{code}" for code in sorted(late_by_commune(counts))]
 
 
-def city_late_state(city: City, counts: dict[str, dict[str, Counter]]) -> tuple[str, str]:
-    """`late_state` of a city's sweep: the name counts every commune's late items, the message
-    names the communes, the one with most late items first."""
-    late = _late_by_commune(counts)
+def city_late_message(city: City, counts: dict[str, dict[str, Counter]]) -> str:
+    """`late_message` of a city's sweep: the count of every commune's late items, then the
+    communes, the one with most late items first."""
+    late = late_by_commune(counts)
     total = sum(late.values())
     if not total:
-        return NO_LATE, f"{NO_LATE}."
+        return f"{NO_LATE}."
     escalated = sum(c[ItemStatus.ESCALATED] for units in counts.values() for c in units.values())
     worst = sorted(late.items(), key=lambda kv: (-kv[1], kv[0]))
-    communes = "; ".join(f"{commune_label(city.plan_of(code))}: {n}" for code, n in worst)
-    name = f"{total} việc quá hạn"
-    return name, f"{name} ở {len(late)} xã, trong đó {escalated} việc đã chuyển cấp — {communes}."
+    communes = "; ".join(f"{commune_label(city.known_plan(code))}: {n}" for code, n in worst)
+    return (
+        f"{total} việc quá hạn ở {len(late)} xã, trong đó {escalated} việc {REPORTED_UP} — "
+        f"{communes}."
+    )
 
 
 # --- a commune's summary ---------------------------------------------------------------------
@@ -111,7 +122,7 @@ def sweep_summary_markdown(
     opened: list[tuple[int, str, str, str]],
     advanced: list[tuple[int, str, str]],
     queued: int,
-    touched: list[ItemLike],
+    touched: Sequence[ItemLike],
     counts: dict[str, Counter],
     delivery: str | None,
 ) -> str:
@@ -123,9 +134,9 @@ def sweep_summary_markdown(
     if opened or advanced or queued:
         totals = [
             f"- Mở mới: **{len(opened)}** việc",
-            f"- Nhắc hạn: **{moved['reminder'] + moved['due']}** việc",
-            f"- Chuyển sang quá hạn: **{moved['overdue']}** việc",
-            f"- Chuyển cấp (báo cáo lãnh đạo): **{moved['escalation']}** việc",
+            f"- Nhắc hạn: **{moved[StepKind.REMINDER] + moved[StepKind.DUE]}** việc",
+            f"- Chuyển sang quá hạn: **{moved[StepKind.OVERDUE]}** việc",
+            f"- Chuyển cấp (báo cáo lãnh đạo): **{moved[StepKind.ESCALATION]}** việc",
             f"- Thư chờ gửi mới: **{queued}**",
         ]
     who = md_text(f"{plan.commune.name} — {plan.commune.plan_short}")
@@ -166,7 +177,7 @@ def _open_by_unit(plan: Plan, counts: dict[str, Counter]) -> list[str]:
     if not counts:
         return lines + ["Không có việc nào đang mở.", ""]
     lines += [
-        "| Đơn vị | Tên đơn vị | Trong hạn | Quá hạn | Đã chuyển cấp | Tổng |",
+        f"| Đơn vị | Tên đơn vị | Trong hạn | Quá hạn | {REPORTED_UP.capitalize()} | Tổng |",
         "|---|---|---:|---:|---:|---:|",
     ]
     for code, c in counts.items():
@@ -197,7 +208,7 @@ def sweep_summary_page(
     opened: list[tuple[int, str, str, str]],
     advanced: list[tuple[int, str, str]],
     queued: int,
-    touched: list[ItemLike],
+    touched: Sequence[ItemLike],
     counts: dict[str, Counter],
     delivery: str | None,
 ) -> Page:
@@ -235,7 +246,7 @@ def city_sweep_markdown(
         "## Theo xã",
         "",
         "| Xã | Mở mới | Nhắc hạn, quá hạn, chuyển cấp | Thư mới | Đang mở | Quá hạn "
-        "| Đã chuyển cấp |",
+        f"| {REPORTED_UP.capitalize()} |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for plan in city.select(None):  # the communes, then the city office's own items

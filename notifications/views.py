@@ -6,31 +6,36 @@ these values out, so an admin who overrides a template cannot get a date or a co
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from schedules.config import ALL_UNITS
+from notifications.directive_views import DirectiveView, directive_view
+from schedules.config import ALL_UNITS, Obligation
 from schedules.contents import ContentGroup, note_for_units, report_contents
 from schedules.dates import vn_date, vn_datetime, vn_weekday
+from schedules.documents import is_directive_period, lower_first
 from schedules.plan import Plan
+from schedules.timeliness import timeliness_label
 from schedules.vocabulary import (
-    OPEN_STATUSES,
     REPORT_KINDS,
     ItemStatus,
     MailKind,
     ObligationKind,
     OutboxStatus,
     StepKind,
+    days_late,
     parse_step,
+    standing,
 )
 
 if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cchc plan` needs none
-    from models.tables import WorkItem
+    from models.tables import Directive, WorkItem
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
-KIND_LABELS = {
+KIND_LABELS: dict[str, str] = {
     MailKind.OPENED: "Thông báo nhiệm vụ",
     MailKind.REMINDER: "Nhắc hạn",
     MailKind.DUE: "Đến hạn hôm nay",
@@ -39,15 +44,14 @@ KIND_LABELS = {
     MailKind.CLOSED: "Đã nhận sản phẩm",
     MailKind.RETURNED: "Trả lại để hoàn thiện",
     MailKind.COORDINATE: "Đề nghị phối hợp",
-}
-STATUS_LABELS = {
-    "open": "trong hạn",
-    "overdue": "quá hạn",
-    "escalated": "quá hạn, đã báo cáo cấp trên",
-    "closed": "đã nhận sản phẩm",
-    "waived": "được miễn",
+    MailKind.EXTENSION: "Gia hạn",
+    MailKind.CORRECTION: "Đã nhận sản phẩm (sau chuyển cấp)",
 }
 SHORT_TITLE = 90
+SUBJECT_BUDGET = 54
+"""A subject is "[CCHC] unit, hạn dd/mm/yyyy – kind: title": about 40 characters besides the
+unit's name and the title, so a title of `SUBJECT_BUDGET - len(unit)` keeps it near 100."""
+SUBJECT_TITLE_MIN = 30
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,9 @@ class ItemView:
     timing: str
     ref: str
     """The plan's reference: "84/KH-UBND, Phụ lục mục II.2"."""
+    due_basis: str
+    """Where the dates come from: "Thời gian theo Kế hoạch: hằng năm; hạn theo Kế hoạch CCHC
+    năm 2027" (the due date set by the commune, `due_source`), or the plan's timing alone."""
     kind: ObligationKind
     period: str
     period_label: str
@@ -95,6 +102,7 @@ class ItemView:
     unit: UnitView
     status: str
     status_label: str
+    """The item's status on the day, as every surface words it (`schedules.vocabulary.standing`)."""
     is_open: bool
     escalation_level: int
     adhoc: bool
@@ -111,13 +119,27 @@ class ItemView:
     catch_up_weekday: str
     inputs_due: str
     """When the coordinating units send their inputs (items with coordinators), else empty."""
+    inputs_due_weekday: str
     deliverable: str
     """What is owed, as a subject names it: "Báo cáo CCHC quý I năm 2027" for a periodic
-    report, else "sản phẩm nhiệm vụ «short title»"."""
+    report, a directive's product, else "sản phẩm nhiệm vụ «short title»"."""
+    original_due: str = ""
+    """The first due date in force, when an extension or a return moved it; else empty."""
+    timeliness: str = ""
+    """The verdict once a version arrived: "đúng hạn", "đúng hạn (được gia hạn)", "quá hạn",
+    with "phải hoàn thiện" / "quá hạn hoàn thiện" for a returned item; else empty."""
+    directive: DirectiveView | None = None
+    """The directive the item acts on; None for the plan's items."""
+    subject_title: str = ""
+    """What a subject names after the unit and the deadline: "Báo cáo CCHC quý I năm 2027" for
+    a periodic report, else the title cut to keep the subject near 100 characters."""
 
 
 def period_label(key: str) -> str:
-    """ "2027-Q1" → "quý I năm 2027", "2027-H1" → "6 tháng đầu năm 2027", "2027" → "năm 2027"."""
+    """ "2027-Q1" → "quý I năm 2027", "2027-H1" → "6 tháng đầu năm 2027", "2027" → "năm 2027";
+    a directive's item: "theo văn bản chỉ đạo"."""
+    if is_directive_period(key):
+        return "theo văn bản chỉ đạo"
     parts = key.split("-")
     year = parts[0]
     if len(parts) == 1:
@@ -134,10 +156,41 @@ def period_label(key: str) -> str:
     return f"tháng {part}/{year}"
 
 
+def _month_or_day(day: date, first: bool) -> str:
+    """One end of a span as the plan writes it: "2026" (a whole year), "tháng 02/2027" (a whole
+    month), else the day."""
+    whole_year = (day.month, day.day) == ((1, 1) if first else (12, 31))
+    if whole_year:
+        return str(day.year)
+    if day.day == (1 if first else monthrange(day.year, day.month)[1]):
+        return f"tháng {day.month:02d}/{day.year}"
+    return vn_date(day)
+
+
+def span_label(start: date, end: date) -> str:
+    """A one-off task's time as the plan writes it: 01/01/2026 – 28/02/2027 → "2026 – tháng
+    02/2027" (not the day its period key names, which a day off may have moved)."""
+    return f"{_month_or_day(start, True)} – {_month_or_day(end, False)}"
+
+
+def due_basis(ob: Obligation | None, due: date) -> str:
+    """ "Thời gian theo Kế hoạch: hằng năm; hạn theo Kế hoạch CCHC năm 2027": the plan's words
+    for the time, and who set the due date when the plan does not (`due_source`)."""
+    if ob is None:
+        return ""
+    timing = " ".join(ob.timing.split())
+    timing = timing[:1].lower() + timing[1:]
+    timing = timing.replace("hàng năm", "hằng năm").replace("hàng quý", "hằng quý")
+    basis = f"Thời gian theo Kế hoạch: {timing}"
+    if ob.due_source:
+        basis += f"; hạn theo {ob.due_source.replace('{year}', str(due.year))}"
+    return basis
+
+
 def countdown(plan: Plan, due: date, today: date) -> tuple[int, int, str]:
     """(working days left, working days late, the phrase) as of `today`."""
     if today > due:
-        late = plan.calendar.working_days_between(due, today)
+        late = days_late(due, today, plan.calendar)
         if late:
             return 0, late, f"đã quá hạn {late} ngày làm việc"
         return 0, 0, f"đã quá hạn (hạn là ngày {vn_date(due)})"
@@ -156,8 +209,13 @@ def unit_view(plan: Plan, code: str) -> UnitView:
     return UnitView(code, unit.name, str(unit.email), unit.head.name)
 
 
-def coordinators_label(plan: Plan, codes: list[str]) -> str:
-    names = ["Các cơ quan, đơn vị" if c == ALL_UNITS else unit_view(plan, c).name for c in codes]
+def coordinators_label(plan: Plan, codes: list[str], excluded: list[str] | None = None) -> str:
+    """ "Các cơ quan, đơn vị" for ALL ("(trừ Công an xã)" when the obligation leaves units
+    out), else the units' names."""
+    everyone = "Các cơ quan, đơn vị"
+    if excluded:
+        everyone += f" (trừ {', '.join(unit_view(plan, c).name for c in excluded)})"
+    names = [everyone if c == ALL_UNITS else unit_view(plan, c).name for c in codes]
     return "; ".join(names)
 
 
@@ -191,32 +249,40 @@ def file_size(n: int) -> str:
     return f"{whole},{tenth} {unit}" if tenth else f"{whole} {unit}"
 
 
-def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
+def item_view(
+    plan: Plan, item: WorkItem, today: date, directive: Directive | None = None
+) -> ItemView:
+    """What the mails say of `item` as of `today`; `directive`: the one it acts on, if any (its
+    task, product, coordinators and reference stand in for the obligation's)."""
     ob = plan.obligations.get(item.obligation)
     kind = ob.kind if ob else ObligationKind.AD_HOC
     span = f"từ {vn_date(item.window_start)} đến {vn_date(item.window_end)}"
-    if plan.communes is not None:  # the city office's report: its own basis
-        ref = ob.ref if ob else plan.commune.plan
-    else:
-        plan_ref = f"Kế hoạch số {plan.commune.plan_short}"
-        ref = f"{plan_ref}, {ob.ref}" if ob else plan_ref
     label = period_label(item.period)
+    if ob is not None and ob.schedule is not None and ob.schedule.once is not None:
+        label = span_label(item.window_start, ob.schedule.once)
     catch_up = plan.catch_up_deadline(item.obligation, item.due, item.opened_at)
-    asks = ob is not None and bool(plan.coordinating_units(item.obligation, item.unit))
+    coordinators, asks = _coordination(plan, item, directive)
+    inputs = plan.inputs_due(item.obligation, item.due, item.opened_at) if asks else None
+    unit = unit_view(plan, item.unit)
     # An item opened past its due date counts from its fresh deadline, not the plan's date.
     deadline = catch_up or item.due
     left, late, phrase = countdown(plan, deadline, today)
     if catch_up and today > catch_up and late:
-        phrase = f"đã quá {late} ngày làm việc so với hạn gia hạn {vn_date(catch_up)}"
+        what = "hoàn thành bổ sung" if item.unit == plan.commune.standing_office else "gửi bổ sung"
+        phrase = f"đã quá hạn {what} {late} ngày làm việc"
+    found = _directive_of(plan, item, directive)
+    ref, product, deliverable = _owed(plan, item, label, found)
+    first_due = item.original_due
     return ItemView(
         id=item.id or 0,
         obligation=item.obligation,
         title=item.title,
         short_title=shorten(item.title),
-        product=ob.product.replace("{period}", label) if ob else "",
-        description=" ".join((ob.description or "").split()) if ob else "",
+        product=product,
+        description=" ".join((ob.description or "").split()) if ob and not found else "",
         timing=ob.timing if ob else "",
         ref=ref,
+        due_basis="" if item.adhoc else due_basis(ob, item.nominal_due or item.due),
         kind=kind,
         period=item.period,
         period_label=label,
@@ -234,29 +300,77 @@ def item_view(plan: Plan, item: WorkItem, today: date) -> ItemView:
         due_today=today == deadline,
         is_late=today > deadline,
         countdown=phrase,
-        coordinators=coordinators_label(plan, ob.coordinators) if ob else "",
-        unit=unit_view(plan, item.unit),
+        coordinators=coordinators_label(
+            plan, coordinators, ob.all_except if ob is not None and found is None else None
+        ),
+        unit=unit,
         status=item.status,
-        status_label=STATUS_LABELS.get(item.status, item.status),
-        is_open=item.status in OPEN_STATUSES,
+        status_label=standing(item, today, plan.calendar).label,
+        is_open=ItemStatus(item.status).is_open,
         escalation_level=item.escalation_level,
         adhoc=item.adhoc,
-        note=note_for_units(ob.description) if ob else "",
-        contents=tuple(
-            ContentGroup(g.heading, tuple((ref, shorten(title, 100)) for ref, title in g.rows))
-            for g in report_contents(plan, item.obligation, item.unit)
-        ),
+        note=note_for_units(ob.description) if ob and not found else "",
+        contents=tuple(report_contents(plan, item.obligation, item.unit)),
         office_own=item.unit == plan.commune.standing_office,
         lead_label="Cơ quan chủ trì" if plan.communes is not None else "Đơn vị chủ trì",
         catch_up=vn_date(catch_up) if catch_up else "",
         catch_up_weekday=vn_weekday(catch_up) if catch_up else "",
-        inputs_due=vn_date(plan.inputs_due(item.obligation, item.due, item.opened_at))
-        if asks
-        else "",
-        deliverable=f"Báo cáo CCHC {label}"
+        inputs_due=vn_date(inputs) if inputs else "",
+        inputs_due_weekday=vn_weekday(inputs) if inputs else "",
+        deliverable=deliverable,
+        subject_title=f"Báo cáo CCHC {label}"
         if kind in REPORT_KINDS
-        else f"sản phẩm nhiệm vụ «{shorten(item.title, 70)}»",
+        else shorten(item.title, max(SUBJECT_TITLE_MIN, SUBJECT_BUDGET - len(unit.name))),
+        original_due=vn_date(first_due) if first_due and first_due != item.due else "",
+        timeliness=timeliness_label(item, today),
+        directive=found,
     )
+
+
+def _coordination(
+    plan: Plan, item: WorkItem, directive: Directive | None
+) -> tuple[list[str], bool]:
+    """The coordinating units to name (codes, ALL kept) and whether the item asks them for
+    inputs: the directive's (its lead units left out), else the obligation's."""
+    if directive is not None:
+        codes = [c for c in plan.expand_units(directive.coordinators) if c not in directive.units]
+        return codes, bool(codes)
+    ob = plan.obligations.get(item.obligation)
+    if ob is None:
+        return [], False
+    return ob.coordinators, bool(plan.coordinating_units(item.obligation, item.unit))
+
+
+def _directive_of(plan: Plan, item: WorkItem, directive: Directive | None) -> DirectiveView | None:
+    if directive is None:
+        return None
+    return directive_view(
+        directive,
+        office=unit_view(plan, plan.commune.standing_office).name,
+        unit=unit_view(plan, item.unit).name,
+        office_own=item.unit == plan.commune.standing_office,
+        due=item.due,
+        size=file_size(directive.file_size) if directive.file_size else "",
+    )
+
+
+def _owed(
+    plan: Plan, item: WorkItem, label: str, directive: DirectiveView | None
+) -> tuple[str, str, str]:
+    """(reference, product, deliverable as a subject names it): the directive's for its items,
+    else the plan's and the obligation's."""
+    ob = plan.obligations.get(item.obligation)
+    if directive is not None:
+        return directive.reference, directive.product, lower_first(directive.product)
+    if plan.communes is not None:  # the city office's report: its own basis
+        ref = ob.ref if ob else plan.commune.plan
+    else:
+        plan_ref = f"Kế hoạch số {plan.commune.plan_short}"
+        ref = f"{plan_ref}, {ob.ref}" if ob else plan_ref
+    product = ob.product.replace("{period}", label) if ob else ""
+    if ob is not None and ob.kind in REPORT_KINDS:
+        return ref, product, f"Báo cáo CCHC {label}"
+    return ref, product, f"sản phẩm nhiệm vụ «{shorten(item.title, 70)}»"
 
 
 def people(plan: Plan) -> dict[str, str]:
@@ -273,6 +387,15 @@ def people(plan: Plan) -> dict[str, str]:
     contact = plan.commune.contact
     names.setdefault(str(contact.email).lower(), contact.name)
     return names
+
+
+def leader_in_charge(plan: Plan) -> str:
+    """The leader in charge of administrative reform as a sentence names them after "đồng
+    chí": the config's title ("Phó Chủ tịch UBND xã"), else "lãnh đạo Ủy ban nhân dân xã …"."""
+    for leader in plan.commune.leadership:
+        if leader.in_charge:
+            return leader.title or leader.name
+    return f"lãnh đạo {plan.commune.name}"
 
 
 def common_context(plan: Plan, today: date, at: datetime) -> dict:
@@ -294,6 +417,7 @@ def common_context(plan: Plan, today: date, at: datetime) -> dict:
             "email": str(contact.email),
             "phone": contact.phone or "",
         },
+        "leader_in_charge": leader_in_charge(plan),
         "submit_hint": " ".join(commune.submit_hint.split()),
         "today": vn_date(today),
         "today_weekday": vn_weekday(today),
@@ -301,16 +425,8 @@ def common_context(plan: Plan, today: date, at: datetime) -> dict:
     }
 
 
-# ----- statuses and steps as the command line's tables show them -----------------------------
-
-ITEM_STATUS_WORDS = {
-    ItemStatus.OPEN: "trong hạn",
-    ItemStatus.OVERDUE: "quá hạn",
-    ItemStatus.ESCALATED: "đã chuyển cấp",
-    ItemStatus.CLOSED: "đã nộp",
-    ItemStatus.WAIVED: "đã miễn",
-}
-"""An item's status in a table; `item_status_label` adds the due date and the level."""
+# ----- outbox statuses and steps as the command line's tables show them ----------------------
+# (an item's status: `schedules.vocabulary.standing`)
 
 OUTBOX_STATUS_LABELS = {
     OutboxStatus.PENDING: "chờ gửi",
@@ -321,25 +437,6 @@ OUTBOX_STATUS_LABELS = {
 DIGEST_LABEL = "Tổng hợp"
 
 
-def item_status_label(
-    status: str, due: date | None = None, today: date | None = None, escalation_level: int = 0
-) -> str:
-    """ "trong hạn" (open, not yet due), "đến hạn" (open, due `today`), "quá hạn" (overdue, or
-    open past its due date), "đã chuyển cấp N", "đã nộp", "đã miễn". Without `due` and `today`
-    an open item is "trong hạn"; an unknown status is shown as it is."""
-    if status == ItemStatus.ESCALATED and escalation_level:
-        return f"{ITEM_STATUS_WORDS[ItemStatus.ESCALATED]} {escalation_level}"
-    if status == ItemStatus.OPEN and due is not None and today is not None:
-        if due < today:
-            return ITEM_STATUS_WORDS[ItemStatus.OVERDUE]
-        if due == today:
-            return "đến hạn"
-    try:
-        return ITEM_STATUS_WORDS[ItemStatus(status)]
-    except ValueError:
-        return str(status)
-
-
 def outbox_status_label(status: str) -> str:
     try:
         return OUTBOX_STATUS_LABELS[OutboxStatus(status)]
@@ -347,7 +444,7 @@ def outbox_status_label(status: str) -> str:
         return str(status)
 
 
-def kind_label(kind: MailKind) -> str:
+def kind_label(kind: MailKind | str) -> str:
     """A mail kind in Vietnamese (the subjects' words, `KIND_LABELS`)."""
     return KIND_LABELS.get(kind, DIGEST_LABEL if kind == MailKind.DIGEST else str(kind))
 
@@ -370,6 +467,10 @@ def step_label(step: str) -> str:
         StepKind.CLOSED: f"đã nhận bản {n}" if n else "đã nhận",
         StepKind.RETURNED: f"trả lại lần {n}",
         StepKind.WAIVED: "miễn",
+        StepKind.REQUESTED: f"đề nghị gia hạn lần {n}",
+        StepKind.EXTENDED: f"gia hạn lần {n}",
+        StepKind.REFUSED: f"không gia hạn lần {n}",
+        StepKind.CORRECTION: "báo đã nhận sau chuyển cấp",
     }[name.kind]
     if name.undelivered:
         words = f"báo thư lỗi: {words}"
@@ -402,11 +503,10 @@ def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: da
             name = unit_view(plan, code).name
         if source is None:
             state, group = "chưa mở nhiệm vụ", "missing"
-        elif source.status == ItemStatus.CLOSED:
-            group = "received" if source.on_time is not False else "late"
-            state = "đã nộp" + (", sau hạn" if group == "late" else "")
-        elif source.status == ItemStatus.WAIVED:
-            state, group = "được miễn", "received"
+        elif not ItemStatus(source.status).is_open:  # closed or waived: as every surface says
+            state = standing(source, today, plan.calendar).label
+            late = source.status == ItemStatus.CLOSED and source.on_time is False
+            group = "late" if late else "received"
         else:
             state, group = f"chưa nộp ({countdown(plan, source.due, today)[2]})", "missing"
         counts[group] += 1

@@ -53,6 +53,15 @@ def next_due(plan: Plan, obligation_id: str, today: date) -> date | None:
     return min((o.due.due for o in found), default=None)
 
 
+def coordinators(plan: Plan, ob: Obligation, lead: list[str]) -> list[str]:
+    """The obligation's coordinators, ALL expanded. A unit that ALL brings in is not listed
+    again when it leads; a unit the plan names as coordinator is kept, even when a lead of ALL
+    also counts it (II.1: "Các cơ quan, đơn vị" lead, the Trung tâm Phục vụ hành chính công
+    coordinates)."""
+    named = set(ob.coordinators) - set(ob.lead)
+    return [c for c in plan.units_of(ob, "coordinators") if c not in lead or c in named]
+
+
 def obligation_row(plan: Plan, obligation_id: str, today: date) -> dict[str, Any]:
     ob = plan.obligations[obligation_id]
     lead = plan.lead_units(obligation_id)  # ALL expanded; the office owes no report to itself
@@ -63,7 +72,7 @@ def obligation_row(plan: Plan, obligation_id: str, today: date) -> dict[str, Any
         "title": ob.title,
         "kind": ob.kind,
         "lead": lead,
-        "coordinators": [c for c in plan.expand_units(ob.coordinators) if c not in lead],
+        "coordinators": coordinators(plan, ob, lead),
         "timing": ob.timing,
         "product": ob.product,
         "description": description,

@@ -77,12 +77,20 @@ class City:
         (None), the city office's last."""
         if code is None:
             return list(self.plans.values()) + ([self.office] if self.office else [])
-        return [self.plan_of(code)]
+        return [self.known_plan(code)]
 
     def plan_of(self, code: str) -> Plan | None:
         if self.office is not None and code == self.office.commune.code:
             return self.office
         return self.plans.get(code)
+
+    def known_plan(self, code: str) -> Plan:
+        """The plan of a code the city serves (a commune's, or the city's: its office's): one
+        read from its own plans or from the database; KeyError for any other."""
+        plan = self.plan_of(code)
+        if plan is None:
+            raise KeyError(f"unknown commune {code!r}")
+        return plan
 
     def knows(self, code: str) -> bool:
         return self.plan_of(code) is not None

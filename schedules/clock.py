@@ -122,14 +122,26 @@ def sweep_schedule(plan: Plan) -> ClockSchedule:
     return sweep_schedules([plan])[0]
 
 
+def sweep_times(plan: Plan) -> list[time]:
+    """When a commune is swept on a working day: its morning sweep, and each later time its
+    escalations go out at (`escalation_time`: the sweep then escalates what is due, level-
+    triggered; the morning's sweep sent the reminders)."""
+    times = {plan.commune.sweep_time}
+    times |= {
+        at for oid in plan.obligations if (at := plan.policy(oid).escalation_time) is not None
+    }
+    return sorted(times)
+
+
 def sweep_schedules(plans: Sequence[Plan]) -> list[ClockSchedule]:
-    """Every working-day morning of the communes, one schedule per sweep time in use (the
-    earliest is `sweep`, any other `sweep-HHMM`): a sweep acts on every commune, and a day that
-    is a working day in any commune is swept (a commune's own day off gets nothing on it: its
-    items' steps fall on its working days)."""
+    """Every working day of the communes, one schedule per sweep time in use (`sweep_times`:
+    the mornings, and the escalation times; the earliest is `sweep`, any other `sweep-HHMM`):
+    a sweep acts on every commune, and a day that is a working day in any commune is swept (a
+    commune's own day off gets nothing on it: its items' steps fall on its working days)."""
     by_time: dict[time, list[Plan]] = {}
     for plan in plans:
-        by_time.setdefault(plan.commune.sweep_time, []).append(plan)
+        for at in sweep_times(plan):
+            by_time.setdefault(at, []).append(plan)
     return [
         ClockSchedule(
             SWEEP if i == 0 else f"{SWEEP}-{at:%H%M}",

@@ -38,6 +38,9 @@ leadership (those marked `escalation: true`), the leader in charge of administra
 PeriodKind = Literal["year", "half", "quarter", "cchc", "month", "date"]
 NamedSet = Literal["quarterly-cchc", "annual", "semiannual", "quarterly", "monthly"]
 Shift = Literal["next_working_day", "previous_working_day", "none"]
+SignaturePolicy = Literal["warn", "refuse"]
+"""What the intake does with a version holding no validly signed PDF: take it and say so on the
+receipt and the office page (warn), or refuse it (refuse)."""
 WorkingDays = Annotated[int, Field(ge=0, le=260)]
 
 
@@ -115,10 +118,34 @@ class Policy(Strict):
         description="An item opened after its due date (a late first run, catch-up) gets this "
         "many working days from its opening before any escalation (default 3)",
     )
+    escalation_time: time | None = Field(
+        None,
+        description="Local time the escalations to heads and leaders go out, later than the "
+        "sweep (the morning's documents are recorded first); unset: with the sweep",
+    )
+
+    @field_validator("escalation_time", mode="before")
+    @classmethod
+    def _clock_time(cls, value: object) -> object:
+        return None if value is None else clock_time(value)
 
 
-OPTIONAL_DEFAULTS = {"inputs_before_due": 3, "catch_up_grace": 3}
-"""Policy fields the commune's `defaults` may leave out, and their built-in values."""
+OPTIONAL_DEFAULTS = {"inputs_before_due": 3, "catch_up_grace": 3, "escalation_time": None}
+"""Policy fields the commune's `defaults` may leave out, and their built-in values
+(`escalation_time` None: the escalations go out with the sweep)."""
+
+
+def clock_time(value: object) -> object:
+    """Only HH:MM (or HH:MM:SS) for a clock time: pydantic would read 450 or "0730" as
+    seconds."""
+    if isinstance(value, time):
+        return value
+    if not (isinstance(value, str) and re.fullmatch(r"\d\d:\d\d(:\d\d)?", value)):
+        raise ValueError(
+            f'{value!r} is not a time HH:MM: write it quoted, e.g. "07:30" (a number such '
+            "as 0730 is read as a number) (giờ phải viết HH:MM, đặt trong dấu nháy)"
+        )
+    return value
 
 
 DUE_RULES = (
@@ -223,6 +250,11 @@ class Obligation(Strict):
     ref: str = Field(min_length=1, description='Where the plan sets it, e.g. "Phụ lục mục II.2"')
     lead: list[str] = Field(min_length=1, description="Unit codes, or ALL")
     coordinators: list[str] = []
+    all_except: list[str] = Field(
+        [],
+        description="Units that ALL does not cover in this obligation's lead and coordinators "
+        "(a row about public service units: not the commune police)",
+    )
     product: str = Field(
         min_length=1,
         description='What is handed in; "{period}" stands for the item\'s own period, e.g. '
@@ -230,6 +262,12 @@ class Obligation(Strict):
         "for the commune's plan (also in title, timing, description)",
     )
     timing: str = Field(min_length=1, description="The plan's own words for the timing")
+    due_source: str | None = Field(
+        None,
+        description='Who sets the due date when the plan gives only a time frame ("Hàng năm"), '
+        'e.g. "Kế hoạch CCHC năm {year}" ({year}: the due date\'s year); the mails say "hạn '
+        "theo ...\". Unset: the due date is the plan's own",
+    )
     description: str | None = None
     schedule: Schedule | None = Field(None, description="None: standing or ad hoc")
     reported_in: str | None = Field(None, description="Obligation id whose report covers this")
@@ -237,6 +275,7 @@ class Obligation(Strict):
     start: date | None = None
     end: date | None = None
     policy: Policy = Policy()
+    signature: SignaturePolicy = "warn"
     communes: list[str] | None = Field(
         None,
         description="In a city's shared obligations: only these communes (codes); "
@@ -279,15 +318,7 @@ class Commune(Strict):
     @field_validator("sweep_time", mode="before")
     @classmethod
     def _clock_time(cls, value: object) -> object:
-        """Only HH:MM (or HH:MM:SS): pydantic would read 450 or "0730" as seconds."""
-        if not isinstance(value, time) and not (
-            isinstance(value, str) and re.fullmatch(r"\d\d:\d\d(:\d\d)?", value)
-        ):
-            raise ValueError(
-                f'{value!r} is not a time HH:MM: write it quoted, e.g. "07:30" (a number such '
-                "as 0730 is read as a number) (giờ phải viết HH:MM, đặt trong dấu nháy)"
-            )
-        return value
+        return clock_time(value)
 
     @field_validator("timezone")
     @classmethod

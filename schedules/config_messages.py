@@ -84,6 +84,7 @@ def pydantic_issue(
     kind, ctx = err["type"], err.get("ctx") or {}
     message = err["msg"].removeprefix("Value error, ")
     where = source.describe(loc)
+    gloss: str | None
     if kind in ("missing", "extra_forbidden"):
         where, hint = source.describe(loc[:-1]), None
         message, gloss = _field_problem(kind, loc, model)
@@ -112,7 +113,7 @@ def _hint_and_gloss(kind: str, ctx: dict[str, Any], message: str) -> tuple[str |
     """What to write (English, may be None) and the Vietnamese gloss of an error of type
     `kind`; a message pydantic wrote (ASCII) gets at least "invalid value"."""
     if kind == "string_pattern_mismatch":
-        return _PATTERN_GLOSS.get(ctx.get("pattern"), (None, "không đúng định dạng"))
+        return _PATTERN_GLOSS.get(ctx.get("pattern", ""), (None, "không đúng định dạng"))
     if kind == "value_error":
         found = [vi for en, vi in _VALUE_GLOSS.items() if en in message]
         if found:

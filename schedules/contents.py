@@ -50,13 +50,13 @@ def report_contents(plan: Plan, obligation_id: str, unit: str) -> list[ContentGr
         if task.reported_in != carrier:
             continue
         row = (_short_ref(task.ref), task.title)
-        leads = unit in plan.expand_units(task.lead)
+        leads = unit in plan.units_of(task, "lead")
         annex = task.ref.startswith(ANNEX_PREFIX)
         if leads and annex:
             led.append(row)
         elif leads:
             duties.append(row)
-        elif annex and not consolidated and unit in plan.expand_units(task.coordinators):
+        elif annex and not consolidated and unit in plan.units_of(task, "coordinators"):
             coordinated.append(row)
     if plan.communes is not None:  # the city office's: the communes' reports say it all
         return []
@@ -81,6 +81,22 @@ def report_contents(plan: Plan, obligation_id: str, unit: str) -> list[ContentGr
         ContentGroup("Trách nhiệm cụ thể của đơn vị tại Mục V.2 của Kế hoạch", tuple(duties)),
     ]
     return [g for g in groups if g.rows]
+
+
+def unreached_leads(plan: Plan, obligation_id: str) -> list[str]:
+    """The lead units of a task `reported_in` a report whose rows never reach them: they owe
+    no item of that report (a unit outside "Các cơ quan, đơn vị", such as the Front, which the
+    plan requests and does not command), and are not the standing office whose consolidated
+    report carries its own rows."""
+    task = plan.obligations[obligation_id]
+    carrier = task.reported_in
+    if carrier is None or carrier not in plan.obligations:
+        return []
+    owing = set(plan.lead_units(carrier))
+    consolidator = plan.consolidator(carrier)
+    if consolidator in plan.obligations:
+        owing |= set(plan.lead_units(consolidator))
+    return [u for u in plan.units_of(task, "lead") if u not in owing]
 
 
 _ASIDE = re.compile(r"\s*\(([^()]*)\)")

@@ -26,7 +26,7 @@ def parse_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"'{text}' is not a date YYYY-MM-DD (ngày không hợp lệ)") from None
+        raise ValueError(f"'{text}' không phải ngày dạng YYYY-MM-DD") from None
 
 
 def parse_instant(text: str, zone: ZoneInfo = VN_ZONE) -> datetime:
@@ -35,7 +35,7 @@ def parse_instant(text: str, zone: ZoneInfo = VN_ZONE) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(
-            f"'{text}' is not an ISO 8601 date-time (thời điểm không hợp lệ)"
+            f"'{text}' không phải thời điểm dạng ISO 8601 (YYYY-MM-DDTHH:MM)"
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone)

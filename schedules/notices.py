@@ -16,10 +16,19 @@ first mail only.
 |   (the standing office's own item) | (none)     |                             |                 |
 | a later version of a closed item   | closed     | the unit (`closed-vN`)      |                 |
 | the office returns the deliverable | returned   | the unit (`returned-N`)     | standing office |
+| a unit asks for an extension       | extension  | standing office (2)         |                 |
+| an extension is granted            | extension  | the unit (`extended-N`)     | office, coord.  |
+| an extension request is refused    | extension  | the unit (`refused-N`)      | standing office |
+| the product of an escalated item   | correction | who got its escalations (3) |                 |
+|   arrives                          |            |                             |                 |
 | a mail to X refused for good       | its kind   | standing office, unless X   |                 |
 
 (The notice of a refused mail has the step `undelivered-STEP`. (1) but the standing office, which
-sends these requests.)
+sends these requests. (2) for the office's own item: the leader in charge, who decides. (3) the
+escalations sent in the item's current round, but for the addresses its `closed` mail goes to.)
+
+A directive's item (`usecases.directives`) names its coordinating units itself: the callers pass
+them (`coordinators`) instead of the obligation's.
 
 An item whose unit left the config has no recipient: its notices are empty.
 
@@ -30,6 +39,7 @@ leader), without the office in copy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -108,11 +118,15 @@ def in_digest(recipient: str, cc: list[str], digest: set[str]) -> bool:
     return recipient.lower() in digest and not cc
 
 
-def _coordinators(plan: Plan, obligation: str, unit: str) -> tuple[str, ...]:
-    """The coordinating units' addresses; not the standing office's: it sends these requests
-    (it may still contribute through the intake)."""
+def _coordinators(
+    plan: Plan, obligation: str, unit: str, codes: Sequence[str] | None = None
+) -> tuple[str, ...]:
+    """The coordinating units' addresses (`codes`, else the obligation's); not the standing
+    office's: it sends these requests (it may still contribute through the intake)."""
     office = plan.commune.standing_office
-    codes = [c for c in plan.coordinating_units(obligation, unit) if c != office]
+    if codes is None:
+        codes = plan.coordinating_units(obligation, unit)
+    codes = [c for c in codes if c != office]
     return tuple(a for code in codes for a in _unit(plan, code))
 
 
@@ -135,15 +149,21 @@ def step_notices(plan: Plan, obligation: str, unit: str, step: Step) -> list[Not
     return found
 
 
-def opening_notices(plan: Plan, obligation: str, unit: str, reached: Step) -> list[Notice]:
+def opening_notices(
+    plan: Plan,
+    obligation: str,
+    unit: str,
+    reached: Step,
+    coordinators: Sequence[str] | None = None,
+) -> list[Notice]:
     """The item opens (thông báo nhiệm vụ): the notice to the unit, and to each coordinating
-    unit its request for inputs; an item opened already escalated (a level due before the item
-    opened, only for an item opened by hand past its due date) escalates at once too. Reminders
-    it opened past are not sent."""
+    unit (`coordinators`: codes, else the obligation's) its request for inputs; an item opened
+    already escalated (a level due before the item opened, only for an item opened by hand past
+    its due date) escalates at once too. Reminders it opened past are not sent."""
     if unit not in plan.units:
         return []
     found = [Notice(MailKind.OPENED, StepKind.OPENED, _unit(plan, unit))]
-    coordinators = _coordinators(plan, obligation, unit)
+    coordinators = _coordinators(plan, obligation, unit, coordinators)
     if coordinators:
         found.append(Notice(MailKind.COORDINATE, StepKind.OPENED, coordinators))
     if reached.kind == StepKind.ESCALATION:
@@ -163,6 +183,15 @@ def closed_notices(plan: Plan, unit: str, later_version: int | None = None) -> l
     return [Notice(MailKind.CLOSED, StepKind.CLOSED, to)] if to else []
 
 
+def correction_notices(plan: Plan, unit: str, told: Sequence[str]) -> list[Notice]:
+    """The product of an escalated item arrived: each address `told` of its escalations (heads,
+    leaders; a copy included) gets a short correction, but those its `closed` mail reaches
+    (the unit, the standing office): they hear of it there."""
+    receipt = {a.lower() for n in closed_notices(plan, unit) for a in n.to}
+    to = tuple(dict.fromkeys(a for a in told if a.lower() not in receipt))
+    return [Notice(MailKind.CORRECTION, StepKind.CORRECTION, to)] if to else []
+
+
 def returned_notices(plan: Plan, unit: str, round_no: int) -> list[Notice]:
     """The standing office returned the deliverable: the unit, with the office in copy."""
     if unit not in plan.units:
@@ -170,6 +199,29 @@ def returned_notices(plan: Plan, unit: str, round_no: int) -> list[Notice]:
     to = _unit(plan, unit)
     cc = tuple(a for a in _office(plan) if a not in to)
     return [Notice(MailKind.RETURNED, format_step(StepKind.RETURNED, round_no), to, cc)]
+
+
+def extension_notices(
+    plan: Plan, unit: str, step: StepKind, number: int, coordinators: Sequence[str] = ()
+) -> list[Notice]:
+    """An extension's notice, step `requested-N`, `extended-N` or `refused-N`: a unit's request
+    goes to the standing office (the leader in charge for the office's own item); a grant to the
+    unit, copied to the office and to the coordinating units (`coordinators`: codes; their
+    inputs are due later too); a refusal to the unit, copied to the office."""
+    if unit not in plan.units:
+        return []
+    name = format_step(step, number)
+    office = _office(plan)
+    own = unit == plan.commune.standing_office
+    if step == StepKind.REQUESTED:
+        to = leaders_in_charge(plan) if own else office
+        return [Notice(MailKind.EXTENSION, name, to)] if to else []
+    to = _unit(plan, unit)
+    copied = () if own else office
+    if step == StepKind.EXTENDED:
+        copied += _coordinators(plan, "", unit, [c for c in coordinators if c != unit])
+    cc = tuple(dict.fromkeys(a for a in copied if a not in to))
+    return [Notice(MailKind.EXTENSION, name, to, cc)]
 
 
 def undelivered_notice(

@@ -61,32 +61,46 @@ class Plan:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.commune.timezone)
 
+    @property
+    def defaults(self) -> Policy:
+        """The commune's policy defaults: its own or the city's (a plan always has them)."""
+        defaults = self.commune.defaults
+        assert defaults is not None, f"{self.commune.code}: a plan is built with its defaults"
+        return defaults
+
     @cached_property
     def _policies(self) -> dict[str, ResolvedPolicy]:
         return {
-            oid: resolve_policy(self.commune.defaults, ob.policy)
-            for oid, ob in self.obligations.items()
+            oid: resolve_policy(self.defaults, ob.policy) for oid, ob in self.obligations.items()
         }
 
     def policy(self, obligation_id: str) -> ResolvedPolicy:
         """The obligation's policy; the commune's defaults for an id no longer in the config."""
         found = self._policies.get(obligation_id)
-        return found or resolve_policy(self.commune.defaults, Policy())
+        return found or resolve_policy(self.defaults, Policy())
 
-    def expand_units(self, codes: list[str]) -> list[str]:
-        """Unit codes with ALL replaced by every unit counted in "Các cơ quan, đơn vị"."""
+    def expand_units(self, codes: list[str], excluded: list[str] | None = None) -> list[str]:
+        """Unit codes with ALL replaced by every unit counted in "Các cơ quan, đơn vị", but
+        the `excluded` ones (an obligation's `all_except`)."""
         out: list[str] = []
         for code in codes:
             expanded = (
-                [u.code for u in self.units.values() if u.in_all] if code == ALL_UNITS else [code]
+                [u.code for u in self.units.values() if u.in_all and u.code not in (excluded or ())]
+                if code == ALL_UNITS
+                else [code]
             )
             out += [c for c in expanded if c not in out]
         return out
 
+    def units_of(self, ob: Obligation, role: str) -> list[str]:
+        """An obligation's `lead` or `coordinators` (`role`), ALL expanded without the units its
+        `all_except` leaves out."""
+        return self.expand_units(getattr(ob, role), ob.all_except)
+
     def lead_units(self, obligation_id: str) -> list[str]:
         """The units that own an item of the obligation each period. The standing office does
         not owe itself a report that its own consolidated report sums up."""
-        units = self.expand_units(self.obligations[obligation_id].lead)
+        units = self.units_of(self.obligations[obligation_id], "lead")
         office = self.commune.standing_office
         consolidator = self.consolidator(obligation_id)
         if consolidator and office in self.expand_units(self.obligations[consolidator].lead):
@@ -99,15 +113,15 @@ class Plan:
         ob = self.obligations.get(obligation_id)
         if ob is None or ob.consolidates:
             return []
-        leads = set(self.expand_units(ob.lead)) | {unit}
-        return [u for u in self.expand_units(ob.coordinators) if u not in leads]
+        leads = set(self.units_of(ob, "lead")) | {unit}
+        return [u for u in self.units_of(ob, "coordinators") if u not in leads]
 
     def inputs_due(self, obligation_id: str, due: date, opened_at: datetime | None = None) -> date:
         """When the coordinating units of an item due on `due` send their inputs. For an item
         opened past its due date, counted back from its fresh deadline, and never on or before
         the day it opened (then: the working day before that deadline, or the deadline)."""
         caught_up = opened_at and self.catch_up_deadline(obligation_id, due, opened_at)
-        if not caught_up:
+        if not caught_up or opened_at is None:
             return inputs_due(due, self.policy(obligation_id), self.calendar)
         opened_on = local_date(opened_at, self.zone)
         for day in (
@@ -135,6 +149,7 @@ class Plan:
             if compiled is None:
                 continue
             ob = self.obligations[oid]
+            assert ob.schedule is not None, f"{oid}: compiled, so it has a schedule"
             policy = self.policy(oid)
             lo = max(first - _ANCHOR_REACH, self.commune.plan_start)
             hi = min(last + _ANCHOR_REACH, self.commune.plan_end)
@@ -250,9 +265,12 @@ class Plan:
     def fingerprint(self, obligation_id: str) -> str:
         """Changes whenever anything that decides this obligation's occurrences changes."""
         payload = {
-            "obligation": self.obligations[obligation_id].model_dump(mode="json"),
+            # When escalations go out decides no occurrence: left out of the fingerprint.
+            "obligation": self.obligations[obligation_id].model_dump(
+                mode="json", exclude={"policy": {"escalation_time"}}
+            ),
             "units": self.lead_units(obligation_id),
-            "defaults": self.commune.defaults.model_dump(mode="json"),
+            "defaults": self.defaults.model_dump(mode="json", exclude={"escalation_time"}),
             "start": self.commune.start.isoformat(),
             "calendar": sorted(
                 (y, sorted(map(str, o.days_off)), sorted(map(str, o.working_days)))

@@ -22,14 +22,17 @@ from schedules.dates import local_date, local_instant, vn_date
 from schedules.occurrences import CompiledSchedule, Occurrence, compile_schedule, nominal_due
 from schedules.plan import Plan
 from schedules.plan_merge import Merged, Parsed, Where, merge
+from schedules.plan_warnings import doubled_period_words, unreached_rows
 from schedules.vocabulary import REPORT_KINDS, StepKind
-from schedules.yamlsource import ConfigInvalid, ConfigIssue
+from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
 PLACEHOLDERS = ("{plan_short}", "{plan}")
 """What an obligation's texts may name: the commune's plan (short reference, full name)."""
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
-_FILLED = ("title", "product", "timing", "description")
+_FILLED = ("title", "product", "timing", "description", "due_source")
 """The obligation's texts whose placeholders are filled."""
+_OWN_PLACEHOLDERS = {"product": {"{period}"}, "due_source": {"{year}"}}
+"""Placeholders a field keeps until a mail is written: the item's period, its due date's year."""
 
 
 def check_plan(
@@ -65,6 +68,13 @@ class _Checks:
     def fail(self, where: Where, message: str) -> None:
         self.merged.fail(where, message)
 
+    @property
+    def commune_source(self) -> YamlSource:
+        """The file that set the commune (once there is one, a file set it)."""
+        source = self.merged.commune_source
+        assert source is not None, "the commune's file is asked for only once it is set"
+        return source
+
     # --- the plan, from what the files set --------------------------------------------------
 
     def plan(self, folder: Path, defaults: Policy | None) -> Plan:
@@ -91,7 +101,7 @@ class _Checks:
             return commune
         if defaults is None:
             self.fail(
-                (self.merged.commune_source, ("commune",)),
+                (self.commune_source, ("commune",)),
                 "commune: missing field 'defaults' (thiếu trường bắt buộc)",
             )
             raise ConfigInvalid(self.issues)
@@ -100,12 +110,13 @@ class _Checks:
     def _fill_placeholders(self, commune: Commune, oid: str, ob: Obligation) -> Obligation:
         """`{plan_short}` and `{plan}` in an obligation's texts become the commune's (a template
         plan shared by many communes names each one's plan); `{period}` in `product` is the
-        item's, filled when a mail is written. Any other `{...}` is an error."""
+        item's, and `{year}` in `due_source` its due date's year, filled when a mail is
+        written. Any other `{...}` is an error."""
         values = dict(zip(PLACEHOLDERS, (commune.plan_short, commune.plan), strict=True))
         update = {}
         for name in _FILLED:
             text = getattr(ob, name) or ""
-            allowed = values.keys() | ({"{period}"} if name == "product" else set())
+            allowed = values.keys() | _OWN_PLACEHOLDERS.get(name, set())
             self._check_placeholders(oid, name, text, allowed)
             if any(token in text for token in values):
                 for token, value in values.items():
@@ -125,7 +136,7 @@ class _Checks:
     def _require_content(self, obligations: dict[str, Obligation], units: dict[str, Unit]) -> None:
         """A plan has obligations and units. With no unit at all, this is said once here; the
         unit codes the plan names are then not checked."""
-        commune_at = (self.merged.commune_source, ("commune",))
+        commune_at = (self.commune_source, ("commune",))
         if not obligations:
             self.fail(
                 commune_at,
@@ -167,17 +178,20 @@ class _Checks:
                         )
 
     def _check_commune(self, plan: Plan) -> None:
-        source = self.merged.commune_source
+        source = self.commune_source
         if plan.units and plan.commune.standing_office not in plan.units:
             self.fail(
                 (source, ("commune", "standing_office")),
                 f"unknown unit '{plan.commune.standing_office}' as standing office "
                 f"(đơn vị thường trực không tồn tại); known: {', '.join(plan.units)}",
             )
-        defaults = plan.commune.defaults
+        defaults = plan.defaults
         self._check_escalation(plan, (source, ("commune", "defaults", "escalation")), defaults)
+        where = (source, ("commune", "defaults", "escalation_time"))
+        self._check_escalation_time(plan, where, defaults)
         # Checked here, once: an obligation is blamed only for what its own policy sets.
-        if defaults.reminders and max(defaults.reminders) > defaults.open_before_due:
+        opens = defaults.open_before_due  # set: complete_defaults requires it
+        if defaults.reminders and opens is not None and max(defaults.reminders) > opens:
             self.fail(
                 (source, ("commune", "defaults", "reminders")),
                 f"a reminder {max(defaults.reminders)} working days before the due date comes "
@@ -195,13 +209,15 @@ class _Checks:
                 (source, loc + ("end",)), "end is before start (ngày kết thúc trước ngày bắt đầu)"
             )
         self._check_escalation(plan, (source, loc + ("policy", "escalation")), ob.policy)
+        where = (source, loc + ("policy", "escalation_time"))
+        self._check_escalation_time(plan, where, ob.policy)
         if ob.schedule is not None:
             self._compile(plan, oid, ob, (source, loc))
 
     def _check_unit_codes(self, plan: Plan, ob: Obligation, where: Where) -> None:
         source, loc = where
         known = ", ".join(plan.units)
-        for field_name in ("lead", "coordinators"):
+        for field_name in ("lead", "coordinators", "all_except"):
             for i, code in enumerate(getattr(ob, field_name)):
                 if plan.units and code != ALL_UNITS and code not in plan.units:
                     self.fail(
@@ -251,6 +267,18 @@ class _Checks:
             previous = level.after
             self._check_targets(plan, (source, loc + (i, "to")), level.to, seen, i)
 
+    def _check_escalation_time(self, plan: Plan, where: Where, policy: Policy) -> None:
+        """Escalations go out later in the day than the sweep (the morning's documents are
+        recorded first), on the same day."""
+        at, sweep = policy.escalation_time, plan.commune.sweep_time
+        if at is not None and at <= sweep:
+            self.fail(
+                where,
+                f"escalation_time {at:%H:%M} is not later than sweep_time {sweep:%H:%M}: "
+                'escalations go out after the morning\'s documents are recorded, e.g. "14:00" '
+                "(giờ chuyển cấp phải sau giờ rà soát buổi sáng)",
+            )
+
     def _check_targets(
         self, plan: Plan, where: Where, targets: list[str], seen: dict[str, int], level: int
     ) -> None:
@@ -280,6 +308,7 @@ class _Checks:
         """Compile the obligation's schedule into `plan.schedules`, once it fires and names
         its periods; check its reminders and its data windows."""
         source, loc = where
+        assert ob.schedule is not None, f"{oid}: only a scheduled obligation is compiled"
         compiled = compile_schedule(ob.schedule, plan.commune.plan_start)
         anchors = self._anchors(plan, compiled, where)
         if anchors is None:
@@ -335,6 +364,7 @@ class _Checks:
         """A report falls due after its data window closes (at least one working day between,
         Nghị định 09/2019): a due date on or before the cut-off is a mistake of the rule."""
         source, loc = where
+        assert ob.schedule is not None, f"{oid}: compiled, so it has a schedule"
         for anchor in anchors:
             period = compiled.period(anchor)
             nominal, _ = nominal_due(ob.schedule.due, period, anchor, plan.calendar)
@@ -373,6 +403,9 @@ class _Checks:
         for oid in plan.obligations:
             self._warn_late_ladder(plan, oid)
         self._warn_replaced(plan)
+        for oid, field_name, message in [*unreached_rows(plan), *doubled_period_words(plan)]:
+            source, loc = self.obligation_at[oid]
+            plan.warnings.append(source.issue(loc + (field_name,), message))
 
     def _warn_late_ladder(self, plan: Plan, oid: str) -> None:
         """A report that another one sums up should have escalated all the way before the

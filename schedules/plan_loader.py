@@ -7,6 +7,7 @@ span more than one value are `schedules.plan_checks`', the layers `schedules.pla
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -16,7 +17,7 @@ from schedules.config_messages import pydantic_issue
 from schedules.plan import Plan
 from schedules.plan_checks import check_plan
 from schedules.plan_merge import OWN, SHARED, TEMPLATE, Parsed
-from schedules.yamlsource import ConfigInvalid, ConfigIssue, read_yaml
+from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource, read_yaml
 
 
 def config_files(folder: Path) -> list[Path]:
@@ -25,7 +26,7 @@ def config_files(folder: Path) -> list[Path]:
 
 def load_plan(
     folder: Path | str,
-    shared: Parsed = (),
+    shared: Sequence[tuple[YamlSource, ConfigFile]] = (),
     defaults: Policy | None = None,
     templates: dict[Path, Parsed] | None = None,
 ) -> Plan:

@@ -83,7 +83,7 @@ class _Merger:
 
     def _commune(self, source: YamlSource, commune: Commune) -> None:
         merged = self.merged
-        if merged.commune is not None and not self.replaces(source, merged.commune_source):
+        if merged.commune_source is not None and not self.replaces(source, merged.commune_source):
             merged.fail(
                 (source, ("commune",)),
                 f"commune is already set in {merged.commune_source.path.name}: keep one "

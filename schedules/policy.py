@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time
 
 from schedules.config import OPTIONAL_DEFAULTS, EscalationLevel, Policy, Shift
 
@@ -16,6 +17,8 @@ class ResolvedPolicy:
     shift: Shift
     inputs_before_due: int
     catch_up_grace: int
+    escalation_time: time | None = None
+    """When the escalations go out (local time); None: with the sweep."""
 
 
 def resolve_policy(defaults: Policy, override: Policy) -> ResolvedPolicy:
@@ -32,4 +35,5 @@ def resolve_policy(defaults: Policy, override: Policy) -> ResolvedPolicy:
         shift=pick("shift"),
         inputs_before_due=pick("inputs_before_due"),
         catch_up_grace=pick("catch_up_grace"),
+        escalation_time=pick("escalation_time"),
     )

@@ -81,7 +81,9 @@ def timeline(
     3. `due` on the due date's morning, when the policy wants a due-day notice;
     4. `overdue` when the due date has ended (midnight, local time): "on time" means by the end
        of the due date;
-    5. an escalation per level, its delay counted in working days after `due`; a level with
+    5. an escalation per level, its delay counted in working days after `due`, at the policy's
+       `escalation_time` (later than the sweep: the morning's documents are recorded before
+       heads and leaders are told; unset: the sweep's morning); a level with
        `before: consolidated_due` comes on `consolidated_due` at the latest (the report that
        sums this one up must not wait for the ladder).
 
@@ -110,6 +112,9 @@ class _ItemRules:
 
     def at_morning(self, day: date) -> datetime:
         return local_instant(day, self.morning, self.zone)
+
+    def at_escalation_time(self, day: date) -> datetime:
+        return local_instant(day, self.policy.escalation_time or self.morning, self.zone)
 
     def before_due(self, due: date, opened_at: datetime) -> list[Step]:
         """The reminders and the due-day notice that fall after the opening; the last reminder
@@ -152,7 +157,7 @@ class _ItemRules:
                 Step(
                     format_step(StepKind.ESCALATION, i),
                     StepKind.ESCALATION,
-                    self.at_morning(day),
+                    self.at_escalation_time(day),
                     level=i,
                     to=tuple(level.to),
                 )

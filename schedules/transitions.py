@@ -22,6 +22,9 @@ class ItemEvent(StrEnum):
     WAIVE = "waive"
     REOPEN = "reopen"
     """The standing office returns the deliverable: the item runs again to a new due date."""
+    EXTEND = "extend"
+    """An extension is granted: the open item runs to its new due date, from the step its
+    new timeline has reached (an overdue or escalated item may be in time again)."""
 
 
 TRANSITIONS: dict[tuple[ItemStatus, ItemEvent], frozenset[ItemStatus]] = {
@@ -37,6 +40,9 @@ TRANSITIONS: dict[tuple[ItemStatus, ItemEvent], frozenset[ItemStatus]] = {
     (OVERDUE, ItemEvent.WAIVE): frozenset({WAIVED}),
     (ESCALATED, ItemEvent.WAIVE): frozenset({WAIVED}),
     (CLOSED, ItemEvent.REOPEN): frozenset({OPEN, OVERDUE, ESCALATED}),
+    (OPEN, ItemEvent.EXTEND): frozenset({OPEN, OVERDUE, ESCALATED}),
+    (OVERDUE, ItemEvent.EXTEND): frozenset({OPEN, OVERDUE, ESCALATED}),
+    (ESCALATED, ItemEvent.EXTEND): frozenset({OPEN, OVERDUE, ESCALATED}),
 }
 """What each event may turn each status into (the timeline step reached decides among several).
 Closed and waived items take no event but a return; a waived item takes none at all."""

@@ -3,7 +3,9 @@
 Every status, kind (of obligation, event, change, mail) and step name that the config names, the
 database stores, the CLI offers or a template is named after comes from here, and only
 `parse_step` reads a step name. The enums are `StrEnum`s: their members are the very strings
-stored in the database and written in the config and the JSON outputs.
+stored in the database and written in the config and the JSON outputs. An item's status in
+words, and whether and how late it is on a day, is `standing`'s alone (`ItemStatus` members
+carry their label and predicates): every page, table, mail and artifact asks it.
 
 Step names (`WorkItem.step`, `Outbox.step`; at most 32 characters):
 
@@ -18,6 +20,11 @@ Step names (`WorkItem.step`, `Outbox.step`; at most 32 characters):
 | `closed-vN`       | receipt of version N, handed in after the item was closed          |
 | `returned-N`      | the standing office returned the deliverable, round N              |
 | `waived`          | the item was waived                                                |
+| `requested-N`     | outbox only: the unit's extension request N, to the office         |
+| `extended-N`      | outbox only: extension N granted (the due date moved)              |
+| `refused-N`       | outbox only: extension request N refused                           |
+| `correction`      | outbox only: the product arrived after an escalation: those told   |
+|                   | of the escalation are told it was received                         |
 | `undelivered-S`   | outbox only: tells the standing office that step S's mail failed    |
 | `S#N`             | outbox only: step S of the item's round before return N (archived) |
 """
@@ -26,19 +33,157 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
+from typing import Protocol
+
+REPORTED_UP = "đã báo cáo cấp trên"
+"""An escalated item: the sweep reported it to the next level of its ladder (a leader is
+reported to, "báo cáo"). Its status reads "quá hạn, đã báo cáo cấp trên (lần N)"; a count
+reads "3 việc đã báo cáo cấp trên"."""
 
 
 class ItemStatus(StrEnum):
+    """An item's stored status; each member carries its Vietnamese label (`label`: the words
+    for the status alone, as a filter offers it) and its predicates. How an item reads at a
+    given day (due today, past due before the sweep moved it, closed late, escalation level)
+    is `standing`'s: every page, table, mail and artifact asks it."""
+
     OPEN = "open"
     OVERDUE = "overdue"
     ESCALATED = "escalated"
     CLOSED = "closed"
     WAIVED = "waived"
 
+    @property
+    def label(self) -> str:
+        """The words for the status alone ("trong hạn", "quá hạn", ...): `STATUS_LABELS`."""
+        return STATUS_LABELS[self]
+
+    @property
+    def is_open(self) -> bool:
+        """Still owes its deliverable (open, overdue or escalated)."""
+        return self in OPEN_STATUSES
+
+    @property
+    def is_overdue(self) -> bool:
+        """A sweep found it past its due date (overdue or escalated)."""
+        return self in (ItemStatus.OVERDUE, ItemStatus.ESCALATED)
+
+    def late_on(self, due: date, today: date) -> bool:
+        """Whether an item in this status, due `due`, is late on `today`: a sweep found it
+        overdue, or it still owes its deliverable past its due date (before the next morning's
+        sweep moves it). The one rule of "is it late now"."""
+        return self.is_overdue or (self.is_open and today > due)
+
+
+STATUS_LABELS: dict[ItemStatus, str] = {
+    ItemStatus.OPEN: "trong hạn",
+    ItemStatus.OVERDUE: "quá hạn",
+    ItemStatus.ESCALATED: f"quá hạn, {REPORTED_UP}",
+    ItemStatus.CLOSED: "đã nộp",
+    ItemStatus.WAIVED: "được miễn",
+}
+"""Each status's Vietnamese label (`ItemStatus.label`)."""
 
 OPEN_STATUSES = (ItemStatus.OPEN, ItemStatus.OVERDUE, ItemStatus.ESCALATED)
 """An item in one of these still owes its deliverable."""
+
+LATE = "late"
+"""Not a status: the filter of the late items (`cchc items --status late`), those `late_on`
+their day (overdue or escalated, or still open past the due date)."""
+
+DUE_TODAY = "đến hạn hôm nay"
+CLOSED_ON_TIME = {True: "đã nộp, đúng hạn", False: "đã nộp, sau hạn"}
+"""A closed item's words by its `on_time` (unknown: `ItemStatus.CLOSED.label`)."""
+
+
+class WorkingDays(Protocol):
+    """The working-day calendar (`schedules.calendar`), as `standing` needs it."""
+
+    def working_days_between(self, start: date, end: date) -> int: ...
+
+
+class ItemFacts(Protocol):
+    """What `standing` reads of an item (a `models.tables.WorkItem`)."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def due(self) -> date: ...
+
+    @property
+    def escalation_level(self) -> int: ...
+
+    @property
+    def on_time(self) -> bool | None: ...
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where an item stands on a day: its status, whether and how late, in the words every
+    surface shows (`label`)."""
+
+    status: ItemStatus
+    late: bool
+    """`ItemStatus.late_on`: overdue, escalated, or open past its due date."""
+    days_late: int
+    """Working days past the due date while late (0 otherwise, and on a day off right after
+    the due date)."""
+    due_today: bool
+    """Still owed, due today."""
+    escalation_level: int = 0
+    on_time: bool | None = None
+
+    @classmethod
+    def at(
+        cls,
+        status: str,
+        due: date,
+        today: date,
+        calendar: WorkingDays,
+        escalation_level: int = 0,
+        on_time: bool | None = None,
+    ) -> Standing:
+        """Where an item in `status`, due `due`, stands on `today` (`standing` of its fields:
+        for a row that is not a `WorkItem`)."""
+        known = ItemStatus(status)
+        late = known.late_on(due, today)
+        return cls(
+            status=known,
+            late=late,
+            days_late=days_late(due, today, calendar) if late else 0,
+            due_today=known.is_open and not late and today == due,
+            escalation_level=escalation_level,
+            on_time=on_time,
+        )
+
+    @property
+    def label(self) -> str:
+        """ "trong hạn", "đến hạn hôm nay", "quá hạn" (overdue, or open past its due date),
+        "quá hạn, đã báo cáo cấp trên (lần 2)", "đã nộp, đúng hạn", "đã nộp, sau hạn",
+        "được miễn"."""
+        if self.status == ItemStatus.ESCALATED:
+            level = self.escalation_level
+            return f"{self.status.label} (lần {level})" if level else self.status.label
+        if self.late:
+            return ItemStatus.OVERDUE.label
+        if self.due_today:
+            return DUE_TODAY
+        if self.status == ItemStatus.CLOSED and self.on_time is not None:
+            return CLOSED_ON_TIME[self.on_time]
+        return self.status.label
+
+
+def days_late(due: date, today: date, calendar: WorkingDays) -> int:
+    """Working days from `due` to `today` (0 when `today` is not after `due`)."""
+    return max(calendar.working_days_between(due, today), 0)
+
+
+def standing(item: ItemFacts, today: date, calendar: WorkingDays) -> Standing:
+    """Where `item` stands on `today` (a day of its commune's zone), on its `calendar`."""
+    return Standing.at(item.status, item.due, today, calendar, item.escalation_level, item.on_time)
 
 
 class ObligationKind(StrEnum):
@@ -89,12 +234,17 @@ class EventKind(StrEnum):
     """A step reached for a unit no longer in the config: nobody to mail."""
     MAIL_FAILED = "mail_failed"
     """A mail refused for good (the standing office is told)."""
+    EXTENSION_REQUESTED = "extension_requested"
+    EXTENSION_GRANTED = "extension_granted"
+    """The due date moved (`usecases.extensions`): the item starts a new round of mails."""
+    EXTENSION_REFUSED = "extension_refused"
 
 
 class ItemChange(StrEnum):
     """What happened to items, as Prefect events say it (`cchc.item.<change>`): the sweep's
-    (opened, overdue, escalated), and a hand-in, the office's review or a waiver, made outside
-    a sweep (closed, accepted, returned, waived: through the intake or the command line)."""
+    (opened, overdue, escalated), and a hand-in, the office's review, a waiver or an extension,
+    made outside a sweep (opened by a directive, closed, accepted, returned, waived, extended:
+    through the intake or the command line)."""
 
     OPENED = "opened"
     OVERDUE = "overdue"
@@ -103,6 +253,8 @@ class ItemChange(StrEnum):
     ACCEPTED = "accepted"
     RETURNED = "returned"
     WAIVED = "waived"
+    EXTENDED = "extended"
+    """The office granted an extension: the due date moved."""
 
 
 class OutboxStatus(StrEnum):
@@ -133,6 +285,11 @@ class MailKind(StrEnum):
     DIGEST = "digest"
     COORDINATE = "coordinate"
     """A coordinating unit's request for its inputs to the lead's item, and its reminder."""
+    EXTENSION = "extension"
+    """An extension of the due date: a unit's request (to the office), its grant or refusal."""
+    CORRECTION = "correction"
+    """The product of an escalated item arrived: whoever was told of the escalation is told it
+    was received ("Đã nhận Báo cáo số 15/BC-TTPVHCC ngày 16/03/2027, đúng hạn")."""
 
 
 NAGGING_KINDS = (
@@ -155,6 +312,19 @@ class StepKind(StrEnum):
     CLOSED = "closed"
     RETURNED = "returned"
     WAIVED = "waived"
+    REQUESTED = "requested"
+    EXTENDED = "extended"
+    REFUSED = "refused"
+    CORRECTION = "correction"
+
+
+class ExtensionStatus(StrEnum):
+    """An extension (`models.tables.Extension`): a unit's request waits for the office's
+    decision; a grant by the office on its own is granted at once."""
+
+    PENDING = "pending"
+    GRANTED = "granted"
+    REFUSED = "refused"
 
 
 TIMELINE_KINDS = (
@@ -174,10 +344,21 @@ MAIL_OF_STEP = {
     StepKind.ESCALATION: MailKind.ESCALATION,
     StepKind.CLOSED: MailKind.CLOSED,
     StepKind.RETURNED: MailKind.RETURNED,
+    StepKind.REQUESTED: MailKind.EXTENSION,
+    StepKind.EXTENDED: MailKind.EXTENSION,
+    StepKind.REFUSED: MailKind.EXTENSION,
+    StepKind.CORRECTION: MailKind.CORRECTION,
 }
 """The mail a step sends (a waived item is told nothing)."""
 
-NUMBERED = (StepKind.REMINDER, StepKind.ESCALATION, StepKind.RETURNED)
+NUMBERED = (
+    StepKind.REMINDER,
+    StepKind.ESCALATION,
+    StepKind.RETURNED,
+    StepKind.REQUESTED,
+    StepKind.EXTENDED,
+    StepKind.REFUSED,
+)
 UNDELIVERED_PREFIX = "undelivered-"
 ARCHIVE_MARK = "#"
 MAX_STEP = 32
@@ -191,7 +372,8 @@ class StepName:
 
     kind: StepKind
     number: int | None = None
-    """Reminder lead (working days), escalation level, return round, or version (`closed-vN`)."""
+    """Reminder lead (working days), escalation level, return round, extension number, or
+    version (`closed-vN`)."""
     undelivered: bool = False
     """The notice to the standing office that this step's mail was refused."""
     archived: int | None = None

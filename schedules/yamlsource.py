@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: about 10x faster
+if TYPE_CHECKING:
+    _BaseLoader = yaml.SafeLoader
+else:
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: about 10x faster
 
 
 class _PlainLoader(_BaseLoader):
@@ -52,10 +55,16 @@ _CLOCK = "tag:cchc,2026:clock"
 _PlainLoader.add_implicit_resolver(
     _CLOCK, re.compile(r"^[0-9]:[0-5][0-9](?::[0-5][0-9])?$"), list("0123456789")
 )
-_PlainLoader.add_constructor(_CLOCK, lambda loader, node: "0" + loader.construct_scalar(node))
 
 
-@dataclass
+def _clock(loader: _PlainLoader, node: yaml.ScalarNode) -> str:
+    return "0" + loader.construct_scalar(node)
+
+
+_PlainLoader.add_constructor(_CLOCK, _clock)
+
+
+@dataclass(frozen=True)
 class ConfigIssue:
     file: str
     line: int

@@ -167,6 +167,37 @@ def pdf_bytes(text: str = "Bao cao CCHC quy I") -> bytes:
     return out.getvalue()
 
 
+def pdf_with(catalog: bytes = b"", objects: tuple[bytes, ...] = (), comment: bytes = b"") -> bytes:
+    """A one-page PDF whose catalog carries `catalog` (more keys), with more objects numbered
+    from 4 on, and a `comment` line after the header; offsets and xref right."""
+    base = [
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog + b" >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+        *objects,
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    if comment:
+        out.write(b"%" + comment + b"\n")
+    offsets = []
+    for n, body in enumerate(base, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % n + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(base) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(
+        b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(base) + 1, xref)
+    )
+    return out.getvalue()
+
+
+def stream_object(data: bytes, keys: bytes = b"") -> bytes:
+    return b"<< /Length %d %s >>\nstream\n" % (len(data), keys) + data + b"\nendstream"
+
+
 def _zip(entries: list[tuple[str, bytes]], stored_first: bool = False) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -185,6 +216,15 @@ DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 DOCM_MAIN = "application/vnd.ms-word.document.macroEnabled.main+xml"
 VBA_PROJECT = "application/vnd.ms-office.vbaProject"
 VBA_PROJECT_REL = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
+
+
+WORD_DOCUMENT_XML = (
+    b'<?xml version="1.0"?><w:document xmlns:w='
+    b'"http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body/></w:document>'
+)
+ODF_CONTENT_XML = (
+    b'<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"/>'
+)
 
 
 def content_types(*overrides: tuple[str, str]) -> bytes:
@@ -218,7 +258,7 @@ def docx_bytes(macro: bool = False) -> bytes:
     entries = [
         ("[Content_Types].xml", content_types(*overrides)),
         ("_rels/.rels", relationships((OFFICE_DOCUMENT_REL, "word/document.xml"))),
-        ("word/document.xml", b'<?xml version="1.0"?><w:document/>'),
+        ("word/document.xml", WORD_DOCUMENT_XML),
     ]
     if macro:
         entries.append(("word/vbaProject.bin", b"\xd0\xcf\x11\xe0macro"))
@@ -239,7 +279,7 @@ def xlsx_bytes() -> bytes:
 def odf_bytes(kind: str = "text") -> bytes:
     mimetype = f"application/vnd.oasis.opendocument.{kind}".encode()
     return _zip(
-        [("mimetype", mimetype), ("content.xml", b"<office:document-content/>")],
+        [("mimetype", mimetype), ("content.xml", ODF_CONTENT_XML)],
         stored_first=True,
     )
 
@@ -248,23 +288,47 @@ def zip_bytes(*entries: tuple[str, bytes]) -> bytes:
     return _zip(list(entries) or [("bao-cao.pdf", pdf_bytes())])
 
 
-def ole_bytes(*streams: str, storages: tuple[str, ...] = ()) -> bytes:
-    """A minimal OLE2 compound file (what DOC and XLS are) with the named streams, each 4 KB
-    (regular sectors, no mini stream), and the named empty storages."""
+WORD_FIB = struct.pack("<HHHHHH", 0xA5EC, 0xC1, 0, 0x409, 0, 0)
+"""The start of a Word 97 document's WordDocument stream (its file information block)."""
+XLS_BOF = struct.pack("<HH", 0x0809, 16) + struct.pack("<HHHHII", 0x600, 5, 0, 0, 0, 0)
+"""A BIFF8 workbook's first record; the zeros that follow read as empty records."""
+
+
+def _ole_stream(name: str, n: int, data: dict[str, bytes]) -> bytes:
+    if name in data:
+        body = data[name]
+    elif name == "WordDocument":
+        body = WORD_FIB
+    elif name in ("Workbook", "Book"):
+        body = XLS_BOF
+    else:
+        body = bytes([65 + n]) * 4096
+    size = max(4096, -(-len(body) // 512) * 512)
+    return body.ljust(size, b"\0")
+
+
+def ole_bytes(
+    *streams: str, storages: tuple[str, ...] = (), data: dict[str, bytes] | None = None
+) -> bytes:
+    """A minimal OLE2 compound file (what DOC and XLS are) with the named streams, each at least
+    4 KB (regular sectors, no mini stream; `data` gives a stream's bytes, else a Word or Excel
+    header or filler), and the named empty storages; all children of the root."""
     sector = 512
     free, end, fat_mark, nostream = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
-    per_stream = 4096 // sector
+    bodies = [_ole_stream(name, n, data or {}) for n, name in enumerate(streams)]
     entries = [("Root Entry", 5, end, 0)]
-    first_data = 2
-    for n, name in enumerate(streams):
-        entries.append((name, 2, first_data + n * per_stream, 4096))
+    fat = [fat_mark, end]
+    next_sector = 2
+    for name, body in zip(streams, bodies, strict=True):
+        count = len(body) // sector
+        entries.append((name, 2, next_sector, len(body)))
+        fat += [next_sector + i + 1 for i in range(count - 1)] + [end]
+        next_sector += count
     entries += [(name, 1, end, 0) for name in storages]
     if len(entries) > 4:
         raise ValueError("at most 3 streams and storages")
-    fat = [fat_mark, end]
-    for n in range(len(streams)):
-        start = first_data + n * per_stream
-        fat += [start + i + 1 for i in range(per_stream - 1)] + [end]
+    if len(fat) > sector // 4:
+        raise ValueError("streams too large for one FAT sector")
     fat += [free] * (sector // 4 - len(fat))
     header = bytearray(sector)
     header[0:8] = bytes.fromhex("D0CF11E0A1B11AE1")
@@ -294,8 +358,7 @@ def ole_bytes(*streams: str, storages: tuple[str, ...] = ()) -> bytes:
     for n in range(len(entries), 4):
         struct.pack_into("<III", directory, n * 128 + 68, nostream, nostream, nostream)
     body = b"".join(struct.pack("<I", v) for v in fat) + bytes(directory)
-    body += b"".join(bytes([65 + n]) * 4096 for n in range(len(streams)))
-    return bytes(header) + body
+    return bytes(header) + body + b"".join(bodies)
 
 
 def exe_bytes() -> bytes:

@@ -1,4 +1,4 @@
-"""The cadences of Vietnamese reporting the config can express (README "Editing the plan"):
+"""The cadences of Vietnamese reporting the config can express (docs/admin.md "Editing the plan"):
 data windows offset from the calendar (`window_start_day`), due dates after the period
 (`day_of_month_after`, `working_days_after_period_end`), month-granular deadlines
 (`shift: previous_working_day`), the checks that refuse what cannot be meant, and items that

@@ -47,7 +47,7 @@ def test_minimal_city_passes_check(tmp_path):
     assert (folder / "city.yaml").read_text(encoding="utf-8").count("\n") == 6
     result = cchc(folder, tmp_path, "check")
     assert result.exit_code == 0, result.output
-    assert "OK: city haiphong, communes: 2, units: 15," in result.output
+    assert "Cấu hình hợp lệ: thành phố haiphong, 2 xã, 15 đơn vị," in result.output
     assert not (tmp_path / "data").exists()
 
 
@@ -183,11 +183,11 @@ def test_every_command_takes_commune_and_rows_name_it(city_dir, tmp_path):
     assert len(mine) < len(rows)
 
     unknown = cchc(city_dir, tmp_path, "items", "--commune", "xa404")
-    assert unknown.exit_code == 1 and "unknown commune 'xa404'" in unknown.output
+    assert unknown.exit_code == 1 and "Không có xã mã 'xa404'" in unknown.output
     ambiguous = cchc(
         city_dir, tmp_path, "open", "--obligation", "x", "--unit", "VP", "--due", "2027-05-01"
     )
-    assert ambiguous.exit_code == 1 and "give --commune CODE" in ambiguous.output
+    assert ambiguous.exit_code == 1 and "chọn một xã bằng --commune CODE" in ambiguous.output
 
     # An item's commands find its commune; --commune of another commune refuses it.
     item = mine[0]["id"]
@@ -224,7 +224,7 @@ def test_read_only_commands_fall_back_on_the_citys_last_valid_config(city_dir, t
     edit(city_dir / "communes" / "xa003" / "units.yaml", "code: VP", "code: vp")
     result = cchc(city_dir, tmp_path, "items", "--format", "json")
     assert result.exit_code == 0, result.output
-    assert "using the last valid config" in result.output
+    assert "dùng cấu hình hợp lệ gần nhất" in result.output
 
 
 def test_the_city_office_has_its_own_deadline_after_the_communes(city_dir):
@@ -279,7 +279,7 @@ def test_the_city_offices_item_shows_each_communes_report_live(city_dir, tmp_pat
     assert attached.exit_code == 0, attached.output
     late = cchc(city_dir, tmp_path, "receive", str(reports["xa002"]), "--doc", "12/BC-UBND",
                 "--date", "2027-03-22", "--at", "2027-03-22T10:00")  # fmt: skip
-    assert "late" in late.output
+    assert "(closed), quá hạn" in late.output
     mail = cchc(city_dir, tmp_path, "preview", str(city_item["id"]), "--kind", "reminder",
                 "--at", "2027-03-22T11:00").output  # fmt: skip
     assert "To: Sở Nội vụ thành phố Hải Phòng <cchc@snv.haiphong.example>" in mail
@@ -395,7 +395,7 @@ def test_the_city_offices_own_escalation_is_not_addressed_to_itself(city_dir, tm
     assert "kính đề nghị đồng chí chỉ đạo Ủy ban nhân dân xã XA001" in mail
     assert "Cơ quan chủ trì: Sở Nội vụ" in mail
     assert "gửi sản phẩm về Sở Nội vụ" not in mail
-    assert "Subject: [CCHC] Kính báo cáo lần 1: Báo cáo CCHC quý I năm 2027 chưa hoàn thành" in mail
+    assert "– Kính báo cáo lần 1: chưa hoàn thành Báo cáo CCHC quý I năm 2027\n" in mail
 
 
 def test_no_calendar_warning_when_every_commune_has_the_year(tmp_path):
@@ -411,7 +411,8 @@ def test_the_example_city_passes_check(tmp_path):
     result = cchc(example, tmp_path, "check")
     assert result.exit_code == 0, result.output
     assert result.output.startswith(
-        "OK: city thanhphovidu, communes: 2, units: 6, obligations: 7, the city office's reports: 1"
+        "Cấu hình hợp lệ: thành phố thanhphovidu, 2 xã, 6 đơn vị, 7 nhiệm vụ, 1 báo cáo của cơ "
+        "quan thành phố"
     )
 
 
@@ -423,4 +424,4 @@ def test_preview_of_a_request_for_inputs(city_dir, tmp_path):
     item = next(r for r in rows if r["obligation"] == "ke-hoach-ra-soat-vbqppl-hang-nam")
     mail = cchc(city_dir, tmp_path, "preview", str(item["id"]), "--kind", "coordinate")
     assert mail.exit_code == 0, mail.output
-    assert "Subject: [CCHC] Đề nghị phối hợp:" in mail.output
+    assert "Subject: [CCHC] Hạn " in mail.output and " – Đề nghị phối hợp với " in mail.output

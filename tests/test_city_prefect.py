@@ -72,7 +72,9 @@ def city30(tmp_path_factory) -> City:
 def test_schedules_and_engine_jobs_do_not_grow_with_communes(city3, city30):
     three, thirty = city_schedules(city3.select(None)), city_schedules(city30.select(None))
     assert [s.slug for s in three] == [s.slug for s in thirty]
-    assert three[0].slug == SWEEP and len(three) == 1 + sum(1 for s in three if s.flow != SWEEP)
+    # The morning's sweep and the escalations' at 14:00, then one schedule per opening.
+    assert [s.slug for s in three[:2]] == [SWEEP, "sweep-1400"]
+    assert len(three) == 2 + sum(1 for s in three if s.flow != SWEEP)
     jobs = []
     for city in (city3, city30):
         scheduler = BackgroundScheduler(timezone="Asia/Ho_Chi_Minh")  # never started
@@ -86,7 +88,8 @@ def test_each_communes_calendar_reaches_the_shared_schedules(city3):
     opening = openings_schedule(plans, REPORT)
     instants = set(opening.instants(XA002_OPENS - timedelta(days=1), OTHERS_OPEN))
     assert instants == {XA002_OPENS, OTHERS_OPEN}  # xa002's own day, then the others'
-    [sweep] = sweep_schedules(plans)
+    sweep, escalating = sweep_schedules(plans)  # 07:30, and 14:00 for the escalations
+    assert escalating.slug == "sweep-1400"
     days = {
         i.date()
         for i in sweep.instants(parse_instant("2027-03-01T00:00"), parse_instant("2027-03-16"))
@@ -201,6 +204,10 @@ def test_opening_runs_open_each_commune_on_its_own_day(pf, rt, city3):
     assert "xa001" in city_rows and "xa003" in city_rows and "xa002" not in city_rows
 
 
+SWEEP_TAGS = ("cchc", "city:haiphong")
+"""The tags of the city's sweep runs (its deployments', the engine's `scope_tags`)."""
+
+
 def test_runs_about_one_commune_carry_it(pf, rt, city3, tmp_path, monkeypatch):
     from prefect.settings import PREFECT_API_URL
 
@@ -221,7 +228,7 @@ def test_runs_about_one_commune_carry_it(pf, rt, city3, tmp_path, monkeypatch):
     item_id = state.result()["item"]
     run = run_of(state)
     assert run.name == "xa003 · nhiem-vu-dot-xuat · KT · 2027-03-20"
-    assert "commune:xa003" in run.tags
+    assert set(SWEEP_TAGS) | {"commune:xa003", "unit:KT"} <= set(run.tags)
 
     report = tmp_path / "bao-cao.pdf"
     report.write_bytes(b"%PDF-1.4 bao cao")
@@ -231,7 +238,7 @@ def test_runs_about_one_commune_carry_it(pf, rt, city3, tmp_path, monkeypatch):
     assert closed.result().closed_item
     run = run_of(closed)
     assert run.name == f"xa003 · close · #{item_id} · 2027-03-05 09:15"
-    assert "commune:xa003" in run.tags
+    assert set(SWEEP_TAGS) | {"commune:xa003", "unit:KT"} <= set(run.tags)
 
     # From the intake or the command line (flows.status), told which city the process serves.
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
@@ -241,7 +248,8 @@ def test_runs_about_one_commune_carry_it(pf, rt, city3, tmp_path, monkeypatch):
     assert item_changed(plan, rt.engine, rt.settings, "accepted", [item_id], at, city=city3)
     runs = prefect_call(lambda c: c.read_flow_runs(limit=200))
     [changed] = [r for r in runs if r.name == f"xa003 · chấp nhận · #{item_id} · 2027-03-06 08:00"]
-    assert "commune:xa003" in changed.tags
+    # the tags of the city's sweep runs, though the intake and the command line start it bare
+    assert set(SWEEP_TAGS) | {"commune:xa003", "unit:KT"} <= set(changed.tags)
 
 
 def versions(key: str) -> int:
@@ -315,12 +323,13 @@ def test_deployments_do_not_grow_with_communes(harness, city3, city30, tmp_path)
     assert len(done.added) == len(names)
     assert sorted(_deployments("city:haiphong")) == sorted(names)
     sweep = _deployments("city:haiphong")["haiphong-sweep"]
-    assert [s.schedule.timezone for s in sweep.schedules] == ["Asia/Ho_Chi_Minh"]
+    # The morning's sweep and the afternoon's that escalates (`escalation_time: "14:00"`).
+    assert [s.schedule.timezone for s in sweep.schedules] == ["Asia/Ho_Chi_Minh"] * 2
     assert {name for name, how in done.automations if how == "+"} == set(automation_names(city30))
 
     again = deploy(city30, _settings(city30), working_dir=tmp_path)
     assert "0 added, 0 changed, 0 removed" in again.lines()[-1]
-    assert [how for _, how in again.automations] == ["=", "="]
+    assert [how for _, how in again.automations] == ["="] * len(automation_names(city30))
     assert not any("automation" in line for line in again.lines())
 
 
@@ -330,24 +339,36 @@ def test_the_automations_watch_the_sweep_and_the_mail(harness, city3, tmp_path, 
 
     city = make_city(tmp_path / "hpm", 1, code="hpm")
     deploy(city, _settings(city), working_dir=tmp_path)
-    sweep_name, mail_name = automation_names(city)
-    [sweep] = prefect_call(lambda c: c.read_automations_by_name(sweep_name))
+    names = automation_names(city)
+    [sweep] = prefect_call(lambda c: c.read_automations_by_name(names.sweep_missing))
     assert sweep.trigger.posture == Posture.Proactive
     assert sweep.trigger.within == timedelta(minutes=45)
     assert sweep.trigger.expect == {"cchc.sweep.completed"}
     assert sweep.trigger.after == {"prefect.flow-run.Pending", "prefect.flow-run.Late"}
     assert [a.type for a in sweep.actions] == ["do-nothing"]  # no block configured
-    [mail] = prefect_call(lambda c: c.read_automations_by_name(mail_name))
+    [mail] = prefect_call(lambda c: c.read_automations_by_name(names.mail_failed))
     assert mail.trigger.expect == {"cchc.mail.failed"} and mail.enabled
+    # Mail stuck a day, a sweep the engine's clock missed, a config refused at reload: each
+    # tells the admin too (before: only "sweep missing" and "mail failed" existed).
+    for name, event in [
+        (names.mail_stuck, "cchc.mail.stuck"),
+        (names.sweep_skipped, "cchc.sweep.skipped"),
+        (names.config_refused, "cchc.config.refused"),
+    ]:
+        [found] = prefect_call(lambda c, n=name: c.read_automations_by_name(n))
+        assert found.trigger.expect == {event} and found.enabled
+        assert found.trigger.posture == Posture.Reactive
+        assert found.trigger.match.model_dump() == {"cchc.city": "hpm"}
 
-    # With a notification block (made in the UI; here by code), a deploy updates both.
+    # With a notification block (made in the UI; here by code), a deploy updates them all.
     SlackWebhook(url="https://hooks.example.invalid/cchc").save("cchc-hpm", overwrite=True)
     monkeypatch.setenv("CCHC_ALERT_BLOCK", "slack-webhook/cchc-hpm")
     changed = deploy(city, _settings(city), working_dir=tmp_path)
-    assert [how for _, how in changed.automations] == ["~", "~"]
-    [sweep] = prefect_call(lambda c: c.read_automations_by_name(sweep_name))
-    assert [a.type for a in sweep.actions] == ["send-notification"]
-    assert len(prefect_call(lambda c: c.read_automations_by_name(sweep_name))) == 1
+    assert [how for _, how in changed.automations] == ["~"] * len(names)
+    for name in names:
+        [found] = prefect_call(lambda c, n=name: c.read_automations_by_name(n))
+        assert [a.type for a in found.actions] == ["send-notification"]
+    assert len(prefect_call(lambda c: c.read_automations_by_name(names.sweep_missing))) == 1
     monkeypatch.setenv("CCHC_ALERT_BLOCK", "slack-webhook/missing")
     from usecases.errors import UserError
 
@@ -391,7 +412,11 @@ def test_the_automations_fire(pf, tmp_path, sqlite_url, monkeypatch):
     `cchc.mail.failed` of the city fires "mail failed"."""
     from prefect import tags
     from prefect.client.schemas.objects import StateType
+    from prefect.settings import PREFECT_API_URL
     from prefect.states import Pending
+
+    from flows.engine import tell_prefect
+    from notifications.event_payloads import config_refused_event
 
     since = datetime.now(UTC)
     ok_city = make_city(tmp_path / "ok", 1, code="hpok")
@@ -419,10 +444,17 @@ def test_the_automations_fire(pf, tmp_path, sqlite_url, monkeypatch):
     assert "city:hpok" in run_of(state).tags  # so its start opened a window, as the stuck one's
     plan = ok_city.plan_of("xa001")
     artifacts.emit_mail_failed(plan, [(1, "vp@xa001.example", "550 no such user")], since, "hpok")
+    # The engine refused a reload (it tells the server PREFECT_API_URL names: the harness's).
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    problem = "communes/xa001/templates/reminder.txt.j2:3: unexpected end of template"
+    tell_prefect(config_refused_event(ok_city, [problem], since))
 
-    stuck_sweep, _ = automation_names(stuck_city)
-    ok_sweep, ok_mail = automation_names(ok_city)
+    stuck_sweep, *_ = automation_names(stuck_city)
+    ok = automation_names(ok_city)
+    ok_sweep, ok_mail = ok.sweep_missing, ok.mail_failed
     assert _wait_triggered(ids[ok_mail], since, 30), "mail failed did not fire"
+    assert _wait_triggered(ids[ok.config_refused], since, 30), "config refused did not fire"
+    assert _triggered(ids[ok.mail_stuck], since) == []
     assert _wait_triggered(ids[stuck_sweep], since, 60), "sweep missing did not fire"
     # The ok sweep's window has ended too (proactive triggers are evaluated every 5 s): its
     # `cchc.sweep.completed` arrived in it.

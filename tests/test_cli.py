@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from intake_support import pdf_bytes
 from support import cli_env, find_item, run_cchc
 
 from schedules.dates import parse_instant
@@ -96,7 +97,7 @@ def test_sweep_items_attach_report(cchc, tmp_path):
     assert vp["opened_at"] == "2027-03-02T07:30:00+07:00" and vp["status"] == "open"
 
     doc = tmp_path / "bao-cao.pdf"
-    doc.write_bytes(b"%PDF-1.7")
+    doc.write_bytes(pdf_bytes())
     out = cchc("attach", str(vp["id"]), str(doc), "--by", "VP", "--at", "2027-03-10T15:00").stdout
     assert "closed" in out
     closed = json.loads(cchc("items", "--status", "closed", "--format", "json").stdout)
@@ -141,7 +142,7 @@ def test_bad_input_exits_non_zero_with_a_message(cchc, args):
 
 
 def test_read_only_commands_never_import_prefect_nor_apscheduler(tmp_path, sqlite_url):
-    """The read-only commands (README: check, plan, items, report, outbox, preview), and
+    """The read-only commands (docs: check, plan, items, report, outbox, preview), and
     `reload` refused for want of an engine, answer without importing the orchestration's
     libraries: they reach only cchc.runtime and the layers below it, never flows/. Import-linter
     keeps every module outside flows/ from importing Prefect or APScheduler itself, but lets the
@@ -154,7 +155,7 @@ def test_read_only_commands_never_import_prefect_nor_apscheduler(tmp_path, sqlit
         "             ['plan', '--from', '2027-01-01', '--to', '2027-12-31'],\n"
         "             ['preview', '1', '--kind', 'escalation']):\n"
         "    r = ok(*args); assert r.exit_code == 0, (args, r.output)\n"
-        "r = ok('reload'); assert r.exit_code == 1 and 'no engine is running' in r.output\n"
+        "r = ok('reload'); assert r.exit_code == 1 and 'Không có `cchc run`' in r.output\n"
         "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'prefect', 'apscheduler'})\n"
         "assert not loaded, loaded\n"
     )
@@ -183,19 +184,19 @@ def test_schema_export_matches_the_shipped_schema(cchc):
 
 
 def test_cli_choices_come_from_the_vocabulary():
-    """`--status` of `items` offers every status the item state machine knows, and no other;
-    `--status` of `outbox` every outbox status."""
+    """`--status` of `items` offers every status the item state machine knows, and no other,
+    then `late` (the filter of late items); `--status` of `outbox` every outbox status."""
     from cchc import cli
     from schedules.transitions import TRANSITIONS
-    from schedules.vocabulary import ItemStatus, OutboxStatus
+    from schedules.vocabulary import LATE, ItemStatus, OutboxStatus
 
     def choices(command, name: str) -> list[str]:
         [option] = [p for p in command.params if p.name == name]
         return list(option.type.choices)
 
     machine = {s for (s, _), targets in TRANSITIONS.items() for s in {s, *targets}}
-    assert choices(cli.items_cmd, "status") == [s.value for s in ItemStatus]
-    assert set(choices(cli.items_cmd, "status")) == machine
+    assert choices(cli.items_cmd, "status") == [*(s.value for s in ItemStatus), LATE]
+    assert set(choices(cli.items_cmd, "status")) - {LATE} == machine
     assert choices(cli.outbox_cmd, "status") == [s.value for s in OutboxStatus]
 
 
@@ -210,7 +211,7 @@ def test_ad_hoc_item_due_on_a_saturday_is_due_on_monday(cchc, tmp_path):
         "open", "--obligation", "nhiem-vu-dot-xuat", "--unit", "VP", "--due", "2027-05-22",
         "--at", "2027-05-10T09:00",
     ).stdout  # fmt: skip
-    assert "due 24/05/2027" in opened and "22/05/2027 là ngày nghỉ (Thứ Bảy)" in opened
+    assert "hạn 24/05/2027" in opened and "22/05/2027 là ngày nghỉ (Thứ Bảy)" in opened
     [item] = json.loads(cchc("items", "--format", "json").stdout)
     assert (item["due"], item["period"]) == ("2027-05-24", "2027-05-24")
     mail = cchc("preview", str(item["id"]), "--kind", "opened", "--at", "2027-05-10T09:00").stdout
@@ -221,9 +222,9 @@ def test_ad_hoc_item_due_on_a_saturday_is_due_on_monday(cchc, tmp_path):
     [item] = [i for i in json.loads(cchc("items", "--format", "json").stdout) if i["adhoc"]]
     assert item["status"] == "open"  # due today, not overdue
     doc = tmp_path / "bao-cao.pdf"
-    doc.write_bytes(b"%PDF-1.7 bao cao")
+    doc.write_bytes(pdf_bytes("bao cao"))
     done = cchc("attach", str(item["id"]), str(doc), "--at", "2027-05-24T16:00").stdout
-    assert "on time" in done
+    assert "đã nộp (closed), đúng hạn" in done
     [vp] = [
         r
         for r in json.loads(cchc("report", "--year", "2027", "--format", "json").stdout)
@@ -238,7 +239,7 @@ def test_open_refuses_a_scheduled_obligation(cchc):
         "--at", "2027-05-10T09:00", ok=False,
     )  # fmt: skip
     assert done.returncode == 1
-    assert "not an ad hoc one" in done.stderr and "nhiem-vu-dot-xuat" in done.stderr
+    assert "không phải nhiệm vụ đột xuất" in done.stderr and "nhiem-vu-dot-xuat" in done.stderr
     assert json.loads(cchc("items", "--format", "json").stdout) == []
 
 
@@ -305,9 +306,9 @@ def english_in(text: str) -> list[str]:
 
 
 def test_items_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
-    """`cchc items`: the state as of --at in Vietnamese (trong hạn, đến hạn, quá hạn, đã chuyển
-    cấp N, đã nộp, đã miễn) and the obligation's short title; JSON keeps `status: "open"`, the
-    obligation id and the whole title."""
+    """`cchc items`: the state as of --at in Vietnamese (trong hạn, đến hạn hôm nay, quá hạn,
+    quá hạn, đã báo cáo cấp trên (lần N), đã nộp, được miễn) and the obligation's short title;
+    JSON keeps `status: "open"`, the obligation id and the whole title."""
     from notifications.views import shorten
 
     cchc("sweep", "--at", "2027-03-02T07:30", "--no-mail")
@@ -324,7 +325,7 @@ def test_items_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
         return table_row(cchc("items", "--at", at).stdout, item["id"])
 
     assert "trong hạn" in state(vp, "2027-03-10T09:00")
-    assert "đến hạn" in state(vp, "2027-03-16T09:00")
+    assert "đến hạn hôm nay" in state(vp, "2027-03-16T09:00")
     assert "quá hạn" in state(vp, "2027-03-17T09:00")  # open, past due, not swept yet
 
     # Items opened past their due date had a fresh deadline (05/03): escalated from 09/03.
@@ -334,18 +335,19 @@ def test_items_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
     escalated = [i for i in items if i["status"] == "escalated"]
     assert escalated
     for item in escalated:
-        assert f"đã chuyển cấp {item['escalation_level']}" in table_row(table, item["id"])
+        level = item["escalation_level"]
+        assert f"quá hạn, đã báo cáo cấp trên (lần {level})" in table_row(table, item["id"])
     row = table_row(table, vp["id"])
     assert shorten(vp["title"], 60) in row and "quý I năm 2027" in row
     assert "bao-cao-cchc-dinh-ky" not in table and "2027-Q1" not in table
 
     doc = tmp_path / "bao-cao.pdf"
-    doc.write_bytes(b"%PDF-1.7")
+    doc.write_bytes(pdf_bytes())
     cchc("attach", str(vp["id"]), str(doc), "--by", "VP", "--at", "2027-03-10T15:00")
     cchc("waive", str(kt["id"]), "--reason", "Không phát sinh", "--at", "2027-03-10T15:00")
     table = cchc("items", "--at", "2027-03-10T16:00").stdout
     assert "đã nộp" in table_row(table, vp["id"]) and "có" in table_row(table, vp["id"])
-    assert "đã miễn" in table_row(table, kt["id"])
+    assert "được miễn" in table_row(table, kt["id"])
     assert not english_in(table), english_in(table)
 
     by_id = {i["id"]: i for i in json.loads(cchc("items", "--format", "json").stdout)}
@@ -378,7 +380,7 @@ def test_outbox_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
     items = json.loads(cchc("items", "--unit", "VP", "--format", "json").stdout)
     vp = next(i for i in items if i["period"] == "2027-Q1")
     doc = tmp_path / "bao-cao.pdf"
-    doc.write_bytes(b"%PDF-1.7")
+    doc.write_bytes(pdf_bytes())
     cchc("attach", str(vp["id"]), str(doc), "--at", "2027-03-10T15:00")  # cancels the opened mail
 
     def check(expected: dict[str, str]) -> None:
@@ -404,14 +406,14 @@ def test_outbox_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("items", "--unit", "XYZ"), "unknown unit 'XYZ' (đơn vị không tồn tại)"),
+        (("items", "--unit", "XYZ"), "lỗi: Không có đơn vị mã 'XYZ'"),
         (
             ("plan", "--from", "2027-01-01", "--to", "2027-12-31", "--unit", "XYZ"),
-            "unknown unit 'XYZ' (đơn vị không tồn tại)",
+            "lỗi: Không có đơn vị mã 'XYZ'",
         ),
-        (("outbox", "--item", "999"), "no work item 999 (không có nhiệm vụ số 999)"),
-        (("items", "--unit", "XYZ", "--format", "json"), "unknown unit 'XYZ'"),
-        (("outbox", "--item", "999", "--format", "json"), "no work item 999"),
+        (("outbox", "--item", "999"), "lỗi: Không có nhiệm vụ số 999"),
+        (("items", "--unit", "XYZ", "--format", "json"), "Không có đơn vị mã 'XYZ'"),
+        (("outbox", "--item", "999", "--format", "json"), "Không có nhiệm vụ số 999"),
     ],
 )
 def test_an_unknown_unit_or_item_is_an_error(cchc, args, message):
@@ -497,27 +499,15 @@ def test_a_status_line_only_on_a_terminal(monkeypatch):
 
 def test_every_status_and_step_has_its_vietnamese_label():
     from notifications.views import (
-        ITEM_STATUS_WORDS,
         OUTBOX_STATUS_LABELS,
-        item_status_label,
         kind_label,
         outbox_status_label,
         step_label,
     )
     from schedules.vocabulary import ItemStatus, MailKind, OutboxStatus
 
-    assert set(ITEM_STATUS_WORDS) == set(ItemStatus)
+    assert all(status.label for status in ItemStatus)
     assert set(OUTBOX_STATUS_LABELS) == set(OutboxStatus)
-    due = date(2027, 3, 16)
-    assert [
-        item_status_label("open", due, date(2027, 3, 15)),
-        item_status_label("open", due, due),
-        item_status_label("open", due, date(2027, 3, 17)),
-        item_status_label("overdue", due, date(2027, 3, 17)),
-        item_status_label("escalated", due, date(2027, 3, 25), 2),
-        item_status_label("closed", due, date(2027, 3, 25)),
-        item_status_label("waived", due, date(2027, 3, 25)),
-    ] == ["trong hạn", "đến hạn", "quá hạn", "quá hạn", "đã chuyển cấp 2", "đã nộp", "đã miễn"]
     assert [outbox_status_label(s) for s in OutboxStatus] == ["chờ gửi", "đã gửi", "lỗi", "đã hủy"]
     assert all(kind_label(k) != k.value for k in MailKind)
     assert [
@@ -543,8 +533,8 @@ def test_new_config_writes_a_skeleton_that_checks(tmp_path):
         env, "new-config", str(folder), "--commune", "phuongnam", "--name",
         "Ủy ban nhân dân xã Phương Nam", "--year", "2027",
     ).stdout  # fmt: skip
-    assert "written" in made and (folder / "schema.json").is_file()
-    assert "OK:" in run_cchc(env, "--config", str(folder), "check").stdout
+    assert "Đã ghi" in made and (folder / "schema.json").is_file()
+    assert "Cấu hình hợp lệ:" in run_cchc(env, "--config", str(folder), "check").stdout
     rows = json.loads(
         run_cchc(
             env, "--config", str(folder), "plan", "--from", "2027-01-01", "--to", "2027-12-31",
@@ -557,11 +547,11 @@ def test_new_config_writes_a_skeleton_that_checks(tmp_path):
     assert found[("nhiem-vu-mot-lan", "2027-10-31")]["due"] == "2027-10-29"  # October's last
     assert {o for o, _ in found} >= {"bao-cao-cchc-dinh-ky", "tu-kiem-tra", "ke-hoach-cchc-nam"}
     again = run_cchc(env, "new-config", str(folder), "--commune", "x", "--name", "X", ok=False)
-    assert again.returncode == 1 and "not an empty folder" in again.stderr
+    assert again.returncode == 1 and "không phải thư mục trống" in again.stderr
     bad = run_cchc(
         env, "new-config", str(tmp_path / "y"), "--commune", "Xã Y", "--name", "Y", ok=False
     )
-    assert bad.returncode == 1 and "mã xã không hợp lệ" in bad.stderr
+    assert bad.returncode == 1 and "Mã xã 'Xã Y' không hợp lệ" in bad.stderr
     assert not (tmp_path / "y").exists()
 
 
@@ -584,7 +574,7 @@ def test_read_only_commands_use_the_last_valid_config_while_the_config_is_invali
         assert run_cchc(env, *args).returncode == 0
     for writing in (("init-db",), ("sweep", "--at", "2027-03-03T08:00", "--no-mail")):
         refused = run_cchc(env, *writing, ok=False)  # nothing is applied from an invalid config
-        assert refused.returncode == 1 and "config invalid" in refused.stderr
+        assert refused.returncode == 1 and "Cấu hình không hợp lệ" in refused.stderr
 
 
 def test_without_a_valid_config_in_the_database_read_only_commands_refuse(tmp_path, sqlite_url):
@@ -596,4 +586,4 @@ def test_without_a_valid_config_in_the_database_read_only_commands_refuse(tmp_pa
 
     ensure_schema(make_engine(sqlite_url))  # a database no command applied a config to
     done = run_cchc(env, "items", ok=False)
-    assert done.returncode == 1 and "config invalid" in done.stderr
+    assert done.returncode == 1 and "Cấu hình không hợp lệ" in done.stderr

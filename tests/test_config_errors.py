@@ -44,7 +44,7 @@ def assert_error(result, file: str, line: int, *words: str) -> None:
 def test_shipped_config_is_valid(tmp_path):
     result = run_check(Path(__file__).parent.parent / "config", tmp_path)
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("OK:")
+    assert result.output.startswith("Cấu hình hợp lệ:")
 
 
 def test_malformed_yaml(config_dir, tmp_path):
@@ -358,5 +358,48 @@ def test_init_db_refuses_an_invalid_config(config_dir, tmp_path):
         env={"CCHC_DATA_DIR": str(tmp_path / "data"), "CCHC_DATABASE_URL": f"sqlite:///{db}"},
     )
     assert result.exit_code == 1, result.output
-    assert "units[3] (KT).email" in result.output and "cấu hình không hợp lệ" in result.output
+    assert "units[3] (KT).email" in result.output and "Cấu hình không hợp lệ" in result.output
     assert not db.exists()
+
+
+def warning_lines(result) -> list[str]:
+    return [ln for ln in result.output.splitlines() if ": warning: " in ln]
+
+
+def test_a_period_placeholder_after_its_unit_word_is_warned_at_its_line(config_dir, tmp_path):
+    """{period} already reads "tháng 01/2027", "quý I năm 2027": "Báo cáo tháng {period}" would
+    read "Báo cáo tháng tháng 01/2027"."""
+    path = config_dir / "obligations-plan.yaml"
+    product = "công tác cải cách hành chính {period} (gửi UBND xã"
+    line = edit(path, product, product.replace("{period}", "tháng {period}"))
+    result = run_check(config_dir, tmp_path)
+    assert result.exit_code == 0, result.output
+    [warning] = warning_lines(result)
+    assert warning.startswith(f"{path}:{line}: warning: product 'tháng {{period}}'")
+    assert "'tháng tháng …'" in warning and "bỏ chữ đứng trước" in warning
+
+
+def test_a_row_attached_to_a_report_its_unit_never_owes_is_warned(config_dir, tmp_path):
+    """The Front (in_all: false) owes no periodic report: a duty of it `reported_in` that
+    report reaches nobody."""
+    path = config_dir / "obligations-duties.yaml"
+    line = edit(
+        path, "    lead: [MTTQ]\n", "    lead: [MTTQ]\n    reported_in: bao-cao-cchc-dinh-ky\n"
+    )
+    result = run_check(config_dir, tmp_path)
+    assert result.exit_code == 0, result.output
+    [warning] = warning_lines(result)
+    assert warning.startswith(f"{path}:{line + 1}: warning: 'giam-sat-truyen-thong-mttq-v2g'")
+    assert "MTTQ never owes" in warning and "không ai nhận được" in warning
+
+
+def test_all_except_names_known_units(config_dir, tmp_path):
+    path = config_dir / "obligations-annex.yaml"
+    line = edit(path, "    all_except: [CA]\n", "    all_except: [CAX]\n")
+    assert_error(run_check(config_dir, tmp_path), str(path), line, "unknown unit 'CAX'")
+
+
+def test_due_source_takes_only_the_year_placeholder(config_dir, tmp_path):
+    path = config_dir / "obligations-plan.yaml"
+    line = edit(path, 'due_source: "Kế hoạch CCHC năm {year}"', 'due_source: "KH {period}"')
+    assert_error(run_check(config_dir, tmp_path), str(path), line, "unknown placeholder {period}")

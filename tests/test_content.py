@@ -18,7 +18,7 @@ from models.db import transaction
 from models.tables import Outbox, WorkItem
 from notifications.compose import Composer, load_facts
 from schedules.contents import note_for_units, report_contents
-from schedules.dates import parse_instant
+from schedules.dates import parse_instant, vn_weekday
 from schedules.notices import closed_notices, opening_notices
 from schedules.plan_loader import load_plan
 from schedules.vocabulary import MailKind
@@ -84,7 +84,7 @@ def test_report_contents_by_unit(plan):
     # The standing office owes no unit report: its rows go into the consolidated report.
     assert "VHXH" not in plan.lead_units(REPORT)
     office = report_contents(plan, CONSOLIDATED, "VHXH")
-    assert any(ref == "mục VII.5, ý 1" for g in office for ref, _ in g.rows)
+    assert any(ref == "mục VII, ý 1" for g in office for ref, _ in g.rows)
     assert report_contents(plan, PAR_INDEX, "VHXH") == []
 
 
@@ -113,7 +113,7 @@ def test_consolidated_report_mails_show_which_units_are_missing(plan, engine):
     subject, text = rendered(plan, engine, due, t("2027-03-18T07:30"))
     units = len(plan.lead_units(REPORT))
     assert f"Đã nhận 2/{units} báo cáo của các đơn vị (1 nộp sau hạn)" in text
-    assert "Văn phòng HĐND và UBND xã: đã nộp\n" in text
+    assert "Văn phòng HĐND và UBND xã: đã nộp, đúng hạn\n" in text
     assert "Công an xã: đã nộp, sau hạn" in text
     assert "Phòng Kinh tế: chưa nộp (đã quá hạn 2 ngày làm việc)" in text
     # Live at send time: a report received later shows in the next mail.
@@ -146,8 +146,19 @@ def test_coordinating_units_of_the_par_index_are_asked_and_reminded_once(plan, e
     subject, text = rendered(
         plan, engine, [r for r in rows if r.kind == "coordinate"][0], t("2027-12-01T07:30")
     )
-    assert subject.startswith("[CCHC] Đề nghị phối hợp")
-    assert f"chậm nhất ngày {inputs:%d/%m/%Y}" in text
+    # The coordinator's mail leads with its own deadline, not the lead's.
+    weekday = vn_weekday(inputs)
+    assert subject.startswith(
+        f"[CCHC] Hạn {inputs:%d/%m/%Y} – Đề nghị phối hợp với Phòng Văn hóa - Xã hội: "
+    )
+    first = text.split("Kính gửi:", 1)[1].split("\n\n")[1]
+    assert first == (
+        f"Hạn gửi nội dung phối hợp: {weekday}, ngày {inputs:%d/%m/%Y} (gửi Phòng Văn hóa - Xã "
+        "hội)."
+    )
+    assert f"- Hạn gửi nội dung phối hợp: {weekday}, ngày {inputs:%d/%m/%Y}" in text
+    assert f"- Hạn nộp của đơn vị chủ trì: {vn_weekday(item.due)}, ngày {item.due:%d/%m/%Y}" in text
+    assert f"chậm nhất {weekday}, ngày {inputs:%d/%m/%Y}" in text
     assert "tài liệu kiểm chứng" in text  # the note reaches the coordinating units too
     assert "http" not in text  # never the lead's upload link
     # Coordinators are never escalated.
@@ -171,11 +182,11 @@ def test_a_fresh_database_swept_late_sends_each_leader_at_most_one_mail(plan, en
     [row] = [r for r in rows_of(engine, item_id) if r.kind == MailKind.OPENED]
     subject, text = rendered(plan, engine, row, t("2027-11-09T07:30"))
     deadline = plan.calendar.add_working_days(date(2027, 11, 9), 3)
-    assert subject.startswith("[CCHC] Đề nghị gửi bổ sung sản phẩm nhiệm vụ")
-    assert "(hạn theo Kế hoạch 15/01/2027)" in subject
-    assert f"chậm nhất {deadline:%d/%m/%Y}" in subject
+    assert subject.startswith(
+        f"[CCHC] Văn phòng HĐND và UBND xã, chậm nhất {deadline:%d/%m/%Y} – Đề nghị gửi bổ sung: "
+    )
     assert "khẩn trương hoàn thành, gửi sản phẩm chậm nhất" in text
-    assert "Hạn gia hạn:" in text
+    assert "Hạn gửi bổ sung:" in text and "gia hạn" not in text
     assert "chậm nhất Thứ Sáu, ngày 15/01/2027" not in text  # never the old due date
     # Escalation counts from the fresh deadline.
     with transaction(engine) as s:
@@ -196,7 +207,7 @@ def test_a_fresh_database_swept_late_sends_each_leader_at_most_one_mail(plan, en
     with transaction(engine) as s:
         facts = load_facts(s, [late_row], plan)
     view = composer.entry("escalation", "escalation-1", facts.items[item_id], escalation.at, facts)
-    assert view["item"].countdown.endswith(f"so với hạn gia hạn {deadline:%d/%m/%Y}")
+    assert view["item"].countdown.startswith("đã quá hạn gửi bổ sung ")
 
 
 def test_the_ladder_of_unit_reports_ends_by_the_consolidated_due_date(plan):
@@ -224,8 +235,8 @@ def test_check_warns_when_a_level_comes_after_the_consolidated_report(config_dir
 
 def test_the_standing_office_does_not_notify_itself(plan, engine):
     sweep(plan, engine, t("2027-03-01T07:30"))
-    for at in ("2027-03-02T07:30", "2027-03-05T07:30", "2027-03-22T07:30", "2027-03-30T07:30"):
-        sweep(plan, engine, t(at))
+    for at in ("2027-03-02T07:30", "2027-03-05T07:30", "2027-03-22T14:00", "2027-03-30T14:00"):
+        sweep(plan, engine, t(at))  # escalations at 14:00
     office = find_item(engine, CONSOLIDATED, "VHXH", "2027-Q1")
     office_mail = str(plan.units["VHXH"].email)
     in_charge = {str(p.email) for p in plan.commune.leadership if p.in_charge}
@@ -235,7 +246,7 @@ def test_the_standing_office_does_not_notify_itself(plan, engine):
     assert all(office_mail not in r.cc and r.recipient != office_mail for r in escalations)
     [opened] = [r for r in rows_of(engine, office.id) if r.kind == "opened"]
     subject, text = rendered(plan, engine, opened, t("2027-03-05T07:30"))
-    assert subject.startswith("[CCHC] Nhắc việc của cơ quan thường trực")
+    assert subject == "[CCHC] Nhắc việc, hạn 18/03/2027: Báo cáo CCHC quý I năm 2027"
     assert "chưa nhận được sản phẩm của Phòng Văn hóa" not in text
     # No receipt from the office to itself; it is not asked for inputs by its own mails.
     assert closed_notices(plan, "VHXH") == []

@@ -93,7 +93,7 @@ def test_a_clerk_opens_the_mail_link_and_uploads_a_pdf(plan, env, intake_server,
             mail_env, "open", "--obligation", "nhiem-vu-dot-xuat", "--unit", "VP",
             "--due", due.isoformat(),
         )  # fmt: skip
-        item_id = int(re.search(r"item (\d+)", opened).group(1))
+        item_id = int(re.search(r"Nhiệm vụ số (\d+)", opened).group(1))
         cchc(mail_env, "send")
         [mail] = [m for m in smtp.inbox.for_item(item_id) if m.kind == "opened"]
     assert mail.rcpt_tos == ["vanphong@maodien.example"]

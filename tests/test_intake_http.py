@@ -92,6 +92,24 @@ def test_item_page_shows_the_item(live, item):
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
 
 
+def test_item_page_puts_the_deadline_and_the_upload_form_first(live, item):
+    """On a phone the unit lands on its deadline and the form; the long contents list (34
+    rows for a unit coordinating most of the annex) is folded below it."""
+    page = httpx.get(live.link(item)).text
+    order = [
+        page.index("<h1>"),
+        page.index("Hạn nộp: <strong>Thứ Ba, 16/03/2027</strong>"),
+        page.index('<form method="post"'),
+        page.index('<button type="submit">Nộp sản phẩm</button>'),
+        page.index("Sản phẩm cần nộp"),
+        page.index('<details class="contents">'),
+        page.index("mục I.3"),
+    ]
+    assert order == sorted(order)
+    assert '<details class="contents" open' not in page  # folded: one tap opens it
+    assert "<summary>Nội dung báo cáo" in page
+
+
 def test_item_page_counts_working_days_late(live, item):
     live.clock.at = t("2027-03-18T10:00")
     page = httpx.get(live.link(item)).text
@@ -259,7 +277,8 @@ def test_a_windows_full_path_keeps_only_the_file_name(live, engine, item):
         ("ke-hoach.doc", ole_bytes("WordDocument", storages=("Macros",)), "macro"),
         ("cai-dat.doc", ole_bytes("\x05SummaryInformation"), "không phải văn bản Word"),
         ("trinh-chieu.odt", odf_bytes("presentation"), "chỉ nhận ODT, ODS"),
-        ("anh.pdf", b"\xff\xd8\xff\xe0" + bytes(64), "Định dạng tệp không được nhận"),
+        ("anh.pdf", b"GIF89a" + bytes(64), "Định dạng tệp không được nhận"),
+        ("anh.jpg", b"\xff\xd8\xff\xe0" + bytes(64), "Ảnh bị hỏng"),
         ("trang.pdf", b"<html><script>alert(1)</script></html>", "Định dạng tệp không được nhận"),
         ("hong.zip", b"PK\x03\x04" + bytes(64), "bị hỏng"),
     ],
@@ -307,8 +326,12 @@ def small(plan, engine, tmp_path):
 
 
 def padded_pdf(size: int) -> bytes:
-    data = pdf_bytes()
-    return data + b"%" * (size - len(data))
+    """A valid PDF of exactly `size` bytes (its text made longer)."""
+    n = size - len(pdf_bytes(""))
+    data = pdf_bytes("x" * n)
+    data = pdf_bytes("x" * (n - (len(data) - size)))  # the stream's /Length grew digits
+    assert len(data) == size
+    return data
 
 
 def test_a_file_of_the_limit_is_taken_one_byte_more_is_not(small, engine, item):
@@ -490,7 +513,7 @@ def test_the_office_accepts_or_returns_a_version(office, plan, engine, item):
     assert (reopened.status, reopened.due.isoformat(), reopened.on_time) == (
         "open",
         "2027-03-23",
-        None,
+        True,  # v1 arrived on time: a return keeps the verdict
     )
     [row] = deliverables(engine, item.id)
     assert (row.status, row.review_note) == ("returned", "Thiếu số liệu phụ lục")
@@ -509,7 +532,7 @@ def test_the_office_accepts_or_returns_a_version(office, plan, engine, item):
     )
     assert accepted.status_code == 200 and "Đã chấp nhận phiên bản 2" in accepted.text
     done = reload(engine, item.id)
-    assert (done.status, done.on_time) == ("closed", True)  # on time against the new due date
+    assert (done.status, done.on_time) == ("closed", True)  # v1's verdict, kept
     assert [d.status for d in deliverables(engine, item.id)] == ["returned", "accepted"]
     again = httpx.post(f"{office.base}/office/items/{item.id}/versions/2/accept", data={"t": token})
     assert again.status_code == 409 and "đã được chấp nhận" in again.text

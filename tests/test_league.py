@@ -157,6 +157,7 @@ def test_every_commune_is_ranked_best_first_the_one_without_items_last(table):
     assert {k: v for k, v in empty.items() if k not in ("commune", "name", "rank")} == {
         "due": 0,
         "on_time": 0,
+        "on_time_extended": 0,
         "late": 0,
         "overdue_open": 0,
         "pending": 0,

@@ -64,9 +64,11 @@ def test_a_quarter_sweep_by_sweep(plan, engine):
         ("2027-03-12T07:30", "reminder-2", "open"),
         ("2027-03-16T07:30", "due", "open"),
         ("2027-03-17T00:00", "overdue", "overdue"),
+        # Escalations go out at 14:00 (`escalation_time`): the morning's sweep does not.
+        ("2027-03-17T07:30", "overdue", "overdue"),
         # The ladder ends by the consolidated report's due date, 18/03 (config: `before`).
-        ("2027-03-17T07:30", "escalation-1", "escalated"),
-        ("2027-03-18T07:30", "escalation-2", "escalated"),
+        ("2027-03-17T14:00", "escalation-1", "escalated"),
+        ("2027-03-18T14:00", "escalation-2", "escalated"),
     ]
     for at, step, status in expected:
         sweep(plan, engine, t(at))
@@ -195,9 +197,9 @@ def test_waive_stops_the_item(plan, engine):
     )
     sweep(plan, engine, t("2027-03-30T07:30"))
     assert [s for s, _ in outbox_steps(engine, vp.id)] == ["opened"]
-    with pytest.raises(UserError, match="is waived, not open"):
+    with pytest.raises(UserError, match=r"không còn mở \(waived\)"):
         waive(plan, engine, vp.id, "again", t("2027-03-30T10:00"))
-    with pytest.raises(UserError, match="a reason is required"):
+    with pytest.raises(UserError, match="Cần nêu lý do miễn"):
         waive(plan, engine, vp.id + 1, "   ", t("2027-03-30T10:00"))
 
 
@@ -208,12 +210,12 @@ def test_ad_hoc_item(plan, engine):
     assert [s for s, _ in outbox_steps(engine, adhoc.id)] == ["opened"]
     before = snapshot(engine)
     for args, why in [
-        (("nhiem-vu-dot-xuat", "TTPVHCC", date(2027, 5, 20)), "already open"),
-        (("nhiem-vu-dot-xuat", "NOPE", date(2027, 5, 20)), "unknown unit 'NOPE'"),
-        (("khong-co", "VP", date(2027, 5, 20)), "unknown obligation 'khong-co'"),
-        (("nhiem-vu-dot-xuat", "VP", date(2027, 5, 1)), "is in the past"),
-        (("bao-cao-cchc-dinh-ky", "VP", date(2027, 5, 20)), "not an ad hoc one"),
-        (("nhiem-vu-dot-xuat", "ALL", date(2027, 5, 20)), "'ALL' is not a unit"),
+        (("nhiem-vu-dot-xuat", "TTPVHCC", date(2027, 5, 20)), "đang mở"),
+        (("nhiem-vu-dot-xuat", "NOPE", date(2027, 5, 20)), "Không có đơn vị mã 'NOPE'"),
+        (("khong-co", "VP", date(2027, 5, 20)), "Không có nhiệm vụ mã 'khong-co'"),
+        (("nhiem-vu-dot-xuat", "VP", date(2027, 5, 1)), "đã qua"),
+        (("bao-cao-cchc-dinh-ky", "VP", date(2027, 5, 20)), "không phải nhiệm vụ đột xuất"),
+        (("nhiem-vu-dot-xuat", "ALL", date(2027, 5, 20)), "'ALL' không phải một đơn vị"),
     ]:
         with pytest.raises(UserError, match=why):
             open_ad_hoc(plan, engine, *args, at)
@@ -229,10 +231,10 @@ def test_bad_attachments_change_nothing(plan, engine, tmp_path):
     empty.write_bytes(b"")
     before = snapshot(engine)
     for item_id, path, why in [
-        (999999, empty, "no work item 999999"),
+        (999999, empty, "Không có nhiệm vụ số 999999"),
         (vp.id, empty, "tệp rỗng"),
-        (vp.id, tmp_path / "missing.pdf", "cannot read"),
-        (vp.id, tmp_path, "is a folder, not a file"),
+        (vp.id, tmp_path / "missing.pdf", "Không đọc được tệp"),
+        (vp.id, tmp_path, "là thư mục, không phải tệp"),
     ]:
         with pytest.raises(UserError, match=why):
             attach(plan, engine, tmp_path / "data", item_id, path, t("2027-03-03T10:00"))

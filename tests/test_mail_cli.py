@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import SHIPPED_CONFIG
+from intake_support import pdf_bytes
 from test_mail_support import running_smtp_server
 
 from cchc.cli import main
@@ -63,11 +64,14 @@ def test_sweep_writes_eml_files_without_a_mail_server(cli):
     assert len(mails) == len(rows) > 5 and {r["status"] for r in rows} == {"sent"}
     assert {m["Message-ID"] for m in mails} == {r["message_id"] for r in rows}
     opened = [m for m in mails if m["X-CCHC-Kind"] == "opened"]
-    openings = ("[CCHC] Thông báo nhiệm vụ", "[CCHC] Nhắc việc của cơ quan thường trực")
-    catch_up = "[CCHC] Đề nghị gửi bổ sung"  # opened past its due date: a fresh deadline
-    assert opened and all(m["Subject"].startswith((*openings, catch_up)) for m in opened)
-    assert any(m["Subject"].startswith(openings) for m in opened)
-    assert any(m["Subject"].startswith(catch_up) for m in opened)
+    # "[CCHC] unit, hạn dd/mm/yyyy – Thông báo nhiệm vụ: …"; the office's own: "Nhắc việc";
+    # opened past its due date: "… chậm nhất dd/mm/yyyy – Đề nghị gửi bổ sung: …".
+    openings = ("– Thông báo nhiệm vụ: ", "[CCHC] Nhắc việc")
+    catch_up = "– Đề nghị gửi bổ sung: "
+    subjects = [m["Subject"] for m in opened]
+    assert subjects and all(any(w in s for w in (*openings, catch_up)) for s in subjects)
+    assert any(any(w in s for w in openings) for s in subjects)
+    assert any(catch_up in s for s in subjects)
     assert "Kính gửi" in opened[0].get_body(("plain",)).get_content()
     # Run again: same instant, nothing new; the files are still one per message.
     assert ": 0 thư (0 thông báo)" in cli("sweep", "--at", "2027-03-02T08:00").output
@@ -81,7 +85,7 @@ def test_preview_renders_without_sending(cli, tmp_path):
     pending = outbox(cli, "--status", "pending")
     item = kt_q1_report(cli)
     text = cli("preview", str(item), "--kind", "reminder", "--at", "2027-03-09T08:00").output
-    assert "Subject: [CCHC] Nhắc hạn (còn 5 ngày làm việc)" in text
+    assert "Subject: [CCHC] Phòng Kinh tế, hạn 16/03/2027 – Nhắc hạn: " in text
     assert "To: Phòng Kinh tế <kinhte@maodien.example>" in text
     assert "X-CCHC-Kind: reminder" in text
     html = cli("preview", str(item), "--kind", "escalation", "--format", "html").output
@@ -108,13 +112,13 @@ def test_send_then_return_then_send(cli, tmp_path):
     assert ": 0 thư (" not in cli("send", "--at", "2027-03-02T08:05").output
     item = kt_q1_report(cli)
     report = tmp_path / "bao-cao.pdf"
-    report.write_bytes(b"%PDF-1.7")
+    report.write_bytes(pdf_bytes())
     cli("attach", str(item), str(report), "--by", "KT", "--at", "2027-03-10T09:00")
     out = cli(
         "return", str(item), "--reason", "Thiếu biểu số liệu", "--due", "2027-03-27",
         "--at", "2027-03-11T10:00",
     ).output  # fmt: skip
-    assert "open again until 29/03/2027" in out  # Saturday 27/03 moves to Monday (BLDS)
+    assert "mở lại đến hạn 29/03/2027" in out  # Saturday 27/03 moves to Monday (BLDS)
     refused = cli("return", str(item), "--reason", "x", "--due", "2027-03-25", ok=False)
     assert refused.exit_code == 1 and "đã được trả lại" in refused.output  # already returned
     cli("send", "--at", "2027-03-11T10:05")
@@ -147,4 +151,4 @@ def test_unusable_smtp_settings_are_refused(cli):
     assert bad.exit_code == 1 and "CCHC_SMTP_PORT" in bad.output
     bad = cli("check", ok=False, CCHC_SMTP_SECURITY="ssl")
     assert bad.exit_code == 1 and "CCHC_SMTP_SECURITY" in bad.output
-    assert "every mail template renders" in cli("check").output
+    assert "mọi mẫu thư đều dựng được" in cli("check").output

@@ -116,8 +116,10 @@ def test_quarter_sweep_by_sweep(plan, engine, settings, smtp, quarter):
     for step, day in days.items():
         before = len(inbox.messages)
         at = morning(plan, day)
-        if step == "overdue":  # after midnight, before the morning's escalation
+        if step == "overdue":  # after midnight, before the day's escalation
             at = local_instant(day, time(0, 30), plan.zone)
+        elif step.startswith("escalation"):  # escalations go out at 14:00 (`escalation_time`)
+            at = morning(plan, day, hour=14)
         report = sweep_and_send(plan, engine, settings, at)
         assert not report.failed and not report.retrying
         assert report.messages == len(inbox.messages) - before
@@ -131,7 +133,7 @@ def test_quarter_sweep_by_sweep(plan, engine, settings, smtp, quarter):
 
     opened = seen["opened"][0]
     assert opened.rcpt_tos == [KT]
-    assert opened.header("Subject").startswith("[CCHC] Thông báo nhiệm vụ: Báo cáo định kỳ")
+    assert opened.header("Subject").startswith("[CCHC] Phòng Kinh tế, hạn 16/03/2027 – Thông báo")
     assert "quý I năm 2027" in opened.header("Subject")
     assert opened.header("To") == f"Phòng Kinh tế <{KT}>"
     assert opened.header("Reply-To") == f"Phòng Văn hóa - Xã hội <{OFFICE}>"
@@ -148,15 +150,18 @@ def test_quarter_sweep_by_sweep(plan, engine, settings, smtp, quarter):
         assert "Nội dung báo cáo" in part and "V.2.c" in part
     assert "Gửi sản phẩm (bản điện tử, có chữ ký số)" in opened.text  # how to hand in
 
-    assert "còn 5 ngày làm việc" in seen["reminder-5"][0].header("Subject")
+    assert "hạn 16/03/2027 – Nhắc hạn: " in seen["reminder-5"][0].header("Subject")
+    assert "còn 5 ngày làm việc" in seen["reminder-5"][0].text
     assert "còn 2 ngày làm việc" in seen["reminder-2"][0].text
-    assert "Hôm nay là hạn nộp" in seen["due"][0].header("Subject")
+    assert "Phòng Kinh tế, hạn hôm nay 16/03/2027: " in seen["due"][0].header("Subject")
     assert "đã quá hạn 1 ngày làm việc" in seen["overdue"][0].text
 
     head = seen["escalation-1"][0]
     assert head.msg["To"].addresses[0].addr_spec == HEAD
     assert set(head.rcpt_tos) == {HEAD, OFFICE}  # the standing office in copy
-    assert head.header("Subject").startswith("[CCHC] Đôn đốc lần 1: Phòng Kinh tế chưa nộp")
+    assert head.header("Subject") == (
+        "[CCHC] Phòng Kinh tế, hạn 16/03/2027 – Đôn đốc lần 1: Báo cáo CCHC quý I năm 2027"
+    )
     assert "đã quá hạn 1 ngày làm việc" in head.text
     [leader] = seen["escalation-2"]
     in_charge = {str(p.email) for p in plan.commune.leadership if p.in_charge}

@@ -18,7 +18,8 @@ from notifications.compose import Composer, Facts
 from notifications.message import digest_message_id, message_id
 from notifications.preview import check_mail
 from notifications.smtp import eml_bytes
-from notifications.views import countdown, period_label
+from notifications.views import countdown, item_view, period_label
+from schedules.contents import report_contents
 from schedules.dates import local_instant
 from schedules.plan_loader import load_plan
 from schedules.vocabulary import MailKind
@@ -104,8 +105,7 @@ def test_vietnamese_headers_survive_encoding(plan):
     mail = mail_for(plan, item)
     subject = raw_header(mail.message, "Subject")
     assert subject == (
-        "[CCHC] Nhắc hạn (còn 5 ngày làm việc): Báo cáo định kỳ tình hình thực hiện công tác "
-        "cải cách hành chính - hạn 16/03/2027"
+        "[CCHC] Phòng Kinh tế, hạn 16/03/2027 – Nhắc hạn: Báo cáo CCHC quý I năm 2027"
     )
     assert parsed(mail.message)["Subject"] == subject
     assert raw_header(mail.message, "To") == "Phòng Kinh tế <kinhte@maodien.example>"
@@ -182,7 +182,7 @@ def test_unknown_variable_fails_check_not_a_live_send(config_dir):
     ), problems
     result = CliRunner().invoke(main, ["--config", str(config_dir), "check"])
     assert result.exit_code == 1
-    assert "overdue.txt.j2:3:" in result.output and "mẫu thư không hợp lệ" in result.output
+    assert "overdue.txt.j2:3:" in result.output and "Mẫu thư không hợp lệ" in result.output
 
 
 def test_template_syntax_error_names_file_and_line(config_dir):
@@ -335,3 +335,196 @@ def test_a_run_signs_each_items_link_once(tmp_path, monkeypatch):
     assert signed == [42, 43]
     assert made[:5] == [links.item_link(settings, 42, "KT", AT)] * 5
     assert made[5] == links.item_link(settings, 43, "KT", AT)
+
+
+# ----- issue 20 §3: wording and data -----------------------------------------------------------
+
+DEFAULT_DATES = {
+    # obligation: the default day the config sets where the plan says only "Hàng năm"
+    "ke-hoach-ra-soat-vbqppl-hang-nam": "15/01",
+    "ke-hoach-theo-doi-thi-hanh-phap-luat": "15/01",
+    "tu-cham-diem-par-index": "15/01",
+    "cu-can-bo-boi-duong-cchc": "30/06",
+    "tu-kiem-tra-cchc": "31/10",
+    "do-luong-su-hai-long": "15/11",
+    "kiem-tra-iso-9001": "30/11",
+    "ke-hoach-cchc-hang-nam": "25/12",
+    "du-toan-kinh-phi-cchc": "15/07",
+    "vneid-tinh-trang-hon-nhan": "10/12",
+    "thong-tin-tuyen-truyen-cchc": "10/12",
+}
+
+
+def occurrence_item(plan, obligation: str, unit: str, year: int = 2027, period: str = ""):
+    """The item the sweep would open for the first occurrence of `obligation` due in `year`
+    (or for `period`)."""
+    occ = next(
+        o
+        for o in plan.occurrences(date(year, 1, 1), date(year, 12, 31), obligation=obligation)
+        if o.unit == unit and period in ("", o.period.key)
+    )
+    fields = dict(
+        id=7,
+        commune=plan.commune.code,
+        obligation=obligation,
+        unit=unit,
+        period=occ.period.key,
+        title=plan.obligations[obligation].title,
+        window_start=occ.period.window_start,
+        window_end=occ.period.window_end,
+        opens_on=occ.opens,
+        due=occ.due.due,
+        nominal_due=occ.due.nominal,
+        adhoc=False,
+        status="open",
+        step="opened",
+        escalation_level=0,
+        opened_at=local_instant(occ.opens, plan.commune.sweep_time, plan.zone),
+    )
+    return WorkItem(**fields)
+
+
+def render_row(plan, item: WorkItem, kind: str, step: str, at: datetime, to: str = ""):
+    row = Outbox(
+        id=1,
+        item_id=item.id,
+        step=step,
+        kind=kind,
+        recipient=to or str(plan.units[item.unit].email),
+        cc=[],
+        created_at=at,
+        send_after=at,
+    )
+    return parsed(Composer(plan).for_row(row, Facts(items={item.id: item}), at).message)
+
+
+def texts(message) -> tuple[str, str, str]:
+    return (
+        str(message["Subject"]),
+        message.get_body(("plain",)).get_content(),
+        message.get_body(("html",)).get_content(),
+    )
+
+
+@pytest.mark.parametrize("obligation", sorted(DEFAULT_DATES))
+def test_a_default_date_says_where_it_comes_from(plan, obligation):
+    """The plan says "Hàng năm": the day is the commune's, and every mail says whose."""
+    ob = plan.obligations[obligation]
+    unit = plan.lead_units(obligation)[0]
+    item = occurrence_item(plan, obligation, unit)
+    assert f"{item.nominal_due:%d/%m}" == DEFAULT_DATES[obligation]
+    _, text, html = texts(render_row(plan, item, "opened", "opened", item.opened_at))
+    # The plan's words ("Hàng năm" in today's spelling), then who set the day.
+    timing = {"Hàng năm": "hằng năm"}.get(ob.timing, ob.timing[:1].lower() + ob.timing[1:])
+    basis = f"Thời gian theo Kế hoạch: {timing}; hạn theo Kế hoạch CCHC năm {item.nominal_due.year}"
+    assert f"\n- {basis}\n" in text
+    assert basis in html
+
+
+def test_the_plans_own_date_names_no_other_source_and_its_span(plan):
+    """I.1 is due "2026 - 02/2027" by the plan itself: its period reads as the plan's span,
+    not the day its period key names (28/02, moved to Friday 26/02)."""
+    item = occurrence_item(plan, "ra-soat-vbqppl-chinh-quyen-2-cap", "VP")
+    assert item.due == date(2027, 2, 26) and item.period == "2027-02-28"
+    subject, text, html = texts(render_row(plan, item, "opened", "opened", item.opened_at))
+    assert "- Kỳ: 2026 – tháng 02/2027, thời gian từ 01/01/2026 đến 26/02/2027" in text
+    assert "đợt ngày" not in text + html
+    assert "\n- Thời gian theo Kế hoạch: 2026 - 02/2027\n" in text
+    assert "hạn theo" not in text
+    assert subject.startswith("[CCHC] Văn phòng HĐND và UBND xã, hạn 26/02/2027 – ")
+
+
+def test_the_periodic_report_says_its_dates_are_the_communes(plan):
+    _, text, _ = texts(render_row(plan, kt_item(plan), "reminder", "reminder-5", AT))
+    assert (
+        "- Thời gian theo Kế hoạch: định kỳ hằng quý, 6 tháng, hằng năm; hạn theo Kế hoạch "
+        "CCHC năm 2027" in text
+    )
+
+
+def test_the_coordinated_rows_are_listed_in_the_first_notice_only(plan):
+    item = kt_item(plan, unit="CA")
+    contents = item_view(plan, item, date(2027, 3, 2)).contents
+    coordinated = [g for g in contents if g.coordinated]
+    assert coordinated and len(coordinated[0].rows) > 10  # the flag survives the mail's view
+    _, first, first_html = texts(render_row(plan, item, "opened", "opened", item.opened_at))
+    _, later, later_html = texts(render_row(plan, item, "reminder", "reminder-5", AT))
+    row = "mục II.2, ý 1: Rà soát, đánh giá thủ tục hành chính"
+    assert row in first and "danh mục như thư thông báo nhiệm vụ" not in first
+    assert row not in later and row not in later_html
+    count = len(coordinated[0].rows)
+    assert f"{count} nhiệm vụ, danh mục như thư thông báo nhiệm vụ." in later
+    assert "mục V.2.e:" in later  # the unit's own rows are listed in every mail
+
+
+def test_the_police_report_lists_its_vneid_duty_in_full_and_no_public_service_rows(plan):
+    _, text, html = texts(render_row(plan, kt_item(plan, unit="CA"), "opened", "opened", AT))
+    duty = (
+        "mục V.2.e: Quản lý cư trú, cấp Căn cước, làm sạch dữ liệu dân cư «đúng, đủ, sạch, "
+        "sống»; vận động đăng ký, kích hoạt định danh điện tử và triển khai các tiện ích VNeID"
+    )
+    assert duty in text
+    # IV.2 and V.2 concern public service units: not the commune police's (all_except).
+    refs = [ref for g in report_contents(plan, "bao-cao-cchc-dinh-ky", "CA") for ref, _ in g.rows]
+    assert "mục IV.2" not in refs and "mục V.2" not in refs and "mục IV.1" in refs
+    kt = [ref for g in report_contents(plan, "bao-cao-cchc-dinh-ky", "VP") for ref, _ in g.rows]
+    assert "mục IV.2" in kt and "mục V.2" in kt
+
+
+def test_the_offices_own_overdue_mail_names_who_reports_to_whom(plan, config_dir):
+    item = occurrence_item(plan, "ke-hoach-cchc-hang-nam", "VHXH")
+    at = local_instant(
+        plan.calendar.add_working_days(item.due, 1), plan.commune.sweep_time, plan.zone
+    )
+    _, text, html = texts(render_row(plan, item, "overdue", "overdue", at))
+    said = (
+        "Nếu tiếp tục chậm, Phòng Văn hóa - Xã hội sẽ báo cáo đồng chí Phó Chủ tịch UBND xã phụ "
+        "trách cải cách hành chính."
+    )
+    assert said in text and said in html and "hệ thống sẽ báo cáo" not in text
+    # From the config's names, not written into the template.
+    edit(config_dir, "units.yaml", "name: Phòng Văn hóa - Xã hội", "name: Phòng Văn hóa")
+    edit(
+        config_dir, "commune.yaml", "title: Phó Chủ tịch UBND xã", "title: Phó Chủ tịch UBND phường"
+    )
+    other = load_plan(config_dir)
+    _, text, _ = texts(render_row(other, item, "overdue", "overdue", at))
+    assert "Phòng Văn hóa sẽ báo cáo đồng chí Phó Chủ tịch UBND phường phụ trách" in text
+
+
+def test_the_offices_catch_up_subject_is_a_reminder_to_itself(plan):
+    item = occurrence_item(plan, "ke-hoach-cchc-hang-nam", "VHXH")
+    late = local_instant(
+        plan.calendar.add_working_days(item.due, 10), plan.commune.sweep_time, plan.zone
+    )
+    item = WorkItem(**(item.model_dump() | {"opened_at": late}))
+    subject, text, _ = texts(render_row(plan, item, "opened", "opened", late))
+    deadline = plan.catch_up_deadline(item.obligation, item.due, late)
+    assert subject.startswith("[CCHC] Nhắc việc: hoàn thành bổ sung Xây dựng kế hoạch chỉ đạo")
+    assert subject.endswith(f"…, chậm nhất {deadline:%d/%m/%Y}")
+    assert "gửi bổ sung" not in subject
+
+
+def test_subjects_name_the_unit_and_the_deadline_first_in_about_100_characters(plan):
+    """Every mail kind of every scheduled item of 2027: "[CCHC] unit, hạn dd/mm/yyyy – ...";
+    a coordinator's: "[CCHC] Hạn dd/mm/yyyy – Đề nghị phối hợp với lead: ..."."""
+    lengths = []
+    for occ in plan.occurrences(date(2027, 1, 1), date(2027, 12, 31)):
+        item = occurrence_item(plan, occ.obligation, occ.unit, 2027, period=occ.period.key)
+        unit = plan.units[occ.unit].name
+        due = local_instant(occ.due.due, plan.commune.sweep_time, plan.zone)
+        for kind, step in (("reminder", "reminder-2"), ("due", "due")):
+            subject = str(render_row(plan, item, kind, step, due)["Subject"])
+            assert subject.startswith(f"[CCHC] {unit}, hạn "), subject
+            assert occ.due.due.strftime("%d/%m/%Y") in subject[: len(unit) + 40]
+            lengths.append(len(subject) - len(unit))
+        for co in plan.coordinating_units(occ.obligation, occ.unit)[:1]:
+            to = str(plan.units[co].email)
+            subject = str(
+                render_row(plan, item, "coordinate", "opened", item.opened_at, to)["Subject"]
+            )
+            inputs = plan.inputs_due(occ.obligation, occ.due.due, item.opened_at)
+            lead = f"{inputs:%d/%m/%Y} – Đề nghị phối hợp với {unit}: "
+            assert subject.startswith(f"[CCHC] Hạn {lead}"), subject
+            assert len(subject) <= 102, subject
+    assert max(lengths) <= 80  # with the unit's name: ~100 characters, 123 for the longest name

@@ -106,15 +106,39 @@ def test_all_is_expanded_and_the_lead_is_not_a_coordinator(cchc):
     everyone = in_all_units()
     for ob in config_obligations():
         row = rows[ob["id"]]
+        named = set(ob.get("coordinators", [])) - {"ALL"}
+        excepted = set(ob.get("all_except", []))
         assert "ALL" not in row["lead"] + row["coordinators"]
-        assert not set(row["lead"]) & set(row["coordinators"])
+        # A unit that ALL brings in is not listed twice; one the plan names is kept.
+        assert set(row["lead"]) & set(row["coordinators"]) <= named
         if "ALL" in ob["lead"]:
             # The standing office owes no unit report that its consolidated report sums up.
             office_excused = {"VHXH"} if ob["id"] == "bao-cao-cchc-dinh-ky" else set()
-            assert set(everyone) - office_excused <= set(row["lead"])
+            assert set(everyone) - office_excused - excepted <= set(row["lead"])
             assert not office_excused & set(row["lead"])
         if "ALL" in ob.get("coordinators", []):
-            assert set(everyone) - set(row["lead"]) <= set(row["coordinators"])
+            assert set(everyone) - set(row["lead"]) - excepted <= set(row["coordinators"])
+        assert not excepted & set(row["lead"] + row["coordinators"])
+
+
+def test_the_plans_own_coordinators_are_kept_when_all_units_lead(cchc):
+    """II.1 and III.3: "Các cơ quan, đơn vị" lead, a named unit coordinates (the Trung tâm
+    Phục vụ hành chính công, the Phòng Văn hóa - Xã hội): the plan's coordinator is listed."""
+    rows = {r["ref"]: r for r in as_json(cchc)}
+    assert rows["Phụ lục mục II.1"]["coordinators"] == ["TTPVHCC"]
+    assert rows["Phụ lục mục III.3"]["coordinators"] == ["VHXH"]
+    assert rows["Phụ lục mục III.3, ý 1"]["coordinators"] == ["VHXH"]
+    assert "TTPVHCC" in rows["Phụ lục mục II.1"]["lead"]  # it also does its own part
+
+
+def test_a_unit_excluded_from_a_row_is_not_listed_on_it(cchc):
+    """IV.2 and V.2 concern public service units: the commune police is not among the
+    coordinators that "Các cơ quan, đơn vị" brings in (`all_except: [CA]`)."""
+    rows = {r["ref"]: r for r in as_json(cchc)}
+    for ref in ("Phụ lục mục IV.2", "Phụ lục mục V.2"):
+        assert "CA" not in rows[ref]["coordinators"] and "VP" in rows[ref]["coordinators"]
+    mine = {r["ref"] for r in as_json(cchc, "--unit", "CA")}
+    assert "Phụ lục mục IV.2" not in mine and "Phụ lục mục IV.1" in mine
 
 
 def test_tracking_and_next_due(cchc):
@@ -173,7 +197,7 @@ def test_table_is_vietnamese_and_fits_100_columns(cchc):
 def test_unknown_unit_exits_1(cchc):
     done = cchc("obligations", "--unit", "NOPE", ok=False)
     assert done.exit_code == 1
-    assert "đơn vị không tồn tại" in done.output
+    assert "lỗi: Không có đơn vị mã 'NOPE'" in done.output
 
 
 def test_read_only_no_database_no_prefect_no_sqlmodel(tmp_path):

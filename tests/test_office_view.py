@@ -83,8 +83,8 @@ def widest(page) -> str:
 def test_office_page_fits_a_phone_and_counts_at_the_top(plan, engine, live, browser, tmp_path):
     with transaction(engine) as session:
         items = list(session.exec(select(WorkItem)).scalars())
-    year = [i for i in items if i.due.year == 2027]
-    late = [i for i in year if i.status in ("overdue", "escalated")]
+    owed = [i for i in items if i.status in ("open", "overdue", "escalated")]  # any year
+    late = [i for i in owed if i.status in ("overdue", "escalated")]
     assert late, "the fixture should make late items"
     page = browser.new_page(viewport=PHONE, locale="vi-VN")
     page.goto(live.office())
@@ -98,7 +98,7 @@ def test_office_page_fits_a_phone_and_counts_at_the_top(plan, engine, live, brow
     counts = page.locator(".counts")
     assert counts.is_visible()
     text = counts.inner_text()
-    assert f"{len(year)} nhiệm vụ" in text
+    assert f"{len(owed)} nhiệm vụ" in text
     assert f"{len(late)} quá hạn" in text
     assert "chờ xem xét" in text
     # At the top: before the first unit's section.
@@ -159,5 +159,5 @@ def test_the_city_office_page_fits_a_phone_and_filters_by_commune(
     }
     with transaction(engine) as session:
         query = select(WorkItem).where(WorkItem.commune == "xa002", WorkItem.unit == "VP")
-        expected = {i.id for i in session.exec(query).scalars() if i.due.year == 2027}
+        expected = {i.id for i in session.exec(query).scalars() if i.status != "closed"}
     assert shown and shown == expected

@@ -31,11 +31,14 @@ from schedules.clock import (
     opening_schedule,
     plan_schedules,
     sweep_schedule,
+    sweep_schedules,
 )
 from schedules.plan_loader import load_plan
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 MORNING = time(7, 30)
+ESCALATING = time(14, 0)
+"""The shipped config's `defaults.escalation_time`."""
 
 
 def plan_rows(config_dir, first: str, last: str) -> list[dict]:
@@ -106,6 +109,41 @@ def test_sweep_schedule_is_every_working_morning(plan):
         i.timetz() == MORNING.replace(tzinfo=VN)
         for i in schedule.instants(datetime(2027, 1, 1, tzinfo=VN), datetime(2027, 2, 1, tzinfo=VN))
     )
+
+
+def test_escalations_get_a_second_sweep_each_working_day(plan):
+    """`defaults.escalation_time: "14:00"`: the sweep runs again at 14:00 on the same working
+    days (`sweep-1400`), and the escalation steps of an item fall at that hour, so the 07:30
+    sweep reminds and the 14:00 one escalates."""
+    morning, afternoon = sweep_schedules([plan])
+    assert (morning.slug, afternoon.slug) == (SWEEP, "sweep-1400")
+    assert afternoon.flow == SWEEP and afternoon.parameters == {}
+    span = datetime(2027, 3, 1, tzinfo=VN), datetime(2027, 3, 31, 23, 59, tzinfo=VN)
+    first, second = morning.instants(*span), afternoon.instants(*span)
+    assert [i.date() for i in first] == [i.date() for i in second]
+    assert {i.timetz() for i in second} == {ESCALATING.replace(tzinfo=VN)}
+    steps = plan.timeline("bao-cao-cchc-dinh-ky", date(2027, 3, 16), span[0])
+    at = {s.name: s.at for s in steps}
+    assert at["escalation-1"] == datetime(2027, 3, 17, 14, 0, tzinfo=VN)
+    assert at["reminder-2"] == datetime(2027, 3, 12, 7, 30, tzinfo=VN)
+    assert at["due"] == datetime(2027, 3, 16, 7, 30, tzinfo=VN)
+
+
+def test_an_escalation_time_not_after_the_sweep_is_refused(config_dir):
+    from schedules.yamlsource import ConfigInvalid
+
+    path = config_dir / "commune.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('escalation_time: "14:00"', 'escalation_time: "07:00"'))
+    with pytest.raises(ConfigInvalid) as refused:
+        load_plan(config_dir)
+    [issue] = refused.value.issues
+    assert "commune.yaml" in str(issue) and "not later than sweep_time 07:30" in str(issue)
+    path.write_text(text.replace('escalation_time: "14:00"', "escalation_time: 1400"))
+    with pytest.raises(ConfigInvalid, match="is not a time HH:MM"):
+        load_plan(config_dir)
+    path.write_text(text.replace('    escalation_time: "14:00"\n', ""))
+    assert [s.slug for s in sweep_schedules([load_plan(config_dir)])] == [SWEEP]
 
 
 def test_worked_saturday_from_the_calendar_is_in_the_sweep(config_dir):
@@ -209,8 +247,10 @@ def test_clock_fires_at_cchc_plan_dates_over_a_compressed_span(plan, config_dir,
     sweeps = [at for at, flow, _ in fired if flow == SWEEP]
     days = [start.date() + timedelta(n) for n in range((end.date() - start.date()).days + 1)]
     working = [d for d in days if plan.calendar.is_working_day(d)]
-    assert [s.date() for s in sweeps] == working
-    assert all(s.timetz() == MORNING.replace(tzinfo=VN) for s in sweeps)
+    # Each working day: the morning's sweep, and the afternoon's that escalates.
+    for at in (MORNING, ESCALATING):
+        assert [s.date() for s in sweeps if s.timetz() == at.replace(tzinfo=VN)] == working
+    assert len(sweeps) == 2 * len(working)
 
     # At an instant shared with the sweep the opening runs go first (their tables then list
     # the items they opened).
@@ -266,6 +306,38 @@ def test_reload_refuses_an_invalid_config_and_keeps_the_running_one(plan, config
         assert state.reloads == [False, True]
     finally:
         flows.engine._pin = state_pin
+
+
+def test_a_refused_reload_and_a_missed_sweep_are_told_to_prefect(plan, config_dir, monkeypatch):
+    """`cchc.config.refused` with the problems, `cchc.sweep.skipped` with the missed instant
+    (an opening's missed fire is the next sweep's business); `cchc deploy`'s automations mail
+    the admin on each. Before: a log line only, or nothing."""
+    from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+
+    told: list[dict] = []
+    monkeypatch.setattr(flows.engine, "tell_prefect", told.append)
+    monkeypatch.setattr(flows.engine, "_pin", lambda state: None)
+    city = City.of(plan)
+    scheduler = _SteppedScheduler(timezone=plan.zone, executors={"default": DebugExecutor()})
+    configure(scheduler, city)
+    state = EngineState(city, None, Settings(config_dir, config_dir.parent / "var", "sqlite://"))
+    units = config_dir / "units.yaml"
+    units.write_text(units.read_text(encoding="utf-8").replace("code: VP", "code: vp"), "utf-8")
+    assert reload(scheduler, state) is False
+    [refused] = told
+    assert refused["event"] == "cchc.config.refused"
+    assert refused["resource"]["cchc.city"] == plan.commune.code
+    assert refused["payload"]["count"] >= 1
+    assert all("units.yaml:" in p for p in refused["payload"]["problems"])
+
+    listener = flows.engine.on_missed(state)
+    missed = datetime(2027, 3, 2, 7, 30, tzinfo=VN)
+    listener(JobExecutionEvent(EVENT_JOB_MISSED, "open:bao-cao-cchc-dinh-ky", "default", missed))
+    assert len(told) == 1
+    listener(JobExecutionEvent(EVENT_JOB_MISSED, job_id(sweep_schedule(plan)), "default", missed))
+    skipped = told[-1]
+    assert skipped["event"] == "cchc.sweep.skipped"
+    assert skipped["payload"]["scheduled"] == missed.isoformat()
 
 
 def test_job_ids_and_next_due(plan):

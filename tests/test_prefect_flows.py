@@ -10,9 +10,10 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from intake_support import pdf_bytes
 from sqlalchemy import func, select
 from support import latest_artifact, prefect_call
 
@@ -172,7 +173,7 @@ def test_sweep_publishes_status_and_summary_and_emits_transitions(pf, rt, plan, 
     assert any(r["Báo cáo của đơn vị"].startswith("chưa nộp") for r in consolidated)
 
     rows = table_rows(latest_artifact(status_pages.open_items_key(plan)))
-    assert any(r["Tình trạng"].startswith("quá hạn, đã chuyển cấp") for r in rows)
+    assert any(r["Tình trạng"].startswith("quá hạn, đã báo cáo cấp trên (lần ") for r in rows)
     summary = latest_artifact(sweep_summary.sweep_summary_key(plan))
     assert summary.type == "markdown"
     assert "# Kết quả rà soát lúc 22/12/2026 07:30" in summary.data
@@ -235,7 +236,10 @@ def test_close_flow_closes_the_item_and_emits_closed(pf, rt, plan, events, tmp_p
     done = state.result()
     assert done.closed_item and done.item.status == "closed" and done.item.on_time is True
     assert done.version == 1 and done.files[0].original_name == "bao-cao.pdf"
-    assert flow_run(state).name == f"close · #{item.id} · 2026-12-10 09:15"
+    run = flow_run(state)
+    assert run.name == f"close · #{item.id} · 2026-12-10 09:15"
+    # the tags of the commune's sweep runs, and the item's unit (before: none)
+    assert {"cchc", "commune:maodien", f"unit:{item.unit}"} <= set(run.tags)
     ev = [e for e in events if e["event"] == "cchc.item.closed"]
     assert len(ev) == 1 and ev[0]["payload"]["items"][0]["id"] == item.id
     # A second version does not close again, nor emit.
@@ -243,14 +247,44 @@ def test_close_flow_closes_the_item_and_emits_closed(pf, rt, plan, events, tmp_p
     assert len([e for e in events if e["event"] == "cchc.item.closed"]) == 1
 
 
+def test_mail_waiting_a_day_raises_mail_stuck(pf, rt, plan, events):
+    """A mail tried and still pending a day after it was queued (a template broken after
+    `cchc check`, a server that does not take it) raises `cchc.mail.stuck` at each sweep,
+    which `cchc deploy`'s automation mails the admin (before: nothing told anyone)."""
+    from sqlalchemy import update
+
+    pf.sweep_flow(at=VN_02_12, send=False)
+    with transaction(rt.engine) as session:
+        row_id = session.execute(select(func.min(Outbox.id))).scalar()
+        session.execute(
+            update(Outbox)
+            .where(Outbox.id == row_id)
+            .values(
+                attempts=4,
+                last_error="cannot build the mail: reminder.txt.j2:3: unexpected end",
+                send_after=parse_instant("2027-01-01T00:00"),  # not due: left pending
+            )
+        )
+    pf.sweep_flow(at=VN_02_12 + timedelta(hours=20))
+    assert not [e for e in events if e["event"] == "cchc.mail.stuck"]
+    pf.sweep_flow(at=VN_02_12 + timedelta(days=1))
+    [stuck] = [e for e in events if e["event"] == "cchc.mail.stuck"]
+    assert stuck["resource"]["cchc.city"] == "maodien" and stuck["payload"]["count"] == 1
+    [row] = stuck["payload"]["rows"]
+    assert row["outbox_id"] == row_id and "reminder.txt.j2:3" in row["error"]
+
+
 def test_ad_hoc_flow_opens_one_item(pf, rt, plan, events):
-    result = pf.open_ad_hoc_flow(
-        obligation="nhiem-vu-dot-xuat", unit="KT", due=date(2026, 12, 15), at=VN_02_12
-    )
+    state = pf.open_ad_hoc_flow(
+        obligation="nhiem-vu-dot-xuat", unit="KT", due=date(2026, 12, 15), at=VN_02_12,
+        return_state=True,
+    )  # fmt: skip
+    result = state.result()
     with transaction(rt.engine) as session:
         item = session.get(WorkItem, result["item"])
     assert item.adhoc and item.unit == "KT" and item.period == "2026-12-15"
     assert [e["event"] for e in events] == ["cchc.item.opened"]
+    assert {"cchc", "commune:maodien", "unit:KT"} <= set(flow_run(state).tags)
 
 
 def test_two_sweeps_at_once_make_no_duplicate_on_postgresql(
@@ -331,7 +365,7 @@ def test_attach_from_the_cli_runs_the_close_flow_when_a_server_is_set(
     with transaction(runtime.engine) as session:
         item = session.exec(select(WorkItem).limit(1)).scalars().one()
     file = tmp_path / "bao-cao.docx"
-    file.write_bytes(b"%PDF-1.7 bao cao")  # attach checks the content (issue 11, 9)
+    file.write_bytes(pdf_bytes("bao cao"))  # attach checks the content (issue 11, 9)
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())  # the harness's server
     result = CliRunner().invoke(
         main,
@@ -346,7 +380,7 @@ def test_attach_from_the_cli_runs_the_close_flow_when_a_server_is_set(
         ],
     )
     assert result.exit_code == 0, result.output
-    assert f"item {item.id}: closed on time" in result.output
+    assert f"Nhiệm vụ số {item.id}: đã nộp (closed), đúng hạn" in result.output
     assert [e["event"] for e in events if e["event"] == "cchc.item.closed"] == ["cchc.item.closed"]
     runs = prefect_call(lambda c: c.read_flow_runs(limit=50))
     assert f"close · #{item.id} · 2026-12-03 10:00" in {r.name for r in runs}

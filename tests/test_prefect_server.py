@@ -442,7 +442,7 @@ def test_cchc_run_records_runs_and_reloads_config(server, config_dir, tmp_path):
         good = units.read_text(encoding="utf-8")
         units.write_text(good.replace("code: VP", "code: vp"), encoding="utf-8")
         refused = cchc("reload", env=env, cwd=tmp_path)
-        assert refused.returncode == 1 and "config invalid" in refused.stderr
+        assert refused.returncode == 1 and "Cấu hình không hợp lệ" in refused.stderr
         # A SIGHUP anyway: the engine refuses it itself and keeps running.
         os.kill(proc.pid, signal.SIGHUP)
         _wait_for(log, "config refused", proc, 30)
@@ -451,7 +451,7 @@ def test_cchc_run_records_runs_and_reloads_config(server, config_dir, tmp_path):
         remove_obligation(config_dir, "kiem-tra-iso-9001")
         applied = cchc("reload", env=env, cwd=tmp_path)
         assert applied.returncode == 0, applied.stderr
-        assert f"engine pid {proc.pid}" in applied.stdout
+        assert f"(pid {proc.pid}) nạp lại cấu hình" in applied.stdout
         seen = _wait_for(log, "config reloaded", proc, 30)
         assert "removed ['open:kiem-tra-iso-9001']" in seen
 

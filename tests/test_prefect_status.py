@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -102,25 +103,104 @@ def late_in_db(engine) -> list[WorkItem]:
 # ----- 15: lateness where the clerk looks first --------------------------------------------
 
 
-def test_the_sweep_run_names_its_lateness_and_tags_the_late_units(pf, rt, plan):
+def test_the_sweep_run_ends_completed_with_its_lateness_in_message_and_tags(pf, rt, plan):
+    """Prefect's own state name (the dashboard counts it, automations match it); the count is
+    in the message and the tags (before: a state named "17 việc quá hạn", green)."""
     pf.sweep_flow(at=t("2026-12-02T07:30"))
     quiet = pf.sweep_flow(at=t("2026-12-03T07:30"), return_state=True)
-    assert quiet.is_completed() and quiet.name == "Không có việc quá hạn"
+    assert quiet.is_completed() and quiet.name == "Completed"
+    assert quiet.message == "Không có việc quá hạn."
 
     state = pf.sweep_flow(at=t(LATE_SWEEP), return_state=True)
     late = late_in_db(rt.engine)
     assert len(late) >= 2
-    assert state.is_completed()
-    assert state.name == f"{len(late)} việc quá hạn"
+    assert state.is_completed() and state.name == "Completed"
+    assert state.message.startswith(f"{len(late)} việc quá hạn, ")
     escalated = sum(i.status == "escalated" for i in late)
-    assert f"trong đó {escalated} việc đã chuyển cấp" in state.message
+    assert f"trong đó {escalated} việc đã báo cáo cấp trên" in state.message
     assert state.result()["late"] == len(late)  # the result is still the summary
 
     run = prefect_call(lambda c: c.read_flow_run(state.state_details.flow_run_id))
-    assert run.state.name == f"{len(late)} việc quá hạn"  # what the run list shows
+    assert run.state.name == "Completed" and run.state.message == state.message
     assert {tag for tag in run.tags if tag.startswith("quá hạn:")} == {
         f"quá hạn:{code}" for code in {i.unit for i in late}
     }
+
+
+def flow_run_events(run_ids: list, prefix: str, expected: int, timeout: float = 30.0) -> list:
+    """The events of these flow runs whose name starts with `prefix`, as the server stored them
+    (automations see these; poll: events arrive in the background)."""
+    from prefect.events.filters import (
+        EventFilter,
+        EventNameFilter,
+        EventOccurredFilter,
+        EventResourceFilter,
+    )
+
+    ids = [f"prefect.flow-run.{run_id}" for run_id in run_ids]
+    since = datetime.now(UTC) - timedelta(hours=1)
+    deadline = time.monotonic() + timeout
+    while True:
+        page = prefect_call(
+            lambda c: c.read_events(
+                filter=EventFilter(
+                    occurred=EventOccurredFilter(since=since),
+                    event=EventNameFilter(prefix=[prefix]),
+                    resource=EventResourceFilter(id=ids),
+                ),
+                limit=50,
+            )
+        )
+        if len(page.events) >= expected or time.monotonic() > deadline:
+            return page.events
+        time.sleep(0.5)
+
+
+def test_an_automation_on_completed_sees_every_sweep(pf, rt, plan):
+    """Each sweep emits `prefect.flow-run.Completed`, late items or not (before: one event
+    type per count, `prefect.flow-run.17 việc quá hạn`, which an automation on Completed
+    never saw)."""
+    states = [
+        pf.sweep_flow(at=t(at), return_state=True)
+        for at in ("2026-12-02T07:30", "2026-12-03T07:30", LATE_SWEEP, "2026-12-23T07:30")
+    ]
+    run_ids = [s.state_details.flow_run_id for s in states]
+    found = flow_run_events(run_ids, "prefect.flow-run.", expected=3 * len(run_ids))
+    final = {e.resource.id: e.event for e in found if not e.event.endswith(("Pending", "Running"))}
+    assert final == {
+        f"prefect.flow-run.{run_id}": "prefect.flow-run.Completed" for run_id in run_ids
+    }
+
+
+def test_every_sweep_run_links_to_the_late_items_and_the_office_page(
+    pf, plan, sqlite_url, tmp_path, monkeypatch
+):
+    """The office's view of lateness is a page it can bookmark (`cchc-<commune>-late-items`),
+    linked from every sweep run, and so is the intake's office page when it is public."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CCHC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CCHC_PUBLIC_URL", "https://cchc.maodien.example/nop")
+    monkeypatch.setenv("CCHC_SECRET", "a-long-enough-secret-for-links")
+    engine = make_engine(sqlite_url)
+    ensure_schema(engine)
+    pf.use_runtime(plan, engine, Settings.from_env(str(plan.folder)))
+    for at in ("2026-12-02T07:30", LATE_SWEEP):
+        state = pf.sweep_flow(at=t(at), return_state=True)
+        run_id = state.state_details.flow_run_id
+        links = prefect_call(
+            lambda c, r=run_id: c.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[r]))
+            )
+        )
+        # a link artifact is stored as markdown: "[text](url)"
+        urls = {a.data.split("](")[-1].rstrip(")") for a in links if a.data.startswith("[")}
+        late_page = f"/artifacts/key/{status_pages.late_items_key(plan)}"
+        assert any(u.endswith(late_page) and u.startswith("http") for u in urls), urls
+        assert "https://cchc.maodien.example/nop/office" in urls, urls
+    engine.dispose()
 
 
 def test_the_late_items_table_is_sorted_by_lateness_with_unit_names(pf, rt, plan):

@@ -20,7 +20,8 @@ from usecases.lifecycle import receive_document, return_deliverable, waive
 from usecases.sweep import sweep
 
 REPORT = "bao-cao-cchc-dinh-ky"
-LABEL = "Văn bản số 12/BC-VP ngày 16/03/2027"
+LABEL = "Báo cáo số 12/BC-VP ngày 16/03/2027"
+"""A document is named by the kind its symbol shows (BC: Báo cáo)."""
 
 
 @pytest.fixture
@@ -144,11 +145,18 @@ def test_a_returned_document_and_a_new_one_close_the_item_again(plan, engine, it
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"item_id": 424242}, "không có nhiệm vụ số 424242"),
+        ({"item_id": 424242}, "Không có nhiệm vụ số 424242"),
         ({"number": "   "}, "Cần nhập số, ký hiệu văn bản"),
         ({"day": date(2027, 3, 21)}, "chưa đến"),
-        ({"by": "NOPE"}, "không tồn tại"),
+        ({"by": "NOPE"}, "Không có đơn vị mã 'NOPE'"),
         ({"number": "x" * 65}, "dài quá"),
+        # What cannot be true (issue 19): a number without its symbol, with an example; a
+        # date before the data window closed (14/03), or absurd.
+        ({"number": "abc"}, "ví dụ 125/SNV-CCHC"),
+        ({"number": "12"}, "không phải số, ký hiệu"),
+        ({"day": date(2026, 5, 1)}, "trước ngày chốt số liệu"),
+        ({"day": date(2027, 3, 13)}, r"chốt số liệu của kỳ báo cáo \(14/03/2027\)"),
+        ({"day": date(1, 1, 1)}, "không hợp lệ"),
     ],
 )
 def test_refused_requests_change_nothing(plan, engine, item, kwargs, message):
@@ -166,6 +174,16 @@ def test_refused_requests_change_nothing(plan, engine, item, kwargs, message):
             by=args["by"],
         )
     assert snapshot(engine, item.id) == before
+
+
+def test_the_number_is_cleaned_as_an_office_writes_it(plan, engine, item):
+    """Control characters (NUL included) and spaces around the separators go: the number is
+    the one an office writes, and the same document typed twice is one version."""
+    at = t("2027-03-16T10:00")
+    done = receive_document(plan, engine, item.id, " 12 /\x00BC - VP\x07 ", date(2027, 3, 16), at)
+    assert done.deliverable.doc_number == "12/BC-VP" and done.deliverable.document == LABEL
+    again = receive_document(plan, engine, item.id, "12/BC-VP", date(2027, 3, 16), at)
+    assert not again.created
 
 
 def test_a_waived_item_takes_no_document(plan, engine, item):
@@ -206,8 +224,8 @@ def test_the_command_line(tmp_path, sqlite_url):
     args = ("receive", str(item.id), "--doc", "12/BC-VP")
     out = cchc(*args, "--date", "2027-03-16", "--at", "2027-03-20T09:00").stdout
     # The first line says what happened; the closed mails it queued go out at once after.
-    assert (
-        out.splitlines()[0] == f"item {item.id}: closed on time (đúng hạn); deliverable v1 {LABEL}"
+    assert out.splitlines()[0] == (
+        f"Nhiệm vụ số {item.id}: đã nộp (closed), đúng hạn; phiên bản v1 {LABEL}"
     )
     again = cchc(*args, "--date", "2027-03-16", "--at", "2027-03-20T09:05").stdout
     assert "v1" in again and "đã ghi nhận trước đó" in again

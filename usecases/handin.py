@@ -24,18 +24,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.blobs import StoredBlob
 from models.db import transaction
 from models.store import latest_version, log_event, queue_notices
-from models.tables import Deliverable, WorkItem
+from models.tables import Deliverable, WorkItem, saved_id
 from schedules.dates import local_date, local_instant, vn_date
+from schedules.documents import document_title
 from schedules.notices import closed_notices
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent, allowed
 from schedules.vocabulary import DeliverableStatus, EventKind, ItemStatus
-from usecases.errors import UserError
+from usecases.errors import UserError, unknown_unit
 from usecases.items import close_item, get_item
 
 
@@ -47,6 +48,8 @@ class IncomingFile:
     name: str
     path: Path
     file_type: str | None = None
+    signature: dict[str, Any] | None = None
+    """What was found of its digital signatures (a PDF), as `Deliverable.signature` keeps it."""
 
 
 def file_columns(incoming: IncomingFile, blob: StoredBlob) -> dict[str, Any]:
@@ -106,7 +109,13 @@ class Files:
 
     def rows(self, **common: Any) -> list[Deliverable]:
         return [
-            Deliverable(**common, **file_columns(*part), part=n, note=self.note)
+            Deliverable(
+                **common,
+                **file_columns(*part),
+                part=n,
+                note=self.note,
+                signature=part[0].signature,
+            )
             for n, part in enumerate(self.parts, start=1)
         ]
 
@@ -133,12 +142,12 @@ class Document:
         """Any version, not returned, recording this document (number and date): a document
         is one version, whatever came in between."""
         query = select(Deliverable).where(
-            Deliverable.item_id == item_id,
-            Deliverable.doc_number == self.number,
-            Deliverable.doc_date == self.day,
-            Deliverable.status != DeliverableStatus.RETURNED,
+            col(Deliverable.item_id) == item_id,
+            col(Deliverable.doc_number) == self.number,
+            col(Deliverable.doc_date) == self.day,
+            col(Deliverable.status) != DeliverableStatus.RETURNED,
         )
-        found = session.execute(query.order_by(Deliverable.version).limit(1)).scalars().first()
+        found = session.execute(query.order_by(col(Deliverable.version)).limit(1)).scalars().first()
         return [found] if found is not None else None
 
     def received_at(self, plan: Plan, at: datetime) -> datetime:
@@ -153,7 +162,7 @@ class Document:
             Deliverable(
                 **common,
                 part=1,
-                original_name=f"Văn bản số {self.number} ngày {vn_date(self.day)}",
+                original_name=f"{document_title(self.number)} ngày {vn_date(self.day)}",
                 size=0,
                 sha256="",
                 stored_path="",
@@ -195,7 +204,7 @@ def taking_hand_in(
     item = get_item(session, plan, item_id)
     unit = by or item.unit
     if unit not in plan.units:
-        raise UserError(f"unknown unit '{unit}' (đơn vị không tồn tại)")
+        raise unknown_unit(unit)
     if item.status == ItemStatus.WAIVED:
         raise UserError(
             f"Nhiệm vụ số {item_id} đã được miễn ({item.waived_reason or 'không nêu lý do'}): "
@@ -260,7 +269,7 @@ def lock_item(session: Session, item_id: int) -> None:
     """Hold the item's row until the transaction ends, so hand-ins of one item take their
     turns: PostgreSQL locks the row (`SELECT … FOR UPDATE`; hand-ins of other items go on);
     SQLite holds its write lock from the transaction's start already (`models.db`)."""
-    session.execute(select(WorkItem.id).where(WorkItem.id == item_id).with_for_update())
+    session.execute(select(col(WorkItem.id)).where(col(WorkItem.id) == item_id).with_for_update())
 
 
 def too_many_versions(item_id: int, limit: int) -> str:
@@ -286,5 +295,5 @@ def _close_or_receipt(
     in). True when this closed the item."""
     if allowed(item.status, ItemEvent.CLOSE):
         return close_item(plan, session, item, at, unit, received_at=received)
-    queue_notices(session, item.id, closed_notices(plan, unit, later_version=version), at)
+    queue_notices(session, saved_id(item), closed_notices(plan, unit, later_version=version), at)
     return False

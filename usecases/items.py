@@ -4,23 +4,30 @@ accepted. Below both `usecases.lifecycle` and `usecases.handin`, which close ite
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
-from models.store import cancel_pending, log_event, queue_notices, transition
-from models.tables import WorkItem
-from schedules.notices import closed_notices
+from models.store import (
+    cancel_pending,
+    escalations_sent_to,
+    log_event,
+    queue_notices,
+    transition,
+)
+from models.tables import WorkItem, saved_id
+from schedules.notices import closed_notices, correction_notices
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent
 from schedules.vocabulary import EventKind, ItemStatus, StepKind
-from usecases.errors import UserError
+from usecases.errors import unknown_item
 
 
 def get_item(session: Session, plan: Plan, item_id: int) -> WorkItem:
     """The plan's commune's item `item_id`; UserError when there is none."""
     item = session.get(WorkItem, item_id)
     if item is None or item.commune != plan.commune.code:
-        raise UserError(f"no work item {item_id} (không có nhiệm vụ số {item_id})")
+        raise unknown_item(item_id)
     return item
 
 
@@ -33,23 +40,32 @@ def close_item(
     received_at: datetime | None = None,
 ) -> bool:
     """Close an open item (compare-and-set), cancel what was queued for it and tell the unit and
-    the standing office. On time is judged at `received_at` (default `at`: a document received
-    earlier through the document-management system is judged by its date). False, and nothing
-    done, when another request closed it first."""
-    on_time = plan.received_on_time(item.due, received_at or at)
+    the standing office. The first version decides the verdict (`schedules.timeliness`): on
+    time is judged at `received_at` (default `at`: a document received earlier through the
+    document-management system is judged by its date) against the due date in force, which is
+    kept as `judged_due`; an item returned and closed again keeps its verdict. False, and
+    nothing done, when another request closed it first."""
+    item_id = saved_id(item)
+    first = item.on_time is None
+    on_time = plan.received_on_time(item.due, received_at or at) if first else item.on_time
+    judged: dict[str, Any] = {"judged_due": item.due} if first else {}
     closed = transition(
         session,
-        item.id,
+        item_id,
         ItemEvent.CLOSE,
         status=ItemStatus.CLOSED,
         step=StepKind.CLOSED,
         closed_at=at,
         on_time=on_time,
         next_action_at=None,
+        **judged,
     )
     if not closed:
         return False
-    cancel_pending(session, item.id, at)
-    log_event(session, item.id, at, EventKind.CLOSED, actor=by or "admin", on_time=on_time)
-    queue_notices(session, item.id, closed_notices(plan, item.unit), at)
+    cancel_pending(session, item_id, at)
+    log_event(session, item_id, at, EventKind.CLOSED, actor=by or "admin", on_time=on_time)
+    queue_notices(session, item_id, closed_notices(plan, item.unit), at)
+    if item.escalation_level:  # those told of its escalations hear it arrived
+        told = escalations_sent_to(session, item_id)
+        queue_notices(session, item_id, correction_notices(plan, item.unit, told), at)
     return True

@@ -21,14 +21,14 @@ from datetime import date, datetime
 from sqlalchemy import Engine, case, exists, func, select
 
 from models.db import transaction
-from models.tables import Event, WorkItem
+from models.tables import Event, WorkItem, table_of
 from schedules.city import City
 from schedules.dates import local_date
 from schedules.vocabulary import EventKind
 from usecases.reporting import UnitYear
 from usecases.scorecard import QUARTERS, quarter_of
 
-COUNTS = ("due", "on_time", "late", "overdue_open", "pending", "waived")
+COUNTS = ("due", "on_time", "on_time_extended", "late", "overdue_open", "pending", "waived")
 """The counters of `UnitYear`."""
 RATE_KEYS = {q: f"{q.lower()}_rate" for q in QUARTERS}
 """Q1 → q1_rate, ..."""
@@ -110,30 +110,30 @@ def league(city: City, engine: Engine, year: int, at: datetime) -> League:
     """Every commune of `city` (those with no items too), its items due in `year` counted as
     of `at`, ranked.
 
-    1. one query, grouped by (commune, status, on_time, due): how many items, and how many of
-       them have an escalation event (EXISTS on the event log's item index);
+    1. one query, grouped by (commune, status, on_time and the due dates): how many items, and
+       how many of them have an escalation event (EXISTS on the event log's item index);
     2. each group is counted once with `UnitYear.count` (the report's rule, the commune's own
        "today") and added `n` times, to the year and to the due date's quarter;
     3. `rank_communes`.
     """
-    item = WorkItem.__table__.c
-    event = Event.__table__.c
+    item = table_of(WorkItem).c
+    event = table_of(Event).c
     escalated = exists().where(event.item_id == item.id, event.kind == EventKind.ESCALATION)
+    first_due = func.coalesce(item.original_due, item.due)
+    verdict = (item.status, item.on_time, item.due, item.original_due, item.judged_due)
     query = (
         select(
             item.commune,
-            item.status,
-            item.on_time,
-            item.due,
+            *verdict,
             func.count().label("n"),
             func.sum(case((escalated, 1), else_=0)).label("escalated"),
         )
         .where(
             item.commune.in_(list(city.plans)),
-            item.due >= date(year, 1, 1),
-            item.due <= date(year, 12, 31),
+            first_due >= date(year, 1, 1),
+            first_due <= date(year, 12, 31),
         )
-        .group_by(item.commune, item.status, item.on_time, item.due)
+        .group_by(item.commune, *verdict)
     )
     with transaction(engine) as session:
         groups = session.execute(query).all()
@@ -146,12 +146,12 @@ def league(city: City, engine: Engine, year: int, at: datetime) -> League:
         )
         for code, plan in city.plans.items()
     }
-    for group in groups:  # a row with the columns `UnitYear.count` reads: status, on_time, due
+    for group in groups:  # a row with the columns `UnitYear.count` reads (`verdict`)
         row = communes[group.commune]
         one = UnitYear(row.code, row.name)
         one.count(group, local_date(at, city.plans[group.commune].zone))
         _add(row.year, one, group.n)
-        _add(row.quarters[quarter_of(group.due)], one, group.n)
+        _add(row.quarters[quarter_of(group.original_due or group.due)], one, group.n)
         if one.due:  # escalations of the items that count (a waived one does not)
             row.escalated += group.escalated
     return League(_city_name(city), year, at, rank_communes(list(communes.values())))
@@ -161,12 +161,15 @@ def rank_communes(communes: list[CommuneYear]) -> list[CommuneYear]:
     """Best on-time rate first, equal rates in code order sharing a rank (1, 1, 3); then the
     communes with nothing due yet to rate, unranked, in code order."""
     rated = sorted(
-        (c for c in communes if c.on_time_rate is not None), key=lambda c: (-c.on_time_rate, c.code)
+        (c for c in communes if c.on_time_rate is not None),
+        key=lambda c: (-(c.on_time_rate or 0.0), c.code),
     )
     previous: CommuneYear | None = None
     for position, row in enumerate(rated, start=1):
-        tied = previous is not None and previous.on_time_rate == row.on_time_rate
-        row.rank = previous.rank if tied else position
+        if previous is not None and previous.on_time_rate == row.on_time_rate:
+            row.rank = previous.rank  # tied
+        else:
+            row.rank = position
         previous = row
     unrated = sorted((c for c in communes if c.on_time_rate is None), key=lambda c: c.code)
     for row in unrated:

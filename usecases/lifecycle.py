@@ -3,11 +3,10 @@ document-management system (and close), waive, return a deliverable for correcti
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date, datetime
 
-from sqlalchemy import Engine, select, update
-from sqlmodel import Session
+from sqlalchemy import Engine, func, select, update
+from sqlmodel import Session, col
 
 from models.db import transaction
 from models.store import (
@@ -16,17 +15,21 @@ from models.store import (
     log_event,
     queue_notices,
     returns_so_far,
+    rounds_so_far,
     transition,
 )
-from models.tables import Outbox, WorkItem
+from models.tables import Deliverable, Outbox, WorkItem
 from schedules.config import ALL_UNITS
 from schedules.dates import local_date, vn_date
+from schedules.documents import EARLIEST, clean_doc_number
 from schedules.notices import returned_notices
 from schedules.plan import Plan
 from schedules.timeline import current_step, state_at
 from schedules.transitions import ItemEvent, allowed
 from schedules.vocabulary import (
     ARCHIVE_MARK,
+    REPORT_KINDS,
+    DeliverableStatus,
     EventKind,
     ItemStatus,
     ObligationKind,
@@ -34,7 +37,7 @@ from schedules.vocabulary import (
     format_step,
     parse_step,
 )
-from usecases.errors import UserError
+from usecases.errors import UserError, unknown_unit
 from usecases.handin import Document, Submission, record_version
 from usecases.items import get_item
 from usecases.sweep import queue_opening
@@ -54,27 +57,26 @@ def open_ad_hoc(
     key is that due date."""
     ob = plan.obligations.get(obligation)
     if ob is None:
-        raise UserError(f"unknown obligation '{obligation}' (nhiệm vụ không tồn tại)")
+        raise UserError(f"Không có nhiệm vụ mã '{obligation}' trong kế hoạch")
     if ob.kind != ObligationKind.AD_HOC:
         ad_hoc = (
             ", ".join(o for o, x in plan.obligations.items() if x.kind == ObligationKind.AD_HOC)
             or "—"
         )
         raise UserError(
-            f"'{obligation}' is a scheduled obligation ({ob.kind}), not an ad hoc one: the engine "
-            f"opens its items itself; ad hoc obligations: {ad_hoc} "
-            "(chỉ mở bằng tay được nhiệm vụ đột xuất)"
+            f"'{obligation}' là nhiệm vụ có lịch ({ob.kind}), không phải nhiệm vụ đột xuất: hệ "
+            f"thống tự mở các nhiệm vụ này; chỉ mở bằng tay được nhiệm vụ đột xuất: {ad_hoc}"
         )
     if unit == ALL_UNITS:
         raise UserError(
-            f"'{ALL_UNITS}' is not a unit: open one item per unit, e.g. --unit "
-            f"{next(iter(plan.units), 'VP')} (mở cho từng đơn vị)"
+            f"'{ALL_UNITS}' không phải một đơn vị: mở cho từng đơn vị, ví dụ --unit "
+            f"{next(iter(plan.units), 'VP')}"
         )
     if unit not in plan.units:
-        raise UserError(f"unknown unit '{unit}' (đơn vị không tồn tại)")
+        raise unknown_unit(unit)
     today = local_date(at, plan.zone)
     if due < today:
-        raise UserError(f"due date {vn_date(due)} is in the past (hạn đã qua)")
+        raise UserError(f"Hạn {vn_date(due)} đã qua: chọn từ hôm nay trở đi")
     effective = plan.effective_due(obligation, due)
     steps = plan.timeline(obligation, effective.due, at)
     now = current_step(steps, at)
@@ -89,6 +91,7 @@ def open_ad_hoc(
         opens_on=today,
         due=effective.due,
         nominal_due=effective.nominal,
+        original_due=effective.due,
         adhoc=True,
         opened_at=at,
         **state_at(steps, now),
@@ -97,8 +100,7 @@ def open_ad_hoc(
         ids = insert_missing(session, WorkItem, [row])
         if not ids:
             raise UserError(
-                f"'{obligation}' for {unit} due {vn_date(effective.due)} is already open "
-                "(đã có nhiệm vụ này)"
+                f"Đã có nhiệm vụ '{obligation}' của {unit} hạn {vn_date(effective.due)} đang mở"
             )
         log_event(
             session,
@@ -111,10 +113,9 @@ def open_ad_hoc(
             basis=effective.basis,
         )
         queue_opening(plan, session, ids[0], obligation, unit, steps[now], at)
-        return session.get(WorkItem, ids[0])
-
-
-DOC_NUMBER_MAX = 64
+        item = session.get(WorkItem, ids[0])
+        assert item is not None, "inserted in this transaction"
+        return item
 
 
 def receive_document(
@@ -130,21 +131,16 @@ def receive_document(
     file (the document's number and date) and close the item as a hand-in does
     (`usecases.handin.record_version`).
 
-    On time is judged by the document's date, the day it was received (by the end of the due
-    date, local time: `Plan.received_on_time`); the item is closed at `at`. The same
-    document again on a closed item is a repeat and changes nothing; another document is the
-    next version, with its own receipt."""
-    number = " ".join((number or "").split())
-    if not number:
-        raise UserError("Cần nhập số, ký hiệu văn bản (ví dụ 12/BC-CAX).")
-    unprintable = next((ch for ch in number if unicodedata.category(ch)[0] == "C"), None)
-    if unprintable is not None:
-        raise UserError(
-            "Số, ký hiệu văn bản chứa ký tự điều khiển không in được "
-            f"(mã {ord(unprintable):#04x}): hãy gõ lại."
-        )
-    if len(number) > DOC_NUMBER_MAX:
-        raise UserError(f"Số, ký hiệu văn bản dài quá {DOC_NUMBER_MAX} ký tự.")
+    What cannot be true is refused: a number without the shape "số/ký hiệu" (an example is
+    given), a date in the future, absurd (before 2000), or before the item's work could be
+    done (`_earliest_document`). On time is judged by the document's date, the day it was
+    received (by the end of the due date, local time: `Plan.received_on_time`); the item is
+    closed at `at`. The same document again on a closed item is a repeat and changes nothing;
+    another document is the next version, with its own receipt."""
+    try:
+        number = clean_doc_number(number)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     today = local_date(at, plan.zone)
     day = day or today
     if day > today:
@@ -152,7 +148,28 @@ def receive_document(
             f"Ngày văn bản {vn_date(day)} chưa đến (hôm nay là {vn_date(today)}): "
             "hãy nhập ngày đã nhận văn bản."
         )
+    if day < EARLIEST:
+        raise UserError(f"Ngày văn bản {vn_date(day)} không hợp lệ: hãy kiểm tra lại.")
+    with transaction(engine) as session:
+        earliest, why = _earliest_document(plan, get_item(session, plan, item_id))
+    if earliest is not None and day < earliest:
+        raise UserError(
+            f"Ngày văn bản {vn_date(day)} trước {why} ({vn_date(earliest)}): văn bản này không "
+            "thể là sản phẩm của nhiệm vụ; hãy kiểm tra số và ngày văn bản."
+        )
     return record_version(plan, engine, item_id, by, Document(number, day), at)
+
+
+def _earliest_document(plan: Plan, item: WorkItem) -> tuple[date | None, str]:
+    """The first date a document answering the item can bear, and what it is: a report is
+    written once its data window has closed (its last day); a directive's item answers a
+    document issued first. Other items: no bound (a plan may be issued before its year)."""
+    ob = plan.obligations.get(item.obligation)
+    if ob is not None and ob.kind in REPORT_KINDS:
+        return item.window_end, "ngày chốt số liệu của kỳ báo cáo"
+    if item.directive_id is not None:
+        return item.window_start, "ngày của văn bản chỉ đạo"
+    return None, ""
 
 
 def waive(
@@ -160,11 +177,11 @@ def waive(
 ) -> WorkItem:
     reason = reason.strip()
     if not reason:
-        raise UserError("a reason is required to waive an item (cần nêu lý do)")
+        raise UserError("Cần nêu lý do miễn nhiệm vụ.")
     with transaction(engine) as session:
         item = get_item(session, plan, item_id)
         if not allowed(item.status, ItemEvent.WAIVE):
-            raise UserError(f"item {item_id} is {item.status}, not open (nhiệm vụ không còn mở)")
+            raise UserError(f"Nhiệm vụ số {item_id} không còn mở ({item.status})")
         waived = transition(
             session,
             item_id,
@@ -175,7 +192,7 @@ def waive(
             next_action_at=None,
         )
         if not waived:
-            raise UserError(f"item {item_id} was closed meanwhile (nhiệm vụ vừa được đóng)")
+            raise UserError(f"Nhiệm vụ số {item_id} vừa được đóng")
         cancel_pending(session, item_id, at)
         log_event(session, item_id, at, EventKind.WAIVED, actor=actor, reason=reason)
         session.flush()
@@ -203,12 +220,16 @@ def return_deliverable(
        by `at`, with no mail for the steps passed: the `returned` mail says it all;
     4. a `returned` mail is queued for the unit, copied to the standing office; the event is
        logged with the reason and both due dates.
+
+    A return is not an extension: the item keeps its verdict (`on_time`, judged when its first
+    version arrived) and the new due date is a completion deadline. Once the office accepted a
+    version, the item is settled: it cannot be returned.
     """
     reason = " ".join(reason.split())
     if not reason:
-        raise UserError("a reason is required to return a deliverable (cần nêu lý do trả lại)")
+        raise UserError("Cần nêu lý do trả lại.")
     if new_due < local_date(at, plan.zone):
-        raise UserError(f"due date {vn_date(new_due)} is in the past (hạn đã qua)")
+        raise UserError(f"Hạn mới {vn_date(new_due)} đã qua; hãy chọn từ hôm nay trở đi.")
     with transaction(engine) as session:
         return reopen_returned(plan, session, item_id, reason, new_due, at, actor)
 
@@ -226,8 +247,14 @@ def reopen_returned(
     item = get_item(session, plan, item_id)
     if not allowed(item.status, ItemEvent.REOPEN):
         raise UserError(
-            f"item {item_id} is {item.status}: only a closed item can be returned "
-            "(chỉ trả lại được nhiệm vụ đã nộp sản phẩm)"
+            f"Nhiệm vụ số {item_id} đang ở trạng thái {item.status}: chỉ trả lại được nhiệm "
+            "vụ đã nộp sản phẩm (closed)"
+        )
+    accepted = accepted_version(session, item_id)
+    if accepted is not None:
+        raise UserError(
+            f"Nhiệm vụ số {item_id} đã được chấp nhận phiên bản {accepted}: không trả lại được; "
+            "các bản nộp sau chỉ được lưu (item already accepted)."
         )
     previous_due = item.due
     effective = plan.effective_due(item.obligation, new_due)
@@ -241,12 +268,11 @@ def reopen_returned(
         due=effective.due,
         nominal_due=effective.nominal,
         closed_at=None,
-        on_time=None,
         **state_at(steps, now),
     )
     if not reopened:
-        raise UserError(f"item {item_id} changed meanwhile (nhiệm vụ vừa thay đổi)")
-    archive_outbox_steps(session, item_id, rounds)
+        raise UserError(f"Nhiệm vụ số {item_id} vừa thay đổi")
+    archive_outbox_steps(session, item_id, rounds_so_far(session, item_id) + 1)
     step = format_step(StepKind.RETURNED, rounds)
     log_event(
         session,
@@ -265,14 +291,23 @@ def reopen_returned(
     return item
 
 
+def accepted_version(session: Session, item_id: int) -> int | None:
+    """The first version of the item the office accepted, if any."""
+    query = select(func.min(Deliverable.version)).where(
+        col(Deliverable.item_id) == item_id, col(Deliverable.status) == DeliverableStatus.ACCEPTED
+    )
+    return session.execute(query).scalar()
+
+
 def archive_outbox_steps(session: Session, item_id: int, round_no: int) -> int:
     """Rename the item's outbox rows `STEP#n` before the item starts a new round (a returned
-    deliverable): the outbox key (item, step, recipient) would otherwise take the new round's
-    `reminder-5`, `due`, ... for mails already sent and silently queue nothing. Rows already
+    deliverable, an extension granted): the outbox key (item, step, recipient) would otherwise
+    take the new round's `reminder-5`, `due`, ... for mails already sent and silently queue
+    nothing. Rows already
     renamed keep their name. Returns the number of rows renamed."""
     earlier = session.execute(
-        select(Outbox.id, Outbox.step).where(
-            Outbox.item_id == item_id, Outbox.step.not_like(f"%{ARCHIVE_MARK}%")
+        select(col(Outbox.id), col(Outbox.step)).where(
+            col(Outbox.item_id) == item_id, col(Outbox.step).not_like(f"%{ARCHIVE_MARK}%")
         )
     ).all()
     for row_id, step in earlier:

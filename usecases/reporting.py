@@ -6,26 +6,46 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from typing import Protocol
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, and_, func, or_, select
+from sqlmodel import col
 
 from models.db import transaction
-from models.tables import WorkItem
+from models.tables import WorkItem, table_of
 from schedules.dates import local_date
 from schedules.plan import Plan
-from schedules.vocabulary import OPEN_STATUSES, ItemStatus
+from schedules.timeliness import Judged, Verdict, verdict
+from schedules.vocabulary import LATE, OPEN_STATUSES, ItemStatus
 
 
 def list_items(
-    plan: Plan, engine: Engine, status: str | None = None, unit: str | None = None
+    plan: Plan,
+    engine: Engine,
+    status: str | None = None,
+    unit: str | None = None,
+    today: date | None = None,
 ) -> list[WorkItem]:
-    query = select(WorkItem).where(WorkItem.commune == plan.commune.code)
-    if status is not None:
-        query = query.where(WorkItem.status == status)
+    """The commune's items by due date, of `status` (an `ItemStatus`, or `LATE` as of `today`)
+    and `unit` when given."""
+    query = select(WorkItem).where(col(WorkItem.commune) == plan.commune.code)
+    if status == LATE:
+        query = query.where(late_on(today or date.today()))
+    elif status is not None:
+        query = query.where(col(WorkItem.status) == status)
     if unit is not None:
-        query = query.where(WorkItem.unit == unit)
+        query = query.where(col(WorkItem.unit) == unit)
     with transaction(engine) as session:
-        return list(session.exec(query.order_by(WorkItem.due, WorkItem.id)).scalars())
+        return list(session.scalars(query.order_by(col(WorkItem.due), col(WorkItem.id))))
+
+
+def late_on(today: date):
+    """`ItemStatus.late_on` as a condition on the items' columns."""
+    overdue = [ItemStatus.OVERDUE, ItemStatus.ESCALATED]
+    return or_(
+        col(WorkItem.status).in_(overdue),
+        and_(col(WorkItem.status) == ItemStatus.OPEN, col(WorkItem.due) < today),
+    )
 
 
 def open_counts(plan: Plan, engine: Engine) -> dict[str, Counter]:
@@ -38,7 +58,7 @@ def open_counts(plan: Plan, engine: Engine) -> dict[str, Counter]:
 def open_counts_by_commune(plans: Sequence[Plan], engine: Engine) -> dict[str, dict[str, Counter]]:
     """`open_counts` of every commune of `plans`, in one GROUP BY (a city's sweep: one query,
     not one per commune)."""
-    item = WorkItem.__table__.c
+    item = table_of(WorkItem).c
     codes = [plan.commune.code for plan in plans]
     query = (
         select(item.commune, item.unit, item.status, func.count())
@@ -59,13 +79,29 @@ def open_counts_by_commune(plans: Sequence[Plan], engine: Engine) -> dict[str, d
     return result
 
 
+class Counted(Protocol):
+    """What `UnitYear.count` reads of an item: a `WorkItem`, or a row of these columns."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def on_time(self) -> bool | None: ...
+    @property
+    def due(self) -> date: ...
+
+
 @dataclass
 class UnitYear:
     unit: str
     name: str
     due: int = 0
-    """Items due in the year, waived ones left out."""
+    """Items of the year (by their first due date) whose due date in force has come by the
+    day counted, or handed in already: every item with a verdict or overdue (`on_time` +
+    `on_time_extended` + `late` + `overdue_open`); pending and waived ones are counted apart."""
     on_time: int = 0
+    """Done on time against the first due date in force (`schedules.timeliness`)."""
+    on_time_extended: int = 0
+    """Done on time only thanks to an extension ("đúng hạn (được gia hạn)")."""
     late: int = 0
     overdue_open: int = 0
     pending: int = 0
@@ -74,39 +110,51 @@ class UnitYear:
 
     @property
     def on_time_rate(self) -> float | None:
-        """On-time share of the items whose due date has passed (None when there are none)."""
-        settled = self.on_time + self.late + self.overdue_open
-        return round(self.on_time / settled, 4) if settled else None
+        """On-time share (within an extension included) of the items whose due date has passed
+        (None when there are none)."""
+        settled = self.on_time + self.on_time_extended + self.late + self.overdue_open
+        done = self.on_time + self.on_time_extended
+        return round(done / settled, 4) if settled else None
 
-    def count(self, item: WorkItem, today: date) -> None:
-        """Count one item: the single rule of timeliness that every report uses."""
+    def count(self, item: Judged, today: date) -> None:
+        """Count one item: the single rule of timeliness that every report uses. An item with
+        a verdict (its first version arrived) counts by it, even when returned and open again;
+        an open item without one is overdue past its due date in force, else pending."""
         if item.status == ItemStatus.WAIVED:
             self.waived += 1
             return
+        found = verdict(item)
+        if found is None and not ItemStatus(item.status).late_on(item.due, today):
+            self.pending += 1  # not handed in, not due yet: not "đến hạn"
+            return
         self.due += 1
-        if item.status == ItemStatus.CLOSED:
-            if item.on_time:
-                self.on_time += 1
-            else:
-                self.late += 1
-        elif item.status in OPEN_STATUSES:
-            if item.due < today:
-                self.overdue_open += 1
-            else:
-                self.pending += 1
+        if found == Verdict.ON_TIME:
+            self.on_time += 1
+        elif found == Verdict.ON_TIME_EXTENDED:
+            self.on_time_extended += 1
+        elif found == Verdict.LATE:
+            self.late += 1
+        else:
+            self.overdue_open += 1
 
     def as_dict(self) -> dict:
         return asdict(self) | {"on_time_rate": self.on_time_rate}
 
 
+def first_due():
+    """The column a year or a quarter is counted by: the first due date in force (an extension
+    or a return moves `due`, not the year the item counts in)."""
+    return func.coalesce(WorkItem.original_due, WorkItem.due)
+
+
 def items_due_in(plan: Plan, engine: Engine, year: int) -> list[WorkItem]:
     query = select(WorkItem).where(
-        WorkItem.commune == plan.commune.code,
-        WorkItem.due >= date(year, 1, 1),
-        WorkItem.due <= date(year, 12, 31),
+        col(WorkItem.commune) == plan.commune.code,
+        first_due() >= date(year, 1, 1),
+        first_due() <= date(year, 12, 31),
     )
     with transaction(engine) as session:
-        return list(session.exec(query).scalars())
+        return list(session.scalars(query))
 
 
 def tally(plan: Plan, items: list[WorkItem], today: date) -> list[UnitYear]:

@@ -13,10 +13,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.blobs import StoredBlob, store_blob
-from models.db import transaction
+from models.db import rowcount, transaction
 from models.housekeeping import discard_unrecorded
 from models.store import log_event
 from models.tables import Contribution, Deliverable, WorkItem
@@ -24,6 +24,7 @@ from schedules.dates import local_date, vn_date
 from schedules.plan import Plan
 from schedules.transitions import ItemEvent, allowed
 from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, EventKind, ItemStatus
+from usecases.coordinators import item_coordinators
 from usecases.errors import StorageFull, UserError
 from usecases.handin import (
     Files,
@@ -43,11 +44,11 @@ OFFICE = "standing_office"
 def versions(engine: Engine, item_id: int) -> dict[int, list[Deliverable]]:
     """The item's versions, oldest first, each with its files in order."""
     with transaction(engine) as session:
-        rows = session.exec(
+        rows = session.scalars(
             select(Deliverable)
-            .where(Deliverable.item_id == item_id)
-            .order_by(Deliverable.version, Deliverable.part)
-        ).scalars()
+            .where(col(Deliverable.item_id) == item_id)
+            .order_by(col(Deliverable.version), col(Deliverable.part))
+        )
         found: dict[int, list[Deliverable]] = {}
         for row in rows:
             found.setdefault(row.version, []).append(row)
@@ -156,11 +157,8 @@ def contribute(
     note = _clean_note(note)
     with transaction(engine) as session:
         item = get_item(session, plan, item_id)
-        if unit not in plan.coordinating_units(item.obligation, item.unit):
-            raise UserError(
-                f"Đơn vị {unit} không phối hợp thực hiện nhiệm vụ số {item_id} (not a "
-                "coordinating unit of this item)."
-            )
+        if unit not in item_coordinators(session, plan, item):
+            raise UserError(f"Đơn vị {unit} không phối hợp thực hiện nhiệm vụ số {item_id}.")
         if item.status not in OPEN_STATUSES:
             raise UserError(
                 "Nhiệm vụ đã kết thúc: đơn vị chủ trì đã nộp sản phẩm hoặc nhiệm vụ được miễn; "
@@ -207,8 +205,8 @@ def _record_contributions(
 def contributions(engine: Engine, item_id: int) -> list[Contribution]:
     """The coordinating units' files for an item, oldest first."""
     with transaction(engine) as session:
-        query = select(Contribution).where(Contribution.item_id == item_id)
-        rows = list(session.execute(query.order_by(Contribution.id)).scalars())
+        query = select(Contribution).where(col(Contribution.item_id) == item_id)
+        rows = list(session.execute(query.order_by(col(Contribution.id))).scalars())
         for row in rows:
             session.expunge(row)
     return rows
@@ -223,34 +221,36 @@ def attach(
     at: datetime,
     by: str | None = None,
     note: str | None = None,
+    file_type: str | None = None,
+    signature: dict | None = None,
 ) -> Submission:
     """An admin hands in one file for the item's unit (`cchc attach`, the close flow): recorded
-    and closed exactly as an upload, without the intake's content check. The submission says
-    what happened (a new version or a repeat, whether it closed the item)."""
+    and closed exactly as an upload; the content check is the caller's (`file_type`: what it
+    found, `signature`: its signatures' verdict). The submission says what happened (a new
+    version or a repeat, whether it closed the item)."""
     with transaction(engine) as session:
         _item, unit = taking_hand_in(session, plan, item_id, by)
     file = Path(file)
-    return submit(plan, engine, data_dir, item_id, unit, [IncomingFile(file.name, file)], at, note)
+    incoming = IncomingFile(file.name, file, file_type, signature)
+    return submit(plan, engine, data_dir, item_id, unit, [incoming], at, note)
 
 
 def _check_open_to(session: Session, plan: Plan, item_id: int, unit: str) -> WorkItem:
     """The item, when `unit` may hand in its product: the unit's own, not waived."""
     item = get_item(session, plan, item_id)
     if item.unit != unit:
-        raise UserError(
-            f"Nhiệm vụ số {item_id} không phải của đơn vị {unit} (no such item for this unit)."
-        )
+        raise UserError(f"Nhiệm vụ số {item_id} không phải của đơn vị {unit}.")
     taking_hand_in(session, plan, item_id, unit)
     return item
 
 
 def _version_rows(session: Session, item_id: int, version: int) -> list[Deliverable]:
     return list(
-        session.exec(
+        session.scalars(
             select(Deliverable)
-            .where(Deliverable.item_id == item_id, Deliverable.version == version)
-            .order_by(Deliverable.part)
-        ).scalars()
+            .where(col(Deliverable.item_id) == item_id, col(Deliverable.version) == version)
+            .order_by(col(Deliverable.part))
+        )
     )
 
 
@@ -278,39 +278,41 @@ def _mark(
     note: str | None = None,
 ) -> bool:
     """Compare-and-set: only a version still `received` changes; False if someone was first."""
-    changed = session.execute(
+    result = session.execute(
         update(Deliverable)
         .where(
-            Deliverable.item_id == item_id,
-            Deliverable.version == version,
-            Deliverable.status == DeliverableStatus.RECEIVED,
+            col(Deliverable.item_id) == item_id,
+            col(Deliverable.version) == version,
+            col(Deliverable.status) == DeliverableStatus.RECEIVED,
         )
         .values(status=status, reviewed_at=at, reviewed_by=actor, review_note=note)
-    ).rowcount
-    return changed > 0
+    )
+    return rowcount(result) > 0
 
 
 def accept_version(
     plan: Plan, engine: Engine, item_id: int, version: int, at: datetime, actor: str = OFFICE
 ) -> WorkItem:
-    """The office accepts a version. The first accepted version decides the item's on_time."""
+    """The office accepts a version. The item's verdict stays the one its first version got
+    (`close_item`); only an item closed before verdicts were kept takes this version's."""
     with transaction(engine) as session:
         item, rows = _reviewable(session, plan, item_id, version)
-        earlier = session.execute(
-            select(func.count())
-            .select_from(Deliverable)
-            .where(Deliverable.item_id == item_id, Deliverable.status == DeliverableStatus.ACCEPTED)
-        ).scalar()
         if not _mark(session, item_id, version, DeliverableStatus.ACCEPTED, at, actor):
             raise UserError(f"Phiên bản {version} vừa được xem xét bởi người khác.")
-        on_time = rows[0].on_time
-        if on_time is None:  # attached by hand before versions were judged on receipt
-            on_time = plan.received_on_time(item.due, rows[0].received_at)
-        first = earlier == 0
+        decides = item.on_time is None
+        on_time = item.on_time
+        if decides:
+            on_time = rows[0].on_time
+            if on_time is None:  # attached by hand before versions were judged on receipt
+                on_time = plan.received_on_time(item.due, rows[0].received_at)
         if allowed(item.status, ItemEvent.CLOSE):
-            close_item(plan, session, item, at, actor)
-        if first:
-            session.execute(update(WorkItem).where(WorkItem.id == item_id).values(on_time=on_time))
+            close_item(plan, session, item, at, actor, received_at=rows[0].received_at)
+        if decides:
+            session.execute(
+                update(WorkItem)
+                .where(col(WorkItem.id) == item_id)
+                .values(on_time=on_time, judged_due=item.judged_due or item.due)
+            )
         log_event(
             session,
             item_id,
@@ -318,7 +320,7 @@ def accept_version(
             EventKind.ACCEPTED,
             actor=actor,
             version=version,
-            decides=first,
+            decides=decides,
             on_time=on_time,
         )
         session.flush()
@@ -348,7 +350,7 @@ def return_version(
     with transaction(engine) as session:
         item, _rows = _reviewable(session, plan, item_id, version)
         newest = session.execute(
-            select(func.max(Deliverable.version)).where(Deliverable.item_id == item_id)
+            select(func.max(col(Deliverable.version))).where(col(Deliverable.item_id) == item_id)
         ).scalar()
         if version != newest:
             raise UserError(

@@ -10,18 +10,52 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlmodel import col
 
+from models.db import transaction
+from models.tables import Directive, WorkItem
 from schedules.dates import local_date
+from schedules.documents import document_reference
 from schedules.plan import Plan
-from schedules.vocabulary import ObligationKind
+from schedules.timeliness import timeliness_label
+from schedules.vocabulary import ObligationKind, standing
 from usecases.reporting import UnitYear, items_due_in, tally
 
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
-FIELDS = ("unit", "name", "due", "on_time", "late", "overdue_open", "pending", "waived")
+FIELDS = (
+    "unit",
+    "name",
+    "due",
+    "on_time",
+    "on_time_extended",
+    "late",
+    "overdue_open",
+    "pending",
+    "waived",
+)
 """The keys of `cchc report --format json`, in its order (then `on_time_rate`)."""
 TOTAL = "Toàn xã"
+
+
+@dataclass(frozen=True)
+class DirectiveTask:
+    """One item of a directive (văn bản chỉ đạo) due in the year, as the scorecard lists it:
+    the document's number beside the task, and how the unit did."""
+
+    number: str
+    """Số, ký hiệu: "125/SNV-CCHC"."""
+    reference: str
+    """ "Công văn số 125/SNV-CCHC ngày 18/03/2027 của Sở Nội vụ"."""
+    task: str
+    unit: str
+    unit_name: str
+    due: date
+    original_due: date
+    result: str
+    """ "đúng hạn", "đúng hạn (được gia hạn)", "quá hạn", ... or where it stands while open."""
 
 
 @dataclass
@@ -30,10 +64,12 @@ class Scorecard:
     commune: str
     year: int
     at: datetime
-    zone: object
+    zone: ZoneInfo
     units: list[UnitYear]
     quarters: dict[str, dict[str, UnitYear]] = field(default_factory=dict)
     """unit code → quarter (Q1..Q4) → the same counts for the items due in that quarter."""
+    directives: list[DirectiveTask] = field(default_factory=list)
+    """The directives' items of the year, by directive then unit."""
 
     def total(self) -> UnitYear:
         """The commune as a whole."""
@@ -55,7 +91,7 @@ class Scorecard:
 def _sum(rows: list[UnitYear]) -> UnitYear:
     total = UnitYear(TOTAL, "Toàn xã")
     for row in rows:
-        for key in ("due", "on_time", "late", "overdue_open", "pending", "waived"):
+        for key in FIELDS[2:]:
             setattr(total, key, getattr(total, key) + getattr(row, key))
     return total
 
@@ -65,16 +101,55 @@ def quarter_of(day: date) -> str:
 
 
 def build_scorecard(plan: Plan, engine: Engine, year: int, at: datetime) -> Scorecard:
-    """The year's counts per unit (as `cchc report` prints them) and per quarter of due date."""
+    """The year's counts per unit (as `cchc report` prints them) and per quarter of the first
+    due date in force."""
     items = items_due_in(plan, engine, year)
     today = local_date(at, plan.zone)
     units = tally(plan, items, today)
     quarters = {row.unit: {q: UnitYear(row.unit, row.name) for q in QUARTERS} for row in units}
     for item in items:
-        quarters[item.unit][quarter_of(item.due)].count(item, today)
+        quarters[item.unit][quarter_of(item.original_due or item.due)].count(item, today)
     return Scorecard(
-        plan.commune.plan_short, plan.commune.name, year, at, plan.zone, units, quarters
+        plan.commune.plan_short,
+        plan.commune.name,
+        year,
+        at,
+        plan.zone,
+        units,
+        quarters,
+        directive_tasks(plan, engine, items, today),
     )
+
+
+def directive_tasks(
+    plan: Plan, engine: Engine, items: list[WorkItem], today: date
+) -> list[DirectiveTask]:
+    """The items of `items` that act on a directive, with its number, as of `today`."""
+    ids = {i.directive_id for i in items if i.directive_id is not None}
+    if not ids:
+        return []
+    with transaction(engine) as session:
+        query = select(Directive).where(col(Directive.id).in_(ids))
+        found = {d.id: d for d in session.execute(query).scalars()}
+    tasks = []
+    for item in items:
+        directive = found.get(item.directive_id)
+        if directive is None:
+            continue
+        unit = plan.units.get(item.unit)
+        result = timeliness_label(item, today) or standing(item, today, plan.calendar).label
+        task = DirectiveTask(
+            number=directive.number,
+            reference=document_reference(directive.number, directive.issued_on, directive.issuer),
+            task=item.title,
+            unit=item.unit,
+            unit_name=unit.name if unit else item.unit,
+            due=item.due,
+            original_due=item.original_due or item.due,
+            result=result,
+        )
+        tasks.append(((directive.issued_on, directive.id, item.unit), task))
+    return [task for _, task in sorted(tasks, key=lambda pair: pair[0])]
 
 
 def self_scoring_year(plan: Plan, obligation: str, period: str) -> int | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine, and_, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.db import transaction
 from models.store import (
@@ -24,7 +24,7 @@ from models.store import (
     transition_many,
     upsert,
 )
-from models.tables import OpeningMark, WorkItem
+from models.tables import OpeningMark, WorkItem, table_of
 from schedules.dates import local_date
 from schedules.notices import opening_notices, step_notices
 from schedules.occurrences import Occurrence
@@ -78,9 +78,9 @@ def open_due_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport
     with transaction(engine) as session:
         marks = {
             m.obligation: m
-            for m in session.exec(
-                select(OpeningMark).where(OpeningMark.commune == commune.code)
-            ).scalars()
+            for m in session.scalars(
+                select(OpeningMark).where(col(OpeningMark.commune) == commune.code)
+            )
         }
         for oid in plan.schedules:
             fingerprint = plan.fingerprint(oid)
@@ -134,6 +134,7 @@ def _open(
             opens_on=occ.opens,
             due=occ.due.due,
             nominal_due=occ.due.nominal,
+            original_due=occ.due.due,
             adhoc=False,
             opened_at=at,
             **state_at(steps, now),
@@ -187,7 +188,7 @@ def advance_items(plans: Sequence[Plan], engine: Engine, at: datetime, report: S
     """
     by_code = {plan.commune.code: plan for plan in plans}
     cursor: tuple[datetime, int] | None = None
-    item = WorkItem.__table__.c
+    item = table_of(WorkItem).c
     communes = (
         item.commune == next(iter(by_code)) if len(by_code) == 1 else item.commune.in_(by_code)
     )

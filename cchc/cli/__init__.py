@@ -2,9 +2,10 @@
 "Now" enters here (`--at`), nowhere deeper.
 
 One module per group of commands: `config` (check, schema, plan, obligations, new-config,
-init-db), `items` (items, link), `lifecycle` (open, attach, receive, waive, return), `mail`
-(outbox, send, preview), `engine` (run, deploy, reload, serve-intake, sweep), `reports`
-(report); `common` holds what they share (App, parameter types, fail, working).
+init-db), `items` (items, link), `lifecycle` (open, attach, receive, accept, waive, return),
+`directives` (directive, extend, refuse-extension), `mail` (outbox, send, preview), `engine`
+(run, deploy, reload, serve-intake, sweep), `reports` (report); `common` holds what they share
+(App, parameter types, fail, working).
 
 The lazy-import rule, for every module of this package: importing `cchc.cli` imports every
 group module, and the read-only commands (check, plan, items, obligations, report, schema,
@@ -20,9 +21,17 @@ import click
 
 from cchc.cli.common import App, fail
 from cchc.cli.config import check, init_db, new_config_cmd, obligations_cmd, plan_cmd, schema
+from cchc.cli.directives import directive_cmd, extend_cmd, refuse_extension_cmd
 from cchc.cli.engine import deploy_cmd, reload_cmd, run_cmd, serve_intake_cmd, sweep_cmd
 from cchc.cli.items import items_cmd, link_cmd
-from cchc.cli.lifecycle import attach_cmd, open_cmd, receive_cmd, return_cmd, waive_cmd
+from cchc.cli.lifecycle import (
+    accept_cmd,
+    attach_cmd,
+    open_cmd,
+    receive_cmd,
+    return_cmd,
+    waive_cmd,
+)
 from cchc.cli.mail import outbox_cmd, preview_cmd, send_cmd
 from cchc.cli.maintenance import clean_cmd
 from cchc.cli.reports import report_cmd
@@ -43,7 +52,7 @@ def main(ctx: click.Context, config_dir: str | None) -> None:
     try:
         ctx.obj = App(Settings.from_env(config_dir))
     except ValueError as exc:  # an unusable CCHC_* variable
-        fail(f"settings: {exc}")
+        fail(f"Biến môi trường không dùng được: {exc}")
 
 
 COMMANDS = [
@@ -60,9 +69,14 @@ COMMANDS = [
     open_cmd,
     attach_cmd,
     receive_cmd,
+    accept_cmd,
     waive_cmd,
     return_cmd,
     link_cmd,
+    # the office's daily work: directives and extensions
+    directive_cmd,
+    extend_cmd,
+    refuse_extension_cmd,
     # mail
     outbox_cmd,
     send_cmd,
@@ -80,7 +94,9 @@ COMMANDS = [
 
 def _select_commune(ctx: click.Context, param, value: str | None) -> None:
     if value is not None:
-        ctx.find_object(App).commune = value
+        app = ctx.find_object(App)
+        assert app is not None, "the main group makes the App first"
+        app.commune = value
 
 
 for _command in COMMANDS:

@@ -66,15 +66,13 @@ class App:
         except ConfigInvalid as exc:
             for issue in exc.issues:
                 click.echo(str(issue), err=True)
-            click.echo(
-                f"config invalid: {len(exc.issues)} error(s) (cấu hình không hợp lệ)", err=True
-            )
+            click.echo(f"Cấu hình không hợp lệ: {len(exc.issues)} lỗi", err=True)
             fallback = self._last_valid_city() if self.read_only else None
             if fallback is None:
                 sys.exit(1)
             city = fallback
         if self.commune is not None and not city.knows(self.commune):
-            fail(f"unknown commune '{self.commune}' (xã không tồn tại); known: {known(city)}")
+            fail(f"Không có xã mã '{self.commune}'; các mã có: {known(city)}")
         return city
 
     @property
@@ -89,8 +87,8 @@ class App:
         if len(plans) > 1:
             count = len(self.city.plans)
             fail(
-                f"this config serves {count} communes: give --commune CODE (cấu hình có {count} "
-                f"xã: chọn một xã bằng --commune); known: {known(self.city)}"
+                f"Cấu hình này có {count} xã: chọn một xã bằng --commune CODE; các mã có: "
+                f"{known(self.city)}"
             )
         return plans[0]
 
@@ -134,9 +132,8 @@ class App:
             (folder / relative).parent.mkdir(parents=True, exist_ok=True)
             (folder / relative).write_text(text, encoding="utf-8")
         click.echo(
-            f"warning: using the last valid config applied to the database "
-            f"({vn_datetime(snapshot.saved_at)}) until the errors above are fixed "
-            "(dùng cấu hình hợp lệ gần nhất cho đến khi sửa xong các lỗi trên)",
+            "cảnh báo: dùng cấu hình hợp lệ gần nhất đã áp dụng vào cơ sở dữ liệu "
+            f"({vn_datetime(snapshot.saved_at)}) cho đến khi sửa xong các lỗi trên",
             err=True,
         )
         return load_city(folder)
@@ -165,7 +162,7 @@ class App:
         path = sqlite_path(self.settings.database_url)
         engine = None if path and not path.exists() else make_engine(self.settings.database_url)
         if engine is None or current_revision(engine) is None:
-            fail("the database is not initialised: run `cchc init-db` (chưa khởi tạo CSDL)")
+            fail("Cơ sở dữ liệu chưa được khởi tạo: chạy `cchc init-db`")
         return engine
 
 
@@ -174,7 +171,7 @@ pass_app = click.make_pass_decorator(App)
 
 def known(city) -> str:
     """The codes --commune takes: the communes', and the city office's."""
-    office = f"; the city office: {city.office.commune.code}" if city.office else ""
+    office = f"; cơ quan thành phố: {city.office.commune.code}" if city.office else ""
     return ", ".join(city.plans) + office
 
 
@@ -183,7 +180,8 @@ def now_or(at: datetime | None) -> datetime:
 
 
 def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    """Print a refusal ("lỗi: …", Vietnamese: docs/development.md) on stderr and exit 1."""
+    click.echo(f"lỗi: {message}", err=True)
     sys.exit(1)
 
 
@@ -244,7 +242,9 @@ def disk_refused(exc: OSError) -> str:
 def known_unit(app: App, unit: str | None) -> None:
     """A --unit filter must name a unit of one of the communes: exit 1 otherwise."""
     if unit is not None and not any(unit in plan.units for plan in app.plans):
-        fail(f"unknown unit '{unit}' (đơn vị không tồn tại)")
+        from usecases.errors import unknown_unit
+
+        fail(str(unknown_unit(unit)))
 
 
 @contextmanager

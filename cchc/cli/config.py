@@ -23,7 +23,7 @@ from cchc.cli.common import (
     short_title,
 )
 from cchc.cli.output import Column, render
-from schedules.dates import local_date
+from schedules.dates import local_date, vn_date
 
 
 @click.command("check")
@@ -61,9 +61,7 @@ def _check_templates(app: App, plans: list, now: datetime) -> None:
     for problem in dict.fromkeys(str(p) for p in problems):
         click.echo(problem, err=True)
     if problems:
-        click.echo(
-            f"mail templates invalid: {len(problems)} error(s) (mẫu thư không hợp lệ)", err=True
-        )
+        click.echo(f"Mẫu thư không hợp lệ: {len(problems)} lỗi", err=True)
         sys.exit(1)
 
 
@@ -72,17 +70,17 @@ def _checked(city, plans: list) -> str:
     if not city.is_city:
         plan = plans[0]
         return (
-            f"OK: {len(plan.units)} units, {len(plan.obligations)} obligations "
-            f"({len(plan.schedules)} scheduled) in {plan.folder}; every mail template renders"
+            f"Cấu hình hợp lệ: {len(plan.units)} đơn vị, {len(plan.obligations)} nhiệm vụ "
+            f"({len(plan.schedules)} có lịch) trong {plan.folder}; mọi mẫu thư đều dựng được"
         )
     communes = [plan for plan in plans if plan is not city.office]
     units = sum(len(plan.units) for plan in communes)
     obligations = sum(len(plan.obligations) for plan in communes)
     reports = len(city.office.obligations) if city.office in plans else 0
     return (
-        f"OK: city {city.code}, communes: {len(communes)}, units: {units}, obligations: "
-        f"{obligations}, the city office's reports: {reports}, in {city.folder}; every mail "
-        "template renders"
+        f"Cấu hình hợp lệ: thành phố {city.code}, {len(communes)} xã, {units} đơn vị, "
+        f"{obligations} nhiệm vụ, {reports} báo cáo của cơ quan thành phố, trong {city.folder}; "
+        "mọi mẫu thư đều dựng được"
     )
 
 
@@ -121,7 +119,7 @@ PLAN_COLUMNS = [
 def plan_cmd(app: App, first, last, unit, fmt) -> None:
     """Every occurrence due between --from and --to (every commune's, in a city)."""
     if last < first:
-        fail("--to is before --from")
+        fail(f"Ngày --to ({vn_date(last)}) trước ngày --from ({vn_date(first)})")
     known_unit(app, unit)
     rows = [
         app.tagged(plan)
@@ -159,6 +157,7 @@ class LazyChoice(click.Choice):
     def __init__(self, load) -> None:
         self._load, self.case_sensitive = load, True
 
+    # click declares `choices` a plain attribute; a cached property is read the same way.
     @cached_property
     def choices(self) -> tuple[str, ...]:  # type: ignore[override]
         return tuple(self._load())
@@ -264,8 +263,8 @@ def new_config_cmd(folder: Path, code: str, name: str, year: int | None) -> None
     except ValueError as exc:
         fail(str(exc))
     for path in written:
-        click.echo(f"written {path}")
-    click.echo(f"next: edit the TODO values, then `cchc --config {folder} check`")
+        click.echo(f"Đã ghi {path}")
+    click.echo(f"Tiếp theo: sửa các giá trị TODO, rồi chạy `cchc --config {folder} check`")
 
 
 @click.command("init-db")
@@ -274,4 +273,4 @@ def init_db(app: App) -> None:
     """Create or upgrade the database schema; refused while the config is invalid."""
     app.city  # noqa: B018  (prints the config's errors and exits 1 when it is invalid)
     app.engine  # noqa: B018  (ensure_schema runs on first use)
-    click.echo(f"database ready: {app.settings.database_url}")
+    click.echo(f"Cơ sở dữ liệu sẵn sàng: {app.settings.database_url}")

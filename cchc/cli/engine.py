@@ -17,7 +17,9 @@ from cchc.cli.common import (
     user_errors,
     working,
 )
+from cchc.cli.dberrors import database_errors
 from schedules.dates import vn_datetime
+from schedules.vocabulary import ItemStatus
 
 
 @click.command("run")
@@ -70,8 +72,8 @@ def reload_cmd(app: App) -> None:
     from cchc.runtime.control import request_reload
 
     city = app.city  # exits with the errors when the config is invalid
-    pid = request_reload(app.settings)
-    click.echo(f"reload requested: engine pid {pid}, config {city.folder}")
+    pid = request_reload(app.settings, city)
+    click.echo(f"Đã yêu cầu `cchc run` (pid {pid}) nạp lại cấu hình {city.folder}")
 
 
 @click.command("serve-intake")
@@ -101,7 +103,8 @@ def serve_intake_cmd(app: App, host, port) -> None:
     )
     host = host or DEFAULT_INTAKE_HOST
     port = port or DEFAULT_INTAKE_PORT
-    click.echo(f"intake on http://{host}:{port} (links: {app.settings.intake.base_url})")
+    base = app.settings.intake.base_url
+    click.echo(f"Trang nộp sản phẩm (intake): http://{host}:{port} (đường dẫn trong thư: {base})")
     uvicorn.run(
         web,
         host=host,
@@ -116,6 +119,7 @@ def serve_intake_cmd(app: App, host, port) -> None:
 @at_option
 @click.option("--no-mail", is_flag=True, help="Only queue the mails (`cchc send` delivers).")
 @pass_app
+@database_errors
 def sweep_cmd(app: App, at, no_mail) -> None:
     """One sweep as of --at: open due items, mark overdue, queue reminders and escalations,
     then deliver the mail due."""
@@ -137,7 +141,7 @@ def sweep_cmd(app: App, at, no_mail) -> None:
 def describe_sweep(report, city) -> str:
     """What a sweep did, in Vietnamese: the counts, then one line per item opened or moved
     (with its commune, in a city)."""
-    from notifications.views import item_status_label, step_label
+    from notifications.views import step_label
 
     def title(obligation: str, item_id: int) -> str:
         commune = report.communes.get(item_id, "")
@@ -156,7 +160,7 @@ def describe_sweep(report, city) -> str:
     ]
     where = (lambda i: f"[{report.communes.get(i, '')}] ") if city.is_city else (lambda i: "")
     lines += [
-        f"  {where(i)}việc #{i} → {step_label(step)} (trạng thái: {item_status_label(status)})"
+        f"  {where(i)}việc #{i} → {step_label(step)} (trạng thái: {ItemStatus(status).label})"
         for i, step, status in report.advanced
     ]
     return "\n".join(lines)

@@ -4,40 +4,52 @@ the Prefect UI when a server is configured."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
 
 import click
 
+from cchc.cli.attachable import Attachable, attachable
 from cchc.cli.common import DATE, App, at_option, now_or, pass_app, user_errors, working
 from schedules.dates import vn_date
-from schedules.vocabulary import ItemChange
+from schedules.vocabulary import ItemChange, ItemStatus
 
-VERDICTS = {True: "on time (đúng hạn)", False: "late (quá hạn)", None: ""}
+VERDICTS = {True: ", đúng hạn", False: ", quá hạn", None: ""}
 """An item's `on_time` in the line of a command that closed it."""
 
 
-def deliver_queued(app: App, item_id: int, at: datetime) -> None:
-    """Deliver at once the mail a command just queued for the item (due at `at`), instead of
-    leaving it to the next sweep; what the server does not take is retried by the engine."""
+def closed_line(item, version: int, what: str) -> str:
+    """The line of a command that closed an item: "Nhiệm vụ số 12: đã nộp (closed), đúng hạn;
+    phiên bản v1 …" (the status as `--status` takes it, in parentheses)."""
+    return (
+        f"Nhiệm vụ số {item.id}: {ItemStatus(item.status).label} ({item.status})"
+        f"{VERDICTS[item.on_time]}; phiên bản v{version} {what}"
+    )
+
+
+def deliver_queued(app: App, item_id: int | list[int], at: datetime) -> None:
+    """Deliver at once the mail a command just queued for the item (or items of one commune),
+    due at `at`, instead of leaving it to the next sweep; what the server does not take is
+    retried by the engine."""
     from cchc.runtime.courier import deliver_items
     from notifications.delivery import describe_delivery
 
+    ids = [item_id] if isinstance(item_id, int) else item_id
     with working("Đang gửi thư…"):
-        plan = app.item_plan(item_id, app.engine)
-        report = deliver_items(plan, app.engine, app.settings, [item_id], at)
+        plan = app.item_plan(ids[0], app.engine)
+        report = deliver_items(plan, app.engine, app.settings, ids, at)
     click.echo(describe_delivery(report))
 
 
-def tell_prefect(app: App, kind: ItemChange, item_id: int, at: datetime) -> None:
-    """After a command changed an item: its event and fresh status tables in the Prefect UI
-    (`flows.status`); nothing, and no Prefect import, without a server (PREFECT_API_URL)."""
+def tell_prefect(app: App, kind: ItemChange, item_id: int | list[int], at: datetime) -> None:
+    """After a command changed an item (or items of one commune): its event and fresh status
+    tables in the Prefect UI (`flows.status`); nothing, and no Prefect import, without a server
+    (PREFECT_API_URL)."""
     from flows.status import item_changed
 
-    plan = app.item_plan(item_id, app.engine)
-    item_changed(plan, app.engine, app.settings, kind, [item_id], at, city=app.city)
+    ids = [item_id] if isinstance(item_id, int) else item_id
+    plan = app.item_plan(ids[0], app.engine)
+    item_changed(plan, app.engine, app.settings, kind, ids, at, city=app.city)
 
 
 @click.command("open")
@@ -49,15 +61,16 @@ def tell_prefect(app: App, kind: ItemChange, item_id: int, at: datetime) -> None
 @user_errors
 def open_cmd(app: App, obligation, unit, due, at) -> None:
     """Open an ad hoc item (a directive arrived)."""
+    from models.tables import saved_id
     from usecases.lifecycle import open_ad_hoc
 
     item = open_ad_hoc(app.plan, app.engine, obligation, unit, due, now_or(at))
     moved = item.nominal_due != item.due
     click.echo(
-        f"item {item.id}: opened {item.obligation} {item.unit} due {vn_date(item.due)}"
+        f"Nhiệm vụ số {item.id}: đã mở {item.obligation} cho {item.unit}, hạn {vn_date(item.due)}"
         + (f" ({app.plan.day_off_note(item.nominal_due, item.due)})" if moved else "")
     )
-    deliver_queued(app, item.id, now_or(at))
+    deliver_queued(app, saved_id(item), now_or(at))
 
 
 @click.command("attach")
@@ -75,104 +88,46 @@ def open_cmd(app: App, obligation, unit, due, at) -> None:
 @user_errors
 def attach_cmd(app: App, item_id, file, by, note, no_check, at) -> None:
     """Attach a deliverable to an item and close it (as a `cchc-close` Prefect flow run when a
-    Prefect server is configured: PREFECT_API_URL). FILE must be a regular file (no link, no
-    FIFO or device); its content is checked as a web upload's unless --no-check."""
+    Prefect server is configured: PREFECT_API_URL). FILE must be a regular file reached without
+    any link (no linked folder either; no FIFO or device); its name and content are checked as
+    a web upload's unless --no-check."""
     plan = app.item_plan(item_id, app.engine)
-    with attachable(file, app.settings.data_dir, check=not no_check) as copy:
-        done = _close_with(app, plan, item_id, copy, by, note, at)
+    settings = app.settings
+    with attachable(file, settings.data_dir, not no_check, settings.config_dir) as got:
+        done = _close_with(app, plan, item_id, got, by, note, at)
     item, deliverable = done.item, done.files[0]
     click.echo(
-        f"item {item.id}: {item.status} {VERDICTS[item.on_time]}; deliverable "
-        f"v{deliverable.version} {deliverable.original_name} sha256 {deliverable.sha256}"
+        closed_line(
+            item, deliverable.version, f"{deliverable.original_name} sha256 {deliverable.sha256}"
+        )
     )
     deliver_queued(app, item.id, now_or(at))
 
 
-def _close_with(app: App, plan, item_id: int, copy: Path, by, note, at):
-    """Attach `copy` to the item and close it: through the `cchc-close` flow when a Prefect
-    server is configured, in process otherwise."""
+def _close_with(app: App, plan, item_id: int, got: Attachable, by, note, at):
+    """Attach the copy to the item and close it: through the `cchc-close` flow when a Prefect
+    server is configured, in process otherwise (then with the type its content was found)."""
     from cchc.runtime.control import prefect_server_configured
 
     if prefect_server_configured():
         from flows.prefect_flows import close_flow, use_runtime
 
         use_runtime(app.city, app.engine, app.settings)
-        return close_flow(item_id, str(copy), by=by, note=note, at=now_or(at))
+        return close_flow(item_id, str(got.path), by=by, note=note, at=now_or(at))
     from usecases.review import attach
 
     return attach(
-        plan, app.engine, app.settings.data_dir, item_id, copy, now_or(at), by=by, note=note
+        plan,
+        app.engine,
+        app.settings.data_dir,
+        item_id,
+        got.path,
+        now_or(at),
+        by=by,
+        note=note,
+        file_type=got.file_type,
+        signature=got.signature,
     )
-
-
-@contextmanager
-def attachable(file: Path, data_dir: Path, check: bool):
-    """A private copy of FILE (same name, under the data dir's `incoming/`), removed afterwards.
-
-    The copy is read through one descriptor opened without following a symbolic link and
-    without blocking, and only when that descriptor is a regular file: a link (to the password
-    file, say) is refused, a FIFO cannot hang the command, and the bytes checked are the bytes
-    stored. `check`: refuse what the web upload refuses (cchc.intake.filetypes)."""
-    import shutil
-    import tempfile
-
-    with _open_regular(file) as source:
-        incoming = Path(data_dir) / "incoming"
-        incoming.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(dir=incoming, prefix=".attach-"))
-        copy = folder / (file.name or "tep")
-        with open(copy, "xb") as out:
-            shutil.copyfileobj(source, out)
-    try:
-        if check:
-            _check_content(file, copy)
-        yield copy
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _open_regular(file: Path) -> BinaryIO:
-    """FILE opened for reading, without following a link nor blocking; UserError unless the
-    descriptor is a regular file's (then set to blocking reads)."""
-    import errno
-    import os
-    import stat
-
-    from usecases.errors import UserError
-
-    try:
-        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UserError(
-                f"{file} is a symbolic link: attach the file itself (là liên kết, không phải tệp)"
-            ) from None
-        raise UserError(f"cannot read {file}: {exc.strerror} (không đọc được tệp)") from None
-    source = os.fdopen(fd, "rb")
-    try:
-        mode = os.fstat(source.fileno()).st_mode
-        if stat.S_ISDIR(mode):
-            raise UserError(f"{file} is a folder, not a file (không phải tệp)")
-        if not stat.S_ISREG(mode):
-            raise UserError(
-                f"{file} is not a regular file (FIFO, device or socket) (không phải tệp thường)"
-            )
-        os.set_blocking(source.fileno(), True)
-    except BaseException:
-        source.close()
-        raise
-    return source
-
-
-def _check_content(file: Path, copy: Path) -> None:
-    """UserError when the web upload would refuse this file."""
-    from cchc.intake import filetypes
-    from usecases.errors import UserError
-
-    try:
-        filetypes.sniff(copy)
-    except filetypes.Refused as exc:
-        raise UserError(f"{file}: {exc.message} (refused; --no-check attaches it anyway)") from None
 
 
 @click.command("receive")
@@ -194,13 +149,10 @@ def receive_cmd(app: App, item_id, number, day, by, at) -> None:
     done = receive_document(plan, app.engine, item_id, number, day, now_or(at), by=by)
     item, version = done.item, done.deliverable
     again = "" if done.created else " (đã ghi nhận trước đó)"
-    click.echo(
-        f"item {item.id}: {item.status} {VERDICTS[item.on_time]}; deliverable v{version.version} "
-        f"{version.document}{again}"
-    )
-    deliver_queued(app, item.id, now_or(at))
+    click.echo(closed_line(item, version.version, f"{version.document}{again}"))
+    deliver_queued(app, item_id, now_or(at))
     if done.closed_item:
-        tell_prefect(app, ItemChange.CLOSED, item.id, now_or(at))
+        tell_prefect(app, ItemChange.CLOSED, item_id, now_or(at))
 
 
 @click.command("waive")
@@ -214,8 +166,8 @@ def waive_cmd(app: App, item_id, reason, at) -> None:
     from usecases.lifecycle import waive
 
     item = waive(app.item_plan(item_id, app.engine), app.engine, item_id, reason, now_or(at))
-    click.echo(f"item {item.id}: waived ({item.waived_reason})")
-    tell_prefect(app, ItemChange.WAIVED, item.id, now_or(at))
+    click.echo(f"Nhiệm vụ số {item.id}: đã miễn (waived), lý do: {item.waived_reason}")
+    tell_prefect(app, ItemChange.WAIVED, item_id, now_or(at))
 
 
 @click.command("return")
@@ -239,6 +191,57 @@ def return_cmd(app: App, item_id, reason, due, at) -> None:
         )
     else:
         item = return_deliverable(plan, app.engine, item_id, reason, due, now_or(at))
-    click.echo(f"item {item.id}: returned, open again until {vn_date(item.due)}")
-    deliver_queued(app, item.id, now_or(at))
-    tell_prefect(app, ItemChange.RETURNED, item.id, now_or(at))
+    click.echo(f"Nhiệm vụ số {item.id}: đã trả lại sản phẩm, mở lại đến hạn {vn_date(item.due)}")
+    deliver_queued(app, item_id, now_or(at))
+    tell_prefect(app, ItemChange.RETURNED, item_id, now_or(at))
+
+
+@click.command("accept")
+@click.argument("item_id", type=int)
+@click.option(
+    "--version",
+    "version",
+    type=click.IntRange(1),
+    default=None,
+    help="Version to accept (default: the newest one not yet reviewed).",
+)
+@at_option
+@pass_app
+@user_errors
+def accept_cmd(app: App, item_id, version, at) -> None:
+    """Accept a version of an item's product, as the office page's button does: the item is
+    settled (a later upload is kept as a version, its verdict stays)."""
+    from usecases.review import accept_version
+
+    plan = app.item_plan(item_id, app.engine)
+    chosen = version or _to_review(app, item_id)
+    item = accept_version(plan, app.engine, item_id, chosen, now_or(at), actor="admin")
+    click.echo(
+        f"Nhiệm vụ số {item.id}: đã chấp nhận phiên bản {chosen} "
+        f"({_verdict_words(item, plan, now_or(at))})"
+    )
+    deliver_queued(app, item_id, now_or(at))
+    tell_prefect(app, ItemChange.ACCEPTED, item_id, now_or(at))
+
+
+def _to_review(app: App, item_id: int) -> int:
+    """The newest version still waiting for the office's review; UserError when none is."""
+    from schedules.vocabulary import DeliverableStatus
+    from usecases.errors import UserError
+    from usecases.review import versions
+
+    waiting = [
+        n
+        for n, parts in versions(app.engine, item_id).items()
+        if parts[0].status == DeliverableStatus.RECEIVED
+    ]
+    if not waiting:
+        raise UserError(f"Nhiệm vụ số {item_id} không có phiên bản nào đang chờ xem xét (accept).")
+    return max(waiting)
+
+
+def _verdict_words(item, plan, at: datetime) -> str:
+    from schedules.dates import local_date
+    from schedules.timeliness import timeliness_label
+
+    return timeliness_label(item, local_date(at, plan.zone)) or "chưa có kết quả"

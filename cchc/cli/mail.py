@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cchc.cli.common import INSTANT, App, at_option, now_or, pass_app, user_errors, working
+from cchc.cli.dberrors import database_errors
 from cchc.cli.output import Column, render
 from schedules.vocabulary import MailKind, OutboxStatus
 
@@ -75,6 +76,7 @@ def outbox_cmd(app: App, status, item_id, fmt) -> None:
 @click.command("send")
 @at_option
 @pass_app
+@database_errors
 def send_cmd(app: App, at) -> None:
     """Deliver every pending mail now, waiting for its next retry or not ("retry now")."""
     from cchc.runtime.courier import deliver_communes
@@ -123,6 +125,6 @@ def preview_cmd(app: App, item_id, kind, recipient, fmt, output, at) -> None:
     data = describe_mail(mail, fmt)
     if output:
         Path(output).write_bytes(data)
-        click.echo(f"written {output}")
+        click.echo(f"Đã ghi {output}")
     else:
         click.echo(data.decode(errors="replace"), nl=not data.endswith(b"\n"))

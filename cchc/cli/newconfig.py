@@ -23,14 +23,13 @@ def write_config(folder: Path, code: str, name: str, year: int) -> list[Path]:
     Raises ValueError with a message for the admin."""
     if not COMMUNE_CODE.fullmatch(code):
         raise ValueError(
-            f"commune code {code!r}: lower-case letters, digits and '-', at most 32 "
-            "(mã xã không hợp lệ)"
+            f"Mã xã {code!r} không hợp lệ: chỉ chữ thường không dấu, chữ số và '-', tối đa 32 ký tự"
         )
     name = " ".join(name.split())
     if not name:
-        raise ValueError('give the commune\'s name, e.g. --name "Ủy ban nhân dân xã …"')
+        raise ValueError('Cần tên xã, ví dụ --name "Ủy ban nhân dân xã …"')
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise ValueError(f"{folder} exists and is not an empty folder (thư mục đã có dữ liệu)")
+        raise ValueError(f"{folder} đã có và không phải thư mục trống")
     env = Environment(
         loader=PackageLoader("cchc.cli", "skeleton"),
         undefined=StrictUndefined,

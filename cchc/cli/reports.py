@@ -20,6 +20,17 @@ REPORT_COLUMNS = [
     Column("pending", "Trong hạn"),
     Column("on_time_rate", "Tỷ lệ đúng hạn"),
 ]
+"""The CSV's columns (then `waived` and `on_time_extended`)."""
+TABLE_COLUMNS = [
+    *REPORT_COLUMNS[:4],
+    Column("on_time_extended", "Đúng hạn (được gia hạn)"),
+    *REPORT_COLUMNS[4:7],
+    Column("waived", "Được miễn"),
+    REPORT_COLUMNS[7],
+]
+"""The table's: every count the JSON has, the ones done within an extension beside those on
+time, the waived ones apart ("Đến hạn" counts neither them nor those not yet due)."""
+CSV_COLUMNS = [*REPORT_COLUMNS, Column("waived", "waived"), Column("on_time_extended", "")]
 
 
 @click.command("report")
@@ -52,17 +63,18 @@ REPORT_COLUMNS = [
 @at_option
 @pass_app
 def report_cmd(app: App, year, by, fmt, output, chart, at) -> None:
-    """Per unit: items due in the year, closed on time, late, open overdue, on-time rate.
+    """Per unit: items due in the year (by --at), closed on time (within an extension apart),
+    late, open overdue, not yet due, waived, on-time rate.
     `--by commune`: the same per commune of a city, ranked, with escalations and the rate per
     quarter. `--format xlsx` writes the workbook (table, per quarter, chart)."""
     app.read_only = True
     if fmt == "xlsx" and output is None:
-        fail("--format xlsx needs --output FILE")
+        fail("--format xlsx cần --output FILE")
     drawn = fmt == "xlsx" or chart is not None
     if by == "commune":
         sheet, columns, draw, workbook = _league(app, year, at)
     else:
-        columns = REPORT_COLUMNS + ([] if fmt == "table" else [Column("waived", "waived")])
+        columns = TABLE_COLUMNS if fmt == "table" else CSV_COLUMNS
         sheet, draw, workbook = _scorecard(app, year, at) if drawn else (None, None, None)
     rows = sheet.rows() if sheet is not None else _year_rows(app, year, at)
     png = draw(sheet) if drawn else None
@@ -70,8 +82,8 @@ def report_cmd(app: App, year, by, fmt, output, chart, at) -> None:
         chart.write_bytes(png)
     if fmt == "xlsx":
         output.write_bytes(workbook(sheet, png))
-        what = "league" if by == "commune" else "scorecard"
-        click.echo(f"{what} {year}: {output}" + (f", chart {chart}" if chart else ""))
+        what = "Bảng xếp hạng" if by == "commune" else "Bảng điểm"
+        click.echo(f"{what} {year}: {output}" + (f", biểu đồ {chart}" if chart else ""))
         return
     text = render(rows, fmt, columns, app.plans[0].zone)
     if output is not None:

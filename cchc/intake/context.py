@@ -52,7 +52,7 @@ class IntakeContext:
     env: Environment
     prefix: str
     """The path a reverse proxy serves the app under (from CCHC_PUBLIC_URL), for links."""
-    settings: Settings | None = None
+    settings: Settings
     """For the Prefect run after a change (`flows.status`)."""
     office_secret: str = ""
     """The key of the office's tokens (`notifications.links.office_secret`)."""

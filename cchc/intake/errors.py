@@ -73,7 +73,9 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return secured(response, request.url.path)
 
 
-async def page_error(request: Request, exc: PageError) -> HTMLResponse:
+async def page_error(request: Request, exc: Exception) -> HTMLResponse:
+    # Starlette types a handler's `exc` as any Exception: each handler narrows to its own.
+    assert isinstance(exc, PageError), "registered for PageError"
     return page(
         request.app.state.cchc,
         "refused.html" if exc.back else "error.html",
@@ -86,8 +88,9 @@ async def page_error(request: Request, exc: PageError) -> HTMLResponse:
     )
 
 
-async def bad_request(request: Request, exc: RequestValidationError) -> HTMLResponse:
+async def bad_request(request: Request, exc: Exception) -> HTMLResponse:
     """A malformed address (a non-numeric id, say) is a page that does not exist."""
+    assert isinstance(exc, RequestValidationError), "registered for RequestValidationError"
     return page(
         request.app.state.cchc,
         "error.html",
@@ -97,7 +100,8 @@ async def bad_request(request: Request, exc: RequestValidationError) -> HTMLResp
     )
 
 
-async def http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+async def http_error(request: Request, exc: Exception) -> HTMLResponse:
+    assert isinstance(exc, StarletteHTTPException), "registered for HTTPException"
     titles = {404: "Không tìm thấy trang", 405: "Thao tác không được hỗ trợ"}
     return page(
         request.app.state.cchc,

@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse
 
 from cchc.intake import filetypes
 from cchc.intake.errors import PageError
+from cchc.intake.signatures import verify
 from cchc.intake.upload import (
     MAX_FILES,
     MAX_FORM_BYTES,
@@ -24,6 +25,7 @@ from cchc.intake.upload import (
     receive_form,
 )
 from models.tables import Contribution, Deliverable, WorkItem
+from notifications.signatures import is_signed
 from usecases.errors import StorageFull, UserError
 from usecases.review import MAX_NOTE, IncomingFile, submit
 
@@ -71,19 +73,9 @@ def hand_in(
         note = clean_text(form.fields.get("note"), MAX_NOTE, "Ghi chú")
     except UploadRefused as exc:
         raise PageError(exc.status, "Chưa nộp được", exc.message) from None
-    incoming = []
-    try:
-        for received in form.files:
-            name = filetypes.clean_name(received.filename)
-            kind = filetypes.sniff(received.path)
-            incoming.append(IncomingFile(name, received.path, kind.kind))
-    except filetypes.Refused as exc:
-        raise PageError(
-            exc.status,
-            "Chưa nộp được",
-            f"{exc.message} Không có tệp nào được lưu.",
-            file=received.filename,
-        ) from None
+    incoming = checked_files(ctx, form, "Chưa nộp được")
+    if record is submit:
+        require_signature(plan, item, incoming)
     try:
         return record(
             plan,
@@ -103,14 +95,65 @@ def hand_in(
         raise PageError(409, "Chưa nộp được", str(exc)) from None
 
 
+def checked_files(ctx: IntakeContext, form: ReceivedForm, title: str) -> list[IncomingFile]:
+    """Every file of the upload by name, then content (one inspection budget for them all),
+    and a PDF's signatures; PageError titled `title`, naming the first file refused."""
+    incoming = []
+    budget = filetypes.Budget()
+    config_dir = ctx.settings.config_dir if ctx.settings is not None else None
+    for received in form.files:
+        try:
+            name = filetypes.clean_name(received.filename)
+            kind = filetypes.sniff(received.path, budget).kind
+        except filetypes.Refused as exc:
+            raise PageError(
+                exc.status,
+                title,
+                f"{exc.message} Không có tệp nào được lưu.",
+                file=received.filename,
+            ) from None
+        signature = verify(received.path, config_dir) if kind == "pdf" else None
+        incoming.append(IncomingFile(name, received.path, kind, signature))
+    return incoming
+
+
+def require_signature(plan: Plan, item: WorkItem, incoming: list[IncomingFile]) -> None:
+    """An obligation with `signature: refuse` takes a version only with a validly signed PDF
+    (and no PDF whose signature is broken)."""
+    obligation = plan.obligations.get(item.obligation)
+    if obligation is None or obligation.signature != "refuse":
+        return
+    broken = [f.name for f in incoming if f.signature and f.signature["state"] == "invalid"]
+    if broken or not any(is_signed(f.signature) for f in incoming):
+        why = (
+            f"chữ ký số của tệp “{broken[0]}” không hợp lệ (tệp đã bị sửa sau khi ký, hoặc chữ "
+            "ký hỏng)"
+            if broken
+            else "không có tệp PDF nào được ký số"
+        )
+        raise PageError(
+            422,
+            "Chưa nộp được",
+            f"Nhiệm vụ này yêu cầu báo cáo có chữ ký số: {why}. Hãy ký số báo cáo (tệp PDF) "
+            "bằng chứng thư số của cơ quan rồi nộp lại. Không có tệp nào được lưu.",
+        )
+
+
 def stored_file(ctx: IntakeContext, row: Deliverable | Contribution) -> FileResponse:
     """A stored file as a download, under the name it was sent with and the type its content
     was found to be; 404 when its bytes are not in the store."""
-    path = Path(row.stored_path).resolve()
-    if not path.is_relative_to(ctx.blob_root) or not path.is_file():
+    return served_file(ctx, row.stored_path, row.original_name, row.file_type)
+
+
+def served_file(
+    ctx: IntakeContext, stored_path: str | None, original_name: str, file_type: str | None
+) -> FileResponse:
+    """`stored_file` of any stored blob (a directive's file too)."""
+    path = Path(stored_path or "").resolve()
+    if not stored_path or not path.is_relative_to(ctx.blob_root) or not path.is_file():
         raise PageError(404, "Không tìm thấy tệp", "Tệp không còn trong kho lưu trữ.")
-    kind = filetypes.TYPES.get(row.file_type or "")
-    name = filetypes.display_name(row.original_name, kind) if kind else row.original_name
+    kind = filetypes.TYPES.get(file_type or "")
+    name = filetypes.display_name(original_name, kind) if kind else original_name
     return FileResponse(
         path,
         media_type=kind.mime if kind else "application/octet-stream",

@@ -17,18 +17,22 @@ if TYPE_CHECKING:
     from schedules.vocabulary import ItemChange
 
 
-def deliver_soon(ctx: IntakeContext, item_id: int, at: datetime) -> None:
-    """Deliver the mail the action just queued for the item, in the courier's thread: the page
-    never waits for the mail server."""
+def deliver_soon(ctx: IntakeContext, item_id: int | list[int], at: datetime) -> None:
+    """Deliver the mail the action just queued for the item (or items), in the courier's
+    thread: the page never waits for the mail server."""
     if ctx.courier is not None:
-        ctx.courier.deliver([item_id], at)
+        ctx.courier.deliver(_ids(item_id), at)
 
 
 def after_change(
-    ctx: IntakeContext, plan: Plan, kind: ItemChange, item_id: int, at: datetime
+    ctx: IntakeContext, plan: Plan, kind: ItemChange, item_id: int | list[int], at: datetime
 ) -> BackgroundTask:
     """Tell Prefect once the response is sent (`flows.status`): the page never waits for it.
-    `plan`: the item's commune's."""
+    `plan`: the item's (or items') commune's."""
     return BackgroundTask(
-        item_changed, plan, ctx.engine, ctx.settings, kind, [item_id], at, city=ctx.city
+        item_changed, plan, ctx.engine, ctx.settings, kind, _ids(item_id), at, city=ctx.city
     )
+
+
+def _ids(item_id: int | list[int]) -> list[int]:
+    return [item_id] if isinstance(item_id, int) else list(item_id)

@@ -8,23 +8,30 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from cchc.intake import filetypes
+from cchc.intake.work_views import directive_of, extension_state, file_view
 from models import store
 from models.db import transaction
-from models.tables import Deliverable, WorkItem
+from models.tables import Deliverable, WorkItem, saved_id
+from notifications.signatures import is_signed, signature_text
 from notifications.views import file_size, item_view, source_states, unit_view
 from schedules.dates import local_date, vn_datetime
-from schedules.vocabulary import DeliverableStatus
+from schedules.vocabulary import DeliverableStatus, standing
 from usecases.review import contributions, versions
 
 if TYPE_CHECKING:
     from cchc.intake.context import IntakeContext
     from schedules.plan import Plan
 
-DELIVERABLE_LABELS = {
+DELIVERABLE_LABELS: dict[str, str] = {
     DeliverableStatus.RECEIVED: "Đã nhận, chờ xem xét",
     DeliverableStatus.ACCEPTED: "Đã chấp nhận",
     DeliverableStatus.RETURNED: "Bị trả lại",
 }
+
+
+def status_label(plan: Plan, item: WorkItem, at: datetime) -> str:
+    """The item's status at `at`, as every surface words it (`schedules.vocabulary.standing`)."""
+    return standing(item, local_date(at, plan.zone), plan.calendar).label
 
 
 def version_view(plan: Plan, rows: list[Deliverable]) -> dict:
@@ -49,6 +56,8 @@ def version_view(plan: Plan, rows: list[Deliverable]) -> dict:
                 "type": filetypes.TYPES[r.file_type].label
                 if r.file_type in filetypes.TYPES
                 else "",
+                "signature": signature_text(r.signature, plan.zone),
+                "signed": is_signed(r.signature),
             }
             for r in rows
             if not r.document
@@ -72,10 +81,13 @@ def consolidated_sources(
 def item_context(ctx: IntakeContext, plan: Plan, item: WorkItem, at: datetime) -> dict:
     """What the item and receipt pages show: the item as of `at` and its handed-in versions."""
     today = local_date(at, plan.zone)
-    found = versions(ctx.engine, item.id)
+    found = versions(ctx.engine, saved_id(item))
+    directive = directive_of(ctx, plan, item)
     return {
         "item": item,
-        "view": item_view(plan, item, today),
+        "view": item_view(plan, item, today, directive),
+        "directive_file": file_view(directive) if directive else None,
+        "extensions": extension_state(ctx, plan, item, at),
         "sources": consolidated_sources(ctx, plan, item, today),
         "contributions": [
             {
@@ -85,7 +97,7 @@ def item_context(ctx: IntakeContext, plan: Plan, item: WorkItem, at: datetime) -
                 "size": file_size(c.size),
                 "received_at": vn_datetime(c.received_at, plan.zone),
             }
-            for c in contributions(ctx.engine, item.id)
+            for c in contributions(ctx.engine, saved_id(item))
         ],
         "unit": plan.units.get(item.unit),
         "versions": [version_view(plan, rows) for _, rows in sorted(found.items(), reverse=True)],

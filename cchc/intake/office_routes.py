@@ -7,22 +7,33 @@ Who acts and over which communes is `cchc.intake.auth.office_auth`'s answer; eve
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from cchc.intake.auth import Office, office_auth
 from cchc.intake.context import Context, Id, IntakeContext
+from cchc.intake.document_checks import received_document
 from cchc.intake.errors import PageError
 from cchc.intake.files import stored_file
 from cchc.intake.followups import after_change, deliver_soon
-from cchc.intake.office_views import commune_label, office_list, unit_choices
+from cchc.intake.forms import small_form
+from cchc.intake.item_views import status_label
+from cchc.intake.office_views import (
+    ALL_YEARS,
+    LATE,
+    REVIEW,
+    Year,
+    commune_label,
+    office_list,
+    unit_choices,
+    year_choices,
+)
 from cchc.intake.pages import page
-from cchc.intake.upload import MAX_FORM_BYTES, UploadRefused, clean_text, declared_length
+from cchc.intake.upload import UploadRefused, clean_text
+from cchc.intake.work_views import directive_form, extension_requests, office_directives
 from models.db import transaction
 from models.tables import Deliverable, WorkItem
 from notifications.links import office_token
@@ -30,7 +41,7 @@ from schedules.dates import local_date, vn_date
 from schedules.plan import Plan
 from schedules.vocabulary import ItemChange, ItemStatus
 from usecases.errors import UserError
-from usecases.lifecycle import DOC_NUMBER_MAX, receive_document
+from usecases.lifecycle import receive_document
 from usecases.review import MAX_NOTE, accept_version, return_version
 
 RETURN_HORIZON = timedelta(days=366)
@@ -59,19 +70,7 @@ def office_masthead(ctx: IntakeContext, office: Office) -> Plan | None:
 async def office_form(ctx: IntakeContext, request: Request, at: datetime) -> tuple[dict, Office]:
     """The fields of an office form; its token must be valid (basic auth alone is not
     enough to change anything: the token in the form guards against cross-site posts)."""
-    try:
-        length = declared_length(request)
-    except UploadRefused as exc:
-        raise PageError(exc.status, "Yêu cầu không hợp lệ", exc.message) from None
-    if length is None or length > MAX_FORM_BYTES:
-        raise PageError(413, "Yêu cầu quá lớn", "Nội dung gửi lên quá dài.")
-    try:
-        form = await asyncio.wait_for(
-            request.form(max_files=0, max_fields=10), ctx.intake.body_timeout
-        )
-    except TimeoutError:
-        raise PageError(408, "Yêu cầu không hợp lệ", "Quá thời gian chờ dữ liệu.") from None
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    fields = await small_form(ctx, request)
     token = fields.get("t", "")
     if not token:
         raise PageError(403, "Không có quyền", "Thiếu mã xác thực của cơ quan thường trực.")
@@ -108,24 +107,27 @@ async def office_page(
     commune: str | None = None,
     unit: str | None = None,
     status: str | None = None,
-    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    year: str | None = None,
 ):
-    """The items of the office's scope due in `year`, filtered by unit and status, and for
-    the city's office by commune; an unknown value of a filter is no filter."""
+    """The items of the office's scope still to act on (owed, or awaiting review), whatever
+    their year, or those due in `year` (`ALL_YEARS`: every year), filtered by unit and status,
+    and for the city's office by commune; an unknown value of a filter is no filter. Above
+    them, the office's daily work (`office_work`)."""
     at = ctx.now()
     office = office_auth(ctx, request, t, at)
     # after a basic-auth login: a short-lived token for the page's forms, not a bookmark
     token = t or office_token(ctx.office_secret, office.scope, at, session=True)
     today = local_date(at, ctx.zone)
-    year = year or today.year
+    chosen_year = year_filter(year)
     # a standing office sees its own commune, whatever the address asks for
     served = ctx.served
     commune = office.commune or (commune if commune in served else None)
     communes = [commune] if commune else list(served)
     units = unit_choices(ctx, communes)
     unit = unit if unit in units else None
-    status = status if status in (*ItemStatus, "review") else None
-    listing = await run_in_threadpool(office_list, ctx, communes, year, unit, status, today)
+    status = status if status in (*ItemStatus, REVIEW, LATE) else None
+    listing = await run_in_threadpool(office_list, ctx, communes, chosen_year, unit, status, today)
+    work = await run_in_threadpool(office_work, ctx, communes, chosen_year, today)
     city_wide = office.commune is None
     return page(
         ctx,
@@ -139,11 +141,39 @@ async def office_page(
         units=units,
         unit=unit,
         status=status,
-        year=year,
+        year="" if chosen_year is None else str(chosen_year),
+        all_years=ALL_YEARS,
         today=today,
         min_due=today.isoformat(),
         **listing,
+        **work,
     )
+
+
+def year_filter(text: str | None) -> Year:
+    """The year filter of the address: a year from 2000 to 2100, `ALL_YEARS`, or None (the
+    items still to act on) for nothing, an empty field or anything else."""
+    text = (text or "").strip()
+    if text == ALL_YEARS:
+        return ALL_YEARS
+    if text.isascii() and text.isdigit() and 2000 <= int(text) <= 2100:
+        return int(text)
+    return None
+
+
+def office_work(ctx: IntakeContext, communes: list[str], year: Year, today: date) -> dict:
+    """What the office page shows above the items: the extension requests waiting for a
+    decision, the directive form and the directives recorded (of a single commune), and the
+    year filter's choices."""
+    single = communes[0] if len(communes) == 1 else None
+    return {
+        "extension_requests": extension_requests(ctx, communes, today),
+        "directive_form": directive_form(ctx, single, today),
+        "directives": office_directives(
+            ctx, single, year if isinstance(year, int) else None, today
+        ),
+        "years": year_choices(ctx, communes, today),
+    }
 
 
 @router.post("/office/items/{item_id}/versions/{version}/{action}")
@@ -186,6 +216,7 @@ async def office_review(ctx: Context, request: Request, item_id: Id, version: Id
         message=done,
         token=fields["t"],
         item=item,
+        state=status_label(plan, item, at),
     )
     kind = ItemChange.ACCEPTED if action == "accept" else ItemChange.RETURNED
     response.background = after_change(ctx, plan, kind, item_id, at)
@@ -198,20 +229,13 @@ async def office_receive(ctx: Context, request: Request, item_id: Id):
     document's number and date, and the item closes (`usecases.lifecycle.receive_document`)."""
     at = ctx.now()
     fields, office = await office_form(ctx, request, at)
-    _item, plan = await run_in_threadpool(office_item, ctx, office, item_id)
-    try:  # checked before anything is written: PostgreSQL refuses a NUL in text
-        number = clean_text(fields.get("doc"), DOC_NUMBER_MAX, "Số, ký hiệu văn bản") or ""
-    except UploadRefused as exc:
-        raise PageError(exc.status, "Chưa ghi nhận được", exc.message) from None
+    item, plan = await run_in_threadpool(office_item, ctx, office, item_id)
     try:
-        try:
-            day = date.fromisoformat(fields["date"]) if fields.get("date") else None
-        except ValueError:
-            raise UserError("Ngày văn bản không hợp lệ: hãy chọn một ngày.") from None
+        number, day = received_document(plan, item, fields, at)
         done = await run_in_threadpool(receive_document, plan, ctx.engine, item_id, number, day, at)
     except UserError as exc:
         raise PageError(409, "Chưa ghi nhận được", str(exc)) from None
-    verdict = {True: ", đúng hạn", False: ", quá hạn"}.get(done.deliverable.on_time, "")
+    verdict = {True: ", đúng hạn", False: ", quá hạn", None: ""}[done.deliverable.on_time]
     message = (
         f"Đã ghi nhận {done.deliverable.document} cho nhiệm vụ số {item_id} "
         f"(phiên bản {done.deliverable.version}{verdict})."
@@ -227,6 +251,7 @@ async def office_receive(ctx: Context, request: Request, item_id: Id):
         message=message,
         token=fields["t"],
         item=done.item,
+        state=status_label(plan, done.item, at),
     )
     if done.closed_item:
         response.background = after_change(ctx, plan, ItemChange.CLOSED, item_id, at)

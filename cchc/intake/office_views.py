@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlmodel import col
 
 from cchc.intake.item_views import consolidated_sources, version_view
 from models.db import transaction
-from models.tables import Deliverable, WorkItem
+from models.tables import Deliverable, Directive, WorkItem, saved_id
+from notifications.office_facts import load_directives
 from notifications.views import item_view, period_label, shorten, unit_view
 from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
 
@@ -34,6 +37,16 @@ _PEOPLES_COMMITTEE = re.compile(r"^(ủy|uỷ) ban nhân dân\s+", re.IGNORECASE
 
 Versions = dict[int, list[Deliverable]]
 """An item's handed-in parts, by version."""
+ALL_YEARS = "all"
+"""The year filter's choice of every item of every year. No year chosen: the items still to
+act on (owed, or with a version awaiting review), whatever their year."""
+Year = int | str | None
+"""The year filter: a year (the items due in it), `ALL_YEARS`, or None (still to act on)."""
+LATE = "late"
+"""The status filter's choice of the late items (`ItemStatus.late_on`): overdue, escalated,
+or still open past the due date."""
+REVIEW = "review"
+"""The status filter's choice of the items with a version awaiting review."""
 
 
 def commune_label(plan: Plan) -> str:
@@ -50,7 +63,7 @@ def unit_choices(ctx: IntakeContext, communes: list[str]) -> dict[str, str]:
     share (each has its Văn phòng, VP) is offered once and selects it in each."""
     choices: dict[str, str] = {}
     for code in communes:
-        for unit_code, unit in ctx.city.plan_of(code).units.items():
+        for unit_code, unit in ctx.city.known_plan(code).units.items():
             choices.setdefault(unit_code, unit.name)
     return choices
 
@@ -59,20 +72,22 @@ def unit_choices(ctx: IntakeContext, communes: list[str]) -> dict[str, str]:
 class _Found:
     """What the database holds for the office page, read in one transaction."""
 
-    by_status: list
-    """(commune, status, count) of the selected items."""
-    in_review: list
+    by_status: Sequence
+    """(commune, status, due, count) of the selected items."""
+    in_review: Sequence
     """(commune, count) of the selected items with a version awaiting review."""
     items: list[WorkItem]
     """The first MAX_ROWS selected items."""
     files: list[Deliverable]
     """Every handed-in part of those items."""
+    directives: dict[int, Directive]
+    """The directives those items act on, by id."""
 
 
 def office_list(
     ctx: IntakeContext,
     communes: list[str],
-    year: int,
+    year: Year,
     unit: str | None,
     status: str | None,
     today: date,
@@ -84,14 +99,18 @@ def office_list(
     2. `rows`: the first MAX_ROWS of those items (commune, unit, due date), each with its
        versions, the ones awaiting review and the forms' defaults.
     """
-    found = _read(ctx, _chosen(communes, year, unit, status))
-    counts = _counts(communes, found)
+    found = _read(ctx, _chosen(communes, year, unit, status, today))
+    counts = _counts(communes, found, today)
     several = len(communes) > 1
     return {
         "rows": _rows(ctx, found, several, today),
         "counts": {key: sum(c[key] for c in counts.values()) for key in COUNTED},
         "by_commune": [
-            {"code": code, "label": commune_label(ctx.city.plan_of(code)), "counts": counts[code]}
+            {
+                "code": code,
+                "label": commune_label(ctx.city.known_plan(code)),
+                "counts": counts[code],
+            }
             for code in communes
         ]
         if several
@@ -101,69 +120,113 @@ def office_list(
 
 def _awaiting():
     """The ids of the items with a version awaiting review."""
-    return select(Deliverable.item_id).where(Deliverable.status == DeliverableStatus.RECEIVED)
+    return select(col(Deliverable.item_id)).where(
+        col(Deliverable.status) == DeliverableStatus.RECEIVED
+    )
 
 
-def _chosen(communes: list[str], year: int, unit: str | None, status: str | None) -> list:
-    """The conditions the filters put on the items: due in `year`, of `unit`, in `status`
-    ("review": with a version awaiting review)."""
-    chosen = [
-        WorkItem.commune.in_(communes),
-        WorkItem.due >= date(year, 1, 1),
-        WorkItem.due <= date(year, 12, 31),
-    ]
+def _chosen(
+    communes: list[str], year: Year, unit: str | None, status: str | None, today: date
+) -> list[ColumnElement[bool]]:
+    """The conditions the filters put on the items: due in `year` (`Year`), of `unit`, in
+    `status` as of `today` (`_status_condition`)."""
+    due = col(WorkItem.due)
+    chosen: list[ColumnElement[bool]] = [col(WorkItem.commune).in_(communes)]
+    if isinstance(year, int):
+        chosen += [due >= date(year, 1, 1), due <= date(year, 12, 31)]
+    elif year is None:
+        chosen.append(
+            or_(col(WorkItem.status).in_(OPEN_STATUSES), col(WorkItem.id).in_(_awaiting()))
+        )
     if unit:
-        chosen.append(WorkItem.unit == unit)
-    if status == "review":
-        chosen.append(WorkItem.id.in_(_awaiting()))
-    elif status:
-        chosen.append(WorkItem.status == status)
+        chosen.append(col(WorkItem.unit) == unit)
+    if status:
+        chosen.append(_status_condition(status, today))
     return chosen
+
+
+def _status_condition(status: str, today: date) -> ColumnElement[bool]:
+    """The items a status filter selects on `today`, as the page counts them: "trong hạn" the
+    open items not yet past due, "quá hạn" the overdue ones and those open past due, `LATE`
+    every late one (escalated too), `REVIEW` those with a version awaiting review."""
+    stored, due = col(WorkItem.status), col(WorkItem.due)
+    past_due = and_(stored == ItemStatus.OPEN, due < today)
+    if status == REVIEW:
+        return col(WorkItem.id).in_(_awaiting())
+    if status == LATE:
+        return or_(stored.in_([ItemStatus.OVERDUE, ItemStatus.ESCALATED]), past_due)
+    if status == ItemStatus.OPEN:
+        return and_(stored == ItemStatus.OPEN, due >= today)
+    if status == ItemStatus.OVERDUE:
+        return or_(stored == ItemStatus.OVERDUE, past_due)
+    return stored == status
+
+
+def year_choices(ctx: IntakeContext, communes: list[str], today: date) -> list[int]:
+    """The years the year filter offers, newest first: from the last year an item is due in
+    (this year at least) back to the first."""
+    with transaction(ctx.engine) as session:
+        first, last = session.execute(
+            select(func.min(WorkItem.due), func.max(WorkItem.due)).where(
+                col(WorkItem.commune).in_(communes)
+            )
+        ).one()
+    newest = max(last.year if last else today.year, today.year)
+    oldest = min(first.year if first else today.year, today.year)
+    return list(range(newest, oldest - 1, -1))
 
 
 def _read(ctx: IntakeContext, chosen: list) -> _Found:
     """The counts of the items `chosen` selects, the first MAX_ROWS of them and their parts."""
     with transaction(ctx.engine) as session:
         by_status = session.execute(
-            select(WorkItem.commune, WorkItem.status, func.count())
+            select(col(WorkItem.commune), col(WorkItem.status), col(WorkItem.due), func.count())
             .where(*chosen)
-            .group_by(WorkItem.commune, WorkItem.status)
+            .group_by(col(WorkItem.commune), col(WorkItem.status), col(WorkItem.due))
         ).all()
         in_review = session.execute(
-            select(WorkItem.commune, func.count())
-            .where(*chosen, WorkItem.id.in_(_awaiting()))
-            .group_by(WorkItem.commune)
+            select(col(WorkItem.commune), func.count())
+            .where(*chosen, col(WorkItem.id).in_(_awaiting()))
+            .group_by(col(WorkItem.commune))
         ).all()
         items = list(
-            session.exec(
+            session.scalars(
                 select(WorkItem)
                 .where(*chosen)
-                .order_by(WorkItem.commune, WorkItem.unit, WorkItem.due, WorkItem.id)
+                .order_by(
+                    col(WorkItem.commune), col(WorkItem.unit), col(WorkItem.due), col(WorkItem.id)
+                )
                 .limit(MAX_ROWS)
-            ).scalars()
+            )
         )
         ids = [i.id for i in items]
         files = (
             list(
-                session.exec(
+                session.scalars(
                     select(Deliverable)
-                    .where(Deliverable.item_id.in_(ids))
-                    .order_by(Deliverable.version, Deliverable.part)
-                ).scalars()
+                    .where(col(Deliverable.item_id).in_(ids))
+                    .order_by(col(Deliverable.version), col(Deliverable.part))
+                )
             )
             if ids
             else []
         )
-    return _Found(by_status, in_review, items, files)
+        directives = load_directives(session, items)
+    return _Found(by_status, in_review, items, files, directives)
 
 
-def _counts(communes: list[str], found: _Found) -> dict[str, dict[str, int]]:
-    """The `COUNTED` counts of each commune (overdue and escalated items are also "late")."""
+def _counts(communes: list[str], found: _Found, today: date) -> dict[str, dict[str, int]]:
+    """The `COUNTED` counts of each commune as of `today`: "late" as every surface says it
+    (`ItemStatus.late_on`: overdue, escalated, or open past its due date), "open" the open
+    items still in time."""
     counts = {code: dict.fromkeys(COUNTED, 0) for code in communes}
-    for code, item_status, n in found.by_status:
+    for code, item_status, due, n in found.by_status:
+        status = ItemStatus(item_status)
+        late = status.late_on(due, today)
+        key = (ItemStatus.OVERDUE if status == ItemStatus.OPEN and late else status).value
         counts[code]["total"] += n
-        counts[code][item_status] = counts[code].get(item_status, 0) + n
-        if item_status in (ItemStatus.OVERDUE, ItemStatus.ESCALATED):
+        counts[code][key] = counts[code].get(key, 0) + n
+        if late:
             counts[code]["late"] += n
     for code, n in found.in_review:
         counts[code]["review"] = n
@@ -179,23 +242,31 @@ def _rows(ctx: IntakeContext, found: _Found, several: bool, today: date) -> list
     default_due: dict[str, str] = {}
     rows = []
     for item in found.items:
-        plan = ctx.city.plan_of(item.commune)
+        plan = ctx.city.known_plan(item.commune)
         if item.commune not in default_due:
             default_due[item.commune] = plan.calendar.add_working_days(today, 5).isoformat()
-        row = _row(ctx, plan, item, by_item.get(item.id, {}), several, today)
+        directive = found.directives.get(item.directive_id) if item.directive_id else None
+        row = _row(ctx, plan, item, by_item.get(saved_id(item), {}), several, today, directive)
         rows.append({**row, "default_due": default_due[item.commune]})
     return rows
 
 
 def _row(
-    ctx: IntakeContext, plan: Plan, item: WorkItem, found: Versions, several: bool, today: date
+    ctx: IntakeContext,
+    plan: Plan,
+    item: WorkItem,
+    found: Versions,
+    several: bool,
+    today: date,
+    directive: Directive | None = None,
 ) -> dict:
     """One listed item; `several`: the page lists several communes (the heading names the
-    commune)."""
+    commune); `directive`: the one it acts on, if any."""
     unit_name = plan.units[item.unit].name if item.unit in plan.units else item.unit
-    view = item_view(plan, item, today)
+    view = item_view(plan, item, today, directive)
     return {
         "item": item,
+        "state": _state(view.status_label, item, view.timeliness),
         "unit_name": unit_name,
         "group": _group(commune_label(plan), unit_name) if several else unit_name,
         "title": shorten(item.title, 110),
@@ -213,6 +284,12 @@ def _row(
         "view": view,
         "sources": consolidated_sources(ctx, plan, item, today),
     }
+
+
+def _state(label: str, item: WorkItem, timeliness: str) -> str:
+    """The status the list shows beside the verdict: a closed item's is "đã nộp" when its
+    verdict ("đúng hạn (được gia hạn)", ...) is shown beside it."""
+    return ItemStatus.CLOSED.label if timeliness and item.status == ItemStatus.CLOSED else label
 
 
 def _group(commune: str, unit: str) -> str:

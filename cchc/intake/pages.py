@@ -13,8 +13,9 @@ from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from cchc.intake import filetypes
 from cchc.intake.item_views import DELIVERABLE_LABELS
 from cchc.intake.upload import MAX_FILES
-from notifications.views import STATUS_LABELS, file_size
+from notifications.views import file_size
 from schedules.dates import VN_ZONE, vn_date, vn_datetime
+from schedules.vocabulary import ItemStatus
 
 if TYPE_CHECKING:
     from cchc.intake.context import IntakeContext
@@ -52,7 +53,7 @@ def environment(intake: IntakeSettings, prefix: str) -> Environment:
         max_size=file_size(intake.max_bytes),
         max_files=MAX_FILES,
         deliverable_labels=DELIVERABLE_LABELS,
-        status_labels=STATUS_LABELS,
+        status_choices={status.value: status.label for status in ItemStatus},
     )
     return env
 

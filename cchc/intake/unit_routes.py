@@ -22,7 +22,7 @@ from cchc.intake.item_views import contributions_of, item_context
 from cchc.intake.limits import minutes_to_wait, retry_after
 from cchc.intake.pages import page
 from models.db import transaction
-from models.tables import Contribution, WorkItem
+from models.tables import Contribution, WorkItem, saved_id
 from notifications.links import LinkInvalid, verify_item_token
 from notifications.views import unit_view
 from schedules.plan import Plan
@@ -68,7 +68,7 @@ def count_upload(
 ) -> None:
     """Count an upload of the link (`item`, `unit`), or refuse it (429, its body unread) when
     the link sent CCHC_INTAKE_UPLOADS_PER_HOUR within the last hour."""
-    wait = ctx.uploads.take(item.id, unit, at)
+    wait = ctx.uploads.take(saved_id(item), unit, at)
     if wait is None:
         return
     refused = PageError(
@@ -98,7 +98,7 @@ async def item_page(ctx: Context, item_id: int, token: str, sent: int = 0):
     item, unit, plan = await run_in_threadpool(unit_item, ctx, item_id, token, at)
     values = await run_in_threadpool(item_context, ctx, plan, item, at)
     if unit != item.unit:  # a coordinating unit's link: its input for the lead
-        mine = await run_in_threadpool(contributions_of, ctx, plan, item.id, unit)
+        mine = await run_in_threadpool(contributions_of, ctx, plan, item_id, unit)
         return page(
             ctx, "contribute.html", plan=plan, token=token, sender=unit_view(plan, unit),
             mine=mine, sent=bool(sent), **values,

@@ -19,6 +19,7 @@ Text fields are checked by `clean_text` before anything is stored.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 import os
 import tempfile
@@ -26,12 +27,16 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from notifications.views import file_size
 from usecases.errors import STORAGE_FULL
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 MAX_FIELD_BYTES = 16 * 1024
 MAX_FIELDS = 20
@@ -45,8 +50,6 @@ MAX_FORM_BYTES = 64 * 1024
 """The office's forms (a reason, a date): anything larger is refused unread."""
 MAX_BOUNDARY = 200
 """The longest multipart boundary taken (RFC 2046 allows 70; browsers send 40 to 70)."""
-CHARSETS = {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "windows-1258"}
-"""Charsets a form may declare; any other is read as UTF-8."""
 log = logging.getLogger("cchc.intake")
 
 
@@ -73,6 +76,8 @@ class ReceivedFile:
 class ReceivedForm:
     fields: dict[str, str] = field(default_factory=dict)
     files: list[ReceivedFile] = field(default_factory=list)
+    repeated: dict[str, list[str]] = field(default_factory=dict)
+    """Every value of each text field, in order (a multiple choice repeats its name)."""
 
     def discard(self) -> None:
         """Delete the temporary files (whatever happens next to their bytes)."""
@@ -145,12 +150,12 @@ class _Parts:
         self._name = ""
         self._data = bytearray()
         self._file: ReceivedFile | None = None
-        self._out = None
+        self._out: IO[bytes] | None = None
         self._dropping = False
         self.ended = False
         """The closing boundary was seen: the body is complete."""
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self.on_part_begin,
             "on_part_data": self.on_part_data,
@@ -228,6 +233,7 @@ class _Parts:
             self._close_file(delete=False)
         elif self._file is None and self._name:
             self.form.fields[self._name] = _decode(bytes(self._data), self.charset)
+            self.form.repeated.setdefault(self._name, []).append(self.form.fields[self._name])
         self._file = None
 
     def _close_file(self, delete: bool) -> None:
@@ -240,18 +246,24 @@ class _Parts:
             self._file = None
 
 
-def _charset(params: dict[bytes, bytes]) -> str:
-    """The form's charset when it is one browsers send; UTF-8 otherwise (a codec such as
-    `unicode_escape` or `utf-7` would turn bytes into escapes or lone surrogates)."""
-    asked = params.get(b"charset", b"utf-8").decode("ascii", "replace").strip().lower()
-    return asked if asked in CHARSETS else "utf-8"
+_CHARSETS = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1", "cp1252", "cp1258"})
+"""Text encodings a form may declare; any other (`unicode_escape`, `utf-7`, which make lone
+surrogates out of plain bytes) is read as UTF-8."""
 
 
 def _decode(raw: bytes, charset: str) -> str:
+    """A name or a field as text: never a lone surrogate (what cannot be read is replaced, and
+    the name rules or `clean_text` refuse what is left)."""
     try:
-        return raw.decode(charset)
-    except (UnicodeDecodeError, LookupError):
-        return raw.decode("latin-1")
+        codec = codecs.lookup(charset).name
+    except LookupError:
+        codec = "utf-8"
+    if codec not in _CHARSETS:
+        codec = "utf-8"
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace")
 
 
 async def receive_form(
@@ -277,7 +289,12 @@ async def receive_form(
     boundary = params[b"boundary"]
     if not 1 <= len(boundary) <= MAX_BOUNDARY:
         raise UploadRefused(400, "Yêu cầu không hợp lệ (ranh giới các phần của biểu mẫu sai).")
-    parts = _Parts(incoming, max_file_bytes, max_files, _charset(params))
+    parts = _Parts(
+        incoming,
+        max_file_bytes,
+        max_files,
+        params.get(b"charset", b"utf-8").decode("ascii", "replace").strip(),
+    )
     parser = MultipartParser(boundary, parts.callbacks())
     received = 0
     try:
@@ -322,7 +339,7 @@ async def _timed(request: Request, read_timeout: float | None):
     )
     while True:
         wait = None
-        if read_timeout is not None:
+        if read_timeout is not None and deadline is not None:
             wait = min(read_timeout, max(deadline - time.monotonic(), 0.0))
         try:
             chunk = await asyncio.wait_for(stream.__anext__(), wait)

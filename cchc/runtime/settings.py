@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from models.timeouts import Timeouts
 from notifications.links import SecretMissing
 from notifications.smtp import SmtpSettings, env_number
 
@@ -69,10 +70,12 @@ class IntakeSettings:
         env = os.environ
         public_url = (env.get("CCHC_PUBLIC_URL") or "").strip() or None
         if public_url and not public_url.startswith(("http://", "https://")):
-            raise ValueError(f"CCHC_PUBLIC_URL={public_url!r}: must start with http:// or https://")
+            raise ValueError(
+                f"CCHC_PUBLIC_URL={public_url!r}: phải bắt đầu bằng http:// hoặc https://"
+            )
         local_address = (env.get("CCHC_INTAKE_ADDRESS") or "").strip() or cls.local_address
         if not re.fullmatch(r"[A-Za-z0-9.\-]+:\d{1,5}", local_address):
-            raise ValueError(f"CCHC_INTAKE_ADDRESS={local_address!r}: must be host:port")
+            raise ValueError(f"CCHC_INTAKE_ADDRESS={local_address!r}: phải có dạng host:port")
         return cls(
             secret=env.get("CCHC_SECRET") or None,
             public_url=public_url,
@@ -81,7 +84,7 @@ class IntakeSettings:
             office_password=env.get("CCHC_OFFICE_PASSWORD") or None,
             office_key=env.get("CCHC_OFFICE_KEY") or None,
             trusted_proxies=trusted_proxies(env.get("CCHC_TRUSTED_PROXIES") or ""),
-            **cls._limits_from_env(),
+            **cls._limits_from_env(),  # type: ignore[arg-type]  # each value has its field's type (_LIMITS)
         )
 
     @classmethod
@@ -91,8 +94,8 @@ class IntakeSettings:
         for attribute, variable, kind, low, high in _LIMITS:
             value = env_number(variable, kind, getattr(cls, attribute))
             if not low <= value <= high:
-                bounds = f"at least {low:g}" if high == INFINITY else f"from {low:g} to {high:g}"
-                raise ValueError(f"{variable}={value}: must be {bounds}")
+                bounds = f"từ {low:g} trở lên" if high == INFINITY else f"từ {low:g} đến {high:g}"
+                raise ValueError(f"{variable}={value}: phải {bounds}")
             limits[attribute] = value
         return limits
 
@@ -135,6 +138,8 @@ class Settings:
     database_url: str
     smtp: SmtpSettings = SmtpSettings()
     intake: IntakeSettings = IntakeSettings()
+    db_timeouts: Timeouts = Timeouts()
+    """CCHC_DB_*_TIMEOUT (`models.db.make_engine` reads them too, when not given them)."""
 
     @property
     def embedded_default(self) -> bool:
@@ -148,12 +153,12 @@ class Settings:
         otherwise, so the engine and the intake server refuse to start without one."""
         if self.intake.secret:
             if len(self.intake.secret) < 16:
-                raise SecretMissing("CCHC_SECRET is too short: use at least 16 characters")
+                raise SecretMissing("CCHC_SECRET quá ngắn: cần ít nhất 16 ký tự")
             return self.intake.secret
         if not self.embedded_default:
             raise SecretMissing(
-                "CCHC_SECRET is not set: it is required when CCHC_PUBLIC_URL or "
-                "CCHC_DATABASE_URL is set (thiếu khóa ký CCHC_SECRET)"
+                "Thiếu khóa ký đường dẫn CCHC_SECRET: bắt buộc khi đặt CCHC_PUBLIC_URL hoặc "
+                "CCHC_DATABASE_URL"
             )
         path = self.data_dir / SECRET_FILE
         if not path.exists():
@@ -184,4 +189,5 @@ class Settings:
             database_url=os.environ.get("CCHC_DATABASE_URL") or default_db,
             smtp=SmtpSettings.from_env(),
             intake=IntakeSettings.from_env(),
+            db_timeouts=Timeouts.from_env(),
         )

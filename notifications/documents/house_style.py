@@ -17,6 +17,7 @@ HEADERS = {
     "name": "Đơn vị",
     "due": "Đến hạn",
     "on_time": "Đúng hạn",
+    "on_time_extended": "Đúng hạn (được gia hạn)",
     "late": "Quá hạn (đã nộp)",
     "overdue_open": "Quá hạn (chưa nộp)",
     "pending": "Trong hạn",
@@ -156,7 +157,8 @@ def chart_sheet(wb, title: str, png: bytes, last_col: int):
     sheet_title(wc, "A1", title, last_col, TITLE_SIZE - 1)
     picture = Image(io.BytesIO(png))
     scale = min(1.0, CHART_WIDTH_PX / picture.width)
-    picture.width, picture.height = picture.width * scale, picture.height * scale
+    # types-openpyxl declares int sizes; openpyxl takes any number (it converts to EMU itself).
+    picture.width, picture.height = picture.width * scale, picture.height * scale  # type: ignore[assignment]
     wc.add_image(picture, "A3")
     print_setup(wc)
     return wc

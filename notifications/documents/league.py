@@ -110,6 +110,7 @@ def league_xlsx(lg: League, png: bytes | None = None) -> bytes:
     )
     wb = Workbook()
     ws = wb.active
+    assert ws is not None, "a new workbook has a sheet"
     ws.title = "Xếp hạng"
     title = f"XẾP HẠNG THỰC HIỆN ĐÚNG HẠN NHIỆM VỤ CẢI CÁCH HÀNH CHÍNH NĂM {lg.year}"
     table_sheet(ws, title, ranked, (league_subtitle(lg), FOOTNOTE))

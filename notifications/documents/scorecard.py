@@ -84,6 +84,7 @@ def scorecard_xlsx(card: Scorecard, chart_png: bytes | None = None) -> bytes:
 
     wb = Workbook()
     ws = wb.active
+    assert ws is not None, "a new workbook has a sheet"
     ws.title = "Tổng hợp năm"
     keys = [*FIELDS, "on_time_rate"]
     widths = {"unit": 12, "name": 48, "on_time_rate": 14}
@@ -106,6 +107,9 @@ def scorecard_xlsx(card: Scorecard, chart_png: bytes | None = None) -> bytes:
     table_sheet(ws, title, year, (subtitle, footnote))
     title = f"TỶ LỆ ĐÚNG HẠN THEO QUÝ (THEO HẠN NỘP), NĂM {card.year}"
     table_sheet(wb.create_sheet("Theo quý"), title, _quarters_table(card), None, TITLE_SIZE - 1)
+    if card.directives:
+        title = f"NHIỆM VỤ THEO VĂN BẢN CHỈ ĐẠO, NĂM {card.year}"
+        table_sheet(wb.create_sheet("Văn bản chỉ đạo"), title, _directives_table(card))
     if chart_png is not None:
         title = "Biểu đồ tỷ lệ đúng hạn theo đơn vị và theo quý"
         wc = chart_sheet(wb, title, chart_png, 12)
@@ -132,6 +136,25 @@ def _quarters_table(card: Scorecard) -> Table:
     return Table(headings, rows, rates, widths, frozen_columns=2, header_height=48)
 
 
+def _directives_table(card: Scorecard) -> Table:
+    """The directives' items: the document's number beside the task, the unit, the due dates
+    (the first one when an extension or a return moved it), the result; a count at the end."""
+    headings = ["Văn bản", "Nhiệm vụ", "Đơn vị", "Hạn", "Hạn ban đầu", "Kết quả"]
+    rows: list[list] = [
+        [
+            task.reference,
+            task.task,
+            task.unit_name,
+            vn_date(task.due),
+            vn_date(task.original_due) if task.original_due != task.due else "",
+            task.result,
+        ]
+        for task in card.directives
+    ]
+    rows.append(["Cộng", f"{len(card.directives)} nhiệm vụ", "", "", "", ""])
+    return Table(headings, rows, set(), [30, 48, 24, 12, 12, 22], frozen_columns=1)
+
+
 def scorecard_markdown(card: Scorecard) -> str:
     """A Vietnamese summary table, for a Prefect markdown artifact or a mail body."""
     lines = [
@@ -140,18 +163,39 @@ def scorecard_markdown(card: Scorecard) -> str:
         f"{md_text(card.commune)} – số liệu đến {vn_datetime(card.at, card.zone)} "
         f"(ngày {vn_date(local_date(card.at, card.zone))}).",
         "",
-        "| Đơn vị | Đến hạn | Đúng hạn | Quá hạn (đã nộp) | Quá hạn (chưa nộp) | "
-        + " | ".join(QUARTER_LABELS[q] for q in QUARTERS)
-        + " | Cả năm |",
-        "|---|---:|---:|---:|---:|" + "---:|" * (len(QUARTERS) + 1),
+        "| Đơn vị | Đến hạn | Đúng hạn | Đúng hạn (được gia hạn) | Quá hạn (đã nộp) | "
+        "Quá hạn (chưa nộp) | " + " | ".join(QUARTER_LABELS[q] for q in QUARTERS) + " | Cả năm |",
+        "|---|---:|---:|---:|---:|---:|" + "---:|" * (len(QUARTERS) + 1),
     ]
     for row, quarters in card.with_total():
         rates = [percent(quarters[q].on_time_rate) if q in quarters else "–" for q in QUARTERS]
         lines.append(
-            f"| {md_text(row.name)} | {row.due} | {row.on_time} | {row.late} "
-            f"| {row.overdue_open} | " + " | ".join(rates) + f" | {percent(row.on_time_rate)} |"
+            f"| {md_text(row.name)} | {row.due} | {row.on_time} | {row.on_time_extended} "
+            f"| {row.late} | {row.overdue_open} | "
+            + " | ".join(rates)
+            + f" | {percent(row.on_time_rate)} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _directives_markdown(card)) + "\n"
+
+
+def _directives_markdown(card: Scorecard) -> list[str]:
+    """The directives' items under the table (none: nothing)."""
+    if not card.directives:
+        return []
+    lines = [
+        "",
+        "## Nhiệm vụ theo văn bản chỉ đạo",
+        "",
+        "| Văn bản | Nhiệm vụ | Đơn vị | Hạn | Kết quả |",
+        "|---|---|---|---|---|",
+    ]
+    for task in card.directives:
+        due = vn_date(task.due)
+        if task.original_due != task.due:
+            due += f" (hạn ban đầu {vn_date(task.original_due)})"
+        cells = (task.number, task.task, task.unit_name, due, task.result)
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return lines
 
 
 # ----- evidence for the self-scoring (PAR INDEX) ------------------------------------------------
