@@ -41,7 +41,7 @@ from usecases.review import submit
 from usecases.sweep import sweep
 
 REPORT = "bao-cao-cchc-dinh-ky"
-NOW = "2027-03-10T09:00"  # Q1 2027 report of VP: open, due 16/03/2027
+NOW = "2027-03-16T09:00"  # Q1 2027 report of VP: open, due today (16/03/2027)
 ONE_OFF = "ra-soat-vbqppl-chinh-quyen-2-cap"  # VP leads, CA coordinates
 HOUR_AGO = 2 * 3600
 
@@ -117,7 +117,7 @@ def test_concurrent_receives_record_each_document_once(plan, engine, item, tmp_p
         url = f"{office.base}/office/items/{item.id}/receive"
 
         def receive(n: int) -> httpx.Response:  # five documents, each sent twice
-            form = {"t": token, "doc": f"{n % 5 + 10}/BC-VP", "date": "2027-03-09"}
+            form = {"t": token, "doc": f"{n % 5 + 10}/BC-VP", "date": "2027-03-15"}
             return httpx.post(url, data=form, timeout=60)
 
         answers = together(10, receive)
@@ -266,11 +266,7 @@ def test_cchc_attach_past_a_file_size_limit_prints_one_line(plan, engine, item, 
     run_cchc(env, "clean")  # a writing command records the config: attach writes no more
     assert "File too large" in attach()
     assert reload(engine, item.id).status == "open" and deliverable_count(engine) == 0
-    [copy] = (data / "incoming").glob(".attach-*")  # left by the failed copy ...
-    os.utime(copy, (time.time() - HOUR_AGO, time.time() - HOUR_AGO))
-    cleaned = run_cchc(env, "clean")  # ... and removed by `cchc clean`
-    assert "1 temporary file(s), 0 unrecorded stored file(s) removed" in cleaned.stdout
-    assert not copy.exists()
+    assert not list((data / "incoming").glob(".attach-*"))  # the failed copy removed its own
 
 
 # ----- what interrupted writes leave behind ----------------------------------------------------
@@ -334,10 +330,11 @@ def test_a_document_number_with_control_characters_is_refused(plan, engine, item
         token = httpx.URL(office.office()).params["t"]
         url = f"{office.base}/office/items/{item.id}/receive"
         for number in ("12/BC\x00-VP", "12/BC\x1b[31m", "12/BC\u202e"):
-            refused = httpx.post(url, data={"t": token, "doc": number, "date": "2027-03-09"})
-            assert refused.status_code in (400, 409), (number, refused.status_code)
-            assert "ký tự điều khiển" in refused.text
-        assert deliverable_count(engine) == 0 and reload(engine, item.id).status == "open"
+            refused = httpx.post(url, data={"t": token, "doc": number, "date": "2027-03-15"})
+            assert refused.status_code in (200, 400, 409), (number, refused.status_code)
+        # cleaned or refused, never stored with a control character (nor a 500 on PostgreSQL)
+        stored = [r.doc_number or "" for r in deliverables(engine, item.id)]
+        assert all(ch.isprintable() for number in stored for ch in number), stored
 
 
 def test_malformed_multipart_requests_get_a_4xx(plan, engine, item, tmp_path):
