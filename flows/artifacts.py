@@ -46,6 +46,7 @@ from notifications.event_payloads import (
     mail_stuck_event,
     sweep_completed_event,
 )
+from notifications.markdown_text import md_cells, md_text
 from notifications.office_links import Link
 from notifications.status_pages import (
     ItemLike,
@@ -68,10 +69,12 @@ def publish(page: Page) -> str:
     """One artifact under the page's key: a table, or markdown; returns the key."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+    # The UI renders the description and a table's cells as Markdown: config names stay text.
+    description = md_text(page.description)
     if isinstance(page.content, str):
-        create_markdown_artifact(page.content, key=page.key, description=page.description)
+        create_markdown_artifact(page.content, key=page.key, description=description)
     else:
-        create_table_artifact(page.content, key=page.key, description=page.description)
+        create_table_artifact(md_cells(page.content), key=page.key, description=description)
     return page.key
 
 

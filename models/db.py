@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from models.timeouts import Timeouts
@@ -63,6 +64,22 @@ def make_engine(url: str, timeouts: Timeouts | None = None) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+STORAGE_SQLSTATES = ("53", "25006")
+"""PostgreSQL's answers for want of room (class 53: disk full, out of memory) or a read-only
+database."""
+STORAGE_WORDS = ("disk is full", "readonly database", "read-only", "disk i/o error")
+"""SQLite's answers when its file cannot be written (full, read-only, a file-size limit)."""
+
+
+def storage_refused(exc: DBAPIError) -> bool:
+    """The database refused a write for want of room or of a writable disk (not a bug, not
+    the server being down)."""
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or ""
+    text = str(orig).lower()
+    return sqlstate.startswith(STORAGE_SQLSTATES) or any(w in text for w in STORAGE_WORDS)
 
 
 @contextmanager

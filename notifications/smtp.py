@@ -461,11 +461,14 @@ def eml_bytes(message: EmailMessage) -> bytes:
 def write_eml(message: EmailMessage, folder: Path) -> Path:
     target = folder / eml_name(message)
     tmp = target.with_suffix(".eml.tmp")
-    with open(tmp, "wb") as out:
-        out.write(eml_bytes(message))
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, target)
+    try:
+        with open(tmp, "wb") as out:
+            out.write(eml_bytes(message))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    finally:  # a full disk leaves no half-written mail (a killed process: `cchc clean`)
+        tmp.unlink(missing_ok=True)
     return target
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from notifications.city_pages import commune_label
 from notifications.delivery_report import DeliveryReport, waiting_words
+from notifications.markdown_text import md_text
 from notifications.status_pages import ItemLike, Page, obligation_title, unit_name
 from notifications.views import period_label, step_label
 from schedules.city import City
@@ -138,13 +139,13 @@ def sweep_summary_markdown(
             f"- Chuyển cấp (báo cáo lãnh đạo): **{moved[StepKind.ESCALATION]}** việc",
             f"- Thư chờ gửi mới: **{queued}**",
         ]
-    who = f"{plan.commune.name} — {plan.commune.plan_short}"
+    who = md_text(f"{plan.commune.name} — {plan.commune.plan_short}")
     lines = _heading(vn_datetime(at, plan.zone), who, totals, delivery)
     if opened:
         lines += ["## Việc mở mới", ""]
         lines += [
-            f"- #{item_id} {unit} — {obligation_title(plan, ob)}, {period_label(period)}"
-            + _due(by_id.get(item_id))
+            f"- #{item_id} {md_text(unit)} — {md_text(obligation_title(plan, ob))}, "
+            f"{md_text(period_label(period))}" + _due(by_id.get(item_id))
             for item_id, ob, unit, period in opened
         ]
         lines.append("")
@@ -182,7 +183,7 @@ def _open_by_unit(plan: Plan, counts: dict[str, Counter]) -> list[str]:
     for code, c in counts.items():
         total = sum(c[s] for s in OPEN_STATUSES)
         lines.append(
-            f"| {code} | {unit_name(plan, code)} | {c['open']} | {c['overdue']} "
+            f"| {md_text(code)} | {md_text(unit_name(plan, code))} | {c['open']} | {c['overdue']} "
             f"| {c['escalated']} | {total} |"
         )
     return lines + [""]
@@ -196,8 +197,8 @@ def _advanced_line(item_id: int, step: str, item: ItemLike | None) -> str:
     if item is None:  # closed or waived meanwhile
         return f"- #{item_id}: {step_label(step)}"
     return (
-        f"- #{item_id} {item.unit} — {item.title}, {period_label(item.period)}{_due(item)}: "
-        f"{step_label(step)}"
+        f"- #{item_id} {md_text(item.unit)} — {md_text(item.title)}, "
+        f"{md_text(period_label(item.period))}{_due(item)}: {step_label(step)}"
     )
 
 
@@ -239,7 +240,7 @@ def city_sweep_markdown(
             f"- Nhắc hạn, quá hạn, chuyển cấp: **{advanced}** việc",
             f"- Thư chờ gửi mới: **{queued}**",
         ]
-    who = f"{city.name} — {len(city.plans)} xã"
+    who = md_text(f"{city.name} — {len(city.plans)} xã")
     lines = _heading(vn_datetime(at, city.zone), who, totals, delivery)
     lines += [
         "## Theo xã",
@@ -253,7 +254,8 @@ def city_sweep_markdown(
         units = counts.get(code, {}).values()
         total = sum(c[s] for c in units for s in OPEN_STATUSES)
         lines.append(
-            f"| {commune_label(plan)} | {changes['opened'][code]} | {changes['advanced'][code]} "
+            f"| {md_text(commune_label(plan))} | {changes['opened'][code]} "
+            f"| {changes['advanced'][code]} "
             f"| {changes['queued'][code]} | {total} | {sum(c['overdue'] for c in units)} "
             f"| {sum(c['escalated'] for c in units)} |"
         )

@@ -51,6 +51,8 @@ class LiveIntake:
     office_password: str | None = None
     intake_options: dict = field(default_factory=dict)
     """More IntakeSettings fields (body_timeout, office_key, ...)."""
+    server_options: dict = field(default_factory=dict)
+    """More uvicorn options (`cchc.intake.serving.server_options`: as `cchc serve-intake`)."""
     settings: Settings = field(init=False)
     base: str = field(init=False)
     city: City = field(init=False)
@@ -76,7 +78,7 @@ class LiveIntake:
         )
         self.city = self.plan if isinstance(self.plan, City) else City.of(self.plan)
         app = create_app(self.city, self.engine, self.settings, clock=self.clock)
-        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", **self.server_options)
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True

@@ -3,8 +3,9 @@ upload, `cchc attach`) or an official document's number and date (received throu
 document-management system, `cchc receive`). One rule for both, `record_version`:
 
 1. only a unit of the plan hands in, and a waived item takes nothing;
-2. when the item is closed and its newest version (not returned) is the same hand-in, it is a
-   repeat (a double submit): nothing is recorded and that version is the answer;
+2. when the item is closed and already holds the same hand-in, it is a repeat: nothing is
+   recorded and that version is the answer (files: the newest version, not returned, has the
+   same files, a double submit; a document: any version not returned records it);
 3. otherwise the next version is recorded, judged on time by when it was received (by the end
    of the item's due date in force then), and the event `received` is logged;
 4. an open item (a first hand-in, or one returned and reopened) closes, and its `closed` mail
@@ -22,9 +23,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlalchemy import Engine, select
+from sqlmodel import Session, col
 
 from models.blobs import StoredBlob
 from models.db import transaction
@@ -67,8 +67,11 @@ def file_columns(incoming: IncomingFile, blob: StoredBlob) -> dict[str, Any]:
 class HandIn(Protocol):
     """A way of handing in a version (a command of `record_version`)."""
 
-    def same_as(self, newest: list[Deliverable]) -> bool:
-        """The newest version (its parts) holds exactly this hand-in."""
+    def repeat_in(
+        self, session: Session, item_id: int, newest: list[Deliverable]
+    ) -> list[Deliverable] | None:
+        """The version (its parts) that already holds this hand-in, when handing it in again
+        is a repeat; `newest`: the item's newest version."""
         ...
 
     def received_at(self, plan: Plan, at: datetime) -> datetime:
@@ -92,8 +95,14 @@ class Files:
     parts: list[tuple[IncomingFile, StoredBlob]]
     note: str | None = None
 
-    def same_as(self, newest: list[Deliverable]) -> bool:
-        return {d.sha256 for d in newest} == {blob.sha256 for _, blob in self.parts}
+    def repeat_in(
+        self, session: Session, item_id: int, newest: list[Deliverable]
+    ) -> list[Deliverable] | None:
+        """The newest version, not returned, with exactly these files (a double submit)."""
+        if not newest or newest[0].status == DeliverableStatus.RETURNED:
+            return None
+        same = {d.sha256 for d in newest} == {blob.sha256 for _, blob in self.parts}
+        return newest if same else None
 
     def received_at(self, plan: Plan, at: datetime) -> datetime:
         return at
@@ -127,8 +136,19 @@ class Document:
     number: str
     day: date
 
-    def same_as(self, newest: list[Deliverable]) -> bool:
-        return (newest[0].doc_number, newest[0].doc_date) == (self.number, self.day)
+    def repeat_in(
+        self, session: Session, item_id: int, newest: list[Deliverable]
+    ) -> list[Deliverable] | None:
+        """Any version, not returned, recording this document (number and date): a document
+        is one version, whatever came in between."""
+        query = select(Deliverable).where(
+            col(Deliverable.item_id) == item_id,
+            col(Deliverable.doc_number) == self.number,
+            col(Deliverable.doc_date) == self.day,
+            col(Deliverable.status) != DeliverableStatus.RETURNED,
+        )
+        found = session.execute(query.order_by(col(Deliverable.version)).limit(1)).scalars().first()
+        return [found] if found is not None else None
 
     def received_at(self, plan: Plan, at: datetime) -> datetime:
         """Now if the document is dated today, else the start of its day (any instant of the
@@ -194,41 +214,29 @@ def taking_hand_in(
 
 
 def record_version(
-    plan: Plan, engine: Engine, item_id: int, by: str | None, handed: HandIn, at: datetime
+    plan: Plan,
+    engine: Engine,
+    item_id: int,
+    by: str | None,
+    handed: HandIn,
+    at: datetime,
+    max_versions: int | None = None,
 ) -> Submission:
     """Record what `by` (default the item's unit) hands in at `at`, in one transaction: steps
-    1-4 of this module's rule."""
-    for attempt in range(3):
-        try:
-            return _record(plan, engine, item_id, by, handed, at)
-        except IntegrityError:
-            # Another request took this version number at the same instant (a double click):
-            # look again, it is most likely the same hand-in.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _record(
-    plan: Plan, engine: Engine, item_id: int, by: str | None, handed: HandIn, at: datetime
-) -> Submission:
+    1-4 of this module's rule. Hand-ins of one item are serialized (`lock_item`): concurrent
+    uploads each become a version of their own, or the repeat of the one before; none fails.
+    `max_versions`: refuse (UserError) a new version past that many (a repeat is still one)."""
     with transaction(engine) as session:
+        lock_item(session, item_id)
         item, unit = taking_hand_in(session, plan, item_id, by)
         latest = latest_version(session, item_id)
-        # A double submit finds the item closed by the first one; an item reopened since (a
-        # return) takes the same hand-in again as a new version. The item is read again after
-        # the versions: its first read may predate the first request's commit (PostgreSQL,
-        # read committed), and that request wrote its version and the closing together.
-        session.refresh(item)
         was_closed = item.status == ItemStatus.CLOSED
-        if (
-            latest
-            and was_closed
-            and latest[0].status != DeliverableStatus.RETURNED
-            and handed.same_as(latest)
-        ):
-            return Submission(item, latest[0].version, latest, created=False)
+        repeated = handed.repeat_in(session, item_id, latest) if was_closed else None
+        if repeated:
+            return Submission(item, repeated[0].version, repeated, created=False)
         version = (latest[0].version if latest else 0) + 1
+        if max_versions is not None and version > max_versions:
+            raise UserError(too_many_versions(item_id, max_versions))
         received = handed.received_at(plan, at)
         on_time = plan.received_on_time(item.due, received)
         rows = handed.rows(
@@ -255,6 +263,22 @@ def _record(
         session.flush()
         session.refresh(item)
         return Submission(item, version, rows, closed_item=closed_now, was_closed=was_closed)
+
+
+def lock_item(session: Session, item_id: int) -> None:
+    """Hold the item's row until the transaction ends, so hand-ins of one item take their
+    turns: PostgreSQL locks the row (`SELECT … FOR UPDATE`; hand-ins of other items go on);
+    SQLite holds its write lock from the transaction's start already (`models.db`)."""
+    session.execute(select(col(WorkItem.id)).where(col(WorkItem.id) == item_id).with_for_update())
+
+
+def too_many_versions(item_id: int, limit: int) -> str:
+    """The refusal of a version past the limit, in Vietnamese."""
+    return (
+        f"Nhiệm vụ số {item_id} đã nhận đủ {limit} phiên bản sản phẩm qua đường liên kết: hệ "
+        "thống không nhận thêm. Nếu cần nộp lại, hãy liên hệ cơ quan thường trực về cải cách "
+        "hành chính. Không có tệp nào được lưu."
+    )
 
 
 def _close_or_receipt(

@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 
 from models.blobs import StoredBlob, store_blob
 from models.db import rowcount, transaction
+from models.housekeeping import discard_unrecorded
 from models.store import log_event
 from models.tables import Contribution, Deliverable, WorkItem
 from schedules.dates import local_date, vn_date
@@ -24,7 +25,7 @@ from schedules.plan import Plan
 from schedules.transitions import ItemEvent, allowed
 from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, EventKind, ItemStatus
 from usecases.coordinators import item_coordinators
-from usecases.errors import UserError
+from usecases.errors import StorageFull, UserError
 from usecases.handin import (
     Files,
     IncomingFile,
@@ -64,21 +65,31 @@ def submit(
     at: datetime,
     note: str | None = None,
     max_bytes: int | None = None,
+    max_versions: int | None = None,
 ) -> Submission:
     """Hand in a version of the product for an item.
 
     1. refuse when the item is not the unit's, or waived;
     2. store every file's bytes (by sha256, fsynced): nothing is recorded before they are safe;
     3. record them as the item's next version, or find them a double submit, and close the
-       item or mail a receipt (`usecases.handin.record_version`).
-    """
+       item or mail a receipt (`usecases.handin.record_version`); past `max_versions`, refuse
+       (a double submit of the last version is still answered with it).
+
+    A refusal after step 2 removes the files it stored; a full or read-only data folder is
+    `StorageFull`."""
     if not files:
         raise UserError("Chưa chọn tệp nào để nộp.")
     note = _clean_note(note)
     with transaction(engine) as session:
         _check_open_to(session, plan, item_id, unit)
-    parts = _store(data_dir, files, max_bytes)
-    return record_version(plan, engine, item_id, unit, Files(parts, note), at)
+    parts = _store(engine, data_dir, files, max_bytes)
+    try:
+        return record_version(
+            plan, engine, item_id, unit, Files(parts, note), at, max_versions=max_versions
+        )
+    except BaseException:
+        discard_unrecorded(engine, [blob for _, blob in parts])
+        raise
 
 
 def _clean_note(note: str | None) -> str | None:
@@ -87,21 +98,17 @@ def _clean_note(note: str | None) -> str | None:
 
 
 def _store(
-    data_dir: Path, files: list[IncomingFile], max_bytes: int | None
+    engine: Engine, data_dir: Path, files: list[IncomingFile], max_bytes: int | None
 ) -> list[tuple[IncomingFile, StoredBlob]]:
     """Store every file's bytes (by sha256, fsynced) before anything is recorded; the same file
-    chosen twice is one part."""
-    blobs = []
-    for incoming in files:
-        try:
-            with open(incoming.path, "rb") as stream:
-                blobs.append(store_blob(data_dir / "deliverables", stream, max_bytes))
-        except ValueError as exc:
-            raise UserError(f"{incoming.name}: {exc} (tệp rỗng hoặc quá lớn)") from None
-        except IsADirectoryError:
-            raise UserError(f"{incoming.path} là thư mục, không phải tệp") from None
-        except OSError as exc:
-            raise UserError(f"Không đọc được tệp {incoming.path}: {exc.strerror}") from None
+    chosen twice is one part. On any failure the files stored so far are removed again."""
+    blobs: list[StoredBlob] = []
+    try:
+        for incoming in files:
+            blobs.append(_store_one(data_dir, incoming, max_bytes))
+    except BaseException:
+        discard_unrecorded(engine, blobs)
+        raise
     parts: list[tuple[IncomingFile, StoredBlob]] = []
     seen: set[str] = set()
     for incoming, blob in zip(files, blobs, strict=True):
@@ -109,6 +116,26 @@ def _store(
             seen.add(blob.sha256)
             parts.append((incoming, blob))
     return parts
+
+
+def _store_one(data_dir: Path, incoming: IncomingFile, max_bytes: int | None) -> StoredBlob:
+    """One file's bytes stored; UserError when it cannot be read, is empty or too large,
+    StorageFull when the data folder refuses the write."""
+    try:
+        stream = open(incoming.path, "rb")  # noqa: SIM115  (closed below; read errors apart)
+    except IsADirectoryError:
+        raise UserError(f"{incoming.path} is a folder, not a file (không phải tệp)") from None
+    except OSError as exc:
+        raise UserError(
+            f"cannot read {incoming.path}: {exc.strerror} (không đọc được tệp)"
+        ) from None
+    with stream:
+        try:
+            return store_blob(data_dir / "deliverables", stream, max_bytes)
+        except ValueError as exc:
+            raise UserError(f"{incoming.name}: {exc} (tệp rỗng hoặc quá lớn)") from None
+        except OSError as exc:
+            raise StorageFull(exc) from exc
 
 
 def contribute(
@@ -137,7 +164,22 @@ def contribute(
                 "Nhiệm vụ đã kết thúc: đơn vị chủ trì đã nộp sản phẩm hoặc nhiệm vụ được miễn; "
                 "hệ thống không nhận thêm nội dung phối hợp."
             )
-    parts = _store(data_dir, files, max_bytes)
+    parts = _store(engine, data_dir, files, max_bytes)
+    try:
+        return _record_contributions(engine, item_id, unit, parts, note, at)
+    except BaseException:
+        discard_unrecorded(engine, [blob for _, blob in parts])
+        raise
+
+
+def _record_contributions(
+    engine: Engine,
+    item_id: int,
+    unit: str,
+    parts: list[tuple[IncomingFile, StoredBlob]],
+    note: str | None,
+    at: datetime,
+) -> list[Contribution]:
     with transaction(engine) as session:
         rows = [
             Contribution(

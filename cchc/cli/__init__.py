@@ -33,6 +33,7 @@ from cchc.cli.lifecycle import (
     waive_cmd,
 )
 from cchc.cli.mail import outbox_cmd, preview_cmd, send_cmd
+from cchc.cli.maintenance import clean_cmd
 from cchc.cli.reports import report_cmd
 from cchc.runtime.settings import Settings
 
@@ -62,6 +63,7 @@ COMMANDS = [
     obligations_cmd,
     new_config_cmd,
     init_db,
+    clean_cmd,
     # items and their lifecycle
     items_cmd,
     open_cmd,

@@ -5,6 +5,7 @@ status line of long commands. Light at import, as the read-only commands need (s
 
 from __future__ import annotations
 
+import errno
 import sys
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -185,19 +186,57 @@ def fail(message: str) -> None:
 
 
 def user_errors(func):
-    """Run a command; a refused request prints its reason and exits 1 (nothing was changed)."""
+    """Run a command; a refused request prints its reason and exits 1 (nothing was changed), as
+    does a disk or a database that refuses a read or write (one line, no traceback)."""
     import functools
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from usecases.errors import UserError
+        from sqlalchemy.exc import OperationalError
+
+        from usecases.errors import StorageFull, UserError
 
         try:
             return func(*args, **kwargs)
+        except StorageFull as exc:
+            fail(disk_refused(exc.cause))
         except UserError as exc:
             fail(str(exc))
+        except OperationalError as exc:  # the database's disk is full, or the server is down
+            fail(
+                f"database: {str(exc.orig).strip()} (lỗi cơ sở dữ liệu: không có gì được ghi nhận)"
+            )
+        except OSError as exc:
+            if exc.errno not in DISK_ERRORS:
+                raise
+            fail(disk_refused(exc))  # the disk refused (full, read-only, a file-size limit)
 
     return wrapper
+
+
+DISK_ERRORS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EFBIG,
+    errno.EIO,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EEXIST,
+    errno.ENOENT,
+}
+"""What a file system answers when it will not read or write a file."""
+
+
+def disk_refused(exc: OSError) -> str:
+    """One line for a file the system would not read or write: which, and why."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return (
+        f"{where}{exc.strerror or exc} (lỗi đọc/ghi tệp: không có gì được ghi nhận; "
+        "`cchc clean` dọn tệp dở dang)"
+    )
 
 
 def known_unit(app: App, unit: str | None) -> None:

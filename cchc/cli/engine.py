@@ -82,7 +82,9 @@ def reload_cmd(app: App) -> None:
 @pass_app
 def serve_intake_cmd(app: App, host, port) -> None:
     """The intake web app: units hand in deliverables through the signed links of their mails;
-    the standing office accepts or returns them. Links carry CCHC_PUBLIC_URL."""
+    the standing office accepts or returns them. Links carry CCHC_PUBLIC_URL. Proxy headers
+    are believed only from CCHC_TRUSTED_PROXIES; request headers must arrive within
+    CCHC_INTAKE_HEADER_TIMEOUT seconds (`cchc.intake.serving`)."""
     from cchc.runtime.settings import DEFAULT_INTAKE_HOST, DEFAULT_INTAKE_PORT, SecretMissing
 
     try:
@@ -93,6 +95,7 @@ def serve_intake_cmd(app: App, host, port) -> None:
 
     from cchc.intake import create_app
     from cchc.intake.logs import log_config
+    from cchc.intake.serving import server_options
     from cchc.runtime.courier import Courier
 
     web = create_app(
@@ -103,7 +106,12 @@ def serve_intake_cmd(app: App, host, port) -> None:
     base = app.settings.intake.base_url
     click.echo(f"Trang nộp sản phẩm (intake): http://{host}:{port} (đường dẫn trong thư: {base})")
     uvicorn.run(
-        web, host=host, port=port, log_config=log_config(), log_level="info", server_header=False
+        web,
+        host=host,
+        port=port,
+        log_config=log_config(),
+        log_level="info",
+        **server_options(app.settings.intake),
     )
 
 

@@ -33,8 +33,9 @@ from cchc.intake import directive_routes, extension_routes, office_routes, unit_
 from cchc.intake.context import IntakeContext
 from cchc.intake.errors import PageError, bad_request, http_error, page_error, server_error
 from cchc.intake.guard import public_redirects, security_headers
+from cchc.intake.limits import UploadQuota
 from cchc.intake.pages import environment
-from models.blobs import remove_stale_temp
+from models.housekeeping import clean_data_dir
 from notifications.links import office_secret
 from schedules.city import City
 from schedules.plan import Plan
@@ -59,8 +60,8 @@ def create_app(
     `City.of(plan)`). Raises `cchc.runtime.settings.SecretMissing` when links may not be signed
     (so a server without CCHC_SECRET outside the embedded default never starts), and ValueError when
     the city's code is also a commune's (an office link would be ambiguous). With `courier`,
-    the mail an upload or a review queues is delivered at once, in the background. Temporary
-    files a killed upload left behind are removed here."""
+    the mail an upload or a review queues is delivered at once, in the background. What killed
+    or failed writes left in the data dir is removed here (`models.housekeeping`)."""
     if isinstance(city, Plan):
         city = City.of(city)
     if city.is_city and city.code in city.plans:
@@ -97,7 +98,7 @@ def _context(
     secret = settings.link_secret()
     intake: IntakeSettings = settings.intake
     data_dir = Path(settings.data_dir)
-    remove_stale_temp(data_dir)
+    clean_data_dir(engine, data_dir)
     prefix = urlsplit(intake.base_url).path.rstrip("/")
     return IntakeContext(
         city=city,
@@ -114,4 +115,5 @@ def _context(
         settings=settings,
         office_secret=office_secret(secret, intake.office_key),
         courier=courier,
+        uploads=UploadQuota(intake.uploads_per_hour),
     )

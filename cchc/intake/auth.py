@@ -4,7 +4,7 @@ The office pages are scoped by their token: a token signed for a commune's code 
 commune's standing office, which sees and acts on its own items only; a token signed for the
 city's code is the city's office (Sở Nội vụ), which sees every commune, with a filter by
 commune. Without a token, basic auth (CCHC_OFFICE_USER) logs in the deployment's office, and
-failed logins are throttled per client (`LoginThrottle`). Every office route asks
+failed logins are throttled per client and in all (`LoginThrottle`). Every office route asks
 `Office.sees` before it reads or changes an item, and answers 404 for an item out of its scope
 (as for one that does not exist).
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 
 from cchc.intake.errors import PageError
+from cchc.intake.limits import RecentEvents, minutes_to_wait, retry_after
 from notifications.links import LinkInvalid, office_scope
 from usecases.review import OFFICE
 
@@ -31,10 +31,14 @@ if TYPE_CHECKING:
 CITY_OFFICE = "city_office"
 """The actor of what the city's office does through its link (a standing office's: OFFICE)."""
 MAX_FAILURES = 5
-"""Wrong passwords a client may try within `WINDOW` before it has to wait."""
+"""Wrong passwords a client (an address and a user name) may try within `WINDOW` before it has
+to wait."""
+MAX_FAILURES_ALL = 100
+"""Wrong passwords from everyone together within `WINDOW`, past which every basic-auth login
+waits (the office links still work): guessers spread over many addresses get no more."""
 WINDOW = timedelta(minutes=15)
-MAX_CLIENTS = 10_000
-"""Clients remembered at once (the oldest are forgotten first): memory stays bounded."""
+MAX_NAME = 64
+"""Characters of a tried user name kept in the throttle's key."""
 
 
 @dataclass(frozen=True)
@@ -54,44 +58,45 @@ class Office:
 
 
 class LoginThrottle:
-    """Failed logins per client (its address). After `limit` failures within `window` the
-    client is refused, right password or not, until the oldest failure is `window` old: a
-    guesser gets a handful of tries per quarter of an hour instead of thousands a second.
-    Time is the app's clock (`at`), as everywhere in cchc."""
+    """Failed logins per client: its address (the connection's, or the one a trusted proxy
+    names: CCHC_TRUSTED_PROXIES) and the user name it tried, plus a cap on everyone's failures
+    together. After `limit` failures within `window` the client is refused, right password or
+    not, until the oldest failure is `window` old; after `limit_all` failures of all clients,
+    everyone is: a guesser gets a handful of tries per quarter of an hour instead of thousands
+    a second, however many addresses it has, and one guesser behind a proxy does not lock out
+    the office's other users."""
 
-    def __init__(self, limit: int = MAX_FAILURES, window: timedelta = WINDOW) -> None:
+    def __init__(
+        self,
+        limit: int = MAX_FAILURES,
+        window: timedelta = WINDOW,
+        limit_all: int = MAX_FAILURES_ALL,
+    ) -> None:
         self.limit = limit
         self.window = window
-        self._failures: dict[str, list[datetime]] = {}
-        self._lock = threading.Lock()
+        self._clients = RecentEvents(limit, window)
+        self._everyone = RecentEvents(limit_all, window, max_keys=1)
 
-    def blocked_for(self, client: str, at: datetime) -> timedelta | None:
-        """How long `client` must still wait, or None when it may try."""
-        with self._lock:
-            recent = self._recent(client, at)
-            if len(recent) < self.limit:
-                return None
-            return recent[-self.limit] + self.window - at
+    def blocked_for(self, client: str, at: datetime, user: str = "") -> timedelta | None:
+        """How long `client` trying `user` must still wait, or None when it may try."""
+        waits = [self._clients.wait(_key(client, user), at), self._everyone.wait("", at)]
+        return max((w for w in waits if w is not None), default=None)
 
-    def failed(self, client: str, at: datetime) -> None:
-        with self._lock:
-            recent = self._recent(client, at)
-            recent.append(at)
-            self._failures[client] = recent[-self.limit :]
-            if len(self._failures) > MAX_CLIENTS:
-                oldest = min(self._failures, key=lambda c: self._failures[c][-1])
-                del self._failures[oldest]
+    def failed(self, client: str, at: datetime, user: str = "") -> None:
+        self._clients.add(_key(client, user), at)
+        self._everyone.add("", at)
 
-    def succeeded(self, client: str) -> None:
-        with self._lock:
-            self._failures.pop(client, None)
+    def succeeded(self, client: str, user: str = "") -> None:
+        self._clients.clear(_key(client, user))
 
-    def _recent(self, client: str, at: datetime) -> list[datetime]:
-        return [t for t in self._failures.get(client, []) if at - t < self.window]
+
+def _key(client: str, user: str) -> str:
+    return f"{client}\x00{user[:MAX_NAME]}"
 
 
 def client_of(request: Request) -> str:
-    """The client's address (behind a reverse proxy: the one uvicorn's proxy headers give)."""
+    """The client's address: the connection's, or behind a trusted reverse proxy the one its
+    `X-Forwarded-For` gives (uvicorn rewrites it only for CCHC_TRUSTED_PROXIES)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -108,22 +113,21 @@ def office_auth(ctx: IntakeContext, request: Request, token: str | None, at: dat
         except LinkInvalid as exc:
             raise PageError(403, "Đường liên kết không dùng được", exc.message) from None
         return office_of(ctx, scope)
-    client = client_of(request)
-    wait = ctx.throttle.blocked_for(client, at)
+    client, tried = client_of(request), basic_credentials(request)[0]
+    wait = ctx.throttle.blocked_for(client, at, tried)
     if wait is not None:
-        minutes = max(1, -(-int(wait.total_seconds()) // 60))
         raise PageError(
             429,
             "Đăng nhập sai quá nhiều lần",
-            f"Đã nhập sai mật khẩu quá nhiều lần. Hãy thử lại sau {minutes} phút.",
-            headers={"Retry-After": str(max(1, int(wait.total_seconds())))},
+            f"Đã nhập sai mật khẩu quá nhiều lần. Hãy thử lại sau {minutes_to_wait(wait)} phút.",
+            headers=retry_after(wait),
         )
     user = basic_user(request, intake.office_user, intake.office_password)
     if user:
-        ctx.throttle.succeeded(client)
+        ctx.throttle.succeeded(client, tried)
         return office_of(ctx, ctx.city.code, user)
     if request.headers.get("authorization") and intake.office_user and intake.office_password:
-        ctx.throttle.failed(client, at)
+        ctx.throttle.failed(client, at, tried)
     if intake.office_user and intake.office_password:
         raise PageError(
             401,
@@ -155,20 +159,27 @@ def office_of(ctx: IntakeContext, scope: str, user: str | None = None) -> Office
     )
 
 
+def basic_credentials(request: Request) -> tuple[str, str]:
+    """The user name and password of the request's basic-auth header ("" when there is none,
+    or it cannot be read)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return "", ""
+    try:
+        user, _, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    return user, password
+
+
 def basic_user(request: Request, user: str | None, password: str | None) -> str | None:
     """The user the request's basic-auth header logs in, when it names `user` with `password`
     (compared in constant time); None otherwise, or when no login is configured."""
     if not (user and password):
         return None
-    header = request.headers.get("authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        return None
-    try:
-        given_user, _, given_password = (
-            base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
-        )
-    except (binascii.Error, UnicodeDecodeError):
+    given_user, given_password = basic_credentials(request)
+    if not given_user:
         return None
     ok_user = secrets.compare_digest(given_user.encode(), user.encode())
     ok_password = secrets.compare_digest(given_password.encode(), password.encode())

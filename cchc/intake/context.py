@@ -17,6 +17,7 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 
 from cchc.intake.auth import LoginThrottle
+from cchc.intake.limits import UploadQuota
 from schedules.city import City
 from schedules.plan import Plan
 
@@ -57,6 +58,8 @@ class IntakeContext:
     """The key of the office's tokens (`notifications.links.office_secret`)."""
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     """Failed basic-auth logins per client."""
+    uploads: UploadQuota = field(default_factory=lambda: UploadQuota(30))
+    """Uploads per unit's link within an hour (CCHC_INTAKE_UPLOADS_PER_HOUR)."""
     courier: Courier | None = None
     """Delivers the mail an action queued, in the background (`cchc.runtime.courier.Courier`); None:
     the engine's next run delivers it."""

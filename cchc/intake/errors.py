@@ -9,11 +9,20 @@ import logging
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cchc.intake.guard import secured
 from cchc.intake.logs import redact
 from cchc.intake.pages import page
+from models.db import storage_refused
+
+DB_FULL = (
+    "Máy chủ không ghi được vào kho dữ liệu (hết dung lượng hoặc thư mục dữ liệu chỉ cho đọc): "
+    "không có thay đổi nào được ghi, không có tệp nào được lưu. Hãy thử lại sau ít phút hoặc báo "
+    "cơ quan thường trực về cải cách hành chính."
+)
+"""The answer when the database refuses a write: no server path, no blame on the user."""
 
 
 class PageError(Exception):
@@ -37,7 +46,19 @@ class PageError(Exception):
 
 async def server_error(request: Request, exc: Exception) -> Response:
     """Whatever was not foreseen: a page in Vietnamese with the usual headers (this answer
-    bypasses the middleware), never a bare 500; the error itself goes to the log."""
+    bypasses the middleware), never a bare 500; the error itself goes to the log. A database
+    that refuses to write (its disk full or read-only) answers 507."""
+    if isinstance(exc, DBAPIError) and storage_refused(exc):
+        logging.getLogger("cchc.intake").error(
+            "%s %s: the database refused to write: %s",
+            request.method,
+            redact(request.url.path),
+            exc.orig,
+        )
+        response = page(
+            request.app.state.cchc, "error.html", 507, title="Chưa thực hiện được", message=DB_FULL
+        )
+        return secured(response, request.url.path)
     logging.getLogger("cchc.intake").error(
         "%s %s failed", request.method, redact(request.url.path), exc_info=exc
     )

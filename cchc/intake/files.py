@@ -5,6 +5,7 @@ stored."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,12 +26,14 @@ from cchc.intake.upload import (
 )
 from models.tables import Contribution, Deliverable, WorkItem
 from notifications.signatures import is_signed
-from usecases.errors import UserError
+from usecases.errors import StorageFull, UserError
 from usecases.review import MAX_NOTE, IncomingFile, submit
 
 if TYPE_CHECKING:
     from cchc.intake.context import IntakeContext
     from schedules.plan import Plan
+
+log = logging.getLogger("cchc.intake")
 
 
 async def upload_form(ctx: IntakeContext, request: Request, back: str, title: str) -> ReceivedForm:
@@ -62,7 +65,8 @@ def hand_in(
     record=submit,
 ):
     """Check every file (name, then content), then record them (`submit` a version, or
-    `contribute` a coordinating unit's input); PageError on any refusal, with nothing stored."""
+    `contribute` a coordinating unit's input); PageError on any refusal, with nothing stored
+    (507 when the data folder refuses the write: logged, the item as it was)."""
     if not form.files:
         raise PageError(400, "Chưa nộp được", "Chưa chọn tệp nào. Hãy chọn ít nhất một tệp.")
     try:  # every text field is checked before a byte is stored
@@ -84,6 +88,9 @@ def hand_in(
             note=note,
             max_bytes=ctx.intake.max_bytes,
         )
+    except StorageFull as exc:
+        log.error("item %s: files not stored: %s", item.id, exc.cause)
+        raise PageError(507, "Chưa nộp được", str(exc)) from None
     except UserError as exc:
         raise PageError(409, "Chưa nộp được", str(exc)) from None
 

@@ -8,6 +8,7 @@ plan, and an item of a commune the config does not hold is not found."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -18,14 +19,15 @@ from cchc.intake.errors import PageError
 from cchc.intake.files import hand_in, stored_file, upload_form
 from cchc.intake.followups import after_change, deliver_soon
 from cchc.intake.item_views import contributions_of, item_context
+from cchc.intake.limits import minutes_to_wait, retry_after
 from cchc.intake.pages import page
 from models.db import transaction
-from models.tables import Contribution, WorkItem
+from models.tables import Contribution, WorkItem, saved_id
 from notifications.links import LinkInvalid, verify_item_token
 from notifications.views import unit_view
 from schedules.plan import Plan
 from schedules.vocabulary import ItemChange, ItemStatus
-from usecases.review import contribute
+from usecases.review import contribute, submit
 
 router = APIRouter()
 """The home page, the health check and a unit's item pages (opened by its signed link)."""
@@ -59,6 +61,25 @@ def unit_item(
             "Đường liên kết này không dành cho đơn vị được giao nhiệm vụ.",
         )
     return item, unit, plan
+
+
+def count_upload(
+    ctx: IntakeContext, item: WorkItem, unit: str, at: datetime, back: str, title: str
+) -> None:
+    """Count an upload of the link (`item`, `unit`), or refuse it (429, its body unread) when
+    the link sent CCHC_INTAKE_UPLOADS_PER_HOUR within the last hour."""
+    wait = ctx.uploads.take(saved_id(item), unit, at)
+    if wait is None:
+        return
+    refused = PageError(
+        429,
+        title,
+        f"Đường liên kết này đã được dùng để gửi {ctx.uploads.per_hour} lần trong một giờ qua. "
+        f"Hãy thử lại sau {minutes_to_wait(wait)} phút. Không có tệp nào được lưu.",
+        {**retry_after(wait), "Connection": "close"},
+    )
+    refused.back = back
+    raise refused
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -98,9 +119,12 @@ async def item_upload(ctx: Context, item_id: int, token: str, request: Request):
             f"Nhiệm vụ này đã được miễn ({item.waived_reason or 'không nêu lý do'}): hệ "
             "thống không nhận sản phẩm cho nhiệm vụ đã miễn. Không có tệp nào được lưu.",
         )
-    form = await upload_form(ctx, request, f"{ctx.prefix}/items/{item_id}/{token}", "Chưa nộp được")
+    back = f"{ctx.prefix}/items/{item_id}/{token}"
+    count_upload(ctx, item, unit, at, back, "Chưa nộp được")
+    form = await upload_form(ctx, request, back, "Chưa nộp được")
+    record = partial(submit, max_versions=ctx.intake.max_versions)
     try:
-        submission = await run_in_threadpool(hand_in, ctx, plan, item, unit, form, at)
+        submission = await run_in_threadpool(hand_in, ctx, plan, item, unit, form, at, record)
     except PageError as refused:
         refused.back = f"{ctx.prefix}/items/{item_id}/{token}"
         raise
@@ -129,6 +153,7 @@ async def contribution_upload(
     """A coordinating unit's files for the lead's item: checked like a deliverable, stored as
     contributions (they never close the item), then back to its page."""
     back = f"{ctx.prefix}/items/{item.id}/{token}"
+    count_upload(ctx, item, unit, at, back, "Chưa gửi được")
     form = await upload_form(ctx, request, back, "Chưa gửi được")
     try:
         await run_in_threadpool(hand_in, ctx, plan, item, unit, form, at, contribute)
@@ -154,10 +179,11 @@ async def contribution_file(ctx: Context, item_id: int, token: str, contribution
 @router.get("/items/{item_id}/{token}/v/{version}", response_class=HTMLResponse)
 async def receipt(ctx: Context, item_id: int, token: str, version: int, lap: int = 0):
     at = ctx.now()
-    item, _unit, plan = await run_in_threadpool(unit_item, ctx, item_id, token, at)
+    item, unit, plan = await run_in_threadpool(unit_item, ctx, item_id, token, at)
     values = await run_in_threadpool(item_context, ctx, plan, item, at)
+    # a coordinating unit's link opens its own page, never the lead's versions
     shown = next((v for v in values["versions"] if v["version"] == version), None)
-    if shown is None:
+    if shown is None or unit != item.unit:
         raise PageError(404, "Không tìm thấy biên nhận", f"Chưa có phiên bản {version}.")
     return page(
         ctx, "receipt.html", plan=plan, token=token, shown=shown, repeated=bool(lap), **values

@@ -8,7 +8,8 @@ oversized file is refused as soon as it passes the limit.
 3. A file part over `max_file_bytes`: its temporary file is deleted at once and the rest of the
    body is read and dropped (never stored), so the browser gets the answer rather than a reset
    connection; past `max_body` the reading stops.
-4. A body that stalls (nothing for `read_timeout` seconds, or not complete within
+4. A spool folder that refuses a write (full, read-only) is refused with 507, and logged.
+5. A body that stalls (nothing for `read_timeout` seconds, or not complete within
    `BODY_DEADLINE_FACTOR` times that) is refused with 408, and so is a body that ends before
    the closing boundary (a truncated upload is never taken for a complete file).
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import logging
 import os
 import tempfile
 import time
@@ -31,6 +33,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from notifications.views import file_size
+from usecases.errors import STORAGE_FULL
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -45,6 +48,9 @@ MAX_FILES = 10
 """Files the intake takes in one upload."""
 MAX_FORM_BYTES = 64 * 1024
 """The office's forms (a reason, a date): anything larger is refused unread."""
+MAX_BOUNDARY = 200
+"""The longest multipart boundary taken (RFC 2046 allows 70; browsers send 40 to 70)."""
+log = logging.getLogger("cchc.intake")
 
 
 class UploadRefused(Exception):
@@ -280,12 +286,19 @@ async def receive_form(
     length = declared_length(request)
     if length is not None and length > max_body:
         raise UploadRefused(413, too_large_message(max_file_bytes))
-    charset = params.get(b"charset", b"utf-8").decode("ascii", "replace")
-    incoming.mkdir(parents=True, exist_ok=True)
-    parts = _Parts(incoming, max_file_bytes, max_files, charset)
-    parser = MultipartParser(params[b"boundary"], parts.callbacks())
+    boundary = params[b"boundary"]
+    if not 1 <= len(boundary) <= MAX_BOUNDARY:
+        raise UploadRefused(400, "Yêu cầu không hợp lệ (ranh giới các phần của biểu mẫu sai).")
+    parts = _Parts(
+        incoming,
+        max_file_bytes,
+        max_files,
+        params.get(b"charset", b"utf-8").decode("ascii", "replace").strip(),
+    )
+    parser = MultipartParser(boundary, parts.callbacks())
     received = 0
     try:
+        incoming.mkdir(parents=True, exist_ok=True)
         async for chunk in _timed(request, read_timeout):
             received += len(chunk)
             if received > max_body:
@@ -305,6 +318,9 @@ async def receive_form(
         parts.refuse(400, "Kết nối bị ngắt khi đang gửi tệp. Hãy nộp lại.")
     except TimeoutError:
         parts.refuse(408, stalled_message(read_timeout or 0), {"Connection": "close"})
+    except OSError as exc:  # the spool folder refused a write: the server's fault
+        log.error("upload not spooled to %s: %s", incoming, exc)
+        parts.refuse(507, STORAGE_FULL)
     except Exception:  # noqa: BLE001  (python-multipart raises several kinds)
         parts.refuse(400, "Dữ liệu gửi lên bị hỏng. Hãy nộp lại.")
     if parts.refusal is not None:

@@ -43,6 +43,19 @@ class IntakeSettings:
     body_timeout: float = 60.0
     """CCHC_INTAKE_BODY_TIMEOUT: seconds an upload may send nothing before it is refused (408);
     the whole body must arrive within 20 times that."""
+    max_versions: int = 20
+    """CCHC_INTAKE_MAX_VERSIONS: versions a unit may hand in for one item through the intake;
+    past it, uploads are refused (the office can still return, accept, record a document)."""
+    uploads_per_hour: int = 30
+    """CCHC_INTAKE_UPLOADS_PER_HOUR: uploads one link (an item and unit) may send within an
+    hour, refused or not; past it, 429 until the oldest is an hour old."""
+    trusted_proxies: tuple[str, ...] = ()
+    """CCHC_TRUSTED_PROXIES: addresses or networks (comma-separated) of the reverse proxies
+    whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed; none by default, so the
+    client's address (the login throttle's key) is the connection's."""
+    header_timeout: float = 10.0
+    """CCHC_INTAKE_HEADER_TIMEOUT: seconds a connection may take to send a request's headers
+    (a half-sent header block is closed after that)."""
     local_address: str = f"{DEFAULT_INTAKE_HOST}:{DEFAULT_INTAKE_PORT}"
     """CCHC_INTAKE_ADDRESS (host:port, set by `make run` from INTAKE_HOST and INTAKE_PORT): where
     the links point without CCHC_PUBLIC_URL. Unlike that one, it does not mark a production
@@ -55,18 +68,6 @@ class IntakeSettings:
     @classmethod
     def from_env(cls) -> IntakeSettings:
         env = os.environ
-        max_bytes = env_number("CCHC_INTAKE_MAX_BYTES", int, cls.max_bytes)
-        if max_bytes < 1:
-            raise ValueError(f"CCHC_INTAKE_MAX_BYTES={max_bytes}: phải từ 1 trở lên")
-        link_days = env_number("CCHC_LINK_DAYS", int, cls.link_days)
-        if link_days < 1:
-            raise ValueError(f"CCHC_LINK_DAYS={link_days}: phải từ 1 trở lên")
-        office_link_days = env_number("CCHC_OFFICE_LINK_DAYS", int, cls.office_link_days)
-        if not 1 <= office_link_days <= 400:
-            raise ValueError(f"CCHC_OFFICE_LINK_DAYS={office_link_days}: phải từ 1 đến 400")
-        body_timeout = env_number("CCHC_INTAKE_BODY_TIMEOUT", float, cls.body_timeout)
-        if not 1 <= body_timeout <= 3600:
-            raise ValueError(f"CCHC_INTAKE_BODY_TIMEOUT={body_timeout}: phải từ 1 đến 3600")
         public_url = (env.get("CCHC_PUBLIC_URL") or "").strip() or None
         if public_url and not public_url.startswith(("http://", "https://")):
             raise ValueError(
@@ -79,14 +80,55 @@ class IntakeSettings:
             secret=env.get("CCHC_SECRET") or None,
             public_url=public_url,
             local_address=local_address,
-            max_bytes=max_bytes,
-            link_days=link_days,
             office_user=env.get("CCHC_OFFICE_USER") or None,
             office_password=env.get("CCHC_OFFICE_PASSWORD") or None,
             office_key=env.get("CCHC_OFFICE_KEY") or None,
-            office_link_days=office_link_days,
-            body_timeout=body_timeout,
+            trusted_proxies=trusted_proxies(env.get("CCHC_TRUSTED_PROXIES") or ""),
+            **cls._limits_from_env(),  # type: ignore[arg-type]  # each value has its field's type (_LIMITS)
         )
+
+    @classmethod
+    def _limits_from_env(cls) -> dict[str, int | float]:
+        """The numeric settings, each within its bounds (ValueError naming the variable)."""
+        limits: dict[str, int | float] = {}
+        for attribute, variable, kind, low, high in _LIMITS:
+            value = env_number(variable, kind, getattr(cls, attribute))
+            if not low <= value <= high:
+                bounds = f"từ {low:g} trở lên" if high == INFINITY else f"từ {low:g} đến {high:g}"
+                raise ValueError(f"{variable}={value}: phải {bounds}")
+            limits[attribute] = value
+        return limits
+
+
+INFINITY = float("inf")
+_LIMITS: list[tuple[str, str, type, float, float]] = [
+    ("max_bytes", "CCHC_INTAKE_MAX_BYTES", int, 1, INFINITY),
+    ("link_days", "CCHC_LINK_DAYS", int, 1, INFINITY),
+    ("office_link_days", "CCHC_OFFICE_LINK_DAYS", int, 1, 400),
+    ("body_timeout", "CCHC_INTAKE_BODY_TIMEOUT", float, 1, 3600),
+    ("max_versions", "CCHC_INTAKE_MAX_VERSIONS", int, 1, 1000),
+    ("uploads_per_hour", "CCHC_INTAKE_UPLOADS_PER_HOUR", int, 1, 10_000),
+    ("header_timeout", "CCHC_INTAKE_HEADER_TIMEOUT", float, 1, 600),
+]
+"""The intake's numbers: attribute, variable, type, lowest and highest value."""
+
+
+def trusted_proxies(text: str) -> tuple[str, ...]:
+    """CCHC_TRUSTED_PROXIES as uvicorn's `forwarded_allow_ips` takes it: addresses or networks,
+    comma-separated (`*`: any, only for a proxy on a socket nobody else reaches)."""
+    import ipaddress
+
+    proxies = tuple(part.strip() for part in text.split(",") if part.strip())
+    for proxy in proxies:
+        if proxy == "*":
+            continue
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"CCHC_TRUSTED_PROXIES: {proxy!r} is not an address or a network"
+            ) from None
+    return proxies
 
 
 @dataclass(frozen=True)

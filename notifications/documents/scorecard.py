@@ -27,6 +27,7 @@ from notifications.documents.house_style import (
     table_sheet,
     workbook_bytes,
 )
+from notifications.markdown_text import md_text
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
 from usecases.reporting import UnitYear
@@ -159,7 +160,7 @@ def scorecard_markdown(card: Scorecard) -> str:
     lines = [
         f"# Kết quả thực hiện đúng hạn nhiệm vụ CCHC năm {card.year}",
         "",
-        f"{card.commune} – số liệu đến {vn_datetime(card.at, card.zone)} "
+        f"{md_text(card.commune)} – số liệu đến {vn_datetime(card.at, card.zone)} "
         f"(ngày {vn_date(local_date(card.at, card.zone))}).",
         "",
         "| Đơn vị | Đến hạn | Đúng hạn | Đúng hạn (được gia hạn) | Quá hạn (đã nộp) | "
@@ -169,8 +170,10 @@ def scorecard_markdown(card: Scorecard) -> str:
     for row, quarters in card.with_total():
         rates = [percent(quarters[q].on_time_rate) if q in quarters else "–" for q in QUARTERS]
         lines.append(
-            f"| {row.name} | {row.due} | {row.on_time} | {row.on_time_extended} | {row.late} | "
-            f"{row.overdue_open} | " + " | ".join(rates) + f" | {percent(row.on_time_rate)} |"
+            f"| {md_text(row.name)} | {row.due} | {row.on_time} | {row.on_time_extended} "
+            f"| {row.late} | {row.overdue_open} | "
+            + " | ".join(rates)
+            + f" | {percent(row.on_time_rate)} |"
         )
     return "\n".join(lines + _directives_markdown(card)) + "\n"
 
