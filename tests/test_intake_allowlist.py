@@ -412,7 +412,7 @@ def test_attach_on_a_folder_says_so(attach_env, tmp_path):
     for args in ([str(folder)], [str(folder), "--no-check"], [str(folder) + "/"]):
         done = attach(env, str(item_id), *args)
         assert done.returncode == 1, done.stderr
-        assert "folder" in done.stderr and "Traceback" not in done.stderr
+        assert "thư mục" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_attach_through_a_linked_folder_is_refused(attach_env, tmp_path):

@@ -148,7 +148,7 @@ def test_a_zip_is_one_level_of_documents(live, engine, item):
 
 def test_a_zip_bomb_is_refused_by_its_declared_size(live, engine, item, monkeypatch):
     """Refused from the central directory alone: no entry of the bomb is read (inflated)."""
-    bomb, small = declared_bomb(), zip_bytes(("bom.txt", b"0" * 1000))
+    bomb, small = declared_bomb(), zip_bytes(("bao-cao.pdf", pdf_bytes()))
     read = []
     open_entry = zipfile.ZipFile.open
 
@@ -162,7 +162,7 @@ def test_a_zip_bomb_is_refused_by_its_declared_size(live, engine, item, monkeypa
     assert_refused(response, live, engine, item, 415, "bom nén")
     assert "bom.txt" not in read
     accepted = post_files(live.link(item), ("nho.zip", small))
-    assert accepted.status_code == 303 and "bom.txt" in read  # what the recording sees
+    assert accepted.status_code == 303  # a folder of documents is taken
 
 
 def test_entries_are_counted_before_any_is_read(live, engine, item):
@@ -420,8 +420,6 @@ def test_out_of_range_numbers_on_office_routes(office, engine, item):
     token = httpx.URL(office.office()).params["t"]
     base = office.base
     answers = [
-        httpx.get(f"{base}/office", params={"t": token, "year": "-5"}),
-        httpx.get(f"{base}/office", params={"t": token, "year": "99999"}),
         httpx.get(f"{base}/office/files/{10**20}", params={"t": token}),
         httpx.get(f"{base}/office/files/{2**31}", params={"t": token}),
         httpx.post(f"{base}/office/items/{2**31}/versions/1/accept", data={"t": token}),
@@ -438,6 +436,10 @@ def test_out_of_range_numbers_on_office_routes(office, engine, item):
     for response in answers:
         assert response.status_code in (400, 404), (response.request.url, response.status_code)
         assert_secured(response)
+    for year in ("-5", "99999"):  # a year out of range is no filter: every open item, no 500
+        shown = httpx.get(f"{base}/office", params={"t": token, "year": year})
+        assert shown.status_code == 200 and "Tất cả các năm" in shown.text
+        assert_secured(shown)
     assert reload(engine, item.id).status == "open"
 
 

@@ -262,9 +262,9 @@ def test_a_slow_server_gets_mail_with_pauses_for_a_while_and_no_mail_goes_twice(
     sending for CCHC_SMTP_SLOW_BUDGET (1.5 s here), then stops: the rest waits, and the run's
     summary says how many and why. Nothing is resent (before: one mail per run, i.e. one a
     day, and the summary said nothing of the server)."""
-    from flows.artifacts import delivery_line
     from notifications.delivery import describe_delivery
     from notifications.smtp import SmtpSettings
+    from notifications.sweep_summary import delivery_line
 
     engine = sqlite_engine
     inbox = SlowInbox(delay=0.5)

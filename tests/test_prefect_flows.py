@@ -173,7 +173,7 @@ def test_sweep_publishes_status_and_summary_and_emits_transitions(pf, rt, plan, 
     assert any(r["Báo cáo của đơn vị"].startswith("chưa nộp") for r in consolidated)
 
     rows = table_rows(latest_artifact(status_pages.open_items_key(plan)))
-    assert any(r["Tình trạng"].startswith("quá hạn, đã báo cáo cấp trên (lần ") for r in rows)
+    assert any(r["Tình trạng"].startswith("quá hạn, đã báo cáo cấp trên") for r in rows)
     summary = latest_artifact(sweep_summary.sweep_summary_key(plan))
     assert summary.type == "markdown"
     assert "# Kết quả rà soát lúc 22/12/2026 07:30" in summary.data

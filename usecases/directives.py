@@ -187,11 +187,9 @@ def _store_file(data_dir: Path | None, incoming: IncomingFile, max_bytes: int | 
     except ValueError as exc:
         raise UserError(f"{incoming.name}: {exc} (tệp rỗng hoặc quá lớn)") from None
     except IsADirectoryError:
-        raise UserError(f"{incoming.path} is a folder, not a file (không phải tệp)") from None
+        raise UserError(f"{incoming.path} là thư mục, không phải tệp") from None
     except OSError as exc:
-        raise UserError(
-            f"cannot read {incoming.path}: {exc.strerror} (không đọc được tệp)"
-        ) from None
+        raise UserError(f"Không đọc được tệp {incoming.path}: {exc.strerror}") from None
 
 
 def _file_columns(incoming: IncomingFile | None, blob: StoredBlob | None) -> dict:

@@ -124,11 +124,9 @@ def _store_one(data_dir: Path, incoming: IncomingFile, max_bytes: int | None) ->
     try:
         stream = open(incoming.path, "rb")  # noqa: SIM115  (closed below; read errors apart)
     except IsADirectoryError:
-        raise UserError(f"{incoming.path} is a folder, not a file (không phải tệp)") from None
+        raise UserError(f"{incoming.path} là thư mục, không phải tệp") from None
     except OSError as exc:
-        raise UserError(
-            f"cannot read {incoming.path}: {exc.strerror} (không đọc được tệp)"
-        ) from None
+        raise UserError(f"Không đọc được tệp {incoming.path}: {exc.strerror}") from None
     with stream:
         try:
             return store_blob(data_dir / "deliverables", stream, max_bytes)

@@ -74,7 +74,7 @@ def _checked(file: Path, rule, value):
     try:
         return rule(value)
     except filetypes.Refused as exc:
-        raise UserError(f"{file}: {exc.message} (refused; --no-check attaches it anyway)") from None
+        raise UserError(f"{file}: {exc.message} (bị từ chối; --no-check để vẫn đính kèm)") from None
 
 
 def _open_regular(file: Path) -> BinaryIO:
@@ -84,11 +84,9 @@ def _open_regular(file: Path) -> BinaryIO:
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
-            raise UserError(f"{file} is a folder, not a file (là thư mục, không phải tệp)")
+            raise UserError(f"{file} là thư mục, không phải tệp")
         if not stat.S_ISREG(mode):
-            raise UserError(
-                f"{file} is not a regular file (FIFO, device or socket) (không phải tệp thường)"
-            )
+            raise UserError(f"{file} không phải tệp thường (mà là FIFO, thiết bị hoặc socket)")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -100,7 +98,7 @@ def _walk(file: Path) -> int:
     """A descriptor of FILE, each component opened relative to the one before, none a link."""
     parts = [p for p in file.parts if p not in ("/", ".")] if file.parts else []
     if not parts:
-        raise UserError(f"{file} is a folder, not a file (là thư mục, không phải tệp)")
+        raise UserError(f"{file} là thư mục, không phải tệp")
     here = os.open("/" if file.is_absolute() else ".", os.O_RDONLY | os.O_DIRECTORY)
     try:
         for n, part in enumerate(parts):
@@ -120,12 +118,12 @@ def _walk(file: Path) -> int:
 
 def _refusal(file: Path, part: str, exc: OSError, last: bool) -> UserError:
     if exc.errno == errno.ELOOP or (exc.errno == errno.ENOTDIR and not last and _is_link(file)):
-        where = "" if last else f" (through the linked folder {part!r})"
+        where = "" if last else f" (qua thư mục liên kết {part!r})"
         return UserError(
-            f"{file} is a symbolic link{where}: attach the file itself (là liên kết, không phải "
-            "tệp)"
+            f"{file} là liên kết tượng trưng (symbolic link){where}, không phải tệp: hãy đính "
+            "kèm chính tệp đó"
         )
-    return UserError(f"cannot read {file}: {exc.strerror} (không đọc được tệp)")
+    return UserError(f"Không đọc được tệp {file}: {exc.strerror}")
 
 
 def _is_link(file: Path) -> bool:

@@ -287,9 +287,9 @@ def _row(
 
 
 def _state(label: str, item: WorkItem, timeliness: str) -> str:
-    """The status the list shows beside the verdict: a closed item's is "đã nộp" when its
-    verdict ("đúng hạn (được gia hạn)", ...) is shown beside it."""
-    return ItemStatus.CLOSED.label if timeliness and item.status == ItemStatus.CLOSED else label
+    """The status the list shows beside the verdict: the item's status as every surface words
+    it (`standing`), whatever verdict ("đúng hạn (được gia hạn)", ...) is shown beside it."""
+    return label
 
 
 def _group(commune: str, unit: str) -> str:
