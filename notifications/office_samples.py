@@ -1,4 +1,4 @@
-"""Samples of the office's daily work for `cchc check` (`compose.sample_contexts`): the notice
+"""Samples of the office's daily work for `cchc check` (`samples.sample_contexts`): the notice
 of a directive's item, and the three mails of an extension, so that every branch of the
 templates they take is rendered at check time."""
 

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from models.tables import Outbox, WorkItem, saved_id
-from notifications.compose import Composer, Mail, load_facts, sample_contexts
+from notifications.compose import Composer, Mail, load_facts
 from notifications.render import Renderer, TemplateIssue, check_renders
+from notifications.samples import sample_contexts
 from notifications.smtp import eml_bytes
 from schedules.notices import (
     Notice,

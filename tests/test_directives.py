@@ -16,9 +16,10 @@ from test_mail_support import mail_settings, running_smtp_server
 
 from models.db import transaction
 from models.tables import Directive, WorkItem
-from notifications.compose import Composer, sample_contexts
+from notifications.compose import Composer
 from notifications.delivery import deliver_pending
 from notifications.render import check_renders
+from notifications.samples import sample_contexts
 from schedules.documents import clean_doc_number, directive_basis, document_kind
 from usecases.directives import (
     IssueDirective,

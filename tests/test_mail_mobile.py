@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from support import CHROMIUM, launch_chromium
 
-from notifications.compose import Composer, sample_contexts
+from notifications.compose import Composer
+from notifications.samples import sample_contexts
 from schedules.dates import parse_instant
 
 pytestmark = [

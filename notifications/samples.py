@@ -1,0 +1,140 @@
+"""Sample mails for `cchc check` (every template rendered against them) and `cchc preview`:
+an in-memory item like the sweep would open, and a context for every kind of mail and the
+variants its templates branch on (the office's daily work: `office_samples`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from models.tables import Deliverable, WorkItem
+from notifications.compose import RECEIPT_KINDS, Composer, Facts
+from notifications.office_samples import office_samples
+from schedules.dates import local_date, local_instant
+from schedules.plan import Plan
+from schedules.vocabulary import MailKind, ObligationKind
+
+
+def sample_item(plan: Plan, at: datetime) -> WorkItem:
+    """An in-memory item like the sweep would open: the first periodic report from the
+    commune's start (or any scheduled obligation), for the first lead unit."""
+    first = local_date(at, plan.zone)
+    found = plan.acted_on(first, max(first, plan.commune.start) + timedelta(days=800))
+    found.sort(key=lambda o: plan.obligations[o.obligation].kind != ObligationKind.PERIODIC_REPORT)
+    if found:
+        occ = found[0]
+        obligation, unit, period = occ.obligation, occ.unit, occ.period
+        due, opens, window = occ.due.due, occ.opens, (period.window_start, period.window_end)
+        key = period.key
+    else:  # a config with no schedule at all: an ad hoc item
+        obligation = next(iter(plan.obligations))
+        unit = next(iter(plan.units))
+        due = plan.calendar.add_working_days(first, 10)
+        opens, window, key = first, (first, due), due.isoformat()
+    opened_at = local_instant(opens, plan.commune.sweep_time, plan.zone)
+    return WorkItem(
+        id=0,
+        commune=plan.commune.code,
+        obligation=obligation,
+        unit=unit,
+        period=key,
+        title=plan.obligations[obligation].title,
+        window_start=window[0],
+        window_end=window[1],
+        opens_on=opens,
+        due=due,
+        adhoc=False,
+        status="open",
+        step="opened",
+        escalation_level=0,
+        opened_at=opened_at,
+    )
+
+
+def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, dict]]:
+    """A context for every kind (and the variants their templates branch on), from a sample
+    item: what `cchc check` renders every template against."""
+    plan = composer.plan
+    item = sample_item(plan, at)
+    cal = plan.calendar
+    morning = plan.commune.sweep_time
+    opened = item.opened_at
+    when = {
+        MailKind.OPENED: opened,
+        MailKind.REMINDER: local_instant(cal.add_working_days(item.due, -2), morning, plan.zone),
+        MailKind.DUE: local_instant(item.due, morning, plan.zone),
+        MailKind.OVERDUE: local_instant(cal.add_working_days(item.due, 1), morning, plan.zone),
+        MailKind.ESCALATION: local_instant(cal.add_working_days(item.due, 5), morning, plan.zone),
+        MailKind.CLOSED: local_instant(item.due, morning, plan.zone),
+        MailKind.RETURNED: local_instant(item.due, morning, plan.zone),
+        MailKind.COORDINATE: opened,
+        MailKind.CORRECTION: local_instant(cal.add_working_days(item.due, 3), morning, plan.zone),
+    }
+    when[MailKind.REMINDER] = max(when[MailKind.REMINDER], opened)
+    steps = {
+        MailKind.ESCALATION: "escalation-1",
+        MailKind.RETURNED: "returned-1",
+        MailKind.COORDINATE: "opened",
+        MailKind.CORRECTION: "correction",
+    }
+    closed_item, facts = _sample_facts(item, when[MailKind.CLOSED])
+    recipient = plan.units[item.unit].email if item.unit in plan.units else "x@example.invalid"
+    out: list[tuple[MailKind, dict]] = []
+    for kind, at_kind in when.items():
+        subject = closed_item if kind in RECEIPT_KINDS else item
+        entry = composer.entry(kind, steps.get(kind, str(kind)), subject, at_kind, facts)
+        opening = kind == MailKind.OPENED
+        out.append((kind, composer.context(kind, str(recipient), at_kind, [entry], (), opening)))
+    failure = [(str(recipient), "550 5.1.1 mailbox unavailable")]
+    reminder = MailKind.REMINDER
+    entry = composer.entry(reminder, "reminder-2", item, when[reminder], facts)
+    out.append((reminder, composer.context(reminder, str(recipient), at, [entry], failure)))
+    overdue = when[MailKind.OVERDUE]
+    entries = [
+        composer.entry(
+            kind,
+            steps.get(kind, str(kind)),
+            closed_item if kind in RECEIPT_KINDS else item,
+            overdue,
+            facts,
+        )
+        for kind in when
+    ]
+    digest = MailKind.DIGEST
+    out.append((digest, composer.context(digest, str(recipient), overdue, entries, failure, True)))
+    leaders = [str(p.email) for p in plan.commune.leadership]
+    if leaders:  # a leader's digest: the escalations of one run, in the leader's wording
+        at_level = when[MailKind.ESCALATION]
+        escalated = composer.entry(MailKind.ESCALATION, "escalation-1", item, at_level, facts)
+        out.append((digest, composer.context(digest, leaders[0], at_level, [escalated] * 2)))
+    return out + office_samples(composer, item, when[MailKind.OPENED], str(recipient))
+
+
+def _sample_facts(item: WorkItem, closed_at: datetime) -> tuple[WorkItem, Facts]:
+    """The sample item once closed, and the facts its receipt and return mails read."""
+    closed_item = WorkItem(
+        **item.model_dump()
+        | {
+            "status": "closed",
+            "step": "closed",
+            "closed_at": closed_at,
+            "on_time": True,
+        }
+    )
+    facts = Facts(
+        items={0: item},
+        deliverables={
+            0: Deliverable(
+                item_id=0,
+                version=1,
+                original_name="bao-cao.pdf",
+                size=123456,
+                sha256="0" * 64,
+                stored_path="",
+                received_at=closed_at,
+            )
+        },
+        returns={
+            (0, "returned-1"): {"reason": "Thiếu số liệu kiểm chứng", "previous_due": "2027-03-16"}
+        },
+    )
+    return closed_item, facts
