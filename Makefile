@@ -69,13 +69,13 @@ lint: install
 
 # Every test, in parallel (pytest-xdist, 2 workers: `make test TEST_WORKERS=3` for more; each
 # worker has its own databases, ports and Prefect server). Each module runs on one worker, the
-# longest first (tests/conftest.py). Measured: see README "Development".
+# longest first (tests/conftest.py). Measured: docs/development.md.
 TEST_WORKERS ?= 2
 test: install lint
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The inner loop: the pure and SQLite tiers, one process; no Prefect, no PostgreSQL, no
-# browser, no long-lived process (tiers: pyproject.toml markers). Measured: README "Development".
+# browser, no long-lived process (tiers: pyproject.toml markers). Measured: docs/development.md.
 # `make test-fast FAST_WORKERS=2` runs it on 2 xdist workers (worth it on an idle machine).
 FAST_WORKERS ?= 0
 test-fast: install

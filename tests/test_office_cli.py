@@ -299,7 +299,7 @@ def test_a_directive_that_cannot_be_true_records_nothing(office, tmp_path):
     program = tmp_path / "cong-van.pdf"
     program.write_bytes(b"MZ\x90\x00" + b"\x00" * 200)  # a Windows program, named .pdf
     done = office("directive", *SNV, "--file", str(program), "--at", "2027-03-03T09:00", ok=False)
-    assert done.exit_code == 1 and "refused" in done.output and "Traceback" not in done.output
+    assert done.exit_code == 1 and "bị từ chối" in done.output and "Traceback" not in done.output
     link = tmp_path / "link.pdf"
     link.symlink_to(pdf(tmp_path, "real.pdf"))
     done = office("directive", *SNV, "--file", str(link), "--at", "2027-03-03T09:00", ok=False)
