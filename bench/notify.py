@@ -45,8 +45,9 @@ from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
 from cchc.runtime.settings import IntakeSettings, Settings  # noqa: E402
 from models.db import ensure_schema, make_engine, transaction  # noqa: E402
 from models.tables import Outbox, WorkItem  # noqa: E402
-from notifications.compose import Composer, load_facts  # noqa: E402
+from notifications.compose import Composer  # noqa: E402
 from notifications.delivery import deliver_pending  # noqa: E402
+from notifications.facts import load_facts  # noqa: E402
 from notifications.links import intake_linker  # noqa: E402
 from notifications.smtp import SmtpSettings  # noqa: E402
 from schedules.dates import local_instant  # noqa: E402

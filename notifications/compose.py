@@ -1,8 +1,7 @@
 """Which mail an outbox row, or a digest group of rows, becomes.
 
-The facts a mail needs beyond its row (the item, the deliverable received, the reason for a
-return, the failures a notice reports) are read in bulk (`load_facts`); `Composer` then renders
-the templates and builds the message without touching the database.
+The facts a mail needs beyond its row are read in bulk first (`notifications.facts`);
+`Composer` then renders the templates and builds the message without touching the database.
 """
 
 from __future__ import annotations
@@ -13,22 +12,17 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-from sqlmodel import Session, col
-
-from models.store import ROUND_EVENTS, consolidated_sources
 from models.tables import (
-    Deliverable,
     Directive,
-    Event,
-    Extension,
     Outbox,
     WorkItem,
     saved_id,
 )
 from notifications.attachments import DIRECTIVE_FILE_KINDS, directive_attachment
 from notifications.extension_views import extension_context
+from notifications.facts import RECEIPT_KINDS, Facts, receipt_verdict
 from notifications.ics import CalendarEntry, calendar_bytes
+from notifications.labels import KIND_LABELS
 from notifications.message import (
     Attachment,
     address,
@@ -37,11 +31,9 @@ from notifications.message import (
     message_id,
     parse_sender,
 )
-from notifications.office_facts import load_directives, load_extensions, receipt_verdict
 from notifications.render import Renderer, renderer_for
 from notifications.signatures import signature_text
 from notifications.views import (
-    KIND_LABELS,
     ItemView,
     common_context,
     file_size,
@@ -56,12 +48,9 @@ from schedules.notices import leader_addresses
 from schedules.plan import Plan
 from schedules.vocabulary import (
     OPEN_STATUSES,
-    EventKind,
     MailKind,
-    OutboxStatus,
     StepKind,
     format_step,
-    is_undelivered,
     parse_step,
 )
 
@@ -84,80 +73,6 @@ UPLOAD_KINDS = (
     MailKind.COORDINATE,
 )
 """Mails to a unit that carry its signed link to the intake page (`upload_url`)."""
-RECEIPT_KINDS = (MailKind.CLOSED, MailKind.CORRECTION)
-"""Mails that state the version received (`closed`): the receipt, and the correction to those
-told of the item's escalations."""
-
-
-@dataclass
-class Facts:
-    items: dict[int, WorkItem] = field(default_factory=dict)
-    deliverables: dict[int, Deliverable] = field(default_factory=dict)
-    """The latest version handed in, per item."""
-    returns: dict[tuple[int, str], dict] = field(default_factory=dict)
-    """Detail of each `returned` event, by (item, step); (item, "") is the latest."""
-    failures: dict[tuple[int, str], list[tuple[str, str]]] = field(default_factory=dict)
-    """(recipient, error) of failed rows, by (item, step)."""
-    rounds: dict[int, int] = field(default_factory=dict)
-    """How many rounds each item has had after its first, returns and extensions granted (its
-    current round; absent: 0)."""
-    sources: dict[int, list[WorkItem]] = field(default_factory=dict)
-    """For a consolidated report's item: the units' items of the reports it sums up, same
-    period, as they stand when the mail is written."""
-    sent_with: dict[str, list[Outbox]] = field(default_factory=dict)
-    """By the Message-ID of a digest whose copies (Cc) are retried alone: the rows its To was
-    sent (see `Composer.for_digest`)."""
-    directives: dict[int, Directive] = field(default_factory=dict)
-    """The directive each directive's item acts on, by directive id."""
-    extensions: dict[tuple[int, int], Extension] = field(default_factory=dict)
-    """The extensions of the items with an extension mail, by (item, its number)."""
-
-
-def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = None) -> Facts:
-    """What the mails of `rows` state beyond the rows; with `plan`, also the units' reports a
-    consolidated report's item sums up."""
-    facts = Facts()
-    item_ids = {r.item_id for r in rows}
-    if not item_ids:
-        return facts
-    for item in session.execute(select(WorkItem).where(col(WorkItem.id).in_(item_ids))).scalars():
-        facts.items[item.id] = item
-    rounds = (
-        select(col(Event.item_id), func.count())
-        .where(col(Event.item_id).in_(item_ids), col(Event.kind).in_(ROUND_EVENTS))
-        .group_by(col(Event.item_id))
-    )
-    facts.rounds = {item_id: n for item_id, n in session.execute(rounds).all()}
-    facts.directives = load_directives(session, facts.items.values())
-    facts.extensions = load_extensions(session, rows)
-    if plan is not None:
-        for item in facts.items.values():
-            ob = plan.obligations.get(item.obligation)
-            if ob is not None and ob.consolidates:
-                facts.sources[saved_id(item)] = consolidated_sources(session, plan, item)
-    closed = {r.item_id for r in rows if r.kind in RECEIPT_KINDS + (MailKind.RETURNED,)}
-    if closed:
-        query = select(Deliverable).where(col(Deliverable.item_id).in_(closed))
-        for d in session.execute(query.order_by(col(Deliverable.version))).scalars():
-            facts.deliverables[d.item_id] = d
-    returned = {r.item_id for r in rows if r.kind == MailKind.RETURNED}
-    if returned:
-        events = select(Event).where(
-            col(Event.item_id).in_(returned), col(Event.kind) == EventKind.RETURNED
-        )
-        for event in session.execute(events.order_by(col(Event.id))).scalars():
-            facts.returns[(event.item_id, event.detail.get("step", ""))] = event.detail
-            facts.returns[(event.item_id, "")] = event.detail
-    noticed = {r.item_id for r in rows if is_undelivered(r.step)}
-    if noticed:
-        failures = select(Outbox).where(
-            col(Outbox.item_id).in_(noticed), col(Outbox.status) == OutboxStatus.FAILED
-        )
-        for failed in session.execute(failures.order_by(col(Outbox.id))).scalars():
-            facts.failures.setdefault((failed.item_id, failed.step), []).append(
-                (failed.recipient, failed.last_error or "")
-            )
-    return facts
 
 
 @dataclass

@@ -77,7 +77,7 @@ def waiting_words(report: DeliveryReport) -> str:
 def describe_delivery(report: DeliveryReport) -> str:
     """What a delivery run did, in Vietnamese (`cchc sweep`, `cchc send`): how the mail went, the
     counts, then one line per outbox row (#id) sent, to retry, failed or cancelled."""
-    from notifications.views import kind_label
+    from notifications.labels import kind_label
     from schedules.dates import vn_datetime
 
     via = report.via

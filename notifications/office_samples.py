@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from models.tables import Directive, Extension, WorkItem
-from notifications.compose import Composer, Facts
+from notifications.compose import Composer
+from notifications.facts import Facts
 from schedules.documents import directive_period
 from schedules.vocabulary import ExtensionStatus, MailKind
 

@@ -8,8 +8,8 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
 from models.db import transaction
-from models.store import ROUND_EVENTS
-from models.tables import Event, Outbox, WorkItem
+from models.store import rounds_by_item
+from models.tables import Outbox, WorkItem
 from schedules.notices import digest_addresses, in_digest
 from schedules.plan import Plan
 from schedules.vocabulary import OutboxStatus, parse_step
@@ -31,7 +31,7 @@ def list_outbox(
         query = query.where(col(Outbox.item_id) == item_id)
     with transaction(engine) as session:
         found = session.execute(query.order_by(col(Outbox.id))).all()
-        rounds = _rounds(session, {row.item_id for row, _ in found})
+        rounds = rounds_by_item(session, {row.item_id for row, _ in found})
     digest_to = digest_addresses(plan)
 
     def msg_id(row: Outbox) -> str | None:
@@ -67,18 +67,6 @@ def list_outbox(
         }
         for row, unit in found
     ]
-
-
-def _rounds(session, item_ids: set[int]) -> dict[int, int]:
-    """How many rounds each item has had after its first (`models.store.ROUND_EVENTS`)."""
-    if not item_ids:
-        return {}
-    query = (
-        select(col(Event.item_id), func.count())
-        .where(col(Event.item_id).in_(item_ids), col(Event.kind).in_(ROUND_EVENTS))
-        .group_by(col(Event.item_id))
-    )
-    return {item_id: n for item_id, n in session.execute(query).all()}
 
 
 def failed_counts(plan: Plan, engine: Engine) -> dict[int, int]:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from models.tables import Outbox, WorkItem, saved_id
-from notifications.compose import Composer, Mail, load_facts
+from notifications.compose import Composer, Mail
+from notifications.facts import load_facts
 from notifications.render import Renderer, TemplateIssue, check_renders
 from notifications.samples import sample_contexts
 from notifications.smtp import eml_bytes

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from models.tables import Deliverable, WorkItem
-from notifications.compose import RECEIPT_KINDS, Composer, Facts
+from notifications.compose import Composer
+from notifications.facts import RECEIPT_KINDS, Facts
 from notifications.office_samples import office_samples
 from schedules.dates import local_date, local_instant
 from schedules.plan import Plan

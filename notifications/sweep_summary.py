@@ -12,9 +12,10 @@ from datetime import datetime
 
 from notifications.city_pages import commune_label
 from notifications.delivery_report import DeliveryReport, waiting_words
+from notifications.labels import step_label
 from notifications.markdown_text import md_text
 from notifications.status_pages import ItemLike, Page, obligation_title, unit_name
-from notifications.views import period_label, step_label
+from notifications.views import period_label
 from schedules.city import City
 from schedules.dates import vn_date, vn_datetime
 from schedules.plan import Plan

@@ -21,12 +21,8 @@ from schedules.timeliness import timeliness_label
 from schedules.vocabulary import (
     REPORT_KINDS,
     ItemStatus,
-    MailKind,
     ObligationKind,
-    OutboxStatus,
-    StepKind,
     days_late,
-    parse_step,
     standing,
 )
 
@@ -35,18 +31,6 @@ if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cch
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
-KIND_LABELS: dict[str, str] = {
-    MailKind.OPENED: "Thông báo nhiệm vụ",
-    MailKind.REMINDER: "Nhắc hạn",
-    MailKind.DUE: "Đến hạn hôm nay",
-    MailKind.OVERDUE: "Quá hạn",
-    MailKind.ESCALATION: "Đôn đốc",
-    MailKind.CLOSED: "Đã nhận sản phẩm",
-    MailKind.RETURNED: "Trả lại để hoàn thiện",
-    MailKind.COORDINATE: "Đề nghị phối hợp",
-    MailKind.EXTENSION: "Gia hạn",
-    MailKind.CORRECTION: "Đã nhận sản phẩm (sau chuyển cấp)",
-}
 SHORT_TITLE = 90
 SUBJECT_BUDGET = 54
 """A subject is "[CCHC] unit, hạn dd/mm/yyyy – kind: title": about 40 characters besides the
@@ -423,60 +407,6 @@ def common_context(plan: Plan, today: date, at: datetime) -> dict:
         "today_weekday": vn_weekday(today),
         "written_at": vn_datetime(at, plan.zone),
     }
-
-
-# ----- outbox statuses and steps as the command line's tables show them ----------------------
-# (an item's status: `schedules.vocabulary.standing`)
-
-OUTBOX_STATUS_LABELS = {
-    OutboxStatus.PENDING: "chờ gửi",
-    OutboxStatus.SENT: "đã gửi",
-    OutboxStatus.FAILED: "lỗi",
-    OutboxStatus.CANCELLED: "đã hủy",
-}
-DIGEST_LABEL = "Tổng hợp"
-
-
-def outbox_status_label(status: str) -> str:
-    try:
-        return OUTBOX_STATUS_LABELS[OutboxStatus(status)]
-    except ValueError:
-        return str(status)
-
-
-def kind_label(kind: MailKind | str) -> str:
-    """A mail kind in Vietnamese (the subjects' words, `KIND_LABELS`)."""
-    return KIND_LABELS.get(kind, DIGEST_LABEL if kind == MailKind.DIGEST else str(kind))
-
-
-def step_label(step: str) -> str:
-    """A step name (`schedules.vocabulary`) in Vietnamese: "nhắc hạn, còn 5 ngày làm việc",
-    "chuyển cấp 2", "báo thư lỗi: quá hạn", "thông báo nhiệm vụ (trước lần trả lại 1)"; a name
-    `parse_step` does not read is shown as it is."""
-    try:
-        name = parse_step(step)
-    except ValueError:
-        return step
-    n = name.number
-    words = {
-        StepKind.OPENED: "thông báo nhiệm vụ",
-        StepKind.REMINDER: f"nhắc hạn, còn {n} ngày làm việc",
-        StepKind.DUE: "đến hạn",
-        StepKind.OVERDUE: "quá hạn",
-        StepKind.ESCALATION: f"chuyển cấp {n}",
-        StepKind.CLOSED: f"đã nhận bản {n}" if n else "đã nhận",
-        StepKind.RETURNED: f"trả lại lần {n}",
-        StepKind.WAIVED: "miễn",
-        StepKind.REQUESTED: f"đề nghị gia hạn lần {n}",
-        StepKind.EXTENDED: f"gia hạn lần {n}",
-        StepKind.REFUSED: f"không gia hạn lần {n}",
-        StepKind.CORRECTION: "báo đã nhận sau chuyển cấp",
-    }[name.kind]
-    if name.undelivered:
-        words = f"báo thư lỗi: {words}"
-    if name.archived is not None:
-        words += f" (trước lần trả lại {name.archived})"
-    return words
 
 
 def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: date) -> dict:

@@ -401,7 +401,7 @@ def test_plan_table_shows_the_short_title_csv_the_id(cchc):
 
 
 def test_outbox_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
-    from notifications.views import KIND_LABELS
+    from notifications.labels import KIND_LABELS
 
     cchc("sweep", "--at", "2027-03-02T07:30", "--no-mail")
     items = json.loads(cchc("items", "--unit", "VP", "--format", "json").stdout)
@@ -525,7 +525,7 @@ def test_a_status_line_only_on_a_terminal(monkeypatch):
 
 
 def test_every_status_and_step_has_its_vietnamese_label():
-    from notifications.views import (
+    from notifications.labels import (
         OUTBOX_STATUS_LABELS,
         kind_label,
         outbox_status_label,

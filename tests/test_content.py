@@ -16,7 +16,8 @@ from support import find_item
 
 from models.db import transaction
 from models.tables import Outbox, WorkItem
-from notifications.compose import Composer, load_facts
+from notifications.compose import Composer
+from notifications.facts import load_facts
 from schedules.contents import note_for_units, report_contents
 from schedules.dates import parse_instant, vn_weekday
 from schedules.notices import closed_notices, opening_notices

@@ -12,7 +12,8 @@ from support import find_item
 
 from models.db import transaction
 from models.tables import Event, WorkItem
-from notifications.compose import Composer, load_facts
+from notifications.compose import Composer
+from notifications.facts import load_facts
 from notifications.links import item_link
 from usecases.review import contributions
 from usecases.sweep import sweep

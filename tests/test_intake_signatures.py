@@ -172,7 +172,8 @@ def test_receipt_and_office_page_say_who_signed(certificate, plan, engine, tmp_p
 
 def test_the_receipt_mail_says_it(certificate, plan, tmp_path):
     from models.tables import Deliverable, Outbox, WorkItem
-    from notifications.compose import Composer, Facts
+    from notifications.compose import Composer
+    from notifications.facts import Facts
     from notifications.samples import sample_item
 
     at = datetime(2027, 3, 9, 1, 0, tzinfo=UTC)

@@ -22,7 +22,9 @@ from test_mail_support import (
 
 from models.db import transaction
 from models.tables import Event, Outbox, WorkItem
-from notifications.delivery import DeliveryReport, claim, deliver_pending
+from notifications.claims import claim
+from notifications.delivery import deliver_pending
+from notifications.delivery_report import DeliveryReport
 from notifications.message import message_id
 from notifications.outbox import failed_counts, list_outbox
 from notifications.smtp import SmtpTransport
@@ -328,7 +330,7 @@ def test_crash_after_acceptance_resends_once_with_the_same_id(
     import asyncio
     import time
 
-    from notifications.delivery import Scope
+    from notifications.claims import Scope
 
     at = morning(plan, quarter.opens)
     sweep(plan, engine, at)

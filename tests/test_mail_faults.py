@@ -15,7 +15,8 @@ from test_mail_support import mail_settings, morning, running_smtp_server
 
 from models.db import transaction
 from models.tables import Outbox
-from notifications.delivery import deliver_pending, describe_delivery
+from notifications.delivery import deliver_pending
+from notifications.delivery_report import describe_delivery
 from schedules.notices import escalation_addresses
 from schedules.plan_loader import load_plan
 from usecases.sweep import sweep

@@ -134,7 +134,7 @@ def test_deliverers_acting_as_of_distant_instants_send_nothing_twice(plan, engin
     """A sweep acting as of 08:00 is still sending when `cchc send` acts as of the next day:
     the second must leave the first one's rows alone (before: its lease, counted from 08:00,
     had run out as of the next day, and every mail went twice)."""
-    from notifications.delivery import describe_delivery
+    from notifications.delivery_report import describe_delivery
 
     inbox = GatedInbox()
     server = server_with(inbox)
@@ -262,7 +262,7 @@ def test_a_slow_server_gets_mail_with_pauses_for_a_while_and_no_mail_goes_twice(
     sending for CCHC_SMTP_SLOW_BUDGET (1.5 s here), then stops: the rest waits, and the run's
     summary says how many and why. Nothing is resent (before: one mail per run, i.e. one a
     day, and the summary said nothing of the server)."""
-    from notifications.delivery import describe_delivery
+    from notifications.delivery_report import describe_delivery
     from notifications.smtp import SmtpSettings
     from notifications.sweep_summary import delivery_line
 

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from cchc.cli import main
 from models.tables import Outbox, WorkItem
-from notifications.compose import Composer, Facts
+from notifications.compose import Composer
+from notifications.facts import Facts
 from notifications.message import digest_message_id, message_id
 from notifications.preview import check_mail
 from notifications.smtp import eml_bytes

@@ -14,7 +14,8 @@ from support import cli_env, find_item, run_cchc
 
 from models.db import transaction
 from models.tables import Event, Outbox
-from notifications.compose import Composer, load_facts
+from notifications.compose import Composer
+from notifications.facts import load_facts
 from usecases.errors import UserError
 from usecases.lifecycle import receive_document, return_deliverable, waive
 from usecases.sweep import sweep

@@ -12,7 +12,8 @@ from cchc.intake import create_app
 from cchc.intake.upload import too_large_message
 from cchc.runtime.settings import IntakeSettings, Settings
 from models.tables import Deliverable, Outbox, WorkItem
-from notifications.compose import Composer, Facts
+from notifications.compose import Composer
+from notifications.facts import Facts
 from notifications.samples import sample_item
 from notifications.views import file_size
 

@@ -131,7 +131,7 @@ def sweep_cmd(app: App, at, no_mail) -> None:
     click.echo(describe_sweep(report, app.city))
     if not no_mail:
         from cchc.runtime.courier import deliver_communes
-        from notifications.delivery import describe_delivery
+        from notifications.delivery_report import describe_delivery
 
         with working("Đang gửi thư…"):
             delivered = deliver_communes(app.plans, app.engine, app.settings, when)
@@ -141,7 +141,7 @@ def sweep_cmd(app: App, at, no_mail) -> None:
 def describe_sweep(report, city) -> str:
     """What a sweep did, in Vietnamese: the counts, then one line per item opened or moved
     (with its commune, in a city)."""
-    from notifications.views import step_label
+    from notifications.labels import step_label
 
     def title(obligation: str, item_id: int) -> str:
         commune = report.communes.get(item_id, "")

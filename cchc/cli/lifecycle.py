@@ -32,7 +32,7 @@ def deliver_queued(app: App, item_id: int | list[int], at: datetime) -> None:
     due at `at`, instead of leaving it to the next sweep; what the server does not take is
     retried by the engine."""
     from cchc.runtime.courier import deliver_items
-    from notifications.delivery import describe_delivery
+    from notifications.delivery_report import describe_delivery
 
     ids = [item_id] if isinstance(item_id, int) else item_id
     with working("Đang gửi thư…"):

@@ -14,19 +14,19 @@ from schedules.vocabulary import MailKind, OutboxStatus
 
 
 def _kind(kind: MailKind) -> str:
-    from notifications.views import kind_label
+    from notifications.labels import kind_label
 
     return kind_label(kind)
 
 
 def _step(step: str) -> str:
-    from notifications.views import step_label
+    from notifications.labels import step_label
 
     return step_label(step)
 
 
 def _outbox_status(status: str) -> str:
-    from notifications.views import outbox_status_label
+    from notifications.labels import outbox_status_label
 
     return outbox_status_label(status)
 
@@ -80,7 +80,7 @@ def outbox_cmd(app: App, status, item_id, fmt) -> None:
 def send_cmd(app: App, at) -> None:
     """Deliver every pending mail now, waiting for its next retry or not ("retry now")."""
     from cchc.runtime.courier import deliver_communes
-    from notifications.delivery import describe_delivery
+    from notifications.delivery_report import describe_delivery
 
     with working("Đang gửi thư…"):
         report = deliver_communes(app.plans, app.engine, app.settings, now_or(at), force=True)

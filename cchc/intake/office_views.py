@@ -20,7 +20,7 @@ from sqlmodel import col
 from cchc.intake.item_views import consolidated_sources, version_view
 from models.db import transaction
 from models.tables import Deliverable, Directive, WorkItem, saved_id
-from notifications.office_facts import load_directives
+from notifications.facts import load_directives
 from notifications.views import item_view, period_label, shorten, unit_view
 from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
 

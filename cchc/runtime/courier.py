@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 
 from cchc.runtime.settings import Settings
 from models.store import communes_of
-from notifications.delivery import DeliveryReport, deliver_pending
+from notifications.delivery import deliver_pending
+from notifications.delivery_report import DeliveryReport
 from notifications.documents.scorecard import evidence_for
 from schedules.city import City
 from schedules.plan import Plan
