@@ -30,10 +30,10 @@ from schedules.documents import (
 )
 from schedules.notices import opening_notices
 from schedules.plan import Plan
-from schedules.timeline import current_step, state_at
 from schedules.vocabulary import EventKind
 from usecases.coordinators import directive_coordinators
 from usecases.errors import UserError
+from usecases.items import ad_hoc_row
 from usecases.review import IncomingFile
 
 LIMITS = {"issuer": 200, "subject": 1000, "task": 2000, "product": 500}
@@ -225,25 +225,16 @@ def _open_item(
     oid = directive.obligation
     reference = document_reference(directive.number, directive.issued_on, directive.issuer)
     effective = plan.effective_due(oid, directive.due, reference)
-    steps = plan.timeline(oid, effective.due, at)
-    now = current_step(steps, at)
-    today = local_date(at, plan.zone)
-    row = dict(
-        commune=plan.commune.code,
-        obligation=oid,
-        unit=unit,
+    row, steps, now = ad_hoc_row(
+        plan,
+        oid,
+        unit,
+        effective,
+        at,
         period=directive_period(saved_id(directive)),
         title=directive.task or directive.subject,
-        window_start=min(directive.issued_on, today),
-        window_end=effective.due,
-        opens_on=today,
-        due=effective.due,
-        nominal_due=effective.nominal,
-        original_due=effective.due,
-        adhoc=True,
+        window_start=min(directive.issued_on, local_date(at, plan.zone)),
         directive_id=directive.id,
-        opened_at=at,
-        **state_at(steps, now),
     )
     [item_id] = insert_missing(session, WorkItem, [row])
     log_event(

@@ -16,8 +16,11 @@ from models.store import (
     transition,
 )
 from models.tables import WorkItem, saved_id
+from schedules.dates import local_date
 from schedules.notices import closed_notices, correction_notices
+from schedules.occurrences import DueDate
 from schedules.plan import Plan
+from schedules.timeline import Step, current_step, state_at
 from schedules.transitions import ItemEvent
 from schedules.vocabulary import EventKind, ItemStatus, StepKind
 from usecases.errors import unknown_item
@@ -69,3 +72,35 @@ def close_item(
         told = escalations_sent_to(session, item_id)
         queue_notices(session, item_id, correction_notices(plan, item.unit, told), at)
     return True
+
+
+def ad_hoc_row(
+    plan: Plan,
+    obligation: str,
+    unit: str,
+    effective: DueDate,
+    at: datetime,
+    **fields: Any,
+) -> tuple[dict[str, Any], list[Step], int]:
+    """The `work_item` row of an item opened by hand at `at` (`open_ad_hoc`, a directive's),
+    due on `effective`, at the step of its timeline it has reached; `fields`: its title,
+    period, window start and any other column. Returns the row, the timeline and the index of
+    the current step."""
+    steps = plan.timeline(obligation, effective.due, at)
+    now = current_step(steps, at)
+    today = local_date(at, plan.zone)
+    row = dict(
+        commune=plan.commune.code,
+        obligation=obligation,
+        unit=unit,
+        window_start=today,
+        window_end=effective.due,
+        opens_on=today,
+        due=effective.due,
+        nominal_due=effective.nominal,
+        original_due=effective.due,
+        adhoc=True,
+        opened_at=at,
+        **state_at(steps, now),
+    )
+    return row | fields, steps, now

@@ -39,7 +39,7 @@ from schedules.vocabulary import (
 )
 from usecases.errors import UserError, unknown_unit
 from usecases.handin import Document, Submission, record_version
-from usecases.items import get_item
+from usecases.items import ad_hoc_row, get_item
 from usecases.sweep import queue_opening
 
 
@@ -78,23 +78,8 @@ def open_ad_hoc(
     if due < today:
         raise UserError(f"Hạn {vn_date(due)} đã qua: chọn từ hôm nay trở đi")
     effective = plan.effective_due(obligation, due)
-    steps = plan.timeline(obligation, effective.due, at)
-    now = current_step(steps, at)
-    row = dict(
-        commune=plan.commune.code,
-        obligation=obligation,
-        unit=unit,
-        period=effective.due.isoformat(),
-        title=ob.title,
-        window_start=today,
-        window_end=effective.due,
-        opens_on=today,
-        due=effective.due,
-        nominal_due=effective.nominal,
-        original_due=effective.due,
-        adhoc=True,
-        opened_at=at,
-        **state_at(steps, now),
+    row, steps, now = ad_hoc_row(
+        plan, obligation, unit, effective, at, period=effective.due.isoformat(), title=ob.title
     )
     with transaction(engine) as session:
         ids = insert_missing(session, WorkItem, [row])

@@ -15,11 +15,10 @@ from starlette.concurrency import run_in_threadpool
 
 from cchc.intake.auth import Office, office_auth
 from cchc.intake.context import Context, Id, IntakeContext
-from cchc.intake.document_checks import received_document
 from cchc.intake.errors import PageError
 from cchc.intake.files import stored_file
 from cchc.intake.followups import after_change, deliver_soon
-from cchc.intake.forms import small_form
+from cchc.intake.forms import form_date, small_form
 from cchc.intake.item_views import status_label
 from cchc.intake.office_views import (
     ALL_YEARS,
@@ -229,9 +228,10 @@ async def office_receive(ctx: Context, request: Request, item_id: Id):
     document's number and date, and the item closes (`usecases.lifecycle.receive_document`)."""
     at = ctx.now()
     fields, office = await office_form(ctx, request, at)
-    item, plan = await run_in_threadpool(office_item, ctx, office, item_id)
+    _item, plan = await run_in_threadpool(office_item, ctx, office, item_id)
     try:
-        number, day = received_document(plan, item, fields, at)
+        day = form_date(fields, "date", "Ngày văn bản") if fields.get("date") else None
+        number = fields.get("doc") or ""  # checked and cleaned by `receive_document`
         done = await run_in_threadpool(receive_document, plan, ctx.engine, item_id, number, day, at)
     except UserError as exc:
         raise PageError(409, "Chưa ghi nhận được", str(exc)) from None
