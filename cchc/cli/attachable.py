@@ -35,19 +35,28 @@ class Attachable:
     signature: dict | None = None
 
 
+NO_CHECK = "; --no-check để vẫn đính kèm"
+"""How `cchc attach` goes on with a file the check refuses."""
+
+
 @contextmanager
 def attachable(
-    file: Path, data_dir: Path, check: bool, config_dir: Path | None = None
+    file: Path,
+    data_dir: Path,
+    check: bool,
+    config_dir: Path | None = None,
+    bypass: str = NO_CHECK,
 ) -> Iterator[Attachable]:
     """A private copy of FILE under the data dir's `incoming/`, removed afterwards. `check`:
     refuse what the web upload refuses (name and content: `cchc.intake.filetypes`), and verify
-    a PDF's signatures (trust roots from `config_dir`)."""
+    a PDF's signatures (trust roots from `config_dir`). `bypass`: how a refusal says to go on
+    anyway ("" where no option does)."""
     from cchc.intake import filetypes, names
     from cchc.intake.signatures import verify
 
     name = names.local_name(file.name) or "tep"
     if check:
-        name = _checked(file, filetypes.clean_name, name)
+        name = _checked(file, filetypes.clean_name, name, bypass)
     with _open_regular(file) as source:
         incoming = Path(data_dir) / "incoming"
         incoming.mkdir(parents=True, exist_ok=True)
@@ -60,21 +69,22 @@ def attachable(
             shutil.rmtree(folder, ignore_errors=True)
             raise
     try:
-        kind = _checked(file, lambda p: filetypes.sniff(p).kind, copy) if check else None
+        sniffed = _checked(file, filetypes.sniff, copy, bypass) if check else None
+        kind = sniffed.kind if sniffed else None
         signature = verify(copy, config_dir) if kind == "pdf" else None
         yield Attachable(copy, kind, signature)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _checked(file: Path, rule, value):
+def _checked(file: Path, rule, value, bypass: str):
     """`rule(value)`, a refusal made a UserError naming FILE."""
     from cchc.intake import filetypes
 
     try:
         return rule(value)
     except filetypes.Refused as exc:
-        raise UserError(f"{file}: {exc.message} (bị từ chối; --no-check để vẫn đính kèm)") from None
+        raise UserError(f"{file}: {exc.message} (bị từ chối{bypass})") from None
 
 
 def _open_regular(file: Path) -> BinaryIO:

@@ -85,7 +85,7 @@ def _issue(app: App, command, file: Path | None, at):
         return issue_directive(
             app.plan, app.engine, command, at, data_dir=data_dir, max_bytes=max_bytes
         )
-    with attachable(file, settings.data_dir, True, settings.config_dir) as got:
+    with attachable(file, settings.data_dir, True, settings.config_dir, bypass="") as got:
         incoming = IncomingFile(got.path.name, got.path, got.file_type, got.signature)
         with_file = replace(command, file=incoming)
         return issue_directive(

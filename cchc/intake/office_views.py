@@ -266,7 +266,7 @@ def _row(
     view = item_view(plan, item, today, directive)
     return {
         "item": item,
-        "state": _state(view.status_label, item, view.timeliness),
+        "state": view.status_label,
         "unit_name": unit_name,
         "group": _group(commune_label(plan), unit_name) if several else unit_name,
         "title": shorten(item.title, 110),
@@ -284,12 +284,6 @@ def _row(
         "view": view,
         "sources": consolidated_sources(ctx, plan, item, today),
     }
-
-
-def _state(label: str, item: WorkItem, timeliness: str) -> str:
-    """The status the list shows beside the verdict: the item's status as every surface words
-    it (`standing`), whatever verdict ("đúng hạn (được gia hạn)", ...) is shown beside it."""
-    return label
 
 
 def _group(commune: str, unit: str) -> str:
