@@ -27,46 +27,39 @@ Prints a table, or with `--json` one JSON object per configuration: `open_items`
 `inprocess_s`, `flow_s`, `overhead_s` (medians), `overhead_min`, `overhead_max`, `refresh_s`,
 `pairs`, `target`, `met`. About 40 s with the defaults (the temporary server takes ~10 s).
 
-    .venv/bin/python bench/prefect.py [--items 10000] [--late 1000] [--pairs 5] [--api-url URL]
-                                      [--heartbeat] [--json]
+    .venv/bin/python bench/prefect_overhead.py [--items 10000] [--late 1000] [--pairs 5]
+                                               [--api-url URL] [--heartbeat] [--json]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+import os
+import statistics
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, redirect_stdout
+from datetime import date, timedelta
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-# Named after the library it measures: run as a script, this folder comes first on sys.path and
-# `import prefect` would find this file. Look in it last.
-if sys.path and Path(sys.path[0] or ".").resolve() == BENCH:
-    sys.path.append(sys.path.pop(0))
+from scratch import scratch_database  # (bench/scratch.py)
+from sqlalchemy import delete
+from sweep import AT, RowMaker, load, set_opening_marks  # (bench/sweep.py)
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from contextlib import ExitStack, contextmanager, redirect_stdout  # noqa: E402
-from datetime import date, timedelta  # noqa: E402
+from models.db import ensure_schema, make_engine
+from models.tables import PublishedPage
+from schedules.occurrences import opening_date
+from schedules.plan import Plan
+from schedules.plan_loader import load_plan
+from schedules.timeline import current_step, state_at
+from schedules.vocabulary import ItemStatus
+from usecases.sweep import sweep_communes
 
-from scratch import scratch_database  # noqa: E402  (bench/scratch.py)
-from sqlalchemy import delete  # noqa: E402
-from sweep import AT, RowMaker, load, set_opening_marks  # noqa: E402  (bench/sweep.py)
-
-from models.db import ensure_schema, make_engine  # noqa: E402
-from models.tables import PublishedPage  # noqa: E402
-from schedules.occurrences import opening_date  # noqa: E402
-from schedules.plan import Plan  # noqa: E402
-from schedules.plan_loader import load_plan  # noqa: E402
-from schedules.timeline import current_step, state_at  # noqa: E402
-from schedules.vocabulary import ItemStatus  # noqa: E402
-from usecases.sweep import sweep_communes  # noqa: E402
-
-ROOT = BENCH.parent
+ROOT = Path(__file__).resolve().parent.parent
 TARGET = 0.5
 
 
