@@ -19,10 +19,18 @@ A city's config adds the city's own pages (`cchc-<city>-...`, the city's code):
 
 Lateness also shows on the run list: the sweep run ends in a Completed state (Prefect's name,
 so the dashboard and automations see it as any) whose message counts what is late ("18 việc quá
-hạn, ...": `notifications.sweep_summary.late_message`), tagged with each unit that has late items
-(`late_tags`); in a city, with each commune that has late items (`city_late_message`,
-`city_late_tags`). Each sweep run links (link artifacts, `notifications.office_links`) to the
-late-items tables and, when CCHC_PUBLIC_URL is set, to the intake's office page.
+hạn, ...": `notifications.sweep_summary.late_message`), tagged with the units that have most late
+items (`late_tags`); in a city, with the communes that have most (`city_late_message`,
+`city_late_tags`): at most `LATE_TAGS` and `quá hạn:khác`, never one per commune (Prefect's server
+refuses the final state of a run with over 100 tags). Each sweep run links (link artifacts,
+`notifications.office_links`) to the late-items tables (in a city, of the `LATE_LINKS` communes
+with most late items) and, when CCHC_PUBLIC_URL is set, to the intake's office page.
+
+Bounded per run: a sweep writes at most CCHC_ARTIFACTS_PER_RUN artifacts (default 400). In a
+city a commune's summary is written only when the sweep changed something in it (the city's
+summary has every commune's row), its tables when they may show something else; the communes
+whose pages do not fit keep a stale page-log record and go first in the next sweep
+(`flows.status_publishing.status_pages`).
 
 Events (`notifications.event_payloads`): one `cchc.item.<kind>` per kind and unit per run, one
 `cchc.mail.failed` per commune and run whose delivery gave up on some mail, one

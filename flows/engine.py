@@ -40,6 +40,7 @@ from schedules.dates import vn_datetime
 from schedules.vocabulary import ObligationKind
 from schedules.yamlsource import ConfigInvalid
 from usecases.errors import UserError
+from usecases.served import WrongDatabase, check_served
 
 log = logging.getLogger("cchc.engine")
 
@@ -162,6 +163,11 @@ def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
         city = load_city(state.settings.config_dir)
         sender = state.settings.smtp.sender
         checked = checked_templates(city.select(None), sender, now)
+        check_served(state.db, city, now, record=True)  # a commune added: the database's too
+    except WrongDatabase as exc:  # the config now names another city
+        log.error("config refused: %s", exc)
+        state.reloads.append(False)
+        return False
     except (ConfigInvalid, TemplatesInvalid) as exc:
         problems = exc.issues if isinstance(exc, ConfigInvalid) else exc.problems
         for problem in problems:

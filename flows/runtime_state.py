@@ -92,17 +92,21 @@ def release_runtime() -> None:
 def runtime() -> Runtime:
     """The pinned runtime, else one loaded once per process from the environment (CCHC_CONFIG,
     a commune's or a city's folder, and CCHC_DATABASE_URL): what a worker's flow-run process
-    does."""
+    does. The database must serve the config's communes (`usecases.served`: a worker pointed
+    at another city's database refuses the run, `WrongDatabase`, before writing anything)."""
     global _loaded
     if _pinned is not None:
         return _pinned
     if _loaded is None:
         from models.db import ensure_schema, make_engine
+        from usecases.served import check_served
 
         settings = Settings.from_env()
         engine = make_engine(settings.database_url)
         ensure_schema(engine)
-        _loaded = Runtime(load_city(settings.config_dir), engine, settings)
+        city = load_city(settings.config_dir)
+        check_served(engine, city, datetime.now(UTC))
+        _loaded = Runtime(city, engine, settings)
     return _loaded
 
 
@@ -139,14 +143,23 @@ def instant(at: datetime | str | None) -> datetime:
     return at.astimezone(UTC)
 
 
+RUN_TAGS = 40
+"""The most tags a run gains once it runs. Prefect's server refuses a state change of a run
+with more than 100 related resources (tags among them: HTTP 500, and the run stays "Running"
+for good); what a run is about beyond this many tags goes into its artifacts."""
+
+
 def tag_run(tags: list[str]) -> None:
     """Add `tags` to the current flow run (units with late items: `quá hạn:VP`; the commune and
-    unit a run concerns: `commune:xa001`, `unit:VP`). Tags are set when a run is created; these
-    are known only once it runs, so they go through the API. A failure is logged, never fails
-    the run."""
+    unit a run concerns: `commune:xa001`, `unit:VP`), at most `RUN_TAGS` of them (the first).
+    Tags are set when a run is created; these are known only once it runs, so they go through
+    the API. A failure is logged, never fails the run."""
     run_id = flow_run.id
     if not tags or run_id is None:
         return
+    if len(tags) > RUN_TAGS:
+        get_run_logger().warning("%d tags, the first %d kept", len(tags), RUN_TAGS)
+        tags = tags[:RUN_TAGS]
     from prefect.client.orchestration import get_client
 
     try:

@@ -8,10 +8,11 @@ log (`models.pages`), which is what lets the next sweep leave unchanged tables a
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL
 from sqlalchemy import func, select
@@ -24,7 +25,7 @@ from models.db import transaction
 from models.pages import LEAGUE, STATUS, PageLog, last_event_id, mark_published, page_log
 from models.tables import Outbox, WorkItem, saved_id
 from notifications.city_pages import league_fingerprint
-from notifications.office_links import late_links, office_link
+from notifications.office_links import LATE_LINKS, late_links, office_link
 from notifications.status_pages import status_fingerprint
 from notifications.sweep_summary import (
     city_late_message,
@@ -50,12 +51,14 @@ def _server() -> str | None:
 
 def _tables_published(
     rt: Runtime, plan: Plan, at: datetime, last_event: int, fingerprint: str
-) -> None:
+) -> int:
     """After a commune's status tables: its consolidated report's view (it follows the same
-    items), and the page log's record of what the tables were written from."""
-    artifacts.publish_consolidated(plan, rt.engine, at)
+    items), and the page log's record of what the tables were written from. Returns the
+    artifacts written (0 or 1)."""
+    consolidated = artifacts.publish_consolidated(plan, rt.engine, at)
     day = local_date(at, plan.zone)
     mark_published(rt.engine, STATUS, plan.commune.code, day, last_event, fingerprint, at)
+    return 0 if consolidated is None else 1
 
 
 # --- after a sweep ---------------------------------------------------------------------------
@@ -102,9 +105,61 @@ def _item_events(
     }
 
 
+TABLES_COST = 3
+"""Artifacts a commune's status tables may take: open items, late items, the consolidated
+report's view."""
+
+
+@dataclass
+class _Pages:
+    """What one commune's pages need after a sweep (`_plan_pages`)."""
+
+    plan: Plan
+    summary: bool
+    """Its summary artifact: always for a single commune; in a city, only when this sweep
+    changed something in it (the city's summary has a row for every commune)."""
+    tables: bool
+    """Its status tables, when they may show something else than when last published."""
+    changed: bool
+    """This sweep opened, moved or queued something of it."""
+
+    @property
+    def cost(self) -> int:
+        return int(self.summary) + (TABLES_COST if self.tables else 0)
+
+
+def _plan_pages(
+    rt: Runtime, log: PageLog, at: datetime, changed: set[str], fingerprints: dict[str, str]
+) -> list[_Pages]:
+    """Every commune's pages after a sweep, in the order the run's budget serves them: the
+    communes this sweep changed first, then those whose tables are stale (another change, a
+    new day), the longest unpublished first. The tables are rewritten when
+
+    1. the sweep opened or moved items of the commune, or
+    2. some other change reached its items since (the intake, the command line, an opening
+       run: an event after the one `log` recorded), or
+    3. the day changed (states and working days late count from "today"), or the config the
+       tables name (`status_fingerprint`), or nothing was published yet."""
+    city = rt.city.is_city
+    wanted = []
+    for plan in rt.plans:
+        code = plan.commune.code
+        current = log.is_current(code, local_date(at, plan.zone), fingerprints[code])
+        summary = not city or (code in changed and code != rt.city.code)
+        tables = code in changed or not current
+        if summary or tables:
+            wanted.append(_Pages(plan, summary, tables, code in changed))
+
+    def last_published(pages: _Pages) -> datetime:
+        row = log.published.get(pages.plan.commune.code)
+        return row.at if row is not None else datetime.min.replace(tzinfo=UTC)
+
+    return sorted(wanted, key=lambda pages: (not pages.changed, last_published(pages)))
+
+
 def _commune_pages(
     rt: Runtime,
-    plan: Plan,
+    pages: _Pages,
     at: datetime,
     opened: Opened,
     advanced: Advanced,
@@ -113,35 +168,25 @@ def _commune_pages(
     delivery: str | None,
     log: PageLog,
     counts: dict[str, Counter],
-    summary: bool = True,
-) -> dict[str, int]:
-    """One commune's sweep pages: the summary artifact, the status tables when they may show
-    something else than when last published, and one event per kind and unit. Returns the
-    events emitted by kind. Its cost follows what changed: `counts` (open items by unit and
-    status) come read for every commune at once, the items read are those opened or moved,
-    and the open items are read only when the tables are rewritten:
-
-    1. the sweep opened or moved items of this commune, or
-    2. some other change reached its items since (the intake, the command line, an opening
-       run: an event after the one `log` recorded), or
-    3. the day changed (states and working days late count from "today"), or the config the
-       tables name (`status_fingerprint`), or nothing was published yet.
-
-    Without `summary` (the city office's own items, whose row is in the city's summary under
-    the same key) only the tables."""
-    code = plan.commune.code
-    fingerprint = status_fingerprint(plan, _server())
-    current = log.is_current(code, local_date(at, plan.zone), fingerprint)
-    open_now = open_items_now(plan, rt.engine) if opened or advanced or not current else None
-    if summary:
-        artifacts.publish_sweep(
+    fingerprint: str,
+) -> int:
+    """One commune's sweep pages as `pages` says: the summary artifact and the status tables.
+    Its cost follows what changed: `counts` (open items by unit and status) come read for
+    every commune at once, the items read are those opened or moved, and the open items are
+    read only when the tables are rewritten. Returns the artifacts written."""
+    plan = pages.plan
+    open_now = open_items_now(plan, rt.engine) if pages.tables else None
+    written = 0
+    if pages.summary:
+        keys = artifacts.publish_sweep(
             plan, at, opened, advanced, queued, touched, counts, open_now, delivery
         )
+        written += len(keys)
     elif open_now is not None:
-        artifacts.publish_status(plan, open_now, at)
+        written += len(artifacts.publish_status(plan, open_now, at))
     if open_now is not None:
-        _tables_published(rt, plan, at, log.last_event, fingerprint)
-    return _item_events(plan, at, opened, advanced, touched)
+        written += _tables_published(rt, plan, at, log.last_event, fingerprint)
+    return written
 
 
 def _by_commune_of(rows: list, communes: dict[int, str]) -> defaultdict[str, list]:
@@ -168,6 +213,10 @@ def _late_outcome(
     return late_message(rt.plans[0], only), late_tags(only)
 
 
+CITY_PAGES = 2
+"""Artifacts a city sweep writes besides the communes' and the links: its summary, the league."""
+
+
 @task(name="publish-status", cache_policy=NO_CACHE)
 def status_pages(
     at: datetime,
@@ -177,8 +226,12 @@ def status_pages(
     queued: int,
     delivery: str | None,
 ) -> dict[str, Any]:
-    """Each commune's pages (`_commune_pages`), and for a city the city's summary; the run's
-    final state's message and its tags from the lateness."""
+    """Each commune's pages (`_commune_pages`) within the run's budget of artifacts
+    (CCHC_ARTIFACTS_PER_RUN: a city's first sweep of a day would otherwise rewrite every
+    commune's tables in one run), and for a city the city's summary; the run's final state's
+    message and its (bounded) tags from the lateness. The communes whose pages did not fit
+    keep their stale page-log record, so the next sweep publishes them first ("deferred");
+    their events are emitted all the same."""
     rt = runtime()
     log = page_log(rt.engine, STATUS, [p.commune.code for p in rt.plans])  # before any read
     touched = by_commune(read_items(rt.engine, [i for i, *_ in opened + advanced]))
@@ -186,12 +239,18 @@ def status_pages(
     city = rt.city.is_city
     opened_by, advanced_by = _by_commune_of(opened, communes), _by_commune_of(advanced, communes)
     counts = open_counts_by_commune(rt.plans, rt.engine)
-    emitted: Counter = Counter()
-    for plan in rt.plans:
-        code = plan.commune.code
-        events = _commune_pages(
+    fingerprints = {p.commune.code: status_fingerprint(p, _server()) for p in rt.plans}
+    changed = set(opened_by) | set(advanced_by) | {c for c, n in queued_by.items() if n}
+    budget = rt.settings.artifacts_per_run - (CITY_PAGES + LATE_LINKS + 1 if city else 0)
+    written, deferred = 0, 0
+    for pages in _plan_pages(rt, log, at, changed, fingerprints):
+        if written + pages.cost > budget:
+            deferred += 1
+            continue
+        code = pages.plan.commune.code
+        written += _commune_pages(
             rt,
-            plan,
+            pages,
             at,
             opened_by[code],
             advanced_by[code],
@@ -200,9 +259,20 @@ def status_pages(
             None if city else delivery,  # a city's delivery is one run: on the city's page
             log,
             counts[code],
-            summary=not city or code != rt.city.code,
+            fingerprints[code],
         )
-        emitted.update(events)
+    emitted: Counter = Counter()
+    for plan in rt.plans:
+        code = plan.commune.code
+        emitted.update(
+            _item_events(plan, at, opened_by[code], advanced_by[code], touched.get(code, []))
+        )
+    if deferred:
+        get_run_logger().warning(
+            "%d communes' pages deferred to the next sweep (CCHC_ARTIFACTS_PER_RUN=%d)",
+            deferred,
+            rt.settings.artifacts_per_run,
+        )
     changes = {
         "opened": Counter(communes[i] for i, *_ in opened),
         "advanced": Counter(communes[i] for i, *_ in advanced),
@@ -215,6 +285,8 @@ def status_pages(
         "late": sum(c[ItemStatus.OVERDUE] + c[ItemStatus.ESCALATED] for c in every),
         "state_message": message,
         "tags": tags,
+        "artifacts": written,
+        "deferred": deferred,
     }
 
 

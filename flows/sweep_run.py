@@ -2,8 +2,11 @@
 reminders, overdue, escalation), delivers the outbox (a task with retries), publishes the pages
 (`flows.status_publishing`), emits `cchc.item.overdue|escalated|opened`, `cchc.mail.stuck` while
 mail has waited a day and, at its end, `cchc.sweep.completed`. Its final state is Prefect's
-Completed, its message counting what is late ("18 việc quá hạn, ..."), the run tagged per late
-unit (per late commune in a city) and linked to the late-items tables.
+Completed, its message counting what is late ("18 việc quá hạn, ..."), the run tagged with the
+late units (communes in a city) that have most late items, a bounded number
+(`notifications.sweep_summary.LATE_TAGS`: a run with over 100 tags can never reach its final
+state), and linked to the late-items tables. Its artifacts are bounded too
+(CCHC_ARTIFACTS_PER_RUN, `flows.status_publishing.status_pages`).
 
 Work is batched: a sweep makes a fixed number of task runs (open, advance, deliver, publish, and
 the league for a city) whatever the number of items or communes; the core works through items in
@@ -151,6 +154,8 @@ def sweep_flow(at: datetime | None = None, send: bool = True) -> State:
         "open": counts["open"],
         "late": counts["late"],
         "delivery": delivery,
+        "artifacts": counts["artifacts"],
+        "deferred": counts["deferred"],
     }
     get_run_logger().info("sweep %s", summary)
     if failed is not None:

@@ -299,6 +299,22 @@ class ConfigSnapshot(SQLModel, table=True):
     saved_at: datetime
 
 
+class ServedScope(SQLModel, table=True):
+    """Which communes this database serves (one row, `models.scope`): stamped by the first
+    `init-db` or writing command, so a process whose config names another city (or another
+    set of communes) is refused instead of writing its items here."""
+
+    __tablename__ = "served_scope"
+
+    id: int = Field(default=1, primary_key=True)
+    code: str = Field(max_length=32)
+    """The city's code, or the single commune's."""
+    is_city: bool
+    communes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """The communes' codes (a city's office included), sorted."""
+    stamped_at: datetime
+
+
 class PublishedPage(SQLModel, table=True):
     """As of what a status page of the Prefect UI was last published (`models.pages`): a sweep
     rewrites a page only when something it shows may have changed since: its items (an event

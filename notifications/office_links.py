@@ -16,6 +16,10 @@ from notifications.status_pages import late_items_key
 from notifications.sweep_summary import NO_LATE, late_by_commune
 from schedules.city import City
 
+LATE_LINKS = 10
+"""A city sweep run links the late-items tables of at most this many communes (those with most
+late items): the city's summary has a row for every commune."""
+
 
 @dataclass(frozen=True)
 class Link:
@@ -37,7 +41,7 @@ def late_links(city: City, counts: dict[str, dict[str, Counter]], ui_url: str | 
         return []
     late = late_by_commune(counts)
     if city.is_city:
-        codes = sorted(late, key=lambda code: (-late[code], code))
+        codes = sorted(late, key=lambda code: (-late[code], code))[:LATE_LINKS]
     else:
         codes = [plan.commune.code for plan in city.plans.values()]
     links = []

@@ -30,6 +30,14 @@ FILE_DELIVERY = "vào thư mục thư đi trên máy chủ (chưa cấu hình m�
 
 NO_LATE = "Không có việc quá hạn"
 
+LATE_TAGS = 10
+"""At most this many `quá hạn:` tags on a sweep run (the units or communes with most late
+items): Prefect's server refuses a state change whose run carries more than 100 related
+resources (its tags among them), which once left a city's sweep "Running" for good. The
+per-commune detail is in the city's summary and each commune's late-items table."""
+LATE_TAG_MORE = "quá hạn:khác"
+"""The tag a sweep run carries besides the `LATE_TAGS` named ones when more have late items."""
+
 
 def sweep_summary_key(plan: Plan) -> str:
     return f"cchc-{plan.commune.code}-sweep-summary"
@@ -64,9 +72,19 @@ def late_counts(counts: dict[str, Counter]) -> dict[str, int]:
     return {code: n for code, n in late.items() if n}
 
 
+def bounded_late_tags(late: dict[str, int]) -> list[str]:
+    """`quá hạn:<code>` of the `LATE_TAGS` codes with most late items (ties by code, listed by
+    code), and `LATE_TAG_MORE` when more have some: a bounded number of tags however many
+    units or communes are late."""
+    worst = sorted(late, key=lambda code: (-late[code], code))
+    tags = [f"{LATE_TAG}{code}" for code in sorted(worst[:LATE_TAGS])]
+    return tags + ([LATE_TAG_MORE] if len(worst) > LATE_TAGS else [])
+
+
 def late_tags(counts: dict[str, Counter]) -> list[str]:
-    """One run tag per unit with late items (`quá hạn:VP`), for the run list's tag filter."""
-    return [f"{LATE_TAG}{code}" for code in sorted(late_counts(counts))]
+    """A run tag per unit with late items (`quá hạn:VP`), for the run list's tag filter
+    (bounded: `bounded_late_tags`)."""
+    return bounded_late_tags(late_counts(counts))
 
 
 def late_message(plan: Plan, counts: dict[str, Counter]) -> str:
@@ -93,9 +111,10 @@ def late_by_commune(counts: dict[str, dict[str, Counter]]) -> dict[str, int]:
 
 
 def city_late_tags(counts: dict[str, dict[str, Counter]]) -> list[str]:
-    """One run tag per commune with late items (`quá hạn:xa001`), from each commune's
-    `open_counts`: a city's run list filters by commune (a unit's code means nothing there)."""
-    return [f"{LATE_TAG}{code}" for code in sorted(late_by_commune(counts))]
+    """A run tag per commune with late items (`quá hạn:xa001`), from each commune's
+    `open_counts`: a city's run list filters by commune (a unit's code means nothing there).
+    Bounded (`bounded_late_tags`): the communes with most late items."""
+    return bounded_late_tags(late_by_commune(counts))
 
 
 def city_late_message(city: City, counts: dict[str, dict[str, Counter]]) -> str:

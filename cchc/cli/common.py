@@ -54,6 +54,12 @@ class App:
     answer with the last valid config applied to the database (an admin is mid-edit)."""
     commune: str | None = None
     """`--commune CODE`: only this commune; None: all of them (or the only one)."""
+    record_scope: bool = False
+    """Set by `init-db`: communes new to the database are recorded (`usecases.served`)."""
+    rebind: bool = False
+    """`init-db --rebind`: a database stamped for another code is re-stamped for this one."""
+    served = None
+    """What `usecases.served.check_served` found when the writing database was opened."""
 
     @cached_property
     def city(self):
@@ -140,14 +146,23 @@ class App:
 
     @cached_property
     def engine(self):
-        """The database for commands that write: its schema is brought up to date first, and
-        the config they apply is kept there as the last valid one (see `_last_valid_city`)."""
+        """The database for commands that write: its schema is brought up to date first, it
+        must serve these communes (`usecases.served`: stamped on first use, a database of
+        another city refused), and the config they apply is kept there as the last valid one
+        (see `_last_valid_city`)."""
         from models.db import ensure_schema, make_engine
         from models.snapshots import remember_config
+        from usecases.served import WrongDatabase, check_served
 
         city = self.city
         engine = make_engine(self.settings.database_url)
         ensure_schema(engine)
+        try:
+            self.served = check_served(
+                engine, city, datetime.now(UTC), record=self.record_scope, rebind=self.rebind
+            )
+        except WrongDatabase as exc:
+            fail(str(exc))
         files = {
             str(p.relative_to(city.folder)): p.read_text(encoding="utf-8") for p in city.files()
         }

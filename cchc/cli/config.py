@@ -268,9 +268,25 @@ def new_config_cmd(folder: Path, code: str, name: str, year: int | None) -> None
 
 
 @click.command("init-db")
+@click.option(
+    "--rebind",
+    is_flag=True,
+    help="Re-stamp a database stamped for another city or commune code (the same place, "
+    "renamed); without it such a database is refused.",
+)
 @pass_app
-def init_db(app: App) -> None:
-    """Create or upgrade the database schema; refused while the config is invalid."""
+def init_db(app: App, rebind: bool) -> None:
+    """Create or upgrade the database schema and record which communes it serves (the first
+    time, and when communes were added to the config); refused while the config is invalid,
+    and when the database serves another city (`--rebind` if it is the same one renamed)."""
     app.city  # noqa: B018  (prints the config's errors and exits 1 when it is invalid)
+    app.record_scope, app.rebind = True, rebind
     app.engine  # noqa: B018  (ensure_schema runs on first use)
+    served = app.served
+    if served is not None and served.stamped:
+        what = f"thành phố {app.city.code}" if app.city.is_city else f"xã {app.city.code}"
+        click.echo(
+            f"Ghi nhận: cơ sở dữ liệu phục vụ {what} "
+            f"({len(app.city.select(None))} đơn vị; mới ghi nhận: {len(served.added)})"
+        )
     click.echo(f"Cơ sở dữ liệu sẵn sàng: {app.settings.database_url}")

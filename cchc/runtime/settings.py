@@ -140,6 +140,10 @@ class Settings:
     intake: IntakeSettings = IntakeSettings()
     db_timeouts: Timeouts = Timeouts()
     """CCHC_DB_*_TIMEOUT (`models.db.make_engine` reads them too, when not given them)."""
+    artifacts_per_run: int = 400
+    """CCHC_ARTIFACTS_PER_RUN: the most Prefect artifacts a sweep run writes (its pages within
+    it; the communes whose pages did not fit go first in the next sweep). At about 30 ms each,
+    the default bounds a run's publishing to some 12 s however large the city."""
 
     @property
     def embedded_default(self) -> bool:
@@ -190,4 +194,12 @@ class Settings:
             smtp=SmtpSettings.from_env(),
             intake=IntakeSettings.from_env(),
             db_timeouts=Timeouts.from_env(),
+            artifacts_per_run=_artifacts_per_run(),
         )
+
+
+def _artifacts_per_run() -> int:
+    value = env_number("CCHC_ARTIFACTS_PER_RUN", int, Settings.artifacts_per_run)
+    if value < 20:
+        raise ValueError(f"CCHC_ARTIFACTS_PER_RUN={value}: phải từ 20 trở lên")
+    return value
