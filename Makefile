@@ -51,7 +51,7 @@ run: install
 	    done; \
 	  fi; \
 	fi; \
-	export CCHC_INTAKE_ADDRESS=$(INTAKE_HOST):$(INTAKE_PORT); \
+	export CCHC_INTAKE_ADDRESS=$(INTAKE_HOST):$(INTAKE_PORT) CCHC_SINGLE_MACHINE=1; \
 	$(BIN)/cchc serve-intake --host $(INTAKE_HOST) --port $(INTAKE_PORT) & pids="$$pids $$!"; \
 	$(BIN)/cchc run
 

@@ -92,8 +92,10 @@ def release_runtime() -> None:
 def runtime() -> Runtime:
     """The pinned runtime, else one loaded once per process from the environment (CCHC_CONFIG,
     a commune's or a city's folder, and CCHC_DATABASE_URL): what a worker's flow-run process
-    does. The database must serve the config's communes (`usecases.served`: a worker pointed
-    at another city's database refuses the run, `WrongDatabase`, before writing anything)."""
+    does. Refused when the mails' links would point at this machine's loopback address while
+    the database is shared (`Settings.unreachable_links`), and when the database does not
+    serve the config's communes (`usecases.served`: a worker pointed at another city's
+    database refuses the run, `WrongDatabase`), before writing anything."""
     global _loaded
     if _pinned is not None:
         return _pinned
@@ -102,6 +104,9 @@ def runtime() -> Runtime:
         from usecases.served import check_served
 
         settings = Settings.from_env()
+        unreachable = settings.unreachable_links()
+        if unreachable:  # a worker elsewhere mailing links to its own loopback: refuse first
+            raise UserError(unreachable)
         engine = make_engine(settings.database_url)
         ensure_schema(engine)
         city = load_city(settings.config_dir)

@@ -13,6 +13,8 @@ import functools
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from usecases.errors import UserError
+
 if TYPE_CHECKING:  # itsdangerous loads when a link is made or checked, not with the settings
     from itsdangerous import URLSafeTimedSerializer
 
@@ -27,6 +29,11 @@ a working day, not a bookmark."""
 
 class SecretMissing(ValueError):
     """CCHC_SECRET is needed: links would leave this machine, or the database is shared."""
+
+
+class LinksUnreachable(UserError):
+    """The links would point at a loopback address while other machines may run this set-up
+    (`Settings.unreachable_links`): nothing is sent until CCHC_PUBLIC_URL is set."""
 
 
 class LinkInvalid(Exception):
@@ -96,7 +103,9 @@ def verify_item_token(
 
 def intake_linker(settings):
     """`link(item_id, unit, at)` for the mails, or None (with a warning) when no signing key
-    may be used: the mails then go out without a link rather than not at all."""
+    may be used: the mails then go out without a link rather than not at all. Raises
+    `LinksUnreachable` when the links would reach nobody (a loopback address in a set-up other
+    machines share): the mails wait in the outbox until the address is set."""
     import logging
 
     try:
@@ -104,6 +113,9 @@ def intake_linker(settings):
     except SecretMissing as exc:
         logging.getLogger("cchc.links").warning("mails carry no upload link: %s", exc)
         return None
+    unreachable = settings.unreachable_links()
+    if unreachable:
+        raise LinksUnreachable(unreachable)
     base_url = settings.intake.base_url
     made: dict[tuple[int, str, datetime], str] = {}
 

@@ -183,6 +183,7 @@ def test_cchc_send_says_a_database_cut_in_one_line(pg_url, tmp_path):
         "CCHC_DATA_DIR": str(tmp_path / "var"),
         "CCHC_DATABASE_URL": pg_url,
         "CCHC_SECRET": "test-secret-0123456789abcdef",
+        "CCHC_SINGLE_MACHINE": "1",  # links to the loopback intake: one machine
         "CCHC_SMTP_HOST": "127.0.0.1",
         "CCHC_SMTP_PORT": str(server.port),
     }

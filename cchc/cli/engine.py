@@ -37,6 +37,9 @@ def run_cmd(app: App) -> None:
         app.settings.link_secret()  # the mails carry signed links: no key, no start
     except SecretMissing as exc:
         fail(str(exc))
+    unreachable = app.settings.unreachable_links()
+    if unreachable:  # links to this machine's loopback in a shared set-up: no start either
+        fail(unreachable)
     run_engine(app.city, app.engine, app.settings)
 
 

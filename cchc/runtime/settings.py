@@ -56,6 +56,9 @@ class IntakeSettings:
     header_timeout: float = 10.0
     """CCHC_INTAKE_HEADER_TIMEOUT: seconds a connection may take to send a request's headers
     (a half-sent header block is closed after that)."""
+    single_machine: bool = False
+    """CCHC_SINGLE_MACHINE=1 (`make run` sets it): the mails' readers reach this machine's
+    loopback address, so links to it are meant (see `Settings.unreachable_links`)."""
     local_address: str = f"{DEFAULT_INTAKE_HOST}:{DEFAULT_INTAKE_PORT}"
     """CCHC_INTAKE_ADDRESS (host:port, set by `make run` from INTAKE_HOST and INTAKE_PORT): where
     the links point without CCHC_PUBLIC_URL. Unlike that one, it does not mark a production
@@ -80,6 +83,8 @@ class IntakeSettings:
             secret=env.get("CCHC_SECRET") or None,
             public_url=public_url,
             local_address=local_address,
+            single_machine=(env.get("CCHC_SINGLE_MACHINE") or "").strip().lower()
+            in {"1", "true", "yes"},
             office_user=env.get("CCHC_OFFICE_USER") or None,
             office_password=env.get("CCHC_OFFICE_PASSWORD") or None,
             office_key=env.get("CCHC_OFFICE_KEY") or None,
@@ -151,6 +156,30 @@ class Settings:
         default_db = f"sqlite:///{(self.data_dir / 'cchc.db').resolve()}"
         return self.database_url == default_db and self.intake.public_url is None
 
+    def unreachable_links(self) -> str | None:
+        """Why the links in the mails would reach nobody, or None. A link to a loopback
+        address (CCHC_PUBLIC_URL, or CCHC_INTAKE_ADDRESS without it) opens only on the machine
+        that made it: with a database other machines share (not SQLite) this process may be a
+        worker elsewhere, so it is refused unless CCHC_SINGLE_MACHINE=1 says the set-up is one
+        machine (`make run` sets it). A worker set up by the README's scaled recipe without
+        CCHC_PUBLIC_URL once put http://127.0.0.1:8080 into every upload link, silently."""
+        from urllib.parse import urlsplit
+
+        if self.intake.single_machine or self.database_url.startswith("sqlite"):
+            return None
+        if not self.intake.secret:  # no key, no links at all (`link_secret` says so)
+            return None
+        host = urlsplit(self.intake.base_url).hostname or ""
+        if not _is_loopback(host):
+            return None
+        return (
+            f"Đường liên kết trong thư sẽ trỏ tới {self.intake.base_url}, địa chỉ chỉ mở được "
+            "trên chính máy này, trong khi cơ sở dữ liệu dùng chung cho nhiều máy: không gửi thư "
+            "với đường liên kết đó. Đặt CCHC_PUBLIC_URL là địa chỉ công khai của trang nộp sản "
+            "phẩm (ví dụ https://cchc.haiphong.example), hoặc CCHC_SINGLE_MACHINE=1 nếu mọi thứ "
+            "chạy trên một máy."
+        )
+
     def link_secret(self) -> str:
         """The key that signs links: CCHC_SECRET; in the embedded default set-up only, a random
         key kept in the data dir (created on first use, mode 0600). Raises SecretMissing
@@ -196,6 +225,20 @@ class Settings:
             db_timeouts=Timeouts.from_env(),
             artifacts_per_run=_artifacts_per_run(),
         )
+
+
+def _is_loopback(host: str) -> bool:
+    """A host name or address only this machine reaches (or none: 0.0.0.0)."""
+    import ipaddress
+
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def _artifacts_per_run() -> int:
