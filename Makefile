@@ -98,10 +98,14 @@ deploy: install  ## register the deployments on PREFECT_API_URL (idempotent; pri
 	$(BIN)/cchc init-db
 	$(BIN)/cchc deploy --pool $(WORK_POOL)
 
+# A worker takes its settings from its environment (the deployments record no folder; its runs
+# start in a temporary folder): CCHC_CONFIG and CCHC_DATA_DIR default to this checkout's config/
+# and var/ (or CCHC_CONFIG_SOURCE=database: the config snapshot the database keeps).
 worker: install  ## a process worker for the pool; start as many as wanted, on any machine
 	@test -n "$$PREFECT_API_URL" || { echo "make worker: set PREFECT_API_URL"; exit 1; }
 	@test -n "$$CCHC_DATABASE_URL" || echo "make worker: CCHC_DATABASE_URL unset: SQLite under var/"
-	$(BIN)/prefect worker start --pool $(WORK_POOL) --type process
+	CCHC_CONFIG=$${CCHC_CONFIG:-$(CURDIR)/config} CCHC_DATA_DIR=$${CCHC_DATA_DIR:-$(CURDIR)/var} \
+	  $(BIN)/prefect worker start --pool $(WORK_POOL) --type process
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

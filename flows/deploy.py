@@ -5,6 +5,13 @@ scheduled obligation, one for the sweep, one per ad hoc obligation, whatever the
 communes). All go into a process work pool that `prefect worker start` serves. Besides them, two
 automations watch the runs (`flows.deploy_automations`).
 
+Beyond one machine: the deployments use module-path entrypoints (`flows.prefect_flows.<flow>`)
+and record no folder, so a worker is `pip install` of cchc plus its environment: PREFECT_API_URL,
+CCHC_DATABASE_URL, CCHC_SECRET, CCHC_PUBLIC_URL, and the config either as a folder (CCHC_CONFIG:
+a shared mount, or a copy) or from the database (CCHC_CONFIG_SOURCE=database: the snapshot the
+last `cchc deploy` or `cchc init-db` applied). `--folder` keeps the one-machine layout (the
+deploying folder and its config's absolute path recorded in each deployment).
+
 Idempotent: the wanted deployments are compared with those on the server (tagged with
 `scope_tags`: `cchc` and `commune:<code>` or `city:<code>`); only new or changed ones are written
 (writing one replaces its future scheduled runs), those of obligations gone from the config are
@@ -44,7 +51,9 @@ class DeployOptions:
     """"pause" or "delete" the deployments of obligations gone from the config."""
     dry_run: bool = False
     working_dir: Path | None = None
-    """Where the workers run the flows (default: the current folder)."""
+    """Where the workers run the flows and find the config (`cchc deploy --folder`: the
+    deploying folder's absolute paths are recorded); None: nothing machine-specific, each
+    worker's own environment says where the config is."""
     now: datetime | None = None
     """The instant the next runs are counted from (default: now)."""
 
@@ -84,7 +93,7 @@ async def adeploy(
     if isinstance(city, Plan):
         city = City.of(city)
     try:
-        specs = wanted(city, settings, options.working_dir or Path.cwd())
+        specs = wanted(city, settings, options.working_dir)
     except ValueError as exc:  # a rule the server would refuse, or one id of two kinds
         raise UserError(str(exc)) from exc
     now = options.now or datetime.now(UTC)

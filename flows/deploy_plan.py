@@ -133,12 +133,20 @@ class _Deploying:
         )
 
 
-def wanted(city: City, settings: Settings, working_dir: Path) -> list[DeploymentSpec]:
-    """The deployments the communes ask for, sweep first."""
-    job_variables = {
-        "working_dir": str(working_dir.resolve()),
-        "env": {"CCHC_CONFIG": str(Path(settings.config_dir).resolve())},
-    }
+def wanted(city: City, settings: Settings, working_dir: Path | None) -> list[DeploymentSpec]:
+    """The deployments the communes ask for, sweep first. They record nothing of the deploying
+    machine: a worker imports the installed package (module-path entrypoints) and takes its
+    settings (CCHC_DATABASE_URL, CCHC_CONFIG or CCHC_CONFIG_SOURCE=database, ...) from its own
+    environment. With `working_dir` (`cchc deploy --folder`: one machine, workers started in
+    the deploying folder's layout) they record it and the config folder's absolute path."""
+    job_variables: dict[str, Any] = (
+        {}
+        if working_dir is None
+        else {
+            "working_dir": str(working_dir.resolve()),
+            "env": {"CCHC_CONFIG": str(Path(settings.config_dir).resolve())},
+        }
+    )
     deploying = _Deploying(city, job_variables)
     plans = city.select(None)  # the communes', then the city office's own
     times = _sweep_times(plans)

@@ -13,7 +13,7 @@ Tasks take and return plain data; the communes and database come from `runtime()
 (`flows.runtime_state`).
 
 This module is where the deployments' entrypoints name the flows (`entrypoint`,
-`flows.prefect_flows:sweep_flow`, `flows.prefect_flows:open_<kind>`, ...): it gathers them
+`flows.prefect_flows.sweep_flow`, `flows.prefect_flows.open_<kind>`, ...): it gathers them
 from the modules that define them, so deployments registered by any earlier `cchc deploy` keep
 working. Importing it imports Prefect: only commands that run flows import it.
 """
@@ -96,6 +96,8 @@ __all__ = [
 
 
 def entrypoint(flow_attr: str) -> str:
-    """Module-style entrypoint: workers import the installed package, whatever their folder.
-    `flow_attr` is an attribute of this module (`sweep_flow`, `open_<kind>`, ...)."""
-    return f"{__name__}:{flow_attr}"
+    """A module-path entrypoint (Prefect's `EntrypointType.MODULE_PATH`: `package.module.attr`,
+    what `Flow.to_deployment(entrypoint_type=MODULE_PATH)` writes): a worker imports the
+    installed package, from whatever folder, on whatever machine. `flow_attr` is an attribute
+    of this module (`sweep_flow`, `open_<kind>`, ...)."""
+    return f"{__name__}.{flow_attr}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from prefect import get_run_logger
@@ -91,11 +92,11 @@ def release_runtime() -> None:
 
 def runtime() -> Runtime:
     """The pinned runtime, else one loaded once per process from the environment (CCHC_CONFIG,
-    a commune's or a city's folder, and CCHC_DATABASE_URL): what a worker's flow-run process
-    does. Refused when the mails' links would point at this machine's loopback address while
-    the database is shared (`Settings.unreachable_links`), and when the database does not
-    serve the config's communes (`usecases.served`: a worker pointed at another city's
-    database refuses the run, `WrongDatabase`), before writing anything."""
+    a commune's or a city's folder, or the database's snapshot with CCHC_CONFIG_SOURCE=database;
+    CCHC_DATABASE_URL): what a worker's flow-run process does. Refused, before anything is
+    written, when the mails' links would point at this machine's loopback address while the
+    database is shared (`Settings.unreachable_links`), and when the database does not serve
+    the config's communes (`usecases.served`: a worker pointed at another city's database)."""
     global _loaded
     if _pinned is not None:
         return _pinned
@@ -109,10 +110,35 @@ def runtime() -> Runtime:
             raise UserError(unreachable)
         engine = make_engine(settings.database_url)
         ensure_schema(engine)
-        city = load_city(settings.config_dir)
+        city = _worker_city(engine, settings)
         check_served(engine, city, datetime.now(UTC))
         _loaded = Runtime(city, engine, settings)
     return _loaded
+
+
+def _worker_city(engine: Engine, settings: Settings) -> City:
+    """The config a worker's runs serve: the folder CCHC_CONFIG names, or with
+    CCHC_CONFIG_SOURCE=database the snapshot the database keeps of the city it serves (what
+    the last `cchc init-db` or `cchc deploy` applied), written to a temporary folder."""
+    if settings.config_source != "database":
+        return load_city(settings.config_dir)
+    import atexit
+    import shutil
+    import tempfile
+
+    from models.scope import served_scope
+    from models.snapshots import config_of, last_config, write_snapshot
+
+    scope = served_scope(engine)
+    snapshot = config_of(engine, scope.code) if scope else last_config(engine)
+    if snapshot is None:
+        raise UserError(
+            "CCHC_CONFIG_SOURCE=database: cơ sở dữ liệu chưa có cấu hình nào; chạy `cchc init-db` "
+            "hoặc `cchc deploy` từ máy có thư mục cấu hình"
+        )
+    folder = Path(tempfile.mkdtemp(prefix="cchc-config-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return load_city(write_snapshot(snapshot, folder))
 
 
 def prefect_location() -> tuple[str | None, str | None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlmodel import col
@@ -33,3 +34,21 @@ def last_config(engine: Engine) -> ConfigSnapshot | None:
     query = select(ConfigSnapshot).order_by(col(ConfigSnapshot.saved_at).desc()).limit(1)
     with transaction(engine) as session:
         return session.scalars(query).first()
+
+
+def config_of(engine: Engine, code: str) -> ConfigSnapshot | None:
+    """The snapshot of `code`'s config (a city's, or a single commune's)."""
+    with transaction(engine) as session:
+        return session.get(ConfigSnapshot, code)
+
+
+def write_snapshot(snapshot: ConfigSnapshot, folder: Path) -> Path:
+    """Write the snapshot's files under `folder` (names that would leave it are skipped), as
+    a config folder `schedules.city.load_city` reads; returns `folder`."""
+    for name, text in snapshot.files.items():
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts:
+            continue
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(text, encoding="utf-8")
+    return folder

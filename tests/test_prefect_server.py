@@ -239,7 +239,8 @@ def test_deploy_registers_schedules_matching_cchc_plan(server, config_dir, tmp_p
     for oid, instants in expected.items():
         dep = deployments[f"{plan.commune.code}-{oid}"]
         assert dep.parameters == {"obligation": oid}
-        assert dep.entrypoint.startswith("flows.prefect_flows:open_")
+        assert dep.entrypoint.startswith("flows.prefect_flows.open_")  # a module path
+        assert dep.job_variables == {}  # nothing of the deploying machine's folders
         assert dep.work_pool_name == "cchc" and not dep.paused
         [schedule] = dep.schedules
         assert schedule.schedule.timezone == "Asia/Ho_Chi_Minh" and schedule.active
@@ -279,7 +280,7 @@ def test_deploy_registers_schedules_matching_cchc_plan(server, config_dir, tmp_p
     from prefect.client.schemas.actions import DeploymentUpdate
 
     adhoc = deployments[f"{plan.commune.code}-nhiem-vu-dot-xuat"]
-    assert adhoc.entrypoint == "flows.prefect_flows:open_ad_hoc_flow"
+    assert adhoc.entrypoint == "flows.prefect_flows.open_ad_hoc_flow"
     old = DeploymentUpdate(entrypoint="flows.prefect_flows:open_ad_hoc")
     client_call(server, lambda c: c.update_deployment(adhoc.id, old))
     upgraded = cchc("deploy", env=env, cwd=tmp_path)
@@ -287,7 +288,7 @@ def test_deploy_registers_schedules_matching_cchc_plan(server, config_dir, tmp_p
     assert f"~ {plan.commune.code}-nhiem-vu-dot-xuat (entrypoint)" in upgraded.stdout
     assert "0 added, 1 changed, 0 removed" in upgraded.stdout, upgraded.stdout
     now_adhoc = cchc_deployments(server, plan)[f"{plan.commune.code}-nhiem-vu-dot-xuat"]
-    assert now_adhoc.entrypoint == "flows.prefect_flows:open_ad_hoc_flow"
+    assert now_adhoc.entrypoint == "flows.prefect_flows.open_ad_hoc_flow"
 
     remove_obligation(config_dir, "kiem-tra-iso-9001")
     pruned = cchc("deploy", env=env, cwd=tmp_path)
@@ -318,7 +319,7 @@ def test_deploy_registers_schedules_matching_cchc_plan(server, config_dir, tmp_p
             )
         ),
     )
-    assert [d.entrypoint for d in same_name] == ["flows.prefect_flows:open_annual_task"]
+    assert [d.entrypoint for d in same_name] == ["flows.prefect_flows.open_annual_task"]
 
 
 def _run_state(server: Server, run_id):

@@ -123,7 +123,7 @@ class App:
         import shutil
         import tempfile
 
-        from models.snapshots import last_config
+        from models.snapshots import last_config, write_snapshot
         from schedules.city import load_city
 
         snapshot = last_config(self.reader)
@@ -131,12 +131,7 @@ class App:
             return None
         folder = Path(tempfile.mkdtemp(prefix="cchc-config-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        for name, text in snapshot.files.items():
-            relative = Path(name)
-            if relative.is_absolute() or ".." in relative.parts:
-                continue
-            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-            (folder / relative).write_text(text, encoding="utf-8")
+        write_snapshot(snapshot, folder)
         click.echo(
             "cảnh báo: dùng cấu hình hợp lệ gần nhất đã áp dụng vào cơ sở dữ liệu "
             f"({vn_datetime(snapshot.saved_at)}) cho đến khi sửa xong các lỗi trên",

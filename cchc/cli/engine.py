@@ -53,16 +53,37 @@ def run_cmd(app: App) -> None:
     help="What happens to deployments of obligations no longer in the config.",
 )
 @click.option("--dry-run", is_flag=True, help="Print the difference; change nothing.")
+@click.option(
+    "--folder",
+    is_flag=True,
+    help="One machine: record this folder and the config folder's absolute path in each "
+    "deployment (workers then need the same layout). Default: nothing machine-specific; each "
+    "worker's CCHC_CONFIG, or CCHC_CONFIG_SOURCE=database, says where the config is.",
+)
 @pass_app
 @user_errors
-def deploy_cmd(app: App, pool, prune, dry_run) -> None:
+def deploy_cmd(app: App, pool, prune, dry_run, folder) -> None:
     """Register one Prefect deployment per obligation (its opening instants, every commune's in
     a city, as an RRule schedule in Asia/Ho_Chi_Minh), the sweep's, and the self-monitoring
-    automations, on the server PREFECT_API_URL names; print the diff."""
+    automations, on the server PREFECT_API_URL names; print the diff. The config deployed is
+    kept in the database (the snapshot workers with CCHC_CONFIG_SOURCE=database read), which
+    must serve these communes (`cchc init-db` first)."""
+    from pathlib import Path
+
     from flows.deploy import deploy
 
+    if not dry_run:
+        app.engine  # noqa: B018  (the database's stamp checked, the config's snapshot kept)
+    working_dir = Path.cwd() if folder else None
     with working("Đang đăng ký lịch chạy với Prefect…"):
-        diff = deploy(app.city, app.settings, pool=pool, prune=prune, dry_run=dry_run)
+        diff = deploy(
+            app.city,
+            app.settings,
+            pool=pool,
+            prune=prune,
+            dry_run=dry_run,
+            working_dir=working_dir,
+        )
     click.echo("\n".join(diff.lines()))
 
 

@@ -145,6 +145,10 @@ class Settings:
     intake: IntakeSettings = IntakeSettings()
     db_timeouts: Timeouts = Timeouts()
     """CCHC_DB_*_TIMEOUT (`models.db.make_engine` reads them too, when not given them)."""
+    config_source: str = "folder"
+    """CCHC_CONFIG_SOURCE: where a worker's flow runs read the config: "folder" (CCHC_CONFIG,
+    a shared or copied folder) or "database" (the config snapshot the last writing command,
+    `cchc init-db` or `cchc deploy`, applied to the database: a worker needs no folder)."""
     artifacts_per_run: int = 400
     """CCHC_ARTIFACTS_PER_RUN: the most Prefect artifacts a sweep run writes (its pages within
     it; the communes whose pages did not fit go first in the next sweep). At about 30 ms each,
@@ -223,8 +227,19 @@ class Settings:
             smtp=SmtpSettings.from_env(),
             intake=IntakeSettings.from_env(),
             db_timeouts=Timeouts.from_env(),
+            config_source=_config_source(),
             artifacts_per_run=_artifacts_per_run(),
         )
+
+
+CONFIG_SOURCES = ("folder", "database")
+
+
+def _config_source() -> str:
+    value = (os.environ.get("CCHC_CONFIG_SOURCE") or "folder").strip().lower()
+    if value not in CONFIG_SOURCES:
+        raise ValueError(f"CCHC_CONFIG_SOURCE={value!r}: phải là folder hoặc database")
+    return value
 
 
 def _is_loopback(host: str) -> bool:
