@@ -37,6 +37,10 @@ class Runtime:
         that sum up the communes'), if any."""
         return self.city.select(None)
 
+    def group(self, codes: list[str] | None) -> list[Plan]:
+        """The plans of `codes` (a fanned-out sweep's group of communes); None: every plan."""
+        return self.plans if codes is None else [self.plan_of(code) for code in codes]
+
     @property
     def zone(self) -> ZoneInfo:
         return self.city.zone

@@ -37,6 +37,7 @@ from schedules.dates import VN_ZONE, local_date
 from schedules.plan import Plan
 from schedules.vocabulary import ItemChange, ItemStatus
 from usecases.reporting import open_counts_by_commune
+from usecases.sweep_groups import sweep_changes
 
 Opened = list[tuple[int, str, str, str]]
 """The items a sweep opened: (id, ...) rows of `SweepReport.opened`."""
@@ -129,9 +130,14 @@ class _Pages:
 
 
 def _plan_pages(
-    rt: Runtime, log: PageLog, at: datetime, changed: set[str], fingerprints: dict[str, str]
+    rt: Runtime,
+    plans: list[Plan],
+    log: PageLog,
+    at: datetime,
+    changed: set[str],
+    fingerprints: dict[str, str],
 ) -> list[_Pages]:
-    """Every commune's pages after a sweep, in the order the run's budget serves them: the
+    """The pages of `plans` after a sweep, in the order the run's budget serves them: the
     communes this sweep changed first, then those whose tables are stale (another change, a
     new day), the longest unpublished first. The tables are rewritten when
 
@@ -142,7 +148,7 @@ def _plan_pages(
        tables name (`status_fingerprint`), or nothing was published yet."""
     city = rt.city.is_city
     wanted = []
-    for plan in rt.plans:
+    for plan in plans:
         code = plan.commune.code
         current = log.is_current(code, local_date(at, plan.zone), fingerprints[code])
         summary = not city or (code in changed and code != rt.city.code)
@@ -198,11 +204,19 @@ def _by_commune_of(rows: list, communes: dict[int, str]) -> defaultdict[str, lis
 
 
 def _late_outcome(
-    rt: Runtime, at: datetime, changes: dict[str, Counter], counts: dict, delivery: str | None
+    rt: Runtime,
+    at: datetime,
+    changes: dict[str, Counter],
+    counts: dict,
+    delivery: str | None,
+    city_pages: bool = True,
 ) -> tuple[str, list[str]]:
     """The sweep run's final state's message and tags from the lateness, and its links to
     where the office looks (`notifications.office_links`); for a city, after the city's
-    summary."""
+    summary. Without `city_pages` (a group's sub-run of a fanned-out sweep: the parent run
+    publishes the city's pages) only the message and tags, of the group's communes."""
+    if rt.city.is_city and not city_pages:
+        return city_late_message(rt.city, counts), city_late_tags(counts)
     links = late_links(rt.city, counts, prefect_location()[1])
     office = office_link(rt.settings.intake.public_url)
     artifacts.publish_links(links + ([office] if office else []))
@@ -225,25 +239,32 @@ def status_pages(
     communes: dict[int, str],
     queued: int,
     delivery: str | None,
+    group: list[str] | None = None,
+    city_pages: bool = True,
 ) -> dict[str, Any]:
     """Each commune's pages (`_commune_pages`) within the run's budget of artifacts
     (CCHC_ARTIFACTS_PER_RUN: a city's first sweep of a day would otherwise rewrite every
     commune's tables in one run), and for a city the city's summary; the run's final state's
     message and its (bounded) tags from the lateness. The communes whose pages did not fit
     keep their stale page-log record, so the next sweep publishes them first ("deferred");
-    their events are emitted all the same."""
+    their events are emitted all the same.
+
+    `group`: only these communes' pages (a fanned-out sweep's group, or its parent's city
+    office); with `city_pages` the city's summary counts every commune, and a parent's (a
+    `group` and `city_pages`) reads what its groups' runs changed back from the database."""
     rt = runtime()
-    log = page_log(rt.engine, STATUS, [p.commune.code for p in rt.plans])  # before any read
+    plans = rt.group(group)
+    log = page_log(rt.engine, STATUS, [p.commune.code for p in plans])  # before any read
     touched = by_commune(read_items(rt.engine, [i for i, *_ in opened + advanced]))
     queued_by = _queued_by_commune(rt, at, communes, queued)
     city = rt.city.is_city
     opened_by, advanced_by = _by_commune_of(opened, communes), _by_commune_of(advanced, communes)
-    counts = open_counts_by_commune(rt.plans, rt.engine)
-    fingerprints = {p.commune.code: status_fingerprint(p, _server()) for p in rt.plans}
+    counts = open_counts_by_commune(rt.plans if city_pages else plans, rt.engine)
+    fingerprints = {p.commune.code: status_fingerprint(p, _server()) for p in plans}
     changed = set(opened_by) | set(advanced_by) | {c for c, n in queued_by.items() if n}
     budget = rt.settings.artifacts_per_run - (CITY_PAGES + LATE_LINKS + 1 if city else 0)
     written, deferred = 0, 0
-    for pages in _plan_pages(rt, log, at, changed, fingerprints):
+    for pages in _plan_pages(rt, plans, log, at, changed, fingerprints):
         if written + pages.cost > budget:
             deferred += 1
             continue
@@ -262,7 +283,7 @@ def status_pages(
             fingerprints[code],
         )
     emitted: Counter = Counter()
-    for plan in rt.plans:
+    for plan in plans:
         code = plan.commune.code
         emitted.update(
             _item_events(plan, at, opened_by[code], advanced_by[code], touched.get(code, []))
@@ -278,7 +299,9 @@ def status_pages(
         "advanced": Counter(communes[i] for i, *_ in advanced),
         "queued": queued_by,
     }
-    message, tags = _late_outcome(rt, at, changes, counts, delivery)
+    if group is not None and city_pages:  # a fanned-out sweep's parent
+        changes = sweep_changes(rt.engine, at)
+    message, tags = _late_outcome(rt, at, changes, counts, delivery, city_pages)
     every = [c for unit_counts in counts.values() for c in unit_counts.values()]
     return dict(emitted) | {
         "open": sum(sum(c.values()) for c in every),

@@ -18,10 +18,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import FlowRun
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 from sqlalchemy import select
@@ -37,44 +38,48 @@ from models.tables import Outbox, WorkItem
 from notifications.event_payloads import STUCK_AFTER
 from notifications.sweep_summary import delivery_line
 from usecases.sweep import SweepReport, advance_items, open_due_items
+from usecases.sweep_groups import commune_groups
 
 SWEEP_FLOW = "cchc-sweep"
 
 
 @task(name="open-due", cache_policy=NO_CACHE)
-def open_due(at: datetime) -> SweepReport:
-    """Open what is due in every commune (each by its own calendar and opening marks)."""
+def open_due(at: datetime, communes: list[str] | None = None) -> SweepReport:
+    """Open what is due in every commune (each by its own calendar and opening marks), or in
+    the `communes` of a group."""
     rt = runtime()
     report = SweepReport(at)
-    for plan in rt.plans:
+    for plan in rt.group(communes):
         open_due_items(plan, rt.engine, at, report)
     return report
 
 
 @task(name="advance", cache_policy=NO_CACHE)
-def advance(at: datetime) -> SweepReport:
-    """Move every commune's items that are due along their timelines: one paged read for all."""
+def advance(at: datetime, communes: list[str] | None = None) -> SweepReport:
+    """Move every commune's items that are due along their timelines: one paged read for all
+    (or for the `communes` of a group)."""
     rt = runtime()
     report = SweepReport(at)
-    advance_items(rt.plans, rt.engine, at, report)
+    advance_items(rt.group(communes), rt.engine, at, report)
     return report
 
 
 @task(name="deliver", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[10, 60, 300])
-def deliver(at: datetime, force: bool = False) -> dict | None:
-    """Send what the outbox holds, for every commune. Per-message trouble is the outbox's
-    business (a row waits and retries, or fails and the standing office is told); an exception
-    here (database, mail set-up) is retried by Prefect and, after the last retry, fails the task
-    and so the sweep run: visible in the UI. Permanently failed rows emit `cchc.mail.failed`,
-    rows that still wait a day after they were queued `cchc.mail.stuck`, one event per
-    commune."""
+def deliver(at: datetime, force: bool = False, communes: list[str] | None = None) -> dict | None:
+    """Send what the outbox holds, for every commune (or the `communes` of a group). Per-message
+    trouble is the outbox's business (a row waits and retries, or fails and the standing office
+    is told); an exception here (database, mail set-up) is retried by Prefect and, after the
+    last retry, fails the task and so the sweep run: visible in the UI. Permanently failed rows
+    emit `cchc.mail.failed`, rows that still wait a day after they were queued
+    `cchc.mail.stuck`, one event per commune."""
     rt = runtime()
-    report = deliver_communes(rt.plans, rt.engine, rt.settings, at, force)
+    plans = rt.group(communes)
+    report = deliver_communes(plans, rt.engine, rt.settings, at, force)
     failed = report.failed
     for commune, rows in _failed_by_commune(rt, failed).items():
         artifacts.emit_mail_failed(rt.plan_of(commune), rows, at, city=rt.city.code)
-    communes = [plan.commune.code for plan in rt.plans]
-    for commune, rows in waiting_mail(rt.engine, at - STUCK_AFTER, communes).items():
+    codes = [plan.commune.code for plan in plans]
+    for commune, rows in waiting_mail(rt.engine, at - STUCK_AFTER, codes).items():
         artifacts.emit_mail_stuck(rt.plan_of(commune), rows, at, city=rt.city.code)
     return {"line": delivery_line(report), "failed": len(failed)}
 
@@ -100,12 +105,14 @@ def _failed_by_commune(rt: Runtime, failed: list[tuple]) -> dict[str, list[tuple
     return found
 
 
-def _delivered(at: datetime, send: bool) -> tuple[str | None, State | None]:
+def _delivered(
+    at: datetime, send: bool, communes: list[str] | None = None
+) -> tuple[str | None, State | None]:
     """Deliver (unless not `send`): the line the pages show, and the task's state when it
     failed after its retries (the sweep publishes first, then fails)."""
     if not send:
         return None, None
-    state = deliver(at, return_state=True)
+    state = deliver(at, communes=communes, return_state=True)
     if not state.is_completed():
         return f"THẤT BẠI — {state.message or state.name}", state
     outcome = state.result()
@@ -127,22 +134,40 @@ def _sweep_run_name() -> str:
     description="Rà soát mỗi sáng ngày làm việc: mở việc đến ngày, nhắc hạn, quá hạn, chuyển cấp, "
     "gửi thư; công bố bảng tình trạng theo đơn vị (và theo xã, với cấu hình cấp thành phố).",
 )
-def sweep_flow(at: datetime | None = None, send: bool = True) -> State:
+def sweep_flow(
+    at: datetime | None = None, send: bool = True, communes: list[str] | None = None
+) -> State:
     """One sweep of every commune as of `at` (default: the run's scheduled instant). Safe to
     run twice at once: the core's unique keys keep items and mails single. Ends in a Completed
     state (Prefect's name: the dashboard and automations on `prefect.flow-run.Completed` see
     every sweep) whose message counts what is late ("18 việc quá hạn, ..."); its result is the
     summary dict. A sweep that ends well emits `cchc.sweep.completed`, which the "sweep
-    missing" automation of `cchc deploy` waits for."""
+    missing" automation of `cchc deploy` waits for.
+
+    A deployed city sweep of more communes than CCHC_SWEEP_GROUP fans out (`_fan_out`): one
+    sub-run of this deployment per group of communes, which the work pool's workers share, so
+    a worker added is capacity added. `communes`: the group a sub-run sweeps (its own pages,
+    no city pages)."""
     rt = runtime()
     when = instant(at)
-    opened = open_due(when)
-    advanced = advance(when)
-    delivery, failed = _delivered(when, send)
+    if communes is None and _fans_out(rt):
+        return _fan_out(rt, when, send)
+    opened = open_due(when, communes)
+    advanced = advance(when, communes)
+    delivery, failed = _delivered(when, send, communes)
     queued = opened.queued + advanced.queued
-    communes = opened.communes | advanced.communes
-    counts = status_pages(when, opened.opened, advanced.advanced, communes, queued, delivery)
-    if rt.city.is_city:
+    touched = opened.communes | advanced.communes
+    counts = status_pages(
+        when,
+        opened.opened,
+        advanced.advanced,
+        touched,
+        queued,
+        delivery,
+        communes,
+        city_pages=communes is None,
+    )
+    if rt.city.is_city and communes is None:
         league = league_page(when, return_state=True)
         if not league.is_completed():  # a view: the sweep's work stands
             get_run_logger().warning("league not published: %s", league.message)
@@ -157,9 +182,115 @@ def sweep_flow(at: datetime | None = None, send: bool = True) -> State:
         "artifacts": counts["artifacts"],
         "deferred": counts["deferred"],
     }
+    if communes is not None:
+        summary["communes"] = communes
     get_run_logger().info("sweep %s", summary)
     if failed is not None:
         raise RuntimeError(f"e-mail delivery failed after retries: {failed.message}")
     tag_run(counts["tags"])
+    if communes is None:
+        artifacts.emit_sweep_completed(rt.city, summary)
+    return Completed(message=counts["state_message"], data=summary)
+
+
+# --- a city's sweep in groups ----------------------------------------------------------------
+
+GROUP_POLL_SECONDS = 2.0
+GROUP_WAIT_SECONDS = 3 * 3600
+"""How long a fanned-out sweep waits for its groups' runs (no worker free to take them: the
+pool's workers need room for the parent run and at least one group)."""
+
+
+def _fans_out(rt: Runtime) -> bool:
+    """A deployed run of a city larger than one group (CCHC_SWEEP_GROUP; 0: never)."""
+    from prefect.runtime import deployment
+
+    size = rt.settings.sweep_group
+    return bool(
+        rt.city.is_city and size and len(rt.city.plans) > size and deployment.id is not None
+    )
+
+
+def _fan_out(rt: Runtime, when: datetime, send: bool) -> State:
+    """The parent run of a city's sweep: one sub-run of this deployment per group of
+    communes (`usecases.sweep_groups.commune_groups`: the same groups each morning), taken by
+    whichever workers of the pool are free; then, once they all ended, the city office's own
+    items and the city's pages (its summary counts every commune, from what the groups did;
+    the league). Ends Completed with the city's lateness, or Failed naming the groups whose
+    run did not complete (their communes are swept again by the next sweep: level-triggered)."""
+    from prefect.deployments import run_deployment
+    from prefect.runtime import deployment
+
+    groups = commune_groups(list(rt.city.plans), rt.settings.sweep_group)
+    runs = [
+        run_deployment(
+            deployment.id,
+            parameters={"at": when.isoformat(), "send": send, "communes": group},
+            timeout=0,
+            as_subflow=True,
+            tags=[f"nhóm:{index}/{len(groups)}"],
+        )
+        for index, group in enumerate(groups, 1)
+    ]
+    get_run_logger().info("%d communes in %d sub-runs", len(rt.city.plans), len(runs))
+    ended = _wait_for([cast(FlowRun, run).id for run in runs])  # a sync flow: no coroutine
+    office = [rt.city.office.commune.code] if rt.city.office else []
+    opened = open_due(when, office)
+    advanced = advance(when, office)
+    delivery, failed = _delivered(when, send, office)
+    counts = status_pages(
+        when,
+        opened.opened,
+        advanced.advanced,
+        opened.communes | advanced.communes,
+        opened.queued + advanced.queued,
+        delivery,
+        office,
+        city_pages=True,
+    )
+    league = league_page(when, return_state=True)
+    if not league.is_completed():
+        get_run_logger().warning("league not published: %s", league.message)
+    broken = [
+        f"nhóm {index} ({groups[index - 1][0]}–{groups[index - 1][-1]}): {state}"
+        for index, state in enumerate(ended, 1)
+        if state != "COMPLETED"
+    ]
+    summary: dict[str, Any] = {
+        "at": when.isoformat(),
+        "groups": len(groups),
+        "failed_groups": len(broken),
+        "open": counts["open"],
+        "late": counts["late"],
+        "delivery": delivery,
+    }
+    get_run_logger().info("sweep %s", summary)
+    tag_run(counts["tags"])
+    if broken:
+        raise RuntimeError("sweep groups did not complete: " + "; ".join(broken))
+    if failed is not None:
+        raise RuntimeError(f"e-mail delivery failed after retries: {failed.message}")
     artifacts.emit_sweep_completed(rt.city, summary)
     return Completed(message=counts["state_message"], data=summary)
+
+
+def _wait_for(run_ids: list) -> list[str]:
+    """The final state type of each run (polled), "TIMEOUT" for those still not ended after
+    GROUP_WAIT_SECONDS."""
+    import time
+
+    from prefect.client.orchestration import get_client
+
+    ended: dict = {}
+    deadline = time.monotonic() + GROUP_WAIT_SECONDS
+    with get_client(sync_client=True) as client:
+        while len(ended) < len(run_ids) and time.monotonic() < deadline:
+            for run_id in run_ids:
+                if run_id in ended:
+                    continue
+                state = client.read_flow_run(run_id).state
+                if state is not None and state.is_final():
+                    ended[run_id] = state.type.value
+            if len(ended) < len(run_ids):
+                time.sleep(GROUP_POLL_SECONDS)
+    return [ended.get(run_id, "TIMEOUT") for run_id in run_ids]

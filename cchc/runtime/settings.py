@@ -149,6 +149,10 @@ class Settings:
     """CCHC_CONFIG_SOURCE: where a worker's flow runs read the config: "folder" (CCHC_CONFIG,
     a shared or copied folder) or "database" (the config snapshot the last writing command,
     `cchc init-db` or `cchc deploy`, applied to the database: a worker needs no folder)."""
+    sweep_group: int = 30
+    """CCHC_SWEEP_GROUP: communes per sub-run when a deployed city sweep fans out (a city of
+    more communes than this: one sub-run per group, which the pool's workers share); 0: never
+    fan out."""
     artifacts_per_run: int = 400
     """CCHC_ARTIFACTS_PER_RUN: the most Prefect artifacts a sweep run writes (its pages within
     it; the communes whose pages did not fit go first in the next sweep). At about 30 ms each,
@@ -229,6 +233,7 @@ class Settings:
             db_timeouts=Timeouts.from_env(),
             config_source=_config_source(),
             artifacts_per_run=_artifacts_per_run(),
+            sweep_group=_sweep_group(),
         )
 
 
@@ -254,6 +259,13 @@ def _is_loopback(host: str) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_unspecified
+
+
+def _sweep_group() -> int:
+    value = env_number("CCHC_SWEEP_GROUP", int, Settings.sweep_group)
+    if value < 0:
+        raise ValueError(f"CCHC_SWEEP_GROUP={value}: phải từ 0 trở lên")
+    return value
 
 
 def _artifacts_per_run() -> int:

@@ -1,0 +1,141 @@
+"""Beyond one machine (issue 23): two workers in two separate folders (two "machines": no
+shared checkout, the config from the database's snapshot) on one work pool share a city's
+sweep, which fans out into sub-runs over groups of communes; every mail goes once. A real
+Prefect server on PostgreSQL (test_prefect_server's), cchc's database on PostgreSQL, an SMTP
+server on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from city_support import commune_codes, write_city
+from sqlalchemy import select
+from test_mail_support import running_smtp_server
+from test_prefect_server import BIN, _stop, client_call, server  # noqa: F401  (the fixture)
+
+from models.db import make_engine, transaction
+from models.tables import Outbox
+from schedules.vocabulary import OutboxStatus
+
+pytestmark = [pytest.mark.slow, pytest.mark.prefect, pytest.mark.postgres]
+
+COMMUNES = 6
+GROUP = 2
+"""CCHC_SWEEP_GROUP: 3 sub-runs of 2 communes, and the parent run."""
+AT = "2027-03-02T07:30:00+07:00"
+
+
+def cchc(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [str(BIN / "cchc"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done
+
+
+def wait_final(srv, run_id, timeout: float = 900):
+    deadline = time.monotonic() + timeout
+    while True:
+        run = client_call(srv, lambda c: c.read_flow_run(run_id))
+        if run.state is not None and run.state.is_final():
+            return run
+        assert time.monotonic() < deadline, f"run {run_id} still {run.state_type}"
+        time.sleep(2)
+
+
+def test_two_workers_share_a_city_sweep_and_mail_once(server, pg_url, tmp_path):  # noqa: F811
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    city_folder = write_city(tmp_path / "admin" / "city", commune_codes(COMMUNES))
+    with running_smtp_server() as smtp:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("CCHC_", "PREFECT_"))} | {
+            "PREFECT_API_URL": server.api,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "CCHC_DATABASE_URL": pg_url,
+            "CCHC_SECRET": "two-machines-secret-0123456789",
+            "CCHC_PUBLIC_URL": "https://cchc.haiphong.example",
+            "CCHC_SMTP_HOST": "127.0.0.1",
+            "CCHC_SMTP_PORT": str(smtp.port),
+            "CCHC_SWEEP_GROUP": str(GROUP),
+        }
+        admin = base | {
+            "CCHC_CONFIG": str(city_folder),
+            "CCHC_DATA_DIR": str(tmp_path / "admin" / "var"),
+            "PREFECT_HOME": str(tmp_path / "admin" / "prefect"),
+        }
+        cchc("init-db", env=admin, cwd=tmp_path / "admin")
+        cchc("deploy", env=admin, cwd=tmp_path / "admin")
+
+        workers, logs = [], []
+        for name in ("m1", "m2"):
+            machine = tmp_path / name
+            machine.mkdir()
+            env = base | {
+                "CCHC_CONFIG_SOURCE": "database",  # no config folder on this machine
+                "CCHC_DATA_DIR": str(machine / "var"),
+                "PREFECT_HOME": str(machine / "prefect"),
+                "PREFECT_WORKER_QUERY_SECONDS": "2",
+            }
+            log = machine / "worker.log"
+            logs.append(log)
+            with open(log, "wb") as out:
+                workers.append(
+                    subprocess.Popen(
+                        [str(BIN / "prefect"), "worker", "start", "--pool", "cchc",
+                         "--type", "process", "--limit", "2", "--name", name],
+                        env=env, cwd=machine, stdout=out, stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )  # fmt: skip
+        try:
+
+            async def start(client):
+                deployment = await client.read_deployment_by_name("cchc-sweep/haiphong-sweep")
+                return await client.create_flow_run_from_deployment(
+                    deployment.id, parameters={"at": AT}
+                )
+
+            parent = client_call(server, start)
+            done = wait_final(server, parent.id)
+            assert done.state_type.value == "COMPLETED", (done.state.message, _tails(logs))
+            children = client_call(
+                server,
+                lambda c: c.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(
+                        parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])
+                    )
+                ),
+            )
+            assert len(children) == COMMUNES // GROUP
+            assert all(c.state_type.value == "COMPLETED" for c in children)
+            groups = sorted(tuple(c.parameters["communes"]) for c in children)
+            assert groups == [("xa001", "xa002"), ("xa003", "xa004"), ("xa005", "xa006")]
+        finally:
+            for worker in workers:
+                _stop(worker)
+
+        # Each machine ran some of the sweep's runs (each takes at most two at once, and the
+        # parent holds one while its groups run).
+        ids = {str(parent.id), *(str(c.id) for c in children)}
+        ran = [{i for i in ids if i in log.read_text(errors="replace")} for log in logs]
+        assert all(ran), ran
+        assert set().union(*ran) == ids
+
+        # Every mail once: each message the outbox sent arrived once, none other.
+        engine = make_engine(pg_url)
+        with transaction(engine) as session:
+            rows = session.execute(select(Outbox.status, Outbox.message_id)).all()
+        engine.dispose()
+        assert rows and all(status == OutboxStatus.SENT for status, _ in rows)
+        received = [m.msg["Message-ID"].strip("<>") for m in smtp.inbox.messages]
+        assert len(received) == len(set(received))
+        assert set(received) == {mid.strip("<>") for _, mid in rows}
+
+
+def _tails(logs: list[Path]) -> str:
+    return "\n".join(log.read_text(errors="replace")[-3000:] for log in logs)
