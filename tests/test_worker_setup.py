@@ -71,3 +71,27 @@ def test_a_worker_without_any_config_in_the_database_says_so(tmp_path, sqlite_ur
         mp.setattr(runtime_state, "_loaded", None)
         with pytest.raises(UserError, match="chưa có cấu hình nào"):
             runtime_state.runtime()
+
+
+def test_a_fanned_out_sweeps_changes_read_back_by_commune(city_folder, tmp_path, sqlite_url):
+    """What a city's parent run reports of its groups' runs: read from the log and outbox."""
+    from sqlalchemy import func, select
+
+    from models.db import make_engine, transaction
+    from models.tables import Outbox, WorkItem
+    from schedules.dates import parse_instant
+    from usecases.sweep_groups import commune_groups, sweep_changes
+
+    assert commune_groups(["xa003", "xa001", "xa002"], 2) == [["xa001", "xa002"], ["xa003"]]
+    env = cli_env(tmp_path / "data", sqlite_url, CCHC_CONFIG=str(city_folder))
+    run_cchc(env, "sweep", "--at", "2027-03-02T07:30", "--no-mail")
+    engine = make_engine(sqlite_url)
+    changes = sweep_changes(engine, parse_instant("2027-03-02T07:30"))
+    with transaction(engine) as session:
+        items = dict(
+            session.execute(select(WorkItem.commune, func.count()).group_by(WorkItem.commune)).all()
+        )
+        mails = session.execute(select(func.count()).select_from(Outbox)).scalar_one()
+    engine.dispose()
+    assert dict(changes["opened"]) == items and set(items) >= {"xa001", "xa002", "xa003"}
+    assert sum(changes["queued"].values()) == mails > 0

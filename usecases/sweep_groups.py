@@ -32,18 +32,21 @@ def sweep_changes(engine: Engine, at: datetime) -> dict[str, Counter]:
     The changes of a fanned-out sweep, whose groups ran in other processes."""
     opened = (
         select(col(WorkItem.commune), func.count(func.distinct(col(Event.item_id))))
+        .select_from(Event)
         .join(WorkItem, col(WorkItem.id) == col(Event.item_id))
         .where(col(Event.at) == at, col(Event.kind) == str(EventKind.OPENED))
         .group_by(col(WorkItem.commune))
     )
     advanced = (
         select(col(WorkItem.commune), func.count(func.distinct(col(Event.item_id))))
+        .select_from(Event)
         .join(WorkItem, col(WorkItem.id) == col(Event.item_id))
         .where(col(Event.at) == at, col(Event.kind).in_(ADVANCING))
         .group_by(col(WorkItem.commune))
     )
     queued = (
         select(col(WorkItem.commune), func.count())
+        .select_from(Outbox)
         .join(WorkItem, col(WorkItem.id) == col(Outbox.item_id))
         .where(col(Outbox.created_at) == at)
         .group_by(col(WorkItem.commune))
