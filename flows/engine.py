@@ -163,7 +163,8 @@ def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
         city = load_city(state.settings.config_dir)
         sender = state.settings.smtp.sender
         checked = checked_templates(city.select(None), sender, now)
-        check_served(state.db, city, now, record=True)  # a commune added: the database's too
+        if state.db is not None:  # a commune added: recorded in the database's stamp too
+            check_served(state.db, city, now, record=True)
     except WrongDatabase as exc:  # the config now names another city
         log.error("config refused: %s", exc)
         state.reloads.append(False)

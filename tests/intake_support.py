@@ -70,6 +70,7 @@ class LiveIntake:
             intake=IntakeSettings(
                 secret=SECRET,
                 public_url=self.base,
+                single_machine=True,  # a loopback intake, on PostgreSQL too
                 max_bytes=self.max_bytes,
                 office_user=self.office_user,
                 office_password=self.office_password,

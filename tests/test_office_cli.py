@@ -51,6 +51,7 @@ class Office:
             "CCHC_DATA_DIR": str(tmp_path / "data"),
             "CCHC_DATABASE_URL": db_url,
             "CCHC_SECRET": "0123456789abcdef-office-cli",
+            "CCHC_SINGLE_MACHINE": "1",  # links to the loopback intake, on PostgreSQL too
             "PREFECT_API_URL": None,
             "CCHC_SMTP_HOST": "127.0.0.1" if smtp_port else None,
             "CCHC_SMTP_PORT": str(smtp_port) if smtp_port else None,
