@@ -40,6 +40,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "ví dụ 2027 (calendar)",
         "obligations": "Danh sách nhiệm vụ của kế hoạch: báo cáo định kỳ, nhiệm vụ của Phụ lục, "
         "nhiệm vụ đột xuất (obligations)",
+        "indicators": "Danh sách chỉ tiêu của kế hoạch, báo cáo kèm báo cáo định kỳ (indicators)",
         "extends": "Kế thừa một kế hoạch mẫu: đường dẫn thư mục mẫu, tính từ thư mục của tệp "
         "này, ví dụ “../../plans/xa”; nhiệm vụ cùng mã trong thư mục của xã thay cho nhiệm "
         "vụ của mẫu (extends)",
@@ -170,6 +171,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "khai báo một lần cho cả thành phố (calendar)",
         "obligations": "Nhiệm vụ chung cho mọi xã, hoặc cho các xã nêu ở communes của từng nhiệm "
         "vụ (shared obligations)",
+        "indicators": "Chỉ tiêu chung cho mọi xã, hoặc cho các xã nêu ở communes của từng chỉ "
+        "tiêu (shared indicators)",
         "reports": "Nhiệm vụ riêng của cơ quan thành phố, ví dụ báo cáo tổng hợp báo cáo của các "
         "xã: consolidates là mã nhiệm vụ của xã, lead là mã của cơ quan (city office reports)",
     },
@@ -190,6 +193,29 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "code": "Mã đơn vị của cơ quan trong reports, mặc định SNV (unit code)",
         "contact": "Người liên hệ tại cơ quan, ghi trong thư (contact)",
         "address": "Địa chỉ trụ sở của cơ quan (address)",
+    },
+    "Indicator": {
+        "id": "Mã chỉ tiêu: chữ thường, chữ số và dấu gạch ngang, ví dụ “ho-so-truc-tuyen” (id)",
+        "ref": "Chỗ kế hoạch đặt chỉ tiêu, ví dụ “Mục II.2.a” (plan reference)",
+        "name": "Tên chỉ tiêu (name)",
+        "reported_by": "Mã các đơn vị báo cáo chỉ tiêu, hoặc ALL: mọi đơn vị có báo cáo "
+        "mang chỉ tiêu (reported by)",
+        "measure": "Cách đo: ratio (tỷ lệ tử số/mẫu số, tính %), count (số lượng), yes_no "
+        "(có/không) (measure)",
+        "numerator": "Với ratio: tử số đếm gì (numerator)",
+        "denominator": "Với ratio: mẫu số đếm gì (denominator)",
+        "direction": "Chiều của mục tiêu: at_least (tối thiểu) hoặc at_most (tối đa) (direction)",
+        "target": "Mục tiêu: tỷ lệ % với ratio và yes_no, số lượng với count (target)",
+        "by": "Năm phải đạt mục tiêu, ví dụ 2030 (target year)",
+        "steps": "Lộ trình theo năm do kế hoạch CCHC năm đặt: năm -> mục tiêu của năm, ví dụ "
+        "{2027: 75} (yearly steps)",
+        "reported_in": "Mã nhiệm vụ có báo cáo mang chỉ tiêu, ví dụ bao-cao-cchc-dinh-ky "
+        "(reported in)",
+        "maximum": "Với count: giá trị lớn nhất hợp lệ (maximum)",
+        "jump_factor": "Giá trị gấp hơn bấy nhiêu lần (hoặc nhỏ hơn 1/bấy nhiêu) giá trị kỳ "
+        "trước của đơn vị phải được xác nhận, mặc định 2 (jump factor)",
+        "communes": "Trong chỉ tiêu dùng chung của thành phố: chỉ áp dụng cho các xã này "
+        "(communes)",
     },
     "YearCalendar": {
         "days_off": "Ngày nghỉ thêm trong năm, ví dụ ngày nghỉ hoán đổi (extra days off)",

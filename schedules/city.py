@@ -108,7 +108,14 @@ def load_city(folder: Path | str) -> City:
         return City.of(load_plan(folder))
     city_source, city_cfg, others = _city_files(folder)
     shared: Parsed = [
-        (city_source, ConfigFile(calendar=city_cfg.calendar, obligations=city_cfg.obligations)),
+        (
+            city_source,
+            ConfigFile(
+                calendar=city_cfg.calendar,
+                obligations=city_cfg.obligations,
+                indicators=city_cfg.indicators,
+            ),
+        ),
         *others,
     ]
     communes_dir = folder / COMMUNES
@@ -309,16 +316,24 @@ def _shared_only(parsed: Parsed) -> list[ConfigIssue]:
 def _unknown_communes(shared: Parsed, codes: set[str]) -> list[ConfigIssue]:
     found = []
     for source, cfg in shared:
-        for i, ob in enumerate(cfg.obligations or []):
-            for j, code in enumerate(ob.communes or []):
-                if code not in codes:
-                    found.append(
-                        source.issue(
-                            ("obligations", i, "communes", j),
-                            f"unknown commune '{code}' (xã không tồn tại); known: "
-                            f"{', '.join(sorted(codes)) or '-'}",
-                        )
+        for key in ("obligations", "indicators"):
+            found += _unknown_in(source, key, getattr(cfg, key) or [], codes)
+    return found
+
+
+def _unknown_in(source: YamlSource, key: str, rows: list, codes: set[str]) -> list[ConfigIssue]:
+    """Commune codes of a shared file's `key` rows (`communes:`) that no commune has."""
+    found = []
+    for i, row in enumerate(rows):
+        for j, code in enumerate(row.communes or []):
+            if code not in codes:
+                found.append(
+                    source.issue(
+                        (key, i, "communes", j),
+                        f"unknown commune '{code}' (xã không tồn tại); known: "
+                        f"{', '.join(sorted(codes)) or '-'}",
                     )
+                )
     return found
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from schedules.calendar import WorkingCalendar
-from schedules.config import ALL_UNITS, Commune, Obligation, Policy, Unit
+from schedules.config import ALL_UNITS, Commune, Indicator, Obligation, Policy, Unit
 from schedules.dates import end_of_day, local_date, vn_date, vn_weekday
 from schedules.occurrences import (
     CompiledSchedule,
@@ -43,6 +43,8 @@ class Plan:
     calendar: WorkingCalendar
     schedules: dict[str, CompiledSchedule] = field(default_factory=dict)
     warnings: list[ConfigIssue] = field(default_factory=list)
+    indicators: dict[str, Indicator] = field(default_factory=dict)
+    """The plan's numeric targets (chỉ tiêu), reported with the reports that carry them."""
     """What `cchc check` warns about but does not refuse (`FILE:LINE: message`)."""
     city_folder: Path | None = None
     """A city's commune: the city's folder (its mail templates/ stand in for the commune's)."""
