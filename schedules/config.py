@@ -412,9 +412,10 @@ class Indicator(Strict):
         if self.maximum is not None and self.measure != "count":
             raise ValueError("maximum goes with measure: count only (a ratio is 0-100 %)")
         percent = self.measure != "count"
-        for year, value in {None: self.target, **self.steps}.items():
+        values: dict[str, float] = {"target": self.target}
+        values |= {f"steps.{year}": value for year, value in self.steps.items()}
+        for where, value in values.items():
             if percent and value > 100:
-                where = "target" if year is None else f"steps.{year}"
                 raise ValueError(f"{where}: {value:g} is a percentage, at most 100")
         if self.by is not None and any(year > self.by for year in self.steps):
             raise ValueError(f"steps after {self.by} (by): the target is due by then")
