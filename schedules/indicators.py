@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from schedules.config import Indicator
+from schedules.plan import Plan
 
 YES = ("1", "có", "co", "yes", "true", "đạt")
 NO = ("0", "không", "khong", "no", "false")
@@ -150,3 +151,27 @@ def jump(indicator: Indicator, previous: float | None, value: float) -> str | No
             f"chênh quá {vn_number(factor)} lần): kiểm tra lại rồi xác nhận"
         )
     return None
+
+
+def reporters(plan: Plan, indicator: Indicator) -> list[str]:
+    """The units that report `indicator`: those of `reported_by` (ALL: every unit) that owe
+    the report carrying it."""
+    owing = (
+        plan.lead_units(indicator.reported_in) if indicator.reported_in in plan.obligations else []
+    )
+    named = plan.expand_units(indicator.reported_by)
+    return [code for code in owing if code in named]
+
+
+def owed(plan: Plan, obligation: str, unit: str) -> list[Indicator]:
+    """The indicators a unit's item of `obligation` carries, in the config's order."""
+    return [
+        indicator
+        for indicator in plan.indicators.values()
+        if indicator.reported_in == obligation and unit in reporters(plan, indicator)
+    ]
+
+
+def period_year(period: str) -> int:
+    """The year of a period key ("2027-Q1", "2027-H1", "2027"): whose target applies."""
+    return int(period[:4])

@@ -238,6 +238,8 @@ class EventKind(StrEnum):
     EXTENSION_GRANTED = "extension_granted"
     """The due date moved (`usecases.extensions`): the item starts a new round of mails."""
     EXTENSION_REFUSED = "extension_refused"
+    INDICATORS = "indicators"
+    """Indicator values entered or corrected for the item (the rows of `indicator_value`)."""
 
 
 class ItemChange(StrEnum):

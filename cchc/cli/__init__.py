@@ -4,8 +4,8 @@
 One module per group of commands: `config` (check, schema, plan, obligations, new-config,
 init-db), `items` (items, link), `lifecycle` (open, attach, receive, accept, waive, return),
 `directives` (directive, extend, refuse-extension), `mail` (outbox, send, preview), `engine`
-(run, deploy, reload, serve-intake, sweep), `reports` (report); `common` holds what they share
-(App, parameter types, fail, working).
+(run, deploy, reload, serve-intake, sweep), `reports` (report), `indicators` (value,
+indicators); `common` holds what they share (App, parameter types, fail, working).
 
 The lazy-import rule, for every module of this package: importing `cchc.cli` imports every
 group module, and the read-only commands (check, plan, items, obligations, report, schema,
@@ -23,6 +23,7 @@ from cchc.cli.common import App, fail
 from cchc.cli.config import check, init_db, new_config_cmd, obligations_cmd, plan_cmd, schema
 from cchc.cli.directives import directive_cmd, extend_cmd, refuse_extension_cmd
 from cchc.cli.engine import deploy_cmd, reload_cmd, run_cmd, serve_intake_cmd, sweep_cmd
+from cchc.cli.indicators import indicators_cmd, value_cmd
 from cchc.cli.items import items_cmd, link_cmd
 from cchc.cli.lifecycle import (
     accept_cmd,
@@ -89,6 +90,9 @@ COMMANDS = [
     sweep_cmd,
     # reports
     report_cmd,
+    # indicators
+    value_cmd,
+    indicators_cmd,
 ]
 
 
