@@ -22,6 +22,7 @@ from notifications.attachments import DIRECTIVE_FILE_KINDS, directive_attachment
 from notifications.extension_views import extension_context
 from notifications.facts import RECEIPT_KINDS, Facts, receipt_verdict
 from notifications.ics import CalendarEntry, calendar_bytes
+from notifications.indicator_views import indicators_view
 from notifications.labels import KIND_LABELS
 from notifications.message import (
     Attachment,
@@ -214,6 +215,7 @@ class Composer:
             "sources": source_states(self.plan, item, facts.sources[item.id], today)
             if item.id in facts.sources
             else None,
+            "indicators": indicators_view(facts.indicators.get(saved_id(item), [])),
             "upload_url": self.link(saved_id(item), link_unit, at)
             if self.link and link_unit and kind in UPLOAD_KINDS and item.status in OPEN_STATUSES
             else "",
@@ -245,6 +247,7 @@ class Composer:
             "returned": single.get("returned"),
             "extension": single.get("extension"),
             "sources": single.get("sources"),
+            "indicators": single.get("indicators"),
             "upload_url": single.get("upload_url", ""),
             "entries": entries,
             "undelivered": [{"address": a, "error": e} for a, e in undelivered],
@@ -318,6 +321,7 @@ class Composer:
             item=view,
             commune=self.common(opened_on, item.opened_at)["commune"],
             sources=None,
+            indicators=None,
             kind="",
         )
         # An item opened past its due date: the event is its fresh deadline.

@@ -16,6 +16,7 @@ from models.tables import Deliverable, Directive, Event, Extension, Outbox, Work
 from schedules.plan import Plan
 from schedules.timeliness import Verdict, verdict
 from schedules.vocabulary import EventKind, MailKind, OutboxStatus, is_undelivered
+from usecases.indicator_report import IndicatorRow, indicator_rows
 
 RECEIPT_VERDICTS: dict[Verdict | None, str] = {
     Verdict.ON_TIME: "đúng hạn",
@@ -73,6 +74,9 @@ class Facts:
     sent_with: dict[str, list[Outbox]] = field(default_factory=dict)
     """By the Message-ID of a digest whose copies (Cc) are retried alone: the rows its To was
     sent (see `Composer.for_digest`)."""
+    indicators: dict[int, list[IndicatorRow]] = field(default_factory=dict)
+    """For a consolidated report's item: the indicators of its period, per unit and for the
+    commune, as they stand when the mail is written."""
     directives: dict[int, Directive] = field(default_factory=dict)
     """The directive each directive's item acts on, by directive id."""
     extensions: dict[tuple[int, int], Extension] = field(default_factory=dict)
@@ -96,6 +100,9 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
             ob = plan.obligations.get(item.obligation)
             if ob is not None and ob.consolidates:
                 facts.sources[saved_id(item)] = consolidated_sources(session, plan, item)
+                if plan.indicators:
+                    period = [item.period]
+                    facts.indicators[saved_id(item)] = indicator_rows(plan, session, None, period)
     closed = {r.item_id for r in rows if r.kind in RECEIPT_KINDS + (MailKind.RETURNED,)}
     if closed:
         query = select(Deliverable).where(col(Deliverable.item_id).in_(closed))
