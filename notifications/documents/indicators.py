@@ -162,9 +162,11 @@ def indicators_markdown(rows: Sequence[IndicatorRow], with_units: bool = True) -
         "|---|---|---|---|---|---|---|",
     ]
     for r in _commune_first(rows, with_units):
-        who = "**Toàn xã**" if r.unit == ALL_UNITS else r.unit
+        commune = r.unit == ALL_UNITS
+        who = "**Toàn xã**" if commune else r.unit
+        name, ref = (md_text(r.name), md_text(r.ref)) if commune else ("", "")
         lines.append(
-            f"| {md_text(r.name)} | {md_text(r.ref)} | {who} | {r.shown} | "
+            f"| {name} | {ref} | {who} | {r.shown} | "
             f"{md_text(r.target_text)} | {md_text(r.verdict)} | "
             f"{r.reported}/{r.expected} (đúng hạn {r.reported_on_time}) |"
         )
