@@ -21,7 +21,9 @@ MAX_SMALL_FIELDS = 10
 """Fields a small form may send."""
 
 
-async def small_form(ctx: IntakeContext, request: Request) -> dict[str, str]:
+async def small_form(
+    ctx: IntakeContext, request: Request, max_fields: int = MAX_SMALL_FIELDS
+) -> dict[str, str]:
     """The text fields of a small url-encoded form: 413 past `MAX_FORM_BYTES` (refused
     unread), 408 when the body does not come within the intake's read timeout."""
     try:
@@ -32,7 +34,7 @@ async def small_form(ctx: IntakeContext, request: Request) -> dict[str, str]:
         raise PageError(413, "Yêu cầu quá lớn", "Nội dung gửi lên quá dài.")
     try:
         form = await asyncio.wait_for(
-            request.form(max_files=0, max_fields=MAX_SMALL_FIELDS), ctx.intake.body_timeout
+            request.form(max_files=0, max_fields=max_fields), ctx.intake.body_timeout
         )
     except TimeoutError:
         raise PageError(408, "Yêu cầu không hợp lệ", "Quá thời gian chờ dữ liệu.") from None
