@@ -121,3 +121,40 @@ def test_csv_xlsx_and_chart(env, tmp_path):
     )
     table = run_cchc(env, "indicators", "--year", "2027").stdout
     assert "ho-so-truc-tuyen" in table and "85 %" in table and "đạt" in table
+
+
+def test_the_data_sheet_round_trips(env, tmp_path):
+    """The Sở's data sheet: generated per unit and period, filled with openpyxl as the unit
+    would in a spreadsheet, read back; another item's sheet is refused, nothing stored."""
+    from openpyxl import load_workbook
+
+    q1 = item_id(env, "TTPVHCC", "2027-Q1")
+    run_cchc(env, "value", str(q1), "--set", "ho-so-truc-tuyen=17/20", "--at", "2027-03-12T09:00")
+    h1 = item_id(env, "TTPVHCC", "2027-H1")
+    sheet = tmp_path / "phieu.xlsx"
+    done = run_cchc(env, "value", str(h1), "--write-sheet", str(sheet))
+    assert "10 chỉ tiêu" in done.stdout
+    wb = load_workbook(sheet)
+    ws = wb.active
+    assert ws["B3"].value == h1
+    rows = {ws.cell(n, 1).value: n for n in range(9, ws.max_row + 1)}
+    assert ws.cell(rows["ho-so-truc-tuyen"], 8).value == "85 % (quý I năm 2027)"
+    assert ws.cell(rows["ho-so-truc-tuyen"], 9).value == "≥ 85 % (đến năm 2030)"
+    ws.cell(rows["ho-so-truc-tuyen"], 5).value = 180
+    ws.cell(rows["ho-so-truc-tuyen"], 7).value = 200
+    ws.cell(rows["cong-khai-muc-do-hai-long"], 5).value = 1
+    ws.cell(rows["so-hoa-ho-so-tthc"], 5).value = "45,5"
+    ws.cell(rows["so-hoa-ho-so-tthc"], 7).value = 91
+    wb.save(sheet)
+    done = run_cchc(env, "value", str(q1), "--sheet", str(sheet), ok=False)
+    assert done.returncode != 0 and f"nhiệm vụ số {h1}, không phải" in done.stderr
+    run_cchc(env, "value", str(h1), "--sheet", str(sheet), "--at", "2027-06-10T09:00")
+    rows_h1 = [r for r in json_rows(env, "--year", "2027") if r["period"] == "2027-H1"]
+    found = {r["id"]: r for r in rows_h1 if r["unit"] == "TTPVHCC"}
+    assert (found["ho-so-truc-tuyen"]["numerator"], found["ho-so-truc-tuyen"]["value"]) == (180, 90)
+    assert found["so-hoa-ho-so-tthc"]["value"] == 50.0
+    assert found["cong-khai-muc-do-hai-long"]["verdict"] == "đạt"
+    ws.cell(rows["so-hoa-ho-so-tthc"], 5).value = 95  # more than its denominator
+    wb.save(sheet)
+    done = run_cchc(env, "value", str(h1), "--sheet", str(sheet), ok=False)
+    assert done.returncode != 0 and "lớn hơn mẫu số" in done.stderr

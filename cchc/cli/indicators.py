@@ -57,7 +57,6 @@ TABLE_COLUMNS = [
     "--set",
     "entries",
     multiple=True,
-    required=True,
     metavar="ID=NUM/DEN",
     help="An indicator's value: ID=NUM/DEN for a ratio, ID=NUM for a count, ID=1 or ID=0 for "
     "a yes/no; ID= (empty) clears it. Repeat for several.",
@@ -68,16 +67,41 @@ TABLE_COLUMNS = [
     help="Store values that jump from the unit's previous period beyond the indicator's "
     "jump_factor (without it they are refused with a warning).",
 )
+@click.option(
+    "--sheet",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Read the values from the item's filled data sheet (XLSX written by --write-sheet).",
+)
+@click.option(
+    "--write-sheet",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the item's data sheet (XLSX: the indicators it owes, previous values, "
+    "targets) to FILE, for the unit to fill in; nothing is entered.",
+)
 @click.option("--by", "actor", default="admin", show_default=True, help="Who enters them.")
 @at_option
 @pass_app
 @user_errors
-def value_cmd(app: App, item_id, entries, confirm, actor, at) -> None:
+def value_cmd(app: App, item_id, entries, confirm, sheet, write_sheet, actor, at) -> None:
     """Enter or correct the indicator values of an item (a unit's report of a period). All or
     nothing: a refused value stores none; values freeze once the office accepts the report."""
-    from schedules.indicators import shown
     from usecases.indicator_values import enter_values
 
+    if sum(x is not None and x != () for x in (entries, sheet, write_sheet)) != 1:
+        fail("dùng đúng một trong --set, --sheet, --write-sheet")
+    plan = app.item_plan(item_id, app.engine)
+    if write_sheet is not None:
+        _write_sheet(app, plan, item_id, write_sheet)
+        return
+    if sheet is not None:
+        from_sheet = _read_sheet(app, plan, item_id, sheet)
+        entered = enter_values(
+            plan, app.engine, item_id, from_sheet, now_or(at), actor, "sheet", confirm
+        )
+        _entered_lines(item_id, entered)
+        return
     texts: dict[str, str | tuple[str, str]] = {}
     for entry in entries:
         iid, sep, text = entry.partition("=")
@@ -86,10 +110,15 @@ def value_cmd(app: App, item_id, entries, confirm, actor, at) -> None:
         if iid.strip() in texts:
             fail(f"chỉ tiêu '{iid.strip()}' được nhập hai lần")
         texts[iid.strip()] = text
-    plan = app.item_plan(item_id, app.engine)
     entered = enter_values(
         plan, app.engine, item_id, texts, now_or(at), actor, source="cli", confirm=confirm
     )
+    _entered_lines(item_id, entered)
+
+
+def _entered_lines(item_id: int, entered: list) -> None:
+    from schedules.indicators import shown
+
     if not entered:
         click.echo(f"Nhiệm vụ số {item_id}: số liệu không thay đổi")
         return
@@ -97,6 +126,52 @@ def value_cmd(app: App, item_id, entries, confirm, actor, at) -> None:
         what = "đã xóa" if e.figure is None else shown(e.indicator, e.figure.value)
         note = " (đã xác nhận thay đổi bất thường)" if e.warning else ""
         click.echo(f"Nhiệm vụ số {item_id}: {e.indicator.id} = {what}{note}")
+
+
+def _write_sheet(app: App, plan, item_id: int, path: Path) -> None:
+    """The item's data sheet, for the unit to fill in."""
+    from models.db import transaction
+    from notifications.documents.indicator_sheet import indicator_sheet
+    from notifications.views import period_label, unit_view
+    from schedules.indicators import period_year, shown, target_words
+    from usecases.errors import UserError
+    from usecases.indicator_values import owed_by
+    from usecases.items import get_item
+
+    with transaction(app.engine) as session:
+        item = get_item(session, plan, item_id)
+        owed = owed_by(session, plan, item)
+    if not owed:
+        raise UserError(f"Nhiệm vụ số {item_id} không có chỉ tiêu nào phải báo cáo.")
+    year = period_year(item.period)
+    targets = {o.indicator.id: target_words(o.indicator, year) for o in owed}
+    previous = {
+        o.indicator.id: f"{shown(o.indicator, o.previous.value)} "
+        f"({period_label(o.previous_period or '')})"
+        for o in owed
+        if o.previous is not None
+    }
+    unit = unit_view(plan, item.unit).name
+    path.write_bytes(
+        indicator_sheet(item_id, unit, period_label(item.period), owed, targets, previous)
+    )
+    click.echo(f"Phiếu số liệu chỉ tiêu của nhiệm vụ số {item_id} ({len(owed)} chỉ tiêu): {path}")
+
+
+def _read_sheet(app: App, plan, item_id: int, path: Path) -> dict:
+    from models.db import transaction
+    from notifications.documents.indicator_sheet import SheetInvalid, read_sheet
+    from schedules.indicators import owed
+    from usecases.errors import UserError
+    from usecases.items import get_item
+
+    with transaction(app.engine) as session:
+        item = get_item(session, plan, item_id)
+    ratios = {i.id for i in owed(plan, item.obligation, item.unit) if i.measure == "ratio"}
+    try:
+        return read_sheet(path.read_bytes(), item_id, ratios)
+    except SheetInvalid as exc:
+        raise UserError(str(exc)) from None
 
 
 @click.command("indicators")
