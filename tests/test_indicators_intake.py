@@ -140,3 +140,27 @@ def test_a_clerk_enters_the_figures_and_confirms_a_jump_in_chromium(live, engine
             assert stored(engine) == 4
         finally:
             browser.close()
+
+
+def test_the_office_enters_and_corrects_values_on_its_page(live, engine):
+    item = find_item(engine, REPORT, "TTPVHCC", "2027-Q1")
+    token = httpx.URL(live.office()).params["t"]
+    listing = httpx.get(f"{live.base}/office", params={"t": token, "unit": "TTPVHCC"}).text
+    assert "Số liệu chỉ tiêu kèm báo cáo" in listing
+    assert f'action="/office/items/{item.id}/values"' in listing
+    url = f"{live.base}/office/items/{item.id}/values"
+    fields = {"t": token, "n-ho-so-truc-tuyen": "170", "d-ho-so-truc-tuyen": "200"}
+    jump = httpx.post(url, data=fields)
+    assert jump.status_code == 409 and "Đánh dấu ô xác nhận" in jump.text
+    assert stored(engine) == 1
+    bad = httpx.post(url, data={**fields, "d-ho-so-truc-tuyen": "0", "confirm": "1"})
+    assert bad.status_code == 400 and "Mẫu số" in bad.text
+    done = httpx.post(url, data={**fields, "confirm": "1"})
+    assert done.status_code == 200 and "Đã lưu 1 số liệu chỉ tiêu" in done.text
+    with transaction(engine) as s:
+        row = s.scalars(select(IndicatorValue).order_by(IndicatorValue.id.desc())).first()
+    assert (row.numerator, row.source, row.actor) == (170, "office", "standing_office")
+    assert (
+        httpx.post(url, data={"n-ho-so-truc-tuyen": "1", "d-ho-so-truc-tuyen": "2"}).status_code
+        == 403
+    )

@@ -21,6 +21,23 @@ MAX_SMALL_FIELDS = 10
 """Fields a small form may send."""
 
 
+MAX_VALUE_FIELDS = 100
+"""Fields the indicators' form may send (two per ratio, the confirmation)."""
+
+
+def value_texts(fields: dict[str, str]) -> dict[str, str | tuple[str, str]]:
+    """The form's fields as `enter_values` takes them: `n-ID` and `d-ID` a ratio's numerator and
+    denominator, `v-ID` a count or a yes/no."""
+    texts: dict[str, str | tuple[str, str]] = {}
+    for name, value in fields.items():
+        kind, _, iid = name.partition("-")
+        if kind == "v" and iid:
+            texts[iid] = value
+        elif kind == "n" and iid:
+            texts[iid] = (value, fields.get(f"d-{iid}", ""))
+    return texts
+
+
 async def small_form(
     ctx: IntakeContext, request: Request, max_fields: int = MAX_SMALL_FIELDS
 ) -> dict[str, str]:

@@ -18,7 +18,7 @@ from cchc.intake.context import Context, Id, IntakeContext
 from cchc.intake.errors import PageError
 from cchc.intake.files import hand_in, stored_file, upload_form
 from cchc.intake.followups import after_change, deliver_soon
-from cchc.intake.forms import small_form
+from cchc.intake.forms import MAX_VALUE_FIELDS, small_form, value_texts
 from cchc.intake.item_views import contributions_of, item_context
 from cchc.intake.limits import minutes_to_wait, retry_after
 from cchc.intake.pages import page
@@ -131,23 +131,6 @@ async def item_values(ctx: Context, item_id: int, token: str, request: Request):
         return await _values_again(ctx, plan, item, token, at, fields, None, str(exc))
     target = f"{ctx.prefix}/items/{item_id}/{token}?saved=1#chi-tieu"
     return RedirectResponse(target, status_code=303)
-
-
-MAX_VALUE_FIELDS = 100
-"""Fields the indicators' form may send (two per ratio, the confirmation)."""
-
-
-def value_texts(fields: dict[str, str]) -> dict[str, str | tuple[str, str]]:
-    """The form's fields as `enter_values` takes them: `n-ID` and `d-ID` a ratio's numerator and
-    denominator, `v-ID` a count or a yes/no."""
-    texts: dict[str, str | tuple[str, str]] = {}
-    for name, value in fields.items():
-        kind, _, iid = name.partition("-")
-        if kind == "v" and iid:
-            texts[iid] = value
-        elif kind == "n" and iid:
-            texts[iid] = (value, fields.get(f"d-{iid}", ""))
-    return texts
 
 
 async def _values_again(
