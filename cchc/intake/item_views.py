@@ -17,7 +17,7 @@ from notifications.signatures import is_signed, signature_text
 from notifications.views import file_size, item_view, period_label, source_states, unit_view
 from schedules.dates import local_date, vn_datetime
 from schedules.indicators import owed, period_year, shown, target_words
-from schedules.vocabulary import DeliverableStatus, standing
+from schedules.vocabulary import DeliverableStatus, ItemStatus, standing
 from usecases.indicator_report import indicator_rows
 from usecases.indicator_values import frozen, owed_by
 from usecases.review import contributions, versions
@@ -90,8 +90,8 @@ def owed_fields(ctx: IntakeContext, plan: Plan, item: WorkItem) -> dict | None:
     """The indicators the item owes, as the unit's page shows their fields: the value in force,
     the unit's previous period's beside it, the target; `frozen` once the office accepted the
     report. None when the item owes none."""
-    if not owed(plan, item.obligation, item.unit):
-        return None  # most items: no query
+    if item.status == ItemStatus.WAIVED or not owed(plan, item.obligation, item.unit):
+        return None  # most items: no query; a waived item takes no values
     with transaction(ctx.engine) as session:
         owing = owed_by(session, plan, item)
         is_frozen = frozen(session, saved_id(item))
