@@ -68,17 +68,22 @@ NO_DATA = "chưa có số liệu"
 MET = "đạt"
 
 
+def gap(indicator: Indicator, value: float, year: int) -> float:
+    """How far `value` is from the year's target: positive when short of it (above a ceiling)."""
+    target = target_for(indicator, year)
+    return target - value if indicator.direction == "at_least" else value - target
+
+
 def verdict(indicator: Indicator, value: float | None, year: int) -> str:
     """ "đạt", "chưa đạt (còn thiếu x điểm %)" ("vượt x" for a ceiling), "chưa có số liệu"."""
     if value is None:
         return NO_DATA
-    target = target_for(indicator, year)
-    gap = target - value if indicator.direction == "at_least" else value - target
-    if gap <= 1e-9:
+    missing = gap(indicator, value, year)
+    if missing <= 1e-9:
         return MET
     unit = " điểm %" if percent(indicator) else ""
     what = "còn thiếu" if indicator.direction == "at_least" else "vượt"
-    return f"chưa đạt ({what} {vn_number(gap)}{unit})"
+    return f"chưa đạt ({what} {vn_number(missing)}{unit})"
 
 
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")

@@ -175,6 +175,7 @@ def test_every_commune_is_ranked_best_first_the_one_without_items_last(table):
         "indicator_on_time_rate": None,
         "indicators_met": 0,
         "indicators_with_data": 0,
+        "indicator_gap": None,
     }
 
 

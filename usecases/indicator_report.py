@@ -29,6 +29,7 @@ from schedules.indicators import (
     target_words,
     verdict,
 )
+from schedules.indicators import gap as gap_to
 from schedules.plan import Plan
 from schedules.vocabulary import ItemStatus
 from usecases.indicator_values import figure_of, newest_values
@@ -51,6 +52,10 @@ class IndicatorRow:
     target: float
     target_text: str
     verdict: str
+    gap: float | None
+    """How far the value is from the target, in the target's unit (points of % for a ratio):
+    positive when short of it, 0 when met; None without data. A city's communes furthest from
+    target have the largest."""
     expected: int
     reported: int
     reported_on_time: int
@@ -189,6 +194,7 @@ def _row(
         target=target_for(indicator, year),
         target_text=target_words(indicator, year),
         verdict=verdict(indicator, value, year),
+        gap=None if value is None else round(max(0.0, gap_to(indicator, value, year)), 2),
         expected=counts[0],
         reported=counts[1],
         reported_on_time=counts[2],

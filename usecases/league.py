@@ -43,6 +43,7 @@ INDICATOR_KEYS = (
     "indicator_on_time_rate",
     "indicators_met",
     "indicators_with_data",
+    "indicator_gap",
 )
 """The indicator columns of a commune's row (`IndicatorTally`)."""
 
@@ -59,11 +60,17 @@ class IndicatorTally:
     on_time: int = 0
     met: int = 0
     with_data: int = 0
+    gaps: float = 0.0
+    """The sum of the points of % its figures (ratios, yes/no) fall short of their targets."""
+    rated: int = 0
 
     def add(self, row: IndicatorRow) -> None:
         if row.unit == ALL_UNITS:
             self.met += int(row.met is True)
             self.with_data += int(row.value is not None)
+            if row.gap is not None and row.measure != "count":
+                self.gaps += row.gap
+                self.rated += 1
             return
         self.expected += row.expected
         self.reported += row.reported
@@ -84,6 +91,7 @@ class IndicatorTally:
                     rate(self.on_time),
                     self.met,
                     self.with_data,
+                    round(self.gaps / self.rated, 1) if self.rated else None,
                 ),
                 strict=True,
             )
@@ -148,7 +156,7 @@ class League:
     def total_indicators(self) -> IndicatorTally:
         total = IndicatorTally()
         for c in self.communes:
-            for key in ("expected", "reported", "on_time", "met", "with_data"):
+            for key in ("expected", "reported", "on_time", "met", "with_data", "gaps", "rated"):
                 setattr(total, key, getattr(total, key) + getattr(c.indicators, key))
         return total
 

@@ -35,6 +35,7 @@ KEYS = [
     "value",
     "target",
     "verdict",
+    "gap",
     "expected",
     "reported",
     "reported_on_time",

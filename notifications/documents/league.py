@@ -38,6 +38,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("indicator_on_time_rate", "Tỷ lệ báo cáo chỉ tiêu đúng hạn"),
     ("indicators_met", "Chỉ tiêu đạt"),
     ("indicators_with_data", "Chỉ tiêu có số liệu"),
+    ("indicator_gap", "Còn thiếu so với mục tiêu (điểm %, trung bình)"),
 )
 """The keys of `League.rows()`, in order, with their Vietnamese column headings."""
 RATE_COLUMNS = {
