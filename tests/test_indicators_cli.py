@@ -158,3 +158,23 @@ def test_the_data_sheet_round_trips(env, tmp_path):
     wb.save(sheet)
     done = run_cchc(env, "value", str(h1), "--sheet", str(sheet), ok=False)
     assert done.returncode != 0 and "lớn hơn mẫu số" in done.stderr
+
+
+def test_the_consolidated_report_mail_shows_the_indicators(env):
+    q1 = item_id(env, "TTPVHCC", "2027-Q1")
+    run_cchc(env, "value", str(q1), "--set", "ho-so-truc-tuyen=150/200", "--at", "2027-03-09T09:00")
+    run_cchc(env, "sweep", "--at", "2027-03-10T07:30", "--no-mail")
+    office = item_id(env, "VHXH", "2027-Q1", "bao-cao-cchc-tong-hop")
+    text = run_cchc(
+        env, "preview", str(office), "--kind", "reminder", "--at", "2027-03-16T08:00"
+    ).stdout
+    assert "Chỉ tiêu của kế hoạch, quý I năm 2027 (tại thời điểm gửi thư)" in text
+    assert (
+        "Tỷ lệ hồ sơ giải quyết trực tuyến trên tổng số hồ sơ (Mục II.2.a, ý 3): toàn xã 75 %, "
+        "mục tiêu ≥ 85 % (đến năm 2030): chưa đạt (còn thiếu 10 điểm %); 1/1 đơn vị đã báo cáo"
+    ) in text
+    html = run_cchc(
+        env, "preview", str(office), "--kind", "reminder", "--format", "html", "--at",
+        "2027-03-16T08:00",
+    ).stdout  # fmt: skip
+    assert "chưa đạt (còn thiếu 10 điểm %)" in html and "Toàn xã" in html
