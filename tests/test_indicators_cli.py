@@ -106,7 +106,8 @@ def test_csv_xlsx_and_chart(env, tmp_path):
     q1 = item_id(env, "TTPVHCC", "2027-Q1")
     run_cchc(env, "value", str(q1), "--set", "ho-so-truc-tuyen=17/20", "--at", "2027-03-12T09:00")
     csv_text = run_cchc(env, "indicators", "--year", "2027", "--format", "csv").stdout
-    assert csv_text.splitlines()[0].startswith("id,ref,period,unit,numerator,denominator,value")
+    header = "id,ref,name,period,unit,numerator,denominator,value,target,verdict,gap"
+    assert csv_text.splitlines()[0].startswith(header)
     book, png = tmp_path / "chi-tieu.xlsx", tmp_path / "chi-tieu.png"
     run_cchc(env, "indicators", "--year", "2027", "--format", "xlsx", "-o", str(book), "--chart",
              str(png))  # fmt: skip

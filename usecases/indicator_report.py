@@ -28,6 +28,7 @@ from schedules.indicators import (
     target_for,
     target_words,
     verdict,
+    vn_number,
 )
 from schedules.indicators import gap as gap_to
 from schedules.plan import Plan
@@ -74,13 +75,10 @@ class IndicatorRow:
 
 
 def shown_value(row: IndicatorRow) -> str:
-    return (
-        "—"
-        if row.value is None
-        else (f"{row.value:.1f} %" if row.measure != "count" else f"{row.value:g}")
-        .replace(".0 %", " %")
-        .replace(".", ",")
-    )
+    """ "85,5 %" (a ratio or a yes/no), "12" (a count), "—" without data."""
+    if row.value is None:
+        return "—"
+    return vn_number(row.value) if row.measure == "count" else f"{vn_number(row.value)} %"
 
 
 def carried_items(

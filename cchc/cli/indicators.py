@@ -13,6 +13,7 @@ from cchc.cli.output import Column, render
 INDICATOR_COLUMNS = [
     Column("id", "Mã"),
     Column("ref", "Mục"),
+    Column("name", "Chỉ tiêu"),
     Column("period", "Kỳ"),
     Column("unit", "Đơn vị"),
     Column("numerator", "Tử số"),
@@ -20,6 +21,7 @@ INDICATOR_COLUMNS = [
     Column("value", "Giá trị"),
     Column("target", "Mục tiêu"),
     Column("verdict", "Đánh giá"),
+    Column("gap", "Còn thiếu"),
     Column("expected", "Phải báo cáo"),
     Column("reported", "Đã báo cáo"),
     Column("reported_on_time", "Đúng hạn"),
