@@ -164,3 +164,48 @@ def test_the_office_enters_and_corrects_values_on_its_page(live, engine):
         httpx.post(url, data={"n-ho-so-truc-tuyen": "1", "d-ho-so-truc-tuyen": "2"}).status_code
         == 403
     )
+
+
+def test_a_q1_and_a_q2_cycle_with_a_correction_through_a_return(live, plan, engine, tmp_path):
+    """Q1 2027 entered on the unit's page (a jump from 2026 confirmed), the report returned for
+    a wrong figure and corrected on the page, accepted (frozen); Q2 entered; the figures, the
+    commune's aggregate and the verdicts read back, and the trend chart drawn."""
+    from notifications.documents.indicators import indicators_png
+    from usecases.indicator_report import read_rows
+    from usecases.review import return_version
+
+    q1 = find_item(engine, REPORT, "TTPVHCC", "2027-Q1")
+    fields = {"n-ho-so-truc-tuyen": "170", "d-ho-so-truc-tuyen": "200", "confirm": "1"}
+    assert post_values(live, q1, fields).status_code == 303
+    pdf = tmp_path / "bc.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    attach(plan, engine, tmp_path / "data", q1.id, pdf, t("2027-03-10T10:00"), file_type="pdf")
+    return_version(
+        plan, engine, q1.id, 1, "Số hồ sơ trực tuyến chưa khớp với phần mềm một cửa",
+        t("2027-03-20").date(), t("2027-03-10T11:00"),
+    )  # fmt: skip
+    corrected = {"n-ho-so-truc-tuyen": "160", "d-ho-so-truc-tuyen": "200", "confirm": "1"}
+    assert post_values(live, q1, corrected).status_code == 303
+    pdf.write_bytes(b"%PDF-1.4\n% v2\n%%EOF\n")
+    attach(plan, engine, tmp_path / "data", q1.id, pdf, t("2027-03-10T12:00"), file_type="pdf")
+    accept_version(plan, engine, q1.id, 2, t("2027-03-10T13:00"))
+    assert post_values(live, q1, {**corrected, "n-ho-so-truc-tuyen": "1"}).status_code == 400
+    sweep(plan, engine, t("2027-06-02T07:30"))
+    live.clock.at = t("2027-06-05T09:00")
+    h1 = find_item(engine, REPORT, "TTPVHCC", "2027-H1")
+    page = httpx.get(live.link(h1)).text
+    assert "80 % (160/200)" in page and "quý I năm 2027" in page  # the previous value beside
+    assert (
+        post_values(
+            live, h1, {"n-ho-so-truc-tuyen": "180", "d-ho-so-truc-tuyen": "200"}
+        ).status_code
+        == 303
+    )
+    rows = [
+        r for r in read_rows([plan], engine, 2027) if r.id == "ho-so-truc-tuyen" and r.unit == "ALL"
+    ]
+    assert [(r.period, r.value, r.verdict) for r in rows] == [
+        ("2027-Q1", 80.0, "chưa đạt (còn thiếu 5 điểm %)"),
+        ("2027-H1", 90.0, "đạt"),
+    ]
+    assert indicators_png(rows).startswith(b"\x89PNG")
