@@ -561,7 +561,8 @@ def test_new_config_writes_a_skeleton_that_checks(tmp_path):
         "Ủy ban nhân dân xã Phương Nam", "--year", "2027",
     ).stdout  # fmt: skip
     assert "Đã ghi" in made and (folder / "schema.json").is_file()
-    assert "Cấu hình hợp lệ:" in run_cchc(env, "--config", str(folder), "check").stdout
+    checked = run_cchc(env, "--config", str(folder), "check").stdout
+    assert "Cấu hình hợp lệ:" in checked and "1 chỉ tiêu" in checked
     rows = json.loads(
         run_cchc(
             env, "--config", str(folder), "plan", "--from", "2027-01-01", "--to", "2027-12-31",
