@@ -52,7 +52,7 @@ def step_label(step: str) -> str:
         StepKind.OPENED: "thông báo nhiệm vụ",
         StepKind.REMINDER: f"nhắc hạn, còn {n} ngày làm việc",
         StepKind.DUE: "đến hạn",
-        StepKind.OVERDUE: "quá hạn",
+        StepKind.OVERDUE: "quá hạn gửi bổ sung" if n else "quá hạn",
         StepKind.ESCALATION: f"chuyển cấp {n}",
         StepKind.CLOSED: f"đã nhận bản {n}" if n else "đã nhận",
         StepKind.RETURNED: f"trả lại lần {n}",

@@ -117,6 +117,9 @@ class ItemView:
     subject_title: str = ""
     """What a subject names after the unit and the deadline: "Báo cáo CCHC quý I năm 2027" for
     a periodic report, else the title cut to keep the subject near 100 characters."""
+    escalates_to_head: bool = False
+    """A level of the item's ladder goes to its head of unit (for the office's own items, the
+    office's Trưởng phòng, before the leader in charge)."""
 
 
 def period_label(key: str) -> str:
@@ -308,6 +311,8 @@ def item_view(
         original_due=vn_date(first_due) if first_due and first_due != item.due else "",
         timeliness=timeliness_label(item, today),
         directive=found,
+        escalates_to_head=ob is not None
+        and any("head" in level.to for level in plan.policy(item.obligation).escalation),
     )
 
 

@@ -88,14 +88,22 @@ def timeline(
        sums this one up must not wait for the ladder).
 
     An item opened after its due date had ended is told once, on opening, with a fresh deadline
-    (`catch_up_deadline`); its escalations count from that deadline instead of `due`, so a late
-    first run does not escalate at once.
+    (`catch_up_deadline`); when that deadline has ended too, the unit is told it is overdue
+    (`overdue-1`), and its escalations count from that deadline instead of `due`, so a late
+    first run does not escalate at once and the unit hears "quá hạn" before its head does.
     """
     rules = _ItemRules(policy, calendar, zone, morning)
+    caught_up = catch_up_deadline(due, opened_at, policy, calendar, zone)
+    lapsed = (
+        [Step(format_step(StepKind.OVERDUE, 1), StepKind.OVERDUE, end_of_day(caught_up, zone))]
+        if caught_up
+        else []
+    )
     return [
         Step(StepKind.OPENED, StepKind.OPENED, opened_at),
         *rules.before_due(due, opened_at),
         Step(StepKind.OVERDUE, StepKind.OVERDUE, end_of_day(due, zone)),
+        *lapsed,
         *rules.escalations(due, opened_at, consolidated_due),
     ]
 

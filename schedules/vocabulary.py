@@ -15,6 +15,8 @@ Step names (`WorkItem.step`, `Outbox.step`; at most 32 characters):
 | `reminder-N`      | the reminder N working days before the due date                    |
 | `due`             | the due date's morning                                             |
 | `overdue`         | the due date has ended                                             |
+| `overdue-1`       | an item opened past its due date: its fresh deadline (hạn gửi bổ   |
+|                   | sung) has ended too                                                |
 | `escalation-N`    | escalation level N (1-based)                                       |
 | `closed`          | a deliverable closed the item                                      |
 | `closed-vN`       | receipt of version N, handed in after the item was closed          |
@@ -382,7 +384,7 @@ class StepName:
     @property
     def rank(self) -> tuple[int, int] | None:
         """Position of a timeline step: opened < reminder-5 < reminder-2 < due < overdue <
-        escalation-1 < escalation-2; None for steps outside the timeline."""
+        overdue-1 < escalation-1 < escalation-2; None for steps outside the timeline."""
         if self.kind not in TIMELINE_KINDS:
             return None
         number = self.number or 0
@@ -411,7 +413,7 @@ def format_step(
         name = str(kind)
     elif kind == StepKind.CLOSED:
         name = f"{kind}-{_VERSION}{number}"
-    elif kind in NUMBERED:
+    elif kind in NUMBERED or kind == StepKind.OVERDUE:
         name = f"{kind}-{number}"
     else:
         raise ValueError(f"step '{kind}' takes no number")
@@ -444,6 +446,8 @@ def parse_step(text: str) -> StepName:
         legal = number is not None and not versioned
     elif kind == StepKind.CLOSED:
         legal = number is None or versioned
+    elif kind == StepKind.OVERDUE:  # `overdue-1`: an item's fresh deadline has ended
+        legal = not versioned
     else:
         legal = number is None
     if not legal:
