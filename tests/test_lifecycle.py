@@ -98,9 +98,12 @@ def test_a_quarter_sweep_by_sweep(plan, engine):
             .scalars()
             .one()
         )
-    assert cc == [units["VHXH"].email]
-    # The copy has its own row, to track its delivery.
-    assert ("escalation-1", units["VHXH"].email) in outbox_steps(engine, vp.id, copies=True)
+    # The standing office and the unit itself in copy: a unit keeps hearing of its late item.
+    assert cc == [units["VHXH"].email, units["VP"].email]
+    # Each copy has its own row, to track its delivery.
+    copies = outbox_steps(engine, vp.id, copies=True)
+    assert ("escalation-1", units["VHXH"].email) in copies
+    assert ("escalation-1", units["VP"].email) in copies
 
 
 def test_same_sweep_twice_changes_nothing(plan, engine):

@@ -151,7 +151,7 @@ def test_quarter_sweep_by_sweep(plan, engine, settings, smtp, quarter):
 
     head = seen["escalation-1"][0]
     assert head.msg["To"].addresses[0].addr_spec == HEAD
-    assert set(head.rcpt_tos) == {HEAD, OFFICE}  # the standing office in copy
+    assert set(head.rcpt_tos) == {HEAD, OFFICE, KT}  # the standing office and the unit in copy
     assert head.header("Subject") == (
         "[CCHC] Phòng Kinh tế, hạn 16/03/2027 – Đôn đốc lần 1: Báo cáo CCHC quý I năm 2027"
     )
