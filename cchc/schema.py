@@ -71,8 +71,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
     | {
         "escalation": "Nhận báo cáo chuyển cấp các việc quá hạn (receives escalations)",
         "in_charge": "Lãnh đạo phụ trách CCHC (Phó Chủ tịch phụ trách): nhận chuyển cấp "
-        "leader_in_charge, và việc của cơ quan thường trực chuyển cấp lên đây (leader in "
-        "charge)",
+        "leader_in_charge, và việc của cơ quan thường trực chuyển cấp lên đây sau Trưởng phòng "
+        "(leader in charge)",
     },
     "Unit": {
         "code": "Mã đơn vị: chữ in hoa, chữ số và gạch dưới, ví dụ VHXH (unit code)",

@@ -60,7 +60,8 @@ class Leader(Person):
     in_charge: bool = Field(
         False,
         description="The leader in charge of administrative reform (Phó Chủ tịch phụ trách): "
-        "escalation target leader_in_charge, and the standing office's own items escalate here",
+        "escalation target leader_in_charge; the standing office's own items escalate here "
+        "after its head",
     )
 
 

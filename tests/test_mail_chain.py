@@ -156,6 +156,9 @@ def test_the_offices_own_report_reaches_its_head_before_the_leaders(
         "CCHC quý I năm 2027"
     )
     assert "lần 2" not in chair[0].text
+    assert "(hạn Thứ Năm, ngày 18/03/2027; đã nhắc Trưởng phòng Văn hóa - Xã hội ngày 22/03)" in (
+        chair[0].text
+    )
 
 
 def test_a_leaders_digest_puts_the_offices_own_items_in_their_own_block(
