@@ -11,6 +11,7 @@ from datetime import date, time, timedelta
 
 import pytest
 from conftest import SHIPPED_CONFIG
+from sqlalchemy import select
 from test_mail_support import mail_settings, running_smtp_server
 
 from models.db import transaction
@@ -69,11 +70,11 @@ def sweeps(plan, first: date, last: date):
 
 
 def item_id(engine, obligation: str, unit: str, period: str = "2027-Q1") -> int:
+    query = select(WorkItem.id).where(
+        WorkItem.obligation == obligation, WorkItem.unit == unit, WorkItem.period == period
+    )
     with transaction(engine) as session:
-        found = session.query(WorkItem.id).filter_by(
-            obligation=obligation, unit=unit, period=period
-        )
-        return found.one()[0]
+        return session.execute(query).scalar_one()
 
 
 def run_cycle(plan, engine, settings, first: date, last: date, deliver: bool = True):
