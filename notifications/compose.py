@@ -207,7 +207,7 @@ class Composer:
             "kind_label": KIND_LABELS.get(kind, kind),
             "step": step,
             "item": self.view(item, today),
-            "escalation": self._escalation(step, item, today, recipient)
+            "escalation": self._escalation(step, item, today, recipient, facts)
             if kind == MailKind.ESCALATION
             else None,
             "closed": self._closed(item, facts) if kind in RECEIPT_KINDS else None,
@@ -256,7 +256,14 @@ class Composer:
             "to_leader": recipient.lower() in self.leaders,
         }
 
-    def _escalation(self, step: str, item: WorkItem, today: date, recipient: str = "") -> dict:
+    def _escalation(
+        self,
+        step: str,
+        item: WorkItem,
+        today: date,
+        recipient: str = "",
+        facts: Facts | None = None,
+    ) -> dict:
         """What an escalation mail says of its level, as `recipient` (the mail's To) reads it:
         `level` counts the mails of the item's ladder that reach this recipient (a leader's
         first mail is "Kính báo cáo", never "lần 2" because a head was told first), `step_level`
@@ -276,15 +283,26 @@ class Composer:
             or unit_view(self.plan, t).name
             for t in targets
         ]
-        # Levels sent before this one (not those an item opened late went past unsent).
-        sent = [s for s in levels if s.level < step_level and s.at > item.opened_at]
         who = recipient.lower()
-        mine = [
-            s
-            for s in sent
-            if who in {a.lower() for a in escalation_addresses(self.plan, s.to, item.unit)}
-        ]
-        level = len(mine) + 1
+        queued = facts.escalations.get(saved_id(item)) if facts is not None else None
+        if queued:  # the mails the outbox holds: what was told, to whom, when
+            told: dict[int, datetime] = {}
+            mine_levels: set[int] = set()
+            for name, to, at in queued:
+                number = parse_step(name).number or 0
+                if number < step_level:
+                    told[number] = min(told.get(number, at), at)
+                    if to.lower() == who:
+                        mine_levels.add(number)
+            by_level = {s.level: s for s in levels}
+            sent = [(by_level[n], at) for n, at in sorted(told.items()) if n in by_level]
+            level = len(mine_levels) + 1
+        else:  # a preview, a sample: the ladder (not the levels an item opened late went past)
+            sent = [(s, s.at) for s in levels if s.level < step_level and s.at > item.opened_at]
+            level = 1 + sum(
+                who in {a.lower() for a in escalation_addresses(self.plan, s.to, item.unit)}
+                for s, _ in sent
+            )
         # A leader is reported to ("kính báo cáo"); a head of unit is asked ("đề nghị").
         if recipient:
             to_leaders = who in self.leaders
@@ -295,7 +313,7 @@ class Composer:
             label = "Kính báo cáo" if level == 1 else f"Kính báo cáo lần {level}"
         else:
             label = f"{'Nhắc việc' if own else 'Đôn đốc'} lần {level}"
-        earlier = [self._told(s, item) for s in sent]
+        earlier = [self._told(s, at, item) for s, at in sent]
         return {
             "level": level,
             "step_level": step_level,
@@ -306,11 +324,11 @@ class Composer:
             "late_line": self._late_line(item, today, earlier),
         }
 
-    def _told(self, level: Step, item: WorkItem) -> str:
+    def _told(self, level: Step, at: datetime, item: WorkItem) -> str:
         """An earlier level of the ladder as a leader's digest names it: "đã nhắc Trưởng đơn vị
         ngày 21/07" (a unit's head; the standing office's own: its Trưởng phòng by name), "đã
         báo cáo lãnh đạo ngày 22/07"."""
-        day = local_date(level.at, self.plan.zone).strftime("%d/%m")
+        day = local_date(at, self.plan.zone).strftime("%d/%m")
         own = item.unit == self.plan.commune.standing_office
         heads = {a.lower() for a in escalation_addresses(self.plan, ("head",), item.unit)}
         told = {a.lower() for a in escalation_addresses(self.plan, level.to, item.unit)}

@@ -218,3 +218,21 @@ def test_an_item_opened_after_downtime_gets_its_overdue_mail_before_the_head_is_
     head = to_unit[2]
     assert head.msg["To"].addresses[0].addr_spec == HEAD and KT in head.header("Cc")
     assert overdue.msg["Date"].datetime < head.msg["Date"].datetime
+
+
+def test_a_leaders_digest_states_only_what_was_told(plan, sqlite_engine, settings, smtp):
+    """The engine stopped from 03/03 to 18/03: the 14:00 sweep of 18/03 moves the units' reports
+    past their head's level straight to the leader's; the digest says nobody was reminded."""
+    engine = sqlite_engine
+    run_cycle(plan, engine, settings, date(2027, 3, 1), date(2027, 3, 2))
+    at = local_instant(date(2027, 3, 18), time(14, 0), plan.zone)
+    sweep(plan, engine, at)
+    deliver_pending(plan, engine, settings, at)
+    kt = item_id(engine, REPORT, "KT")
+    [digest] = [m for m in smtp.inbox.messages if IN_CHARGE in m.rcpt_tos and kt in m.items]
+    line = (
+        "2. Phòng Kinh tế – Báo cáo CCHC quý I năm 2027 – quá hạn 02 ngày làm việc (hạn "
+        "16/03/2027)\n"
+    )
+    assert line in digest.text and "đã nhắc" not in digest.text
+    assert not [m for m in smtp.inbox.for_item(kt) if HEAD in m.rcpt_tos]
