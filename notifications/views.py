@@ -15,7 +15,8 @@ from notifications.directive_views import DirectiveView, directive_view
 from schedules.config import ALL_UNITS, Obligation
 from schedules.contents import ContentGroup, note_for_units, report_contents
 from schedules.dates import vn_date, vn_datetime, vn_weekday
-from schedules.documents import is_directive_period, lower_first
+from schedules.documents import lower_first
+from schedules.periods import period_label
 from schedules.plan import Plan
 from schedules.timeliness import timeliness_label
 from schedules.vocabulary import (
@@ -28,8 +29,6 @@ from schedules.vocabulary import (
 
 if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cchc plan` needs none
     from models.tables import Directive, WorkItem
-
-ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
 SHORT_TITLE = 90
 SUBJECT_BUDGET = 54
@@ -117,27 +116,6 @@ class ItemView:
     subject_title: str = ""
     """What a subject names after the unit and the deadline: "Báo cáo CCHC quý I năm 2027" for
     a periodic report, else the title cut to keep the subject near 100 characters."""
-
-
-def period_label(key: str) -> str:
-    """ "2027-Q1" → "quý I năm 2027", "2027-H1" → "6 tháng đầu năm 2027", "2027" → "năm 2027";
-    a directive's item: "theo văn bản chỉ đạo"."""
-    if is_directive_period(key):
-        return "theo văn bản chỉ đạo"
-    parts = key.split("-")
-    year = parts[0]
-    if len(parts) == 1:
-        return f"năm {year}"
-    if len(parts) == 3:
-        return f"đợt ngày {vn_date(date.fromisoformat(key))}"
-    part = parts[1]
-    if part.startswith("Q") and part[1:].isdigit():
-        return f"quý {ROMAN.get(int(part[1:]), part[1:])} năm {year}"
-    if part == "H1":
-        return f"6 tháng đầu năm {year}"
-    if part == "H2":
-        return f"6 tháng cuối năm {year}"
-    return f"tháng {part}/{year}"
 
 
 def _month_or_day(day: date, first: bool) -> str:

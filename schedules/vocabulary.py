@@ -20,6 +20,7 @@ Step names (`WorkItem.step`, `Outbox.step`; at most 32 characters):
 | `closed-vN`       | receipt of version N, handed in after the item was closed          |
 | `returned-N`      | the standing office returned the deliverable, round N              |
 | `waived`          | the item was waived                                                |
+| `held`            | due before the commune went live: held for the office's triage     |
 | `requested-N`     | outbox only: the unit's extension request N, to the office         |
 | `extended-N`      | outbox only: extension N granted (the due date moved)              |
 | `refused-N`       | outbox only: extension request N refused                           |
@@ -54,6 +55,9 @@ class ItemStatus(StrEnum):
     ESCALATED = "escalated"
     CLOSED = "closed"
     WAIVED = "waived"
+    HELD = "held"
+    """Due before the commune went live and not done: nothing is mailed about it until the
+    standing office sorts it out (`cchc triage`: re-open with a fresh due date, or waive)."""
 
     @property
     def label(self) -> str:
@@ -83,6 +87,7 @@ STATUS_LABELS: dict[ItemStatus, str] = {
     ItemStatus.ESCALATED: f"quá hạn, {REPORTED_UP}",
     ItemStatus.CLOSED: "đã nộp",
     ItemStatus.WAIVED: "được miễn",
+    ItemStatus.HELD: "tồn đọng trước khi vận hành, chờ xử lý",
 }
 """Each status's Vietnamese label (`ItemStatus.label`)."""
 
@@ -238,6 +243,10 @@ class EventKind(StrEnum):
     EXTENSION_GRANTED = "extension_granted"
     """The due date moved (`usecases.extensions`): the item starts a new round of mails."""
     EXTENSION_REFUSED = "extension_refused"
+    HELD = "held"
+    """Opened due before the commune's go-live date: held for the office's triage, unmailed."""
+    RESUMED = "resumed"
+    """The office re-opened a held item with a fresh due date (`cchc triage reopen`)."""
 
 
 class ItemChange(StrEnum):
@@ -316,6 +325,7 @@ class StepKind(StrEnum):
     EXTENDED = "extended"
     REFUSED = "refused"
     CORRECTION = "correction"
+    HELD = "held"
 
 
 class ExtensionStatus(StrEnum):
