@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from notifications.directive_views import DirectiveView, directive_view
 from schedules.config import ALL_UNITS, Obligation
 from schedules.contents import ContentGroup, note_for_units, report_contents
-from schedules.dates import vn_date, vn_datetime, vn_weekday
+from schedules.dates import local_date, vn_date, vn_datetime, vn_weekday
 from schedules.documents import lower_first
 from schedules.periods import period_label
 from schedules.plan import Plan
@@ -234,7 +234,13 @@ def item_view(
         phrase = f"đã quá hạn {what} {late} ngày làm việc"
     found = _directive_of(plan, item, directive)
     ref, product, deliverable = _owed(plan, item, label, found)
-    first_due = item.original_due
+    late_notice = late_notice_note(plan, item)
+    first_due = None if late_notice else item.original_due
+    day_off = (
+        plan.day_off_note(item.nominal_due, item.due)
+        if item.nominal_due and item.nominal_due != item.due
+        else ""
+    )
     return ItemView(
         id=item.id or 0,
         obligation=item.obligation,
@@ -254,9 +260,7 @@ def item_view(
         due=vn_date(item.due),
         due_iso=item.due.isoformat(),
         due_weekday=vn_weekday(item.due),
-        due_note=plan.day_off_note(item.nominal_due, item.due)
-        if item.nominal_due and item.nominal_due != item.due
-        else "",
+        due_note="; ".join(n for n in (late_notice, day_off) if n),
         days_left=left,
         days_late=late,
         due_today=today == deadline,
@@ -286,6 +290,36 @@ def item_view(
         original_due=vn_date(first_due) if first_due and first_due != item.due else "",
         timeliness=timeliness_label(item, today),
         directive=found,
+    )
+
+
+def late_notice_note(plan: Plan, item: WorkItem) -> str:
+    """Why an item's due date is not the plan's, when the unit heard of it late: opened close
+    to its due date (`Plan.notice_deadline`: "hạn theo Kế hoạch: …; nhiệm vụ được thông báo
+    ngày …, còn 2 ngày làm việc đến hạn, nên hạn nộp được tính 5 ngày làm việc kể từ ngày
+    thông báo"), or held at go-live and re-opened by the office with a fresh date; else ""."""
+    planned = item.original_due
+    if planned is None or planned == item.due or item.adhoc:
+        return ""
+    opened_on = local_date(item.opened_at, plan.zone)
+    if item.held_on is not None and planned < item.held_on:
+        office = unit_view(plan, plan.commune.standing_office).name
+        return (
+            f"hạn theo Kế hoạch: {vn_date(planned)}, trước ngày hệ thống nhắc việc bắt đầu vận "
+            f"hành ({vn_date(item.held_on)}); {office} định lại hạn nộp như trên"
+        )
+    if plan.notice_deadline(item.obligation, planned, item.opened_at, item.opens_on) != item.due:
+        return ""
+    left = plan.calendar.working_days_between(opened_on, planned)
+    when = (
+        "đúng ngày đến hạn"
+        if left <= 0
+        else f"ngày {vn_date(opened_on)}, chỉ còn {left} ngày làm việc đến hạn"
+    )
+    notice = plan.policy(item.obligation).min_notice
+    return (
+        f"hạn theo Kế hoạch: {vn_weekday(planned)}, ngày {vn_date(planned)}; nhiệm vụ được "
+        f"thông báo {when}, nên hạn nộp được tính {notice} ngày làm việc kể từ ngày thông báo"
     )
 
 

@@ -3,7 +3,8 @@
 
 One module per group of commands: `config` (check, schema, plan, obligations, new-config,
 init-db), `items` (items, link), `lifecycle` (open, attach, receive, accept, waive, return),
-`directives` (directive, extend, refuse-extension), `mail` (outbox, send, preview), `engine`
+`directives` (directive, extend, refuse-extension), `triage` (triage, triage reopen, triage
+waive: what was held at go-live), `mail` (outbox, send, preview), `engine`
 (run, deploy, reload, serve-intake, sweep), `reports` (report); `common` holds what they share
 (App, parameter types, fail, working).
 
@@ -35,6 +36,7 @@ from cchc.cli.lifecycle import (
 from cchc.cli.mail import outbox_cmd, preview_cmd, send_cmd
 from cchc.cli.maintenance import clean_cmd
 from cchc.cli.reports import report_cmd
+from cchc.cli.triage import triage_cmd
 from cchc.runtime.settings import Settings
 
 
@@ -77,6 +79,8 @@ COMMANDS = [
     directive_cmd,
     extend_cmd,
     refuse_extension_cmd,
+    # what was held at go-live
+    triage_cmd,
     # mail
     outbox_cmd,
     send_cmd,
