@@ -445,6 +445,8 @@ def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: da
             name = unit_view(plan, code).name
         if source is None:
             state, group = "chưa mở nhiệm vụ", "missing"
+        elif source.status == ItemStatus.HELD:  # due before go-live: the office decides
+            state, group = ItemStatus.HELD.label, "missing"
         elif not ItemStatus(source.status).is_open:  # closed or waived: as every surface says
             state = standing(source, today, plan.calendar).label
             late = source.status == ItemStatus.CLOSED and source.on_time is False
