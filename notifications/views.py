@@ -224,6 +224,8 @@ def item_view(
         label = span_label(item.window_start, ob.schedule.once)
     catch_up = plan.catch_up_deadline(item.obligation, item.due, item.opened_at)
     coordinators, asks = _coordination(plan, item, directive)
+    # Coordinators asked on opening only while their date lay ahead (`Plan.inputs_due`).
+    asks = asks and plan.asks_inputs_on_opening(item.obligation, item.due, item.opened_at)
     inputs = plan.inputs_due(item.obligation, item.due, item.opened_at) if asks else None
     unit = unit_view(plan, item.unit)
     # An item opened past its due date counts from its fresh deadline, not the plan's date.
