@@ -240,9 +240,14 @@ def test_the_office_triages_through_the_command_line(tmp_path, migrated_sqlite_u
     def cchc(*args, ok=True):
         return run_cchc(env, *args, cwd=tmp_path, ok=ok)
 
-    cchc("sweep", "--at", "2027-07-15T07:30")
+    swept = cchc("sweep", "--at", "2027-07-15T07:30").stdout
     listed = json.loads(cchc("triage", "--format", "json").stdout)
     assert listed and {r["status"] for r in listed} == {"held"}
+    assert (
+        f"  giữ lại {len(listed)} việc có hạn trước ngày vận hành, chưa hoàn thành (không gửi "
+        "thư), chờ cơ quan thường trực xử lý bằng `cchc triage`; tự động miễn 6 báo cáo đã có "
+        "báo cáo kỳ sau thay thế"
+    ) in swept
     by_key = {(r["obligation"], r["unit"], r["period"]): r for r in listed}
     kt_h1 = by_key[(REPORT, "KT", "2027-H1")]
     vp_annual = by_key[(REPORT, "VP", "2026")]
