@@ -279,12 +279,15 @@ class Plan:
     def fingerprint(self, obligation_id: str) -> str:
         """Changes whenever anything that decides this obligation's occurrences changes."""
         payload = {
-            # When escalations go out decides no occurrence: left out of the fingerprint.
+            # When escalations go out, and the grace of an item opened late, decide no
+            # occurrence: left out of the fingerprint.
             "obligation": self.obligations[obligation_id].model_dump(
-                mode="json", exclude={"policy": {"escalation_time"}}
+                mode="json", exclude={"policy": {"escalation_time", "min_notice"}}
             ),
             "units": self.lead_units(obligation_id),
-            "defaults": self.defaults.model_dump(mode="json", exclude={"escalation_time"}),
+            "defaults": self.defaults.model_dump(
+                mode="json", exclude={"escalation_time", "min_notice"}
+            ),
             "start": self.commune.start.isoformat(),
             "calendar": sorted(
                 (y, sorted(map(str, o.days_off)), sorted(map(str, o.working_days)))

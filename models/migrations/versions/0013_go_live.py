@@ -5,6 +5,8 @@ Revises: 0012
 Create Date: 2026-12-07 12:00:00.000000
 """
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlmodel
@@ -27,6 +29,37 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('work_item', schema=None) as batch_op:
         batch_op.add_column(sa.Column('held_on', sa.Date(), nullable=True))
+    _record_first_sweeps()
+
+
+def _record_first_sweeps() -> None:
+    """A database that ran before this revision went live long ago: its go-live is the day
+    its first item opened (local date, Asia/Ho_Chi_Minh), not the day of the upgrade."""
+    zone = ZoneInfo('Asia/Ho_Chi_Minh')
+    item = sa.table(
+        'work_item',
+        sa.column('commune', sa.String()),
+        sa.column('opened_at', sqlmodel.sql.sqltypes.UTCDateTime()),
+    )
+    go_live = sa.table(
+        'go_live',
+        sa.column('commune', sa.String()),
+        sa.column('day', sa.Date()),
+        sa.column('at', sqlmodel.sql.sqltypes.UTCDateTime()),
+    )
+    bind = op.get_bind()
+    first = bind.execute(
+        sa.select(item.c.commune, sa.func.min(item.c.opened_at)).group_by(item.c.commune)
+    ).all()
+    rows = []
+    for commune, at in first:
+        if isinstance(at, str):  # SQLite without the column's type on an aggregate
+            at = datetime.fromisoformat(at)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        rows.append({'commune': commune, 'day': at.astimezone(zone).date(), 'at': at})
+    if rows:
+        op.bulk_insert(go_live, rows)
 
 
 def downgrade() -> None:
