@@ -373,3 +373,41 @@ def test_the_configs_go_live_date_stands_in_for_the_first_sweep(config_dir, sqli
     assert recorded_go_live(configured, sqlite_engine) == date(2027, 7, 1)
     assert find_item(sqlite_engine, REPORT, "KT", "2027-H1").held_on == date(2027, 7, 1)
     assert find_item(sqlite_engine, BUDGET, "KT", "2028").status == "open"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_db_url(request):
+    """A database with no schema yet: the test migrates it."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+def test_a_database_that_ran_before_the_migration_went_live_with_its_first_item(empty_db_url):
+    """Schema 0012 with items: 0013 records the commune's go-live as the local day its first
+    item opened (01/03/2027 18:30 UTC is 02/03 in Hà Nội), not the day of the upgrade."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from models.db import _alembic_config, upgrade
+
+    engine = make_engine(empty_db_url)
+    try:
+        command.upgrade(_alembic_config(engine), "0012")
+        with engine.begin() as c:
+            c.execute(
+                text(
+                    "INSERT INTO work_item (commune, obligation, unit, period, title, "
+                    "window_start, window_end, opens_on, due, adhoc, status, step, "
+                    "escalation_level, opened_at) VALUES (:c, 'x', 'VP', :p, 't', '2027-01-01', "
+                    "'2027-12-31', '2027-03-01', '2027-03-16', false, 'open', 'opened', 0, :at)"
+                ),
+                [
+                    {"c": "maodien", "p": "2027-Q1", "at": "2027-03-01 18:30:00+00:00"},
+                    {"c": "maodien", "p": "2027-H1", "at": "2027-06-01 01:00:00+00:00"},
+                ],
+            )
+        upgrade(engine)
+        with transaction(engine) as s:
+            found = [(r.commune, r.day) for r in s.execute(select(GoLive)).scalars()]
+    finally:
+        engine.dispose()
+    assert found == [("maodien", date(2027, 3, 2))]
