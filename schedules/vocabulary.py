@@ -264,6 +264,8 @@ class ItemChange(StrEnum):
     WAIVED = "waived"
     EXTENDED = "extended"
     """The office granted an extension: the due date moved."""
+    RESUMED = "resumed"
+    """The office re-opened an item held at go-live with a fresh due date."""
 
 
 class OutboxStatus(StrEnum):

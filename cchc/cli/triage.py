@@ -118,7 +118,7 @@ def triage_reopen_cmd(app: App, item_id: int, due: date, reason, at) -> None:
         + f"; hạn theo kế hoạch {vn_date(item.original_due or item.due)}"
     )
     deliver_queued(app, item_id, now_or(at))
-    tell_prefect(app, ItemChange.OPENED, item_id, now_or(at))
+    tell_prefect(app, ItemChange.RESUMED, item_id, now_or(at))
 
 
 @triage_cmd.command("waive")

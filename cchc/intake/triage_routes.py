@@ -61,6 +61,6 @@ async def decide_held(ctx: Context, request: Request, item_id: Id, action: str):
         item=item,
         state=status_label(plan, item, at),
     )
-    kind = ItemChange.OPENED if action == "reopen" else ItemChange.WAIVED
+    kind = ItemChange.RESUMED if action == "reopen" else ItemChange.WAIVED
     response.background = after_change(ctx, plan, kind, item_id, at)
     return response
