@@ -85,6 +85,12 @@ def live_since_start(target: Path, source: Path | None = None) -> Path:
     return target
 
 
+def live_plan(plan):
+    """The plan with its commune live since its `start` date (`go_live`): a first sweep months
+    later catches up on every item due since instead of holding them (see `live_since_start`)."""
+    return replace(plan, commune=plan.commune.model_copy(update={"go_live": plan.commune.start}))
+
+
 def cli_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
     """The environment of a `cchc` process on the shipped config and the given database."""
     return {

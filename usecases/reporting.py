@@ -97,8 +97,9 @@ class UnitYear:
     due: int = 0
     """Items of the year (by their first due date) whose due date in force has come by the
     day counted, or handed in already: every item with a verdict or overdue (`on_time` +
-    `on_time_extended` + `late` + `overdue_open`); pending, waived and held ones are counted
-    apart."""
+    `on_time_extended` + `late` + `overdue_open`); pending and waived ones are counted apart
+    (an item held at go-live counts as pending: the unit is not late for what it was never
+    told, until the office re-opens it)."""
     on_time: int = 0
     """Done on time against the first due date in force (`schedules.timeliness`)."""
     on_time_extended: int = 0
@@ -108,9 +109,6 @@ class UnitYear:
     pending: int = 0
     """Open and not yet due."""
     waived: int = 0
-    held: int = 0
-    """Held at go-live (due before it, never mailed) and not yet sorted out by the office:
-    counted apart, the unit is not late for what it was never told."""
 
     @property
     def on_time_rate(self) -> float | None:
@@ -126,9 +124,6 @@ class UnitYear:
         an open item without one is overdue past its due date in force, else pending."""
         if item.status == ItemStatus.WAIVED:
             self.waived += 1
-            return
-        if item.status == ItemStatus.HELD:
-            self.held += 1
             return
         found = verdict(item)
         if found is None and not ItemStatus(item.status).late_on(item.due, today):
