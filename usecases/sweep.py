@@ -82,6 +82,7 @@ def open_due_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport
     obligations' marks (nothing to write on a day already looked at)."""
     today = local_date(at, plan.zone)
     commune = plan.commune
+    held_before = len(report.held)
     with transaction(engine) as session:
         go_live = go_live_of(plan, session, at)
         marks = {
@@ -104,7 +105,7 @@ def open_due_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport
             due_now = plan.acted_on(since, today, obligation=oid, by="opens")
             _open(plan, session, due_now, at, report, go_live)
             _advance_mark(session, commune.code, oid, fingerprint, today)
-        if report.held:
+        if len(report.held) > held_before:  # this commune held some: waive the covered ones
             report.superseded += waive_superseded(plan, session, go_live, at)
 
 
