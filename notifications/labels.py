@@ -61,6 +61,7 @@ def step_label(step: str) -> str:
         StepKind.EXTENDED: f"gia hạn lần {n}",
         StepKind.REFUSED: f"không gia hạn lần {n}",
         StepKind.CORRECTION: "báo đã nhận sau chuyển cấp",
+        StepKind.HELD: "tồn đọng trước khi vận hành, chờ xử lý",
     }[name.kind]
     if name.undelivered:
         words = f"báo thư lỗi: {words}"

@@ -411,3 +411,12 @@ def test_a_database_that_ran_before_the_migration_went_live_with_its_first_item(
     finally:
         engine.dispose()
     assert found == [("maodien", date(2027, 3, 2))]
+
+
+def test_held_has_its_words_everywhere():
+    from notifications.labels import step_label
+    from schedules.vocabulary import ItemStatus, parse_step
+
+    assert ItemStatus("held").label == "tồn đọng trước khi vận hành, chờ xử lý"
+    assert step_label("held") == "tồn đọng trước khi vận hành, chờ xử lý"
+    assert str(parse_step("held")) == "held" and parse_step("held").rank is None
