@@ -32,6 +32,7 @@ from schedules.plan import Plan
 from schedules.timeline import Step, current_step, state_at, step_index
 from schedules.transitions import ItemEvent
 from schedules.vocabulary import OPEN_STATUSES, EventKind
+from usecases.overview import queue_overviews
 
 BATCH = 500
 
@@ -61,12 +62,16 @@ def sweep_communes(plans: Sequence[Plan], engine: Engine, at: datetime) -> Sweep
        looked at, see `OpeningMark`), each with the step it has reached by `at`;
     2. move every open item whose next action instant has passed to its current step, queueing
        that step's notifications only: after downtime an item gets one notice, not a burst.
-       One read for all communes, paged: its cost follows the items due, not the communes.
+       One read for all communes, paged: its cost follows the items due, not the communes;
+    3. queue each quarter's overview to the leaders whose sending day has come
+       (`usecases.overview`), once.
     """
     report = SweepReport(at)
     for plan in plans:
         open_due_items(plan, engine, at, report)
     advance_items(plans, engine, at, report)
+    for plan in plans:
+        report.queued += queue_overviews(plan, engine, at)
     return report
 
 

@@ -34,6 +34,7 @@ from cchc.cli.lifecycle import (
 )
 from cchc.cli.mail import outbox_cmd, preview_cmd, send_cmd
 from cchc.cli.maintenance import clean_cmd
+from cchc.cli.overview import overview_cmd
 from cchc.cli.reports import report_cmd
 from cchc.runtime.settings import Settings
 
@@ -89,6 +90,7 @@ COMMANDS = [
     sweep_cmd,
     # reports
     report_cmd,
+    overview_cmd,
 ]
 
 
