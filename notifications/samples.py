@@ -125,9 +125,7 @@ def _overview_sample(
     units = [UnitQuarter(code, unit.name) for code, unit in plan.units.items()]
     overview = Overview(plan.commune.name, plan.commune.plan_short, cycle, at, plan.zone, units)
     kind = MailKind.OVERVIEW
-    entry = composer.entry(kind, str(kind), item, at, facts) | {
-        "overview": overview_view(overview)
-    }
+    entry = composer.entry(kind, str(kind), item, at, facts) | {"overview": overview_view(overview)}
     return kind, composer.context(kind, leader, at, [entry])
 
 

@@ -3,11 +3,13 @@
 The commune's consolidated report (`kind: consolidated_report`, due a few working days after
 each CCHC data window closes: 14/03, 14/06, 14/09, 14/12) is what the standing office sends up
 every quarter. `overview_after` working days after it is due (default 3), the Chủ tịch and the
-leader in charge get one page on the quarter (`usecases.overview`). The quarter it covers is the
-report's: the three months of data window that end on the window's last day ("quý I/2027: số
-liệu từ 15/12/2026 đến 14/03/2027"), the items counted by their first due date in force. A
-quarter without a consolidated report in the config (the command line asks for any quarter) is
-the calendar quarter.
+leader in charge get one page on the quarter (`usecases.overview`). The quarter is the one the
+report's data window closes in (14/03/2027: quý I/2027); the items it counts are those whose
+first due date in force lies after the previous consolidated report's due date and on or before
+this one's ("việc có hạn từ 19/12/2026 đến 18/03/2027"): the units' own reports for the quarter
+are in it, every item is counted in exactly one overview, and all of them are past due when it
+goes. A quarter without a consolidated report in the config (the command line asks for any
+quarter) is the calendar quarter.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dateutil.relativedelta import relativedelta
 from schedules.vocabulary import ObligationKind
 
 if TYPE_CHECKING:
+    from schedules.occurrences import Occurrence
     from schedules.plan import Plan
 
 ROMAN = ("I", "II", "III", "IV")
@@ -37,9 +40,11 @@ class Cycle:
     year: int
     quarter: int
     first: date
-    """The first due date counted (the day after the previous quarter's window closed)."""
+    """The first due date counted: the day after the previous consolidated report's due date
+    (three months before `last` for the first report), or the commune's `start` if later."""
     last: date
-    """The last one: the day the quarter's data window closes."""
+    """The last one: the consolidated report's due date (the calendar quarter's end without
+    one)."""
     send_on: date | None = None
     """The day the sweep queues the overview (None: no consolidated report in the config)."""
     obligation: str | None = None
@@ -48,6 +53,10 @@ class Cycle:
     unit: str | None = None
     period: str | None = None
     report_due: date | None = None
+    partial: bool = False
+    """The engine tracked less than half of the quarter (the commune's `start` falls late in
+    it): `first` is the start, and the sweep sends no overview of it (its figures would say
+    little); the command line still shows it."""
 
     @property
     def key(self) -> str:
@@ -90,18 +99,31 @@ def report_cycles(plan: Plan, first: date, last: date, acted_on: bool = True) ->
             send_on = plan.calendar.add_working_days(occ.due.due, after) if after else occ.due.due
             if quarter in found or not first <= send_on <= last:
                 continue
-            found[quarter] = Cycle(
-                year=quarter[0],
-                quarter=quarter[1],
-                first=end - relativedelta(months=3) + timedelta(days=1),
-                last=end,
-                send_on=send_on,
-                obligation=oid,
-                unit=occ.unit,
-                period=occ.period.key,
-                report_due=occ.due.due,
-            )
+            found[quarter] = _cycle(plan, quarter, occ, send_on)
     return sorted(found.values(), key=lambda c: (c.send_on or c.last, c.key))
+
+
+def _cycle(plan: Plan, quarter: tuple[int, int], occ: Occurrence, send_on: date) -> Cycle:
+    """The overview that follows the consolidated report `occ`."""
+    due = occ.due.due
+    earlier = plan.occurrences(
+        due - relativedelta(months=6), due - timedelta(days=1), obligation=occ.obligation
+    )
+    previous = max((o.due.due for o in earlier if o.unit == occ.unit), default=None)
+    whole = previous + timedelta(days=1) if previous else due - relativedelta(months=3)
+    first = max(whole, plan.commune.start)
+    return Cycle(
+        year=quarter[0],
+        quarter=quarter[1],
+        first=first,
+        partial=(due - first) * 2 < (due - whole),
+        last=due,
+        send_on=send_on,
+        obligation=occ.obligation,
+        unit=occ.unit,
+        period=occ.period.key,
+        report_due=due,
+    )
 
 
 def quarter_cycle(plan: Plan, year: int, quarter: int) -> Cycle:
@@ -114,18 +136,8 @@ def quarter_cycle(plan: Plan, year: int, quarter: int) -> Cycle:
             if start <= occ.period.window_end <= end:
                 after = plan.commune.overview_after
                 due = occ.due.due
-                window_end = occ.period.window_end
-                return Cycle(
-                    year=year,
-                    quarter=quarter,
-                    first=window_end - relativedelta(months=3) + timedelta(days=1),
-                    last=window_end,
-                    send_on=plan.calendar.add_working_days(due, after) if after else due,
-                    obligation=oid,
-                    unit=occ.unit,
-                    period=occ.period.key,
-                    report_due=due,
-                )
+                send_on = plan.calendar.add_working_days(due, after) if after else due
+                return _cycle(plan, (year, quarter), occ, send_on)
     return Cycle(year=year, quarter=quarter, first=start, last=end)
 
 

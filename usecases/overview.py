@@ -246,8 +246,9 @@ def _open_directives(plan: Plan, session: Session, today: date) -> list[OpenDire
 
 
 def due_cycles(plan: Plan, today: date) -> list[Cycle]:
-    """The overviews whose sending day has come by `today` (and not long ago)."""
-    return report_cycles(plan, today - STALE_AFTER, today)
+    """The overviews whose sending day has come by `today` (and not long ago), of quarters the
+    engine tracked at least half of (`Cycle.partial`)."""
+    return [c for c in report_cycles(plan, today - STALE_AFTER, today) if not c.partial]
 
 
 def queue_overviews(plan: Plan, engine: Engine, at: datetime) -> int:

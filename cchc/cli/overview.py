@@ -31,9 +31,9 @@ from cchc.cli.output import Column, render
 def overview_cmd(app: App, quarter, fmt, output, at) -> None:
     """The quarterly overview for the leaders, as of --at: per unit, the items due in the
     quarter (by their first due date), done on time, done late, still open (overdue), extended;
-    the directives with items still open. The quarter is the consolidated report's (its data
-    window's three months). Nothing is mailed: the sweep mails it `overview_after` working days
-    after the consolidated report is due."""
+    the directives with items still open. The items counted are those due after the previous
+    consolidated report's due date and by this quarter's. Nothing is mailed: the sweep mails
+    it `overview_after` working days after the consolidated report is due."""
     from notifications.documents.overview import COLUMNS, overview_xlsx
     from schedules.dates import local_date, vn_date
     from schedules.overview import latest_cycle, parse_quarter, quarter_cycle
@@ -65,8 +65,8 @@ def overview_cmd(app: App, quarter, fmt, output, at) -> None:
         columns = [Column(key, header) for key, header in COLUMNS]
         rows = [row.as_dict() for row in [*found.units, found.total()]]
         lines = [
-            f"Tình hình thực hiện nhiệm vụ CCHC {cycle.label}: số liệu từ {vn_date(cycle.first)} "
-            f"đến {vn_date(cycle.last)}",
+            f"Tình hình thực hiện nhiệm vụ CCHC {cycle.label}: việc có hạn từ "
+            f"{vn_date(cycle.first)} đến {vn_date(cycle.last)}",
             render(rows, "table", columns, plan.zone),
         ]
         if found.directives:

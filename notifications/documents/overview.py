@@ -41,9 +41,9 @@ COLUMNS = (
 
 
 def span_text(overview: Overview) -> str:
-    """ "quý I/2027 (số liệu từ 15/12/2026 đến 14/03/2027)"."""
+    """ "quý I/2027 (việc có hạn từ 19/12/2026 đến 18/03/2027)"."""
     cycle = overview.cycle
-    return f"{cycle.label} (số liệu từ {vn_date(cycle.first)} đến {vn_date(cycle.last)})"
+    return f"{cycle.label} (việc có hạn từ {vn_date(cycle.first)} đến {vn_date(cycle.last)})"
 
 
 def overview_xlsx(overview: Overview) -> bytes:
@@ -85,10 +85,11 @@ def overview_xlsx(overview: Overview) -> bytes:
             TITLE_SIZE - 1,
         )
     if overview.indicators:
+        indicator_rows = [list(i) for i in overview.indicators]
         table_sheet(
             wb.create_sheet("Chỉ số"),
             "CHỈ SỐ CẢI CÁCH HÀNH CHÍNH",
-            Table(["Chỉ số", "Giá trị"], [list(i) for i in overview.indicators], set(), [60, 20], 1),
+            Table(["Chỉ số", "Giá trị"], indicator_rows, set(), [60, 20], 1),
             None,
             TITLE_SIZE - 1,
         )
