@@ -137,7 +137,7 @@ def test_a_q1_cycle_gives_the_chair_one_overview(cycle, engine, plan):
     assert (
         "Phòng Văn hóa - Xã hội (cơ quan thường trực về cải cách hành chính) kính báo cáo đồng "
         "chí tình hình thực hiện nhiệm vụ cải cách hành chính của các cơ quan, đơn vị quý "
-        "I/2027 (việc có hạn từ 19/12/2026 đến 18/03/2027)"
+        "I/2027 (việc có hạn từ 19/12/2026 đến 18/03/2027), tính đến ngày 23/03/2027:"
     ) in text
     assert "Không có văn bản chỉ đạo nào còn nhiệm vụ chưa hoàn thành." in text
     assert "Cần hỗ trợ" not in text  # the office reports to its leader, it offers no help desk
@@ -159,10 +159,16 @@ def test_a_q1_cycle_gives_the_chair_one_overview(cycle, engine, plan):
     assert by_unit["KT"].extended == 1
     assert by_unit["KT"].on_time + by_unit["KT"].open == by_unit["KT"].total
     assert (
-        f"1. Kết quả chung. {total.total} việc đến hạn trong quý: hoàn thành đúng hạn "
+        f"1. Kết quả chung: {total.total} việc đến hạn trong quý; hoàn thành đúng hạn "
         f"{total.on_time}, hoàn thành sau hạn {total.late}, chưa hoàn thành {total.open}"
     ) in text
-    assert "Đơn vị còn chậm: Công an xã (" in text
+    assert "Đơn vị còn chậm: Công an xã (1 việc quá hạn chưa hoàn thành); " in text
+    kt = by_unit["KT"]
+    assert (
+        f"- Phòng Kinh tế: đến hạn {kt.total}, đúng hạn {kt.on_time}, sau hạn 0, chưa hoàn "
+        f"thành {kt.open} (quá hạn {kt.overdue_open}), được gia hạn 1.\n"
+    ) in text
+    assert "Mặt trận Tổ quốc" not in text  # nothing due: not listed in the mail (in the file)
 
     # The workbook opens and holds the rows.
     [part] = [p for p in mail.msg.iter_attachments()]

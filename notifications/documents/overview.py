@@ -149,7 +149,7 @@ def overview_view(overview: Overview) -> dict:
         "first": vn_date(overview.cycle.first),
         "last": vn_date(overview.cycle.last),
         "report_due": vn_date(overview.cycle.report_due) if overview.cycle.report_due else "",
-        "as_of": vn_datetime(overview.at, overview.zone),
+        "as_of": vn_date(overview.today),
         "columns": [heading for key, heading in COLUMNS if key not in ("unit",)],
         "units": [row.as_dict() for row in overview.units],
         "total": total.as_dict(),
