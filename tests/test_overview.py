@@ -244,3 +244,43 @@ def test_no_overview_before_its_day(sqlite_engine, plan):
     assert overview_rows(sqlite_engine) == []
     sweep(plan, sqlite_engine, morning(plan, date(2027, 3, 23)))
     assert {r.recipient for r in overview_rows(sqlite_engine)} == {CHAIR, VICE, OFFICE}
+
+
+def test_check_warns_when_no_leader_receives_the_overview(config_dir):
+    from schedules.plan_loader import load_plan
+
+    path = config_dir / "commune.yaml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("      in_charge: true\n", "      in_charge: true\n      overview: false\n")
+    text = text.replace(
+        "      email: chutich@maodien.example\n",
+        "      email: chutich@maodien.example\n      overview: false\n",
+    )
+    path.write_text(text, encoding="utf-8")
+    plan = load_plan(config_dir)
+    assert overview_leaders(plan) == ()
+    [warning] = [str(w) for w in plan.warnings if "overview" in str(w)]
+    assert "commune.yaml:" in warning
+    assert "no leader receives the quarterly overview" in warning
+    assert "không lãnh đạo nào nhận bản tổng hợp tình hình quý" in warning
+
+
+def test_an_extension_of_the_consolidated_report_keeps_its_overview_once(sqlite_engine, plan):
+    """The outbox rows hang on the consolidated report's item: an extension of it (which
+    archives that item's rows for its new round) leaves the overview as it is, and the next
+    sweep queues no second one."""
+    sweep(plan, sqlite_engine, morning(plan, date(2027, 1, 4)))
+    sweep(plan, sqlite_engine, morning(plan, date(2027, 3, 23)))
+    assert len(overview_rows(sqlite_engine)) == 3
+    with Session(sqlite_engine) as session:
+        report = session.exec(
+            select(WorkItem).where(
+                WorkItem.obligation == "bao-cao-cchc-tong-hop", WorkItem.period == "2027-Q1"
+            )
+        ).one()
+    why = "Chờ số liệu của đơn vị."
+    at = morning(plan, date(2027, 3, 23), 10)
+    grant_extension(plan, sqlite_engine, GrantExtension(report.id, date(2027, 3, 26), why), at)
+    sweep(plan, sqlite_engine, morning(plan, date(2027, 3, 24)))
+    rows = overview_rows(sqlite_engine)
+    assert len(rows) == 3 and {r.step for r in rows} == {"overview"}
