@@ -284,3 +284,25 @@ def test_an_extension_of_the_consolidated_report_keeps_its_overview_once(sqlite_
     sweep(plan, sqlite_engine, morning(plan, date(2027, 3, 24)))
     rows = overview_rows(sqlite_engine)
     assert len(rows) == 3 and {r.step for r in rows} == {"overview"}
+
+
+def test_preview_shows_the_overview_of_a_consolidated_report(sqlite_engine, plan):
+    from notifications.preview import describe_mail, preview_mail
+    from usecases.errors import UserError
+
+    sweep(plan, sqlite_engine, morning(plan, date(2027, 1, 4)))
+    sweep(plan, sqlite_engine, morning(plan, date(2027, 3, 8)))
+    with Session(sqlite_engine) as session:
+        report = session.exec(
+            select(WorkItem).where(
+                WorkItem.obligation == "bao-cao-cchc-tong-hop", WorkItem.period == "2027-Q1"
+            )
+        ).one()
+        other = session.exec(select(WorkItem).where(WorkItem.unit == "CA")).first()
+    mail = preview_mail(plan, sqlite_engine, report.id, "overview", None)
+    text = describe_mail(mail, "text").decode()
+    assert "To: Chủ tịch UBND xã <chutich@maodien.example>" in text
+    assert "tính đến ngày 23/03/2027:" in text  # as of its sending morning
+    assert "Attachment: tong-hop-cchc-2027-quy-1.xlsx" in text
+    with pytest.raises(UserError, match="không phải báo cáo tổng hợp"):
+        preview_mail(plan, sqlite_engine, other.id, "overview", None)
