@@ -432,7 +432,7 @@ class _Checks:
     def _warn_no_overview(self, plan: Plan) -> None:
         """The quarterly overview reaches nobody: no leader is the Chủ tịch, in charge, or marked
         `overview: true` (said only when a consolidated report would trigger it)."""
-        if not plan.commune.leadership:
+        if not plan.commune.leadership or plan.communes is not None:
             return
         consolidated = [
             oid

@@ -253,7 +253,10 @@ def due_cycles(plan: Plan, today: date) -> list[Cycle]:
 
 def queue_overviews(plan: Plan, engine: Engine, at: datetime) -> int:
     """Queue the overviews due by `at` that are not queued yet; returns the rows queued. A
-    quarter whose consolidated report has no item (the engine did not open it) has none."""
+    quarter whose consolidated report has no item (the engine did not open it) has none, nor
+    has a city office's plan (its reports sum up the communes': not yet an overview)."""
+    if plan.communes is not None:  # a city office's plan: its reports are not a commune's
+        return 0
     cycles = due_cycles(plan, local_date(at, plan.zone))
     notices = overview_notices(plan)
     if not cycles or not notices:
