@@ -353,7 +353,7 @@ class Composer:
         kind = MailKind(row.kind)
         entries = [self.entry(kind, step, item, at, facts, row.recipient)]
         extra: list[Attachment] = []
-        if kind == MailKind.OVERVIEW and not notice:
+        if kind == MailKind.OVERVIEW:  # its undelivered notice too: the office can forward it
             if self.overview is None:
                 raise RuntimeError("an overview mail needs the overview's source")
             found = self.overview(item, at)

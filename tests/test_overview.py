@@ -306,3 +306,25 @@ def test_preview_shows_the_overview_of_a_consolidated_report(sqlite_engine, plan
     assert "Attachment: tong-hop-cchc-2027-quy-1.xlsx" in text
     with pytest.raises(UserError, match="không phải báo cáo tổng hợp"):
         preview_mail(plan, sqlite_engine, other.id, "overview", None)
+
+
+def test_a_refused_overview_reaches_the_office_with_its_content(sqlite_engine, plan, tmp_path):
+    """The Chủ tịch's server refuses the mail for good: the standing office is told, and its
+    notice carries the overview and the workbook, to forward by hand."""
+    sweep(plan, sqlite_engine, morning(plan, date(2027, 1, 4)))
+    with running_smtp_server() as server:
+        server.inbox.refuse[CHAIR] = "550 5.1.1 mailbox unavailable"
+        settings = mail_settings(tmp_path, tmp_path / "data", "sqlite://", server.port)
+        at = morning(plan, date(2027, 3, 23))
+        sweep(plan, sqlite_engine, at)
+        deliver_pending(plan, sqlite_engine, settings, at)
+        deliver_pending(plan, sqlite_engine, settings, morning(plan, date(2027, 3, 23), 9))
+        notices = [
+            m for m in overviews(server.inbox) if m.header("Subject").startswith("[Không gửi được]")
+        ]
+    [notice] = notices
+    assert notice.rcpt_tos == [OFFICE]
+    assert "chutich@maodien.example" in notice.text
+    assert "1. Kết quả chung:" in notice.text
+    [part] = list(notice.msg.iter_attachments())
+    assert part.get_filename() == "tong-hop-cchc-2027-quy-1.xlsx"
