@@ -328,3 +328,29 @@ def test_a_refused_overview_reaches_the_office_with_its_content(sqlite_engine, p
     assert "1. Kết quả chung:" in notice.text
     [part] = list(notice.msg.iter_attachments())
     assert part.get_filename() == "tong-hop-cchc-2027-quy-1.xlsx"
+
+
+def test_cli_overview_never_imports_prefect(tmp_path, migrated_sqlite_url):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import sys; from click.testing import CliRunner; from cchc.cli import main\n"
+        "r = CliRunner().invoke(main, ['overview', '--quarter', '2027Q1', '--format', 'json'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'prefect', 'apscheduler'})\n"
+        "assert not loaded, loaded\n"
+    )
+    env = {
+        **os.environ,
+        "CCHC_DATA_DIR": str(tmp_path),
+        "CCHC_DATABASE_URL": migrated_sqlite_url,
+        "CCHC_CONFIG": str(ROOT / "config"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
