@@ -354,3 +354,22 @@ def test_cli_overview_never_imports_prefect(tmp_path, migrated_sqlite_url):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_late_first_run_sends_no_overview_of_a_quarter_it_did_not_follow(sqlite_engine, plan):
+    """A fresh database first swept on 15/07/2027 opens quý II's consolidated report past its
+    day (23/06): no overview of quý II (its items are the office's to sort out first). Quý
+    III, followed from its start, has its overview on 23/09; a sweep after a week's downtime
+    still sends it (catch-up)."""
+    sweep(plan, sqlite_engine, morning(plan, date(2027, 7, 15)))
+    sweep(plan, sqlite_engine, morning(plan, date(2027, 7, 16)))
+    assert overview_rows(sqlite_engine) == []
+    sweep(plan, sqlite_engine, morning(plan, date(2027, 9, 6)))
+    sweep(plan, sqlite_engine, morning(plan, date(2027, 9, 22)))
+    assert overview_rows(sqlite_engine) == []
+    sweep(plan, sqlite_engine, morning(plan, date(2027, 9, 30)))  # down 23/09 to 29/09
+    rows = overview_rows(sqlite_engine)
+    assert {r.recipient for r in rows} == {CHAIR, VICE, OFFICE}
+    with Session(sqlite_engine) as session:
+        report = session.get(WorkItem, rows[0].item_id)
+    assert (report.obligation, report.period) == ("bao-cao-cchc-tong-hop", "2027-Q3")

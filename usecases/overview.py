@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
@@ -27,7 +27,7 @@ from sqlmodel import Session, col
 from models.db import transaction
 from models.store import queue_notices
 from models.tables import Directive, Extension, WorkItem
-from schedules.dates import local_date
+from schedules.dates import local_date, local_instant
 from schedules.documents import document_reference, subject_phrase
 from schedules.notices import overview_notices
 from schedules.overview import Cycle, quarter_cycle, report_cycles
@@ -252,9 +252,13 @@ def due_cycles(plan: Plan, today: date) -> list[Cycle]:
 
 
 def queue_overviews(plan: Plan, engine: Engine, at: datetime) -> int:
-    """Queue the overviews due by `at` that are not queued yet; returns the rows queued. A
-    quarter whose consolidated report has no item (the engine did not open it) has none, nor
-    has a city office's plan (its reports sum up the communes': not yet an overview)."""
+    """Queue the overviews due by `at` that are not queued yet; returns the rows queued.
+
+    Only for a quarter the engine followed: its consolidated report's item was opened by the
+    overview's day. A first run after that day (a late go-live: everything of the quarter
+    opens at once, past due, for the office to sort out) or an engine down since before the
+    report opened sends no overview of that quarter; neither does a city office's plan (its
+    reports sum up the communes': not yet an overview)."""
     if plan.communes is not None:  # a city office's plan: its reports are not a commune's
         return 0
     cycles = due_cycles(plan, local_date(at, plan.zone))
@@ -264,12 +268,15 @@ def queue_overviews(plan: Plan, engine: Engine, at: datetime) -> int:
     queued = 0
     with transaction(engine) as session:
         for cycle in cycles:
+            assert cycle.send_on is not None, "a report's cycle has its sending day"
+            sending = local_instant(cycle.send_on + timedelta(days=1), time(0), plan.zone)
             item_id = session.scalar(
                 select(func.min(WorkItem.id)).where(
                     col(WorkItem.commune) == plan.commune.code,
                     col(WorkItem.obligation) == cycle.obligation,
                     col(WorkItem.unit) == cycle.unit,
                     col(WorkItem.period) == cycle.period,
+                    col(WorkItem.opened_at) < sending,
                 )
             )
             if item_id is not None:
