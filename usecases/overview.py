@@ -251,8 +251,9 @@ def due_cycles(plan: Plan, today: date) -> list[Cycle]:
     return [c for c in report_cycles(plan, today - STALE_AFTER, today) if not c.partial]
 
 
-def queue_overviews(plan: Plan, engine: Engine, at: datetime) -> int:
-    """Queue the overviews due by `at` that are not queued yet; returns the rows queued.
+def queue_overviews(plan: Plan, engine: Engine, at: datetime) -> dict[int, int]:
+    """Queue the overviews due by `at` that are not queued yet; returns the rows queued, by
+    the consolidated report's item they hang on.
 
     Only for a quarter the engine followed: its consolidated report's item was opened by the
     overview's day. A first run after that day (a late go-live: everything of the quarter
@@ -260,12 +261,12 @@ def queue_overviews(plan: Plan, engine: Engine, at: datetime) -> int:
     report opened sends no overview of that quarter; neither does a city office's plan (its
     reports sum up the communes': not yet an overview)."""
     if plan.communes is not None:  # a city office's plan: its reports are not a commune's
-        return 0
+        return {}
     cycles = due_cycles(plan, local_date(at, plan.zone))
     notices = overview_notices(plan)
     if not cycles or not notices:
-        return 0
-    queued = 0
+        return {}
+    queued: dict[int, int] = {}
     with transaction(engine) as session:
         for cycle in cycles:
             assert cycle.send_on is not None, "a report's cycle has its sending day"
@@ -280,7 +281,9 @@ def queue_overviews(plan: Plan, engine: Engine, at: datetime) -> int:
                 )
             )
             if item_id is not None:
-                queued += queue_notices(session, item_id, notices, at)
+                rows = queue_notices(session, item_id, notices, at)
+                if rows:
+                    queued[item_id] = rows
     return queued
 
 

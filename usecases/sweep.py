@@ -47,7 +47,8 @@ class SweepReport:
     queued: int = 0
     """Outbox rows queued."""
     communes: dict[int, str] = field(default_factory=dict)
-    """The commune of each item opened or moved (a city's sweep covers many)."""
+    """The commune of each item opened or moved, or whose quarterly overview was queued (a
+    city's sweep covers many)."""
 
 
 def sweep(plan: Plan, engine: Engine, at: datetime) -> SweepReport:
@@ -71,7 +72,9 @@ def sweep_communes(plans: Sequence[Plan], engine: Engine, at: datetime) -> Sweep
         open_due_items(plan, engine, at, report)
     advance_items(plans, engine, at, report)
     for plan in plans:
-        report.queued += queue_overviews(plan, engine, at)
+        overviews = queue_overviews(plan, engine, at)
+        report.queued += sum(overviews.values())
+        report.communes |= dict.fromkeys(overviews, plan.commune.code)
     return report
 
 
