@@ -62,6 +62,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "gửi thư; bỏ trống: ngày rà soát đầu tiên ghi trong cơ sở dữ liệu (go-live date)",
         "catch_up_days": "Khi cấu hình thay đổi, rà soát lại tối đa bấy nhiêu ngày đã qua "
         "(catch-up days)",
+        "overview_after": "Số ngày làm việc sau hạn báo cáo tổng hợp của xã (mỗi quý) thì gửi "
+        "bản tổng hợp tình hình quý cho Chủ tịch và Phó Chủ tịch phụ trách; mặc định 3 "
+        "(overview after)",
         "sweep_time": 'Giờ rà soát mỗi sáng ngày làm việc, dạng "HH:MM" đặt trong dấu nháy, '
         'ví dụ "07:30" (sweep time)',
         "submit_hint": "Hướng dẫn nộp sản phẩm ghi trong thư khi chưa có đường liên kết nộp "
@@ -76,6 +79,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "in_charge": "Lãnh đạo phụ trách CCHC (Phó Chủ tịch phụ trách): nhận chuyển cấp "
         "leader_in_charge, và việc của cơ quan thường trực chuyển cấp lên đây (leader in "
         "charge)",
+        "overview": "Nhận bản tổng hợp tình hình thực hiện nhiệm vụ CCHC hằng quý; bỏ trống: "
+        "Chủ tịch và lãnh đạo phụ trách CCHC nhận (quarterly overview)",
     },
     "Unit": {
         "code": "Mã đơn vị: chữ in hoa, chữ số và gạch dưới, ví dụ VHXH (unit code)",

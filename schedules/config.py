@@ -62,6 +62,11 @@ class Leader(Person):
         description="The leader in charge of administrative reform (Phó Chủ tịch phụ trách): "
         "escalation target leader_in_charge, and the standing office's own items escalate here",
     )
+    overview: bool | None = Field(
+        None,
+        description="Receives the quarterly overview; unset: the Chủ tịch (title or name "
+        "starting with 'Chủ tịch') and the leader in charge do",
+    )
 
 
 class Unit(Strict):
@@ -325,6 +330,13 @@ class Commune(Strict):
         366, ge=1, description="On a config change, look back at most this many days"
     )
     sweep_time: time = Field(time(7, 30), description="Local time of the working-day sweep")
+    overview_after: int = Field(
+        3,
+        ge=0,
+        le=30,
+        description="Working days after each consolidated report's due date when the quarterly "
+        "overview goes to the leaders (`overview`)",
+    )
     submit_hint: str = Field(
         "", description="How to hand in a deliverable, shown in mails until the upload link exists"
     )

@@ -26,6 +26,8 @@ Step names (`WorkItem.step`, `Outbox.step`; at most 32 characters):
 | `refused-N`       | outbox only: extension request N refused                           |
 | `correction`      | outbox only: the product arrived after an escalation: those told   |
 |                   | of the escalation are told it was received                         |
+| `overview`        | outbox only: the quarterly overview to the leaders, on the item of the |
+|                   | quarter's consolidated report (never archived by a return)         |
 | `undelivered-S`   | outbox only: tells the standing office that step S's mail failed    |
 | `S#N`             | outbox only: step S of the item's round before return N (archived) |
 """
@@ -301,6 +303,11 @@ class MailKind(StrEnum):
     CORRECTION = "correction"
     """The product of an escalated item arrived: whoever was told of the escalation is told it
     was received ("Đã nhận Báo cáo số 15/BC-TTPVHCC ngày 16/03/2027, đúng hạn")."""
+    OVERVIEW = "overview"
+    """The quarterly overview to the Chủ tịch and the leader in charge, a few working days
+    after the consolidated report of the quarter is due (`usecases.overview`). Its outbox rows
+    hang on that report's item, step `overview`: the key (item, step, recipient) makes it once
+    per quarter and leader."""
 
 
 NAGGING_KINDS = (
@@ -328,6 +335,7 @@ class StepKind(StrEnum):
     REFUSED = "refused"
     CORRECTION = "correction"
     HELD = "held"
+    OVERVIEW = "overview"
 
 
 class ExtensionStatus(StrEnum):
@@ -360,6 +368,7 @@ MAIL_OF_STEP = {
     StepKind.EXTENDED: MailKind.EXTENSION,
     StepKind.REFUSED: MailKind.EXTENSION,
     StepKind.CORRECTION: MailKind.CORRECTION,
+    StepKind.OVERVIEW: MailKind.OVERVIEW,
 }
 """The mail a step sends (a waived item is told nothing)."""
 

@@ -34,6 +34,7 @@ from schedules.timeline import Step, current_step, state_at, step_index
 from schedules.transitions import ItemEvent
 from schedules.vocabulary import OPEN_STATUSES, EventKind, ItemStatus, StepKind
 from usecases.golive import go_live_of, waive_superseded
+from usecases.overview import queue_overviews
 
 BATCH = 500
 
@@ -48,7 +49,8 @@ class SweepReport:
     queued: int = 0
     """Outbox rows queued."""
     communes: dict[int, str] = field(default_factory=dict)
-    """The commune of each item opened or moved (a city's sweep covers many)."""
+    """The commune of each item opened or moved, or whose quarterly overview was queued (a
+    city's sweep covers many)."""
     held: list[tuple[int, str, str, str]] = field(default_factory=list)
     """(item id, obligation, unit, period) of items opened held: due before the commune's
     go-live date (`usecases.golive`), not mailed until the office sorts them out."""
@@ -68,12 +70,18 @@ def sweep_communes(plans: Sequence[Plan], engine: Engine, at: datetime) -> Sweep
        looked at, see `OpeningMark`), each with the step it has reached by `at`;
     2. move every open item whose next action instant has passed to its current step, queueing
        that step's notifications only: after downtime an item gets one notice, not a burst.
-       One read for all communes, paged: its cost follows the items due, not the communes.
+       One read for all communes, paged: its cost follows the items due, not the communes;
+    3. queue each quarter's overview to the leaders whose sending day has come
+       (`usecases.overview`), once.
     """
     report = SweepReport(at)
     for plan in plans:
         open_due_items(plan, engine, at, report)
     advance_items(plans, engine, at, report)
+    for plan in plans:
+        overviews = queue_overviews(plan, engine, at)
+        report.queued += sum(overviews.values())
+        report.communes |= dict.fromkeys(overviews, plan.commune.code)
     return report
 
 

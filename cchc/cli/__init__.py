@@ -35,6 +35,7 @@ from cchc.cli.lifecycle import (
 )
 from cchc.cli.mail import outbox_cmd, preview_cmd, send_cmd
 from cchc.cli.maintenance import clean_cmd
+from cchc.cli.overview import overview_cmd
 from cchc.cli.reports import report_cmd
 from cchc.cli.triage import triage_cmd
 from cchc.runtime.settings import Settings
@@ -93,6 +94,7 @@ COMMANDS = [
     sweep_cmd,
     # reports
     report_cmd,
+    overview_cmd,
 ]
 
 
