@@ -76,6 +76,11 @@ def live_since_start(target: Path, source: Path | None = None) -> Path:
     as before go-live existed, instead of holding them for the office (tests/test_golive.py).
     For tests about other things that sweep a fresh database late."""
     shutil.copytree(source or ROOT / "config", target)
+    return go_live_on_start(target)
+
+
+def go_live_on_start(target: Path) -> Path:
+    """`live_since_start` of the config folder `target`, in place."""
     commune = target / "commune.yaml"
     text = commune.read_text(encoding="utf-8")
     found = re.search(r"^  start: (\S+)\n", text, re.M)
