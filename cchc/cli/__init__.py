@@ -105,15 +105,20 @@ def _select_commune(ctx: click.Context, param, value: str | None) -> None:
         app.commune = value
 
 
+def _commune_option() -> click.Option:
+    return click.Option(
+        ["--commune"],
+        metavar="CODE",
+        expose_value=False,
+        callback=_select_commune,
+        help="Only this commune of a city's config (default: every commune).",
+    )
+
+
 for _command in COMMANDS:
     main.add_command(_command)
     if _command.name not in ("schema", "new-config"):  # new-config's --commune: the new one
-        _command.params.append(
-            click.Option(
-                ["--commune"],
-                metavar="CODE",
-                expose_value=False,
-                callback=_select_commune,
-                help="Only this commune of a city's config (default: every commune).",
-            )
-        )
+        _command.params.append(_commune_option())
+    if isinstance(_command, click.Group):  # `triage reopen --commune CODE` too
+        for _sub in _command.commands.values():
+            _sub.params.append(_commune_option())
