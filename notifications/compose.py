@@ -19,6 +19,7 @@ from models.tables import (
     saved_id,
 )
 from notifications.attachments import DIRECTIVE_FILE_KINDS, directive_attachment
+from notifications.documents.overview import OverviewSource, overview_view
 from notifications.extension_views import extension_context
 from notifications.facts import RECEIPT_KINDS, Facts, receipt_verdict
 from notifications.ics import CalendarEntry, calendar_bytes
@@ -123,14 +124,18 @@ class Composer:
         link: Callable[[int, str, datetime], str] | None = None,
         evidence: Evidence | None = None,
         renderer: Renderer | None = None,
+        overview: OverviewSource | None = None,
     ):
         """`link(item_id, unit, at)` makes the signed intake link (notifications.links);
         without it mails carry no `upload_url`. `evidence` gives the files an item's mails attach
         (the caller passes `notifications.documents.scorecard.evidence_for`). `renderer`: the
-        templates (default: the plan's, as they are on disk)."""
+        templates (default: the plan's, as they are on disk). `overview(item, at)` gives the
+        quarterly overview a leader's `overview` row speaks of (the caller passes
+        `notifications.documents.overview.overview_for`)."""
         self.plan = plan
         self.link = link
         self.evidence = evidence
+        self.overview = overview
         self.renderer: Renderer = renderer or renderer_for(plan.folder, plan.city_folder)
         self.names = people(plan)
         self.units_by_address = {str(u.email).lower(): code for code, u in plan.units.items()}
@@ -254,6 +259,7 @@ class Composer:
             "undelivered": [{"address": a, "error": e} for a, e in undelivered],
             "has_calendar": has_calendar,
             "to_leader": recipient.lower() in self.leaders,
+            "overview": single.get("overview"),
         }
 
     def _escalation(
@@ -423,6 +429,13 @@ class Composer:
         kind = MailKind(row.kind)
         # The mail's To reads it (a copy retried alone is the same mail).
         entries = [self.entry(kind, step, item, at, facts, row.addressed_to or row.recipient)]
+        extra: list[Attachment] = []
+        if kind == MailKind.OVERVIEW:  # its undelivered notice too: the office can forward it
+            if self.overview is None:
+                raise RuntimeError("an overview mail needs the overview's source")
+            found = self.overview(item, at)
+            entries[0]["overview"] = overview_view(found.overview)
+            extra += [Attachment(*f) for f in found.files]
         undelivered = facts.failures.get((saved_id(item), step), []) if notice else []
         calendar = []
         if row.kind == MailKind.OPENED and not notice:
@@ -432,7 +445,7 @@ class Composer:
         to = row.addressed_to or row.recipient
         context = self.context(kind, to, at, entries, undelivered, bool(calendar))
         msg_id = row_message_id(self.plan.commune.code, row, facts)
-        extra = (
+        extra += (
             [Attachment(*f) for f in self.evidence(item.obligation, item.period, at)]
             if self.evidence and not notice and row.kind in EVIDENCE_KINDS
             else []

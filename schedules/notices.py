@@ -22,13 +22,16 @@ first mail only.
 | the product of an escalated item   | correction | who got its escalations (3) |                 |
 |   arrives                          |            |                             |                 |
 | a mail to X refused for good       | its kind   | standing office, unless X   |                 |
+| a quarter's overview is due        | overview   | each overview leader (5)    | standing office |
 
 (The notice of a refused mail has the step `undelivered-STEP`. (1) but the standing office, which
 sends these requests. (2) for the office's own item: the leader in charge, who decides. (3) the
 escalations sent in the item's current round, but for the addresses its `closed` mail goes to.
 (4) the standing office, but on its own items; the unit too on a level that goes to its head:
 a unit keeps hearing of its own late item. The copy goes with the leader in charge's mail when
-a level goes to several leaders, so the office gets one copy of a run's leader mails.)
+a level goes to several leaders, so the office gets one copy of a run's leader mails.
+(5) `overview_leaders`: the Chủ tịch and the leader in charge, unless the config says otherwise;
+the rows hang on the item of the quarter's consolidated report.)
 
 A directive's item (`usecases.directives`) names its coordinating units itself: the callers pass
 them (`coordinators`) instead of the obligation's.
@@ -43,6 +46,7 @@ leader), without the office in copy.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -116,6 +120,34 @@ def escalation_addresses(plan: Plan, targets: tuple[str, ...], unit: str) -> tup
         else:
             found += _unit(plan, target)
     return tuple(dict.fromkeys(found))
+
+
+CHAIR_TITLE = "chủ tịch"
+"""A leader whose title (or name) starts with this is the Chủ tịch (a "Phó Chủ tịch" is not)."""
+
+
+def overview_leaders(plan: Plan) -> tuple[str, ...]:
+    """Who receives the quarterly overview: each leader with `overview: true`; a leader
+    without the key when the Chủ tịch (title or name starting "Chủ tịch") or in charge of
+    administrative reform."""
+
+    def chair(text: str | None) -> bool:
+        return unicodedata.normalize("NFC", text or "").strip().lower().startswith(CHAIR_TITLE)
+
+    found = [
+        str(p.email)
+        for p in plan.commune.leadership
+        if p.overview or (p.overview is None and (p.in_charge or chair(p.title) or chair(p.name)))
+    ]
+    return tuple(dict.fromkeys(found))
+
+
+def overview_notices(plan: Plan) -> list[Notice]:
+    """The quarterly overview: one mail to each overview leader, the standing office copied
+    once (it wrote the overview and answers the leaders' questions)."""
+    to = overview_leaders(plan)
+    cc = tuple(a for a in _office(plan) if a not in to)
+    return [Notice(MailKind.OVERVIEW, StepKind.OVERVIEW, to, cc)] if to else []
 
 
 def digest_addresses(plan: Plan) -> set[str]:

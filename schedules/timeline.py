@@ -62,6 +62,27 @@ def catch_up_deadline(
     return calendar.add_working_days(local_date(opened_at, zone), policy.catch_up_grace)
 
 
+def notice_deadline(
+    due: date,
+    opened_at: datetime,
+    opens_on: date,
+    policy: ResolvedPolicy,
+    calendar: WorkingCalendar,
+    zone: ZoneInfo,
+) -> date | None:
+    """For an item opened late (after its opening day `opens_on`: a commune's first run, a
+    catch-up), on or before its due date but fewer than `min_notice` working days before it:
+    its due date in force, `min_notice` working days after the day it opened (the unit is never
+    told "due today" of a task it hears of for the first time). None for an item opened in
+    time, or after its due date (`catch_up_deadline`)."""
+    opened_on = local_date(opened_at, zone)
+    if opened_on <= opens_on or opened_on > due:
+        return None
+    if calendar.working_days_between(opened_on, due) >= policy.min_notice:
+        return None
+    return calendar.add_working_days(opened_on, policy.min_notice)
+
+
 def timeline(
     due: date,
     opened_at: datetime,

@@ -139,6 +139,9 @@ def test_first_run_opens_nothing_due_before_the_start_date(plan, engine):
 
 
 def test_item_opened_late_is_overdue_at_once(plan, engine):
+    # Live since February, then down from before the quarter opened until after its due date
+    # (a first sweep on 17/03 would hold it instead: tests/test_golive.py).
+    sweep(plan, engine, t("2027-02-01T09:00"))
     sweep(plan, engine, t("2027-03-17T09:00"))
     vp = item(engine)
     assert (vp.status, vp.step) == ("overdue", "overdue")
