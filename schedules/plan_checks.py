@@ -27,11 +27,12 @@ from schedules.config import (
     Unit,
 )
 from schedules.dates import local_date, local_instant, vn_date
+from schedules.notices import overview_leaders
 from schedules.occurrences import CompiledSchedule, Occurrence, compile_schedule, nominal_due
 from schedules.plan import Plan
 from schedules.plan_merge import Merged, Parsed, Where, merge
 from schedules.plan_warnings import doubled_period_words, unreached_rows
-from schedules.vocabulary import REPORT_KINDS, StepKind
+from schedules.vocabulary import REPORT_KINDS, ObligationKind, StepKind
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
 PLACEHOLDERS = ("{plan_short}", "{plan}")
@@ -464,6 +465,7 @@ class _Checks:
         for oid in plan.obligations:
             self._warn_late_ladder(plan, oid)
         self._warn_replaced(plan)
+        self._warn_no_overview(plan)
         for oid, field_name, message in [*unreached_rows(plan), *doubled_period_words(plan)]:
             source, loc = self.obligation_at[oid]
             plan.warnings.append(source.issue(loc + (field_name,), message))
@@ -487,6 +489,26 @@ class _Checks:
                 where = loc + ("policy",) if plan.obligations[oid].policy.escalation else loc
                 plan.warnings.append(source.issue(where, message))
                 return
+
+    def _warn_no_overview(self, plan: Plan) -> None:
+        """The quarterly overview reaches nobody: no leader is the Chủ tịch, in charge, or marked
+        `overview: true` (said only when a consolidated report would trigger it)."""
+        if not plan.commune.leadership or plan.communes is not None:
+            return
+        consolidated = [
+            oid
+            for oid, ob in plan.obligations.items()
+            if ob.kind == ObligationKind.CONSOLIDATED_REPORT and oid in plan.schedules
+        ]
+        if consolidated and not overview_leaders(plan):
+            plan.warnings.append(
+                self.commune_source.issue(
+                    ("commune", "leadership"),
+                    "warning: no leader receives the quarterly overview: set `overview: true` "
+                    "on the Chủ tịch or the leader in charge (không lãnh đạo nào nhận bản tổng "
+                    "hợp tình hình quý)",
+                )
+            )
 
     def _warn_replaced(self, plan: Plan) -> None:
         """A commune's own copy of a template's obligation shadows it: later edits of the
