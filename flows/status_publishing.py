@@ -53,13 +53,14 @@ def _server() -> str | None:
 def _tables_published(
     rt: Runtime, plan: Plan, at: datetime, last_event: int, fingerprint: str
 ) -> int:
-    """After a commune's status tables: its consolidated report's view (it follows the same
-    items), and the page log's record of what the tables were written from. Returns the
-    artifacts written (0 or 1)."""
+    """After a commune's status tables: its consolidated report's view and its indicators (they
+    follow the same items), and the page log's record of what the tables were written from.
+    Returns the artifacts written (0 to 2)."""
     consolidated = artifacts.publish_consolidated(plan, rt.engine, at)
+    indicators = artifacts.publish_indicators(plan, rt.engine, at)
     day = local_date(at, plan.zone)
     mark_published(rt.engine, STATUS, plan.commune.code, day, last_event, fingerprint, at)
-    return 0 if consolidated is None else 1
+    return (consolidated is not None) + (indicators is not None)
 
 
 # --- after a sweep ---------------------------------------------------------------------------
