@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import pytest
 from intake_support import pdf_bytes
 from sqlalchemy import func, select
-from support import latest_artifact, prefect_call, recent_flow_runs
+from support import latest_artifact, live_plan, prefect_call, recent_flow_runs
 
 from cchc.runtime.settings import Settings
 from models.db import ensure_schema, make_engine, transaction
@@ -292,8 +292,9 @@ def test_two_sweeps_at_once_make_no_duplicate_on_postgresql(
     pf, plan, pg_url, tmp_path, monkeypatch
 ):
     """Two runners (here two threads, each its own flow run) sweeping the same instant on one
-    PostgreSQL database: the core's unique keys keep every item and mail single."""
-    runtime = _runtime(pf, plan, pg_url, tmp_path, monkeypatch)
+    PostgreSQL database: the core's unique keys keep every item and mail single. (The commune
+    live since its start: the items due before the sweep are opened, not held.)"""
+    runtime = _runtime(pf, live_plan(plan), pg_url, tmp_path, monkeypatch)
     at = parse_instant("2026-12-22T07:30")
     results, errors = [], []
     barrier = threading.Barrier(2)
