@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 
 from cchc.runtime.settings import Settings
 from models.store import communes_of
-from schedules.city import City, load_city
+from schedules.city import City
+from schedules.compiled import load_compiled
 from schedules.plan import Plan
 from usecases.errors import UserError
 
@@ -102,7 +103,9 @@ def runtime() -> Runtime:
         settings = Settings.from_env()
         engine = make_engine(settings.database_url)
         ensure_schema(engine)
-        _loaded = Runtime(load_city(settings.config_dir), engine, settings)
+        _loaded = Runtime(
+            load_compiled(settings.config_dir, settings.config_cache), engine, settings
+        )
     return _loaded
 
 

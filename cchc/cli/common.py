@@ -58,11 +58,11 @@ class App:
     @cached_property
     def city(self):
         """Every commune of the config folder (a single commune's folder, or a city's)."""
-        from schedules.city import load_city
+        from schedules.compiled import load_compiled
         from schedules.yamlsource import ConfigInvalid
 
         try:
-            city = load_city(self.settings.config_dir)
+            city = load_compiled(self.settings.config_dir, self.settings.config_cache)
         except ConfigInvalid as exc:
             for issue in exc.issues:
                 click.echo(str(issue), err=True)

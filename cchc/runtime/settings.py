@@ -140,6 +140,9 @@ class Settings:
     intake: IntakeSettings = IntakeSettings()
     db_timeouts: Timeouts = Timeouts()
     """CCHC_DB_*_TIMEOUT (`models.db.make_engine` reads them too, when not given them)."""
+    config_cache: Path | None = None
+    """Where the checked config is kept compiled (`schedules.compiled`): the data dir's
+    `cache/config/`, or CCHC_CONFIG_CACHE (a folder; `off`: none, the config is read each time)."""
 
     @property
     def embedded_default(self) -> bool:
@@ -190,4 +193,13 @@ class Settings:
             smtp=SmtpSettings.from_env(),
             intake=IntakeSettings.from_env(),
             db_timeouts=Timeouts.from_env(),
+            config_cache=config_cache(data_dir),
         )
+
+
+def config_cache(data_dir: Path) -> Path | None:
+    """CCHC_CONFIG_CACHE: a folder, `off`, or (unset) the data dir's `cache/config/`."""
+    chosen = os.environ.get("CCHC_CONFIG_CACHE", "").strip()
+    if chosen.lower() == "off":
+        return None
+    return Path(chosen) if chosen else data_dir / "cache" / "config"
