@@ -2,8 +2,9 @@
 
 Reading a config folder (YAML, validation, the checks, the working-day calendar) costs about
 10 ms per commune: a country's 3,321 communes took every command ~44 s before it did anything.
-`load_compiled` keeps the `City` that `load_city` made, pickled, in a cache folder (the data
-folder's `cache/config/`), with what it was made from:
+`load_compiled` keeps the `City` that `load_city` made, pickled, in a cache folder
+(`Settings.config_cache`: CCHC_CONFIG_CACHE, else the user's `~/.cache/cchc/config/`; one file
+per config folder, the `KEEP` most recent kept), with what it was made from:
 
 - the path, modification time (ns) and size of every file read (its own, the city's, a
   template's), and its content's digest when it was modified within `RACY_SECONDS` before the
@@ -17,9 +18,8 @@ The next command checks those (a stat per file: ~0.1 s for a country) and loads 
 (~0.5 ms per commune) instead of the YAML. Anything that differs, a cache file that cannot be
 read, is truncated or was written by other code: the config is read again, as without a
 cache, and the cache rewritten. An invalid config is never cached: its errors are raised with
-their FILE:LINE each time. A cache file is written only by a process that could write the data
-folder, whose database holds the same trust (a pickle runs code when it is loaded): it is
-created with mode 0600, in a folder only its owner may write.
+their FILE:LINE each time. A pickle runs code when it is loaded: the cache folder is made
+(0700) and each file written (0600) so that only the user who runs cchc can write what it loads.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from schedules import yamlsource
 
 FORMAT = 1
 """Bumped when the cache file's layout changes."""
+KEEP = 64
+"""Cache files kept (the most recently written): tests and trials make many config folders."""
 RACY_SECONDS = 2.0
 """A file modified less than this before its stamp was taken is also compared by content."""
 
@@ -183,5 +185,18 @@ def _write(where: Path, stamp: Stamp, city) -> None:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+        _prune(where.parent)
     except (OSError, pickle.PicklingError, RecursionError, TypeError, AttributeError):
         return
+
+
+def _prune(folder: Path) -> None:
+    """Keep the `KEEP` most recently written cache files."""
+    found = []
+    for path in folder.glob("*.pickle"):
+        try:
+            found.append((path.stat().st_mtime_ns, path))
+        except OSError:
+            continue
+    for _, path in sorted(found, reverse=True)[KEEP:]:
+        path.unlink(missing_ok=True)

@@ -141,8 +141,8 @@ class Settings:
     db_timeouts: Timeouts = Timeouts()
     """CCHC_DB_*_TIMEOUT (`models.db.make_engine` reads them too, when not given them)."""
     config_cache: Path | None = None
-    """Where the checked config is kept compiled (`schedules.compiled`): the data dir's
-    `cache/config/`, or CCHC_CONFIG_CACHE (a folder; `off`: none, the config is read each time)."""
+    """Where the checked config is kept compiled (`schedules.compiled`): CCHC_CONFIG_CACHE (a
+    folder; `off`: none, the config is read each time), else the user's cache folder."""
 
     @property
     def embedded_default(self) -> bool:
@@ -193,13 +193,23 @@ class Settings:
             smtp=SmtpSettings.from_env(),
             intake=IntakeSettings.from_env(),
             db_timeouts=Timeouts.from_env(),
-            config_cache=config_cache(data_dir),
+            config_cache=config_cache(),
         )
 
 
-def config_cache(data_dir: Path) -> Path | None:
-    """CCHC_CONFIG_CACHE: a folder, `off`, or (unset) the data dir's `cache/config/`."""
+def config_cache() -> Path | None:
+    """CCHC_CONFIG_CACHE: a folder, or `off`; unset: `cchc/config/` in the user's cache folder
+    ($XDG_CACHE_HOME, else ~/.cache), never the data dir (read-only commands write nothing
+    there). None when there is no home folder to hold it."""
     chosen = os.environ.get("CCHC_CONFIG_CACHE", "").strip()
     if chosen.lower() == "off":
         return None
-    return Path(chosen) if chosen else data_dir / "cache" / "config"
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if base:
+        return Path(base) / "cchc" / "config"
+    try:
+        return Path.home() / ".cache" / "cchc" / "config"
+    except RuntimeError:  # no home folder (a service user)
+        return None
