@@ -12,12 +12,7 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from models.tables import (
-    Directive,
-    Outbox,
-    WorkItem,
-    saved_id,
-)
+from models.ids import saved_id
 from notifications.attachments import DIRECTIVE_FILE_KINDS, directive_attachment
 from notifications.extension_views import extension_context
 from notifications.facts import RECEIPT_KINDS, Facts, receipt_verdict
@@ -56,6 +51,8 @@ from schedules.vocabulary import (
 
 if TYPE_CHECKING:
     from email.headerregistry import Address
+
+    from models.tables import Directive, Outbox, WorkItem
 
 Evidence = Callable[[str, str, datetime], list[tuple[str, str, str, bytes]]]
 """`evidence(obligation, period, at)`: (file name, MIME type, subtype, bytes) of files to attach

@@ -154,9 +154,12 @@ def _digest(path: str) -> str:
 
 def _warm(city) -> None:
     """Compute what every command asks first, so that it is stored with the plans: the public
-    holidays (then a command started from the cache never imports `holidays`)."""
+    holidays (then a command started from the cache never imports `holidays`) and the
+    obligations' fingerprints (every sweep compares them with its opening marks)."""
     for plan in city.select(None):
         plan.calendar.is_working_day(plan.commune.start)
+        for obligation in plan.schedules:
+            plan.fingerprint(obligation)
 
 
 def _read(where: Path):

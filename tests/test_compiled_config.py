@@ -167,6 +167,64 @@ def test_plan_and_obligations_load_vietnam_alone_and_no_database(tmp_path, cache
             assert "holidays" not in loaded  # the public holidays are in the compiled config
 
 
+def test_items_reads_with_core_not_the_orm(tmp_path, sqlite_url):
+    env = cli_env(tmp_path / "data", sqlite_url)
+    run_cchc(env, "init-db")
+    run_cchc(env, "sweep", "--at", "2027-03-10T08:00", "--no-mail")
+    loaded = modules_of(env, "items", "--at", "2027-03-10T08:00")
+    assert "sqlalchemy" in loaded
+    assert not {"sqlmodel", "sqlalchemy.orm", "alembic", "jinja2"} & loaded
+
+
+@pytest.mark.parametrize("cache", ["off", "warm"])
+def test_check_loads_no_database_layer(tmp_path, cache):
+    env = cli_env(
+        tmp_path / "data", "", CCHC_CONFIG_CACHE="off" if cache == "off" else str(tmp_path)
+    )
+    if cache == "warm":
+        modules_of(env, "check")
+    loaded = modules_of(env, "check")
+    assert "jinja2" in loaded  # the templates are checked
+    assert not {"sqlalchemy", "sqlmodel", "alembic", "icalendar", "aiosmtplib"} & loaded
+
+
+def test_the_sample_rows_have_the_tables_fields():
+    """`cchc check`'s sample mails stand in for saved rows: same fields, same defaults."""
+    from dataclasses import MISSING, fields
+
+    from models import tables
+    from notifications import sample_rows
+
+    pairs = [
+        (sample_rows.SampleItem, tables.WorkItem),
+        (sample_rows.SampleDeliverable, tables.Deliverable),
+        (sample_rows.SampleDirective, tables.Directive),
+        (sample_rows.SampleExtension, tables.Extension),
+    ]
+    for sample, model in pairs:
+        assert [f.name for f in fields(sample)] == list(model.model_fields), sample.__name__
+        for f in fields(sample):
+            info = model.model_fields[f.name]
+            if info.is_required():
+                assert f.default is MISSING and f.default_factory is MISSING, f.name
+            else:
+                default = f.default_factory() if f.default_factory is not MISSING else f.default
+                assert default == info.get_default(call_default_factory=True), f.name
+
+
+def test_the_core_columns_are_the_models(tmp_path):
+    """models.core names columns of models.tables only, with the same types."""
+    from models import core, tables
+
+    for table in core.metadata.sorted_tables:
+        model = tables.SQLModel.metadata.tables[table.name]
+        for column in table.columns:
+            assert column.name in model.columns, f"{table.name}.{column.name}"
+            found = model.columns[column.name].type
+            found = getattr(found, "impl_instance", found)  # SQLModel's AutoString: a String
+            assert isinstance(found, type(column.type)), (table.name, column.name, found)
+
+
 def test_vietnam_alone_gives_the_package_s_days_and_names():
     import holidays
 
