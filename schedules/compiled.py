@@ -155,11 +155,23 @@ def _digest(path: str) -> str:
 def _warm(city) -> None:
     """Compute what every command asks first, so that it is stored with the plans: the public
     holidays (then a command started from the cache never imports `holidays`) and the
-    obligations' fingerprints (every sweep compares them with its opening marks)."""
+    obligations' fingerprints (every sweep compares them with its opening marks); leave out
+    what only some commands use."""
+    shared: dict = {}
     for plan in city.select(None):
-        plan.calendar.is_working_day(plan.commune.start)
+        calendar = plan.calendar
+        calendar.is_working_day(plan.commune.start)
+        for name in ("public_holidays", "_days_off", "_working_days"):
+            # Equal in most communes: stored once (nearly half of a commune's pickle otherwise).
+            value = calendar.__dict__[name]
+            key = (name, frozenset(value.items()) if isinstance(value, dict) else value)
+            calendar.__dict__[name] = shared.setdefault(key, value)
         for obligation in plan.schedules:
             plan.fingerprint(obligation)
+        # Memos the checks filled (working days counted, resolved policies): cheap to refill
+        # for the few communes a command works on, a third of the file if kept.
+        calendar.__dict__.pop("_counted", None)
+        plan.__dict__.pop("_policies", None)
 
 
 def _read(where: Path):
