@@ -6,7 +6,7 @@ are the tables'."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -17,8 +17,14 @@ if TYPE_CHECKING:
     from models.tables import Deliverable, Directive, Extension, WorkItem
 
 
+class _Row:
+    def model_dump(self) -> dict[str, Any]:
+        """Its fields, as a table row's `model_dump()` gives them (tests make rows from it)."""
+        return asdict(self)  # type: ignore[call-overload]
+
+
 @dataclass(kw_only=True)
-class SampleItem:
+class SampleItem(_Row):
     id: int | None = None
     commune: str
     obligation: str
@@ -45,7 +51,7 @@ class SampleItem:
 
 
 @dataclass(kw_only=True)
-class SampleDeliverable:
+class SampleDeliverable(_Row):
     id: int | None = None
     item_id: int
     version: int
@@ -73,7 +79,7 @@ class SampleDeliverable:
 
 
 @dataclass(kw_only=True)
-class SampleDirective:
+class SampleDirective(_Row):
     id: int | None = None
     commune: str
     number: str
@@ -96,7 +102,7 @@ class SampleDirective:
 
 
 @dataclass(kw_only=True)
-class SampleExtension:
+class SampleExtension(_Row):
     id: int | None = None
     item_id: int
     seq: int
