@@ -73,7 +73,7 @@ class Stamp:
 def load_compiled(folder: Path | str, cache_dir: Path | None):
     """`schedules.city.load_city(folder)`, from the cache under `cache_dir` while the config's
     files are unchanged (None: no cache). Raises ConfigInvalid as `load_city` does."""
-    from schedules.city import load_city
+    from schedules.city import config_fingerprint, load_city
 
     if cache_dir is None:
         return load_city(folder)
@@ -88,8 +88,12 @@ def load_compiled(folder: Path | str, cache_dir: Path | None):
         city = load_city(folder)
     finally:
         yamlsource.READS.remove(reads)
+    # The files the database's copy of the config is made of are part of what it depends on.
+    files = city.snapshot_files()
+    reads |= {os.path.abspath(city.folder / name) for name in files}
     stamp = _stamp(Path(folder), reads, started)
     if stamp is not None:
+        city.fingerprint = config_fingerprint(files)
         _warm(city)
         _write(where, stamp, city)
     return city

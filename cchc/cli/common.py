@@ -148,10 +148,7 @@ class App:
         city = self.city
         engine = make_engine(self.settings.database_url)
         ensure_schema(engine)
-        files = {
-            str(p.relative_to(city.folder)): p.read_text(encoding="utf-8") for p in city.files()
-        }
-        remember_config(engine, city.code, files, datetime.now(UTC))
+        remember_config(engine, city.code, city.snapshot_files, datetime.now(UTC), city.fingerprint)
         return engine
 
     @cached_property
