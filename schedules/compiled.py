@@ -9,8 +9,8 @@ per config folder, the `KEEP` most recent kept), with what it was made from:
 - the path, modification time (ns) and size of every file read (its own, the city's, a
   template's), and its content's digest when it was modified within `RACY_SECONDS` before the
   cache was written (a file rewritten within the file system's clock tick keeps its time);
-- the modification time of every folder those files are in, and of the config folder and its
-  `communes/` (a file or a commune added or removed changes them);
+- the modification time of every folder under the config folder, and of every other folder a
+  file was read from (a template's): a file or a commune added or removed changes them;
 - the code that made it: the modification time and size of every `schedules/*.py`, of the
   `holidays` and pydantic versions' files, and Python's version.
 
@@ -128,8 +128,8 @@ def _stamp(folder: Path, reads: set[str], started: int) -> Stamp | None:
     config is being edited: better not cache it)."""
     now = time.time_ns()
     racy = now - int(RACY_SECONDS * 1e9)
-    folders = {os.path.abspath(folder), os.path.abspath(folder / "communes")}
-    folders |= {os.path.dirname(path) for path in reads}
+    folders = {os.path.abspath(path) for path, _, _ in os.walk(folder)}  # a file added anywhere
+    folders |= {os.path.dirname(path) for path in reads}  # a template's folder, outside
     files = []
     try:
         for path in sorted(reads):
