@@ -131,8 +131,14 @@ def vietnam_holidays() -> Any:
             sys.modules[name] = stubs[name] = stub
     try:
         return importlib.import_module("holidays.countries.vietnam").Vietnam
+    except ImportError:  # another layout of the package: load it whole, as it documents
+        if not stubs:
+            raise
     finally:
         if stubs:
             for name in [n for n in sys.modules if n == "holidays" or n.startswith("holidays.")]:
                 if name not in before:
                     del sys.modules[name]
+    import holidays
+
+    return holidays.country_holidays("VN").__class__
