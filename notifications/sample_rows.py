@@ -48,6 +48,7 @@ class SampleItem(_Row):
     original_due: date | None = None
     judged_due: date | None = None
     directive_id: int | None = None
+    held_on: date | None = None
 
 
 @dataclass(kw_only=True)

@@ -136,7 +136,7 @@ def _overview_sample(
     """The quarterly overview to a leader, every unit with nothing counted yet."""
     from notifications.documents.overview import overview_view
     from schedules.overview import quarter_cycle
-    from usecases.overview import Overview, UnitQuarter
+    from usecases.overview_data import Overview, UnitQuarter
 
     plan = composer.plan
     day = item.due
