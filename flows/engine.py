@@ -34,8 +34,9 @@ from flows.trigger import RRuleTrigger
 from models.blobs import remove_stale_temp
 from notifications.event_payloads import config_refused_event, sweep_skipped_event
 from notifications.template_sets import TemplatesInvalid, adopt, checked_templates
-from schedules.city import City, load_city
+from schedules.city import City
 from schedules.clock import SWEEP, ClockSchedule, city_schedules
+from schedules.compiled import load_compiled
 from schedules.dates import vn_datetime
 from schedules.vocabulary import ObligationKind
 from schedules.yamlsource import ConfigInvalid
@@ -160,7 +161,7 @@ def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
     and templates. Valid: swap them in and update the jobs."""
     now = datetime.now(UTC)
     try:
-        city = load_city(state.settings.config_dir)
+        city = load_compiled(state.settings.config_dir, state.settings.config_cache)
         sender = state.settings.smtp.sender
         checked = checked_templates(city.select(None), sender, now)
         if state.db is not None:  # a commune added: recorded in the database's stamp too

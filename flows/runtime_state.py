@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 
 from cchc.runtime.settings import Settings
 from models.store import communes_of
-from schedules.city import City, load_city
+from schedules.city import City
+from schedules.compiled import load_compiled
 from schedules.plan import Plan
 from usecases.errors import UserError
 
@@ -125,7 +126,7 @@ def _worker_city(engine: Engine, settings: Settings) -> City:
     CCHC_CONFIG_SOURCE=database the snapshot the database keeps of the city it serves (what
     the last `cchc init-db` or `cchc deploy` applied), written to a temporary folder."""
     if settings.config_source != "database":
-        return load_city(settings.config_dir)
+        return load_compiled(settings.config_dir, settings.config_cache)
     import atexit
     import shutil
     import tempfile
@@ -142,6 +143,8 @@ def _worker_city(engine: Engine, settings: Settings) -> City:
         )
     folder = Path(tempfile.mkdtemp(prefix="cchc-config-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    from schedules.city import load_city
+
     return load_city(write_snapshot(snapshot, folder))
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
 
 from models.timeouts import Timeouts
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -85,6 +87,8 @@ def storage_refused(exc: DBAPIError) -> bool:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """A unit of work: commits when the block ends, rolls back if it raises."""
+    from sqlmodel import Session  # here: `cchc items` reads with Core, without the ORM
+
     with Session(engine, expire_on_commit=False) as session, session.begin():
         yield session
 

@@ -3,8 +3,7 @@ still answer while the config on disk is being edited (and is invalid)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -14,17 +13,28 @@ from sqlmodel import col
 from models.db import transaction
 from models.store import upsert
 from models.tables import ConfigSnapshot
+from schedules.city import config_fingerprint
 
 
-def remember_config(engine: Engine, commune: str, files: dict[str, str], at: datetime) -> bool:
-    """Keep `files` (name -> text) as the commune's last valid config; True when they changed."""
-    blob = json.dumps(files, sort_keys=True, ensure_ascii=False).encode()
-    fingerprint = hashlib.sha256(blob).hexdigest()
+def remember_config(
+    engine: Engine,
+    commune: str,
+    files: Callable[[], dict[str, str]],
+    at: datetime,
+    fingerprint: str | None = None,
+) -> bool:
+    """Keep `files()` (name -> text) as the commune's last valid config; True when they
+    changed. `fingerprint`: their `config_fingerprint` when known (a compiled config's), so that
+    the files are read only when the database's copy differs."""
     with transaction(engine) as session:
         known = session.get(ConfigSnapshot, commune)
+        if fingerprint is not None and known is not None and known.fingerprint == fingerprint:
+            return False
+        texts = files()
+        fingerprint = config_fingerprint(texts)
         if known is not None and known.fingerprint == fingerprint:
             return False
-        row = dict(commune=commune, fingerprint=fingerprint, files=files, saved_at=at)
+        row = dict(commune=commune, fingerprint=fingerprint, files=texts, saved_at=at)
         upsert(session, ConfigSnapshot, row)
         return True
 

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint, inspect
 from sqlmodel import Field, SQLModel
 
-from schedules.documents import document_title
+from models.ids import saved_id as saved_id  # its home: models.ids (no tables)
+from schedules.documents import version_document
 from schedules.vocabulary import DeliverableStatus, ExtensionStatus, OutboxStatus
 
 
@@ -166,10 +167,7 @@ class Deliverable(SQLModel, table=True):
     def document(self) -> str:
         """ "Báo cáo số 12/BC-CAX ngày 05/04/2027" (the kind its symbol shows) for a version
         without a file; "" for a file."""
-        if not self.doc_number:
-            return ""
-        day = f" ngày {self.doc_date.strftime('%d/%m/%Y')}" if self.doc_date else ""
-        return f"{document_title(self.doc_number)}{day}"
+        return version_document(self.doc_number, self.doc_date)
 
 
 class Contribution(SQLModel, table=True):
@@ -385,12 +383,3 @@ def table_of(model: type[SQLModel]) -> Table:
     table = inspect(model).local_table
     assert isinstance(table, Table), f"{model.__name__} is not a table model"
     return table
-
-
-def saved_id(
-    row: WorkItem | Deliverable | Contribution | Event | Outbox | Directive | Extension,
-) -> int:
-    """The id of a row the database holds (read, or flushed after its insert): a new row's
-    is None until then."""
-    assert row.id is not None, f"{type(row).__name__} has no id: it was never saved"
-    return row.id

@@ -12,12 +12,7 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from models.tables import (
-    Directive,
-    Outbox,
-    WorkItem,
-    saved_id,
-)
+from models.ids import saved_id
 from notifications.attachments import DIRECTIVE_FILE_KINDS, directive_attachment
 from notifications.documents.overview import OverviewSource, overview_view
 from notifications.extension_views import extension_context
@@ -59,6 +54,7 @@ from schedules.vocabulary import (
 if TYPE_CHECKING:
     from email.headerregistry import Address
 
+    from models.tables import Directive, Outbox, WorkItem
     from schedules.timeline import Step
 
 Evidence = Callable[[str, str, datetime], list[tuple[str, str, str, bytes]]]

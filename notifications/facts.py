@@ -8,12 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlmodel import Session, col
-
-from models.store import consolidated_sources, rounds_by_item
-from models.tables import Deliverable, Directive, Event, Extension, Outbox, WorkItem, saved_id
 from schedules.plan import Plan
 from schedules.timeliness import Verdict, verdict
 from schedules.vocabulary import (
@@ -23,7 +19,12 @@ from schedules.vocabulary import (
     OutboxStatus,
     is_undelivered,
 )
-from usecases.indicator_report import IndicatorRow, indicator_rows
+
+if TYPE_CHECKING:  # the database is read only by the load_ functions: `cchc check` never loads it
+    from sqlmodel import Session
+
+    from models.tables import Deliverable, Directive, Extension, Outbox, WorkItem
+    from usecases.indicator_report import IndicatorRow
 
 RECEIPT_VERDICTS: dict[Verdict | None, str] = {
     Verdict.ON_TIME: "đúng hạn",
@@ -34,6 +35,11 @@ RECEIPT_VERDICTS: dict[Verdict | None, str] = {
 
 def load_directives(session: Session, items: Iterable[WorkItem]) -> dict[int, Directive]:
     """The directives `items` act on, by id."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from models.tables import Directive
+
     ids = {i.directive_id for i in items if i.directive_id is not None}
     if not ids:
         return {}
@@ -44,6 +50,11 @@ def load_directives(session: Session, items: Iterable[WorkItem]) -> dict[int, Di
 def load_extensions(session: Session, rows: Sequence[Outbox]) -> dict[tuple[int, int], Extension]:
     """The extensions of the items the extension mails among `rows` are about, by (item,
     number)."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from models.tables import Extension
+
     ids = {r.item_id for r in rows if r.kind == MailKind.EXTENSION}
     if not ids:
         return {}
@@ -56,6 +67,11 @@ def load_escalations(
 ) -> dict[int, list[tuple[str, str, datetime]]]:
     """The escalation mails of the current round of the items escalated among `rows` (see
     `Facts.escalations`)."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from models.tables import Outbox
+
     ids = {r.item_id for r in rows if r.kind == MailKind.ESCALATION}
     if not ids:
         return {}
@@ -119,6 +135,13 @@ class Facts:
 def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = None) -> Facts:
     """What the mails of `rows` state beyond the rows; with `plan`, also the units' reports a
     consolidated report's item sums up."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from models.store import consolidated_sources, rounds_by_item
+    from models.tables import Deliverable, Event, Outbox, WorkItem, saved_id
+    from usecases.indicator_report import indicator_rows
+
     facts = Facts()
     item_ids = {r.item_id for r in rows}
     if not item_ids:

@@ -4,10 +4,13 @@ item): each indicator for the commune against its target, its units' values bene
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from notifications.views import period_label
 from schedules.config import ALL_UNITS
-from usecases.indicator_report import IndicatorRow
+
+if TYPE_CHECKING:  # `cchc check` renders the mails without loading the database layer
+    from usecases.indicator_report import IndicatorRow
 
 
 def indicators_view(rows: Sequence[IndicatorRow]) -> dict | None:

@@ -5,13 +5,16 @@ templates they take is rendered at check time."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from models.tables import Directive, Extension, WorkItem
 from notifications.compose import Composer
 from notifications.facts import Facts
+from notifications.sample_rows import changed, directive_row, extension_row
 from schedules.documents import directive_period
 from schedules.vocabulary import ExtensionStatus, MailKind
+
+if TYPE_CHECKING:
+    from models.tables import WorkItem
 
 SAMPLE_DIRECTIVE: dict[str, Any] = dict(
     number="125/SNV-CCHC",
@@ -29,7 +32,7 @@ def office_samples(
 ) -> list[tuple[MailKind, dict]]:
     """(kind, context) of a directive's opened and coordinate mails, and of an extension's
     request, grant and refusal, from the sample item."""
-    directive = Directive(
+    directive = directive_row(
         id=0,
         commune=item.commune,
         issued_on=item.opens_on - timedelta(days=3),
@@ -40,12 +43,9 @@ def office_samples(
         recorded_at=opened,
         **SAMPLE_DIRECTIVE,
     )
-    tasked = WorkItem(
-        **item.model_dump()
-        | {"directive_id": 0, "period": directive_period(0), "title": directive.task}
-    )
+    tasked = changed(item, directive_id=0, period=directive_period(0), title=directive.task)
     later = item.due + timedelta(days=7)
-    extension = Extension(
+    extension = extension_row(
         item_id=0,
         seq=1,
         status=ExtensionStatus.GRANTED,
@@ -57,7 +57,7 @@ def office_samples(
         previous_due=item.due,
         granted_due=later,
     )
-    extended = WorkItem(**item.model_dump() | {"due": later, "original_due": item.due})
+    extended = changed(item, due=later, original_due=item.due)
     facts = Facts(items={0: tasked}, directives={0: directive}, extensions={(0, 1): extension})
     out = []
     for kind in (MailKind.OPENED, MailKind.COORDINATE):

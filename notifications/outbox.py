@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from models.db import transaction
@@ -12,7 +12,7 @@ from models.store import rounds_by_item
 from models.tables import Outbox, WorkItem
 from schedules.notices import digest_addresses, in_digest
 from schedules.plan import Plan
-from schedules.vocabulary import OutboxStatus, parse_step
+from schedules.vocabulary import parse_step
 
 
 def list_outbox(
@@ -67,17 +67,3 @@ def list_outbox(
         }
         for row, unit in found
     ]
-
-
-def failed_counts(plan: Plan, engine: Engine) -> dict[int, int]:
-    """Failed outbox rows per item."""
-    query = (
-        select(col(Outbox.item_id), func.count())
-        .join(WorkItem, col(WorkItem.id) == col(Outbox.item_id))
-        .where(
-            col(WorkItem.commune) == plan.commune.code, col(Outbox.status) == OutboxStatus.FAILED
-        )
-        .group_by(col(Outbox.item_id))
-    )
-    with transaction(engine) as session:
-        return {item_id: n for item_id, n in session.execute(query).all()}

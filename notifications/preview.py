@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 from models.tables import Outbox, WorkItem, saved_id
 from notifications.compose import Composer, Mail
 from notifications.facts import load_facts
-from notifications.render import Renderer, TemplateIssue, check_renders
-from notifications.samples import sample_contexts
 from notifications.smtp import eml_bytes
 from schedules.notices import (
     Notice,
@@ -41,19 +39,6 @@ if TYPE_CHECKING:
 
 # models.store (with SQLAlchemy's PostgreSQL and SQLite dialects) and models.db load in the
 # functions that read the database: `cchc check` renders the templates and reads none.
-
-
-def check_mail(
-    plan: Plan, sender: str | None, at: datetime, renderer: Renderer | None = None
-) -> list[TemplateIssue | str]:
-    """Problems `cchc check` reports about mail: a sender that is not an address, a template
-    that does not parse, or that uses a variable no mail provides (of `renderer`'s set; by
-    default the plan's templates as they are on disk)."""
-    try:
-        composer = Composer(plan, sender, renderer=renderer)
-    except ValueError as exc:
-        return [str(exc)]
-    return list(check_renders(composer.renderer, sample_contexts(composer, at)))
 
 
 def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Notice:

@@ -5,14 +5,33 @@ variants its templates branch on (the office's daily work: `office_samples`)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from models.tables import Deliverable, WorkItem
 from notifications.compose import Composer
 from notifications.facts import RECEIPT_KINDS, Facts
 from notifications.office_samples import office_samples
+from notifications.render import Renderer, TemplateIssue, check_renders
+from notifications.sample_rows import changed, deliverable_row, item_row
 from schedules.dates import local_date, local_instant
 from schedules.plan import Plan
 from schedules.vocabulary import MailKind, ObligationKind
+
+if TYPE_CHECKING:
+    from models.tables import WorkItem
+
+
+def check_mail(
+    plan: Plan, sender: str | None, at: datetime, renderer: Renderer | None = None
+) -> list[TemplateIssue | str]:
+    """Problems `cchc check` reports about mail: a sender that is not an address, a template
+    that does not parse, or that uses a variable no mail provides (of `renderer`'s set; by
+    default the plan's templates as they are on disk). Reads no database: the samples are
+    plain rows (`notifications.sample_rows`)."""
+    try:
+        composer = Composer(plan, sender, renderer=renderer)
+    except ValueError as exc:
+        return [str(exc)]
+    return list(check_renders(composer.renderer, sample_contexts(composer, at)))
 
 
 def sample_item(plan: Plan, at: datetime) -> WorkItem:
@@ -32,7 +51,7 @@ def sample_item(plan: Plan, at: datetime) -> WorkItem:
         due = plan.calendar.add_working_days(first, 10)
         opens, window, key = first, (first, due), due.isoformat()
     opened_at = local_instant(opens, plan.commune.sweep_time, plan.zone)
-    return WorkItem(
+    return item_row(
         id=0,
         commune=plan.commune.code,
         obligation=obligation,
@@ -117,7 +136,7 @@ def _overview_sample(
     """The quarterly overview to a leader, every unit with nothing counted yet."""
     from notifications.documents.overview import overview_view
     from schedules.overview import quarter_cycle
-    from usecases.overview import Overview, UnitQuarter
+    from usecases.overview_data import Overview, UnitQuarter
 
     plan = composer.plan
     day = item.due
@@ -131,19 +150,11 @@ def _overview_sample(
 
 def _sample_facts(item: WorkItem, closed_at: datetime) -> tuple[WorkItem, Facts]:
     """The sample item once closed, and the facts its receipt and return mails read."""
-    closed_item = WorkItem(
-        **item.model_dump()
-        | {
-            "status": "closed",
-            "step": "closed",
-            "closed_at": closed_at,
-            "on_time": True,
-        }
-    )
+    closed_item = changed(item, status="closed", step="closed", closed_at=closed_at, on_time=True)
     facts = Facts(
         items={0: item},
         deliverables={
-            0: Deliverable(
+            0: deliverable_row(
                 item_id=0,
                 version=1,
                 original_name="bao-cao.pdf",

@@ -7,7 +7,6 @@ each recipient of the message (To and copies alike), which the delivery records 
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import io
 import logging
@@ -260,6 +259,8 @@ class SmtpTransport:
             return [outcome] * len(recipients)
 
         if self.pause:
+            import asyncio  # here: a command that never sends mail never loads it
+
             await asyncio.sleep(self.pause)
             self.pause = 0.0
         if self.down is not None:

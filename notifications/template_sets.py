@@ -40,7 +40,7 @@ def check_templates(
     """`cchc check`'s template check for the communes of `plans`: each template set (a city's, a
     commune's own) rendered once against sample mails. Returns the problems, and each plan with
     the set checked for it."""
-    from notifications.preview import check_mail
+    from notifications.samples import check_mail
 
     checked = [(plan, renderer_for(*_folders(plan))) for plan in plans]
     by_set = {id(renderer): (plan, renderer) for plan, renderer in reversed(checked)}
@@ -83,7 +83,7 @@ def adopt(checked: list[tuple[Plan, Renderer]]) -> None:
 def templates_in_use(plan: Plan, sender: str | None, at: datetime) -> Renderer:
     """The set `plan`'s mails are built with: the one in use, unless the templates on disk
     changed since and pass the check (then they are in use from now on)."""
-    from notifications.preview import check_mail
+    from notifications.samples import check_mail
 
     return _in_use_or_checked(plan, lambda renderer: check_mail(plan, sender, at, renderer))
 

@@ -6,12 +6,14 @@ a deadline that falls on a day off) goes through one `WorkingCalendar`.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cached_property
-
-import holidays
+from functools import cache, cached_property
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class WorkingCalendar:
     @cached_property
     def public_holidays(self) -> Mapping[date, str]:
         years = range(self.first_year - 1, self.last_year + 2)
-        return dict(holidays.country_holidays("VN", years=years, language="vi"))
+        return dict(vietnam_holidays()(years=years, language="vi"))
 
     @cached_property
     def _days_off(self) -> frozenset[date]:
@@ -99,3 +101,44 @@ class WorkingCalendar:
             for n in range(1, (end - start).days + 1)
             if self.is_working_day(start + timedelta(days=n))
         )
+
+
+@cache
+def vietnam_holidays() -> Any:
+    """The `holidays` package's Vietnam class, loaded alone.
+
+    `import holidays` (and `holidays.countries.vietnam`, through its package) imports all of the
+    package's ~250 countries and looks its own version up in the installed metadata: about
+    0.1 s of every command's start. Vietnam's module is loaded here under bare stand-ins of its
+    two parent packages, and every `holidays` module loaded on the way is taken out of
+    `sys.modules` again, so that a later `import holidays` elsewhere loads the package whole, as
+    usual. The dates and names are those of `holidays.country_holidays("VN", ...)`
+    (tests/test_schedules.py compares them)."""
+    if "holidays.countries.vietnam" in sys.modules:
+        return sys.modules["holidays.countries.vietnam"].Vietnam
+    before = {name for name in sys.modules if name == "holidays" or name.startswith("holidays.")}
+    spec = importlib.util.find_spec("holidays") if "holidays" not in before else None
+    stubs: dict[str, types.ModuleType] = {}
+    if spec is not None and spec.submodule_search_locations:
+        roots = list(spec.submodule_search_locations)
+        for name, paths in (
+            ("holidays", roots),
+            ("holidays.countries", [f"{root}/countries" for root in roots]),
+        ):
+            stub = types.ModuleType(name)
+            stub.__path__ = paths
+            stub.__package__ = name
+            sys.modules[name] = stubs[name] = stub
+    try:
+        return importlib.import_module("holidays.countries.vietnam").Vietnam
+    except ImportError:  # another layout of the package: load it whole, as it documents
+        if not stubs:
+            raise
+    finally:
+        if stubs:
+            for name in [n for n in sys.modules if n == "holidays" or n.startswith("holidays.")]:
+                if name not in before:
+                    del sys.modules[name]
+    import holidays
+
+    return holidays.country_holidays("VN").__class__

@@ -10,6 +10,8 @@ commune, and `communes/<code>/`, each a commune's folder in the single-commune f
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -41,6 +43,10 @@ class City:
     office: Plan | None = None
     """A city's office's own items (city.yaml `reports`), as a plan of its own whose commune
     code is the city's: e.g. its consolidated report of the communes' reports."""
+    fingerprint: str | None = None
+    """Set in a compiled config (`schedules.compiled`): the `config_fingerprint` of
+    `snapshot_files()`, so that a command need not read every file again to know whether the
+    database's copy of the config is current."""
 
     @classmethod
     def of(cls, plan: Plan) -> City:
@@ -72,6 +78,13 @@ class City:
             return config_files(self.folder)
         return sorted(p for p in self.folder.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
 
+    def snapshot_files(self) -> dict[str, str]:
+        """Every config file's text by its path in the folder: what the database keeps as the
+        last valid config."""
+        return {
+            str(p.relative_to(self.folder)): p.read_text(encoding="utf-8") for p in self.files()
+        }
+
     def select(self, code: str | None) -> list[Plan]:
         """The plan of commune `code` (the city's code: the city office's), or every plan
         (None), the city office's last."""
@@ -94,6 +107,12 @@ class City:
 
     def knows(self, code: str) -> bool:
         return self.plan_of(code) is not None
+
+
+def config_fingerprint(files: dict[str, str]) -> str:
+    """The digest of a config's files (name -> text): equal digests, equal configs."""
+    blob = json.dumps(files, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()
 
 
 def is_city_folder(folder: Path) -> bool:

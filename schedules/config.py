@@ -45,7 +45,7 @@ WorkingDays = Annotated[int, Field(ge=0, le=260)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Person(Strict):

@@ -93,6 +93,15 @@ def document_title(number: str) -> str:
     return f"{document_kind(number)} số {number}"
 
 
+def version_document(number: str | None, issued: date | None) -> str:
+    """ "Báo cáo số 12/BC-CAX ngày 05/04/2027" (the kind its symbol shows) for a version handed
+    in as a document's number rather than a file; "" without a number."""
+    if not number:
+        return ""
+    day = f" ngày {issued.strftime('%d/%m/%Y')}" if issued else ""
+    return f"{document_title(number)}{day}"
+
+
 def document_reference(number: str, issued_on: date, issuer: str) -> str:
     """ "Công văn số 125/SNV-CCHC ngày 18/03/2027 của Sở Nội vụ"."""
     return f"{document_title(number)} ngày {vn_date(issued_on)} của {issuer}"

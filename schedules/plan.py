@@ -279,7 +279,19 @@ class Plan:
         return at < end_of_day(due, self.zone)
 
     def fingerprint(self, obligation_id: str) -> str:
-        """Changes whenever anything that decides this obligation's occurrences changes."""
+        """Changes whenever anything that decides this obligation's occurrences changes.
+        Computed once per plan (a compiled config keeps it: every sweep asks for every
+        obligation of every commune)."""
+        found = self._fingerprints.get(obligation_id)
+        if found is None:
+            found = self._fingerprints[obligation_id] = self._fingerprint(obligation_id)
+        return found
+
+    @cached_property
+    def _fingerprints(self) -> dict[str, str]:
+        return {}
+
+    def _fingerprint(self, obligation_id: str) -> str:
         payload = {
             # When escalations go out, and the grace of an item opened late, decide no
             # occurrence: left out of the fingerprint.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,9 +129,16 @@ def _normal(key: Any) -> Any:
     return key
 
 
+READS: list[set[str]] = []
+"""While a compiled config is being made (`schedules.compiled`): the sets that collect the path
+of every file read, so that the compiled config knows which files it depends on."""
+
+
 def read_yaml(path: Path) -> YamlSource:
     """Parse `path`; raise ConfigInvalid with the line of a syntax error or of a byte that is
     not UTF-8."""
+    for reads in READS:
+        reads.add(os.path.abspath(path))
     try:
         loader = _PlainLoader(_decode(path))
         try:

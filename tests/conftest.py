@@ -26,6 +26,15 @@ SHIPPED_CONFIG = ROOT / "config"
 PG_ADMIN_URL = os.environ.get("CCHC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def config_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The compiled configs of the tests' commands (`schedules.compiled`) go to a folder of this
+    session (each xdist worker its own), not the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("config-cache")
+    os.environ["CCHC_CONFIG_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def plan():
     return load_plan(SHIPPED_CONFIG)

@@ -21,7 +21,7 @@ from schedules.config import DueRule, Schedule
 from schedules.dates import parse_instant
 from schedules.occurrences import compile_schedule, nominal_due
 from schedules.plan_loader import load_plan
-from usecases.reporting import list_items
+from usecases.item_list import list_items
 from usecases.sweep import sweep
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "examples"

@@ -24,11 +24,11 @@ from schedules.documents import clean_doc_number, directive_basis, document_kind
 from usecases.directives import (
     IssueDirective,
     directive_items,
-    directive_numbers,
     issue_directive,
     list_directives,
 )
 from usecases.errors import UserError
+from usecases.item_list import directive_numbers
 from usecases.review import IncomingFile, contribute, submit
 
 AT = "2027-03-18T09:00"

@@ -16,8 +16,8 @@ from PIL import Image
 from support import cli_env, run_cchc
 
 from notifications.documents.scorecard import scorecard_markdown, scorecard_png, scorecard_xlsx
+from usecases.item_list import list_items
 from usecases.lifecycle import waive
-from usecases.reporting import list_items
 from usecases.review import IncomingFile, accept_version, submit
 from usecases.scorecard import QUARTERS, build_scorecard
 from usecases.sweep import sweep

@@ -27,10 +27,11 @@ from notifications.claims import claim
 from notifications.delivery import deliver_pending
 from notifications.delivery_report import DeliveryReport
 from notifications.message import message_id
-from notifications.outbox import failed_counts, list_outbox
+from notifications.outbox import list_outbox
 from notifications.smtp import SmtpTransport
 from schedules.dates import local_instant
 from schedules.plan_loader import load_plan
+from usecases.item_list import failed_counts
 from usecases.lifecycle import return_deliverable
 from usecases.review import attach
 from usecases.sweep import sweep

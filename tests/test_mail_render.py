@@ -17,7 +17,7 @@ from models.tables import Outbox, WorkItem
 from notifications.compose import Composer
 from notifications.facts import Facts
 from notifications.message import digest_message_id, message_id
-from notifications.preview import check_mail
+from notifications.samples import check_mail
 from notifications.smtp import eml_bytes
 from notifications.views import countdown, item_view, period_label
 from schedules.contents import report_contents

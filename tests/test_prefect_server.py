@@ -398,7 +398,7 @@ def test_worker_runs_deployed_opening_and_sweep_to_completed(server, config_dir,
     assert sweep.name == "sweep · 2026-12-22 07:30"
 
     from models.db import make_engine
-    from usecases.reporting import list_items
+    from usecases.item_list import list_items
 
     engine = make_engine(pg_url)
     items = list_items(plan, engine)

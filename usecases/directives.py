@@ -261,21 +261,6 @@ def _open_item(
 # ----- reading ------------------------------------------------------------------------------
 
 
-def directive_numbers(engine: Engine, item_ids: Iterable[int]) -> dict[int, str]:
-    """The directive's number and symbol of each item that acts on one (`cchc items --format
-    json`: `directive`); items of the plan are absent."""
-    ids = list(item_ids)
-    if not ids:
-        return {}
-    query = (
-        select(col(WorkItem.id), col(Directive.number))
-        .join(Directive, col(Directive.id) == col(WorkItem.directive_id))
-        .where(col(WorkItem.id).in_(ids))
-    )
-    with transaction(engine) as session:
-        return {item_id: number for item_id, number in session.execute(query).all()}
-
-
 def get_directive(plan: Plan, engine: Engine, directive_id: int) -> Directive:
     with transaction(engine) as session:
         found = session.get(Directive, directive_id)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
 from models.db import transaction
@@ -16,36 +16,7 @@ from models.tables import WorkItem, table_of
 from schedules.dates import local_date
 from schedules.plan import Plan
 from schedules.timeliness import Judged, Verdict, verdict
-from schedules.vocabulary import LATE, OPEN_STATUSES, ItemStatus
-
-
-def list_items(
-    plan: Plan,
-    engine: Engine,
-    status: str | None = None,
-    unit: str | None = None,
-    today: date | None = None,
-) -> list[WorkItem]:
-    """The commune's items by due date, of `status` (an `ItemStatus`, or `LATE` as of `today`)
-    and `unit` when given."""
-    query = select(WorkItem).where(col(WorkItem.commune) == plan.commune.code)
-    if status == LATE:
-        query = query.where(late_on(today or date.today()))
-    elif status is not None:
-        query = query.where(col(WorkItem.status) == status)
-    if unit is not None:
-        query = query.where(col(WorkItem.unit) == unit)
-    with transaction(engine) as session:
-        return list(session.scalars(query.order_by(col(WorkItem.due), col(WorkItem.id))))
-
-
-def late_on(today: date):
-    """`ItemStatus.late_on` as a condition on the items' columns."""
-    overdue = [ItemStatus.OVERDUE, ItemStatus.ESCALATED]
-    return or_(
-        col(WorkItem.status).in_(overdue),
-        and_(col(WorkItem.status) == ItemStatus.OPEN, col(WorkItem.due) < today),
-    )
+from schedules.vocabulary import OPEN_STATUSES, ItemStatus
 
 
 def open_counts(plan: Plan, engine: Engine) -> dict[str, Counter]:

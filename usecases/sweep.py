@@ -75,14 +75,40 @@ def sweep_communes(plans: Sequence[Plan], engine: Engine, at: datetime) -> Sweep
        (`usecases.overview`), once.
     """
     report = SweepReport(at)
+    marks = opening_marks(engine)
     for plan in plans:
-        open_due_items(plan, engine, at, report)
+        if opening_due(plan, marks.get(plan.commune.code, {}), at):
+            open_due_items(plan, engine, at, report)
     advance_items(plans, engine, at, report)
     for plan in plans:
         overviews = queue_overviews(plan, engine, at)
         report.queued += sum(overviews.values())
         report.communes |= dict.fromkeys(overviews, plan.commune.code)
     return report
+
+
+def opening_marks(engine: Engine) -> dict[str, dict[str, tuple[str, date]]]:
+    """Every opening mark, by commune and obligation: (fingerprint, opened through). One read
+    for the whole city, so that a commune with nothing to open costs no transaction."""
+    mark = table_of(OpeningMark).c
+    query = select(mark.commune, mark.obligation, mark.fingerprint, mark.opened_through)
+    found: dict[str, dict[str, tuple[str, date]]] = {}
+    with engine.connect() as connection:
+        for commune, obligation, fingerprint, through in connection.execute(query):
+            found.setdefault(commune, {})[obligation] = (fingerprint, through)
+    return found
+
+
+def opening_due(plan: Plan, marks: dict[str, tuple[str, date]], at: datetime) -> bool:
+    """Whether `open_due_items` has anything to look at: an obligation of the plan whose mark is
+    missing, of another fingerprint, or behind the day of `at` (read before any lock: the
+    opening itself reads the marks again in its transaction)."""
+    today = local_date(at, plan.zone)
+    for oid in plan.schedules:
+        mark = marks.get(oid)
+        if mark is None or mark[0] != plan.fingerprint(oid) or mark[1] < today:
+            return True
+    return False
 
 
 def open_due_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport) -> None:

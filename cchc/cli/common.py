@@ -64,11 +64,11 @@ class App:
     @cached_property
     def city(self):
         """Every commune of the config folder (a single commune's folder, or a city's)."""
-        from schedules.city import load_city
+        from schedules.compiled import load_compiled
         from schedules.yamlsource import ConfigInvalid
 
         try:
-            city = load_city(self.settings.config_dir)
+            city = load_compiled(self.settings.config_dir, self.settings.config_cache)
         except ConfigInvalid as exc:
             for issue in exc.issues:
                 click.echo(str(issue), err=True)
@@ -158,10 +158,7 @@ class App:
             )
         except WrongDatabase as exc:
             fail(str(exc))
-        files = {
-            str(p.relative_to(city.folder)): p.read_text(encoding="utf-8") for p in city.files()
-        }
-        remember_config(engine, city.code, files, datetime.now(UTC))
+        remember_config(engine, city.code, city.snapshot_files, datetime.now(UTC), city.fingerprint)
         return engine
 
     @cached_property

@@ -50,8 +50,8 @@ def _print_warnings(app: App, plans: list, now: datetime) -> None:
 
 def _check_templates(app: App, plans: list, now: datetime) -> None:
     """Render every mail template; print each problem and exit 1 when there is one."""
-    from notifications.preview import check_mail
     from notifications.render import renderer_for
+    from notifications.samples import check_mail
 
     # The templates are a city's (or a commune's own): render them once per template set.
     by_templates = {id(renderer_for(p.folder, p.city_folder)): p for p in reversed(plans)}

@@ -100,10 +100,7 @@ def items_cmd(app: App, status, unit, fmt, at) -> None:
     """Work items (all of them without --status); the table gives each one's state as of --at,
     and how many working days late it is."""
     app.read_only = True
-    from models.tables import saved_id
-    from notifications.outbox import failed_counts
-    from usecases.directives import directive_numbers
-    from usecases.reporting import list_items
+    from usecases.item_list import directive_numbers, failed_counts, list_items
 
     known_unit(app, unit)
     today = local_date(now_or(at), app.plans[0].zone)
@@ -111,10 +108,10 @@ def items_cmd(app: App, status, unit, fmt, at) -> None:
     for plan in app.plans:
         failed = failed_counts(plan, app.reader)
         found = list_items(plan, app.reader, status, unit, today=today)
-        numbers = directive_numbers(app.reader, [saved_id(i) for i in found])
+        numbers = directive_numbers(app.reader, [i.id for i in found])
         for i in found:
-            row = app.tagged(plan) | item_row(i) | {"mail_failed": failed.get(saved_id(i), 0)}
-            row |= {"directive": numbers.get(saved_id(i))}
+            row = app.tagged(plan) | item_row(i) | {"mail_failed": failed.get(i.id, 0)}
+            row |= {"directive": numbers.get(i.id)}
             rows.append(row | {"days_late": standing_of(row, today, app.plans).days_late})
     zone = app.plans[0].zone
     columns = app.columns(item_columns(today, app.plans))

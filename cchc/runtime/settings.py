@@ -157,6 +157,9 @@ class Settings:
     """CCHC_ARTIFACTS_PER_RUN: the most Prefect artifacts a sweep run writes (its pages within
     it; the communes whose pages did not fit go first in the next sweep). At about 30 ms each,
     the default bounds a run's publishing to some 12 s however large the city."""
+    config_cache: Path | None = None
+    """Where the checked config is kept compiled (`schedules.compiled`): CCHC_CONFIG_CACHE (a
+    folder; `off`: none, the config is read each time), else the user's cache folder."""
 
     @property
     def embedded_default(self) -> bool:
@@ -234,6 +237,7 @@ class Settings:
             config_source=_config_source(),
             artifacts_per_run=_artifacts_per_run(),
             sweep_group=_sweep_group(),
+            config_cache=config_cache(),
         )
 
 
@@ -273,3 +277,21 @@ def _artifacts_per_run() -> int:
     if value < 20:
         raise ValueError(f"CCHC_ARTIFACTS_PER_RUN={value}: phải từ 20 trở lên")
     return value
+
+
+def config_cache() -> Path | None:
+    """CCHC_CONFIG_CACHE: a folder, or `off`; unset: `cchc/config/` in the user's cache folder
+    ($XDG_CACHE_HOME, else ~/.cache), never the data dir (read-only commands write nothing
+    there). None when there is no home folder to hold it."""
+    chosen = os.environ.get("CCHC_CONFIG_CACHE", "").strip()
+    if chosen.lower() == "off":
+        return None
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if base:
+        return Path(base) / "cchc" / "config"
+    try:
+        return Path.home() / ".cache" / "cchc" / "config"
+    except RuntimeError:  # no home folder (a service user)
+        return None

@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from notifications.documents.house_style import (
     TITLE_SIZE,
@@ -21,7 +20,11 @@ from notifications.documents.house_style import (
 )
 from schedules.dates import vn_date, vn_datetime
 from schedules.plan import Plan
-from usecases.overview import Overview, build_overview, cycle_of_item
+
+if TYPE_CHECKING:  # `cchc check` renders the overview's mail without loading the database layer
+    from sqlalchemy import Engine
+
+    from usecases.overview_data import Overview
 
 File = tuple[str, str, str, bytes]
 """(file name, MIME main type, subtype, bytes) of a mail's attachment."""
@@ -132,6 +135,7 @@ OverviewSource = Callable[..., OverviewMail]
 def overview_for(plan: Plan, engine: Engine) -> OverviewSource:
     """For the mails: the overview of the quarter whose consolidated report is `item`, as of
     the sending instant, and its workbook."""
+    from usecases.overview import build_overview, cycle_of_item
 
     def source(item, at: datetime) -> OverviewMail:
         found = build_overview(plan, engine, cycle_of_item(plan, item), at)
