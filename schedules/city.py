@@ -11,9 +11,11 @@ commune, and `communes/<code>/`, each a commune's folder in the single-commune f
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from schedules.config import City as CityInfo
@@ -23,6 +25,9 @@ from schedules.plan import Plan
 from schedules.plan_loader import build_plan, config_files, load_plan, parse_files
 from schedules.plan_merge import Parsed
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
+
+if TYPE_CHECKING:
+    from schedules.quarantine import Quarantined
 
 CITY_FILE = "city.yaml"
 COMMUNES = "communes"
@@ -41,6 +46,9 @@ class City:
     office: Plan | None = None
     """A city's office's own items (city.yaml `reports`), as a plan of its own whose commune
     code is the city's: e.g. its consolidated report of the communes' reports."""
+    quarantined: list[Quarantined] = field(default_factory=list)
+    """The communes whose own files are invalid, each on its last valid files or paused
+    (`schedules.quarantine`); the others run on their files as they are."""
 
     @classmethod
     def of(cls, plan: Plan) -> City:
@@ -100,9 +108,11 @@ def is_city_folder(folder: Path) -> bool:
     return (folder / CITY_FILE).is_file()
 
 
-def load_city(folder: Path | str) -> City:
+def load_city(folder: Path | str, replaced: Mapping[str, Path | None] | None = None) -> City:
     """The communes of `folder`; ConfigInvalid lists every problem of every commune, those of a
-    file shared by several communes once, naming the communes."""
+    file shared by several communes once, naming the communes. `replaced`: quarantined
+    communes (`schedules.quarantine`), each read from another folder (its last valid files) or,
+    None, left out (paused)."""
     folder = Path(folder)
     if not is_city_folder(folder):
         return City.of(load_plan(folder))
@@ -119,7 +129,7 @@ def load_city(folder: Path | str) -> City:
         *_unknown_communes(shared, set(codes)),
         *_code_taken(city_source, city_cfg.city, codes),
     ]
-    plans, failed = _load_communes(folder, codes, shared, city_cfg.city.defaults)
+    plans, failed = _load_communes(folder, codes, shared, city_cfg.city.defaults, replaced or {})
     issues += [_for_communes(key, names, communes_dir) for key, names in failed.items()]
     if issues:
         raise ConfigInvalid(issues)
@@ -167,7 +177,11 @@ def _code_taken(source: YamlSource, info: CityInfo, codes: list[str]) -> list[Co
 
 
 def _load_communes(
-    folder: Path, codes: list[str], shared: Parsed, defaults: Policy | None
+    folder: Path,
+    codes: list[str],
+    shared: Parsed,
+    defaults: Policy | None,
+    replaced: Mapping[str, Path | None],
 ) -> tuple[dict[str, Plan], dict[tuple[str, int, str], list[str]]]:
     """Each commune's plan, and the problems of those that failed, each once with the
     communes it breaks (a shared file's problem breaks them all)."""
@@ -175,8 +189,12 @@ def _load_communes(
     failed: dict[tuple[str, int, str], list[str]] = defaultdict(list)
     templates: dict[Path, Parsed] = {}
     for code in codes:
+        own = folder / COMMUNES / code
+        source = replaced.get(code, own)
+        if source is None:  # paused
+            continue
         try:
-            plan = load_plan(folder / COMMUNES / code, shared, defaults, templates)
+            plan = load_plan(source, shared, defaults, templates)
         except ConfigInvalid as exc:
             for issue in exc.issues:
                 failed[(issue.file, issue.line, issue.message)].append(code)
@@ -184,7 +202,7 @@ def _load_communes(
         if plan.commune.code != code:
             failed[_misnamed(plan, code)].append(code)
             continue
-        plan.city_folder = folder
+        plan.folder, plan.city_folder = own, folder  # a replaced one's templates: its own
         plans[code] = plan
     return plans, failed
 
@@ -327,9 +345,9 @@ def _for_communes(key: tuple[str, int, str], codes: list[str], communes_dir: Pat
     file's problem says which communes it breaks."""
     file, line, message = key
     if Path(file).is_relative_to(communes_dir):
-        return ConfigIssue(file, line, message)
+        return ConfigIssue(file, line, message, tuple(codes))
     return ConfigIssue(file, line, f"{message} [{'commune' if len(codes) == 1 else 'communes'}: "
-                       f"{_names(codes)}]")  # fmt: skip
+                       f"{_names(codes)}]", tuple(codes))  # fmt: skip
 
 
 def _names(codes: list[str]) -> str:

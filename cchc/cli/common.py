@@ -54,15 +54,23 @@ class App:
     answer with the last valid config applied to the database (an admin is mid-edit)."""
     commune: str | None = None
     """`--commune CODE`: only this commune; None: all of them (or the only one)."""
+    strict: bool = False
+    """Set by `check`: a broken commune is an error, never quarantined (`cchc.cli.quarantine`)."""
 
     @cached_property
     def city(self):
-        """Every commune of the config folder (a single commune's folder, or a city's)."""
+        """Every commune of the config folder (a single commune's folder, or a city's); a
+        city's broken communes quarantined (`cchc.cli.quarantine`) unless `strict`."""
         from schedules.city import load_city
         from schedules.yamlsource import ConfigInvalid
 
         try:
-            city = load_city(self.settings.config_dir)
+            if self.strict:
+                city = load_city(self.settings.config_dir)
+            else:
+                from cchc.cli.quarantine import serving_city
+
+                city = serving_city(self.settings.config_dir, self.settings.database_url)
         except ConfigInvalid as exc:
             for issue in exc.issues:
                 click.echo(str(issue), err=True)
@@ -72,6 +80,9 @@ class App:
                 sys.exit(1)
             city = fallback
         if self.commune is not None and not city.knows(self.commune):
+            paused = [q for q in getattr(city, "quarantined", []) if q.code == self.commune]
+            if paused:
+                fail(f"xã {self.commune} bị cách ly, {paused[0].runs_on()}: sửa lỗi cấu hình")
             fail(f"Không có xã mã '{self.commune}'; các mã có: {known(city)}")
         return city
 
@@ -143,15 +154,12 @@ class App:
         """The database for commands that write: its schema is brought up to date first, and
         the config they apply is kept there as the last valid one (see `_last_valid_city`)."""
         from models.db import ensure_schema, make_engine
-        from models.snapshots import remember_config
+        from usecases.quarantine import remember_applied
 
         city = self.city
         engine = make_engine(self.settings.database_url)
         ensure_schema(engine)
-        files = {
-            str(p.relative_to(city.folder)): p.read_text(encoding="utf-8") for p in city.files()
-        }
-        remember_config(engine, city.code, files, datetime.now(UTC))
+        remember_applied(engine, city, datetime.now(UTC))
         return engine
 
     @cached_property

@@ -1,0 +1,49 @@
+"""The command line's side of quarantine (`schedules.quarantine`): a command loads the city
+with its broken communes set aside, says on stderr which commune is quarantined, why (FILE:LINE)
+and on what config it runs, and goes on for the others. A command that wrote to the database
+while a commune was quarantined then exits with `QUARANTINE_EXIT` (its work for the others is
+done): a cron job or a systemd unit shows it as not clean, so the admin fixes the files."""
+
+from __future__ import annotations
+
+import click
+
+QUARANTINE_EXIT = 3
+"""The exit code of a writing command that did its work while some commune was quarantined
+(1: refused, nothing done). systemd: `SuccessExitStatus=3` to accept it."""
+
+
+def serving_city(config_dir, database_url: str):
+    """The city, its broken communes quarantined on the database's last valid config (the
+    database is only read, and only when a commune is broken); warns on stderr for each."""
+    from usecases.quarantine import load_serving_city
+
+    city = load_serving_city(config_dir, _existing_engine(database_url))
+    for quarantined in city.quarantined:
+        for line in quarantined.lines():
+            click.echo(line, err=True)
+    if city.quarantined:
+        click.echo(
+            f"cảnh báo: {len(city.quarantined)} xã bị cách ly; các xã khác vẫn chạy bình thường. "
+            "Sửa các lỗi trên (xem `cchc check`).",
+            err=True,
+        )
+    return city
+
+
+def _existing_engine(database_url: str):
+    """The database when it exists (never created here); None otherwise."""
+    from models.db import make_engine, sqlite_path
+
+    path = sqlite_path(database_url)
+    if path is not None and not path.exists():
+        return None
+    return make_engine(database_url)
+
+
+def exit_code(app) -> int:
+    """`QUARANTINE_EXIT` when the command wrote to the database while a commune was
+    quarantined; 0 otherwise."""
+    city = app.__dict__.get("city")
+    wrote = "engine" in app.__dict__
+    return QUARANTINE_EXIT if wrote and city is not None and city.quarantined else 0

@@ -1,0 +1,46 @@
+"""The city a writing command or a flow run serves: its broken communes quarantined on the last
+valid config the database keeps (`schedules.quarantine`), and the config it applied kept there
+as the new last valid one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from models.snapshots import last_config, remember_config
+from schedules.city import City
+from schedules.quarantine import applied_files, load_quarantined
+
+
+def load_serving_city(folder: Path | str, engine: Engine | None) -> City:
+    """The city of `folder`, its broken communes quarantined on the last valid config that
+    `engine`'s database keeps (None: no database yet, so they are paused). ConfigInvalid when
+    the city's own files are invalid or every commune is broken."""
+    return load_quarantined(folder, lambda: _last_valid(engine))
+
+
+def _last_valid(engine: Engine | None) -> tuple[dict[str, str] | None, datetime | None]:
+    if engine is None:
+        return None, None
+    try:
+        snapshot = last_config(engine)
+    except SQLAlchemyError:  # a database not initialised yet: no last valid config
+        return None, None
+    return (None, None) if snapshot is None else (dict(snapshot.files), snapshot.saved_at)
+
+
+def remember_applied(engine: Engine, city: City, at: datetime) -> bool:
+    """Keep the config `city` applied as the last valid one: the folder's files, but each
+    quarantined commune's last valid files (never its broken ones). True when it changed."""
+    current = {
+        str(p.relative_to(city.folder).as_posix()): p.read_text(encoding="utf-8")
+        for p in city.files()
+    }
+    last: dict[str, str] = {}
+    if city.quarantined:
+        files, _ = _last_valid(engine)
+        last = files or {}
+    return remember_config(engine, city.code, applied_files(city, current, last), at)
