@@ -34,12 +34,13 @@ from flows.trigger import RRuleTrigger
 from models.blobs import remove_stale_temp
 from notifications.event_payloads import config_refused_event, sweep_skipped_event
 from notifications.template_sets import TemplatesInvalid, adopt, checked_templates
-from schedules.city import City, load_city
+from schedules.city import City
 from schedules.clock import SWEEP, ClockSchedule, city_schedules
 from schedules.dates import vn_datetime
 from schedules.vocabulary import ObligationKind
 from schedules.yamlsource import ConfigInvalid
 from usecases.errors import UserError
+from usecases.quarantine import load_serving_city, remember_applied
 
 log = logging.getLogger("cchc.engine")
 
@@ -159,7 +160,8 @@ def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
     and templates. Valid: swap them in and update the jobs."""
     now = datetime.now(UTC)
     try:
-        city = load_city(state.settings.config_dir)
+        # A broken commune is quarantined (`schedules.quarantine`): the others take the edit.
+        city = load_serving_city(state.settings.config_dir, state.db)
         sender = state.settings.smtp.sender
         checked = checked_templates(city.select(None), sender, now)
     except (ConfigInvalid, TemplatesInvalid) as exc:
@@ -175,6 +177,9 @@ def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
         state.reloads.append(False)
         return False
     adopt(checked)
+    for quarantined in city.quarantined:
+        log.warning("%s", " ".join(quarantined.lines()))
+    remember_applied(state.db, city, now)
     diff = configure(scheduler, city)
     state.city = city
     _pin(state)

@@ -19,9 +19,10 @@ from sqlalchemy import Engine
 
 from cchc.runtime.settings import Settings
 from models.store import communes_of
-from schedules.city import City, load_city
+from schedules.city import City
 from schedules.plan import Plan
 from usecases.errors import UserError
+from usecases.quarantine import load_serving_city
 
 
 @dataclass
@@ -102,7 +103,8 @@ def runtime() -> Runtime:
         settings = Settings.from_env()
         engine = make_engine(settings.database_url)
         ensure_schema(engine)
-        _loaded = Runtime(load_city(settings.config_dir), engine, settings)
+        # A broken commune is quarantined on the last valid config the database keeps.
+        _loaded = Runtime(load_serving_city(settings.config_dir, engine), engine, settings)
     return _loaded
 
 

@@ -32,6 +32,7 @@ from models.db import transaction
 from models.store import waiting_mail
 from models.tables import Outbox, WorkItem
 from notifications.event_payloads import STUCK_AFTER
+from notifications.quarantine_notice import quarantine_line, quarantined_rows
 from notifications.sweep_summary import delivery_line
 from usecases.sweep import SweepReport, advance_items, open_due_items
 
@@ -152,9 +153,22 @@ def sweep_flow(at: datetime | None = None, send: bool = True) -> State:
         "late": counts["late"],
         "delivery": delivery,
     }
+    message = _with_quarantine(rt, summary, counts["state_message"])
     get_run_logger().info("sweep %s", summary)
     if failed is not None:
         raise RuntimeError(f"e-mail delivery failed after retries: {failed.message}")
     tag_run(counts["tags"])
+    artifacts.emit_commune_quarantined(rt.city, when)
     artifacts.emit_sweep_completed(rt.city, summary)
-    return Completed(message=counts["state_message"], data=summary)
+    return Completed(message=message, data=summary)
+
+
+def _with_quarantine(rt: Runtime, summary: dict[str, Any], message: str) -> str:
+    """The summary's `quarantined` communes (`schedules.quarantine`: their files are invalid;
+    each on its last valid files, or paused), and the final state's message naming them."""
+    line = quarantine_line(rt.city)
+    if line is None:
+        return message
+    summary["quarantined"] = quarantined_rows(rt.city)
+    get_run_logger().warning("%s", line)
+    return f"{message}; {line}" if message else line
