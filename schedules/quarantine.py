@@ -47,19 +47,19 @@ class Quarantined:
     code: str
     issues: tuple[ConfigIssue, ...]
     """Its problems, FILE:LINE: message each."""
-    saved_at: datetime | None
-    """When the last valid files it runs on were applied; None: it is paused."""
+    paused: bool
+    """True: no items opened or moved, no mail, until its files are fixed; False: it runs on
+    its last valid files."""
+    saved_at: datetime | None = None
+    """When the last valid config it runs on was applied (when known)."""
     by_setting: bool = False
     """Paused by `quarantine: pause` (not for want of last valid files)."""
 
-    @property
-    def paused(self) -> bool:
-        return self.saved_at is None
-
     def runs_on(self) -> str:
         """On what it runs, in Vietnamese ("cấu hình hợp lệ gần nhất (…)", "tạm dừng …")."""
-        if self.saved_at is not None:
-            return f"chạy theo cấu hình hợp lệ gần nhất ({vn_datetime(self.saved_at)})"
+        if not self.paused:
+            when = f" ({vn_datetime(self.saved_at)})" if self.saved_at else ""
+            return f"chạy theo cấu hình hợp lệ gần nhất{when}"
         if self.by_setting:
             return "tạm dừng (cài đặt quarantine: pause)"
         return "tạm dừng (chưa có cấu hình hợp lệ nào của xã được áp dụng trước đó)"
@@ -105,8 +105,9 @@ def load_quarantined(
         Quarantined(
             code,
             issues[code],
-            saved_at if replaced[code] is not None else None,
-            by_setting,
+            paused=replaced[code] is None,
+            saved_at=saved_at if replaced[code] is not None else None,
+            by_setting=by_setting,
         )
         for code in sorted(broken)
     ]
