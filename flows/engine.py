@@ -179,7 +179,8 @@ def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
     adopt(checked)
     for quarantined in city.quarantined:
         log.warning("%s", " ".join(quarantined.lines()))
-    remember_applied(state.db, city, now)
+    if state.db is not None:  # the config applied: the last valid one from now on
+        remember_applied(state.db, city, now)
     diff = configure(scheduler, city)
     state.city = city
     _pin(state)

@@ -19,10 +19,12 @@ def load_serving_city(folder: Path | str, engine: Engine | None) -> City:
     """The city of `folder`, its broken communes quarantined on the last valid config that
     `engine`'s database keeps (None: no database yet, so they are paused). ConfigInvalid when
     the city's own files are invalid or every commune is broken."""
-    return load_quarantined(folder, lambda: _last_valid(engine))
+    return load_quarantined(folder, lambda: last_valid_config(engine))
 
 
-def _last_valid(engine: Engine | None) -> tuple[dict[str, str] | None, datetime | None]:
+def last_valid_config(engine: Engine | None) -> tuple[dict[str, str] | None, datetime | None]:
+    """The last valid config the database keeps (file name -> text) and when it was applied;
+    (None, None) without a database or a snapshot."""
     if engine is None:
         return None, None
     try:
@@ -41,6 +43,6 @@ def remember_applied(engine: Engine, city: City, at: datetime) -> bool:
     }
     last: dict[str, str] = {}
     if city.quarantined:
-        files, _ = _last_valid(engine)
+        files, _ = last_valid_config(engine)
         last = files or {}
     return remember_config(engine, city.code, applied_files(city, current, last), at)

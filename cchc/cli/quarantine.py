@@ -16,9 +16,14 @@ QUARANTINE_EXIT = 3
 def serving_city(config_dir, database_url: str):
     """The city, its broken communes quarantined on the database's last valid config (the
     database is only read, and only when a commune is broken); warns on stderr for each."""
-    from usecases.quarantine import load_serving_city
+    from schedules.quarantine import load_quarantined
 
-    city = load_serving_city(config_dir, _existing_engine(database_url))
+    def last_valid():  # the database is opened only when some commune is broken
+        from usecases.quarantine import last_valid_config
+
+        return last_valid_config(_existing_engine(database_url))
+
+    city = load_quarantined(config_dir, last_valid)
     for quarantined in city.quarantined:
         for line in quarantined.lines():
             click.echo(line, err=True)
