@@ -3,7 +3,9 @@ reminders, overdue, escalation), delivers the outbox (a task with retries), publ
 (`flows.status_publishing`), emits `cchc.item.overdue|escalated|opened`, `cchc.mail.stuck` while
 mail has waited a day and, at its end, `cchc.sweep.completed`. Its final state is Prefect's
 Completed, its message counting what is late ("18 việc quá hạn, ..."), the run tagged per late
-unit (per late commune in a city) and linked to the late-items tables.
+unit (per late commune in a city) and linked to the late-items tables. A city's quarantined
+communes (`schedules.quarantine`) are named in its message, its result (`quarantined`) and the
+city's summary page; the run is tagged `cách ly` and emits `cchc.commune.quarantined`.
 
 Work is batched: a sweep makes a fixed number of task runs (open, advance, deliver, publish, and
 the league for a city) whatever the number of items or communes; the core works through items in
@@ -37,6 +39,9 @@ from notifications.sweep_summary import delivery_line
 from usecases.sweep import SweepReport, advance_items, open_due_items
 
 SWEEP_FLOW = "cchc-sweep"
+QUARANTINE_TAG = "cách ly"
+"""The tag of a sweep run that served its city with some commune quarantined (one tag, however
+many: the communes are in its result, its city page and `cchc.commune.quarantined`)."""
 
 
 @task(name="open-due", cache_policy=NO_CACHE)
@@ -157,7 +162,7 @@ def sweep_flow(at: datetime | None = None, send: bool = True) -> State:
     get_run_logger().info("sweep %s", summary)
     if failed is not None:
         raise RuntimeError(f"e-mail delivery failed after retries: {failed.message}")
-    tag_run(counts["tags"])
+    tag_run(counts["tags"] + ([QUARANTINE_TAG] if rt.city.quarantined else []))
     artifacts.emit_commune_quarantined(rt.city, when)
     artifacts.emit_sweep_completed(rt.city, summary)
     return Completed(message=message, data=summary)

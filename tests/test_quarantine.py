@@ -184,3 +184,54 @@ def test_what_the_admin_is_told(city_dir):
     assert event["resource"]["cchc.city"] == "haiphong"
     assert event["payload"]["count"] == 1
     assert event["payload"]["communes"][0]["problems"][0].startswith(where)
+
+
+def test_last_valid_files_that_no_longer_fit_pause_the_commune(city_dir):
+    """Its last valid files are themselves refused now (here: a time zone since removed): it
+    is paused, the others go on."""
+    files = {
+        str(p.relative_to(city_dir).as_posix()): p.read_text(encoding="utf-8")
+        for p in city_dir.rglob("*.yaml")
+    }
+    name = "communes/xa002/commune.yaml"
+    files[name] = files[name].replace("Asia/Ho_Chi_Minh", "Asia/Atlantis")
+    break_timezone(city_dir, "xa002")
+    city = load_quarantined(city_dir, lambda: (files, datetime.now(UTC)))
+    assert list(city.plans) == ["xa001", "xa003"]
+    (q,) = city.quarantined
+    assert q.paused and "Asia/Nowhere" in str(q.issues[0])
+    assert q.runs_on().startswith("tạm dừng (chưa có cấu hình hợp lệ")
+
+
+def test_the_engines_reload_takes_the_others_edit_and_quarantines_the_broken_one(
+    city_dir, tmp_path, monkeypatch
+):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    import flows.engine
+    from cchc.runtime.settings import Settings
+    from flows.engine import EngineState, configure, reload
+    from models.db import ensure_schema
+    from schedules.city import load_city
+    from usecases.quarantine import remember_applied
+
+    told: list[dict] = []
+    monkeypatch.setattr(flows.engine, "tell_prefect", told.append)
+    monkeypatch.setattr(flows.engine, "_pin", lambda state: None)
+    url = f"sqlite:///{tmp_path / 'cchc.db'}"
+    engine = make_engine(url)
+    ensure_schema(engine)
+    city = load_city(city_dir)
+    remember_applied(engine, city, datetime.now(UTC))
+    scheduler = BackgroundScheduler(timezone=city.zone)
+    configure(scheduler, city)
+    state = EngineState(city, engine, Settings(city_dir, tmp_path / "var", url))
+    break_timezone(city_dir, "xa002")
+    edit(city_dir / "communes" / "xa001" / "commune.yaml", "xã XA001", "xã Một")
+    assert reload(scheduler, state) is True and told == []
+    assert [q.code for q in state.city.quarantined] == ["xa002"]
+    assert "xã Một" in state.city.plans["xa001"].commune.name
+    assert "xa002" in state.city.plans  # on its last valid files
+    snapshot = last_config(engine)
+    assert "xã Một" in snapshot.files["communes/xa001/commune.yaml"]
+    assert "Asia/Nowhere" not in snapshot.files["communes/xa002/commune.yaml"]
