@@ -88,6 +88,8 @@ def test_the_sweep_names_the_quarantined_commune_and_tells_the_admin(
         pf.release_runtime()
     assert state.is_completed(), state.message
     assert "1 xã bị cách ly do cấu hình lỗi: xa003" in state.message
+    run = prefect_call(lambda c: c.read_flow_run(state.state_details.flow_run_id))
+    assert "cách ly" in run.tags
     (row,) = state.result()["quarantined"]
     assert row["commune"] == "xa003" and not row["paused"]
     assert row["problems"][0].startswith(f"{path}:{line}:")

@@ -62,7 +62,7 @@ def _after(ctx: click.Context, *_args, **_kwargs) -> None:
     """A writing command done while a commune was quarantined exits 3 (`cchc.cli.quarantine`)."""
     from cchc.cli.quarantine import exit_code
 
-    code = exit_code(ctx.obj) if isinstance(ctx.obj, App) else 0
+    code = exit_code(ctx.obj, ctx.invoked_subcommand) if isinstance(ctx.obj, App) else 0
     if code:
         ctx.exit(code)
 

@@ -46,9 +46,13 @@ def _existing_engine(database_url: str):
     return make_engine(database_url)
 
 
-def exit_code(app) -> int:
-    """`QUARANTINE_EXIT` when the command wrote to the database while a commune was
-    quarantined; 0 otherwise."""
+APPLYING = frozenset({"deploy", "reload"})
+"""Commands that apply the config elsewhere than the database (Prefect, the running engine)."""
+
+
+def exit_code(app, command: str | None) -> int:
+    """`QUARANTINE_EXIT` when the command applied the config (wrote to the database, or is one
+    of `APPLYING`) while a commune was quarantined; 0 otherwise."""
     city = app.__dict__.get("city")
-    wrote = "engine" in app.__dict__
+    wrote = "engine" in app.__dict__ or command in APPLYING
     return QUARANTINE_EXIT if wrote and city is not None and city.quarantined else 0
