@@ -57,6 +57,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "plan_end": "Ngày kết thúc kế hoạch, dạng YYYY-MM-DD (plan end)",
         "start": "Ngày hệ thống bắt đầu theo dõi: chỉ mở và nhắc các việc có hạn từ ngày này "
         "(engine start)",
+        "go_live": "Ngày xã bắt đầu vận hành hệ thống, dạng YYYY-MM-DD: việc có hạn trước ngày "
+        "này mà chưa hoàn thành được giữ lại để cơ quan thường trực xử lý (cchc triage), không "
+        "gửi thư; bỏ trống: ngày rà soát đầu tiên ghi trong cơ sở dữ liệu (go-live date)",
         "catch_up_days": "Khi cấu hình thay đổi, rà soát lại tối đa bấy nhiêu ngày đã qua "
         "(catch-up days)",
         "overview_after": "Số ngày làm việc sau hạn báo cáo tổng hợp của xã (mỗi quý) thì gửi "
@@ -74,8 +77,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
     | {
         "escalation": "Nhận báo cáo chuyển cấp các việc quá hạn (receives escalations)",
         "in_charge": "Lãnh đạo phụ trách CCHC (Phó Chủ tịch phụ trách): nhận chuyển cấp "
-        "leader_in_charge, và việc của cơ quan thường trực chuyển cấp lên đây (leader in "
-        "charge)",
+        "leader_in_charge, và việc của cơ quan thường trực chuyển cấp lên đây sau Trưởng phòng "
+        "(leader in charge)",
         "overview": "Nhận bản tổng hợp tình hình thực hiện nhiệm vụ CCHC hằng quý; bỏ trống: "
         "Chủ tịch và lãnh đạo phụ trách CCHC nhận (quarterly overview)",
     },
@@ -107,6 +110,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "nhiêu ngày làm việc, mặc định 3 (inputs before due)",
         "catch_up_grace": "Việc mở sau hạn (chạy bù) có thêm bấy nhiêu ngày làm việc kể từ "
         "khi mở trước khi chuyển cấp, mặc định 3 (catch-up grace)",
+        "min_notice": "Việc được mở muộn (sau ngày mở theo lịch) khi còn ít hơn bấy nhiêu ngày "
+        "làm việc đến hạn thì hạn nộp được tính bấy nhiêu ngày làm việc kể từ ngày mở, thư ghi "
+        "rõ; mặc định 5 (minimum notice)",
         "escalation_time": 'Giờ gửi báo cáo chuyển cấp cho thủ trưởng, lãnh đạo, dạng "HH:MM" '
         "đặt trong dấu nháy, muộn hơn giờ rà soát để kịp ghi nhận văn bản nhận buổi sáng, ví dụ "
         '"14:00"; bỏ trống: gửi cùng lần rà soát buổi sáng (escalation time)',

@@ -110,6 +110,10 @@ class WorkItem(SQLModel, table=True):
     )
     directive_id: int | None = Field(default=None, foreign_key="directive.id", index=True)
     """The directive the item acts on (`Directive`); NULL for the plan's items."""
+    held_on: date | None = None
+    """The commune's go-live date, for an item opened due before it and not done: it was held
+    for the standing office to sort out (`usecases.golive`); kept once the office re-opened or
+    waived it. NULL for an item never held."""
 
 
 class Deliverable(SQLModel, table=True):
@@ -283,6 +287,19 @@ class OpeningMark(SQLModel, table=True):
     obligation: str = Field(primary_key=True, max_length=64)
     fingerprint: str = Field(max_length=32)
     opened_through: date
+
+
+class GoLive(SQLModel, table=True):
+    """The day a commune went live: its first sweep, as recorded by that sweep (the config's
+    `go_live` stands in for it when set). Items due before it are held, not mailed."""
+
+    __tablename__ = "go_live"
+
+    commune: str = Field(primary_key=True, max_length=32)
+    day: date
+    """The local date of the first sweep."""
+    at: datetime
+    """The instant of the first sweep."""
 
 
 class ConfigSnapshot(SQLModel, table=True):

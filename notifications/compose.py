@@ -45,18 +45,20 @@ from notifications.views import (
     unit_view,
 )
 from schedules.dates import local_date, vn_date, vn_datetime
-from schedules.notices import leader_addresses
+from schedules.notices import escalation_addresses, leader_addresses
 from schedules.plan import Plan
 from schedules.vocabulary import (
     OPEN_STATUSES,
     MailKind,
     StepKind,
-    format_step,
+    days_late,
     parse_step,
 )
 
 if TYPE_CHECKING:
     from email.headerregistry import Address
+
+    from schedules.timeline import Step
 
 Evidence = Callable[[str, str, datetime], list[tuple[str, str, str, bytes]]]
 """`evidence(obligation, period, at)`: (file name, MIME type, subtype, bytes) of files to attach
@@ -210,7 +212,9 @@ class Composer:
             "kind_label": KIND_LABELS.get(kind, kind),
             "step": step,
             "item": self.view(item, today),
-            "escalation": self._escalation(step, item) if kind == MailKind.ESCALATION else None,
+            "escalation": self._escalation(step, item, today, recipient, facts)
+            if kind == MailKind.ESCALATION
+            else None,
             "closed": self._closed(item, facts) if kind in RECEIPT_KINDS else None,
             "returned": self._returned(item, step, facts) if kind == MailKind.RETURNED else None,
             "extension": extension_context(item, step, facts.extensions)
@@ -258,26 +262,98 @@ class Composer:
             "overview": single.get("overview"),
         }
 
-    def _escalation(self, step: str, item: WorkItem) -> dict:
-        level = parse_step(step).number or 1
-        name = format_step(StepKind.ESCALATION, level)
+    def _escalation(
+        self,
+        step: str,
+        item: WorkItem,
+        today: date,
+        recipient: str = "",
+        facts: Facts | None = None,
+    ) -> dict:
+        """What an escalation mail says of its level, as `recipient` (the mail's To) reads it:
+        `level` counts the mails of the item's ladder that reach this recipient (a leader's
+        first mail is "Kính báo cáo", never "lần 2" because a head was told first), `step_level`
+        is the ladder's; `label` heads the mail; `earlier` lists the levels told before this one
+        ("đã nhắc Trưởng đơn vị ngày 21/07"); `late_line` is the item's line in a leader's
+        digest ("quá hạn 02 ngày làm việc (hạn 20/07/2027; đã nhắc Trưởng đơn vị ngày 21/07)")."""
+        step_level = parse_step(step).number or 1
         steps = self.plan.timeline(item.obligation, item.due, item.opened_at)
-        targets = next((s.to for s in steps if s.name == name), ())
+        levels = [s for s in steps if s.kind == StepKind.ESCALATION]
+        this = next((s for s in levels if s.level == step_level), None)
+        targets = this.to if this else ()
         office = self.plan.commune.standing_office
+        own = item.unit == office
         labels = [
             ROLE_LABELS.get(t)
             or (unit_view(self.plan, office).name if t == "standing_office" else None)
             or unit_view(self.plan, t).name
             for t in targets
         ]
+        who = recipient.lower()
+        queued = facts.escalations.get(saved_id(item)) if facts is not None else None
+        if queued:  # the mails the outbox holds: what was told, to whom, when
+            told: dict[int, datetime] = {}
+            mine_levels: set[int] = set()
+            for name, to, at in queued:
+                number = parse_step(name).number or 0
+                if number < step_level:
+                    told[number] = min(told.get(number, at), at)
+                    if to.lower() == who:
+                        mine_levels.add(number)
+            by_level = {s.level: s for s in levels}
+            sent = [(by_level[n], at) for n, at in sorted(told.items()) if n in by_level]
+            level = len(mine_levels) + 1
+        else:  # a preview, a sample: the ladder (not the levels an item opened late went past)
+            sent = [(s, s.at) for s in levels if s.level < step_level and s.at > item.opened_at]
+            level = 1 + sum(
+                who in {a.lower() for a in escalation_addresses(self.plan, s.to, item.unit)}
+                for s, _ in sent
+            )
         # A leader is reported to ("kính báo cáo"); a head of unit is asked ("đề nghị").
-        own = item.unit == self.plan.commune.standing_office
-        to_leaders = own or bool(set(targets) & {"leadership", "leader_in_charge"})
+        if recipient:
+            to_leaders = who in self.leaders
+        else:
+            to_leaders = bool(set(targets) & {"leadership", "leader_in_charge"})
+            to_leaders = to_leaders or (own and bool(set(targets) & {"head", "standing_office"}))
+        if to_leaders:
+            label = "Kính báo cáo" if level == 1 else f"Kính báo cáo lần {level}"
+        else:
+            label = f"{'Nhắc việc' if own else 'Đôn đốc'} lần {level}"
+        earlier = [self._told(s, at, item) for s, at in sent]
         return {
             "level": level,
+            "step_level": step_level,
+            "label": label,
             "targets": ", ".join(labels) or "lãnh đạo",
             "to_leaders": to_leaders,
+            "earlier": earlier,
+            "late_line": self._late_line(item, today, earlier),
         }
+
+    def _told(self, level: Step, at: datetime, item: WorkItem) -> str:
+        """An earlier level of the ladder as a leader's digest names it: "đã nhắc Trưởng đơn vị
+        ngày 21/07" (a unit's head; the standing office's own: its Trưởng phòng by name), "đã
+        báo cáo lãnh đạo ngày 22/07"."""
+        day = local_date(at, self.plan.zone).strftime("%d/%m")
+        own = item.unit == self.plan.commune.standing_office
+        heads = {a.lower() for a in escalation_addresses(self.plan, ("head",), item.unit)}
+        told = {a.lower() for a in escalation_addresses(self.plan, level.to, item.unit)}
+        if told and told <= heads and not told & self.leaders:
+            head = unit_view(self.plan, item.unit).head_name if own else "Trưởng đơn vị"
+            return f"đã nhắc {head} ngày {day}"
+        return f"đã báo cáo lãnh đạo ngày {day}"
+
+    def _late_line(self, item: WorkItem, today: date, earlier: list[str]) -> str:
+        """ "quá hạn 02 ngày làm việc (hạn 20/07/2027; đã nhắc Trưởng đơn vị ngày 21/07)", as an
+        office writes an item's line to a leader; for an item opened past its due date, its
+        fresh deadline ("quá hạn gửi bổ sung …", "hạn gửi bổ sung …")."""
+        catch_up = self.plan.catch_up_deadline(item.obligation, item.due, item.opened_at)
+        deadline = catch_up or item.due
+        late = days_late(deadline, today, self.plan.calendar)
+        own = item.unit == self.plan.commune.standing_office
+        extra = (" hoàn thành bổ sung" if own else " gửi bổ sung") if catch_up else ""
+        head = f"quá hạn{extra} {late:02d} ngày làm việc" if late else f"quá hạn{extra}"
+        return f"{head} ({'; '.join([f'hạn{extra} {vn_date(deadline)}', *earlier])})"
 
     def _closed(self, item: WorkItem, facts: Facts) -> dict:
         got = facts.deliverables.get(saved_id(item))
@@ -351,7 +427,8 @@ class Composer:
         notice = name.undelivered
         step = str(replace(name, undelivered=False))
         kind = MailKind(row.kind)
-        entries = [self.entry(kind, step, item, at, facts, row.recipient)]
+        # The mail's To reads it (a copy retried alone is the same mail).
+        entries = [self.entry(kind, step, item, at, facts, row.addressed_to or row.recipient)]
         extra: list[Attachment] = []
         if kind == MailKind.OVERVIEW:  # its undelivered notice too: the office can forward it
             if self.overview is None:

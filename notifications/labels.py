@@ -53,7 +53,7 @@ def step_label(step: str) -> str:
         StepKind.OPENED: "thông báo nhiệm vụ",
         StepKind.REMINDER: f"nhắc hạn, còn {n} ngày làm việc",
         StepKind.DUE: "đến hạn",
-        StepKind.OVERDUE: "quá hạn",
+        StepKind.OVERDUE: "quá hạn gửi bổ sung" if n else "quá hạn",
         StepKind.ESCALATION: f"chuyển cấp {n}",
         StepKind.CLOSED: f"đã nhận bản {n}" if n else "đã nhận",
         StepKind.RETURNED: f"trả lại lần {n}",
@@ -62,6 +62,7 @@ def step_label(step: str) -> str:
         StepKind.EXTENDED: f"gia hạn lần {n}",
         StepKind.REFUSED: f"không gia hạn lần {n}",
         StepKind.CORRECTION: "báo đã nhận sau chuyển cấp",
+        StepKind.HELD: "tồn đọng trước khi vận hành, chờ xử lý",
         StepKind.OVERVIEW: "tổng hợp tình hình quý gửi lãnh đạo",
     }[name.kind]
     if name.undelivered:

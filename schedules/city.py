@@ -241,6 +241,8 @@ def _office_plan(
         plan_start=min(p.commune.plan_start for p in plans.values()),
         plan_end=max(p.commune.plan_end for p in plans.values()),
         start=min(p.commune.start for p in plans.values()),
+        # Live when its communes are, if they all set the date; else its own first sweep.
+        go_live=_earliest_go_live(plans),
         sweep_time=first.sweep_time,
         defaults=info.defaults or first.defaults,
     )
@@ -386,3 +388,10 @@ def calendar_warnings(city: City, today: date) -> list[ConfigIssue]:
             f"and working days once announced{hint} (chưa khai báo lịch nghỉ, làm bù năm {year})",
         )
     ]
+
+
+def _earliest_go_live(plans: dict[str, Plan]) -> date | None:
+    """The earliest `go_live` of the communes when every one sets it; None otherwise."""
+    found = [p.commune.go_live for p in plans.values()]
+    dates = [d for d in found if d is not None]
+    return min(dates) if dates and len(dates) == len(found) else None

@@ -60,7 +60,8 @@ class Leader(Person):
     in_charge: bool = Field(
         False,
         description="The leader in charge of administrative reform (Phó Chủ tịch phụ trách): "
-        "escalation target leader_in_charge, and the standing office's own items escalate here",
+        "escalation target leader_in_charge; the standing office's own items escalate here "
+        "after its head",
     )
     overview: bool | None = Field(
         None,
@@ -123,6 +124,12 @@ class Policy(Strict):
         description="An item opened after its due date (a late first run, catch-up) gets this "
         "many working days from its opening before any escalation (default 3)",
     )
+    min_notice: Annotated[int, Field(ge=1, le=60)] | None = Field(
+        None,
+        description="An item opened late (after its opening day, e.g. by a commune's first "
+        "run) fewer than this many working days before its due date is due this many working "
+        "days after the day it opened instead; the mails state it (default 5)",
+    )
     escalation_time: time | None = Field(
         None,
         description="Local time the escalations to heads and leaders go out, later than the "
@@ -135,7 +142,12 @@ class Policy(Strict):
         return None if value is None else clock_time(value)
 
 
-OPTIONAL_DEFAULTS = {"inputs_before_due": 3, "catch_up_grace": 3, "escalation_time": None}
+OPTIONAL_DEFAULTS = {
+    "inputs_before_due": 3,
+    "catch_up_grace": 3,
+    "min_notice": 5,
+    "escalation_time": None,
+}
 """Policy fields the commune's `defaults` may leave out, and their built-in values
 (`escalation_time` None: the escalations go out with the sweep)."""
 
@@ -309,6 +321,12 @@ class Commune(Strict):
     plan_start: date
     plan_end: date
     start: date = Field(description="The engine opens and nags only items due on or after this")
+    go_live: date | None = Field(
+        None,
+        description="The day the commune goes live: items due before it and not done are held "
+        "for the standing office to sort out (`cchc triage`), never mailed; unset: the day of "
+        "the commune's first sweep, as the database recorded it",
+    )
     catch_up_days: int = Field(
         366, ge=1, description="On a config change, look back at most this many days"
     )
@@ -354,6 +372,17 @@ class Commune(Strict):
         if first and last and not first <= value <= last:
             raise ValueError(
                 f"start {value} must lie between plan_start {first} and plan_end {last}"
+            )
+        return value
+
+    @field_validator("go_live")
+    @classmethod
+    def _go_live_in_plan(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start, last = info.data.get("start"), info.data.get("plan_end")
+        if value is not None and start and last and not start <= value <= last:
+            raise ValueError(
+                f"go_live {value} must lie between start {start} and plan_end {last} "
+                "(ngày vận hành phải nằm trong khoảng từ start đến plan_end)"
             )
         return value
 

@@ -15,11 +15,14 @@ Step names (`WorkItem.step`, `Outbox.step`; at most 32 characters):
 | `reminder-N`      | the reminder N working days before the due date                    |
 | `due`             | the due date's morning                                             |
 | `overdue`         | the due date has ended                                             |
+| `overdue-1`       | an item opened past its due date: its fresh deadline (hạn gửi bổ   |
+|                   | sung) has ended too                                                |
 | `escalation-N`    | escalation level N (1-based)                                       |
 | `closed`          | a deliverable closed the item                                      |
 | `closed-vN`       | receipt of version N, handed in after the item was closed          |
 | `returned-N`      | the standing office returned the deliverable, round N              |
 | `waived`          | the item was waived                                                |
+| `held`            | due before the commune went live: held for the office's triage     |
 | `requested-N`     | outbox only: the unit's extension request N, to the office         |
 | `extended-N`      | outbox only: extension N granted (the due date moved)              |
 | `refused-N`       | outbox only: extension request N refused                           |
@@ -56,6 +59,9 @@ class ItemStatus(StrEnum):
     ESCALATED = "escalated"
     CLOSED = "closed"
     WAIVED = "waived"
+    HELD = "held"
+    """Due before the commune went live and not done: nothing is mailed about it until the
+    standing office sorts it out (`cchc triage`: re-open with a fresh due date, or waive)."""
 
     @property
     def label(self) -> str:
@@ -85,6 +91,7 @@ STATUS_LABELS: dict[ItemStatus, str] = {
     ItemStatus.ESCALATED: f"quá hạn, {REPORTED_UP}",
     ItemStatus.CLOSED: "đã nộp",
     ItemStatus.WAIVED: "được miễn",
+    ItemStatus.HELD: "tồn đọng trước khi vận hành, chờ xử lý",
 }
 """Each status's Vietnamese label (`ItemStatus.label`)."""
 
@@ -240,6 +247,10 @@ class EventKind(StrEnum):
     EXTENSION_GRANTED = "extension_granted"
     """The due date moved (`usecases.extensions`): the item starts a new round of mails."""
     EXTENSION_REFUSED = "extension_refused"
+    HELD = "held"
+    """Opened due before the commune's go-live date: held for the office's triage, unmailed."""
+    RESUMED = "resumed"
+    """The office re-opened a held item with a fresh due date (`cchc triage reopen`)."""
 
 
 class ItemChange(StrEnum):
@@ -257,6 +268,8 @@ class ItemChange(StrEnum):
     WAIVED = "waived"
     EXTENDED = "extended"
     """The office granted an extension: the due date moved."""
+    RESUMED = "resumed"
+    """The office re-opened an item held at go-live with a fresh due date."""
 
 
 class OutboxStatus(StrEnum):
@@ -323,6 +336,7 @@ class StepKind(StrEnum):
     EXTENDED = "extended"
     REFUSED = "refused"
     CORRECTION = "correction"
+    HELD = "held"
     OVERVIEW = "overview"
 
 
@@ -391,7 +405,7 @@ class StepName:
     @property
     def rank(self) -> tuple[int, int] | None:
         """Position of a timeline step: opened < reminder-5 < reminder-2 < due < overdue <
-        escalation-1 < escalation-2; None for steps outside the timeline."""
+        overdue-1 < escalation-1 < escalation-2; None for steps outside the timeline."""
         if self.kind not in TIMELINE_KINDS:
             return None
         number = self.number or 0
@@ -420,7 +434,7 @@ def format_step(
         name = str(kind)
     elif kind == StepKind.CLOSED:
         name = f"{kind}-{_VERSION}{number}"
-    elif kind in NUMBERED:
+    elif kind in NUMBERED or kind == StepKind.OVERDUE:
         name = f"{kind}-{number}"
     else:
         raise ValueError(f"step '{kind}' takes no number")
@@ -453,6 +467,8 @@ def parse_step(text: str) -> StepName:
         legal = number is not None and not versioned
     elif kind == StepKind.CLOSED:
         legal = number is None or versioned
+    elif kind == StepKind.OVERDUE:  # `overdue-1`: an item's fresh deadline has ended
+        legal = not versioned
     else:
         legal = number is None
     if not legal:

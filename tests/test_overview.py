@@ -82,6 +82,22 @@ def test_quarters_follow_the_consolidated_report(plan):
 
 
 @pytest.fixture
+def plan(plan):
+    """The shipped plan, live since its start: the first sweep (04/01/2027) opens December's
+    items too instead of holding them for the office's triage (test_golive.py)."""
+    from tests.support import live_plan
+
+    return live_plan(plan)
+
+
+@pytest.fixture
+def config_dir(config_dir):
+    from tests.support import go_live_on_start
+
+    return go_live_on_start(config_dir)
+
+
+@pytest.fixture
 def cycle(config_dir, tmp_path, engine, plan, monkeypatch):
     """The Q1 2027 cycle, swept and delivered; returns (server inbox, settings, engine)."""
     with running_smtp_server() as server:

@@ -98,7 +98,7 @@ def open_ad_hoc(
             due=effective.due.isoformat(),
             basis=effective.basis,
         )
-        queue_opening(plan, session, ids[0], obligation, unit, steps[now], at)
+        queue_opening(plan, session, ids[0], obligation, unit, steps[now], at, effective.due)
         item = session.get(WorkItem, ids[0])
         assert item is not None, "inserted in this transaction"
         return item

@@ -3,7 +3,8 @@
 
 One module per group of commands: `config` (check, schema, plan, obligations, new-config,
 init-db), `items` (items, link), `lifecycle` (open, attach, receive, accept, waive, return),
-`directives` (directive, extend, refuse-extension), `mail` (outbox, send, preview), `engine`
+`directives` (directive, extend, refuse-extension), `triage` (triage, triage reopen, triage
+waive: what was held at go-live), `mail` (outbox, send, preview), `engine`
 (run, deploy, reload, serve-intake, sweep), `reports` (report); `common` holds what they share
 (App, parameter types, fail, working).
 
@@ -36,6 +37,7 @@ from cchc.cli.mail import outbox_cmd, preview_cmd, send_cmd
 from cchc.cli.maintenance import clean_cmd
 from cchc.cli.overview import overview_cmd
 from cchc.cli.reports import report_cmd
+from cchc.cli.triage import triage_cmd
 from cchc.runtime.settings import Settings
 
 
@@ -89,6 +91,8 @@ COMMANDS = [
     directive_cmd,
     extend_cmd,
     refuse_extension_cmd,
+    # what was held at go-live
+    triage_cmd,
     # mail
     outbox_cmd,
     send_cmd,
@@ -112,15 +116,20 @@ def _select_commune(ctx: click.Context, param, value: str | None) -> None:
         app.commune = value
 
 
+def _commune_option() -> click.Option:
+    return click.Option(
+        ["--commune"],
+        metavar="CODE",
+        expose_value=False,
+        callback=_select_commune,
+        help="Only this commune of a city's config (default: every commune).",
+    )
+
+
 for _command in COMMANDS:
     main.add_command(_command)
     if _command.name not in ("schema", "new-config"):  # new-config's --commune: the new one
-        _command.params.append(
-            click.Option(
-                ["--commune"],
-                metavar="CODE",
-                expose_value=False,
-                callback=_select_commune,
-                help="Only this commune of a city's config (default: every commune).",
-            )
-        )
+        _command.params.append(_commune_option())
+    if isinstance(_command, click.Group):  # `triage reopen --commune CODE` too
+        for _sub in _command.commands.values():
+            _sub.params.append(_commune_option())

@@ -31,6 +31,7 @@ from cchc.intake.office_views import (
     year_choices,
 )
 from cchc.intake.pages import page
+from cchc.intake.triage_views import triage_view
 from cchc.intake.upload import UploadRefused, clean_text
 from cchc.intake.work_views import directive_form, extension_requests, office_directives
 from models.db import transaction
@@ -161,9 +162,10 @@ def year_filter(text: str | None) -> Year:
 
 
 def office_work(ctx: IntakeContext, communes: list[str], year: Year, today: date) -> dict:
-    """What the office page shows above the items: the extension requests waiting for a
-    decision, the directive form and the directives recorded (of a single commune), and the
-    year filter's choices."""
+    """What the office page shows above the items: the items held at go-live waiting for the
+    office's decision (`triage_view`), the extension requests waiting for a decision, the
+    directive form and the directives recorded (of a single commune), and the year filter's
+    choices."""
     single = communes[0] if len(communes) == 1 else None
     return {
         "extension_requests": extension_requests(ctx, communes, today),
@@ -172,6 +174,7 @@ def office_work(ctx: IntakeContext, communes: list[str], year: Year, today: date
             ctx, single, year if isinstance(year, int) else None, today
         ),
         "years": year_choices(ctx, communes, today),
+        "triage": triage_view(ctx, communes, today),
     }
 
 
