@@ -85,7 +85,7 @@ def load_quarantined(
         return load_city(folder)
     except ConfigInvalid as exc:
         first = exc
-    broken = _broken(folder, first.issues)
+    broken = broken_communes(folder, first.issues)
     if not broken:
         raise first
     issues = {code: tuple(i for i in first.issues if code in i.communes) for code in broken}
@@ -114,9 +114,10 @@ def load_quarantined(
     return city
 
 
-def _broken(folder: Path, issues: list[ConfigIssue]) -> set[str]:
+def broken_communes(folder: Path | str, issues: list[ConfigIssue]) -> set[str]:
     """The communes to quarantine: those the problems break, when every problem breaks only
     some communes (none: the city's own files are at fault, or every commune is broken)."""
+    folder = Path(folder)
     if not is_city_folder(folder) or any(not issue.communes for issue in issues):
         return set()
     broken = {code for issue in issues for code in issue.communes}

@@ -93,6 +93,7 @@ def test_a_broken_commune_runs_on_its_last_valid_config_while_the_others_go_on(
     check = cchc(city_dir, tmp_path, "check")
     assert check.exit_code == 1 and where in check.output
     assert "bị cách ly" not in check.output
+    assert "Các lệnh khác cách ly 1 xã (xa002) và vẫn chạy các xã khác" in check.stderr
 
     before = len(smtp.inbox.messages)
     result = cchc(city_dir, tmp_path, "sweep", "--at", LATER, port=smtp.port)

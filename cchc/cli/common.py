@@ -75,6 +75,10 @@ class App:
             for issue in exc.issues:
                 click.echo(str(issue), err=True)
             click.echo(f"Cấu hình không hợp lệ: {len(exc.issues)} lỗi", err=True)
+            if self.strict:
+                from cchc.cli.quarantine import quarantine_hint
+
+                quarantine_hint(self.settings.config_dir, exc)
             fallback = self._last_valid_city() if self.read_only else None
             if fallback is None:
                 sys.exit(1)

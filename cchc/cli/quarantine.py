@@ -36,6 +36,20 @@ def serving_city(config_dir, database_url: str):
     return city
 
 
+def quarantine_hint(config_dir, exc) -> None:
+    """After `cchc check`'s errors: the communes the other commands would quarantine (the
+    others go on), when the errors break only some communes."""
+    from schedules.quarantine import broken_communes
+
+    broken = sorted(broken_communes(config_dir, exc.issues))
+    if broken:
+        click.echo(
+            f"Các lệnh khác cách ly {len(broken)} xã ({', '.join(broken[:10])}"
+            f"{', …' if len(broken) > 10 else ''}) và vẫn chạy các xã khác cho đến khi sửa xong.",
+            err=True,
+        )
+
+
 def _existing_engine(database_url: str):
     """The database when it exists (never created here); None otherwise."""
     from models.db import make_engine, sqlite_path
