@@ -91,7 +91,7 @@ def load_quarantined(
     issues = {code: tuple(i for i in first.issues if code in i.communes) for code in broken}
     by_setting = _mode(folder) == PAUSE
     last_files, saved_at = (None, None) if by_setting else last_valid()
-    staged = _stage(last_files) if last_files else None
+    staged = _stage(last_files, broken) if last_files else None
     replaced: dict[str, Path | None] = {code: _kept(staged, code) for code in broken}
     try:
         city = load_city(folder, replaced)
@@ -130,15 +130,18 @@ def _mode(folder: Path) -> str:
     return city_file.city.quarantine
 
 
-def _stage(files: Mapping[str, str]) -> Path:
-    """The last valid files written to a temporary folder (removed at exit), laid out as in the
-    config folder, so that a commune's `extends:` finds its template there."""
+def _stage(files: Mapping[str, str], broken: set[str]) -> Path:
+    """The last valid files of the `broken` communes, and the city's (their templates), written
+    to a temporary folder (removed at exit) laid out as the config folder, so that a commune's
+    `extends:` finds its template there."""
     staged = Path(tempfile.mkdtemp(prefix="cchc-last-valid-"))
     atexit.register(shutil.rmtree, staged, ignore_errors=True)
     for name, text in files.items():
         relative = PurePosixPath(name)
         if relative.is_absolute() or ".." in relative.parts:
             continue
+        if relative.parts[0] == COMMUNES and relative.parts[1:2] not in [(c,) for c in broken]:
+            continue  # another commune's: not needed
         target = staged.joinpath(*relative.parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")

@@ -84,7 +84,7 @@ class App:
                 sys.exit(1)
             city = fallback
         if self.commune is not None and not city.knows(self.commune):
-            paused = [q for q in getattr(city, "quarantined", []) if q.code == self.commune]
+            paused = [q for q in city.quarantined if q.code == self.commune]
             if paused:
                 fail(f"xã {self.commune} bị cách ly, {paused[0].runs_on()}: sửa lỗi cấu hình")
             fail(f"Không có xã mã '{self.commune}'; các mã có: {known(city)}")
