@@ -197,6 +197,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "defaults": "Chính sách nhắc hạn mặc định cho các xã không tự khai báo defaults "
         "(default policy)",
         "plan": "Văn bản làm căn cứ cho nhiệm vụ của cơ quan thành phố (plan)",
+        "quarantine": "Xã có tệp cấu hình lỗi bị cách ly, các xã khác vẫn chạy: last_valid (mặc "
+        "định) — xã đó chạy theo cấu hình hợp lệ gần nhất, tạm dừng nếu chưa có; pause — tạm "
+        "dừng xã đó đến khi sửa xong (quarantine)",
     },
     "CityOffice": {
         "name": "Tên cơ quan, ví dụ “Sở Nội vụ thành phố Hải Phòng” (name)",

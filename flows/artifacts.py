@@ -35,7 +35,9 @@ whose pages do not fit keep a stale page-log record and go first in the next swe
 Events (`notifications.event_payloads`): one `cchc.item.<kind>` per kind and unit per run, one
 `cchc.mail.failed` per commune and run whose delivery gave up on some mail, one
 `cchc.mail.stuck` per commune and sweep while some mail has waited a day, one
-`cchc.sweep.completed` per sweep that ended well.
+`cchc.sweep.completed` per sweep that ended well, one `cchc.commune.quarantined` per sweep
+while some commune of a city is quarantined (its files invalid: `schedules.quarantine`; the
+city's sweep summary lists them too).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from notifications.event_payloads import (
 )
 from notifications.markdown_text import md_cells, md_text
 from notifications.office_links import Link
+from notifications.quarantine_notice import commune_quarantined_event
 from notifications.status_pages import (
     ItemLike,
     Page,
@@ -190,6 +193,14 @@ def emit_mail_stuck(plan: Plan, stuck: list[tuple], at: datetime, city: str | No
     from prefect.events import emit_event
 
     emit_event(**mail_stuck_event(plan, stuck, at, city))
+
+
+def emit_commune_quarantined(city: City, at: datetime) -> None:
+    """`cchc.commune.quarantined` (`notifications.quarantine_notice`), when some commune is."""
+    from prefect.events import emit_event
+
+    if city.quarantined:
+        emit_event(**commune_quarantined_event(city, at))
 
 
 def emit_sweep_completed(city: City, summary: dict[str, Any]) -> None:

@@ -3,7 +3,9 @@ telling the admin (through `CCHC_ALERT_BLOCK`) what the standing office would ot
 see: a sweep that has not ended well 45 minutes after its start, mail given up on
 (`cchc.mail.failed`), mail still waiting a day after it was queued (`cchc.mail.stuck`), a sweep
 the embedded engine's clock missed (`cchc.sweep.skipped`), a config the engine refused to reload
-(`cchc.config.refused`). Created when missing, updated when they differ, one of each name.
+(`cchc.config.refused`), a city's commune quarantined for its invalid files
+(`cchc.commune.quarantined`, once per sweep while it lasts). Created when missing, updated
+when they differ, one of each name.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from notifications.event_payloads import (
     SWEEP_COMPLETED,
     SWEEP_SKIPPED,
 )
+from notifications.quarantine_notice import COMMUNE_QUARANTINED
 from schedules.city import City
 from usecases.errors import UserError
 
@@ -48,6 +51,7 @@ class AutomationNames(NamedTuple):
     mail_stuck: str
     sweep_skipped: str
     config_refused: str
+    commune_quarantined: str
 
 
 def automation_names(city: City) -> AutomationNames:
@@ -60,6 +64,7 @@ def automation_names(city: City) -> AutomationNames:
                 "mail-stuck",
                 "sweep-skipped",
                 "config-refused",
+                "commune-quarantined",
             )
         )
     )
@@ -113,6 +118,15 @@ ALERTS = (
         "hình cũ. Lỗi đầu tiên: {{ event.payload.problems[0] }}. Sửa theo `cchc check`, "
         "rồi `cchc reload`.",
     ),
+    Alert(
+        "commune_quarantined",
+        COMMUNE_QUARANTINED,
+        "Xã bị cách ly do cấu hình lỗi",
+        "Lần rà soát của {{ event.resource['prefect.resource.name'] }} đã cách ly "
+        "{{ event.payload.count }} xã có tệp cấu hình lỗi; các xã khác vẫn được rà soát và "
+        "gửi thư. {% for row in event.payload.communes %}Xã {{ row.commune }}: "
+        "{{ row.runs_on }}; lỗi: {{ row.problems[0] }}. {% endfor %}Sửa theo `cchc check`.",
+    ),
 )
 """The reactive automations, each on one cchc event (`notifications.event_payloads`)."""
 
@@ -134,7 +148,9 @@ def automations(
       itself), *mail stuck* (mail that has waited a day: it cannot be built, or the server does
       not take it; once per sweep while it lasts), *sweep skipped* (the embedded engine's clock
       missed a sweep: no run was made, so no window opened), *config refused* (`cchc reload` or
-      a SIGHUP refused the edited config or templates; the engine keeps the previous one).
+      a SIGHUP refused the edited config or templates; the engine keeps the previous one),
+      *commune quarantined* (a sweep served the city with some commune's files invalid: that
+      commune on its last valid config, or paused; `schedules.quarantine`).
 
     All notify through the notification block `block_id` (`ALERT_BLOCK_ENV`), or, without one,
     only record their firing (`DoNothing`) in the Prefect UI.

@@ -36,11 +36,11 @@ from notifications.event_payloads import config_refused_event, sweep_skipped_eve
 from notifications.template_sets import TemplatesInvalid, adopt, checked_templates
 from schedules.city import City
 from schedules.clock import SWEEP, ClockSchedule, city_schedules
-from schedules.compiled import load_compiled
 from schedules.dates import vn_datetime
 from schedules.vocabulary import ObligationKind
 from schedules.yamlsource import ConfigInvalid
 from usecases.errors import UserError
+from usecases.quarantine import load_serving_city, remember_applied
 from usecases.served import WrongDatabase, check_served
 
 log = logging.getLogger("cchc.engine")
@@ -161,7 +161,8 @@ def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
     and templates. Valid: swap them in and update the jobs."""
     now = datetime.now(UTC)
     try:
-        city = load_compiled(state.settings.config_dir, state.settings.config_cache)
+        # A broken commune is quarantined (`schedules.quarantine`): the others take the edit.
+        city = load_serving_city(state.settings.config_dir, state.db, state.settings.config_cache)
         sender = state.settings.smtp.sender
         checked = checked_templates(city.select(None), sender, now)
         if state.db is not None:  # a commune added: recorded in the database's stamp too
@@ -183,6 +184,10 @@ def reload(scheduler: BaseScheduler, state: EngineState) -> bool:
         state.reloads.append(False)
         return False
     adopt(checked)
+    for quarantined in city.quarantined:
+        log.warning("%s", " ".join(quarantined.lines()))
+    if state.db is not None:  # the config applied: the last valid one from now on
+        remember_applied(state.db, city, now)
     diff = configure(scheduler, city)
     state.city = city
     _pin(state)

@@ -21,9 +21,9 @@ from sqlalchemy import Engine
 from cchc.runtime.settings import Settings
 from models.store import communes_of
 from schedules.city import City
-from schedules.compiled import load_compiled
 from schedules.plan import Plan
 from usecases.errors import UserError
+from usecases.quarantine import load_serving_city
 
 
 @dataclass
@@ -126,7 +126,8 @@ def _worker_city(engine: Engine, settings: Settings) -> City:
     CCHC_CONFIG_SOURCE=database the snapshot the database keeps of the city it serves (what
     the last `cchc init-db` or `cchc deploy` applied), written to a temporary folder."""
     if settings.config_source != "database":
-        return load_compiled(settings.config_dir, settings.config_cache)
+        # A broken commune is quarantined on the last valid config the database keeps.
+        return load_serving_city(settings.config_dir, engine, settings.config_cache)
     import atexit
     import shutil
     import tempfile

@@ -7,6 +7,9 @@ late units (communes in a city) that have most late items, a bounded number
 (`notifications.sweep_summary.LATE_TAGS`: a run with over 100 tags can never reach its final
 state), and linked to the late-items tables. Its artifacts are bounded too
 (CCHC_ARTIFACTS_PER_RUN, `flows.status_publishing.status_pages`).
+A city's quarantined communes (`schedules.quarantine`) are named in its message, its result
+(`quarantined`) and the city's summary page; the run is tagged `cách ly` and emits
+`cchc.commune.quarantined`.
 
 Work is batched: a sweep makes a fixed number of task runs (open, advance, deliver, publish, and
 the league for a city) whatever the number of items or communes; the core works through items in
@@ -36,11 +39,15 @@ from models.db import transaction
 from models.store import waiting_mail
 from models.tables import Outbox, WorkItem
 from notifications.event_payloads import STUCK_AFTER
+from notifications.quarantine_notice import quarantine_line, quarantined_rows
 from notifications.sweep_summary import delivery_line
 from usecases.sweep import SweepReport, advance_items, open_due_items
 from usecases.sweep_groups import commune_groups
 
 SWEEP_FLOW = "cchc-sweep"
+QUARANTINE_TAG = "cách ly"
+"""The tag of a sweep run that served its city with some commune quarantined (one tag, however
+many: the communes are in its result, its city page and `cchc.commune.quarantined`)."""
 
 
 @task(name="open-due", cache_policy=NO_CACHE)
@@ -184,13 +191,26 @@ def sweep_flow(
     }
     if communes is not None:
         summary["communes"] = communes
+    message = _with_quarantine(rt, summary, counts["state_message"])
     get_run_logger().info("sweep %s", summary)
     if failed is not None:
         raise RuntimeError(f"e-mail delivery failed after retries: {failed.message}")
-    tag_run(counts["tags"])
+    tag_run(counts["tags"] + ([QUARANTINE_TAG] if rt.city.quarantined else []))
     if communes is None:
+        artifacts.emit_commune_quarantined(rt.city, when)
         artifacts.emit_sweep_completed(rt.city, summary)
-    return Completed(message=counts["state_message"], data=summary)
+    return Completed(message=message, data=summary)
+
+
+def _with_quarantine(rt: Runtime, summary: dict[str, Any], message: str) -> str:
+    """The summary's `quarantined` communes (`schedules.quarantine`: their files are invalid;
+    each on its last valid files, or paused), and the final state's message naming them."""
+    line = quarantine_line(rt.city)
+    if line is None:
+        return message
+    summary["quarantined"] = quarantined_rows(rt.city)
+    get_run_logger().warning("%s", line)
+    return f"{message}; {line}" if message else line
 
 
 # --- a city's sweep in groups ----------------------------------------------------------------
@@ -264,14 +284,16 @@ def _fan_out(rt: Runtime, when: datetime, send: bool) -> State:
         "late": counts["late"],
         "delivery": delivery,
     }
+    message = _with_quarantine(rt, summary, counts["state_message"])
     get_run_logger().info("sweep %s", summary)
-    tag_run(counts["tags"])
+    tag_run(counts["tags"] + ([QUARANTINE_TAG] if rt.city.quarantined else []))
     if broken:
         raise RuntimeError("sweep groups did not complete: " + "; ".join(broken))
     if failed is not None:
         raise RuntimeError(f"e-mail delivery failed after retries: {failed.message}")
+    artifacts.emit_commune_quarantined(rt.city, when)
     artifacts.emit_sweep_completed(rt.city, summary)
-    return Completed(message=counts["state_message"], data=summary)
+    return Completed(message=message, data=summary)
 
 
 def _wait_for(run_ids: list) -> list[str]:

@@ -14,6 +14,7 @@ from notifications.city_pages import commune_label
 from notifications.delivery_report import DeliveryReport, waiting_words
 from notifications.labels import step_label
 from notifications.markdown_text import md_text
+from notifications.quarantine_notice import quarantine_markdown
 from notifications.status_pages import ItemLike, Page, obligation_title, unit_name
 from notifications.views import period_label
 from schedules.city import City
@@ -262,6 +263,7 @@ def city_sweep_markdown(
         ]
     who = md_text(f"{city.name} — {len(city.plans)} xã")
     lines = _heading(vn_datetime(at, city.zone), who, totals, delivery)
+    lines += quarantine_markdown(city)
     lines += [
         "## Theo xã",
         "",

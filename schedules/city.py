@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from schedules.config import City as CityInfo
@@ -25,6 +27,9 @@ from schedules.plan import Plan
 from schedules.plan_loader import build_plan, config_files, load_plan, parse_files
 from schedules.plan_merge import Parsed
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
+
+if TYPE_CHECKING:
+    from schedules.quarantine import Quarantined
 
 CITY_FILE = "city.yaml"
 COMMUNES = "communes"
@@ -47,6 +52,9 @@ class City:
     """Set in a compiled config (`schedules.compiled`): the `config_fingerprint` of
     `snapshot_files()`, so that a command need not read every file again to know whether the
     database's copy of the config is current."""
+    quarantined: list[Quarantined] = field(default_factory=list)
+    """The communes whose own files are invalid, each on its last valid files or paused
+    (`schedules.quarantine`); the others run on their files as they are."""
 
     @classmethod
     def of(cls, plan: Plan) -> City:
@@ -82,7 +90,8 @@ class City:
         """Every config file's text by its path in the folder: what the database keeps as the
         last valid config."""
         return {
-            str(p.relative_to(self.folder)): p.read_text(encoding="utf-8") for p in self.files()
+            str(p.relative_to(self.folder).as_posix()): p.read_text(encoding="utf-8")
+            for p in self.files()
         }
 
     def select(self, code: str | None) -> list[Plan]:
@@ -119,9 +128,11 @@ def is_city_folder(folder: Path) -> bool:
     return (folder / CITY_FILE).is_file()
 
 
-def load_city(folder: Path | str) -> City:
+def load_city(folder: Path | str, replaced: Mapping[str, Path | None] | None = None) -> City:
     """The communes of `folder`; ConfigInvalid lists every problem of every commune, those of a
-    file shared by several communes once, naming the communes."""
+    file shared by several communes once, naming the communes. `replaced`: quarantined
+    communes (`schedules.quarantine`), each read from another folder (its last valid files) or,
+    None, left out (paused)."""
     folder = Path(folder)
     if not is_city_folder(folder):
         return City.of(load_plan(folder))
@@ -145,7 +156,7 @@ def load_city(folder: Path | str) -> City:
         *_unknown_communes(shared, set(codes)),
         *_code_taken(city_source, city_cfg.city, codes),
     ]
-    plans, failed = _load_communes(folder, codes, shared, city_cfg.city.defaults)
+    plans, failed = _load_communes(folder, codes, shared, city_cfg.city.defaults, replaced or {})
     issues += [_for_communes(key, names, communes_dir) for key, names in failed.items()]
     if issues:
         raise ConfigInvalid(issues)
@@ -193,7 +204,11 @@ def _code_taken(source: YamlSource, info: CityInfo, codes: list[str]) -> list[Co
 
 
 def _load_communes(
-    folder: Path, codes: list[str], shared: Parsed, defaults: Policy | None
+    folder: Path,
+    codes: list[str],
+    shared: Parsed,
+    defaults: Policy | None,
+    replaced: Mapping[str, Path | None],
 ) -> tuple[dict[str, Plan], dict[tuple[str, int, str], list[str]]]:
     """Each commune's plan, and the problems of those that failed, each once with the
     communes it breaks (a shared file's problem breaks them all)."""
@@ -201,8 +216,12 @@ def _load_communes(
     failed: dict[tuple[str, int, str], list[str]] = defaultdict(list)
     templates: dict[Path, Parsed] = {}
     for code in codes:
+        own = folder / COMMUNES / code
+        source = replaced.get(code, own)
+        if source is None:  # paused
+            continue
         try:
-            plan = load_plan(folder / COMMUNES / code, shared, defaults, templates)
+            plan = load_plan(source, shared, defaults, templates)
         except ConfigInvalid as exc:
             for issue in exc.issues:
                 failed[(issue.file, issue.line, issue.message)].append(code)
@@ -210,7 +229,7 @@ def _load_communes(
         if plan.commune.code != code:
             failed[_misnamed(plan, code)].append(code)
             continue
-        plan.city_folder = folder
+        plan.folder, plan.city_folder = own, folder  # a replaced one's templates: its own
         plans[code] = plan
     return plans, failed
 
@@ -363,9 +382,9 @@ def _for_communes(key: tuple[str, int, str], codes: list[str], communes_dir: Pat
     file's problem says which communes it breaks."""
     file, line, message = key
     if Path(file).is_relative_to(communes_dir):
-        return ConfigIssue(file, line, message)
+        return ConfigIssue(file, line, message, tuple(codes))
     return ConfigIssue(file, line, f"{message} [{'commune' if len(codes) == 1 else 'communes'}: "
-                       f"{_names(codes)}]")  # fmt: skip
+                       f"{_names(codes)}]", tuple(codes))  # fmt: skip
 
 
 def _names(codes: list[str]) -> str:

@@ -497,6 +497,12 @@ class City(Strict):
         None, description="The policy defaults of every commune that sets none of its own"
     )
     plan: str | None = Field(None, description="The city's plan its own reports follow")
+    quarantine: Literal["last_valid", "pause"] = Field(
+        "last_valid",
+        description="A commune whose own files are invalid is quarantined while the others go "
+        "on: it runs on its last valid files (last_valid; paused when it has none) or is paused "
+        "(pause)",
+    )
 
     @field_validator("defaults")
     @classmethod

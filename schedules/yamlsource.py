@@ -70,6 +70,9 @@ class ConfigIssue:
     file: str
     line: int
     message: str
+    communes: tuple[str, ...] = field(default=(), compare=False)
+    """In a city: the communes whose plan this problem breaks (none: the city's own files),
+    which `schedules.quarantine` sets aside while the others go on."""
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.message}"

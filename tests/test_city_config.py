@@ -221,7 +221,14 @@ def test_single_commune_rows_have_no_commune_column(tmp_path):
 
 def test_read_only_commands_fall_back_on_the_citys_last_valid_config(city_dir, tmp_path):
     assert cchc(city_dir, tmp_path, "init-db").exit_code == 0
+    # A commune's own files: that commune is quarantined on its last valid ones (see
+    # test_quarantine.py), read-only commands answer for every commune.
     edit(city_dir / "communes" / "xa003" / "units.yaml", "code: VP", "code: vp")
+    result = cchc(city_dir, tmp_path, "items", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "xã xa003 bị cách ly do cấu hình lỗi" in result.output
+    # The city's own files: the whole last valid config.
+    edit(city_dir / "city.yaml", "name: Thành phố Hải Phòng", "name: ''")
     result = cchc(city_dir, tmp_path, "items", "--format", "json")
     assert result.exit_code == 0, result.output
     assert "dùng cấu hình hợp lệ gần nhất" in result.output

@@ -59,6 +59,17 @@ def main(ctx: click.Context, config_dir: str | None) -> None:
         fail(f"Biến môi trường không dùng được: {exc}")
 
 
+@main.result_callback()
+@click.pass_context
+def _after(ctx: click.Context, *_args, **_kwargs) -> None:
+    """A writing command done while a commune was quarantined exits 3 (`cchc.cli.quarantine`)."""
+    from cchc.cli.quarantine import exit_code
+
+    code = exit_code(ctx.obj, ctx.invoked_subcommand) if isinstance(ctx.obj, App) else 0
+    if code:
+        ctx.exit(code)
+
+
 COMMANDS = [
     # config and plan
     check,

@@ -61,23 +61,42 @@ class App:
     served = None
     """What `usecases.served.check_served` found when the writing database was opened."""
 
+    strict: bool = False
+    """Set by `check`: a broken commune is an error, never quarantined (`cchc.cli.quarantine`)."""
+
     @cached_property
     def city(self):
-        """Every commune of the config folder (a single commune's folder, or a city's)."""
+        """Every commune of the config folder (a single commune's folder, or a city's), compiled
+        (`schedules.compiled`); a city's broken communes quarantined (`cchc.cli.quarantine`)
+        unless `strict`."""
         from schedules.compiled import load_compiled
         from schedules.yamlsource import ConfigInvalid
 
         try:
-            city = load_compiled(self.settings.config_dir, self.settings.config_cache)
+            if self.strict:
+                city = load_compiled(self.settings.config_dir, self.settings.config_cache)
+            else:
+                from cchc.cli.quarantine import serving_city
+
+                city = serving_city(
+                    self.settings.config_dir, self.settings.database_url, self.settings.config_cache
+                )
         except ConfigInvalid as exc:
             for issue in exc.issues:
                 click.echo(str(issue), err=True)
             click.echo(f"Cấu hình không hợp lệ: {len(exc.issues)} lỗi", err=True)
+            if self.strict:
+                from cchc.cli.quarantine import quarantine_hint
+
+                quarantine_hint(self.settings.config_dir, exc)
             fallback = self._last_valid_city() if self.read_only else None
             if fallback is None:
                 sys.exit(1)
             city = fallback
         if self.commune is not None and not city.knows(self.commune):
+            paused = [q for q in city.quarantined if q.code == self.commune]
+            if paused:
+                fail(f"xã {self.commune} bị cách ly, {paused[0].runs_on()}: sửa lỗi cấu hình")
             fail(f"Không có xã mã '{self.commune}'; các mã có: {known(city)}")
         return city
 
@@ -146,7 +165,7 @@ class App:
         another city refused), and the config they apply is kept there as the last valid one
         (see `_last_valid_city`)."""
         from models.db import ensure_schema, make_engine
-        from models.snapshots import remember_config
+        from usecases.quarantine import remember_applied
         from usecases.served import WrongDatabase, check_served
 
         city = self.city
@@ -158,7 +177,7 @@ class App:
             )
         except WrongDatabase as exc:
             fail(str(exc))
-        remember_config(engine, city.code, city.snapshot_files, datetime.now(UTC), city.fingerprint)
+        remember_applied(engine, city, datetime.now(UTC))
         return engine
 
     @cached_property

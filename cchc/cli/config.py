@@ -31,6 +31,7 @@ from schedules.dates import local_date, vn_date
 def check(app: App) -> None:
     """Validate the config (every commune of a city); print FILE:LINE: message for each error.
     Writes nothing."""
+    app.strict = True  # a broken commune is an error here, never quarantined
     city, now = app.city, now_or(None)
     plans = app.plans
     _print_warnings(app, plans, now)
