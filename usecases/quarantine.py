@@ -45,8 +45,7 @@ def remember_applied(engine: Engine, city: City, at: datetime) -> bool:
     if not city.quarantined:
         return remember_config(engine, city.code, city.snapshot_files, at, city.fingerprint)
 
-    def files() -> dict[str, str]:
-        last, _ = last_valid_config(engine)
-        return applied_files(city, city.snapshot_files(), last or {})
-
-    return remember_config(engine, city.code, files, at)
+    last, _ = last_valid_config(engine)  # read before remember_config's transaction opens
+    return remember_config(
+        engine, city.code, lambda: applied_files(city, city.snapshot_files(), last or {}), at
+    )
