@@ -127,7 +127,9 @@ def test_a_waived_item_takes_nothing_and_counts_against_no_unit(plan, engine, tm
     assert deliverables(engine, item.id) == []
     row = next(r for r in year_report(plan, engine, 2027, t("2027-12-31")) if r.unit == "VP")
     assert row.waived == 1
-    assert row.due == row.on_time + row.late + row.overdue_open + row.pending
+    # due counts what has a verdict or is overdue: the waived item is in none of them (the items
+    # held at go-live, before the first sweep on 02/03, count as pending)
+    assert row.due == row.on_time + row.on_time_extended + row.late + row.overdue_open == 0
 
 
 def test_a_double_submit_is_one_version(plan, engine, tmp_path, item):
