@@ -47,6 +47,10 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
     "Commune": {
         "code": "Mã xã: chữ thường, chữ số và dấu gạch ngang, ví dụ “maodien” (code)",
         "name": "Tên đầy đủ, ví dụ “Ủy ban nhân dân xã Mao Điền” (name)",
+        "kind": "Loại đơn vị hành chính cấp xã: xa (xã), phuong (phường), dac_khu (đặc khu); "
+        "thư, trang và kế hoạch mẫu ({commune_kind}) gọi theo đó, mặc định xa (kind)",
+        "sender": "Người gửi (From) các thư của xã; bỏ trống: trong cấu hình thành phố là tên "
+        "và địa chỉ của cơ quan thường trực, còn lại là CCHC_SMTP_FROM (sender)",
         "plan": "Kế hoạch CCHC, ví dụ “Kế hoạch số 84/KH-UBND ngày 13/10/2025” (plan)",
         "plan_short": "Số hiệu ngắn của kế hoạch, ví dụ “84/KH-UBND” (plan short reference)",
         "timezone": "Múi giờ, mặc định Asia/Ho_Chi_Minh (time zone)",
@@ -73,6 +77,12 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "in_charge": "Lãnh đạo phụ trách CCHC (Phó Chủ tịch phụ trách): nhận chuyển cấp "
         "leader_in_charge, và việc của cơ quan thường trực chuyển cấp lên đây (leader in "
         "charge)",
+        "chair": "Chủ tịch UBND: Sở Nội vụ gửi văn bản đôn đốc báo cáo chậm gửi thành phố đến "
+        "đây; không ai được đánh dấu: lãnh đạo có chức vụ bắt đầu bằng “Chủ tịch” (chair)",
+    },
+    "Sender": {
+        "name": "Tên người gửi hiển thị, ví dụ “UBND phường Mẫu” (display name)",
+        "email": "Địa chỉ người gửi (e-mail)",
     },
     "Unit": {
         "code": "Mã đơn vị: chữ in hoa, chữ số và gạch dưới, ví dụ VHXH (unit code)",
@@ -190,6 +200,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "code": "Mã đơn vị của cơ quan trong reports, mặc định SNV (unit code)",
         "contact": "Người liên hệ tại cơ quan, ghi trong thư (contact)",
         "address": "Địa chỉ trụ sở của cơ quan (address)",
+        "director": "Giám đốc Sở: việc của cơ quan quá hạn chuyển cấp đến đây trước, không "
+        "đến lãnh đạo thành phố (director)",
     },
     "YearCalendar": {
         "days_off": "Ngày nghỉ thêm trong năm, ví dụ ngày nghỉ hoán đổi (extra days off)",

@@ -61,7 +61,7 @@ Evidence = Callable[[str, str, datetime], list[tuple[str, str, str, bytes]]]
 """`evidence(obligation, period, at)`: (file name, MIME type, subtype, bytes) of files to attach
 to an item's opened, reminder and due-day mails (the on-time scorecard for self-scoring)."""
 
-ROLE_LABELS = {"head": "thủ trưởng đơn vị", "leadership": "lãnh đạo Ủy ban nhân dân xã"}
+ROLE_LABELS = {"head": "thủ trưởng đơn vị", "leadership": "lãnh đạo Ủy ban nhân dân {kind}"}
 EVIDENCE_KINDS = (MailKind.OPENED, MailKind.REMINDER, MailKind.DUE)
 """Mails that carry the item's evidence files (see `Evidence`)."""
 UPLOAD_KINDS = (
@@ -259,7 +259,7 @@ class Composer:
         targets = next((s.to for s in steps if s.name == name), ())
         office = self.plan.commune.standing_office
         labels = [
-            ROLE_LABELS.get(t)
+            ROLE_LABELS.get(t, "").format(kind=self.plan.kind_label)
             or (unit_view(self.plan, office).name if t == "standing_office" else None)
             or unit_view(self.plan, t).name
             for t in targets

@@ -195,6 +195,7 @@ def _sent(report: DeliveryReport, recorder: Recorder, mail: Mail, outcomes: list
     """Record the outcome of each row of `mail`: its recipient's."""
     if any(o.status == "sent" for o in outcomes):
         report.messages += 1
+        report.deliveries += sum(o.status == "sent" for o in outcomes)
     by_recipient = {r.lower(): o for r, o in zip(mail.recipients, outcomes, strict=True)}
     recorder.add([(row, by_recipient[row.recipient.lower()]) for row in mail.rows], mail.msg_id)
 

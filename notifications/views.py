@@ -416,7 +416,7 @@ def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: da
     if plan.communes is not None:  # the city office's report: one row per commune
         expected = list(plan.communes)
         by_key = {s.commune: s for s in sources}
-        who = "các xã, phường"
+        who = f"các {plan.kinds_phrase}"
     else:
         expected = (
             plan.lead_units(ob.consolidates) if ob and ob.consolidates in plan.obligations else []

@@ -318,7 +318,7 @@ def test_the_league_is_published_as_the_citys_table_artifact(harness, story):
     artifact = latest_artifact(key)  # the server is the session's: other tests publish it too
     assert artifact.type == "table"
     rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
-    assert [(r["Hạng"], r["Mã xã"]) for r in rows] == [(1, "xa001"), (2, "xa002"), ("–", "xa003")]
+    assert [(r["Hạng"], r["Mã"]) for r in rows] == [(1, "xa001"), (2, "xa002"), ("–", "xa003")]
     assert rows[0]["Tỷ lệ đúng hạn"] == "100%"
     assert rows[2]["Quý I"] == "–"
     assert f"năm {local_date(AT, city.plans['xa001'].zone).year}" in artifact.description
