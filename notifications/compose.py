@@ -19,6 +19,7 @@ from models.tables import (
     saved_id,
 )
 from notifications.attachments import DIRECTIVE_FILE_KINDS, directive_attachment
+from notifications.city_voice import city_voice
 from notifications.extension_views import extension_context
 from notifications.facts import RECEIPT_KINDS, Facts, receipt_verdict
 from notifications.ics import CalendarEntry, calendar_bytes
@@ -53,6 +54,7 @@ from schedules.vocabulary import (
     format_step,
     parse_step,
 )
+from usecases.league import short_name
 
 if TYPE_CHECKING:
     from email.headerregistry import Address
@@ -135,11 +137,23 @@ class Composer:
         self.leaders = leader_addresses(plan)
         office = plan.units.get(plan.commune.standing_office)
         self.reply_to = address(str(office.email), office.name) if office else None
-        if sender:
-            self.sender = parse_sender(sender)
+        system = parse_sender(sender) if sender else None
+        own = plan.commune.sender
+        if own is not None:
+            self.sender = address(str(own.email), own.name)
+        elif plan.city_folder is not None and office is not None:
+            # A city's commune: its mail comes from its own office (one sender per commune).
+            self.sender = address(
+                str(office.email), f"{office.name} - {short_name(plan.commune.name)}"
+            )
+        elif system is not None:
+            self.sender = system
         else:
             fallback = str(office.email) if office else str(plan.commune.contact.email)
             self.sender = address(fallback, f"Nhắc việc CCHC - {plan.commune.name}")
+        self.envelope_from = (system or self.sender).addr_spec
+        """The SMTP envelope's sender (bounces): CCHC_SMTP_FROM when set, else the From."""
+        self.system = system
         self._common: dict[tuple[date, datetime], dict] = {}
         self._mailboxes: dict[str, Address] = {}
         # Per item, for one `Facts` (a delivery run's chunk: the next one reads the items again).
@@ -208,6 +222,7 @@ class Composer:
             "escalation": self._escalation(step, item) if kind == MailKind.ESCALATION else None,
             "closed": self._closed(item, facts) if kind in RECEIPT_KINDS else None,
             "returned": self._returned(item, step, facts) if kind == MailKind.RETURNED else None,
+            "city_voice": self._voice(kind, step, item, facts),
             "extension": extension_context(item, step, facts.extensions)
             if kind == MailKind.EXTENSION
             else None,
@@ -243,6 +258,7 @@ class Composer:
             "escalation": single.get("escalation"),
             "closed": single.get("closed"),
             "returned": single.get("returned"),
+            "city_voice": single.get("city_voice"),
             "extension": single.get("extension"),
             "sources": single.get("sources"),
             "upload_url": single.get("upload_url", ""),
@@ -272,6 +288,18 @@ class Composer:
             "targets": ", ".join(labels) or "lãnh đạo",
             "to_leaders": to_leaders,
         }
+
+    def _voice(self, kind: MailKind, step: str, item: WorkItem, facts: Facts) -> dict | None:
+        """The city office's voice, for the mails it sends a commune (`city_voice`)."""
+        if self.plan.upper is None:
+            return None
+        by = ""
+        if kind == MailKind.RETURNED:
+            item_id = saved_id(item)
+            detail = facts.returns.get((item_id, step)) or facts.returns.get((item_id, "")) or {}
+            by = detail.get("by", "")
+        voice = city_voice(self.plan, item, kind, step, by)
+        return voice.as_dict() if voice else None
 
     def _closed(self, item: WorkItem, facts: Facts) -> dict:
         got = facts.deliverables.get(saved_id(item))
@@ -450,11 +478,17 @@ class Composer:
             if calendar
             else []
         ) + list(extra)
+        voice = context.get("city_voice")
+        sender, reply_to = self.sender, self.reply_to
+        if voice:  # the city office writes to the commune: its name and address
+            sender = reply_to = address(voice["email"], voice["office"])
+        on_behalf = self.system  # CCHC_SMTP_FROM sends, on behalf of the From
         message = build_message(
-            sender=self.sender,
+            sender=sender,
             to=self.mailbox(to),
             cc=[self.mailbox(c) for c in cc],
-            reply_to=self.reply_to,
+            reply_to=reply_to,
+            on_behalf=on_behalf if on_behalf and on_behalf.addr_spec != sender.addr_spec else None,
             subject=rendered.subject,
             text=rendered.text,
             html=rendered.html,

@@ -158,7 +158,7 @@ async def _deliver(
     recorder = Recorder(scope.plan, engine, scope.at, scope.token, report)
     digest_to = digest_addresses(scope.plan)
     mails = _compose(composer, rows, facts, scope.at, digest_to, scope.leaders, recorder)
-    await _send(transport, composer.sender.addr_spec, mails, report, recorder)
+    await _send(transport, composer.envelope_from, mails, report, recorder)
     await recorder.close()
 
 

@@ -64,13 +64,13 @@ def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Noti
     if kind == MailKind.RETURNED:
         notices = returned_notices(plan, item.unit, max(returns_so_far(session, saved_id(item)), 1))
     elif kind == MailKind.CLOSED:
-        notices = closed_notices(plan, item.unit)
+        notices = closed_notices(plan, item.unit, obligation=item.obligation)
     elif kind == MailKind.EXTENSION:  # as a grant of the office's own would say it
         notices = extension_notices(plan, item.unit, StepKind.EXTENDED, 1)
     elif kind == MailKind.CORRECTION:  # as if every level had escalated it
         levels = policy.escalation or ()
         told = [a for lv in levels for a in escalation_addresses(plan, tuple(lv.to), item.unit)]
-        notices = correction_notices(plan, item.unit, told)
+        notices = correction_notices(plan, item.unit, told, item.obligation)
     elif kind == MailKind.COORDINATE:  # the request for inputs to the first coordinating unit
         opened = Step(str(MailKind.OPENED), StepKind.OPENED, item.opened_at)
         notices = [

@@ -208,6 +208,11 @@ class ObligationKind(StrEnum):
     """Opened by hand when a directive arrives (`cchc open`; no schedule)."""
 
 
+CITY_RETURN = "city"
+"""`by` of a return event done from the city office's page (Sở Nội vụ returned a commune's
+report to the city): its mail is the Sở's (`notifications.city_voice`)."""
+
+
 class CommuneKind(StrEnum):
     """`commune.kind:` the commune-level unit a commune is (Luật Tổ chức chính quyền địa phương
     2025): a xã, a phường or a đặc khu; its mails, pages and shared plans name it so."""
