@@ -125,9 +125,7 @@ def write_commune(
     if kind is not None:
         units = re.sub(r"\bxã\b", word, units)
         if kind == "phuong":  # Nghị định 150/2025: a phường's economic office
-            units = units.replace("Phòng Kinh tế", "Phòng Kinh tế, Hạ tầng và Đô thị")
-            units = units.replace("head: {name: Trưởng Phòng Kinh tế, Hạ tầng và Đô thị,",
-                                  'head: {name: "Trưởng Phòng Kinh tế, Hạ tầng và Đô thị",')  # fmt: skip
+            units = units.replace("name: Phòng Kinh tế", 'name: "Phòng Kinh tế, Hạ tầng và Đô thị"')
     for unit, name in EXTRA_UNITS[: index % 4]:
         name = name.replace(" xã", f" {word}")
         units += (

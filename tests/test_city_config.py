@@ -413,8 +413,8 @@ def test_the_example_city_passes_check(tmp_path):
     result = cchc(example, tmp_path, "check")
     assert result.exit_code == 0, result.output
     assert result.output.startswith(
-        "Cấu hình hợp lệ: thành phố thanhphovidu, 1 xã, 1 phường, 6 đơn vị, 7 nhiệm vụ, 1 báo cáo của cơ "
-        "quan thành phố"
+        "Cấu hình hợp lệ: thành phố thanhphovidu, 1 xã, 1 phường, 6 đơn vị, 7 nhiệm vụ, 1 báo "
+        "cáo của cơ quan thành phố"
     )
 
 
