@@ -305,3 +305,22 @@ def test_the_sweeps_final_state_counts_communes_by_kind(tmp_path):
               "haiphong": {"SNV": late}}  # fmt: skip
     message = city_late_message(city, counts)
     assert message.startswith("8 việc quá hạn ở 1 xã, 1 phường, 1 đặc khu và cơ quan thành phố")
+
+
+def test_deploy_says_why_a_deployment_is_paused(city_dir):
+    """An obligation still in the config whose only opening comes before `commune.start` has
+    no deployment: it is paused for that reason, not as "no longer in the config"."""
+    from flows.deploy_plan import DeployDiff, configured_names
+
+    city = load_city(city_dir)
+    names = configured_names(city)
+    assert "thanhphovidu-bao-cao-cchc-tong-hop" in names
+    assert "thanhphovidu-bao-cao-cchc-thanh-pho" in names
+    diff = DeployDiff("http://prefect", "cchc", configured=names)
+    diff.pruned = [("thanhphovidu-bao-cao-cchc-tong-hop", "paused"), ("thanhphovidu-cu", "paused")]
+    lines = diff.lines()
+    assert (
+        "- thanhphovidu-bao-cao-cchc-tong-hop (paused: no opening on or after commune.start: "
+        "nothing left to open)"
+    ) in lines
+    assert "- thanhphovidu-cu (paused: no longer in the config)" in lines
