@@ -143,9 +143,10 @@ class Composer:
             self.sender = address(str(own.email), own.name)
         elif plan.city_folder is not None and office is not None:
             # A city's commune: its mail comes from its own office (one sender per commune).
-            self.sender = address(
-                str(office.email), f"{office.name} - {short_name(plan.commune.name)}"
-            )
+            name = office.name
+            if plan.communes is None:  # a commune's, not the city office's: say whose office
+                name = f"{office.name} - {short_name(plan.commune.name)}"
+            self.sender = address(str(office.email), name)
         elif system is not None:
             self.sender = system
         else:

@@ -285,8 +285,8 @@ def test_the_city_offices_item_shows_each_communes_report_live(city_dir, tmp_pat
     assert "To: Sở Nội vụ thành phố Hải Phòng <cchc@snv.haiphong.example>" in mail
     assert "Tình hình nhận báo cáo của các xã" in mail
     assert "Đã nhận 2/3 báo cáo của các xã (1 nộp sau hạn); chưa nhận: 1" in mail
-    assert "+ Ủy ban nhân dân xã XA002: đã nộp, sau hạn" in mail
-    assert "+ Ủy ban nhân dân xã XA003: chưa nộp (đã quá hạn" in mail
+    assert "+ Ủy ban nhân dân xã XA002 (hạn 19/03/2027): đã nộp, sau hạn" in mail
+    assert "+ Ủy ban nhân dân xã XA003 (hạn 18/03/2027): chưa nộp (đã quá hạn" in mail
     assert "Kế hoạch số" not in mail  # its basis is the city's own rule
     only = json.loads(
         cchc(city_dir, tmp_path, "items", "--commune", "haiphong", "--format", "json").output
