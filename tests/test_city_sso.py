@@ -324,3 +324,22 @@ def test_deploy_says_why_a_deployment_is_paused(city_dir):
         "nothing left to open)"
     ) in lines
     assert "- thanhphovidu-cu (paused: no longer in the config)" in lines
+
+
+def test_the_summary_counts_deliveries_not_outbox_rows(city_dir, tmp_path, sqlite_engine, smtp):
+    """Phường Mẫu's Phó Chủ tịch gets two escalations in one digest: one delivery, two rows."""
+    from notifications.sweep_summary import delivery_line
+
+    city = load_city(city_dir)
+    plan = city.plans["phuongmau"]
+    settings = mail_settings(city_dir, tmp_path / "mail", str(sqlite_engine.url), smtp.port)
+    sweep_communes(city.select(None), sqlite_engine, t("2027-03-15T08:00"))
+    deliver_pending(plan, sqlite_engine, settings, t("2027-03-15T08:05"))
+    smtp.inbox.messages.clear()
+    sweep_communes(city.select(None), sqlite_engine, t("2027-03-22T08:00"))
+    report = deliver_pending(plan, sqlite_engine, settings, t("2027-03-22T08:05"))
+    received = sum(len(m.rcpt_tos) for m in smtp.inbox.messages)
+    assert report.deliveries == received < len(report.sent)
+    assert any(m.kind == "digest" for m in smtp.inbox.messages)
+    line = delivery_line(report)
+    assert f"({received} lượt nhận, {len(report.sent)} thông báo)" in line
