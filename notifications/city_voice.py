@@ -2,7 +2,7 @@
 
 A commune of a city owes the city office the reports the city's own report sums up
 (`Plan.city_report`: the commune's consolidated report, due before the city's). Those are the
-Sở's business with the commune, not the commune's with itself, so four of the item's mails come
+Sở's business with the commune, not the commune's with itself, so these mails of the item come
 from the Sở, in its words, with its address as From and Reply-To:
 
 | mail                                  | what the Sở says                                        |
@@ -12,6 +12,8 @@ from the Sở, in its words, with its address as From and Reply-To:
 | closed (the report recorded)          | "Sở Nội vụ đã nhận Báo cáo … của UBND phường …"         |
 | returned from the city's office page  | "Sở Nội vụ trả lại Báo cáo số … của UBND phường … để    |
 |                                       | hoàn thiện …"                                           |
+| correction, once the Sở escalated     | "Sở Nội vụ đã nhận Báo cáo … của UBND phường …: nội     |
+|                                       | dung đề nghị trước đây không cần xử lý thêm"            |
 
 Who gets them is `schedules.notices`'; the templates read `city_voice` (docs/mail.md).
 """
@@ -71,6 +73,9 @@ def city_voice(
             return None
     elif kind == MailKind.RETURNED:
         if returned_by != CITY_RETURN:
+            return None
+    elif kind == MailKind.CORRECTION:  # the report arrived after the Sở's own escalation
+        if not is_city_escalation(plan, item.obligation, item.escalation_level or 0):
             return None
     elif not (
         kind == MailKind.OVERDUE or (kind == MailKind.CLOSED and name.kind == StepKind.CLOSED)

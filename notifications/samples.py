@@ -96,7 +96,8 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, di
         entry = composer.entry(kind, steps.get(kind, str(kind)), subject, at_kind, facts)
         opening = kind == MailKind.OPENED
         out.append((kind, composer.context(kind, str(recipient), at_kind, [entry], (), opening)))
-    for kind in (MailKind.OVERDUE, MailKind.ESCALATION, MailKind.CLOSED, MailKind.RETURNED):
+    voiced = (MailKind.OVERDUE, MailKind.ESCALATION, MailKind.CLOSED, MailKind.RETURNED)
+    for kind in (*voiced, MailKind.CORRECTION):
         # The Sở Nội vụ's words to a commune about its report to the city (`city_voice`).
         subject = closed_item if kind in RECEIPT_KINDS else item
         entry = composer.entry(kind, steps.get(kind, str(kind)), subject, when[kind], facts)

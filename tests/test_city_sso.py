@@ -137,6 +137,14 @@ def test_the_so_reminds_a_late_commune_then_asks_its_chu_tich_then_confirms(
     assert f"{SO} đã nhận Báo cáo số 21/BC-UBND ngày 26/03/2027 của UBND phường Mẫu, sau hạn" in (
         text
     )
+    # Those the ladder reached hear it arrived, from the Sở that escalated last.
+    corrections = [m for m in inbox.for_item(report) if m.kind == "correction"]
+    assert {r for m in corrections for r in m.rcpt_tos} == {
+        "chutich@phuongmau.example",
+        "phochutich@phuongmau.example",
+    }
+    assert {m.header("From") for m in corrections} == {f"{SO} <cchc@snv.vidu.example>"}
+    assert "không cần xử lý thêm" in corrections[0].text
 
 
 def test_the_sos_list_shows_each_communes_own_deadline(city_dir, tmp_path):
