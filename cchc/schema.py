@@ -148,7 +148,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "id": "Mã nhiệm vụ: chữ thường, chữ số, gạch ngang, ví dụ bao-cao-cchc-dinh-ky "
         "(obligation id)",
         "title": "Tên nhiệm vụ như trong kế hoạch; {plan_short} và {plan} được thay bằng số "
-        "hiệu và tên kế hoạch của xã (kế hoạch mẫu dùng chung) (title)",
+        "hiệu và tên kế hoạch của xã, {commune_kind} bằng xã, phường hoặc đặc khu (kế hoạch "
+        "mẫu dùng chung); ở reports của thành phố, {commune_kinds} bằng “xã, phường, đặc khu” "
+        "(title)",
         "kind": "Loại nhiệm vụ: báo cáo định kỳ, kế hoạch năm, tự chấm điểm, ... (kind)",
         "ref": "Căn cứ trong kế hoạch, ví dụ “Phụ lục mục II.2” (reference)",
         "lead": "Đơn vị chủ trì: các mã đơn vị, hoặc ALL (lead units)",
@@ -156,8 +158,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "all_except": "Đơn vị không thuộc “Các cơ quan, đơn vị” (ALL) ở nhiệm vụ này, ví dụ [CA] "
         "với nhiệm vụ về đơn vị sự nghiệp công lập (units ALL leaves out)",
         "product": "Sản phẩm phải nộp, ví dụ “Báo cáo”; {period} được thay bằng kỳ của việc, "
-        "ví dụ “Báo cáo … {period}” thành “Báo cáo … quý I năm 2027”; {plan_short} và {plan} "
-        "như ở title (product)",
+        "ví dụ “Báo cáo … {period}” thành “Báo cáo … quý I năm 2027”; {plan_short}, {plan}, "
+        "{commune_kind} như ở title (product)",
         "timing": "Thời gian thực hiện theo lời văn của kế hoạch (timing)",
         "due_source": "Văn bản đặt ngày hạn khi kế hoạch chỉ ghi thời gian (“Hàng năm”), ví dụ "
         "“Kế hoạch CCHC năm {year}” ({year} là năm của ngày hạn); thư ghi “hạn theo …”; bỏ trống "

@@ -393,6 +393,7 @@ def common_context(plan: Plan, today: date, at: datetime) -> dict:
             "name": commune.name,
             "plan": commune.plan,
             "plan_short": commune.plan_short,
+            "kind": plan.kind_label,  # "xã", "phường", "đặc khu": "UBND {{ commune.kind }}"
         },
         "office": office,
         "contact": {

@@ -265,7 +265,8 @@ class Obligation(Strict):
         min_length=1,
         description='What is handed in; "{period}" stands for the item\'s own period, e.g. '
         '"Báo cáo ... {period}" -> "Báo cáo ... quý I năm 2027"; "{plan_short}" and "{plan}" '
-        "for the commune's plan (also in title, timing, description)",
+        'for the commune\'s plan, "{commune_kind}" for what it is (xã, phường, đặc khu) (also '
+        "in title, timing, description)",
     )
     timing: str = Field(min_length=1, description="The plan's own words for the timing")
     due_source: str | None = Field(
