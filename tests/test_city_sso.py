@@ -351,3 +351,16 @@ def test_the_summary_counts_deliveries_not_outbox_rows(city_dir, tmp_path, sqlit
     assert any(m.kind == "digest" for m in smtp.inbox.messages)
     line = delivery_line(report)
     assert f"({received} lượt nhận, {len(report.sent)} thông báo)" in line
+
+
+def test_new_config_reads_the_kind_from_the_name(tmp_path):
+    cli = Cli(tmp_path / "unused", tmp_path)
+    folder = tmp_path / "dk"
+    cli("new-config", str(folder), "--commune", "cátbà", "--name", "UBND đặc khu Cát Hải",
+        "--year", "2027", ok=False)  # fmt: skip
+    cli("new-config", str(folder), "--commune", "cathai", "--name", "UBND đặc khu Cát Hải",
+        "--year", "2027")  # fmt: skip
+    text = (folder / "commune.yaml").read_text("utf-8")
+    assert "  kind: dac_khu " in text and "Chủ tịch UBND đặc khu" in text
+    checked = Cli(folder, tmp_path)("check").output
+    assert checked.startswith("Cấu hình hợp lệ") and "warning" not in checked
