@@ -23,7 +23,7 @@ from schedules.occurrences import CompiledSchedule, Occurrence, compile_schedule
 from schedules.plan import Plan
 from schedules.plan_merge import Merged, Parsed, Where, merge
 from schedules.plan_warnings import doubled_period_words, unreached_rows
-from schedules.vocabulary import COMMUNE_KIND_LABELS, REPORT_KINDS, StepKind
+from schedules.vocabulary import COMMUNE_KIND_LABELS, REPORT_KINDS, CommuneKind, StepKind
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
 PLACEHOLDERS = ("{plan_short}", "{plan}", "{commune_kind}")
@@ -446,6 +446,16 @@ class _Checks:
         for code, (source, loc) in self.merged.unit_at.items():
             if code in plan.units:
                 named.append(((source, loc + ("name",)), plan.units[code].name))
+        for (source, loc), name in named[1:]:
+            expected = ECONOMIC_OFFICE.get(plan.commune.kind)
+            if expected and name.casefold() in ECONOMIC_OFFICES and name != expected:
+                plan.warnings.append(
+                    source.issue(
+                        loc,
+                        f"warning: '{name}': a {own}'s economic office is '{expected}' (Nghị "
+                        f"định 150/2025/NĐ-CP; tên phòng của {own} là “{expected}”)",
+                    )
+                )
         for (source, loc), name in named:
             word = next((w for w in others if _names_kind(name, w)), None)
             if word:
@@ -476,6 +486,15 @@ class _Checks:
                 "cho nhiệm vụ dùng chung cùng mã)",
             )
         )
+
+
+ECONOMIC_OFFICE = {
+    CommuneKind.XA: "Phòng Kinh tế",
+    CommuneKind.PHUONG: "Phòng Kinh tế, Hạ tầng và Đô thị",
+}
+"""The economic office's name by commune kind (Nghị định 150/2025/NĐ-CP): a unit named as the
+other kind's is a copied folder not adapted."""
+ECONOMIC_OFFICES = {name.casefold() for name in ECONOMIC_OFFICE.values()}
 
 
 def _names_kind(name: str, word: str) -> bool:

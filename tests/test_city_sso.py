@@ -364,3 +364,16 @@ def test_new_config_reads_the_kind_from_the_name(tmp_path):
     assert "  kind: dac_khu " in text and "Chủ tịch UBND đặc khu" in text
     checked = Cli(folder, tmp_path)("check").output
     assert checked.startswith("Cấu hình hợp lệ") and "warning" not in checked
+
+
+def test_a_phuongs_economic_office_is_named_as_a_phuongs(city_dir):
+    """Nghị định 150/2025: a phường's "Phòng Kinh tế, Hạ tầng và Đô thị", a xã's "Phòng Kinh
+    tế"; a copied folder that kept the other's is warned."""
+    units = city_dir / "communes" / "phuongmau" / "units.yaml"
+    text = units.read_text("utf-8").replace('"Phòng Kinh tế, Hạ tầng và Đô thị"', "Phòng Kinh tế")
+    units.write_text(text, "utf-8")
+    (warning,) = [str(w) for w in load_city(city_dir).warnings if "economic office" in w.message]
+    assert warning.startswith(f"{units}:")
+    assert "'Phòng Kinh tế': a phường's economic office is 'Phòng Kinh tế, Hạ tầng và Đô thị'" in (
+        warning
+    )
