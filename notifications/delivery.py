@@ -27,6 +27,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterator
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -205,17 +206,22 @@ Batch = tuple[list[Outbox], list[Outbox]]
 
 
 def _batches(
-    rows: list[Outbox], digest_to: set[str], leaders: set[str], sent_with: dict[str, list[Outbox]]
+    rows: list[Outbox],
+    digest_to: set[str],
+    leaders: set[str],
+    sent_with: dict[str, list[Outbox]],
+    alone: AbstractSet[int] = frozenset(),
 ) -> list[Batch]:
     """The rows of each mail, in row order: a mail's To and copies together; a digest unit's
-    rows (without copies) together; a leader's escalations, with their copies, together; the
-    copies of a digest whose To was sent (`Facts.sent_with`) together, as that digest."""
+    rows (without copies) together; a leader's escalations, with their copies, together (but
+    the rows `alone`: the city office's, a mail of their own); the copies of a digest whose To
+    was sent (`Facts.sent_with`) together, as that digest."""
     groups: dict[tuple, list[Outbox]] = defaultdict(list)
     for row in rows:
         to = (row.addressed_to or row.recipient).lower()
         if row.addressed_to is not None and row.message_id in sent_with:
             key: tuple = ("again", row.message_id)
-        elif row.kind == MailKind.ESCALATION and to in leaders:
+        elif row.kind == MailKind.ESCALATION and to in leaders and saved_id(row) not in alone:
             key = ("leader", to)
         elif in_digest(row.recipient, row.cc, digest_to):
             key = ("digest", to)
@@ -254,7 +260,9 @@ def _compose(
 ) -> Iterator[Mail]:
     """Mails for a claim, in row order; a row whose mail cannot be built waits for a retry
     (a template edited after `cchc check`, say) instead of stopping the run."""
-    for batch, sent in _batches(rows, digest_to, leaders, facts.sent_with):
+    # The Sở's escalation to a commune's Chủ tịch is its own mail, never in the commune's digest.
+    alone = {saved_id(r) for r in rows if composer.city_escalation(r, facts)}
+    for batch, sent in _batches(rows, digest_to, leaders, facts.sent_with, alone):
         to = (batch[0].addressed_to or batch[0].recipient).lower()
         try:
             if sent:

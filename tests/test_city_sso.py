@@ -377,3 +377,27 @@ def test_a_phuongs_economic_office_is_named_as_a_phuongs(city_dir):
     assert "'Phòng Kinh tế': a phường's economic office is 'Phòng Kinh tế, Hạ tầng và Đô thị'" in (
         warning
     )
+
+
+def test_the_sos_escalation_is_never_folded_into_the_communes_digest(city_dir, tmp_path, smtp):
+    """After a pause, phường Mẫu's Chủ tịch is escalated two units' reports (the commune's, one
+    digest) and the phường's report to the city (the Sở's, a mail of its own) in one run."""
+    template = city_dir / "plans" / "xa" / "obligations.yaml"
+    text = template.read_text("utf-8").replace(
+        "- {after: 2, to: [leader_in_charge], before: consolidated_due}",
+        "- {after: 2, to: [leadership], before: consolidated_due}",
+    )
+    template.write_text(text, "utf-8")
+    cli = Cli(city_dir, tmp_path, smtp.port)
+    cli("init-db")
+    cli("sweep", "--at", "2027-03-15T08:00")
+    report = the_report(cli, "phuongmau")
+    smtp.inbox.messages.clear()
+    cli("sweep", "--at", "2027-03-24T08:00")
+    to_chair = [m for m in smtp.inbox.messages if "chutich@phuongmau.example" in m.rcpt_tos]
+    by_kind = {m.kind: m for m in to_chair}
+    assert sorted(by_kind) == ["digest", "escalation"], [m.kind for m in to_chair]
+    assert by_kind["escalation"].items == [report]
+    assert by_kind["escalation"].header("From") == f"{SO} <cchc@snv.vidu.example>"
+    assert report not in by_kind["digest"].items and len(by_kind["digest"].items) == 2
+    assert by_kind["digest"].header("From").endswith("<vhxh@phuongmau.example>")
