@@ -343,10 +343,16 @@ def _late_ladders(office: Plan, plans: dict[str, Plan], source: YamlSource) -> l
         if not target or rid not in office.schedules:
             continue
         late: dict[str, str] = {}
+        # Communes of one template and calendar share their ladders: each worked out once.
+        known: dict[str, str | None] = {}
         for code, plan in plans.items():
-            message = late_ladder(plan, target, rid)
-            if message:
-                late[code] = message
+            if target not in plan.schedules:
+                continue
+            key = plan.fingerprint(target)
+            if key not in known:
+                known[key] = late_ladder(plan, target, rid)
+            if known[key]:
+                late[code] = known[key] or ""
         if late:
             first, message = next(iter(late.items()))
             found.append(
