@@ -98,6 +98,12 @@ def write_city(
             text = text.replace("các xã, phường, đặc khu", "các {commune_kinds}")
             text = text.replace("các xã,\n      phường, đặc khu", "các {commune_kinds}")
             text = text.replace("các xã, phường", "các {commune_kinds}")
+            text = text.replace(  # the Sở's own lateness goes to its Giám đốc
+                "    address: Số 1 Đinh Tiên Hoàng, Hồng Bàng, Hải Phòng\n",
+                "    address: Số 1 Đinh Tiên Hoàng, Hồng Bàng, Hải Phòng\n"
+                "    director: {name: Giám đốc Sở Nội vụ, title: Giám đốc Sở Nội vụ, "
+                "email: giamdoc@snv.haiphong.example}\n",
+            )
             city_yaml.write_text(text, encoding="utf-8")
     for index, code in enumerate(codes):
         kind = commune_kind(index, len(codes)) if kinds else None

@@ -218,6 +218,7 @@ def test_xa_phuong_and_dac_khu_each_in_its_own_words(tmp_path):
     office_report = city.office.obligations["bao-cao-cchc-thanh-pho"]
     assert office_report.title.endswith("của các xã, phường, đặc khu")
     assert not [w for w in city.warnings if "names a" in w.message]
+    assert city.office.commune.leadership[0].name == "Giám đốc Sở Nội vụ"
     cli = Cli(tmp_path / "city", tmp_path)
     checked = cli("check").output
     assert "thành phố haiphong, 2 xã, 2 phường, 2 đặc khu," in checked
