@@ -104,6 +104,8 @@ def test_the_so_reminds_a_late_commune_then_asks_its_chu_tich_then_confirms(
     assert "trước ngày 24/03/2027 để tổng hợp báo cáo của Thành phố Ví Dụ" in text
     assert text.rstrip().endswith(f"Trả lời thư này để liên hệ {SO}.")
     assert "Cơ quan thường trực về cải cách hành chính" not in text
+    assert f"{SO} đề nghị <strong>UBND phường Mẫu</strong> gửi" in reminder.html
+    assert "Cơ quan thường trực về cải cách hành chính" not in reminder.html
     # The phường's own mails come from its own office (one sender per commune).
     own = [m for m in inbox.messages if m.kind != "overdue" or report not in m.items]
     phuong = [m for m in own if any(r.endswith("@phuongmau.example") for r in m.rcpt_tos)]
