@@ -45,7 +45,7 @@ from notifications.views import (
     unit_view,
 )
 from schedules.dates import local_date, vn_date, vn_datetime
-from schedules.notices import is_city_escalation, leader_addresses
+from schedules.notices import leader_addresses
 from schedules.plan import Plan
 from schedules.vocabulary import (
     OPEN_STATUSES,
@@ -302,16 +302,15 @@ class Composer:
         voice = city_voice(self.plan, item, kind, step, by)
         return voice.as_dict() if voice else None
 
-    def city_escalation(self, row: Outbox, facts: Facts) -> bool:
-        """Whether `row` is the city office's escalation to a commune (`city_voice`): a mail of
-        its own, from the office, never part of a leader's digest from the commune."""
-        if self.plan.upper is None or row.kind != MailKind.ESCALATION:
+    def city_voiced(self, row: Outbox, facts: Facts) -> bool:
+        """Whether `row`'s mail is the city office's to a commune (`city_voice`): a mail of its
+        own, from the office, never part of a digest from the commune (a leader's, a unit's)."""
+        if self.plan.upper is None:
             return False
         item = facts.items.get(row.item_id)
         if item is None:
             return False
-        name = parse_step(row.step)
-        return is_city_escalation(self.plan, item.obligation, name.number or 1)
+        return self._voice(MailKind(row.kind), row.step, item, facts) is not None
 
     def _closed(self, item: WorkItem, facts: Facts) -> dict:
         got = facts.deliverables.get(saved_id(item))

@@ -214,7 +214,7 @@ def _batches(
 ) -> list[Batch]:
     """The rows of each mail, in row order: a mail's To and copies together; a digest unit's
     rows (without copies) together; a leader's escalations, with their copies, together (but
-    the rows `alone`: the city office's, a mail of their own); the copies of a digest whose To
+    the rows `alone`, the city office's: each a mail of its own); the copies of a digest whose To
     was sent (`Facts.sent_with`) together, as that digest."""
     groups: dict[tuple, list[Outbox]] = defaultdict(list)
     for row in rows:
@@ -223,7 +223,7 @@ def _batches(
             key: tuple = ("again", row.message_id)
         elif row.kind == MailKind.ESCALATION and to in leaders and saved_id(row) not in alone:
             key = ("leader", to)
-        elif in_digest(row.recipient, row.cc, digest_to):
+        elif in_digest(row.recipient, row.cc, digest_to) and saved_id(row) not in alone:
             key = ("digest", to)
         else:
             key = ("mail", row.item_id, row.step, to)
@@ -260,14 +260,16 @@ def _compose(
 ) -> Iterator[Mail]:
     """Mails for a claim, in row order; a row whose mail cannot be built waits for a retry
     (a template edited after `cchc check`, say) instead of stopping the run."""
-    # The Sở's escalation to a commune's Chủ tịch is its own mail, never in the commune's digest.
-    alone = {saved_id(r) for r in rows if composer.city_escalation(r, facts)}
+    # The Sở's mails to a commune are mails of their own, never in a digest from the commune.
+    alone = {saved_id(r) for r in rows if composer.city_voiced(r, facts)}
     for batch, sent in _batches(rows, digest_to, leaders, facts.sent_with, alone):
         to = (batch[0].addressed_to or batch[0].recipient).lower()
         try:
             if sent:
                 yield composer.for_digest(batch, facts, at, sent)
-            elif to not in digest_to and len({(r.item_id, r.step) for r in batch}) == 1:
+            elif (to not in digest_to or alone.issuperset(map(saved_id, batch))) and len(
+                {(r.item_id, r.step) for r in batch}
+            ) == 1:
                 main = next((r for r in batch if r.addressed_to is None), batch[0])
                 yield composer.for_row(main, facts, at, [r for r in batch if r is not main])
             else:

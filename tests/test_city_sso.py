@@ -404,3 +404,25 @@ def test_the_sos_escalation_is_never_folded_into_the_communes_digest(city_dir, t
     assert by_kind["escalation"].header("From") == f"{SO} <cchc@snv.vidu.example>"
     assert report not in by_kind["digest"].items and len(by_kind["digest"].items) == 2
     assert by_kind["digest"].header("From").endswith("<vhxh@phuongmau.example>")
+
+
+def test_the_sos_reminder_to_a_digest_office_comes_alone(city_dir, tmp_path, smtp):
+    """Phường Mẫu's office takes one digest a day: the Sở's reminder still comes as the Sở's own
+    mail, not as a line of the phường's digest."""
+    units = city_dir / "communes" / "phuongmau" / "units.yaml"
+    text = units.read_text("utf-8").replace(
+        "    email: vhxh@phuongmau.example\n",
+        "    email: vhxh@phuongmau.example\n    digest: true\n",
+    )
+    units.write_text(text, "utf-8")
+    cli = Cli(city_dir, tmp_path, smtp.port)
+    cli("init-db")
+    cli("sweep", "--at", "2027-03-15T08:00")
+    report = the_report(cli, "phuongmau")
+    smtp.inbox.messages.clear()
+    cli("sweep", "--at", "2027-03-22T08:00")
+    (reminder,) = [m for m in smtp.inbox.messages if m.kind == "overdue"]
+    assert reminder.items == [report] and reminder.rcpt_tos == ["vhxh@phuongmau.example"]
+    assert reminder.header("From") == f"{SO} <cchc@snv.vidu.example>"
+    digests = [m for m in smtp.inbox.messages if m.kind == "digest"]
+    assert all(report not in m.items for m in digests)
