@@ -26,8 +26,13 @@ def commune_label(plan: Plan) -> str:
 
 
 def city_count(city: City, codes: Iterable[str]) -> str:
-    """ "60 xã, 40 phường": the communes `codes` of `city`, counted by kind."""
-    return communes_count(str(city.known_plan(code).commune.kind) for code in codes)
+    """ "60 xã, 40 phường": the communes `codes` of `city`, counted by kind (the city office's
+    code, if there, as "cơ quan thành phố")."""
+    codes = list(codes)
+    counted = communes_count(str(city.plans[c].commune.kind) for c in codes if c in city.plans)
+    if any(c not in city.plans for c in codes):
+        return f"{counted} và cơ quan thành phố" if counted != "0 xã" else "cơ quan thành phố"
+    return counted
 
 
 def city_opened_key(city: City, obligation: str) -> str:
