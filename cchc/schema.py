@@ -40,6 +40,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "ví dụ 2027 (calendar)",
         "obligations": "Danh sách nhiệm vụ của kế hoạch: báo cáo định kỳ, nhiệm vụ của Phụ lục, "
         "nhiệm vụ đột xuất (obligations)",
+        "indicators": "Danh sách chỉ tiêu của kế hoạch, báo cáo kèm báo cáo định kỳ (indicators)",
         "extends": "Kế thừa một kế hoạch mẫu: đường dẫn thư mục mẫu, tính từ thư mục của tệp "
         "này, ví dụ “../../plans/xa”; nhiệm vụ cùng mã trong thư mục của xã thay cho nhiệm "
         "vụ của mẫu (extends)",
@@ -61,8 +62,14 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "plan_end": "Ngày kết thúc kế hoạch, dạng YYYY-MM-DD (plan end)",
         "start": "Ngày hệ thống bắt đầu theo dõi: chỉ mở và nhắc các việc có hạn từ ngày này "
         "(engine start)",
+        "go_live": "Ngày xã bắt đầu vận hành hệ thống, dạng YYYY-MM-DD: việc có hạn trước ngày "
+        "này mà chưa hoàn thành được giữ lại để cơ quan thường trực xử lý (cchc triage), không "
+        "gửi thư; bỏ trống: ngày rà soát đầu tiên ghi trong cơ sở dữ liệu (go-live date)",
         "catch_up_days": "Khi cấu hình thay đổi, rà soát lại tối đa bấy nhiêu ngày đã qua "
         "(catch-up days)",
+        "overview_after": "Số ngày làm việc sau hạn báo cáo tổng hợp của xã (mỗi quý) thì gửi "
+        "bản tổng hợp tình hình quý cho Chủ tịch và Phó Chủ tịch phụ trách; mặc định 3 "
+        "(overview after)",
         "sweep_time": 'Giờ rà soát mỗi sáng ngày làm việc, dạng "HH:MM" đặt trong dấu nháy, '
         'ví dụ "07:30" (sweep time)',
         "submit_hint": "Hướng dẫn nộp sản phẩm ghi trong thư khi chưa có đường liên kết nộp "
@@ -75,10 +82,12 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
     | {
         "escalation": "Nhận báo cáo chuyển cấp các việc quá hạn (receives escalations)",
         "in_charge": "Lãnh đạo phụ trách CCHC (Phó Chủ tịch phụ trách): nhận chuyển cấp "
-        "leader_in_charge, và việc của cơ quan thường trực chuyển cấp lên đây (leader in "
-        "charge)",
+        "leader_in_charge, và việc của cơ quan thường trực chuyển cấp lên đây sau Trưởng phòng "
+        "(leader in charge)",
         "chair": "Chủ tịch UBND: Sở Nội vụ gửi văn bản đôn đốc báo cáo chậm gửi thành phố đến "
         "đây; không ai được đánh dấu: lãnh đạo có chức vụ bắt đầu bằng “Chủ tịch” (chair)",
+        "overview": "Nhận bản tổng hợp tình hình thực hiện nhiệm vụ CCHC hằng quý; bỏ trống: "
+        "Chủ tịch và lãnh đạo phụ trách CCHC nhận (quarterly overview)",
     },
     "Sender": {
         "name": "Tên người gửi hiển thị, ví dụ “UBND phường Mẫu” (display name)",
@@ -112,6 +121,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "nhiêu ngày làm việc, mặc định 3 (inputs before due)",
         "catch_up_grace": "Việc mở sau hạn (chạy bù) có thêm bấy nhiêu ngày làm việc kể từ "
         "khi mở trước khi chuyển cấp, mặc định 3 (catch-up grace)",
+        "min_notice": "Việc được mở muộn (sau ngày mở theo lịch) khi còn ít hơn bấy nhiêu ngày "
+        "làm việc đến hạn thì hạn nộp được tính bấy nhiêu ngày làm việc kể từ ngày mở, thư ghi "
+        "rõ; mặc định 5 (minimum notice)",
         "escalation_time": 'Giờ gửi báo cáo chuyển cấp cho thủ trưởng, lãnh đạo, dạng "HH:MM" '
         "đặt trong dấu nháy, muộn hơn giờ rà soát để kịp ghi nhận văn bản nhận buổi sáng, ví dụ "
         '"14:00"; bỏ trống: gửi cùng lần rà soát buổi sáng (escalation time)',
@@ -182,6 +194,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "khai báo một lần cho cả thành phố (calendar)",
         "obligations": "Nhiệm vụ chung cho mọi xã, hoặc cho các xã nêu ở communes của từng nhiệm "
         "vụ (shared obligations)",
+        "indicators": "Chỉ tiêu chung cho mọi xã, hoặc cho các xã nêu ở communes của từng chỉ "
+        "tiêu (shared indicators)",
         "reports": "Nhiệm vụ riêng của cơ quan thành phố, ví dụ báo cáo tổng hợp báo cáo của các "
         "xã: consolidates là mã nhiệm vụ của xã, lead là mã của cơ quan (city office reports)",
     },
@@ -204,6 +218,29 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "address": "Địa chỉ trụ sở của cơ quan (address)",
         "director": "Giám đốc Sở: việc của cơ quan quá hạn chuyển cấp đến đây trước, không "
         "đến lãnh đạo thành phố (director)",
+    },
+    "Indicator": {
+        "id": "Mã chỉ tiêu: chữ thường, chữ số và dấu gạch ngang, ví dụ “ho-so-truc-tuyen” (id)",
+        "ref": "Chỗ kế hoạch đặt chỉ tiêu, ví dụ “Mục II.2.a” (plan reference)",
+        "name": "Tên chỉ tiêu (name)",
+        "reported_by": "Mã các đơn vị báo cáo chỉ tiêu, hoặc ALL: mọi đơn vị có báo cáo "
+        "mang chỉ tiêu (reported by)",
+        "measure": "Cách đo: ratio (tỷ lệ tử số/mẫu số, tính %), count (số lượng), yes_no "
+        "(có/không) (measure)",
+        "numerator": "Với ratio: tử số đếm gì (numerator)",
+        "denominator": "Với ratio: mẫu số đếm gì (denominator)",
+        "direction": "Chiều của mục tiêu: at_least (tối thiểu) hoặc at_most (tối đa) (direction)",
+        "target": "Mục tiêu: tỷ lệ % với ratio và yes_no, số lượng với count (target)",
+        "by": "Năm phải đạt mục tiêu, ví dụ 2030 (target year)",
+        "steps": "Lộ trình theo năm do kế hoạch CCHC năm đặt: năm -> mục tiêu của năm, ví dụ "
+        "{2027: 75} (yearly steps)",
+        "reported_in": "Mã nhiệm vụ có báo cáo mang chỉ tiêu, ví dụ bao-cao-cchc-dinh-ky "
+        "(reported in)",
+        "maximum": "Với count: giá trị lớn nhất hợp lệ (maximum)",
+        "jump_factor": "Giá trị gấp hơn bấy nhiêu lần (hoặc nhỏ hơn 1/bấy nhiêu) giá trị kỳ "
+        "trước của đơn vị phải được xác nhận, mặc định 2 (jump factor)",
+        "communes": "Trong chỉ tiêu dùng chung của thành phố: chỉ áp dụng cho các xã này "
+        "(communes)",
     },
     "YearCalendar": {
         "days_off": "Ngày nghỉ thêm trong năm, ví dụ ngày nghỉ hoán đổi (extra days off)",

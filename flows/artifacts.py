@@ -52,6 +52,7 @@ from notifications.status_pages import (
     ItemLike,
     Page,
     consolidated_page,
+    indicators_page,
     opened_page,
     scorecard_page,
     status_pages,
@@ -128,6 +129,12 @@ def publish_scorecard(plan: Plan, engine: Engine, year: int, at: datetime) -> st
 def publish_consolidated(plan: Plan, engine: Engine, at: datetime) -> str | None:
     """The consolidated report's view of the units' reports, when one is open."""
     page = consolidated_page(plan, engine, at)
+    return None if page is None else publish(page)
+
+
+def publish_indicators(plan: Plan, engine: Engine, at: datetime) -> str | None:
+    """The indicators of the open consolidated reports' periods against their targets."""
+    page = indicators_page(plan, engine, at)
     return None if page is None else publish(page)
 
 

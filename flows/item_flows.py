@@ -38,6 +38,7 @@ CHANGE_WORDS = {
     ItemChange.ACCEPTED: "chấp nhận",
     ItemChange.RETURNED: "trả lại",
     ItemChange.WAIVED: "miễn",
+    ItemChange.RESUMED: "mở lại việc tồn đọng",
 }
 """The changes made outside a sweep (`flows.status`), as a run name says them."""
 

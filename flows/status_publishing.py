@@ -51,9 +51,10 @@ def _server() -> str | None:
 def _tables_published(
     rt: Runtime, plan: Plan, at: datetime, last_event: int, fingerprint: str
 ) -> None:
-    """After a commune's status tables: its consolidated report's view (it follows the same
-    items), and the page log's record of what the tables were written from."""
+    """After a commune's status tables: its consolidated report's view and its indicators (they
+    follow the same items), and the page log's record of what the tables were written from."""
     artifacts.publish_consolidated(plan, rt.engine, at)
+    artifacts.publish_indicators(plan, rt.engine, at)
     day = local_date(at, plan.zone)
     mark_published(rt.engine, STATUS, plan.commune.code, day, last_event, fingerprint, at)
 

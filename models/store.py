@@ -48,6 +48,12 @@ def insert_missing(
 _CHUNK = 500
 
 
+def insert_if_absent(session: Session, model: type[SQLModel], row: dict[str, Any]) -> None:
+    """Insert `row` unless its primary key is taken (a concurrent runner's row stays)."""
+    stmt = _dialect_insert(session)(table_of(model)).values(**row)
+    session.execute(stmt.on_conflict_do_nothing())
+
+
 def upsert(session: Session, model: type[SQLModel], row: dict[str, Any]) -> None:
     """Insert `row`, or update the row with the same primary key to its values."""
     table = table_of(model)

@@ -110,6 +110,10 @@ class WorkItem(SQLModel, table=True):
     )
     directive_id: int | None = Field(default=None, foreign_key="directive.id", index=True)
     """The directive the item acts on (`Directive`); NULL for the plan's items."""
+    held_on: date | None = None
+    """The commune's go-live date, for an item opened due before it and not done: it was held
+    for the standing office to sort out (`usecases.golive`); kept once the office re-opened or
+    waived it. NULL for an item never held."""
 
 
 class Deliverable(SQLModel, table=True):
@@ -232,6 +236,33 @@ class Event(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class IndicatorValue(SQLModel, table=True):
+    """One entry of an indicator's value for an item (the unit's report of a period):
+    append-only, each change a new row with who and when; the newest row of (item, indicator)
+    is the value in force. A row with `numerator` None clears the value."""
+
+    __tablename__ = "indicator_value"
+    __table_args__ = (Index("ix_indicator_value_item", "item_id", "indicator", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="work_item.id")
+    commune: str = Field(max_length=32)
+    indicator: str = Field(max_length=64)
+    unit: str = Field(max_length=32)
+    period: str = Field(max_length=16)
+    numerator: float | None = None
+    denominator: float | None = None
+    """A ratio's denominator, 1 for a yes/no; None for a count."""
+    at: datetime
+    actor: str = Field(max_length=64)
+    """Who entered it: the unit's code (its upload page), `standing_office`, `admin` (CLI)."""
+    source: str = Field(max_length=16, default="cli")
+    """Where it came from: `page` (the unit's upload page), `office`, `cli`, `sheet` (the
+    Sở's data sheet)."""
+    confirmed: str | None = None
+    """The jump warning the person confirmed, when there was one."""
+
+
 class Outbox(SQLModel, table=True):
     """A notification to deliver: one row per item, step and recipient, written before sending."""
 
@@ -283,6 +314,19 @@ class OpeningMark(SQLModel, table=True):
     obligation: str = Field(primary_key=True, max_length=64)
     fingerprint: str = Field(max_length=32)
     opened_through: date
+
+
+class GoLive(SQLModel, table=True):
+    """The day a commune went live: its first sweep, as recorded by that sweep (the config's
+    `go_live` stands in for it when set). Items due before it are held, not mailed."""
+
+    __tablename__ = "go_live"
+
+    commune: str = Field(primary_key=True, max_length=32)
+    day: date
+    """The local date of the first sweep."""
+    at: datetime
+    """The instant of the first sweep."""
 
 
 class ConfigSnapshot(SQLModel, table=True):

@@ -15,6 +15,7 @@ from notifications.documents.league import RATE_COLUMNS, columns
 from notifications.status_pages import MAX_TABLE_ROWS, Page, fingerprint
 from schedules.city import City
 from schedules.dates import VN_ZONE, vn_datetime
+from schedules.indicators import vn_number
 from schedules.plan import Plan
 from schedules.vocabulary import communes_count
 from usecases.league import TOTAL, League, short_name
@@ -100,7 +101,21 @@ def league_description(lg: League) -> str:
         f"{lg.city}, số liệu đến {vn_datetime(lg.at, VN_ZONE)}: {lg.count_text}, "
         f"{TOTAL.lower()} {percent(total.on_time_rate)} đúng hạn "
         f"({total.on_time}/{total.on_time + total.late + total.overdue_open} việc đã đến hạn)."
+        + furthest_from_target(lg)
     )
+
+
+def furthest_from_target(lg: League, count: int = 3) -> str:
+    """ " Xa mục tiêu chỉ tiêu nhất: xã A (thiếu 12,5 điểm %), …" — the communes whose
+    indicators fall furthest short of their targets on average; "" when none has data."""
+    rated = [c for c in lg.communes if c.indicators.rated]
+    rated.sort(key=lambda c: (-(c.indicators.gaps / c.indicators.rated), c.code))
+    shown = [
+        f"{c.name} (thiếu {vn_number(c.indicators.gaps / c.indicators.rated)} điểm %)"
+        for c in rated[:count]
+        if c.indicators.gaps > 0
+    ]
+    return f" Xa mục tiêu chỉ tiêu nhất: {', '.join(shown)}." if shown else ""
 
 
 def league_page(city: City, lg: League) -> Page:

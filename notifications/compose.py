@@ -20,9 +20,11 @@ from models.tables import (
 )
 from notifications.attachments import DIRECTIVE_FILE_KINDS, directive_attachment
 from notifications.city_voice import city_voice
+from notifications.documents.overview import OverviewSource, overview_view
 from notifications.extension_views import extension_context
 from notifications.facts import RECEIPT_KINDS, Facts, receipt_verdict
 from notifications.ics import CalendarEntry, calendar_bytes
+from notifications.indicator_views import indicators_view
 from notifications.labels import KIND_LABELS
 from notifications.message import (
     Attachment,
@@ -45,19 +47,21 @@ from notifications.views import (
     unit_view,
 )
 from schedules.dates import local_date, vn_date, vn_datetime
-from schedules.notices import leader_addresses
+from schedules.notices import escalation_addresses, leader_addresses
 from schedules.plan import Plan
 from schedules.vocabulary import (
     OPEN_STATUSES,
     MailKind,
     StepKind,
-    format_step,
+    days_late,
     parse_step,
 )
 from usecases.league import short_name
 
 if TYPE_CHECKING:
     from email.headerregistry import Address
+
+    from schedules.timeline import Step
 
 Evidence = Callable[[str, str, datetime], list[tuple[str, str, str, bytes]]]
 """`evidence(obligation, period, at)`: (file name, MIME type, subtype, bytes) of files to attach
@@ -123,14 +127,18 @@ class Composer:
         link: Callable[[int, str, datetime], str] | None = None,
         evidence: Evidence | None = None,
         renderer: Renderer | None = None,
+        overview: OverviewSource | None = None,
     ):
         """`link(item_id, unit, at)` makes the signed intake link (notifications.links);
         without it mails carry no `upload_url`. `evidence` gives the files an item's mails attach
         (the caller passes `notifications.documents.scorecard.evidence_for`). `renderer`: the
-        templates (default: the plan's, as they are on disk)."""
+        templates (default: the plan's, as they are on disk). `overview(item, at)` gives the
+        quarterly overview a leader's `overview` row speaks of (the caller passes
+        `notifications.documents.overview.overview_for`)."""
         self.plan = plan
         self.link = link
         self.evidence = evidence
+        self.overview = overview
         self.renderer: Renderer = renderer or renderer_for(plan.folder, plan.city_folder)
         self.names = people(plan)
         self.units_by_address = {str(u.email).lower(): code for code, u in plan.units.items()}
@@ -220,7 +228,9 @@ class Composer:
             "kind_label": KIND_LABELS.get(kind, kind),
             "step": step,
             "item": self.view(item, today),
-            "escalation": self._escalation(step, item) if kind == MailKind.ESCALATION else None,
+            "escalation": self._escalation(step, item, today, recipient, facts)
+            if kind == MailKind.ESCALATION
+            else None,
             "closed": self._closed(item, facts) if kind in RECEIPT_KINDS else None,
             "returned": self._returned(item, step, facts) if kind == MailKind.RETURNED else None,
             "city_voice": self._voice(kind, step, item, facts),
@@ -230,6 +240,7 @@ class Composer:
             "sources": source_states(self.plan, item, facts.sources[item.id], today)
             if item.id in facts.sources
             else None,
+            "indicators": indicators_view(facts.indicators.get(saved_id(item), [])),
             "upload_url": self.link(saved_id(item), link_unit, at)
             if self.link and link_unit and kind in UPLOAD_KINDS and item.status in OPEN_STATUSES
             else "",
@@ -262,32 +273,81 @@ class Composer:
             "city_voice": single.get("city_voice"),
             "extension": single.get("extension"),
             "sources": single.get("sources"),
+            "indicators": single.get("indicators"),
             "upload_url": single.get("upload_url", ""),
             "entries": entries,
             "undelivered": [{"address": a, "error": e} for a, e in undelivered],
             "has_calendar": has_calendar,
             "to_leader": recipient.lower() in self.leaders,
+            "overview": single.get("overview"),
         }
 
-    def _escalation(self, step: str, item: WorkItem) -> dict:
-        level = parse_step(step).number or 1
-        name = format_step(StepKind.ESCALATION, level)
+    def _escalation(
+        self,
+        step: str,
+        item: WorkItem,
+        today: date,
+        recipient: str = "",
+        facts: Facts | None = None,
+    ) -> dict:
+        """What an escalation mail says of its level, as `recipient` (the mail's To) reads it:
+        `level` counts the mails of the item's ladder that reach this recipient (a leader's
+        first mail is "Kính báo cáo", never "lần 2" because a head was told first), `step_level`
+        is the ladder's; `label` heads the mail; `earlier` lists the levels told before this one
+        ("đã nhắc Trưởng đơn vị ngày 21/07"); `late_line` is the item's line in a leader's
+        digest ("quá hạn 02 ngày làm việc (hạn 20/07/2027; đã nhắc Trưởng đơn vị ngày 21/07)")."""
+        step_level = parse_step(step).number or 1
         steps = self.plan.timeline(item.obligation, item.due, item.opened_at)
-        targets = next((s.to for s in steps if s.name == name), ())
+        levels = [s for s in steps if s.kind == StepKind.ESCALATION]
+        this = next((s for s in levels if s.level == step_level), None)
+        targets = this.to if this else ()
         office = self.plan.commune.standing_office
+        own = item.unit == office
         labels = [
             ROLE_LABELS.get(t, "").format(kind=self.plan.kind_label)
             or (unit_view(self.plan, office).name if t == "standing_office" else None)
             or unit_view(self.plan, t).name
             for t in targets
         ]
+        who = recipient.lower()
+        queued = facts.escalations.get(saved_id(item)) if facts is not None else None
+        if queued:  # the mails the outbox holds: what was told, to whom, when
+            told: dict[int, datetime] = {}
+            mine_levels: set[int] = set()
+            for name, to, at in queued:
+                number = parse_step(name).number or 0
+                if number < step_level:
+                    told[number] = min(told.get(number, at), at)
+                    if to.lower() == who:
+                        mine_levels.add(number)
+            by_level = {s.level: s for s in levels}
+            sent = [(by_level[n], at) for n, at in sorted(told.items()) if n in by_level]
+            level = len(mine_levels) + 1
+        else:  # a preview, a sample: the ladder (not the levels an item opened late went past)
+            sent = [(s, s.at) for s in levels if s.level < step_level and s.at > item.opened_at]
+            level = 1 + sum(
+                who in {a.lower() for a in escalation_addresses(self.plan, s.to, item.unit)}
+                for s, _ in sent
+            )
         # A leader is reported to ("kính báo cáo"); a head of unit is asked ("đề nghị").
-        own = item.unit == self.plan.commune.standing_office
-        to_leaders = own or bool(set(targets) & {"leadership", "leader_in_charge"})
+        if recipient:
+            to_leaders = who in self.leaders
+        else:
+            to_leaders = bool(set(targets) & {"leadership", "leader_in_charge"})
+            to_leaders = to_leaders or (own and bool(set(targets) & {"head", "standing_office"}))
+        if to_leaders:
+            label = "Kính báo cáo" if level == 1 else f"Kính báo cáo lần {level}"
+        else:
+            label = f"{'Nhắc việc' if own else 'Đôn đốc'} lần {level}"
+        earlier = [self._told(s, at, item) for s, at in sent]
         return {
             "level": level,
+            "step_level": step_level,
+            "label": label,
             "targets": ", ".join(labels) or "lãnh đạo",
             "to_leaders": to_leaders,
+            "earlier": earlier,
+            "late_line": self._late_line(item, today, earlier),
         }
 
     def _voice(self, kind: MailKind, step: str, item: WorkItem, facts: Facts) -> dict | None:
@@ -311,6 +371,31 @@ class Composer:
         if item is None:
             return False
         return self._voice(MailKind(row.kind), row.step, item, facts) is not None
+
+    def _told(self, level: Step, at: datetime, item: WorkItem) -> str:
+        """An earlier level of the ladder as a leader's digest names it: "đã nhắc Trưởng đơn vị
+        ngày 21/07" (a unit's head; the standing office's own: its Trưởng phòng by name), "đã
+        báo cáo lãnh đạo ngày 22/07"."""
+        day = local_date(at, self.plan.zone).strftime("%d/%m")
+        own = item.unit == self.plan.commune.standing_office
+        heads = {a.lower() for a in escalation_addresses(self.plan, ("head",), item.unit)}
+        told = {a.lower() for a in escalation_addresses(self.plan, level.to, item.unit)}
+        if told and told <= heads and not told & self.leaders:
+            head = unit_view(self.plan, item.unit).head_name if own else "Trưởng đơn vị"
+            return f"đã nhắc {head} ngày {day}"
+        return f"đã báo cáo lãnh đạo ngày {day}"
+
+    def _late_line(self, item: WorkItem, today: date, earlier: list[str]) -> str:
+        """ "quá hạn 02 ngày làm việc (hạn 20/07/2027; đã nhắc Trưởng đơn vị ngày 21/07)", as an
+        office writes an item's line to a leader; for an item opened past its due date, its
+        fresh deadline ("quá hạn gửi bổ sung …", "hạn gửi bổ sung …")."""
+        catch_up = self.plan.catch_up_deadline(item.obligation, item.due, item.opened_at)
+        deadline = catch_up or item.due
+        late = days_late(deadline, today, self.plan.calendar)
+        own = item.unit == self.plan.commune.standing_office
+        extra = (" hoàn thành bổ sung" if own else " gửi bổ sung") if catch_up else ""
+        head = f"quá hạn{extra} {late:02d} ngày làm việc" if late else f"quá hạn{extra}"
+        return f"{head} ({'; '.join([f'hạn{extra} {vn_date(deadline)}', *earlier])})"
 
     def _closed(self, item: WorkItem, facts: Facts) -> dict:
         got = facts.deliverables.get(saved_id(item))
@@ -357,6 +442,7 @@ class Composer:
             item=view,
             commune=self.common(opened_on, item.opened_at)["commune"],
             sources=None,
+            indicators=None,
             kind="",
         )
         # An item opened past its due date: the event is its fresh deadline.
@@ -384,7 +470,15 @@ class Composer:
         notice = name.undelivered
         step = str(replace(name, undelivered=False))
         kind = MailKind(row.kind)
-        entries = [self.entry(kind, step, item, at, facts, row.recipient)]
+        # The mail's To reads it (a copy retried alone is the same mail).
+        entries = [self.entry(kind, step, item, at, facts, row.addressed_to or row.recipient)]
+        extra: list[Attachment] = []
+        if kind == MailKind.OVERVIEW:  # its undelivered notice too: the office can forward it
+            if self.overview is None:
+                raise RuntimeError("an overview mail needs the overview's source")
+            found = self.overview(item, at)
+            entries[0]["overview"] = overview_view(found.overview)
+            extra += [Attachment(*f) for f in found.files]
         undelivered = facts.failures.get((saved_id(item), step), []) if notice else []
         calendar = []
         if row.kind == MailKind.OPENED and not notice:
@@ -394,7 +488,7 @@ class Composer:
         to = row.addressed_to or row.recipient
         context = self.context(kind, to, at, entries, undelivered, bool(calendar))
         msg_id = row_message_id(self.plan.commune.code, row, facts)
-        extra = (
+        extra += (
             [Attachment(*f) for f in self.evidence(item.obligation, item.period, at)]
             if self.evidence and not notice and row.kind in EVIDENCE_KINDS
             else []

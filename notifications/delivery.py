@@ -38,6 +38,7 @@ from models.tables import Outbox, saved_id
 from notifications.claims import LEASE, Audience, Lease, Scope, claim, held_rows
 from notifications.compose import Composer, Evidence, Mail
 from notifications.delivery_report import DeliveryReport
+from notifications.documents.overview import OverviewSource, overview_for
 from notifications.facts import Facts
 from notifications.links import intake_linker
 from notifications.recording import Recorder
@@ -85,9 +86,11 @@ async def deliver_pending_async(
     chunk: int = CHUNK,
     evidence: Evidence | None = None,
     items: Collection[int] | None = None,
+    overview: OverviewSource | None = None,
 ) -> DeliveryReport:
     """One delivery run as of `at`; `evidence` gives the files an item's mails attach (see
-    `Composer`); `items` limits the run to those items' rows (what an action just queued).
+    `Composer`); `items` limits the run to those items' rows (what an action just queued);
+    `overview` builds the leaders' quarterly overview (default: from `engine`, as of `at`).
 
     1. open the transport (one SMTP connection for the run, or the .eml folder);
     2. claim, all at once, the leaders' escalations (and their copies) due: each leader gets
@@ -113,6 +116,7 @@ async def deliver_pending_async(
         link=intake_linker(settings),
         evidence=evidence,
         renderer=templates_in_use(plan, settings.smtp.sender, at),
+        overview=overview or overview_for(plan, engine),
     )
     transport = transport or make_transport(settings.smtp, settings.data_dir)
     report = DeliveryReport(at, transport.via)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -15,7 +16,14 @@ from models.store import consolidated_sources, rounds_by_item
 from models.tables import Deliverable, Directive, Event, Extension, Outbox, WorkItem, saved_id
 from schedules.plan import Plan
 from schedules.timeliness import Verdict, verdict
-from schedules.vocabulary import EventKind, MailKind, OutboxStatus, is_undelivered
+from schedules.vocabulary import (
+    ARCHIVE_MARK,
+    EventKind,
+    MailKind,
+    OutboxStatus,
+    is_undelivered,
+)
+from usecases.indicator_report import IndicatorRow, indicator_rows
 
 RECEIPT_VERDICTS: dict[Verdict | None, str] = {
     Verdict.ON_TIME: "đúng hạn",
@@ -41,6 +49,28 @@ def load_extensions(session: Session, rows: Sequence[Outbox]) -> dict[tuple[int,
         return {}
     query = select(Extension).where(col(Extension.item_id).in_(ids))
     return {(e.item_id, e.seq): e for e in session.execute(query).scalars()}
+
+
+def load_escalations(
+    session: Session, rows: Sequence[Outbox]
+) -> dict[int, list[tuple[str, str, datetime]]]:
+    """The escalation mails of the current round of the items escalated among `rows` (see
+    `Facts.escalations`)."""
+    ids = {r.item_id for r in rows if r.kind == MailKind.ESCALATION}
+    if not ids:
+        return {}
+    columns = (col(Outbox.item_id), col(Outbox.step), col(Outbox.recipient), col(Outbox.created_at))
+    query = select(*columns).where(
+        col(Outbox.item_id).in_(ids),
+        col(Outbox.kind) == MailKind.ESCALATION,
+        col(Outbox.addressed_to).is_(None),
+        col(Outbox.status).in_([OutboxStatus.SENT, OutboxStatus.PENDING]),
+    )
+    found: dict[int, list[tuple[str, str, datetime]]] = {}
+    for item_id, step, recipient, created_at in session.execute(query.order_by(col(Outbox.id))):
+        if ARCHIVE_MARK not in step and not is_undelivered(step):
+            found.setdefault(item_id, []).append((step, recipient, created_at))
+    return found
 
 
 def receipt_verdict(item: WorkItem) -> str:
@@ -73,10 +103,17 @@ class Facts:
     sent_with: dict[str, list[Outbox]] = field(default_factory=dict)
     """By the Message-ID of a digest whose copies (Cc) are retried alone: the rows its To was
     sent (see `Composer.for_digest`)."""
+    indicators: dict[int, list[IndicatorRow]] = field(default_factory=dict)
+    """For a consolidated report's item: the indicators of its period, per unit and for the
+    commune, as they stand when the mail is written."""
     directives: dict[int, Directive] = field(default_factory=dict)
     """The directive each directive's item acts on, by directive id."""
     extensions: dict[tuple[int, int], Extension] = field(default_factory=dict)
     """The extensions of the items with an extension mail, by (item, its number)."""
+    escalations: dict[int, list[tuple[str, str, datetime]]] = field(default_factory=dict)
+    """For the items with an escalation mail: (step, recipient, queued at) of each escalation
+    mail of the item's current round, sent or to be sent (copies, cancelled and failed ones
+    left out): what a recipient was told before, and when."""
 
 
 def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = None) -> Facts:
@@ -96,6 +133,9 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
             ob = plan.obligations.get(item.obligation)
             if ob is not None and ob.consolidates:
                 facts.sources[saved_id(item)] = consolidated_sources(session, plan, item)
+                if plan.indicators:
+                    period = [item.period]
+                    facts.indicators[saved_id(item)] = indicator_rows(plan, session, None, period)
     closed = {r.item_id for r in rows if r.kind in RECEIPT_KINDS + (MailKind.RETURNED,)}
     if closed:
         query = select(Deliverable).where(col(Deliverable.item_id).in_(closed))
@@ -109,6 +149,7 @@ def load_facts(session: Session, rows: Sequence[Outbox], plan: Plan | None = Non
         for event in session.execute(events.order_by(col(Event.id))).scalars():
             facts.returns[(event.item_id, event.detail.get("step", ""))] = event.detail
             facts.returns[(event.item_id, "")] = event.detail
+    facts.escalations = load_escalations(session, rows)
     noticed = {r.item_id for r in rows if is_undelivered(r.step)}
     if noticed:
         failures = select(Outbox).where(

@@ -16,6 +16,7 @@ KIND_LABELS: dict[str, str] = {
     MailKind.COORDINATE: "Đề nghị phối hợp",
     MailKind.EXTENSION: "Gia hạn",
     MailKind.CORRECTION: "Đã nhận sản phẩm (sau chuyển cấp)",
+    MailKind.OVERVIEW: "Báo cáo tình hình thực hiện nhiệm vụ CCHC",
 }
 
 OUTBOX_STATUS_LABELS = {
@@ -52,7 +53,7 @@ def step_label(step: str) -> str:
         StepKind.OPENED: "thông báo nhiệm vụ",
         StepKind.REMINDER: f"nhắc hạn, còn {n} ngày làm việc",
         StepKind.DUE: "đến hạn",
-        StepKind.OVERDUE: "quá hạn",
+        StepKind.OVERDUE: "quá hạn gửi bổ sung" if n else "quá hạn",
         StepKind.ESCALATION: f"chuyển cấp {n}",
         StepKind.CLOSED: f"đã nhận bản {n}" if n else "đã nhận",
         StepKind.RETURNED: f"trả lại lần {n}",
@@ -61,6 +62,8 @@ def step_label(step: str) -> str:
         StepKind.EXTENDED: f"gia hạn lần {n}",
         StepKind.REFUSED: f"không gia hạn lần {n}",
         StepKind.CORRECTION: "báo đã nhận sau chuyển cấp",
+        StepKind.HELD: "tồn đọng trước khi vận hành, chờ xử lý",
+        StepKind.OVERVIEW: "tổng hợp tình hình quý gửi lãnh đạo",
     }[name.kind]
     if name.undelivered:
         words = f"báo thư lỗi: {words}"

@@ -19,6 +19,7 @@ from schedules.notices import (
     escalation_addresses,
     extension_notices,
     opening_notices,
+    overview_notices,
     returned_notices,
     step_notices,
 )
@@ -28,6 +29,7 @@ from schedules.vocabulary import (
     MAIL_OF_STEP,
     NAGGING_KINDS,
     MailKind,
+    ObligationKind,
     StepKind,
     format_step,
     parse_step,
@@ -71,6 +73,16 @@ def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Noti
         levels = policy.escalation or ()
         told = [a for lv in levels for a in escalation_addresses(plan, tuple(lv.to), item.unit)]
         notices = correction_notices(plan, item.unit, told, item.obligation)
+    elif kind == MailKind.OVERVIEW:  # the quarter's overview, on its consolidated report
+        if plan.obligations.get(item.obligation) is None or (
+            plan.obligations[item.obligation].kind != ObligationKind.CONSOLIDATED_REPORT
+        ):
+            raise UserError(
+                f"Thư tổng hợp quý (overview) đi kèm báo cáo tổng hợp của "
+                f"{plan.kind_label}; nhiệm vụ số "
+                f"{item.id} không phải báo cáo tổng hợp: xem bằng `cchc overview`"
+            )
+        notices = overview_notices(plan)
     elif kind == MailKind.COORDINATE:  # the request for inputs to the first coordinating unit
         opened = Step(str(MailKind.OPENED), StepKind.OPENED, item.opened_at)
         notices = [
@@ -102,7 +114,14 @@ def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Noti
 def notice_instant(plan: Plan, item: WorkItem, step: str) -> datetime:
     """When the notice of `step` is (or was) due for `item`: its timeline step's instant; the
     opening for `opened` and `coordinate`; the closing for `closed`; else the item's last
-    change (its opening)."""
+    change (its opening); the morning of its sending day for the quarter's overview."""
+    if step == StepKind.OVERVIEW:
+        from schedules.dates import local_instant
+        from usecases.overview import cycle_of_item
+
+        day = cycle_of_item(plan, item).send_on
+        if day is not None:
+            return local_instant(day, plan.commune.sweep_time, plan.zone)
     found = next(
         (s for s in plan.timeline(item.obligation, item.due, item.opened_at) if s.name == step),
         None,
@@ -134,7 +153,9 @@ def preview_mail(
 
     if kind not in MailKind.__members__.values():
         raise UserError(f"Không có loại thư '{kind}': chọn một trong {', '.join(MailKind)}")
-    composer = Composer(plan, sender, link=link)
+    from notifications.documents.overview import overview_for
+
+    composer = Composer(plan, sender, link=link, overview=overview_for(plan, engine))
     with transaction(engine) as session:
         item = session.get(WorkItem, item_id)
         if item is None or item.commune != plan.commune.code:

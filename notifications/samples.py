@@ -125,7 +125,26 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, di
         at_level = when[MailKind.ESCALATION]
         escalated = composer.entry(MailKind.ESCALATION, "escalation-1", item, at_level, facts)
         out.append((digest, composer.context(digest, leaders[0], at_level, [escalated] * 2)))
+        out.append(_overview_sample(composer, item, facts, overdue, leaders[0]))
     return out + office_samples(composer, item, when[MailKind.OPENED], str(recipient))
+
+
+def _overview_sample(
+    composer: Composer, item: WorkItem, facts: Facts, at: datetime, leader: str
+) -> tuple[MailKind, dict]:
+    """The quarterly overview to a leader, every unit with nothing counted yet."""
+    from notifications.documents.overview import overview_view
+    from schedules.overview import quarter_cycle
+    from usecases.overview import Overview, UnitQuarter
+
+    plan = composer.plan
+    day = item.due
+    cycle = quarter_cycle(plan, day.year, (day.month - 1) // 3 + 1)
+    units = [UnitQuarter(code, unit.name) for code, unit in plan.units.items()]
+    overview = Overview(plan.commune.name, plan.commune.plan_short, cycle, at, plan.zone, units)
+    kind = MailKind.OVERVIEW
+    entry = composer.entry(kind, str(kind), item, at, facts) | {"overview": overview_view(overview)}
+    return kind, composer.context(kind, leader, at, [entry])
 
 
 def _sample_facts(item: WorkItem, closed_at: datetime) -> tuple[WorkItem, Facts]:

@@ -3,8 +3,8 @@ markdown artifact shows, under which stable key, with which description. `flows.
 hands them to Prefect; nothing here imports it.
 
 Keys (`cchc-<commune>-...`): `open-items`, `late-items`, `opened-<obligation>`,
-`consolidated`, `scorecard-<year>`; the sweep summary is `notifications.sweep_summary`'s, a
-city's own pages `notifications.city_pages`'.
+`consolidated`, `indicators`, `scorecard-<year>`; the sweep summary is
+`notifications.sweep_summary`'s, a city's own pages `notifications.city_pages`'.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ from sqlmodel import col
 from models.db import transaction
 from models.store import consolidated_sources
 from models.tables import WorkItem
+from notifications.documents.indicators import indicators_markdown
 from notifications.documents.scorecard import scorecard_markdown, scorecard_png
 from notifications.views import period_label, source_states
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES, Standing, standing
+from usecases.indicator_report import indicator_rows
 from usecases.scorecard import Scorecard
 
 MAX_TABLE_ROWS = 2000
@@ -271,6 +273,46 @@ def consolidated_page(plan: Plan, engine: Engine, at: datetime) -> Page | None:
         table,
         f"Tình hình nhận báo cáo của các đơn vị cho báo cáo tổng hợp — "
         f"{vn_datetime(at, plan.zone)}",
+    )
+
+
+def indicators_key(plan: Plan) -> str:
+    return f"cchc-{plan.commune.code}-indicators"
+
+
+def indicators_page(plan: Plan, engine: Engine, at: datetime) -> Page | None:
+    """The indicators of each open consolidated report's period (`cchc-<commune>-indicators`,
+    markdown): each indicator for the commune and per unit against its target, the verdict,
+    how many units reported; None when no consolidated report is open or the plan has no
+    indicators."""
+    consolidating = [oid for oid, ob in plan.obligations.items() if ob.consolidates]
+    if not consolidating or not plan.indicators:
+        return None
+    parts = []
+    with transaction(engine) as session:
+        query = select(WorkItem).where(
+            col(WorkItem.commune) == plan.commune.code,
+            col(WorkItem.obligation).in_(consolidating),
+            col(WorkItem.status).in_(list(OPEN_STATUSES)),
+        )
+        for item in session.execute(query.order_by(col(WorkItem.due), col(WorkItem.id))).scalars():
+            rows = indicator_rows(plan, session, None, [item.period])
+            if not rows:
+                continue
+            parts.append(
+                f"## Chỉ tiêu của kế hoạch, {period_label(item.period)} (báo cáo tổng hợp "
+                f"#{item.id}, hạn {vn_date(item.due)})\n\n{indicators_markdown(rows)}\n"
+            )
+    if not parts:
+        return None
+    note = (
+        "\nGiá trị toàn xã: tổng tử số của các đơn vị chia cho tổng mẫu số. Biểu đồ diễn biến "
+        "theo kỳ: `cchc indicators --year YYYY --chart FILE.png`.\n"
+    )
+    return Page(
+        indicators_key(plan),
+        "\n".join(parts) + note,
+        f"Chỉ tiêu của kế hoạch so với mục tiêu — {vn_datetime(at, plan.zone)}",
     )
 
 

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 from notifications.directive_views import DirectiveView, directive_view
 from schedules.config import ALL_UNITS, Obligation
 from schedules.contents import ContentGroup, note_for_units, report_contents
-from schedules.dates import vn_date, vn_datetime, vn_weekday
-from schedules.documents import is_directive_period, lower_first
+from schedules.dates import local_date, vn_date, vn_datetime, vn_weekday
+from schedules.documents import lower_first
+from schedules.periods import period_label
 from schedules.plan import Plan
 from schedules.timeliness import timeliness_label
 from schedules.vocabulary import (
@@ -28,8 +29,6 @@ from schedules.vocabulary import (
 
 if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cchc plan` needs none
     from models.tables import Directive, WorkItem
-
-ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
 SHORT_TITLE = 90
 SUBJECT_BUDGET = 54
@@ -117,27 +116,9 @@ class ItemView:
     subject_title: str = ""
     """What a subject names after the unit and the deadline: "Báo cáo CCHC quý I năm 2027" for
     a periodic report, else the title cut to keep the subject near 100 characters."""
-
-
-def period_label(key: str) -> str:
-    """ "2027-Q1" → "quý I năm 2027", "2027-H1" → "6 tháng đầu năm 2027", "2027" → "năm 2027";
-    a directive's item: "theo văn bản chỉ đạo"."""
-    if is_directive_period(key):
-        return "theo văn bản chỉ đạo"
-    parts = key.split("-")
-    year = parts[0]
-    if len(parts) == 1:
-        return f"năm {year}"
-    if len(parts) == 3:
-        return f"đợt ngày {vn_date(date.fromisoformat(key))}"
-    part = parts[1]
-    if part.startswith("Q") and part[1:].isdigit():
-        return f"quý {ROMAN.get(int(part[1:]), part[1:])} năm {year}"
-    if part == "H1":
-        return f"6 tháng đầu năm {year}"
-    if part == "H2":
-        return f"6 tháng cuối năm {year}"
-    return f"tháng {part}/{year}"
+    escalates_to_head: bool = False
+    """A level of the item's ladder goes to its head of unit (for the office's own items, the
+    office's Trưởng phòng, before the leader in charge)."""
 
 
 def _month_or_day(day: date, first: bool) -> str:
@@ -246,6 +227,8 @@ def item_view(
         label = span_label(item.window_start, ob.schedule.once)
     catch_up = plan.catch_up_deadline(item.obligation, item.due, item.opened_at)
     coordinators, asks = _coordination(plan, item, directive)
+    # Coordinators asked on opening only while their date lay ahead (`Plan.inputs_due`).
+    asks = asks and plan.asks_inputs_on_opening(item.obligation, item.due, item.opened_at)
     inputs = plan.inputs_due(item.obligation, item.due, item.opened_at) if asks else None
     unit = unit_view(plan, item.unit)
     # An item opened past its due date counts from its fresh deadline, not the plan's date.
@@ -256,7 +239,13 @@ def item_view(
         phrase = f"đã quá hạn {what} {late} ngày làm việc"
     found = _directive_of(plan, item, directive)
     ref, product, deliverable = _owed(plan, item, label, found)
-    first_due = item.original_due
+    late_notice = late_notice_note(plan, item)
+    first_due = None if late_notice else item.original_due
+    day_off = (
+        plan.day_off_note(item.nominal_due, item.due)
+        if item.nominal_due and item.nominal_due != item.due
+        else ""
+    )
     return ItemView(
         id=item.id or 0,
         obligation=item.obligation,
@@ -276,9 +265,7 @@ def item_view(
         due=vn_date(item.due),
         due_iso=item.due.isoformat(),
         due_weekday=vn_weekday(item.due),
-        due_note=plan.day_off_note(item.nominal_due, item.due)
-        if item.nominal_due and item.nominal_due != item.due
-        else "",
+        due_note="; ".join(n for n in (late_notice, day_off) if n),
         days_left=left,
         days_late=late,
         due_today=today == deadline,
@@ -308,6 +295,38 @@ def item_view(
         original_due=vn_date(first_due) if first_due and first_due != item.due else "",
         timeliness=timeliness_label(item, today),
         directive=found,
+        escalates_to_head=ob is not None
+        and any("head" in level.to for level in plan.policy(item.obligation).escalation),
+    )
+
+
+def late_notice_note(plan: Plan, item: WorkItem) -> str:
+    """Why an item's due date is not the plan's, when the unit heard of it late: opened close
+    to its due date (`Plan.notice_deadline`: "hạn theo Kế hoạch: …; nhiệm vụ được thông báo
+    ngày …, còn 2 ngày làm việc đến hạn, nên hạn nộp được tính 5 ngày làm việc kể từ ngày
+    thông báo"), or held at go-live and re-opened by the office with a fresh date; else ""."""
+    planned = item.original_due
+    if planned is None or planned == item.due or item.adhoc:
+        return ""
+    opened_on = local_date(item.opened_at, plan.zone)
+    if item.held_on is not None and planned < item.held_on:
+        office = unit_view(plan, plan.commune.standing_office).name
+        return (
+            f"hạn theo Kế hoạch: {vn_date(planned)}, trước ngày hệ thống nhắc việc bắt đầu vận "
+            f"hành ({vn_date(item.held_on)}); {office} định lại hạn nộp như trên"
+        )
+    if plan.notice_deadline(item.obligation, planned, item.opened_at, item.opens_on) != item.due:
+        return ""
+    left = plan.calendar.working_days_between(opened_on, planned)
+    when = (
+        "đúng ngày đến hạn"
+        if left <= 0
+        else f"ngày {vn_date(opened_on)}, chỉ còn {left} ngày làm việc đến hạn"
+    )
+    notice = plan.policy(item.obligation).min_notice
+    return (
+        f"hạn theo Kế hoạch: {vn_weekday(planned)}, ngày {vn_date(planned)}; nhiệm vụ được "
+        f"thông báo {when}, nên hạn nộp được tính {notice} ngày làm việc kể từ ngày thông báo"
     )
 
 
@@ -435,6 +454,8 @@ def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: da
             name = unit_view(plan, code).name
         if source is None:
             state, group = "chưa mở nhiệm vụ", "missing"
+        elif source.status == ItemStatus.HELD:  # due before go-live: the office decides
+            state, group = ItemStatus.HELD.label, "missing"
         elif not ItemStatus(source.status).is_open:  # closed or waived: as every surface says
             state = standing(source, today, plan.calendar).label
             late = source.status == ItemStatus.CLOSED and source.on_time is False

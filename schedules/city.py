@@ -119,7 +119,14 @@ def load_city(folder: Path | str) -> City:
         return City.of(load_plan(folder))
     city_source, city_cfg, others = _city_files(folder)
     shared: Parsed = [
-        (city_source, ConfigFile(calendar=city_cfg.calendar, obligations=city_cfg.obligations)),
+        (
+            city_source,
+            ConfigFile(
+                calendar=city_cfg.calendar,
+                obligations=city_cfg.obligations,
+                indicators=city_cfg.indicators,
+            ),
+        ),
         *others,
     ]
     communes_dir = folder / COMMUNES
@@ -243,6 +250,8 @@ def _office_plan(
         plan_start=min(p.commune.plan_start for p in plans.values()),
         plan_end=max(p.commune.plan_end for p in plans.values()),
         start=min(p.commune.start for p in plans.values()),
+        # Live when its communes are, if they all set the date; else its own first sweep.
+        go_live=_earliest_go_live(plans),
         sweep_time=first.sweep_time,
         defaults=info.defaults or first.defaults,
     )
@@ -411,16 +420,24 @@ def _shared_only(parsed: Parsed) -> list[ConfigIssue]:
 def _unknown_communes(shared: Parsed, codes: set[str]) -> list[ConfigIssue]:
     found = []
     for source, cfg in shared:
-        for i, ob in enumerate(cfg.obligations or []):
-            for j, code in enumerate(ob.communes or []):
-                if code not in codes:
-                    found.append(
-                        source.issue(
-                            ("obligations", i, "communes", j),
-                            f"unknown commune '{code}' (xã không tồn tại); known: "
-                            f"{', '.join(sorted(codes)) or '-'}",
-                        )
+        for key in ("obligations", "indicators"):
+            found += _unknown_in(source, key, getattr(cfg, key) or [], codes)
+    return found
+
+
+def _unknown_in(source: YamlSource, key: str, rows: list, codes: set[str]) -> list[ConfigIssue]:
+    """Commune codes of a shared file's `key` rows (`communes:`) that no commune has."""
+    found = []
+    for i, row in enumerate(rows):
+        for j, code in enumerate(row.communes or []):
+            if code not in codes:
+                found.append(
+                    source.issue(
+                        (key, i, "communes", j),
+                        f"unknown commune '{code}' (xã không tồn tại); known: "
+                        f"{', '.join(sorted(codes)) or '-'}",
                     )
+                )
     return found
 
 
@@ -470,3 +487,10 @@ def calendar_warnings(city: City, today: date) -> list[ConfigIssue]:
             f"and working days once announced{hint} (chưa khai báo lịch nghỉ, làm bù năm {year})",
         )
     ]
+
+
+def _earliest_go_live(plans: dict[str, Plan]) -> date | None:
+    """The earliest `go_live` of the communes when every one sets it; None otherwise."""
+    found = [p.commune.go_live for p in plans.values()]
+    dates = [d for d in found if d is not None]
+    return min(dates) if dates and len(dates) == len(found) else None

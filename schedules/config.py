@@ -60,7 +60,13 @@ class Leader(Person):
     in_charge: bool = Field(
         False,
         description="The leader in charge of administrative reform (Phó Chủ tịch phụ trách): "
-        "escalation target leader_in_charge, and the standing office's own items escalate here",
+        "escalation target leader_in_charge; the standing office's own items escalate here "
+        "after its head",
+    )
+    overview: bool | None = Field(
+        None,
+        description="Receives the quarterly overview; unset: the Chủ tịch (title or name "
+        "starting with 'Chủ tịch') and the leader in charge do",
     )
     chair: bool = Field(
         False,
@@ -124,6 +130,12 @@ class Policy(Strict):
         description="An item opened after its due date (a late first run, catch-up) gets this "
         "many working days from its opening before any escalation (default 3)",
     )
+    min_notice: Annotated[int, Field(ge=1, le=60)] | None = Field(
+        None,
+        description="An item opened late (after its opening day, e.g. by a commune's first "
+        "run) fewer than this many working days before its due date is due this many working "
+        "days after the day it opened instead; the mails state it (default 5)",
+    )
     escalation_time: time | None = Field(
         None,
         description="Local time the escalations to heads and leaders go out, later than the "
@@ -136,7 +148,12 @@ class Policy(Strict):
         return None if value is None else clock_time(value)
 
 
-OPTIONAL_DEFAULTS = {"inputs_before_due": 3, "catch_up_grace": 3, "escalation_time": None}
+OPTIONAL_DEFAULTS = {
+    "inputs_before_due": 3,
+    "catch_up_grace": 3,
+    "min_notice": 5,
+    "escalation_time": None,
+}
 """Policy fields the commune's `defaults` may leave out, and their built-in values
 (`escalation_time` None: the escalations go out with the sweep)."""
 
@@ -331,10 +348,23 @@ class Commune(Strict):
     plan_start: date
     plan_end: date
     start: date = Field(description="The engine opens and nags only items due on or after this")
+    go_live: date | None = Field(
+        None,
+        description="The day the commune goes live: items due before it and not done are held "
+        "for the standing office to sort out (`cchc triage`), never mailed; unset: the day of "
+        "the commune's first sweep, as the database recorded it",
+    )
     catch_up_days: int = Field(
         366, ge=1, description="On a config change, look back at most this many days"
     )
     sweep_time: time = Field(time(7, 30), description="Local time of the working-day sweep")
+    overview_after: int = Field(
+        3,
+        ge=0,
+        le=30,
+        description="Working days after each consolidated report's due date when the quarterly "
+        "overview goes to the leaders (`overview`)",
+    )
     submit_hint: str = Field(
         "", description="How to hand in a deliverable, shown in mails until the upload link exists"
     )
@@ -372,6 +402,17 @@ class Commune(Strict):
             )
         return value
 
+    @field_validator("go_live")
+    @classmethod
+    def _go_live_in_plan(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start, last = info.data.get("start"), info.data.get("plan_end")
+        if value is not None and start and last and not start <= value <= last:
+            raise ValueError(
+                f"go_live {value} must lie between start {start} and plan_end {last} "
+                "(ngày vận hành phải nằm trong khoảng từ start đến plan_end)"
+            )
+        return value
+
 
 def complete_defaults(value: Policy | None) -> Policy | None:
     """A commune's (or city's) `defaults` set every field but the optional ones."""
@@ -388,6 +429,67 @@ class YearCalendar(Strict):
     working_days: list[date] = Field([], description="Extra working days (ngày làm bù)")
 
 
+IndicatorMeasure = Literal["ratio", "count", "yes_no"]
+"""How an indicator is measured: a ratio of a named numerator over a named denominator (shown in
+%), a count, or a yes/no (1 or 0; a commune's is the share of its units that answer yes)."""
+Direction = Literal["at_least", "at_most"]
+
+
+class Indicator(Strict):
+    """A numeric target of the plan (chỉ tiêu), whose value units report with a report."""
+
+    id: str = Field(pattern=OBLIGATION_ID, description="Indicator id, e.g. ho-so-truc-tuyen")
+    ref: str = Field(min_length=1, description='Where the plan sets it, e.g. "Mục II.2.a"')
+    name: str = Field(min_length=1)
+    reported_by: list[str] = Field(
+        min_length=1, description="Unit codes that report it, or ALL (every unit)"
+    )
+    measure: IndicatorMeasure
+    numerator: str | None = Field(None, description="With ratio: what the numerator counts")
+    denominator: str | None = Field(None, description="With ratio: what the denominator counts")
+    direction: Direction = "at_least"
+    target: Annotated[float, Field(ge=0)] = Field(
+        description="The target: a percentage for ratio and yes_no (100: every unit says yes), "
+        "a number for count"
+    )
+    by: int | None = Field(None, ge=2000, le=2100, description="The year the target is due")
+    steps: dict[int, Annotated[float, Field(ge=0)]] = Field(
+        {}, description="Yearly steps the annual plans set: year -> target of that year"
+    )
+    reported_in: str = Field(
+        min_length=1, description="Obligation id whose report carries the value"
+    )
+    maximum: float | None = Field(None, gt=0, description="With count: the largest value")
+    jump_factor: float = Field(
+        2.0,
+        gt=1,
+        description="A value more than this many times (or less than 1/this of) the unit's "
+        "previous one is a warning the unit confirms",
+    )
+    communes: list[str] | None = Field(
+        None, description="In a city's shared indicators: only these communes; unset: every one"
+    )
+
+    @model_validator(mode="after")
+    def _measure_fits(self) -> Indicator:
+        named = self.numerator is not None and self.denominator is not None
+        if self.measure == "ratio" and not named:
+            raise ValueError("a ratio names its numerator and its denominator")
+        if self.measure != "ratio" and (self.numerator or self.denominator):
+            raise ValueError("numerator and denominator go with measure: ratio only")
+        if self.maximum is not None and self.measure != "count":
+            raise ValueError("maximum goes with measure: count only (a ratio is 0-100 %)")
+        percent = self.measure != "count"
+        values: dict[str, float] = {"target": self.target}
+        values |= {f"steps.{year}": value for year, value in self.steps.items()}
+        for where, value in values.items():
+            if percent and value > 100:
+                raise ValueError(f"{where}: {value:g} is a percentage, at most 100")
+        if self.by is not None and any(year > self.by for year in self.steps):
+            raise ValueError(f"steps after {self.by} (by): the target is due by then")
+        return self
+
+
 class ConfigFile(Strict):
     """One YAML file of the config folder; the folder's files together make the plan."""
 
@@ -395,6 +497,7 @@ class ConfigFile(Strict):
     units: list[Unit] | None = None
     calendar: dict[int, YearCalendar] | None = None
     obligations: list[Obligation] | None = None
+    indicators: list[Indicator] | None = None
     extends: str | None = Field(
         None,
         description="A template plan folder (relative to this file's folder) whose files come "
@@ -440,6 +543,7 @@ class CityFile(Strict):
     city: City
     calendar: dict[int, YearCalendar] | None = None
     obligations: list[Obligation] | None = None
+    indicators: list[Indicator] | None = None
     reports: list[Obligation] | None = Field(
         None,
         description="The city office's own items, e.g. its report that consolidates the "

@@ -11,7 +11,7 @@ first mail only.
 |                                    | coordinate | each coordinating unit (1)  |                 |
 | reminder, due day, overdue         | that step  | the unit                    |                 |
 | the reminder before inputs are due | coordinate | each coordinating unit      |                 |
-| escalation level N                 | escalation | the level's targets         | standing office |
+| escalation level N                 | escalation | the level's targets         | office, unit (4)|
 | a deliverable closes the item      | closed     | the unit, standing office   |                 |
 |   (the standing office's own item) | (none)     |                             |                 |
 | a later version of a closed item   | closed     | the unit (`closed-vN`)      |                 |
@@ -22,18 +22,25 @@ first mail only.
 | the product of an escalated item   | correction | who got its escalations (3) |                 |
 |   arrives                          |            |                             |                 |
 | a mail to X refused for good       | its kind   | standing office, unless X   |                 |
+| a quarter's overview is due        | overview   | each overview leader (5)    | standing office |
 
 (The notice of a refused mail has the step `undelivered-STEP`. (1) but the standing office, which
 sends these requests. (2) for the office's own item: the leader in charge, who decides. (3) the
-escalations sent in the item's current round, but for the addresses its `closed` mail goes to.)
+escalations sent in the item's current round, but for the addresses its `closed` mail goes to.
+(4) the standing office, but on its own items; the unit too on a level that goes to its head:
+a unit keeps hearing of its own late item. The copy goes with the leader in charge's mail when
+a level goes to several leaders, so the office gets one copy of a run's leader mails.
+(5) `overview_leaders`: the Chủ tịch and the leader in charge, unless the config says otherwise;
+the rows hang on the item of the quarter's consolidated report.)
 
 A directive's item (`usecases.directives`) names its coordinating units itself: the callers pass
 them (`coordinators`) instead of the obligation's.
 
 An item whose unit left the config has no recipient: its notices are empty.
 
-The standing office's own items do not make it notify itself: their escalations go to the
-leader in charge of administrative reform (its head and the office itself stand for that
+The standing office's own items do not make it notify itself: their first level goes to the
+office's own head (the Trưởng phòng Văn hóa - Xã hội: `head`, with the office in copy), the
+others to the leader in charge of administrative reform (`standing_office` stands for that
 leader), without the office in copy.
 
 A city's commune owes the city office (Sở Nội vụ) the reports the city's own report sums up
@@ -45,6 +52,7 @@ copy; and its closing gets the Sở's receipt, to the standing office.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -73,6 +81,16 @@ def _unit(plan: Plan, unit: str) -> tuple[str, ...]:
 
 def _office(plan: Plan) -> tuple[str, ...]:
     return _unit(plan, plan.commune.standing_office)
+
+
+def _office_head(plan: Plan) -> tuple[str, ...]:
+    """The head of the standing office, whom its own late items reach first; the leader in
+    charge when the office has no head of its own (a city office whose head is its contact, at
+    the office's own address)."""
+    office = plan.units[plan.commune.standing_office]
+    head = str(office.head.email)
+    itself = {str(office.email).lower(), str(plan.commune.contact.email).lower()}
+    return leaders_in_charge(plan) if head.lower() in itself else (head,)
 
 
 def leaders_in_charge(plan: Plan) -> tuple[str, ...]:
@@ -106,13 +124,16 @@ def escalation_addresses(plan: Plan, targets: tuple[str, ...], unit: str) -> tup
     """The addresses of an escalation level's targets for an item of `unit`: its head of unit
     (`head`), the leaders marked for escalation (`leadership`), the leader in charge
     (`leader_in_charge`), the standing office (`standing_office`) or a unit by code; each
-    address once. For the standing office's own items, `head` and `standing_office` mean the
-    leader in charge: the office does not escalate to itself."""
+    address once. For the standing office's own items, `head` is the office's own head (its
+    Trưởng phòng hears before the leaders) and `standing_office` means the leader in charge: the
+    office does not escalate to itself."""
     own = unit == plan.commune.standing_office
     found: list[str] = []
     for target in targets:
-        if own and target in ("head", "standing_office"):
+        if own and target == "standing_office":
             found += leaders_in_charge(plan)
+        elif own and target == "head":
+            found += _office_head(plan)
         elif target == "head":
             found.append(str(plan.units[unit].head.email))
         elif target == "leadership":
@@ -124,6 +145,34 @@ def escalation_addresses(plan: Plan, targets: tuple[str, ...], unit: str) -> tup
         else:
             found += _unit(plan, target)
     return tuple(dict.fromkeys(found))
+
+
+CHAIR_TITLE = "chủ tịch"
+"""A leader whose title (or name) starts with this is the Chủ tịch (a "Phó Chủ tịch" is not)."""
+
+
+def overview_leaders(plan: Plan) -> tuple[str, ...]:
+    """Who receives the quarterly overview: each leader with `overview: true`; a leader
+    without the key when the Chủ tịch (title or name starting "Chủ tịch") or in charge of
+    administrative reform."""
+
+    def chair(text: str | None) -> bool:
+        return unicodedata.normalize("NFC", text or "").strip().lower().startswith(CHAIR_TITLE)
+
+    found = [
+        str(p.email)
+        for p in plan.commune.leadership
+        if p.overview or (p.overview is None and (p.in_charge or chair(p.title) or chair(p.name)))
+    ]
+    return tuple(dict.fromkeys(found))
+
+
+def overview_notices(plan: Plan) -> list[Notice]:
+    """The quarterly overview: one mail to each overview leader, the standing office copied
+    once (it wrote the overview and answers the leaders' questions)."""
+    to = overview_leaders(plan)
+    cc = tuple(a for a in _office(plan) if a not in to)
+    return [Notice(MailKind.OVERVIEW, StepKind.OVERVIEW, to, cc)] if to else []
 
 
 def digest_addresses(plan: Plan) -> set[str]:
@@ -155,11 +204,31 @@ def _coordinators(
     return tuple(a for code in codes for a in _unit(plan, code))
 
 
+def escalation_copies(plan: Plan, targets: Sequence[str], unit: str) -> tuple[str, ...]:
+    """Who is copied on an escalation level of an item of `unit`: the standing office (not on
+    its own items: it does not report to itself), and the unit itself on a level that goes to
+    its head, so that a unit hears of its own late item when its head does."""
+    own = unit == plan.commune.standing_office
+    copies = () if own else _office(plan)
+    headed = not own or _office_head(plan) != leaders_in_charge(plan)
+    if "head" in targets and headed:
+        copies += _unit(plan, unit)
+    return tuple(dict.fromkeys(copies))
+
+
+def in_charge_first(plan: Plan, addresses: Sequence[str]) -> tuple[str, ...]:
+    """`addresses` with the leader in charge's first: a notice's copy goes with its first mail
+    (`models.store.outbox_rows`), so a level to several leaders copies the standing office on
+    the leader in charge's mail, where its other levels' copies go too (one copy per run)."""
+    first = {a.lower() for a in leaders_in_charge(plan)}
+    return tuple(sorted(addresses, key=lambda a: a.lower() not in first))
+
+
 def step_notices(plan: Plan, obligation: str, unit: str, step: Step) -> list[Notice]:
     """A timeline step reached: the unit hears of its own item; an escalation goes to its
-    level's targets (head of unit, leadership, ...) with the standing office in copy, unless the
-    office is itself a target or the item is the office's own; the reminder before the inputs
-    are due also reminds the coordinating units."""
+    level's targets (head of unit, leadership, ...) with its copies (`escalation_copies`) but
+    those it goes to; the reminder before the inputs are due also reminds the coordinating
+    units."""
     if unit not in plan.units:
         return []
     if step.kind == StepKind.ESCALATION and is_city_escalation(plan, obligation, step.level):
@@ -168,9 +237,9 @@ def step_notices(plan: Plan, obligation: str, unit: str, step: Step) -> list[Not
         cc = tuple(dict.fromkeys(a for a in copied if a.lower() not in {t.lower() for t in to}))
         return [Notice(MailKind.ESCALATION, step.name, to, cc)] if to else []
     if step.kind == StepKind.ESCALATION:
-        to = escalation_addresses(plan, step.to, unit)
-        own = unit == plan.commune.standing_office
-        cc = () if own else tuple(a for a in _office(plan) if a not in to)
+        to = in_charge_first(plan, escalation_addresses(plan, step.to, unit))
+        told = {a.lower() for a in to}
+        cc = tuple(a for a in escalation_copies(plan, step.to, unit) if a.lower() not in told)
         return [Notice(MailKind.ESCALATION, step.name, to, cc)] if to else []
     found = [Notice(MAIL_OF_STEP[step.kind], step.name, _unit(plan, unit))]
     coordinators = _coordinators(plan, obligation, unit) if step.asks_inputs else ()
@@ -222,8 +291,10 @@ def correction_notices(
 ) -> list[Notice]:
     """The product of an escalated item arrived: each address `told` of its escalations (heads,
     leaders; a copy included) gets a short correction, but those its `closed` mail reaches
-    (the unit, the standing office): they hear of it there."""
+    (the unit, the standing office): they hear of it there; nor the standing office of its
+    own item, which it handed in itself."""
     receipt = {a.lower() for n in closed_notices(plan, unit, obligation=obligation) for a in n.to}
+    receipt |= {a.lower() for a in _unit(plan, unit) + _office(plan)}
     to = tuple(dict.fromkeys(a for a in told if a.lower() not in receipt))
     return [Notice(MailKind.CORRECTION, StepKind.CORRECTION, to)] if to else []
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from schedules.config import NamedSet, PeriodKind
+from schedules.dates import vn_date
+from schedules.documents import is_directive_period
 
 NAMED_SETS: dict[NamedSet, tuple[str, PeriodKind]] = {
     # In CCHC practice the Q2 report IS the 6-month report and the Q4 report IS the annual one:
@@ -104,3 +106,27 @@ def _cchc_period(anchor: date, q3_window_from_june: bool) -> Period:
         )
     start = date(y, 6, 15) if m == 9 and q3_window_from_june else year_open
     return Period(keys[m], start, date(y, m, 14), (y, m), _month_end(y, m))
+
+
+ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+
+
+def period_label(key: str) -> str:
+    """ "2027-Q1" → "quý I năm 2027", "2027-H1" → "6 tháng đầu năm 2027", "2027" → "năm 2027";
+    a directive's item: "theo văn bản chỉ đạo"."""
+    if is_directive_period(key):
+        return "theo văn bản chỉ đạo"
+    parts = key.split("-")
+    year = parts[0]
+    if len(parts) == 1:
+        return f"năm {year}"
+    if len(parts) == 3:
+        return f"đợt ngày {vn_date(date.fromisoformat(key))}"
+    part = parts[1]
+    if part.startswith("Q") and part[1:].isdigit():
+        return f"quý {ROMAN.get(int(part[1:]), part[1:])} năm {year}"
+    if part == "H1":
+        return f"6 tháng đầu năm {year}"
+    if part == "H2":
+        return f"6 tháng cuối năm {year}"
+    return f"tháng {part}/{year}"

@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from schedules.calendar import WorkingCalendar
-from schedules.config import ALL_UNITS, Commune, Obligation, Policy, Unit
+from schedules.config import ALL_UNITS, Commune, Indicator, Obligation, Policy, Unit
 from schedules.dates import end_of_day, local_date, vn_date, vn_weekday
 from schedules.occurrences import (
     CompiledSchedule,
@@ -27,7 +27,7 @@ from schedules.occurrences import (
     opening_date,
 )
 from schedules.policy import ResolvedPolicy, resolve_policy
-from schedules.timeline import Step, catch_up_deadline, inputs_due, timeline
+from schedules.timeline import Step, catch_up_deadline, inputs_due, notice_deadline, timeline
 from schedules.vocabulary import COMMUNE_KIND_LABELS, commune_kinds_phrase
 from schedules.yamlsource import ConfigIssue
 
@@ -44,6 +44,8 @@ class Plan:
     calendar: WorkingCalendar
     schedules: dict[str, CompiledSchedule] = field(default_factory=dict)
     warnings: list[ConfigIssue] = field(default_factory=list)
+    indicators: dict[str, Indicator] = field(default_factory=dict)
+    """The plan's numeric targets (chỉ tiêu), reported with the reports that carry them."""
     """What `cchc check` warns about but does not refuse (`FILE:LINE: message`)."""
     unit_sources: dict[str, ConfigIssue] = field(default_factory=dict)
     """Where each unit's address is set (file and line; empty message), for the city's check
@@ -251,6 +253,20 @@ class Plan:
         policy = self.policy(obligation_id)
         return catch_up_deadline(due, opened_at, policy, self.calendar, self.zone)
 
+    def notice_deadline(
+        self, obligation_id: str, due: date, opened_at: datetime, opens_on: date
+    ) -> date | None:
+        """The due date in force of an item opened late, close to its scheduled due date `due`
+        (`schedules.timeline.notice_deadline`); None when the item keeps `due`."""
+        policy = self.policy(obligation_id)
+        return notice_deadline(due, opened_at, opens_on, policy, self.calendar, self.zone)
+
+    def asks_inputs_on_opening(self, obligation_id: str, due: date, opened_at: datetime) -> bool:
+        """Whether an item opened at `opened_at` still asks its coordinating units for inputs:
+        only while their date (`inputs_due`) lies after the day it opened; a contribution date
+        already come or past is never asked for."""
+        return self.inputs_due(obligation_id, due, opened_at) > local_date(opened_at, self.zone)
+
     def consolidator(self, obligation_id: str) -> str | None:
         """The obligation whose report sums up `obligation_id`'s reports, if any."""
         return next(
@@ -289,12 +305,15 @@ class Plan:
     def fingerprint(self, obligation_id: str) -> str:
         """Changes whenever anything that decides this obligation's occurrences changes."""
         payload = {
-            # When escalations go out decides no occurrence: left out of the fingerprint.
+            # When escalations go out, and the grace of an item opened late, decide no
+            # occurrence: left out of the fingerprint.
             "obligation": self.obligations[obligation_id].model_dump(
-                mode="json", exclude={"policy": {"escalation_time"}}
+                mode="json", exclude={"policy": {"escalation_time", "min_notice"}}
             ),
             "units": self.lead_units(obligation_id),
-            "defaults": self.defaults.model_dump(mode="json", exclude={"escalation_time"}),
+            "defaults": self.defaults.model_dump(
+                mode="json", exclude={"escalation_time", "min_notice"}
+            ),
             "start": self.commune.start.isoformat(),
             "calendar": sorted(
                 (y, sorted(map(str, o.days_off)), sorted(map(str, o.working_days)))

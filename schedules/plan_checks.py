@@ -17,13 +17,28 @@ from pathlib import Path
 from dateutil.rrule import rrulestr
 
 from schedules.calendar import WorkingCalendar
-from schedules.config import ALL_UNITS, ESCALATION_ROLES, Commune, Obligation, Policy, Unit
+from schedules.config import (
+    ALL_UNITS,
+    ESCALATION_ROLES,
+    Commune,
+    Indicator,
+    Obligation,
+    Policy,
+    Unit,
+)
 from schedules.dates import local_date, local_instant, vn_date
+from schedules.notices import overview_leaders
 from schedules.occurrences import CompiledSchedule, Occurrence, compile_schedule, nominal_due
 from schedules.plan import Plan
 from schedules.plan_merge import Merged, Parsed, Where, merge
 from schedules.plan_warnings import doubled_period_words, unreached_rows
-from schedules.vocabulary import COMMUNE_KIND_LABELS, REPORT_KINDS, CommuneKind, StepKind
+from schedules.vocabulary import (
+    COMMUNE_KIND_LABELS,
+    REPORT_KINDS,
+    CommuneKind,
+    ObligationKind,
+    StepKind,
+)
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
 PLACEHOLDERS = ("{plan_short}", "{plan}", "{commune_kind}")
@@ -89,7 +104,13 @@ class _Checks:
         self._require_content(obligations, self.merged.units)
         overrides = self.merged.overrides
         calendar = WorkingCalendar(commune.plan_start.year, commune.plan_end.year, overrides)
-        return Plan(folder, commune, self.merged.units, obligations, calendar)
+        plan = Plan(folder, commune, self.merged.units, obligations, calendar)
+        plan.indicators = {
+            iid: indicator
+            for iid, indicator in self.merged.indicators.items()
+            if indicator.communes is None or commune.code in indicator.communes
+        }
+        return plan
 
     def _commune(self, folder: Path, defaults: Policy | None) -> Commune:
         """The commune, with the city's `defaults` when it sets none; ConfigInvalid when no
@@ -164,6 +185,8 @@ class _Checks:
         self._check_commune(plan)
         for oid, ob in plan.obligations.items():
             self._check_obligation(plan, oid, ob)
+        for iid, indicator in plan.indicators.items():
+            self._check_indicator(plan, iid, indicator)
         if not self.issues:
             for oid in plan.obligations:
                 self._check_consolidation(plan, oid)
@@ -215,6 +238,51 @@ class _Checks:
         self._check_escalation_time(plan, where, ob.policy)
         if ob.schedule is not None:
             self._compile(plan, oid, ob, (source, loc))
+
+    def _check_indicator(self, plan: Plan, iid: str, indicator: Indicator) -> None:
+        """An indicator is carried by a scheduled report of the plan, reported by units that
+        owe that report, with its yearly steps inside the plan's years."""
+        source, loc = self.merged.indicator_at[iid]
+        carrier = plan.obligations.get(indicator.reported_in)
+        if carrier is None:
+            self.fail(
+                (source, loc + ("reported_in",)),
+                f"unknown obligation '{indicator.reported_in}' (nhiệm vụ không tồn tại); "
+                "name the report that carries the indicator, e.g. bao-cao-cchc-dinh-ky",
+            )
+            return
+        if carrier.schedule is None:
+            self.fail(
+                (source, loc + ("reported_in",)),
+                f"'{indicator.reported_in}' has no schedule, so it cannot carry an indicator "
+                "(nhiệm vụ này không có lịch nên không mang được chỉ tiêu)",
+            )
+            return
+        if not plan.units:
+            return
+        owing = plan.lead_units(indicator.reported_in)
+        for i, code in enumerate(indicator.reported_by):
+            if code != ALL_UNITS and code not in plan.units:
+                self.fail(
+                    (source, loc + ("reported_by", i)),
+                    f"unknown unit '{code}' (đơn vị không tồn tại); known: "
+                    f"{', '.join(plan.units)}, ALL",
+                )
+            elif code != ALL_UNITS and code not in owing:
+                self.fail(
+                    (source, loc + ("reported_by", i)),
+                    f"unit '{code}' owes no '{indicator.reported_in}' report, so it cannot "
+                    f"report this indicator with it (đơn vị không có báo cáo này); units that "
+                    f"owe it: {', '.join(owing) or '-'}",
+                )
+        first, last = plan.commune.plan_start.year, plan.commune.plan_end.year
+        for year in indicator.steps:
+            if not first <= year <= last:
+                self.fail(
+                    (source, loc + ("steps", year)),
+                    f"step year {year} is outside the plan's years {first}-{last} "
+                    "(năm của lộ trình nằm ngoài thời gian kế hoạch)",
+                )
 
     def _check_unit_codes(self, plan: Plan, ob: Obligation, where: Where) -> None:
         source, loc = where
@@ -410,6 +478,7 @@ class _Checks:
             code: source.issue(loc + ("email",), "")
             for code, (source, loc) in self.merged.unit_at.items()
         }
+        self._warn_no_overview(plan)
         for oid, field_name, message in [*unreached_rows(plan), *doubled_period_words(plan)]:
             source, loc = self.obligation_at[oid]
             plan.warnings.append(source.issue(loc + (field_name,), message))
@@ -467,6 +536,26 @@ class _Checks:
                         f"(tên ghi “{word}” nhưng đơn vị hành chính là “{own}”)",
                     )
                 )
+
+    def _warn_no_overview(self, plan: Plan) -> None:
+        """The quarterly overview reaches nobody: no leader is the Chủ tịch, in charge, or marked
+        `overview: true` (said only when a consolidated report would trigger it)."""
+        if not plan.commune.leadership or plan.communes is not None:
+            return
+        consolidated = [
+            oid
+            for oid, ob in plan.obligations.items()
+            if ob.kind == ObligationKind.CONSOLIDATED_REPORT and oid in plan.schedules
+        ]
+        if consolidated and not overview_leaders(plan):
+            plan.warnings.append(
+                self.commune_source.issue(
+                    ("commune", "leadership"),
+                    "warning: no leader receives the quarterly overview: set `overview: true` "
+                    "on the Chủ tịch or the leader in charge (không lãnh đạo nào nhận bản tổng "
+                    "hợp tình hình quý)",
+                )
+            )
 
     def _warn_replaced(self, plan: Plan) -> None:
         """A commune's own copy of a template's obligation shadows it: later edits of the

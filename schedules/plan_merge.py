@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schedules.calendar import YearOverride
-from schedules.config import Commune, ConfigFile, Obligation, Unit, YearCalendar
+from schedules.config import Commune, ConfigFile, Indicator, Obligation, Unit, YearCalendar
 from schedules.yamlsource import ConfigIssue, YamlSource
 
 SHARED, TEMPLATE, OWN = 0, 1, 2
@@ -42,6 +42,8 @@ class Merged:
     overrides: dict[int, YearOverride] = field(default_factory=dict)
     unit_at: dict[str, Where] = field(default_factory=dict)
     obligation_at: dict[str, Where] = field(default_factory=dict)
+    indicators: dict[str, Indicator] = field(default_factory=dict)
+    indicator_at: dict[str, Where] = field(default_factory=dict)
     replaced: list[tuple[str, Where]] = field(default_factory=list)
     """Obligations of a commune's own files that replace a template's or the city's."""
     issues: list[ConfigIssue] = field(default_factory=list)
@@ -80,6 +82,23 @@ class _Merger:
             self._obligation(source, i, ob)
         for year, cal in (cfg.calendar or {}).items():
             self._year(source, year, cal)
+        for i, indicator in enumerate(cfg.indicators or []):
+            self._indicator(source, i, indicator)
+
+    def _indicator(self, source: YamlSource, i: int, indicator: Indicator) -> None:
+        """Like an obligation: a later layer replaces the indicator of the same id (a commune
+        may set its own yearly steps), two files of one layer clash."""
+        merged = self.merged
+        where = (source, ("indicators", i))
+        first = merged.indicator_at.get(indicator.id)
+        if first and not self.replaces(source, first[0]):
+            merged.fail(
+                (source, ("indicators", i, "id")),
+                f"duplicate indicator id '{indicator.id}', first at {place(first)} "
+                "(mã chỉ tiêu bị trùng)",
+            )
+        merged.indicators[indicator.id] = indicator
+        merged.indicator_at[indicator.id] = where
 
     def _commune(self, source: YamlSource, commune: Commune) -> None:
         merged = self.merged

@@ -17,6 +17,8 @@ class ResolvedPolicy:
     shift: Shift
     inputs_before_due: int
     catch_up_grace: int
+    min_notice: int = 5
+    """Working days an item opened late gets at the least before its due date."""
     escalation_time: time | None = None
     """When the escalations go out (local time); None: with the sweep."""
 
@@ -35,5 +37,6 @@ def resolve_policy(defaults: Policy, override: Policy) -> ResolvedPolicy:
         shift=pick("shift"),
         inputs_before_due=pick("inputs_before_due"),
         catch_up_grace=pick("catch_up_grace"),
+        min_notice=pick("min_notice"),
         escalation_time=pick("escalation_time"),
     )

@@ -62,6 +62,27 @@ def catch_up_deadline(
     return calendar.add_working_days(local_date(opened_at, zone), policy.catch_up_grace)
 
 
+def notice_deadline(
+    due: date,
+    opened_at: datetime,
+    opens_on: date,
+    policy: ResolvedPolicy,
+    calendar: WorkingCalendar,
+    zone: ZoneInfo,
+) -> date | None:
+    """For an item opened late (after its opening day `opens_on`: a commune's first run, a
+    catch-up), on or before its due date but fewer than `min_notice` working days before it:
+    its due date in force, `min_notice` working days after the day it opened (the unit is never
+    told "due today" of a task it hears of for the first time). None for an item opened in
+    time, or after its due date (`catch_up_deadline`)."""
+    opened_on = local_date(opened_at, zone)
+    if opened_on <= opens_on or opened_on > due:
+        return None
+    if calendar.working_days_between(opened_on, due) >= policy.min_notice:
+        return None
+    return calendar.add_working_days(opened_on, policy.min_notice)
+
+
 def timeline(
     due: date,
     opened_at: datetime,
@@ -88,14 +109,22 @@ def timeline(
        sums this one up must not wait for the ladder).
 
     An item opened after its due date had ended is told once, on opening, with a fresh deadline
-    (`catch_up_deadline`); its escalations count from that deadline instead of `due`, so a late
-    first run does not escalate at once.
+    (`catch_up_deadline`); when that deadline has ended too, the unit is told it is overdue
+    (`overdue-1`), and its escalations count from that deadline instead of `due`, so a late
+    first run does not escalate at once and the unit hears "quá hạn" before its head does.
     """
     rules = _ItemRules(policy, calendar, zone, morning)
+    caught_up = catch_up_deadline(due, opened_at, policy, calendar, zone)
+    lapsed = (
+        [Step(format_step(StepKind.OVERDUE, 1), StepKind.OVERDUE, end_of_day(caught_up, zone))]
+        if caught_up
+        else []
+    )
     return [
         Step(StepKind.OPENED, StepKind.OPENED, opened_at),
         *rules.before_due(due, opened_at),
         Step(StepKind.OVERDUE, StepKind.OVERDUE, end_of_day(due, zone)),
+        *lapsed,
         *rules.escalations(due, opened_at, consolidated_due),
     ]
 

@@ -11,7 +11,7 @@ from enum import StrEnum
 from schedules.vocabulary import ItemStatus
 
 OPEN, OVERDUE, ESCALATED = ItemStatus.OPEN, ItemStatus.OVERDUE, ItemStatus.ESCALATED
-CLOSED, WAIVED = ItemStatus.CLOSED, ItemStatus.WAIVED
+CLOSED, WAIVED, HELD = ItemStatus.CLOSED, ItemStatus.WAIVED, ItemStatus.HELD
 
 
 class ItemEvent(StrEnum):
@@ -25,6 +25,8 @@ class ItemEvent(StrEnum):
     EXTEND = "extend"
     """An extension is granted: the open item runs to its new due date, from the step its
     new timeline has reached (an overdue or escalated item may be in time again)."""
+    RESUME = "resume"
+    """The standing office re-opens a held item (due before go-live) with a fresh due date."""
 
 
 TRANSITIONS: dict[tuple[ItemStatus, ItemEvent], frozenset[ItemStatus]] = {
@@ -43,9 +45,15 @@ TRANSITIONS: dict[tuple[ItemStatus, ItemEvent], frozenset[ItemStatus]] = {
     (OPEN, ItemEvent.EXTEND): frozenset({OPEN, OVERDUE, ESCALATED}),
     (OVERDUE, ItemEvent.EXTEND): frozenset({OPEN, OVERDUE, ESCALATED}),
     (ESCALATED, ItemEvent.EXTEND): frozenset({OPEN, OVERDUE, ESCALATED}),
+    # A held item (due before go-live) waits for the office: re-opened with a fresh due date,
+    # waived, or closed when its product arrives after all.
+    (HELD, ItemEvent.RESUME): frozenset({OPEN, OVERDUE, ESCALATED}),
+    (HELD, ItemEvent.WAIVE): frozenset({WAIVED}),
+    (HELD, ItemEvent.CLOSE): frozenset({CLOSED}),
 }
 """What each event may turn each status into (the timeline step reached decides among several).
-Closed and waived items take no event but a return; a waived item takes none at all."""
+Closed and waived items take no event but a return; a waived item takes none at all; a held
+item takes the office's decision (resume, waive) or its product (close), never the sweep's."""
 
 
 class IllegalTransition(ValueError):

@@ -15,16 +15,21 @@ Step names (`WorkItem.step`, `Outbox.step`; at most 32 characters):
 | `reminder-N`      | the reminder N working days before the due date                    |
 | `due`             | the due date's morning                                             |
 | `overdue`         | the due date has ended                                             |
+| `overdue-1`       | an item opened past its due date: its fresh deadline (hạn gửi bổ   |
+|                   | sung) has ended too                                                |
 | `escalation-N`    | escalation level N (1-based)                                       |
 | `closed`          | a deliverable closed the item                                      |
 | `closed-vN`       | receipt of version N, handed in after the item was closed          |
 | `returned-N`      | the standing office returned the deliverable, round N              |
 | `waived`          | the item was waived                                                |
+| `held`            | due before the commune went live: held for the office's triage     |
 | `requested-N`     | outbox only: the unit's extension request N, to the office         |
 | `extended-N`      | outbox only: extension N granted (the due date moved)              |
 | `refused-N`       | outbox only: extension request N refused                           |
 | `correction`      | outbox only: the product arrived after an escalation: those told   |
 |                   | of the escalation are told it was received                         |
+| `overview`        | outbox only: the quarterly overview to the leaders, on the item of the |
+|                   | quarter's consolidated report (never archived by a return)         |
 | `undelivered-S`   | outbox only: tells the standing office that step S's mail failed    |
 | `S#N`             | outbox only: step S of the item's round before return N (archived) |
 """
@@ -56,6 +61,9 @@ class ItemStatus(StrEnum):
     ESCALATED = "escalated"
     CLOSED = "closed"
     WAIVED = "waived"
+    HELD = "held"
+    """Due before the commune went live and not done: nothing is mailed about it until the
+    standing office sorts it out (`cchc triage`: re-open with a fresh due date, or waive)."""
 
     @property
     def label(self) -> str:
@@ -85,6 +93,7 @@ STATUS_LABELS: dict[ItemStatus, str] = {
     ItemStatus.ESCALATED: f"quá hạn, {REPORTED_UP}",
     ItemStatus.CLOSED: "đã nộp",
     ItemStatus.WAIVED: "được miễn",
+    ItemStatus.HELD: "tồn đọng trước khi vận hành, chờ xử lý",
 }
 """Each status's Vietnamese label (`ItemStatus.label`)."""
 
@@ -278,6 +287,12 @@ class EventKind(StrEnum):
     EXTENSION_GRANTED = "extension_granted"
     """The due date moved (`usecases.extensions`): the item starts a new round of mails."""
     EXTENSION_REFUSED = "extension_refused"
+    HELD = "held"
+    """Opened due before the commune's go-live date: held for the office's triage, unmailed."""
+    RESUMED = "resumed"
+    """The office re-opened a held item with a fresh due date (`cchc triage reopen`)."""
+    INDICATORS = "indicators"
+    """Indicator values entered or corrected for the item (the rows of `indicator_value`)."""
 
 
 class ItemChange(StrEnum):
@@ -295,6 +310,8 @@ class ItemChange(StrEnum):
     WAIVED = "waived"
     EXTENDED = "extended"
     """The office granted an extension: the due date moved."""
+    RESUMED = "resumed"
+    """The office re-opened an item held at go-live with a fresh due date."""
 
 
 class OutboxStatus(StrEnum):
@@ -330,6 +347,11 @@ class MailKind(StrEnum):
     CORRECTION = "correction"
     """The product of an escalated item arrived: whoever was told of the escalation is told it
     was received ("Đã nhận Báo cáo số 15/BC-TTPVHCC ngày 16/03/2027, đúng hạn")."""
+    OVERVIEW = "overview"
+    """The quarterly overview to the Chủ tịch and the leader in charge, a few working days
+    after the consolidated report of the quarter is due (`usecases.overview`). Its outbox rows
+    hang on that report's item, step `overview`: the key (item, step, recipient) makes it once
+    per quarter and leader."""
 
 
 NAGGING_KINDS = (
@@ -356,6 +378,8 @@ class StepKind(StrEnum):
     EXTENDED = "extended"
     REFUSED = "refused"
     CORRECTION = "correction"
+    HELD = "held"
+    OVERVIEW = "overview"
 
 
 class ExtensionStatus(StrEnum):
@@ -388,6 +412,7 @@ MAIL_OF_STEP = {
     StepKind.EXTENDED: MailKind.EXTENSION,
     StepKind.REFUSED: MailKind.EXTENSION,
     StepKind.CORRECTION: MailKind.CORRECTION,
+    StepKind.OVERVIEW: MailKind.OVERVIEW,
 }
 """The mail a step sends (a waived item is told nothing)."""
 
@@ -422,7 +447,7 @@ class StepName:
     @property
     def rank(self) -> tuple[int, int] | None:
         """Position of a timeline step: opened < reminder-5 < reminder-2 < due < overdue <
-        escalation-1 < escalation-2; None for steps outside the timeline."""
+        overdue-1 < escalation-1 < escalation-2; None for steps outside the timeline."""
         if self.kind not in TIMELINE_KINDS:
             return None
         number = self.number or 0
@@ -451,7 +476,7 @@ def format_step(
         name = str(kind)
     elif kind == StepKind.CLOSED:
         name = f"{kind}-{_VERSION}{number}"
-    elif kind in NUMBERED:
+    elif kind in NUMBERED or kind == StepKind.OVERDUE:
         name = f"{kind}-{number}"
     else:
         raise ValueError(f"step '{kind}' takes no number")
@@ -484,6 +509,8 @@ def parse_step(text: str) -> StepName:
         legal = number is not None and not versioned
     elif kind == StepKind.CLOSED:
         legal = number is None or versioned
+    elif kind == StepKind.OVERDUE:  # `overdue-1`: an item's fresh deadline has ended
+        legal = not versioned
     else:
         legal = number is None
     if not legal:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -67,6 +68,32 @@ def remove_obligation(config_dir: Path, oid: str) -> None:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def live_since_start(target: Path, source: Path | None = None) -> Path:
+    """A copy of the shipped config (or `source`) at `target` whose commune went live on its
+    `start` date (`go_live:`): a first sweep months later catches up on every item due since,
+    as before go-live existed, instead of holding them for the office (tests/test_golive.py).
+    For tests about other things that sweep a fresh database late."""
+    shutil.copytree(source or ROOT / "config", target)
+    return go_live_on_start(target)
+
+
+def go_live_on_start(target: Path) -> Path:
+    """`live_since_start` of the config folder `target`, in place."""
+    commune = target / "commune.yaml"
+    text = commune.read_text(encoding="utf-8")
+    found = re.search(r"^  start: (\S+)\n", text, re.M)
+    assert found, "commune.yaml has a start date"
+    text = text[: found.end()] + f"  go_live: {found[1]}\n" + text[found.end() :]
+    commune.write_text(text, encoding="utf-8")
+    return target
+
+
+def live_plan(plan):
+    """The plan with its commune live since its `start` date (`go_live`): a first sweep months
+    later catches up on every item due since instead of holding them (see `live_since_start`)."""
+    return replace(plan, commune=plan.commune.model_copy(update={"go_live": plan.commune.start}))
 
 
 def cli_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from intake_support import pdf_bytes
-from support import cli_env, find_item, run_cchc, run_cchc_process
+from support import cli_env, find_item, live_since_start, run_cchc, run_cchc_process
 
 from schedules.dates import parse_instant
 
@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def cchc(tmp_path, sqlite_url):
-    """`cchc ARGS` in this process (support.run_cchc), in `tmp_path`, on a fresh database."""
-    env = cli_env(tmp_path / "data", sqlite_url)
+    """`cchc ARGS` in this process (support.run_cchc), in `tmp_path`, on a fresh database; the
+    shipped config, live since its start date (a late first sweep catches up, holds nothing)."""
+    config = live_since_start(tmp_path / "config-live")
+    env = cli_env(tmp_path / "data", sqlite_url, CCHC_CONFIG=str(config))
     return lambda *args, ok=True: run_cchc(env, *args, cwd=tmp_path, ok=ok)
 
 
@@ -561,7 +563,8 @@ def test_new_config_writes_a_skeleton_that_checks(tmp_path):
         "Ủy ban nhân dân xã Phương Nam", "--year", "2027",
     ).stdout  # fmt: skip
     assert "Đã ghi" in made and (folder / "schema.json").is_file()
-    assert "Cấu hình hợp lệ:" in run_cchc(env, "--config", str(folder), "check").stdout
+    checked = run_cchc(env, "--config", str(folder), "check").stdout
+    assert "Cấu hình hợp lệ:" in checked and "1 chỉ tiêu" in checked
     rows = json.loads(
         run_cchc(
             env, "--config", str(folder), "plan", "--from", "2027-01-01", "--to", "2027-12-31",

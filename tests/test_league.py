@@ -169,6 +169,14 @@ def test_every_commune_is_ranked_best_first_the_one_without_items_last(table):
         "q2_rate": None,
         "q3_rate": None,
         "q4_rate": None,
+        "indicator_expected": 0,
+        "indicator_reported": 0,
+        "indicator_on_time": 0,
+        "indicator_reporting_rate": None,
+        "indicator_on_time_rate": None,
+        "indicators_met": 0,
+        "indicators_with_data": 0,
+        "indicator_gap": None,
     }
 
 

@@ -98,9 +98,12 @@ def test_a_quarter_sweep_by_sweep(plan, engine):
             .scalars()
             .one()
         )
-    assert cc == [units["VHXH"].email]
-    # The copy has its own row, to track its delivery.
-    assert ("escalation-1", units["VHXH"].email) in outbox_steps(engine, vp.id, copies=True)
+    # The standing office and the unit itself in copy: a unit keeps hearing of its late item.
+    assert cc == [units["VHXH"].email, units["VP"].email]
+    # Each copy has its own row, to track its delivery.
+    copies = outbox_steps(engine, vp.id, copies=True)
+    assert ("escalation-1", units["VHXH"].email) in copies
+    assert ("escalation-1", units["VP"].email) in copies
 
 
 def test_same_sweep_twice_changes_nothing(plan, engine):
@@ -136,6 +139,9 @@ def test_first_run_opens_nothing_due_before_the_start_date(plan, engine):
 
 
 def test_item_opened_late_is_overdue_at_once(plan, engine):
+    # Live since February, then down from before the quarter opened until after its due date
+    # (a first sweep on 17/03 would hold it instead: tests/test_golive.py).
+    sweep(plan, engine, t("2027-02-01T09:00"))
     sweep(plan, engine, t("2027-03-17T09:00"))
     vp = item(engine)
     assert (vp.status, vp.step) == ("overdue", "overdue")

@@ -12,6 +12,7 @@ import pytest
 from conftest import SHIPPED_CONFIG
 from icalendar import Calendar
 from sqlalchemy import select, update
+from support import live_since_start
 from test_mail_support import (
     later,
     mail_settings,
@@ -151,7 +152,7 @@ def test_quarter_sweep_by_sweep(plan, engine, settings, smtp, quarter):
 
     head = seen["escalation-1"][0]
     assert head.msg["To"].addresses[0].addr_spec == HEAD
-    assert set(head.rcpt_tos) == {HEAD, OFFICE}  # the standing office in copy
+    assert set(head.rcpt_tos) == {HEAD, OFFICE, KT}  # the standing office and the unit in copy
     assert head.header("Subject") == (
         "[CCHC] Phòng Kinh tế, hạn 16/03/2027 – Đôn đốc lần 1: Báo cáo CCHC quý I năm 2027"
     )
@@ -427,6 +428,7 @@ def test_returned_deliverable_reopens_with_new_round(
 def test_digest_units_get_one_mail_per_run(config_dir, sqlite_engine, smtp, tmp_path):
     """VP asks for a daily digest: the catch-up sweep of 10/03/2027 opens five of its items;
     it gets one mail listing them all, with one calendar holding their due dates."""
+    config_dir = live_since_start(config_dir.parent / "config-live", config_dir)
     text = (config_dir / "units.yaml").read_text(encoding="utf-8")
     marker = "    email: vanphong@maodien.example\n"
     assert marker in text

@@ -479,8 +479,9 @@ def test_the_offices_own_overdue_mail_names_who_reports_to_whom(plan, config_dir
     )
     _, text, html = texts(render_row(plan, item, "overdue", "overdue", at))
     said = (
-        "Nếu tiếp tục chậm, Phòng Văn hóa - Xã hội sẽ báo cáo đồng chí Phó Chủ tịch UBND xã phụ "
-        "trách cải cách hành chính."
+        "Nếu tiếp tục chậm, nhiệm vụ sẽ được báo cáo đồng chí Trưởng phòng Văn hóa - Xã hội, sau "
+        "đó Phòng Văn hóa - Xã hội sẽ báo cáo đồng chí Phó Chủ tịch UBND xã phụ trách cải cách "
+        "hành chính."
     )
     assert said in text and said in html and "hệ thống sẽ báo cáo" not in text
     # From the config's names, not written into the template.

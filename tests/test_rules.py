@@ -109,19 +109,61 @@ def test_who_is_told_at_each_step(plan):
         unit,
         (),
     )
+    # The head of unit, the standing office and the unit itself in copy: a unit keeps
+    # hearing of its own late item.
     [head] = step_notices(plan, REPORT, "VP", steps["escalation-1"])
-    assert head.to == (str(plan.units["VP"].head.email),) and head.cc == office
+    assert head.to == (str(plan.units["VP"].head.email),) and head.cc == office + unit
     [leader] = step_notices(plan, REPORT, "VP", steps["escalation-2"])
     in_charge = tuple(str(p.email) for p in plan.commune.leadership if p.in_charge)
     assert leader.to == in_charge and leader.cc == office
     level = Step("escalation-3", StepKind.ESCALATION, opened, 3, ("leadership",))
     [leaders] = step_notices(plan, REPORT, "VP", level)
-    leadership = tuple(str(p.email) for p in plan.commune.leadership if p.escalation)
-    assert leaders.to == leadership and leaders.cc == office  # one copy, not one per leader
-    # A level whose targets include the standing office: no copy besides.
+    leadership = {str(p.email) for p in plan.commune.leadership if p.escalation}
+    assert set(leaders.to) == leadership and leaders.cc == office  # one copy, not one per leader
+    # The copy goes with the leader in charge's mail, where the office's other copies go.
+    assert leaders.to[0] == in_charge[0]
+    # A level whose targets include the standing office: no copy of it besides (the unit's,
+    # as its head is told).
     level = Step("escalation-3", StepKind.ESCALATION, opened, 3, ("standing_office", "head"))
     [to_office] = step_notices(plan, REPORT, "VP", level)
-    assert to_office.to == office + (str(plan.units["VP"].head.email),) and to_office.cc == ()
+    assert to_office.to == office + (str(plan.units["VP"].head.email),) and to_office.cc == unit
+
+
+def test_the_offices_own_items_reach_its_head_before_the_leaders(plan):
+    """The standing office's own item: its Trưởng phòng first (the office copied), then the
+    leaders, without the office in copy; never the office alone."""
+    own = "bao-cao-cchc-tong-hop"
+    office = plan.commune.standing_office
+    due = plan.occurrences(date(2027, 3, 1), date(2027, 3, 31), obligation=own)[0].due.due
+    steps = [s for s in plan.timeline(own, due, parse_instant("2027-03-02T07:30"))]
+    levels = [s for s in steps if s.kind == StepKind.ESCALATION]
+    [first] = step_notices(plan, own, office, levels[0])
+    assert first.to == ("truongphong.vhxh@maodien.example",)
+    assert first.cc == emails(plan, office)  # the office hears of its own late item
+    [then] = step_notices(plan, own, office, levels[1])
+    leaders = {str(p.email) for p in plan.commune.leadership if p.escalation}
+    assert set(then.to) == leaders and then.cc == ()
+    # `standing_office` in a ladder still means the leader in charge for the office's own.
+    level = Step("escalation-3", StepKind.ESCALATION, levels[0].at, 3, ("standing_office",))
+    [lead] = step_notices(plan, own, office, level)
+    assert lead.to == ("pct.vhxh@maodien.example",) and lead.cc == ()
+
+
+def test_an_item_opened_late_is_told_when_its_fresh_deadline_ends(plan):
+    """Opened past its due date: overdue at once, one mail with a fresh deadline; when that
+    deadline ends the unit gets its "quá hạn" (`overdue-1`) before its head hears of it."""
+    opened = parse_instant("2027-03-30T07:30")
+    steps = plan.timeline(REPORT, date(2027, 3, 16), opened)
+    assert [s.name for s in steps] == ["opened", "overdue", "overdue-1", "escalation-1",
+                                       "escalation-2"]  # fmt: skip
+    fresh = plan.catch_up_deadline(REPORT, date(2027, 3, 16), opened)
+    lapsed = steps[2]
+    assert lapsed.at == parse_instant(f"{fresh + timedelta(days=1)}T00:00")
+    assert lapsed.at < steps[3].at and state_at(steps, 2)["status"] == ItemStatus.OVERDUE
+    [told] = step_notices(plan, REPORT, "VP", lapsed)
+    assert (told.kind, told.step, told.to) == (MailKind.OVERDUE, "overdue-1", emails(plan, "VP"))
+    assert parse_step("overdue-1").rank > parse_step("overdue").rank
+    assert str(parse_step("overdue-1")) == "overdue-1"
 
 
 def test_who_is_told_when_an_item_opens_closes_and_returns(plan):
@@ -166,8 +208,16 @@ def test_who_is_told_of_an_undelivered_mail(plan):
 
 
 def test_the_transition_table():
-    assert set(sources(ItemEvent.CLOSE, ItemStatus.CLOSED)) == set(OPEN_STATUSES)
-    assert set(sources(ItemEvent.WAIVE, ItemStatus.WAIVED)) == set(OPEN_STATUSES)
+    # A held item (due before go-live) closes when its product arrives, or is waived.
+    held = {ItemStatus.HELD}
+    assert set(sources(ItemEvent.CLOSE, ItemStatus.CLOSED)) == set(OPEN_STATUSES) | held
+    assert set(sources(ItemEvent.WAIVE, ItemStatus.WAIVED)) == set(OPEN_STATUSES) | held
+    assert sources(ItemEvent.RESUME, ItemStatus.OPEN) == (ItemStatus.HELD,)
+    assert [e for e in ItemEvent if allowed(ItemStatus.HELD, e)] == [
+        ItemEvent.CLOSE,
+        ItemEvent.WAIVE,
+        ItemEvent.RESUME,
+    ]
     assert sources(ItemEvent.REOPEN, ItemStatus.OPEN) == (ItemStatus.CLOSED,)
     # The sweep moves an open item to any open status its timeline reached (a policy edit that
     # drops the escalation levels makes an escalated item overdue again).
@@ -180,7 +230,8 @@ def test_the_transition_table():
     assert [e for e in ItemEvent if allowed(ItemStatus.CLOSED, e)] == [ItemEvent.REOPEN]
     statuses = {s for (s, _), targets in TRANSITIONS.items() for s in {s, *targets}}
     assert statuses == set(ItemStatus)
-    assert set(OPEN_STATUSES) == {s for s in ItemStatus if allowed(s, ItemEvent.CLOSE)}
+    closable = {s for s in ItemStatus if allowed(s, ItemEvent.CLOSE)}
+    assert closable == set(OPEN_STATUSES) | held
 
 
 # ----- the grammar of step names -------------------------------------------------------------

@@ -139,6 +139,7 @@ def test_the_standing_of_every_case(plan, items):
         "quá hạn, đã báo cáo cấp trên",
         "đã nộp",
         "được miễn",
+        "tồn đọng trước khi vận hành, chờ xử lý",
     }
 
 

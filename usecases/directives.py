@@ -249,6 +249,8 @@ def _open_item(
         basis=effective.basis,
     )
     coordinators = directive_coordinators(plan, directive.units, directive.coordinators, unit)
+    if not plan.asks_inputs_on_opening(oid, effective.due, at):  # their date already come
+        coordinators = []
     notices = opening_notices(plan, oid, unit, steps[now], coordinators)
     queue_notices(session, item_id, notices, at)
     item = session.get(WorkItem, item_id)

@@ -311,6 +311,11 @@ def _reason(text: str | None, missing: str) -> str:
 def _check_open(item: WorkItem) -> None:
     if item.status == ItemStatus.WAIVED:
         raise UserError(f"Nhiệm vụ số {item.id} đã được miễn: không cần gia hạn.")
+    if item.status == ItemStatus.HELD:
+        raise UserError(
+            f"Nhiệm vụ số {item.id} là việc tồn đọng trước khi vận hành, chờ cơ quan thường trực "
+            "xử lý: mở lại với hạn mới bằng `cchc triage reopen` (held)."
+        )
     if item.status not in OPEN_STATUSES:
         raise UserError(
             f"Nhiệm vụ số {item.id} đã nhận sản phẩm: không gia hạn được (item is {item.status})."

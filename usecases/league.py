@@ -23,8 +23,10 @@ from sqlalchemy import Engine, case, exists, func, select
 from models.db import transaction
 from models.tables import Event, WorkItem, table_of
 from schedules.city import City
+from schedules.config import ALL_UNITS
 from schedules.dates import local_date
 from schedules.vocabulary import EventKind, commune_kinds_phrase, communes_count
+from usecases.indicator_report import IndicatorRow, rows_of
 from usecases.reporting import UnitYear
 from usecases.scorecard import QUARTERS, quarter_of
 
@@ -33,6 +35,67 @@ COUNTS = ("due", "on_time", "on_time_extended", "late", "overdue_open", "pending
 RATE_KEYS = {q: f"{q.lower()}_rate" for q in QUARTERS}
 """Q1 → q1_rate, ..."""
 TOTAL = "Toàn thành phố"
+INDICATOR_KEYS = (
+    "indicator_expected",
+    "indicator_reported",
+    "indicator_on_time",
+    "indicator_reporting_rate",
+    "indicator_on_time_rate",
+    "indicators_met",
+    "indicators_with_data",
+    "indicator_gap",
+)
+"""The indicator columns of a commune's row (`IndicatorTally`)."""
+
+
+@dataclass
+class IndicatorTally:
+    """A commune's indicators over the year (DHIS2's reporting rate): values expected (one per
+    unit, indicator and period), reported, reported by the report's due date; and of its own
+    figures (the commune's value of each indicator and period), how many have data and how
+    many meet their target."""
+
+    expected: int = 0
+    reported: int = 0
+    on_time: int = 0
+    met: int = 0
+    with_data: int = 0
+    gaps: float = 0.0
+    """The sum of the points of % its figures (ratios, yes/no) fall short of their targets."""
+    rated: int = 0
+
+    def add(self, row: IndicatorRow) -> None:
+        if row.unit == ALL_UNITS:
+            self.met += int(row.met is True)
+            self.with_data += int(row.value is not None)
+            if row.gap is not None and row.measure != "count":
+                self.gaps += row.gap
+                self.rated += 1
+            return
+        self.expected += row.expected
+        self.reported += row.reported
+        self.on_time += row.reported_on_time
+
+    def as_dict(self) -> dict:
+        def rate(n: int) -> float | None:
+            return n / self.expected if self.expected else None
+
+        return dict(
+            zip(
+                INDICATOR_KEYS,
+                (
+                    self.expected,
+                    self.reported,
+                    self.on_time,
+                    rate(self.reported),
+                    rate(self.on_time),
+                    self.met,
+                    self.with_data,
+                    round(self.gaps / self.rated, 1) if self.rated else None,
+                ),
+                strict=True,
+            )
+        )
 
 
 @dataclass
@@ -48,6 +111,7 @@ class CommuneYear:
     log: an item later returned and reopened still counts, as does one that skipped levels)."""
     rank: int | None = None
     """1 = best; communes with the same rate share a rank (1, 1, 3); None: nothing to rate."""
+    indicators: IndicatorTally = field(default_factory=IndicatorTally)
 
     @property
     def on_time_rate(self) -> float | None:
@@ -64,6 +128,7 @@ class CommuneYear:
             "escalated": self.escalated,
             "on_time_rate": self.on_time_rate,
             **rates,
+            **self.indicators.as_dict(),
         }
 
 
@@ -107,6 +172,13 @@ class League:
     def total_escalated(self) -> int:
         return sum(c.escalated for c in (self.whole or self).communes)
 
+    def total_indicators(self) -> IndicatorTally:
+        total = IndicatorTally()
+        for c in self.communes:
+            for key in ("expected", "reported", "on_time", "met", "with_data", "gaps", "rated"):
+                setattr(total, key, getattr(total, key) + getattr(c.indicators, key))
+        return total
+
 
 def _sum(rows: list[UnitYear], name: str) -> UnitYear:
     total = UnitYear(name, name)
@@ -133,7 +205,9 @@ def league(city: City, engine: Engine, year: int, at: datetime) -> League:
        how many of them have an escalation event (EXISTS on the event log's item index);
     2. each group is counted once with `UnitYear.count` (the report's rule, the commune's own
        "today") and added `n` times, to the year and to the due date's quarter;
-    3. `rank_communes`.
+    3. `rank_communes`;
+    4. the indicators of the year (`usecases.indicator_report.rows_of`, three queries): how
+       complete each commune's reporting is, how many of its figures meet their target.
     """
     item = table_of(WorkItem).c
     event = table_of(Event).c
@@ -174,6 +248,9 @@ def league(city: City, engine: Engine, year: int, at: datetime) -> League:
         if one.due:  # escalations of the items that count (a waived one does not)
             row.escalated += group.escalated
     kinds = {code: str(plan.commune.kind) for code, plan in city.plans.items()}
+    with transaction(engine) as session:
+        for indicator_row in rows_of(list(city.plans.values()), session, year):
+            communes[indicator_row.commune].indicators.add(indicator_row)
     return League(_city_name(city), year, at, rank_communes(list(communes.values())), kinds)
 
 

@@ -33,6 +33,7 @@ from schedules.vocabulary import (
     DeliverableStatus,
     EventKind,
     ItemStatus,
+    MailKind,
     ObligationKind,
     StepKind,
     format_step,
@@ -98,7 +99,7 @@ def open_ad_hoc(
             due=effective.due.isoformat(),
             basis=effective.basis,
         )
-        queue_opening(plan, session, ids[0], obligation, unit, steps[now], at)
+        queue_opening(plan, session, ids[0], obligation, unit, steps[now], at, effective.due)
         item = session.get(WorkItem, ids[0])
         assert item is not None, "inserted in this transaction"
         return item
@@ -293,10 +294,14 @@ def archive_outbox_steps(session: Session, item_id: int, round_no: int) -> int:
     deliverable, an extension granted): the outbox key (item, step, recipient) would otherwise
     take the new round's `reminder-5`, `due`, ... for mails already sent and silently queue
     nothing. Rows already
-    renamed keep their name. Returns the number of rows renamed."""
+    renamed keep their name, and so does the leaders' overview (once per quarter, whatever
+    the report's rounds). Returns the number of rows renamed."""
     earlier = session.execute(
         select(col(Outbox.id), col(Outbox.step)).where(
-            col(Outbox.item_id) == item_id, col(Outbox.step).not_like(f"%{ARCHIVE_MARK}%")
+            col(Outbox.item_id) == item_id,
+            col(Outbox.step).not_like(f"%{ARCHIVE_MARK}%"),
+            # The quarter's overview hangs on its consolidated report's item, not its round.
+            col(Outbox.kind) != MailKind.OVERVIEW,
         )
     ).all()
     for row_id, step in earlier:

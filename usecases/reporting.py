@@ -97,7 +97,9 @@ class UnitYear:
     due: int = 0
     """Items of the year (by their first due date) whose due date in force has come by the
     day counted, or handed in already: every item with a verdict or overdue (`on_time` +
-    `on_time_extended` + `late` + `overdue_open`); pending and waived ones are counted apart."""
+    `on_time_extended` + `late` + `overdue_open`); pending and waived ones are counted apart
+    (an item held at go-live counts as pending: the unit is not late for what it was never
+    told, until the office re-opens it)."""
     on_time: int = 0
     """Done on time against the first due date in force (`schedules.timeliness`)."""
     on_time_extended: int = 0

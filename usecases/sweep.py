@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select
 from sqlmodel import Session, col
@@ -31,7 +32,9 @@ from schedules.occurrences import Occurrence
 from schedules.plan import Plan
 from schedules.timeline import Step, current_step, state_at, step_index
 from schedules.transitions import ItemEvent
-from schedules.vocabulary import OPEN_STATUSES, EventKind
+from schedules.vocabulary import OPEN_STATUSES, EventKind, ItemStatus, StepKind
+from usecases.golive import go_live_of, waive_superseded
+from usecases.overview import queue_overviews
 
 BATCH = 500
 
@@ -46,7 +49,13 @@ class SweepReport:
     queued: int = 0
     """Outbox rows queued."""
     communes: dict[int, str] = field(default_factory=dict)
-    """The commune of each item opened or moved (a city's sweep covers many)."""
+    """The commune of each item opened or moved, or whose quarterly overview was queued (a
+    city's sweep covers many)."""
+    held: list[tuple[int, str, str, str]] = field(default_factory=list)
+    """(item id, obligation, unit, period) of items opened held: due before the commune's
+    go-live date (`usecases.golive`), not mailed until the office sorts them out."""
+    superseded: list[int] = field(default_factory=list)
+    """Held reports this sweep waived: a later held report of the unit covers them."""
 
 
 def sweep(plan: Plan, engine: Engine, at: datetime) -> SweepReport:
@@ -61,12 +70,18 @@ def sweep_communes(plans: Sequence[Plan], engine: Engine, at: datetime) -> Sweep
        looked at, see `OpeningMark`), each with the step it has reached by `at`;
     2. move every open item whose next action instant has passed to its current step, queueing
        that step's notifications only: after downtime an item gets one notice, not a burst.
-       One read for all communes, paged: its cost follows the items due, not the communes.
+       One read for all communes, paged: its cost follows the items due, not the communes;
+    3. queue each quarter's overview to the leaders whose sending day has come
+       (`usecases.overview`), once.
     """
     report = SweepReport(at)
     for plan in plans:
         open_due_items(plan, engine, at, report)
     advance_items(plans, engine, at, report)
+    for plan in plans:
+        overviews = queue_overviews(plan, engine, at)
+        report.queued += sum(overviews.values())
+        report.communes |= dict.fromkeys(overviews, plan.commune.code)
     return report
 
 
@@ -75,7 +90,9 @@ def open_due_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport
     obligations' marks (nothing to write on a day already looked at)."""
     today = local_date(at, plan.zone)
     commune = plan.commune
+    held_before = len(report.held)
     with transaction(engine) as session:
+        go_live = go_live_of(plan, session, at)
         marks = {
             m.obligation: m
             for m in session.scalars(
@@ -94,8 +111,10 @@ def open_due_items(plan: Plan, engine: Engine, at: datetime, report: SweepReport
                 # before it, and the first sweep opens it.
                 since = today - timedelta(days=commune.catch_up_days)
             due_now = plan.acted_on(since, today, obligation=oid, by="opens")
-            _open(plan, session, due_now, at, report)
+            _open(plan, session, due_now, at, report, go_live)
             _advance_mark(session, commune.code, oid, fingerprint, today)
+        if len(report.held) > held_before:  # this commune held some: waive the covered ones
+            report.superseded += waive_superseded(plan, session, go_live, at)
 
 
 def open_period(
@@ -112,48 +131,105 @@ def open_period(
         if o.period.key == period
     ]
     with transaction(engine) as session:
-        _open(plan, session, found, at, report)
+        go_live = go_live_of(plan, session, at)
+        _open(plan, session, found, at, report, go_live)
+        if report.held:
+            report.superseded += waive_superseded(plan, session, go_live, at)
     return report
 
 
 def _open(
-    plan: Plan, session: Session, occurrences: list[Occurrence], at: datetime, report: SweepReport
+    plan: Plan,
+    session: Session,
+    occurrences: list[Occurrence],
+    at: datetime,
+    report: SweepReport,
+    go_live: date,
 ) -> None:
+    """Open the items of `occurrences` that are missing: held when due before `go_live`
+    (`usecases.golive`), else at the step reached by `at`, with their opening mails; an item
+    opened late close to its due date is due `min_notice` working days after it opened
+    (`Plan.notice_deadline`), the plan's date kept as `original_due`."""
     for occ in occurrences:
+        if occ.due.due < go_live:
+            _hold(plan, session, occ, at, report, go_live)
+            continue
         ob = plan.obligations[occ.obligation]
-        steps = plan.timeline(occ.obligation, occ.due.due, at)
+        grace = plan.notice_deadline(occ.obligation, occ.due.due, at, occ.opens)
+        due = grace or occ.due.due
+        steps = plan.timeline(occ.obligation, due, at)
         now = current_step(steps, at)
         row = dict(
-            commune=plan.commune.code,
-            obligation=occ.obligation,
-            unit=occ.unit,
-            period=occ.period.key,
-            title=ob.title,
-            window_start=occ.period.window_start,
-            window_end=occ.period.window_end,
-            opens_on=occ.opens,
-            due=occ.due.due,
-            nominal_due=occ.due.nominal,
-            original_due=occ.due.due,
-            adhoc=False,
-            opened_at=at,
+            _row(plan, occ, ob.title, at),
+            due=due,
+            nominal_due=grace or occ.due.nominal,
             **state_at(steps, now),
         )
         for item_id in insert_missing(session, WorkItem, [row]):
             report.opened.append((item_id, occ.obligation, occ.unit, occ.period.key))
             report.communes[item_id] = plan.commune.code
+            extra: dict[str, Any] = (
+                {"plan_due": occ.due.due.isoformat(), "notice": True} if grace else {}
+            )
             log_event(
                 session,
                 item_id,
                 at,
                 EventKind.OPENED,
                 period=occ.period.key,
-                due=occ.due.due.isoformat(),
+                due=due.isoformat(),
                 step=steps[now].name,
+                **extra,
             )
             report.queued += queue_opening(
-                plan, session, item_id, occ.obligation, occ.unit, steps[now], at
+                plan, session, item_id, occ.obligation, occ.unit, steps[now], at, due
             )
+
+
+def _row(plan: Plan, occ: Occurrence, title: str, at: datetime) -> dict:
+    """The columns of an occurrence's item that do not depend on its state."""
+    return dict(
+        commune=plan.commune.code,
+        obligation=occ.obligation,
+        unit=occ.unit,
+        period=occ.period.key,
+        title=title,
+        window_start=occ.period.window_start,
+        window_end=occ.period.window_end,
+        opens_on=occ.opens,
+        nominal_due=occ.due.nominal,
+        original_due=occ.due.due,
+        adhoc=False,
+        opened_at=at,
+    )
+
+
+def _hold(
+    plan: Plan, session: Session, occ: Occurrence, at: datetime, report: SweepReport, go_live: date
+) -> None:
+    """Open an item due before the go-live date held: no step, no mail, no next action."""
+    title = plan.obligations[occ.obligation].title
+    row = dict(
+        _row(plan, occ, title, at),
+        due=occ.due.due,
+        status=ItemStatus.HELD,
+        step=StepKind.HELD,
+        escalation_level=0,
+        next_action_at=None,
+        held_on=go_live,
+    )
+    for item_id in insert_missing(session, WorkItem, [row]):
+        report.held.append((item_id, occ.obligation, occ.unit, occ.period.key))
+        report.communes[item_id] = plan.commune.code
+        log_event(
+            session,
+            item_id,
+            at,
+            EventKind.HELD,
+            period=occ.period.key,
+            due=occ.due.due.isoformat(),
+            go_live=go_live.isoformat(),
+        )
 
 
 def queue_opening(
@@ -164,9 +240,13 @@ def queue_opening(
     unit: str,
     reached: Step,
     at: datetime,
+    due: date,
 ) -> int:
-    """Queue the mails of an item just opened (`schedules.notices.opening_notices`)."""
-    notices = opening_notices(plan, obligation, unit, reached)
+    """Queue the mails of an item due on `due` just opened at `at`
+    (`schedules.notices.opening_notices`); its coordinating units are asked for their inputs
+    only while their date lies ahead (`Plan.asks_inputs_on_opening`)."""
+    asks = plan.asks_inputs_on_opening(obligation, due, at)
+    notices = opening_notices(plan, obligation, unit, reached, None if asks else [])
     return queue_notices(session, item_id, notices, at)
 
 

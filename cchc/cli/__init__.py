@@ -3,9 +3,10 @@
 
 One module per group of commands: `config` (check, schema, plan, obligations, new-config,
 init-db), `items` (items, link), `lifecycle` (open, attach, receive, accept, waive, return),
-`directives` (directive, extend, refuse-extension), `mail` (outbox, send, preview), `engine`
-(run, deploy, reload, serve-intake, sweep), `reports` (report); `common` holds what they share
-(App, parameter types, fail, working).
+`directives` (directive, extend, refuse-extension), `triage` (triage, triage reopen, triage
+waive: what was held at go-live), `mail` (outbox, send, preview), `engine`
+(run, deploy, reload, serve-intake, sweep), `reports` (report, overview), `indicators` (value,
+indicators); `common` holds what they share (App, parameter types, fail, working).
 
 The lazy-import rule, for every module of this package: importing `cchc.cli` imports every
 group module, and the read-only commands (check, plan, items, obligations, report, schema,
@@ -23,6 +24,7 @@ from cchc.cli.common import App, fail
 from cchc.cli.config import check, init_db, new_config_cmd, obligations_cmd, plan_cmd, schema
 from cchc.cli.directives import directive_cmd, extend_cmd, refuse_extension_cmd
 from cchc.cli.engine import deploy_cmd, reload_cmd, run_cmd, serve_intake_cmd, sweep_cmd
+from cchc.cli.indicators import indicators_cmd, value_cmd
 from cchc.cli.items import items_cmd, link_cmd
 from cchc.cli.lifecycle import (
     accept_cmd,
@@ -34,7 +36,9 @@ from cchc.cli.lifecycle import (
 )
 from cchc.cli.mail import outbox_cmd, preview_cmd, send_cmd
 from cchc.cli.maintenance import clean_cmd
+from cchc.cli.overview import overview_cmd
 from cchc.cli.reports import report_cmd
+from cchc.cli.triage import triage_cmd
 from cchc.runtime.settings import Settings
 
 
@@ -77,6 +81,8 @@ COMMANDS = [
     directive_cmd,
     extend_cmd,
     refuse_extension_cmd,
+    # what was held at go-live
+    triage_cmd,
     # mail
     outbox_cmd,
     send_cmd,
@@ -89,6 +95,10 @@ COMMANDS = [
     sweep_cmd,
     # reports
     report_cmd,
+    overview_cmd,
+    # indicators
+    value_cmd,
+    indicators_cmd,
 ]
 
 
@@ -99,15 +109,20 @@ def _select_commune(ctx: click.Context, param, value: str | None) -> None:
         app.commune = value
 
 
+def _commune_option() -> click.Option:
+    return click.Option(
+        ["--commune"],
+        metavar="CODE",
+        expose_value=False,
+        callback=_select_commune,
+        help="Only this commune of a city's config (default: every commune).",
+    )
+
+
 for _command in COMMANDS:
     main.add_command(_command)
     if _command.name not in ("schema", "new-config"):  # new-config's --commune: the new one
-        _command.params.append(
-            click.Option(
-                ["--commune"],
-                metavar="CODE",
-                expose_value=False,
-                callback=_select_commune,
-                help="Only this commune of a city's config (default: every commune).",
-            )
-        )
+        _command.params.append(_commune_option())
+    if isinstance(_command, click.Group):  # `triage reopen --commune CODE` too
+        for _sub in _command.commands.values():
+            _sub.params.append(_commune_option())

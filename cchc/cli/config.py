@@ -72,7 +72,9 @@ def _checked(city, plans: list) -> str:
         plan = plans[0]
         return (
             f"Cấu hình hợp lệ: {len(plan.units)} đơn vị, {len(plan.obligations)} nhiệm vụ "
-            f"({len(plan.schedules)} có lịch) trong {plan.folder}; mọi mẫu thư đều dựng được"
+            f"({len(plan.schedules)} có lịch)"
+            + (f", {len(plan.indicators)} chỉ tiêu" if plan.indicators else "")
+            + f" trong {plan.folder}; mọi mẫu thư đều dựng được"
         )
     communes = [plan for plan in plans if plan is not city.office]
     units = sum(len(plan.units) for plan in communes)

@@ -158,6 +158,13 @@ def describe_sweep(report, city) -> str:
         f"  mở việc #{i}: {title(ob, i)} — {unit}, {period_words(period)}"
         for i, ob, unit, period in report.opened
     ]
+    if report.held:
+        waived = len(report.superseded)
+        lines.append(
+            f"  giữ lại {len(report.held) - waived} việc có hạn trước ngày vận hành, chưa hoàn "
+            "thành (không gửi thư), chờ cơ quan thường trực xử lý bằng `cchc triage`"
+            + (f"; tự động miễn {waived} báo cáo đã có báo cáo kỳ sau thay thế" if waived else "")
+        )
     where = (lambda i: f"[{report.communes.get(i, '')}] ") if city.is_city else (lambda i: "")
     lines += [
         f"  {where(i)}việc #{i} → {step_label(step)} (trạng thái: {ItemStatus(status).label})"

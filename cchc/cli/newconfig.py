@@ -1,7 +1,8 @@
 """`cchc new-config`: a commented config skeleton for the next commune that adopts cchc.
 
 The skeleton (templates in `cchc/cli/skeleton/`) holds the commune, two units, an empty calendar
-year and one obligation of each schedule form, with the JSON Schema beside them for the editor; it
+year, one obligation of each schedule form and one indicator, with the JSON Schema beside them
+for the editor; it
 passes `cchc check` as written, so an admin edits from a working config."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from cchc.schema import config_schema
 from schedules.vocabulary import COMMUNE_KIND_LABELS, CommuneKind
 
-FILES = ("commune.yaml", "units.yaml", "calendar.yaml", "obligations.yaml")
+FILES = ("commune.yaml", "units.yaml", "calendar.yaml", "obligations.yaml", "indicators.yaml")
 COMMUNE_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 

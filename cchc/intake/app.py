@@ -29,7 +29,13 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cchc.intake import directive_routes, extension_routes, office_routes, unit_routes
+from cchc.intake import (
+    directive_routes,
+    extension_routes,
+    office_routes,
+    triage_routes,
+    unit_routes,
+)
 from cchc.intake.context import IntakeContext
 from cchc.intake.errors import PageError, bad_request, http_error, page_error, server_error
 from cchc.intake.guard import public_redirects, security_headers
@@ -83,6 +89,7 @@ def create_app(
     app.include_router(office_routes.router)
     app.include_router(directive_routes.router)
     app.include_router(extension_routes.router)
+    app.include_router(triage_routes.router)
     return app
 
 

@@ -21,7 +21,26 @@ MAX_SMALL_FIELDS = 10
 """Fields a small form may send."""
 
 
-async def small_form(ctx: IntakeContext, request: Request) -> dict[str, str]:
+MAX_VALUE_FIELDS = 100
+"""Fields the indicators' form may send (two per ratio, the confirmation)."""
+
+
+def value_texts(fields: dict[str, str]) -> dict[str, str | tuple[str, str]]:
+    """The form's fields as `enter_values` takes them: `n-ID` and `d-ID` a ratio's numerator and
+    denominator, `v-ID` a count or a yes/no."""
+    texts: dict[str, str | tuple[str, str]] = {}
+    for name, value in fields.items():
+        kind, _, iid = name.partition("-")
+        if kind == "v" and iid:
+            texts[iid] = value
+        elif kind == "n" and iid:
+            texts[iid] = (value, fields.get(f"d-{iid}", ""))
+    return texts
+
+
+async def small_form(
+    ctx: IntakeContext, request: Request, max_fields: int = MAX_SMALL_FIELDS
+) -> dict[str, str]:
     """The text fields of a small url-encoded form: 413 past `MAX_FORM_BYTES` (refused
     unread), 408 when the body does not come within the intake's read timeout."""
     try:
@@ -32,7 +51,7 @@ async def small_form(ctx: IntakeContext, request: Request) -> dict[str, str]:
         raise PageError(413, "Yêu cầu quá lớn", "Nội dung gửi lên quá dài.")
     try:
         form = await asyncio.wait_for(
-            request.form(max_files=0, max_fields=MAX_SMALL_FIELDS), ctx.intake.body_timeout
+            request.form(max_files=0, max_fields=max_fields), ctx.intake.body_timeout
         )
     except TimeoutError:
         raise PageError(408, "Yêu cầu không hợp lệ", "Quá thời gian chờ dữ liệu.") from None

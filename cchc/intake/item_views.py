@@ -12,10 +12,14 @@ from cchc.intake.work_views import directive_of, extension_state, file_view
 from models import store
 from models.db import transaction
 from models.tables import Deliverable, WorkItem, saved_id
+from notifications.indicator_views import indicators_view
 from notifications.signatures import is_signed, signature_text
-from notifications.views import file_size, item_view, source_states, unit_view
+from notifications.views import file_size, item_view, period_label, source_states, unit_view
 from schedules.dates import local_date, vn_datetime
-from schedules.vocabulary import DeliverableStatus, standing
+from schedules.indicators import owed, period_year, shown, target_words
+from schedules.vocabulary import DeliverableStatus, ItemStatus, standing
+from usecases.indicator_report import indicator_rows
+from usecases.indicator_values import frozen, owed_by
 from usecases.review import contributions, versions
 
 if TYPE_CHECKING:
@@ -78,6 +82,58 @@ def consolidated_sources(
     return source_states(plan, item, sources, today)
 
 
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def owed_fields(ctx: IntakeContext, plan: Plan, item: WorkItem) -> dict | None:
+    """The indicators the item owes, as the unit's page shows their fields: the value in force,
+    the unit's previous period's beside it, the target; `frozen` once the office accepted the
+    report. None when the item owes none."""
+    if item.status == ItemStatus.WAIVED or not owed(plan, item.obligation, item.unit):
+        return None  # most items: no query; a waived item takes no values
+    with transaction(ctx.engine) as session:
+        owing = owed_by(session, plan, item)
+        is_frozen = frozen(session, saved_id(item))
+    year = period_year(item.period)
+    return {
+        "frozen": is_frozen,
+        "rows": [
+            {
+                "id": o.indicator.id,
+                "name": o.indicator.name,
+                "ref": o.indicator.ref,
+                "measure": o.indicator.measure,
+                "numerator_label": o.indicator.numerator,
+                "denominator_label": o.indicator.denominator,
+                "target": target_words(o.indicator, year),
+                "numerator": _number(o.current.numerator) if o.current else "",
+                "denominator": _number(o.current.denominator) if o.current else "",
+                "value": shown(o.indicator, o.current.value) if o.current else "",
+                "previous": shown(o.indicator, o.previous.value) if o.previous else "",
+                "previous_period": period_label(o.previous_period) if o.previous_period else "",
+                "previous_figure": (
+                    f"{_number(o.previous.numerator)}/{_number(o.previous.denominator)}"
+                    if o.previous and o.indicator.measure == "ratio"
+                    else ""
+                ),
+            }
+            for o in owing
+        ],
+    }
+
+
+def period_indicators(ctx: IntakeContext, plan: Plan, item: WorkItem) -> dict | None:
+    """For a consolidated report's item: its period's indicators for the commune and per unit
+    against their targets, as its mails show them."""
+    ob = plan.obligations.get(item.obligation)
+    if ob is None or not ob.consolidates or not plan.indicators:
+        return None
+    with transaction(ctx.engine) as session:
+        rows = indicator_rows(plan, session, None, [item.period])
+    return indicators_view(rows)
+
+
 def item_context(ctx: IntakeContext, plan: Plan, item: WorkItem, at: datetime) -> dict:
     """What the item and receipt pages show: the item as of `at` and its handed-in versions."""
     today = local_date(at, plan.zone)
@@ -89,6 +145,8 @@ def item_context(ctx: IntakeContext, plan: Plan, item: WorkItem, at: datetime) -
         "directive_file": file_view(directive) if directive else None,
         "extensions": extension_state(ctx, plan, item, at),
         "sources": consolidated_sources(ctx, plan, item, today),
+        "indicators": period_indicators(ctx, plan, item),
+        "owed": owed_fields(ctx, plan, item),
         "contributions": [
             {
                 "id": c.id,

@@ -18,7 +18,13 @@ from cchc.intake.context import Context, Id, IntakeContext
 from cchc.intake.errors import PageError
 from cchc.intake.files import stored_file
 from cchc.intake.followups import after_change, deliver_soon
-from cchc.intake.forms import form_date, small_form
+from cchc.intake.forms import (
+    MAX_SMALL_FIELDS,
+    MAX_VALUE_FIELDS,
+    form_date,
+    small_form,
+    value_texts,
+)
 from cchc.intake.item_views import status_label
 from cchc.intake.office_views import (
     ALL_YEARS,
@@ -31,6 +37,7 @@ from cchc.intake.office_views import (
     year_choices,
 )
 from cchc.intake.pages import page
+from cchc.intake.triage_views import triage_view
 from cchc.intake.upload import UploadRefused, clean_text
 from cchc.intake.work_views import directive_form, extension_requests, office_directives
 from models.db import transaction
@@ -40,6 +47,7 @@ from schedules.dates import local_date, vn_date
 from schedules.plan import Plan
 from schedules.vocabulary import ItemChange, ItemStatus
 from usecases.errors import UserError
+from usecases.indicator_values import NeedsConfirmation, enter_values
 from usecases.lifecycle import receive_document
 from usecases.review import MAX_NOTE, accept_version, return_version
 
@@ -66,10 +74,12 @@ def office_masthead(ctx: IntakeContext, office: Office) -> Plan | None:
     return ctx.city.plan_of(office.commune) if office.commune else None
 
 
-async def office_form(ctx: IntakeContext, request: Request, at: datetime) -> tuple[dict, Office]:
+async def office_form(
+    ctx: IntakeContext, request: Request, at: datetime, max_fields: int = MAX_SMALL_FIELDS
+) -> tuple[dict, Office]:
     """The fields of an office form; its token must be valid (basic auth alone is not
     enough to change anything: the token in the form guards against cross-site posts)."""
-    fields = await small_form(ctx, request)
+    fields = await small_form(ctx, request, max_fields)
     token = fields.get("t", "")
     if not token:
         raise PageError(403, "Không có quyền", "Thiếu mã xác thực của cơ quan thường trực.")
@@ -161,9 +171,10 @@ def year_filter(text: str | None) -> Year:
 
 
 def office_work(ctx: IntakeContext, communes: list[str], year: Year, today: date) -> dict:
-    """What the office page shows above the items: the extension requests waiting for a
-    decision, the directive form and the directives recorded (of a single commune), and the
-    year filter's choices."""
+    """What the office page shows above the items: the items held at go-live waiting for the
+    office's decision (`triage_view`), the extension requests waiting for a decision, the
+    directive form and the directives recorded (of a single commune), and the year filter's
+    choices."""
     single = communes[0] if len(communes) == 1 else None
     return {
         "extension_requests": extension_requests(ctx, communes, today),
@@ -172,6 +183,7 @@ def office_work(ctx: IntakeContext, communes: list[str], year: Year, today: date
             ctx, single, year if isinstance(year, int) else None, today
         ),
         "years": year_choices(ctx, communes, today),
+        "triage": triage_view(ctx, communes, today),
     }
 
 
@@ -221,6 +233,39 @@ async def office_review(ctx: Context, request: Request, item_id: Id, version: Id
     kind = ItemChange.ACCEPTED if action == "accept" else ItemChange.RETURNED
     response.background = after_change(ctx, plan, kind, item_id, at)
     return response
+
+
+@router.post("/office/items/{item_id}/values")
+async def office_values(ctx: Context, request: Request, item_id: Id):
+    """The office enters or corrects a unit's indicator values (as the unit's page does; a
+    jump from the previous period needs the form's confirmation box)."""
+    at = ctx.now()
+    fields, office = await office_form(ctx, request, at, MAX_VALUE_FIELDS)
+    item, plan = await run_in_threadpool(office_item, ctx, office, item_id)
+    try:
+        entered = await run_in_threadpool(
+            enter_values, plan, ctx.engine, item_id, value_texts(fields), at, office.actor,
+            "office", fields.get("confirm") == "1",
+        )  # fmt: skip
+    except NeedsConfirmation as exc:
+        raise PageError(
+            409,
+            "Chưa lưu số liệu",
+            f"{exc} Đánh dấu ô xác nhận rồi lưu lại nếu số liệu là đúng.",
+        ) from None
+    except UserError as exc:
+        raise PageError(400, "Chưa lưu số liệu", str(exc)) from None
+    return page(
+        ctx,
+        "done.html",
+        plan=office_masthead(ctx, office),
+        message=f"Đã lưu {len(entered)} số liệu chỉ tiêu của nhiệm vụ số {item_id}."
+        if entered
+        else f"Số liệu chỉ tiêu của nhiệm vụ số {item_id} không thay đổi.",
+        token=fields["t"],
+        item=item,
+        state=status_label(plan, item, at),
+    )
 
 
 @router.post("/office/items/{item_id}/receive")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import col
 
-from cchc.intake.item_views import consolidated_sources, version_view
+from cchc.intake.item_views import consolidated_sources, owed_fields, version_view
 from models.db import transaction
 from models.tables import Deliverable, Directive, WorkItem, saved_id
 from notifications.facts import load_directives
@@ -283,6 +283,7 @@ def _row(
         "version_count": len(found),
         "view": view,
         "sources": consolidated_sources(ctx, plan, item, today),
+        "owed": owed_fields(ctx, plan, item),
     }
 
 

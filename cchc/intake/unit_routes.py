@@ -18,6 +18,7 @@ from cchc.intake.context import Context, Id, IntakeContext
 from cchc.intake.errors import PageError
 from cchc.intake.files import hand_in, stored_file, upload_form
 from cchc.intake.followups import after_change, deliver_soon
+from cchc.intake.forms import MAX_VALUE_FIELDS, small_form, value_texts
 from cchc.intake.item_views import contributions_of, item_context
 from cchc.intake.limits import minutes_to_wait, retry_after
 from cchc.intake.pages import page
@@ -27,6 +28,8 @@ from notifications.links import LinkInvalid, verify_item_token
 from notifications.views import unit_view
 from schedules.plan import Plan
 from schedules.vocabulary import ItemChange, ItemStatus
+from usecases.errors import UserError
+from usecases.indicator_values import NeedsConfirmation, enter_values
 from usecases.review import contribute, submit
 
 router = APIRouter()
@@ -93,7 +96,7 @@ async def healthz():
 
 
 @router.get("/items/{item_id}/{token}", response_class=HTMLResponse)
-async def item_page(ctx: Context, item_id: int, token: str, sent: int = 0):
+async def item_page(ctx: Context, item_id: int, token: str, sent: int = 0, saved: int = 0):
     at = ctx.now()
     item, unit, plan = await run_in_threadpool(unit_item, ctx, item_id, token, at)
     values = await run_in_threadpool(item_context, ctx, plan, item, at)
@@ -103,7 +106,50 @@ async def item_page(ctx: Context, item_id: int, token: str, sent: int = 0):
             ctx, "contribute.html", plan=plan, token=token, sender=unit_view(plan, unit),
             mine=mine, sent=bool(sent), **values,
         )  # fmt: skip
-    return page(ctx, "item.html", plan=plan, token=token, **values)
+    return page(ctx, "item.html", plan=plan, token=token, saved=bool(saved), **values)
+
+
+@router.post("/items/{item_id}/{token}/values")
+async def item_values(ctx: Context, item_id: int, token: str, request: Request):
+    """The lead unit enters or corrects the indicators its report owes. A refused value, or a
+    jump from the previous period not yet confirmed, shows the page again with what was typed
+    and the reasons: nothing is stored."""
+    at = ctx.now()
+    item, unit, plan = await run_in_threadpool(unit_item, ctx, item_id, token, at)
+    if unit != item.unit:
+        raise PageError(403, "Không có quyền", "Chỉ đơn vị chủ trì nhập số liệu chỉ tiêu.")
+    fields = await small_form(ctx, request, MAX_VALUE_FIELDS)
+    texts = value_texts(fields)
+    try:
+        await run_in_threadpool(
+            enter_values, plan, ctx.engine, item_id, texts, at, unit, "page",
+            fields.get("confirm") == "1", unit,
+        )  # fmt: skip
+    except NeedsConfirmation as exc:
+        return await _values_again(ctx, plan, item, token, at, fields, exc.warnings, None)
+    except UserError as exc:
+        return await _values_again(ctx, plan, item, token, at, fields, None, str(exc))
+    target = f"{ctx.prefix}/items/{item_id}/{token}?saved=1#chi-tieu"
+    return RedirectResponse(target, status_code=303)
+
+
+async def _values_again(
+    ctx: IntakeContext,
+    plan: Plan,
+    item: WorkItem,
+    token: str,
+    at: datetime,
+    fields: dict[str, str],
+    warnings: list[str] | None,
+    error: str | None,
+) -> HTMLResponse:
+    """The item's page again, the fields as typed, with the jump warnings to confirm or the
+    reasons the values were refused."""
+    values = await run_in_threadpool(item_context, ctx, plan, item, at)
+    return page(
+        ctx, "item.html", code=409 if warnings else 400, plan=plan, token=token, saved=False,
+        typed=fields, jump_warnings=warnings or [], values_error=error, **values,
+    )  # fmt: skip
 
 
 @router.post("/items/{item_id}/{token}")

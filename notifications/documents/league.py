@@ -31,10 +31,23 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("escalated", "Đã chuyển cấp"),
     ("on_time_rate", HEADERS["on_time_rate"]),
     *((RATE_KEYS[q], QUARTER_LABELS[q]) for q in QUARTERS),
+    ("indicator_expected", "Số liệu chỉ tiêu phải báo cáo"),
+    ("indicator_reported", "Đã báo cáo"),
+    ("indicator_on_time", "Báo cáo đúng hạn"),
+    ("indicator_reporting_rate", "Tỷ lệ báo cáo chỉ tiêu"),
+    ("indicator_on_time_rate", "Tỷ lệ báo cáo chỉ tiêu đúng hạn"),
+    ("indicators_met", "Chỉ tiêu đạt"),
+    ("indicators_with_data", "Chỉ tiêu có số liệu"),
+    ("indicator_gap", "Còn thiếu so với mục tiêu (điểm %, trung bình)"),
 )
 """The keys of `League.rows()`, in order, with their Vietnamese column headings (the name's
 heading is the city's own kinds: `columns`)."""
-RATE_COLUMNS = {"on_time_rate", *RATE_KEYS.values()}
+RATE_COLUMNS = {
+    "on_time_rate",
+    *RATE_KEYS.values(),
+    "indicator_reporting_rate",
+    "indicator_on_time_rate",
+}
 """The keys of `COLUMNS` holding rates (fractions; None where nothing was due)."""
 FOOTNOTE = (
     f"{RATE_NOTE}; quý theo hạn nộp; đã chuyển cấp: số nhiệm vụ bị chuyển cấp ít "
@@ -117,13 +130,17 @@ def league_xlsx(lg: League, png: bytes | None = None) -> bytes:
     headed = columns(lg)
     keys = [key for key, _ in headed]
     total = lg.total()
-    total_row = {key: getattr(total, key) for key in COUNTS} | {
-        "rank": None,
-        "commune": "",
-        "name": TOTAL,
-        "escalated": lg.total_escalated(),
-        "on_time_rate": total.on_time_rate,
-    }
+    total_row = (
+        {key: getattr(total, key) for key in COUNTS}
+        | {
+            "rank": None,
+            "commune": "",
+            "name": TOTAL,
+            "escalated": lg.total_escalated(),
+            "on_time_rate": total.on_time_rate,
+        }
+        | lg.total_indicators().as_dict()
+    )
     widths = {"rank": 7, "commune": 10, "name": 30}
     ranked = Table(
         [heading for _, heading in headed],

@@ -1,0 +1,163 @@
+"""The quarterly overview's documents, pure functions of a `usecases.overview.Overview`: its
+workbook (`overview_xlsx`: the units' table, the open directives, one sheet of raw keys), the
+file the leaders' mail attaches (`overview_files`), and `overview_for`, the delivery's way to
+build an overview as of the sending instant (as `scorecard.evidence_for`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from notifications.documents.house_style import (
+    TITLE_SIZE,
+    XLSX_MIME,
+    Table,
+    data_sheet,
+    table_sheet,
+    workbook_bytes,
+)
+from schedules.dates import vn_date, vn_datetime
+from schedules.plan import Plan
+from usecases.overview import Overview, build_overview, cycle_of_item
+
+File = tuple[str, str, str, bytes]
+"""(file name, MIME main type, subtype, bytes) of a mail's attachment."""
+
+COLUMNS = (
+    ("unit", "Mã đơn vị"),
+    ("name", "Đơn vị"),
+    ("due", "Số việc đến hạn trong quý"),
+    ("on_time", "Hoàn thành đúng hạn"),
+    ("late", "Hoàn thành sau hạn"),
+    ("open", "Chưa hoàn thành"),
+    ("overdue_open", "Trong đó: quá hạn"),
+    ("extended", "Được gia hạn"),
+)
+"""The units' table: the JSON keys of `UnitQuarter.as_dict` and their headings (the table of
+`cchc overview`, the mail's and the workbook's)."""
+
+
+def span_text(overview: Overview) -> str:
+    """ "quý I/2027 (việc có hạn từ 19/12/2026 đến 18/03/2027)"."""
+    cycle = overview.cycle
+    return f"{cycle.label} (việc có hạn từ {vn_date(cycle.first)} đến {vn_date(cycle.last)})"
+
+
+def overview_xlsx(overview: Overview) -> bytes:
+    """The workbook: the units' table (a total row last), the directives still open, the raw
+    keys. A4 landscape, one page wide, as the scorecard's."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None, "a new workbook has a sheet"
+    ws.title = "Tổng hợp quý"
+    keys = [key for key, _ in COLUMNS]
+    rows = [row.as_dict() for row in [*overview.units, overview.total()]]
+    table = Table(
+        [heading for _, heading in COLUMNS],
+        [[data[key] for key in keys] for data in rows],
+        set(),
+        [12, 44, 14, 14, 14, 14, 14, 12],
+        frozen_columns=2,
+        header_height=48,
+    )
+    title = (
+        f"TÌNH HÌNH THỰC HIỆN NHIỆM VỤ CẢI CÁCH HÀNH CHÍNH "
+        f"{overview.cycle.label.replace('quý', 'QUÝ')}"
+    )
+    subtitle = f"{overview.commune} – Kế hoạch {overview.plan_short}; {span_text(overview)}"
+    footnote = (
+        f"Số liệu đến {vn_datetime(overview.at, overview.zone)}. Việc tính theo hạn nộp ban đầu "
+        "trong quý; việc được miễn không tính; “được gia hạn”: việc đã được gia hạn ít nhất "
+        "một lần."
+    )
+    table_sheet(ws, title, table, (subtitle, footnote))
+    if overview.directives:
+        table_sheet(
+            wb.create_sheet("Văn bản chỉ đạo"),
+            "VĂN BẢN CHỈ ĐẠO CÒN NHIỆM VỤ CHƯA HOÀN THÀNH",
+            _directives_table(overview),
+            None,
+            TITLE_SIZE - 1,
+        )
+    if overview.indicators:
+        indicator_rows = [list(i) for i in overview.indicators]
+        table_sheet(
+            wb.create_sheet("Chỉ số"),
+            "CHỈ SỐ CẢI CÁCH HÀNH CHÍNH",
+            Table(["Chỉ số", "Giá trị"], indicator_rows, set(), [60, 20], 1),
+            None,
+            TITLE_SIZE - 1,
+        )
+    data_sheet(wb, keys + ["waived"], [row.as_dict() for row in overview.units], name_width=44)
+    name = f"Tình hình thực hiện nhiệm vụ CCHC {overview.cycle.label}"
+    return workbook_bytes(wb, name, overview.at)
+
+
+def _directives_table(overview: Overview) -> Table:
+    headings = ["Văn bản", "Trích yếu", "Đơn vị chưa hoàn thành", "Hạn", "Số việc quá hạn"]
+    rows: list[list] = [
+        [d.reference, d.subject, ", ".join(d.units), vn_date(d.due), d.overdue]
+        for d in overview.directives
+    ]
+    rows.append(["Cộng", f"{len(overview.directives)} văn bản", "", "", ""])
+    return Table(headings, rows, set(), [34, 44, 36, 12, 12], frozen_columns=1)
+
+
+def overview_file_name(overview: Overview) -> str:
+    return f"tong-hop-cchc-{overview.cycle.year}-quy-{overview.cycle.quarter}.xlsx"
+
+
+def overview_files(overview: Overview) -> list[File]:
+    """What the leaders' mail attaches: the workbook."""
+    return [(overview_file_name(overview), *XLSX_MIME, overview_xlsx(overview))]
+
+
+@dataclass(frozen=True)
+class OverviewMail:
+    """What an overview mail carries: the overview (its body) and its files."""
+
+    overview: Overview
+    files: list[File]
+
+
+OverviewSource = Callable[..., OverviewMail]
+"""`source(item, at)`: the overview an outbox row on `item` speaks of, as of `at`."""
+
+
+def overview_for(plan: Plan, engine: Engine) -> OverviewSource:
+    """For the mails: the overview of the quarter whose consolidated report is `item`, as of
+    the sending instant, and its workbook."""
+
+    def source(item, at: datetime) -> OverviewMail:
+        found = build_overview(plan, engine, cycle_of_item(plan, item), at)
+        return OverviewMail(found, overview_files(found))
+
+    return source
+
+
+def overview_view(overview: Overview) -> dict:
+    """What the overview mail's templates read (`overview` in their context)."""
+    total = overview.total()
+    return {
+        "label": overview.cycle.label,
+        "span": span_text(overview),
+        "first": vn_date(overview.cycle.first),
+        "last": vn_date(overview.cycle.last),
+        "report_due": vn_date(overview.cycle.report_due) if overview.cycle.report_due else "",
+        "as_of": vn_date(overview.today),
+        "columns": [heading for key, heading in COLUMNS if key not in ("unit",)],
+        "units": [row.as_dict() for row in overview.units],
+        "total": total.as_dict(),
+        "behind": [row.as_dict() for row in overview.late_units()],
+        "directives": [
+            d.as_dict() | {"due_text": vn_date(d.due), "units_text": ", ".join(d.units)}
+            for d in overview.directives
+        ],
+        "indicators": [{"label": k, "value": v} for k, v in overview.indicators],
+        "file": overview_file_name(overview),
+    }
