@@ -76,6 +76,8 @@ def page(
         "zone": plan.zone if plan else ctx.zone,
         # "xã, phường": the kinds of the communes the city's pages speak of.
         "kinds": commune_kinds_phrase(str(p.commune.kind) for p in ctx.city.plans.values()),
+        # "xã", "phường", "đặc khu": what the page's commune is ("Toàn phường").
+        "kind_label": plan.kind_label if plan else "xã",
     }
     html = ctx.env.get_template(name).render(**masthead, **values)
     return HTMLResponse(html, status_code=code, headers=headers)
