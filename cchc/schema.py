@@ -48,6 +48,10 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
     "Commune": {
         "code": "Mã xã: chữ thường, chữ số và dấu gạch ngang, ví dụ “maodien” (code)",
         "name": "Tên đầy đủ, ví dụ “Ủy ban nhân dân xã Mao Điền” (name)",
+        "kind": "Loại đơn vị hành chính cấp xã: xa (xã), phuong (phường), dac_khu (đặc khu); "
+        "thư, trang và kế hoạch mẫu ({commune_kind}) gọi theo đó, mặc định xa (kind)",
+        "sender": "Người gửi (From) các thư của xã; bỏ trống: trong cấu hình thành phố là tên "
+        "và địa chỉ của cơ quan thường trực, còn lại là CCHC_SMTP_FROM (sender)",
         "plan": "Kế hoạch CCHC, ví dụ “Kế hoạch số 84/KH-UBND ngày 13/10/2025” (plan)",
         "plan_short": "Số hiệu ngắn của kế hoạch, ví dụ “84/KH-UBND” (plan short reference)",
         "timezone": "Múi giờ, mặc định Asia/Ho_Chi_Minh (time zone)",
@@ -80,8 +84,14 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "in_charge": "Lãnh đạo phụ trách CCHC (Phó Chủ tịch phụ trách): nhận chuyển cấp "
         "leader_in_charge, và việc của cơ quan thường trực chuyển cấp lên đây sau Trưởng phòng "
         "(leader in charge)",
+        "chair": "Chủ tịch UBND: Sở Nội vụ gửi văn bản đôn đốc báo cáo chậm gửi thành phố đến "
+        "đây; không ai được đánh dấu: lãnh đạo có chức vụ bắt đầu bằng “Chủ tịch” (chair)",
         "overview": "Nhận bản tổng hợp tình hình thực hiện nhiệm vụ CCHC hằng quý; bỏ trống: "
         "Chủ tịch và lãnh đạo phụ trách CCHC nhận (quarterly overview)",
+    },
+    "Sender": {
+        "name": "Tên người gửi hiển thị, ví dụ “UBND phường Mẫu” (display name)",
+        "email": "Địa chỉ người gửi (e-mail)",
     },
     "Unit": {
         "code": "Mã đơn vị: chữ in hoa, chữ số và gạch dưới, ví dụ VHXH (unit code)",
@@ -150,7 +160,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "id": "Mã nhiệm vụ: chữ thường, chữ số, gạch ngang, ví dụ bao-cao-cchc-dinh-ky "
         "(obligation id)",
         "title": "Tên nhiệm vụ như trong kế hoạch; {plan_short} và {plan} được thay bằng số "
-        "hiệu và tên kế hoạch của xã (kế hoạch mẫu dùng chung) (title)",
+        "hiệu và tên kế hoạch của xã, {commune_kind} bằng xã, phường hoặc đặc khu (kế hoạch "
+        "mẫu dùng chung); ở reports của thành phố, {commune_kinds} bằng “xã, phường, đặc khu” "
+        "(title)",
         "kind": "Loại nhiệm vụ: báo cáo định kỳ, kế hoạch năm, tự chấm điểm, ... (kind)",
         "ref": "Căn cứ trong kế hoạch, ví dụ “Phụ lục mục II.2” (reference)",
         "lead": "Đơn vị chủ trì: các mã đơn vị, hoặc ALL (lead units)",
@@ -158,8 +170,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "all_except": "Đơn vị không thuộc “Các cơ quan, đơn vị” (ALL) ở nhiệm vụ này, ví dụ [CA] "
         "với nhiệm vụ về đơn vị sự nghiệp công lập (units ALL leaves out)",
         "product": "Sản phẩm phải nộp, ví dụ “Báo cáo”; {period} được thay bằng kỳ của việc, "
-        "ví dụ “Báo cáo … {period}” thành “Báo cáo … quý I năm 2027”; {plan_short} và {plan} "
-        "như ở title (product)",
+        "ví dụ “Báo cáo … {period}” thành “Báo cáo … quý I năm 2027”; {plan_short}, {plan}, "
+        "{commune_kind} như ở title (product)",
         "timing": "Thời gian thực hiện theo lời văn của kế hoạch (timing)",
         "due_source": "Văn bản đặt ngày hạn khi kế hoạch chỉ ghi thời gian (“Hàng năm”), ví dụ "
         "“Kế hoạch CCHC năm {year}” ({year} là năm của ngày hạn); thư ghi “hạn theo …”; bỏ trống "
@@ -207,6 +219,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "code": "Mã đơn vị của cơ quan trong reports, mặc định SNV (unit code)",
         "contact": "Người liên hệ tại cơ quan, ghi trong thư (contact)",
         "address": "Địa chỉ trụ sở của cơ quan (address)",
+        "director": "Giám đốc Sở: việc của cơ quan quá hạn chuyển cấp đến đây trước, không "
+        "đến lãnh đạo thành phố (director)",
     },
     "Indicator": {
         "id": "Mã chỉ tiêu: chữ thường, chữ số và dấu gạch ngang, ví dụ “ho-so-truc-tuyen” (id)",

@@ -33,7 +33,14 @@ from prefect.exceptions import ObjectNotFound
 
 from cchc.runtime.settings import Settings
 from flows.deploy_automations import sync_automations
-from flows.deploy_plan import DeployDiff, DeploymentSpec, differences, tags_for, wanted
+from flows.deploy_plan import (
+    DeployDiff,
+    DeploymentSpec,
+    configured_names,
+    differences,
+    tags_for,
+    wanted,
+)
 from schedules.city import City
 from schedules.plan import Plan
 from usecases.errors import UserError
@@ -99,6 +106,7 @@ async def adeploy(
     now = options.now or datetime.now(UTC)
     async with get_client() as client:
         diff = DeployDiff(str(client.api_url), options.pool, dry_run=options.dry_run)
+        diff.configured = configured_names(city)
         await _ensure_pool(client, options)
         existing = await _existing(client, city)
         await _write_changed(client, specs, existing, diff, now)

@@ -87,6 +87,12 @@ def deployment_name(city: City, slug: str) -> str:
     return f"{city.code}-{slug}"
 
 
+def configured_names(city: City) -> set[str]:
+    """The deployment names every obligation of the config would have, whether or not it has
+    an opening left (one whose only occurrences come before `commune.start` has none)."""
+    return {deployment_name(city, oid) for plan in city.select(None) for oid in plan.obligations}
+
+
 def _sweep_times(plans: list[Plan]) -> str:
     return ", ".join(sorted({f"{p.commune.sweep_time:%H:%M}" for p in plans}))
 
@@ -253,6 +259,9 @@ class DeployDiff:
     unchanged: list[str] = field(default_factory=list)
     pruned: list[tuple[str, str]] = field(default_factory=list)
     """(name, "paused" | "deleted")."""
+    configured: set[str] = field(default_factory=set)
+    """Deployment names of the obligations still in the config (`configured_names`): one of
+    them pruned has no opening left, it did not leave the config."""
     next_at: dict[str, datetime | None] = field(default_factory=dict)
     automations: list[tuple[str, str]] = field(default_factory=list)
     """(name, "+" added | "~" changed | "=" unchanged)."""
@@ -266,7 +275,12 @@ class DeployDiff:
         for name, fields in self.changed:
             out.append(f"~ {name} ({', '.join(fields)}){self._next(name)}")
         for name, how in self.pruned:
-            out.append(f"- {name} ({how}: no longer in the config)")
+            why = (
+                "no opening on or after commune.start: nothing left to open"
+                if name in self.configured
+                else "no longer in the config"
+            )
+            out.append(f"- {name} ({how}: {why})")
         for name, how in self.automations:
             if how != "=":
                 out.append(f"{how} automation {name}")

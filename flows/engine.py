@@ -32,6 +32,7 @@ from cchc.runtime.control import holding_pid_file
 from cchc.runtime.settings import Settings
 from flows.trigger import RRuleTrigger
 from models.blobs import remove_stale_temp
+from notifications.city_pages import city_count
 from notifications.event_payloads import config_refused_event, sweep_skipped_event
 from notifications.template_sets import TemplatesInvalid, adopt, checked_templates
 from schedules.city import City
@@ -138,19 +139,20 @@ def describe_next(city: City, upcoming: list[tuple[datetime, str]]) -> list[str]
         what = jid.removeprefix("open:")
         periods, communes = _periods_opening(city, what, fire_at)
         what += f" · {', '.join(periods)}" if periods else ""
-        what += f" · {communes} xã" if city.is_city else ""
+        what += f" · {city_count(city, communes)}" if city.is_city else ""
         lines.append(f"  {vn_datetime(fire_at, zone)}  {what}")
     return lines
 
 
-def _periods_opening(city: City, obligation: str, fire_at: datetime) -> tuple[list[str], int]:
-    """The periods of `obligation` opening on `fire_at`'s day, and in how many communes."""
+def _periods_opening(city: City, obligation: str, fire_at: datetime) -> tuple[list[str], list[str]]:
+    """The periods of `obligation` opening on `fire_at`'s day, and the communes they open in."""
     day = fire_at.astimezone(city.zone).date()
     periods: list[str] = []
-    communes = 0
+    communes: list[str] = []
     for plan in city.select(None):
         found = plan.acted_on(day, day, obligation=obligation, by="opens")
-        communes += bool(found)
+        if found:
+            communes.append(plan.commune.code)
         periods += [o.period.key for o in found]
     return list(dict.fromkeys(periods)), communes
 

@@ -20,6 +20,7 @@ from prefect.runtime import flow_run
 from flows import artifacts
 from flows.item_reads import by_commune, read_items
 from flows.runtime_state import Runtime, instant, runtime
+from notifications.city_pages import city_count
 from schedules.dates import local_date
 from schedules.occurrences import latest_opening
 from schedules.vocabulary import ItemChange, ObligationKind
@@ -125,7 +126,7 @@ def _opening_run_name() -> str:
         if not period or rt.city.is_city:
             todo = openings(rt, obligation, period, instant(params.get("at")))
             period = period or ", ".join(_periods(todo))
-            communes = f" · {len(todo)} xã" if rt.city.is_city else ""
+            communes = f" · {city_count(rt.city, todo)}" if rt.city.is_city else ""
     except Exception as exc:  # noqa: BLE001  (a name must never fail the run)
         logging.getLogger("cchc.flows").warning("run name: no period (%r)", exc)
         period = period or "?"

@@ -6,22 +6,34 @@ rewritten after each city sweep). The city's sweep summary is `notifications.swe
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from notifications.documents.house_style import percent
-from notifications.documents.league import COLUMNS, RATE_COLUMNS
+from notifications.documents.league import RATE_COLUMNS, columns
 from notifications.status_pages import MAX_TABLE_ROWS, Page, fingerprint
 from schedules.city import City
 from schedules.dates import VN_ZONE, vn_datetime
 from schedules.indicators import vn_number
 from schedules.plan import Plan
+from schedules.vocabulary import communes_count
 from usecases.league import TOTAL, League, short_name
 
 
 def commune_label(plan: Plan) -> str:
     """ "xã Mao Điền (maodien)": how a city's pages name a commune."""
     return f"{short_name(plan.commune.name)} ({plan.commune.code})"
+
+
+def city_count(city: City, codes: Iterable[str]) -> str:
+    """ "60 xã, 40 phường": the communes `codes` of `city`, counted by kind (the city office's
+    code, if there, as "cơ quan thành phố")."""
+    codes = list(codes)
+    counted = communes_count(str(city.plans[c].commune.kind) for c in codes if c in city.plans)
+    if any(c not in city.plans for c in codes):
+        return f"{counted} và cơ quan thành phố" if counted != "0 xã" else "cơ quan thành phố"
+    return counted
 
 
 def city_opened_key(city: City, obligation: str) -> str:
@@ -34,10 +46,10 @@ def city_opened_table(
     """One row per commune an opening run served: its periods and how many items it opened."""
     return [
         {
-            "Xã": commune_label(city.known_plan(code)),
+            "Xã, phường, đặc khu": commune_label(city.known_plan(code)),
             "Kỳ": ", ".join(periods),
             "Mở mới": opened.get(code, 0),
-            "Mã xã": code,
+            "Mã": code,
         }
         for code, periods in list(todo.items())[:MAX_TABLE_ROWS]
     ]
@@ -51,8 +63,9 @@ def city_opened_page(
     title = having[0].obligations[obligation].title if having else obligation
     return Page(
         city_opened_key(city, obligation),
-        city_opened_table(city, todo, opened) or [{"Kết quả": "Không có xã nào đến ngày mở kỳ"}],
-        f"{title} — mở {sum(opened.values())} việc ở {len(todo)} xã ({vn_datetime(at, city.zone)})",
+        city_opened_table(city, todo, opened) or [{"Kết quả": "Chưa có đơn vị nào đến ngày mở kỳ"}],
+        f"{title} — mở {sum(opened.values())} việc ở {city_count(city, todo)} "
+        f"({vn_datetime(at, city.zone)})",
     )
 
 
@@ -75,7 +88,7 @@ def league_table(lg: League) -> list[dict[str, Any]]:
             heading: percent(row[key])
             if key in RATE_COLUMNS
             else ("–" if row[key] is None else row[key])
-            for key, heading in COLUMNS
+            for key, heading in columns(lg)
         }
         for row in lg.rows()[:MAX_TABLE_ROWS]
     ]
@@ -84,8 +97,8 @@ def league_table(lg: League) -> list[dict[str, Any]]:
 def league_description(lg: League) -> str:
     total = lg.total()
     return (
-        f"Xếp hạng thực hiện đúng hạn nhiệm vụ CCHC của các xã, phường năm {lg.year} — "
-        f"{lg.city}, số liệu đến {vn_datetime(lg.at, VN_ZONE)}: {len(lg.communes)} xã, "
+        f"Xếp hạng thực hiện đúng hạn nhiệm vụ CCHC của các {lg.kinds_phrase} năm {lg.year} — "
+        f"{lg.city}, số liệu đến {vn_datetime(lg.at, VN_ZONE)}: {lg.count_text}, "
         f"{TOTAL.lower()} {percent(total.on_time_rate)} đúng hạn "
         f"({total.on_time}/{total.on_time + total.late + total.overdue_open} việc đã đến hạn)."
         + furthest_from_target(lg)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from models.ids import saved_id
 from notifications.attachments import DIRECTIVE_FILE_KINDS, directive_attachment
+from notifications.city_voice import city_voice
 from notifications.documents.overview import OverviewSource, overview_view
 from notifications.extension_views import extension_context
 from notifications.facts import RECEIPT_KINDS, Facts, receipt_verdict
@@ -50,6 +51,7 @@ from schedules.vocabulary import (
     days_late,
     parse_step,
 )
+from usecases.league import short_name
 
 if TYPE_CHECKING:
     from email.headerregistry import Address
@@ -61,7 +63,7 @@ Evidence = Callable[[str, str, datetime], list[tuple[str, str, str, bytes]]]
 """`evidence(obligation, period, at)`: (file name, MIME type, subtype, bytes) of files to attach
 to an item's opened, reminder and due-day mails (the on-time scorecard for self-scoring)."""
 
-ROLE_LABELS = {"head": "thủ trưởng đơn vị", "leadership": "lãnh đạo Ủy ban nhân dân xã"}
+ROLE_LABELS = {"head": "thủ trưởng đơn vị", "leadership": "lãnh đạo Ủy ban nhân dân {kind}"}
 EVIDENCE_KINDS = (MailKind.OPENED, MailKind.REMINDER, MailKind.DUE)
 """Mails that carry the item's evidence files (see `Evidence`)."""
 UPLOAD_KINDS = (
@@ -139,11 +141,24 @@ class Composer:
         self.leaders = leader_addresses(plan)
         office = plan.units.get(plan.commune.standing_office)
         self.reply_to = address(str(office.email), office.name) if office else None
-        if sender:
-            self.sender = parse_sender(sender)
+        system = parse_sender(sender) if sender else None
+        own = plan.commune.sender
+        if own is not None:
+            self.sender = address(str(own.email), own.name)
+        elif plan.city_folder is not None and office is not None:
+            # A city's commune: its mail comes from its own office (one sender per commune).
+            name = office.name
+            if plan.communes is None:  # a commune's, not the city office's: say whose office
+                name = f"{office.name} - {short_name(plan.commune.name)}"
+            self.sender = address(str(office.email), name)
+        elif system is not None:
+            self.sender = system
         else:
             fallback = str(office.email) if office else str(plan.commune.contact.email)
             self.sender = address(fallback, f"Nhắc việc CCHC - {plan.commune.name}")
+        self.envelope_from = (system or self.sender).addr_spec
+        """The SMTP envelope's sender (bounces): CCHC_SMTP_FROM when set, else the From."""
+        self.system = system
         self._common: dict[tuple[date, datetime], dict] = {}
         self._mailboxes: dict[str, Address] = {}
         # Per item, for one `Facts` (a delivery run's chunk: the next one reads the items again).
@@ -214,6 +229,7 @@ class Composer:
             else None,
             "closed": self._closed(item, facts) if kind in RECEIPT_KINDS else None,
             "returned": self._returned(item, step, facts) if kind == MailKind.RETURNED else None,
+            "city_voice": self._voice(kind, step, item, facts),
             "extension": extension_context(item, step, facts.extensions)
             if kind == MailKind.EXTENSION
             else None,
@@ -250,6 +266,7 @@ class Composer:
             "escalation": single.get("escalation"),
             "closed": single.get("closed"),
             "returned": single.get("returned"),
+            "city_voice": single.get("city_voice"),
             "extension": single.get("extension"),
             "sources": single.get("sources"),
             "indicators": single.get("indicators"),
@@ -283,7 +300,7 @@ class Composer:
         office = self.plan.commune.standing_office
         own = item.unit == office
         labels = [
-            ROLE_LABELS.get(t)
+            ROLE_LABELS.get(t, "").format(kind=self.plan.kind_label)
             or (unit_view(self.plan, office).name if t == "standing_office" else None)
             or unit_view(self.plan, t).name
             for t in targets
@@ -328,6 +345,28 @@ class Composer:
             "earlier": earlier,
             "late_line": self._late_line(item, today, earlier),
         }
+
+    def _voice(self, kind: MailKind, step: str, item: WorkItem, facts: Facts) -> dict | None:
+        """The city office's voice, for the mails it sends a commune (`city_voice`)."""
+        if self.plan.upper is None:
+            return None
+        by = ""
+        if kind == MailKind.RETURNED:
+            item_id = saved_id(item)
+            detail = facts.returns.get((item_id, step)) or facts.returns.get((item_id, "")) or {}
+            by = detail.get("by", "")
+        voice = city_voice(self.plan, item, kind, step, by)
+        return voice.as_dict() if voice else None
+
+    def city_voiced(self, row: Outbox, facts: Facts) -> bool:
+        """Whether `row`'s mail is the city office's to a commune (`city_voice`): a mail of its
+        own, from the office, never part of a digest from the commune (a leader's, a unit's)."""
+        if self.plan.upper is None:
+            return False
+        item = facts.items.get(row.item_id)
+        if item is None:
+            return False
+        return self._voice(MailKind(row.kind), row.step, item, facts) is not None
 
     def _told(self, level: Step, at: datetime, item: WorkItem) -> str:
         """An earlier level of the ladder as a leader's digest names it: "đã nhắc Trưởng đơn vị
@@ -540,11 +579,17 @@ class Composer:
             if calendar
             else []
         ) + list(extra)
+        voice = context.get("city_voice")
+        sender, reply_to = self.sender, self.reply_to
+        if voice:  # the city office writes to the commune: its name and address
+            sender = reply_to = address(voice["email"], voice["office"])
+        on_behalf = self.system  # CCHC_SMTP_FROM sends, on behalf of the From
         message = build_message(
-            sender=self.sender,
+            sender=sender,
             to=self.mailbox(to),
             cc=[self.mailbox(c) for c in cc],
-            reply_to=self.reply_to,
+            reply_to=reply_to,
+            on_behalf=on_behalf if on_behalf and on_behalf.addr_spec != sender.addr_spec else None,
             subject=rendered.subject,
             text=rendered.text,
             html=rendered.html,

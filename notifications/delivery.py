@@ -27,6 +27,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterator
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -162,7 +163,7 @@ async def _deliver(
     recorder = Recorder(scope.plan, engine, scope.at, scope.token, report)
     digest_to = digest_addresses(scope.plan)
     mails = _compose(composer, rows, facts, scope.at, digest_to, scope.leaders, recorder)
-    await _send(transport, composer.sender.addr_spec, mails, report, recorder)
+    await _send(transport, composer.envelope_from, mails, report, recorder)
     await recorder.close()
 
 
@@ -199,6 +200,7 @@ def _sent(report: DeliveryReport, recorder: Recorder, mail: Mail, outcomes: list
     """Record the outcome of each row of `mail`: its recipient's."""
     if any(o.status == "sent" for o in outcomes):
         report.messages += 1
+        report.deliveries += sum(o.status == "sent" for o in outcomes)
     by_recipient = {r.lower(): o for r, o in zip(mail.recipients, outcomes, strict=True)}
     recorder.add([(row, by_recipient[row.recipient.lower()]) for row in mail.rows], mail.msg_id)
 
@@ -208,19 +210,24 @@ Batch = tuple[list[Outbox], list[Outbox]]
 
 
 def _batches(
-    rows: list[Outbox], digest_to: set[str], leaders: set[str], sent_with: dict[str, list[Outbox]]
+    rows: list[Outbox],
+    digest_to: set[str],
+    leaders: set[str],
+    sent_with: dict[str, list[Outbox]],
+    alone: AbstractSet[int] = frozenset(),
 ) -> list[Batch]:
     """The rows of each mail, in row order: a mail's To and copies together; a digest unit's
-    rows (without copies) together; a leader's escalations, with their copies, together; the
-    copies of a digest whose To was sent (`Facts.sent_with`) together, as that digest."""
+    rows (without copies) together; a leader's escalations, with their copies, together (but
+    the rows `alone`, the city office's: each a mail of its own); the copies of a digest whose To
+    was sent (`Facts.sent_with`) together, as that digest."""
     groups: dict[tuple, list[Outbox]] = defaultdict(list)
     for row in rows:
         to = (row.addressed_to or row.recipient).lower()
         if row.addressed_to is not None and row.message_id in sent_with:
             key: tuple = ("again", row.message_id)
-        elif row.kind == MailKind.ESCALATION and to in leaders:
+        elif row.kind == MailKind.ESCALATION and to in leaders and saved_id(row) not in alone:
             key = ("leader", to)
-        elif in_digest(row.recipient, row.cc, digest_to):
+        elif in_digest(row.recipient, row.cc, digest_to) and saved_id(row) not in alone:
             key = ("digest", to)
         else:
             key = ("mail", row.item_id, row.step, to)
@@ -257,12 +264,16 @@ def _compose(
 ) -> Iterator[Mail]:
     """Mails for a claim, in row order; a row whose mail cannot be built waits for a retry
     (a template edited after `cchc check`, say) instead of stopping the run."""
-    for batch, sent in _batches(rows, digest_to, leaders, facts.sent_with):
+    # The Sở's mails to a commune are mails of their own, never in a digest from the commune.
+    alone = {saved_id(r) for r in rows if composer.city_voiced(r, facts)}
+    for batch, sent in _batches(rows, digest_to, leaders, facts.sent_with, alone):
         to = (batch[0].addressed_to or batch[0].recipient).lower()
         try:
             if sent:
                 yield composer.for_digest(batch, facts, at, sent)
-            elif to not in digest_to and len({(r.item_id, r.step) for r in batch}) == 1:
+            elif (to not in digest_to or alone.issuperset(map(saved_id, batch))) and len(
+                {(r.item_id, r.step) for r in batch}
+            ) == 1:
                 main = next((r for r in batch if r.addressed_to is None), batch[0])
                 yield composer.for_row(main, facts, at, [r for r in batch if r is not main])
             else:

@@ -23,6 +23,9 @@ class DeliveryReport:
     via: str = ""
     messages: int = 0
     """Messages handed over (a digest counts once)."""
+    deliveries: int = 0
+    """(message, recipient) pairs handed over: what its recipients received (a digest listing
+    ten outbox rows is one delivery to its addressee; a mail with a copy, two)."""
     sent: list[tuple[int, str, int, str]] = field(default_factory=list)
     """(outbox id, kind, item id, recipient) of the rows delivered."""
     retrying: list[tuple[int, str, str, datetime]] = field(default_factory=list)
@@ -56,6 +59,7 @@ class DeliveryReport:
         """Count `other` (another commune's run) in this report."""
         self.via = self.via or other.via
         self.messages += other.messages
+        self.deliveries += other.deliveries
         self.sent += other.sent
         self.retrying += other.retrying
         self.failed += other.failed

@@ -172,8 +172,12 @@ def build_message(
     item_ids: Sequence[int],
     date: datetime,
     attachments: Sequence[Attachment] = (),
+    on_behalf: Address | None = None,
 ) -> EmailMessage:
-    """multipart/alternative (plain text, then HTML), wrapped in multipart/mixed when there are
+    """`on_behalf`: who actually sends a mail whose From is another's (a commune's office, the
+    city office), the `Sender` header (RFC 5322 3.6.2): CCHC_SMTP_FROM.
+
+    multipart/alternative (plain text, then HTML), wrapped in multipart/mixed when there are
     attachments. MIME boundaries derive from the Message-ID: a resend is the same message."""
     if not KIND_PATTERN.fullmatch(kind):
         raise ValueError(f"bad mail kind {kind!r}")
@@ -182,6 +186,7 @@ def build_message(
     msg = EmailMessage(policy=MAIL_POLICY)
     headers = [
         ("From", encode_mailboxes("From", [sender])),
+        ("Sender", encode_mailboxes("Sender", [on_behalf]) if on_behalf else None),
         ("To", encode_mailboxes("To", [to])),
         ("Cc", encode_mailboxes("Cc", cc) if cc else None),
         ("Reply-To", encode_mailboxes("Reply-To", [reply_to]) if reply_to else None),

@@ -51,19 +51,20 @@ def _preview_notice(plan: Plan, session, item: WorkItem, kind: MailKind) -> Noti
     if kind == MailKind.RETURNED:
         notices = returned_notices(plan, item.unit, max(returns_so_far(session, saved_id(item)), 1))
     elif kind == MailKind.CLOSED:
-        notices = closed_notices(plan, item.unit)
+        notices = closed_notices(plan, item.unit, obligation=item.obligation)
     elif kind == MailKind.EXTENSION:  # as a grant of the office's own would say it
         notices = extension_notices(plan, item.unit, StepKind.EXTENDED, 1)
     elif kind == MailKind.CORRECTION:  # as if every level had escalated it
         levels = policy.escalation or ()
         told = [a for lv in levels for a in escalation_addresses(plan, tuple(lv.to), item.unit)]
-        notices = correction_notices(plan, item.unit, told)
+        notices = correction_notices(plan, item.unit, told, item.obligation)
     elif kind == MailKind.OVERVIEW:  # the quarter's overview, on its consolidated report
         if plan.obligations.get(item.obligation) is None or (
             plan.obligations[item.obligation].kind != ObligationKind.CONSOLIDATED_REPORT
         ):
             raise UserError(
-                f"Thư tổng hợp quý (overview) đi kèm báo cáo tổng hợp của xã; nhiệm vụ số "
+                f"Thư tổng hợp quý (overview) đi kèm báo cáo tổng hợp của "
+                f"{plan.kind_label}; nhiệm vụ số "
                 f"{item.id} không phải báo cáo tổng hợp: xem bằng `cchc overview`"
             )
         notices = overview_notices(plan)

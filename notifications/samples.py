@@ -34,6 +34,18 @@ def check_mail(
     return list(check_renders(composer.renderer, sample_contexts(composer, at)))
 
 
+SAMPLE_VOICE = {
+    "office": "Sở Nội vụ thành phố",
+    "email": "cchc@snv.example.invalid",
+    "commune": "UBND xã",
+    "city_due": "24/03/2027",
+    "contact": {"name": "Phòng Cải cách hành chính", "email": "cchc@snv.example.invalid",
+                "phone": ""},
+    "city": "Thành phố",
+}  # fmt: skip
+"""A `city_voice` for `cchc check`: the Sở's branch of the templates renders too."""
+
+
 def sample_item(plan: Plan, at: datetime) -> WorkItem:
     """An in-memory item like the sweep would open: the first periodic report from the
     commune's start (or any scheduled obligation), for the first lead unit."""
@@ -104,6 +116,13 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, di
         entry = composer.entry(kind, steps.get(kind, str(kind)), subject, at_kind, facts)
         opening = kind == MailKind.OPENED
         out.append((kind, composer.context(kind, str(recipient), at_kind, [entry], (), opening)))
+    voiced = (MailKind.OVERDUE, MailKind.ESCALATION, MailKind.CLOSED, MailKind.RETURNED)
+    for kind in (*voiced, MailKind.CORRECTION):
+        # The Sở Nội vụ's words to a commune about its report to the city (`city_voice`).
+        subject = closed_item if kind in RECEIPT_KINDS else item
+        entry = composer.entry(kind, steps.get(kind, str(kind)), subject, when[kind], facts)
+        entry = entry | {"city_voice": SAMPLE_VOICE}
+        out.append((kind, composer.context(kind, str(recipient), when[kind], [entry])))
     failure = [(str(recipient), "550 5.1.1 mailbox unavailable")]
     reminder = MailKind.REMINDER
     entry = composer.entry(reminder, "reminder-2", item, when[reminder], facts)

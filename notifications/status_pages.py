@@ -257,6 +257,7 @@ def consolidated_table(plan: Plan, engine: Engine, at: datetime) -> list[dict[st
                     "Đơn vị": row["unit"],
                     "Báo cáo của đơn vị": row["state"],
                 }
+                | ({"Hạn của đơn vị": row["due"]} if row["due"] else {})
                 for row in states["rows"]
             ]
     return rows

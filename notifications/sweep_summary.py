@@ -20,7 +20,15 @@ from notifications.views import period_label
 from schedules.city import City
 from schedules.dates import vn_date, vn_datetime
 from schedules.plan import Plan
-from schedules.vocabulary import OPEN_STATUSES, REPORTED_UP, ItemStatus, StepKind, parse_step
+from schedules.vocabulary import (
+    OPEN_STATUSES,
+    REPORTED_UP,
+    ItemStatus,
+    StepKind,
+    commune_kinds_phrase,
+    communes_count,
+    parse_step,
+)
 
 LATE_TAG = "quá hạn:"
 """Run tag prefix: `quá hạn:VP` on a sweep run while unit VP has late items (in a city:
@@ -53,7 +61,8 @@ def delivery_line(report: DeliveryReport) -> str:
     says how the mail went, never the server's folders or addresses: a clerk reads it."""
     how = "qua máy chủ thư" if report.via.startswith("smtp") else FILE_DELIVERY
     return (
-        f"{report.messages} thư đã gửi {how} ({len(report.sent)} lượt nhận); "
+        f"{report.messages} thư đã gửi {how} ({report.deliveries} lượt nhận, "
+        f"{len(report.sent)} thông báo); "
         f"{waiting_words(report)}, {len(report.failed)} lỗi, "
         f"{len(report.dropped)} hủy"
     )
@@ -128,10 +137,10 @@ def city_late_message(city: City, counts: dict[str, dict[str, Counter]]) -> str:
     escalated = sum(c[ItemStatus.ESCALATED] for units in counts.values() for c in units.values())
     worst = sorted(late.items(), key=lambda kv: (-kv[1], kv[0]))
     communes = "; ".join(f"{commune_label(city.known_plan(code))}: {n}" for code, n in worst)
-    return (
-        f"{total} việc quá hạn ở {len(late)} xã, trong đó {escalated} việc {REPORTED_UP} — "
-        f"{communes}."
-    )
+    where = communes_count(str(city.plans[c].commune.kind) for c in late if c in city.plans)
+    if any(c not in city.plans for c in late):  # the city office's own items
+        where = f"{where} và cơ quan thành phố" if where != "0 xã" else "cơ quan thành phố"
+    return f"{total} việc quá hạn ở {where}, trong đó {escalated} việc {REPORTED_UP} — {communes}."
 
 
 # --- a commune's summary ---------------------------------------------------------------------
@@ -261,13 +270,15 @@ def city_sweep_markdown(
             f"- Nhắc hạn, quá hạn, chuyển cấp: **{advanced}** việc",
             f"- Thư chờ gửi mới: **{queued}**",
         ]
-    who = md_text(f"{city.name} — {len(city.plans)} xã")
+    kinds = [str(p.commune.kind) for p in city.plans.values()]
+    who = md_text(f"{city.name} — {communes_count(kinds)}")
     lines = _heading(vn_datetime(at, city.zone), who, totals, delivery)
     lines += quarantine_markdown(city)
+    heading = commune_kinds_phrase(kinds).capitalize()
     lines += [
-        "## Theo xã",
+        f"## Theo {commune_kinds_phrase(kinds)}",
         "",
-        "| Xã | Mở mới | Nhắc hạn, quá hạn, chuyển cấp | Thư mới | Đang mở | Quá hạn "
+        f"| {heading} | Mở mới | Nhắc hạn, quá hạn, chuyển cấp | Thư mới | Đang mở | Quá hạn "
         f"| {REPORTED_UP.capitalize()} |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -292,8 +303,9 @@ def city_summary_page(
     counts: dict[str, dict[str, Counter]],
     delivery: str | None,
 ) -> Page:
+    kinds = commune_kinds_phrase(str(p.commune.kind) for p in city.plans.values())
     return Page(
         city_summary_key(city),
         city_sweep_markdown(city, at, changes, counts, delivery),
-        f"Kết quả rà soát các xã lúc {vn_datetime(at, city.zone)}",
+        f"Kết quả rà soát các {kinds} lúc {vn_datetime(at, city.zone)}",
     )

@@ -412,6 +412,7 @@ def common_context(plan: Plan, today: date, at: datetime) -> dict:
             "name": commune.name,
             "plan": commune.plan,
             "plan_short": commune.plan_short,
+            "kind": plan.kind_label,  # "xã", "phường", "đặc khu": "UBND {{ commune.kind }}"
         },
         "office": office,
         "contact": {
@@ -430,12 +431,13 @@ def common_context(plan: Plan, today: date, at: datetime) -> dict:
 
 def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: date) -> dict:
     """Where the units' reports that a consolidated report sums up stand, as of `today`:
-    received on time, received late, missing (with how late), one row per unit expected."""
+    received on time, received late, missing (with how late), one row per unit expected (for
+    the city office's report: per commune, with its own due date, `due`)."""
     ob = plan.obligations.get(item.obligation)
     if plan.communes is not None:  # the city office's report: one row per commune
         expected = list(plan.communes)
         by_key = {s.commune: s for s in sources}
-        who = "các xã, phường"
+        who = f"các {plan.kinds_phrase}"
     else:
         expected = (
             plan.lead_units(ob.consolidates) if ob and ob.consolidates in plan.obligations else []
@@ -461,7 +463,10 @@ def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: da
         else:
             state, group = f"chưa nộp ({countdown(plan, source.due, today)[2]})", "missing"
         counts[group] += 1
-        rows.append({"unit": name, "state": state, "group": group})
+        # The city's list: each commune its own deadline (the communes' may differ: a local
+        # day off, an extension, a return).
+        due = vn_date(source.due) if plan.communes is not None and source is not None else ""
+        rows.append({"unit": name, "state": state, "group": group, "due": due})
     total = len(rows)
     summary = (
         f"Đã nhận {counts['received'] + counts['late']}/{total} báo cáo của {who}"

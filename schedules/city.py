@@ -21,11 +21,22 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from schedules.config import City as CityInfo
-from schedules.config import CityFile, Commune, ConfigFile, Leader, Person, Policy, Unit
+from schedules.config import (
+    CityFile,
+    Commune,
+    ConfigFile,
+    Leader,
+    Obligation,
+    Person,
+    Policy,
+    Unit,
+)
 from schedules.dates import vn_date
 from schedules.plan import Plan
+from schedules.plan_checks import late_ladder
 from schedules.plan_loader import build_plan, config_files, load_plan, parse_files
 from schedules.plan_merge import Parsed
+from schedules.vocabulary import commune_kinds_phrase
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
 if TYPE_CHECKING:
@@ -165,6 +176,9 @@ def load_city(folder: Path | str, replaced: Mapping[str, Path | None] | None = N
     office = (
         _office_plan(folder, city_source, city_cfg, others, plans) if city_cfg.reports else None
     )
+    warnings += _shared_addresses(plans)
+    if office is not None:
+        warnings += _late_ladders(office, plans, city_source)
     return City(folder, city_cfg.city, plans, warnings, years, office)
 
 
@@ -256,6 +270,12 @@ def _office_plan(
     info, first = cfg.city, next(iter(plans.values())).commune
     office = info.office
     contact = office.contact or Person(name=office.name, email=office.email)
+    leadership = info.leadership or [Leader(name=office.name, email=office.email)]
+    if office.director is not None:
+        # The office's own lateness goes to its head (Giám đốc Sở) first; the city's leaders
+        # stay reachable by a level's `leadership`, not as the leader in charge.
+        director = Leader(**office.director.model_dump(), in_charge=True)
+        leadership = [director, *(p.model_copy(update={"in_charge": False}) for p in leadership)]
     commune = Commune(
         code=info.code,
         name=info.name,
@@ -264,7 +284,7 @@ def _office_plan(
         timezone=first.timezone,
         standing_office=office.code,
         contact=contact,
-        leadership=info.leadership or [Leader(name=office.name, email=office.email)],
+        leadership=leadership,
         plan_start=min(p.commune.plan_start for p in plans.values()),
         plan_end=max(p.commune.plan_end for p in plans.values()),
         start=min(p.commune.start for p in plans.values()),
@@ -273,13 +293,16 @@ def _office_plan(
         sweep_time=first.sweep_time,
         defaults=info.defaults or first.defaults,
     )
-    unit = Unit(code=office.code, name=office.name, email=office.email, head=contact)
+    head = office.director or contact
+    unit = Unit(code=office.code, name=office.name, email=office.email, head=head)
     # Errors in `reports` point at their lines: the builder reads them as `obligations`.
     lines = dict(source.lines)
     lines |= {("obligations",) + k[1:]: v for k, v in source.lines.items() if k[:1] == ("reports",)}
     reports = YamlSource(source.path, source.data, lines)
+    kinds = {code: str(p.commune.kind) for code, p in plans.items()}
+    obligations = _with_commune_kinds(cfg.reports or [], commune_kinds_phrase(kinds.values()))
     parsed = [
-        (reports, ConfigFile(commune=commune, units=[unit], obligations=cfg.reports,
+        (reports, ConfigFile(commune=commune, units=[unit], obligations=obligations,
                              calendar=cfg.calendar)),
         *((s, ConfigFile(calendar=c.calendar)) for s, c in others if c.calendar),
     ]  # fmt: skip
@@ -287,10 +310,30 @@ def _office_plan(
     plan = build_plan(folder, parsed, foreign)
     plan.city_folder = folder
     plan.communes = {code: p.commune.name for code, p in plans.items()}
+    plan.commune_kinds = kinds
     _check_levels(plan, plans, reports)
     for commune_plan in plans.values():
         commune_plan.attach_upper(plan)
     return plan
+
+
+COMMUNE_KINDS_TOKEN = "{commune_kinds}"
+"""In the city office's reports: the kinds of the city's communes ("xã, phường, đặc khu")."""
+
+
+def _with_commune_kinds(reports: list[Obligation], phrase: str) -> list[Obligation]:
+    """`{commune_kinds}` in a city report's texts becomes the kinds its communes are ("Tổng
+    hợp báo cáo … của các {commune_kinds}" → "… của các xã, phường, đặc khu")."""
+    fields = ("title", "product", "timing", "description")
+    found = []
+    for ob in reports:
+        update = {
+            f: getattr(ob, f).replace(COMMUNE_KINDS_TOKEN, phrase)
+            for f in fields
+            if getattr(ob, f) and COMMUNE_KINDS_TOKEN in getattr(ob, f)
+        }
+        found.append(ob.model_copy(update=update) if update else ob)
+    return found
 
 
 def _check_levels(office: Plan, plans: dict[str, Plan], source: YamlSource) -> None:
@@ -335,6 +378,65 @@ def _check_levels(office: Plan, plans: dict[str, Plan], source: YamlSource) -> N
             )
     if issues:
         raise ConfigInvalid(issues)
+
+
+def _late_ladders(office: Plan, plans: dict[str, Plan], source: YamlSource) -> list[ConfigIssue]:
+    """A commune's report to the city escalates all the way before the city's report is due
+    (its ladder ends by the city's due date for it): one warning per city report, at its
+    schedule, with the first commune's first late level and the communes it concerns."""
+    found = []
+    for i, (rid, report) in enumerate(office.obligations.items()):
+        target = report.consolidates
+        if not target or rid not in office.schedules:
+            continue
+        late: dict[str, str] = {}
+        # Communes of one template and calendar share their ladders: each worked out once.
+        known: dict[str, str | None] = {}
+        for code, plan in plans.items():
+            if target not in plan.schedules:
+                continue
+            key = plan.fingerprint(target)
+            if key not in known:
+                known[key] = late_ladder(plan, target, rid)
+            if known[key]:
+                late[code] = known[key] or ""
+        if late:
+            first, message = next(iter(late.items()))
+            found.append(
+                source.issue(
+                    ("reports", i, "schedule"),
+                    f"warning: commune {first}: {message.removeprefix('warning: ')} (the report "
+                    f"the city office sums up; thang đôn đốc của xã phải kết thúc trước hạn của "
+                    f"thành phố) [{'commune' if len(late) == 1 else 'communes'}: "
+                    f"{_names(list(late))}]",
+                )
+            )
+    return found
+
+
+def _shared_addresses(plans: dict[str, Plan]) -> list[ConfigIssue]:
+    """A unit address used by units of several communes: a copied folder kept the other
+    commune's addresses, and its mails would reach the wrong commune. One warning per
+    address, at the second commune's unit."""
+    first: dict[str, str] = {}
+    found = []
+    for code, plan in plans.items():
+        for unit in plan.units.values():
+            email = str(unit.email).lower()
+            owner = first.setdefault(email, code)
+            if owner == code:
+                continue
+            where = plan.unit_sources.get(unit.code) or ConfigIssue(str(plan.folder), 1, "")
+            found.append(
+                ConfigIssue(
+                    where.file,
+                    where.line,
+                    f"warning: unit {unit.code} of commune {code} has the address {email} of "
+                    f"a unit of commune {owner}: its mails would reach the other commune; give "
+                    f"each commune its own addresses (hai xã dùng chung địa chỉ thư của đơn vị)",
+                )
+            )
+    return found
 
 
 def _shared_only(parsed: Parsed) -> list[ConfigIssue]:

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from schedules.vocabulary import UNSCHEDULED_KINDS, ObligationKind
+from schedules.vocabulary import UNSCHEDULED_KINDS, CommuneKind, ObligationKind
 
 UNIT_CODE = r"^[A-Z][A-Z0-9_]{0,31}$"
 OBLIGATION_ID = r"^[a-z0-9][a-z0-9-]{1,63}$"
@@ -67,6 +67,12 @@ class Leader(Person):
         None,
         description="Receives the quarterly overview; unset: the Chủ tịch (title or name "
         "starting with 'Chủ tịch') and the leader in charge do",
+    )
+    chair: bool = Field(
+        False,
+        description="The Chủ tịch (the head of the commune's People's Committee): the city "
+        "office's escalation of a report late to the city is addressed here; unset on every "
+        'leader: the one whose title starts with "Chủ tịch"',
     )
 
 
@@ -276,7 +282,8 @@ class Obligation(Strict):
         min_length=1,
         description='What is handed in; "{period}" stands for the item\'s own period, e.g. '
         '"Báo cáo ... {period}" -> "Báo cáo ... quý I năm 2027"; "{plan_short}" and "{plan}" '
-        "for the commune's plan (also in title, timing, description)",
+        'for the commune\'s plan, "{commune_kind}" for what it is (xã, phường, đặc khu) (also '
+        "in title, timing, description)",
     )
     timing: str = Field(min_length=1, description="The plan's own words for the timing")
     due_source: str | None = Field(
@@ -309,9 +316,29 @@ class Obligation(Strict):
         return self
 
 
+class Sender(Strict):
+    """Who a commune's mails come from (From), instead of CCHC_SMTP_FROM."""
+
+    name: str = Field(min_length=1, description='Display name, e.g. "UBND phường Mẫu"')
+    email: EmailStr
+
+
 class Commune(Strict):
     code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
     name: str
+    kind: Annotated[
+        CommuneKind,
+        WithJsonSchema({"enum": [str(k) for k in CommuneKind], "title": "Kind", "type": "string"}),
+    ] = Field(
+        CommuneKind.XA,
+        description="xa | phuong | dac_khu: how mails, pages and shared plans name the commune "
+        "({commune_kind} in a shared plan's texts)",
+    )
+    sender: Sender | None = Field(
+        None,
+        description="From of this commune's mails; unset: in a city, its standing office's name "
+        "and address, else CCHC_SMTP_FROM",
+    )
     plan: str = Field(description='The plan, e.g. "Kế hoạch số 84/KH-UBND ngày 13/10/2025"')
     plan_short: str = Field(description='Short reference, e.g. "84/KH-UBND"')
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -484,6 +511,11 @@ class CityOffice(Strict):
     code: str = Field("SNV", pattern=UNIT_CODE, description="Its unit code in `reports`")
     contact: Person | None = None
     address: str | None = None
+    director: Person | None = Field(
+        None,
+        description="The office's head (Giám đốc Sở): the office's own late items escalate to "
+        "him or her, not to the city's leaders",
+    )
 
 
 class City(Strict):

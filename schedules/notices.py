@@ -42,6 +42,12 @@ The standing office's own items do not make it notify itself: their first level 
 office's own head (the Trưởng phòng Văn hóa - Xã hội: `head`, with the office in copy), the
 others to the leader in charge of administrative reform (`standing_office` stands for that
 leader), without the office in copy.
+
+A city's commune owes the city office (Sở Nội vụ) the reports the city's own report sums up
+(`Plan.city_report`). For such an item the Sở speaks (`notifications.city_voice`): its
+overdue notice is the Sở's reminder to the commune; its last escalation level is the Sở's, to
+the commune's Chủ tịch (`chair_addresses`), the level's own targets and the standing office in
+copy; and its closing gets the Sở's receipt, to the standing office.
 """
 
 from __future__ import annotations
@@ -93,6 +99,25 @@ def leaders_in_charge(plan: Plan) -> tuple[str, ...]:
     leaders = [p for p in plan.commune.leadership if p.in_charge]
     leaders = leaders or [p for p in plan.commune.leadership if p.escalation]
     return tuple(str(p.email) for p in leaders)
+
+
+def chair_addresses(plan: Plan) -> tuple[str, ...]:
+    """The commune's Chủ tịch: the leader marked `chair: true`, else those whose title (or
+    name) starts with "Chủ tịch", else the leader in charge."""
+    leaders = [p for p in plan.commune.leadership if p.chair]
+    leaders = leaders or [
+        p for p in plan.commune.leadership if (p.title or p.name).casefold().startswith("chủ tịch")
+    ]
+    return tuple(str(p.email) for p in leaders) or leaders_in_charge(plan)
+
+
+def is_city_escalation(plan: Plan, obligation: str, level: int) -> bool:
+    """Whether escalation level `level` of an item of `obligation` is the city office's: the
+    last level of a commune's report to the city."""
+    if plan.city_report(obligation) is None:
+        return False
+    levels = plan.policy(obligation).escalation
+    return level >= len(levels)
 
 
 def escalation_addresses(plan: Plan, targets: tuple[str, ...], unit: str) -> tuple[str, ...]:
@@ -206,6 +231,11 @@ def step_notices(plan: Plan, obligation: str, unit: str, step: Step) -> list[Not
     units."""
     if unit not in plan.units:
         return []
+    if step.kind == StepKind.ESCALATION and is_city_escalation(plan, obligation, step.level):
+        to = chair_addresses(plan)
+        copied = escalation_addresses(plan, step.to, unit) + _office(plan)
+        cc = tuple(dict.fromkeys(a for a in copied if a.lower() not in {t.lower() for t in to}))
+        return [Notice(MailKind.ESCALATION, step.name, to, cc)] if to else []
     if step.kind == StepKind.ESCALATION:
         to = in_charge_first(plan, escalation_addresses(plan, step.to, unit))
         told = {a.lower() for a in to}
@@ -240,10 +270,14 @@ def opening_notices(
     return found
 
 
-def closed_notices(plan: Plan, unit: str, later_version: int | None = None) -> list[Notice]:
+def closed_notices(
+    plan: Plan, unit: str, later_version: int | None = None, obligation: str = ""
+) -> list[Notice]:
     """A deliverable closed the item: the unit (its receipt) and the standing office. A later
-    version of an already closed item: a receipt to the unit only, step `closed-vN`."""
-    if unit == plan.commune.standing_office:  # no receipt from the office to itself
+    version of an already closed item: a receipt to the unit only, step `closed-vN`. The
+    standing office's own item: no receipt from the office to itself, but for a report to the
+    city (`obligation`), the city office's receipt to it."""
+    if unit == plan.commune.standing_office and not plan.city_report(obligation):
         return []
     if later_version is not None:
         step = format_step(StepKind.CLOSED, later_version)
@@ -252,12 +286,14 @@ def closed_notices(plan: Plan, unit: str, later_version: int | None = None) -> l
     return [Notice(MailKind.CLOSED, StepKind.CLOSED, to)] if to else []
 
 
-def correction_notices(plan: Plan, unit: str, told: Sequence[str]) -> list[Notice]:
+def correction_notices(
+    plan: Plan, unit: str, told: Sequence[str], obligation: str = ""
+) -> list[Notice]:
     """The product of an escalated item arrived: each address `told` of its escalations (heads,
     leaders; a copy included) gets a short correction, but those its `closed` mail reaches
     (the unit, the standing office): they hear of it there; nor the standing office of its
     own item, which it handed in itself."""
-    receipt = {a.lower() for n in closed_notices(plan, unit) for a in n.to}
+    receipt = {a.lower() for n in closed_notices(plan, unit, obligation=obligation) for a in n.to}
     receipt |= {a.lower() for a in _unit(plan, unit) + _office(plan)}
     to = tuple(dict.fromkeys(a for a in told if a.lower() not in receipt))
     return [Notice(MailKind.CORRECTION, StepKind.CORRECTION, to)] if to else []

@@ -28,6 +28,7 @@ from schedules.occurrences import (
 )
 from schedules.policy import ResolvedPolicy, resolve_policy
 from schedules.timeline import Step, catch_up_deadline, inputs_due, notice_deadline, timeline
+from schedules.vocabulary import COMMUNE_KIND_LABELS, commune_kinds_phrase
 from schedules.yamlsource import ConfigIssue
 
 # How far a due date may lie from its anchor (an annual plan is due the December before its year).
@@ -46,11 +47,16 @@ class Plan:
     indicators: dict[str, Indicator] = field(default_factory=dict)
     """The plan's numeric targets (chỉ tiêu), reported with the reports that carry them."""
     """What `cchc check` warns about but does not refuse (`FILE:LINE: message`)."""
+    unit_sources: dict[str, ConfigIssue] = field(default_factory=dict)
+    """Where each unit's address is set (file and line; empty message), for the city's check
+    of addresses shared between communes."""
     city_folder: Path | None = None
     """A city's commune: the city's folder (its mail templates/ stand in for the commune's)."""
     communes: dict[str, str] | None = None
     """The city office's plan (its own reports): the communes' codes and names, whose reports
     its consolidated reports sum up. None for a commune."""
+    commune_kinds: dict[str, str] | None = None
+    """The city office's plan: each commune's kind (`CommuneKind`) by code. None for a commune."""
     upper: Plan | None = None
     """A city's commune: the city office's plan, whose report may consolidate the commune's
     (a level's `before: consolidated_due` then ends before the city's due date)."""
@@ -58,6 +64,24 @@ class Plan:
     def attach_upper(self, upper: Plan) -> None:
         self.upper = upper
         self.__dict__.pop("_consolidated_dues", None)
+
+    @property
+    def kind_label(self) -> str:
+        """ "xã", "phường" or "đặc khu": what the commune is, as its texts name it."""
+        return COMMUNE_KIND_LABELS[self.commune.kind]
+
+    @property
+    def kinds_phrase(self) -> str:
+        """ "xã, phường": the kinds of the communes the plan speaks of (the city office's: its
+        communes'; a commune's: its own)."""
+        if self.commune_kinds is not None:
+            return commune_kinds_phrase(self.commune_kinds.values())
+        return self.kind_label
+
+    def city_report(self, obligation_id: str) -> str | None:
+        """A city's commune: the city office's report that sums up this commune's reports of
+        `obligation_id` (its report to the city), if any."""
+        return self.upper.consolidator(obligation_id) if self.upper is not None else None
 
     @property
     def zone(self) -> ZoneInfo:

@@ -32,11 +32,18 @@ from schedules.occurrences import CompiledSchedule, Occurrence, compile_schedule
 from schedules.plan import Plan
 from schedules.plan_merge import Merged, Parsed, Where, merge
 from schedules.plan_warnings import doubled_period_words, unreached_rows
-from schedules.vocabulary import REPORT_KINDS, ObligationKind, StepKind
+from schedules.vocabulary import (
+    COMMUNE_KIND_LABELS,
+    REPORT_KINDS,
+    CommuneKind,
+    ObligationKind,
+    StepKind,
+)
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
-PLACEHOLDERS = ("{plan_short}", "{plan}")
-"""What an obligation's texts may name: the commune's plan (short reference, full name)."""
+PLACEHOLDERS = ("{plan_short}", "{plan}", "{commune_kind}")
+"""What an obligation's texts may name: the commune's plan (short reference, full name), and
+what the commune is (xã, phường, đặc khu: "Báo cáo … của {commune_kind}")."""
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 _FILLED = ("title", "product", "timing", "description", "due_source")
 """The obligation's texts whose placeholders are filled."""
@@ -127,7 +134,8 @@ class _Checks:
         plan shared by many communes names each one's plan); `{period}` in `product` is the
         item's, and `{year}` in `due_source` its due date's year, filled when a mail is
         written. Any other `{...}` is an error."""
-        values = dict(zip(PLACEHOLDERS, (commune.plan_short, commune.plan), strict=True))
+        kind = COMMUNE_KIND_LABELS[commune.kind]
+        values = dict(zip(PLACEHOLDERS, (commune.plan_short, commune.plan, kind), strict=True))
         update = {}
         for name in _FILLED:
             text = getattr(ob, name) or ""
@@ -465,6 +473,11 @@ class _Checks:
         for oid in plan.obligations:
             self._warn_late_ladder(plan, oid)
         self._warn_replaced(plan)
+        self._warn_kind_words(plan)
+        plan.unit_sources = {
+            code: source.issue(loc + ("email",), "")
+            for code, (source, loc) in self.merged.unit_at.items()
+        }
         self._warn_no_overview(plan)
         for oid, field_name, message in [*unreached_rows(plan), *doubled_period_words(plan)]:
             source, loc = self.obligation_at[oid]
@@ -489,6 +502,40 @@ class _Checks:
                 where = loc + ("policy",) if plan.obligations[oid].policy.escalation else loc
                 plan.warnings.append(source.issue(where, message))
                 return
+
+    def _warn_kind_words(self, plan: Plan) -> None:
+        """A commune's name and its units' names say what it is: a phường's "Trạm Y tế xã" or
+        "Ủy ban nhân dân xã …" is a copy of a xã's config not yet adapted (Nghị định 150/2025
+        names a phường's units its own way), or a `commune.kind` not set."""
+        own = plan.kind_label
+        others = [w for w in COMMUNE_KIND_LABELS.values() if w != own and w not in own]
+        named: list[tuple[Where, str]] = [
+            ((self.commune_source, ("commune", "name")), plan.commune.name)
+        ]
+        for code, (source, loc) in self.merged.unit_at.items():
+            if code in plan.units:
+                named.append(((source, loc + ("name",)), plan.units[code].name))
+        for (source, loc), name in named[1:]:
+            expected = ECONOMIC_OFFICE.get(plan.commune.kind)
+            if expected and name.casefold() in ECONOMIC_OFFICES and name != expected:
+                plan.warnings.append(
+                    source.issue(
+                        loc,
+                        f"warning: '{name}': a {own}'s economic office is '{expected}' (Nghị "
+                        f"định 150/2025/NĐ-CP; tên phòng của {own} là “{expected}”)",
+                    )
+                )
+        for (source, loc), name in named:
+            word = next((w for w in others if _names_kind(name, w)), None)
+            if word:
+                plan.warnings.append(
+                    source.issue(
+                        loc,
+                        f"warning: '{name}' names a {word}, but commune.kind is "
+                        f"{plan.commune.kind} ({own}): set `kind:` under commune, or rename "
+                        f"(tên ghi “{word}” nhưng đơn vị hành chính là “{own}”)",
+                    )
+                )
 
     def _warn_no_overview(self, plan: Plan) -> None:
         """The quarterly overview reaches nobody: no leader is the Chủ tịch, in charge, or marked
@@ -528,6 +575,39 @@ class _Checks:
                 "cho nhiệm vụ dùng chung cùng mã)",
             )
         )
+
+
+ECONOMIC_OFFICE = {
+    CommuneKind.XA: "Phòng Kinh tế",
+    CommuneKind.PHUONG: "Phòng Kinh tế, Hạ tầng và Đô thị",
+}
+"""The economic office's name by commune kind (Nghị định 150/2025/NĐ-CP): a unit named as the
+other kind's is a copied folder not adapted."""
+ECONOMIC_OFFICES = {name.casefold() for name in ECONOMIC_OFFICE.values()}
+
+
+def _names_kind(name: str, word: str) -> bool:
+    """Whether `name` uses the kind word `word` as a word ("UBND xã Mẫu", "Trạm Y tế xã"), not
+    inside another ("Xã hội" is not a xã)."""
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)(?! hội)", name) is not None
+
+
+def late_ladder(plan: Plan, oid: str, consolidator: str) -> str | None:
+    """The warning about the first period whose ladder of `oid` comes after `consolidator`'s
+    report of the same period is due (`consolidated_due`: this plan's or the city office's, a
+    level up); None when every ladder ends in time."""
+    if oid not in plan.schedules:
+        return None
+    span = (plan.commune.plan_start, plan.commune.plan_end)
+    seen = set()
+    for occ in plan.occurrences(*span, obligation=oid):
+        if (occ.due.due, occ.opens) in seen:
+            continue
+        seen.add((occ.due.due, occ.opens))
+        message = _late_level(plan, occ, consolidator)
+        if message:
+            return message
+    return None
 
 
 def _late_level(plan: Plan, occ: Occurrence, consolidator: str) -> str | None:

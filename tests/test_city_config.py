@@ -290,10 +290,10 @@ def test_the_city_offices_item_shows_each_communes_report_live(city_dir, tmp_pat
     mail = cchc(city_dir, tmp_path, "preview", str(city_item["id"]), "--kind", "reminder",
                 "--at", "2027-03-22T11:00").output  # fmt: skip
     assert "To: Sở Nội vụ thành phố Hải Phòng <cchc@snv.haiphong.example>" in mail
-    assert "Tình hình nhận báo cáo của các xã, phường" in mail
-    assert "Đã nhận 2/3 báo cáo của các xã, phường (1 nộp sau hạn); chưa nhận: 1" in mail
-    assert "+ Ủy ban nhân dân xã XA002: đã nộp, sau hạn" in mail
-    assert "+ Ủy ban nhân dân xã XA003: chưa nộp (đã quá hạn" in mail
+    assert "Tình hình nhận báo cáo của các xã" in mail
+    assert "Đã nhận 2/3 báo cáo của các xã (1 nộp sau hạn); chưa nhận: 1" in mail
+    assert "+ Ủy ban nhân dân xã XA002 (hạn 19/03/2027): đã nộp, sau hạn" in mail
+    assert "+ Ủy ban nhân dân xã XA003 (hạn 18/03/2027): chưa nộp (đã quá hạn" in mail
     assert "Kế hoạch số" not in mail  # its basis is the city's own rule
     only = json.loads(
         cchc(city_dir, tmp_path, "items", "--commune", "haiphong", "--format", "json").output
@@ -370,7 +370,9 @@ def test_a_template_names_each_communes_plan(city_dir):
     path = city_dir / "plans" / "xa" / "obligations-plan.yaml"
     line = edit(path, "Kế hoạch {plan_short} giai đoạn", "Kế hoạch {so_hieu} giai đoạn")
     (issue,) = errors(city_dir)
-    assert issue.startswith(f"{path}:{line}: unknown placeholder {{so_hieu}}: use {{plan_short}}")
+    assert issue.startswith(
+        f"{path}:{line}: unknown placeholder {{so_hieu}}: use {{commune_kind}}, {{plan_short}}"
+    )
 
 
 def test_a_communes_own_copy_of_a_template_obligation_is_warned(city_dir, tmp_path):
@@ -419,8 +421,8 @@ def test_the_example_city_passes_check(tmp_path):
     result = cchc(example, tmp_path, "check")
     assert result.exit_code == 0, result.output
     assert result.output.startswith(
-        "Cấu hình hợp lệ: thành phố thanhphovidu, 2 xã, 6 đơn vị, 7 nhiệm vụ, 1 báo cáo của cơ "
-        "quan thành phố"
+        "Cấu hình hợp lệ: thành phố thanhphovidu, 1 xã, 1 phường, 6 đơn vị, 7 nhiệm vụ, 1 báo "
+        "cáo của cơ quan thành phố"
     )
 
 

@@ -370,7 +370,7 @@ def test_a_period_placeholder_after_its_unit_word_is_warned_at_its_line(config_d
     """{period} already reads "tháng 01/2027", "quý I năm 2027": "Báo cáo tháng {period}" would
     read "Báo cáo tháng tháng 01/2027"."""
     path = config_dir / "obligations-plan.yaml"
-    product = "công tác cải cách hành chính {period} (gửi UBND xã"
+    product = "công tác cải cách hành chính {period} (gửi UBND {commune_kind}"
     line = edit(path, product, product.replace("{period}", "tháng {period}"))
     result = run_check(config_dir, tmp_path)
     assert result.exit_code == 0, result.output

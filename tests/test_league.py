@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from support import latest_artifact
 
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import Event, WorkItem
-from notifications.documents.league import COLUMNS, league_png, league_xlsx
+from notifications.documents.league import COLUMNS, columns, league_png, league_xlsx
 from schedules.city import load_city
 from schedules.dates import local_date, parse_instant
 from schedules.vocabulary import OPEN_STATUSES
@@ -285,6 +286,22 @@ def test_a_city_of_114_communes_stays_readable(table):
     assert height / 114 >= 20
 
 
+def test_a_countrys_chart_stays_a_page_or_two_tall(table):
+    """3,321 communes: the best and the last 60 bars, a gap line between them (the table lists
+    them all); a city within the limit keeps one bar per commune."""
+    best = table.communes[0]
+    rows = [
+        CommuneYear(f"xa{n:04d}", f"xã Thứ {n}", best.year, best.quarters, rank=n + 1)
+        for n in range(3321)
+    ]
+    kinds = {r.code: "phuong" if n % 3 else "xa" for n, r in enumerate(rows)}
+    big = League(table.city, YEAR, AT, rows, kinds)
+    _, height = struct.unpack(">II", league_png(big)[16:24])
+    _, small = struct.unpack(">II", league_png(replace(big, communes=rows[:120]))[16:24])
+    assert height <= small * 1.05 and height < 4000
+    assert big.count_text == "1107 xã, 2214 phường" and columns(big)[2][1] == "Xã, phường"
+
+
 def test_the_workbook_holds_the_table_the_chart_and_the_raw_rows(table):
     from openpyxl import load_workbook
 
@@ -294,7 +311,7 @@ def test_the_workbook_holds_the_table_the_chart_and_the_raw_rows(table):
     ranked = wb["Xếp hạng"]
     assert "NĂM 2027" in ranked["A1"].value
     headers = [c.value for c in ranked[5]]
-    assert headers == [heading for _, heading in COLUMNS]
+    assert headers == [heading for _, heading in columns(table)] and headers[2] == "Xã"
     body = [[c.value for c in row] for row in ranked.iter_rows(min_row=6, max_row=8)]
     assert [(r[0], r[1]) for r in body] == [(1, "xa001"), (2, "xa002"), (None, "xa003")]
     assert ranked.cell(9, 3).value == "Toàn thành phố"
@@ -326,7 +343,7 @@ def test_the_league_is_published_as_the_citys_table_artifact(harness, story):
     artifact = latest_artifact(key)  # the server is the session's: other tests publish it too
     assert artifact.type == "table"
     rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
-    assert [(r["Hạng"], r["Mã xã"]) for r in rows] == [(1, "xa001"), (2, "xa002"), ("–", "xa003")]
+    assert [(r["Hạng"], r["Mã"]) for r in rows] == [(1, "xa001"), (2, "xa002"), ("–", "xa003")]
     assert rows[0]["Tỷ lệ đúng hạn"] == "100%"
     assert rows[2]["Quý I"] == "–"
     assert f"năm {local_date(AT, city.plans['xa001'].zone).year}" in artifact.description

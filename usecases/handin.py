@@ -295,5 +295,5 @@ def _close_or_receipt(
     in). True when this closed the item."""
     if allowed(item.status, ItemEvent.CLOSE):
         return close_item(plan, session, item, at, unit, received_at=received)
-    queue_notices(session, saved_id(item), closed_notices(plan, unit, later_version=version), at)
+    queue_notices(session, saved_id(item), closed_notices(plan, unit, version, item.obligation), at)
     return False

@@ -67,10 +67,12 @@ def close_item(
         return False
     cancel_pending(session, item_id, at)
     log_event(session, item_id, at, EventKind.CLOSED, actor=by or "admin", on_time=on_time)
-    queue_notices(session, item_id, closed_notices(plan, item.unit), at)
+    queue_notices(session, item_id, closed_notices(plan, item.unit, obligation=item.obligation), at)
     if item.escalation_level:  # those told of its escalations hear it arrived
         told = escalations_sent_to(session, item_id)
-        queue_notices(session, item_id, correction_notices(plan, item.unit, told), at)
+        queue_notices(
+            session, item_id, correction_notices(plan, item.unit, told, item.obligation), at
+        )
     return True
 
 

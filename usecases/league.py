@@ -15,7 +15,7 @@ A `League` is plain data; its table, chart and workbook are `notifications.docum
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from sqlalchemy import Engine, case, exists, func, select
@@ -25,7 +25,7 @@ from models.tables import Event, WorkItem, table_of
 from schedules.city import City
 from schedules.config import ALL_UNITS
 from schedules.dates import local_date
-from schedules.vocabulary import EventKind
+from schedules.vocabulary import EventKind, commune_kinds_phrase, communes_count
 from usecases.indicator_report import IndicatorRow, rows_of
 from usecases.reporting import UnitYear
 from usecases.scorecard import QUARTERS, quarter_of
@@ -140,6 +140,25 @@ class League:
     at: datetime
     communes: list[CommuneYear] = field(default_factory=list)
     """Best first (see `rank_communes`)."""
+    kinds: dict[str, str] = field(default_factory=dict)
+    """Each commune's kind (`CommuneKind`) by code: how the table names them."""
+
+    @property
+    def kinds_phrase(self) -> str:
+        """ "xã, phường": the kinds of the city's communes, as its headings name them."""
+        return commune_kinds_phrase(self.kinds.values())
+
+    @property
+    def count_text(self) -> str:
+        """ "67 xã, 45 phường, 2 đặc khu": the communes listed, by kind."""
+        return communes_count(self.kinds.get(c.code, "xa") for c in self.communes)
+
+    whole: League | None = None
+    """A table narrowed to some communes (`only`): the whole city's, for its total."""
+
+    def only(self, code: str) -> League:
+        """The table narrowed to one commune's row: its rank among all, the city's total."""
+        return replace(self, communes=[c for c in self.communes if c.code == code], whole=self)
 
     def rows(self) -> list[dict]:
         """One dict per commune, best first, keys as `CommuneYear.as_dict` orders them (rates as
@@ -148,10 +167,10 @@ class League:
 
     def total(self) -> UnitYear:
         """The city as a whole."""
-        return _sum([c.year for c in self.communes], TOTAL)
+        return _sum([c.year for c in (self.whole or self).communes], TOTAL)
 
     def total_escalated(self) -> int:
-        return sum(c.escalated for c in self.communes)
+        return sum(c.escalated for c in (self.whole or self).communes)
 
     def total_indicators(self) -> IndicatorTally:
         total = IndicatorTally()
@@ -228,10 +247,11 @@ def league(city: City, engine: Engine, year: int, at: datetime) -> League:
         _add(row.quarters[quarter_of(group.original_due or group.due)], one, group.n)
         if one.due:  # escalations of the items that count (a waived one does not)
             row.escalated += group.escalated
+    kinds = {code: str(plan.commune.kind) for code, plan in city.plans.items()}
     with transaction(engine) as session:
         for indicator_row in rows_of(list(city.plans.values()), session, year):
             communes[indicator_row.commune].indicators.add(indicator_row)
-    return League(_city_name(city), year, at, rank_communes(list(communes.values())))
+    return League(_city_name(city), year, at, rank_communes(list(communes.values())), kinds)
 
 
 def rank_communes(communes: list[CommuneYear]) -> list[CommuneYear]:

@@ -28,6 +28,7 @@ from schedules.timeline import current_step, state_at
 from schedules.transitions import ItemEvent, allowed
 from schedules.vocabulary import (
     ARCHIVE_MARK,
+    CITY_RETURN,
     REPORT_KINDS,
     DeliverableStatus,
     EventKind,
@@ -228,8 +229,10 @@ def reopen_returned(
     new_due: date,
     at: datetime,
     actor: str | None = None,
+    by_city: bool = False,
 ) -> WorkItem:
-    """Steps 1-4 of `return_deliverable` inside the caller's transaction."""
+    """Steps 1-4 of `return_deliverable` inside the caller's transaction. `by_city`: the city
+    office returned it (the event says `by: city`)."""
     item = get_item(session, plan, item_id)
     if not allowed(item.status, ItemEvent.REOPEN):
         raise UserError(
@@ -270,6 +273,7 @@ def reopen_returned(
         reason=reason,
         due=effective.due.isoformat(),
         previous_due=previous_due.isoformat(),
+        **({"by": CITY_RETURN} if by_city else {}),
     )
     queue_notices(session, item_id, returned_notices(plan, item.unit, rounds), at)
     session.flush()

@@ -74,6 +74,7 @@ def build_overview(plan: Plan, engine: Engine, cycle: Cycle, at: datetime) -> Ov
         zone=plan.zone,
         units=rows,
         directives=directives,
+        total_label=f"Toàn {plan.kind_label}",
     )
 
 

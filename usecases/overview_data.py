@@ -110,13 +110,15 @@ class Overview:
     directives: list[OpenDirective] = field(default_factory=list)
     indicators: list[tuple[str, str]] = field(default_factory=list)
     """(label, value) lines for the quarter's indicators (issue 24); empty until they exist."""
+    total_label: str = TOTAL
+    """The commune as a whole: "Toàn xã", "Toàn phường", "Toàn đặc khu" (its kind)."""
 
     @property
     def today(self) -> date:
         return local_date(self.at, self.zone)
 
     def total(self) -> UnitQuarter:
-        whole = UnitQuarter(TOTAL, TOTAL)
+        whole = UnitQuarter(self.total_label, self.total_label)
         for row in self.units:
             whole.add(row)
         return whole

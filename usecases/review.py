@@ -335,10 +335,12 @@ def return_version(
     new_due: date,
     at: datetime,
     actor: str = OFFICE,
+    by_city: bool = False,
 ) -> WorkItem:
     """The office returns the newest version with a reason: the version is marked returned,
     and in the same transaction the item reopens with the new due date (`Plan.effective_due`)
-    and the unit is mailed (`usecases.lifecycle.reopen_returned`)."""
+    and the unit is mailed (`usecases.lifecycle.reopen_returned`). `by_city`: the city office
+    returns it (from its own page): its mail is the Sở's."""
     reason = " ".join((reason or "").split())
     if not reason:
         raise UserError("Cần nêu lý do trả lại.")
@@ -359,4 +361,6 @@ def return_version(
             raise UserError(f"Nhiệm vụ số {item_id} đang mở lại, chưa có bản nộp để trả lại.")
         if not _mark(session, item_id, version, DeliverableStatus.RETURNED, at, actor, reason):
             raise UserError(f"Phiên bản {version} vừa được xem xét bởi người khác.")
-        return reopen_returned(plan, session, item_id, reason, new_due, at, actor=actor)
+        return reopen_returned(
+            plan, session, item_id, reason, new_due, at, actor=actor, by_city=by_city
+        )

@@ -70,13 +70,17 @@ class Scorecard:
     """unit code → quarter (Q1..Q4) → the same counts for the items due in that quarter."""
     directives: list[DirectiveTask] = field(default_factory=list)
     """The directives' items of the year, by directive then unit."""
+    total_label: str = TOTAL
+    """The commune as a whole: "Toàn xã", "Toàn phường", "Toàn đặc khu" (its kind)."""
 
     def total(self) -> UnitYear:
         """The commune as a whole."""
-        return _sum(self.units)
+        return _sum(self.units, self.total_label)
 
     def total_quarters(self) -> dict[str, UnitYear]:
-        return {q: _sum([per[q] for per in self.quarters.values()]) for q in QUARTERS}
+        return {
+            q: _sum([per[q] for per in self.quarters.values()], self.total_label) for q in QUARTERS
+        }
 
     def with_total(self) -> list[tuple[UnitYear, dict[str, UnitYear]]]:
         """(year, quarters) for each unit, then for the commune as a whole."""
@@ -88,8 +92,8 @@ class Scorecard:
         return [row.as_dict() for row in self.units]
 
 
-def _sum(rows: list[UnitYear]) -> UnitYear:
-    total = UnitYear(TOTAL, "Toàn xã")
+def _sum(rows: list[UnitYear], label: str) -> UnitYear:
+    total = UnitYear(label, label)
     for row in rows:
         for key in FIELDS[2:]:
             setattr(total, key, getattr(total, key) + getattr(row, key))
@@ -118,6 +122,7 @@ def build_scorecard(plan: Plan, engine: Engine, year: int, at: datetime) -> Scor
         units,
         quarters,
         directive_tasks(plan, engine, items, today),
+        f"Toàn {plan.kind_label}",
     )
 
 

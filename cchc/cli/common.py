@@ -123,7 +123,12 @@ class App:
 
     def columns(self, columns: list[Column]) -> list[Column]:
         """A table's columns, with the commune first for a city."""
-        return [Column("commune", "Xã"), *columns] if self.city.is_city else columns
+        if not self.city.is_city:
+            return columns
+        from schedules.vocabulary import commune_kinds_phrase
+
+        kinds = commune_kinds_phrase(str(p.commune.kind) for p in self.city.plans.values())
+        return [Column("commune", kinds.capitalize()), *columns]
 
     def item_plan(self, item_id: int, engine):
         """The plan of the commune an item belongs to (the --commune's when given: an item of

@@ -24,6 +24,7 @@ from cchc.cli.common import (
 )
 from cchc.cli.output import Column, render
 from schedules.dates import local_date, vn_date
+from schedules.vocabulary import communes_count
 
 
 @click.command("check")
@@ -80,8 +81,9 @@ def _checked(city, plans: list) -> str:
     units = sum(len(plan.units) for plan in communes)
     obligations = sum(len(plan.obligations) for plan in communes)
     reports = len(city.office.obligations) if city.office in plans else 0
+    kinds = [str(plan.commune.kind) for plan in communes]
     return (
-        f"Cấu hình hợp lệ: thành phố {city.code}, {len(communes)} xã, {units} đơn vị, "
+        f"Cấu hình hợp lệ: thành phố {city.code}, {communes_count(kinds)}, {units} đơn vị, "
         f"{obligations} nhiệm vụ, {reports} báo cáo của cơ quan thành phố, trong {city.folder}; "
         "mọi mẫu thư đều dựng được"
     )

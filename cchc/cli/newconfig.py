@@ -14,9 +14,20 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from cchc.schema import config_schema
+from schedules.vocabulary import COMMUNE_KIND_LABELS, CommuneKind
 
 FILES = ("commune.yaml", "units.yaml", "calendar.yaml", "obligations.yaml", "indicators.yaml")
 COMMUNE_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+
+
+def _kind_of(name: str) -> CommuneKind:
+    """What the commune's name says it is ("Ủy ban nhân dân phường …" is a phường); a xã
+    otherwise."""
+    lowered = name.casefold()
+    for kind in (CommuneKind.DAC_KHU, CommuneKind.PHUONG):
+        if f"{COMMUNE_KIND_LABELS[kind]} " in lowered:
+            return kind
+    return CommuneKind.XA
 
 
 def write_config(folder: Path, code: str, name: str, year: int) -> list[Path]:
@@ -36,7 +47,15 @@ def write_config(folder: Path, code: str, name: str, year: int) -> list[Path]:
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
-    values = {"code": code, "name": name.replace('"', "'"), "year": year, "folder": folder}
+    kind = _kind_of(name)
+    values = {
+        "code": code,
+        "name": name.replace('"', "'"),
+        "year": year,
+        "folder": folder,
+        "kind": kind,
+        "kind_word": COMMUNE_KIND_LABELS[kind],
+    }
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for file in FILES:

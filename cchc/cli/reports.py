@@ -94,12 +94,14 @@ def report_cmd(app: App, year, by, fmt, output, chart, at) -> None:
 
 def _league(app: App, year: int, at):
     """The city's league table of its communes, its columns, and how to draw and write it."""
-    from notifications.documents.league import COLUMNS, league_png, league_xlsx
+    from notifications.documents.league import columns, league_png, league_xlsx
     from usecases.league import league
 
     with working("Đang lập bảng xếp hạng…"):
         sheet = league(app.city, app.reader, year, now_or(at))
-    return sheet, [Column(key, header) for key, header in COLUMNS], league_png, league_xlsx
+    if app.commune is not None and app.commune in app.city.plans:
+        sheet = sheet.only(app.commune)  # its row, its rank among all, the city's total
+    return sheet, [Column(key, header) for key, header in columns(sheet)], league_png, league_xlsx
 
 
 def _scorecard(app: App, year: int, at):

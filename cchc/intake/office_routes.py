@@ -212,6 +212,7 @@ async def office_review(ctx: Context, request: Request, item_id: Id, version: Id
                 new_due,
                 at,
                 office.actor,
+                office.commune is None,  # the city office returns it: the Sở's words
             )
             done = (
                 f"Đã trả lại phiên bản {version} của nhiệm vụ số {item_id}; hạn mới "

@@ -15,7 +15,7 @@ from cchc.intake.item_views import DELIVERABLE_LABELS
 from cchc.intake.upload import MAX_FILES
 from notifications.views import file_size
 from schedules.dates import VN_ZONE, vn_date, vn_datetime
-from schedules.vocabulary import ItemStatus
+from schedules.vocabulary import ItemStatus, commune_kinds_phrase
 
 if TYPE_CHECKING:
     from cchc.intake.context import IntakeContext
@@ -74,6 +74,10 @@ def page(
         "office_unit": plan.units.get(plan.commune.standing_office) if plan else None,
         "city": ctx.city.info,
         "zone": plan.zone if plan else ctx.zone,
+        # "xã, phường": the kinds of the communes the city's pages speak of.
+        "kinds": commune_kinds_phrase(str(p.commune.kind) for p in ctx.city.plans.values()),
+        # "xã", "phường", "đặc khu": what the page's commune is ("Toàn phường").
+        "kind_label": plan.kind_label if plan else "xã",
     }
     html = ctx.env.get_template(name).render(**masthead, **values)
     return HTMLResponse(html, status_code=code, headers=headers)

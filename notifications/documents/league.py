@@ -25,8 +25,8 @@ from usecases.scorecard import QUARTERS
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("rank", "Hạng"),
-    ("commune", "Mã xã"),
-    ("name", "Xã, phường"),
+    ("commune", "Mã"),
+    ("name", "Xã, phường, đặc khu"),
     *((key, HEADERS[key]) for key in COUNTS),
     ("escalated", "Đã chuyển cấp"),
     ("on_time_rate", HEADERS["on_time_rate"]),
@@ -40,7 +40,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("indicators_with_data", "Chỉ tiêu có số liệu"),
     ("indicator_gap", "Còn thiếu so với mục tiêu (điểm %, trung bình)"),
 )
-"""The keys of `League.rows()`, in order, with their Vietnamese column headings."""
+"""The keys of `League.rows()`, in order, with their Vietnamese column headings (the name's
+heading is the city's own kinds: `columns`)."""
 RATE_COLUMNS = {
     "on_time_rate",
     *RATE_KEYS.values(),
@@ -50,8 +51,29 @@ RATE_COLUMNS = {
 """The keys of `COLUMNS` holding rates (fractions; None where nothing was due)."""
 FOOTNOTE = (
     f"{RATE_NOTE}; quý theo hạn nộp; đã chuyển cấp: số nhiệm vụ bị chuyển cấp ít "
-    "nhất một lần. Xã chưa có nhiệm vụ đến hạn (–) không xếp hạng."
+    "nhất một lần. Đơn vị chưa có nhiệm vụ đến hạn (–) không xếp hạng."
 )
+MAX_BARS = 120
+"""Bars the chart draws at most: a larger city's chart shows its best and its last
+`MAX_BARS // 2` communes (the table lists them all), so it stays a page or two tall."""
+
+
+def columns(lg: League) -> list[tuple[str, str]]:
+    """`COLUMNS`, the name's heading the kinds of the city's communes ("Xã, phường")."""
+    heading = lg.kinds_phrase.capitalize() if lg.kinds else COLUMNS[2][1]
+    return [(key, heading if key == "name" else label) for key, label in COLUMNS]
+
+
+def _bars(lg: League) -> list[tuple[str, float | None]]:
+    """The chart's bars (label, rate), best first: every commune, or the best and the last
+    with a gap line between them that says how many are left out."""
+    rows = [(f"{c.rank}. {c.name}" if c.rank else f"– {c.name}", c.on_time_rate)
+            for c in lg.communes]  # fmt: skip
+    if len(rows) <= MAX_BARS:
+        return rows
+    half = MAX_BARS // 2
+    gap = (f"… {len(rows) - 2 * half} {lg.kinds_phrase} khác: xem bảng …", None)
+    return [*rows[:half], gap, *rows[-half:]]
 
 
 def league_subtitle(lg: League) -> str:
@@ -63,9 +85,9 @@ def league_png(lg: League) -> bytes:
     at the bar's end, the city's rate as a dashed line."""
     from matplotlib.ticker import PercentFormatter
 
-    rows = lg.communes
-    labels = [f"{c.rank}. {c.name}" if c.rank else f"– {c.name}" for c in rows]
-    rates = [c.on_time_rate for c in rows]
+    rows = _bars(lg)
+    labels = [label for label, _ in rows]
+    rates = [rate for _, rate in rows]
     ys = range(len(rows))
     with chart(8.5, max(3.5, 0.2 * len(rows) + 1.8)) as (fig, ax):
         heights = [0.0 if r is None else r * 100 for r in rates]
@@ -88,7 +110,8 @@ def league_png(lg: League) -> bytes:
         ax.set_xlabel("Tỷ lệ nhiệm vụ đúng hạn")
         ax.xaxis.set_label_position("top")
         ax.set_title(
-            f"Xếp hạng tỷ lệ thực hiện đúng hạn nhiệm vụ CCHC của các xã, phường năm {lg.year}"
+            f"Xếp hạng tỷ lệ thực hiện đúng hạn nhiệm vụ CCHC của các {lg.kinds_phrase} "
+            f"năm {lg.year}"
             f"\n{league_subtitle(lg)}",
             fontsize=10,
         )
@@ -104,7 +127,8 @@ def league_xlsx(lg: League, png: bytes | None = None) -> bytes:
     Printed on A4, one page wide, as the scorecard is."""
     from openpyxl import Workbook
 
-    keys = [key for key, _ in COLUMNS]
+    headed = columns(lg)
+    keys = [key for key, _ in headed]
     total = lg.total()
     total_row = (
         {key: getattr(total, key) for key in COUNTS}
@@ -119,7 +143,7 @@ def league_xlsx(lg: League, png: bytes | None = None) -> bytes:
     )
     widths = {"rank": 7, "commune": 10, "name": 30}
     ranked = Table(
-        [heading for _, heading in COLUMNS],
+        [heading for _, heading in headed],
         [[data.get(key) for key in keys] for data in [*lg.rows(), total_row]],
         {col for col, key in enumerate(keys, start=1) if key in RATE_COLUMNS},
         [widths.get(key, 11) for key in keys],
