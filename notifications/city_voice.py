@@ -22,14 +22,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from models.tables import WorkItem
+from schedules.city import short_name
 from schedules.dates import vn_date
 from schedules.notices import is_city_escalation
 from schedules.plan import Plan
 from schedules.vocabulary import CITY_RETURN, MailKind, StepKind, parse_step
-from usecases.league import short_name
+
+if TYPE_CHECKING:  # `cchc check` renders the Sở's mails without loading the database layer
+    from models.tables import WorkItem
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from notifications.views import (
     source_states,
     unit_view,
 )
+from schedules.city import short_name
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.notices import escalation_addresses, leader_addresses
 from schedules.plan import Plan
@@ -51,7 +52,6 @@ from schedules.vocabulary import (
     days_late,
     parse_step,
 )
-from usecases.league import short_name
 
 if TYPE_CHECKING:
     from email.headerregistry import Address

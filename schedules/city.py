@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -532,3 +533,8 @@ def _earliest_go_live(plans: dict[str, Plan]) -> date | None:
     found = [p.commune.go_live for p in plans.values()]
     dates = [d for d in found if d is not None]
     return min(dates) if dates and len(dates) == len(found) else None
+
+
+def short_name(name: str) -> str:
+    """ "Ủy ban nhân dân xã Mao Điền" → "xã Mao Điền": the commune, as the city names it."""
+    return re.sub(r"^(?:(?:Ủy|Uỷ) ban nhân dân|UBND)\s+", "", name, flags=re.IGNORECASE)

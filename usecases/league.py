@@ -14,7 +14,6 @@ A `League` is plain data; its table, chart and workbook are `notifications.docum
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -22,7 +21,7 @@ from sqlalchemy import Engine, case, exists, func, select
 
 from models.db import transaction
 from models.tables import Event, WorkItem, table_of
-from schedules.city import City
+from schedules.city import City, short_name
 from schedules.config import ALL_UNITS
 from schedules.dates import local_date
 from schedules.vocabulary import EventKind, commune_kinds_phrase, communes_count
@@ -190,11 +189,6 @@ def _sum(rows: list[UnitYear], name: str) -> UnitYear:
 def _add(target: UnitYear, counts: UnitYear, times: int) -> None:
     for key in COUNTS:
         setattr(target, key, getattr(target, key) + times * getattr(counts, key))
-
-
-def short_name(name: str) -> str:
-    """ "Ủy ban nhân dân xã Mao Điền" → "xã Mao Điền": the commune, as the city names it."""
-    return re.sub(r"^(?:(?:Ủy|Uỷ) ban nhân dân|UBND)\s+", "", name, flags=re.IGNORECASE)
 
 
 def league(city: City, engine: Engine, year: int, at: datetime) -> League:
