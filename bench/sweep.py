@@ -509,8 +509,11 @@ def end_state(raw: Raw, saved: Saved) -> str:
 
 
 def _iso(raw: Raw, value: Any) -> str | None:
-    instant = raw.read_instant(value)
-    return instant.isoformat() if instant else None
+    """An instant as stored: SQLite's text as it is (its queries compare the text), a
+    PostgreSQL timestamptz in UTC."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.astimezone(UTC).isoformat()
 
 
 def _json(value: Any) -> str:
