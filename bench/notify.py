@@ -49,7 +49,7 @@ from notifications.compose import Composer  # noqa: E402
 from notifications.delivery import deliver_pending  # noqa: E402
 from notifications.facts import load_facts  # noqa: E402
 from notifications.links import intake_linker  # noqa: E402
-from notifications.smtp import SmtpSettings  # noqa: E402
+from notifications.smtp import CONNECTIONS, SmtpSettings  # noqa: E402
 from schedules.dates import local_instant  # noqa: E402
 from schedules.plan_loader import load_plan  # noqa: E402
 from schedules.vocabulary import OutboxStatus  # noqa: E402
@@ -190,11 +190,18 @@ def time_cchc(plan, engine, settings, due: int | None = None) -> tuple[int, floa
     return expected, seconds
 
 
-async def bare_loop(port: int, mails, sender: str) -> float:
+async def bare_loop(port: int, mails, sender: str, connections: int = 1) -> float:
+    """The prebuilt `mails` sent by `connections` plain loops at once, each over its own
+    aiosmtplib connection, each taking the next mail when it is free."""
     start = time.perf_counter()
-    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False) as smtp:
-        for mail in mails:
-            await smtp.send_message(mail.message, sender=sender, recipients=[mail.to, *mail.cc])
+    queue = iter(mails)
+
+    async def one_connection() -> None:
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False) as smtp:
+            for mail in queue:
+                await smtp.send_message(mail.message, sender=sender, recipients=[mail.to, *mail.cc])
+
+    await asyncio.gather(*(one_connection() for _ in range(connections)))
     return time.perf_counter() - start
 
 
@@ -208,6 +215,12 @@ def main() -> None:
         help="postgresql://user@host/db: create a scratch database there (default: SQLite)",
     )
     parser.add_argument("--sink-port", type=int, default=None, help="default: a free port")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=CONNECTIONS,
+        help=f"SMTP connections, for cchc and the bare loop alike (default {CONNECTIONS})",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     if args.messages < 1 or args.pairs < 1:
@@ -229,20 +242,22 @@ def main() -> None:
                 config_dir=ROOT / "config",
                 data_dir=Path(tmp),
                 database_url=url,
-                smtp=SmtpSettings(host="127.0.0.1", port=port, timeout=30),
+                smtp=SmtpSettings(
+                    host="127.0.0.1", port=port, timeout=30, connections=args.connections
+                ),
                 intake=IntakeSettings(secret=SECRET),
             )
             mails, sender = prebuilt(plan, engine, settings)
             warm = min(WARMUP, len(mails))
             time_cchc(plan, engine, settings, warm)
-            asyncio.run(bare_loop(port, mails[:warm], sender))
+            asyncio.run(bare_loop(port, mails[:warm], sender, args.connections))
             for pair in range(args.pairs):
                 for which in ("cchc", "bare") if pair % 2 == 0 else ("bare", "cchc"):
                     if which == "cchc":
                         n, seconds = time_cchc(plan, engine, settings)
                         cchc_rates.append(n / seconds)
                     else:
-                        seconds = asyncio.run(bare_loop(port, mails, sender))
+                        seconds = asyncio.run(bare_loop(port, mails, sender, args.connections))
                         bare_rates.append(len(mails) / seconds)
             engine.dispose()
     finally:
@@ -254,6 +269,7 @@ def main() -> None:
         "messages": args.messages,
         "database": db,
         "pairs": args.pairs,
+        "connections": args.connections,
         "cchc_rate": round(statistics.median(cchc_rates), 1),
         "bare_rate": round(statistics.median(bare_rates), 1),
         "ratio": round(statistics.median(ratios), 3),

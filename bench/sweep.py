@@ -458,7 +458,9 @@ def save_state(raw: Raw, plan: Plan) -> Saved:
 
 def restore_state(raw: Raw, saved: Saved) -> None:
     """Undo a run: the due rows' state back, its events and outbox rows gone; on PostgreSQL
-    the tables vacuumed, so that no run pays for the dead rows of the one before."""
+    the event and outbox tables vacuumed, so that no run pays for the dead rows of the one
+    before (work_item is not: vacuuming its 2 million rows' indexes after every run would take
+    longer than the runs; its due rows' dead versions weigh on the sweep and floor alike)."""
     raw.begin()
     cursor = raw.conn.cursor()
     cursor.executemany(raw.sql(FLOOR_UPDATE), saved.rows)
@@ -466,10 +468,10 @@ def restore_state(raw: Raw, saved: Saved) -> None:
     cursor.execute(raw.sql("DELETE FROM event WHERE id > ?"), (saved.event_id,))
     cursor.close()
     raw.commit()
-    if not raw.sqlite:
-        raw.conn.autocommit = True
+    if not raw.sqlite:  # the unique index of outbox would otherwise check each new row
+        raw.conn.autocommit = True  # against the dead ones of every run before
         try:
-            raw.conn.execute("VACUUM work_item, event, outbox")
+            raw.conn.execute("VACUUM event, outbox")
         finally:
             raw.conn.autocommit = False
 
@@ -678,28 +680,34 @@ def profile_sweep(url: str, plan: Plan, raw: Raw, saved: Saved, cprofile: bool) 
 # --- one configuration -------------------------------------------------------------------------
 
 
-def alternate(engine: Engine, raw: Raw, plan: Plan, pairs: int) -> dict:
-    """After one warm-up of each, `pairs` alternating (sweep, floor) pairs on the same state,
-    each run's end state compared with the first sweep's."""
+def alternate(engine: Engine, raw: Raw, plan: Plan, pairs: int, warm_up: bool) -> dict:
+    """After one warm-up of each (`warm_up`: the first configuration of a database),
+    `pairs` alternating (sweep, floor) pairs on the same state, each run's end state compared
+    with the others'."""
     saved = save_state(raw, plan)
+    chores = [0.0]
 
     def run_sweep() -> tuple[float, int, str]:
         started = time.perf_counter()
         report = sweep(plan, engine, AT)
         seconds = time.perf_counter() - started
-        digest = end_state(raw, saved)
-        restore_state(raw, saved)
-        return seconds, len(report.advanced), digest
+        return seconds, len(report.advanced), put_back()
 
     def run_floor() -> tuple[float, int, str]:
         seconds, moved = raw_floor(raw, plan)
+        return seconds, moved, put_back()
+
+    def put_back() -> str:
+        started = time.perf_counter()
         digest = end_state(raw, saved)
         restore_state(raw, saved)
-        return seconds, moved, digest
+        chores[0] += time.perf_counter() - started
+        return digest
 
-    _, advanced, reference = run_sweep()
-    run_floor()
-    sweeps, floors, ratios, identical = [], [], [], 0
+    if warm_up:
+        run_sweep()
+        run_floor()
+    sweeps, floors, ratios, identical, reference, advanced = [], [], [], 0, None, 0
     for n in range(pairs):
         order = (run_sweep, run_floor) if n % 2 == 0 else (run_floor, run_sweep)
         results = {run: run() for run in order}
@@ -707,6 +715,8 @@ def alternate(engine: Engine, raw: Raw, plan: Plan, pairs: int) -> dict:
             results[run_sweep],
             results[run_floor],
         )
+        reference = reference or sweep_end
+        advanced = advanced or moved
         assert moved == floor_moved == advanced, (moved, floor_moved, advanced)
         same = sweep_end == floor_end == reference
         identical += same
@@ -719,6 +729,7 @@ def alternate(engine: Engine, raw: Raw, plan: Plan, pairs: int) -> dict:
             f"ratio {sweep_s / floor_s:.2f}, end state {'identical' if same else 'DIFFERENT'}",
             flush=True,
         )
+    log(f"  (reading back and putting back the state: {chores[0]:.1f} s in all)")
     return dict(
         sweep_s=statistics.median(sweeps),
         floor_s=statistics.median(floors),
@@ -742,6 +753,7 @@ def bench_database(args, plan: Plan, url: str) -> list[dict]:
         log(f"loading {args.items:,} work items, {dues[-1]:,} of them due at {AT.isoformat()}")
         load(engine, rows(maker, args.items, args.open_fraction, dues[-1]), args.items)
         set_opening_marks(engine, plan)
+        log("loaded")
         raw = Raw(url)
         try:
             everything = save_state(raw, plan)
@@ -750,7 +762,7 @@ def bench_database(args, plan: Plan, url: str) -> list[dict]:
                 aside = set_aside(raw, everything, due)
                 try:
                     load_average = os.getloadavg()[0]
-                    found = alternate(engine, raw, plan, args.pairs)
+                    found = alternate(engine, raw, plan, args.pairs, due == dues[0])
                     profile = profile_sweep(url, plan, raw, save_state(raw, plan), args.cprofile)
                 finally:
                     restore_aside(raw, aside)

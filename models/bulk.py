@@ -151,7 +151,7 @@ class Bulk:
         """`unnest(%s::type[], ...) AS v(...)`: one array parameter per column."""
         dialect = self.conn.dialect
         arrays = ", ".join(
-            f"%s::{self.table.c[c].type.compile(dialect=dialect)}[]" for c in columns
+            f"%b::{self.table.c[c].type.compile(dialect=dialect)}[]" for c in columns
         )
         return f"unnest({arrays}) AS v({', '.join(aliases or columns)})"
 
