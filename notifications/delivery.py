@@ -37,7 +37,15 @@ from jinja2 import TemplateError
 from sqlalchemy import Engine
 
 from models.tables import Outbox, saved_id
-from notifications.claims import LEASE, Audience, Lease, Scope, claim, held_rows
+from notifications.claims import (
+    LEASE,
+    Audience,
+    Lease,
+    Scope,
+    anything_to_claim,
+    claim,
+    held_rows,
+)
 from notifications.compose import Composer, Evidence, Mail
 from notifications.delivery_report import DeliveryReport
 from notifications.facts import Facts
@@ -92,7 +100,8 @@ async def deliver_pending_async(
     `Composer`); `items` limits the run to those items' rows (what an action just queued);
     `transport`: one, or several sent over at once (default: `make_transports`).
 
-    1. open the transport (the first of the run's SMTP connections, or the .eml folder);
+    1. open the transport (the first of the run's SMTP connections, or the .eml folder),
+       unless there is nothing to claim (then only count the rows another run holds);
     2. claim, all at once, the leaders' escalations (and their copies) due: each leader gets
        them in one mail (a digest when there are several);
     3. claim a chunk of the other rows: pending, due (`send_after <= at`, or any with
@@ -126,6 +135,9 @@ async def deliver_pending_async(
         transports = [transport]
     report = DeliveryReport(at, transports[0].via)
     scope = Scope(plan, at, force, uuid.uuid4().hex, items)
+    if not await asyncio.to_thread(anything_to_claim, engine, scope):
+        report.held, report.held_until = await asyncio.to_thread(held_rows, engine, scope)
+        return report
     keeper = Lease(engine, scope.token, lease)
     await transports[0].open()  # the others connect when a mail comes to them
     renewing = asyncio.ensure_future(keeper.keep())
