@@ -67,14 +67,16 @@ class Bulk:
 
     # --- statements -------------------------------------------------------------------------
 
-    def insert(self, rows: Sequence[dict[str, Any]], *, skip_conflicts: bool = False) -> int:
-        """Insert `rows` (dicts with the same keys); with `skip_conflicts`, a row whose unique
-        key is taken is left out (ON CONFLICT DO NOTHING). Returns the rows inserted."""
+    def insert(self, rows: Sequence[dict[str, Any]], *, skip_conflicts: Sequence[str] = ()) -> int:
+        """Insert `rows` (dicts with the same keys); with `skip_conflicts` (the columns of a
+        unique key), a row whose key is taken is left out (ON CONFLICT (…) DO NOTHING: only
+        that index is checked first). Returns the rows inserted."""
         if not rows:
             return 0
         columns = list(rows[0])
         names = ", ".join(columns)
-        conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+        target = ", ".join(skip_conflicts)
+        conflict = f" ON CONFLICT ({target}) DO NOTHING" if skip_conflicts else ""
         data = self.values(rows, columns)
         if self.postgresql:
             sql = f"INSERT INTO {self.table.name} ({names}) SELECT * FROM {self._unnest(columns)}"

@@ -115,7 +115,11 @@ def queue_rows(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Insert outbox rows (`outbox_rows`) whose key (item, step, recipient) is not taken, in one
     statement through the driver (`models.bulk`; no RETURNING: the statement's row count is
     the rows inserted); returns how many were inserted."""
-    return Bulk(session, table_of(Outbox)).insert(rows, skip_conflicts=True)
+    return Bulk(session, table_of(Outbox)).insert(rows, skip_conflicts=OUTBOX_KEY)
+
+
+OUTBOX_KEY = ("item_id", "step", "recipient")
+"""The outbox's unique key (`uq_outbox_key`): one row per item, step and recipient."""
 
 
 def queue_notices(session: Session, item_id: int, notices: Sequence[Notice], at: datetime) -> int:
