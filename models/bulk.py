@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, Table, TypeDecorator
@@ -34,19 +35,20 @@ class Bulk:
         self.conn = session.connection()
         self.postgresql = self.conn.dialect.name == "postgresql"
         self.table = table
-        self._converters: dict[str, Callable[[Any], Any]] = {}
+        self._converters: dict[str, Callable[[Any], Any] | None] = {}
 
     # --- values -----------------------------------------------------------------------------
 
-    def converter(self, column: str) -> Callable[[Any], Any]:
-        """The function giving `column`'s stored form of a Python value (memoised per value
-        for hashable ones: a batch repeats its instants and steps)."""
-        found = self._converters.get(column)
-        if found is None:
-            found = self._converters[column] = _memoised(self._convert(column))
-        return found
+    def converter(self, column: str) -> Callable[[Any], Any] | None:
+        """The function giving `column`'s stored form of a Python value, memoised per value
+        (a batch repeats its instants and copy lists); None when the driver takes the value as
+        it is (text, a str enum, a number)."""
+        if column not in self._converters:
+            found = self._convert(column)
+            self._converters[column] = None if found is None else _memoised(found)
+        return self._converters[column]
 
-    def _convert(self, column: str) -> Callable[[Any], Any]:
+    def _convert(self, column: str) -> Callable[[Any], Any] | None:
         kind = self.table.c[column].type
         if isinstance(kind, TypeDecorator):  # `UTCDateTime`: as its DateTime stores it
             kind = kind.impl_instance
@@ -58,12 +60,28 @@ class Bulk:
             return date.isoformat
         if isinstance(kind, Boolean) and not self.postgresql:
             return int
-        return _plain
+        return None
 
-    def values(self, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[tuple]:
-        """Each row's stored values of `columns`, in order."""
-        convert = [self.converter(c) for c in columns]
-        return [tuple(f(row[c]) for f, c in zip(convert, columns, strict=True)) for row in rows]
+    def values(
+        self,
+        rows: Sequence[dict[str, Any]],
+        columns: Sequence[str],
+        fields: Sequence[str] | None = None,
+    ) -> list[tuple]:
+        """Each row's stored values of `columns`, in order, read from the row's `fields` (by
+        default the columns' names)."""
+        get = itemgetter(*(fields or columns))
+        data = [get(row) for row in rows] if len(columns) > 1 else [(get(r),) for r in rows]
+        converting = [(n, f) for n, f in enumerate(map(self.converter, columns)) if f]
+        if not converting:
+            return data
+        converted = []
+        for values in data:
+            row = list(values)
+            for n, convert in converting:
+                row[n] = convert(row[n])
+            converted.append(tuple(row))
+        return converted
 
     # --- statements -------------------------------------------------------------------------
 
@@ -101,7 +119,7 @@ class Bulk:
             return set()
         fields = [key, *(f"guard_{g}" for g in guard), *changes]
         types = [key, *guard, *changes]
-        data = self.values_as(rows, fields, types)
+        data = self.values(rows, types, fields)
         if self.postgresql:
             extra = " AND " + where.format(t="t.") if where else ""
             aliases = [f"v{n}" for n in range(len(fields))]
@@ -126,13 +144,6 @@ class Bulk:
         if changed == len(rows):
             return {row[key] for row in rows}
         return self._still_at(key, changes, rows)
-
-    def values_as(
-        self, rows: Sequence[dict[str, Any]], fields: Sequence[str], columns: Sequence[str]
-    ) -> list[tuple]:
-        """Like `values`, the dict's `fields` converted as the table's `columns`."""
-        convert = [self.converter(c) for c in columns]
-        return [tuple(f(row[k]) for f, k in zip(convert, fields, strict=True)) for row in rows]
 
     def _still_at(
         self, key: str, changes: Sequence[str], rows: Sequence[dict[str, Any]]
@@ -189,11 +200,6 @@ def _memoised(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return convert(value)
 
     return converted
-
-
-def _plain(value: Any) -> Any:
-    """A str enum as its plain text (what the ORM writes); anything else as it is."""
-    return str(value) if isinstance(value, str) else value
 
 
 def _sqlite_instant(value: datetime) -> str:
