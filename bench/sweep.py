@@ -456,6 +456,14 @@ def save_state(raw: Raw, plan: Plan) -> Saved:
     return Saved(rows, event_id, outbox_id)
 
 
+PG_RESTORE = (
+    "UPDATE work_item AS w SET status = v.status, step = v.step,"
+    " escalation_level = v.level, next_action_at = v.next"
+    " FROM unnest(%s::text[], %s::text[], %s::int[], %s::timestamptz[], %s::int[])"
+    " AS v(status, step, level, next, id) WHERE w.id = v.id"
+)
+
+
 def restore_state(raw: Raw, saved: Saved) -> None:
     """Undo a run: the due rows' state back, its events and outbox rows gone; on PostgreSQL
     the event and outbox tables vacuumed, so that no run pays for the dead rows of the one
@@ -463,7 +471,10 @@ def restore_state(raw: Raw, saved: Saved) -> None:
     longer than the runs; its due rows' dead versions weigh on the sweep and floor alike)."""
     raw.begin()
     cursor = raw.conn.cursor()
-    cursor.executemany(raw.sql(FLOOR_UPDATE), saved.rows)
+    if raw.sqlite:
+        cursor.executemany(FLOOR_UPDATE, saved.rows)
+    else:  # one statement: faster than the floor's executemany, and not measured
+        cursor.execute(PG_RESTORE, [list(column) for column in zip(*saved.rows, strict=True)])
     cursor.execute(raw.sql("DELETE FROM outbox WHERE id > ?"), (saved.outbox_id,))
     cursor.execute(raw.sql("DELETE FROM event WHERE id > ?"), (saved.event_id,))
     cursor.close()
@@ -485,8 +496,8 @@ def end_state(raw: Raw, saved: Saved) -> str:
         (i, s, st, lv, _iso(raw, n))
         for i, s, st, lv, n in raw.rows(
             "SELECT id, status, step, escalation_level, next_action_at FROM work_item"
-            " WHERE id >= ?",
-            (first,),
+            + (" WHERE id >= ?" if raw.sqlite else " WHERE id = ANY(?)"),
+            (first,) if raw.sqlite else (sorted(due_ids),),
         )
         if i in due_ids
     ]
@@ -540,7 +551,14 @@ def restore_aside(raw: Raw, aside: list[tuple]) -> None:
 def _set_next_action(raw: Raw, params: list[tuple]) -> None:
     raw.begin()
     cursor = raw.conn.cursor()
-    cursor.executemany(raw.sql("UPDATE work_item SET next_action_at = ? WHERE id = ?"), params)
+    if raw.sqlite:
+        cursor.executemany("UPDATE work_item SET next_action_at = ? WHERE id = ?", params)
+    elif params:
+        cursor.execute(
+            "UPDATE work_item AS w SET next_action_at = v.next FROM unnest(%s::timestamptz[],"
+            " %s::int[]) AS v(next, id) WHERE w.id = v.id",
+            [list(column) for column in zip(*params, strict=True)],
+        )
     cursor.close()
     raw.commit()
 
