@@ -5,19 +5,22 @@ Against one local aiosmtpd sink (a separate process, so it does not share our GI
 1. cchc: N pending outbox rows (open items of the shipped plan, five steps each) delivered by
    `notifications.delivery.deliver_pending` — claim, render from the templates, build (with the
    signed upload link production mails carry: the settings hold a link-signing secret), send
-   over one SMTP connection, record each outcome in the database;
-2. bare: the same N messages, built beforehand, sent by a plain loop over one aiosmtplib
-   connection, nothing recorded.
+   over `--connections` SMTP connections (default: cchc's default, 3), record each outcome;
+2. bare: the same N messages, built beforehand, sent by as many plain loops as connections,
+   each over its own aiosmtplib connection, taking the next message when free; nothing
+   recorded.
 
 After a warm-up (a few hundred messages each way), it runs `--pairs` pairs of the two, in
 alternating order (cchc first, then bare first, ...), resetting the outbox rows to pending before
 each cchc run. Prints messages per second for both, each pair's ratio (cchc / bare) and the
-min / median / max of the ratios (target: cchc >= 0.7 of the bare loop). `--json` prints one
+min / median / max of the ratios (target, issue 25: median >= 0.9, min >= 0.8). `--json` prints
+one
 JSON object instead: `messages`, `database`, `cchc_rate`, `bare_rate`, `ratio` (the medians),
-`ratio_min`, `ratio_median`, `ratio_max`, `ratios`, `cchc_rates`, `bare_rates`, `target`, `met`.
+`ratio_min`, `ratio_median`, `ratio_max`, `ratios`, `cchc_rates`, `bare_rates`, `connections`,
+`target`, `target_min`, `met`, `load`.
 
     .venv/bin/python bench/notify.py [--messages 5000] [--pairs 3] [--database-url URL]
-                                     [--sink-port PORT] [--json]
+                                     [--sink-port PORT] [--connections N] [--json]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -60,7 +64,10 @@ AT = datetime(2027, 3, 2, 1, 0, tzinfo=UTC)
 LATER = AT + timedelta(days=365)
 SECRET = "bench-notify-link-secret-0123456789"
 """Signs the upload links, as CCHC_SECRET does in production."""
-TARGET = 0.7
+TARGET = 0.9
+"""Issue 25, goal 2: the median ratio cchc / bare loop, on both databases."""
+TARGET_MIN = 0.8
+"""... and its minimum."""
 WARMUP = 500
 """Messages sent each way before the measured pairs (template compilation, connections)."""
 
@@ -226,6 +233,7 @@ def main() -> None:
     if args.messages < 1 or args.pairs < 1:
         parser.error("--messages and --pairs must be at least 1")
     plan = load_plan(ROOT / "config")
+    load_average = os.getloadavg()[0]
     port = args.sink_port or free_port()
     sink = start_sink(port)
     cchc_rates: list[float] = []
@@ -280,7 +288,9 @@ def main() -> None:
         "cchc_rates": [round(r, 1) for r in cchc_rates],
         "bare_rates": [round(r, 1) for r in bare_rates],
         "target": TARGET,
-        "met": statistics.median(ratios) >= TARGET,
+        "target_min": TARGET_MIN,
+        "met": statistics.median(ratios) >= TARGET and min(ratios) >= TARGET_MIN,
+        "load": round(load_average, 2),
     }
     if args.json:
         print(json.dumps(result))
@@ -289,10 +299,14 @@ def main() -> None:
     for i, (c, b, r) in enumerate(zip(cchc_rates, bare_rates, ratios, strict=True), 1):
         print(f"pair {i}:    cchc {c:6.0f} msg/s, bare loop {b:6.0f} msg/s, ratio {r:.2f}")
     print(f"cchc:      {result['cchc_rate']:8.0f} msg/s median (claim, render, send, record)")
-    print(f"bare loop: {result['bare_rate']:8.0f} msg/s median (prebuilt messages, one connection)")
+    print(
+        f"bare loop: {result['bare_rate']:8.0f} msg/s median (prebuilt messages, "
+        f"{args.connections} connection(s))"
+    )
     print(
         f"ratio:     min {min(ratios):.2f}, median {statistics.median(ratios):.2f}, "
-        f"max {max(ratios):.2f}  (target >= {TARGET}: {'met' if result['met'] else 'NOT met'})"
+        f"max {max(ratios):.2f}  (target: median >= {TARGET}, min >= {TARGET_MIN}: "
+        f"{'met' if result['met'] else 'NOT met'}; load average {load_average:.2f})"
     )
 
 
