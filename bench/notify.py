@@ -14,8 +14,7 @@ After a warm-up (a few hundred messages each way), it runs `--pairs` pairs of th
 alternating order (cchc first, then bare first, ...), resetting the outbox rows to pending before
 each cchc run. Prints messages per second for both, each pair's ratio (cchc / bare) and the
 min / median / max of the ratios (target, issue 25: median >= 0.9, min >= 0.8). `--json` prints
-one
-JSON object instead: `messages`, `database`, `cchc_rate`, `bare_rate`, `ratio` (the medians),
+one JSON object instead: `messages`, `database`, `cchc_rate`, `bare_rate`, `ratio` (the medians),
 `ratio_min`, `ratio_median`, `ratio_max`, `ratios`, `cchc_rates`, `bare_rates`, `connections`,
 `target`, `target_min`, `met`, `load`.
 
