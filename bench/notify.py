@@ -18,7 +18,7 @@ one JSON object instead: `messages`, `database`, `cchc_rate`, `bare_rate`, `rati
 `ratio_min`, `ratio_median`, `ratio_max`, `ratios`, `cchc_rates`, `bare_rates`, `connections`,
 `target`, `target_min`, `met`, `load`.
 
-    .venv/bin/python bench/notify.py [--messages 5000] [--pairs 3] [--database-url URL]
+    .venv/bin/python bench/notify.py [--messages 3000] [--pairs 3] [--database-url URL]
                                      [--sink-port PORT] [--connections N] [--json]
 """
 
@@ -213,7 +213,7 @@ async def bare_loop(port: int, mails, sender: str, connections: int = 1) -> floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--pairs", type=int, default=3, help="measured cchc/bare pairs")
     parser.add_argument(
         "--database-url",
