@@ -5,19 +5,21 @@ Against one local aiosmtpd sink (a separate process, so it does not share our GI
 1. cchc: N pending outbox rows (open items of the shipped plan, five steps each) delivered by
    `notifications.delivery.deliver_pending` — claim, render from the templates, build (with the
    signed upload link production mails carry: the settings hold a link-signing secret), send
-   over one SMTP connection, record each outcome in the database;
-2. bare: the same N messages, built beforehand, sent by a plain loop over one aiosmtplib
-   connection, nothing recorded.
+   over `--connections` SMTP connections (default: cchc's default, 3), record each outcome;
+2. bare: the same N messages, built beforehand, sent by as many plain loops as connections,
+   each over its own aiosmtplib connection, taking the next message when free; nothing
+   recorded.
 
 After a warm-up (a few hundred messages each way), it runs `--pairs` pairs of the two, in
 alternating order (cchc first, then bare first, ...), resetting the outbox rows to pending before
 each cchc run. Prints messages per second for both, each pair's ratio (cchc / bare) and the
-min / median / max of the ratios (target: cchc >= 0.7 of the bare loop). `--json` prints one
-JSON object instead: `messages`, `database`, `cchc_rate`, `bare_rate`, `ratio` (the medians),
-`ratio_min`, `ratio_median`, `ratio_max`, `ratios`, `cchc_rates`, `bare_rates`, `target`, `met`.
+min / median / max of the ratios (target, issue 25: median >= 0.9, min >= 0.8). `--json` prints
+one JSON object instead: `messages`, `database`, `cchc_rate`, `bare_rate`, `ratio` (the medians),
+`ratio_min`, `ratio_median`, `ratio_max`, `ratios`, `cchc_rates`, `bare_rates`, `connections`,
+`target`, `target_min`, `met`, `load`.
 
-    .venv/bin/python bench/notify.py [--messages 5000] [--pairs 3] [--database-url URL]
-                                     [--sink-port PORT] [--json]
+    .venv/bin/python bench/notify.py [--messages 3000] [--pairs 3] [--database-url URL]
+                                     [--sink-port PORT] [--connections N] [--json]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -49,7 +52,7 @@ from notifications.compose import Composer  # noqa: E402
 from notifications.delivery import deliver_pending  # noqa: E402
 from notifications.facts import load_facts  # noqa: E402
 from notifications.links import intake_linker  # noqa: E402
-from notifications.smtp import SmtpSettings  # noqa: E402
+from notifications.smtp import CONNECTIONS, SmtpSettings  # noqa: E402
 from schedules.dates import local_instant  # noqa: E402
 from schedules.plan_loader import load_plan  # noqa: E402
 from schedules.vocabulary import OutboxStatus  # noqa: E402
@@ -60,7 +63,10 @@ AT = datetime(2027, 3, 2, 1, 0, tzinfo=UTC)
 LATER = AT + timedelta(days=365)
 SECRET = "bench-notify-link-secret-0123456789"
 """Signs the upload links, as CCHC_SECRET does in production."""
-TARGET = 0.7
+TARGET = 0.9
+"""Issue 25, goal 2: the median ratio cchc / bare loop, on both databases."""
+TARGET_MIN = 0.8
+"""... and its minimum."""
 WARMUP = 500
 """Messages sent each way before the measured pairs (template compilation, connections)."""
 
@@ -190,17 +196,24 @@ def time_cchc(plan, engine, settings, due: int | None = None) -> tuple[int, floa
     return expected, seconds
 
 
-async def bare_loop(port: int, mails, sender: str) -> float:
+async def bare_loop(port: int, mails, sender: str, connections: int = 1) -> float:
+    """The prebuilt `mails` sent by `connections` plain loops at once, each over its own
+    aiosmtplib connection, each taking the next mail when it is free."""
     start = time.perf_counter()
-    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False) as smtp:
-        for mail in mails:
-            await smtp.send_message(mail.message, sender=sender, recipients=[mail.to, *mail.cc])
+    queue = iter(mails)
+
+    async def one_connection() -> None:
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False) as smtp:
+            for mail in queue:
+                await smtp.send_message(mail.message, sender=sender, recipients=[mail.to, *mail.cc])
+
+    await asyncio.gather(*(one_connection() for _ in range(connections)))
     return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--pairs", type=int, default=3, help="measured cchc/bare pairs")
     parser.add_argument(
         "--database-url",
@@ -208,11 +221,18 @@ def main() -> None:
         help="postgresql://user@host/db: create a scratch database there (default: SQLite)",
     )
     parser.add_argument("--sink-port", type=int, default=None, help="default: a free port")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=CONNECTIONS,
+        help=f"SMTP connections, for cchc and the bare loop alike (default {CONNECTIONS})",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     if args.messages < 1 or args.pairs < 1:
         parser.error("--messages and --pairs must be at least 1")
     plan = load_plan(ROOT / "config")
+    load_average = os.getloadavg()[0]
     port = args.sink_port or free_port()
     sink = start_sink(port)
     cchc_rates: list[float] = []
@@ -229,20 +249,22 @@ def main() -> None:
                 config_dir=ROOT / "config",
                 data_dir=Path(tmp),
                 database_url=url,
-                smtp=SmtpSettings(host="127.0.0.1", port=port, timeout=30),
+                smtp=SmtpSettings(
+                    host="127.0.0.1", port=port, timeout=30, connections=args.connections
+                ),
                 intake=IntakeSettings(secret=SECRET),
             )
             mails, sender = prebuilt(plan, engine, settings)
             warm = min(WARMUP, len(mails))
             time_cchc(plan, engine, settings, warm)
-            asyncio.run(bare_loop(port, mails[:warm], sender))
+            asyncio.run(bare_loop(port, mails[:warm], sender, args.connections))
             for pair in range(args.pairs):
                 for which in ("cchc", "bare") if pair % 2 == 0 else ("bare", "cchc"):
                     if which == "cchc":
                         n, seconds = time_cchc(plan, engine, settings)
                         cchc_rates.append(n / seconds)
                     else:
-                        seconds = asyncio.run(bare_loop(port, mails, sender))
+                        seconds = asyncio.run(bare_loop(port, mails, sender, args.connections))
                         bare_rates.append(len(mails) / seconds)
             engine.dispose()
     finally:
@@ -254,6 +276,7 @@ def main() -> None:
         "messages": args.messages,
         "database": db,
         "pairs": args.pairs,
+        "connections": args.connections,
         "cchc_rate": round(statistics.median(cchc_rates), 1),
         "bare_rate": round(statistics.median(bare_rates), 1),
         "ratio": round(statistics.median(ratios), 3),
@@ -264,7 +287,9 @@ def main() -> None:
         "cchc_rates": [round(r, 1) for r in cchc_rates],
         "bare_rates": [round(r, 1) for r in bare_rates],
         "target": TARGET,
-        "met": statistics.median(ratios) >= TARGET,
+        "target_min": TARGET_MIN,
+        "met": statistics.median(ratios) >= TARGET and min(ratios) >= TARGET_MIN,
+        "load": round(load_average, 2),
     }
     if args.json:
         print(json.dumps(result))
@@ -273,10 +298,14 @@ def main() -> None:
     for i, (c, b, r) in enumerate(zip(cchc_rates, bare_rates, ratios, strict=True), 1):
         print(f"pair {i}:    cchc {c:6.0f} msg/s, bare loop {b:6.0f} msg/s, ratio {r:.2f}")
     print(f"cchc:      {result['cchc_rate']:8.0f} msg/s median (claim, render, send, record)")
-    print(f"bare loop: {result['bare_rate']:8.0f} msg/s median (prebuilt messages, one connection)")
+    print(
+        f"bare loop: {result['bare_rate']:8.0f} msg/s median (prebuilt messages, "
+        f"{args.connections} connection(s))"
+    )
     print(
         f"ratio:     min {min(ratios):.2f}, median {statistics.median(ratios):.2f}, "
-        f"max {max(ratios):.2f}  (target >= {TARGET}: {'met' if result['met'] else 'NOT met'})"
+        f"max {max(ratios):.2f}  (target: median >= {TARGET}, min >= {TARGET_MIN}: "
+        f"{'met' if result['met'] else 'NOT met'}; load average {load_average:.2f})"
     )
 
 

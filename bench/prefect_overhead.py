@@ -1,18 +1,18 @@
 """The Prefect sweep's own cost: the sweep flow against the in-process sweep, same state, same t.
 
-Issue 12, goal 4: "the Prefect sweep's publishing costs O(changes): with 10,000 open items and
-nothing due, the flow takes at most 0.5 s more than the in-process sweep". For each
-configuration it seeds a scratch SQLite database with open items of the shipped plan (config/)
-whose next action comes after t (nothing due; opening marks up to date, as in steady state:
-`bench/sweep.py`'s rows, plus late ones: overdue or escalated, at the step their timeline reached
-by t), then, against a real Prefect API (a temporary server from `prefect_test_harness`, as the
-tests use, or `--api-url` of a running `prefect server start`):
+Issue 25, goal 4: "the sweep flow's overhead p90 <= 0.7 s over 20 runs with 10,000 open items"
+(issue 12 set the median; the maximum was over 2 s in 6 of 9 runs). For each configuration it
+seeds a scratch SQLite database with open items of the shipped plan (config/) whose next action
+comes after t (nothing due; opening marks up to date, as in steady state: `bench/sweep.py`'s
+rows, plus late ones: overdue or escalated, at the step their timeline reached by t), then,
+against a real Prefect API (a temporary server from `prefect_test_harness`, as the tests use,
+or `--api-url` of a running `prefect server start`):
 
 1. a warm-up: one in-process sweep (`usecases.sweep.sweep_communes`) and one sweep flow
    (`flows.prefect_flows.sweep_flow`, as scheduled: open, advance, deliver, publish), which
    publishes the status pages of the day;
-2. `--pairs` pairs (in-process, flow), in alternating order, at the same t: each pair's
-   overhead is flow - in-process; prints the min / median / max (target: median <= 0.5 s);
+2. `--runs` (default 20) pairs (in-process, flow), in alternating order, at the same t: each
+   pair's overhead is flow - in-process; prints its p50 / p90 / max (target: p90 <= 0.7 s);
 3. one flow whose status tables are due for a refresh (the first sweep of a day, or after a
    change): the cost a day's first sweep pays once (`refresh_s`).
 
@@ -24,11 +24,16 @@ each flow call while it sleeps; it is off here as in the tests (`--heartbeat` ke
 setting).
 
 Prints a table, or with `--json` one JSON object per configuration: `open_items`, `late`, `due`,
-`inprocess_s`, `flow_s`, `overhead_s` (medians), `overhead_min`, `overhead_max`, `refresh_s`,
-`pairs`, `target`, `met`. About 40 s with the defaults (the temporary server takes ~10 s).
+`inprocess_s`, `flow_s` (medians), `overhead_p50`, `overhead_p90`, `overhead_max`,
+`overhead_min`, `refresh_s`, `runs`, `load` (the 1-minute load average at the start), `target`,
+`met` (p90 within the target). About two minutes with the defaults (the temporary server takes
+~10 s).
 
-    .venv/bin/python bench/prefect_overhead.py [--items 10000] [--late 1000] [--pairs 5]
+    .venv/bin/python bench/prefect_overhead.py [--items 10000] [--late 1000] [--runs 20]
                                                [--api-url URL] [--heartbeat] [--json]
+
+Named `prefect_overhead.py`, not `prefect.py`: run as a script, this folder comes first on
+sys.path, and a `prefect.py` here would shadow the library for every bench that imports it.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import statistics
 import sys
@@ -46,9 +52,9 @@ from contextlib import ExitStack, contextmanager, redirect_stdout
 from datetime import date, timedelta
 from pathlib import Path
 
-from scratch import scratch_database  # (bench/scratch.py)
+from scratch import scratch_database  # bench/scratch.py
 from sqlalchemy import delete
-from sweep import AT, RowMaker, load, set_opening_marks  # (bench/sweep.py)
+from sweep import AT, RowMaker, load, set_opening_marks  # bench/sweep.py
 
 from models.db import ensure_schema, make_engine
 from models.tables import PublishedPage
@@ -59,8 +65,10 @@ from schedules.timeline import current_step, state_at
 from schedules.vocabulary import ItemStatus
 from usecases.sweep import sweep_communes
 
-ROOT = Path(__file__).resolve().parent.parent
-TARGET = 0.5
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+TARGET = 0.7
+"""Issue 25, goal 4: the overhead's 90th percentile, in seconds."""
 
 
 @contextmanager
@@ -143,7 +151,7 @@ def forget_published(engine) -> None:
         conn.execute(delete(PublishedPage.__table__))
 
 
-def measure(plan: Plan, items: int, late: int, pairs: int) -> dict:
+def measure(plan: Plan, items: int, late: int, runs: int) -> dict:
     from cchc.runtime.settings import Settings
     from flows import prefect_flows
 
@@ -169,8 +177,9 @@ def measure(plan: Plan, items: int, late: int, pairs: int) -> dict:
 
             inprocess()
             flow()  # warm-up: publishes the day's tables
+            load_average = os.getloadavg()[0]
             local, flows, overheads, due = [], [], [], 0
-            for n in range(pairs):
+            for n in range(runs):
                 if n % 2 == 0:
                     (in_s, due), flow_s = inprocess(), flow()
                 else:
@@ -183,21 +192,30 @@ def measure(plan: Plan, items: int, late: int, pairs: int) -> dict:
         finally:
             prefect_flows.release_runtime()
             engine.dispose()
-    overhead = statistics.median(overheads)
+    p90 = percentile(overheads, 90)
     return dict(
         open_items=items,
         late=late,
         due=due,
         inprocess_s=round(statistics.median(local), 4),
         flow_s=round(statistics.median(flows), 4),
-        overhead_s=round(overhead, 4),
-        overhead_min=round(min(overheads), 4),
+        overhead_p50=round(statistics.median(overheads), 4),
+        overhead_p90=round(p90, 4),
         overhead_max=round(max(overheads), 4),
+        overhead_min=round(min(overheads), 4),
         refresh_s=round(refresh_s, 4),
-        pairs=pairs,
+        runs=runs,
+        load=round(load_average, 2),
         target=TARGET,
-        met=overhead <= TARGET,
+        met=p90 <= TARGET,
     )
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The nearest-rank percentile: the smallest value with at least p % of them at or below
+    it (the 18th of 20 for p90)."""
+    ordered = sorted(values)
+    return ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -206,7 +224,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--late", type=int, default=1_000, help="of them late (overdue, escalated): a 3rd run"
     )
-    parser.add_argument("--pairs", type=int, default=5, help="alternating (in-process, flow)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=20,
+        help="alternating (in-process, flow) pairs per configuration",
+    )
     parser.add_argument("--api-url", help="a running Prefect server's API (default: a test one)")
     parser.add_argument(
         "--heartbeat", action="store_true", help="keep Prefect's flow-run heartbeat setting"
@@ -223,26 +246,27 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["CCHC_DATA_DIR"] = data
         with prefect_api(args.api_url, args.heartbeat):
             for items, late in ((0, 0), (args.items, 0), (args.items, args.late)):
-                results.append(measure(plan, items, late, args.pairs))
+                results.append(measure(plan, items, late, args.runs))
     if args.json:
         for row in results:
             print(json.dumps(row))
         return
     heartbeat = "on" if args.heartbeat else "off"
     print(
-        f"sweep flow vs in-process sweep at {AT.isoformat()}, nothing due, "
-        f"{args.pairs} alternating pairs after a warm-up (heartbeat {heartbeat})"
+        f"sweep flow vs in-process sweep at {AT.isoformat()}, nothing due, {args.runs} "
+        f"alternating pairs after a warm-up (heartbeat {heartbeat}), load average "
+        f"{results[0]['load']:.2f}"
     )
     print(
         f"{'open items':>10} {'late':>5} {'in-process s':>13} {'flow s':>8} "
-        f"{'overhead s min/med/max':>24} {'refresh s':>10}  target"
+        f"{'overhead s p50/p90/max':>24} {'refresh s':>10}  target"
     )
     for r in results:
         verdict = "met" if r["met"] else "NOT met"
         print(
             f"{r['open_items']:>10,} {r['late']:>5,} {r['inprocess_s']:>13.3f} {r['flow_s']:>8.3f} "
-            f"{r['overhead_min']:>10.3f}/{r['overhead_s']:.3f}/{r['overhead_max']:.3f} "
-            f"{r['refresh_s']:>10.3f}  ≤ {TARGET} s: {verdict}"
+            f"{r['overhead_p50']:>10.3f}/{r['overhead_p90']:.3f}/{r['overhead_max']:.3f} "
+            f"{r['refresh_s']:>10.3f}  p90 ≤ {TARGET} s: {verdict}"
         )
 
 

@@ -1,51 +1,57 @@
-"""Benchmark: does a sweep cost what the work due costs, whatever the history?
+"""Benchmark: the sweep against a raw-driver floor that makes the same changes.
 
-docs/development.md promises "cost follows the work due": each open item stores `next_action_at`
-(indexed), each obligation an `opening_mark`, so a sweep should read only the rows whose instant
-has passed. This script checks that promise on a database the size of every commune of a
-province over the 5 years of a plan (2 million work items by default, 5% of them open).
+Issue 25, goal 1: a sweep costs at most 1.3× a raw-driver floor, at 2 million work items with
+1,000 and 20,000 of them due, on SQLite and on PostgreSQL. For one database (a SQLite file in a
+temp dir, or with `--database-url` a scratch PostgreSQL database dropped afterwards) it bulk-loads
+`--items` work items of the shipped plan (default 2,000,000, the scale of every commune of a
+province over 5 years; `--open-fraction` of them open) with the largest of `--due` due at the
+sweep's instant t, then for each count of `--due` (default 1,000 and 20,000; the extra due rows
+are set aside, their next action moved past t, for the smaller counts) measures:
 
-For each history size (a quarter of --items, then --items, with the same number of rows due)
-it builds a fresh database, then measures at one instant t:
+1. `--pairs` (default 3; a configuration whose pairs take less than 20 s goes on, up to three
+   times as many, while it has taken less) alternating pairs, after one warm-up of each (the
+   first configuration of the database): `usecases.sweep.sweep` at t
+   (the sweep as `cchc sweep` runs it: the opening phase, steady, then every due item advanced),
+   and the **raw-driver floor**: the same state changes through the database's own driver
+   (sqlite3 or psycopg), no SQLAlchemy: the hand-written indexed query, cchc's own timeline and
+   notice functions for the values (`Plan.timeline`, `schedules.notices.step_notices`,
+   `models.store.outbox_rows`), then one executemany UPDATE of the items, one executemany
+   INSERT of their events, one of their outbox rows, one commit. The pairs alternate their
+   order (sweep first, then floor first, ...). After each run the end state (the due items'
+   status, step, escalation level and next action; every event and outbox row written, all
+   columns but their ids) is read back and compared with the other's; then the state is put
+   back (and, on PostgreSQL, the tables vacuumed). Prints each pair and the ratio sweep ÷ floor,
+   min / median / max;
+2. a statement profile of one more sweep: every statement's execute, fetch and commit timed at
+   the driver (a connection and cursor class of the driver's own), grouped by statement, as a
+   share of the sweep's time: no statement should take more than a third of it.
 
-1. the hand-written indexed query that selects the rows needing action
-   (`WHERE commune = ? AND next_action_at <= ? AND status IN (...)`), median of 5 runs, with
-   its query plan, to show it searches `ix_work_item_next_action`;
-2. one full `sweep(plan, engine, t)` in steady state (opening marks up to date, so only the
-   advance phase has work), with the SQL it issued, grouped by statement, and the plan of its
-   own selection query; then the ratios sweep / query and (the sweep's SELECTs on work_item) /
-   query, the like-for-like comparison: the rest of the sweep is per-item work and writes;
-3. a second sweep at the same t (nothing left to do: the sweep's fixed cost, "idle");
-4. the opening phase alone, cold (opening marks deleted, as after a config change), which looks
-   back `catch_up_days` and opens the real occurrences of the shipped plan.
+The configuration's JSON (`--json`, one object per due count, last lines): `items`, `due`,
+`database`, `sweep_s`, `floor_s` (medians), `ratio` (the median of the pairs' ratios),
+`ratio_min`, `ratio_max`, `ratios`, `pairs`, `identical` (pairs whose end states matched),
+`target`, `met`, `top_statement`, `top_share`, `load` (the 1-minute load average at the start).
 
-The sweep times, and the idle sweep times, should be about the same for both history sizes:
-that is the check, printed last as large / small (1.0 = independent of the history).
-
-Synthetic rows. The shipped plan (config/) is used as is, so the sweep sees the rows and real
-policies, calendars and recipients apply. Its 14 scheduled obligations have 19 (obligation, lead
-unit) pairs; every row reuses one of these pairs with a synthetic period key (`2028-s0001234`),
-which keeps the unique key (commune, obligation, unit, period) unique. The sweep never reads a
-period key when it advances an item, and the opening phase only opens real period keys, so the
-synthetic keys never collide with it. A synthetic config with hundreds of units was not needed:
-unit codes play no part in how the sweep selects rows.
+Synthetic rows. The shipped plan (config/) is used as is, so real policies, calendars and
+recipients apply. Its scheduled obligations' (obligation, lead unit) pairs are reused with
+synthetic period keys (`2028-s0001234`), which keeps the unique key (commune, obligation, unit,
+period) unique; the sweep never reads a period key when it advances an item.
 
 - closed history (1 - open fraction): due dates spread from the plan's start up to t, status
   `closed`, `next_action_at` NULL; ids in due-date order, as a real database grows;
 - open, not yet due: due within 60 days after t, step `opened`, `next_action_at` after t;
-- due (open fraction x due fraction of --items, spread among the open rows): due dates around t,
-  each at the step before the one its real timeline has reached at t, with `next_action_at` the
-  instant of that step: what a daily sweep finds, one step to take per item.
+- due (spread among the open rows): due dates around t, each at the step before the one its
+  real timeline has reached at t, with `next_action_at` the instant of that step: what a daily
+  sweep finds, one step to take per item.
 
 Rows are bulk-loaded (executemany on SQLite, COPY on PostgreSQL); values go through the columns'
 own SQLAlchemy bind processors so they are stored exactly as the ORM stores them. On PostgreSQL
-the table is ANALYZEd after loading, as autovacuum would; SQLite gets no ANALYZE, as cchc never
+the tables are ANALYZEd after loading, as autovacuum would; SQLite gets no ANALYZE, as cchc never
 runs one.
 
-    .venv/bin/python bench/sweep.py                      # SQLite file in a temp dir, 2M items
-    .venv/bin/python bench/sweep.py --items 500000 \\
-        --database-url postgresql://postgres@127.0.0.1:5432/test   # scratch db, dropped after
-    .venv/bin/python bench/sweep.py --items 200000 --profile      # cProfile of the sweep
+    .venv/bin/python bench/sweep.py                                  # SQLite, 2M items
+    .venv/bin/python bench/sweep.py \\
+        --database-url postgresql://postgres@127.0.0.1:5432/test      # scratch db, dropped after
+    .venv/bin/python bench/sweep.py --items 200000 --due 2000 --cprofile
 """
 
 from __future__ import annotations
@@ -53,22 +59,28 @@ from __future__ import annotations
 import argparse
 import cProfile
 import functools
+import hashlib
+import json
+import os
 import pstats
 import re
+import sqlite3
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from scratch import scratch_database  # bench/scratch.py
-from sqlalchemy import Engine, bindparam, delete, event, func, insert, select, text, update
+from sqlalchemy import Engine, event, insert
+from sqlalchemy.engine import make_url
 
-from models.db import ensure_schema, make_engine
+from models.db import ensure_schema, make_engine, normalise_url
 from models.store import outbox_rows
-from models.tables import Event, OpeningMark, Outbox, WorkItem
+from models.tables import OpeningMark, WorkItem
 from schedules.dates import local_date, local_instant
 from schedules.notices import step_notices
 from schedules.occurrences import opening_date
@@ -76,7 +88,7 @@ from schedules.plan import Plan
 from schedules.plan_loader import load_plan
 from schedules.timeline import current_step, state_at, step_index
 from schedules.vocabulary import OPEN_STATUSES
-from usecases.sweep import SweepReport, open_due_items, sweep
+from usecases.sweep import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = datetime.fromisoformat("2030-06-17T07:30:00+07:00").astimezone(UTC)
@@ -89,10 +101,7 @@ STATE_COLUMNS = tuple(
 )
 COLUMNS = KEY_COLUMNS + STATE_COLUMNS
 INDEX = "ix_work_item_next_action"
-QUERY = (
-    "SELECT * FROM work_item WHERE commune = :commune AND next_action_at <= :at"
-    f" AND status IN ({', '.join(repr(s.value) for s in OPEN_STATUSES)})"
-)
+TARGET = 1.3
 
 
 def log(message: str) -> None:
@@ -145,7 +154,16 @@ class RowMaker:
 
     def _state(self, **values) -> tuple:
         values = (
-            dict(adhoc=False, nominal_due=None, closed_at=None, on_time=None, waived_reason=None)
+            dict(
+                adhoc=False,
+                nominal_due=None,
+                closed_at=None,
+                on_time=None,
+                waived_reason=None,
+                original_due=values["due"],
+                judged_due=None,
+                directive_id=None,
+            )
             | values
         )
         return tuple(
@@ -281,415 +299,590 @@ def set_opening_marks(engine: Engine, plan: Plan) -> None:
         conn.execute(insert(OpeningMark.__table__), marks)
 
 
-# --- measuring ----------------------------------------------------------------------------------
+# --- the raw driver ------------------------------------------------------------------------------
+
+OPEN = ", ".join(f"'{s.value}'" for s in OPEN_STATUSES)
+FAR = AT + timedelta(days=3650)
+"""Where the due rows a smaller configuration sets aside wait: long after t."""
 
 
-def explain_prefix(engine: Engine) -> str:
-    return "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+class Raw:
+    """A connection of the database's own driver (sqlite3 or psycopg), no SQLAlchemy, with the
+    settings cchc's engine gives its connections (SQLite: foreign keys on, a busy timeout;
+    the file is already in WAL mode). Values are written as SQLAlchemy stores them: on SQLite
+    instants as `YYYY-MM-DD HH:MM:SS.ffffff` (UTC) and dates as ISO text; JSON as `json.dumps`
+    text."""
+
+    def __init__(self, url: str):
+        parsed = make_url(normalise_url(url))
+        self.sqlite = parsed.get_backend_name() == "sqlite"
+        if self.sqlite:
+            self.conn: Any = sqlite3.connect(str(parsed.database), timeout=30, isolation_level=None)
+            self.conn.execute("PRAGMA busy_timeout=30000")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+        else:
+            import psycopg
+
+            info = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+            self.conn = psycopg.connect(info)
+
+    def sql(self, text: str) -> str:
+        """`text` with `?` marks, in the driver's parameter style."""
+        return text if self.sqlite else text.replace("?", "%s")
+
+    def begin(self) -> None:
+        if self.sqlite:
+            self.conn.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        if self.sqlite:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.commit()
+
+    def instant(self, value: datetime | None) -> Any:
+        if value is None or not self.sqlite:
+            return value
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def read_instant(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def read_date(self, value: Any) -> date:
+        return date.fromisoformat(value) if isinstance(value, str) else value
+
+    def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        cursor = self.conn.cursor()
+        cursor.execute(self.sql(sql), params)
+        found = cursor.fetchall()
+        cursor.close()
+        return found
+
+    def close(self) -> None:
+        self.conn.close()
 
 
-def plan_lines(found) -> list[str]:
-    """The text of EXPLAIN's rows (the last column on SQLite, the only one on PostgreSQL)."""
-    return [str(row[-1]) for row in found]
-
-
-def hand_written_query(engine: Engine, pinned: bool = True) -> str:
-    """QUERY; on SQLite with the index pinned (`INDEXED BY`): without statistics SQLite prefers
-    the equality on `commune`, the first column of the unique key, which every row matches."""
-    if pinned and engine.dialect.name == "sqlite":
-        return QUERY.replace("FROM work_item", f"FROM work_item INDEXED BY {INDEX}")
-    return QUERY
-
-
-def time_query(engine: Engine, plan: Plan) -> tuple[float, int, list[str], list[str]]:
-    """Median seconds of the hand-written query (5 runs), rows it returns, its plan, and the
-    plan the same query gets without the index pinned."""
-    at = bindparam("at", type_=WorkItem.__table__.c.next_action_at.type)
-    query = text(hand_written_query(engine)).bindparams(at)
-    params = dict(commune=plan.commune.code, at=AT)
-    times, count = [], 0
-    for _ in range(5):
-        with engine.connect() as conn:
-            started = time.perf_counter()
-            count = len(conn.execute(query, params).all())
-            times.append(time.perf_counter() - started)
-    with engine.connect() as conn:
-        plans = [
-            plan_lines(conn.execute(text(explain_prefix(engine) + sql).bindparams(at), params))
-            for sql in (hand_written_query(engine), hand_written_query(engine, pinned=False))
-        ]
-    return statistics.median(times), count, *plans
-
-
-class StatementLog:
-    """Count and time every SQL statement an engine runs, grouped by verb and table."""
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        self.count: dict[str, int] = defaultdict(int)
-        self.seconds: dict[str, float] = defaultdict(float)
-        self.advance_select: tuple[str, object] | None = None
-        self._started = 0.0
-
-    def __enter__(self) -> StatementLog:
-        event.listen(self.engine, "before_cursor_execute", self._before)
-        event.listen(self.engine, "after_cursor_execute", self._after)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._before)
-        event.remove(self.engine, "after_cursor_execute", self._after)
-
-    def _before(self, conn, cursor, statement, parameters, context, executemany):
-        self._started = time.perf_counter()
-
-    def _after(self, conn, cursor, statement, parameters, context, executemany):
-        kind = statement_kind(statement)
-        self.count[kind] += 1
-        self.seconds[kind] += time.perf_counter() - self._started
-        if kind == "SELECT work_item" and "next_action_at" in statement:
-            self.advance_select = self.advance_select or (statement, parameters)
-
-    def lines(self) -> list[str]:
-        return [
-            f"{kind:<28} {self.count[kind]:>6} x  {self.seconds[kind]:8.3f} s"
-            for kind in sorted(self.seconds, key=self.seconds.get, reverse=True)
-        ]
-
-    @property
-    def total(self) -> float:
-        return sum(self.seconds.values())
-
-
-def statement_kind(sql: str) -> str:
-    found = re.match(r"\s*(INSERT INTO|UPDATE|DELETE FROM)\s+(\w+)", sql) or re.match(
-        r"\s*(SELECT)\b.*?\bFROM\s+(\w+)", sql, re.S
+def floor_query(raw: Raw) -> str:
+    """The hand-written indexed query; on SQLite with the index pinned (`INDEXED BY`): without
+    statistics SQLite prefers the equality on `commune`, which every row matches."""
+    pinned = f" INDEXED BY {INDEX}" if raw.sqlite else ""
+    return (
+        f"SELECT id, obligation, unit, step, due, opened_at FROM work_item{pinned}"
+        f" WHERE commune = ? AND next_action_at <= ? AND status IN ({OPEN})"
     )
-    return f"{found[1]} {found[2]}" if found else sql.split(None, 1)[0].upper()
 
 
-def time_sweep(
-    engine: Engine, plan: Plan, profile: bool
-) -> tuple[float, SweepReport, StatementLog]:
-    profiler = cProfile.Profile() if profile else None
-    with StatementLog(engine) as statements:
-        started = time.perf_counter()
-        if profiler:
-            profiler.enable()
-        report = sweep(plan, engine, AT)
-        if profiler:
-            profiler.disable()
-        seconds = time.perf_counter() - started
-    if profiler:
-        print("\n  cProfile of the sweep (top 25 by cumulative time):")
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-    return seconds, report, statements
+FLOOR_UPDATE = (
+    "UPDATE work_item SET status = ?, step = ?, escalation_level = ?, next_action_at = ?"
+    " WHERE id = ?"
+)
+FLOOR_EVENT = "INSERT INTO event (item_id, at, kind, actor, detail) VALUES (?, ?, ?, ?, ?)"
+FLOOR_OUTBOX = (
+    "INSERT INTO outbox (item_id, step, kind, recipient, cc, status, created_at, send_after,"
+    " attempts, addressed_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
-def time_cold_opening(engine: Engine, plan: Plan) -> tuple[float, int]:
-    with engine.begin() as conn:
-        conn.execute(delete(OpeningMark.__table__))
-    report = SweepReport(AT)
+def raw_floor(raw: Raw, plan: Plan) -> tuple[float, int]:
+    """The sweep's state changes through the raw driver, in one transaction: the seconds it
+    took and the items it moved to a later step."""
     started = time.perf_counter()
-    open_due_items(plan, engine, AT, report)
-    return time.perf_counter() - started, len(report.opened)
+    at = raw.instant(AT)
+    raw.begin()
+    cursor = raw.conn.cursor()
+    cursor.execute(raw.sql(floor_query(raw)), (plan.commune.code, at))
+    updates, events, outbox = [], [], []
+    for item_id, oid, unit, done_name, due, opened_at in cursor.fetchall():
+        steps = plan.timeline(oid, raw.read_date(due), raw.read_instant(opened_at))
+        done = step_index(steps, done_name)
+        now = max(current_step(steps, AT), done)
+        state = state_at(steps, now)
+        updates.append(
+            (
+                str(state["status"]),
+                state["step"],
+                state["escalation_level"],
+                raw.instant(state["next_action_at"]),
+                item_id,
+            )
+        )
+        if now == done:
+            continue
+        step = steps[now]
+        skipped = [s.name for s in steps[done + 1 : now]]
+        detail = json.dumps({"step": step.name, "skipped": skipped})
+        events.append((item_id, at, str(step.kind), "engine", detail))
+        if unit not in plan.units:
+            reason = json.dumps(
+                {"step": step.name, "reason": f"unit {unit} is no longer in the config"}
+            )
+            events.append((item_id, at, "undeliverable", "engine", reason))
+        for row in outbox_rows(item_id, step_notices(plan, oid, unit, step), AT):
+            outbox.append(
+                (item_id, row["step"], str(row["kind"]), row["recipient"], json.dumps(row["cc"]),
+                 "pending", at, at, 0, row["addressed_to"])
+            )  # fmt: skip
+    cursor.executemany(raw.sql(FLOOR_UPDATE), updates)
+    cursor.executemany(raw.sql(FLOOR_EVENT), events)
+    cursor.executemany(raw.sql(FLOOR_OUTBOX), outbox)
+    cursor.close()
+    raw.commit()
+    return time.perf_counter() - started, len({e[0] for e in events})
 
 
-# --- the bulk-SQL floor and alternating measurement ---------------------------------------------
+# --- the state a run starts from, and the state it leaves --------------------------------------
 
 
 @dataclass
 class Saved:
     """What a sweep changes, to put back: the due rows' state and the last event / outbox ids."""
 
-    rows: list[dict]
+    rows: list[tuple]
+    """(status, step, escalation_level, next_action_at, id) of each due row, as stored."""
     event_id: int
     outbox_id: int
 
 
-def save_state(engine: Engine, plan: Plan) -> Saved:
-    c = WorkItem.__table__.c
-    with engine.connect() as conn:
-        rows = (
-            conn.execute(
-                select(c.id, c.status, c.step, c.escalation_level, c.next_action_at).where(
-                    c.commune == plan.commune.code,
-                    c.next_action_at <= AT,
-                    c.status.in_([s.value for s in OPEN_STATUSES]),
-                )
-            )
-            .mappings()
-            .all()
-        )
-        event_id = conn.execute(select(func.coalesce(func.max(Event.id), 0))).scalar_one()
-        outbox_id = conn.execute(select(func.coalesce(func.max(Outbox.id), 0))).scalar_one()
-    return Saved([dict(r) for r in rows], event_id, outbox_id)
-
-
-def state_update():
-    """One executemany UPDATE of an item's state by id (`_id`, `v_status`, `v_step`, ...)."""
-    table = WorkItem.__table__
-    return (
-        update(table)
-        .where(table.c.id == bindparam("_id"))
-        .values({k: bindparam(f"v_{k}") for k in STATE})
+def save_state(raw: Raw, plan: Plan) -> Saved:
+    rows = raw.rows(
+        "SELECT status, step, escalation_level, next_action_at, id FROM work_item"
+        f" WHERE commune = ? AND next_action_at <= ? AND status IN ({OPEN})",
+        (plan.commune.code, raw.instant(AT)),
     )
+    event_id = raw.rows("SELECT coalesce(max(id), 0) FROM event")[0][0]
+    outbox_id = raw.rows("SELECT coalesce(max(id), 0) FROM outbox")[0][0]
+    return Saved(rows, event_id, outbox_id)
 
 
-STATE = ("status", "step", "escalation_level", "next_action_at")
-"""The columns a sweep's advance changes."""
+PG_RESTORE = (
+    "UPDATE work_item AS w SET status = v.status, step = v.step,"
+    " escalation_level = v.level, next_action_at = v.next"
+    " FROM unnest(%s::text[], %s::text[], %s::int[], %s::timestamptz[], %s::int[])"
+    " AS v(status, step, level, next, id) WHERE w.id = v.id"
+)
 
 
-def restore_state(engine: Engine, saved: Saved) -> None:
-    """Undo a sweep's advance phase: the rows' state back, its events and outbox rows gone."""
-    stmt = state_update()
-    params = [
-        {"_id": r["id"], **{f"v_{k}": v for k, v in r.items() if k != "id"}} for r in saved.rows
+def restore_state(raw: Raw, saved: Saved) -> None:
+    """Undo a run: the due rows' state back, its events and outbox rows gone; on PostgreSQL
+    the event and outbox tables vacuumed, so that no run pays for the dead rows of the one
+    before (work_item is not: vacuuming its 2 million rows' indexes after every run would take
+    longer than the runs; its due rows' dead versions weigh on the sweep and floor alike)."""
+    raw.begin()
+    cursor = raw.conn.cursor()
+    if raw.sqlite:
+        cursor.executemany(FLOOR_UPDATE, saved.rows)
+    else:  # one statement: faster than the floor's executemany, and not measured
+        cursor.execute(PG_RESTORE, [list(column) for column in zip(*saved.rows, strict=True)])
+    cursor.execute(raw.sql("DELETE FROM outbox WHERE id > ?"), (saved.outbox_id,))
+    cursor.execute(raw.sql("DELETE FROM event WHERE id > ?"), (saved.event_id,))
+    cursor.close()
+    raw.commit()
+    if not raw.sqlite:  # the unique index of outbox would otherwise check each new row
+        raw.conn.autocommit = True  # against the dead ones of every run before
+        try:
+            raw.conn.execute("VACUUM event, outbox")
+        finally:
+            raw.conn.autocommit = False
+
+
+def end_state(raw: Raw, saved: Saved) -> str:
+    """A digest of what a run left: the due rows' state, the events and outbox rows it wrote
+    (every column but their ids, instants in UTC, JSON parsed), in a canonical order."""
+    due_ids = {row[-1] for row in saved.rows}
+    first = min(due_ids, default=0)
+    items = [
+        (i, s, st, lv, _iso(raw, n))
+        for i, s, st, lv, n in raw.rows(
+            "SELECT id, status, step, escalation_level, next_action_at FROM work_item"
+            + (" WHERE id >= ?" if raw.sqlite else " WHERE id = ANY(?)"),
+            (first,) if raw.sqlite else (sorted(due_ids),),
+        )
+        if i in due_ids
     ]
-    with engine.begin() as conn:
-        if params:
-            conn.execute(stmt, params)
-        conn.execute(delete(Outbox.__table__).where(Outbox.id > saved.outbox_id))
-        conn.execute(delete(Event.__table__).where(Event.id > saved.event_id))
+    events = [
+        (i, _iso(raw, at), kind, actor, _json(detail))
+        for i, at, kind, actor, detail in raw.rows(
+            "SELECT item_id, at, kind, actor, detail FROM event WHERE id > ?", (saved.event_id,)
+        )
+    ]
+    outbox = [
+        tuple(_iso(raw, v) if c in (6, 7, 10, 11) else _json(v) if c == 4 else v
+              for c, v in enumerate(row))
+        for row in raw.rows(
+            "SELECT item_id, step, kind, recipient, cc, status, created_at, send_after, attempts,"
+            " last_error, sent_at, claimed_until, claim_token, addressed_to, message_id"
+            " FROM outbox WHERE id > ?",
+            (saved.outbox_id,),
+        )
+    ]  # fmt: skip
+    text = repr((sorted(items), sorted(events, key=repr), sorted(outbox, key=repr)))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def bulk_floor(engine: Engine, plan: Plan) -> tuple[float, int]:
-    """The same state changes as the sweep's advance phase, by hand: the hand-written query,
-    cchc's own timeline and notice functions for the values, then one executemany UPDATE, one
-    executemany INSERT of events, one of outbox rows (no compare-and-set, no ORM)."""
-    table = WorkItem.__table__
-    at = bindparam("at", type_=table.c.next_action_at.type)
-    query = text(hand_written_query(engine)).bindparams(at)
-    started = time.perf_counter()
-    with engine.begin() as conn:
-        rows = conn.execute(query, dict(commune=plan.commune.code, at=AT)).mappings().all()
-        updates, events, outbox = [], [], []
-        for row in rows:
-            steps = plan.timeline(
-                row["obligation"], _as_date(row["due"]), _as_instant(row["opened_at"])
+def _iso(raw: Raw, value: Any) -> str | None:
+    """An instant as stored: SQLite's text as it is (its queries compare the text), a
+    PostgreSQL timestamptz in UTC."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.astimezone(UTC).isoformat()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(json.loads(value) if isinstance(value, str) else value, sort_keys=True)
+
+
+def set_aside(raw: Raw, saved: Saved, keep: int) -> list[tuple]:
+    """Leave `keep` of the due rows due (spread among them), the others' next action moved past
+    t; returns what to put back (`restore_aside`)."""
+    rows = sorted(saved.rows, key=lambda r: r[-1])
+    every = len(rows) / max(keep, 1)
+    kept = {round(i * every) for i in range(keep)}
+    aside = [(r[3], r[-1]) for n, r in enumerate(rows) if n not in kept]
+    _set_next_action(raw, [(raw.instant(FAR), i) for _, i in aside])
+    return aside
+
+
+def restore_aside(raw: Raw, aside: list[tuple]) -> None:
+    _set_next_action(raw, aside)
+
+
+def _set_next_action(raw: Raw, params: list[tuple]) -> None:
+    raw.begin()
+    cursor = raw.conn.cursor()
+    if raw.sqlite:
+        cursor.executemany("UPDATE work_item SET next_action_at = ? WHERE id = ?", params)
+    elif params:
+        cursor.execute(
+            "UPDATE work_item AS w SET next_action_at = v.next FROM unnest(%s::timestamptz[],"
+            " %s::int[]) AS v(next, id) WHERE w.id = v.id",
+            [list(column) for column in zip(*params, strict=True)],
+        )
+    cursor.close()
+    raw.commit()
+
+
+# --- a statement profile at the driver ---------------------------------------------------------
+
+
+class StatementClock:
+    """Seconds and calls per statement (`statement_kind`), each execute, fetch and commit timed
+    where the driver does it: a SQLite SELECT's rows are read at fetch time, PostgreSQL's at
+    execute time, and a commit is where SQLite writes its log."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def timed(self, kind: str, call: Callable, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self.seconds[kind] += time.perf_counter() - started
+
+    def classes(self, sqlite: bool) -> tuple[type, type]:
+        """A (connection, cursor) class pair of the driver's that report to this clock."""
+        clock = self
+        if sqlite:
+            base_conn, base_cursor = sqlite3.Connection, sqlite3.Cursor
+        else:
+            import psycopg
+
+            base_conn, base_cursor = psycopg.Connection, psycopg.Cursor
+
+        class Cursor(base_cursor):  # type: ignore[valid-type, misc]
+            kind = "?"
+
+            def execute(self, sql, *args, **kwargs):
+                self.kind = statement_kind(sql)
+                clock.calls[self.kind] += 1
+                return clock.timed(self.kind, super().execute, sql, *args, **kwargs)
+
+            def executemany(self, sql, *args, **kwargs):
+                self.kind = statement_kind(sql)
+                clock.calls[self.kind] += 1
+                return clock.timed(self.kind, super().executemany, sql, *args, **kwargs)
+
+            def fetchone(self):
+                return clock.timed(self.kind, super().fetchone)
+
+            def fetchmany(self, *args, **kwargs):
+                return clock.timed(self.kind, super().fetchmany, *args, **kwargs)
+
+            def fetchall(self):
+                return clock.timed(self.kind, super().fetchall)
+
+        class Connection(base_conn):  # type: ignore[valid-type, misc]
+            if sqlite:
+
+                def cursor(self, factory=Cursor):
+                    return super().cursor(factory)
+
+            def commit(self):
+                clock.calls["COMMIT"] += 1
+                return clock.timed("COMMIT", super().commit)
+
+        return Connection, Cursor
+
+    def attach(self, engine: Engine) -> None:
+        """Make `engine`'s new connections report to this clock."""
+        sqlite = engine.dialect.name == "sqlite"
+        connection, cursor = self.classes(sqlite)
+
+        @event.listens_for(engine, "do_connect")
+        def _connect(dialect, record, cargs, cparams):
+            if sqlite:
+                cparams["factory"] = connection
+                return None
+            cparams["cursor_factory"] = cursor
+            return connection.connect(*cargs, **cparams)
+
+    def lines(self, total: float) -> list[str]:
+        out = []
+        for kind in sorted(self.seconds, key=self.seconds.__getitem__, reverse=True):
+            seconds = self.seconds[kind]
+            out.append(
+                f"{kind:<24} {self.calls[kind]:>6} x {seconds:8.3f} s {seconds / total:6.1%}"
             )
-            done = step_index(steps, row["step"])
-            now = max(current_step(steps, AT), done)
-            updates.append(
-                {"_id": row["id"], **{f"v_{k}": v for k, v in state_at(steps, now).items()}}
-            )
-            if now == done:
-                continue
-            step = steps[now]
-            skipped = [s.name for s in steps[done + 1 : now]]
-            events.append(
-                dict(
-                    item_id=row["id"],
-                    at=AT,
-                    kind=step.kind,
-                    actor="engine",
-                    detail={"step": step.name, "skipped": skipped},
-                )
-            )
-            outbox += outbox_rows(
-                row["id"], step_notices(plan, row["obligation"], row["unit"], step), AT
-            )
-        stmt = state_update()
-        if updates:
-            conn.execute(stmt, updates)
-        if events:
-            conn.execute(insert(Event.__table__), events)
-        if outbox:
-            conn.execute(insert(Outbox.__table__), outbox)
-    return time.perf_counter() - started, len(events)
+        spent = sum(self.seconds.values())
+        out.append(
+            f"{'(not in the driver)':<24} {'':>8} {total - spent:8.3f} s {1 - spent / total:6.1%}"
+        )
+        return out
+
+    def top(self, total: float) -> tuple[str, float]:
+        kind = max(self.seconds, key=self.seconds.__getitem__)
+        return kind, self.seconds[kind] / total
 
 
-def _as_date(value):
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+def statement_kind(sql: str) -> str:
+    found = re.match(r"\s*(INSERT INTO|UPDATE|DELETE FROM)\s+(\w+)", sql, re.I) or re.match(
+        r"\s*(SELECT)\b.*?\bFROM\s+(\w+)", sql, re.S | re.I
+    )
+    if found:
+        return f"{found[1].upper()} {found[2]}"
+    return sql.split(None, 1)[0].upper() if sql.strip() else "?"
 
 
-def _as_instant(value):
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+def profile_sweep(url: str, plan: Plan, raw: Raw, saved: Saved, cprofile: bool) -> dict:
+    """One sweep on an engine whose connections report to a `StatementClock`."""
+    clock = StatementClock()
+    engine = make_engine(url)
+    clock.attach(engine)
+    profiler = cProfile.Profile() if cprofile else None
+    try:
+        with engine.connect():
+            pass  # the connection exists before the clock starts, as in the measured pairs
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        sweep(plan, engine, AT)
+        if profiler:
+            profiler.disable()
+        seconds = time.perf_counter() - started
+    finally:
+        engine.dispose()
+        restore_state(raw, saved)
+    print(f"  statement profile of one sweep ({seconds:.3f} s; execute + fetch + commit):")
+    for line in clock.lines(seconds):
+        print(f"    {line}")
+    if profiler:
+        print("  cProfile of that sweep (top 30 by internal time):")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    top, share = clock.top(seconds)
+    return dict(top_statement=top, top_share=round(share, 3), profile_s=round(seconds, 4))
 
 
-def alternate(engine: Engine, plan: Plan, pairs: int) -> dict:
-    """After one warm-up of each, `pairs` alternating (sweep, floor) measurements on the same
-    state: the ratio sweep / floor of each pair, and their times."""
-    saved = save_state(engine, plan)
-    sweep(plan, engine, AT)
-    restore_state(engine, saved)
-    bulk_floor(engine, plan)
-    restore_state(engine, saved)
-    sweeps, floors, ratios = [], [], []
-    for _ in range(pairs):
+# --- one configuration -------------------------------------------------------------------------
+
+
+SHORT, SHORT_PAIRS = 20.0, 3
+"""A configuration whose `--pairs` took less than SHORT seconds goes on, up to SHORT_PAIRS times
+as many pairs, while it has taken less: runs of a few tenths of a second are at the mercy of the
+machine's scheduler."""
+
+
+def alternate(engine: Engine, raw: Raw, plan: Plan, pairs: int, warm_up: bool) -> dict:
+    """After one warm-up of each (`warm_up`: the first configuration of a database),
+    `pairs` alternating (sweep, floor) pairs on the same state, each run's end state compared
+    with the others'."""
+    saved = save_state(raw, plan)
+    chores = [0.0]
+
+    def run_sweep() -> tuple[float, int, str]:
         started = time.perf_counter()
         report = sweep(plan, engine, AT)
-        sweep_s = time.perf_counter() - started
-        restore_state(engine, saved)
-        floor_s, floor_moved = bulk_floor(engine, plan)
-        restore_state(engine, saved)
-        assert floor_moved == len(report.advanced), (floor_moved, len(report.advanced))
+        seconds = time.perf_counter() - started
+        return seconds, len(report.advanced), put_back()
+
+    def run_floor() -> tuple[float, int, str]:
+        seconds, moved = raw_floor(raw, plan)
+        return seconds, moved, put_back()
+
+    def put_back() -> str:
+        started = time.perf_counter()
+        digest = end_state(raw, saved)
+        restore_state(raw, saved)
+        chores[0] += time.perf_counter() - started
+        return digest
+
+    if warm_up:
+        run_sweep()
+        run_floor()
+    sweeps, floors, ratios, identical, reference, advanced = [], [], [], 0, None, 0
+    started, n = time.perf_counter(), 0
+    while n < pairs or (n < SHORT_PAIRS * pairs and time.perf_counter() - started < SHORT):
+        order = (run_sweep, run_floor) if n % 2 == 0 else (run_floor, run_sweep)
+        results = {run: run() for run in order}
+        (sweep_s, moved, sweep_end), (floor_s, floor_moved, floor_end) = (
+            results[run_sweep],
+            results[run_floor],
+        )
+        reference = reference or sweep_end
+        advanced = advanced or moved
+        assert moved == floor_moved == advanced, (moved, floor_moved, advanced)
+        same = sweep_end == floor_end == reference
+        identical += same
         sweeps.append(sweep_s)
         floors.append(floor_s)
         ratios.append(sweep_s / floor_s)
+        first = "sweep" if n % 2 == 0 else "floor"
+        print(
+            f"  pair {n + 1} ({first} first): sweep {sweep_s:.3f} s, floor {floor_s:.3f} s, "
+            f"ratio {sweep_s / floor_s:.2f}, end state {'identical' if same else 'DIFFERENT'}",
+            flush=True,
+        )
+        n += 1
+    log(f"  (reading back and putting back the state: {chores[0]:.1f} s in all)")
     return dict(
         sweep_s=statistics.median(sweeps),
         floor_s=statistics.median(floors),
         ratio=statistics.median(ratios),
         ratio_min=min(ratios),
         ratio_max=max(ratios),
-        advanced=len(report.advanced),
+        ratios=ratios,
+        pairs=len(ratios),
+        advanced=advanced,
+        identical=identical,
     )
 
 
-# --- one history size ---------------------------------------------------------------------------
-
-
-def bench_size(args, plan: Plan, items: int, due_rows: int) -> dict:
-    print(f"\n=== {items:,} work items, {due_rows:,} due at {AT.isoformat()} ===", flush=True)
-    with scratch_database(args.database_url) as url:
-        engine = make_engine(url)
+def bench_database(args, plan: Plan, url: str) -> list[dict]:
+    dues = sorted(set(args.due))
+    engine = make_engine(url)
+    database = engine.dialect.name
+    results = []
+    try:
+        ensure_schema(engine)
+        maker = RowMaker(plan, engine)
+        log(f"loading {args.items:,} work items, {dues[-1]:,} of them due at {AT.isoformat()}")
+        load(engine, rows(maker, args.items, args.open_fraction, dues[-1]), args.items)
+        set_opening_marks(engine, plan)
+        log("loaded")
+        raw = Raw(url)
         try:
-            ensure_schema(engine)
-            maker = RowMaker(plan, engine)
-            load(engine, rows(maker, items, args.open_fraction, due_rows), items)
-            set_opening_marks(engine, plan)
-            floor = alternate(engine, plan, args.pairs)
-            print(
-                f"  sweep vs bulk-SQL floor ({args.pairs} alternating pairs after a warm-up): "
-                f"sweep {floor['sweep_s']:.3f} s, floor {floor['floor_s']:.3f} s, ratio "
-                f"{floor['ratio_min']:.2f}/{floor['ratio']:.2f}/{floor['ratio_max']:.2f} "
-                "(min/median/max)",
-                flush=True,
-            )
-            return measure(engine, plan, args.profile) | {"floor": floor}
+            everything = save_state(raw, plan)
+            for due in dues:
+                print(f"\n=== {database}: {args.items:,} work items, {due:,} due ===", flush=True)
+                aside = set_aside(raw, everything, due)
+                try:
+                    load_average = os.getloadavg()[0]
+                    found = alternate(engine, raw, plan, args.pairs, due == dues[0])
+                    profile = profile_sweep(url, plan, raw, save_state(raw, plan), args.cprofile)
+                finally:
+                    restore_aside(raw, aside)
+                print(
+                    f"  sweep {found['sweep_s']:.3f} s, floor {found['floor_s']:.3f} s (medians); "
+                    f"sweep ÷ floor {found['ratio_min']:.2f}/{found['ratio']:.2f}/"
+                    f"{found['ratio_max']:.2f} (min/median/max); end states identical in "
+                    f"{found['identical']} of {found['pairs']} pairs; top statement "
+                    f"{profile['top_statement']} {profile['top_share']:.0%}",
+                    flush=True,
+                )
+                results.append(
+                    dict(
+                        items=args.items,
+                        due=found["advanced"],
+                        database=database,
+                        sweep_s=round(found["sweep_s"], 4),
+                        floor_s=round(found["floor_s"], 4),
+                        ratio=round(found["ratio"], 3),
+                        ratio_min=round(found["ratio_min"], 3),
+                        ratio_median=round(found["ratio"], 3),
+                        ratio_max=round(found["ratio_max"], 3),
+                        ratios=[round(r, 3) for r in found["ratios"]],
+                        pairs=found["pairs"],
+                        identical=found["identical"],
+                        target=TARGET,
+                        met=found["ratio"] <= TARGET,
+                        load=round(load_average, 2),
+                    )
+                    | profile
+                )
         finally:
-            engine.dispose()
-
-
-def show_plan(title: str, lines: list[str]) -> None:
-    print(f"  {title}:")
-    for line in lines:
-        print(f"      {line}")
-
-
-def measure(engine: Engine, plan: Plan, profile: bool) -> dict:
-    query_s, query_rows, query_plan, unpinned_plan = time_query(engine, plan)
-    print(f"  query:  {query_s:.4f} s, {query_rows:,} rows (median of 5)")
-    show_plan("query plan", query_plan)
-    print(f"  query uses {INDEX}: {'yes' if any(INDEX in p for p in query_plan) else 'NO'}")
-    if unpinned_plan != query_plan:
-        show_plan("same query, index not pinned", unpinned_plan)
-
-    sweep_s, report, statements = time_sweep(engine, plan, profile)
-    print(
-        f"  sweep:  {sweep_s:.3f} s, advanced {len(report.advanced):,} items, "
-        f"opened {len(report.opened):,}, queued {report.queued:,} notifications"
-    )
-    print(f"  sweep / query: {sweep_s / query_s:,.0f}x")
-    select_s = statements.seconds.get("SELECT work_item", 0.0)
-    selects = statements.count.get("SELECT work_item", 0)
-    print(
-        f"  sweep's selection SQL: {select_s:.4f} s in {selects} queries, "
-        f"{select_s / query_s:,.1f}x the hand-written query"
-    )
-    per_row = sweep_s / max(len(report.advanced), 1) * 1000
-    print(f"  sweep per advanced item: {per_row:.2f} ms")
-    print(f"  SQL issued by the sweep: {statements.total:.3f} s of {sweep_s:.3f} s")
-    for line in statements.lines():
-        print(f"    {line}")
-    if statements.advance_select:
-        sql, params = statements.advance_select
-        with engine.connect() as conn:
-            sweep_plan = plan_lines(conn.exec_driver_sql(explain_prefix(engine) + sql, params))
-        show_plan("the sweep's own selection query", sweep_plan)
-
-    idle_s, idle_report, _ = time_sweep(engine, plan, False)
-    print(f"  second sweep at the same t: {idle_s:.3f} s, advanced {len(idle_report.advanced)}")
-    cold_s, cold_opened = time_cold_opening(engine, plan)
-    print(f"  cold opening phase (no opening marks): {cold_s:.3f} s, opened {cold_opened} items")
-    return dict(
-        query_s=query_s,
-        query_rows=query_rows,
-        sweep_s=sweep_s,
-        select_s=select_s,
-        advanced=len(report.advanced),
-        idle_s=idle_s,
-        cold_s=cold_s,
-    )
+            raw.close()
+    finally:
+        engine.dispose()
+    return results
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--items", type=int, default=2_000_000, help="work items (history)")
-    parser.add_argument("--open-fraction", type=float, default=0.05, help="share still open")
     parser.add_argument(
-        "--due-fraction", type=float, default=0.01, help="share of the open items due at t"
+        "--due",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1_000, 20_000],
+        help="items due at t, comma-separated (default 1000,20000): one configuration each",
     )
+    parser.add_argument("--open-fraction", type=float, default=0.05, help="share still open")
     parser.add_argument(
         "--database-url",
         help="postgresql://user@host/db: create a scratch database there (default: SQLite)",
     )
+    parser.add_argument("--pairs", type=int, default=3, help="alternating (sweep, floor) pairs")
     parser.add_argument(
-        "--profile", action="store_true", help="print a cProfile of the first sweep of each size"
+        "--cprofile", action="store_true", help="also print a cProfile of the profiled sweep"
     )
     parser.add_argument(
-        "--pairs", type=int, default=3, help="alternating (sweep, floor) pairs per size"
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="also print one JSON object per size (last lines)"
+        "--json", action="store_true", help="also print one JSON object per configuration"
     )
     args = parser.parse_args(argv)
+    if args.pairs < 3 and not args.json:
+        print("note: fewer than 3 pairs (min/median/max need 3)")
+    if max(args.due) > args.items * args.open_fraction:
+        parser.error("--due cannot exceed the open items (--items × --open-fraction)")
 
     plan = load_plan(ROOT / "config")
-    due_rows = max(round(args.items * args.open_fraction * args.due_fraction), 1)
     backend = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"cchc sweep benchmark on {backend}: plan {plan.commune.code}, t = {AT.isoformat()}")
-    results = {n: bench_size(args, plan, n, due_rows) for n in (args.items // 4, args.items)}
+    print(
+        f"cchc sweep vs raw-driver floor on {backend}: plan {plan.commune.code}, "
+        f"t = {AT.isoformat()}, load average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    with scratch_database(args.database_url) as url:
+        results = bench_database(args, plan, url)
 
-    print("\n=== summary: the sweep's cost should follow the rows due, not the history ===")
+    print("\n=== the sweep against the raw-driver floor (same state changes) ===")
     print(
-        f"{'items':>10} {'due':>6} {'query s':>9} {'sweep s':>9} {'ratio':>7} "
-        f"{'select s':>9} {'idle sweep s':>13} {'cold open s':>12}"
+        f"{'database':>10} {'items':>10} {'due':>7} {'sweep s':>9} {'floor s':>9} "
+        f"{'ratio min/med/max':>20} {'identical':>10} {'top statement':>30}"
     )
-    for items, r in results.items():
+    for r in results:
+        top = f"{r['top_statement']} {r['top_share']:.0%}"
         print(
-            f"{items:>10,} {r['query_rows']:>6,} {r['query_s']:>9.4f} {r['sweep_s']:>9.3f} "
-            f"{r['sweep_s'] / r['query_s']:>6,.0f}x {r['select_s']:>9.4f} "
-            f"{r['idle_s']:>13.3f} {r['cold_s']:>12.3f}"
+            f"{r['database']:>10} {r['items']:>10,} {r['due']:>7,} {r['sweep_s']:>9.3f} "
+            f"{r['floor_s']:>9.3f} {r['ratio_min']:>8.2f}/{r['ratio']:.2f}/{r['ratio_max']:.2f} "
+            f"{r['identical']:>6}/{r['pairs']:<3} {top:>30}  "
+            f"(≤ {TARGET}: {'met' if r['met'] else 'NOT met'})"
         )
-    print("\n=== the sweep against the bulk-SQL floor (same state changes, by hand) ===")
-    print(f"{'items':>10} {'due':>6} {'sweep s':>9} {'floor s':>9} {'ratio min/med/max':>20}")
-    for items, r in results.items():
-        f = r["floor"]
-        print(
-            f"{items:>10,} {f['advanced']:>6,} {f['sweep_s']:>9.3f} {f['floor_s']:>9.3f} "
-            f"{f['ratio_min']:>8.2f}/{f['ratio']:.2f}/{f['ratio_max']:.2f}"
-        )
-    small, large = results.values()
-    print(
-        f"{args.items:,} vs {args.items // 4:,} items, same rows due: "
-        f"sweep {large['sweep_s'] / small['sweep_s']:.2f}x, "
-        f"idle sweep {large['idle_s'] / small['idle_s']:.2f}x (1.0 = independent of the history)"
-    )
     if args.json:
-        import json
-
-        database = "postgresql" if args.database_url else "sqlite"
-        for items, r in results.items():
-            f = r["floor"]
-            print(
-                json.dumps(
-                    dict(
-                        items=items,
-                        due=f["advanced"],
-                        database=database,
-                        sweep_s=round(f["sweep_s"], 4),
-                        floor_s=round(f["floor_s"], 4),
-                        ratio=round(f["ratio"], 3),
-                        ratio_min=round(f["ratio_min"], 3),
-                        ratio_max=round(f["ratio_max"], 3),
-                        idle_s=round(r["idle_s"], 4),
-                    )
-                )
-            )
+        for r in results:
+            print(json.dumps(r))
 
 
 if __name__ == "__main__":

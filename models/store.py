@@ -7,10 +7,11 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
+from models.bulk import Bulk
 from models.db import rowcount, transaction
 from models.tables import Deliverable, Event, Outbox, WorkItem, table_of
 from schedules.notices import Notice
@@ -69,11 +70,11 @@ def _dialect_insert(session: Session):
 
 
 def log_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
-    """Append many events in one executemany INSERT (rows of `Event`'s columns; `actor`
-    defaults to the engine): what the sweep logs per batch."""
+    """Append many events in one statement (rows of `Event`'s columns; `actor` defaults to the
+    engine): what the sweep logs per batch. Through the driver (`models.bulk`)."""
     if events:
         rows = [{"actor": "engine", **e} for e in events]
-        session.execute(insert(table_of(Event)), rows)
+        Bulk(session, table_of(Event)).insert(rows)
 
 
 def log_event(
@@ -118,15 +119,13 @@ def outbox_rows(item_id: int, notices: Sequence[Notice], at: datetime) -> list[d
 
 def queue_rows(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Insert outbox rows (`outbox_rows`) whose key (item, step, recipient) is not taken, in one
-    executemany statement compiled once; returns how many were inserted."""
-    if not rows:
-        return 0
-    table = table_of(Outbox)
-    stmt = _dialect_insert(session)(table).on_conflict_do_nothing().returning(table.c.id)
-    # executemany with RETURNING: SQLAlchemy's "insertmanyvalues" batches it into a few
-    # statements; the rows returned are those inserted (a driver's executemany row count
-    # is not reliable with ON CONFLICT on PostgreSQL).
-    return len(session.execute(stmt, list(rows)).all())
+    statement through the driver (`models.bulk`; no RETURNING: the statement's row count is
+    the rows inserted); returns how many were inserted."""
+    return Bulk(session, table_of(Outbox)).insert(rows, skip_conflicts=OUTBOX_KEY)
+
+
+OUTBOX_KEY = ("item_id", "step", "recipient")
+"""The outbox's unique key (`uq_outbox_key`): one row per item, step and recipient."""
 
 
 def queue_notices(session: Session, item_id: int, notices: Sequence[Notice], at: datetime) -> int:
@@ -241,45 +240,19 @@ def transition_many(
     session: Session, event: ItemEvent, moves: Sequence[tuple[int, str, dict[str, Any]]]
 ) -> set[int]:
     """`transition` for many items at once: (item id, its step now, new values with `status`)
-    each, one executemany UPDATE per target status, each row guarded by its step and the
-    statuses the table allows. Returns the ids this call moved: all of them unless another
-    runner changed some first, which the row count tells (then the rows are read again)."""
+    each, one statement per target status (`models.bulk`), each row guarded by its step and
+    the statuses the table allows. Returns the ids this call moved: all of them unless
+    another runner changed some first."""
     moved: set[int] = set()
-    table = table_of(WorkItem)
+    bulk = Bulk(session, table_of(WorkItem))
     by_status: dict[ItemStatus, list[tuple[int, str, dict[str, Any]]]] = {}
     for move in moves:
         by_status.setdefault(move[2]["status"], []).append(move)
     for status, group in by_status.items():
         columns = sorted(group[0][2])
-        stmt = (
-            update(table)
-            .where(
-                table.c.id == bindparam("_id"),
-                table.c.step == bindparam("_step"),
-                # Inline: executemany takes no expanding IN (the values are the vocabulary's).
-                table.c.status.in_(
-                    [literal_column(f"'{ItemStatus(s).value}'") for s in sources(event, status)]
-                ),
-            )
-            .values({c: bindparam(f"v_{c}") for c in columns})
-        )
-        params = [
-            {"_id": i, "_step": step, **{f"v_{c}": values[c] for c in columns}}
-            for i, step, values in group
-        ]
-        changed = rowcount(session.execute(stmt, params))
-        ids = {i for i, _, _ in group}
-        if changed == len(group):
-            moved |= ids
-            continue
-        # Someone else moved some of them: ours are those now at the values we wrote.
-        wanted = {i: values for i, _, values in group}
-        now = session.execute(
-            select(table.c.id, table.c.step, table.c.status).where(table.c.id.in_(ids))
-        ).all()
-        for i, step, status in now:
-            if (step, status) == (wanted[i]["step"], wanted[i]["status"]):
-                moved.add(i)
+        allowed = ", ".join(f"'{ItemStatus(s).value}'" for s in sources(event, status))
+        rows = [{"id": i, "guard_step": step, **values} for i, step, values in group]
+        moved |= bulk.update("id", ["step"], columns, rows, where=f"{{t}}status IN ({allowed})")
     return moved
 
 

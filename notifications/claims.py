@@ -136,6 +136,15 @@ class Lease:
             return rowcount(result)
 
 
+def anything_to_claim(engine: Engine, scope: Scope) -> bool:
+    """Whether the run may claim any row at all: a run with nothing to send opens no
+    connection (one indexed read instead)."""
+    with transaction(engine) as session:
+        now = database_now(session)
+        query = select(col(Outbox.id)).join(WorkItem, col(WorkItem.id) == col(Outbox.item_id))
+        return session.execute(scope.where(query, now).limit(1)).first() is not None
+
+
 def held_rows(engine: Engine, scope: Scope) -> tuple[int, datetime | None]:
     """How many rows the run could not claim because another deliverer's live claim holds them
     (a run in progress, or one that died: its claims run out at their lease), and until when."""

@@ -16,7 +16,10 @@ Guarantees, with the outbox as the only state:
   renewed while a run lasts; a server that stops answering, or answers too slowly, stops the
   run (see `notifications.smtp.SmtpTransport`), and its answer to a message's data is awaited,
   so a message it took is not sent again;
-- a leader gets at most one mail per run: their escalations are claimed together.
+- a leader gets at most one mail per run: their escalations are claimed together;
+- a run sends over several SMTP connections at once (`CCHC_SMTP_CONNECTIONS`): the mails of a
+  claim are taken one by one by whichever connection is free, so each goes out once, and each
+  connection stops on its own when the server stops answering it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -35,7 +38,15 @@ from jinja2 import TemplateError
 from sqlalchemy import Engine
 
 from models.tables import Outbox, saved_id
-from notifications.claims import LEASE, Audience, Lease, Scope, claim, held_rows
+from notifications.claims import (
+    LEASE,
+    Audience,
+    Lease,
+    Scope,
+    anything_to_claim,
+    claim,
+    held_rows,
+)
 from notifications.compose import Composer, Evidence, Mail
 from notifications.delivery_report import DeliveryReport
 from notifications.documents.overview import OverviewSource, overview_for
@@ -43,7 +54,7 @@ from notifications.facts import Facts
 from notifications.links import intake_linker
 from notifications.recording import Recorder
 from notifications.render import Renderer, error_location
-from notifications.smtp import Outcome, Transport, make_transport
+from notifications.smtp import Outcome, Transport, make_transports
 from notifications.template_sets import templates_in_use
 from schedules.notices import digest_addresses, in_digest
 from schedules.plan import Plan
@@ -81,7 +92,7 @@ async def deliver_pending_async(
     at: datetime,
     force: bool = False,
     *,
-    transport: Transport | None = None,
+    transport: Transport | Sequence[Transport] | None = None,
     lease: timedelta = LEASE,
     chunk: int = CHUNK,
     evidence: Evidence | None = None,
@@ -91,8 +102,10 @@ async def deliver_pending_async(
     """One delivery run as of `at`; `evidence` gives the files an item's mails attach (see
     `Composer`); `items` limits the run to those items' rows (what an action just queued);
     `overview` builds the leaders' quarterly overview (default: from `engine`, as of `at`).
+    `transport`: one, or several sent over at once (default: `make_transports`).
 
-    1. open the transport (one SMTP connection for the run, or the .eml folder);
+    1. open the transport (the first of the run's SMTP connections, or the .eml folder),
+       unless there is nothing to claim (then only count the rows another run holds);
     2. claim, all at once, the leaders' escalations (and their copies) due: each leader gets
        them in one mail (a digest when there are several);
     3. claim a chunk of the other rows: pending, due (`send_after <= at`, or any with
@@ -102,7 +115,8 @@ async def deliver_pending_async(
        share the rows) and are renewed while the run lasts (`Lease`);
     4. render the chunk's mails: one per mail (its To and copies together), one per recipient
        for digest units;
-    5. send each (the next mail is built while the server answers, see `_send`) and record the
+    5. send each over the first free connection (the next mail is built while the server
+       answers, see `_send`) and record the
        outcome of each recipient (grouped commits in a worker thread, overlapping the next
        sends, see `Recorder`): sent; retry later with backoff (4xx, connection trouble); or
        failed (5xx), which queues a notice to the standing office;
@@ -118,11 +132,19 @@ async def deliver_pending_async(
         renderer=templates_in_use(plan, settings.smtp.sender, at),
         overview=overview or overview_for(plan, engine),
     )
-    transport = transport or make_transport(settings.smtp, settings.data_dir)
-    report = DeliveryReport(at, transport.via)
+    if transport is None:
+        transports = make_transports(settings.smtp, settings.data_dir)
+    elif isinstance(transport, Sequence):
+        transports = list(transport)
+    else:
+        transports = [transport]
+    report = DeliveryReport(at, transports[0].via)
     scope = Scope(plan, at, force, uuid.uuid4().hex, items)
+    if not await asyncio.to_thread(anything_to_claim, engine, scope):
+        report.held, report.held_until = await asyncio.to_thread(held_rows, engine, scope)
+        return report
     keeper = Lease(engine, scope.token, lease)
-    await transport.open()
+    await transports[0].open()  # the others connect when a mail comes to them
     renewing = asyncio.ensure_future(keeper.keep())
     try:
         if scope.leaders:
@@ -130,7 +152,7 @@ async def deliver_pending_async(
                 claim, engine, scope, lease, report, audience=Audience.LEADERS
             )
             if claimed is not None and claimed[0]:
-                await _deliver(composer, transport, engine, scope, claimed, report)
+                await _deliver(composer, transports, engine, scope, claimed, report)
         cursor = 0
         while True:
             claimed = await asyncio.to_thread(
@@ -140,30 +162,38 @@ async def deliver_pending_async(
                 break
             cursor = claimed[2]
             if claimed[0]:
-                await _deliver(composer, transport, engine, scope, claimed, report)
+                await _deliver(composer, transports, engine, scope, claimed, report)
         report.held, report.held_until = await asyncio.to_thread(held_rows, engine, scope)
     finally:
         renewing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await renewing
-        await transport.close()
+        await asyncio.gather(*(t.close() for t in transports))
     return report
 
 
 async def _deliver(
     composer: Composer,
-    transport: Transport,
+    transports: Sequence[Transport],
     engine: Engine,
     scope: Scope,
     claimed: tuple[list[Outbox], Facts, int],
     report: DeliveryReport,
 ) -> None:
-    """Compose, send and record the rows of one claim."""
+    """Compose, send and record the rows of one claim, over every transport at once: each
+    takes the next mail when it is free (one iterator: each mail is built, so sent, once)."""
     rows, facts, _ = claimed
     recorder = Recorder(scope.plan, engine, scope.at, scope.token, report)
     digest_to = digest_addresses(scope.plan)
     mails = _compose(composer, rows, facts, scope.at, digest_to, scope.leaders, recorder)
-    await _send(transport, composer.envelope_from, mails, report, recorder)
+    sender = composer.envelope_from
+    lanes = transports[: max(1, min(len(transports), len(rows)))]
+    try:
+        async with asyncio.TaskGroup() as group:  # the first error stops every lane
+            for transport in lanes:
+                group.create_task(_send(transport, sender, mails, report, recorder))
+    except* Exception as errors:
+        raise errors.exceptions[0] from None
     await recorder.close()
 
 
@@ -174,9 +204,10 @@ async def _send(
     report: DeliveryReport,
     recorder: Recorder,
 ) -> None:
-    """Send `mails` one after the other over the transport, recording each outcome. Each mail
-    is built while the server answers the first command of the one before (whose send has
-    started and waits for the reply), not while the server waits for us."""
+    """Send `mails` (an iterator other lanes may share) one after the other over the
+    transport, recording each outcome. Each mail is built while the server answers the first
+    command of the one before (whose send has started and waits for the reply), not while the
+    server waits for us."""
     sending: tuple[Mail, asyncio.Future[list[Outcome]]] | None = None
     try:
         for mail in mails:  # builds the next mail

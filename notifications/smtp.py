@@ -40,6 +40,11 @@ giving up sooner would send the message again at the next attempt."""
 SLOW_BUDGET = 1800.0
 """Seconds a run keeps sending to a slow server (30 minutes: the day's mail of a commune at a
 minute a message), before the rest waits for the next run."""
+CONNECTIONS = 3
+"""SMTP connections a delivery run uses at once by default: a server that takes a second or
+more to answer each message (content filters, a provider's relay) still takes a city's morning
+of mail in minutes, and few servers refuse three connections from one client."""
+MAX_CONNECTIONS = 20
 log = logging.getLogger("cchc.mail")
 
 
@@ -63,6 +68,9 @@ class SmtpSettings:
     slow_budget: float = SLOW_BUDGET
     """CCHC_SMTP_SLOW_BUDGET: seconds a run keeps sending to a server that answers messages
     slower than `timeout`, pausing between them (see `SmtpTransport`)."""
+    connections: int = CONNECTIONS
+    """CCHC_SMTP_CONNECTIONS: SMTP connections a delivery run sends over at once (the first
+    opened when the run starts, the others when it has a mail for them)."""
 
     @classmethod
     def from_env(cls) -> SmtpSettings:
@@ -80,6 +88,11 @@ class SmtpSettings:
         slow_budget = env_number("CCHC_SMTP_SLOW_BUDGET", float, SLOW_BUDGET)
         if slow_budget < 0:
             raise ValueError(f"CCHC_SMTP_SLOW_BUDGET={slow_budget}: phải từ 0 giây trở lên")
+        connections = env_number("CCHC_SMTP_CONNECTIONS", int, CONNECTIONS)
+        if not 1 <= connections <= MAX_CONNECTIONS:
+            raise ValueError(
+                f"CCHC_SMTP_CONNECTIONS={connections}: phải từ 1 đến {MAX_CONNECTIONS} kết nối"
+            )
         return cls(
             host=env.get("CCHC_SMTP_HOST") or None,
             port=port,
@@ -89,6 +102,7 @@ class SmtpSettings:
             sender=env.get("CCHC_SMTP_FROM") or None,
             timeout=timeout,
             slow_budget=slow_budget,
+            connections=connections,
         )
 
 
@@ -477,3 +491,11 @@ def make_transport(settings: SmtpSettings, data_dir: Path) -> Transport:
     if settings.host:
         return SmtpTransport(settings)
     return FileTransport(Path(data_dir) / "outbox")
+
+
+def make_transports(settings: SmtpSettings, data_dir: Path) -> list[Transport]:
+    """The transports of a delivery run: `settings.connections` SMTP connections, or one
+    folder of .eml files (writing files in parallel gains nothing)."""
+    if settings.host:
+        return [SmtpTransport(settings) for _ in range(settings.connections)]
+    return [make_transport(settings, data_dir)]

@@ -7,6 +7,7 @@ SQLite file and PostgreSQL, the `cchc` command line, the intake app."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -271,7 +272,10 @@ def test_a_slow_server_gets_mail_with_pauses_for_a_while_and_no_mail_goes_twice(
     server = server_with(inbox)
     try:
         settings = mail_settings(plan.folder, tmp_path, "sqlite://", server.port)
-        smtp = SmtpSettings(host="127.0.0.1", port=server.port, timeout=0.2, slow_budget=1.5)
+        # One connection: with several, each sends for the budget at once (5 mails all go).
+        smtp = SmtpSettings(
+            host="127.0.0.1", port=server.port, timeout=0.2, slow_budget=1.5, connections=1
+        )
         settings = replace(settings, smtp=smtp)
         at = morning(plan, date(2027, 3, 2))
         sweep(plan, engine, at)
@@ -292,6 +296,66 @@ def test_a_slow_server_gets_mail_with_pauses_for_a_while_and_no_mail_goes_twice(
     assert len(ids) == len(set(ids)) == queued  # what the server has is what the outbox says
     sent = {r.message_id for r in outbox_rows(engine, status="sent")}
     assert sent == set(ids)
+
+
+# ----- several connections at once ----------------------------------------------------------
+
+
+@dataclass
+class ParallelInbox(Inbox):
+    """Holds the answer to the first message's data until a second session hands a message
+    over too (at most `wait` seconds): a run over one connection at a time would never let
+    that happen. Counts the sessions in DATA at once."""
+
+    wait: float = 20.0
+    inside: int = 0
+    most: int = 0
+    second: asyncio.Event | None = None
+
+    async def handle_DATA(self, server, session, envelope):
+        self.second = self.second or asyncio.Event()
+        self.inside += 1
+        self.most = max(self.most, self.inside)
+        try:
+            if self.inside > 1:
+                self.second.set()
+            elif not self.second.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.second.wait(), self.wait)
+            return await super().handle_DATA(server, session, envelope)
+        finally:
+            self.inside -= 1
+
+
+@pytest.mark.parametrize("deliverers", [1, 2])
+def test_several_connections_at_once_send_each_mail_once(plan, engine, tmp_path, deliverers):
+    """CCHC_SMTP_CONNECTIONS=3: one run hands mails over on more than one connection at the
+    same time (the server holds the first until a second arrives); with two deliverers at
+    once (a sweep and `cchc send`), too. Every outbox row goes once, in one mail under one
+    Message-ID: claims and leases work as with one connection."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    inbox = ParallelInbox()
+    server = server_with(inbox)
+    try:
+        settings = mail_settings(plan.folder, tmp_path, "sqlite://", server.port)
+        settings = replace(settings, smtp=replace(settings.smtp, connections=3))
+        at = morning(plan, date(2027, 3, 2))
+        sweep(plan, engine, at)
+        queued = len(outbox_rows(engine, status="pending"))
+        with ThreadPoolExecutor(deliverers) as pool:
+            runs = [
+                pool.submit(deliver_pending, plan, engine, settings, at) for _ in range(deliverers)
+            ]
+            reports = [run.result() for run in runs]
+    finally:
+        server.stop()
+    assert queued > 3 and inbox.most >= 2
+    ids = ids_of(inbox.messages)
+    assert len(ids) == len(set(ids)) == sum(r.messages for r in reports)
+    sent = outbox_rows(engine, status="sent")
+    assert len(sent) == queued == sum(len(r.sent) for r in reports)
+    assert {r.message_id for r in sent} == set(ids)
 
 
 # ----- orphans of a killed process ----------------------------------------------------------
