@@ -94,9 +94,13 @@ def assert_nothing_lost_nor_sent_under_two_ids(engine, inbox) -> None:
 
 @pytest.fixture
 def plan():
+    """The shipped plan, live since its start: the first sweep (02/03/2027) queues the mails of
+    every item due since, instead of holding them at go-live."""
+    from support import live_plan
+
     from schedules.plan_loader import load_plan
 
-    return load_plan(SHIPPED_CONFIG)
+    return live_plan(load_plan(SHIPPED_CONFIG))
 
 
 @pytest.mark.postgres
