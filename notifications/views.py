@@ -35,6 +35,8 @@ SUBJECT_BUDGET = 54
 """A subject is "[CCHC] unit, hạn dd/mm/yyyy – kind: title": about 40 characters besides the
 unit's name and the title, so a title of `SUBJECT_BUDGET - len(unit)` keeps it near 100."""
 SUBJECT_TITLE_MIN = 30
+OWN_SUBJECT_TITLE = 64
+"""The office's own "[CCHC] Nhắc việc, hạn dd/mm/yyyy: title" has 34 characters besides it."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class UnitView:
     name: str
     email: str
     head_name: str
+    subject_name: str = ""
+    """The name a mail subject leads with: the unit's `short_name` when set, else its name."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,10 @@ class ItemView:
     subject_title: str = ""
     """What a subject names after the unit and the deadline: "Báo cáo CCHC quý I năm 2027" for
     a periodic report, else the title cut to keep the subject near 100 characters."""
+    own_subject_title: str = ""
+    """`subject_title` for the office's own "Nhắc việc" subject, which names no unit: the title
+    cut at `OWN_SUBJECT_TITLE` ("Thông tin, tuyên truyền về công tác cải cách hành chính", not
+    "Thông tin, tuyên truyền về…")."""
     escalates_to_head: bool = False
     """A level of the item's ladder goes to its head of unit (for the office's own items, the
     office's Trưởng phòng, before the leader in charge)."""
@@ -170,8 +178,8 @@ def countdown(plan: Plan, due: date, today: date) -> tuple[int, int, str]:
 def unit_view(plan: Plan, code: str) -> UnitView:
     unit = plan.units.get(code)
     if unit is None:
-        return UnitView(code, code, "", "")
-    return UnitView(code, unit.name, str(unit.email), unit.head.name)
+        return UnitView(code, code, "", "", code)
+    return UnitView(code, unit.name, str(unit.email), unit.head.name, unit.short_name or unit.name)
 
 
 def coordinators_label(plan: Plan, codes: list[str], excluded: list[str] | None = None) -> str:
@@ -291,7 +299,10 @@ def item_view(
         deliverable=deliverable,
         subject_title=f"Báo cáo CCHC {label}"
         if kind in REPORT_KINDS
-        else shorten(item.title, max(SUBJECT_TITLE_MIN, SUBJECT_BUDGET - len(unit.name))),
+        else shorten(item.title, max(SUBJECT_TITLE_MIN, SUBJECT_BUDGET - len(unit.subject_name))),
+        own_subject_title=f"Báo cáo CCHC {label}"
+        if kind in REPORT_KINDS
+        else shorten(item.title, OWN_SUBJECT_TITLE),
         original_due=vn_date(first_due) if first_due and first_due != item.due else "",
         timeliness=timeliness_label(item, today),
         directive=found,
@@ -313,7 +324,7 @@ def late_notice_note(plan: Plan, item: WorkItem) -> str:
         office = unit_view(plan, plan.commune.standing_office).name
         return (
             f"hạn theo Kế hoạch: {vn_date(planned)}, trước ngày hệ thống nhắc việc bắt đầu vận "
-            f"hành ({vn_date(item.held_on)}); {office} định lại hạn nộp như trên"
+            f"hành là ngày {vn_date(item.held_on)}; {office} định lại hạn nộp như trên"
         )
     if plan.notice_deadline(item.obligation, planned, item.opened_at, item.opens_on) != item.due:
         return ""
@@ -463,9 +474,10 @@ def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: da
         counts[group] += 1
         rows.append({"unit": name, "state": state, "group": group})
     total = len(rows)
+    late_part = f" ({counts['late']} nộp sau hạn)" if counts["late"] else ""
     summary = (
         f"Đã nhận {counts['received'] + counts['late']}/{total} báo cáo của {who}"
-        f" ({counts['late']} nộp sau hạn); chưa nhận: {counts['missing']}"
+        f"{late_part}; chưa nhận: {counts['missing']}"
     )
     missing_units = [r["unit"] for r in rows if r["group"] == "missing"]
     return {

@@ -258,6 +258,8 @@ def test_the_standing_office_does_not_notify_itself(plan, engine):
     subject, text = rendered(plan, engine, opened, t("2027-03-05T07:30"))
     assert subject == "[CCHC] Nhắc việc, hạn 18/03/2027: Báo cáo CCHC quý I năm 2027"
     assert "chưa nhận được sản phẩm của Phòng Văn hóa" not in text
+    # Nothing received late yet: no "(0 nộp sau hạn)".
+    assert f"Đã nhận 0/{len(plan.lead_units(REPORT))} báo cáo của các đơn vị; chưa nhận:" in text
     # No receipt from the office to itself; it is not asked for inputs by its own mails.
     assert closed_notices(plan, "VHXH") == []
     steps = plan.timeline("ra-soat-vbqppl-chinh-quyen-2-cap", date(2027, 2, 26), t("2027-01-25"))
@@ -291,3 +293,22 @@ def test_plan_data_defaults(plan):
     assert all(o.due.nominal.day == 15 for o in annual_plans)
     for oid in ("ke-hoach-ra-soat-vbqppl-hang-nam", PAR_INDEX, "du-toan-kinh-phi-cchc"):
         assert plan.obligations[oid].description  # each default keeps its reason
+
+
+def test_subjects_lead_with_a_short_unit_name_and_stay_near_100_characters(plan, engine):
+    """A clerk's subjects: the unit (its `short_name` when the config gives one) and the deadline
+    first, under ~100 characters; the office's own "Nhắc việc" names its task, not "… về…"."""
+    for at in ("2026-12-01T07:30", "2026-12-02T07:30"):
+        sweep(plan, engine, t(at))
+    subjects = {}
+    for row in rows_of(engine):
+        if row.kind == "opened":
+            subjects[row.recipient] = rendered(plan, engine, row, t("2026-12-02T07:30"))[0]
+    assert subjects["ttvhtttt@maodien.example"] == (
+        "[CCHC] Trung tâm VHTT&TT, hạn 16/12/2026 – Thông báo nhiệm vụ: Báo cáo CCHC năm 2026"
+    )
+    assert subjects["ttpvhcc@maodien.example"].startswith("[CCHC] Trung tâm PVHCC, hạn 16/12/2026")
+    assert subjects["vhxh@maodien.example"].startswith(
+        "[CCHC] Nhắc việc, hạn 10/12/2026: Thông tin, tuyên truyền về công tác cải cách"
+    )
+    assert all(len(s) <= 100 for s in subjects.values()), subjects

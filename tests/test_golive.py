@@ -275,7 +275,7 @@ def test_the_office_triages_through_the_command_line(tmp_path, migrated_sqlite_u
     assert "Hạn nộp: Thứ Sáu, ngày 30/07/2027" in told.text
     assert (
         "(hạn theo Kế hoạch: 16/06/2027, trước ngày hệ thống nhắc việc bắt đầu vận hành "
-        "(15/07/2027); Phòng Văn hóa - Xã hội định lại hạn nộp như trên)"
+        "là ngày 15/07/2027; Phòng Văn hóa - Xã hội định lại hạn nộp như trên)"
     ) in told.text
     # Waive with a reason: nothing is mailed.
     done = cchc(
