@@ -120,6 +120,10 @@ class ItemView:
     subject_title: str = ""
     """What a subject names after the unit and the deadline: "Báo cáo CCHC quý I năm 2027" for
     a periodic report, else the title cut to keep the subject near 100 characters."""
+    leader_subject_title: str = ""
+    """What an escalation's subject to a leader says after "Kính báo cáo:": "chưa nộp Báo cáo
+    CCHC quý I năm 2027" (a unit's report), else "chưa hoàn thành" and the title, its first
+    letter lower-cased and cut shorter to keep the subject near 100 characters."""
     own_subject_title: str = ""
     """`subject_title` for the office's own "Nhắc việc" subject, which names no unit: the title
     cut at `OWN_SUBJECT_TITLE` ("Thông tin, tuyên truyền về công tác cải cách hành chính", not
@@ -300,6 +304,9 @@ def item_view(
         subject_title=f"Báo cáo CCHC {label}"
         if kind in REPORT_KINDS
         else shorten(item.title, max(SUBJECT_TITLE_MIN, SUBJECT_BUDGET - len(unit.subject_name))),
+        leader_subject_title=leader_subject_title(
+            item.title, label, kind, unit.subject_name, item.unit == plan.commune.standing_office
+        ),
         own_subject_title=f"Báo cáo CCHC {label}"
         if kind in REPORT_KINDS
         else shorten(item.title, OWN_SUBJECT_TITLE),
@@ -309,6 +316,19 @@ def item_view(
         escalates_to_head=ob is not None
         and any("head" in level.to for level in plan.policy(item.obligation).escalation),
     )
+
+
+LEADER_SUBJECT_TITLE_MIN = 24
+"""A leader's subject says "Kính báo cáo: chưa hoàn thành " (30 characters) before the title."""
+
+
+def leader_subject_title(title: str, label: str, kind: str, unit_name: str, own: bool) -> str:
+    """ "chưa nộp Báo cáo CCHC quý I năm 2027", "chưa hoàn thành lập dự toán kinh phí…": see
+    `ItemView.leader_subject_title`."""
+    if kind in REPORT_KINDS:
+        return f"{'chưa hoàn thành' if own else 'chưa nộp'} Báo cáo CCHC {label}"
+    budget = max(LEADER_SUBJECT_TITLE_MIN, SUBJECT_BUDGET - 16 - len(unit_name))
+    return f"chưa hoàn thành {lower_first(shorten(title, budget))}"
 
 
 def late_notice_note(plan: Plan, item: WorkItem) -> str:
@@ -384,7 +404,8 @@ def _owed(
     product = ob.product.replace("{period}", label) if ob else ""
     if ob is not None and ob.kind in REPORT_KINDS:
         return ref, product, f"Báo cáo CCHC {label}"
-    return ref, product, f"sản phẩm nhiệm vụ «{shorten(item.title, 70)}»"
+    # The whole title: a sentence to a head or a leader never breaks off at "…".
+    return ref, product, f"sản phẩm nhiệm vụ «{' '.join(item.title.split())}»"
 
 
 def people(plan: Plan) -> dict[str, str]:

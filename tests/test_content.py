@@ -312,3 +312,45 @@ def test_subjects_lead_with_a_short_unit_name_and_stay_near_100_characters(plan,
         "[CCHC] Nhắc việc, hạn 10/12/2026: Thông tin, tuyên truyền về công tác cải cách"
     )
     assert all(len(s) <= 100 for s in subjects.values()), subjects
+    # The office asks for inputs to its own task without naming itself twice, and the unit reads
+    # what the task is, not where the row sits in the plan's table.
+    office = find_item(engine, "thong-tin-tuyen-truyen-cchc", "VHXH", "2026")
+    ask = next(r for r in rows_of(engine, office.id) if r.kind == MailKind.COORDINATE)
+    _, text = rendered(plan, engine, ask, t("2026-12-01T07:30"))
+    assert (
+        "Phòng Văn hóa - Xã hội đề nghị đơn vị cung cấp các thông tin, số liệu, tài liệu thuộc "
+        "lĩnh vực của đơn vị để thực hiện nhiệm vụ" in text
+    )
+    assert (
+        "Sản phẩm cần nộp: Báo cáo kết quả thông tin, tuyên truyền về cải cách hành chính năm 2026"
+        in text
+    )
+    assert (
+        "Dòng cuối" not in text and "Lưu ý: Thông tin, tuyên truyền về cải cách hành chính" in text
+    )
+
+
+def test_a_leaders_escalation_names_the_task_whole_and_its_subject_stays_short(plan, engine):
+    """Go-live on 15/07/2027: KT's budget estimate (given 5 working days) reaches the leaders.
+    The subject reads "Kính báo cáo: chưa hoàn thành lập dự toán…" (lower case, under ~100
+    characters); the sentence to the leader names the task whole, never cut at "cải…"."""
+    days = ["2027-07-15", "2027-07-16", "2027-07-19", "2027-07-20", "2027-07-21", "2027-07-22"]
+    days += ["2027-07-23", "2027-07-26", "2027-07-27", "2027-07-28", "2027-07-29"]
+    for day in days:
+        sweep(plan, engine, t(f"{day}T07:30"))
+        sweep(plan, engine, t(f"{day}T14:00"))
+    rows = [r for r in rows_of(engine) if r.kind == MailKind.ESCALATION]
+    head = next(r for r in rows if r.recipient == plan.units["KT"].head.email)
+    subject, text = rendered(plan, engine, head, t("2027-07-26T14:00"))
+    assert subject.startswith("[CCHC] Phòng Kinh tế, hạn 22/07/2027 – Đôn đốc lần 1: Lập dự toán")
+    in_charge = next(str(p.email) for p in plan.commune.leadership if p.in_charge)
+    leader = next(r for r in rows if r.recipient == in_charge)
+    subject, text = rendered(plan, engine, leader, t("2027-07-29T14:00"))
+    assert subject.startswith(
+        "[CCHC] Phòng Kinh tế, hạn 22/07/2027 – Kính báo cáo: chưa hoàn thành lập dự toán kinh"
+    )
+    assert len(subject) <= 100, subject
+    assert (
+        "Phòng Kinh tế chưa nộp sản phẩm nhiệm vụ «Lập dự toán kinh phí thực hiện Kế hoạch và "
+        "thẩm định kinh phí cải cách hành chính hằng năm», đã quá hạn" in text
+    )
