@@ -267,7 +267,10 @@ def item_view(
         description=" ".join((ob.description or "").split()) if ob and not found else "",
         timing=ob.timing if ob else "",
         ref=ref,
-        due_basis="" if item.adhoc else due_basis(ob, item.nominal_due or item.due),
+        # The plan's year: an item re-opened at go-live or extended keeps its plan's reference.
+        due_basis=""
+        if item.adhoc
+        else due_basis(ob, item.original_due or item.nominal_due or item.due),
         kind=kind,
         period=item.period,
         period_label=label,
