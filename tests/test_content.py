@@ -187,7 +187,7 @@ def test_a_fresh_database_swept_late_sends_each_leader_at_most_one_mail(plan, en
     subject, text = rendered(plan, engine, row, t("2027-11-09T07:30"))
     deadline = plan.calendar.add_working_days(date(2027, 11, 9), 3)
     assert subject.startswith(
-        f"[CCHC] Văn phòng HĐND và UBND xã, chậm nhất {deadline:%d/%m/%Y} – Đề nghị gửi bổ sung: "
+        f"[CCHC] Văn phòng HĐND-UBND, chậm nhất {deadline:%d/%m/%Y} – Đề nghị gửi bổ sung: "
     )
     assert "khẩn trương hoàn thành, gửi sản phẩm chậm nhất" in text
     assert "Hạn gửi bổ sung:" in text and "gia hạn" not in text

@@ -432,7 +432,7 @@ def test_the_plans_own_date_names_no_other_source_and_its_span(plan):
     assert "đợt ngày" not in text + html
     assert "\n- Thời gian theo Kế hoạch: 2026 - 02/2027\n" in text
     assert "hạn theo" not in text
-    assert subject.startswith("[CCHC] Văn phòng HĐND và UBND xã, hạn 26/02/2027 – ")
+    assert subject.startswith("[CCHC] Văn phòng HĐND-UBND, hạn 26/02/2027 – ")
 
 
 def test_the_periodic_report_says_its_dates_are_the_communes(plan):
