@@ -35,6 +35,8 @@ SUBJECT_BUDGET = 54
 """A subject is "[CCHC] unit, hạn dd/mm/yyyy – kind: title": about 40 characters besides the
 unit's name and the title, so a title of `SUBJECT_BUDGET - len(unit)` keeps it near 100."""
 SUBJECT_TITLE_MIN = 30
+OWN_SUBJECT_TITLE = 64
+"""The office's own "[CCHC] Nhắc việc, hạn dd/mm/yyyy: title" has 34 characters besides it."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class UnitView:
     name: str
     email: str
     head_name: str
+    subject_name: str = ""
+    """The name a mail subject leads with: the unit's `short_name` when set, else its name."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,14 @@ class ItemView:
     subject_title: str = ""
     """What a subject names after the unit and the deadline: "Báo cáo CCHC quý I năm 2027" for
     a periodic report, else the title cut to keep the subject near 100 characters."""
+    leader_subject_title: str = ""
+    """What an escalation's subject to a leader says after "Kính báo cáo:": "chưa nộp Báo cáo
+    CCHC quý I năm 2027" (a unit's report), else "chưa hoàn thành" and the title, its first
+    letter lower-cased and cut shorter to keep the subject near 100 characters."""
+    own_subject_title: str = ""
+    """`subject_title` for the office's own "Nhắc việc" subject, which names no unit: the title
+    cut at `OWN_SUBJECT_TITLE` ("Thông tin, tuyên truyền về công tác cải cách hành chính", not
+    "Thông tin, tuyên truyền về…")."""
     escalates_to_head: bool = False
     """A level of the item's ladder goes to its head of unit (for the office's own items, the
     office's Trưởng phòng, before the leader in charge)."""
@@ -170,8 +182,8 @@ def countdown(plan: Plan, due: date, today: date) -> tuple[int, int, str]:
 def unit_view(plan: Plan, code: str) -> UnitView:
     unit = plan.units.get(code)
     if unit is None:
-        return UnitView(code, code, "", "")
-    return UnitView(code, unit.name, str(unit.email), unit.head.name)
+        return UnitView(code, code, "", "", code)
+    return UnitView(code, unit.name, str(unit.email), unit.head.name, unit.short_name or unit.name)
 
 
 def coordinators_label(plan: Plan, codes: list[str], excluded: list[str] | None = None) -> str:
@@ -255,7 +267,10 @@ def item_view(
         description=" ".join((ob.description or "").split()) if ob and not found else "",
         timing=ob.timing if ob else "",
         ref=ref,
-        due_basis="" if item.adhoc else due_basis(ob, item.nominal_due or item.due),
+        # The plan's year: an item re-opened at go-live or extended keeps its plan's reference.
+        due_basis=""
+        if item.adhoc
+        else due_basis(ob, item.original_due or item.nominal_due or item.due),
         kind=kind,
         period=item.period,
         period_label=label,
@@ -291,13 +306,32 @@ def item_view(
         deliverable=deliverable,
         subject_title=f"Báo cáo CCHC {label}"
         if kind in REPORT_KINDS
-        else shorten(item.title, max(SUBJECT_TITLE_MIN, SUBJECT_BUDGET - len(unit.name))),
+        else shorten(item.title, max(SUBJECT_TITLE_MIN, SUBJECT_BUDGET - len(unit.subject_name))),
+        leader_subject_title=leader_subject_title(
+            item.title, label, kind, unit.subject_name, item.unit == plan.commune.standing_office
+        ),
+        own_subject_title=f"Báo cáo CCHC {label}"
+        if kind in REPORT_KINDS
+        else shorten(item.title, OWN_SUBJECT_TITLE),
         original_due=vn_date(first_due) if first_due and first_due != item.due else "",
         timeliness=timeliness_label(item, today),
         directive=found,
         escalates_to_head=ob is not None
         and any("head" in level.to for level in plan.policy(item.obligation).escalation),
     )
+
+
+LEADER_SUBJECT_TITLE_MIN = 24
+"""A leader's subject says "Kính báo cáo: chưa hoàn thành " (30 characters) before the title."""
+
+
+def leader_subject_title(title: str, label: str, kind: str, unit_name: str, own: bool) -> str:
+    """ "chưa nộp Báo cáo CCHC quý I năm 2027", "chưa hoàn thành lập dự toán kinh phí…": see
+    `ItemView.leader_subject_title`."""
+    if kind in REPORT_KINDS:
+        return f"{'chưa hoàn thành' if own else 'chưa nộp'} Báo cáo CCHC {label}"
+    budget = max(LEADER_SUBJECT_TITLE_MIN, SUBJECT_BUDGET - 16 - len(unit_name))
+    return f"chưa hoàn thành {lower_first(shorten(title, budget))}"
 
 
 def late_notice_note(plan: Plan, item: WorkItem) -> str:
@@ -313,7 +347,7 @@ def late_notice_note(plan: Plan, item: WorkItem) -> str:
         office = unit_view(plan, plan.commune.standing_office).name
         return (
             f"hạn theo Kế hoạch: {vn_date(planned)}, trước ngày hệ thống nhắc việc bắt đầu vận "
-            f"hành ({vn_date(item.held_on)}); {office} định lại hạn nộp như trên"
+            f"hành là ngày {vn_date(item.held_on)}; {office} định lại hạn nộp như trên"
         )
     if plan.notice_deadline(item.obligation, planned, item.opened_at, item.opens_on) != item.due:
         return ""
@@ -373,7 +407,8 @@ def _owed(
     product = ob.product.replace("{period}", label) if ob else ""
     if ob is not None and ob.kind in REPORT_KINDS:
         return ref, product, f"Báo cáo CCHC {label}"
-    return ref, product, f"sản phẩm nhiệm vụ «{shorten(item.title, 70)}»"
+    # The whole title: a sentence to a head or a leader never breaks off at "…".
+    return ref, product, f"sản phẩm nhiệm vụ «{' '.join(item.title.split())}»"
 
 
 def people(plan: Plan) -> dict[str, str]:
@@ -468,9 +503,10 @@ def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: da
         due = vn_date(source.due) if plan.communes is not None and source is not None else ""
         rows.append({"unit": name, "state": state, "group": group, "due": due})
     total = len(rows)
+    late_part = f" ({counts['late']} nộp sau hạn)" if counts["late"] else ""
     summary = (
         f"Đã nhận {counts['received'] + counts['late']}/{total} báo cáo của {who}"
-        f" ({counts['late']} nộp sau hạn); chưa nhận: {counts['missing']}"
+        f"{late_part}; chưa nhận: {counts['missing']}"
     )
     missing_units = [r["unit"] for r in rows if r["group"] == "missing"]
     return {

@@ -79,6 +79,13 @@ class Leader(Person):
 class Unit(Strict):
     code: str = Field(pattern=UNIT_CODE, description="Short code, e.g. VHXH")
     name: str = Field(min_length=1, description="Vietnamese name of the unit")
+    short_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=30,
+        description="The name mail subjects use, to keep them under ~100 characters, e.g. "
+        '"Trung tâm PVHCC" (default: name)',
+    )
     email: EmailStr
     head: Person
     in_all: bool = Field(

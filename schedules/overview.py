@@ -6,7 +6,7 @@ every quarter. `overview_after` working days after it is due (default 3), the Ch
 leader in charge get one page on the quarter (`usecases.overview`). The quarter is the one the
 report's data window closes in (14/03/2027: quý I/2027); the items it counts are those whose
 first due date in force lies after the previous consolidated report's due date and on or before
-this one's ("việc có hạn từ 19/12/2026 đến 18/03/2027"): the units' own reports for the quarter
+this one's ("nhiệm vụ có hạn từ 19/12/2026 đến 18/03/2027"): the units' own reports for the quarter
 are in it, every item is counted in exactly one overview, and all of them are past due when it
 goes. A quarter without a consolidated report in the config (the command line asks for any
 quarter) is the calendar quarter.

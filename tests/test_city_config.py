@@ -400,7 +400,7 @@ def test_the_city_offices_own_escalation_is_not_addressed_to_itself(city_dir, tm
         "Sở Nội vụ thành phố Hải Phòng kính báo cáo đồng chí: Báo cáo CCHC quý I năm 2027 chưa "
         "hoàn thành" in mail
     )
-    assert "do đến nay chưa nhận được báo cáo của: Ủy ban nhân dân xã XA001" in mail
+    assert "; đến nay chưa nhận được báo cáo của: Ủy ban nhân dân xã XA001" in mail
     assert "kính đề nghị đồng chí chỉ đạo Ủy ban nhân dân xã XA001" in mail
     assert "Cơ quan chủ trì: Sở Nội vụ" in mail
     assert "gửi sản phẩm về Sở Nội vụ" not in mail

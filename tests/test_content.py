@@ -187,7 +187,7 @@ def test_a_fresh_database_swept_late_sends_each_leader_at_most_one_mail(plan, en
     subject, text = rendered(plan, engine, row, t("2027-11-09T07:30"))
     deadline = plan.calendar.add_working_days(date(2027, 11, 9), 3)
     assert subject.startswith(
-        f"[CCHC] Văn phòng HĐND và UBND xã, chậm nhất {deadline:%d/%m/%Y} – Đề nghị gửi bổ sung: "
+        f"[CCHC] Văn phòng HĐND-UBND, chậm nhất {deadline:%d/%m/%Y} – Đề nghị gửi bổ sung: "
     )
     assert "khẩn trương hoàn thành, gửi sản phẩm chậm nhất" in text
     assert "Hạn gửi bổ sung:" in text and "gia hạn" not in text
@@ -258,6 +258,8 @@ def test_the_standing_office_does_not_notify_itself(plan, engine):
     subject, text = rendered(plan, engine, opened, t("2027-03-05T07:30"))
     assert subject == "[CCHC] Nhắc việc, hạn 18/03/2027: Báo cáo CCHC quý I năm 2027"
     assert "chưa nhận được sản phẩm của Phòng Văn hóa" not in text
+    # Nothing received late yet: no "(0 nộp sau hạn)".
+    assert f"Đã nhận 0/{len(plan.lead_units(REPORT))} báo cáo của các đơn vị; chưa nhận:" in text
     # No receipt from the office to itself; it is not asked for inputs by its own mails.
     assert closed_notices(plan, "VHXH") == []
     steps = plan.timeline("ra-soat-vbqppl-chinh-quyen-2-cap", date(2027, 2, 26), t("2027-01-25"))
@@ -291,3 +293,64 @@ def test_plan_data_defaults(plan):
     assert all(o.due.nominal.day == 15 for o in annual_plans)
     for oid in ("ke-hoach-ra-soat-vbqppl-hang-nam", PAR_INDEX, "du-toan-kinh-phi-cchc"):
         assert plan.obligations[oid].description  # each default keeps its reason
+
+
+def test_subjects_lead_with_a_short_unit_name_and_stay_near_100_characters(plan, engine):
+    """A clerk's subjects: the unit (its `short_name` when the config gives one) and the deadline
+    first, under ~100 characters; the office's own "Nhắc việc" names its task, not "… về…"."""
+    for at in ("2026-12-01T07:30", "2026-12-02T07:30"):
+        sweep(plan, engine, t(at))
+    subjects = {}
+    for row in rows_of(engine):
+        if row.kind == "opened":
+            subjects[row.recipient] = rendered(plan, engine, row, t("2026-12-02T07:30"))[0]
+    assert subjects["ttvhtttt@maodien.example"] == (
+        "[CCHC] Trung tâm VHTT&TT, hạn 16/12/2026 – Thông báo nhiệm vụ: Báo cáo CCHC năm 2026"
+    )
+    assert subjects["ttpvhcc@maodien.example"].startswith("[CCHC] Trung tâm PVHCC, hạn 16/12/2026")
+    assert subjects["vhxh@maodien.example"].startswith(
+        "[CCHC] Nhắc việc, hạn 10/12/2026: Thông tin, tuyên truyền về công tác cải cách"
+    )
+    assert all(len(s) <= 100 for s in subjects.values()), subjects
+    # The office asks for inputs to its own task without naming itself twice, and the unit reads
+    # what the task is, not where the row sits in the plan's table.
+    office = find_item(engine, "thong-tin-tuyen-truyen-cchc", "VHXH", "2026")
+    ask = next(r for r in rows_of(engine, office.id) if r.kind == MailKind.COORDINATE)
+    _, text = rendered(plan, engine, ask, t("2026-12-01T07:30"))
+    assert (
+        "Phòng Văn hóa - Xã hội đề nghị đơn vị cung cấp các thông tin, số liệu, tài liệu thuộc "
+        "lĩnh vực của đơn vị để thực hiện nhiệm vụ" in text
+    )
+    assert (
+        "Sản phẩm cần nộp: Báo cáo kết quả thông tin, tuyên truyền về cải cách hành chính năm 2026"
+        in text
+    )
+    assert (
+        "Dòng cuối" not in text and "Lưu ý: Thông tin, tuyên truyền về cải cách hành chính" in text
+    )
+
+
+def test_a_leaders_escalation_names_the_task_whole_and_its_subject_stays_short(plan, engine):
+    """Go-live on 15/07/2027: KT's budget estimate (given 5 working days) reaches the leaders.
+    The subject reads "Kính báo cáo: chưa hoàn thành lập dự toán…" (lower case, under ~100
+    characters); the sentence to the leader names the task whole, never cut at "cải…"."""
+    days = ["2027-07-15", "2027-07-16", "2027-07-19", "2027-07-20", "2027-07-21", "2027-07-22"]
+    days += ["2027-07-23", "2027-07-26", "2027-07-27", "2027-07-28", "2027-07-29"]
+    for day in days:
+        sweep(plan, engine, t(f"{day}T07:30"))
+        sweep(plan, engine, t(f"{day}T14:00"))
+    rows = [r for r in rows_of(engine) if r.kind == MailKind.ESCALATION]
+    head = next(r for r in rows if r.recipient == plan.units["KT"].head.email)
+    subject, text = rendered(plan, engine, head, t("2027-07-26T14:00"))
+    assert subject.startswith("[CCHC] Phòng Kinh tế, hạn 22/07/2027 – Đôn đốc lần 1: Lập dự toán")
+    in_charge = next(str(p.email) for p in plan.commune.leadership if p.in_charge)
+    leader = next(r for r in rows if r.recipient == in_charge)
+    subject, text = rendered(plan, engine, leader, t("2027-07-29T14:00"))
+    assert subject.startswith(
+        "[CCHC] Phòng Kinh tế, hạn 22/07/2027 – Kính báo cáo: chưa hoàn thành lập dự toán kinh"
+    )
+    assert len(subject) <= 100, subject
+    assert (
+        "Phòng Kinh tế chưa nộp sản phẩm nhiệm vụ «Lập dự toán kinh phí thực hiện Kế hoạch và "
+        "thẩm định kinh phí cải cách hành chính hằng năm», đã quá hạn" in text
+    )

@@ -275,7 +275,7 @@ def test_the_office_triages_through_the_command_line(tmp_path, migrated_sqlite_u
     assert "Hạn nộp: Thứ Sáu, ngày 30/07/2027" in told.text
     assert (
         "(hạn theo Kế hoạch: 16/06/2027, trước ngày hệ thống nhắc việc bắt đầu vận hành "
-        "(15/07/2027); Phòng Văn hóa - Xã hội định lại hạn nộp như trên)"
+        "là ngày 15/07/2027; Phòng Văn hóa - Xã hội định lại hạn nộp như trên)"
     ) in told.text
     # Waive with a reason: nothing is mailed.
     done = cchc(
@@ -315,6 +315,13 @@ def test_the_office_triages_through_the_command_line(tmp_path, migrated_sqlite_u
     cchc("sweep", "--at", "2027-07-28T07:30")
     reminded = [m for m in smtp.inbox.messages[before:] if kt_h1["id"] in m.items]
     assert [m.kind for m in reminded] == ["reminder"]
+    # A 2026 task re-opened in 2027 still names the plan its date came from: the CCHC plan of 2026.
+    task = by_key[("thong-tin-tuyen-truyen-cchc", "VHXH", "2026")]
+    before = len(smtp.inbox.messages)
+    cchc("triage", "reopen", str(task["id"]), "--due", "2027-08-13", "--at", "2027-07-28T09:00")
+    [opened] = [m for m in smtp.inbox.messages[before:] if m.kind == "opened"]
+    assert "hạn theo Kế hoạch CCHC năm 2026" in opened.text
+    assert "Kế hoạch CCHC năm 2027" not in opened.text
     engine.dispose()
 
 

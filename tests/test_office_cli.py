@@ -241,7 +241,11 @@ def _after_the_escalation(cchc: Office, inbox) -> None:
     )  # fmt: skip
     [correction] = [m for m in inbox.messages[before:] if m.kind == "correction"]
     assert correction.rcpt_tos == [HEAD_CA]
-    assert "Đã nhận Báo cáo số 20/BC-CA ngày 17/03/2027, sau hạn." in mail_text(correction)
+    # After the colon the sentence goes on in lower case, as an office writes it.
+    assert (
+        "Phòng Văn hóa - Xã hội trân trọng thông báo: đã nhận Báo cáo số 20/BC-CA ngày 17/03/2027,"
+        " sau hạn." in mail_text(correction)
+    )
     assert correction.header("Subject").startswith("[CCHC] Đã nhận: Công an xã đã nộp")
     rows = [o for o in outbox(engine, ca.id) if o.kind == "correction"]
     assert [(o.step, o.recipient, o.status) for o in rows] == [("correction", HEAD_CA, "sent")]

@@ -153,7 +153,7 @@ def test_a_q1_cycle_gives_the_chair_one_overview(cycle, engine, plan):
     assert (
         "Phòng Văn hóa - Xã hội (cơ quan thường trực về cải cách hành chính) kính báo cáo đồng "
         "chí tình hình thực hiện nhiệm vụ cải cách hành chính của các cơ quan, đơn vị quý "
-        "I/2027 (việc có hạn từ 19/12/2026 đến 18/03/2027), tính đến ngày 23/03/2027:"
+        "I/2027 (nhiệm vụ có hạn từ 19/12/2026 đến 18/03/2027), tính đến ngày 23/03/2027:"
     ) in text
     assert "Không có văn bản chỉ đạo nào còn nhiệm vụ chưa hoàn thành." in text
     assert "Cần hỗ trợ" not in text + mail.html  # the office reports to its leader
@@ -175,10 +175,10 @@ def test_a_q1_cycle_gives_the_chair_one_overview(cycle, engine, plan):
     assert by_unit["KT"].extended == 1
     assert by_unit["KT"].on_time + by_unit["KT"].open == by_unit["KT"].total
     assert (
-        f"1. Kết quả chung: {total.total} việc đến hạn trong quý; hoàn thành đúng hạn "
+        f"1. Kết quả chung: {total.total} nhiệm vụ đến hạn trong quý; hoàn thành đúng hạn "
         f"{total.on_time}, hoàn thành sau hạn {total.late}, chưa hoàn thành {total.open}"
     ) in text
-    assert "Đơn vị còn chậm: Công an xã (1 việc quá hạn chưa hoàn thành); " in text
+    assert "Đơn vị còn chậm: Công an xã (1 nhiệm vụ quá hạn chưa hoàn thành); " in text
     kt = by_unit["KT"]
     assert (
         f"- Phòng Kinh tế: đến hạn {kt.total}, đúng hạn {kt.on_time}, sau hạn 0, chưa hoàn "
@@ -242,7 +242,7 @@ def test_cli_overview_json_and_xlsx(cycle, engine, plan, config_dir, tmp_path, m
     assert json.loads(done.output)["quarter"] == "2027Q1"
     table = runner.invoke(main, ["overview", "--quarter", "2027Q1", "--at", "2027-03-23T08:00"])
     assert table.exit_code == 0 and "Công an xã" in table.output
-    assert "việc có hạn từ 19/12/2026 đến 18/03/2027" in table.output
+    assert "nhiệm vụ có hạn từ 19/12/2026 đến 18/03/2027" in table.output
     out = tmp_path / "q1.xlsx"
     done = runner.invoke(main, ["overview", "--quarter", "2027Q1", "--format", "xlsx", "-o", out])
     assert done.exit_code == 0 and out.exists()

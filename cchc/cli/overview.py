@@ -65,7 +65,7 @@ def overview_cmd(app: App, quarter, fmt, output, at) -> None:
         columns = [Column(key, header) for key, header in COLUMNS]
         rows = [row.as_dict() for row in [*found.units, found.total()]]
         lines = [
-            f"Tình hình thực hiện nhiệm vụ CCHC {cycle.label}: việc có hạn từ "
+            f"Tình hình thực hiện nhiệm vụ CCHC {cycle.label}: nhiệm vụ có hạn từ "
             f"{vn_date(cycle.first)} đến {vn_date(cycle.last)}",
             render(rows, "table", columns, plan.zone),
         ]

@@ -32,7 +32,7 @@ File = tuple[str, str, str, bytes]
 COLUMNS = (
     ("unit", "Mã đơn vị"),
     ("name", "Đơn vị"),
-    ("due", "Số việc đến hạn trong quý"),
+    ("due", "Số nhiệm vụ đến hạn trong quý"),
     ("on_time", "Hoàn thành đúng hạn"),
     ("late", "Hoàn thành sau hạn"),
     ("open", "Chưa hoàn thành"),
@@ -44,9 +44,9 @@ COLUMNS = (
 
 
 def span_text(overview: Overview) -> str:
-    """ "quý I/2027 (việc có hạn từ 19/12/2026 đến 18/03/2027)"."""
+    """ "quý I/2027 (nhiệm vụ có hạn từ 19/12/2026 đến 18/03/2027)"."""
     cycle = overview.cycle
-    return f"{cycle.label} (việc có hạn từ {vn_date(cycle.first)} đến {vn_date(cycle.last)})"
+    return f"{cycle.label} (nhiệm vụ có hạn từ {vn_date(cycle.first)} đến {vn_date(cycle.last)})"
 
 
 def overview_xlsx(overview: Overview) -> bytes:
@@ -74,9 +74,9 @@ def overview_xlsx(overview: Overview) -> bytes:
     )
     subtitle = f"{overview.commune} – Kế hoạch {overview.plan_short}; {span_text(overview)}"
     footnote = (
-        f"Số liệu đến {vn_datetime(overview.at, overview.zone)}. Việc tính theo hạn nộp ban đầu "
-        "trong quý; việc được miễn không tính; “được gia hạn”: việc đã được gia hạn ít nhất "
-        "một lần."
+        f"Số liệu đến {vn_datetime(overview.at, overview.zone)}. Nhiệm vụ tính theo hạn nộp ban "
+        "đầu trong quý; nhiệm vụ được miễn không tính; “được gia hạn”: nhiệm vụ đã được gia hạn ít "
+        "nhất một lần."
     )
     table_sheet(ws, title, table, (subtitle, footnote))
     if overview.directives:
@@ -102,7 +102,7 @@ def overview_xlsx(overview: Overview) -> bytes:
 
 
 def _directives_table(overview: Overview) -> Table:
-    headings = ["Văn bản", "Trích yếu", "Đơn vị chưa hoàn thành", "Hạn", "Số việc quá hạn"]
+    headings = ["Văn bản", "Trích yếu", "Đơn vị chưa hoàn thành", "Hạn", "Số nhiệm vụ quá hạn"]
     rows: list[list] = [
         [d.reference, d.subject, ", ".join(d.units), vn_date(d.due), d.overdue]
         for d in overview.directives
