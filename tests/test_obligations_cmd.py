@@ -79,9 +79,10 @@ def test_json_lists_every_obligation_of_the_config_with_its_fields(cchc):
     by_id = {r["id"]: r for r in rows}
     for ob in written:
         row = by_id[ob["id"]]
-        # {plan_short} in the shipped texts is the commune's plan number (84/KH-UBND).
-        ob = {k: v.replace("{plan_short}", "84/KH-UBND") if isinstance(v, str) else v
-              for k, v in ob.items()}  # fmt: skip
+        # {plan_short} in the shipped texts is the commune's plan number (84/KH-UBND),
+        # {commune_kind} what it is (Mao Điền: a xã).
+        ob = {k: v.replace("{plan_short}", "84/KH-UBND").replace("{commune_kind}", "xã")
+              if isinstance(v, str) else v for k, v in ob.items()}  # fmt: skip
         assert (row["ref"], row["title"], row["kind"]) == (ob["ref"], ob["title"], ob["kind"])
         assert (row["timing"], row["product"]) == (ob["timing"], ob["product"])
         assert row["reported_in"] == ob.get("reported_in")
