@@ -152,16 +152,33 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, di
 def _overview_sample(
     composer: Composer, item: WorkItem, facts: Facts, at: datetime, leader: str
 ) -> tuple[MailKind, dict]:
-    """The quarterly overview to a leader, every unit with nothing counted yet."""
+    """The quarterly overview to a leader, every unit with nothing counted yet, every
+    indicator without data."""
     from notifications.documents.overview import overview_view
+    from schedules.indicators import NO_DATA, target_words
     from schedules.overview import quarter_cycle
-    from usecases.overview_data import Overview, UnitQuarter
+    from usecases.overview_data import IndicatorLine, Overview, UnitQuarter
 
     plan = composer.plan
     day = item.due
     cycle = quarter_cycle(plan, day.year, (day.month - 1) // 3 + 1)
     units = [UnitQuarter(code, unit.name) for code, unit in plan.units.items()]
     overview = Overview(plan.commune.name, plan.commune.plan_short, cycle, at, plan.zone, units)
+    overview.indicators = [
+        IndicatorLine(
+            i.id,
+            i.ref,
+            i.name,
+            cycle.period or "",
+            "—",
+            target_words(i, day.year),
+            NO_DATA,
+            1,
+            0,
+            0,
+        )
+        for i in plan.indicators.values()
+    ]
     kind = MailKind.OVERVIEW
     entry = composer.entry(kind, str(kind), item, at, facts) | {"overview": overview_view(overview)}
     return kind, composer.context(kind, leader, at, [entry])

@@ -10,8 +10,9 @@ items whose first due date in force lies in the quarter (`schedules.overview.Cyc
 (outbox key: the consolidated report's item, step `overview`, the leader), whatever the number
 of sweeps, catch-up runs or runners racing.
 
-Indicators (issue 24: the PAR INDEX / SIPAS figures) are to come as `Overview.indicators`: a
-list of (label, value) lines the mail and the workbook print under the units' table.
+The indicators (issue 24) are the commune's rows of `usecases.indicator_report` for the
+consolidated report's period (`Cycle.period`): each against its target, with its verdict and how
+many units reported it (on time); the mail and the workbook print them under the units' table.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ from sqlmodel import Session, col
 from models.db import transaction
 from models.store import queue_notices
 from models.tables import Directive, Extension, WorkItem
+from schedules.config import ALL_UNITS
 from schedules.dates import local_date, local_instant
 from schedules.documents import document_reference, subject_phrase
 from schedules.notices import overview_notices
 from schedules.overview import Cycle, quarter_cycle, report_cycles
 from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES, ExtensionStatus, ItemStatus
-from usecases.overview_data import OpenDirective, Overview, UnitQuarter
+from usecases.indicator_report import IndicatorRow, indicator_rows
+from usecases.overview_data import IndicatorLine, OpenDirective, Overview, UnitQuarter
 from usecases.reporting import first_due, tally
 
 STALE_AFTER = timedelta(days=30)
@@ -56,6 +59,7 @@ def build_overview(plan: Plan, engine: Engine, cycle: Cycle, at: datetime) -> Ov
         )
         extended = _extended(session, [i.id for i in items if i.id is not None])
         directives = _open_directives(plan, session, today)
+        indicators = indicator_lines(plan, session, cycle)
     per_unit: dict[str, int] = defaultdict(int)
     for item in items:
         if item.id in extended:
@@ -74,7 +78,33 @@ def build_overview(plan: Plan, engine: Engine, cycle: Cycle, at: datetime) -> Ov
         zone=plan.zone,
         units=rows,
         directives=directives,
+        indicators=indicators,
         total_label=f"Toàn {plan.kind_label}",
+    )
+
+
+def indicator_lines(plan: Plan, session: Session, cycle: Cycle) -> list[IndicatorLine]:
+    """The commune's indicators for the quarter's consolidated report period, in the config's
+    order (none without a consolidated report or indicators)."""
+    if cycle.period is None or not plan.indicators:
+        return []
+    rows = indicator_rows(plan, session, None, [cycle.period])
+    return [line_of(row) for row in rows if row.unit == ALL_UNITS]
+
+
+def line_of(row: IndicatorRow) -> IndicatorLine:
+    """An indicator row (unit ALL: a commune's or a city's) as the overview prints it."""
+    return IndicatorLine(
+        id=row.id,
+        ref=row.ref,
+        name=row.name,
+        period=row.period,
+        value=row.shown,
+        target=row.target_text,
+        verdict=row.verdict,
+        expected=row.expected,
+        reported=row.reported,
+        reported_on_time=row.reported_on_time,
     )
 
 

@@ -1,7 +1,7 @@
 """What a quarter's overview holds (`Overview`: its units' rows, the directives still open, the
-indicators' lines): plain data, apart from `usecases.overview`, which reads it from the
-database, so that `cchc check` renders the overview's mail from a sample without loading the
-database layer."""
+indicators' lines, `IndicatorLine`): plain data, apart from `usecases.overview`, which reads it
+from the database, so that `cchc check` renders the overview's mail from a sample without loading
+the database layer."""
 
 from __future__ import annotations
 
@@ -98,6 +98,62 @@ class OpenDirective:
         }
 
 
+@dataclass(frozen=True)
+class IndicatorLine:
+    """One indicator for the commune in the quarter's consolidated report period, against
+    its target, with how complete its units' reporting is (`usecases.indicator_report`)."""
+
+    id: str
+    ref: str
+    name: str
+    period: str
+    value: str
+    """As people read it: "85,5 %", "12", "—" without data."""
+    target: str
+    """ "≥ 85 %" (by 2030: "≥ 85 % (đến năm 2030)")."""
+    verdict: str
+    """ "đạt", "chưa đạt (còn thiếu x điểm %)", "chưa có số liệu"."""
+    expected: int
+    """Units expected to report it."""
+    reported: int
+    reported_on_time: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.ref})"
+
+    @property
+    def completeness(self) -> str:
+        """ "3/4 đơn vị đã báo cáo (2 đúng hạn)"."""
+        return (
+            f"{self.reported}/{self.expected} đơn vị đã báo cáo ({self.reported_on_time} đúng hạn)"
+        )
+
+    @property
+    def text(self) -> str:
+        """The line's value: "85,5 % (mục tiêu ≥ 85 %): đạt; 3/4 đơn vị đã báo cáo (2 đúng
+        hạn)"."""
+        shown = "" if self.value == "—" else f"{self.value} "
+        return f"{shown}(mục tiêu {self.target}): {self.verdict}; {self.completeness}"
+
+    def as_dict(self) -> dict:
+        """`cchc overview --format json`: the line (label, value) and its parts."""
+        return {
+            "label": self.label,
+            "value": self.text,
+            "id": self.id,
+            "ref": self.ref,
+            "name": self.name,
+            "period": self.period,
+            "figure": self.value,
+            "target": self.target,
+            "verdict": self.verdict,
+            "expected": self.expected,
+            "reported": self.reported,
+            "reported_on_time": self.reported_on_time,
+        }
+
+
 @dataclass
 class Overview:
     commune: str
@@ -108,8 +164,9 @@ class Overview:
     zone: ZoneInfo
     units: list[UnitQuarter]
     directives: list[OpenDirective] = field(default_factory=list)
-    indicators: list[tuple[str, str]] = field(default_factory=list)
-    """(label, value) lines for the quarter's indicators (issue 24); empty until they exist."""
+    indicators: list[IndicatorLine] = field(default_factory=list)
+    """The indicators for the commune in the quarter's consolidated report period (issue 24);
+    empty when the config has none or no report carrying them was opened."""
     total_label: str = TOTAL
     """The commune as a whole: "Toàn xã", "Toàn phường", "Toàn đặc khu" (its kind)."""
 
@@ -141,5 +198,5 @@ class Overview:
             "units": [row.as_dict() for row in self.units],
             "total": self.total().as_dict(),
             "directives": [d.as_dict() for d in self.directives],
-            "indicators": [{"label": k, "value": v} for k, v in self.indicators],
+            "indicators": [line.as_dict() for line in self.indicators],
         }

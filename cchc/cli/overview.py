@@ -78,6 +78,9 @@ def overview_cmd(app: App, quarter, fmt, output, at) -> None:
             ]
         else:
             lines.append("\nKhông có văn bản chỉ đạo nào còn nhiệm vụ chưa hoàn thành.")
+        if found.indicators:
+            lines.append("\nChỉ số (so với mục tiêu của kế hoạch):")
+            lines += [f"- {line.label}: {line.text}" for line in found.indicators]
         text = "\n".join(lines)
     if output is not None:
         output.write_text(text + "\n", encoding="utf-8")

@@ -19,6 +19,8 @@ from notifications.documents.house_style import (
     workbook_bytes,
 )
 from schedules.dates import vn_date, vn_datetime
+from schedules.indicators import MET, NO_DATA
+from schedules.periods import period_label
 from schedules.plan import Plan
 
 if TYPE_CHECKING:  # `cchc check` renders the overview's mail without loading the database layer
@@ -88,17 +90,61 @@ def overview_xlsx(overview: Overview) -> bytes:
             TITLE_SIZE - 1,
         )
     if overview.indicators:
-        indicator_rows = [list(i) for i in overview.indicators]
         table_sheet(
             wb.create_sheet("Chỉ số"),
-            "CHỈ SỐ CẢI CÁCH HÀNH CHÍNH",
-            Table(["Chỉ số", "Giá trị"], indicator_rows, set(), [60, 20], 1),
-            None,
+            f"CHỈ SỐ CẢI CÁCH HÀNH CHÍNH {overview.cycle.label.replace('quý', 'QUÝ')}",
+            indicators_table(overview),
+            (
+                f"{overview.commune} – kỳ báo cáo: {period_label(overview.indicators[0].period)}",
+                f"Giá trị chung của {overview.total_label.removeprefix('Toàn ').lower()}: tổng "
+                "tử số của các đơn vị trên tổng mẫu số, so với mục tiêu của kế hoạch; “báo cáo "
+                "đúng hạn”: số liệu nhập đến hạn báo cáo của đơn vị.",
+            ),
             TITLE_SIZE - 1,
         )
     data_sheet(wb, keys + ["waived"], [row.as_dict() for row in overview.units], name_width=44)
     name = f"Tình hình thực hiện nhiệm vụ CCHC {overview.cycle.label}"
     return workbook_bytes(wb, name, overview.at)
+
+
+INDICATOR_HEADINGS = [
+    "Mã chỉ số",
+    "Mục",
+    "Chỉ số",
+    "Giá trị",
+    "Mục tiêu",
+    "Đánh giá",
+    "Đơn vị phải báo cáo",
+    "Đã báo cáo",
+    "Báo cáo đúng hạn",
+]
+
+
+def indicators_table(overview: Overview) -> Table:
+    """The sheet "Chỉ số": each indicator against its target, and who reported it."""
+    rows: list[list] = [
+        [
+            line.id,
+            line.ref,
+            line.name,
+            line.value,
+            line.target,
+            line.verdict,
+            line.expected,
+            line.reported,
+            line.reported_on_time,
+        ]
+        for line in overview.indicators
+    ]
+    met = sum(1 for line in overview.indicators if line.verdict == MET)
+    missing = sum(1 for line in overview.indicators if line.verdict == NO_DATA)
+    rows.append(
+        ["Cộng", "", f"{len(rows)} chỉ số", "", "", f"{met} đạt, {missing} chưa có số liệu"]
+        + ["", "", ""]
+    )
+    return Table(
+        INDICATOR_HEADINGS, rows, set(), [22, 16, 60, 12, 18, 30, 12, 12, 12], frozen_columns=3
+    )
 
 
 def _directives_table(overview: Overview) -> Table:
@@ -162,6 +208,6 @@ def overview_view(overview: Overview) -> dict:
             d.as_dict() | {"due_text": vn_date(d.due), "units_text": ", ".join(d.units)}
             for d in overview.directives
         ],
-        "indicators": [{"label": k, "value": v} for k, v in overview.indicators],
+        "indicators": [line.as_dict() for line in overview.indicators],
         "file": overview_file_name(overview),
     }
