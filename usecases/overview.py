@@ -44,7 +44,12 @@ down a month: the next quarter's comes in its time)."""
 
 def build_overview(plan: Plan, engine: Engine, cycle: Cycle, at: datetime) -> Overview:
     """The quarter `cycle` as of `at`: each unit of the config (then any unit no longer in it,
-    with items in the quarter), the commune's directives with items still open."""
+    with items in the quarter), the commune's directives with items still open. A city
+    office's plan: the Sở's overview (`usecases.city_overview`)."""
+    if plan.communes is not None:
+        from usecases.city_overview import build_city_overview
+
+        return build_city_overview(plan, engine, cycle, at)
     today = local_date(at, plan.zone)
     code = plan.commune.code
     with transaction(engine) as session:
@@ -163,10 +168,8 @@ def queue_overviews(plan: Plan, engine: Engine, at: datetime) -> dict[int, int]:
     Only for a quarter the engine followed: its consolidated report's item was opened by the
     overview's day. A first run after that day (a late go-live: everything of the quarter
     opens at once, past due, for the office to sort out) or an engine down since before the
-    report opened sends no overview of that quarter; neither does a city office's plan (its
-    reports sum up the communes': not yet an overview)."""
-    if plan.communes is not None:  # a city office's plan: its reports are not a commune's
-        return {}
+    report opened sends no overview of that quarter. A city office's plan: the Sở's overview
+    to its leaders, on the city's consolidated report (`usecases.city_overview`)."""
     cycles = due_cycles(plan, local_date(at, plan.zone))
     notices = overview_notices(plan)
     if not cycles or not notices:

@@ -154,6 +154,71 @@ class IndicatorLine:
         }
 
 
+ON_TIME = "on_time"
+LATE = "late"
+MISSING = "missing"
+REPORT_STATES = {ON_TIME: "đúng hạn", LATE: "muộn", MISSING: "chưa gửi"}
+"""A commune's report to the city, as the Sở's overview reads it."""
+
+
+@dataclass(frozen=True)
+class CommuneReport:
+    """A commune's consolidated report of the period, as the Sở received it (the Sở's
+    overview)."""
+
+    code: str
+    name: str
+    """In its own kind word: "xã Mẫu", "phường Mẫu", "đặc khu Mẫu"."""
+    state: str
+    """ON_TIME, LATE or MISSING (not received yet, or no report opened)."""
+    due: date | None
+    received: date | None
+
+    @property
+    def text(self) -> str:
+        """ "đúng hạn (nhận ngày 09/04/2027)", "chưa gửi (hạn 09/04/2027)"."""
+        from schedules.dates import vn_date
+
+        words = REPORT_STATES[self.state]
+        if self.received is not None:
+            return f"{words} (nhận ngày {vn_date(self.received)})"
+        return f"{words} (hạn {vn_date(self.due)})" if self.due else words
+
+    def as_dict(self) -> dict:
+        return {
+            "commune": self.code,
+            "name": self.name,
+            "state": self.state,
+            "state_text": REPORT_STATES[self.state],
+            "due": self.due.isoformat() if self.due else None,
+            "received": self.received.isoformat() if self.received else None,
+        }
+
+
+@dataclass(frozen=True)
+class FarCommune:
+    """A commune among those furthest from the indicators' targets in the period."""
+
+    code: str
+    name: str
+    gap: float
+    """Points of % its figures (ratios, yes/no) fall short of their targets, on average."""
+    met: int
+    with_data: int
+    expected: int
+    """Indicators it owes figures for in the period."""
+
+    def as_dict(self) -> dict:
+        return {
+            "commune": self.code,
+            "name": self.name,
+            "gap": self.gap,
+            "met": self.met,
+            "with_data": self.with_data,
+            "indicators": self.expected,
+        }
+
+
 @dataclass
 class Overview:
     commune: str
@@ -169,6 +234,24 @@ class Overview:
     empty when the config has none or no report carrying them was opened."""
     total_label: str = TOTAL
     """The commune as a whole: "Toàn xã", "Toàn phường", "Toàn đặc khu" (its kind)."""
+    communes: list[CommuneReport] | None = None
+    """The Sở's overview (a city office's plan): each commune's report to the city of the
+    period; `indicators` are then the city's aggregate. None: a commune's overview."""
+    furthest: list[FarCommune] = field(default_factory=list)
+    """The Sở's overview: the communes furthest from the indicators' targets, furthest first."""
+    kinds: str = "xã"
+    """The Sở's overview: the kinds of its communes, as its texts name them ("xã, phường")."""
+
+    @property
+    def is_city(self) -> bool:
+        return self.communes is not None
+
+    def report_counts(self) -> dict[str, int]:
+        """The Sở's overview: communes on time, late, missing."""
+        found = dict.fromkeys(REPORT_STATES, 0)
+        for row in self.communes or []:
+            found[row.state] += 1
+        return found
 
     @property
     def today(self) -> date:
@@ -199,4 +282,12 @@ class Overview:
             "total": self.total().as_dict(),
             "directives": [d.as_dict() for d in self.directives],
             "indicators": [line.as_dict() for line in self.indicators],
-        }
+        } | (
+            {
+                "communes": [row.as_dict() for row in self.communes],
+                "reports": self.report_counts(),
+                "furthest": [row.as_dict() for row in self.furthest],
+            }
+            if self.communes is not None
+            else {}
+        )
