@@ -154,4 +154,12 @@ def test_the_sos_leaders_get_one_city_overview(tmp_path, sqlite_url):
     table = CliRunner().invoke(main, args, env=env)
     assert table.exit_code == 0, table.output
     assert "xã Ví Dụ: chưa gửi" in table.output
+    # xã Ví Dụ's report comes in after its due date: late, from then on.
+    [late] = [i for i in items if (i.commune, i.obligation) == ("xavidu", "bao-cao-cchc-tong-hop")]
+    at = morning(office, date(2027, 3, 30), 9)
+    receive_document(city.plans["xavidu"], engine, late.id, "9/BC-UBND", None, at)
+    later = [*args[:-1], "2027-03-30T10:00", "--format", "json"]
+    data = json.loads(CliRunner().invoke(main, later, env=env).output)
+    assert data["reports"] == {"on_time": 1, "late": 1, "missing": 0}
+    assert data["communes"][1]["received"] == "2027-03-30"
     engine.dispose()
