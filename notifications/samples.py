@@ -146,22 +146,57 @@ def sample_contexts(composer: Composer, at: datetime) -> list[tuple[MailKind, di
         escalated = composer.entry(MailKind.ESCALATION, "escalation-1", item, at_level, facts)
         out.append((digest, composer.context(digest, leaders[0], at_level, [escalated] * 2)))
         out.append(_overview_sample(composer, item, facts, overdue, leaders[0]))
+        if composer.plan.upper is not None:  # a city's templates: the Sở's overview renders too
+            upper = composer.plan.upper
+            out.append(_overview_sample(composer, item, facts, overdue, leaders[0], upper))
     return out + office_samples(composer, item, when[MailKind.OPENED], str(recipient))
 
 
 def _overview_sample(
-    composer: Composer, item: WorkItem, facts: Facts, at: datetime, leader: str
+    composer: Composer,
+    item: WorkItem,
+    facts: Facts,
+    at: datetime,
+    leader: str,
+    office: Plan | None = None,
 ) -> tuple[MailKind, dict]:
-    """The quarterly overview to a leader, every unit with nothing counted yet."""
+    """The quarterly overview to a leader, every unit with nothing counted yet, every
+    indicator without data (`office`, a city office's plan: the Sở's overview, every commune's
+    report missing)."""
     from notifications.documents.overview import overview_view
+    from schedules.indicators import NO_DATA, target_words
     from schedules.overview import quarter_cycle
-    from usecases.overview_data import Overview, UnitQuarter
+    from usecases.overview_data import IndicatorLine, Overview, UnitQuarter
 
-    plan = composer.plan
+    plan = office or composer.plan
     day = item.due
     cycle = quarter_cycle(plan, day.year, (day.month - 1) // 3 + 1)
     units = [UnitQuarter(code, unit.name) for code, unit in plan.units.items()]
     overview = Overview(plan.commune.name, plan.commune.plan_short, cycle, at, plan.zone, units)
+    overview.indicators = [
+        IndicatorLine(
+            i.id,
+            i.ref,
+            i.name,
+            cycle.period or "",
+            "—",
+            target_words(i, day.year),
+            NO_DATA,
+            1,
+            0,
+            0,
+        )
+        for i in plan.indicators.values()
+    ]
+    if plan.communes is not None:  # the Sở's overview: every commune's report still missing
+        from schedules.city import short_name
+        from usecases.overview_data import MISSING, CommuneReport
+
+        overview.communes = [
+            CommuneReport(code, short_name(name), MISSING, cycle.last, None)
+            for code, name in plan.communes.items()
+        ]
+        overview.kinds = plan.kinds_phrase
     kind = MailKind.OVERVIEW
     entry = composer.entry(kind, str(kind), item, at, facts) | {"overview": overview_view(overview)}
     return kind, composer.context(kind, leader, at, [entry])

@@ -312,6 +312,7 @@ def _office_plan(
     plan.city_folder = folder
     plan.communes = {code: p.commune.name for code, p in plans.items()}
     plan.commune_kinds = kinds
+    plan.lower = dict(plans)
     _check_levels(plan, plans, reports)
     for commune_plan in plans.values():
         commune_plan.attach_upper(plan)

@@ -60,6 +60,9 @@ class Plan:
     upper: Plan | None = None
     """A city's commune: the city office's plan, whose report may consolidate the commune's
     (a level's `before: consolidated_due` then ends before the city's due date)."""
+    lower: dict[str, Plan] | None = field(default=None, repr=False, compare=False)
+    """The city office's plan: its communes' plans by code (their indicators, for the Sở's
+    overview). None for a commune."""
 
     def attach_upper(self, upper: Plan) -> None:
         self.upper = upper

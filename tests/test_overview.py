@@ -26,10 +26,17 @@ from schedules.overview import latest_cycle, parse_quarter, quarter_cycle, repor
 from schedules.vocabulary import ItemStatus, MailKind
 from tests.test_mail_support import mail_settings, morning, running_smtp_server
 from usecases.extensions import GrantExtension, grant_extension
+from usecases.indicator_values import enter_values
 from usecases.lifecycle import receive_document
 from usecases.overview import build_overview
 from usecases.sweep import sweep
 
+REPORT = "bao-cao-cchc-dinh-ky"
+ONLINE = "Tỷ lệ hồ sơ giải quyết trực tuyến trên tổng số hồ sơ (Mục II.2.a, ý 3)"
+PAYMENTS = (
+    "Tỷ lệ giao dịch thanh toán trực tuyến của các thủ tục hành chính có nghĩa vụ tài chính "
+    "(Mục II.2.a, ý 2)"
+)
 CHAIR = "chutich@maodien.example"
 VICE = "pct.vhxh@maodien.example"
 OFFICE = "vhxh@maodien.example"
@@ -117,7 +124,12 @@ def cycle(config_dir, tmp_path, engine, plan, monkeypatch):
         for day in (date(2027, 2, 1), date(2027, 3, 1), date(2027, 3, 8)):
             run(day)
         # The units' quý I report: Phòng Kinh tế gets an extension, the others hand in on time
-        # but Công an xã, whose report stays open.
+        # but Công an xã, whose report stays open. The one-stop shop enters two of its figures
+        # with its report: one meets its target, one falls short.
+        [shop] = [i for i in open_items(engine) if (i.obligation, i.unit) == (REPORT, "TTPVHCC")]
+        figures = {"ho-so-truc-tuyen": "170/200", "giao-dich-thanh-toan-truc-tuyen": "40/100"}
+        at = morning(plan, date(2027, 3, 12), 9)
+        enter_values(plan, engine, shop.id, figures, at, "TTPVHCC")
         for n, item in enumerate(open_items(engine), start=100):
             if item.due > date(2027, 3, 18) or item.unit == "CA":
                 continue
@@ -198,6 +210,24 @@ def test_a_q1_cycle_gives_the_chair_one_overview(cycle, engine, plan):
         assert rows[code][3] == by_unit[code].on_time
     assert rows["Toàn xã"][2] == total.total
 
+    # The indicators of the quarter's report period, against their targets.
+    assert "4. Chỉ số (so với mục tiêu của kế hoạch):" in text
+    assert (
+        f"- {ONLINE}: 85 % (mục tiêu ≥ 85 % (đến năm 2030)): đạt; 1/1 đơn vị đã báo cáo "
+        "(1 đúng hạn)\n"
+    ) in text
+    assert (
+        f"- {PAYMENTS}: 40 % (mục tiêu ≥ 50 % (đến năm 2030)): chưa đạt (còn thiếu 10 điểm %); "
+        "1/1 đơn vị đã báo cáo (1 đúng hạn)\n"
+    ) in text
+    assert "(mục tiêu ≥ 100 % (đến năm 2030)): chưa có số liệu; 0/" in text
+    assert "chưa đạt (còn thiếu 10 điểm %)" in mail.html
+    indicators = {r[0]: r for r in book["Chỉ số"].iter_rows(min_row=6, values_only=True)}
+    assert indicators["ho-so-truc-tuyen"][3:9] == ("85 %", "≥ 85 % (đến năm 2030)", "đạt", 1, 1, 1)
+    assert indicators["giao-dich-thanh-toan-truc-tuyen"][5] == "chưa đạt (còn thiếu 10 điểm %)"
+    assert indicators["cong-khai-muc-do-hai-long"][5] == "chưa có số liệu"
+    assert len(indicators) == len(plan.indicators) + 1  # the last row counts them
+
 
 def test_a_second_sweep_a_return_and_a_racing_runner_do_not_resend(cycle, engine, plan):
     inbox, settings, run = cycle
@@ -236,13 +266,29 @@ def test_cli_overview_json_and_xlsx(cycle, engine, plan, config_dir, tmp_path, m
     assert (data["first"], data["last"]) == ("2026-12-19", "2027-03-18")
     assert data["units"] == [row.as_dict() for row in found.units]
     assert data["total"]["due"] == found.total().total
-    assert data["directives"] == [] and data["indicators"] == []
+    assert data["directives"] == []
+    assert [i["id"] for i in data["indicators"]] == list(plan.indicators)
+    online = next(i for i in data["indicators"] if i["id"] == "ho-so-truc-tuyen")
+    assert (
+        online.items()
+        >= {
+            "label": ONLINE,
+            "period": "2027-Q1",
+            "figure": "85 %",
+            "verdict": "đạt",
+            "expected": 1,
+            "reported": 1,
+            "reported_on_time": 1,
+        }.items()
+    )
+    assert online["value"].startswith("85 % (mục tiêu ≥ 85 %")
     # --at alone: the last overview due by then.
     done = runner.invoke(main, ["overview", "--at", "2027-03-25T08:00", "--format", "json"])
     assert json.loads(done.output)["quarter"] == "2027Q1"
     table = runner.invoke(main, ["overview", "--quarter", "2027Q1", "--at", "2027-03-23T08:00"])
     assert table.exit_code == 0 and "Công an xã" in table.output
     assert "nhiệm vụ có hạn từ 19/12/2026 đến 18/03/2027" in table.output
+    assert f"- {ONLINE}: 85 % (mục tiêu ≥ 85 % (đến năm 2030)): đạt;" in table.output
     out = tmp_path / "q1.xlsx"
     done = runner.invoke(main, ["overview", "--quarter", "2027Q1", "--format", "xlsx", "-o", out])
     assert done.exit_code == 0 and out.exists()

@@ -10,8 +10,9 @@ items whose first due date in force lies in the quarter (`schedules.overview.Cyc
 (outbox key: the consolidated report's item, step `overview`, the leader), whatever the number
 of sweeps, catch-up runs or runners racing.
 
-Indicators (issue 24: the PAR INDEX / SIPAS figures) are to come as `Overview.indicators`: a
-list of (label, value) lines the mail and the workbook print under the units' table.
+The indicators (issue 24) are the commune's rows of `usecases.indicator_report` for the
+consolidated report's period (`Cycle.period`): each against its target, with its verdict and how
+many units reported it (on time); the mail and the workbook print them under the units' table.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ from sqlmodel import Session, col
 from models.db import transaction
 from models.store import queue_notices
 from models.tables import Directive, Extension, WorkItem
+from schedules.config import ALL_UNITS
 from schedules.dates import local_date, local_instant
 from schedules.documents import document_reference, subject_phrase
 from schedules.notices import overview_notices
 from schedules.overview import Cycle, quarter_cycle, report_cycles
 from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES, ExtensionStatus, ItemStatus
-from usecases.overview_data import OpenDirective, Overview, UnitQuarter
+from usecases.indicator_report import IndicatorRow, indicator_rows
+from usecases.overview_data import IndicatorLine, OpenDirective, Overview, UnitQuarter
 from usecases.reporting import first_due, tally
 
 STALE_AFTER = timedelta(days=30)
@@ -41,7 +44,12 @@ down a month: the next quarter's comes in its time)."""
 
 def build_overview(plan: Plan, engine: Engine, cycle: Cycle, at: datetime) -> Overview:
     """The quarter `cycle` as of `at`: each unit of the config (then any unit no longer in it,
-    with items in the quarter), the commune's directives with items still open."""
+    with items in the quarter), the commune's directives with items still open. A city
+    office's plan: the Sở's overview (`usecases.city_overview`)."""
+    if plan.communes is not None:
+        from usecases.city_overview import build_city_overview
+
+        return build_city_overview(plan, engine, cycle, at)
     today = local_date(at, plan.zone)
     code = plan.commune.code
     with transaction(engine) as session:
@@ -56,6 +64,7 @@ def build_overview(plan: Plan, engine: Engine, cycle: Cycle, at: datetime) -> Ov
         )
         extended = _extended(session, [i.id for i in items if i.id is not None])
         directives = _open_directives(plan, session, today)
+        indicators = indicator_lines(plan, session, cycle)
     per_unit: dict[str, int] = defaultdict(int)
     for item in items:
         if item.id in extended:
@@ -74,7 +83,33 @@ def build_overview(plan: Plan, engine: Engine, cycle: Cycle, at: datetime) -> Ov
         zone=plan.zone,
         units=rows,
         directives=directives,
+        indicators=indicators,
         total_label=f"Toàn {plan.kind_label}",
+    )
+
+
+def indicator_lines(plan: Plan, session: Session, cycle: Cycle) -> list[IndicatorLine]:
+    """The commune's indicators for the quarter's consolidated report period, in the config's
+    order (none without a consolidated report or indicators)."""
+    if cycle.period is None or not plan.indicators:
+        return []
+    rows = indicator_rows(plan, session, None, [cycle.period])
+    return [line_of(row) for row in rows if row.unit == ALL_UNITS]
+
+
+def line_of(row: IndicatorRow) -> IndicatorLine:
+    """An indicator row (unit ALL: a commune's or a city's) as the overview prints it."""
+    return IndicatorLine(
+        id=row.id,
+        ref=row.ref,
+        name=row.name,
+        period=row.period,
+        value=row.shown,
+        target=row.target_text,
+        verdict=row.verdict,
+        expected=row.expected,
+        reported=row.reported,
+        reported_on_time=row.reported_on_time,
     )
 
 
@@ -133,10 +168,8 @@ def queue_overviews(plan: Plan, engine: Engine, at: datetime) -> dict[int, int]:
     Only for a quarter the engine followed: its consolidated report's item was opened by the
     overview's day. A first run after that day (a late go-live: everything of the quarter
     opens at once, past due, for the office to sort out) or an engine down since before the
-    report opened sends no overview of that quarter; neither does a city office's plan (its
-    reports sum up the communes': not yet an overview)."""
-    if plan.communes is not None:  # a city office's plan: its reports are not a commune's
-        return {}
+    report opened sends no overview of that quarter. A city office's plan: the Sở's overview
+    to its leaders, on the city's consolidated report (`usecases.city_overview`)."""
     cycles = due_cycles(plan, local_date(at, plan.zone))
     notices = overview_notices(plan)
     if not cycles or not notices:

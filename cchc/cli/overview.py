@@ -61,6 +61,8 @@ def overview_cmd(app: App, quarter, fmt, output, at) -> None:
         import json
 
         text = json.dumps(found.as_dict(), ensure_ascii=False, indent=2)
+    elif found.communes is not None:
+        text = "\n".join(_city_lines(found))
     else:
         columns = [Column(key, header) for key, header in COLUMNS]
         rows = [row.as_dict() for row in [*found.units, found.total()]]
@@ -78,8 +80,35 @@ def overview_cmd(app: App, quarter, fmt, output, at) -> None:
             ]
         else:
             lines.append("\nKhông có văn bản chỉ đạo nào còn nhiệm vụ chưa hoàn thành.")
+        if found.indicators:
+            lines.append("\nChỉ số (so với mục tiêu của kế hoạch):")
+            lines += [f"- {line.label}: {line.text}" for line in found.indicators]
         text = "\n".join(lines)
     if output is not None:
         output.write_text(text + "\n", encoding="utf-8")
     else:
         click.echo(text)
+
+
+def _city_lines(found) -> list[str]:
+    """The Sở's overview as text: each commune's report, the city's indicators, the communes
+    furthest from the targets."""
+    from schedules.dates import vn_date
+
+    counts = found.report_counts()
+    lines = [
+        f"Tình hình báo cáo CCHC của các {found.kinds} {found.cycle.label} (báo cáo tổng hợp "
+        f"của thành phố hạn {vn_date(found.cycle.last)}): đúng hạn {counts['on_time']}, muộn "
+        f"{counts['late']}, chưa gửi {counts['missing']}",
+        *(f"- {c.name}: {c.text}" for c in found.communes),
+    ]
+    if found.indicators:
+        lines.append("\nChỉ số toàn thành phố (so với mục tiêu của kế hoạch):")
+        lines += [f"- {line.label}: {line.text}" for line in found.indicators]
+    if found.furthest:
+        lines.append(f"\nCác {found.kinds} còn xa mục tiêu nhất:")
+        lines += [
+            f"- {c.name}: bình quân còn thiếu {c.gap:g} điểm %, {c.met}/{c.expected} chỉ số đạt"
+            for c in found.furthest
+        ]
+    return lines

@@ -19,7 +19,10 @@ from notifications.documents.house_style import (
     workbook_bytes,
 )
 from schedules.dates import vn_date, vn_datetime
+from schedules.indicators import MET, NO_DATA, vn_number
+from schedules.periods import period_label
 from schedules.plan import Plan
+from usecases.overview_data import LATE, MISSING, ON_TIME, REPORT_STATES
 
 if TYPE_CHECKING:  # `cchc check` renders the overview's mail without loading the database layer
     from sqlalchemy import Engine
@@ -57,6 +60,8 @@ def overview_xlsx(overview: Overview) -> bytes:
     wb = Workbook()
     ws = wb.active
     assert ws is not None, "a new workbook has a sheet"
+    if overview.communes is not None:
+        return _city_xlsx(wb, ws, overview)
     ws.title = "Tổng hợp quý"
     keys = [key for key, _ in COLUMNS]
     rows = [row.as_dict() for row in [*overview.units, overview.total()]]
@@ -88,17 +93,140 @@ def overview_xlsx(overview: Overview) -> bytes:
             TITLE_SIZE - 1,
         )
     if overview.indicators:
-        indicator_rows = [list(i) for i in overview.indicators]
         table_sheet(
             wb.create_sheet("Chỉ số"),
-            "CHỈ SỐ CẢI CÁCH HÀNH CHÍNH",
-            Table(["Chỉ số", "Giá trị"], indicator_rows, set(), [60, 20], 1),
-            None,
+            f"CHỈ SỐ CẢI CÁCH HÀNH CHÍNH {overview.cycle.label.replace('quý', 'QUÝ')}",
+            indicators_table(overview),
+            (
+                f"{overview.commune} – kỳ báo cáo: {period_label(overview.indicators[0].period)}",
+                f"Giá trị chung của {overview.total_label.removeprefix('Toàn ').lower()}: tổng "
+                "tử số của các đơn vị trên tổng mẫu số, so với mục tiêu của kế hoạch; “báo cáo "
+                "đúng hạn”: số liệu nhập đến hạn báo cáo của đơn vị.",
+            ),
             TITLE_SIZE - 1,
         )
     data_sheet(wb, keys + ["waived"], [row.as_dict() for row in overview.units], name_width=44)
     name = f"Tình hình thực hiện nhiệm vụ CCHC {overview.cycle.label}"
     return workbook_bytes(wb, name, overview.at)
+
+
+INDICATOR_HEADINGS = [
+    "Mã chỉ số",
+    "Mục",
+    "Chỉ số",
+    "Giá trị",
+    "Mục tiêu",
+    "Đánh giá",
+    "Đơn vị phải báo cáo",
+    "Đã báo cáo",
+    "Báo cáo đúng hạn",
+]
+
+
+def _city_xlsx(wb, ws, overview: Overview) -> bytes:
+    """The Sở's workbook: each commune's report (sheet "Báo cáo các xã"), the city's
+    indicators, the communes furthest from the targets, the raw keys."""
+    from schedules.periods import period_label as label_of
+
+    assert overview.communes is not None
+    ws.title = "Báo cáo các xã"
+    counts = overview.report_counts()
+    rows: list[list] = [
+        [
+            c.code,
+            c.name,
+            REPORT_STATES[c.state],
+            vn_date(c.due) if c.due else "",
+            vn_date(c.received) if c.received else "",
+        ]
+        for c in overview.communes
+    ]
+    rows.append(
+        [
+            "Cộng",
+            f"{len(overview.communes)} {overview.kinds}",
+            f"đúng hạn {counts[ON_TIME]}, muộn {counts[LATE]}, chưa gửi {counts[MISSING]}",
+            "",
+            "",
+        ]
+    )
+    table = Table(
+        ["Mã", overview.kinds.capitalize(), "Báo cáo gửi Sở", "Hạn gửi", "Ngày nhận"],
+        rows,
+        set(),
+        [12, 36, 34, 14, 14],
+        frozen_columns=2,
+    )
+    period = label_of(overview.cycle.period) if overview.cycle.period else overview.cycle.label
+    title = f"TÌNH HÌNH BÁO CÁO CẢI CÁCH HÀNH CHÍNH CỦA CÁC {overview.kinds.upper()} - {period}"
+    subtitle = f"{overview.commune}; {span_text(overview)}"
+    footnote = f"Số liệu đến {vn_datetime(overview.at, overview.zone)}."
+    table_sheet(ws, title, table, (subtitle, footnote))
+    if overview.indicators:
+        table_sheet(
+            wb.create_sheet("Chỉ số"),
+            f"CHỈ SỐ CẢI CÁCH HÀNH CHÍNH TOÀN THÀNH PHỐ - {period}",
+            indicators_table(overview),
+            None,
+            TITLE_SIZE - 1,
+        )
+    if overview.furthest:
+        far = [
+            [c.code, c.name, c.gap, f"{c.met}/{c.expected}", f"{c.with_data}/{c.expected}"]
+            for c in overview.furthest
+        ]
+        far.append(["", "", "", "", ""])
+        table_sheet(
+            wb.create_sheet("Xa mục tiêu nhất"),
+            f"CÁC {overview.kinds.upper()} CÒN XA MỤC TIÊU NHẤT",
+            Table(
+                [
+                    "Mã",
+                    overview.kinds.capitalize(),
+                    "Bình quân còn thiếu (điểm %)",
+                    "Chỉ số đạt",
+                    "Chỉ số có số liệu",
+                ],
+                far,
+                set(),
+                [12, 36, 16, 12, 12],
+                frozen_columns=2,
+            ),
+            None,
+            TITLE_SIZE - 1,
+        )
+    keys = ["commune", "name", "state", "due", "received"]
+    data_sheet(wb, keys, [c.as_dict() for c in overview.communes], name_width=36)
+    return workbook_bytes(
+        wb, f"Tình hình báo cáo CCHC của các {overview.kinds} {period}", overview.at
+    )
+
+
+def indicators_table(overview: Overview) -> Table:
+    """The sheet "Chỉ số": each indicator against its target, and who reported it."""
+    rows: list[list] = [
+        [
+            line.id,
+            line.ref,
+            line.name,
+            line.value,
+            line.target,
+            line.verdict,
+            line.expected,
+            line.reported,
+            line.reported_on_time,
+        ]
+        for line in overview.indicators
+    ]
+    met = sum(1 for line in overview.indicators if line.verdict == MET)
+    missing = sum(1 for line in overview.indicators if line.verdict == NO_DATA)
+    rows.append(
+        ["Cộng", "", f"{len(rows)} chỉ số", "", "", f"{met} đạt, {missing} chưa có số liệu"]
+        + ["", "", ""]
+    )
+    return Table(
+        INDICATOR_HEADINGS, rows, set(), [22, 16, 60, 12, 18, 30, 12, 12, 12], frozen_columns=3
+    )
 
 
 def _directives_table(overview: Overview) -> Table:
@@ -112,7 +240,8 @@ def _directives_table(overview: Overview) -> Table:
 
 
 def overview_file_name(overview: Overview) -> str:
-    return f"tong-hop-cchc-{overview.cycle.year}-quy-{overview.cycle.quarter}.xlsx"
+    city = "thanh-pho-" if overview.communes is not None else ""
+    return f"tong-hop-cchc-{city}{overview.cycle.year}-quy-{overview.cycle.quarter}.xlsx"
 
 
 def overview_files(overview: Overview) -> list[File]:
@@ -162,6 +291,28 @@ def overview_view(overview: Overview) -> dict:
             d.as_dict() | {"due_text": vn_date(d.due), "units_text": ", ".join(d.units)}
             for d in overview.directives
         ],
-        "indicators": [{"label": k, "value": v} for k, v in overview.indicators],
+        "indicators": [line.as_dict() for line in overview.indicators],
         "file": overview_file_name(overview),
+    } | (_city_view(overview) if overview.communes is not None else {"city": False})
+
+
+def _city_view(overview: Overview) -> dict:
+    """The Sở's overview: its communes' reports, the communes furthest from the targets."""
+    communes = overview.communes or []
+    by_state = {state: [c.name for c in communes if c.state == state] for state in (LATE, MISSING)}
+    return {
+        "city": True,
+        "kinds": overview.kinds,
+        "reports": overview.report_counts() | {"total": len(communes)},
+        "communes": [c.as_dict() | {"text": c.text} for c in communes],
+        "late_names": ", ".join(by_state[LATE]),
+        "missing_names": ", ".join(by_state[MISSING]),
+        "furthest": [
+            c.as_dict()
+            | {
+                "text": f"bình quân còn thiếu {vn_number(c.gap)} điểm % so với mục tiêu; "
+                f"{c.met}/{c.expected} chỉ số đạt, {c.with_data}/{c.expected} có số liệu"
+            }
+            for c in overview.furthest
+        ],
     }
