@@ -427,6 +427,31 @@ def people(plan: Plan) -> dict[str, str]:
     return names
 
 
+def _personal(name: str, title: str | None) -> tuple[str, str | None]:
+    """A person's name and title as a salutation puts them: the title dropped when the name
+    already says it ("Chủ tịch UBND xã", title "Chủ tịch")."""
+    return name, (title if title and title not in name else None)
+
+
+def salutations(plan: Plan) -> dict[str, tuple[str, str]]:
+    """How a mail greets each address the config knows, as an office writes it: per address
+    the "Kính gửi" line's words and the name that follows "đồng chí" in a sentence. Leaders
+    and heads of units: "Đồng chí Nguyễn Đình Hiền, Phó Chủ tịch UBND xã" ("Đồng chí Trưởng
+    phòng Kinh tế" when the config names only the office); a unit and the contact: their
+    name. First mention wins, as in `people`."""
+    found: dict[str, tuple[str, str]] = {}
+    for unit in plan.units.values():
+        found.setdefault(str(unit.email).lower(), (unit.name, unit.name))
+    persons = [unit.head for unit in plan.units.values()] + list(plan.commune.leadership)
+    for person in persons:
+        name, title = _personal(person.name, person.title)
+        greeting = f"Đồng chí {name}, {title}" if title else f"Đồng chí {name}"
+        found.setdefault(str(person.email).lower(), (greeting, name))
+    contact = plan.commune.contact
+    found.setdefault(str(contact.email).lower(), (contact.name, contact.name))
+    return found
+
+
 def leader_in_charge(plan: Plan) -> str:
     """The leader in charge of administrative reform as a sentence names them after "đồng
     chí": the config's title ("Phó Chủ tịch UBND xã"), else "lãnh đạo Ủy ban nhân dân xã …"."""
