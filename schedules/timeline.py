@@ -179,8 +179,7 @@ class _ItemRules:
             if s.at > opened_at
             and (
                 s.kind != StepKind.REMINDER
-                or self.calendar.working_days_between(opened_on, local_date(s.at, self.zone))
-                >= gap
+                or self.calendar.working_days_between(opened_on, local_date(s.at, self.zone)) >= gap
             )
         ]
         inputs_day = inputs_due(due, self.policy, self.calendar)

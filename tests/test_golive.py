@@ -189,9 +189,7 @@ def test_no_unit_is_mailed_more_than_three_times_in_the_week_the_office_triages(
     week_end = GO_LIVE + timedelta(days=6)
     counts = {
         unit.code: [
-            m.kind
-            for day, m in triaged
-            if day <= week_end and addressed_to(m, str(unit.email))
+            m.kind for day, m in triaged if day <= week_end and addressed_to(m, str(unit.email))
         ]
         for unit in plan.units.values()
     }

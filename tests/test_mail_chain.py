@@ -141,7 +141,7 @@ def test_the_offices_own_report_reaches_its_head_before_the_leaders(
     )
     assert first.msg["Date"].datetime.date() == date(2027, 3, 22)
     for part in (first.text, plain(first.html)):
-        assert "Kính gửi: Trưởng phòng Văn hóa - Xã hội" in part
+        assert "Kính gửi: Đồng chí Trưởng phòng Văn hóa - Xã hội" in part
         assert "Nhiệm vụ của Phòng Văn hóa - Xã hội dưới đây chưa hoàn thành" in part
         assert (
             "Nếu tiếp tục chậm, Phòng Văn hóa - Xã hội sẽ báo cáo đồng chí Phó Chủ tịch UBND xã "

@@ -19,7 +19,7 @@ from notifications.facts import Facts
 from notifications.message import digest_message_id, message_id
 from notifications.samples import check_mail
 from notifications.smtp import eml_bytes
-from notifications.views import countdown, item_view, period_label
+from notifications.views import countdown, item_view, period_label, salutations
 from schedules.contents import report_contents
 from schedules.dates import local_instant
 from schedules.plan_loader import load_plan
@@ -532,3 +532,24 @@ def test_subjects_name_the_unit_and_the_deadline_first_in_about_100_characters(p
             assert subject.startswith(f"[CCHC] Hạn {lead}"), subject
             assert len(subject) <= 102, subject
     assert max(lengths) <= 80  # with the unit's name: ~100 characters
+
+
+def test_a_mail_greets_leaders_and_heads_as_comrades_and_units_by_name(plan):
+    """ "Kính gửi: Đồng chí <name>, <title>" for a leader or head; a unit by its name."""
+    greetings = {address: words for address, (words, _) in salutations(plan).items()}
+    assert greetings["pct.vhxh@maodien.example"] == (
+        "Đồng chí Nguyễn Đình Hiền, Phó Chủ tịch UBND xã"
+    )
+    assert greetings["chutich@maodien.example"] == "Đồng chí Chủ tịch UBND xã"
+    assert greetings["truongphong.kt@maodien.example"] == "Đồng chí Trưởng phòng Kinh tế"
+    assert greetings["kinhte@maodien.example"] == "Phòng Kinh tế"
+    item = kt_item(plan)
+    for kind, step, to in (
+        ("opened", "opened", "kinhte@maodien.example"),
+        ("escalation", "escalation-1", "truongphong.kt@maodien.example"),
+    ):
+        _, text, html = texts(render_row(plan, item, kind, step, AT, to))
+        expected = greetings[to]
+        assert (
+            f"Kính gửi: {expected}\n" in text and f"Kính gửi: <strong>{expected}</strong>" in html
+        )
