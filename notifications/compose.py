@@ -52,6 +52,7 @@ from schedules.vocabulary import (
     StepKind,
     days_late,
     parse_step,
+    working_days,
 )
 
 if TYPE_CHECKING:
@@ -395,7 +396,7 @@ class Composer:
         late = days_late(deadline, today, self.plan.calendar)
         own = item.unit == self.plan.commune.standing_office
         extra = (" hoàn thành bổ sung" if own else " gửi bổ sung") if catch_up else ""
-        head = f"quá hạn{extra} {late:02d} ngày làm việc" if late else f"quá hạn{extra}"
+        head = f"quá hạn{extra} {working_days(late)}" if late else f"quá hạn{extra}"
         return f"{head} ({'; '.join([f'hạn{extra} {vn_date(deadline)}', *earlier])})"
 
     def _closed(self, item: WorkItem, facts: Facts) -> dict:

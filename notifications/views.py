@@ -25,6 +25,7 @@ from schedules.vocabulary import (
     ObligationKind,
     days_late,
     standing,
+    working_days,
 )
 
 if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cchc plan` needs none
@@ -169,14 +170,14 @@ def countdown(plan: Plan, due: date, today: date) -> tuple[int, int, str]:
     if today > due:
         late = days_late(due, today, plan.calendar)
         if late:
-            return 0, late, f"đã quá hạn {late} ngày làm việc"
+            return 0, late, f"đã quá hạn {working_days(late)}"
         return 0, 0, f"đã quá hạn (hạn là ngày {vn_date(due)})"
     left = plan.calendar.working_days_between(today, due)
     if today == due:
         return 0, 0, "hạn là hôm nay"
     if left == 0:
         return 0, 0, f"hạn là ngày {vn_date(due)}"
-    return left, 0, f"còn {left} ngày làm việc"
+    return left, 0, f"còn {working_days(left)}"
 
 
 def unit_view(plan: Plan, code: str) -> UnitView:
@@ -248,7 +249,7 @@ def item_view(
     left, late, phrase = countdown(plan, deadline, today)
     if catch_up and today > catch_up and late:
         what = "hoàn thành bổ sung" if item.unit == plan.commune.standing_office else "gửi bổ sung"
-        phrase = f"đã quá hạn {what} {late} ngày làm việc"
+        phrase = f"đã quá hạn {what} {working_days(late)}"
     found = _directive_of(plan, item, directive)
     ref, product, deliverable = _owed(plan, item, label, found)
     late_notice = late_notice_note(plan, item)
@@ -355,12 +356,12 @@ def late_notice_note(plan: Plan, item: WorkItem) -> str:
     when = (
         "đúng ngày đến hạn"
         if left <= 0
-        else f"ngày {vn_date(opened_on)}, chỉ còn {left} ngày làm việc đến hạn"
+        else f"ngày {vn_date(opened_on)}, chỉ còn {working_days(left)} đến hạn"
     )
     notice = plan.policy(item.obligation).min_notice
     return (
         f"hạn theo Kế hoạch: {vn_weekday(planned)}, ngày {vn_date(planned)}; nhiệm vụ được "
-        f"thông báo {when}, nên hạn nộp được tính {notice} ngày làm việc kể từ ngày thông báo"
+        f"thông báo {when}, nên hạn nộp được tính {working_days(notice)} kể từ ngày thông báo"
     )
 
 

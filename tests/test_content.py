@@ -116,7 +116,7 @@ def test_consolidated_report_mails_show_which_units_are_missing(plan, engine):
     assert f"Đã nhận 2/{units} báo cáo của các đơn vị (1 nộp sau hạn)" in text
     assert "Văn phòng HĐND và UBND xã: đã nộp, đúng hạn\n" in text
     assert "Công an xã: đã nộp, sau hạn" in text
-    assert "Phòng Kinh tế: chưa nộp (đã quá hạn 2 ngày làm việc)" in text
+    assert "Phòng Kinh tế: chưa nộp (đã quá hạn 02 ngày làm việc)" in text
     # Live at send time: a report received later shows in the next mail.
     kt = find_item(engine, REPORT, "KT", "2027-Q1")
     with transaction(engine) as s:

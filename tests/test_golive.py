@@ -240,13 +240,13 @@ def test_an_item_opened_on_its_due_date_gets_a_stated_grace(run, plan):
     [opened] = [m for _, m in run.mails if m.kind == "opened" and budget.id in m.items]
     assert opened.header("Subject").startswith("[CCHC] Phòng Kinh tế, hạn 22/07/2027 – ")
     text = opened.text
-    assert "Hạn nộp: Thứ Năm, ngày 22/07/2027 (còn 5 ngày làm việc)" in text
+    assert "Hạn nộp: Thứ Năm, ngày 22/07/2027 (còn 05 ngày làm việc)" in text
     assert (
         "(hạn theo Kế hoạch: Thứ Năm, ngày 15/07/2027; nhiệm vụ được thông báo đúng ngày đến "
-        "hạn, nên hạn nộp được tính 5 ngày làm việc kể từ ngày thông báo)"
+        "hạn, nên hạn nộp được tính 05 ngày làm việc kể từ ngày thông báo)"
     ) in text
     assert "hạn là hôm nay" not in text and "Hạn ban đầu" not in text
-    assert "đến hạn" in opened.html and "5 ngày làm việc kể từ ngày thông báo" in opened.html
+    assert "đến hạn" in opened.html and "05 ngày làm việc kể từ ngày thông báo" in opened.html
     # Its ladder runs from the grace: no due-day or overdue mail to the unit before it.
     unit_mails = [
         (d, m.kind)

@@ -92,7 +92,7 @@ def test_reminder_states_what_when_and_whom_to_call(plan):
         assert "quý I năm 2027" in part
         assert "số liệu từ 15/12/2026 đến 14/03/2027" in part
         assert "Thứ Ba, ngày 16/03/2027" in part
-        assert "còn 5 ngày làm việc" in part
+        assert "còn 05 ngày làm việc" in part
         assert "84/KH-UBND, Mục V.1" in part
         assert "Công chức phụ trách CCHC, Phòng Văn hóa - Xã hội" in part
         assert "0220 000 0000" in part
@@ -217,11 +217,11 @@ def test_period_labels(key, label):
 
 def test_working_days_left_and_late(plan):
     due = date(2027, 3, 16)  # a Tuesday
-    assert countdown(plan, due, date(2027, 3, 9)) == (5, 0, "còn 5 ngày làm việc")
-    assert countdown(plan, due, date(2027, 3, 13)) == (2, 0, "còn 2 ngày làm việc")  # Saturday
+    assert countdown(plan, due, date(2027, 3, 9)) == (5, 0, "còn 05 ngày làm việc")
+    assert countdown(plan, due, date(2027, 3, 13)) == (2, 0, "còn 02 ngày làm việc")  # Saturday
     assert countdown(plan, due, due) == (0, 0, "hạn là hôm nay")
-    assert countdown(plan, due, date(2027, 3, 17)) == (0, 1, "đã quá hạn 1 ngày làm việc")
-    assert countdown(plan, due, date(2027, 3, 20)) == (0, 3, "đã quá hạn 3 ngày làm việc")
+    assert countdown(plan, due, date(2027, 3, 17)) == (0, 1, "đã quá hạn 01 ngày làm việc")
+    assert countdown(plan, due, date(2027, 3, 20)) == (0, 3, "đã quá hạn 03 ngày làm việc")
 
 
 def test_mail_kinds_the_cli_and_the_templates_agree():
