@@ -100,6 +100,18 @@ class ItemView:
     """The standing tasks a periodic report covers (`schedules.contents`)."""
     office_own: bool
     """An item of the standing office itself: its mails are the office's own reminders."""
+
+    @property
+    def deadline_word(self) -> str:
+        """ "hạn nộp" of a unit's product; "hạn hoàn thành" of the standing office's own task
+        (it hands nothing in to itself)."""
+        return "hạn hoàn thành" if self.office_own else "hạn nộp"
+
+    @property
+    def deadline_label(self) -> str:
+        """The same, as a label starts: "Hạn nộp", "Hạn hoàn thành"."""
+        return self.deadline_word.capitalize()
+
     lead_label: str
     """ "Đơn vị chủ trì" (a commune's unit), "Cơ quan chủ trì" (the city office, a Sở)."""
     catch_up: str
@@ -346,9 +358,10 @@ def late_notice_note(plan: Plan, item: WorkItem) -> str:
     opened_on = local_date(item.opened_at, plan.zone)
     if item.held_on is not None and planned < item.held_on:
         office = unit_view(plan, plan.commune.standing_office).name
+        word = "hạn hoàn thành" if item.unit == plan.commune.standing_office else "hạn nộp"
         return (
             f"hạn theo Kế hoạch: {vn_date(planned)}, trước ngày hệ thống nhắc việc bắt đầu vận "
-            f"hành là ngày {vn_date(item.held_on)}; {office} định lại hạn nộp như trên"
+            f"hành là ngày {vn_date(item.held_on)}; {office} định lại {word} như trên"
         )
     if plan.notice_deadline(item.obligation, planned, item.opened_at, item.opens_on) != item.due:
         return ""
@@ -359,9 +372,10 @@ def late_notice_note(plan: Plan, item: WorkItem) -> str:
         else f"ngày {vn_date(opened_on)}, chỉ còn {working_days(left)} đến hạn"
     )
     notice = plan.policy(item.obligation).min_notice
+    word = "hạn hoàn thành" if item.unit == plan.commune.standing_office else "hạn nộp"
     return (
         f"hạn theo Kế hoạch: {vn_weekday(planned)}, ngày {vn_date(planned)}; nhiệm vụ được "
-        f"thông báo {when}, nên hạn nộp được tính {working_days(notice)} kể từ ngày thông báo"
+        f"thông báo {when}, nên {word} được tính {working_days(notice)} kể từ ngày thông báo"
     )
 
 

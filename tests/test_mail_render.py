@@ -553,3 +553,21 @@ def test_a_mail_greets_leaders_and_heads_as_comrades_and_units_by_name(plan):
         assert (
             f"Kính gửi: {expected}\n" in text and f"Kính gửi: <strong>{expected}</strong>" in html
         )
+
+
+@pytest.mark.parametrize(
+    ("kind", "step", "day"),
+    [("opened", "opened", date(2027, 3, 9)), ("due", "due", date(2027, 3, 16)),
+     ("overdue", "overdue", date(2027, 3, 18))],
+)  # fmt: skip
+def test_the_offices_own_task_has_a_date_to_finish_not_to_hand_in(plan, kind, step, day):
+    """The standing office hands nothing in to itself: "Hạn hoàn thành", never "Hạn nộp"."""
+    own = kt_item(plan, unit="VHXH", obligation="bao-cao-cchc-tong-hop", due=date(2027, 3, 18))
+    at = local_instant(day, plan.commune.sweep_time, plan.zone)
+    _, text, html = texts(render_row(plan, own, kind, step, at))
+    assert "hạn nộp" not in text.lower() and "hạn nộp" not in html.lower()
+    assert "hạn hoàn thành" in text.lower() and "hạn hoàn thành" in html.lower()
+    if kind == "opened":
+        assert "- Hạn hoàn thành: Thứ Năm, ngày 18/03/2027 (còn 07 ngày làm việc)" in text
+    unit = texts(render_row(plan, kt_item(plan), kind, step, at))[1]
+    assert "hạn nộp" in unit.lower()
