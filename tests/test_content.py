@@ -167,6 +167,8 @@ def test_coordinating_units_of_the_par_index_are_asked_and_reminded_once(plan, e
         "hóa - Xã hội hoàn thành sản phẩm: "
     ) in text
     assert "Sản phẩm cần nộp" not in text and "chậm nhất" not in text
+    [line] = [x for x in text.splitlines() if x.startswith("- Nội dung phối hợp: ")]
+    assert "- Kỳ" not in line  # a line of its own
     assert "tài liệu kiểm chứng" in text  # the note reaches the coordinating units too
     assert "http" not in text  # never the lead's upload link
     # Coordinators are never escalated.
