@@ -37,6 +37,7 @@ from notifications.views import (
     file_size,
     item_view,
     people,
+    salutations,
     shorten,
     source_states,
     unit_view,
@@ -51,6 +52,7 @@ from schedules.vocabulary import (
     StepKind,
     days_late,
     parse_step,
+    working_days,
 )
 
 if TYPE_CHECKING:
@@ -137,6 +139,7 @@ class Composer:
         self.overview = overview
         self.renderer: Renderer = renderer or renderer_for(plan.folder, plan.city_folder)
         self.names = people(plan)
+        self.salutations = salutations(plan)
         self.units_by_address = {str(u.email).lower(): code for code, u in plan.units.items()}
         self.leaders = leader_addresses(plan)
         office = plan.units.get(plan.commune.standing_office)
@@ -254,12 +257,15 @@ class Composer:
         """Every variable a template may use; the same keys for every kind (see docs/mail.md)."""
         single = entries[0] if kind != MailKind.DIGEST and entries else {}
         today = local_date(at, self.plan.zone)
+        greeting, person = self.salutations.get(recipient.lower(), (recipient, recipient))
         return self.common(today, at) | {
             "kind": kind,
             "kind_label": KIND_LABELS.get(kind, "Tổng hợp"),
             "recipient": {
                 "address": recipient,
                 "name": self.names.get(recipient.lower()) or recipient,
+                "greeting": greeting,
+                "person": person,
             },
             "item": single.get("item"),
             "step": single.get("step", ""),
@@ -390,7 +396,7 @@ class Composer:
         late = days_late(deadline, today, self.plan.calendar)
         own = item.unit == self.plan.commune.standing_office
         extra = (" hoàn thành bổ sung" if own else " gửi bổ sung") if catch_up else ""
-        head = f"quá hạn{extra} {late:02d} ngày làm việc" if late else f"quá hạn{extra}"
+        head = f"quá hạn{extra} {working_days(late)}" if late else f"quá hạn{extra}"
         return f"{head} ({'; '.join([f'hạn{extra} {vn_date(deadline)}', *earlier])})"
 
     def _closed(self, item: WorkItem, facts: Facts) -> dict:

@@ -3,7 +3,7 @@ line's tables and the status pages show them (an item's status: `schedules.vocab
 
 from __future__ import annotations
 
-from schedules.vocabulary import MailKind, OutboxStatus, StepKind, parse_step
+from schedules.vocabulary import MailKind, OutboxStatus, StepKind, parse_step, working_days
 
 KIND_LABELS: dict[str, str] = {
     MailKind.OPENED: "Thông báo nhiệm vụ",
@@ -51,7 +51,7 @@ def step_label(step: str) -> str:
     n = name.number
     words = {
         StepKind.OPENED: "thông báo nhiệm vụ",
-        StepKind.REMINDER: f"nhắc hạn, còn {n} ngày làm việc",
+        StepKind.REMINDER: f"nhắc hạn, còn {working_days(n or 0)}",
         StepKind.DUE: "đến hạn",
         StepKind.OVERDUE: "quá hạn gửi bổ sung" if n else "quá hạn",
         StepKind.ESCALATION: f"chuyển cấp {n}",

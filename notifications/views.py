@@ -25,6 +25,7 @@ from schedules.vocabulary import (
     ObligationKind,
     days_late,
     standing,
+    working_days,
 )
 
 if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cchc plan` needs none
@@ -99,6 +100,18 @@ class ItemView:
     """The standing tasks a periodic report covers (`schedules.contents`)."""
     office_own: bool
     """An item of the standing office itself: its mails are the office's own reminders."""
+
+    @property
+    def deadline_word(self) -> str:
+        """ "hạn nộp" of a unit's product; "hạn hoàn thành" of the standing office's own task
+        (it hands nothing in to itself)."""
+        return "hạn hoàn thành" if self.office_own else "hạn nộp"
+
+    @property
+    def deadline_label(self) -> str:
+        """The same, as a label starts: "Hạn nộp", "Hạn hoàn thành"."""
+        return self.deadline_word.capitalize()
+
     lead_label: str
     """ "Đơn vị chủ trì" (a commune's unit), "Cơ quan chủ trì" (the city office, a Sở)."""
     catch_up: str
@@ -169,14 +182,14 @@ def countdown(plan: Plan, due: date, today: date) -> tuple[int, int, str]:
     if today > due:
         late = days_late(due, today, plan.calendar)
         if late:
-            return 0, late, f"đã quá hạn {late} ngày làm việc"
+            return 0, late, f"đã quá hạn {working_days(late)}"
         return 0, 0, f"đã quá hạn (hạn là ngày {vn_date(due)})"
     left = plan.calendar.working_days_between(today, due)
     if today == due:
         return 0, 0, "hạn là hôm nay"
     if left == 0:
         return 0, 0, f"hạn là ngày {vn_date(due)}"
-    return left, 0, f"còn {left} ngày làm việc"
+    return left, 0, f"còn {working_days(left)}"
 
 
 def unit_view(plan: Plan, code: str) -> UnitView:
@@ -248,7 +261,7 @@ def item_view(
     left, late, phrase = countdown(plan, deadline, today)
     if catch_up and today > catch_up and late:
         what = "hoàn thành bổ sung" if item.unit == plan.commune.standing_office else "gửi bổ sung"
-        phrase = f"đã quá hạn {what} {late} ngày làm việc"
+        phrase = f"đã quá hạn {what} {working_days(late)}"
     found = _directive_of(plan, item, directive)
     ref, product, deliverable = _owed(plan, item, label, found)
     late_notice = late_notice_note(plan, item)
@@ -345,9 +358,10 @@ def late_notice_note(plan: Plan, item: WorkItem) -> str:
     opened_on = local_date(item.opened_at, plan.zone)
     if item.held_on is not None and planned < item.held_on:
         office = unit_view(plan, plan.commune.standing_office).name
+        word = "hạn hoàn thành" if item.unit == plan.commune.standing_office else "hạn nộp"
         return (
             f"hạn theo Kế hoạch: {vn_date(planned)}, trước ngày hệ thống nhắc việc bắt đầu vận "
-            f"hành là ngày {vn_date(item.held_on)}; {office} định lại hạn nộp như trên"
+            f"hành là ngày {vn_date(item.held_on)}; {office} định lại {word} như trên"
         )
     if plan.notice_deadline(item.obligation, planned, item.opened_at, item.opens_on) != item.due:
         return ""
@@ -355,12 +369,13 @@ def late_notice_note(plan: Plan, item: WorkItem) -> str:
     when = (
         "đúng ngày đến hạn"
         if left <= 0
-        else f"ngày {vn_date(opened_on)}, chỉ còn {left} ngày làm việc đến hạn"
+        else f"ngày {vn_date(opened_on)}, chỉ còn {working_days(left)} đến hạn"
     )
     notice = plan.policy(item.obligation).min_notice
+    word = "hạn hoàn thành" if item.unit == plan.commune.standing_office else "hạn nộp"
     return (
         f"hạn theo Kế hoạch: {vn_weekday(planned)}, ngày {vn_date(planned)}; nhiệm vụ được "
-        f"thông báo {when}, nên hạn nộp được tính {notice} ngày làm việc kể từ ngày thông báo"
+        f"thông báo {when}, nên {word} được tính {working_days(notice)} kể từ ngày thông báo"
     )
 
 
@@ -425,6 +440,31 @@ def people(plan: Plan) -> dict[str, str]:
     contact = plan.commune.contact
     names.setdefault(str(contact.email).lower(), contact.name)
     return names
+
+
+def _personal(name: str, title: str | None) -> tuple[str, str | None]:
+    """A person's name and title as a salutation puts them: the title dropped when the name
+    already says it ("Chủ tịch UBND xã", title "Chủ tịch")."""
+    return name, (title if title and title not in name else None)
+
+
+def salutations(plan: Plan) -> dict[str, tuple[str, str]]:
+    """How a mail greets each address the config knows, as an office writes it: per address
+    the "Kính gửi" line's words and the name that follows "đồng chí" in a sentence. Leaders
+    and heads of units: "Đồng chí Nguyễn Đình Hiền, Phó Chủ tịch UBND xã" ("Đồng chí Trưởng
+    phòng Kinh tế" when the config names only the office); a unit and the contact: their
+    name. First mention wins, as in `people`."""
+    found: dict[str, tuple[str, str]] = {}
+    for unit in plan.units.values():
+        found.setdefault(str(unit.email).lower(), (unit.name, unit.name))
+    persons = [unit.head for unit in plan.units.values()] + list(plan.commune.leadership)
+    for person in persons:
+        name, title = _personal(person.name, person.title)
+        greeting = f"Đồng chí {name}, {title}" if title else f"Đồng chí {name}"
+        found.setdefault(str(person.email).lower(), (greeting, name))
+    contact = plan.commune.contact
+    found.setdefault(str(contact.email).lower(), (contact.name, contact.name))
+    return found
 
 
 def leader_in_charge(plan: Plan) -> str:

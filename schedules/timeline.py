@@ -83,6 +83,17 @@ def notice_deadline(
     return calendar.add_working_days(opened_on, policy.min_notice)
 
 
+def reminder_gap(policy: ResolvedPolicy) -> int:
+    """Working days that must lie between an item's opening mail and a reminder: `min_notice`,
+    but never more than an item opened on time has before its first reminder
+    (`open_before_due` minus the earliest reminder), so an on-time item keeps every reminder
+    its policy sets. An item opened late (a first run, a grace, a re-opened held item) has
+    fewer days: the reminders that would follow its opening mail too closely are skipped; its
+    due-day notice still comes."""
+    first_reminder = max(policy.reminders, default=0)
+    return max(0, min(policy.min_notice, policy.open_before_due - first_reminder))
+
+
 def timeline(
     due: date,
     opened_at: datetime,
@@ -97,8 +108,10 @@ def timeline(
 
     1. `opened` at the opening instant;
     2. a reminder each configured number of working days before `due` (the sweep's morning),
-       dropped when it would fall before the item was opened; the last one before the
-       coordinating units' inputs are due reminds them too (`asks_inputs`);
+       dropped when it would fall before the item was opened, or sooner after the opening mail
+       than `reminder_gap` allows (an item opened late, re-opened or given a grace is not
+       reminded a few days after it was told); the last one before the coordinating units'
+       inputs are due reminds them too (`asks_inputs`);
     3. `due` on the due date's morning, when the policy wants a due-day notice;
     4. `overdue` when the due date has ended (midnight, local time): "on time" means by the end
        of the due date;
@@ -158,7 +171,17 @@ class _ItemRules:
         ]
         if self.policy.due_day_notice:
             steps.append(Step(StepKind.DUE, StepKind.DUE, self.at_morning(due)))
-        steps = [s for s in steps if s.at > opened_at]
+        opened_on = local_date(opened_at, self.zone)
+        gap = reminder_gap(self.policy)
+        steps = [
+            s
+            for s in steps
+            if s.at > opened_at
+            and (
+                s.kind != StepKind.REMINDER
+                or self.calendar.working_days_between(opened_on, local_date(s.at, self.zone)) >= gap
+            )
+        ]
         inputs_day = inputs_due(due, self.policy, self.calendar)
         asking = [
             s

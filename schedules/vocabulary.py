@@ -187,6 +187,12 @@ class Standing:
         return self.status.label
 
 
+def working_days(count: int) -> str:
+    """A count of working days as every mail and page writes it, two digits as in an
+    administrative plan: "02 ngày làm việc", "05 ngày làm việc", "12 ngày làm việc"."""
+    return f"{count:02d} ngày làm việc"
+
+
 def days_late(due: date, today: date, calendar: WorkingDays) -> int:
     """Working days from `due` to `today` (0 when `today` is not after `due`)."""
     return max(calendar.working_days_between(due, today), 0)

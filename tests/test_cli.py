@@ -546,9 +546,9 @@ def test_every_status_and_step_has_its_vietnamese_label():
             "returned-1", "waived", "undelivered-overdue", "reminder-2#1", "made-up",
         )
     ] == [
-        "thông báo nhiệm vụ", "nhắc hạn, còn 5 ngày làm việc", "đến hạn", "quá hạn", "chuyển cấp 2",
-        "đã nhận", "đã nhận bản 2", "trả lại lần 1", "miễn", "báo thư lỗi: quá hạn",
-        "nhắc hạn, còn 2 ngày làm việc (trước lần trả lại 1)", "made-up",
+        "thông báo nhiệm vụ", "nhắc hạn, còn 05 ngày làm việc", "đến hạn", "quá hạn",
+        "chuyển cấp 2", "đã nhận", "đã nhận bản 2", "trả lại lần 1", "miễn", "báo thư lỗi: quá hạn",
+        "nhắc hạn, còn 02 ngày làm việc (trước lần trả lại 1)", "made-up",
     ]  # fmt: skip
 
 

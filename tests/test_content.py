@@ -116,7 +116,7 @@ def test_consolidated_report_mails_show_which_units_are_missing(plan, engine):
     assert f"Đã nhận 2/{units} báo cáo của các đơn vị (1 nộp sau hạn)" in text
     assert "Văn phòng HĐND và UBND xã: đã nộp, đúng hạn\n" in text
     assert "Công an xã: đã nộp, sau hạn" in text
-    assert "Phòng Kinh tế: chưa nộp (đã quá hạn 2 ngày làm việc)" in text
+    assert "Phòng Kinh tế: chưa nộp (đã quá hạn 02 ngày làm việc)" in text
     # Live at send time: a report received later shows in the next mail.
     kt = find_item(engine, REPORT, "KT", "2027-Q1")
     with transaction(engine) as s:
@@ -157,9 +157,18 @@ def test_coordinating_units_of_the_par_index_are_asked_and_reminded_once(plan, e
         f"Hạn gửi nội dung phối hợp: {weekday}, ngày {inputs:%d/%m/%Y} (gửi Phòng Văn hóa - Xã "
         "hội)."
     )
-    assert f"- Hạn gửi nội dung phối hợp: {weekday}, ngày {inputs:%d/%m/%Y}" in text
+    # Its deadline once, with what it must send; the lead's date once; no "Sản phẩm cần nộp".
+    assert text.count(f"{inputs:%d/%m/%Y}") == 1
+    assert text.count(f"{item.due:%d/%m/%Y}") == 1
     assert f"- Hạn nộp của đơn vị chủ trì: {vn_weekday(item.due)}, ngày {item.due:%d/%m/%Y}" in text
-    assert f"chậm nhất {weekday}, ngày {inputs:%d/%m/%Y}" in text
+    assert "đề nghị đơn vị cung cấp nội dung phối hợp nêu dưới đây theo hạn nêu trên." in text
+    assert (
+        "- Nội dung phối hợp: thông tin, số liệu, tài liệu thuộc lĩnh vực của đơn vị để Phòng Văn "
+        "hóa - Xã hội hoàn thành sản phẩm: "
+    ) in text
+    assert "Sản phẩm cần nộp" not in text and "chậm nhất" not in text
+    [line] = [x for x in text.splitlines() if x.startswith("- Nội dung phối hợp: ")]
+    assert "- Kỳ" not in line  # a line of its own
     assert "tài liệu kiểm chứng" in text  # the note reaches the coordinating units too
     assert "http" not in text  # never the lead's upload link
     # Coordinators are never escalated.
@@ -203,7 +212,7 @@ def test_a_fresh_database_swept_late_sends_each_leader_at_most_one_mail(plan, en
     _, request = rendered(plan, engine, asked[0], t("2027-11-09T07:30"))
     inputs = plan.inputs_due(item.obligation, item.due, item.opened_at)
     assert date(2027, 11, 9) < inputs < deadline
-    assert f"chậm nhất ngày {inputs:%d/%m/%Y}" in request
+    assert f"Hạn gửi nội dung phối hợp: {vn_weekday(inputs)}, ngày {inputs:%d/%m/%Y}" in request
     # Lateness is counted from the fresh deadline, not from the plan's date 10 months ago.
     [escalation] = [s for s in steps if s.kind == "escalation"][:1]
     late_row = rows_of(engine, item_id)[0]
@@ -318,13 +327,15 @@ def test_subjects_lead_with_a_short_unit_name_and_stay_near_100_characters(plan,
     ask = next(r for r in rows_of(engine, office.id) if r.kind == MailKind.COORDINATE)
     _, text = rendered(plan, engine, ask, t("2026-12-01T07:30"))
     assert (
-        "Phòng Văn hóa - Xã hội đề nghị đơn vị cung cấp các thông tin, số liệu, tài liệu thuộc "
-        "lĩnh vực của đơn vị để thực hiện nhiệm vụ" in text
+        "Phòng Văn hóa - Xã hội đề nghị đơn vị cung cấp nội dung phối hợp nêu dưới đây theo hạn "
+        "nêu trên." in text
     )
     assert (
-        "Sản phẩm cần nộp: Báo cáo kết quả thông tin, tuyên truyền về cải cách hành chính năm 2026"
-        in text
+        "Nội dung phối hợp: thông tin, số liệu, tài liệu thuộc lĩnh vực của đơn vị để Phòng Văn "
+        "hóa - Xã hội hoàn thành sản phẩm: Báo cáo kết quả thông tin, tuyên truyền về cải cách "
+        "hành chính năm 2026" in text
     )
+    assert "Sản phẩm cần nộp" not in text
     assert (
         "Dòng cuối" not in text and "Lưu ý: Thông tin, tuyên truyền về cải cách hành chính" in text
     )

@@ -111,7 +111,7 @@ def test_a_clerk_opens_the_mail_link_and_uploads_a_pdf(plan, env, intake_server,
             page = browser.new_page(viewport={"width": 390, "height": 844}, locale="vi-VN")
             page.goto(link)
             assert "Nhiệm vụ CCHC đột xuất" in page.locator("h1").inner_text()
-            assert f"còn {left} ngày làm việc" in page.locator(".countdown").inner_text()
+            assert f"còn {left:02d} ngày làm việc" in page.locator(".countdown").inner_text()
             page.set_input_files("#files", str(upload))
             page.fill("#note", "Kính gửi Phòng Văn hóa - Xã hội")
             page.get_by_role("button", name="Nộp sản phẩm").click()

@@ -81,7 +81,7 @@ def test_item_page_shows_the_item(live, item):
     assert "quý I năm 2027" in page
     assert "từ 15/12/2026 đến 14/03/2027" in page  # the data window
     assert "Thứ Ba, 16/03/2027" in page
-    assert "còn 4 ngày làm việc" in page  # 11, 12, 15, 16 March
+    assert "còn 04 ngày làm việc" in page  # 11, 12, 15, 16 March
     # What is expected: the product of its own period, the rows to report on, the note.
     assert "Báo cáo kết quả thực hiện công tác cải cách hành chính quý I năm 2027" in page
     assert "Nội dung báo cáo" in page and "mục I.3" in page and "mục V.2.b" in page
@@ -113,7 +113,7 @@ def test_item_page_puts_the_deadline_and_the_upload_form_first(live, item):
 def test_item_page_counts_working_days_late(live, item):
     live.clock.at = t("2027-03-18T10:00")
     page = httpx.get(live.link(item)).text
-    assert "đã quá hạn 2 ngày làm việc" in page
+    assert "đã quá hạn 02 ngày làm việc" in page
 
 
 def test_page_is_escaped(live, plan, engine, item):

@@ -99,7 +99,7 @@ def test_a_unit_hears_of_its_late_report_and_its_head_is_asked_with_the_unit_cop
     assert overdue.header("Subject") == (
         "[CCHC] Phòng Kinh tế, hạn 16/03/2027 – Quá hạn: Báo cáo CCHC quý I năm 2027"
     )
-    assert "đã quá hạn 1 ngày làm việc" in overdue.text
+    assert "đã quá hạn 01 ngày làm việc" in overdue.text
     head = to_unit[5]
     assert head.msg["To"].addresses[0].addr_spec == HEAD
     assert {a.addr_spec for a in head.msg["Cc"].addresses} == {OFFICE, KT}
@@ -141,7 +141,7 @@ def test_the_offices_own_report_reaches_its_head_before_the_leaders(
     )
     assert first.msg["Date"].datetime.date() == date(2027, 3, 22)
     for part in (first.text, plain(first.html)):
-        assert "Kính gửi: Trưởng phòng Văn hóa - Xã hội" in part
+        assert "Kính gửi: Đồng chí Trưởng phòng Văn hóa - Xã hội" in part
         assert "Nhiệm vụ của Phòng Văn hóa - Xã hội dưới đây chưa hoàn thành" in part
         assert (
             "Nếu tiếp tục chậm, Phòng Văn hóa - Xã hội sẽ báo cáo đồng chí Phó Chủ tịch UBND xã "
@@ -213,7 +213,7 @@ def test_an_item_opened_after_downtime_gets_its_overdue_mail_before_the_head_is_
     assert overdue.header("Subject") == (
         "[CCHC] Phòng Kinh tế, hạn 25/03/2027 – Quá hạn: Báo cáo CCHC quý I năm 2027"
     )
-    assert "đã quá hạn gửi bổ sung 1 ngày làm việc" in overdue.text
+    assert "đã quá hạn gửi bổ sung 01 ngày làm việc" in overdue.text
     assert "hạn gửi bổ sung Thứ Năm, ngày 25/03/2027" in overdue.text
     head = to_unit[2]
     assert head.msg["To"].addresses[0].addr_spec == HEAD and KT in head.header("Cc")

@@ -146,10 +146,10 @@ def test_quarter_sweep_by_sweep(plan, engine, settings, smtp, quarter):
     assert "Gửi sản phẩm (bản điện tử, có chữ ký số)" in opened.text  # how to hand in
 
     assert "hạn 16/03/2027 – Nhắc hạn: " in seen["reminder-5"][0].header("Subject")
-    assert "còn 5 ngày làm việc" in seen["reminder-5"][0].text
-    assert "còn 2 ngày làm việc" in seen["reminder-2"][0].text
+    assert "còn 05 ngày làm việc" in seen["reminder-5"][0].text
+    assert "còn 02 ngày làm việc" in seen["reminder-2"][0].text
     assert "Phòng Kinh tế, hạn hôm nay 16/03/2027: " in seen["due"][0].header("Subject")
-    assert "đã quá hạn 1 ngày làm việc" in seen["overdue"][0].text
+    assert "đã quá hạn 01 ngày làm việc" in seen["overdue"][0].text
 
     head = seen["escalation-1"][0]
     assert head.msg["To"].addresses[0].addr_spec == HEAD
@@ -157,7 +157,7 @@ def test_quarter_sweep_by_sweep(plan, engine, settings, smtp, quarter):
     assert head.header("Subject") == (
         "[CCHC] Phòng Kinh tế, hạn 16/03/2027 – Đôn đốc lần 1: Báo cáo CCHC quý I năm 2027"
     )
-    assert "đã quá hạn 1 ngày làm việc" in head.text
+    assert "đã quá hạn 01 ngày làm việc" in head.text
     [leader] = seen["escalation-2"]
     in_charge = {str(p.email) for p in plan.commune.leadership if p.in_charge}
     assert {a.addr_spec for a in leader.msg["To"].addresses} == in_charge

@@ -122,12 +122,12 @@ SHIPPED_TEMPLATES = SHIPPED_CONFIG.parent / "notifications" / "templates"
 
 def break_template(config_dir, name: str = "opened.txt.j2"):
     """Save, in the config's templates/, the shipped `name` half-edited: a line cut short
-    (`{{ recipient.name ` without its closing braces). Returns the file."""
+    (`{{ recipient.greeting ` without its closing braces). Returns the file."""
     folder = config_dir / "templates"
     folder.mkdir(exist_ok=True)
     lines = (SHIPPED_TEMPLATES / name).read_text(encoding="utf-8").splitlines(keepends=True)
-    assert "{{ recipient.name }}" in lines[1]
-    lines[1] = lines[1].replace("{{ recipient.name }}", "{{ recipient.name ")
+    assert "{{ recipient.greeting }}" in lines[1]
+    lines[1] = lines[1].replace("{{ recipient.greeting }}", "{{ recipient.greeting ")
     target = folder / name
     target.write_text("".join(lines), encoding="utf-8")
     return target

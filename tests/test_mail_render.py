@@ -19,7 +19,7 @@ from notifications.facts import Facts
 from notifications.message import digest_message_id, message_id
 from notifications.samples import check_mail
 from notifications.smtp import eml_bytes
-from notifications.views import countdown, item_view, period_label
+from notifications.views import countdown, item_view, period_label, salutations
 from schedules.contents import report_contents
 from schedules.dates import local_instant
 from schedules.plan_loader import load_plan
@@ -92,7 +92,7 @@ def test_reminder_states_what_when_and_whom_to_call(plan):
         assert "quý I năm 2027" in part
         assert "số liệu từ 15/12/2026 đến 14/03/2027" in part
         assert "Thứ Ba, ngày 16/03/2027" in part
-        assert "còn 5 ngày làm việc" in part
+        assert "còn 05 ngày làm việc" in part
         assert "84/KH-UBND, Mục V.1" in part
         assert "Công chức phụ trách CCHC, Phòng Văn hóa - Xã hội" in part
         assert "0220 000 0000" in part
@@ -217,11 +217,11 @@ def test_period_labels(key, label):
 
 def test_working_days_left_and_late(plan):
     due = date(2027, 3, 16)  # a Tuesday
-    assert countdown(plan, due, date(2027, 3, 9)) == (5, 0, "còn 5 ngày làm việc")
-    assert countdown(plan, due, date(2027, 3, 13)) == (2, 0, "còn 2 ngày làm việc")  # Saturday
+    assert countdown(plan, due, date(2027, 3, 9)) == (5, 0, "còn 05 ngày làm việc")
+    assert countdown(plan, due, date(2027, 3, 13)) == (2, 0, "còn 02 ngày làm việc")  # Saturday
     assert countdown(plan, due, due) == (0, 0, "hạn là hôm nay")
-    assert countdown(plan, due, date(2027, 3, 17)) == (0, 1, "đã quá hạn 1 ngày làm việc")
-    assert countdown(plan, due, date(2027, 3, 20)) == (0, 3, "đã quá hạn 3 ngày làm việc")
+    assert countdown(plan, due, date(2027, 3, 17)) == (0, 1, "đã quá hạn 01 ngày làm việc")
+    assert countdown(plan, due, date(2027, 3, 20)) == (0, 3, "đã quá hạn 03 ngày làm việc")
 
 
 def test_mail_kinds_the_cli_and_the_templates_agree():
@@ -532,3 +532,42 @@ def test_subjects_name_the_unit_and_the_deadline_first_in_about_100_characters(p
             assert subject.startswith(f"[CCHC] Hạn {lead}"), subject
             assert len(subject) <= 102, subject
     assert max(lengths) <= 80  # with the unit's name: ~100 characters
+
+
+def test_a_mail_greets_leaders_and_heads_as_comrades_and_units_by_name(plan):
+    """ "Kính gửi: Đồng chí <name>, <title>" for a leader or head; a unit by its name."""
+    greetings = {address: words for address, (words, _) in salutations(plan).items()}
+    assert greetings["pct.vhxh@maodien.example"] == (
+        "Đồng chí Nguyễn Đình Hiền, Phó Chủ tịch UBND xã"
+    )
+    assert greetings["chutich@maodien.example"] == "Đồng chí Chủ tịch UBND xã"
+    assert greetings["truongphong.kt@maodien.example"] == "Đồng chí Trưởng phòng Kinh tế"
+    assert greetings["kinhte@maodien.example"] == "Phòng Kinh tế"
+    item = kt_item(plan)
+    for kind, step, to in (
+        ("opened", "opened", "kinhte@maodien.example"),
+        ("escalation", "escalation-1", "truongphong.kt@maodien.example"),
+    ):
+        _, text, html = texts(render_row(plan, item, kind, step, AT, to))
+        expected = greetings[to]
+        assert (
+            f"Kính gửi: {expected}\n" in text and f"Kính gửi: <strong>{expected}</strong>" in html
+        )
+
+
+@pytest.mark.parametrize(
+    ("kind", "step", "day"),
+    [("opened", "opened", date(2027, 3, 9)), ("due", "due", date(2027, 3, 16)),
+     ("overdue", "overdue", date(2027, 3, 18))],
+)  # fmt: skip
+def test_the_offices_own_task_has_a_date_to_finish_not_to_hand_in(plan, kind, step, day):
+    """The standing office hands nothing in to itself: "Hạn hoàn thành", never "Hạn nộp"."""
+    own = kt_item(plan, unit="VHXH", obligation="bao-cao-cchc-tong-hop", due=date(2027, 3, 18))
+    at = local_instant(day, plan.commune.sweep_time, plan.zone)
+    _, text, html = texts(render_row(plan, own, kind, step, at))
+    assert "hạn nộp" not in text.lower() and "hạn nộp" not in html.lower()
+    assert "hạn hoàn thành" in text.lower() and "hạn hoàn thành" in html.lower()
+    if kind == "opened":
+        assert "- Hạn hoàn thành: Thứ Năm, ngày 18/03/2027 (còn 07 ngày làm việc)" in text
+    unit = texts(render_row(plan, kt_item(plan), kind, step, at))[1]
+    assert "hạn nộp" in unit.lower()

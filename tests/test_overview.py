@@ -161,7 +161,7 @@ def test_a_q1_cycle_gives_the_chair_one_overview(cycle, engine, plan):
     assert mail.header("Subject") == "[CCHC] Báo cáo tình hình thực hiện nhiệm vụ CCHC quý I/2027"
     assert len(mail.header("Subject")) < 100
     text = mail.text
-    assert "Kính gửi: Chủ tịch UBND xã" in text
+    assert "Kính gửi: Đồng chí Chủ tịch UBND xã\n" in text
     assert (
         "Phòng Văn hóa - Xã hội (cơ quan thường trực về cải cách hành chính) kính báo cáo đồng "
         "chí tình hình thực hiện nhiệm vụ cải cách hành chính của các cơ quan, đơn vị quý "
