@@ -96,7 +96,7 @@ def test_the_sos_leaders_get_one_city_overview(tmp_path, sqlite_url):
     assert mail.rcpt_tos == [DIRECTOR, OFFICE]
     assert mail.header("Subject") == "[CCHC] Tình hình báo cáo CCHC của các xã, phường quý I/2027"
     text = " ".join(mail.text.split())
-    assert "Kính gửi: Giám đốc Sở Nội vụ" in text
+    assert "Kính gửi: Đồng chí Giám đốc Sở Nội vụ" in text
     assert (
         "Sở Nội vụ thành phố Ví Dụ kính báo cáo đồng chí tình hình các xã, phường gửi Sở báo cáo "
         "cải cách hành chính quý I/2027 (báo cáo tổng hợp của thành phố hạn 24/03/2027)"
