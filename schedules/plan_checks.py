@@ -487,21 +487,13 @@ class _Checks:
         """A report that another one sums up should have escalated all the way before the
         consolidated report is due: warn about a level that comes after it."""
         consolidator = plan.consolidator(oid)
-        if oid not in plan.schedules or consolidator not in plan.schedules:
+        if consolidator not in plan.schedules:
             return
-        span = (plan.commune.plan_start, plan.commune.plan_end)
-        # Units of a period share its dates: one ladder per (due, opening) is enough.
-        seen = set()
-        for occ in plan.occurrences(*span, obligation=oid):
-            if (occ.due.due, occ.opens) in seen:
-                continue
-            seen.add((occ.due.due, occ.opens))
-            message = _late_level(plan, occ, consolidator)
-            if message:
-                source, loc = self.obligation_at[oid]
-                where = loc + ("policy",) if plan.obligations[oid].policy.escalation else loc
-                plan.warnings.append(source.issue(where, message))
-                return
+        message = late_ladder(plan, oid, consolidator)
+        if message:
+            source, loc = self.obligation_at[oid]
+            where = loc + ("policy",) if plan.obligations[oid].policy.escalation else loc
+            plan.warnings.append(source.issue(where, message))
 
     def _warn_kind_words(self, plan: Plan) -> None:
         """A commune's name and its units' names say what it is: a phường's "Trạm Y tế xã" or
@@ -599,7 +591,7 @@ def late_ladder(plan: Plan, oid: str, consolidator: str) -> str | None:
     if oid not in plan.schedules:
         return None
     span = (plan.commune.plan_start, plan.commune.plan_end)
-    seen = set()
+    seen = set()  # units of a period share its dates: one ladder per (due, opening)
     for occ in plan.occurrences(*span, obligation=oid):
         if (occ.due.due, occ.opens) in seen:
             continue

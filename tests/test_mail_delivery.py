@@ -412,16 +412,10 @@ def test_returned_deliverable_reopens_with_new_round(
     attach(plan, engine, tmp_path, item, f, morning(plan, date(2027, 3, 22), hour=9), by=UNIT)
     deliver_pending(plan, engine, settings, morning(plan, date(2027, 3, 22), hour=10))
     kinds = [m.kind for m in inbox.for_item(item)]
-    assert kinds == [
-        "opened",
-        "closed",
-        "closed",
-        "returned",
-        "reminder",
-        "reminder",
-        "closed",
-        "closed",
-    ]
+    # One run's mails go out over parallel connections: within a run, arrival order is free.
+    assert kinds[:1] == ["opened"]
+    assert sorted(kinds[1:4]) == ["closed", "closed", "returned"]
+    assert kinds[4:] == ["reminder", "reminder", "closed", "closed"]
     ids = [m.msg["Message-ID"] for m in inbox.messages]
     assert len(ids) == len(set(ids))
 

@@ -13,9 +13,7 @@ from cchc.intake.context import Context, Id
 from cchc.intake.errors import PageError
 from cchc.intake.followups import after_change, deliver_soon
 from cchc.intake.forms import form_date, form_text, small_form
-from cchc.intake.item_views import status_label
-from cchc.intake.office_routes import office_form, office_item, office_masthead
-from cchc.intake.pages import page
+from cchc.intake.office_routes import office_done, office_form, office_item
 from cchc.intake.unit_routes import unit_item
 from models.tables import saved_id
 from schedules.dates import vn_date
@@ -86,15 +84,7 @@ async def decide_extension(ctx: Context, request: Request, item_id: Id, action: 
     except UserError as exc:
         raise PageError(409, "Chưa thực hiện được", str(exc)) from None
     deliver_soon(ctx, item_id, at)
-    response = page(
-        ctx,
-        "done.html",
-        plan=office_masthead(ctx, office),
-        message=_decided(done),
-        token=fields["t"],
-        item=done.item,
-        state=status_label(plan, done.item, at),
-    )
+    response = office_done(ctx, office, plan, _decided(done), fields["t"], done.item, at)
     if action == "grant":
         response.background = after_change(ctx, plan, ItemChange.EXTENDED, item_id, at)
     return response

@@ -74,6 +74,22 @@ def office_masthead(ctx: IntakeContext, office: Office) -> Plan | None:
     return ctx.city.plan_of(office.commune) if office.commune else None
 
 
+def office_done(
+    ctx: IntakeContext, office: Office, plan: Plan, message: str, token: str,
+    item: WorkItem, at: datetime,
+) -> HTMLResponse:  # fmt: skip
+    """The page after an office action on one item: what was done and where the item stands."""
+    return page(
+        ctx,
+        "done.html",
+        plan=office_masthead(ctx, office),
+        message=message,
+        token=token,
+        item=item,
+        state=status_label(plan, item, at),
+    )
+
+
 async def office_form(
     ctx: IntakeContext, request: Request, at: datetime, max_fields: int = MAX_SMALL_FIELDS
 ) -> tuple[dict, Office]:
@@ -221,15 +237,7 @@ async def office_review(ctx: Context, request: Request, item_id: Id, version: Id
     except UserError as exc:
         raise PageError(409, "Chưa thực hiện được", str(exc)) from None
     deliver_soon(ctx, item_id, at)
-    response = page(
-        ctx,
-        "done.html",
-        plan=office_masthead(ctx, office),
-        message=done,
-        token=fields["t"],
-        item=item,
-        state=status_label(plan, item, at),
-    )
+    response = office_done(ctx, office, plan, done, fields["t"], item, at)
     kind = ItemChange.ACCEPTED if action == "accept" else ItemChange.RETURNED
     response.background = after_change(ctx, plan, kind, item_id, at)
     return response
@@ -290,15 +298,7 @@ async def office_receive(ctx: Context, request: Request, item_id: Id):
     )
     if done.created:
         deliver_soon(ctx, item_id, at)
-    response = page(
-        ctx,
-        "done.html",
-        plan=office_masthead(ctx, office),
-        message=message,
-        token=fields["t"],
-        item=done.item,
-        state=status_label(plan, done.item, at),
-    )
+    response = office_done(ctx, office, plan, message, fields["t"], done.item, at)
     if done.closed_item:
         response.background = after_change(ctx, plan, ItemChange.CLOSED, item_id, at)
     return response

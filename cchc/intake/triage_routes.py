@@ -11,9 +11,7 @@ from cchc.intake.context import Context, Id
 from cchc.intake.errors import PageError
 from cchc.intake.followups import after_change, deliver_soon
 from cchc.intake.forms import form_date, form_text
-from cchc.intake.item_views import status_label
-from cchc.intake.office_routes import office_form, office_item, office_masthead
-from cchc.intake.pages import page
+from cchc.intake.office_routes import office_done, office_form, office_item
 from schedules.dates import vn_date
 from schedules.vocabulary import ItemChange
 from usecases.errors import UserError
@@ -52,15 +50,7 @@ async def decide_held(ctx: Context, request: Request, item_id: Id, action: str):
         raise PageError(409, "Chưa thực hiện được", str(exc)) from None
     if action == "reopen":
         deliver_soon(ctx, item_id, at)
-    response = page(
-        ctx,
-        "done.html",
-        plan=office_masthead(ctx, office),
-        message=done,
-        token=fields["t"],
-        item=item,
-        state=status_label(plan, item, at),
-    )
+    response = office_done(ctx, office, plan, done, fields["t"], item, at)
     kind = ItemChange.RESUMED if action == "reopen" else ItemChange.WAIVED
     response.background = after_change(ctx, plan, kind, item_id, at)
     return response
