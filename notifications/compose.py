@@ -90,12 +90,10 @@ class Mail:
     """The Cc header: who is copied, whether or not this sending goes to them (a copy already
     delivered is not sent again when only the To is retried)."""
     message: EmailMessage
+    msg_id: str
+    """The message's Message-ID (read back from `message`, it would be parsed each time)."""
     recipients: list[str] = field(default_factory=list)
     """The envelope: the distinct recipients of `rows`, the To first when it is one of them."""
-
-    @property
-    def msg_id(self) -> str:
-        return str(self.message["Message-ID"])
 
 
 def envelope(rows: Sequence[Outbox]) -> list[str]:
@@ -605,4 +603,4 @@ class Composer:
             date=at,
             attachments=attachments,
         )
-        return Mail(rows, kind, to, cc, message, envelope(rows))
+        return Mail(rows, kind, to, cc, message, msg_id, envelope(rows))

@@ -63,7 +63,9 @@ def _signer_class() -> type:
     return _Signer
 
 
+@functools.lru_cache(maxsize=16)
 def _serializer(secret: str, salt: str, at: datetime) -> URLSafeTimedSerializer:
+    """One per key, purpose and instant (a delivery run signs every link as of its `at`)."""
     from itsdangerous import URLSafeTimedSerializer
 
     if at.tzinfo is None:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email import policy
+from email import base64mime, policy
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -29,6 +29,13 @@ MAIL_POLICY = policy.SMTP
 KIND_PATTERN = re.compile(r"[a-z][a-z_-]{0,31}")
 """Values of the X-CCHC-Kind header (and of template names): `schedules.vocabulary.MailKind`;
 the pattern keeps a header value and a template name safe, whatever a caller passes."""
+
+ALTERNATIVE_BOUNDARY = "cchc-alt-part"
+MIXED_BOUNDARY = "cchc-mixed-part"
+"""MIME boundaries, the same in every mail: every leaf part is base64, whose lines never hold
+a "-", so no line of a part can be taken for a boundary. Fixed, each multipart's Content-Type is
+parsed once per process when the mail is written (`notifications.smtp.smtp_bytes`), not once
+per mail (a third of the cost of writing one)."""
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 
@@ -65,11 +72,28 @@ def parse_sender(text: str) -> Address:
     return address(email, name)
 
 
+WORD_BYTES = 39
+"""UTF-8 bytes per RFC 2047 encoded word: 52 base64 characters, a 64-character word, a
+first line of 73 columns after "Subject: " (RFC 5322: at most 78)."""
+
+
 def encode_text(name: str, value: str) -> str:
-    """A one-line header value, RFC 2047-encoded when not ASCII, folded under 78 columns."""
+    """A one-line header value, folded under 78 columns; when not ASCII, RFC 2047 "B" words
+    (`email.base64mime.header_encode`) of at most `WORD_BYTES` bytes, each cut between two
+    characters. `email.header.Header` does the same cutting char by char, encoding each: a
+    fifth of the time a mail took to build (issue 25)."""
     value = one_line(value)
-    charset = "us-ascii" if value.isascii() else "utf-8"
-    return Header(value, charset, header_name=name).encode(linesep="\r\n")
+    if value.isascii():
+        return Header(value, "us-ascii", header_name=name).encode(linesep="\r\n")
+    data = value.encode("utf-8")
+    words, start = [], 0
+    while start < len(data):
+        end = min(start + WORD_BYTES, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # inside a character
+            end -= 1
+        words.append(base64mime.header_encode(data[start:end], "utf-8"))
+        start = end
+    return "\r\n ".join(words)
 
 
 def encode_mailboxes(name: str, mailboxes: Sequence[Address]) -> str:
@@ -87,6 +111,12 @@ def _mailbox(name: str, display: str, addr_spec: str) -> str:
         return formataddr((display, addr_spec))
     encoded = Header(display, "utf-8", header_name=name).encode(linesep="\r\n")
     return f"{encoded}\r\n <{addr_spec}>"
+
+
+@functools.lru_cache(maxsize=16)
+def _date_header(date: datetime) -> str:
+    """A run's mails share their Date."""
+    return format_datetime(date)
 
 
 def _token(text: str) -> str:
@@ -120,6 +150,14 @@ def is_digest_id(msg_id: str | None) -> bool:
     return msg_id is not None and msg_id.startswith(f"<{DIGEST_ID_PREFIX}")
 
 
+def base64_lines(data: bytes) -> str:
+    """`base64.encodebytes(data).decode()`: 76-character lines, each ending in a newline; one
+    encoding pass instead of one per 57 bytes (a mail's bodies are 20-50 KB)."""
+    text = base64.b64encode(data).decode("ascii")
+    lines = [text[i : i + 76] for i in range(0, len(text), 76)]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def _text_part(text: str, subtype: str, disposition: str | None = None) -> EmailMessage:
     """A UTF-8 text part, base64 (safe through any relay, and shorter than quoted-printable
     for Vietnamese). Headers are set raw: the policy's header parsing costs more than the rest
@@ -129,7 +167,7 @@ def _text_part(text: str, subtype: str, disposition: str | None = None) -> Email
     part.set_raw("Content-Transfer-Encoding", "base64")
     if disposition:
         part.set_raw("Content-Disposition", disposition)
-    part.set_payload(base64.encodebytes(text.encode()).decode("ascii"))
+    part.set_payload(base64_lines(text.encode()))
     return part
 
 
@@ -145,7 +183,7 @@ def _attachment_part(att: Attachment) -> EmailMessage:
     )
     part.set_raw("Content-Transfer-Encoding", "base64")
     part.set_raw("Content-Disposition", f'attachment; filename="{name}"')
-    part.set_payload(base64.encodebytes(data).decode("ascii"))
+    part.set_payload(base64_lines(data))
     return part
 
 
@@ -178,7 +216,8 @@ def build_message(
     city office), the `Sender` header (RFC 5322 3.6.2): CCHC_SMTP_FROM.
 
     multipart/alternative (plain text, then HTML), wrapped in multipart/mixed when there are
-    attachments. MIME boundaries derive from the Message-ID: a resend is the same message."""
+    attachments, with fixed boundaries (`ALTERNATIVE_BOUNDARY`): a resend is the same
+    message."""
     if not KIND_PATTERN.fullmatch(kind):
         raise ValueError(f"bad mail kind {kind!r}")
     if any(c.isspace() for c in msg_id) or not msg_id.isascii():
@@ -191,7 +230,7 @@ def build_message(
         ("Cc", encode_mailboxes("Cc", cc) if cc else None),
         ("Reply-To", encode_mailboxes("Reply-To", [reply_to]) if reply_to else None),
         ("Subject", encode_text("Subject", subject)),
-        ("Date", format_datetime(date)),
+        ("Date", _date_header(date)),
         ("Message-ID", msg_id),
         ("Auto-Submitted", "auto-generated"),
         ("Content-Language", "vi"),
@@ -203,9 +242,8 @@ def build_message(
         if value is not None:
             msg.set_raw(name, value)
     alternative = [_text_part(text, "plain"), _text_part(html, "html")]
-    alt_boundary = f"cchc-alt-{_sha(msg_id, 24)}"
     if not attachments:
-        return _multipart("alternative", alternative, alt_boundary, msg)
-    parts = [_multipart("alternative", alternative, alt_boundary)]
+        return _multipart("alternative", alternative, ALTERNATIVE_BOUNDARY, msg)
+    parts = [_multipart("alternative", alternative, ALTERNATIVE_BOUNDARY)]
     parts += [_attachment_part(a) for a in attachments]
-    return _multipart("mixed", parts, f"cchc-mix-{_sha(msg_id, 24)}", msg)
+    return _multipart("mixed", parts, MIXED_BOUNDARY, msg)

@@ -421,7 +421,9 @@ def _writer() -> tuple[type[BytesGenerator], dict[tuple[bool, str], EmailPolicy]
 
         def _write_lines(self, lines):
             # The stdlib writes each line then the separator, the last line without one.
-            if lines:
+            if lines and "\r" not in lines:  # our bodies: base64 lines ending in \n
+                self.write(lines.replace("\n", self._NL))
+            elif lines:
                 self.write(self._NL.join(nlcre.split(lines)))
 
     policies: dict[tuple[bool, str], EmailPolicy] = {
