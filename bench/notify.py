@@ -252,7 +252,7 @@ def main() -> None:
                 smtp=SmtpSettings(
                     host="127.0.0.1", port=port, timeout=30, connections=args.connections
                 ),
-                intake=IntakeSettings(secret=SECRET),
+                intake=IntakeSettings(secret=SECRET, single_machine=True),  # sink on loopback
             )
             mails, sender = prebuilt(plan, engine, settings)
             warm = min(WARMUP, len(mails))

@@ -172,17 +172,20 @@ def _text_part(text: str, subtype: str, disposition: str | None = None) -> Email
 
 
 def _attachment_part(att: Attachment) -> EmailMessage:
+    """Each parameter on a line of its own: a header line over 78 columns is folded again by
+    the policy when the mail is written, parsing the header each time."""
     name = _token(att.filename)
-    params = "".join(f'; {_token(k)}="{_token(v)}"' for k, v in att.params)
+    params = [f'{_token(k)}="{_token(v)}"' for k, v in att.params]
+    if isinstance(att.data, str):
+        params.insert(0, 'charset="utf-8"')
     data = att.data.encode() if isinstance(att.data, str) else att.data
-    charset = '; charset="utf-8"' if isinstance(att.data, str) else ""
     part = EmailMessage(policy=MAIL_POLICY)
     part.set_raw(
         "Content-Type",
-        f'{_token(att.maintype)}/{_token(att.subtype)}{charset}{params}; name="{name}"',
+        ";\r\n ".join([f"{_token(att.maintype)}/{_token(att.subtype)}", *params, f'name="{name}"']),
     )
     part.set_raw("Content-Transfer-Encoding", "base64")
-    part.set_raw("Content-Disposition", f'attachment; filename="{name}"')
+    part.set_raw("Content-Disposition", f'attachment;\r\n filename="{name}"')
     part.set_payload(base64_lines(data))
     return part
 

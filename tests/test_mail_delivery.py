@@ -179,6 +179,11 @@ def test_opened_mail_carries_calendar_event(plan, sqlite_engine, settings, smtp,
     assert event.decoded("dtstart") == date(2027, 3, 16)
     assert event.decoded("dtend") == date(2027, 3, 17)
     assert "Báo cáo định kỳ" in str(event.get("summary"))
+    # The event states the deadline; the tasks the report covers are listed in the mail only.
+    description = str(event.get("description"))
+    assert "Hạn nộp: Thứ Ba, ngày 16/03/2027" in description
+    text = opened.msg.get_body(("plain",)).get_content()
+    assert "Nội dung báo cáo" in text and "Nội dung báo cáo" not in description
     [alarm] = event.walk("VALARM")
     with transaction(engine) as session:
         row = session.get(WorkItem, item)
