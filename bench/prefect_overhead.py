@@ -5,8 +5,9 @@ Issue 25, goal 4: "the sweep flow's overhead p90 <= 0.7 s over 20 runs with 10,0
 seeds a scratch SQLite database with open items of the shipped plan (config/) whose next action
 comes after t (nothing due; opening marks up to date, as in steady state: `bench/sweep.py`'s
 rows, plus late ones: overdue or escalated, at the step their timeline reached by t), then,
-against a real Prefect API (a temporary server from `prefect_test_harness`, as the tests use,
-or `--api-url` of a running `prefect server start`):
+against a real Prefect API (a temporary server from `prefect_test_harness`, as the tests use, on
+SQLite; `--prefect-database`: a `prefect server start` of its own on a scratch PostgreSQL
+database, as `make prefect-server-pg` runs it; or `--api-url` of a running server):
 
 1. a warm-up: one in-process sweep (`usecases.sweep.sweep_communes`) and one sweep flow
    (`flows.prefect_flows.sweep_flow`, as scheduled: open, advance, deliver, publish), which
@@ -26,11 +27,16 @@ setting).
 Prints a table, or with `--json` one JSON object per configuration: `open_items`, `late`, `due`,
 `inprocess_s`, `flow_s` (medians), `overhead_p50`, `overhead_p90`, `overhead_max`,
 `overhead_min`, `refresh_s`, `runs`, `load` (the 1-minute load average at the start), `target`,
-`met` (p90 within the target). About two minutes with the defaults (the temporary server takes
-~10 s).
+`met` (p90 within the target), `prefect_database` (sqlite, postgresql or given).
+
+Prefect's server on SQLite answers a request now and then with 503 (its own background
+services hold the database: SQLITE_BUSY), and Prefect's client waits 2 s before it tries again:
+those are the runs over 2 s on the test server. On PostgreSQL that does not happen. About two
+minutes with the defaults (the temporary server takes ~10 s).
 
     .venv/bin/python bench/prefect_overhead.py [--items 10000] [--late 1000] [--runs 20]
-                                               [--api-url URL] [--heartbeat] [--json]
+                                               [--api-url URL | --prefect-database URL]
+                                               [--heartbeat] [--json]
 
 Named `prefect_overhead.py`, not `prefect.py`: run as a script, this folder comes first on
 sys.path, and a `prefect.py` here would shadow the library for every bench that imports it.
@@ -43,10 +49,13 @@ import json
 import logging
 import math
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from datetime import date, timedelta
@@ -69,6 +78,58 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 TARGET = 0.7
 """Issue 25, goal 4: the overhead's 90th percentile, in seconds."""
+
+
+@contextmanager
+def prefect_server_on(database_url: str) -> Iterator[str]:
+    """`prefect server start` on a scratch PostgreSQL database created next to the one
+    `database_url` names (as `make prefect-server-pg` runs it, without the UI); its API URL."""
+    from sqlalchemy.engine import make_url
+
+    prefect = Path(sys.executable).with_name("prefect")
+    with (
+        scratch_database(database_url) as url,
+        tempfile.TemporaryDirectory(prefix="cchc-bench-prefect-home-") as home,
+    ):
+        port = free_port()
+        env = os.environ | {
+            "PREFECT_HOME": home,
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL": make_url(url)
+            .set(drivername="postgresql+asyncpg")
+            .render_as_string(hide_password=False),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_UI_ENABLED": "false",
+        }
+        server = subprocess.Popen(
+            [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        api = f"http://127.0.0.1:{port}/api"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    urllib.request.urlopen(f"{api}/health", timeout=2).close()
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit("the Prefect server on PostgreSQL did not start") from None
+                    time.sleep(0.5)
+            yield api
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=5)  # the flows' last logs, while the server answers
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @contextmanager
@@ -230,7 +291,14 @@ def main(argv: list[str] | None = None) -> None:
         default=20,
         help="alternating (in-process, flow) pairs per configuration",
     )
-    parser.add_argument("--api-url", help="a running Prefect server's API (default: a test one)")
+    server = parser.add_mutually_exclusive_group()
+    server.add_argument("--api-url", help="a running Prefect server's API (default: a test one)")
+    server.add_argument(
+        "--prefect-database",
+        metavar="URL",
+        help="postgresql://user@host/db: start a Prefect server on a scratch database created "
+        "there (default: the test server, on SQLite)",
+    )
     parser.add_argument(
         "--heartbeat", action="store_true", help="keep Prefect's flow-run heartbeat setting"
     )
@@ -242,11 +310,19 @@ def main(argv: list[str] | None = None) -> None:
         del os.environ[name]  # mail to .eml files: nothing is due, nothing is sent anyway
     plan = load_plan(ROOT / "config")
     results = []
+    server_database = (
+        "postgresql" if args.prefect_database else "given" if args.api_url else "sqlite"
+    )
     with tempfile.TemporaryDirectory(prefix="cchc-bench-prefect-") as data:
         os.environ["CCHC_DATA_DIR"] = data
-        with prefect_api(args.api_url, args.heartbeat):
+        with ExitStack() as stack:
+            api_url = args.api_url
+            if args.prefect_database:
+                api_url = stack.enter_context(prefect_server_on(args.prefect_database))
+            stack.enter_context(prefect_api(api_url, args.heartbeat))
             for items, late in ((0, 0), (args.items, 0), (args.items, args.late)):
-                results.append(measure(plan, items, late, args.runs))
+                row = measure(plan, items, late, args.runs)
+                results.append(row | {"prefect_database": server_database})
     if args.json:
         for row in results:
             print(json.dumps(row))
@@ -254,8 +330,8 @@ def main(argv: list[str] | None = None) -> None:
     heartbeat = "on" if args.heartbeat else "off"
     print(
         f"sweep flow vs in-process sweep at {AT.isoformat()}, nothing due, {args.runs} "
-        f"alternating pairs after a warm-up (heartbeat {heartbeat}), load average "
-        f"{results[0]['load']:.2f}"
+        f"alternating pairs after a warm-up (heartbeat {heartbeat}; Prefect server on "
+        f"{server_database}), load average {results[0]['load']:.2f}"
     )
     print(
         f"{'open items':>10} {'late':>5} {'in-process s':>13} {'flow s':>8} "

@@ -163,6 +163,7 @@ class RowMaker:
                 original_due=values["due"],
                 judged_due=None,
                 directive_id=None,
+                held_on=None,
             )
             | values
         )
