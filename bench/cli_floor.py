@@ -14,7 +14,7 @@ expands the plan's periods with dateutil's rrule; then, by command:
 - `items`: the same, after reading the work items with SQLAlchemy Core (no ORM) from the
   database (their ids must be the table's);
 - `check`: every mail template compiled by jinja2 (notifications/templates/), then the line of
-  a valid config, with the counts of units, obligations and schedules it found.
+  a valid config, with the counts of units, obligations, schedules and indicators it found.
 
 What the floor is given is the table's cells: the due-date arithmetic and the words are cchc's
 own work (a few thousand date additions), not a library's. Exit 3 when its output would
@@ -48,7 +48,7 @@ def vietnam():
 
 
 def config():
-    """The config's files, read and validated; (commune, units, obligations)."""
+    """The config's files, read and validated; (commune, units, obligations, indicators)."""
     import yaml
     from pydantic import BaseModel, ConfigDict, EmailStr
 
@@ -82,14 +82,25 @@ def config():
         schedule: dict | None = None
         policy: dict | None = None
 
+    class Indicator(Loose):
+        id: str
+        ref: str
+        name: str
+        measure: str
+        target: float
+        by: int
+        reported_in: str
+        reported_by: list[str]
+
     class ConfigFile(Loose):
         commune: Commune | None = None
         units: list[Unit] | None = None
         obligations: list[Obligation] | None = None
+        indicators: list[Indicator] | None = None
         calendar: dict | None = None
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    commune, units, obligations = None, [], []
+    commune, units, obligations, indicators = None, [], [], []
     for path in sorted(CONFIG.glob("*.yaml")):
         data = yaml.load(path.read_bytes(), Loader=loader)  # noqa: S506  (the C safe loader)
         data = {k: v for k, v in data.items() if k in ConfigFile.model_fields}
@@ -98,7 +109,8 @@ def config():
         commune = parsed.commune or commune
         units += parsed.units or []
         obligations += parsed.obligations or []
-    return commune, units, obligations
+        indicators += parsed.indicators or []
+    return commune, units, obligations, indicators
 
 
 def _strings(value):
@@ -182,14 +194,16 @@ def main() -> None:
     import click
 
     expected = EXPECTED.read_text(encoding="utf-8")
-    commune, units, obligations = config()
+    commune, units, obligations, indicators = config()
     calendar(commune)
     if COMMAND == "check":
         scheduled = sum(1 for o in obligations if o.schedule)
         templates()
         out = (
             f"Cấu hình hợp lệ: {len(units)} đơn vị, {len(obligations)} nhiệm vụ "
-            f"({scheduled} có lịch) trong {CONFIG}; mọi mẫu thư đều dựng được"
+            f"({scheduled} có lịch)"
+            + (f", {len(indicators)} chỉ tiêu" if indicators else "")
+            + f" trong {CONFIG}; mọi mẫu thư đều dựng được"
         )
     else:
         out = table(expected)
