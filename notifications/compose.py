@@ -438,10 +438,11 @@ class Composer:
         first = first or next((s for s in steps if s.kind == StepKind.DUE), None)
         opened_on = local_date(item.opened_at, self.plan.zone)
         view = self.view(item, opened_on)  # as the notice it comes with says it
-        # The event says what is due and when; the list of the plan's tasks a report covers
-        # stays in the mail (a calendar shows the description in a small pop-up).
+        # The event says what is due and when: not "còn 10 ngày làm việc", which a calendar
+        # would show unchanged every day after; nor the list of the plan's tasks a report
+        # covers, which stays in the mail (a calendar shows the description in a pop-up).
         details = self.renderer.template("_item.txt.j2").render(
-            item=replace(view, contents=()),
+            item=replace(view, contents=(), countdown=""),
             commune=self.common(opened_on, item.opened_at)["commune"],
             sources=None,
             indicators=None,

@@ -181,7 +181,8 @@ def test_opened_mail_carries_calendar_event(plan, sqlite_engine, settings, smtp,
     assert "Báo cáo định kỳ" in str(event.get("summary"))
     # The event states the deadline; the tasks the report covers are listed in the mail only.
     description = str(event.get("description"))
-    assert "Hạn nộp: Thứ Ba, ngày 16/03/2027" in description
+    assert "Hạn nộp: Thứ Ba, ngày 16/03/2027\n" in description  # no countdown, which would age
+    assert "(còn 10 ngày làm việc)" in opened.msg.get_body(("plain",)).get_content()
     text = opened.msg.get_body(("plain",)).get_content()
     assert "Nội dung báo cáo" in text and "Nội dung báo cáo" not in description
     [alarm] = event.walk("VALARM")
