@@ -35,7 +35,7 @@ from schedules.clock import SWEEP, ClockSchedule, city_schedules, sweep_times
 from schedules.config import Obligation
 from schedules.dates import vn_datetime
 from schedules.plan import Plan
-from schedules.vocabulary import ObligationKind
+from schedules.vocabulary import ObligationKind, commune_kinds_phrase
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,10 @@ def _served(city: City) -> str:
     count of communes: adding one that shares the calendar changes no deployment)."""
     if city.info is None:
         return next(iter(city.plans.values())).commune.name
-    return f"các xã của {city.info.name}"
+    kinds = commune_kinds_phrase(
+        str(plan.commune.kind) for plan in city.plans.values() if plan is not city.office
+    )
+    return f"các {kinds} của {city.info.name}"
 
 
 def _obligation(plans: list[Plan], oid: str) -> Obligation:

@@ -41,6 +41,17 @@ def test_deployments_name_flows_by_module_path_and_no_folder(city_folder, tmp_pa
     }
 
 
+def test_a_deployment_names_the_kinds_of_commune_it_serves(tmp_path):
+    """Hải Phòng has xã, phường and đặc khu: its deployments serve "các xã, phường, đặc khu",
+    not "các xã"; a city of xã only says "các xã"."""
+    mixed = load_city(write_city(tmp_path / "mixed", commune_codes(5), kinds=True))
+    xa_only = load_city(write_city(tmp_path / "xa", commune_codes(2)))
+    for city, served in ((mixed, "các xã, phường, đặc khu của"), (xa_only, "các xã của")):
+        specs = wanted(city, Settings.from_env(str(city.folder)), None)
+        [sweep] = [s for s in specs if s.name.endswith("-sweep")]
+        assert f" — {served} " in sweep.description
+
+
 def test_a_worker_reads_the_config_the_database_keeps(city_folder, tmp_path, sqlite_url):
     run_cchc(cli_env(tmp_path / "data", sqlite_url, CCHC_CONFIG=str(city_folder)), "init-db")
     from flows import runtime_state
