@@ -17,6 +17,7 @@ from schedules.config import DueRule, PeriodKind, Schedule
 from schedules.dates import local_date, vn_date
 from schedules.periods import NAMED_SETS, ONCE_RULE, Period, clamp_day, period_of
 from schedules.policy import ResolvedPolicy
+from schedules.vocabulary import working_days
 
 if TYPE_CHECKING:  # the plan asks this module; these read a plan's occurrences back
     from schedules.plan import Plan
@@ -96,11 +97,11 @@ def nominal_due(
     elif rule.working_days_after_window is not None:
         n = rule.working_days_after_window
         nominal = calendar.add_working_days(period.window_end, n)
-        basis = f"{n} ngày làm việc sau ngày chốt số liệu {vn_date(period.window_end)}"
+        basis = f"{working_days(n)} sau ngày chốt số liệu {vn_date(period.window_end)}"
     elif rule.working_days_after_period_end is not None:
         n = rule.working_days_after_period_end
         nominal = calendar.add_working_days(period.end, n)
-        basis = f"{n} ngày làm việc sau ngày cuối kỳ {vn_date(period.end)}"
+        basis = f"{working_days(n)} sau ngày cuối kỳ {vn_date(period.end)}"
     elif rule.on is not None:
         m, d = (int(x) for x in rule.on.split("-"))
         nominal = clamp_day(period.year + rule.year_offset, m, d)

@@ -70,7 +70,7 @@ def test_due_rules_after_the_period():
     )  # February has no 31st: its last day
     feb = compile_schedule(Schedule(every="monthly"), date(2027, 1, 1)).period(date(2027, 2, 28))
     found, basis = nominal_due(DueRule(working_days_after_period_end=5), feb, feb.end, cal)
-    assert found == date(2027, 3, 5) and basis == ("5 ngày làm việc sau ngày cuối kỳ 28/02/2027")
+    assert found == date(2027, 3, 5) and basis == ("05 ngày làm việc sau ngày cuối kỳ 28/02/2027")
 
 
 def test_previous_working_day_ends_a_month_granular_deadline(plan):
