@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -159,33 +160,17 @@ def sweep_flow(
     when = instant(at)
     if communes is None and _fans_out(rt):
         return _fan_out(rt, when, send)
-    opened = open_due(when, communes)
-    advanced = advance(when, communes)
-    delivery, failed = _delivered(when, send, communes)
-    queued = opened.queued + advanced.queued
-    touched = opened.communes | advanced.communes
-    counts = status_pages(
-        when,
-        opened.opened,
-        advanced.advanced,
-        touched,
-        queued,
-        delivery,
-        communes,
-        city_pages=communes is None,
-    )
-    if rt.city.is_city and communes is None:
-        league = league_page(when, return_state=True)
-        if not league.is_completed():  # a view: the sweep's work stands
-            get_run_logger().warning("league not published: %s", league.message)
+    whole = communes is None
+    swept = _sweep(when, send, communes, city_pages=whole, league=whole and rt.city.is_city)
+    counts = swept.counts
     summary: dict[str, Any] = {
         "at": when.isoformat(),
-        "opened": len(opened.opened),
-        "advanced": len(advanced.advanced),
-        "queued": queued,
+        "opened": len(swept.opened.opened),
+        "advanced": len(swept.advanced.advanced),
+        "queued": swept.opened.queued + swept.advanced.queued,
         "open": counts["open"],
         "late": counts["late"],
-        "delivery": delivery,
+        "delivery": swept.delivery,
         "artifacts": counts["artifacts"],
         "deferred": counts["deferred"],
     }
@@ -193,13 +178,50 @@ def sweep_flow(
         summary["communes"] = communes
     message = _with_quarantine(rt, summary, counts["state_message"])
     get_run_logger().info("sweep %s", summary)
-    if failed is not None:
-        raise RuntimeError(f"e-mail delivery failed after retries: {failed.message}")
+    if swept.failed is not None:
+        raise RuntimeError(f"e-mail delivery failed after retries: {swept.failed.message}")
     tag_run(counts["tags"] + ([QUARANTINE_TAG] if rt.city.quarantined else []))
     if communes is None:
         artifacts.emit_commune_quarantined(rt.city, when)
         artifacts.emit_sweep_completed(rt.city, summary)
     return Completed(message=message, data=summary)
+
+
+@dataclass(frozen=True)
+class _Swept:
+    opened: SweepReport
+    advanced: SweepReport
+    delivery: str | None
+    failed: State | None
+    """The deliver task's state when it failed after its retries."""
+    counts: dict[str, Any]
+    """What `status_pages` published and counted."""
+
+
+def _sweep(
+    when: datetime, send: bool, communes: list[str] | None, *, city_pages: bool, league: bool
+) -> _Swept:
+    """Open, advance, deliver (unless not `send`) and publish, for every commune or the
+    `communes` given; with `league`, the city's league table too (a view: if it fails, the
+    sweep's work stands)."""
+    opened = open_due(when, communes)
+    advanced = advance(when, communes)
+    delivery, failed = _delivered(when, send, communes)
+    counts = status_pages(
+        when,
+        opened.opened,
+        advanced.advanced,
+        opened.communes | advanced.communes,
+        opened.queued + advanced.queued,
+        delivery,
+        communes,
+        city_pages=city_pages,
+    )
+    if league:
+        state = league_page(when, return_state=True)
+        if not state.is_completed():
+            get_run_logger().warning("league not published: %s", state.message)
+    return _Swept(opened, advanced, delivery, failed, counts)
 
 
 def _with_quarantine(rt: Runtime, summary: dict[str, Any], message: str) -> str:
@@ -255,22 +277,8 @@ def _fan_out(rt: Runtime, when: datetime, send: bool) -> State:
     get_run_logger().info("%d communes in %d sub-runs", len(rt.city.plans), len(runs))
     ended = _wait_for([cast(FlowRun, run).id for run in runs])  # a sync flow: no coroutine
     office = [rt.city.office.commune.code] if rt.city.office else []
-    opened = open_due(when, office)
-    advanced = advance(when, office)
-    delivery, failed = _delivered(when, send, office)
-    counts = status_pages(
-        when,
-        opened.opened,
-        advanced.advanced,
-        opened.communes | advanced.communes,
-        opened.queued + advanced.queued,
-        delivery,
-        office,
-        city_pages=True,
-    )
-    league = league_page(when, return_state=True)
-    if not league.is_completed():
-        get_run_logger().warning("league not published: %s", league.message)
+    swept = _sweep(when, send, office, city_pages=True, league=True)
+    counts, delivery, failed = swept.counts, swept.delivery, swept.failed
     broken = [
         f"nhóm {index} ({groups[index - 1][0]}–{groups[index - 1][-1]}): {state}"
         for index, state in enumerate(ended, 1)
