@@ -33,8 +33,8 @@ from schedules.config import (
     Unit,
 )
 from schedules.dates import vn_date
+from schedules.escalation_checks import late_ladder
 from schedules.plan import Plan
-from schedules.plan_checks import late_ladder
 from schedules.plan_loader import build_plan, config_files, load_plan, parse_files
 from schedules.plan_merge import Parsed
 from schedules.vocabulary import commune_kinds_phrase

@@ -2,7 +2,7 @@
 
 These pydantic models are the single source of the config's rules; `cchc schema` exports them as
 JSON Schema for editors. Cross-file rules (unknown unit codes, duplicate ids, RRULEs that never
-fire, ...) live in `schedules.plan_checks`.
+fire, ...) live in `schedules.plan_checks` and the checks it runs.
 """
 
 from __future__ import annotations
