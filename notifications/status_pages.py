@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from models.db import transaction
 from models.store import consolidated_sources
@@ -234,6 +234,17 @@ def opened_page(plan: Plan, obligation: str, periods: list[str], items: Sequence
     )
 
 
+def _open_consolidated(plan: Plan, session: Session, consolidating: list[str]) -> list[WorkItem]:
+    """The commune's open items of the `consolidating` obligations (its consolidated reports'),
+    by due date."""
+    query = select(WorkItem).where(
+        col(WorkItem.commune) == plan.commune.code,
+        col(WorkItem.obligation).in_(consolidating),
+        col(WorkItem.status).in_(list(OPEN_STATUSES)),
+    )
+    return list(session.scalars(query.order_by(col(WorkItem.due), col(WorkItem.id))))
+
+
 def consolidated_table(plan: Plan, engine: Engine, at: datetime) -> list[dict[str, Any]]:
     """For each open consolidated report's item: where the units' reports it sums up stand
     (received, late, missing), one row per unit, as the item's mails state it."""
@@ -243,12 +254,7 @@ def consolidated_table(plan: Plan, engine: Engine, at: datetime) -> list[dict[st
     today = local_date(at, plan.zone)
     rows: list[dict[str, Any]] = []
     with transaction(engine) as session:
-        query = select(WorkItem).where(
-            col(WorkItem.commune) == plan.commune.code,
-            col(WorkItem.obligation).in_(consolidating),
-            col(WorkItem.status).in_(list(OPEN_STATUSES)),
-        )
-        for item in session.execute(query.order_by(col(WorkItem.due), col(WorkItem.id))).scalars():
+        for item in _open_consolidated(plan, session, consolidating):
             states = source_states(plan, item, consolidated_sources(session, plan, item), today)
             rows += [
                 {
@@ -290,12 +296,7 @@ def indicators_page(plan: Plan, engine: Engine, at: datetime) -> Page | None:
         return None
     parts = []
     with transaction(engine) as session:
-        query = select(WorkItem).where(
-            col(WorkItem.commune) == plan.commune.code,
-            col(WorkItem.obligation).in_(consolidating),
-            col(WorkItem.status).in_(list(OPEN_STATUSES)),
-        )
-        for item in session.execute(query.order_by(col(WorkItem.due), col(WorkItem.id))).scalars():
+        for item in _open_consolidated(plan, session, consolidating):
             rows = indicator_rows(plan, session, None, [item.period])
             if not rows:
                 continue

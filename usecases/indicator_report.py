@@ -164,7 +164,7 @@ def rows_of(
                 continue
             unit_rows = [_unit_row(plan, indicator, item, values, first) for item in owing]
             rows += unit_rows
-            rows.append(_commune_row(plan, indicator, period, unit_rows))
+            rows.append(_summed_row(plan, indicator, period, unit_rows))
     return rows
 
 
@@ -224,14 +224,16 @@ def aggregate(indicator: Indicator, figures: Sequence[Figure]) -> Figure | None:
     return Figure(top, sum(f.denominator or 0 for f in figures))
 
 
-def _commune_row(
-    plan: Plan, indicator: Indicator, period: str, unit_rows: list[IndicatorRow]
+def _summed_row(
+    plan: Plan, indicator: Indicator, period: str, parts: list[IndicatorRow]
 ) -> IndicatorRow:
-    figures = [Figure(r.numerator, r.denominator) for r in unit_rows if r.numerator is not None]
+    """The row (unit ALL) summing `parts`: a commune's of its units' rows, a city's of its
+    communes' (`aggregate`, the counts added up)."""
+    figures = [Figure(r.numerator, r.denominator) for r in parts if r.numerator is not None]
     counts = (
-        sum(r.expected for r in unit_rows),
-        sum(r.reported for r in unit_rows),
-        sum(r.reported_on_time for r in unit_rows),
+        sum(r.expected for r in parts),
+        sum(r.reported for r in parts),
+        sum(r.reported_on_time for r in parts),
     )
     return _row(plan, indicator, period, ALL_UNITS, aggregate(indicator, figures), counts)
 
@@ -246,14 +248,7 @@ def city_rows(plans: Sequence[Plan], rows: list[IndicatorRow], code: str) -> lis
     found = []
     for (iid, period), communes in grouped.items():
         plan = next(p for p in plans if iid in p.indicators)
-        indicator = plan.indicators[iid]
-        figures = [Figure(r.numerator, r.denominator) for r in communes if r.numerator is not None]
-        counts = (
-            sum(r.expected for r in communes),
-            sum(r.reported for r in communes),
-            sum(r.reported_on_time for r in communes),
-        )
-        row = _row(plan, indicator, period, ALL_UNITS, aggregate(indicator, figures), counts)
+        row = _summed_row(plan, plan.indicators[iid], period, communes)
         row.commune = code
         found.append(row)
     return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 from sqlmodel import col
 
 from models.db import transaction
@@ -26,24 +26,23 @@ ADVANCING = [
 ]
 
 
+def _items_with_event(at: datetime, kinds: list[str]) -> Select:
+    """By commune: how many items have an event of one of `kinds` at `at`."""
+    return (
+        select(col(WorkItem.commune), func.count(func.distinct(col(Event.item_id))))
+        .select_from(Event)
+        .join(WorkItem, col(WorkItem.id) == col(Event.item_id))
+        .where(col(Event.at) == at, col(Event.kind).in_(kinds))
+        .group_by(col(WorkItem.commune))
+    )
+
+
 def sweep_changes(engine: Engine, at: datetime) -> dict[str, Counter]:
     """What the sweeps as of `at` did, by commune: items "opened", items "advanced" (a
     reminder, due, overdue or escalation step), mails "queued" (outbox rows created at `at`).
     The changes of a fanned-out sweep, whose groups ran in other processes."""
-    opened = (
-        select(col(WorkItem.commune), func.count(func.distinct(col(Event.item_id))))
-        .select_from(Event)
-        .join(WorkItem, col(WorkItem.id) == col(Event.item_id))
-        .where(col(Event.at) == at, col(Event.kind) == str(EventKind.OPENED))
-        .group_by(col(WorkItem.commune))
-    )
-    advanced = (
-        select(col(WorkItem.commune), func.count(func.distinct(col(Event.item_id))))
-        .select_from(Event)
-        .join(WorkItem, col(WorkItem.id) == col(Event.item_id))
-        .where(col(Event.at) == at, col(Event.kind).in_(ADVANCING))
-        .group_by(col(WorkItem.commune))
-    )
+    opened = _items_with_event(at, [str(EventKind.OPENED)])
+    advanced = _items_with_event(at, ADVANCING)
     queued = (
         select(col(WorkItem.commune), func.count())
         .select_from(Outbox)

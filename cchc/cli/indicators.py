@@ -219,9 +219,7 @@ def indicators_cmd(app: App, year, fmt, output, chart) -> None:
             output.write_bytes(indicators_xlsx(rows, png))
             click.echo(f"Chỉ tiêu: {output}" + (f", biểu đồ {chart}" if chart else ""))
             return
-    dicts = [{**row.as_dict(), "shown": row.shown} for row in rows]
-    if fmt == "json":
-        dicts = [row.as_dict() for row in rows]
+    dicts = [row.as_dict() | ({} if fmt == "json" else {"shown": row.shown}) for row in rows]
     columns = app.columns(TABLE_COLUMNS if fmt == "table" else INDICATOR_COLUMNS)
     if fmt == "table" and not dicts:
         click.echo("Chưa có kỳ báo cáo nào mang chỉ tiêu" + (f" trong năm {year}" if year else ""))

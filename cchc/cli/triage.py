@@ -110,15 +110,16 @@ def triage_reopen_cmd(app: App, item_id: int, due: date, reason, at) -> None:
     from usecases.triage import reopen_held
 
     plan = app.item_plan(item_id, app.engine)
-    item = reopen_held(plan, app.engine, item_id, due, reason, now_or(at))
+    when = now_or(at)
+    item = reopen_held(plan, app.engine, item_id, due, reason, when)
     moved = item.nominal_due and item.nominal_due != item.due
     click.echo(
         f"Nhiệm vụ số {item.id}: đã mở lại cho {item.unit}, hạn mới {vn_date(item.due)}"
         + (f" ({plan.day_off_note(item.nominal_due, item.due)})" if moved else "")
         + f"; hạn theo kế hoạch {vn_date(item.original_due or item.due)}"
     )
-    deliver_queued(app, item_id, now_or(at))
-    tell_prefect(app, ItemChange.RESUMED, item_id, now_or(at))
+    deliver_queued(app, item_id, when)
+    tell_prefect(app, ItemChange.RESUMED, item_id, when)
 
 
 @triage_cmd.command("waive")
@@ -133,10 +134,11 @@ def triage_waive_cmd(app: App, item_id: int, reason: str, at) -> None:
     from usecases.triage import waive_held
 
     plan = app.item_plan(item_id, app.engine)
-    item = waive_held(plan, app.engine, item_id, reason, now_or(at))
-    today = local_date(now_or(at), plan.zone)
+    when = now_or(at)
+    item = waive_held(plan, app.engine, item_id, reason, when)
+    today = local_date(when, plan.zone)
     click.echo(
         f"Nhiệm vụ số {item.id}: đã miễn (waived) ngày {vn_date(today)}, lý do: "
         f"{item.waived_reason}"
     )
-    tell_prefect(app, ItemChange.WAIVED, item_id, now_or(at))
+    tell_prefect(app, ItemChange.WAIVED, item_id, when)
