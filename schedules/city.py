@@ -22,16 +22,10 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from schedules.config import City as CityInfo
-from schedules.config import (
-    CityFile,
-    Commune,
-    ConfigFile,
-    Leader,
-    Obligation,
-    Person,
-    Policy,
-    Unit,
-)
+from schedules.config import CityFile, ConfigFile
+from schedules.config_obligations import Obligation
+from schedules.config_policy import Policy
+from schedules.config_units import Commune, Leader, Person, Unit
 from schedules.dates import vn_date
 from schedules.plan import Plan
 from schedules.plan_checks import late_ladder

@@ -17,15 +17,10 @@ from pathlib import Path
 from dateutil.rrule import rrulestr
 
 from schedules.calendar import WorkingCalendar
-from schedules.config import (
-    ALL_UNITS,
-    ESCALATION_ROLES,
-    Commune,
-    Indicator,
-    Obligation,
-    Policy,
-    Unit,
-)
+from schedules.config_indicators import Indicator
+from schedules.config_obligations import Obligation
+from schedules.config_policy import ESCALATION_ROLES, Policy
+from schedules.config_units import ALL_UNITS, Commune, Unit
 from schedules.dates import local_date, local_instant, vn_date
 from schedules.notices import overview_leaders
 from schedules.occurrences import CompiledSchedule, Occurrence, compile_schedule, nominal_due
