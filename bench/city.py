@@ -97,7 +97,7 @@ def prefect_task_runs(work: Path, sizes: list[int]) -> dict[int, int]:
     from cchc.runtime.settings import Settings
     from flows import prefect_flows
     from models.db import ensure_schema, make_engine
-    from schedules.city import load_city
+    from schedules.city_loader import load_city
     from schedules.dates import parse_instant
 
     async def count(run_id) -> int:

@@ -1,9 +1,10 @@
 """The JSON Schema of the config files, as editors read it (`cchc schema`, `config/schema.json`,
 the `schema.json` of `cchc new-config`).
 
-The structure comes from the pydantic models of `schedules.config` (the one home of the config's
-rules); this module makes it what a standard validator (check-jsonschema, yaml-language-server,
-the `jsonschema` library) accepts and what an admin reads:
+The structure comes from the pydantic models of `schedules.config` and its parts
+(`schedules.config_*`, the one home of the config's rules); this module makes it what a standard
+validator (check-jsonschema, yaml-language-server, the `jsonschema` library) accepts and what an
+admin reads:
 
 - a clock time (`sweep_time: "07:30"`) is a string with a pattern, not `format: time` (RFC 3339
   wants seconds and an offset: "07:30" would be refused);
@@ -22,7 +23,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema
 
 CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
-"""HH:MM or HH:MM:SS, as `schedules.config.Commune` reads `sweep_time`."""
+"""HH:MM or HH:MM:SS, as `schedules.config_units.Commune` reads `sweep_time`."""
 
 _PERSON = {
     "name": "Họ và tên (name)",

@@ -32,7 +32,7 @@ from cchc.runtime.settings import Settings
 from flows import prefect_flows
 from schedules.city import City
 from schedules.clock import SWEEP, ClockSchedule, city_schedules, sweep_times
-from schedules.config import Obligation
+from schedules.config_obligations import Obligation
 from schedules.dates import vn_datetime
 from schedules.plan import Plan
 from schedules.vocabulary import ObligationKind, commune_kinds_phrase

@@ -144,7 +144,7 @@ def _worker_city(engine: Engine, settings: Settings) -> City:
         )
     folder = Path(tempfile.mkdtemp(prefix="cchc-config-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    from schedules.city import load_city
+    from schedules.city_loader import load_city
 
     return load_city(write_snapshot(snapshot, folder))
 

@@ -54,7 +54,7 @@ def config_of(engine: Engine, code: str) -> ConfigSnapshot | None:
 
 def write_snapshot(snapshot: ConfigSnapshot, folder: Path) -> Path:
     """Write the snapshot's files under `folder` (names that would leave it are skipped), as
-    a config folder `schedules.city.load_city` reads; returns `folder`."""
+    a config folder `schedules.city_loader.load_city` reads; returns `folder`."""
     for name, text in snapshot.files.items():
         relative = Path(name)
         if relative.is_absolute() or ".." in relative.parts:

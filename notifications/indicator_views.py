@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from notifications.views import period_label
-from schedules.config import ALL_UNITS
+from schedules.config_units import ALL_UNITS
 
 if TYPE_CHECKING:  # `cchc check` renders the mails without loading the database layer
     from usecases.indicator_report import IndicatorRow

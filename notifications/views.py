@@ -12,7 +12,8 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from notifications.directive_views import DirectiveView, directive_view
-from schedules.config import ALL_UNITS, Obligation
+from schedules.config_obligations import Obligation
+from schedules.config_units import ALL_UNITS
 from schedules.contents import ContentGroup, note_for_units, report_contents
 from schedules.dates import local_date, vn_date, vn_datetime, vn_weekday
 from schedules.documents import lower_first

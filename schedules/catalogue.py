@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from schedules.config import Obligation
+from schedules.config_obligations import Obligation
 from schedules.plan import Plan
 from schedules.vocabulary import ObligationKind
 

@@ -5,7 +5,9 @@ defaults, calendar and obligations), other files with `calendar` and `obligation
 commune, and `communes/<code>/`, each a commune's folder in the single-commune format whose
 `commune.code` is the folder's name. A commune's files may `extends:` a template plan.
 
-`load_city` reads either form; everything downstream loops over `City.plans`.
+`schedules.city_loader.load_city` reads either form; everything downstream loops over
+`City.plans`. This module holds the `City` and what is looked up in it; the city office's own plan
+is built by `schedules.city_office`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -22,23 +22,9 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from schedules.config import City as CityInfo
-from schedules.config import (
-    CityFile,
-    Commune,
-    ConfigFile,
-    Leader,
-    Obligation,
-    Person,
-    Policy,
-    Unit,
-)
-from schedules.dates import vn_date
-from schedules.escalation_checks import late_ladder
 from schedules.plan import Plan
-from schedules.plan_loader import build_plan, config_files, load_plan, parse_files
-from schedules.plan_merge import Parsed
-from schedules.vocabulary import commune_kinds_phrase
-from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
+from schedules.plan_loader import config_files
+from schedules.yamlsource import ConfigIssue
 
 if TYPE_CHECKING:
     from schedules.quarantine import Quarantined
@@ -140,369 +126,6 @@ def is_city_folder(folder: Path) -> bool:
     return (folder / CITY_FILE).is_file()
 
 
-def load_city(folder: Path | str, replaced: Mapping[str, Path | None] | None = None) -> City:
-    """The communes of `folder`; ConfigInvalid lists every problem of every commune, those of a
-    file shared by several communes once, naming the communes. `replaced`: quarantined
-    communes (`schedules.quarantine`), each read from another folder (its last valid files) or,
-    None, left out (paused)."""
-    folder = Path(folder)
-    if not is_city_folder(folder):
-        return City.of(load_plan(folder))
-    city_source, city_cfg, others = _city_files(folder)
-    shared: Parsed = [
-        (
-            city_source,
-            ConfigFile(
-                calendar=city_cfg.calendar,
-                obligations=city_cfg.obligations,
-                indicators=city_cfg.indicators,
-            ),
-        ),
-        *others,
-    ]
-    communes_dir = folder / COMMUNES
-    codes = _commune_codes(communes_dir)
-    issues = [
-        *_shared_only(others),
-        *_no_communes(city_source, codes, communes_dir),
-        *_unknown_communes(shared, set(codes)),
-        *_code_taken(city_source, city_cfg.city, codes),
-    ]
-    plans, failed = _load_communes(folder, codes, shared, city_cfg.city.defaults, replaced or {})
-    issues += [_for_communes(key, names, communes_dir) for key, names in failed.items()]
-    if issues:
-        raise ConfigInvalid(issues)
-    warnings = _dedupe([w for plan in plans.values() for w in plan.warnings])
-    years = frozenset(year for _, cfg in shared for year in cfg.calendar or {})
-    office = (
-        _office_plan(folder, city_source, city_cfg, others, plans) if city_cfg.reports else None
-    )
-    warnings += _shared_addresses(plans)
-    if office is not None:
-        warnings += _late_ladders(office, plans, city_source)
-    return City(folder, city_cfg.city, plans, warnings, years, office)
-
-
-def _city_files(folder: Path) -> tuple[YamlSource, CityFile, Parsed]:
-    """`city.yaml`, and the other files of the city's folder (what every commune shares)."""
-    others = [p for p in config_files(folder) if p.name != CITY_FILE]
-    [(city_source, city_cfg)] = parse_files([folder / CITY_FILE], CityFile)
-    return city_source, city_cfg, parse_files(others)
-
-
-def _commune_codes(communes_dir: Path) -> list[str]:
-    """The communes' codes: the names of the folders under `communes/`, in order."""
-    if not communes_dir.is_dir():
-        return []
-    return sorted(p.name for p in communes_dir.iterdir() if p.is_dir())
-
-
-def _no_communes(source: YamlSource, codes: list[str], communes_dir: Path) -> list[ConfigIssue]:
-    if codes:
-        return []
-    message = (
-        f"no commune folder under {communes_dir} (chưa có thư mục xã nào trong "
-        f"{COMMUNES}/): add {COMMUNES}/<code>/ with the commune's files"
-    )
-    return [source.issue((), message)]
-
-
-def _code_taken(source: YamlSource, info: CityInfo, codes: list[str]) -> list[ConfigIssue]:
-    if info.code not in codes:
-        return []
-    message = (
-        f"city.code '{info.code}' is also a commune's folder name: the city office's items "
-        "and links would be that commune's; give the city another code (mã thành phố trùng "
-        "mã một xã)"
-    )
-    return [source.issue(("city", "code"), message)]
-
-
-def _load_communes(
-    folder: Path,
-    codes: list[str],
-    shared: Parsed,
-    defaults: Policy | None,
-    replaced: Mapping[str, Path | None],
-) -> tuple[dict[str, Plan], dict[tuple[str, int, str], list[str]]]:
-    """Each commune's plan, and the problems of those that failed, each once with the
-    communes it breaks (a shared file's problem breaks them all)."""
-    plans: dict[str, Plan] = {}
-    failed: dict[tuple[str, int, str], list[str]] = defaultdict(list)
-    templates: dict[Path, Parsed] = {}
-    for code in codes:
-        own = folder / COMMUNES / code
-        source = replaced.get(code, own)
-        if source is None:  # paused
-            continue
-        try:
-            plan = load_plan(source, shared, defaults, templates)
-        except ConfigInvalid as exc:
-            for issue in exc.issues:
-                failed[(issue.file, issue.line, issue.message)].append(code)
-            continue
-        if plan.commune.code != code:
-            failed[_misnamed(plan, code)].append(code)
-            continue
-        plan.folder, plan.city_folder = own, folder  # a replaced one's templates: its own
-        plans[code] = plan
-    return plans, failed
-
-
-def _misnamed(plan: Plan, code: str) -> tuple[str, int, str]:
-    """The problem of a commune whose `commune.code` is not its folder's name."""
-    source = next(s for s, c in parse_files(config_files(plan.folder)) if c.commune)
-    return (
-        str(source.path),
-        source.line_of(("commune", "code")),
-        f"commune.code '{plan.commune.code}' differs from its folder name '{code}': "
-        f"make them equal (mã xã phải trùng tên thư mục)",
-    )
-
-
-def _office_plan(
-    folder: Path, source: YamlSource, cfg: CityFile, others: Parsed, plans: dict[str, Plan]
-) -> Plan:
-    """The city office's own reports as a plan: the office is its only unit and standing
-    office, the city's leadership its leadership (the office itself when none is given), its
-    dates those of the communes' plans, their calendar shared. Its reports consolidate the
-    communes' reports: each level its own deadline (Nghị định 09/2019), the city's after the
-    communes' for every period."""
-    info, first = cfg.city, next(iter(plans.values())).commune
-    office = info.office
-    contact = office.contact or Person(name=office.name, email=office.email)
-    leadership = info.leadership or [Leader(name=office.name, email=office.email)]
-    if office.director is not None:
-        # The office's own lateness goes to its head (Giám đốc Sở) first; the city's leaders
-        # stay reachable by a level's `leadership`, not as the leader in charge.
-        director = Leader(**office.director.model_dump(), in_charge=True)
-        leadership = [director, *(p.model_copy(update={"in_charge": False}) for p in leadership)]
-    commune = Commune(
-        code=info.code,
-        name=info.name,
-        plan=info.plan or f"Kế hoạch cải cách hành chính của {info.name}",
-        plan_short=info.plan or info.name,
-        timezone=first.timezone,
-        standing_office=office.code,
-        contact=contact,
-        leadership=leadership,
-        plan_start=min(p.commune.plan_start for p in plans.values()),
-        plan_end=max(p.commune.plan_end for p in plans.values()),
-        start=min(p.commune.start for p in plans.values()),
-        # Live when its communes are, if they all set the date; else its own first sweep.
-        go_live=_earliest_go_live(plans),
-        sweep_time=first.sweep_time,
-        defaults=info.defaults or first.defaults,
-    )
-    head = office.director or contact
-    unit = Unit(code=office.code, name=office.name, email=office.email, head=head)
-    # Errors in `reports` point at their lines: the builder reads them as `obligations`.
-    lines = dict(source.lines)
-    lines |= {("obligations",) + k[1:]: v for k, v in source.lines.items() if k[:1] == ("reports",)}
-    reports = YamlSource(source.path, source.data, lines)
-    kinds = {code: str(p.commune.kind) for code, p in plans.items()}
-    obligations = _with_commune_kinds(cfg.reports or [], commune_kinds_phrase(kinds.values()))
-    parsed = [
-        (reports, ConfigFile(commune=commune, units=[unit], obligations=obligations,
-                             calendar=cfg.calendar)),
-        *((s, ConfigFile(calendar=c.calendar)) for s, c in others if c.calendar),
-    ]  # fmt: skip
-    foreign = frozenset(oid for plan in plans.values() for oid in plan.obligations)
-    plan = build_plan(folder, parsed, foreign)
-    plan.city_folder = folder
-    plan.communes = {code: p.commune.name for code, p in plans.items()}
-    plan.commune_kinds = kinds
-    plan.lower = dict(plans)
-    _check_levels(plan, plans, reports)
-    for commune_plan in plans.values():
-        commune_plan.attach_upper(plan)
-    return plan
-
-
-COMMUNE_KINDS_TOKEN = "{commune_kinds}"
-"""In the city office's reports: the kinds of the city's communes ("xã, phường, đặc khu")."""
-
-
-def _with_commune_kinds(reports: list[Obligation], phrase: str) -> list[Obligation]:
-    """`{commune_kinds}` in a city report's texts becomes the kinds its communes are ("Tổng
-    hợp báo cáo … của các {commune_kinds}" → "… của các xã, phường, đặc khu")."""
-    fields = ("title", "product", "timing", "description")
-    found = []
-    for ob in reports:
-        update = {
-            f: getattr(ob, f).replace(COMMUNE_KINDS_TOKEN, phrase)
-            for f in fields
-            if getattr(ob, f) and COMMUNE_KINDS_TOKEN in getattr(ob, f)
-        }
-        found.append(ob.model_copy(update=update) if update else ob)
-    return found
-
-
-def _check_levels(office: Plan, plans: dict[str, Plan], source: YamlSource) -> None:
-    """Each city report sums up a report every commune owes, and falls due after it, period by
-    period."""
-    issues = []
-    for i, report in enumerate(office.obligations.values()):
-        target = report.consolidates
-        lacking = [code for code, plan in plans.items() if target and target not in plan.schedules]
-        if lacking:
-            issues.append(
-                source.issue(
-                    ("reports", i, "consolidates"),
-                    f"'{target}' is not a scheduled obligation of every commune: missing in "
-                    f"{_names(lacking)} (xã chưa có nhiệm vụ này)",
-                )
-            )
-            continue
-        if not target or report.id not in office.schedules:
-            continue
-        span = (office.commune.plan_start, office.commune.plan_end)
-        own = {o.period.key: o.due.due for o in office.occurrences(*span, obligation=report.id)}
-        late = next(
-            (
-                (code, occ)
-                for code, plan in plans.items()
-                if target in plan.schedules
-                for occ in plan.occurrences(*span, obligation=target)
-                if occ.period.key in own and own[occ.period.key] <= occ.due.due
-            ),
-            None,
-        )
-        if late:
-            code, occ = late
-            issues.append(
-                source.issue(
-                    ("reports", i, "schedule"),
-                    f"period {occ.period.key}: due {vn_date(own[occ.period.key])} is not after "
-                    f"commune {code}'s due date {vn_date(occ.due.due)} of '{target}' (hạn của "
-                    "thành phố phải sau hạn của xã)",
-                )
-            )
-    if issues:
-        raise ConfigInvalid(issues)
-
-
-def _late_ladders(office: Plan, plans: dict[str, Plan], source: YamlSource) -> list[ConfigIssue]:
-    """A commune's report to the city escalates all the way before the city's report is due
-    (its ladder ends by the city's due date for it): one warning per city report, at its
-    schedule, with the first commune's first late level and the communes it concerns."""
-    found = []
-    for i, (rid, report) in enumerate(office.obligations.items()):
-        target = report.consolidates
-        if not target or rid not in office.schedules:
-            continue
-        late: dict[str, str] = {}
-        # Communes of one template and calendar share their ladders: each worked out once.
-        known: dict[str, str | None] = {}
-        for code, plan in plans.items():
-            if target not in plan.schedules:
-                continue
-            key = plan.fingerprint(target)
-            if key not in known:
-                known[key] = late_ladder(plan, target, rid)
-            if known[key]:
-                late[code] = known[key] or ""
-        if late:
-            first, message = next(iter(late.items()))
-            found.append(
-                source.issue(
-                    ("reports", i, "schedule"),
-                    f"warning: commune {first}: {message.removeprefix('warning: ')} (the report "
-                    f"the city office sums up; thang đôn đốc của xã phải kết thúc trước hạn của "
-                    f"thành phố) [{'commune' if len(late) == 1 else 'communes'}: "
-                    f"{_names(list(late))}]",
-                )
-            )
-    return found
-
-
-def _shared_addresses(plans: dict[str, Plan]) -> list[ConfigIssue]:
-    """A unit address used by units of several communes: a copied folder kept the other
-    commune's addresses, and its mails would reach the wrong commune. One warning per
-    address, at the second commune's unit."""
-    first: dict[str, str] = {}
-    found = []
-    for code, plan in plans.items():
-        for unit in plan.units.values():
-            email = str(unit.email).lower()
-            owner = first.setdefault(email, code)
-            if owner == code:
-                continue
-            where = plan.unit_sources.get(unit.code) or ConfigIssue(str(plan.folder), 1, "")
-            found.append(
-                ConfigIssue(
-                    where.file,
-                    where.line,
-                    f"warning: unit {unit.code} of commune {code} has the address {email} of "
-                    f"a unit of commune {owner}: its mails would reach the other commune; give "
-                    f"each commune its own addresses (hai xã dùng chung địa chỉ thư của đơn vị)",
-                )
-            )
-    return found
-
-
-def _shared_only(parsed: Parsed) -> list[ConfigIssue]:
-    """A city-level file holds what every commune shares, never a commune nor units."""
-    found = []
-    for source, cfg in parsed:
-        for key in ("commune", "units", "extends"):
-            if getattr(cfg, key) is not None:
-                found.append(
-                    source.issue(
-                        (key,),
-                        f"'{key}' belongs in a commune's folder ({COMMUNES}/<code>/), not at "
-                        f"the city level (khai báo trong thư mục của xã)",
-                    )
-                )
-    return found
-
-
-def _unknown_communes(shared: Parsed, codes: set[str]) -> list[ConfigIssue]:
-    found = []
-    for source, cfg in shared:
-        for key in ("obligations", "indicators"):
-            found += _unknown_in(source, key, getattr(cfg, key) or [], codes)
-    return found
-
-
-def _unknown_in(source: YamlSource, key: str, rows: list, codes: set[str]) -> list[ConfigIssue]:
-    """Commune codes of a shared file's `key` rows (`communes:`) that no commune has."""
-    found = []
-    for i, row in enumerate(rows):
-        for j, code in enumerate(row.communes or []):
-            if code not in codes:
-                found.append(
-                    source.issue(
-                        (key, i, "communes", j),
-                        f"unknown commune '{code}' (xã không tồn tại); known: "
-                        f"{', '.join(sorted(codes)) or '-'}",
-                    )
-                )
-    return found
-
-
-def _for_communes(key: tuple[str, int, str], codes: list[str], communes_dir: Path) -> ConfigIssue:
-    """One issue per problem: a file of a commune's own folder names it already; a shared
-    file's problem says which communes it breaks."""
-    file, line, message = key
-    if Path(file).is_relative_to(communes_dir):
-        return ConfigIssue(file, line, message, tuple(codes))
-    return ConfigIssue(file, line, f"{message} [{'commune' if len(codes) == 1 else 'communes'}: "
-                       f"{_names(codes)}]", tuple(codes))  # fmt: skip
-
-
-def _names(codes: list[str]) -> str:
-    """ "xa001, xa002, xa003, xa004, xa005 and 3 more" """
-    return ", ".join(codes[:5]) + (f" and {len(codes) - 5} more" if len(codes) > 5 else "")
-
-
-def _dedupe(issues: list[ConfigIssue]) -> list[ConfigIssue]:
-    seen: dict[tuple[str, int, str], ConfigIssue] = {}
-    for issue in issues:
-        seen.setdefault((issue.file, issue.line, issue.message), issue)
-    return list(seen.values())
-
-
 def calendar_warnings(city: City, today: date) -> list[ConfigIssue]:
     """From October on, next year's swapped days (ngày làm bù) are usually announced: warn when
     no calendar override for next year is entered (per commune, or once for the city)."""
@@ -529,13 +152,11 @@ def calendar_warnings(city: City, today: date) -> list[ConfigIssue]:
     ]
 
 
-def _earliest_go_live(plans: dict[str, Plan]) -> date | None:
-    """The earliest `go_live` of the communes when every one sets it; None otherwise."""
-    found = [p.commune.go_live for p in plans.values()]
-    dates = [d for d in found if d is not None]
-    return min(dates) if dates and len(dates) == len(found) else None
-
-
 def short_name(name: str) -> str:
     """ "Ủy ban nhân dân xã Mao Điền" → "xã Mao Điền": the commune, as the city names it."""
     return re.sub(r"^(?:(?:Ủy|Uỷ) ban nhân dân|UBND)\s+", "", name, flags=re.IGNORECASE)
+
+
+def listed_codes(codes: list[str]) -> str:
+    """ "xa001, xa002, xa003, xa004, xa005 and 3 more" """
+    return ", ".join(codes[:5]) + (f" and {len(codes) - 5} more" if len(codes) > 5 else "")

@@ -71,9 +71,10 @@ class Stamp:
 
 
 def load_compiled(folder: Path | str, cache_dir: Path | None):
-    """`schedules.city.load_city(folder)`, from the cache under `cache_dir` while the config's
-    files are unchanged (None: no cache). Raises ConfigInvalid as `load_city` does."""
-    from schedules.city import config_fingerprint, load_city
+    """`schedules.city_loader.load_city(folder)`, from the cache under `cache_dir` while the
+    config's files are unchanged (None: no cache). Raises ConfigInvalid as `load_city` does."""
+    from schedules.city import config_fingerprint
+    from schedules.city_loader import load_city
 
     if cache_dir is None:
         return load_city(folder)

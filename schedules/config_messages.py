@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from schedules.config import OBLIGATION_ID, UNIT_CODE, ConfigFile
+from schedules.config import ConfigFile
+from schedules.config_base import OBLIGATION_ID, UNIT_CODE
 from schedules.yamlsource import ConfigIssue, YamlSource
 
 # Pydantic's messages are English: each error type gets a hint of what to write (English, may
@@ -58,7 +59,7 @@ _PATTERN_GLOSS: dict[str, tuple[str, str]] = {
         "chữ thường không dấu, số, dấu -",
     ),
 }
-# The rules of schedules/config.py, by words of their message.
+# The rules of schedules/config*.py, by words of their message.
 _VALUE_GLOSS: dict[str, str] = {
     "not a valid email address": "địa chỉ thư điện tử không hợp lệ",
     "give exactly one of every, rrule, once": "khai báo đúng một trong every, rrule, once",

@@ -5,7 +5,7 @@ a level up: `schedules.city` asks `late_ladder` too)."""
 
 from __future__ import annotations
 
-from schedules.config import ESCALATION_ROLES, Policy
+from schedules.config_policy import ESCALATION_ROLES, Policy
 from schedules.dates import local_date, local_instant, vn_date
 from schedules.occurrences import Occurrence
 from schedules.plan import Plan

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from schedules.config import Indicator
+from schedules.config_indicators import Indicator
 from schedules.plan import Plan
 
 YES = ("1", "có", "co", "yes", "true", "đạt")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from dateutil.rrule import rrulestr
 
 from schedules.calendar import WorkingCalendar
-from schedules.config import DueRule, PeriodKind, Schedule
+from schedules.config_obligations import DueRule, PeriodKind, Schedule
 from schedules.dates import local_date, vn_date
 from schedules.periods import NAMED_SETS, ONCE_RULE, Period, clamp_day, period_of
 from schedules.policy import ResolvedPolicy

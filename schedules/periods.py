@@ -11,7 +11,7 @@ import calendar as _cal
 from dataclasses import dataclass
 from datetime import date
 
-from schedules.config import NamedSet, PeriodKind
+from schedules.config_obligations import NamedSet, PeriodKind
 from schedules.dates import vn_date
 from schedules.documents import is_directive_period
 

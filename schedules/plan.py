@@ -17,7 +17,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from schedules.calendar import WorkingCalendar
-from schedules.config import ALL_UNITS, Commune, Indicator, Obligation, Policy, Unit
+from schedules.config_indicators import Indicator
+from schedules.config_obligations import Obligation
+from schedules.config_policy import Policy
+from schedules.config_units import ALL_UNITS, Commune, Unit
 from schedules.dates import end_of_day, local_date, vn_date, vn_weekday
 from schedules.occurrences import (
     CompiledSchedule,

@@ -16,7 +16,9 @@ import re
 from pathlib import Path
 
 from schedules.calendar import WorkingCalendar
-from schedules.config import Commune, Obligation, Policy, Unit
+from schedules.config_obligations import Obligation
+from schedules.config_policy import Policy
+from schedules.config_units import Commune, Unit
 from schedules.escalation_checks import check_escalation, check_escalation_time, warn_late_ladder
 from schedules.plan import Plan
 from schedules.plan_merge import Merged, Parsed, Where, merge

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from schedules.config import ConfigFile, Policy
+from schedules.config import ConfigFile
 from schedules.config_messages import pydantic_issue
+from schedules.config_policy import Policy
 from schedules.plan import Plan
 from schedules.plan_checks import check_plan
 from schedules.plan_merge import OWN, SHARED, TEMPLATE, Parsed

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schedules.calendar import YearOverride
-from schedules.config import Commune, ConfigFile, Indicator, Obligation, Unit, YearCalendar
+from schedules.config import ConfigFile, YearCalendar
+from schedules.config_indicators import Indicator
+from schedules.config_obligations import Obligation
+from schedules.config_units import Commune, Unit
 from schedules.yamlsource import ConfigIssue, YamlSource
 
 SHARED, TEMPLATE, OWN = 0, 1, 2

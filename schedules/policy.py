@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import time
 
-from schedules.config import OPTIONAL_DEFAULTS, EscalationLevel, Policy, Shift
+from schedules.config_policy import OPTIONAL_DEFAULTS, EscalationLevel, Policy, Shift
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
-from schedules.city import CITY_FILE, COMMUNES, City, is_city_folder, load_city
+from schedules.city import CITY_FILE, COMMUNES, City, is_city_folder
+from schedules.city_loader import load_city
 from schedules.config import CityFile
 from schedules.dates import vn_datetime
 from schedules.plan_loader import parse_files

@@ -3,7 +3,9 @@ the obligations `reported_in` and `consolidates` name, the report that carries a
 
 from __future__ import annotations
 
-from schedules.config import ALL_UNITS, Indicator, Obligation
+from schedules.config_indicators import Indicator
+from schedules.config_obligations import Obligation
+from schedules.config_units import ALL_UNITS
 from schedules.plan import Plan
 from schedules.plan_merge import Merged, Where
 

@@ -10,7 +10,7 @@ from datetime import date
 from dateutil.rrule import rrulestr
 
 from schedules.calendar import WorkingCalendar
-from schedules.config import Obligation
+from schedules.config_obligations import Obligation
 from schedules.dates import vn_date
 from schedules.occurrences import CompiledSchedule, compile_schedule, nominal_due
 from schedules.plan import Plan

@@ -161,6 +161,6 @@ def make_city(folder: Path, count: int, code: str = "haiphong", kinds: bool = Fa
         (xa002 / "calendar.yaml").write_text(
             "calendar:\n  2027:\n    days_off: [2027-03-02, 2027-03-15]\n", encoding="utf-8"
         )
-    from schedules.city import load_city
+    from schedules.city_loader import load_city
 
     return load_city(folder)

@@ -17,7 +17,7 @@ from test_config_errors import assert_error, edit, run_check
 from cchc.cli import main
 from models.db import ensure_schema, make_engine
 from schedules.calendar import WorkingCalendar
-from schedules.config import DueRule, Schedule
+from schedules.config_obligations import DueRule, Schedule
 from schedules.dates import parse_instant
 from schedules.occurrences import compile_schedule, nominal_due
 from schedules.plan_loader import load_plan

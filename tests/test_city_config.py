@@ -13,7 +13,8 @@ from city_support import commune_codes, write_city
 from click.testing import CliRunner
 
 from cchc.cli import main
-from schedules.city import calendar_warnings, load_city
+from schedules.city import calendar_warnings
+from schedules.city_loader import load_city
 from schedules.yamlsource import ConfigInvalid
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config"

@@ -25,7 +25,7 @@ from cchc.cli import main
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import Outbox, WorkItem
 from notifications.delivery import deliver_pending
-from schedules.city import load_city
+from schedules.city_loader import load_city
 from schedules.notices import overview_leaders
 from schedules.overview import quarter_cycle
 from schedules.vocabulary import MailKind

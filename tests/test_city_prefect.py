@@ -30,7 +30,8 @@ from flows.engine import configure
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import WorkItem
 from notifications import city_pages, sweep_summary
-from schedules.city import City, load_city
+from schedules.city import City
+from schedules.city_loader import load_city
 from schedules.clock import SWEEP, city_schedules, openings_schedule, sweep_schedules
 from schedules.dates import parse_instant
 

@@ -19,7 +19,7 @@ from cchc.runtime.settings import Settings
 from models.db import ensure_schema, make_engine
 from notifications.office_links import LATE_LINKS
 from notifications.sweep_summary import LATE_TAG, LATE_TAG_MORE, LATE_TAGS
-from schedules.city import load_city
+from schedules.city_loader import load_city
 from schedules.dates import parse_instant
 
 pytestmark = pytest.mark.prefect

@@ -25,7 +25,7 @@ from cchc.cli import main
 from models.db import transaction
 from models.tables import Event, WorkItem
 from notifications.delivery import deliver_pending
-from schedules.city import load_city
+from schedules.city_loader import load_city
 from usecases.sweep import sweep_communes
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "examples" / "city"

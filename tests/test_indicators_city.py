@@ -10,7 +10,7 @@ from sqlalchemy import select
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import WorkItem
 from notifications.city_pages import league_description
-from schedules.city import load_city
+from schedules.city_loader import load_city
 from schedules.dates import parse_instant
 from usecases.indicator_report import city_rows, read_rows
 from usecases.indicator_values import enter_values

@@ -135,7 +135,7 @@ def test_a_jump_beyond_the_factor_is_a_warning():
 def test_a_city_shares_indicators(tmp_path):
     import shutil
 
-    from schedules.city import load_city
+    from schedules.city_loader import load_city
 
     city_dir = tmp_path / "city"
     shutil.copytree(ROOT / "config" / "examples" / "city", city_dir)

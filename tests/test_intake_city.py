@@ -29,7 +29,8 @@ from cchc.runtime.settings import IntakeSettings, Settings
 from models.db import make_engine, transaction
 from models.tables import Deliverable, WorkItem
 from notifications.links import office_secret, office_token
-from schedules.city import City, load_city
+from schedules.city import City
+from schedules.city_loader import load_city
 from schedules.vocabulary import ItemStatus
 from usecases.sweep import sweep, sweep_communes
 

@@ -24,7 +24,7 @@ from support import latest_artifact
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import Event, WorkItem
 from notifications.documents.league import COLUMNS, columns, league_png, league_xlsx
-from schedules.city import load_city
+from schedules.city_loader import load_city
 from schedules.dates import local_date, parse_instant
 from schedules.vocabulary import OPEN_STATUSES
 from usecases.league import CommuneYear, League, league

@@ -15,7 +15,7 @@ from support import CHROMIUM, find_item, launch_chromium
 
 from models.db import transaction
 from models.tables import WorkItem
-from schedules.city import load_city
+from schedules.city_loader import load_city
 from usecases.sweep import sweep, sweep_communes
 
 pytestmark = [

@@ -213,7 +213,7 @@ def test_the_engines_reload_takes_the_others_edit_and_quarantines_the_broken_one
     from cchc.runtime.settings import Settings
     from flows.engine import EngineState, configure, reload
     from models.db import ensure_schema
-    from schedules.city import load_city
+    from schedules.city_loader import load_city
     from usecases.quarantine import remember_applied
 
     told: list[dict] = []

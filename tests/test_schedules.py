@@ -9,7 +9,7 @@ import pytest
 from support import with_shift
 
 from schedules.calendar import WorkingCalendar
-from schedules.config import DueRule
+from schedules.config_obligations import DueRule
 from schedules.occurrences import nominal_due
 from schedules.periods import period_of
 

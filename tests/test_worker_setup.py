@@ -14,7 +14,7 @@ from support import cli_env, run_cchc
 
 from cchc.runtime.settings import Settings
 from flows.deploy_plan import wanted
-from schedules.city import load_city
+from schedules.city_loader import load_city
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 from models.db import transaction
 from models.tables import WorkItem
 from schedules.city import short_name
-from schedules.config import ALL_UNITS
+from schedules.config_units import ALL_UNITS
 from schedules.dates import local_date
 from schedules.overview import Cycle
 from schedules.plan import Plan

@@ -18,7 +18,7 @@ from models.blobs import StoredBlob, store_blob
 from models.db import transaction
 from models.store import insert_missing, log_event, queue_notices
 from models.tables import Directive, WorkItem, saved_id
-from schedules.config import ALL_UNITS
+from schedules.config_units import ALL_UNITS
 from schedules.dates import local_date, vn_date
 from schedules.documents import (
     EARLIEST,

@@ -19,7 +19,8 @@ from sqlmodel import Session, col
 
 from models.db import transaction
 from models.tables import IndicatorValue, WorkItem
-from schedules.config import ALL_UNITS, Indicator
+from schedules.config_indicators import Indicator
+from schedules.config_units import ALL_UNITS
 from schedules.indicators import (
     Figure,
     percent,

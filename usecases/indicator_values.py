@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 from models.db import transaction
 from models.store import log_event
 from models.tables import Deliverable, IndicatorValue, WorkItem
-from schedules.config import Indicator
+from schedules.config_indicators import Indicator
 from schedules.indicators import Figure, jump, owed, parse_figure, ratio_figure
 from schedules.plan import Plan
 from schedules.vocabulary import DeliverableStatus, EventKind, ItemStatus

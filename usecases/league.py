@@ -22,7 +22,7 @@ from sqlalchemy import Engine, case, exists, func, select
 from models.db import transaction
 from models.tables import Event, WorkItem, table_of
 from schedules.city import City, short_name
-from schedules.config import ALL_UNITS
+from schedules.config_units import ALL_UNITS
 from schedules.dates import local_date
 from schedules.vocabulary import EventKind, commune_kinds_phrase, communes_count
 from usecases.indicator_report import IndicatorRow, rows_of

@@ -19,7 +19,7 @@ from models.store import (
     transition,
 )
 from models.tables import Deliverable, Outbox, WorkItem
-from schedules.config import ALL_UNITS
+from schedules.config_units import ALL_UNITS
 from schedules.dates import local_date, vn_date
 from schedules.documents import EARLIEST, clean_doc_number
 from schedules.notices import returned_notices

@@ -26,7 +26,7 @@ from sqlmodel import Session, col
 from models.db import transaction
 from models.store import queue_notices
 from models.tables import Directive, Extension, WorkItem
-from schedules.config import ALL_UNITS
+from schedules.config_units import ALL_UNITS
 from schedules.dates import local_date, local_instant
 from schedules.documents import document_reference, subject_phrase
 from schedules.notices import overview_notices

@@ -148,7 +148,7 @@ class App:
         import tempfile
 
         from models.snapshots import last_config, write_snapshot
-        from schedules.city import load_city
+        from schedules.city_loader import load_city
 
         snapshot = last_config(self.reader)
         if snapshot is None:

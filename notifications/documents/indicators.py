@@ -19,7 +19,7 @@ from notifications.documents.house_style import (
     workbook_bytes,
 )
 from notifications.markdown_text import md_text
-from schedules.config import ALL_UNITS
+from schedules.config_units import ALL_UNITS
 from usecases.indicator_report import IndicatorRow
 
 KEYS = [
