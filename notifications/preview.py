@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from models.tables import Outbox, WorkItem, saved_id
 from notifications.compose import Composer, Mail
 from notifications.facts import load_facts
-from notifications.smtp import eml_bytes
+from notifications.mail_bytes import eml_bytes
 from schedules.notices import (
     Notice,
     closed_notices,

@@ -35,7 +35,8 @@ LATE_TAG = "quá hạn:"
 `quá hạn:xa001` while commune xa001 has some)."""
 
 FILE_DELIVERY = "vào thư mục thư đi trên máy chủ (chưa cấu hình máy chủ thư)"
-"""No SMTP host: the mails were written as .eml files (`notifications.smtp.FileTransport`)."""
+"""No SMTP host: the mails were written as .eml files
+(`notifications.file_transport.FileTransport`)."""
 
 NO_LATE = "Không có việc quá hạn"
 
