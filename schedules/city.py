@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from schedules.commune_kinds import commune_kinds_phrase
 from schedules.config import City as CityInfo
 from schedules.config import (
     CityFile,
@@ -37,7 +38,6 @@ from schedules.plan import Plan
 from schedules.plan_checks import late_ladder
 from schedules.plan_loader import build_plan, config_files, load_plan, parse_files
 from schedules.plan_merge import Parsed
-from schedules.vocabulary import commune_kinds_phrase
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
 if TYPE_CHECKING:

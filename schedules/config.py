@@ -23,7 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from schedules.vocabulary import UNSCHEDULED_KINDS, CommuneKind, ObligationKind
+from schedules.commune_kinds import CommuneKind
+from schedules.vocabulary import UNSCHEDULED_KINDS, ObligationKind
 
 UNIT_CODE = r"^[A-Z][A-Z0-9_]{0,31}$"
 OBLIGATION_ID = r"^[a-z0-9][a-z0-9-]{1,63}$"

@@ -17,6 +17,7 @@ from pathlib import Path
 from dateutil.rrule import rrulestr
 
 from schedules.calendar import WorkingCalendar
+from schedules.commune_kinds import COMMUNE_KIND_LABELS, CommuneKind
 from schedules.config import (
     ALL_UNITS,
     ESCALATION_ROLES,
@@ -32,13 +33,7 @@ from schedules.occurrences import CompiledSchedule, Occurrence, compile_schedule
 from schedules.plan import Plan
 from schedules.plan_merge import Merged, Parsed, Where, merge
 from schedules.plan_warnings import doubled_period_words, unreached_rows
-from schedules.vocabulary import (
-    COMMUNE_KIND_LABELS,
-    REPORT_KINDS,
-    CommuneKind,
-    ObligationKind,
-    StepKind,
-)
+from schedules.vocabulary import REPORT_KINDS, ObligationKind, StepKind
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
 PLACEHOLDERS = ("{plan_short}", "{plan}", "{commune_kind}")
