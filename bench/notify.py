@@ -52,7 +52,7 @@ from notifications.compose import Composer  # noqa: E402
 from notifications.delivery import deliver_pending  # noqa: E402
 from notifications.facts import load_facts  # noqa: E402
 from notifications.links import intake_linker  # noqa: E402
-from notifications.smtp import CONNECTIONS, SmtpSettings  # noqa: E402
+from notifications.smtp_settings import CONNECTIONS, SmtpSettings  # noqa: E402
 from schedules.dates import local_instant  # noqa: E402
 from schedules.plan_loader import load_plan  # noqa: E402
 from schedules.vocabulary import OutboxStatus  # noqa: E402

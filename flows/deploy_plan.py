@@ -32,10 +32,11 @@ from cchc.runtime.settings import Settings
 from flows import prefect_flows
 from schedules.city import City
 from schedules.clock import SWEEP, ClockSchedule, city_schedules, sweep_times
+from schedules.commune_kinds import commune_kinds_phrase
 from schedules.config_obligations import Obligation
 from schedules.dates import vn_datetime
 from schedules.plan import Plan
-from schedules.vocabulary import ObligationKind, commune_kinds_phrase
+from schedules.vocabulary import ObligationKind
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,9 @@ from models.db import rowcount, transaction
 from models.tables import Deliverable, Event, Outbox, WorkItem, table_of
 from schedules.notices import Notice
 from schedules.plan import Plan
+from schedules.step_names import ARCHIVE_MARK
 from schedules.transitions import ItemEvent, sources
-from schedules.vocabulary import (
-    ARCHIVE_MARK,
-    NAGGING_KINDS,
-    EventKind,
-    ItemStatus,
-    MailKind,
-    OutboxStatus,
-)
+from schedules.vocabulary import NAGGING_KINDS, EventKind, ItemStatus, MailKind, OutboxStatus
 
 
 def insert_missing(

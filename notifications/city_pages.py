@@ -14,10 +14,10 @@ from notifications.documents.house_style import percent
 from notifications.documents.league import RATE_COLUMNS, columns
 from notifications.status_pages import MAX_TABLE_ROWS, Page, fingerprint
 from schedules.city import City
+from schedules.commune_kinds import communes_count
 from schedules.dates import VN_ZONE, vn_datetime
 from schedules.indicators import vn_number
 from schedules.plan import Plan
-from schedules.vocabulary import communes_count
 from usecases.league import TOTAL, League, short_name
 
 

@@ -28,7 +28,8 @@ from schedules.city import short_name
 from schedules.dates import vn_date
 from schedules.notices import is_city_escalation
 from schedules.plan import Plan
-from schedules.vocabulary import CITY_RETURN, MailKind, StepKind, parse_step
+from schedules.step_names import parse_step
+from schedules.vocabulary import CITY_RETURN, MailKind, StepKind
 
 if TYPE_CHECKING:  # `cchc check` renders the Sở's mails without loading the database layer
     from models.tables import WorkItem

@@ -23,7 +23,8 @@ from notifications.message import is_digest_id
 from notifications.recording import settle
 from schedules.notices import leader_addresses
 from schedules.plan import Plan
-from schedules.vocabulary import NAGGING_KINDS, OPEN_STATUSES, MailKind, OutboxStatus, parse_step
+from schedules.step_names import parse_step
+from schedules.vocabulary import NAGGING_KINDS, OPEN_STATUSES, MailKind, OutboxStatus
 
 log = logging.getLogger("cchc.mail")
 

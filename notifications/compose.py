@@ -44,16 +44,11 @@ from notifications.views import (
 )
 from schedules.city import short_name
 from schedules.dates import local_date, vn_date, vn_datetime
+from schedules.item_standing import days_late
 from schedules.notices import escalation_addresses, leader_addresses
 from schedules.plan import Plan
-from schedules.vocabulary import (
-    OPEN_STATUSES,
-    MailKind,
-    StepKind,
-    days_late,
-    parse_step,
-    working_days,
-)
+from schedules.step_names import parse_step
+from schedules.vocabulary import OPEN_STATUSES, MailKind, StepKind, working_days
 
 if TYPE_CHECKING:
     from email.headerregistry import Address

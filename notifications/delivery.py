@@ -54,8 +54,9 @@ from notifications.facts import Facts
 from notifications.links import intake_linker
 from notifications.recording import Recorder
 from notifications.render import Renderer, error_location
-from notifications.smtp import Outcome, Transport, make_transports
+from notifications.smtp import make_transports
 from notifications.template_sets import templates_in_use
+from notifications.transport import Outcome, Transport
 from schedules.notices import digest_addresses, in_digest
 from schedules.plan import Plan
 from schedules.vocabulary import MailKind

@@ -42,7 +42,7 @@ class DeliveryReport:
     held_until: datetime | None = None
     """... until then at the latest (when the last of those claims runs out)."""
     waiting_for: Counter[str] = field(default_factory=Counter)
-    """The rows to retry (`retrying`) by why they wait (`notifications.smtp.Cause`)."""
+    """The rows to retry (`retrying`) by why they wait (`notifications.transport.Cause`)."""
 
     @property
     def waiting(self) -> int:

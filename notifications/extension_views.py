@@ -8,7 +8,8 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from schedules.dates import vn_date, vn_datetime
-from schedules.vocabulary import StepKind, parse_step
+from schedules.step_names import parse_step
+from schedules.vocabulary import StepKind
 
 if TYPE_CHECKING:
     from models.tables import Extension, WorkItem

@@ -11,14 +11,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from schedules.plan import Plan
+from schedules.step_names import ARCHIVE_MARK, is_undelivered
 from schedules.timeliness import Verdict, verdict
-from schedules.vocabulary import (
-    ARCHIVE_MARK,
-    EventKind,
-    MailKind,
-    OutboxStatus,
-    is_undelivered,
-)
+from schedules.vocabulary import EventKind, MailKind, OutboxStatus
 
 if TYPE_CHECKING:  # the database is read only by the load_ functions: `cchc check` never loads it
     from sqlmodel import Session

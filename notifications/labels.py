@@ -1,9 +1,11 @@
 """The names of mail kinds, steps and outbox statuses in Vietnamese, as subjects, the command
-line's tables and the status pages show them (an item's status: `schedules.vocabulary.standing`)."""
+line's tables and the status pages show them (an item's status:
+`schedules.item_standing.standing`)."""
 
 from __future__ import annotations
 
-from schedules.vocabulary import MailKind, OutboxStatus, StepKind, parse_step, working_days
+from schedules.step_names import parse_step
+from schedules.vocabulary import MailKind, OutboxStatus, StepKind, working_days
 
 KIND_LABELS: dict[str, str] = {
     MailKind.OPENED: "Thông báo nhiệm vụ",
@@ -41,7 +43,7 @@ def kind_label(kind: MailKind | str) -> str:
 
 
 def step_label(step: str) -> str:
-    """A step name (`schedules.vocabulary`) in Vietnamese: "nhắc hạn, còn 5 ngày làm việc",
+    """A step name (`schedules.step_names`) in Vietnamese: "nhắc hạn, còn 5 ngày làm việc",
     "chuyển cấp 2", "báo thư lỗi: quá hạn", "thông báo nhiệm vụ (trước lần trả lại 1)"; a name
     `parse_step` does not read is shown as it is."""
     try:

@@ -34,8 +34,8 @@ ALTERNATIVE_BOUNDARY = "cchc-alt-part"
 MIXED_BOUNDARY = "cchc-mixed-part"
 """MIME boundaries, the same in every mail: every leaf part is base64, whose lines never hold
 a "-", so no line of a part can be taken for a boundary. Fixed, each multipart's Content-Type is
-parsed once per process when the mail is written (`notifications.smtp.smtp_bytes`), not once
-per mail (a third of the cost of writing one)."""
+parsed once per process when the mail is written (`notifications.mail_bytes.smtp_bytes`), not
+once per mail (a third of the cost of writing one)."""
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 

@@ -12,7 +12,7 @@ from models.store import rounds_by_item
 from models.tables import Outbox, WorkItem
 from schedules.notices import digest_addresses, in_digest
 from schedules.plan import Plan
-from schedules.vocabulary import parse_step
+from schedules.step_names import parse_step
 
 
 def list_outbox(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from models.tables import Outbox, WorkItem, saved_id
 from notifications.compose import Composer, Mail
 from notifications.facts import load_facts
-from notifications.smtp import eml_bytes
+from notifications.mail_bytes import eml_bytes
 from schedules.notices import (
     Notice,
     closed_notices,
@@ -22,16 +22,9 @@ from schedules.notices import (
     step_notices,
 )
 from schedules.plan import Plan
+from schedules.step_names import MAIL_OF_STEP, format_step, parse_step
 from schedules.timeline import Step
-from schedules.vocabulary import (
-    MAIL_OF_STEP,
-    NAGGING_KINDS,
-    MailKind,
-    ObligationKind,
-    StepKind,
-    format_step,
-    parse_step,
-)
+from schedules.vocabulary import NAGGING_KINDS, MailKind, ObligationKind, StepKind
 from usecases.errors import UserError, unknown_item
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 from models.db import rowcount, transaction
 from models.store import log_event, queue_notices
 from models.tables import Outbox, table_of
-from notifications.smtp import Outcome
+from notifications.transport import Outcome
 from schedules.notices import undelivered_notice
 from schedules.plan import Plan
 from schedules.vocabulary import EventKind, OutboxStatus

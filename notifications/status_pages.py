@@ -27,8 +27,9 @@ from notifications.documents.indicators import indicators_markdown
 from notifications.documents.scorecard import scorecard_markdown, scorecard_png
 from notifications.views import period_label, source_states
 from schedules.dates import local_date, vn_date, vn_datetime
+from schedules.item_standing import Standing, standing
 from schedules.plan import Plan
-from schedules.vocabulary import OPEN_STATUSES, Standing, standing
+from schedules.vocabulary import OPEN_STATUSES
 from usecases.indicator_report import indicator_rows
 from usecases.scorecard import Scorecard
 
@@ -124,7 +125,7 @@ def directive_of(item: ItemLike) -> str:
 def standings(
     plan: Plan, items: Iterable[ItemLike], at: datetime
 ) -> list[tuple[Standing, ItemLike]]:
-    """Each item with where it stands at `at` (`schedules.vocabulary.standing`)."""
+    """Each item with where it stands at `at` (`schedules.item_standing.standing`)."""
     today = local_date(at, plan.zone)
     return [(standing(item, today, plan.calendar), item) for item in items]
 

@@ -18,24 +18,19 @@ from notifications.quarantine_notice import quarantine_markdown
 from notifications.status_pages import ItemLike, Page, obligation_title, unit_name
 from notifications.views import period_label
 from schedules.city import City
+from schedules.commune_kinds import commune_kinds_phrase, communes_count
 from schedules.dates import vn_date, vn_datetime
 from schedules.plan import Plan
-from schedules.vocabulary import (
-    OPEN_STATUSES,
-    REPORTED_UP,
-    ItemStatus,
-    StepKind,
-    commune_kinds_phrase,
-    communes_count,
-    parse_step,
-)
+from schedules.step_names import parse_step
+from schedules.vocabulary import OPEN_STATUSES, REPORTED_UP, ItemStatus, StepKind
 
 LATE_TAG = "quá hạn:"
 """Run tag prefix: `quá hạn:VP` on a sweep run while unit VP has late items (in a city:
 `quá hạn:xa001` while commune xa001 has some)."""
 
 FILE_DELIVERY = "vào thư mục thư đi trên máy chủ (chưa cấu hình máy chủ thư)"
-"""No SMTP host: the mails were written as .eml files (`notifications.smtp.FileTransport`)."""
+"""No SMTP host: the mails were written as .eml files
+(`notifications.file_transport.FileTransport`)."""
 
 NO_LATE = "Không có việc quá hạn"
 

@@ -17,17 +17,11 @@ from schedules.config_units import ALL_UNITS
 from schedules.contents import ContentGroup, note_for_units, report_contents
 from schedules.dates import local_date, vn_date, vn_datetime, vn_weekday
 from schedules.documents import lower_first
+from schedules.item_standing import days_late, standing
 from schedules.periods import period_label
 from schedules.plan import Plan
 from schedules.timeliness import timeliness_label
-from schedules.vocabulary import (
-    REPORT_KINDS,
-    ItemStatus,
-    ObligationKind,
-    days_late,
-    standing,
-    working_days,
-)
+from schedules.vocabulary import REPORT_KINDS, ItemStatus, ObligationKind, working_days
 
 if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cchc plan` needs none
     from models.tables import Directive, WorkItem
@@ -91,7 +85,8 @@ class ItemView:
     unit: UnitView
     status: str
     status_label: str
-    """The item's status on the day, as every surface words it (`schedules.vocabulary.standing`)."""
+    """The item's status on the day, as every surface words it
+    (`schedules.item_standing.standing`)."""
     is_open: bool
     escalation_level: int
     adhoc: bool

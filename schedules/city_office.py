@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from schedules.city import listed_codes
+from schedules.commune_kinds import commune_kinds_phrase
 from schedules.config import CityFile, ConfigFile
 from schedules.config_obligations import Obligation
 from schedules.config_units import Commune, Leader, Person, Unit
@@ -15,7 +16,6 @@ from schedules.escalation_checks import late_ladder
 from schedules.plan import Plan
 from schedules.plan_loader import build_plan
 from schedules.plan_merge import Parsed
-from schedules.vocabulary import commune_kinds_phrase
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import EmailStr, Field, ValidationInfo, WithJsonSchema, field_validator
 
+from schedules.commune_kinds import CommuneKind
 from schedules.config_base import UNIT_CODE, Strict, clock_time
 from schedules.config_policy import Policy, complete_defaults
-from schedules.vocabulary import CommuneKind
 
 ALL_UNITS = "ALL"
 """In `lead` or `coordinators`: every unit counted among "Các cơ quan, đơn vị"."""

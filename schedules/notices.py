@@ -57,7 +57,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from schedules.vocabulary import MAIL_OF_STEP, MailKind, StepKind, format_step, parse_step
+from schedules.step_names import MAIL_OF_STEP, format_step, parse_step
+from schedules.vocabulary import MailKind, StepKind
 
 if TYPE_CHECKING:  # the plan imports nothing from here
     from schedules.plan import Plan

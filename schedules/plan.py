@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from schedules.calendar import WorkingCalendar
+from schedules.commune_kinds import COMMUNE_KIND_LABELS, commune_kinds_phrase
 from schedules.config_indicators import Indicator
 from schedules.config_obligations import Obligation
 from schedules.config_policy import Policy
@@ -31,7 +32,6 @@ from schedules.occurrences import (
 )
 from schedules.policy import ResolvedPolicy, resolve_policy
 from schedules.timeline import Step, catch_up_deadline, inputs_due, notice_deadline, timeline
-from schedules.vocabulary import COMMUNE_KIND_LABELS, commune_kinds_phrase
 from schedules.yamlsource import ConfigIssue
 
 # How far a due date may lie from its anchor (an annual plan is due the December before its year).

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from schedules.calendar import WorkingCalendar
+from schedules.commune_kinds import COMMUNE_KIND_LABELS
 from schedules.config_obligations import Obligation
 from schedules.config_policy import Policy
 from schedules.config_units import Commune, Unit
@@ -31,7 +32,6 @@ from schedules.plan_warnings import (
 )
 from schedules.reference_checks import check_indicator, check_references, check_unit_codes
 from schedules.schedule_checks import check_calendar, check_consolidation, compile_checked
-from schedules.vocabulary import COMMUNE_KIND_LABELS
 from schedules.yamlsource import ConfigInvalid, ConfigIssue, YamlSource
 
 PLACEHOLDERS = ("{plan_short}", "{plan}", "{commune_kind}")

@@ -17,11 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from schedules.commune_kinds import COMMUNE_KIND_LABELS, CommuneKind
 from schedules.contents import unreached_leads
 from schedules.notices import overview_leaders
 from schedules.plan import Plan
 from schedules.plan_merge import Where
-from schedules.vocabulary import COMMUNE_KIND_LABELS, CommuneKind, ObligationKind
+from schedules.vocabulary import ObligationKind
 from schedules.yamlsource import YamlSource
 
 PERIOD_WORD = re.compile(r"\b(tháng|quý|năm|kỳ|đợt|ngày)\s*\{period\}", re.IGNORECASE)

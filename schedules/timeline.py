@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from schedules.calendar import WorkingCalendar
 from schedules.dates import end_of_day, local_date, local_instant
 from schedules.policy import ResolvedPolicy
-from schedules.vocabulary import ItemStatus, StepKind, format_step
+from schedules.step_names import format_step
+from schedules.vocabulary import ItemStatus, StepKind
 
 
 @dataclass(frozen=True)

@@ -1,48 +1,19 @@
-"""The words of cchc's state: statuses, kinds, and the grammar of step names.
+"""The words of cchc's state: statuses and kinds.
 
-Every status, kind (of obligation, event, change, mail) and step name that the config names, the
-database stores, the CLI offers or a template is named after comes from here, and only
-`parse_step` reads a step name. The enums are `StrEnum`s: their members are the very strings
-stored in the database and written in the config and the JSON outputs. An item's status in
-words, and whether and how late it is on a day, is `standing`'s alone (`ItemStatus` members
-carry their label and predicates): every page, table, mail and artifact asks it.
-
-Step names (`WorkItem.step`, `Outbox.step`; at most 32 characters):
-
-| name              | what                                                               |
-|-------------------|--------------------------------------------------------------------|
-| `opened`          | the item opened (assignment mail)                                  |
-| `reminder-N`      | the reminder N working days before the due date                    |
-| `due`             | the due date's morning                                             |
-| `overdue`         | the due date has ended                                             |
-| `overdue-1`       | an item opened past its due date: its fresh deadline (hạn gửi bổ   |
-|                   | sung) has ended too                                                |
-| `escalation-N`    | escalation level N (1-based)                                       |
-| `closed`          | a deliverable closed the item                                      |
-| `closed-vN`       | receipt of version N, handed in after the item was closed          |
-| `returned-N`      | the standing office returned the deliverable, round N              |
-| `waived`          | the item was waived                                                |
-| `held`            | due before the commune went live: held for the office's triage     |
-| `requested-N`     | outbox only: the unit's extension request N, to the office         |
-| `extended-N`      | outbox only: extension N granted (the due date moved)              |
-| `refused-N`       | outbox only: extension request N refused                           |
-| `correction`      | outbox only: the product arrived after an escalation: those told   |
-|                   | of the escalation are told it was received                         |
-| `overview`        | outbox only: the quarterly overview to the leaders, on the item of the |
-|                   | quarter's consolidated report (never archived by a return)         |
-| `undelivered-S`   | outbox only: tells the standing office that step S's mail failed    |
-| `S#N`             | outbox only: step S of the item's round before return N (archived) |
+Every status and kind (of obligation, event, change, mail, step) that the config names, the
+database stores, the CLI offers or a template is named after comes from here. The enums are
+`StrEnum`s: their members are the very strings stored in the database and written in the config
+and the JSON outputs. An item's status in words, and whether and how late it is on a day, is
+`schedules.item_standing.standing`'s alone (`ItemStatus` members carry their label and
+predicates): every page, table, mail and artifact asks it. Step names (`reminder-N`,
+`closed-vN`, ...) are written and read by `schedules.step_names`; the commune kinds and their
+words are `schedules.commune_kinds`.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Protocol
 
 REPORTED_UP = "đã báo cáo cấp trên"
 """An escalated item: the sweep reported it to the next level of its ladder (a leader is
@@ -104,103 +75,11 @@ LATE = "late"
 """Not a status: the filter of the late items (`cchc items --status late`), those `late_on`
 their day (overdue or escalated, or still open past the due date)."""
 
-DUE_TODAY = "đến hạn hôm nay"
-CLOSED_ON_TIME = {True: "đã nộp, đúng hạn", False: "đã nộp, sau hạn"}
-"""A closed item's words by its `on_time` (unknown: `ItemStatus.CLOSED.label`)."""
-
-
-class WorkingDays(Protocol):
-    """The working-day calendar (`schedules.calendar`), as `standing` needs it."""
-
-    def working_days_between(self, start: date, end: date) -> int: ...
-
-
-class ItemFacts(Protocol):
-    """What `standing` reads of an item (a `models.tables.WorkItem`)."""
-
-    @property
-    def status(self) -> str: ...
-
-    @property
-    def due(self) -> date: ...
-
-    @property
-    def escalation_level(self) -> int: ...
-
-    @property
-    def on_time(self) -> bool | None: ...
-
-
-@dataclass(frozen=True)
-class Standing:
-    """Where an item stands on a day: its status, whether and how late, in the words every
-    surface shows (`label`)."""
-
-    status: ItemStatus
-    late: bool
-    """`ItemStatus.late_on`: overdue, escalated, or open past its due date."""
-    days_late: int
-    """Working days past the due date while late (0 otherwise, and on a day off right after
-    the due date)."""
-    due_today: bool
-    """Still owed, due today."""
-    escalation_level: int = 0
-    on_time: bool | None = None
-
-    @classmethod
-    def at(
-        cls,
-        status: str,
-        due: date,
-        today: date,
-        calendar: WorkingDays,
-        escalation_level: int = 0,
-        on_time: bool | None = None,
-    ) -> Standing:
-        """Where an item in `status`, due `due`, stands on `today` (`standing` of its fields:
-        for a row that is not a `WorkItem`)."""
-        known = ItemStatus(status)
-        late = known.late_on(due, today)
-        return cls(
-            status=known,
-            late=late,
-            days_late=days_late(due, today, calendar) if late else 0,
-            due_today=known.is_open and not late and today == due,
-            escalation_level=escalation_level,
-            on_time=on_time,
-        )
-
-    @property
-    def label(self) -> str:
-        """ "trong hạn", "đến hạn hôm nay", "quá hạn" (overdue, or open past its due date),
-        "quá hạn, đã báo cáo cấp trên (lần 2)", "đã nộp, đúng hạn", "đã nộp, sau hạn",
-        "được miễn"."""
-        if self.status == ItemStatus.ESCALATED:
-            level = self.escalation_level
-            return f"{self.status.label} (lần {level})" if level else self.status.label
-        if self.late:
-            return ItemStatus.OVERDUE.label
-        if self.due_today:
-            return DUE_TODAY
-        if self.status == ItemStatus.CLOSED and self.on_time is not None:
-            return CLOSED_ON_TIME[self.on_time]
-        return self.status.label
-
 
 def working_days(count: int) -> str:
     """A count of working days as every mail and page writes it, two digits as in an
     administrative plan: "02 ngày làm việc", "05 ngày làm việc", "12 ngày làm việc"."""
     return f"{count:02d} ngày làm việc"
-
-
-def days_late(due: date, today: date, calendar: WorkingDays) -> int:
-    """Working days from `due` to `today` (0 when `today` is not after `due`)."""
-    return max(calendar.working_days_between(due, today), 0)
-
-
-def standing(item: ItemFacts, today: date, calendar: WorkingDays) -> Standing:
-    """Where `item` stands on `today` (a day of its commune's zone), on its `calendar`."""
-    return Standing.at(item.status, item.due, today, calendar, item.escalation_level, item.on_time)
 
 
 class ObligationKind(StrEnum):
@@ -226,39 +105,6 @@ class ObligationKind(StrEnum):
 CITY_RETURN = "city"
 """`by` of a return event done from the city office's page (Sở Nội vụ returned a commune's
 report to the city): its mail is the Sở's (`notifications.city_voice`)."""
-
-
-class CommuneKind(StrEnum):
-    """`commune.kind:` the commune-level unit a commune is (Luật Tổ chức chính quyền địa phương
-    2025): a xã, a phường or a đặc khu; its mails, pages and shared plans name it so."""
-
-    XA = "xa"
-    PHUONG = "phuong"
-    DAC_KHU = "dac_khu"
-
-
-COMMUNE_KIND_LABELS = {
-    CommuneKind.XA: "xã",
-    CommuneKind.PHUONG: "phường",
-    CommuneKind.DAC_KHU: "đặc khu",
-}
-"""How a text names each commune kind (lower case, as after "của", "Toàn", "UBND")."""
-
-
-def commune_kinds_phrase(kinds: Iterable[str]) -> str:
-    """ "xã, phường" for a city of xã and phường: the kinds present, in the law's order
-    ("xã, phường, đặc khu"); "xã" for none."""
-    present = set(kinds)
-    words = [label for kind, label in COMMUNE_KIND_LABELS.items() if kind in present]
-    return ", ".join(words) or COMMUNE_KIND_LABELS[CommuneKind.XA]
-
-
-def communes_count(kinds: Iterable[str]) -> str:
-    """ "60 xã, 40 phường, 2 đặc khu": how many communes of each kind `kinds` holds (one
-    entry per commune); "0 xã" for none."""
-    counted = Counter(kinds)
-    parts = [f"{counted[k]} {label}" for k, label in COMMUNE_KIND_LABELS.items() if counted[k]]
-    return ", ".join(parts) or "0 xã"
 
 
 REPORT_KINDS = (ObligationKind.PERIODIC_REPORT, ObligationKind.CONSOLIDATED_REPORT)
@@ -395,132 +241,3 @@ class ExtensionStatus(StrEnum):
     PENDING = "pending"
     GRANTED = "granted"
     REFUSED = "refused"
-
-
-TIMELINE_KINDS = (
-    StepKind.OPENED,
-    StepKind.REMINDER,
-    StepKind.DUE,
-    StepKind.OVERDUE,
-    StepKind.ESCALATION,
-)
-"""The steps of an open item's timeline, in the order they come."""
-
-MAIL_OF_STEP = {
-    StepKind.OPENED: MailKind.OPENED,
-    StepKind.REMINDER: MailKind.REMINDER,
-    StepKind.DUE: MailKind.DUE,
-    StepKind.OVERDUE: MailKind.OVERDUE,
-    StepKind.ESCALATION: MailKind.ESCALATION,
-    StepKind.CLOSED: MailKind.CLOSED,
-    StepKind.RETURNED: MailKind.RETURNED,
-    StepKind.REQUESTED: MailKind.EXTENSION,
-    StepKind.EXTENDED: MailKind.EXTENSION,
-    StepKind.REFUSED: MailKind.EXTENSION,
-    StepKind.CORRECTION: MailKind.CORRECTION,
-    StepKind.OVERVIEW: MailKind.OVERVIEW,
-}
-"""The mail a step sends (a waived item is told nothing)."""
-
-NUMBERED = (
-    StepKind.REMINDER,
-    StepKind.ESCALATION,
-    StepKind.RETURNED,
-    StepKind.REQUESTED,
-    StepKind.EXTENDED,
-    StepKind.REFUSED,
-)
-UNDELIVERED_PREFIX = "undelivered-"
-ARCHIVE_MARK = "#"
-MAX_STEP = 32
-_VERSION = "v"
-_NAME = re.compile(r"^(?P<kind>[a-z]+)(?:-(?P<v>v)?(?P<n>\d{1,6}))?$")
-
-
-@dataclass(frozen=True)
-class StepName:
-    """A parsed step name; `str()` gives the name back."""
-
-    kind: StepKind
-    number: int | None = None
-    """Reminder lead (working days), escalation level, return round, extension number, or
-    version (`closed-vN`)."""
-    undelivered: bool = False
-    """The notice to the standing office that this step's mail was refused."""
-    archived: int | None = None
-    """The round (return number) this step was archived by, if it was."""
-
-    @property
-    def rank(self) -> tuple[int, int] | None:
-        """Position of a timeline step: opened < reminder-5 < reminder-2 < due < overdue <
-        overdue-1 < escalation-1 < escalation-2; None for steps outside the timeline."""
-        if self.kind not in TIMELINE_KINDS:
-            return None
-        number = self.number or 0
-        reminder = self.kind == StepKind.REMINDER
-        return TIMELINE_KINDS.index(self.kind), -number if reminder else number
-
-    def __str__(self) -> str:
-        return format_step(
-            self.kind, self.number, undelivered=self.undelivered, archived=self.archived
-        )
-
-
-def format_step(
-    kind: StepKind | str,
-    number: int | None = None,
-    *,
-    undelivered: bool = False,
-    archived: int | None = None,
-) -> str:
-    """The step name of `kind` (with its number where it takes one), marked as an undelivered
-    notice or archived by return round `archived`."""
-    kind = StepKind(kind)
-    if kind in NUMBERED and number is None:
-        raise ValueError(f"step '{kind}' needs a number")
-    if number is None:
-        name = str(kind)
-    elif kind == StepKind.CLOSED:
-        name = f"{kind}-{_VERSION}{number}"
-    elif kind in NUMBERED or kind == StepKind.OVERDUE:
-        name = f"{kind}-{number}"
-    else:
-        raise ValueError(f"step '{kind}' takes no number")
-    if undelivered:
-        name = UNDELIVERED_PREFIX + name
-    if archived is not None:
-        name += f"{ARCHIVE_MARK}{archived}"
-    if len(name) > MAX_STEP:
-        raise ValueError(f"step name {name!r} is longer than {MAX_STEP} characters")
-    return name
-
-
-def is_undelivered(step: str) -> bool:
-    """Whether `step` names the notice of an undelivered mail (cheap: no full parse)."""
-    return step.startswith(UNDELIVERED_PREFIX)
-
-
-def parse_step(text: str) -> StepName:
-    """The parts of a step name written by `format_step`; ValueError for anything else."""
-    name, mark, archived = text.partition(ARCHIVE_MARK)
-    undelivered = name.startswith(UNDELIVERED_PREFIX)
-    name = name.removeprefix(UNDELIVERED_PREFIX)
-    found = _NAME.match(name)
-    if found is None or found["kind"] not in StepKind.__members__.values():
-        raise ValueError(f"not a step name: {text!r}")
-    kind = StepKind(found["kind"])
-    number = int(found["n"]) if found["n"] else None
-    versioned = found["v"] is not None
-    if kind in NUMBERED:
-        legal = number is not None and not versioned
-    elif kind == StepKind.CLOSED:
-        legal = number is None or versioned
-    elif kind == StepKind.OVERDUE:  # `overdue-1`: an item's fresh deadline has ended
-        legal = not versioned
-    else:
-        legal = number is None
-    if not legal:
-        raise ValueError(f"not a step name: {text!r}")
-    if mark and not archived.isdigit():
-        raise ValueError(f"not a step name: {text!r}")
-    return StepName(kind, number, undelivered, int(archived) if mark else None)

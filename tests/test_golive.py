@@ -495,7 +495,8 @@ def test_a_database_that_ran_before_the_migration_went_live_with_its_first_item(
 
 def test_held_has_its_words_everywhere():
     from notifications.labels import step_label
-    from schedules.vocabulary import ItemStatus, parse_step
+    from schedules.step_names import parse_step
+    from schedules.vocabulary import ItemStatus
 
     assert ItemStatus("held").label == "tồn đọng trước khi vận hành, chờ xử lý"
     assert step_label("held") == "tồn đọng trước khi vận hành, chờ xử lý"

@@ -157,7 +157,7 @@ def test_the_self_scoring_mail_attaches_the_scorecard(plan, before_scoring, sqli
 
     from cchc.runtime.courier import deliver_mail
     from cchc.runtime.settings import IntakeSettings, Settings
-    from notifications.smtp import SmtpSettings
+    from notifications.smtp_settings import SmtpSettings
 
     sweep(plan, year_db, t(SCORING_OPENS))
     [item] = [

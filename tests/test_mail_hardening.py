@@ -264,7 +264,7 @@ def test_a_slow_server_gets_mail_with_pauses_for_a_while_and_no_mail_goes_twice(
     summary says how many and why. Nothing is resent (before: one mail per run, i.e. one a
     day, and the summary said nothing of the server)."""
     from notifications.delivery_report import describe_delivery
-    from notifications.smtp import SmtpSettings
+    from notifications.smtp_settings import SmtpSettings
     from notifications.sweep_summary import delivery_line
 
     engine = sqlite_engine
@@ -533,7 +533,7 @@ def test_an_upload_through_the_intake_delivers_its_receipt_at_once(
     from cchc.runtime.courier import Courier
     from cchc.runtime.settings import IntakeSettings, Settings
     from notifications.links import item_link
-    from notifications.smtp import SmtpSettings
+    from notifications.smtp_settings import SmtpSettings
 
     engine = sqlite_engine
     sweep(plan, engine, morning(plan, date(2027, 3, 2)))

@@ -16,9 +16,9 @@ from cchc.cli import main
 from models.tables import Outbox, WorkItem
 from notifications.compose import Composer
 from notifications.facts import Facts
+from notifications.mail_bytes import eml_bytes
 from notifications.message import digest_message_id, message_id
 from notifications.samples import check_mail
-from notifications.smtp import eml_bytes
 from notifications.views import countdown, item_view, period_label, salutations
 from schedules.contents import report_contents
 from schedules.dates import local_instant
@@ -294,7 +294,7 @@ def test_the_smtp_transport_sends_the_bytes_aiosmtplib_would(plan):
     kind of mail as aiosmtplib's own `flatten_message` does, with and without 8BITMIME."""
     from aiosmtplib.email import flatten_message
 
-    from notifications.smtp import smtp_bytes
+    from notifications.mail_bytes import smtp_bytes
 
     composer = Composer(plan, link=lambda item_id, unit, at: f"https://cchc.example/{item_id}")
     item = kt_item(plan)

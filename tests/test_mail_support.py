@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from cchc.runtime.settings import Settings
 from notifications.delivery import deliver_pending
 from notifications.delivery_report import DeliveryReport
-from notifications.smtp import SmtpSettings
+from notifications.smtp_settings import SmtpSettings
 from schedules.dates import local_instant
 from usecases.sweep import sweep
 

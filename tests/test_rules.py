@@ -17,16 +17,10 @@ from schedules.notices import (
     step_notices,
     undelivered_notice,
 )
+from schedules.step_names import format_step, parse_step
 from schedules.timeline import Step, current_step, state_at
 from schedules.transitions import TRANSITIONS, IllegalTransition, ItemEvent, allowed, sources
-from schedules.vocabulary import (
-    OPEN_STATUSES,
-    ItemStatus,
-    MailKind,
-    StepKind,
-    format_step,
-    parse_step,
-)
+from schedules.vocabulary import OPEN_STATUSES, ItemStatus, MailKind, StepKind
 
 REPORT = "bao-cao-cchc-dinh-ky"
 

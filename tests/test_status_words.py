@@ -1,7 +1,7 @@
 """One item status, one wording (issue 18): every status an item can be in at an instant reads
 the same on every surface: the `cchc items` table, the unit's intake page and the office page
 (the real app under uvicorn, driven with httpx), the mails' view of the item and the Prefect
-status tables; and "is it late now" is `schedules.vocabulary.standing`'s on all of them."""
+status tables; and "is it late now" is `schedules.item_standing.standing`'s on all of them."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from models.tables import WorkItem
 from notifications.status_pages import late_items_table, open_items_table
 from notifications.views import item_view
 from schedules.dates import local_date
-from schedules.vocabulary import ItemStatus, standing
+from schedules.item_standing import standing
+from schedules.vocabulary import ItemStatus
 
 NOW = "2027-03-16T09:00"
 """A Tuesday: 15/03 was the last working day, 19/03 is the Friday ahead."""

@@ -22,9 +22,10 @@ from sqlalchemy import Engine, case, exists, func, select
 from models.db import transaction
 from models.tables import Event, WorkItem, table_of
 from schedules.city import City, short_name
+from schedules.commune_kinds import commune_kinds_phrase, communes_count
 from schedules.config_units import ALL_UNITS
 from schedules.dates import local_date
-from schedules.vocabulary import EventKind, commune_kinds_phrase, communes_count
+from schedules.vocabulary import EventKind
 from usecases.indicator_report import IndicatorRow, rows_of
 from usecases.reporting import UnitYear
 from usecases.scorecard import QUARTERS, quarter_of

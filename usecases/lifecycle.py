@@ -24,10 +24,10 @@ from schedules.dates import local_date, vn_date
 from schedules.documents import EARLIEST, clean_doc_number
 from schedules.notices import returned_notices
 from schedules.plan import Plan
+from schedules.step_names import ARCHIVE_MARK, format_step, parse_step
 from schedules.timeline import current_step, state_at
 from schedules.transitions import ItemEvent, allowed
 from schedules.vocabulary import (
-    ARCHIVE_MARK,
     CITY_RETURN,
     REPORT_KINDS,
     DeliverableStatus,
@@ -36,8 +36,6 @@ from schedules.vocabulary import (
     MailKind,
     ObligationKind,
     StepKind,
-    format_step,
-    parse_step,
 )
 from usecases.errors import UserError, unknown_unit
 from usecases.handin import Document, Submission, record_version

@@ -19,9 +19,10 @@ from models.db import transaction
 from models.tables import Directive, WorkItem
 from schedules.dates import local_date
 from schedules.documents import document_reference
+from schedules.item_standing import standing
 from schedules.plan import Plan
 from schedules.timeliness import timeliness_label
-from schedules.vocabulary import ObligationKind, standing
+from schedules.vocabulary import ObligationKind
 from usecases.reporting import UnitYear, items_due_in, tally
 
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")

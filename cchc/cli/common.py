@@ -125,7 +125,7 @@ class App:
         """A table's columns, with the commune first for a city."""
         if not self.city.is_city:
             return columns
-        from schedules.vocabulary import commune_kinds_phrase
+        from schedules.commune_kinds import commune_kinds_phrase
 
         kinds = commune_kinds_phrase(str(p.commune.kind) for p in self.city.plans.values())
         return [Column("commune", kinds.capitalize()), *columns]

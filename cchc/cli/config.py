@@ -23,8 +23,8 @@ from cchc.cli.common import (
     short_title,
 )
 from cchc.cli.output import Column, render
+from schedules.commune_kinds import communes_count
 from schedules.dates import local_date, vn_date
-from schedules.vocabulary import communes_count
 
 
 @click.command("check")

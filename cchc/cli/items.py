@@ -21,12 +21,13 @@ from cchc.cli.common import (
 )
 from cchc.cli.output import Column, for_people, render
 from schedules.dates import local_date
-from schedules.vocabulary import LATE, ItemStatus, Standing
+from schedules.item_standing import Standing
+from schedules.vocabulary import LATE, ItemStatus
 
 
 def item_columns(today: date, plans: list) -> list[Column]:
     """The table of `cchc items`; the status as of `today` as every surface words it (trong
-    hạn, đến hạn hôm nay, quá hạn, ...: `schedules.vocabulary.Standing`), on the calendar of
+    hạn, đến hạn hôm nay, quá hạn, ...: `schedules.item_standing.Standing`), on the calendar of
     the row's commune (`plans`; a single commune's rows name none); the directive's number
     beside the task; the first due date when an extension or a return moved it."""
 

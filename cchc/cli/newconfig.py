@@ -14,7 +14,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from cchc.schema import config_schema
-from schedules.vocabulary import COMMUNE_KIND_LABELS, CommuneKind
+from schedules.commune_kinds import COMMUNE_KIND_LABELS, CommuneKind
 
 FILES = ("commune.yaml", "units.yaml", "calendar.yaml", "obligations.yaml", "indicators.yaml")
 COMMUNE_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")

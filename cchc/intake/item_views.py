@@ -17,7 +17,8 @@ from notifications.signatures import is_signed, signature_text
 from notifications.views import file_size, item_view, period_label, source_states, unit_view
 from schedules.dates import local_date, vn_datetime
 from schedules.indicators import owed, period_year, shown, target_words
-from schedules.vocabulary import DeliverableStatus, ItemStatus, standing
+from schedules.item_standing import standing
+from schedules.vocabulary import DeliverableStatus, ItemStatus
 from usecases.indicator_report import indicator_rows
 from usecases.indicator_values import frozen, owed_by
 from usecases.review import contributions, versions
@@ -34,7 +35,7 @@ DELIVERABLE_LABELS: dict[str, str] = {
 
 
 def status_label(plan: Plan, item: WorkItem, at: datetime) -> str:
-    """The item's status at `at`, as every surface words it (`schedules.vocabulary.standing`)."""
+    """The item's status at `at`, as every surface words it (`schedules.item_standing.standing`)."""
     return standing(item, local_date(at, plan.zone), plan.calendar).label
 
 

@@ -13,8 +13,9 @@ from models.tables import Directive, Extension, WorkItem, saved_id
 from notifications.views import file_size, shorten, unit_view
 from schedules.dates import end_of_day, local_date, vn_date, vn_datetime
 from schedules.documents import document_reference
+from schedules.item_standing import standing
 from schedules.timeliness import timeliness_label
-from schedules.vocabulary import OPEN_STATUSES, ExtensionStatus, standing
+from schedules.vocabulary import OPEN_STATUSES, ExtensionStatus
 from usecases.directives import directive_items, get_directive, list_directives
 from usecases.extensions import extensions_of, pending_requests
 

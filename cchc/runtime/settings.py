@@ -12,7 +12,7 @@ from pathlib import Path
 
 from models.timeouts import Timeouts
 from notifications.links import SecretMissing
-from notifications.smtp import SmtpSettings, env_number
+from notifications.smtp_settings import SmtpSettings, env_number
 
 DEFAULT_INTAKE_HOST = "127.0.0.1"
 DEFAULT_INTAKE_PORT = 8080
