@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 from models.ids import saved_id
 from notifications.attachments import DIRECTIVE_FILE_KINDS, directive_attachment
 from notifications.city_voice import city_voice
+from notifications.commune_views import common_context, people, salutations, unit_view
 from notifications.documents.overview import OverviewSource, overview_view
 from notifications.extension_views import extension_context
 from notifications.facts import RECEIPT_KINDS, Facts, receipt_verdict
 from notifications.ics import CalendarEntry, calendar_bytes
 from notifications.indicator_views import indicators_view
+from notifications.item_view import ItemView, item_view
 from notifications.labels import KIND_LABELS
 from notifications.message import (
     Attachment,
@@ -29,19 +31,10 @@ from notifications.message import (
     message_id,
     parse_sender,
 )
+from notifications.phrases import file_size, shorten
 from notifications.render import Renderer, renderer_for
 from notifications.signatures import signature_text
-from notifications.views import (
-    ItemView,
-    common_context,
-    file_size,
-    item_view,
-    people,
-    salutations,
-    shorten,
-    source_states,
-    unit_view,
-)
+from notifications.source_states import source_states
 from schedules.city import short_name
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.notices import escalation_addresses, leader_addresses
