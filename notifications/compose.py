@@ -2,65 +2,61 @@
 
 The facts a mail needs beyond its row are read in bulk first (`notifications.facts`);
 `Composer` then renders the templates and builds the message without touching the database.
+Its parts live beside it: the parts of an entry only some kinds carry in
+`notifications.mail_contexts`, the deadline's calendar event in `notifications.item_calendar`,
+the `Mail` it hands back and its Message-ID in `notifications.mail`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, datetime
-from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from models.ids import saved_id
 from notifications.attachments import DIRECTIVE_FILE_KINDS, directive_attachment
-from notifications.city_voice import city_voice
+from notifications.commune_views import common_context, people, salutations
 from notifications.documents.overview import OverviewSource, overview_view
 from notifications.extension_views import extension_context
-from notifications.facts import RECEIPT_KINDS, Facts, receipt_verdict
+from notifications.facts import RECEIPT_KINDS, Facts
 from notifications.ics import CalendarEntry, calendar_bytes
 from notifications.indicator_views import indicators_view
+from notifications.item_calendar import calendar_entry
+from notifications.item_view import ItemView, item_view
 from notifications.labels import KIND_LABELS
+from notifications.mail import Mail, envelope, row_message_id
+from notifications.mail_contexts import (
+    closed_context,
+    escalation_context,
+    returned_context,
+    voice_context,
+)
 from notifications.message import (
     Attachment,
     address,
     build_message,
     digest_message_id,
-    message_id,
     parse_sender,
 )
 from notifications.render import Renderer, renderer_for
-from notifications.signatures import signature_text
-from notifications.views import (
-    ItemView,
-    common_context,
-    file_size,
-    item_view,
-    people,
-    salutations,
-    shorten,
-    source_states,
-    unit_view,
-)
+from notifications.source_states import source_states
 from schedules.city import short_name
-from schedules.dates import local_date, vn_date, vn_datetime
-from schedules.item_standing import days_late
-from schedules.notices import escalation_addresses, leader_addresses
+from schedules.dates import local_date
+from schedules.notices import leader_addresses
 from schedules.plan import Plan
 from schedules.step_names import parse_step
-from schedules.vocabulary import OPEN_STATUSES, MailKind, StepKind, working_days
+from schedules.vocabulary import OPEN_STATUSES, MailKind
 
 if TYPE_CHECKING:
     from email.headerregistry import Address
 
     from models.tables import Directive, Outbox, WorkItem
-    from schedules.timeline import Step
 
 Evidence = Callable[[str, str, datetime], list[tuple[str, str, str, bytes]]]
 """`evidence(obligation, period, at)`: (file name, MIME type, subtype, bytes) of files to attach
 to an item's opened, reminder and due-day mails (the on-time scorecard for self-scoring)."""
 
-ROLE_LABELS = {"head": "thủ trưởng đơn vị", "leadership": "lãnh đạo Ủy ban nhân dân {kind}"}
 EVIDENCE_KINDS = (MailKind.OPENED, MailKind.REMINDER, MailKind.DUE)
 """Mails that carry the item's evidence files (see `Evidence`)."""
 UPLOAD_KINDS = (
@@ -72,38 +68,6 @@ UPLOAD_KINDS = (
     MailKind.COORDINATE,
 )
 """Mails to a unit that carry its signed link to the intake page (`upload_url`)."""
-
-
-@dataclass
-class Mail:
-    rows: list[Outbox]
-    """The outbox rows this message settles: one per recipient it goes to (the To's, each
-    copy's), or every row of a digest."""
-    kind: MailKind
-    to: str
-    cc: list[str]
-    """The Cc header: who is copied, whether or not this sending goes to them (a copy already
-    delivered is not sent again when only the To is retried)."""
-    message: EmailMessage
-    msg_id: str
-    """The message's Message-ID (read back from `message`, it would be parsed each time)."""
-    recipients: list[str] = field(default_factory=list)
-    """The envelope: the distinct recipients of `rows`, the To first when it is one of them."""
-
-
-def envelope(rows: Sequence[Outbox]) -> list[str]:
-    """The distinct recipients of `rows`, in row order (case-insensitive)."""
-    return list({r.recipient.lower(): r.recipient for r in rows}.values())
-
-
-def row_message_id(commune: str, row: Outbox, facts: Facts) -> str:
-    """The Message-ID of a row's own mail (not a digest): from its outbox key, with the mail's
-    To (a copy shares its To's id) and the item's return round the row belongs to (an archived
-    step `S#N` was queued in round N-1)."""
-    name = parse_step(row.step)
-    round_no = name.archived - 1 if name.archived else facts.rounds.get(row.item_id, 0)
-    step = str(replace(name, archived=None))
-    return message_id(commune, row.item_id, step, row.addressed_to or row.recipient, round_no)
 
 
 class Composer:
@@ -220,12 +184,14 @@ class Composer:
             "kind_label": KIND_LABELS.get(kind, kind),
             "step": step,
             "item": self.view(item, today),
-            "escalation": self._escalation(step, item, today, recipient, facts)
+            "escalation": escalation_context(
+                self.plan, self.leaders, step, item, today, recipient, facts
+            )
             if kind == MailKind.ESCALATION
             else None,
-            "closed": self._closed(item, facts) if kind in RECEIPT_KINDS else None,
-            "returned": self._returned(item, step, facts) if kind == MailKind.RETURNED else None,
-            "city_voice": self._voice(kind, step, item, facts),
+            "closed": closed_context(self.plan, item, facts) if kind in RECEIPT_KINDS else None,
+            "returned": returned_context(item, step, facts) if kind == MailKind.RETURNED else None,
+            "city_voice": voice_context(self.plan, kind, step, item, facts),
             "extension": extension_context(item, step, facts.extensions)
             if kind == MailKind.EXTENSION
             else None,
@@ -277,86 +243,6 @@ class Composer:
             "overview": single.get("overview"),
         }
 
-    def _escalation(
-        self,
-        step: str,
-        item: WorkItem,
-        today: date,
-        recipient: str = "",
-        facts: Facts | None = None,
-    ) -> dict:
-        """What an escalation mail says of its level, as `recipient` (the mail's To) reads it:
-        `level` counts the mails of the item's ladder that reach this recipient (a leader's
-        first mail is "Kính báo cáo", never "lần 2" because a head was told first), `step_level`
-        is the ladder's; `label` heads the mail; `earlier` lists the levels told before this one
-        ("đã nhắc Trưởng đơn vị ngày 21/07"); `late_line` is the item's line in a leader's
-        digest ("quá hạn 02 ngày làm việc (hạn 20/07/2027; đã nhắc Trưởng đơn vị ngày 21/07)")."""
-        step_level = parse_step(step).number or 1
-        steps = self.plan.timeline(item.obligation, item.due, item.opened_at)
-        levels = [s for s in steps if s.kind == StepKind.ESCALATION]
-        this = next((s for s in levels if s.level == step_level), None)
-        targets = this.to if this else ()
-        office = self.plan.commune.standing_office
-        own = item.unit == office
-        labels = [
-            ROLE_LABELS.get(t, "").format(kind=self.plan.kind_label)
-            or (unit_view(self.plan, office).name if t == "standing_office" else None)
-            or unit_view(self.plan, t).name
-            for t in targets
-        ]
-        who = recipient.lower()
-        queued = facts.escalations.get(saved_id(item)) if facts is not None else None
-        if queued:  # the mails the outbox holds: what was told, to whom, when
-            told: dict[int, datetime] = {}
-            mine_levels: set[int] = set()
-            for name, to, at in queued:
-                number = parse_step(name).number or 0
-                if number < step_level:
-                    told[number] = min(told.get(number, at), at)
-                    if to.lower() == who:
-                        mine_levels.add(number)
-            by_level = {s.level: s for s in levels}
-            sent = [(by_level[n], at) for n, at in sorted(told.items()) if n in by_level]
-            level = len(mine_levels) + 1
-        else:  # a preview, a sample: the ladder (not the levels an item opened late went past)
-            sent = [(s, s.at) for s in levels if s.level < step_level and s.at > item.opened_at]
-            level = 1 + sum(
-                who in {a.lower() for a in escalation_addresses(self.plan, s.to, item.unit)}
-                for s, _ in sent
-            )
-        # A leader is reported to ("kính báo cáo"); a head of unit is asked ("đề nghị").
-        if recipient:
-            to_leaders = who in self.leaders
-        else:
-            to_leaders = bool(set(targets) & {"leadership", "leader_in_charge"})
-            to_leaders = to_leaders or (own and bool(set(targets) & {"head", "standing_office"}))
-        if to_leaders:
-            label = "Kính báo cáo" if level == 1 else f"Kính báo cáo lần {level}"
-        else:
-            label = f"{'Nhắc việc' if own else 'Đôn đốc'} lần {level}"
-        earlier = [self._told(s, at, item) for s, at in sent]
-        return {
-            "level": level,
-            "step_level": step_level,
-            "label": label,
-            "targets": ", ".join(labels) or "lãnh đạo",
-            "to_leaders": to_leaders,
-            "earlier": earlier,
-            "late_line": self._late_line(item, today, earlier),
-        }
-
-    def _voice(self, kind: MailKind, step: str, item: WorkItem, facts: Facts) -> dict | None:
-        """The city office's voice, for the mails it sends a commune (`city_voice`)."""
-        if self.plan.upper is None:
-            return None
-        by = ""
-        if kind == MailKind.RETURNED:
-            item_id = saved_id(item)
-            detail = facts.returns.get((item_id, step)) or facts.returns.get((item_id, "")) or {}
-            by = detail.get("by", "")
-        voice = city_voice(self.plan, item, kind, step, by)
-        return voice.as_dict() if voice else None
-
     def city_voiced(self, row: Outbox, facts: Facts) -> bool:
         """Whether `row`'s mail is the city office's to a commune (`city_voice`): a mail of its
         own, from the office, never part of a digest from the commune (a leader's, a unit's)."""
@@ -365,95 +251,17 @@ class Composer:
         item = facts.items.get(row.item_id)
         if item is None:
             return False
-        return self._voice(MailKind(row.kind), row.step, item, facts) is not None
-
-    def _told(self, level: Step, at: datetime, item: WorkItem) -> str:
-        """An earlier level of the ladder as a leader's digest names it: "đã nhắc Trưởng đơn vị
-        ngày 21/07" (a unit's head; the standing office's own: its Trưởng phòng by name), "đã
-        báo cáo lãnh đạo ngày 22/07"."""
-        day = local_date(at, self.plan.zone).strftime("%d/%m")
-        own = item.unit == self.plan.commune.standing_office
-        heads = {a.lower() for a in escalation_addresses(self.plan, ("head",), item.unit)}
-        told = {a.lower() for a in escalation_addresses(self.plan, level.to, item.unit)}
-        if told and told <= heads and not told & self.leaders:
-            head = unit_view(self.plan, item.unit).head_name if own else "Trưởng đơn vị"
-            return f"đã nhắc {head} ngày {day}"
-        return f"đã báo cáo lãnh đạo ngày {day}"
-
-    def _late_line(self, item: WorkItem, today: date, earlier: list[str]) -> str:
-        """ "quá hạn 02 ngày làm việc (hạn 20/07/2027; đã nhắc Trưởng đơn vị ngày 21/07)", as an
-        office writes an item's line to a leader; for an item opened past its due date, its
-        fresh deadline ("quá hạn gửi bổ sung …", "hạn gửi bổ sung …")."""
-        catch_up = self.plan.catch_up_deadline(item.obligation, item.due, item.opened_at)
-        deadline = catch_up or item.due
-        late = days_late(deadline, today, self.plan.calendar)
-        own = item.unit == self.plan.commune.standing_office
-        extra = (" hoàn thành bổ sung" if own else " gửi bổ sung") if catch_up else ""
-        head = f"quá hạn{extra} {working_days(late)}" if late else f"quá hạn{extra}"
-        return f"{head} ({'; '.join([f'hạn{extra} {vn_date(deadline)}', *earlier])})"
-
-    def _closed(self, item: WorkItem, facts: Facts) -> dict:
-        got = facts.deliverables.get(saved_id(item))
-        received = got.received_at if got else item.closed_at
-        verdict = receipt_verdict(item)
-        doc = got.document if got else ""  # received as an official document: no file
-        file = got if got and not doc else None
-        when = vn_datetime(received, self.plan.zone) if received else ""
-        return {
-            "received_at": vn_date(got.doc_date) if got and doc and got.doc_date else when,
-            "on_time": item.on_time,
-            "verdict": verdict,
-            "doc": doc,
-            "file": file.original_name if file else "",
-            "version": got.version if got else 0,
-            "size": file_size(file.size) if file else "",
-            "sha256": file.sha256 if file else "",
-            "signature": signature_text(file.signature, self.plan.zone) if file else "",
-        }
-
-    def _returned(self, item: WorkItem, step: str, facts: Facts) -> dict:
-        item_id = saved_id(item)
-        detail = facts.returns.get((item_id, step)) or facts.returns.get((item_id, "")) or {}
-        previous = detail.get("previous_due")
-        got = facts.deliverables.get(item_id)
-        what = ""
-        if got is not None:
-            what = got.document or f"tệp {got.original_name}, lần nộp thứ {got.version}"
-        return {
-            "what": what,
-            "reason": detail.get("reason") or "(chưa ghi lý do)",
-            "previous_due": vn_date(date.fromisoformat(previous)) if previous else "",
-        }
+        return voice_context(self.plan, MailKind(row.kind), row.step, item, facts) is not None
 
     # -- mails ------------------------------------------------------------------------------
 
     def calendar_entry(self, item: WorkItem, sequence: int = 0) -> CalendarEntry:
-        steps = self.plan.timeline(item.obligation, item.due, item.opened_at)
-        first = next((s for s in steps if s.kind == StepKind.REMINDER), None)
-        first = first or next((s for s in steps if s.kind == StepKind.DUE), None)
+        """`item`'s calendar event (`notifications.item_calendar`), as the notice it comes with
+        states the item."""
         opened_on = local_date(item.opened_at, self.plan.zone)
         view = self.view(item, opened_on)  # as the notice it comes with says it
-        # The event says what is due and when: not "còn 10 ngày làm việc", which a calendar
-        # would show unchanged every day after; nor the list of the plan's tasks a report
-        # covers, which stays in the mail (a calendar shows the description in a pop-up).
-        details = self.renderer.template("_item.txt.j2").render(
-            item=replace(view, contents=(), countdown=""),
-            commune=self.common(opened_on, item.opened_at)["commune"],
-            sources=None,
-            indicators=None,
-            kind="",
-        )
-        # An item opened past its due date: the event is its fresh deadline.
-        due = self.plan.catch_up_deadline(item.obligation, item.due, item.opened_at) or item.due
-        return CalendarEntry(
-            uid=f"item-{item.id}@{self.plan.commune.code}.cchc",
-            due=due,
-            summary=f"Hạn nộp: {shorten(item.title, 70)} ({view.unit.name})",
-            description=details.strip(),
-            alarm_at=first.at if first and due == item.due else None,
-            alarm_text=f"Nhắc hạn nộp ngày {vn_date(due)}: {shorten(item.title, 70)}",
-            sequence=sequence,
-        )
+        commune = self.common(opened_on, item.opened_at)["commune"]
+        return calendar_entry(self.plan, self.renderer, item, view, commune, sequence)
 
     def for_row(
         self, row: Outbox, facts: Facts, at: datetime, copies: Sequence[Outbox] = ()

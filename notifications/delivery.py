@@ -47,11 +47,12 @@ from notifications.claims import (
     claim,
     held_rows,
 )
-from notifications.compose import Composer, Evidence, Mail
+from notifications.compose import Composer, Evidence
 from notifications.delivery_report import DeliveryReport
 from notifications.documents.overview import OverviewSource, overview_for
 from notifications.facts import Facts
 from notifications.links import intake_linker
+from notifications.mail import Mail
 from notifications.recording import Recorder
 from notifications.render import Renderer, error_location
 from notifications.smtp import make_transports

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from notifications.views import period_label
 from schedules.config_units import ALL_UNITS
+from schedules.periods import period_label
 
 if TYPE_CHECKING:  # `cchc check` renders the mails without loading the database layer
     from usecases.indicator_report import IndicatorRow

@@ -41,7 +41,7 @@ def list_outbox(
             return row.message_id
         if in_digest(row.recipient, row.cc, digest_to):
             return None
-        name = parse_step(row.step)  # as `notifications.compose.row_message_id`
+        name = parse_step(row.step)  # as `notifications.mail.row_message_id`
         round_no = name.archived - 1 if name.archived else rounds.get(row.item_id, 0)
         step = str(replace(name, archived=None))
         to = row.addressed_to or row.recipient

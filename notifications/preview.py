@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from models.tables import Outbox, WorkItem, saved_id
-from notifications.compose import Composer, Mail
+from notifications.compose import Composer
 from notifications.facts import load_facts
+from notifications.mail import Mail
 from notifications.mail_bytes import eml_bytes
 from schedules.notices import (
     Notice,

@@ -25,9 +25,10 @@ from models.store import consolidated_sources
 from models.tables import WorkItem
 from notifications.documents.indicators import indicators_markdown
 from notifications.documents.scorecard import scorecard_markdown, scorecard_png
-from notifications.views import period_label, source_states
+from notifications.source_states import source_states
 from schedules.dates import local_date, vn_date, vn_datetime
 from schedules.item_standing import Standing, standing
+from schedules.periods import period_label
 from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES
 from usecases.indicator_report import indicator_rows

@@ -16,10 +16,10 @@ from notifications.labels import step_label
 from notifications.markdown_text import md_text
 from notifications.quarantine_notice import quarantine_markdown
 from notifications.status_pages import ItemLike, Page, obligation_title, unit_name
-from notifications.views import period_label
 from schedules.city import City
 from schedules.commune_kinds import commune_kinds_phrase, communes_count
 from schedules.dates import vn_date, vn_datetime
+from schedules.periods import period_label
 from schedules.plan import Plan
 from schedules.step_names import parse_step
 from schedules.vocabulary import OPEN_STATUSES, REPORTED_UP, ItemStatus, StepKind

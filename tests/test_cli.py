@@ -338,7 +338,7 @@ def test_items_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
     """`cchc items`: the state as of --at in Vietnamese (trong hạn, đến hạn hôm nay, quá hạn,
     quá hạn, đã báo cáo cấp trên (lần N), đã nộp, được miễn) and the obligation's short title;
     JSON keeps `status: "open"`, the obligation id and the whole title."""
-    from notifications.views import shorten
+    from notifications.phrases import shorten
 
     cchc("sweep", "--at", "2027-03-02T07:30", "--no-mail")
     items = json.loads(cchc("items", "--format", "json").stdout)
@@ -387,7 +387,7 @@ def test_items_table_is_vietnamese_while_json_keeps_the_enums(cchc, tmp_path):
 
 
 def test_plan_table_shows_the_short_title_csv_the_id(cchc):
-    from notifications.views import shorten
+    from notifications.phrases import shorten
 
     rows = json.loads(
         cchc("plan", "--from", "2027-03-01", "--to", "2027-03-31", "--format", "json").stdout

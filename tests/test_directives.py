@@ -248,7 +248,7 @@ def test_the_mails_say_what_an_office_writes_and_carry_the_file(plan, sqlite_url
 
 
 def test_the_office_own_directive_item_is_not_asked_by_itself(plan, engine):
-    from notifications.views import item_view
+    from notifications.item_view import item_view
 
     [own] = issue_directive(plan, engine, replace(SNV, units=("VHXH",)), t(AT)).items
     with transaction(engine) as s:

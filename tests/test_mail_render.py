@@ -14,14 +14,17 @@ from click.testing import CliRunner
 
 from cchc.cli import main
 from models.tables import Outbox, WorkItem
+from notifications.commune_views import salutations
 from notifications.compose import Composer
 from notifications.facts import Facts
+from notifications.item_view import item_view
 from notifications.mail_bytes import eml_bytes
 from notifications.message import digest_message_id, message_id
+from notifications.phrases import countdown
 from notifications.samples import check_mail
-from notifications.views import countdown, item_view, period_label, salutations
 from schedules.contents import report_contents
 from schedules.dates import local_instant
+from schedules.periods import period_label
 from schedules.plan_loader import load_plan
 from schedules.vocabulary import MailKind
 

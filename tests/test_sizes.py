@@ -1,5 +1,5 @@
 """One way to show a file's size: the intake pages, the upload refusals and the mails all say it
-with `notifications.views.file_size`."""
+with `notifications.phrases.file_size`."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from cchc.runtime.settings import IntakeSettings, Settings
 from models.tables import Deliverable, Outbox, WorkItem
 from notifications.compose import Composer
 from notifications.facts import Facts
+from notifications.phrases import file_size
 from notifications.samples import sample_item
-from notifications.views import file_size
 
 AT = datetime(2027, 3, 9, 1, 0, tzinfo=UTC)
 LIMIT = 1536 * 1024

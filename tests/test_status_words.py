@@ -17,8 +17,8 @@ from support import cli_env, run_cchc
 from cchc.intake.office_views import ALL_YEARS
 from models.db import ensure_schema, make_engine, transaction
 from models.tables import WorkItem
+from notifications.item_view import item_view
 from notifications.status_pages import late_items_table, open_items_table
-from notifications.views import item_view
 from schedules.dates import local_date
 from schedules.item_standing import standing
 from schedules.vocabulary import ItemStatus

@@ -314,13 +314,13 @@ TITLE_WIDTH = 60
 
 
 def short_title(title: str) -> str:
-    from notifications.views import shorten
+    from notifications.phrases import shorten
 
     return shorten(title or "", TITLE_WIDTH)
 
 
 def period_words(key: str) -> str:
     """ "2027-Q1" → "quý I năm 2027", as the mails say it."""
-    from notifications.views import period_label
+    from schedules.periods import period_label
 
     return period_label(key)

@@ -205,7 +205,7 @@ def _short_ref(ref: str) -> str:
 
 
 def _obligation_columns() -> list[Column]:
-    from notifications.views import shorten
+    from notifications.phrases import shorten
     from schedules.catalogue import KIND_LABELS
 
     return [

@@ -133,9 +133,10 @@ def _entered_lines(item_id: int, entered: list) -> None:
 def _write_sheet(app: App, plan, item_id: int, path: Path) -> None:
     """The item's data sheet, for the unit to fill in."""
     from models.db import transaction
+    from notifications.commune_views import unit_view
     from notifications.documents.indicator_sheet import indicator_sheet
-    from notifications.views import period_label, unit_view
     from schedules.indicators import period_year, shown, target_words
+    from schedules.periods import period_label
     from usecases.errors import UserError
     from usecases.indicator_values import owed_by
     from usecases.items import get_item

@@ -26,7 +26,7 @@ from cchc.intake.unit_routes import unit_item
 from cchc.intake.upload import ReceivedForm
 from models.db import transaction
 from models.tables import Directive, saved_id
-from notifications.views import unit_view
+from notifications.commune_views import unit_view
 from schedules.dates import vn_date
 from schedules.documents import document_reference
 from schedules.plan import Plan

@@ -12,12 +12,16 @@ from cchc.intake.work_views import directive_of, extension_state, file_view
 from models import store
 from models.db import transaction
 from models.tables import Deliverable, WorkItem, saved_id
+from notifications.commune_views import unit_view
 from notifications.indicator_views import indicators_view
+from notifications.item_view import item_view
+from notifications.phrases import file_size
 from notifications.signatures import is_signed, signature_text
-from notifications.views import file_size, item_view, period_label, source_states, unit_view
+from notifications.source_states import source_states
 from schedules.dates import local_date, vn_datetime
 from schedules.indicators import owed, period_year, shown, target_words
 from schedules.item_standing import standing
+from schedules.periods import period_label
 from schedules.vocabulary import DeliverableStatus, ItemStatus
 from usecases.indicator_report import indicator_rows
 from usecases.indicator_values import frozen, owed_by

@@ -20,8 +20,11 @@ from sqlmodel import col
 from cchc.intake.item_views import consolidated_sources, owed_fields, version_view
 from models.db import transaction
 from models.tables import Deliverable, Directive, WorkItem, saved_id
+from notifications.commune_views import unit_view
 from notifications.facts import load_directives
-from notifications.views import item_view, period_label, shorten, unit_view
+from notifications.item_view import item_view
+from notifications.phrases import shorten
+from schedules.periods import period_label
 from schedules.vocabulary import OPEN_STATUSES, DeliverableStatus, ItemStatus
 
 if TYPE_CHECKING:

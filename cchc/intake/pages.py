@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from cchc.intake import filetypes
 from cchc.intake.item_views import DELIVERABLE_LABELS
 from cchc.intake.upload import MAX_FILES
-from notifications.views import file_size
+from notifications.phrases import file_size
 from schedules.commune_kinds import commune_kinds_phrase
 from schedules.dates import VN_ZONE, vn_date, vn_datetime
 from schedules.vocabulary import ItemStatus

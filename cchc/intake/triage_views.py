@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from notifications.views import period_label, shorten, unit_view
+from notifications.commune_views import unit_view
+from notifications.phrases import shorten
+from schedules.periods import period_label
 from schedules.vocabulary import ItemStatus
 from usecases.golive import recorded_go_live
 from usecases.triage import held_items

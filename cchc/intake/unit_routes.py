@@ -24,8 +24,8 @@ from cchc.intake.limits import minutes_to_wait, retry_after
 from cchc.intake.pages import page
 from models.db import transaction
 from models.tables import Contribution, WorkItem, saved_id
+from notifications.commune_views import unit_view
 from notifications.links import LinkInvalid, verify_item_token
-from notifications.views import unit_view
 from schedules.plan import Plan
 from schedules.vocabulary import ItemChange, ItemStatus
 from usecases.errors import UserError

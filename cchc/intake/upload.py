@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from notifications.views import file_size
+from notifications.phrases import file_size
 from usecases.errors import STORAGE_FULL
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from models.tables import Directive, Extension, WorkItem, saved_id
-from notifications.views import file_size, shorten, unit_view
+from notifications.commune_views import unit_view
+from notifications.phrases import file_size, shorten
 from schedules.dates import end_of_day, local_date, vn_date, vn_datetime
 from schedules.documents import document_reference
 from schedules.item_standing import standing

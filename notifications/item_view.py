@@ -6,18 +6,18 @@ these values out, so an admin who overrides a template cannot get a date or a co
 
 from __future__ import annotations
 
-from calendar import monthrange
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING
 
+from notifications.commune_views import UnitView, coordinators_label, unit_view
 from notifications.directive_views import DirectiveView, directive_view
+from notifications.phrases import countdown, file_size, shorten, span_label
 from schedules.config_obligations import Obligation
-from schedules.config_units import ALL_UNITS
 from schedules.contents import ContentGroup, note_for_units, report_contents
-from schedules.dates import local_date, vn_date, vn_datetime, vn_weekday
+from schedules.dates import local_date, vn_date, vn_weekday
 from schedules.documents import lower_first
-from schedules.item_standing import days_late, standing
+from schedules.item_standing import standing
 from schedules.periods import period_label
 from schedules.plan import Plan
 from schedules.timeliness import timeliness_label
@@ -26,23 +26,12 @@ from schedules.vocabulary import REPORT_KINDS, ItemStatus, ObligationKind, worki
 if TYPE_CHECKING:  # the tables (SQLModel, SQLAlchemy) only for type hints: `cchc plan` needs none
     from models.tables import Directive, WorkItem
 
-SHORT_TITLE = 90
 SUBJECT_BUDGET = 54
 """A subject is "[CCHC] unit, hạn dd/mm/yyyy – kind: title": about 40 characters besides the
 unit's name and the title, so a title of `SUBJECT_BUDGET - len(unit)` keeps it near 100."""
 SUBJECT_TITLE_MIN = 30
 OWN_SUBJECT_TITLE = 64
 """The office's own "[CCHC] Nhắc việc, hạn dd/mm/yyyy: title" has 34 characters besides it."""
-
-
-@dataclass(frozen=True)
-class UnitView:
-    code: str
-    name: str
-    email: str
-    head_name: str
-    subject_name: str = ""
-    """The name a mail subject leads with: the unit's `short_name` when set, else its name."""
 
 
 @dataclass(frozen=True)
@@ -142,23 +131,6 @@ class ItemView:
     office's Trưởng phòng, before the leader in charge)."""
 
 
-def _month_or_day(day: date, first: bool) -> str:
-    """One end of a span as the plan writes it: "2026" (a whole year), "tháng 02/2027" (a whole
-    month), else the day."""
-    whole_year = (day.month, day.day) == ((1, 1) if first else (12, 31))
-    if whole_year:
-        return str(day.year)
-    if day.day == (1 if first else monthrange(day.year, day.month)[1]):
-        return f"tháng {day.month:02d}/{day.year}"
-    return vn_date(day)
-
-
-def span_label(start: date, end: date) -> str:
-    """A one-off task's time as the plan writes it: 01/01/2026 – 28/02/2027 → "2026 – tháng
-    02/2027" (not the day its period key names, which a day off may have moved)."""
-    return f"{_month_or_day(start, True)} – {_month_or_day(end, False)}"
-
-
 def due_basis(ob: Obligation | None, due: date) -> str:
     """ "Thời gian theo Kế hoạch: hằng năm; hạn theo Kế hoạch CCHC năm 2027": the plan's words
     for the time, and who set the due date when the plan does not (`due_source`)."""
@@ -171,68 +143,6 @@ def due_basis(ob: Obligation | None, due: date) -> str:
     if ob.due_source:
         basis += f"; hạn theo {ob.due_source.replace('{year}', str(due.year))}"
     return basis
-
-
-def countdown(plan: Plan, due: date, today: date) -> tuple[int, int, str]:
-    """(working days left, working days late, the phrase) as of `today`."""
-    if today > due:
-        late = days_late(due, today, plan.calendar)
-        if late:
-            return 0, late, f"đã quá hạn {working_days(late)}"
-        return 0, 0, f"đã quá hạn (hạn là ngày {vn_date(due)})"
-    left = plan.calendar.working_days_between(today, due)
-    if today == due:
-        return 0, 0, "hạn là hôm nay"
-    if left == 0:
-        return 0, 0, f"hạn là ngày {vn_date(due)}"
-    return left, 0, f"còn {working_days(left)}"
-
-
-def unit_view(plan: Plan, code: str) -> UnitView:
-    unit = plan.units.get(code)
-    if unit is None:
-        return UnitView(code, code, "", "", code)
-    return UnitView(code, unit.name, str(unit.email), unit.head.name, unit.short_name or unit.name)
-
-
-def coordinators_label(plan: Plan, codes: list[str], excluded: list[str] | None = None) -> str:
-    """ "Các cơ quan, đơn vị" for ALL ("(trừ Công an xã)" when the obligation leaves units
-    out), else the units' names."""
-    everyone = "Các cơ quan, đơn vị"
-    if excluded:
-        everyone += f" (trừ {', '.join(unit_view(plan, c).name for c in excluded)})"
-    names = [everyone if c == ALL_UNITS else unit_view(plan, c).name for c in codes]
-    return "; ".join(names)
-
-
-def shorten(text: str, limit: int = SHORT_TITLE) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:") + "…"
-
-
-SIZE_UNITS = ("KB", "MB", "GB")
-
-
-def file_size(n: int) -> str:
-    """A file's size as every page, refusal and mail shows it, in Vietnamese style.
-
-    Under 1024 bytes: "123 byte". Else binary units (1 KB = 1024 byte) with one decimal
-    rounded half up and a decimal comma, the ",0" dropped: "12,1 KB", "1,5 MB", "20 MB",
-    "2 KB". A size that rounds to 1024 of a unit moves to the next one ("1 MB", not "1024 KB").
-    """
-    if n < 1024:
-        return f"{n} byte"
-    value = n / 1024
-    for unit in SIZE_UNITS:
-        tenths = int(value * 10 + 0.5)
-        if tenths < 1024 * 10 or unit == SIZE_UNITS[-1]:
-            break
-        value /= 1024
-    whole, tenth = divmod(tenths, 10)
-    return f"{whole},{tenth} {unit}" if tenth else f"{whole} {unit}"
 
 
 def item_view(
@@ -420,135 +330,3 @@ def _owed(
         return ref, product, f"Báo cáo CCHC {label}"
     # The whole title: a sentence to a head or a leader never breaks off at "…".
     return ref, product, f"sản phẩm nhiệm vụ «{' '.join(item.title.split())}»"
-
-
-def people(plan: Plan) -> dict[str, str]:
-    """Display name for each address the config knows (first mention wins)."""
-    names: dict[str, str] = {}
-    for unit in plan.units.values():
-        names.setdefault(str(unit.email).lower(), unit.name)
-    for unit in plan.units.values():
-        head = unit.head
-        names.setdefault(str(head.email).lower(), head.name)
-    for leader in plan.commune.leadership:
-        title = f"{leader.title} " if leader.title and leader.title not in leader.name else ""
-        names.setdefault(str(leader.email).lower(), f"{title}{leader.name}".strip())
-    contact = plan.commune.contact
-    names.setdefault(str(contact.email).lower(), contact.name)
-    return names
-
-
-def _personal(name: str, title: str | None) -> tuple[str, str | None]:
-    """A person's name and title as a salutation puts them: the title dropped when the name
-    already says it ("Chủ tịch UBND xã", title "Chủ tịch")."""
-    return name, (title if title and title not in name else None)
-
-
-def salutations(plan: Plan) -> dict[str, tuple[str, str]]:
-    """How a mail greets each address the config knows, as an office writes it: per address
-    the "Kính gửi" line's words and the name that follows "đồng chí" in a sentence. Leaders
-    and heads of units: "Đồng chí Nguyễn Đình Hiền, Phó Chủ tịch UBND xã" ("Đồng chí Trưởng
-    phòng Kinh tế" when the config names only the office); a unit and the contact: their
-    name. First mention wins, as in `people`."""
-    found: dict[str, tuple[str, str]] = {}
-    for unit in plan.units.values():
-        found.setdefault(str(unit.email).lower(), (unit.name, unit.name))
-    persons = [unit.head for unit in plan.units.values()] + list(plan.commune.leadership)
-    for person in persons:
-        name, title = _personal(person.name, person.title)
-        greeting = f"Đồng chí {name}, {title}" if title else f"Đồng chí {name}"
-        found.setdefault(str(person.email).lower(), (greeting, name))
-    contact = plan.commune.contact
-    found.setdefault(str(contact.email).lower(), (contact.name, contact.name))
-    return found
-
-
-def leader_in_charge(plan: Plan) -> str:
-    """The leader in charge of administrative reform as a sentence names them after "đồng
-    chí": the config's title ("Phó Chủ tịch UBND xã"), else "lãnh đạo Ủy ban nhân dân xã …"."""
-    for leader in plan.commune.leadership:
-        if leader.in_charge:
-            return leader.title or leader.name
-    return f"lãnh đạo {plan.commune.name}"
-
-
-def common_context(plan: Plan, today: date, at: datetime) -> dict:
-    """What every mail of this commune states: who sends it, how to hand in, whom to call."""
-    commune = plan.commune
-    office = unit_view(plan, commune.standing_office)
-    contact = commune.contact
-    return {
-        "commune": {
-            "code": commune.code,
-            "name": commune.name,
-            "plan": commune.plan,
-            "plan_short": commune.plan_short,
-            "kind": plan.kind_label,  # "xã", "phường", "đặc khu": "UBND {{ commune.kind }}"
-        },
-        "office": office,
-        "contact": {
-            "name": contact.name,
-            "title": contact.title or "",
-            "email": str(contact.email),
-            "phone": contact.phone or "",
-        },
-        "leader_in_charge": leader_in_charge(plan),
-        "submit_hint": " ".join(commune.submit_hint.split()),
-        "today": vn_date(today),
-        "today_weekday": vn_weekday(today),
-        "written_at": vn_datetime(at, plan.zone),
-    }
-
-
-def source_states(plan: Plan, item: WorkItem, sources: list[WorkItem], today: date) -> dict:
-    """Where the units' reports that a consolidated report sums up stand, as of `today`:
-    received on time, received late, missing (with how late), one row per unit expected (for
-    the city office's report: per commune, with its own due date, `due`)."""
-    ob = plan.obligations.get(item.obligation)
-    if plan.communes is not None:  # the city office's report: one row per commune
-        expected = list(plan.communes)
-        by_key = {s.commune: s for s in sources}
-        who = f"các {plan.kinds_phrase}"
-    else:
-        expected = (
-            plan.lead_units(ob.consolidates) if ob and ob.consolidates in plan.obligations else []
-        )
-        by_key = {s.unit: s for s in sources}
-        who = "các đơn vị"
-    rows: list[dict] = []
-    counts = {"received": 0, "late": 0, "missing": 0}
-    for code in dict.fromkeys(expected + list(by_key)):
-        source = by_key.get(code)
-        if plan.communes is not None:
-            name = plan.communes.get(code, code)
-        else:
-            name = unit_view(plan, code).name
-        if source is None:
-            state, group = "chưa mở nhiệm vụ", "missing"
-        elif source.status == ItemStatus.HELD:  # due before go-live: the office decides
-            state, group = ItemStatus.HELD.label, "missing"
-        elif not ItemStatus(source.status).is_open:  # closed or waived: as every surface says
-            state = standing(source, today, plan.calendar).label
-            late = source.status == ItemStatus.CLOSED and source.on_time is False
-            group = "late" if late else "received"
-        else:
-            state, group = f"chưa nộp ({countdown(plan, source.due, today)[2]})", "missing"
-        counts[group] += 1
-        # The city's list: each commune its own deadline (the communes' may differ: a local
-        # day off, an extension, a return).
-        due = vn_date(source.due) if plan.communes is not None and source is not None else ""
-        rows.append({"unit": name, "state": state, "group": group, "due": due})
-    total = len(rows)
-    late_part = f" ({counts['late']} nộp sau hạn)" if counts["late"] else ""
-    summary = (
-        f"Đã nhận {counts['received'] + counts['late']}/{total} báo cáo của {who}"
-        f"{late_part}; chưa nhận: {counts['missing']}"
-    )
-    missing_units = [r["unit"] for r in rows if r["group"] == "missing"]
-    return {
-        "rows": rows,
-        "summary": summary,
-        "missing_units": missing_units,
-        "who": who,
-        **counts,
-    }
