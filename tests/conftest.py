@@ -162,6 +162,29 @@ def engine(db_url):
     engine.dispose()
 
 
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback that keeps what it receives (test_mail_support)."""
+    from test_mail_support import running_smtp_server
+
+    with running_smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def browser():
+    """Debian's chromium driven by Playwright (`support.launch_chromium`: only for a test
+    marked `browser`)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = support.launch_chromium(p)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 @pytest.fixture(scope="session")
 def harness():
     """A temporary Prefect server (about 10 s to start on an idle machine), started by the first

@@ -9,8 +9,10 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -54,6 +56,15 @@ def with_shift(plan, shift: str):
     its own keeps it)."""
     defaults = plan.commune.defaults.model_copy(update={"shift": shift})
     return replace(plan, commune=plan.commune.model_copy(update={"defaults": defaults}))
+
+
+def edit(path: Path, old: str, new: str) -> int:
+    """Replace `old` (once) in `path`; return the 1-based line where it stood."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    line = text[: text.index(old)].count("\n") + 1
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return line
 
 
 def remove_obligation(config_dir: Path, oid: str) -> None:
@@ -105,6 +116,17 @@ def cli_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
         "CCHC_CONFIG": str(ROOT / "config"),
         **extra,
     }
+
+
+def runtime_env(monkeypatch, data_dir: Path, database_url: str | None = None) -> None:
+    """The environment a runtime's `Settings.from_env` reads, through `monkeypatch`: no SMTP
+    server (every CCHC_SMTP_ variable removed), data under `data_dir` and, when given, the
+    database at `database_url`."""
+    for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CCHC_DATA_DIR", str(data_dir))
+    if database_url is not None:
+        monkeypatch.setenv("CCHC_DATABASE_URL", database_url)
 
 
 def run_cchc(env: dict, *args: str, cwd=None, ok: bool = True) -> subprocess.CompletedProcess:
@@ -159,6 +181,15 @@ def run_cchc_process(
     return done
 
 
+def run_python(code: str, env: dict[str, str]) -> None:
+    """Run `code` in a new Python process (`python -c`) with exactly the environment `env`; fail
+    the test, with the process's stderr, on a non-zero exit."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def prefect_call(fn):
     """`fn(client)` with a client of the Prefect API in force (the test harness's)."""
     import asyncio
@@ -196,3 +227,37 @@ def recent_flow_runs(limit: int = 200) -> list:
     return prefect_call(
         lambda c: c.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit)
     )
+
+
+def automation_triggered(automation_id, since: datetime) -> list:
+    """The `prefect.automation.triggered` events of the automation `automation_id` since
+    `since`."""
+    from prefect.events.filters import (
+        EventFilter,
+        EventNameFilter,
+        EventOccurredFilter,
+        EventResourceFilter,
+    )
+
+    page = prefect_call(
+        lambda c: c.read_events(
+            filter=EventFilter(
+                occurred=EventOccurredFilter(since=since),
+                event=EventNameFilter(name=["prefect.automation.triggered"]),
+                resource=EventResourceFilter(id=[f"prefect.automation.{automation_id}"]),
+            ),
+            limit=50,
+        )
+    )
+    return page.events
+
+
+def wait_automation_triggered(automation_id, since: datetime, timeout: float) -> list:
+    """`automation_triggered`, polled each second until it finds some or `timeout` seconds
+    have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = automation_triggered(automation_id, since)
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(1)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_config_errors import assert_error, edit, run_check
+from support import edit
+from test_config_errors import assert_error, run_check
 
 from cchc.cli import main
 from models.db import ensure_schema, make_engine

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from city_support import commune_codes, write_city
 from click.testing import CliRunner
+from support import edit
 
 from cchc.cli import main
 from schedules.city import calendar_warnings
@@ -28,13 +29,6 @@ def city_dir(tmp_path: Path) -> Path:
 def cchc(config: Path, tmp_path: Path, *args: str):
     env = {"CCHC_DATA_DIR": str(tmp_path / "data"), "CCHC_DATABASE_URL": ""}
     return CliRunner().invoke(main, ["--config", str(config), *args], env=env)
-
-
-def edit(path: Path, old: str, new: str) -> int:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return text[: text.index(old)].count("\n") + 1
 
 
 def errors(folder: Path) -> list[str]:

@@ -10,16 +10,20 @@ the others) and opens on 01/03/2027 (02/03 in the others).
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from city_support import commune_codes, write_city
+from city_support import make_city
 from sqlalchemy import select
-from support import latest_artifact, prefect_call
+from support import (
+    automation_triggered,
+    latest_artifact,
+    prefect_call,
+    runtime_env,
+    wait_automation_triggered,
+)
 
 from cchc.runtime.settings import Settings
 from flows import artifacts
@@ -31,7 +35,6 @@ from models.db import ensure_schema, make_engine, transaction
 from models.tables import WorkItem
 from notifications import city_pages, sweep_summary
 from schedules.city import City
-from schedules.city_loader import load_city
 from schedules.clock import SWEEP, city_schedules, openings_schedule, sweep_schedules
 from schedules.dates import parse_instant
 
@@ -40,23 +43,6 @@ pytestmark = pytest.mark.prefect  # every test here but the clock's starts the h
 REPORT = "bao-cao-cchc-dinh-ky"
 XA002_OPENS = parse_instant("2027-03-01T07:30")
 OTHERS_OPEN = parse_instant("2027-03-02T07:30")
-
-
-def make_city(folder: Path, count: int, code: str = "haiphong") -> City:
-    """A generated city of `count` communes (its code `code`); xa002, when there, also takes
-    2027-03-02 off."""
-    write_city(folder, commune_codes(count))
-    city_yaml = folder / "city.yaml"
-    city_yaml.write_text(
-        city_yaml.read_text(encoding="utf-8").replace("code: haiphong", f"code: {code}", 1),
-        encoding="utf-8",
-    )
-    xa002 = folder / "communes" / "xa002"
-    if xa002.is_dir():
-        (xa002 / "calendar.yaml").write_text(
-            "calendar:\n  2027:\n    days_off: [2027-03-02, 2027-03-15]\n", encoding="utf-8"
-        )
-    return load_city(folder)
 
 
 @pytest.fixture(scope="module")
@@ -122,10 +108,7 @@ def pf(harness):
 
 @pytest.fixture
 def rt(pf, city3, sqlite_url, tmp_path, monkeypatch):
-    for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("CCHC_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CCHC_DATABASE_URL", sqlite_url)
+    runtime_env(monkeypatch, tmp_path / "data", sqlite_url)
     engine = make_engine(sqlite_url)
     ensure_schema(engine)
     runtime = pf.use_runtime(city3, engine, Settings.from_env(str(city3.folder)))
@@ -379,36 +362,6 @@ def test_the_automations_watch_the_sweep_and_the_mail(harness, city3, tmp_path, 
         deploy(city, _settings(city), working_dir=tmp_path)
 
 
-def _triggered(automation_id, since: datetime) -> list:
-    from prefect.events.filters import (
-        EventFilter,
-        EventNameFilter,
-        EventOccurredFilter,
-        EventResourceFilter,
-    )
-
-    page = prefect_call(
-        lambda c: c.read_events(
-            filter=EventFilter(
-                occurred=EventOccurredFilter(since=since),
-                event=EventNameFilter(name=["prefect.automation.triggered"]),
-                resource=EventResourceFilter(id=[f"prefect.automation.{automation_id}"]),
-            ),
-            limit=50,
-        )
-    )
-    return page.events
-
-
-def _wait_triggered(automation_id, since: datetime, timeout: float) -> list:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = _triggered(automation_id, since)
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(1)
-
-
 def test_the_automations_fire(pf, tmp_path, sqlite_url, monkeypatch):
     """End to end on the harness's server, with a short window (20 s for 45 min): a sweep run
     that started and never ended fires "sweep missing", one that ended well does not; a
@@ -455,14 +408,16 @@ def test_the_automations_fire(pf, tmp_path, sqlite_url, monkeypatch):
     stuck_sweep, *_ = automation_names(stuck_city)
     ok = automation_names(ok_city)
     ok_sweep, ok_mail = ok.sweep_missing, ok.mail_failed
-    assert _wait_triggered(ids[ok_mail], since, 30), "mail failed did not fire"
-    assert _wait_triggered(ids[ok.config_refused], since, 30), "config refused did not fire"
-    assert _triggered(ids[ok.mail_stuck], since) == []
-    assert _wait_triggered(ids[stuck_sweep], since, 60), "sweep missing did not fire"
+    assert wait_automation_triggered(ids[ok_mail], since, 30), "mail failed did not fire"
+    assert wait_automation_triggered(ids[ok.config_refused], since, 30), (
+        "config refused did not fire"
+    )
+    assert automation_triggered(ids[ok.mail_stuck], since) == []
+    assert wait_automation_triggered(ids[stuck_sweep], since, 60), "sweep missing did not fire"
     # The ok sweep's window has ended too (proactive triggers are evaluated every 5 s): its
     # `cchc.sweep.completed` arrived in it.
     time.sleep(
         max(0.0, (since + grace + timedelta(seconds=12) - datetime.now(UTC)).total_seconds())
     )
-    assert _triggered(ids[ok_sweep], since) == []
+    assert automation_triggered(ids[ok_sweep], since) == []
     engine.dispose()

@@ -7,13 +7,12 @@ on a real SQLite file.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from city_support import commune_codes, write_city
-from support import prefect_call
+from support import prefect_call, runtime_env
 
 from cchc.runtime.settings import Settings
 from models.db import ensure_schema, make_engine
@@ -44,10 +43,7 @@ def pf(harness):
 
 @pytest.fixture
 def city_rt(pf, tmp_path: Path, sqlite_url, monkeypatch):
-    for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("CCHC_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CCHC_DATABASE_URL", sqlite_url)
+    runtime_env(monkeypatch, tmp_path / "data", sqlite_url)
     monkeypatch.setenv("CCHC_ARTIFACTS_PER_RUN", str(BUDGET))
     city = load_city(write_city(tmp_path / "city", commune_codes(COMMUNES)))
     engine = make_engine(sqlite_url)

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from intake_support import Clock, LiveIntake, deliverables, pdf_bytes, reload, t
 from sqlalchemy import select
 from support import go_live_on_start
-from test_mail_support import mail_settings, running_smtp_server
+from test_mail_support import mail_settings
 
 from cchc.cli import main
 from models.db import transaction
@@ -32,12 +32,6 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "examples" / "city
 SYSTEM = "noreply@cchc.vidu.example"
 SO = "Sở Nội vụ thành phố Ví Dụ"
 REPORT = "bao-cao-cchc-tong-hop"
-
-
-@pytest.fixture
-def smtp():
-    with running_smtp_server() as server:
-        yield server
 
 
 @pytest.fixture
@@ -81,6 +75,15 @@ def the_report(cli: Cli, commune: str) -> int:
     return row["id"]
 
 
+def phuongmau_report_open(cli: Cli) -> int:
+    """A new database swept on 09/03 and 11/03/2027 (the units' reports open, then the
+    commune's): phường Mẫu's 2027-Q1 report to the city, open."""
+    cli("init-db")
+    cli("sweep", "--at", "2027-03-09T08:00")
+    cli("sweep", "--at", "2027-03-11T08:00")  # the units' reports open, then the commune's
+    return the_report(cli, "phuongmau")
+
+
 # ----- the Sở writes to the communes ----------------------------------------------------------
 
 
@@ -91,10 +94,7 @@ def test_the_so_reminds_a_late_commune_then_asks_its_chu_tich_then_confirms(
     phường's office; the commune's own ladder goes on (its Phó Chủ tịch); by the city's due
     date the Sở writes to the phường's Chủ tịch; the report recorded, the Sở's receipt."""
     cli = Cli(city_dir, tmp_path, smtp.port)
-    cli("init-db")
-    cli("sweep", "--at", "2027-03-09T08:00")
-    cli("sweep", "--at", "2027-03-11T08:00")  # the units' reports open, then the commune's
-    report = the_report(cli, "phuongmau")
+    report = phuongmau_report_open(cli)
     inbox = smtp.inbox
 
     cli("sweep", "--at", "2027-03-22T08:00")
@@ -400,10 +400,7 @@ def test_the_sos_escalation_is_never_folded_into_the_communes_digest(city_dir, t
     )
     template.write_text(text, "utf-8")
     cli = Cli(city_dir, tmp_path, smtp.port)
-    cli("init-db")
-    cli("sweep", "--at", "2027-03-09T08:00")
-    cli("sweep", "--at", "2027-03-11T08:00")  # the units' reports open, then the commune's
-    report = the_report(cli, "phuongmau")
+    report = phuongmau_report_open(cli)
     smtp.inbox.messages.clear()
     cli("sweep", "--at", "2027-03-24T08:00")
     to_chair = [m for m in smtp.inbox.messages if "chutich@phuongmau.example" in m.rcpt_tos]
@@ -425,10 +422,7 @@ def test_the_sos_reminder_to_a_digest_office_comes_alone(city_dir, tmp_path, smt
     )
     units.write_text(text, "utf-8")
     cli = Cli(city_dir, tmp_path, smtp.port)
-    cli("init-db")
-    cli("sweep", "--at", "2027-03-09T08:00")
-    cli("sweep", "--at", "2027-03-11T08:00")  # the units' reports open, then the commune's
-    report = the_report(cli, "phuongmau")
+    report = phuongmau_report_open(cli)
     smtp.inbox.messages.clear()
     cli("sweep", "--at", "2027-03-22T08:00")
     (reminder,) = [m for m in smtp.inbox.messages if m.kind == "overdue"]

@@ -5,16 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
-import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 from intake_support import pdf_bytes
-from support import cli_env, find_item, live_since_start, run_cchc, run_cchc_process
+from support import cli_env, find_item, live_since_start, run_cchc, run_cchc_process, run_python
 
 from schedules.dates import parse_instant
 
@@ -188,16 +186,7 @@ def test_read_only_commands_never_import_prefect_nor_apscheduler(tmp_path, sqlit
         "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'prefect', 'apscheduler'})\n"
         "assert not loaded, loaded\n"
     )
-    env = {
-        **os.environ,
-        "CCHC_DATA_DIR": str(tmp_path),
-        "CCHC_DATABASE_URL": sqlite_url,
-        "CCHC_CONFIG": str(ROOT / "config"),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
+    run_python(code, cli_env(tmp_path, sqlite_url))
 
 
 def test_read_only_commands_do_not_create_a_database(cchc, tmp_path):

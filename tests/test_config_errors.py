@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support import edit
 
 from cchc.cli import main
 from schedules.plan_loader import load_plan
@@ -21,15 +22,6 @@ def run_check(config_dir: Path, tmp_path: Path):
     )
     assert not data_dir.exists(), "check must not write anything"
     return result
-
-
-def edit(path: Path, old: str, new: str) -> int:
-    """Replace `old` (once) in `path`; return the 1-based line where it stood."""
-    text = path.read_text(encoding="utf-8")
-    assert old in text, old
-    line = text[: text.index(old)].count("\n") + 1
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return line
 
 
 def assert_error(result, file: str, line: int, *words: str) -> None:

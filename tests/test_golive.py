@@ -296,12 +296,6 @@ def test_coordinators_are_never_asked_after_their_date(tmp_path, sqlite_engine):
     engine.dispose()
 
 
-@pytest.fixture
-def smtp():
-    with running_smtp_server() as server:
-        yield server
-
-
 def test_the_office_triages_through_the_command_line(tmp_path, migrated_sqlite_url, smtp):
     env = cli_env(
         tmp_path / "data",

@@ -11,7 +11,7 @@ from intake_support import Clock, LiveIntake, t
 from sqlalchemy import func, select
 from support import CHROMIUM, find_item, launch_chromium
 
-from models.db import ensure_schema, make_engine, transaction
+from models.db import transaction
 from models.tables import IndicatorValue
 from usecases.indicator_values import enter_values
 from usecases.review import accept_version, attach
@@ -22,11 +22,8 @@ NOW = "2027-03-10T09:00"
 
 
 @pytest.fixture
-def engine(sqlite_url):
-    engine = make_engine(sqlite_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine):
+    return sqlite_engine
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ target."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from support import find_item, latest_artifact
+from support import find_item, latest_artifact, runtime_env
 
 from cchc.runtime.settings import Settings
 from models.db import ensure_schema, make_engine
@@ -29,10 +27,7 @@ def pf(harness):
 def test_the_sweep_publishes_the_indicators_of_the_open_consolidated_report(
     pf, plan, sqlite_url, tmp_path, monkeypatch
 ):
-    for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("CCHC_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CCHC_DATABASE_URL", sqlite_url)
+    runtime_env(monkeypatch, tmp_path / "data", sqlite_url)
     engine = make_engine(sqlite_url)
     ensure_schema(engine)
     pf.use_runtime(plan, engine, Settings.from_env(str(plan.folder)))

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 from intake_support import Clock, LiveIntake, pdf_bytes, reload, t
 from sqlalchemy import select
-from support import CHROMIUM, launch_chromium
+from support import CHROMIUM
 from test_office_view import horizontal_overflow, widest
 
-from models.db import ensure_schema, make_engine, transaction
+from models.db import transaction
 from models.tables import Directive, Extension, WorkItem
 from usecases.sweep import sweep
 
@@ -28,11 +28,8 @@ NOW = "2027-03-10T09:00"
 
 
 @pytest.fixture
-def engine(sqlite_url):
-    engine = make_engine(sqlite_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine):
+    return sqlite_engine
 
 
 @pytest.fixture
@@ -40,18 +37,6 @@ def live(plan, engine, tmp_path):
     sweep(plan, engine, t("2027-03-02T07:30"))
     with LiveIntake(plan, engine, tmp_path / "data", Clock(t(NOW))) as server:
         yield server
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def test_a_directive_is_recorded_and_an_extension_granted_in_the_browser(

@@ -13,7 +13,7 @@ import pytest
 from intake_support import ROOT, pdf_bytes, t
 from openpyxl import load_workbook
 from PIL import Image
-from support import cli_env, run_cchc
+from support import cli_env, run_cchc, runtime_env
 
 from notifications.documents.scorecard import scorecard_markdown, scorecard_png, scorecard_xlsx
 from usecases.item_list import list_items
@@ -205,10 +205,7 @@ def test_the_self_scoring_flow_publishes_the_scorecard(
     from flows import prefect_flows
     from notifications.status_pages import scorecard_key
 
-    for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("CCHC_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CCHC_DATABASE_URL", sqlite_url)
+    runtime_env(monkeypatch, tmp_path / "data", sqlite_url)
     prefect_flows.use_runtime(plan, year_db, Settings.from_env(str(plan.folder)))
     try:
         result = prefect_flows.open_self_scoring(obligation=SCORING, at=t(SCORING_OPENS))

@@ -6,19 +6,16 @@ its Trưởng phòng before the leaders, and a leader reads each item as an offi
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import date, time, timedelta
 
 import pytest
-from conftest import SHIPPED_CONFIG
 from sqlalchemy import select
-from test_mail_support import mail_settings, running_smtp_server
+from test_mail_support import mail_settings, plan_from_march
 
 from models.db import transaction
 from models.tables import WorkItem
 from notifications.delivery import deliver_pending
 from schedules.dates import local_instant
-from schedules.plan_loader import load_plan
 from usecases.sweep import sweep
 
 REPORT = "bao-cao-cchc-dinh-ky"
@@ -34,19 +31,7 @@ IN_CHARGE = "pct.vhxh@maodien.example"
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory):
     """The shipped plan, starting on 01/03/2027 (no backlog before the cycle)."""
-    folder = tmp_path_factory.mktemp("chain") / "config"
-    shutil.copytree(SHIPPED_CONFIG, folder)
-    commune = folder / "commune.yaml"
-    text = commune.read_text(encoding="utf-8")
-    assert "\n  start: 2026-12-01\n" in text
-    commune.write_text(text.replace("\n  start: 2026-12-01\n", "\n  start: 2027-03-01\n"), "utf-8")
-    return load_plan(folder)
-
-
-@pytest.fixture
-def smtp():
-    with running_smtp_server() as server:
-        yield server
+    return plan_from_march(tmp_path_factory.mktemp("chain") / "config")
 
 
 @pytest.fixture

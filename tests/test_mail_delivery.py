@@ -4,12 +4,10 @@ crashes and racing deliverers. Messages are asserted as received and decoded."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 from datetime import date, time, timedelta
 
 import pytest
-from conftest import SHIPPED_CONFIG
 from icalendar import Calendar
 from sqlalchemy import select, update
 from support import live_since_start
@@ -17,7 +15,7 @@ from test_mail_support import (
     later,
     mail_settings,
     morning,
-    running_smtp_server,
+    plan_from_march,
     sweep_and_send,
 )
 
@@ -48,13 +46,7 @@ LEADERS = {"chutich@maodien.example", "pct.vhxh@maodien.example"}
 def plan(tmp_path_factory):
     """The shipped plan, but starting on 01/03/2027: a test's first sweep has no backlog of
     earlier items to mail about, so each test sends a handful of mails, not fifty."""
-    folder = tmp_path_factory.mktemp("mail") / "config"
-    shutil.copytree(SHIPPED_CONFIG, folder)
-    commune = folder / "commune.yaml"
-    text = commune.read_text(encoding="utf-8")
-    assert "\n  start: 2026-12-01\n" in text
-    commune.write_text(text.replace("\n  start: 2026-12-01\n", "\n  start: 2027-03-01\n"), "utf-8")
-    return load_plan(folder)
+    return plan_from_march(tmp_path_factory.mktemp("mail") / "config")
 
 
 @pytest.fixture
@@ -64,12 +56,6 @@ def quarter(plan):
     occ = plan.occurrences(date(2027, 3, 1), date(2027, 3, 31), obligation=OB, unit=UNIT)[0]
     assert occ.due.due == date(2027, 3, 16)
     return occ
-
-
-@pytest.fixture
-def smtp():
-    with running_smtp_server() as server:
-        yield server
 
 
 @pytest.fixture

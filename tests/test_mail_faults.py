@@ -4,14 +4,13 @@ check`. Real parts only: an aiosmtpd server on loopback, a SQLite file and Postg
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from conftest import SHIPPED_CONFIG
 from sqlalchemy import update
 from test_mail_hardening import OB, OFFICE, item_of, outbox_rows
-from test_mail_support import mail_settings, morning, running_smtp_server
+from test_mail_support import mail_settings, morning, plan_from_march, start_in_march
 
 from models.db import transaction
 from models.tables import Outbox
@@ -25,18 +24,7 @@ from usecases.sweep import sweep
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory):
     """The shipped plan from 01/03/2027 (no backlog: a first sweep queues a handful of mails)."""
-    folder = tmp_path_factory.mktemp("faults") / "config"
-    shutil.copytree(SHIPPED_CONFIG, folder)
-    commune = folder / "commune.yaml"
-    text = commune.read_text(encoding="utf-8")
-    commune.write_text(text.replace("\n  start: 2026-12-01\n", "\n  start: 2027-03-01\n"), "utf-8")
-    return load_plan(folder)
-
-
-@pytest.fixture
-def smtp():
-    with running_smtp_server() as server:
-        yield server
+    return plan_from_march(tmp_path_factory.mktemp("faults") / "config")
 
 
 @pytest.fixture
@@ -136,9 +124,7 @@ def break_template(config_dir, name: str = "opened.txt.j2"):
 @pytest.fixture
 def own_plan(config_dir):
     """The shipped plan in a config folder of this test's own (templates may be edited)."""
-    commune = config_dir / "commune.yaml"
-    text = commune.read_text(encoding="utf-8")
-    commune.write_text(text.replace("\n  start: 2026-12-01\n", "\n  start: 2027-03-01\n"), "utf-8")
+    start_in_march(config_dir)
     return load_plan(config_dir)
 
 

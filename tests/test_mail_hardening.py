@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -22,7 +21,14 @@ from conftest import SHIPPED_CONFIG
 from intake_support import pdf_bytes
 from sqlalchemy import select, update
 from support import run_cchc
-from test_mail_support import Inbox, SmtpServer, mail_settings, morning, running_smtp_server
+from test_mail_support import (
+    Inbox,
+    SmtpServer,
+    mail_settings,
+    morning,
+    plan_from_march,
+    running_smtp_server,
+)
 
 from models.db import make_engine, transaction
 from models.tables import Event, Outbox, WorkItem
@@ -42,23 +48,12 @@ OFFICE = "vhxh@maodien.example"
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory):
     """The shipped plan from 01/03/2027 (no backlog: a first sweep queues a handful of mails)."""
-    folder = tmp_path_factory.mktemp("hardening") / "config"
-    shutil.copytree(SHIPPED_CONFIG, folder)
-    commune = folder / "commune.yaml"
-    text = commune.read_text(encoding="utf-8")
-    commune.write_text(text.replace("\n  start: 2026-12-01\n", "\n  start: 2027-03-01\n"), "utf-8")
-    return load_plan(folder)
+    return plan_from_march(tmp_path_factory.mktemp("hardening") / "config")
 
 
 @pytest.fixture
 def quarter(plan):
     return plan.occurrences(date(2027, 3, 1), date(2027, 3, 31), obligation=OB, unit=UNIT)[0]
-
-
-@pytest.fixture
-def smtp():
-    with running_smtp_server() as server:
-        yield server
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """What the mail tests share: a real SMTP server on loopback (aiosmtpd) that keeps what it
-receives and can be told to answer 451 or 550, the settings that point cchc at it, and helpers
-that decode received messages. Holds no tests of its own."""
+receives and can be told to answer 451 or 550, the settings that point cchc at it, the shipped
+plan starting on 01/03/2027, and helpers that decode received messages. Holds no tests of its
+own."""
 
 from __future__ import annotations
 
 import email
+import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,12 +18,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from conftest import SHIPPED_CONFIG
 
 from cchc.runtime.settings import Settings
 from notifications.delivery import deliver_pending
 from notifications.delivery_report import DeliveryReport
 from notifications.smtp_settings import SmtpSettings
 from schedules.dates import local_instant
+from schedules.plan_loader import load_plan
 from usecases.sweep import sweep
 
 
@@ -122,6 +126,24 @@ def mail_settings(config_dir: Path, data_dir: Path, db_url: str, port: int | Non
     return Settings(
         config_dir=Path(config_dir), data_dir=Path(data_dir), database_url=db_url, smtp=smtp
     )
+
+
+def start_in_march(config_dir: Path) -> None:
+    """Move the commune of the config folder `config_dir` from its shipped start, 01/12/2026, to
+    01/03/2027: a first sweep has no backlog of earlier items to mail about, so a test sends a
+    handful of mails, not fifty."""
+    commune = config_dir / "commune.yaml"
+    text = commune.read_text(encoding="utf-8")
+    assert "\n  start: 2026-12-01\n" in text
+    commune.write_text(text.replace("\n  start: 2026-12-01\n", "\n  start: 2027-03-01\n"), "utf-8")
+
+
+def plan_from_march(folder: Path):
+    """The shipped plan copied to `folder` (a new folder), starting on 01/03/2027
+    (`start_in_march`)."""
+    shutil.copytree(SHIPPED_CONFIG, folder)
+    start_in_march(folder)
+    return load_plan(folder)
 
 
 def morning(plan, day, hour: int = 8) -> datetime:

@@ -11,7 +11,7 @@ import pytest
 from city_support import commune_codes, write_city
 from intake_support import Clock, LiveIntake, exe_bytes, t
 from sqlalchemy import select
-from support import CHROMIUM, find_item, launch_chromium
+from support import CHROMIUM, find_item
 
 from models.db import transaction
 from models.tables import WorkItem
@@ -41,18 +41,6 @@ def live(plan, engine, tmp_path):
     sweep(plan, engine, t("2027-03-24T07:30"))
     with LiveIntake(plan, engine, tmp_path / "data", Clock(t(NOW))) as server:
         yield server
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def horizontal_overflow(page) -> int:

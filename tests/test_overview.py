@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlmodel import Session, select
+from support import cli_env, run_python
 
 from models.tables import Outbox, WorkItem
 from notifications.delivery import deliver_pending
@@ -393,12 +394,6 @@ def test_a_refused_overview_reaches_the_office_with_its_content(sqlite_engine, p
 
 
 def test_cli_overview_never_imports_prefect(tmp_path, migrated_sqlite_url):
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
     code = (
         "import sys; from click.testing import CliRunner; from cchc.cli import main\n"
         "r = CliRunner().invoke(main, ['overview', '--quarter', '2027Q1', '--format', 'json'])\n"
@@ -406,16 +401,7 @@ def test_cli_overview_never_imports_prefect(tmp_path, migrated_sqlite_url):
         "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'prefect', 'apscheduler'})\n"
         "assert not loaded, loaded\n"
     )
-    env = {
-        **os.environ,
-        "CCHC_DATA_DIR": str(tmp_path),
-        "CCHC_DATABASE_URL": migrated_sqlite_url,
-        "CCHC_CONFIG": str(ROOT / "config"),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
+    run_python(code, cli_env(tmp_path, migrated_sqlite_url))
 
 
 def test_a_late_first_run_sends_no_overview_of_a_quarter_it_did_not_follow(sqlite_engine, plan):

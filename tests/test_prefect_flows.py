@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import pytest
 from intake_support import pdf_bytes
 from sqlalchemy import func, select
-from support import latest_artifact, live_plan, prefect_call, recent_flow_runs
+from support import latest_artifact, live_plan, prefect_call, recent_flow_runs, runtime_env
 
 from cchc.runtime.settings import Settings
 from models.db import ensure_schema, make_engine, transaction
@@ -39,10 +39,7 @@ def pf(harness):
 
 
 def _runtime(pf, plan, url: str, tmp_path, monkeypatch):
-    for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("CCHC_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CCHC_DATABASE_URL", url)
+    runtime_env(monkeypatch, tmp_path / "data", url)
     settings = Settings.from_env(str(plan.folder))
     engine = make_engine(url)
     ensure_schema(engine)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from intake_support import Clock, LiveIntake, pdf_bytes, t
 from sqlalchemy import select
-from support import find_item, latest_artifact, prefect_call, recent_flow_runs
+from support import find_item, latest_artifact, prefect_call, recent_flow_runs, runtime_env
 
 from cchc.runtime.settings import Settings
 from models.db import ensure_schema, make_engine, transaction
@@ -41,10 +41,7 @@ def pf(harness):
 
 @pytest.fixture
 def rt(pf, plan, sqlite_url, tmp_path, monkeypatch):
-    for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("CCHC_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CCHC_DATABASE_URL", sqlite_url)
+    runtime_env(monkeypatch, tmp_path / "data", sqlite_url)
     engine = make_engine(sqlite_url)
     ensure_schema(engine)
     runtime = pf.use_runtime(plan, engine, Settings.from_env(str(plan.folder)))
@@ -180,9 +177,7 @@ def test_every_sweep_run_links_to_the_late_items_and_the_office_page(
     linked from every sweep run, and so is the intake's office page when it is public."""
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-    for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("CCHC_DATA_DIR", str(tmp_path / "data"))
+    runtime_env(monkeypatch, tmp_path / "data")
     monkeypatch.setenv("CCHC_PUBLIC_URL", "https://cchc.maodien.example/nop")
     monkeypatch.setenv("CCHC_SECRET", "a-long-enough-secret-for-links")
     engine = make_engine(sqlite_url)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from city_support import commune_codes, write_city
 from click.testing import CliRunner
-from test_mail_support import running_smtp_server
+from support import edit
 
 from cchc.cli import main
 from cchc.cli.quarantine import QUARANTINE_EXIT
@@ -39,12 +39,6 @@ def city_dir(tmp_path: Path) -> Path:
     return write_city(tmp_path / "city", commune_codes(3))
 
 
-@pytest.fixture
-def smtp():
-    with running_smtp_server() as server:
-        yield server
-
-
 def cchc(config: Path, tmp_path: Path, *args: str, port: int | None = None):
     env = {
         "CCHC_DATA_DIR": str(tmp_path / "data"),
@@ -54,13 +48,6 @@ def cchc(config: Path, tmp_path: Path, *args: str, port: int | None = None):
         "CCHC_SMTP_SECURITY": "none",
     }
     return CliRunner().invoke(main, ["--config", str(config), *args], env=env)
-
-
-def edit(path: Path, old: str, new: str) -> int:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return text[: text.index(old)].count("\n") + 1
 
 
 def break_timezone(city_dir: Path, code: str) -> str:

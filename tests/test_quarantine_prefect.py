@@ -7,14 +7,12 @@ file)."""
 
 from __future__ import annotations
 
-import os
-import time
 from datetime import UTC, datetime
 
 import pytest
 from city_support import make_city
 from sqlalchemy import select
-from support import latest_artifact, prefect_call
+from support import latest_artifact, prefect_call, runtime_env, wait_automation_triggered
 
 from cchc.runtime.settings import Settings
 from flows.deploy_automations import automation_names, automations
@@ -27,44 +25,12 @@ from usecases.quarantine import load_serving_city, remember_applied
 pytestmark = pytest.mark.prefect
 
 
-def _triggered(automation_id, since: datetime) -> list:
-    from prefect.events.filters import (
-        EventFilter,
-        EventNameFilter,
-        EventOccurredFilter,
-        EventResourceFilter,
-    )
-
-    page = prefect_call(
-        lambda c: c.read_events(
-            filter=EventFilter(
-                occurred=EventOccurredFilter(since=since),
-                event=EventNameFilter(name=["prefect.automation.triggered"]),
-                resource=EventResourceFilter(id=[f"prefect.automation.{automation_id}"]),
-            ),
-            limit=50,
-        )
-    )
-    return page.events
-
-
-def _wait_triggered(automation_id, since: datetime, timeout: float) -> list:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = _triggered(automation_id, since)
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(1)
-
-
 def test_the_sweep_names_the_quarantined_commune_and_tells_the_admin(
     harness, tmp_path, sqlite_url, monkeypatch
 ):
     from flows import prefect_flows as pf
 
-    for name in [n for n in os.environ if n.startswith("CCHC_SMTP_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("CCHC_DATA_DIR", str(tmp_path / "data"))
+    runtime_env(monkeypatch, tmp_path / "data")
     folder = tmp_path / "city"
     valid = make_city(folder, 3, code="hpq")
     engine = make_engine(sqlite_url)
@@ -102,5 +68,5 @@ def test_the_sweep_names_the_quarantined_commune_and_tells_the_admin(
     names = automation_names(city)
     [found] = prefect_call(lambda c: c.read_automations_by_name(names.commune_quarantined))
     assert found.trigger.expect == {"cchc.commune.quarantined"}
-    assert _wait_triggered(ids[names.commune_quarantined], since, 30), "did not fire"
+    assert wait_automation_triggered(ids[names.commune_quarantined], since, 30), "did not fire"
     engine.dispose()

@@ -15,7 +15,7 @@ from intake_support import Clock, LiveIntake, t
 from support import cli_env, run_cchc
 
 from cchc.intake.office_views import ALL_YEARS
-from models.db import ensure_schema, make_engine, transaction
+from models.db import transaction
 from models.tables import WorkItem
 from notifications.item_view import item_view
 from notifications.status_pages import late_items_table, open_items_table
@@ -94,11 +94,8 @@ def make_items(plan, engine) -> dict[str, WorkItem]:
 
 
 @pytest.fixture
-def engine(sqlite_url):
-    engine = make_engine(sqlite_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine):
+    return sqlite_engine
 
 
 @pytest.fixture
