@@ -73,6 +73,10 @@ def test_a_city_shares_indicators_and_ranks_its_communes(tmp_path, sqlite_url):
     assert by_code["xa002"]["indicator_reported"] == 1
     assert by_code["xa002"]["indicator_gap"] == 50.0
     assert by_code["xa001"]["indicator_gap"] == 10.0
+    # A commune's own table (one row) keeps the city's totals, indicators included.
+    mine = table.only("xa002")
+    assert mine.total_indicators() == table.total_indicators() != mine.communes[0].indicators
+    assert mine.total() == table.total()
     text = league_description(table)
     assert (
         "Xa mục tiêu chỉ tiêu nhất: xã XA002 (thiếu 50 điểm %), xã XA001 (thiếu 10 điểm %)" in text

@@ -173,8 +173,9 @@ class League:
         return sum(c.escalated for c in (self.whole or self).communes)
 
     def total_indicators(self) -> IndicatorTally:
+        """The city's indicator counts, as `total` (the whole city's, in a narrowed table)."""
         total = IndicatorTally()
-        for c in self.communes:
+        for c in (self.whole or self).communes:
             for key in ("expected", "reported", "on_time", "met", "with_data", "gaps", "rated"):
                 setattr(total, key, getattr(total, key) + getattr(c.indicators, key))
         return total
