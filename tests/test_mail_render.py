@@ -21,6 +21,7 @@ from notifications.item_view import item_view
 from notifications.mail_bytes import eml_bytes
 from notifications.message import digest_message_id, message_id
 from notifications.phrases import countdown
+from notifications.render import Renderer
 from notifications.samples import check_mail
 from schedules.contents import report_contents
 from schedules.dates import local_instant
@@ -273,6 +274,56 @@ def test_rows_that_differ_only_in_recipient_render_the_rest_once(plan, monkeypat
     assert rendered.count("closed.txt.j2") == rendered.count("closed.html.j2") == 2
     assert [eml_bytes(mail.message) for mail in together] == alone
     assert raw_header(together[0].message, "To") != raw_header(together[1].message, "To")
+
+
+def test_a_units_task_list_is_rendered_once_for_all_its_mails(plan, monkeypatch):
+    """A periodic report's task list (`_contents.*`) is the same in every reminder of a unit:
+    one renderer renders it once per unit and kind of notice, and each mail is byte for byte
+    the one a composer of its own builds."""
+    from jinja2 import Template
+
+    items = [kt_item(plan, id=n, period=f"2027-Q{n}") for n in (1, 2)]
+    items.append(kt_item(plan, id=3, unit="CA"))
+    rows = [
+        Outbox(id=item.id, item_id=item.id, step="reminder-5", kind="reminder",
+               recipient=str(plan.units[item.unit].email), cc=[], created_at=AT, send_after=AT)
+        for item in items
+    ]  # fmt: skip
+    facts = Facts(items={item.id: item for item in items})
+    alone = [  # each with templates of its own: nothing rendered before
+        eml_bytes(Composer(plan, renderer=Renderer()).for_row(row, facts, AT).message)
+        for row in rows
+    ]
+    rendered: list[str] = []
+    render = Template.render
+    monkeypatch.setattr(
+        Template,
+        "render",
+        lambda self, *a, **k: rendered.append(self.name) or render(self, *a, **k),
+    )
+    composer = Composer(plan, renderer=Renderer())
+    together = [eml_bytes(composer.for_row(row, facts, AT).message) for row in rows]
+    assert together == alone
+    assert rendered.count("reminder.html.j2") == 3
+    assert rendered.count("_contents.html.j2") == rendered.count("_contents.txt.j2") == 2
+    kt, _, ca = (
+        email.message_from_bytes(b, policy=policy.default).get_body(("plain",)).get_content()
+        for b in together
+    )
+    assert "mục V.2.e:" in ca and "mục V.2.e:" not in kt  # each unit's own list
+
+
+def test_an_admins_task_list_template_is_used(config_dir):
+    (config_dir / "templates").mkdir()
+    shipped = Path(__file__).parent.parent / "notifications" / "templates" / "_contents.txt.j2"
+    (config_dir / "templates" / "_contents.txt.j2").write_text(
+        shipped.read_text(encoding="utf-8").replace("Nội dung báo cáo:", "Báo cáo gồm:"),
+        encoding="utf-8",
+    )
+    plan = load_plan(config_dir)
+    text = parsed(mail_for(plan, kt_item(plan)).message).get_body(("plain",)).get_content()
+    assert "Báo cáo gồm: kết quả thực hiện các nhiệm vụ sau của Kế hoạch" in text
+    assert check_mail(plan, None, AT) == []
 
 
 def test_an_edited_override_is_used_from_the_next_run_on(config_dir):
