@@ -29,6 +29,7 @@ from models.tables import Event, GoLive, Outbox, WorkItem
 from notifications.delivery import deliver_pending
 from schedules.dates import local_instant
 from schedules.plan_loader import load_plan
+from usecases.errors import UserError
 from usecases.golive import recorded_go_live
 from usecases.lifecycle import receive_document
 from usecases.sweep import sweep
@@ -421,6 +422,34 @@ def test_the_office_sorts_held_items_out_on_its_page(plan, sqlite_engine, tmp_pa
     assert f'id="held-{kt_h1.id}"' not in page and f'id="held-{vp_h1.id}"' not in page
     assert find_item(sqlite_engine, REPORT, "KT", "2027-H1").status == "open"
     assert find_item(sqlite_engine, REPORT, "VP", "2027-H1").waived_reason == "Sáp nhập đơn vị"
+
+
+def test_an_item_re_opened_while_it_is_being_waived_stays_open(plan, sqlite_engine):
+    """The office waives a held item on its page while a colleague re-opens it from the
+    command line: the re-opening lands between the waive's check and its change, and the
+    waive is refused, not applied to the item that is open again."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    sweep(plan, sqlite_engine, at(plan, GO_LIVE))
+    item = find_item(sqlite_engine, REPORT, "VP", "2027-H1")
+    assert item.status == "held"
+    when = at(plan, GO_LIVE, 9, 0)
+    committed: list[Session] = []
+
+    def colleague_reopens(session: Session) -> None:
+        committed.append(session)
+        if len(committed) == 1:  # the waive's check is done, its change not begun
+            reopen_held(plan, sqlite_engine, item.id, date(2027, 7, 29), None, when)
+
+    event.listen(Session, "after_commit", colleague_reopens)
+    try:
+        with pytest.raises(UserError, match="vừa thay đổi"):
+            waive_held(plan, sqlite_engine, item.id, "Sáp nhập đơn vị", when)
+    finally:
+        event.remove(Session, "after_commit", colleague_reopens)
+    after = find_item(sqlite_engine, REPORT, "VP", "2027-H1")
+    assert (after.status, after.waived_reason, after.due) == ("open", None, date(2027, 7, 29))
 
 
 def test_a_go_live_date_before_start_is_refused_with_file_and_line(config_dir, tmp_path):

@@ -158,8 +158,16 @@ def _earliest_document(plan: Plan, item: WorkItem) -> tuple[date | None, str]:
 
 
 def waive(
-    plan: Plan, engine: Engine, item_id: int, reason: str, at: datetime, actor: str = "admin"
+    plan: Plan,
+    engine: Engine,
+    item_id: int,
+    reason: str,
+    at: datetime,
+    actor: str = "admin",
+    at_step: str | None = None,
 ) -> WorkItem:
+    """Waive an item with a reason; with `at_step`, only while it is still at that step (a
+    held item, say: compare-and-set, so one another request re-opened meanwhile stays open)."""
     reason = reason.strip()
     if not reason:
         raise UserError("Cần nêu lý do miễn nhiệm vụ.")
@@ -175,7 +183,10 @@ def waive(
             step=StepKind.WAIVED,
             waived_reason=reason,
             next_action_at=None,
+            at_step=at_step,
         )
+        if not waived and at_step is not None:
+            raise UserError(f"Nhiệm vụ số {item_id} vừa thay đổi; hãy xem lại trước khi miễn.")
         if not waived:
             raise UserError(f"Nhiệm vụ số {item_id} vừa được đóng")
         cancel_pending(session, item_id, at)

@@ -120,8 +120,10 @@ def reopen_held(
 def waive_held(
     plan: Plan, engine: Engine, item_id: int, reason: str, at: datetime, actor: str = OFFICE
 ) -> WorkItem:
-    """Waive a held item with a reason (`usecases.lifecycle.waive`: event `waived`)."""
+    """Waive a held item with a reason (`usecases.lifecycle.waive`: event `waived`), only while
+    it is still held: one the office re-opened meanwhile (another tab, the command line) stays
+    open."""
     reason = _reason(reason, "Cần nêu lý do miễn nhiệm vụ.")
     with transaction(engine) as session:
-        _held(get_item(session, plan, item_id))
-    return waive(plan, engine, item_id, reason, at, actor=actor)
+        _held(get_item(session, plan, item_id))  # the clear message; the waive checks again
+    return waive(plan, engine, item_id, reason, at, actor=actor, at_step=StepKind.HELD)
