@@ -44,6 +44,7 @@ def directive_cmd(
     off moves as any due date); mail each unit, and each coordinating unit its request."""
     from usecases.directives import IssueDirective
 
+    at = now_or(at)
     command = IssueDirective(
         number=number,
         issued_on=issued_on,
@@ -55,7 +56,7 @@ def directive_cmd(
         task=task,
         product=product,
     )
-    issued = _issue(app, command, file, now_or(at))
+    issued = _issue(app, command, file, at)
     record = issued.directive
     click.echo(
         f"Đã ghi nhận {_reference(record)} (mã văn bản {record.id}); mở {len(issued.items)} "
@@ -68,8 +69,8 @@ def directive_cmd(
     if record.file_name:
         click.echo(f"  tệp văn bản: {record.file_name} sha256 {record.file_sha256}")
     ids = [item.id for item in issued.items]
-    deliver_queued(app, ids, now_or(at))
-    tell_prefect(app, ItemChange.OPENED, ids, now_or(at))
+    deliver_queued(app, ids, at)
+    tell_prefect(app, ItemChange.OPENED, ids, at)
 
 
 def _issue(app: App, command, file: Path | None, at):
@@ -113,9 +114,10 @@ def extend_cmd(app: App, item_id, until, reason, at) -> None:
     units copied."""
     from usecases.extensions import GrantExtension, grant_extension
 
+    at = now_or(at)
     plan = app.item_plan(item_id, app.engine)
     done = grant_extension(
-        plan, app.engine, GrantExtension(item_id, until, reason, actor="admin"), now_or(at)
+        plan, app.engine, GrantExtension(item_id, until, reason, actor="admin"), at
     )
     item, extension = done.item, done.extension
     asked = " theo đề nghị của đơn vị" if extension.requested_by else ""
@@ -123,8 +125,8 @@ def extend_cmd(app: App, item_id, until, reason, at) -> None:
         f"Nhiệm vụ số {item.id}: gia hạn lần {extension.seq}{asked}, hạn mới {vn_date(item.due)} "
         f"(hạn trước {vn_date(extension.previous_due or item.due)})"
     )
-    deliver_queued(app, item_id, now_or(at))
-    tell_prefect(app, ItemChange.EXTENDED, item_id, now_or(at))
+    deliver_queued(app, item_id, at)
+    tell_prefect(app, ItemChange.EXTENDED, item_id, at)
 
 
 @click.command("refuse-extension")
@@ -138,14 +140,13 @@ def refuse_extension_cmd(app: App, item_id, reason, at) -> None:
     mailed, the office copied."""
     from usecases.extensions import RefuseExtension, refuse_extension
 
+    at = now_or(at)
     plan = app.item_plan(item_id, app.engine)
-    done = refuse_extension(
-        plan, app.engine, RefuseExtension(item_id, reason, actor="admin"), now_or(at)
-    )
+    done = refuse_extension(plan, app.engine, RefuseExtension(item_id, reason, actor="admin"), at)
     item, extension = done.item, done.extension
     asked = f" đến {vn_date(extension.proposed_due)}" if extension.proposed_due else ""
     click.echo(
         f"Nhiệm vụ số {item.id}: không gia hạn{asked}; hạn vẫn là {vn_date(item.due)} "
         "(refuse-extension)"
     )
-    deliver_queued(app, item_id, now_or(at))
+    deliver_queued(app, item_id, at)

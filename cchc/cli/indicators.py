@@ -91,6 +91,7 @@ def value_cmd(app: App, item_id, entries, confirm, sheet, write_sheet, actor, at
     nothing: a refused value stores none; values freeze once the office accepts the report."""
     from usecases.indicator_values import enter_values
 
+    at = now_or(at)
     if sum(x is not None and x != () for x in (entries, sheet, write_sheet)) != 1:
         fail("dùng đúng một trong --set, --sheet, --write-sheet")
     plan = app.item_plan(item_id, app.engine)
@@ -99,9 +100,7 @@ def value_cmd(app: App, item_id, entries, confirm, sheet, write_sheet, actor, at
         return
     if sheet is not None:
         from_sheet = _read_sheet(app, plan, item_id, sheet)
-        entered = enter_values(
-            plan, app.engine, item_id, from_sheet, now_or(at), actor, "sheet", confirm
-        )
+        entered = enter_values(plan, app.engine, item_id, from_sheet, at, actor, "sheet", confirm)
         _entered_lines(item_id, entered)
         return
     texts: dict[str, str | tuple[str, str]] = {}
@@ -113,7 +112,7 @@ def value_cmd(app: App, item_id, entries, confirm, sheet, write_sheet, actor, at
             fail(f"chỉ tiêu '{iid.strip()}' được nhập hai lần")
         texts[iid.strip()] = text
     entered = enter_values(
-        plan, app.engine, item_id, texts, now_or(at), actor, source="cli", confirm=confirm
+        plan, app.engine, item_id, texts, at, actor, source="cli", confirm=confirm
     )
     _entered_lines(item_id, entered)
 

@@ -127,6 +127,7 @@ def items_cmd(app: App, status, unit, fmt, at) -> None:
 @user_errors
 def link_cmd(app: App, item_id, office, at) -> None:
     """Print the signed intake link of an item (for its unit), or the office's (--office)."""
+    at = now_or(at)
     app.read_only = True
     from cchc.runtime.settings import SecretMissing
     from notifications.links import item_link, office_link
@@ -136,13 +137,13 @@ def link_cmd(app: App, item_id, office, at) -> None:
     try:
         if office:
             scope = app.commune or app.city.code
-            click.echo(office_link(app.settings, scope, now_or(at)))
+            click.echo(office_link(app.settings, scope, at))
             return
         from models.db import transaction
         from usecases.lifecycle import get_item
 
         with transaction(app.reader) as session:
             item = get_item(session, app.item_plan(item_id, app.reader), item_id)
-        click.echo(item_link(app.settings, item_id, item.unit, now_or(at)))
+        click.echo(item_link(app.settings, item_id, item.unit, at))
     except SecretMissing as exc:
         fail(str(exc))

@@ -64,13 +64,14 @@ def open_cmd(app: App, obligation, unit, due, at) -> None:
     from models.tables import saved_id
     from usecases.lifecycle import open_ad_hoc
 
-    item = open_ad_hoc(app.plan, app.engine, obligation, unit, due, now_or(at))
+    at = now_or(at)
+    item = open_ad_hoc(app.plan, app.engine, obligation, unit, due, at)
     moved = item.nominal_due != item.due
     click.echo(
         f"Nhiệm vụ số {item.id}: đã mở {item.obligation} cho {item.unit}, hạn {vn_date(item.due)}"
         + (f" ({app.plan.day_off_note(item.nominal_due, item.due)})" if moved else "")
     )
-    deliver_queued(app, saved_id(item), now_or(at))
+    deliver_queued(app, saved_id(item), at)
 
 
 @click.command("attach")
@@ -91,6 +92,7 @@ def attach_cmd(app: App, item_id, file, by, note, no_check, at) -> None:
     Prefect server is configured: PREFECT_API_URL). FILE must be a regular file reached without
     any link (no linked folder either; no FIFO or device); its name and content are checked as
     a web upload's unless --no-check."""
+    at = now_or(at)
     plan = app.item_plan(item_id, app.engine)
     settings = app.settings
     with attachable(file, settings.data_dir, not no_check, settings.config_dir) as got:
@@ -101,10 +103,10 @@ def attach_cmd(app: App, item_id, file, by, note, no_check, at) -> None:
             item, deliverable.version, f"{deliverable.original_name} sha256 {deliverable.sha256}"
         )
     )
-    deliver_queued(app, item.id, now_or(at))
+    deliver_queued(app, item.id, at)
 
 
-def _close_with(app: App, plan, item_id: int, got: Attachable, by, note, at):
+def _close_with(app: App, plan, item_id: int, got: Attachable, by, note, at: datetime):
     """Attach the copy to the item and close it: through the `cchc-close` flow when a Prefect
     server is configured, in process otherwise (then with the type its content was found)."""
     from cchc.runtime.control import prefect_server_configured
@@ -113,7 +115,7 @@ def _close_with(app: App, plan, item_id: int, got: Attachable, by, note, at):
         from flows.prefect_flows import close_flow, use_runtime
 
         use_runtime(app.city, app.engine, app.settings)
-        return close_flow(item_id, str(got.path), by=by, note=note, at=now_or(at))
+        return close_flow(item_id, str(got.path), by=by, note=note, at=at)
     from usecases.review import attach
 
     return attach(
@@ -122,7 +124,7 @@ def _close_with(app: App, plan, item_id: int, got: Attachable, by, note, at):
         app.settings.data_dir,
         item_id,
         got.path,
-        now_or(at),
+        at,
         by=by,
         note=note,
         file_type=got.file_type,
@@ -145,14 +147,15 @@ def receive_cmd(app: App, item_id, number, day, by, at) -> None:
     and date, no file) and close the item; on time is judged by the document's date."""
     from usecases.lifecycle import receive_document
 
+    at = now_or(at)
     plan = app.item_plan(item_id, app.engine)
-    done = receive_document(plan, app.engine, item_id, number, day, now_or(at), by=by)
+    done = receive_document(plan, app.engine, item_id, number, day, at, by=by)
     item, version = done.item, done.deliverable
     again = "" if done.created else " (đã ghi nhận trước đó)"
     click.echo(closed_line(item, version.version, f"{version.document}{again}"))
-    deliver_queued(app, item_id, now_or(at))
+    deliver_queued(app, item_id, at)
     if done.closed_item:
-        tell_prefect(app, ItemChange.CLOSED, item_id, now_or(at))
+        tell_prefect(app, ItemChange.CLOSED, item_id, at)
 
 
 @click.command("waive")
@@ -165,9 +168,10 @@ def waive_cmd(app: App, item_id, reason, at) -> None:
     """Waive an open item, with a reason."""
     from usecases.lifecycle import waive
 
-    item = waive(app.item_plan(item_id, app.engine), app.engine, item_id, reason, now_or(at))
+    at = now_or(at)
+    item = waive(app.item_plan(item_id, app.engine), app.engine, item_id, reason, at)
     click.echo(f"Nhiệm vụ số {item.id}: đã miễn (waived), lý do: {item.waived_reason}")
-    tell_prefect(app, ItemChange.WAIVED, item_id, now_or(at))
+    tell_prefect(app, ItemChange.WAIVED, item_id, at)
 
 
 @click.command("return")
@@ -183,17 +187,18 @@ def return_cmd(app: App, item_id, reason, due, at) -> None:
     from usecases.lifecycle import return_deliverable
     from usecases.review import return_version, versions
 
+    at = now_or(at)
     plan = app.item_plan(item_id, app.engine)
     handed_in = versions(app.engine, item_id)
     if handed_in:  # the newest version is marked returned, as on the office's page
         item = return_version(
-            plan, app.engine, item_id, max(handed_in), reason, due, now_or(at), actor="admin"
+            plan, app.engine, item_id, max(handed_in), reason, due, at, actor="admin"
         )
     else:
-        item = return_deliverable(plan, app.engine, item_id, reason, due, now_or(at))
+        item = return_deliverable(plan, app.engine, item_id, reason, due, at)
     click.echo(f"Nhiệm vụ số {item.id}: đã trả lại sản phẩm, mở lại đến hạn {vn_date(item.due)}")
-    deliver_queued(app, item_id, now_or(at))
-    tell_prefect(app, ItemChange.RETURNED, item_id, now_or(at))
+    deliver_queued(app, item_id, at)
+    tell_prefect(app, ItemChange.RETURNED, item_id, at)
 
 
 @click.command("accept")
@@ -213,15 +218,15 @@ def accept_cmd(app: App, item_id, version, at) -> None:
     settled (a later upload is kept as a version, its verdict stays)."""
     from usecases.review import accept_version
 
+    at = now_or(at)
     plan = app.item_plan(item_id, app.engine)
     chosen = version or _to_review(app, item_id)
-    item = accept_version(plan, app.engine, item_id, chosen, now_or(at), actor="admin")
+    item = accept_version(plan, app.engine, item_id, chosen, at, actor="admin")
     click.echo(
-        f"Nhiệm vụ số {item.id}: đã chấp nhận phiên bản {chosen} "
-        f"({_verdict_words(item, plan, now_or(at))})"
+        f"Nhiệm vụ số {item.id}: đã chấp nhận phiên bản {chosen} ({_verdict_words(item, plan, at)})"
     )
-    deliver_queued(app, item_id, now_or(at))
-    tell_prefect(app, ItemChange.ACCEPTED, item_id, now_or(at))
+    deliver_queued(app, item_id, at)
+    tell_prefect(app, ItemChange.ACCEPTED, item_id, at)
 
 
 def _to_review(app: App, item_id: int) -> int:
