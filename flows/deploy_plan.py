@@ -32,7 +32,6 @@ from cchc.runtime.settings import Settings
 from flows import prefect_flows
 from schedules.city import City
 from schedules.clock import SWEEP, ClockSchedule, city_schedules, sweep_times
-from schedules.commune_kinds import commune_kinds_phrase
 from schedules.config_obligations import Obligation
 from schedules.dates import vn_datetime
 from schedules.plan import Plan
@@ -109,10 +108,7 @@ def _served(city: City) -> str:
     count of communes: adding one that shares the calendar changes no deployment)."""
     if city.info is None:
         return next(iter(city.plans.values())).commune.name
-    kinds = commune_kinds_phrase(
-        str(plan.commune.kind) for plan in city.plans.values() if plan is not city.office
-    )
-    return f"các {kinds} của {city.info.name}"
+    return f"các {city.kinds} của {city.info.name}"
 
 
 def _obligation(plans: list[Plan], oid: str) -> Obligation:
@@ -196,7 +192,7 @@ def _opening_spec(
 
 def _ad_hoc_spec(deploying: _Deploying, plans: list[Plan], oid: str) -> DeploymentSpec:
     how = (
-        "chọn xã (commune), đơn vị (unit) và hạn (due)"
+        f"chọn {deploying.city.kinds} (commune), đơn vị (unit) và hạn (due)"
         if deploying.city.is_city
         else "chọn đơn vị (unit) và hạn (due)"
     )

@@ -53,7 +53,7 @@ class Runtime:
             if self.city.is_city:
                 raise UserError(
                     f"this config serves {len(self.city.plans)} communes: give the commune "
-                    "(chọn xã: tham số commune)"
+                    f"(chọn {self.city.kinds}: tham số commune)"
                 )
             return self.plans[0]
         plan = self.city.plan_of(commune)

@@ -298,7 +298,7 @@ def city_summary_page(
     counts: dict[str, dict[str, Counter]],
     delivery: str | None,
 ) -> Page:
-    kinds = commune_kinds_phrase(str(p.commune.kind) for p in city.plans.values())
+    kinds = city.kinds
     return Page(
         city_summary_key(city),
         city_sweep_markdown(city, at, changes, counts, delivery),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from schedules.commune_kinds import commune_kinds_phrase
 from schedules.config import City as CityInfo
 from schedules.plan import Plan
 from schedules.plan_loader import config_files
@@ -77,6 +78,14 @@ class City:
     @property
     def is_city(self) -> bool:
         return self.info is not None
+
+    @property
+    def kinds(self) -> str:
+        """ "xã, phường, đặc khu": the kinds of its communes, in the law's order (the city
+        office's own plan aside)."""
+        return commune_kinds_phrase(
+            str(plan.commune.kind) for plan in self.plans.values() if plan is not self.office
+        )
 
     def files(self) -> list[Path]:
         """Every config file, for the snapshot of the last valid config."""

@@ -43,13 +43,15 @@ def test_deployments_name_flows_by_module_path_and_no_folder(city_folder, tmp_pa
 
 def test_a_deployment_names_the_kinds_of_commune_it_serves(tmp_path):
     """Hải Phòng has xã, phường and đặc khu: its deployments serve "các xã, phường, đặc khu",
-    not "các xã"; a city of xã only says "các xã"."""
+    not "các xã", and an ad hoc run asks to choose among them; a city of xã only says "xã"."""
     mixed = load_city(write_city(tmp_path / "mixed", commune_codes(5), kinds=True))
     xa_only = load_city(write_city(tmp_path / "xa", commune_codes(2)))
-    for city, served in ((mixed, "các xã, phường, đặc khu của"), (xa_only, "các xã của")):
+    for city, kinds in ((mixed, "xã, phường, đặc khu"), (xa_only, "xã")):
         specs = wanted(city, Settings.from_env(str(city.folder)), None)
         [sweep] = [s for s in specs if s.name.endswith("-sweep")]
-        assert f" — {served} " in sweep.description
+        assert f" — các {kinds} của " in sweep.description
+        ad_hoc = [s for s in specs if "chạy thủ công" in s.description]
+        assert ad_hoc and all(f"chọn {kinds} (commune), " in s.description for s in ad_hoc)
 
 
 def test_a_worker_reads_the_config_the_database_keeps(city_folder, tmp_path, sqlite_url):

@@ -125,10 +125,7 @@ class App:
         """A table's columns, with the commune first for a city."""
         if not self.city.is_city:
             return columns
-        from schedules.commune_kinds import commune_kinds_phrase
-
-        kinds = commune_kinds_phrase(str(p.commune.kind) for p in self.city.plans.values())
-        return [Column("commune", kinds.capitalize()), *columns]
+        return [Column("commune", self.city.kinds.capitalize()), *columns]
 
     def item_plan(self, item_id: int, engine):
         """The plan of the commune an item belongs to (the --commune's when given: an item of

@@ -85,7 +85,7 @@ def _record(
     commune = office.commune or form.fields.get("commune", "")
     plan = ctx.city.plan_of(commune) if commune else None
     if plan is None or not office.sees(commune):
-        raise PageError(404, TITLE, "Hãy chọn xã, phường của văn bản trên trang danh sách.")
+        raise PageError(404, TITLE, f"Hãy chọn {ctx.city.kinds} của văn bản trên trang danh sách.")
     try:
         files = checked_files(ctx, form, TITLE)
     except PageError as refused:

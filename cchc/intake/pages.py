@@ -14,7 +14,6 @@ from cchc.intake import filetypes
 from cchc.intake.item_views import DELIVERABLE_LABELS
 from cchc.intake.upload import MAX_FILES
 from notifications.phrases import file_size
-from schedules.commune_kinds import commune_kinds_phrase
 from schedules.dates import VN_ZONE, vn_date, vn_datetime
 from schedules.vocabulary import ItemStatus
 
@@ -76,7 +75,7 @@ def page(
         "city": ctx.city.info,
         "zone": plan.zone if plan else ctx.zone,
         # "xã, phường": the kinds of the communes the city's pages speak of.
-        "kinds": commune_kinds_phrase(str(p.commune.kind) for p in ctx.city.plans.values()),
+        "kinds": ctx.city.kinds,
         # "xã", "phường", "đặc khu": what the page's commune is ("Toàn phường").
         "kind_label": plan.kind_label if plan else "xã",
     }
