@@ -27,11 +27,9 @@ from schedules.config_units import ALL_UNITS
 from schedules.dates import local_date
 from schedules.vocabulary import EventKind
 from usecases.indicator_report import IndicatorRow, rows_of
-from usecases.reporting import UnitYear
+from usecases.reporting import COUNTS, UnitYear
 from usecases.scorecard import QUARTERS, quarter_of
 
-COUNTS = ("due", "on_time", "on_time_extended", "late", "overdue_open", "pending", "waived")
-"""The counters of `UnitYear`."""
 RATE_KEYS = {q: f"{q.lower()}_rate" for q in QUARTERS}
 """Q1 → q1_rate, ..."""
 TOTAL = "Toàn thành phố"
@@ -167,7 +165,7 @@ class League:
 
     def total(self) -> UnitYear:
         """The city as a whole."""
-        return _sum([c.year for c in (self.whole or self).communes], TOTAL)
+        return UnitYear.summed([c.year for c in (self.whole or self).communes], TOTAL)
 
     def total_escalated(self) -> int:
         return sum(c.escalated for c in (self.whole or self).communes)
@@ -179,18 +177,6 @@ class League:
             for key in ("expected", "reported", "on_time", "met", "with_data", "gaps", "rated"):
                 setattr(total, key, getattr(total, key) + getattr(c.indicators, key))
         return total
-
-
-def _sum(rows: list[UnitYear], name: str) -> UnitYear:
-    total = UnitYear(name, name)
-    for row in rows:
-        _add(total, row, 1)
-    return total
-
-
-def _add(target: UnitYear, counts: UnitYear, times: int) -> None:
-    for key in COUNTS:
-        setattr(target, key, getattr(target, key) + times * getattr(counts, key))
 
 
 def league(city: City, engine: Engine, year: int, at: datetime) -> League:
@@ -239,8 +225,8 @@ def league(city: City, engine: Engine, year: int, at: datetime) -> League:
         row = communes[group.commune]
         one = UnitYear(row.code, row.name)
         one.count(group, local_date(at, city.plans[group.commune].zone))
-        _add(row.year, one, group.n)
-        _add(row.quarters[quarter_of(group.original_due or group.due)], one, group.n)
+        row.year.add(one, group.n)
+        row.quarters[quarter_of(group.original_due or group.due)].add(one, group.n)
         if one.due:  # escalations of the items that count (a waived one does not)
             row.escalated += group.escalated
     kinds = {code: str(plan.commune.kind) for code, plan in city.plans.items()}

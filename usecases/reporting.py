@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -61,6 +61,10 @@ class Counted(Protocol):
     def due(self) -> date: ...
 
 
+COUNTS = ("due", "on_time", "on_time_extended", "late", "overdue_open", "pending", "waived")
+"""The counters of `UnitYear`, in the order the reports print them."""
+
+
 @dataclass
 class UnitYear:
     unit: str
@@ -80,6 +84,19 @@ class UnitYear:
     pending: int = 0
     """Open and not yet due."""
     waived: int = 0
+
+    def add(self, other: UnitYear, times: int = 1) -> None:
+        """Add `other`'s counts, `times` over (a group of like items counted once)."""
+        for key in COUNTS:
+            setattr(self, key, getattr(self, key) + times * getattr(other, key))
+
+    @classmethod
+    def summed(cls, rows: Iterable[UnitYear], label: str) -> UnitYear:
+        """The counts of `rows` added up, under `label` (a total row)."""
+        total = cls(label, label)
+        for row in rows:
+            total.add(row)
+        return total
 
     @property
     def on_time_rate(self) -> float | None:

@@ -23,20 +23,10 @@ from schedules.item_standing import standing
 from schedules.plan import Plan
 from schedules.timeliness import timeliness_label
 from schedules.vocabulary import ObligationKind
-from usecases.reporting import UnitYear, items_due_in, tally
+from usecases.reporting import COUNTS, UnitYear, items_due_in, tally
 
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
-FIELDS = (
-    "unit",
-    "name",
-    "due",
-    "on_time",
-    "on_time_extended",
-    "late",
-    "overdue_open",
-    "pending",
-    "waived",
-)
+FIELDS = ("unit", "name", *COUNTS)
 """The keys of `cchc report --format json`, in its order (then `on_time_rate`)."""
 TOTAL = "Toàn xã"
 
@@ -76,11 +66,12 @@ class Scorecard:
 
     def total(self) -> UnitYear:
         """The commune as a whole."""
-        return _sum(self.units, self.total_label)
+        return UnitYear.summed(self.units, self.total_label)
 
     def total_quarters(self) -> dict[str, UnitYear]:
         return {
-            q: _sum([per[q] for per in self.quarters.values()], self.total_label) for q in QUARTERS
+            q: UnitYear.summed([per[q] for per in self.quarters.values()], self.total_label)
+            for q in QUARTERS
         }
 
     def with_total(self) -> list[tuple[UnitYear, dict[str, UnitYear]]]:
@@ -91,14 +82,6 @@ class Scorecard:
     def rows(self) -> list[dict]:
         """Per unit, as `cchc report --format json` prints them."""
         return [row.as_dict() for row in self.units]
-
-
-def _sum(rows: list[UnitYear], label: str) -> UnitYear:
-    total = UnitYear(label, label)
-    for row in rows:
-        for key in FIELDS[2:]:
-            setattr(total, key, getattr(total, key) + getattr(row, key))
-    return total
 
 
 def quarter_of(day: date) -> str:

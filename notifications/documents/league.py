@@ -20,7 +20,8 @@ from notifications.documents.house_style import (
     workbook_bytes,
 )
 from schedules.dates import VN_ZONE, vn_datetime
-from usecases.league import COUNTS, RATE_KEYS, TOTAL, League
+from usecases.league import RATE_KEYS, TOTAL, League
+from usecases.reporting import COUNTS
 from usecases.scorecard import QUARTERS
 
 COLUMNS: tuple[tuple[str, str], ...] = (
