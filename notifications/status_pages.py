@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,7 +32,7 @@ from schedules.item_standing import Standing, standing
 from schedules.periods import period_label
 from schedules.plan import Plan
 from schedules.vocabulary import OPEN_STATUSES
-from usecases.indicator_report import indicator_rows
+from usecases.indicator_report import IndicatorRow, indicator_rows
 from usecases.scorecard import Scorecard
 
 MAX_TABLE_ROWS = 2000
@@ -298,8 +299,13 @@ def indicators_page(plan: Plan, engine: Engine, at: datetime) -> Page | None:
         return None
     parts = []
     with transaction(engine) as session:
-        for item in _open_consolidated(plan, session, consolidating):
-            rows = indicator_rows(plan, session, None, [item.period])
+        items = _open_consolidated(plan, session, consolidating)
+        by_period: dict[str, list[IndicatorRow]] = defaultdict(list)
+        periods = {item.period for item in items}
+        for row in indicator_rows(plan, session, None, periods) if periods else []:
+            by_period[row.period].append(row)
+        for item in items:
+            rows = by_period.get(item.period)
             if not rows:
                 continue
             parts.append(
