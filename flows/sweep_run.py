@@ -239,8 +239,12 @@ def _with_quarantine(rt: Runtime, summary: dict[str, Any], message: str) -> str:
 
 GROUP_POLL_SECONDS = 2.0
 GROUP_WAIT_SECONDS = 3 * 3600
-"""How long a fanned-out sweep waits for its groups' runs (no worker free to take them: the
-pool's workers need room for the parent run and at least one group)."""
+"""How long a fanned-out sweep waits for its groups' runs to end."""
+UNTAKEN = "UNTAKEN"
+"""A group's run no worker took within CCHC_SWEEP_GROUP_WAIT: cancelled, the parent sweeps the
+group itself."""
+UNTAKEN_MESSAGE = "Không có worker nhận kịp: lượt rà soát chính tự rà soát nhóm này"
+"""The cancelled group run's state message, in the Prefect UI."""
 
 
 def _fans_out(rt: Runtime) -> bool:
@@ -275,7 +279,18 @@ def _fan_out(rt: Runtime, when: datetime, send: bool) -> State:
         for index, group in enumerate(groups, 1)
     ]
     get_run_logger().info("%d communes in %d sub-runs", len(rt.city.plans), len(runs))
-    ended = _wait_for([cast(FlowRun, run).id for run in runs])  # a sync flow: no coroutine
+    ids = [cast(FlowRun, run).id for run in runs]  # a sync flow: no coroutine
+    ended = _wait_for(ids, rt.settings.sweep_group_wait)
+    for index, state in enumerate(ended):
+        if state == UNTAKEN:  # the pool had no worker free for it: this run's slot sweeps it
+            get_run_logger().warning(
+                "group %d/%d not taken by a worker within %d s: swept by this run",
+                index + 1,
+                len(groups),
+                rt.settings.sweep_group_wait,
+            )
+            alone = _sweep(when, send, groups[index], city_pages=False, league=False)
+            ended[index] = "FAILED" if alone.failed is not None else "COMPLETED"
     office = [rt.city.office.commune.code] if rt.city.office else []
     swept = _sweep(when, send, office, city_pages=True, league=True)
     counts, delivery, failed = swept.counts, swept.delivery, swept.failed
@@ -304,15 +319,19 @@ def _fan_out(rt: Runtime, when: datetime, send: bool) -> State:
     return Completed(message=message, data=summary)
 
 
-def _wait_for(run_ids: list) -> list[str]:
+def _wait_for(run_ids: list, start_within: float) -> list[str]:
     """The final state type of each run (polled), "TIMEOUT" for those still not ended after
-    GROUP_WAIT_SECONDS."""
+    GROUP_WAIT_SECONDS, `UNTAKEN` for those still scheduled (no worker took them) after
+    `start_within` seconds: those are cancelled (a worker taking one at that instant sweeps
+    its communes twice, which the core's unique keys make harmless)."""
     import time
 
     from prefect.client.orchestration import get_client
+    from prefect.states import Cancelled
 
     ended: dict = {}
-    deadline = time.monotonic() + GROUP_WAIT_SECONDS
+    started = time.monotonic()
+    deadline = started + GROUP_WAIT_SECONDS
     with get_client(sync_client=True) as client:
         while len(ended) < len(run_ids) and time.monotonic() < deadline:
             for run_id in run_ids:
@@ -321,6 +340,17 @@ def _wait_for(run_ids: list) -> list[str]:
                 state = client.read_flow_run(run_id).state
                 if state is not None and state.is_final():
                     ended[run_id] = state.type.value
+                elif (
+                    state is not None
+                    and state.is_scheduled()
+                    and time.monotonic() - started >= start_within
+                ):
+                    client.set_flow_run_state(
+                        run_id,
+                        Cancelled(message=UNTAKEN_MESSAGE),
+                        force=True,
+                    )
+                    ended[run_id] = UNTAKEN
             if len(ended) < len(run_ids):
                 time.sleep(GROUP_POLL_SECONDS)
     return [ended.get(run_id, "TIMEOUT") for run_id in run_ids]

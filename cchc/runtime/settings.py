@@ -153,6 +153,10 @@ class Settings:
     """CCHC_SWEEP_GROUP: communes per sub-run when a deployed city sweep fans out (a city of
     more communes than this: one sub-run per group, which the pool's workers share); 0: never
     fan out."""
+    sweep_group_wait: int = 600
+    """CCHC_SWEEP_GROUP_WAIT: seconds a fanned-out sweep's sub-run may wait for a worker to take
+    it; then the parent run cancels it and sweeps that group itself (a pool with no free worker
+    but the one the parent holds)."""
     artifacts_per_run: int = 400
     """CCHC_ARTIFACTS_PER_RUN: the most Prefect artifacts a sweep run writes (its pages within
     it; the communes whose pages did not fit go first in the next sweep). At about 30 ms each,
@@ -237,6 +241,7 @@ class Settings:
             config_source=_config_source(),
             artifacts_per_run=_artifacts_per_run(),
             sweep_group=_sweep_group(),
+            sweep_group_wait=_sweep_group_wait(),
             config_cache=config_cache(),
         )
 
@@ -269,6 +274,13 @@ def _sweep_group() -> int:
     value = env_number("CCHC_SWEEP_GROUP", int, Settings.sweep_group)
     if value < 0:
         raise ValueError(f"CCHC_SWEEP_GROUP={value}: phải từ 0 trở lên")
+    return value
+
+
+def _sweep_group_wait() -> int:
+    value = env_number("CCHC_SWEEP_GROUP_WAIT", int, Settings.sweep_group_wait)
+    if value < 1:
+        raise ValueError(f"CCHC_SWEEP_GROUP_WAIT={value}: phải từ 1 giây trở lên")
     return value
 
 
