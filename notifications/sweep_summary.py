@@ -298,9 +298,8 @@ def city_summary_page(
     counts: dict[str, dict[str, Counter]],
     delivery: str | None,
 ) -> Page:
-    kinds = city.kinds
     return Page(
         city_summary_key(city),
         city_sweep_markdown(city, at, changes, counts, delivery),
-        f"Kết quả rà soát các {kinds} lúc {vn_datetime(at, city.zone)}",
+        f"Kết quả rà soát các {city.kinds} lúc {vn_datetime(at, city.zone)}",
     )

@@ -247,12 +247,24 @@ def test_mail_kinds_the_cli_and_the_templates_agree():
             assert (folder / f"{kind}.{part}.j2").is_file(), f"{kind}.{part}.j2"
 
 
+def templates_rendered(monkeypatch) -> list[str]:
+    """The names of the templates rendered from now on, in order (each `Template.render`)."""
+    from jinja2 import Template
+
+    rendered: list[str] = []
+    render = Template.render
+    monkeypatch.setattr(
+        Template,
+        "render",
+        lambda self, *a, **k: rendered.append(self.name) or render(self, *a, **k),
+    )
+    return rendered
+
+
 def test_rows_that_differ_only_in_recipient_render_the_rest_once(plan, monkeypatch):
     """A closed mail goes to the unit and to the standing office: one composer renders the
     subject once for both, the text and HTML (which greet the recipient) for each, and each
     mail is byte for byte the one a composer of its own builds."""
-    from jinja2 import Template
-
     item = kt_item(plan, status="closed", step="closed-v1", closed_at=AT, on_time=True)
     rows = [
         Outbox(id=n, item_id=item.id, step="closed-v1", kind="closed", recipient=to, cc=[],
@@ -261,13 +273,7 @@ def test_rows_that_differ_only_in_recipient_render_the_rest_once(plan, monkeypat
     ]  # fmt: skip
     facts = Facts(items={item.id: item})
     alone = [eml_bytes(Composer(plan).for_row(row, facts, AT).message) for row in rows]
-    rendered: list[str] = []
-    render = Template.render
-    monkeypatch.setattr(
-        Template,
-        "render",
-        lambda self, *a, **k: rendered.append(self.name) or render(self, *a, **k),
-    )
+    rendered = templates_rendered(monkeypatch)
     composer = Composer(plan)
     together = [composer.for_row(row, facts, AT) for row in rows]
     assert rendered.count("closed.subject.j2") == 1
@@ -280,8 +286,6 @@ def test_a_units_task_list_is_rendered_once_for_all_its_mails(plan, monkeypatch)
     """A periodic report's task list (`_contents.*`) is the same in every reminder of a unit:
     one renderer renders it once per unit and kind of notice, and each mail is byte for byte
     the one a composer of its own builds."""
-    from jinja2 import Template
-
     items = [kt_item(plan, id=n, period=f"2027-Q{n}") for n in (1, 2)]
     items.append(kt_item(plan, id=3, unit="CA"))
     rows = [
@@ -294,13 +298,7 @@ def test_a_units_task_list_is_rendered_once_for_all_its_mails(plan, monkeypatch)
         eml_bytes(Composer(plan, renderer=Renderer()).for_row(row, facts, AT).message)
         for row in rows
     ]
-    rendered: list[str] = []
-    render = Template.render
-    monkeypatch.setattr(
-        Template,
-        "render",
-        lambda self, *a, **k: rendered.append(self.name) or render(self, *a, **k),
-    )
+    rendered = templates_rendered(monkeypatch)
     composer = Composer(plan, renderer=Renderer())
     together = [eml_bytes(composer.for_row(row, facts, AT).message) for row in rows]
     assert together == alone
